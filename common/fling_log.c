@@ -1,0 +1,69 @@
+/*  fling_log.c - see fling_log.h. */
+#include "fling_log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static char log_component[32] = "fling";
+static fling_log_level_t log_threshold = FLING_LOG_INFO;
+
+void fling_log_init (const char *component, fling_log_level_t level)
+{
+    snprintf (log_component, sizeof log_component, "%s", component);
+    log_threshold = level;
+}
+
+int fling_log_level_parse (const char *text)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp (text, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+fling_log_level_t fling_log_level (void)
+{
+    return log_threshold;
+}
+
+void fling_log (fling_log_level_t level, const char *format, ...)
+{
+    static const char *labels[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    if (level < log_threshold)
+        return;
+    struct timeval now;
+    gettimeofday (&now, NULL);
+    struct tm utc;
+    gmtime_r (&now.tv_sec, &utc);
+    char line[1024];
+    int n = (int) strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
+    n += snprintf (line + n, sizeof line - (size_t) n, ".%03dZ %s %s ", (int) (now.tv_usec / 1000),
+                   log_component, labels[level]);
+    va_list args;
+    va_start (args, format);
+    int body = vsnprintf (line + n, sizeof line - (size_t) n, format, args);
+    va_end (args);
+    n = body < 0 ? n : (n + body >= (int) sizeof line - 1 ? (int) sizeof line - 2 : n + body);
+    line[n++] = '\n';
+    /* One write per line, so lines from threads and processes never interleave. */
+    fwrite (line, 1, (size_t) n, stderr);
+    fflush (stderr);
+}
+
+int64_t fling_clock_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fling_clock_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,636 @@
+/*  fling_proto.c - encoder and decoder for FLP/1 (proto/SPEC.md).
+
+    Integers on the wire are big-endian (network order), as in the ZeroMQ
+    RFCs. Every read is bounds-checked against its frame: a peer controls
+    every byte we parse here.
+*/
+#include "fling_proto.h"
+#include "fling_error.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HEADER_SIZE 4 /* 'F' 'L' version command (SPEC.md §2) */
+
+/* ---- byte order helpers ------------------------------------------------ */
+
+static void put_u16 (uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t) (v >> 8);
+    p[1] = (uint8_t) v;
+}
+
+static void put_u32 (uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t) (v >> 24);
+    p[1] = (uint8_t) (v >> 16);
+    p[2] = (uint8_t) (v >> 8);
+    p[3] = (uint8_t) v;
+}
+
+static void put_u64 (uint8_t *p, uint64_t v)
+{
+    put_u32 (p, (uint32_t) (v >> 32));
+    put_u32 (p + 4, (uint32_t) v);
+}
+
+static uint16_t get_u16 (const uint8_t *p)
+{
+    return (uint16_t) ((p[0] << 8) | p[1]);
+}
+
+static uint32_t get_u32 (const uint8_t *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+}
+
+static uint64_t get_u64 (const uint8_t *p)
+{
+    return ((uint64_t) get_u32 (p) << 32) | get_u32 (p + 4);
+}
+
+/* ---- task ids ---------------------------------------------------------- */
+
+void fling_task_id_make (fling_task_id_t *id, uint64_t producer, uint64_t seq)
+{
+    put_u64 (id->bytes, producer);
+    put_u64 (id->bytes + 8, seq);
+}
+
+uint64_t fling_task_id_producer (const fling_task_id_t *id)
+{
+    return get_u64 (id->bytes);
+}
+
+uint64_t fling_task_id_seq (const fling_task_id_t *id)
+{
+    return get_u64 (id->bytes + 8);
+}
+
+char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE])
+{
+    snprintf (buf, FLING_TASK_ID_TEXT_SIZE, "%016" PRIx64 ":%" PRIu64, fling_task_id_producer (id),
+              fling_task_id_seq (id));
+    return buf;
+}
+
+int fling_task_id_parse (fling_task_id_t *id, const char *text)
+{
+    uint64_t producer = 0, seq = 0;
+    int i;
+    for (i = 0; i < 16; i++) {
+        char c = text[i];
+        int digit;
+        if (c >= '0' && c <= '9')
+            digit = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            digit = c - 'a' + 10;
+        else
+            return -1;
+        producer = (producer << 4) | (uint64_t) digit;
+    }
+    if (text[16] != ':' || text[17] == '\0')
+        return -1;
+    for (i = 17; text[i]; i++) {
+        if (text[i] < '0' || text[i] > '9' || i > 17 + 19)
+            return -1;
+        uint64_t next = seq * 10 + (uint64_t) (text[i] - '0');
+        if (next / 10 != seq)
+            return -1;
+        seq = next;
+    }
+    fling_task_id_make (id, producer, seq);
+    return 0;
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+bool fling_name_valid (const char *name, size_t name_size)
+{
+    if (name_size == 0 || name_size > FLING_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < name_size; i++) {
+        unsigned char c = (unsigned char) name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---- task records (SPEC.md §4.1) ------------------------------------------
+
+    0   u32  L, bytes that follow this field
+    4   16   task id
+    20  u16  attempt
+    22  u16  max_attempts
+    24  u32  timeout_ms
+    28  u32  backoff_ms
+    32  u8   N, name length
+    33  N    name, then one zero byte
+    34+N u32 P, payload length
+    38+N P   payload, then one zero byte
+*/
+
+size_t fling_record_size (size_t name_size, size_t payload_size)
+{
+    return FLING_RECORD_OVERHEAD + name_size + payload_size;
+}
+
+size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt,
+                           uint16_t max_attempts, uint32_t timeout_ms, uint32_t backoff_ms,
+                           const char *name, size_t name_size, const char *payload,
+                           size_t payload_size)
+{
+    size_t total = fling_record_size (name_size, payload_size);
+    put_u32 (dest, (uint32_t) (total - 4));
+    memcpy (dest + 4, id->bytes, FLING_TASK_ID_SIZE);
+    put_u16 (dest + 20, attempt);
+    put_u16 (dest + 22, max_attempts);
+    put_u32 (dest + 24, timeout_ms);
+    put_u32 (dest + 28, backoff_ms);
+    dest[32] = (uint8_t) name_size;
+    memcpy (dest + 33, name, name_size);
+    dest[33 + name_size] = 0;
+    put_u32 (dest + 34 + name_size, (uint32_t) payload_size);
+    memcpy (dest + 38 + name_size, payload, payload_size);
+    dest[38 + name_size + payload_size] = 0;
+    return total;
+}
+
+int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                       fling_reason_t *reason)
+{
+    const uint8_t *p = *cursor;
+    if (p == end)
+        return 0;
+    *reason = FLING_REASON_BAD_TASK;
+    size_t avail = (size_t) (end - p);
+    if (avail < FLING_RECORD_OVERHEAD)
+        return -1;
+    size_t total = (size_t) get_u32 (p) + 4;
+    if (total < FLING_RECORD_OVERHEAD || total > avail)
+        return -1;
+    size_t name_size = p[32];
+    if (FLING_RECORD_OVERHEAD + name_size > total)
+        return -1;
+    size_t payload_size = get_u32 (p + 34 + name_size);
+    if (payload_size > FLING_PAYLOAD_MAX) {
+        *reason = FLING_REASON_TOO_LARGE;
+        return -1;
+    }
+    if (FLING_RECORD_OVERHEAD + name_size + payload_size != total)
+        return -1;
+    if (p[33 + name_size] != 0 || p[38 + name_size + payload_size] != 0)
+        return -1;
+    if (!fling_name_valid ((const char *) p + 33, name_size))
+        return -1;
+
+    out->raw = p;
+    out->raw_size = total;
+    memcpy (out->id.bytes, p + 4, FLING_TASK_ID_SIZE);
+    out->attempt = get_u16 (p + 20);
+    out->max_attempts = get_u16 (p + 22);
+    out->timeout_ms = get_u32 (p + 24);
+    out->backoff_ms = get_u32 (p + 28);
+    out->name = (const char *) p + 33;
+    out->name_size = name_size;
+    out->payload = (const char *) p + 38 + name_size;
+    out->payload_size = payload_size;
+    *cursor = p + total;
+    *reason = FLING_REASON_OK;
+    return 1;
+}
+
+void fling_record_set_attempt (uint8_t *raw, uint16_t attempt)
+{
+    put_u16 (raw + FLING_RECORD_OFFSET_ATTEMPT, attempt);
+}
+
+/* ---- result records (SPEC.md §4.2) ----------------------------------------
+
+    0   16   task id
+    16  u16  attempt
+    18  u8   outcome
+    19  u32  retry_delay_ms
+    23  u16  E, error text length
+    25  E    error text (UTF-8, no terminator)
+*/
+
+size_t fling_result_size (size_t error_size)
+{
+    return FLING_RESULT_OVERHEAD + error_size;
+}
+
+size_t fling_result_write (uint8_t *dest, const fling_result_t *result)
+{
+    size_t error_size = result->error_size;
+    if (error_size > FLING_ERROR_TEXT_MAX)
+        error_size = FLING_ERROR_TEXT_MAX;
+    memcpy (dest, result->id.bytes, FLING_TASK_ID_SIZE);
+    put_u16 (dest + 16, result->attempt);
+    dest[18] = result->outcome;
+    put_u32 (dest + 19, result->retry_delay_ms);
+    put_u16 (dest + 23, (uint16_t) error_size);
+    if (error_size)
+        memcpy (dest + 25, result->error, error_size);
+    return FLING_RESULT_OVERHEAD + error_size;
+}
+
+int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_t *out,
+                       fling_reason_t *reason)
+{
+    const uint8_t *p = *cursor;
+    if (p == end)
+        return 0;
+    *reason = FLING_REASON_MALFORMED;
+    size_t avail = (size_t) (end - p);
+    if (avail < FLING_RESULT_OVERHEAD)
+        return -1;
+    size_t error_size = get_u16 (p + 23);
+    if (error_size > FLING_ERROR_TEXT_MAX || FLING_RESULT_OVERHEAD + error_size > avail)
+        return -1;
+    if (p[18] >= FLING_OUTCOME_MAX) {
+        *reason = FLING_REASON_BAD_FIELD;
+        return -1;
+    }
+    memcpy (out->id.bytes, p, FLING_TASK_ID_SIZE);
+    out->attempt = get_u16 (p + 16);
+    out->outcome = p[18];
+    out->retry_delay_ms = get_u32 (p + 19);
+    out->error = error_size ? (const char *) p + 25 : NULL;
+    out->error_size = error_size;
+    *cursor = p + FLING_RESULT_OVERHEAD + error_size;
+    *reason = FLING_REASON_OK;
+    return 1;
+}
+
+/* ---- READY names: u8 class, u8 length, name -------------------------------- */
+
+int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_class_t *cls,
+                           const char **name, size_t *name_size)
+{
+    const uint8_t *p = *cursor;
+    if (p == end)
+        return 0;
+    if (end - p < 2 || p[0] >= FLING_CLASS_COUNT || (size_t) (end - p) < 2u + p[1])
+        return -1;
+    if (!fling_name_valid ((const char *) p + 2, p[1]))
+        return -1;
+    *cls = (fling_class_t) p[0];
+    *name = (const char *) p + 2;
+    *name_size = p[1];
+    *cursor = p + 2 + p[1];
+    return 1;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+typedef struct {
+    zframe_t *frames[FLING_FRAMES_MAX];
+    size_t count;
+} frame_list_t;
+
+static int fail (fling_reason_t *reason, fling_reason_t why)
+{
+    *reason = why;
+    return -1;
+}
+
+/* Walks `count` records and checks that they fill the body exactly. */
+static int check_records (const uint8_t *body, size_t size, uint32_t count, fling_reason_t *reason)
+{
+    const uint8_t *cursor = body, *end = body + size;
+    fling_record_t record;
+    uint32_t seen = 0;
+    int rc;
+    while ((rc = fling_record_next (&cursor, end, &record, reason)) == 1)
+        seen++;
+    if (rc < 0)
+        return -1;
+    return seen == count ? 0 : fail (reason, FLING_REASON_MALFORMED);
+}
+
+static int check_results (const uint8_t *body, size_t size, uint32_t count, fling_reason_t *reason)
+{
+    const uint8_t *cursor = body, *end = body + size;
+    fling_result_t result;
+    uint32_t seen = 0;
+    int rc;
+    while ((rc = fling_result_next (&cursor, end, &result, reason)) == 1)
+        seen++;
+    if (rc < 0)
+        return -1;
+    return seen == count ? 0 : fail (reason, FLING_REASON_MALFORMED);
+}
+
+static int check_names (const uint8_t *body, size_t size, uint32_t count, fling_reason_t *reason)
+{
+    const uint8_t *cursor = body, *end = body + size;
+    fling_class_t cls;
+    const char *name;
+    size_t name_size;
+    uint32_t seen = 0;
+    int rc;
+    while ((rc = fling_ready_name_next (&cursor, end, &cls, &name, &name_size)) == 1)
+        seen++;
+    if (rc < 0 || seen != count)
+        return fail (reason, FLING_REASON_MALFORMED);
+    return 0;
+}
+
+/* Expected frame count (header included) and fixed first-field size. */
+static const struct {
+    uint8_t frames;
+    uint8_t fields_size;
+} shape[FLING_CMD_MAX] = {
+    [FLING_CMD_SUBMIT] = {3, 12},   [FLING_CMD_ACK] = {3, 12},     [FLING_CMD_PING] = {1, 0},
+    [FLING_CMD_PONG] = {1, 0},      [FLING_CMD_READY] = {4, 14},   [FLING_CMD_DISPATCH] = {3, 4},
+    [FLING_CMD_RESULT] = {3, 4},    [FLING_CMD_CAPACITY] = {2, 8}, [FLING_CMD_BYE] = {1, 0},
+    [FLING_CMD_ERROR] = {3, 2},     [FLING_CMD_ADMIN] = {2, 0},    [FLING_CMD_ADMIN_REPLY] = {2, 0},
+};
+
+static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *reason)
+{
+    const uint8_t *fields = list->count > 1 ? zframe_data (list->frames[1]) : NULL;
+    size_t fields_size = list->count > 1 ? zframe_size (list->frames[1]) : 0;
+    if (shape[out->cmd].fields_size && fields_size != shape[out->cmd].fields_size)
+        return fail (reason, FLING_REASON_MALFORMED);
+    if (list->count > 2) {
+        out->body = zframe_data (list->frames[2]);
+        out->body_size = zframe_size (list->frames[2]);
+    }
+    switch (out->cmd) {
+    case FLING_CMD_SUBMIT:
+    case FLING_CMD_ACK:
+        out->batch_seq = get_u64 (fields);
+        out->count = get_u32 (fields + 8);
+        if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
+            return fail (reason, FLING_REASON_BAD_FIELD);
+        if (out->cmd == FLING_CMD_ACK)
+            return out->body_size == out->count ? 0 : fail (reason, FLING_REASON_MALFORMED);
+        return check_records (out->body, out->body_size, out->count, reason);
+    case FLING_CMD_DISPATCH:
+    case FLING_CMD_RESULT:
+        out->count = get_u32 (fields);
+        if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
+            return fail (reason, FLING_REASON_BAD_FIELD);
+        if (out->cmd == FLING_CMD_RESULT)
+            return check_results (out->body, out->body_size, out->count, reason);
+        return check_records (out->body, out->body_size, out->count, reason);
+    case FLING_CMD_READY:
+        out->capacity[FLING_CLASS_POOL] = get_u32 (fields);
+        out->capacity[FLING_CLASS_LOOP] = get_u32 (fields + 4);
+        out->pid = get_u32 (fields + 8);
+        out->count = get_u16 (fields + 12);
+        if (out->count == 0 || out->count > FLING_NAMES_MAX)
+            return fail (reason, FLING_REASON_BAD_FIELD);
+        out->worker_name = (const char *) out->body;
+        out->worker_name_size = out->body_size;
+        if (out->worker_name_size > FLING_NAME_MAX
+            || memchr (out->worker_name, 0, out->worker_name_size))
+            return fail (reason, FLING_REASON_BAD_FIELD);
+        out->body = zframe_data (list->frames[3]);
+        out->body_size = zframe_size (list->frames[3]);
+        return check_names (out->body, out->body_size, out->count, reason);
+    case FLING_CMD_CAPACITY:
+        out->capacity[FLING_CLASS_POOL] = get_u32 (fields);
+        out->capacity[FLING_CLASS_LOOP] = get_u32 (fields + 4);
+        return 0;
+    case FLING_CMD_ERROR:
+        out->reason = get_u16 (fields);
+        out->text = (const char *) out->body;
+        out->text_size = out->body_size;
+        out->body = NULL;
+        out->body_size = 0;
+        return 0;
+    case FLING_CMD_ADMIN:
+    case FLING_CMD_ADMIN_REPLY:
+        out->text = (const char *) fields;
+        out->text_size = fields_size;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason)
+{
+    memset (out, 0, sizeof *out);
+    frame_list_t list = {.count = 0};
+    size_t total = 0;
+    for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
+        if (list.count == FLING_FRAMES_MAX)
+            return fail (reason, FLING_REASON_MALFORMED);
+        total += zframe_size (frame);
+        list.frames[list.count++] = frame;
+    }
+    if (list.count == 0)
+        return fail (reason, FLING_REASON_MALFORMED);
+    if (total > FLING_MSG_BYTES_MAX)
+        return fail (reason, FLING_REASON_TOO_LARGE);
+    const uint8_t *header = zframe_data (list.frames[0]);
+    if (zframe_size (list.frames[0]) != HEADER_SIZE || header[0] != 'F' || header[1] != 'L')
+        return fail (reason, FLING_REASON_BAD_SIGNATURE);
+    out->version = header[2];
+    if (header[2] != FLING_PROTO_VERSION)
+        return fail (reason, FLING_REASON_BAD_VERSION);
+    if (header[3] == 0 || header[3] >= FLING_CMD_MAX)
+        return fail (reason, FLING_REASON_BAD_COMMAND);
+    out->cmd = (fling_cmd_t) header[3];
+    if (list.count != shape[out->cmd].frames)
+        return fail (reason, FLING_REASON_MALFORMED);
+    *reason = FLING_REASON_OK;
+    return decode_body (out, &list, reason);
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static zmsg_t *msg_start (fling_cmd_t cmd)
+{
+    zmsg_t *msg = zmsg_new ();
+    if (!msg)
+        return NULL;
+    uint8_t header[HEADER_SIZE] = {'F', 'L', FLING_PROTO_VERSION, (uint8_t) cmd};
+    if (zmsg_addmem (msg, header, sizeof header)) {
+        zmsg_destroy (&msg);
+        return NULL;
+    }
+    return msg;
+}
+
+static zmsg_t *msg_add (zmsg_t *msg, const void *data, size_t size)
+{
+    if (msg && zmsg_addmem (msg, data, size))
+        zmsg_destroy (&msg);
+    return msg;
+}
+
+static zmsg_t *seq_count_body (fling_cmd_t cmd, uint64_t seq, uint32_t count, const void *body,
+                               size_t size)
+{
+    uint8_t fields[12];
+    put_u64 (fields, seq);
+    put_u32 (fields + 8, count);
+    zmsg_t *msg = msg_add (msg_start (cmd), fields, sizeof fields);
+    return msg_add (msg, body, size);
+}
+
+static zmsg_t *count_body (fling_cmd_t cmd, uint32_t count, const void *body, size_t size)
+{
+    uint8_t fields[4];
+    put_u32 (fields, count);
+    zmsg_t *msg = msg_add (msg_start (cmd), fields, sizeof fields);
+    return msg_add (msg, body, size);
+}
+
+zmsg_t *fling_msg_submit (uint64_t batch_seq, uint32_t count, const void *records, size_t size)
+{
+    return seq_count_body (FLING_CMD_SUBMIT, batch_seq, count, records, size);
+}
+
+zmsg_t *fling_msg_ack (uint64_t batch_seq, uint32_t count, const uint8_t *statuses)
+{
+    return seq_count_body (FLING_CMD_ACK, batch_seq, count, statuses, count);
+}
+
+zmsg_t *fling_msg_ping (void)
+{
+    return msg_start (FLING_CMD_PING);
+}
+
+zmsg_t *fling_msg_pong (void)
+{
+    return msg_start (FLING_CMD_PONG);
+}
+
+zmsg_t *fling_msg_bye (void)
+{
+    return msg_start (FLING_CMD_BYE);
+}
+
+zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size)
+{
+    return count_body (FLING_CMD_DISPATCH, count, records, size);
+}
+
+zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size)
+{
+    return count_body (FLING_CMD_RESULT, count, results, size);
+}
+
+zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT], uint32_t pid,
+                         const char *worker_name, size_t name_count, const char *const *names,
+                         const fling_class_t *classes)
+{
+    uint8_t fields[14];
+    put_u32 (fields, capacity[FLING_CLASS_POOL]);
+    put_u32 (fields + 4, capacity[FLING_CLASS_LOOP]);
+    put_u32 (fields + 8, pid);
+    put_u16 (fields + 12, (uint16_t) name_count);
+    size_t packed_size = 0;
+    for (size_t i = 0; i < name_count; i++)
+        packed_size += 2 + strlen (names[i]);
+    uint8_t *packed = (uint8_t *) malloc (packed_size ? packed_size : 1);
+    if (!packed)
+        return NULL;
+    uint8_t *p = packed;
+    for (size_t i = 0; i < name_count; i++) {
+        size_t len = strlen (names[i]);
+        p[0] = (uint8_t) classes[i];
+        p[1] = (uint8_t) len;
+        memcpy (p + 2, names[i], len);
+        p += 2 + len;
+    }
+    zmsg_t *msg = msg_add (msg_start (FLING_CMD_READY), fields, sizeof fields);
+    msg = msg_add (msg, worker_name, strlen (worker_name));
+    msg = msg_add (msg, packed, packed_size);
+    free (packed);
+    return msg;
+}
+
+zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT])
+{
+    uint8_t fields[8];
+    put_u32 (fields, capacity[FLING_CLASS_POOL]);
+    put_u32 (fields + 4, capacity[FLING_CLASS_LOOP]);
+    return msg_add (msg_start (FLING_CMD_CAPACITY), fields, sizeof fields);
+}
+
+zmsg_t *fling_msg_error (fling_reason_t reason, const char *text)
+{
+    uint8_t fields[2];
+    put_u16 (fields, (uint16_t) reason);
+    zmsg_t *msg = msg_add (msg_start (FLING_CMD_ERROR), fields, sizeof fields);
+    return msg_add (msg, text ? text : "", text ? strlen (text) : 0);
+}
+
+zmsg_t *fling_msg_admin (const char *json)
+{
+    return msg_add (msg_start (FLING_CMD_ADMIN), json, strlen (json));
+}
+
+zmsg_t *fling_msg_admin_reply (const char *json)
+{
+    return msg_add (msg_start (FLING_CMD_ADMIN_REPLY), json, strlen (json));
+}
+
+/* ---- names for logs ---------------------------------------------------- */
+
+const char *fling_cmd_name (int cmd)
+{
+    static const char *names[FLING_CMD_MAX] = {
+        "?",     "SUBMIT", "ACK",      "PING", "PONG",  "READY",
+        "DISPATCH", "RESULT", "CAPACITY", "BYE",  "ERROR", "ADMIN", "ADMIN_REPLY",
+    };
+    return cmd > 0 && cmd < FLING_CMD_MAX ? names[cmd] : "UNKNOWN";
+}
+
+const char *fling_reason_name (int reason)
+{
+    switch (reason) {
+    case FLING_REASON_OK: return "OK";
+    case FLING_REASON_DUPLICATE: return "DUPLICATE";
+    case FLING_REASON_QUEUE_FULL: return "QUEUE_FULL";
+    case FLING_REASON_STORE_FULL: return "STORE_FULL";
+    case FLING_REASON_UNAVAILABLE: return "UNAVAILABLE";
+    case FLING_REASON_BAD_TASK: return "BAD_TASK";
+    case FLING_REASON_TOO_LARGE: return "TOO_LARGE";
+    case FLING_REASON_BAD_SIGNATURE: return "BAD_SIGNATURE";
+    case FLING_REASON_BAD_VERSION: return "BAD_VERSION";
+    case FLING_REASON_BAD_COMMAND: return "BAD_COMMAND";
+    case FLING_REASON_MALFORMED: return "MALFORMED";
+    case FLING_REASON_BAD_FIELD: return "BAD_FIELD";
+    case FLING_REASON_BAD_STATE: return "BAD_STATE";
+    case FLING_REASON_UNKNOWN_PEER: return "UNKNOWN_PEER";
+    case FLING_REASON_FORBIDDEN: return "FORBIDDEN";
+    default: return "UNKNOWN_REASON";
+    }
+}
+
+const char *fling_outcome_name (int outcome)
+{
+    static const char *names[FLING_OUTCOME_MAX] = {"DONE", "RETRY", "FAIL", "RELEASED", "TIMEOUT"};
+    return outcome >= 0 && outcome < FLING_OUTCOME_MAX ? names[outcome] : "UNKNOWN";
+}
+
+const char *fling_class_name (int cls)
+{
+    return cls == FLING_CLASS_LOOP ? "loop" : cls == FLING_CLASS_POOL ? "pool" : "unknown";
+}
+
+int fling_reason_errno (int reason)
+{
+    switch (reason) {
+    case FLING_REASON_OK:
+    case FLING_REASON_DUPLICATE: return 0;
+    case FLING_REASON_QUEUE_FULL: return FLING_EQUEUEFULL;
+    case FLING_REASON_STORE_FULL: return FLING_ESTOREFULL;
+    case FLING_REASON_UNAVAILABLE: return FLING_EUNAVAILABLE;
+    case FLING_REASON_BAD_TASK: return FLING_EBADNAME;
+    case FLING_REASON_TOO_LARGE: return FLING_ETOOLARGE;
+    default: return FLING_EPROTO;
+    }
+}

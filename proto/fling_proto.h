@@ -1,0 +1,238 @@
+/*  fling_proto.h - the one codec of the fling wire protocol (FLP/1).
+
+    Every frame that crosses a socket between a producer, the broker and a
+    worker is built and parsed here and nowhere else, so proto/SPEC.md and
+    the code cannot drift apart. Section numbers below refer to SPEC.md.
+
+    Decoding never copies: a decoded fling_msg_t points into the frames of
+    the zmsg_t it came from, which must outlive it. Decoding never trusts the
+    peer: every length is checked against the frame it sits in, and a bad
+    message yields -1 and a reason code (FLING_REASON_*), never an assert.
+*/
+#ifndef FLING_PROTO_H_INCLUDED
+#define FLING_PROTO_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FLING_PROTO_VERSION 1
+
+/*  Limits (SPEC.md §4.4). A peer that exceeds one gets FLING_REASON_*. */
+#define FLING_NAME_MAX          127           /* bytes in a task name */
+#define FLING_PAYLOAD_MAX       (1 << 20)     /* bytes in one JSON payload */
+#define FLING_BATCH_TASKS_MAX   1000          /* tasks in one SUBMIT/DISPATCH */
+#define FLING_FRAMES_MAX        16            /* frames in one message */
+#define FLING_MSG_BYTES_MAX     (8 << 20)     /* bytes in one message, all frames */
+#define FLING_ERROR_TEXT_MAX    1024          /* bytes of a RESULT's error text */
+#define FLING_NAMES_MAX         256           /* task names one worker serves */
+#define FLING_TASK_ID_SIZE      16
+
+/*  Commands (SPEC.md §3). */
+typedef enum {
+    FLING_CMD_SUBMIT = 1,       /* producer -> broker: a batch of tasks */
+    FLING_CMD_ACK = 2,          /* broker -> producer: one status per task */
+    FLING_CMD_PING = 3,         /* any -> peer: heartbeat */
+    FLING_CMD_PONG = 4,         /* answer to PING */
+    FLING_CMD_READY = 5,        /* worker -> broker: register names, capacity */
+    FLING_CMD_DISPATCH = 6,     /* broker -> worker: a batch of leased tasks */
+    FLING_CMD_RESULT = 7,       /* worker -> broker: a batch of outcomes */
+    FLING_CMD_CAPACITY = 8,     /* worker -> broker: new capacity (drain = 0) */
+    FLING_CMD_BYE = 9,          /* either: I am leaving / forget me */
+    FLING_CMD_ERROR = 10,       /* either: your last message was refused */
+    FLING_CMD_ADMIN = 11,       /* client -> broker: JSON request (stats...) */
+    FLING_CMD_ADMIN_REPLY = 12, /* broker -> client: JSON reply */
+    FLING_CMD_MAX
+} fling_cmd_t;
+
+/*  Reasons, used as per-task status in ACK and as the code in ERROR
+    (SPEC.md §3.11). 0 is success. */
+typedef enum {
+    FLING_REASON_OK = 0,
+    FLING_REASON_DUPLICATE = 1,     /* accepted earlier; stored once */
+    FLING_REASON_QUEUE_FULL = 2,
+    FLING_REASON_STORE_FULL = 3,
+    FLING_REASON_UNAVAILABLE = 4,   /* shutting down, store failed */
+    FLING_REASON_BAD_TASK = 5,      /* record malformed or name bad */
+    FLING_REASON_TOO_LARGE = 6,
+    FLING_REASON_BAD_SIGNATURE = 20,
+    FLING_REASON_BAD_VERSION = 21,
+    FLING_REASON_BAD_COMMAND = 22,
+    FLING_REASON_MALFORMED = 23,    /* frame count or field size wrong */
+    FLING_REASON_BAD_FIELD = 24,    /* field value out of range */
+    FLING_REASON_BAD_STATE = 25,    /* command not valid in this state */
+    FLING_REASON_UNKNOWN_PEER = 26, /* broker does not know you: send READY */
+    FLING_REASON_FORBIDDEN = 27,
+    FLING_REASON_MAX
+} fling_reason_t;
+
+/*  Handler classes: where a worker runs a task (SPEC.md §3.5). */
+typedef enum {
+    FLING_CLASS_LOOP = 0,   /* async handler on the worker's event loop */
+    FLING_CLASS_POOL = 1,   /* blocking handler on the thread pool */
+    FLING_CLASS_COUNT = 2
+} fling_class_t;
+
+/*  Task outcomes a worker reports (SPEC.md §3.7). */
+typedef enum {
+    FLING_OUTCOME_DONE = 0,
+    FLING_OUTCOME_RETRY = 1,     /* handler asked for a retry */
+    FLING_OUTCOME_FAIL = 2,      /* handler failed; retried while attempts last */
+    FLING_OUTCOME_RELEASED = 3,  /* never started; give it to someone else */
+    FLING_OUTCOME_TIMEOUT = 4,   /* overran its deadline */
+    FLING_OUTCOME_MAX
+} fling_outcome_t;
+
+/*  A task id: 8 bytes of producer id (random per producer instance) and a
+    64-bit sequence number, big-endian, so ids sort by producer then seq. */
+typedef struct {
+    uint8_t bytes[FLING_TASK_ID_SIZE];
+} fling_task_id_t;
+
+/*  Text form: 16 hex digits, ':', decimal sequence. Up to 37 bytes + NUL. */
+#define FLING_TASK_ID_TEXT_SIZE 40
+void fling_task_id_make (fling_task_id_t *id, uint64_t producer, uint64_t seq);
+uint64_t fling_task_id_producer (const fling_task_id_t *id);
+uint64_t fling_task_id_seq (const fling_task_id_t *id);
+char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE]);
+int fling_task_id_parse (fling_task_id_t *id, const char *text);
+
+/*  One task record as it travels in SUBMIT and DISPATCH (SPEC.md §4.1).
+    The broker keeps records as opaque bytes and rewrites only `attempt`.
+    Views point into the frame the record came from; name and payload are
+    each followed by a zero byte on the wire, so they are C strings. */
+typedef struct {
+    const uint8_t *raw;         /* whole record, length prefix included */
+    size_t raw_size;
+    fling_task_id_t id;
+    uint16_t attempt;           /* 0 from producers; 1.. from the broker */
+    uint16_t max_attempts;      /* 0 = the queue's default */
+    uint32_t timeout_ms;        /* 0 = the queue's default */
+    uint32_t backoff_ms;        /* 0 = the queue's default */
+    const char *name;
+    size_t name_size;
+    const char *payload;
+    size_t payload_size;
+} fling_record_t;
+
+/*  Fixed part of a record: everything but the name and payload bytes. */
+#define FLING_RECORD_OVERHEAD 39
+#define FLING_RECORD_OFFSET_ATTEMPT 20
+
+/*  Size in bytes of the record for a name and a payload of these sizes. */
+size_t fling_record_size (size_t name_size, size_t payload_size);
+
+/*  Writes one record at `dest` (which has room for fling_record_size()).
+    Returns the bytes written. */
+size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt,
+                           uint16_t max_attempts, uint32_t timeout_ms, uint32_t backoff_ms,
+                           const char *name, size_t name_size, const char *payload,
+                           size_t payload_size);
+
+/*  Reads the record at *cursor (before `end`) into `out` and advances
+    *cursor. Returns 1 for a record, 0 at the end, -1 for a malformed record
+    (and sets *reason). Checks lengths, zero terminators and the name's
+    characters; never looks inside the payload. */
+int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                       fling_reason_t *reason);
+
+/*  Rewrites the attempt field of a record in place. */
+void fling_record_set_attempt (uint8_t *raw, uint16_t attempt);
+
+/*  True if `name` (of name_size bytes) is a valid task name: 1 to
+    FLING_NAME_MAX bytes of [A-Za-z0-9._:-]. */
+bool fling_name_valid (const char *name, size_t name_size);
+
+/*  One result as it travels in RESULT (SPEC.md §4.2). */
+typedef struct {
+    fling_task_id_t id;
+    uint16_t attempt;
+    uint8_t outcome;            /* fling_outcome_t */
+    uint32_t retry_delay_ms;    /* handler's wish for RETRY, 0 = default */
+    const char *error;          /* not NUL-terminated; error_size bytes */
+    size_t error_size;
+} fling_result_t;
+
+#define FLING_RESULT_OVERHEAD 25
+size_t fling_result_size (size_t error_size);
+size_t fling_result_write (uint8_t *dest, const fling_result_t *result);
+int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_t *out,
+                       fling_reason_t *reason);
+
+/*  A decoded message. Which fields are set depends on `cmd`; pointers
+    point into the zmsg_t that was decoded. */
+typedef struct {
+    fling_cmd_t cmd;
+    uint8_t version;
+
+    /* SUBMIT, ACK: batch sequence and task count */
+    uint64_t batch_seq;
+    uint32_t count;
+
+    /* SUBMIT, DISPATCH: packed task records (count of them).
+       RESULT: packed result records. ACK: `count` status bytes. */
+    const uint8_t *body;
+    size_t body_size;
+
+    /* READY, CAPACITY: capacity per class */
+    uint32_t capacity[FLING_CLASS_COUNT];
+    /* READY: worker's pid and name (NUL-terminated in the frame copy) */
+    uint32_t pid;
+    const char *worker_name;
+    size_t worker_name_size;
+    /* READY: packed names: u8 class, u8 length, name bytes; `count` of them */
+
+    /* ERROR: reason code and text; ADMIN, ADMIN_REPLY: JSON text */
+    uint16_t reason;
+    const char *text;
+    size_t text_size;
+} fling_msg_t;
+
+/*  Decodes `msg` (without any ROUTER routing frame) into `out`. Returns 0,
+    or -1 and sets *reason. `out` points into `msg`. */
+int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason);
+
+/*  Iterates the names of a decoded READY. Returns 1, 0 at end, -1 malformed
+    (fling_msg_decode already checked them, so -1 means a codec bug). */
+int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_class_t *cls,
+                           const char **name, size_t *name_size);
+
+/*  Encoders. Each returns a new zmsg_t (header frame first), or NULL when
+    out of memory. `body` bytes are copied. The caller sends it with
+    zmsg_send(), prepending the routing frame on a ROUTER. */
+zmsg_t *fling_msg_submit (uint64_t batch_seq, uint32_t count, const void *records, size_t size);
+zmsg_t *fling_msg_ack (uint64_t batch_seq, uint32_t count, const uint8_t *statuses);
+zmsg_t *fling_msg_ping (void);
+zmsg_t *fling_msg_pong (void);
+zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size);
+zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size);
+
+/*  READY: names[i] served by class classes[i]. */
+zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT], uint32_t pid,
+                         const char *worker_name, size_t name_count, const char *const *names,
+                         const fling_class_t *classes);
+zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT]);
+zmsg_t *fling_msg_bye (void);
+zmsg_t *fling_msg_error (fling_reason_t reason, const char *text);
+zmsg_t *fling_msg_admin (const char *json);
+zmsg_t *fling_msg_admin_reply (const char *json);
+
+/*  Names for logs: "SUBMIT", "QUEUE_FULL", "DONE", "loop"... */
+const char *fling_cmd_name (int cmd);
+const char *fling_reason_name (int reason);
+const char *fling_outcome_name (int outcome);
+const char *fling_class_name (int cls);
+
+/*  The fling error code (fling_error.h) that a refusal reason maps to. */
+int fling_reason_errno (int reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

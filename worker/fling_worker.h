@@ -1,0 +1,126 @@
+/*  fling_worker.h - run fling task handlers.
+
+    A worker connects to the broker's worker endpoint, registers the task
+    names it has handlers for, and runs each task it is given:
+
+    - async handlers run on the worker's event loop (czmq zloop) on the
+      thread that called fling_worker_run(). They must not block. They
+      finish now or later (after a zloop timer or reader they add) by
+      calling fling_task_complete().
+    - blocking handlers run on a pool of threads. They may sleep, do file or
+      network I/O, burn CPU; their return value is the outcome. Thread hooks
+      (fling_worker_add_thread_hooks) run once on each pool thread at start
+      and at exit, so each thread can own its own clients.
+
+    The worker tells the broker how many tasks of each kind it can take
+    (pool size, async limit); the broker never sends more. Heartbeats come
+    from the event loop, so a long blocking task keeps its lease while the
+    worker lives.
+
+    Threads: every function here is for the loop thread only, except
+    fling_worker_request_stop() (any thread, async-signal-safe) and the
+    fling_task_* accessors inside a blocking handler (its own task only).
+*/
+#ifndef FLING_WORKER_H_INCLUDED
+#define FLING_WORKER_H_INCLUDED
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "fling_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _fling_worker_t fling_worker_t;
+typedef struct _fling_task_t fling_task_t;
+
+/*  A handler's outcome. */
+typedef enum {
+    FLING_OK = 0,    /* done: the broker forgets the task */
+    FLING_RETRY = 1, /* run it again later, with backoff */
+    FLING_FAIL = 2   /* failed: retried while attempts remain, then dead-lettered */
+} fling_status_t;
+
+typedef fling_status_t (fling_blocking_fn) (fling_task_t *task, void *arg);
+typedef void (fling_async_fn) (fling_task_t *task, void *arg);
+
+/*  Pool thread hooks. start returns the thread's state (any pointer,
+    readable there with fling_thread_state); stop receives it back. */
+typedef void *(fling_thread_start_fn) (unsigned thread_index, void *arg);
+typedef void (fling_thread_stop_fn) (unsigned thread_index, void *state, void *arg);
+
+typedef struct {
+    const char *endpoint;      /* default $FLING_WORKER_ENDPOINT or tcp://127.0.0.1:5556 */
+    const char *name;          /* for logs and stats; default "HOSTNAME-PID" */
+    unsigned pool_size;        /* blocking threads; default: number of cores */
+    unsigned async_limit;      /* async tasks at once; default 1000 */
+    unsigned heartbeat_ms;     /* default 1000 */
+    unsigned drain_timeout_ms; /* on stop: wait this long for tasks in flight; default 30000 */
+} fling_worker_options_t;
+
+void fling_worker_options_init (fling_worker_options_t *options);
+
+/*  Creates a worker (no connection yet). NULL with errno on failure. */
+fling_worker_t *fling_worker_new (const fling_worker_options_t *options);
+void fling_worker_destroy (fling_worker_t **self_p);
+
+/*  Registers a handler for a task name. Before fling_worker_run only.
+    Returns 0, or -1 with errno (FLING_EBADNAME, EEXIST). */
+int fling_worker_register_blocking (fling_worker_t *self, const char *name, fling_blocking_fn *fn,
+                                    void *arg);
+int fling_worker_register_async (fling_worker_t *self, const char *name, fling_async_fn *fn,
+                                 void *arg);
+
+/*  Adds a set of pool thread hooks (at most 16 sets, before
+    fling_worker_run). Each pool thread calls every start hook once before
+    its first task, and every stop hook once as it exits. Returns the set's
+    slot (>= 0) for fling_thread_state(), or -1 with errno. */
+int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
+                                   fling_thread_stop_fn *stop, void *arg);
+
+/*  On a pool thread: the state that hook set `slot` returned on this
+    thread. NULL elsewhere. */
+void *fling_thread_state (int slot);
+
+/*  The event loop, for async handlers' timers and readers. */
+zloop_t *fling_worker_loop (fling_worker_t *self);
+
+/*  Starts the pool, connects and runs tasks until a stop is requested, then
+    drains: takes no new tasks, waits up to drain_timeout_ms for the tasks
+    in flight, hands back to the broker what it never started. Returns 0
+    after a clean drain, -1 if tasks were still running at the timeout. */
+int fling_worker_run (fling_worker_t *self);
+
+/*  Asks fling_worker_run to drain and return. Async-signal-safe, any thread. */
+void fling_worker_request_stop (fling_worker_t *self);
+
+/*  Task accessors. Valid until the task completes. */
+const char *fling_task_name (const fling_task_t *task);
+const char *fling_task_payload (const fling_task_t *task); /* NUL-terminated JSON */
+size_t fling_task_payload_size (const fling_task_t *task);
+const char *fling_task_id (const fling_task_t *task);      /* "0123456789abcdef:42" */
+unsigned fling_task_attempt (const fling_task_t *task);    /* 1 for the first run */
+fling_worker_t *fling_task_worker (const fling_task_t *task);
+
+/*  Attaches an error text to the task's outcome (logged, and kept by the
+    broker with a failed task). printf-style. */
+void fling_task_set_error (fling_task_t *task, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/*  Finishes an async task. On the loop thread only, exactly once per async
+    task; the task is freed by this call. */
+void fling_task_complete (fling_task_t *task, fling_status_t status);
+
+/*  A handler module (a shared object loaded by fling-worker --module)
+    exports this function. `args` is the text after ':' in
+    "--module path.so:args", or "" if none. Return 0, or -1 to abort start. */
+#define FLING_MODULE_INIT_SYMBOL "fling_module_init"
+typedef int (fling_module_init_fn) (fling_worker_t *worker, const char *args);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
