@@ -90,7 +90,8 @@ int fling_task_id_parse (fling_task_id_t *id, const char *text)
             return -1;
         producer = (producer << 4) | (uint64_t) digit;
     }
-    if (text[16] != ':' || text[17] == '\0')
+    /* One text form per id: no empty sequence, no leading zeros. */
+    if (text[16] != ':' || text[17] == '\0' || (text[17] == '0' && text[18] != '\0'))
         return -1;
     for (i = 17; text[i]; i++) {
         if (text[i] < '0' || text[i] > '9' || i > 17 + 19)
@@ -429,11 +430,11 @@ int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason)
     }
     if (list.count == 0)
         return fail (reason, FLING_REASON_MALFORMED);
-    if (total > FLING_MSG_BYTES_MAX)
-        return fail (reason, FLING_REASON_TOO_LARGE);
     const uint8_t *header = zframe_data (list.frames[0]);
     if (zframe_size (list.frames[0]) != HEADER_SIZE || header[0] != 'F' || header[1] != 'L')
         return fail (reason, FLING_REASON_BAD_SIGNATURE);
+    if (total > FLING_MSG_BYTES_MAX)
+        return fail (reason, FLING_REASON_TOO_LARGE);
     out->version = header[2];
     if (header[2] != FLING_PROTO_VERSION)
         return fail (reason, FLING_REASON_BAD_VERSION);

@@ -95,7 +95,9 @@ typedef struct {
 } fling_task_id_t;
 
 /*  Text form: 16 hex digits, ':', decimal sequence. Up to 37 bytes + NUL. */
+#ifndef FLING_TASK_ID_TEXT_SIZE
 #define FLING_TASK_ID_TEXT_SIZE 40
+#endif
 void fling_task_id_make (fling_task_id_t *id, uint64_t producer, uint64_t seq);
 uint64_t fling_task_id_producer (const fling_task_id_t *id);
 uint64_t fling_task_id_seq (const fling_task_id_t *id);
@@ -181,7 +183,7 @@ typedef struct {
 
     /* READY, CAPACITY: capacity per class */
     uint32_t capacity[FLING_CLASS_COUNT];
-    /* READY: worker's pid and name (NUL-terminated in the frame copy) */
+    /* READY: worker's pid and name (worker_name_size bytes, no terminator) */
     uint32_t pid;
     const char *worker_name;
     size_t worker_name_size;
