@@ -31,6 +31,11 @@ extern "C" {
 
 typedef struct _fling_producer_t fling_producer_t;
 
+/*  Room for a task id's text form ("9f86d081884c7d65:42") and its NUL. */
+#ifndef FLING_TASK_ID_TEXT_SIZE
+#define FLING_TASK_ID_TEXT_SIZE 40
+#endif
+
 /*  What to do when the outbox is full. */
 typedef enum {
     FLING_OVERFLOW_FAIL = 0, /* fling_send returns -1, errno EAGAIN (default) */
@@ -97,7 +102,7 @@ typedef struct {
 
 /*  As fling_send, with per-task options (may be NULL) and the task's id
     written into `task_id` (may be NULL; room for FLING_TASK_ID_TEXT_SIZE
-    bytes, i.e. 40). */
+    bytes). */
 int fling_send_ex (fling_producer_t *self, const char *name, const char *json, size_t json_size,
                    const fling_send_options_t *options, char *task_id);
 

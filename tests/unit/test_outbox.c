@@ -1,0 +1,413 @@
+/*  test_outbox.c - the bounded outbox between fling_send() callers and the
+    producer's I/O thread (producer/fling_outbox.c): batching, bounds and
+    overflow policies, task ids, wake-ups, flush, and appends from several
+    threads at once (run this under TSan too).
+*/
+/* cmocka.h needs these first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fling_error.h"
+#include "fling_log.h"
+#include "fling_outbox.h"
+#include "fling_proto.h"
+
+#define PRODUCER_ID 0x0123456789abcdefULL
+#define PAYLOAD     "{\"n\":1}"
+
+static fling_outbox_config_t config_of (size_t max_tasks, size_t batch_tasks)
+{
+    return (fling_outbox_config_t){
+        .max_tasks = max_tasks,
+        .max_bytes = 1 << 30,
+        .overflow = FLING_OVERFLOW_FAIL,
+        .batch_max_tasks = batch_tasks,
+        .batch_max_bytes = 1 << 20,
+        .producer_id = PRODUCER_ID,
+    };
+}
+
+static const fling_outbox_task_t task_small = {
+    .name = "t", .name_size = 1, .payload = PAYLOAD, .payload_size = sizeof PAYLOAD - 1};
+
+static int append (fling_outbox_t *outbox, fling_task_id_t *id)
+{
+    return fling_outbox_append (outbox, &task_small, id);
+}
+
+/* Decodes every record of a batch; checks the names, returns the count. */
+static uint32_t count_records (const fling_batch_t *batch, uint64_t *first_seq, uint64_t *last_seq)
+{
+    const uint8_t *cursor = fling_batch_data (batch);
+    const uint8_t *end = cursor + fling_batch_size (batch);
+    fling_record_t record;
+    fling_reason_t why;
+    uint32_t count = 0;
+    int rc;
+    while ((rc = fling_record_next (&cursor, end, &record, &why)) == 1) {
+        assert_int_equal (record.attempt, 0);
+        assert_int_equal (fling_task_id_producer (&record.id), PRODUCER_ID);
+        uint64_t seq = fling_task_id_seq (&record.id);
+        if (count == 0 && first_seq)
+            *first_seq = seq;
+        if (last_seq)
+            *last_seq = seq;
+        count++;
+    }
+    assert_int_equal (rc, 0);
+    return count;
+}
+
+static bool wake_readable (fling_outbox_t *outbox)
+{
+    struct pollfd pfd = {.fd = fling_outbox_wake_fd (outbox), .events = POLLIN};
+    return poll (&pfd, 1, 0) == 1;
+}
+
+static void test_batch_by_count (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (1000, 10);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    assert_non_null (outbox);
+    for (int i = 0; i < 25; i++)
+        assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (fling_outbox_held (outbox), 25);
+
+    /* Two sealed batches of 10; the open one (5) stays while linger < 0. */
+    int64_t due = 0;
+    fling_batch_t *a = fling_outbox_take (outbox, fling_clock_us (), -1, &due);
+    fling_batch_t *b = fling_outbox_take (outbox, fling_clock_us (), -1, &due);
+    assert_non_null (a);
+    assert_non_null (b);
+    assert_null (fling_outbox_take (outbox, fling_clock_us (), -1, &due));
+    assert_int_equal (due, -1);
+    uint64_t first, last;
+    assert_int_equal (count_records (a, &first, &last), 10);
+    assert_int_equal (first, 1);
+    assert_int_equal (last, 10);
+    assert_int_equal (fling_batch_count (b), 10);
+    assert_int_equal (fling_batch_first_seq (b), 11);
+
+    /* A long linger leaves the open batch and says when it is due. */
+    int64_t now = fling_clock_us ();
+    assert_null (fling_outbox_take (outbox, now, 1000000, &due));
+    assert_true (due > now && due <= now + 1000000);
+    fling_batch_t *c = fling_outbox_take (outbox, now, 0, &due);
+    assert_non_null (c);
+    assert_int_equal (count_records (c, &first, &last), 5);
+    assert_int_equal (first, 21);
+    assert_int_equal (last, 25);
+    assert_null (fling_outbox_take (outbox, now, 0, &due));
+
+    assert_int_equal (fling_outbox_held (outbox), 25);
+    fling_outbox_resolve (outbox, &a, fling_batch_first_seq (b));
+    assert_null (a);
+    fling_outbox_resolve (outbox, &b, fling_batch_first_seq (c));
+    fling_outbox_resolve (outbox, &c, UINT64_MAX);
+    assert_int_equal (fling_outbox_held (outbox), 0);
+    fling_outbox_destroy (&outbox);
+    assert_null (outbox);
+}
+
+static void test_batch_by_bytes (void **state)
+{
+    (void)state;
+    size_t record = fling_record_size (1, sizeof PAYLOAD - 1);
+    fling_outbox_config_t config = config_of (1000, 1000);
+    config.batch_max_bytes = record * 3 + record / 2; /* room for 3 records, not 4 */
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal (append (outbox, NULL), 0);
+    fling_batch_t *a = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    fling_batch_t *b = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    assert_non_null (a);
+    assert_non_null (b);
+    assert_int_equal (fling_batch_count (a), 3);
+    assert_int_equal (fling_batch_size (a), record * 3);
+    assert_int_equal (fling_batch_count (b), 3);
+    assert_null (fling_outbox_take (outbox, fling_clock_us (), -1, NULL));
+
+    /* A task bigger than a whole batch travels alone. */
+    char *big = (char *)malloc (config.batch_max_bytes * 2);
+    memset (big, ' ', config.batch_max_bytes * 2 - 3);
+    strcpy (big + config.batch_max_bytes * 2 - 3, "{}");
+    fling_outbox_task_t big_task = {
+        .name = "big", .name_size = 3, .payload = big, .payload_size = strlen (big)};
+    assert_int_equal (fling_outbox_append (outbox, &big_task, NULL), 0);
+    fling_batch_t *c = fling_outbox_take (outbox, fling_clock_us (), -1, NULL); /* the 7th */
+    fling_batch_t *d = fling_outbox_take (outbox, fling_clock_us (), -1, NULL); /* the big one */
+    assert_int_equal (fling_batch_count (c), 1);
+    assert_int_equal (fling_batch_count (d), 1);
+    assert_int_equal (count_records (d, NULL, NULL), 1);
+    free (big);
+    fling_outbox_resolve (outbox, &a, UINT64_MAX);
+    fling_outbox_resolve (outbox, &b, UINT64_MAX);
+    fling_outbox_resolve (outbox, &c, UINT64_MAX);
+    fling_outbox_resolve (outbox, &d, UINT64_MAX);
+    assert_int_equal (fling_outbox_held (outbox), 0);
+    fling_outbox_destroy (&outbox);
+}
+
+static void test_bound_fail (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (5, 2);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (append (outbox, NULL), 0);
+    errno = 0;
+    assert_int_equal (append (outbox, NULL), -1);
+    assert_int_equal (errno, EAGAIN);
+    /* Taken but unresolved still counts: room comes back only on resolve. */
+    fling_batch_t *batch = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    assert_non_null (batch);
+    assert_int_equal (append (outbox, NULL), -1);
+    fling_outbox_resolve (outbox, &batch, UINT64_MAX);
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (append (outbox, NULL), -1);
+    assert_int_equal (fling_outbox_held (outbox), 5);
+    fling_outbox_destroy (&outbox);
+
+    /* The byte bound: room for two records only. */
+    config = config_of (1000, 100);
+    config.max_bytes = fling_record_size (1, sizeof PAYLOAD - 1) * 2;
+    outbox = fling_outbox_new (&config);
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (append (outbox, NULL), -1);
+    assert_int_equal (errno, EAGAIN);
+    fling_outbox_destroy (&outbox);
+}
+
+static void test_bound_drop (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (3, 100);
+    config.overflow = FLING_OVERFLOW_DROP;
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    fling_task_id_t id;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (append (outbox, &id), 0);
+    assert_int_equal (append (outbox, &id), 1);
+    assert_int_equal (append (outbox, &id), 1);
+    assert_int_equal (fling_outbox_held (outbox), 3);
+    /* Dropped tasks take no sequence number. */
+    fling_batch_t *batch = fling_outbox_take (outbox, fling_clock_us (), 0, NULL);
+    assert_int_equal (count_records (batch, NULL, NULL), 3);
+    fling_outbox_resolve (outbox, &batch, UINT64_MAX);
+    assert_int_equal (append (outbox, &id), 0);
+    assert_int_equal (fling_task_id_seq (&id), 4);
+    fling_outbox_destroy (&outbox);
+}
+
+static void test_ids_unique_increasing (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (10000, 7);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    fling_task_id_t previous = {{0}};
+    for (int i = 0; i < 1000; i++) {
+        fling_task_id_t id;
+        assert_int_equal (append (outbox, &id), 0);
+        assert_int_equal (fling_task_id_producer (&id), PRODUCER_ID);
+        assert_int_equal (fling_task_id_seq (&id), (uint64_t)i + 1);
+        /* Big-endian bytes: byte order is seq order. */
+        assert_true (memcmp (previous.bytes, id.bytes, FLING_TASK_ID_SIZE) < 0);
+        previous = id;
+    }
+    /* Records carry the same ids, in order, across batches. */
+    uint64_t expected = 1;
+    fling_batch_t *batch;
+    while ((batch = fling_outbox_take (outbox, fling_clock_us (), 0, NULL))) {
+        uint64_t first, last;
+        uint32_t count = count_records (batch, &first, &last);
+        assert_int_equal (first, expected);
+        assert_int_equal (last, expected + count - 1);
+        expected += count;
+        fling_outbox_resolve (outbox, &batch, UINT64_MAX);
+    }
+    assert_int_equal (expected, 1001);
+    fling_outbox_destroy (&outbox);
+}
+
+static void test_closed (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (10, 10);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    fling_outbox_close (outbox);
+    errno = 0;
+    assert_int_equal (append (outbox, NULL), -1);
+    assert_int_equal (errno, FLING_ECLOSED);
+    fling_outbox_destroy (&outbox);
+
+    config.batch_max_tasks = FLING_BATCH_TASKS_MAX + 1;
+    assert_null (fling_outbox_new (&config));
+    assert_int_equal (errno, EINVAL);
+}
+
+static void test_wake_only_when_needed (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (1000, 4);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    assert_false (wake_readable (outbox));
+    /* Empty -> non-empty wakes. */
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_true (wake_readable (outbox));
+    fling_outbox_wake_clear (outbox);
+    assert_false (wake_readable (outbox));
+    /* More tasks into a non-empty open batch: no wake-up (no syscall). */
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_false (wake_readable (outbox));
+    /* Sealing a batch wakes. */
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_true (wake_readable (outbox));
+    /* A pending wake-up is not written twice before the thread clears it. */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal (append (outbox, NULL), 0);
+    uint64_t value = 0;
+    assert_int_equal (read (fling_outbox_wake_fd (outbox), &value, sizeof value), sizeof value);
+    assert_int_equal (value, 1);
+    fling_outbox_wake_clear (outbox);
+    fling_outbox_wake_force (outbox);
+    assert_true (wake_readable (outbox));
+    fling_outbox_destroy (&outbox);
+}
+
+static void test_flush_waits_for_earlier_tasks (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (1000, 10);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    assert_int_equal (fling_outbox_flush (outbox, 0), 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (append (outbox, NULL), 0);
+    fling_batch_t *a = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    fling_batch_t *b = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    errno = 0;
+    assert_int_equal (fling_outbox_flush (outbox, 10), -1);
+    assert_int_equal (errno, ETIMEDOUT);
+    /* The later batch answered first: the earlier one still blocks flush. */
+    fling_outbox_resolve (outbox, &b, fling_batch_first_seq (a));
+    assert_int_equal (fling_outbox_flush (outbox, 0), -1);
+    fling_outbox_resolve (outbox, &a, UINT64_MAX);
+    assert_int_equal (fling_outbox_flush (outbox, 0), 0);
+    /* A new task holds flush up until it is resolved. */
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (fling_outbox_flush (outbox, 0), -1);
+    fling_batch_t *c = fling_outbox_take (outbox, fling_clock_us (), 0, NULL);
+    fling_outbox_resolve (outbox, &c, UINT64_MAX);
+    assert_int_equal (fling_outbox_flush (outbox, 0), 0);
+    fling_outbox_destroy (&outbox);
+}
+
+/* ---- concurrency ------------------------------------------------------------ */
+
+#define THREADS    4
+#define PER_THREAD 10000
+
+typedef struct {
+    fling_outbox_t *outbox;
+    atomic_int appenders_left;
+    uint8_t *seen; /* one byte per sequence number */
+    uint64_t taken;
+} shared_t;
+
+static void *appender (void *arg)
+{
+    shared_t *shared = (shared_t *)arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        while (append (shared->outbox, NULL) != 0)
+            if (errno != EAGAIN) /* full is fine: the taker makes room */
+                return (void *)1;
+    }
+    atomic_fetch_sub (&shared->appenders_left, 1);
+    return NULL;
+}
+
+/* Plays the I/O thread: waits on the wake fd, takes, checks, resolves. */
+static void *taker (void *arg)
+{
+    shared_t *shared = (shared_t *)arg;
+    struct pollfd pfd = {.fd = fling_outbox_wake_fd (shared->outbox), .events = POLLIN};
+    while (true) {
+        bool done = atomic_load (&shared->appenders_left) == 0;
+        fling_batch_t *batch;
+        while ((batch = fling_outbox_take (shared->outbox, fling_clock_us (), 0, NULL))) {
+            const uint8_t *cursor = fling_batch_data (batch);
+            const uint8_t *end = cursor + fling_batch_size (batch);
+            fling_record_t record;
+            fling_reason_t why;
+            while (fling_record_next (&cursor, end, &record, &why) == 1) {
+                uint64_t seq = fling_task_id_seq (&record.id);
+                if (seq == 0 || seq > THREADS * PER_THREAD || shared->seen[seq]++)
+                    return (void *)1; /* bad or duplicate id */
+                shared->taken++;
+            }
+            fling_outbox_resolve (shared->outbox, &batch, UINT64_MAX);
+        }
+        if (done)
+            return NULL;
+        if (poll (&pfd, 1, 10) == 1)
+            fling_outbox_wake_clear (shared->outbox);
+    }
+}
+
+static void test_concurrent_appends (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (5000, 64); /* small: the bound is hit too */
+    shared_t shared = {.outbox = fling_outbox_new (&config)};
+    atomic_init (&shared.appenders_left, THREADS);
+    shared.seen = (uint8_t *)calloc (THREADS * PER_THREAD + 1, 1);
+    pthread_t threads[THREADS], take_thread;
+    assert_int_equal (pthread_create (&take_thread, NULL, taker, &shared), 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal (pthread_create (&threads[i], NULL, appender, &shared), 0);
+    void *result = NULL;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join (threads[i], &result);
+        assert_null (result);
+    }
+    pthread_join (take_thread, &result);
+    assert_null (result);
+    assert_int_equal (shared.taken, THREADS * PER_THREAD);
+    assert_int_equal (fling_outbox_held (shared.outbox), 0);
+    for (uint64_t seq = 1; seq <= THREADS * PER_THREAD; seq++)
+        assert_int_equal (shared.seen[seq], 1);
+    assert_int_equal (fling_outbox_flush (shared.outbox, 0), 0);
+    free (shared.seen);
+    fling_outbox_destroy (&shared.outbox);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_batch_by_count),
+        cmocka_unit_test (test_batch_by_bytes),
+        cmocka_unit_test (test_bound_fail),
+        cmocka_unit_test (test_bound_drop),
+        cmocka_unit_test (test_ids_unique_increasing),
+        cmocka_unit_test (test_closed),
+        cmocka_unit_test (test_wake_only_when_needed),
+        cmocka_unit_test (test_flush_waits_for_earlier_tasks),
+        cmocka_unit_test (test_concurrent_appends),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
