@@ -1,0 +1,746 @@
+/*  test_worker.c - the worker library against a fake broker.
+
+    The fake broker is a ROUTER socket in the test, on tcp://127.0.0.1:*,
+    speaking FLP through the codec. The worker's loop (fling_worker_run)
+    runs on a thread of the test. Every wait is bounded.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* cmocka needs the four headers above first */
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fling_error.h"
+#include "fling_proto.h"
+#include "fling_worker.h"
+#include "fling_worker_host.h"
+
+#define WAIT_MS      5000 /* bound on any single expected message */
+#define PRODUCER_ID  0x0123456789abcdefULL
+#define HEARTBEAT_MS 200 /* short, yet 3 of them outlast a busy machine's stalls */
+
+#if defined(__SANITIZE_THREAD__)
+/* libzmq is not instrumented: ThreadSanitizer cannot see how its I/O
+   thread hands message buffers over, and reports those as races: ignore
+   the memory accesses libzmq itself makes (recv into its buffers...). */
+const char *__tsan_default_suppressions (void);
+const char *__tsan_default_suppressions (void)
+{
+    return "called_from_lib:libzmq.so.5\n";
+}
+#endif
+
+static int64_t now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms (long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep (&ts, NULL);
+}
+
+/* ---- the fake broker ---------------------------------------------------- */
+
+typedef struct {
+    zsock_t *router;
+    char endpoint[64];
+    zframe_t *peer; /* routing id of the last worker heard */
+    int peers_seen; /* distinct routing ids: a new one per reconnect */
+    int pings;
+    bool answer_pings;
+    zmsg_t *msg; /* the last message returned (decoded points into it) */
+    fling_msg_t decoded;
+} broker_t;
+
+/* The broker of the test in progress, for teardown after a failure. */
+static broker_t *s_broker;
+
+static void broker_start (broker_t *b)
+{
+    memset (b, 0, sizeof *b);
+    s_broker = b;
+    b->router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (b->router);
+    /* Not zsock_bind: czmq turns ":*" into the first free port from 49152
+       up, the same sequence in every process, so tests running side by
+       side meet each other's stale peers. libzmq's own ":*" lets the
+       kernel pick a random free port. */
+    assert_int_equal (zmq_bind (zsock_resolve (b->router), "tcp://127.0.0.1:*"), 0);
+    size_t size = sizeof b->endpoint;
+    assert_int_equal (
+        zmq_getsockopt (zsock_resolve (b->router), ZMQ_LAST_ENDPOINT, b->endpoint, &size), 0);
+    b->answer_pings = true;
+}
+
+static void broker_stop (broker_t *b)
+{
+    s_broker = NULL;
+    zmsg_destroy (&b->msg);
+    zframe_destroy (&b->peer);
+    zsock_destroy (&b->router);
+}
+
+static void broker_send (broker_t *b, zmsg_t *msg)
+{
+    assert_non_null (msg);
+    assert_non_null (b->peer);
+    zframe_t *peer = zframe_dup (b->peer);
+    zmsg_prepend (msg, &peer);
+    assert_int_equal (zmsg_send (&msg, b->router), 0);
+}
+
+/* Receives the next message (any command) within `timeout_ms`; NULL on
+   timeout. PINGs are counted and, if enabled, answered, then skipped
+   unless `want_ping`. */
+static fling_msg_t *broker_next (broker_t *b, int timeout_ms, bool want_ping)
+{
+    int64_t deadline = now_ms () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - now_ms ();
+        if (left <= 0)
+            return NULL;
+        zsock_set_rcvtimeo (b->router, (int)left);
+        zmsg_destroy (&b->msg);
+        b->msg = zmsg_recv (b->router);
+        if (!b->msg)
+            return NULL;
+        zframe_t *peer = zmsg_pop (b->msg);
+        if (!b->peer || !zframe_eq (peer, b->peer)) {
+            b->peers_seen++;
+            zframe_destroy (&b->peer);
+            b->peer = peer;
+        } else
+            zframe_destroy (&peer);
+        fling_reason_t reason;
+        if (fling_msg_decode (b->msg, &b->decoded, &reason))
+            fail_msg ("worker sent a bad message: %s", fling_reason_name (reason));
+        if (b->decoded.cmd != FLING_CMD_PING)
+            return &b->decoded;
+        b->pings++;
+        if (b->answer_pings)
+            broker_send (b, fling_msg_pong ());
+        if (want_ping)
+            return &b->decoded;
+    }
+}
+
+static fling_msg_t *broker_expect (broker_t *b, fling_cmd_t cmd)
+{
+    fling_msg_t *msg = broker_next (b, WAIT_MS, cmd == FLING_CMD_PING);
+    if (!msg)
+        fail_msg ("no %s from the worker within %d ms", fling_cmd_name (cmd), WAIT_MS);
+    if (msg->cmd != cmd)
+        fail_msg ("expected %s, got %s", fling_cmd_name (cmd), fling_cmd_name (msg->cmd));
+    return msg;
+}
+
+/* ---- DISPATCH building and RESULT collecting ----------------------------- */
+
+typedef struct {
+    uint8_t data[1 << 17];
+    size_t size;
+    uint32_t count;
+} batch_t;
+
+static void batch_add (batch_t *batch, uint64_t seq, const char *name, const char *payload)
+{
+    fling_task_id_t id;
+    fling_task_id_make (&id, PRODUCER_ID, seq);
+    size_t size = fling_record_size (strlen (name), strlen (payload));
+    assert_true (batch->size + size <= sizeof batch->data);
+    batch->size += fling_record_write (batch->data + batch->size, &id, 1, 0, 0, 0, name,
+                                       strlen (name), payload, strlen (payload));
+    batch->count++;
+}
+
+static void broker_dispatch (broker_t *b, batch_t *batch)
+{
+    broker_send (b, fling_msg_dispatch (batch->count, batch->data, batch->size));
+    batch->size = 0;
+    batch->count = 0;
+}
+
+#define SEQ_MAX 64
+typedef struct {
+    int outcome[SEQ_MAX]; /* -1: no result yet */
+    char error[SEQ_MAX][128];
+    int count;
+    int messages;
+    int first_message_count;
+} results_t;
+
+static void results_reset (results_t *r)
+{
+    memset (r, 0, sizeof *r);
+    for (int i = 0; i < SEQ_MAX; i++)
+        r->outcome[i] = -1;
+}
+
+static void results_read (results_t *r, const fling_msg_t *msg)
+{
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_result_t result;
+    fling_reason_t reason;
+    if (r->messages++ == 0)
+        r->first_message_count = (int)msg->count;
+    while (fling_result_next (&cursor, end, &result, &reason) == 1) {
+        assert_int_equal (fling_task_id_producer (&result.id), PRODUCER_ID);
+        uint64_t seq = fling_task_id_seq (&result.id);
+        assert_true (seq < SEQ_MAX);
+        assert_int_equal (r->outcome[seq], -1); /* one result per task */
+        r->outcome[seq] = result.outcome;
+        snprintf (r->error[seq], sizeof r->error[seq], "%.*s", (int)result.error_size,
+                  result.error ? result.error : "");
+        r->count++;
+    }
+}
+
+/* Collects RESULTs until `count` results came in. */
+static void broker_results (broker_t *b, results_t *r, int count)
+{
+    while (r->count < count)
+        results_read (r, broker_expect (b, FLING_CMD_RESULT));
+}
+
+/* ---- handlers under test ------------------------------------------------ */
+
+static atomic_int s_block_started;
+static atomic_int s_block_finished;
+static atomic_int s_hook_starts;
+static atomic_int s_hook_stops;
+static atomic_int s_registered;
+static atomic_int s_handler_errors;
+static int s_hook_states[64]; /* static: an abandoned thread never runs its stop hook */
+static int s_slot = -1;
+
+static long payload_ms (const char *payload)
+{
+    const char *ms = strstr (payload, "\"ms\":");
+    return ms ? strtol (ms + 5, NULL, 10) : 0;
+}
+
+static int async_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    fling_task_complete ((fling_task_t *)arg, FLING_OK);
+    return 0;
+}
+
+/* Payload says what to do: "retry", "fail", {"ms":N} or anything else: OK.
+   Runs on the worker's thread: no cmocka asserts here (they would jump
+   into the test thread's stack); mistakes are counted and checked later. */
+static void handle_async (fling_task_t *task, void *arg)
+{
+    const char *payload = fling_task_payload (task);
+    if (strlen (payload) != fling_task_payload_size (task) ||
+        strcmp (fling_task_name (task), "t.async") != 0 || fling_task_attempt (task) != 1 ||
+        strlen (fling_task_id (task)) < 18)
+        atomic_fetch_add (&s_handler_errors, 1);
+    if (strstr (payload, "retry")) {
+        fling_task_set_error (task, "try later");
+        fling_task_complete (task, FLING_RETRY);
+    } else if (strstr (payload, "fail")) {
+        fling_task_set_error (task, "broken: %d", 42);
+        fling_task_complete (task, FLING_FAIL);
+    } else if (payload_ms (payload) > 0)
+        zloop_timer (fling_worker_loop (fling_task_worker (task)), (size_t)payload_ms (payload), 1,
+                     async_timer, task);
+    else
+        fling_task_complete (task, FLING_OK);
+}
+
+/* Runs on pool threads: no cmocka asserts here, errors become outcomes. */
+static fling_status_t handle_block (fling_task_t *task, void *arg)
+{
+    atomic_fetch_add (&s_block_started, 1);
+    const char *payload = fling_task_payload (task);
+    fling_status_t status = FLING_OK;
+    int *index = (int *)fling_thread_state (s_slot);
+    if (!index) {
+        fling_task_set_error (task, "no thread state");
+        status = FLING_FAIL;
+    } else if (strstr (payload, "retry")) {
+        fling_task_set_error (task, "not yet");
+        status = FLING_RETRY;
+    } else if (strstr (payload, "fail")) {
+        fling_task_set_error (task, "%s", "disk on fire");
+        status = FLING_FAIL;
+    }
+    sleep_ms (payload_ms (payload));
+    atomic_fetch_add (&s_block_finished, 1);
+    return status;
+}
+
+static void *hook_start (unsigned index, void *arg)
+{
+    atomic_fetch_add (&s_hook_starts, 1);
+    s_hook_states[index % 64] = (int)index;
+    return &s_hook_states[index % 64];
+}
+
+static void hook_stop (unsigned index, void *state, void *arg)
+{
+    if (state != &s_hook_states[index % 64])
+        atomic_fetch_add (&s_handler_errors, 1);
+    atomic_fetch_add (&s_hook_stops, 1);
+}
+
+static void on_registered (fling_worker_t *worker, void *arg)
+{
+    atomic_fetch_add (&s_registered, 1);
+}
+
+/* ---- the worker on a thread ------------------------------------------------ */
+
+typedef struct {
+    fling_worker_t *worker;
+    pthread_t thread;
+    int rc;
+    bool joined;
+} runner_t;
+
+/* The runner of the test in progress, so a failed test's teardown can stop
+   its worker instead of leaving it running into the next test. */
+static runner_t *s_current;
+
+static void *run_thread (void *arg)
+{
+    runner_t *runner = (runner_t *)arg;
+    runner->rc = fling_worker_run (runner->worker);
+    return NULL;
+}
+
+static fling_worker_t *worker_new (broker_t *b, unsigned pool, unsigned async_limit,
+                                   unsigned drain_ms)
+{
+    atomic_store (&s_block_started, 0);
+    atomic_store (&s_block_finished, 0);
+    atomic_store (&s_hook_starts, 0);
+    atomic_store (&s_hook_stops, 0);
+    atomic_store (&s_registered, 0);
+    atomic_store (&s_handler_errors, 0);
+    fling_worker_options_t options;
+    fling_worker_options_init (&options);
+    options.endpoint = b->endpoint;
+    options.name = "test-worker";
+    options.pool_size = pool;
+    options.async_limit = async_limit;
+    options.heartbeat_ms = HEARTBEAT_MS;
+    options.drain_timeout_ms = drain_ms;
+    fling_worker_t *worker = fling_worker_new (&options);
+    assert_non_null (worker);
+    assert_int_equal (fling_worker_register_blocking (worker, "t.block", handle_block, NULL), 0);
+    assert_int_equal (fling_worker_register_async (worker, "t.async", handle_async, NULL), 0);
+    s_slot = fling_worker_add_thread_hooks (worker, hook_start, hook_stop, NULL);
+    assert_int_equal (s_slot, 0);
+    fling_worker_on_registered (worker, on_registered, NULL);
+    return worker;
+}
+
+static void runner_start (runner_t *runner, fling_worker_t *worker)
+{
+    runner->worker = worker;
+    runner->rc = 99;
+    runner->joined = false;
+    assert_int_equal (pthread_create (&runner->thread, NULL, run_thread, runner), 0);
+    s_current = runner;
+}
+
+/* Bounded join: the worker must return within `timeout_ms`. */
+static void runner_join (runner_t *runner, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000 + 1;
+    int rc = pthread_timedjoin_np (runner->thread, NULL, &deadline);
+    if (rc)
+        fail_msg ("fling_worker_run did not return within %d ms", timeout_ms);
+    runner->joined = true;
+    s_current = NULL;
+}
+
+static int teardown_worker (void **state)
+{
+    runner_t *runner = s_current;
+    s_current = NULL;
+    if (!runner || runner->joined) {
+        if (s_broker)
+            broker_stop (s_broker);
+        return 0;
+    }
+    fling_worker_request_stop (runner->worker);
+    struct timespec deadline;
+    clock_gettime (CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    if (pthread_timedjoin_np (runner->thread, NULL, &deadline) == 0)
+        fling_worker_destroy (&runner->worker);
+    if (s_broker)
+        broker_stop (s_broker);
+    return 0;
+}
+
+static void expect_ready (broker_t *b, uint32_t pool, uint32_t loop)
+{
+    fling_msg_t *ready = broker_expect (b, FLING_CMD_READY);
+    assert_int_equal (ready->capacity[FLING_CLASS_POOL], pool);
+    assert_int_equal (ready->capacity[FLING_CLASS_LOOP], loop);
+    assert_int_equal (ready->pid, (uint32_t)getpid ());
+    assert_int_equal (ready->worker_name_size, strlen ("test-worker"));
+    assert_memory_equal (ready->worker_name, "test-worker", ready->worker_name_size);
+    assert_int_equal (ready->count, 2);
+    const uint8_t *cursor = ready->body, *end = ready->body + ready->body_size;
+    fling_class_t cls;
+    const char *name;
+    size_t name_size;
+    int seen = 0;
+    while (fling_ready_name_next (&cursor, end, &cls, &name, &name_size) == 1) {
+        if (name_size == 7 && memcmp (name, "t.block", 7) == 0)
+            assert_int_equal (cls, FLING_CLASS_POOL);
+        else if (name_size == 7 && memcmp (name, "t.async", 7) == 0)
+            assert_int_equal (cls, FLING_CLASS_LOOP);
+        else
+            fail_msg ("unexpected name %.*s", (int)name_size, name);
+        seen++;
+    }
+    assert_int_equal (seen, 2);
+}
+
+/* READY, then the PING that confirms it; the PONG registers the worker. */
+static void expect_registration (broker_t *b, uint32_t pool, uint32_t loop)
+{
+    expect_ready (b, pool, loop);
+    broker_expect (b, FLING_CMD_PING);
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_registered) == 0 && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&s_registered), 1);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_registration_errors (void **state)
+{
+    fling_worker_t *worker = fling_worker_new (NULL);
+    assert_non_null (worker);
+    assert_int_equal (fling_worker_register_async (worker, "bad name", handle_async, NULL), -1);
+    assert_int_equal (errno, FLING_EBADNAME);
+    assert_int_equal (fling_worker_register_async (worker, "", handle_async, NULL), -1);
+    assert_int_equal (errno, FLING_EBADNAME);
+    assert_int_equal (fling_worker_register_async (worker, "x", NULL, NULL), -1);
+    assert_int_equal (errno, EINVAL);
+    assert_int_equal (fling_worker_register_async (worker, "x", handle_async, NULL), 0);
+    assert_int_equal (fling_worker_register_blocking (worker, "x", handle_block, NULL), -1);
+    assert_int_equal (errno, EEXIST);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal (fling_worker_add_thread_hooks (worker, hook_start, NULL, NULL), i);
+    assert_int_equal (fling_worker_add_thread_hooks (worker, hook_start, NULL, NULL), -1);
+    assert_non_null (fling_worker_loop (worker));
+    fling_worker_request_stop (NULL);
+    fling_worker_destroy (&worker);
+    assert_null (worker);
+    fling_worker_destroy (&worker);
+
+    /* No handler: run refuses. */
+    worker = fling_worker_new (NULL);
+    assert_int_equal (fling_worker_run (worker), -1);
+    assert_int_equal (errno, EINVAL);
+    fling_worker_destroy (&worker);
+}
+
+static void test_tasks_results_heartbeats_drain (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 2, 8, 5000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 2, 8);
+
+    /* Async outcomes in one DISPATCH come back in one RESULT. */
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    batch_add (batch, 1, "t.async", "{}");
+    batch_add (batch, 2, "t.async", "{\"do\":\"retry\"}");
+    batch_add (batch, 3, "t.async", "{\"do\":\"fail\"}");
+    batch_add (batch, 4, "t.unknown", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 4);
+    assert_int_equal (r.messages, 1);
+    assert_int_equal (r.first_message_count, 4);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
+    assert_string_equal (r.error[1], "");
+    assert_int_equal (r.outcome[2], FLING_OUTCOME_RETRY);
+    assert_string_equal (r.error[2], "try later");
+    assert_int_equal (r.outcome[3], FLING_OUTCOME_FAIL);
+    assert_string_equal (r.error[3], "broken: 42");
+    assert_int_equal (r.outcome[4], FLING_OUTCOME_FAIL);
+    assert_non_null (strstr (r.error[4], "no handler"));
+
+    /* Blocking outcomes, with the pool thread's hook state visible. */
+    results_reset (&r);
+    batch_add (batch, 5, "t.block", "{}");
+    batch_add (batch, 6, "t.block", "{\"do\":\"retry\"}");
+    batch_add (batch, 7, "t.block", "{\"do\":\"fail\"}");
+    batch_add (batch, 8, "t.async", "{\"ms\":50}"); /* completes from a timer */
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 4);
+    assert_int_equal (r.outcome[5], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[6], FLING_OUTCOME_RETRY);
+    assert_string_equal (r.error[6], "not yet");
+    assert_int_equal (r.outcome[7], FLING_OUTCOME_FAIL);
+    assert_string_equal (r.error[7], "disk on fire");
+    assert_int_equal (r.outcome[8], FLING_OUTCOME_DONE);
+
+    /* Heartbeats: a PING every interval while idle. */
+    int pings = b.pings;
+    fling_msg_t *unexpected = broker_next (&b, 5 * HEARTBEAT_MS / 2, false);
+    if (unexpected)
+        fail_msg ("unexpected %s while idle", fling_cmd_name (unexpected->cmd));
+    assert_true (b.pings - pings >= 2);
+
+    /* Drain: two blocking tasks running (pool of 2), two more waiting in the
+       worker (beyond its capacity), one async on a timer. */
+    results_reset (&r);
+    batch_add (batch, 10, "t.block", "{\"ms\":400}");
+    batch_add (batch, 11, "t.block", "{\"ms\":400}");
+    batch_add (batch, 12, "t.block", "{}");
+    batch_add (batch, 13, "t.block", "{}");
+    batch_add (batch, 14, "t.async", "{\"ms\":300}");
+    int started = atomic_load (&s_block_started);
+    broker_dispatch (&b, batch);
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_block_started) < started + 2 && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&s_block_started), started + 2);
+    fling_worker_request_stop (worker);
+
+    fling_msg_t *msg = broker_expect (&b, FLING_CMD_CAPACITY);
+    assert_int_equal (msg->capacity[FLING_CLASS_POOL], 0);
+    assert_int_equal (msg->capacity[FLING_CLASS_LOOP], 0);
+    /* One that crossed our CAPACITY(0, 0) on the wire. */
+    batch_add (batch, 15, "t.async", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 6);
+    assert_int_equal (r.outcome[10], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[11], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[12], FLING_OUTCOME_RELEASED);
+    assert_int_equal (r.outcome[13], FLING_OUTCOME_RELEASED);
+    assert_int_equal (r.outcome[14], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[15], FLING_OUTCOME_RELEASED);
+    broker_expect (&b, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
+
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.done, 6);
+    assert_int_equal (stats.retried, 2);
+    assert_int_equal (stats.failed, 3);
+    assert_int_equal (stats.released, 3);
+    assert_int_equal (stats.running, 0);
+    /* The hooks ran once per pool thread, start and stop. */
+    assert_int_equal (atomic_load (&s_hook_starts), 2);
+    assert_int_equal (atomic_load (&s_hook_stops), 2);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    fling_worker_destroy (&worker);
+    free (batch);
+    broker_stop (&b);
+}
+
+static void test_reconnects (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    b.answer_pings = false;
+    fling_worker_t *worker = worker_new (&b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+
+    /* A silent broker: after 3 heartbeats a new socket says READY. */
+    expect_ready (&b, 1, 4);
+    int64_t first = now_ms ();
+    assert_int_equal (b.peers_seen, 1);
+    expect_ready (&b, 1, 4);
+    assert_true (now_ms () - first >= 3 * HEARTBEAT_MS - 50);
+    assert_int_equal (b.peers_seen, 2);
+    assert_int_equal (atomic_load (&s_registered), 0);
+
+    /* Answer now: registered. */
+    b.answer_pings = true;
+    broker_expect (&b, FLING_CMD_PING);
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_registered) == 0 && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&s_registered), 1);
+
+    /* ERROR(UNKNOWN_PEER): the broker forgot us; READY again from a new socket. */
+    broker_send (&b, fling_msg_error (FLING_REASON_UNKNOWN_PEER, "who are you"));
+    expect_ready (&b, 1, 4);
+    assert_int_equal (b.peers_seen, 3);
+    broker_expect (&b, FLING_CMD_PING);
+    deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_registered) < 2 && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&s_registered), 2);
+
+    /* Still works on the new socket. */
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    batch_add (batch, 1, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 1);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
+
+    fling_worker_request_stop (worker);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    broker_expect (&b, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_true (stats.reconnects >= 2);
+    fling_worker_destroy (&worker);
+    free (batch);
+    broker_stop (&b);
+}
+
+static void test_drain_timeout (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 1, 4, 200);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 1, 4);
+
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_add (batch, 1, "t.block", "{\"ms\":700}");
+    broker_dispatch (&b, batch);
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_block_started) == 0 && now_ms () < deadline)
+        sleep_ms (1);
+    int64_t stop_at = now_ms ();
+    fling_worker_request_stop (worker);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    broker_expect (&b, FLING_CMD_BYE); /* no RESULT: the task never finished */
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, -1);
+    int64_t took = now_ms () - stop_at;
+    assert_true (took >= 150 && took < 600);
+    fling_worker_destroy (&worker); /* abandons the stuck pool thread */
+
+    /* The abandoned thread finishes its task and frees it on its own. */
+    deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_block_finished) == 0 && now_ms () < deadline)
+        sleep_ms (5);
+    assert_int_equal (atomic_load (&s_block_finished), 1);
+    sleep_ms (50);
+    free (batch);
+    broker_stop (&b);
+}
+
+static void test_stop_before_run (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 1, 4, 2000);
+    fling_worker_request_stop (worker);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (&b, 1, 4);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    broker_expect (&b, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
+    assert_int_equal (fling_worker_run (worker), -1); /* once only */
+    fling_worker_destroy (&worker);
+    broker_stop (&b);
+}
+
+/* Throughput of the async path: no-op tasks, 1000 a DISPATCH, a window of
+   DISPATCHes in flight as a broker with credit would keep. */
+static void noop (fling_task_t *task, void *arg)
+{
+    fling_task_complete (task, FLING_OK);
+}
+
+static void test_async_throughput (void **state)
+{
+    enum { PER_BATCH = 1000, BATCHES = 200, WINDOW = 8 };
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_options_t options;
+    fling_worker_options_init (&options);
+    options.endpoint = b.endpoint;
+    options.name = "test-worker";
+    options.async_limit = PER_BATCH * WINDOW;
+    options.heartbeat_ms = 1000;
+    fling_worker_t *worker = fling_worker_new (&options);
+    assert_int_equal (fling_worker_register_async (worker, "t.noop", noop, NULL), 0);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    broker_expect (&b, FLING_CMD_READY);
+    broker_expect (&b, FLING_CMD_PING);
+
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    for (int i = 0; i < PER_BATCH; i++)
+        batch_add (batch, (uint64_t)i, "t.noop", "{\"n\":1}");
+    int64_t started = now_ms ();
+    int sent = 0, results = 0;
+    while (sent < BATCHES && sent < WINDOW) {
+        broker_send (&b, fling_msg_dispatch (batch->count, batch->data, batch->size));
+        sent++;
+    }
+    while (results < BATCHES * PER_BATCH) {
+        fling_msg_t *msg = broker_expect (&b, FLING_CMD_RESULT);
+        int before = results / PER_BATCH;
+        results += (int)msg->count;
+        for (int i = before; i < results / PER_BATCH && sent < BATCHES; i++, sent++)
+            broker_send (&b, fling_msg_dispatch (batch->count, batch->data, batch->size));
+    }
+    int64_t took = now_ms () - started;
+    double rate = took > 0 ? (double)results * 1000.0 / (double)took : 0;
+    print_message ("async no-op: %d tasks in %lld ms = %.0f tasks/s (fake broker in-process)\n",
+                   results, (long long)took, rate);
+    /* Loose bound: sanitizer builds are several times slower. */
+    assert_true (rate > 5000);
+
+    fling_worker_request_stop (worker);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    broker_expect (&b, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
+    fling_worker_destroy (&worker);
+    free (batch);
+    broker_stop (&b);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_registration_errors),
+        cmocka_unit_test_teardown (test_tasks_results_heartbeats_drain, teardown_worker),
+        cmocka_unit_test_teardown (test_reconnects, teardown_worker),
+        cmocka_unit_test_teardown (test_drain_timeout, teardown_worker),
+        cmocka_unit_test_teardown (test_stop_before_run, teardown_worker),
+        cmocka_unit_test_teardown (test_async_throughput, teardown_worker),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

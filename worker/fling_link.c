@@ -1,0 +1,222 @@
+/*  fling_link.c - the worker's connection to the broker (SPEC.md §5.2, §6.1).
+
+    One DEALER socket. READY then PING at once: the PONG proves the broker
+    took the READY, since it answers in order. Any message from the broker
+    proves it alive; after 3 heartbeat intervals of silence, or on
+    ERROR(UNKNOWN_PEER), the socket is thrown away and a new one (a new
+    routing id for the broker) sends READY again. Tasks in flight keep
+    running across a reconnect; their results go out on the new socket and
+    the broker ignores those it no longer leases to us.
+*/
+#include "fling_log.h"
+#include "fling_worker_impl.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#define SILENT_BEATS 3   /* broker gone after this many silent intervals */
+#define READ_BURST   256 /* messages per callback, so timers still get a turn */
+
+static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg);
+
+void fling_link_send (fling_worker_t *self, zmsg_t *msg)
+{
+    if (!msg) {
+        fling_error ("out of memory building a message for the broker");
+        return;
+    }
+    /* The socket never blocks (sndtimeo 0): at the high-water mark the
+       broker is not reading, and the message is dropped. A dropped RESULT
+       costs a lease timeout and a rerun, never a stuck event loop. */
+    if (!self->sock || zmsg_send (&msg, self->sock)) {
+        zmsg_destroy (&msg);
+        self->stats.send_failures++;
+        fling_debug ("send to broker failed: %s", zmq_strerror (zmq_errno ()));
+        return;
+    }
+    self->last_send_ms = fling_clock_ms ();
+}
+
+static void s_send_ready (fling_worker_t *self)
+{
+    const char *names[FLING_NAMES_MAX];
+    fling_class_t classes[FLING_NAMES_MAX];
+    for (size_t i = 0; i < self->handler_count; i++) {
+        names[i] = self->handler_list[i]->name;
+        classes[i] = self->handler_list[i]->cls;
+    }
+    uint32_t capacity[FLING_CLASS_COUNT];
+    capacity[FLING_CLASS_POOL] = self->class_handlers[FLING_CLASS_POOL] ? self->pool_size : 0;
+    capacity[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
+    fling_link_send (self, fling_msg_ready (capacity, (uint32_t)getpid (), self->name,
+                                            self->handler_count, names, classes));
+    if (self->draining) {
+        /* A READY during a drain: take nothing new. */
+        uint32_t none[FLING_CLASS_COUNT] = {0, 0};
+        fling_link_send (self, fling_msg_capacity (none));
+    }
+    fling_link_send (self, fling_msg_ping ());
+}
+
+int fling_link_connect (fling_worker_t *self)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock)
+        return -1;
+    zsock_set_rcvtimeo (sock, 0);
+    zsock_set_sndtimeo (sock, 0);
+    zsock_set_maxmsgsize (sock, FLING_MSG_BYTES_MAX);
+    if (zsock_connect (sock, "%s", self->endpoint)) {
+        zsock_destroy (&sock);
+        errno = EINVAL;
+        return -1;
+    }
+    if (zloop_reader (self->loop, sock, s_on_broker, self)) {
+        zsock_destroy (&sock);
+        errno = ENOMEM;
+        return -1;
+    }
+    self->sock = sock;
+    self->registered = false;
+    self->reconnect_pending = false;
+    self->last_connect_ms = self->last_recv_ms = fling_clock_ms ();
+    s_send_ready (self);
+    return 0;
+}
+
+void fling_link_close (fling_worker_t *self, int linger_ms)
+{
+    if (!self->sock)
+        return;
+    zloop_reader_end (self->loop, self->sock);
+    /* czmq sets linger 0, which would discard a final RESULT and BYE. */
+    zsock_set_linger (self->sock, linger_ms);
+    zsock_destroy (&self->sock);
+    self->registered = false;
+}
+
+static void s_reconnect (fling_worker_t *self, const char *why)
+{
+    self->stats.reconnects++;
+    self->failed_connects++;
+    /* A broker that stays away would print a line every few seconds:
+       say it once, then every tenth attempt. */
+    if (self->failed_connects == 1)
+        fling_warn ("broker lost (%s), reconnecting to %s", why, self->endpoint);
+    else if (self->failed_connects % 10 == 0)
+        fling_warn ("still no broker at %s after %u attempts (%s)", self->endpoint,
+                    self->failed_connects, why);
+    else
+        fling_debug ("broker lost (%s), reconnecting", why);
+    fling_link_close (self, 0);
+    if (fling_link_connect (self)) {
+        fling_error ("cannot open a socket to %s: %s", self->endpoint, fling_strerror (errno));
+        self->reconnect_pending = true;
+    }
+}
+
+static void s_on_pong (fling_worker_t *self)
+{
+    self->failed_connects = 0;
+    if (self->registered)
+        return;
+    self->registered = true;
+    if (self->ever_registered)
+        fling_info ("re-registered with broker at %s", self->endpoint);
+    else
+        fling_info ("registered with broker at %s", self->endpoint);
+    self->ever_registered = true;
+    if (self->on_registered)
+        self->on_registered (self, self->on_registered_arg);
+}
+
+static void s_on_error (fling_worker_t *self, const fling_msg_t *msg)
+{
+    if (msg->reason != FLING_REASON_UNKNOWN_PEER) {
+        fling_warn ("broker refused a message: %s %.*s", fling_reason_name (msg->reason),
+                    (int)(msg->text_size > 200 ? 200 : msg->text_size), msg->text);
+        return;
+    }
+    /* At most one new socket per heartbeat interval, so a broker that keeps
+       refusing us cannot make us spin. */
+    if (fling_clock_ms () - self->last_connect_ms >= (int64_t)self->heartbeat_ms)
+        s_reconnect (self, "broker does not know us");
+    else
+        self->reconnect_pending = true;
+}
+
+static void s_on_dispatch (fling_worker_t *self, const fling_msg_t *msg)
+{
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_record_t record;
+    fling_reason_t reason;
+    while (fling_record_next (&cursor, end, &record, &reason) == 1)
+        fling_worker_accept (self, &record);
+}
+
+/* The broker's input is checked by the codec; a message that fails is
+   dropped (the spec gives workers no ERROR to send) and counted. */
+static void s_handle (fling_worker_t *self, zmsg_t *msg)
+{
+    fling_msg_t decoded;
+    fling_reason_t reason;
+    if (fling_msg_decode (msg, &decoded, &reason)) {
+        if (self->stats.bad_messages++ % 1000 == 0)
+            fling_warn ("dropped a bad message from the broker: %s (%llu so far)",
+                        fling_reason_name (reason), (unsigned long long)self->stats.bad_messages);
+        return;
+    }
+    switch (decoded.cmd) {
+    case FLING_CMD_PONG:
+        s_on_pong (self);
+        break;
+    case FLING_CMD_DISPATCH:
+        s_on_dispatch (self, &decoded);
+        break;
+    case FLING_CMD_ERROR:
+        s_on_error (self, &decoded);
+        break;
+    case FLING_CMD_BYE:
+        s_reconnect (self, "broker said BYE");
+        break;
+    default:
+        fling_debug ("ignored %s from the broker", fling_cmd_name (decoded.cmd));
+        break;
+    }
+}
+
+static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    self->in_callback = true;
+    /* Stop when a message replaced the socket: `sock` is gone then. */
+    for (int i = 0; i < READ_BURST && self->sock == sock; i++) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        self->last_recv_ms = fling_clock_ms ();
+        s_handle (self, msg);
+        zmsg_destroy (&msg);
+    }
+    return fling_worker_after_callback (self);
+}
+
+/* Every interval: reconnect after a silence, else PING if either side has
+   been quiet for half an interval. PING on our silence alone (as SPEC.md
+   §6.1 puts it) is not enough: a worker that only sends RESULTs to a
+   broker with nothing to dispatch would hear nothing back and declare the
+   broker gone, so a quiet broker is pinged too. */
+int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    self->in_callback = true;
+    int64_t now = fling_clock_ms ();
+    int64_t interval = self->heartbeat_ms;
+    if (self->reconnect_pending)
+        s_reconnect (self, "broker does not know us");
+    else if (now - self->last_recv_ms >= SILENT_BEATS * interval)
+        s_reconnect (self, "no answer for 3 heartbeats");
+    else if (now - self->last_send_ms >= interval / 2 || now - self->last_recv_ms >= interval / 2)
+        fling_link_send (self, fling_msg_ping ());
+    return fling_worker_after_callback (self);
+}

@@ -1,0 +1,423 @@
+/*  fling_pool.c - see fling_pool.h.
+
+    Hand-off protocol on each thread's pipe (one byte a message):
+      loop -> thread  'J' run the job in slot->job;  'S' stop
+      thread -> loop  'D' the job is done
+    The pipe is the signal; the slot's `state` atomic carries the memory
+    hand-off. libzmq's inproc pipes do order memory, but through code that
+    ThreadSanitizer cannot see, so the job is published and taken back
+    through an atomic as well:
+
+      loop:   job = X; state = QUEUED (release); send 'J'
+      thread: recv 'J'; CAS QUEUED -> RUNNING; run X; CAS RUNNING -> RETURNED;
+              send 'D'
+      loop:   recv 'D'; state (acquire) is RETURNED; X is back; state = IDLE
+
+    The same atomic settles the races at destroy, where exactly one side's
+    compare-and-swap wins: QUEUED -> CANCELLED (the thread never touched the
+    job: the loop keeps it and stops the thread as usual), or RUNNING ->
+    ABANDONED (the thread is inside the handler and not using its socket:
+    the loop closes both ends of the pipe and detaches the thread, which
+    frees its job and slot when the handler returns). An abandoned thread
+    holds no socket, so czmq can still terminate its context at exit and
+    flush the worker's last RESULT and BYE.
+*/
+#include "fling_pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { SLOT_IDLE, SLOT_QUEUED, SLOT_RUNNING, SLOT_RETURNED, SLOT_CANCELLED, SLOT_ABANDONED };
+
+typedef struct {
+    fling_pool_t *pool; /* valid on the thread until abandoned */
+    unsigned index;
+    pthread_t thread;
+    bool started;                   /* pthread_create succeeded */
+    zsock_t *loop_end;              /* loop thread's end of the pipe */
+    zsock_t *thread_end;            /* pool thread's end */
+    void *job;                      /* the job in hand; see the state hand-off */
+    fling_pool_discard_fn *discard; /* copied: an abandoned thread must not read the pool */
+    atomic_int state;
+} slot_t;
+
+struct _fling_pool_t {
+    unsigned size;
+    slot_t **slots; /* NULL once a slot is abandoned */
+    unsigned *idle; /* stack of idle slot indexes */
+    unsigned idle_count;
+    unsigned busy_count;
+    zlistx_t *queue; /* jobs waiting for an idle thread */
+    fling_pool_hooks_t hooks[FLING_POOL_HOOKS_MAX];
+    size_t hook_count;
+    fling_pool_run_fn *run;
+    void *run_arg;
+    fling_pool_discard_fn *discard;
+    zloop_t *loop;
+    fling_pool_done_fn *done;
+    void *done_arg;
+};
+
+/* Hook states of the current thread; zero (NULL) on threads outside a pool. */
+static _Thread_local void *s_thread_states[FLING_POOL_HOOKS_MAX];
+
+void *fling_thread_state (int slot)
+{
+    if (slot < 0 || slot >= FLING_POOL_HOOKS_MAX)
+        return NULL;
+    return s_thread_states[slot];
+}
+
+unsigned fling_pool_default_size (void)
+{
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (unsigned)cores : 1;
+}
+
+/* ---- pool threads ------------------------------------------------------ */
+
+static void s_hooks_start (fling_pool_t *pool, unsigned index)
+{
+    for (size_t i = 0; i < pool->hook_count; i++)
+        if (pool->hooks[i].start)
+            s_thread_states[i] = pool->hooks[i].start (index, pool->hooks[i].arg);
+}
+
+static void s_hooks_stop (fling_pool_t *pool, unsigned index)
+{
+    for (size_t i = pool->hook_count; i-- > 0;) {
+        if (pool->hooks[i].stop)
+            pool->hooks[i].stop (index, s_thread_states[i], pool->hooks[i].arg);
+        s_thread_states[i] = NULL;
+    }
+}
+
+static int s_recv_byte (zsock_t *sock, int flags)
+{
+    char cmd;
+    int rc;
+    do
+        rc = zmq_recv (zsock_resolve (sock), &cmd, 1, flags);
+    while (rc == -1 && errno == EINTR);
+    return rc == 1 ? cmd : -1;
+}
+
+static int s_send_byte (zsock_t *sock, char cmd, int flags)
+{
+    int rc;
+    do
+        rc = zmq_send (zsock_resolve (sock), &cmd, 1, flags);
+    while (rc == -1 && errno == EINTR);
+    return rc == 1 ? 0 : -1;
+}
+
+static bool s_cas (slot_t *slot, int from, int to)
+{
+    return atomic_compare_exchange_strong_explicit (&slot->state, &from, to, memory_order_acq_rel,
+                                                    memory_order_acquire);
+}
+
+/* Runs the job the loop queued. Returns false if the loop abandoned this
+   thread meanwhile: the slot is then freed and the thread must exit. */
+static bool s_run_job (slot_t *slot, fling_pool_run_fn *run, void *run_arg)
+{
+    if (!s_cas (slot, SLOT_QUEUED, SLOT_RUNNING))
+        return true; /* cancelled at destroy: an 'S' follows */
+    void *job = slot->job;
+    run (job, run_arg);
+    if (s_cas (slot, SLOT_RUNNING, SLOT_RETURNED)) {
+        s_send_byte (slot->thread_end, 'D', 0);
+        return true;
+    }
+    /* Abandoned: the loop closed our socket; the pool may be freed; only
+       the slot and the job are ours now. */
+    if (slot->discard)
+        slot->discard (job);
+    free (slot);
+    return false;
+}
+
+static void *s_thread_main (void *arg)
+{
+    slot_t *slot = (slot_t *)arg;
+    fling_pool_t *pool = slot->pool;
+    char name[16];
+    snprintf (name, sizeof name, "fling-pool-%u", slot->index);
+    pthread_setname_np (pthread_self (), name);
+
+    s_hooks_start (pool, slot->index);
+    fling_pool_run_fn *run = pool->run;
+    void *run_arg = pool->run_arg;
+    while (s_recv_byte (slot->thread_end, 0) == 'J')
+        if (!s_run_job (slot, run, run_arg))
+            return NULL;
+    s_hooks_stop (pool, slot->index);
+    zsock_destroy (&slot->thread_end);
+    return NULL;
+}
+
+/* ---- loop thread -------------------------------------------------------- */
+
+static int s_start_job (fling_pool_t *self, slot_t *slot, void *job)
+{
+    slot->job = job;
+    atomic_store_explicit (&slot->state, SLOT_QUEUED, memory_order_release);
+    if (s_send_byte (slot->loop_end, 'J', ZMQ_DONTWAIT)) {
+        atomic_store_explicit (&slot->state, SLOT_IDLE, memory_order_relaxed);
+        slot->job = NULL;
+        return -1;
+    }
+    self->busy_count++;
+    return 0;
+}
+
+/* Takes the finished job back from a slot whose 'D' was read. */
+static void *s_collect (fling_pool_t *self, slot_t *slot)
+{
+    (void)atomic_load_explicit (&slot->state, memory_order_acquire);
+    void *job = slot->job;
+    slot->job = NULL;
+    atomic_store_explicit (&slot->state, SLOT_IDLE, memory_order_relaxed);
+    self->busy_count--;
+    self->idle[self->idle_count++] = slot->index;
+    return job;
+}
+
+/* Gives the oldest queued job to an idle thread, if both exist. */
+static void s_feed (fling_pool_t *self)
+{
+    while (self->idle_count && zlistx_size (self->queue)) {
+        unsigned index = self->idle[--self->idle_count];
+        void *job = zlistx_detach (self->queue, NULL);
+        if (s_start_job (self, self->slots[index], job)) {
+            self->idle[self->idle_count++] = index;
+            zlistx_add_start (self->queue, job);
+            return;
+        }
+    }
+}
+
+static int s_on_slot (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    slot_t *slot = (slot_t *)arg;
+    fling_pool_t *self = slot->pool;
+    if (s_recv_byte (sock, ZMQ_DONTWAIT) != 'D')
+        return 0;
+    void *job = s_collect (self, slot);
+    s_feed (self);
+    if (self->done)
+        self->done (job, self->done_arg);
+    return 0;
+}
+
+int fling_pool_submit (fling_pool_t *self, void *job)
+{
+    if (self->idle_count) {
+        unsigned index = self->idle[--self->idle_count];
+        if (s_start_job (self, self->slots[index], job) == 0)
+            return 0;
+        self->idle[self->idle_count++] = index;
+    }
+    if (!zlistx_add_end (self->queue, job)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+void *fling_pool_take_queued (fling_pool_t *self)
+{
+    return zlistx_size (self->queue) ? zlistx_detach (self->queue, NULL) : NULL;
+}
+
+unsigned fling_pool_size (fling_pool_t *self)
+{
+    return self->size;
+}
+
+unsigned fling_pool_busy (fling_pool_t *self)
+{
+    return self->busy_count;
+}
+
+size_t fling_pool_queued (fling_pool_t *self)
+{
+    return zlistx_size (self->queue);
+}
+
+int fling_pool_attach (fling_pool_t *self, zloop_t *loop, fling_pool_done_fn *done, void *done_arg)
+{
+    self->done = done;
+    self->done_arg = done_arg;
+    for (unsigned i = 0; i < self->size; i++) {
+        if (zloop_reader (loop, self->slots[i]->loop_end, s_on_slot, self->slots[i]))
+            return -1;
+        self->loop = loop; /* set once a reader exists, so destroy removes it */
+    }
+    return 0;
+}
+
+/* ---- creation and destruction ------------------------------------------- */
+
+static slot_t *s_slot_new (fling_pool_t *self, unsigned index)
+{
+    slot_t *slot = (slot_t *)calloc (1, sizeof *slot);
+    if (!slot)
+        return NULL;
+    slot->pool = self;
+    slot->index = index;
+    slot->discard = self->discard;
+    atomic_init (&slot->state, SLOT_IDLE);
+    slot->loop_end = zsys_create_pipe (&slot->thread_end);
+    if (!slot->loop_end) {
+        free (slot);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return slot;
+}
+
+/* Pool threads take no asynchronous signals: a SIGTERM meant for the
+   process then lands on the loop thread, and a handler's sleep or read is
+   never cut short by EINTR. */
+static int s_start_threads (fling_pool_t *self)
+{
+    sigset_t all, saved;
+    sigfillset (&all);
+    pthread_sigmask (SIG_BLOCK, &all, &saved);
+    int rc = 0;
+    for (unsigned i = 0; i < self->size && rc == 0; i++) {
+        slot_t *slot = self->slots[i];
+        rc = pthread_create (&slot->thread, NULL, s_thread_main, slot);
+        slot->started = rc == 0;
+        if (rc == 0)
+            self->idle[self->idle_count++] = self->size - 1 - i; /* pops 0 first */
+    }
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    if (rc)
+        errno = rc;
+    return rc ? -1 : 0;
+}
+
+fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, size_t hook_count,
+                              fling_pool_run_fn *run, void *run_arg, fling_pool_discard_fn *discard)
+{
+    if (!run || hook_count > FLING_POOL_HOOKS_MAX || (hook_count && !hooks)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fling_pool_t *self = (fling_pool_t *)calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->size = size ? size : fling_pool_default_size ();
+    self->run = run;
+    self->run_arg = run_arg;
+    self->discard = discard;
+    self->hook_count = hook_count;
+    if (hook_count)
+        memcpy (self->hooks, hooks, hook_count * sizeof *hooks);
+    self->slots = (slot_t **)calloc (self->size, sizeof *self->slots);
+    self->idle = (unsigned *)calloc (self->size, sizeof *self->idle);
+    self->queue = zlistx_new ();
+    bool ok = self->slots && self->idle && self->queue;
+    for (unsigned i = 0; ok && i < self->size; i++)
+        ok = (self->slots[i] = s_slot_new (self, i)) != NULL;
+    if (!ok) {
+        errno = ENOMEM;
+        fling_pool_destroy (&self);
+        return NULL;
+    }
+    if (s_start_threads (self)) {
+        int err = errno;
+        fling_pool_destroy (&self);
+        errno = err;
+        return NULL;
+    }
+    return self;
+}
+
+/* For a slot with a job at destroy: take the job back if the thread never
+   started it or has finished it, else abandon the thread. Returns false if
+   abandoned (the slot is gone then). */
+static bool s_settle (fling_pool_t *self, unsigned index)
+{
+    slot_t *slot = self->slots[index];
+    zsock_t *loop_end = slot->loop_end, *thread_end = slot->thread_end;
+    pthread_t thread = slot->thread;
+    void *job = slot->job;
+    if (s_cas (slot, SLOT_QUEUED, SLOT_CANCELLED)) {
+        slot->job = NULL;
+        self->busy_count--;
+        if (self->discard)
+            self->discard (job);
+        return true;
+    }
+    if (s_cas (slot, SLOT_RUNNING, SLOT_ABANDONED)) {
+        /* From here the thread owns (and frees) the slot: use copies only. */
+        self->slots[index] = NULL;
+        self->busy_count--;
+        if (self->loop)
+            zloop_reader_end (self->loop, loop_end);
+        zsock_destroy (&loop_end);
+        zsock_destroy (&thread_end);
+        pthread_detach (thread);
+        return false;
+    }
+    /* The thread returned: its 'D' is in the pipe or about to be. */
+    if (s_recv_byte (loop_end, 0) == 'D') {
+        job = s_collect (self, slot);
+        if (self->done)
+            self->done (job, self->done_arg);
+    }
+    return true;
+}
+
+static void s_slot_destroy (fling_pool_t *self, unsigned index)
+{
+    slot_t *slot = self->slots[index];
+    if (!slot)
+        return;
+    if (self->loop)
+        zloop_reader_end (self->loop, slot->loop_end);
+    zsock_destroy (&slot->loop_end);
+    zsock_destroy (&slot->thread_end); /* set only if the thread never started */
+    free (slot);
+    self->slots[index] = NULL;
+}
+
+void fling_pool_destroy (fling_pool_t **self_p)
+{
+    fling_pool_t *self = *self_p;
+    if (!self)
+        return;
+    for (unsigned i = 0; self->slots && i < self->size; i++) {
+        slot_t *slot = self->slots[i];
+        if (!slot || !slot->started)
+            continue;
+        int state = atomic_load_explicit (&slot->state, memory_order_acquire);
+        if (state != SLOT_IDLE && !s_settle (self, i))
+            continue;
+        s_send_byte (slot->loop_end, 'S', 0);
+    }
+    for (unsigned i = 0; self->slots && i < self->size; i++) {
+        if (self->slots[i] && self->slots[i]->started)
+            pthread_join (self->slots[i]->thread, NULL);
+        s_slot_destroy (self, i);
+    }
+    void *job;
+    while (self->queue && (job = zlistx_detach (self->queue, NULL)))
+        if (self->discard)
+            self->discard (job);
+    zlistx_destroy (&self->queue);
+    free (self->slots);
+    free (self->idle);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,77 @@
+/*  fling_pool.h - the worker's pool of threads for blocking handlers.
+
+    The pool belongs to the loop thread. Each pool thread owns one end of an
+    inproc PAIR pipe to the loop thread; the loop thread hands a job to an
+    idle thread only (it knows which threads are idle) and the thread sends
+    the job back when it has run it. Jobs that find no idle thread wait in
+    a FIFO in the pool, on the loop thread, until a thread is free.
+
+    Thread hooks: each thread calls every hook set's start(index, arg) once
+    before its first job, in the order the sets were given, and every stop
+    once as it exits, in reverse order. fling_thread_state(slot) (declared
+    in fling_worker.h) reads what start returned, on that thread.
+
+    Every function here is for the loop thread (the thread that created the
+    pool), except that `run` and the hooks are called on pool threads.
+*/
+#ifndef FLING_POOL_H_INCLUDED
+#define FLING_POOL_H_INCLUDED
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "fling_worker.h"
+
+#define FLING_POOL_HOOKS_MAX 16
+
+typedef struct _fling_pool_t fling_pool_t;
+
+typedef struct {
+    fling_thread_start_fn *start; /* may be NULL */
+    fling_thread_stop_fn *stop;   /* may be NULL */
+    void *arg;
+} fling_pool_hooks_t;
+
+/*  Runs one job, on a pool thread. */
+typedef void (fling_pool_run_fn) (void *job, void *arg);
+/*  A job came back from its thread, on the loop thread. */
+typedef void (fling_pool_done_fn) (void *job, void *arg);
+/*  A job whose thread was abandoned at destroy finished after all, on that
+    pool thread: free it (nobody else will). */
+typedef void (fling_pool_discard_fn) (void *job);
+
+/*  Number of online cores, at least 1. */
+unsigned fling_pool_default_size (void);
+
+/*  Starts `size` threads (0 = fling_pool_default_size()). `hooks` is
+    copied. `run` runs each job; `discard` (may be NULL) frees a job that
+    finished on an abandoned thread. NULL with errno on failure. */
+fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, size_t hook_count,
+                              fling_pool_run_fn *run, void *run_arg,
+                              fling_pool_discard_fn *discard);
+
+/*  Stops the pool. Idle threads run their stop hooks and are joined. A job
+    that came back but was not read yet is handed to `done` first. Threads
+    still running a job are abandoned: detached, they free their job with
+    `discard` when it returns and exit without running their stop hooks
+    (the hooks' arguments may be gone by then). Nulls *self_p. */
+void fling_pool_destroy (fling_pool_t **self_p);
+
+/*  Adds the pool's pipes to `loop`; `done` is called for each job that
+    comes back. Call once, before the first submit. 0 or -1. */
+int fling_pool_attach (fling_pool_t *self, zloop_t *loop, fling_pool_done_fn *done, void *done_arg);
+
+/*  Hands `job` to an idle thread, or queues it (FIFO) if all are busy.
+    0, or -1 with errno (ENOMEM). */
+int fling_pool_submit (fling_pool_t *self, void *job);
+
+/*  Takes the oldest queued (not started) job out of the FIFO, or NULL. */
+void *fling_pool_take_queued (fling_pool_t *self);
+
+unsigned fling_pool_size (fling_pool_t *self);
+/*  Threads running a job now. */
+unsigned fling_pool_busy (fling_pool_t *self);
+/*  Jobs waiting in the FIFO. */
+size_t fling_pool_queued (fling_pool_t *self);
+
+#endif

@@ -1,0 +1,94 @@
+/*  fling_task.c - task construction and the public task accessors. */
+#include "fling_task.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record)
+{
+    fling_task_t *self = (fling_task_t *)malloc (sizeof *self + record->raw_size);
+    if (!self)
+        return NULL;
+    memset (self, 0, sizeof *self);
+    memcpy (self->record, record->raw, record->raw_size);
+    self->worker = worker;
+    self->id = record->id;
+    self->attempt = record->attempt;
+    self->status = FLING_FAIL;
+    /* Same offsets as in the frame: the zero bytes come along with the copy. */
+    self->name = (const char *)self->record + (record->name - (const char *)record->raw);
+    self->payload = (const char *)self->record + (record->payload - (const char *)record->raw);
+    self->payload_size = record->payload_size;
+    fling_task_id_format (&self->id, self->id_text);
+    return self;
+}
+
+void fling_task_destroy (fling_task_t **self_p)
+{
+    fling_task_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->error);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *fling_task_name (const fling_task_t *task)
+{
+    return task->name;
+}
+
+const char *fling_task_payload (const fling_task_t *task)
+{
+    return task->payload;
+}
+
+size_t fling_task_payload_size (const fling_task_t *task)
+{
+    return task->payload_size;
+}
+
+const char *fling_task_id (const fling_task_t *task)
+{
+    return task->id_text;
+}
+
+unsigned fling_task_attempt (const fling_task_t *task)
+{
+    return task->attempt;
+}
+
+fling_worker_t *fling_task_worker (const fling_task_t *task)
+{
+    return task->worker;
+}
+
+/* Cuts `size` back to FLING_ERROR_TEXT_MAX without splitting a UTF-8
+   sequence, so the broker stores valid text. */
+static size_t s_clip_utf8 (const char *text, size_t size)
+{
+    if (size <= FLING_ERROR_TEXT_MAX)
+        return size;
+    size = FLING_ERROR_TEXT_MAX;
+    while (size > 0 && ((unsigned char)text[size] & 0xC0) == 0x80)
+        size--;
+    return size;
+}
+
+void fling_task_set_error (fling_task_t *task, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *text = NULL;
+    int size = vasprintf (&text, format, args);
+    va_end (args);
+    if (size < 0)
+        return; /* out of memory: keep the previous text, if any */
+    free (task->error);
+    task->error = text;
+    task->error_size = s_clip_utf8 (text, (size_t)size);
+    text[task->error_size] = '\0';
+}

@@ -1,0 +1,41 @@
+/*  fling_task.h - a task in the worker's hands (internal).
+
+    One heap block holds the task and a copy of its record, so the name and
+    payload handed to a handler point into the copy (the record keeps a zero
+    byte after each). The public accessors live in fling_task.c; this
+    header is for the worker library's own modules only.
+*/
+#ifndef FLING_TASK_H_INCLUDED
+#define FLING_TASK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fling_proto.h"
+#include "fling_worker.h"
+
+struct fling_handler; /* the worker's handler entry (fling_worker.c) */
+
+struct _fling_task_t {
+    fling_worker_t *worker;
+    struct fling_handler *handler; /* NULL: no handler for the name */
+    fling_task_t *prev, *next;     /* worker's in-flight list, loop thread only */
+    fling_task_id_t id;
+    uint16_t attempt;
+    fling_class_t cls;
+    fling_status_t status; /* a blocking handler's return, set on its thread */
+    char *error;           /* fling_task_set_error text, or NULL */
+    size_t error_size;
+    const char *name; /* point into record[] */
+    const char *payload;
+    size_t payload_size;
+    int64_t started_ms; /* when it was handed to its handler */
+    char id_text[FLING_TASK_ID_TEXT_SIZE];
+    uint8_t record[]; /* the record as received */
+};
+
+/*  Copies `record` into a new task. NULL with errno on failure. */
+fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record);
+void fling_task_destroy (fling_task_t **self_p);
+
+#endif

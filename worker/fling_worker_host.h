@@ -1,0 +1,42 @@
+/*  fling_worker_host.h - extras for programs that host a worker (internal).
+
+    Not installed: the fling-worker program and the tests use these to learn
+    when the worker is registered and what it has done. The functions are
+    exported by libfling_worker like the public ones; they may change
+    without notice. Loop thread only.
+*/
+#ifndef FLING_WORKER_HOST_H_INCLUDED
+#define FLING_WORKER_HOST_H_INCLUDED
+
+#include <stdint.h>
+
+#include "fling_worker.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  Called on the loop thread each time the broker confirms a READY (the
+    PONG to the PING that follows READY): at start and after a reconnect. */
+typedef void (fling_worker_event_fn) (fling_worker_t *worker, void *arg);
+void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn, void *arg);
+
+typedef struct {
+    uint64_t done;          /* outcome DONE */
+    uint64_t failed;        /* outcome FAIL, "no handler" included */
+    uint64_t retried;       /* outcome RETRY */
+    uint64_t released;      /* handed back unstarted (RELEASED) */
+    uint64_t dispatched;    /* tasks received */
+    uint64_t reconnects;    /* sockets replaced after a silence or UNKNOWN_PEER */
+    uint64_t bad_messages;  /* messages from the broker that did not decode */
+    uint64_t send_failures; /* messages dropped because the socket would block */
+    uint64_t running;       /* tasks in flight now */
+} fling_worker_stats_t;
+
+void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

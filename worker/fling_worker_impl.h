@@ -1,0 +1,90 @@
+/*  fling_worker_impl.h - the worker's state, shared by its two source files
+    (internal).
+
+    fling_worker.c: the public API, dispatch, results and the drain.
+    fling_link.c:   the broker connection: socket, READY, heartbeats,
+                    reconnects, incoming messages.
+    Everything here runs on the loop thread.
+*/
+#ifndef FLING_WORKER_IMPL_H_INCLUDED
+#define FLING_WORKER_IMPL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fling_pool.h"
+#include "fling_proto.h"
+#include "fling_results.h"
+#include "fling_task.h"
+#include "fling_worker.h"
+#include "fling_worker_host.h"
+
+typedef struct fling_handler {
+    char name[FLING_NAME_MAX + 1];
+    fling_class_t cls;
+    fling_blocking_fn *blocking;
+    fling_async_fn *async;
+    void *arg;
+} fling_handler_t;
+
+struct _fling_worker_t {
+    /* configuration, fixed once fling_worker_run starts */
+    char *endpoint;
+    char *name;
+    unsigned pool_size;
+    unsigned async_limit;
+    unsigned heartbeat_ms;
+    unsigned drain_timeout_ms;
+    zhashx_t *handlers; /* name -> fling_handler_t */
+    fling_handler_t *handler_list[FLING_NAMES_MAX];
+    size_t handler_count;
+    size_t class_handlers[FLING_CLASS_COUNT];
+    fling_pool_hooks_t hooks[FLING_POOL_HOOKS_MAX];
+    size_t hook_count;
+
+    /* running state */
+    zloop_t *loop;
+    fling_pool_t *pool;
+    int stop_fd;              /* eventfd: fling_worker_request_stop writes it */
+    fling_results_t *results; /* outcomes waiting for the next RESULT */
+    fling_task_t *running;    /* tasks in flight (a list) */
+    size_t running_count[FLING_CLASS_COUNT];
+    bool started;     /* fling_worker_run was called */
+    bool in_callback; /* one of our loop callbacks is on the stack */
+    bool flush_armed; /* the 0 ms flush timer is pending */
+    bool draining;
+    bool finished; /* BYE sent: the loop must end */
+    bool tearing_down;
+    int rc; /* what fling_worker_run returns */
+
+    /* broker link (fling_link.c) */
+    zsock_t *sock;
+    bool registered; /* PONG seen since the last READY */
+    bool ever_registered;
+    bool reconnect_pending; /* reconnect at the next heartbeat */
+    int64_t last_recv_ms;
+    int64_t last_send_ms;
+    int64_t last_connect_ms;
+    unsigned failed_connects; /* reconnects since the broker last answered */
+    fling_worker_event_fn *on_registered;
+    void *on_registered_arg;
+
+    /* log rate limit for task failures */
+    int64_t warn_window_ms;
+    unsigned warn_count;
+    uint64_t warn_suppressed;
+
+    fling_worker_stats_t stats;
+};
+
+/*  fling_link.c */
+int fling_link_connect (fling_worker_t *self);
+void fling_link_close (fling_worker_t *self, int linger_ms);
+void fling_link_send (fling_worker_t *self, zmsg_t *msg);
+int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
+
+/*  fling_worker.c, for fling_link.c */
+void fling_worker_accept (fling_worker_t *self, const fling_record_t *record);
+int fling_worker_after_callback (fling_worker_t *self);
+
+#endif
