@@ -1,0 +1,321 @@
+/*  test_wal.c - the broker's append-only log: durability, torn tails,
+    corruption, failed fsync, full disk, segment removal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fling_wal.h"
+
+#define SEGMENT 65536
+
+typedef struct {
+    int count;
+    uint64_t sum;
+    uint32_t last_segment;
+    fling_wal_t *wal; /* if set, replayed records are counted live */
+} replayed_t;
+
+static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t segment, void *arg)
+{
+    replayed_t *r = arg;
+    uint32_t value;
+    if (r->wal)
+        fling_wal_segment_live (r->wal, segment, +1);
+    assert_int_equal (type, 7);
+    assert_true (size >= sizeof value);
+    memcpy (&value, body, sizeof value);
+    r->count++;
+    r->sum += value;
+    r->last_segment = segment;
+}
+
+static char *make_dir (void)
+{
+    char *dir = strdup ("/tmp/fling-test-wal-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    return dir;
+}
+
+static void remove_dir (char *dir)
+{
+    char cmd[512];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+    free (dir);
+}
+
+static fling_wal_t *open_log (const char *dir, const fling_io_t *io, uint64_t max_bytes,
+                              replayed_t *replayed, fling_wal_replay_stats_t *stats)
+{
+    fling_wal_options_t options;
+    fling_wal_options_init (&options);
+    options.segment_bytes = SEGMENT;
+    options.free_floor_bytes = 0;
+    options.max_bytes = max_bytes;
+    options.io = io;
+    fling_wal_t *wal = fling_wal_open (dir, &options);
+    assert_non_null (wal);
+    replayed_t local = {0};
+    replayed = replayed ? replayed : &local;
+    replayed->wal = wal;
+    assert_int_equal (fling_wal_replay (wal, on_record, replayed, stats), 0);
+    return wal;
+}
+
+static void append_values (fling_wal_t *wal, uint32_t from, uint32_t count, size_t pad)
+{
+    uint8_t body[512] = {0};
+    assert_true (pad + 4 <= sizeof body);
+    for (uint32_t v = from; v < from + count; v++) {
+        memcpy (body, &v, 4);
+        int64_t segment = fling_wal_append (wal, 7, false, NULL, 0, body, 4 + pad);
+        assert_true (segment > 0);
+        fling_wal_segment_live (wal, (uint32_t) segment, +1); /* else commit deletes it */
+    }
+}
+
+static void test_roundtrip_across_segments (void **state)
+{
+    char *dir = make_dir ();
+    fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
+    append_values (wal, 1, 2000, 100); /* ~230 KB: several 64 KiB segments */
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_stats_t st;
+    fling_wal_stats (wal, &st);
+    assert_true (st.segments >= 3);
+    fling_wal_destroy (&wal);
+    assert_null (wal);
+
+    replayed_t r = {0};
+    fling_wal_replay_stats_t stats;
+    wal = open_log (dir, NULL, 0, &r, &stats);
+    assert_int_equal (r.count, 2000);
+    assert_int_equal (r.sum, 2000ull * 2001 / 2);
+    assert_int_equal (stats.corrupt_records, 0);
+    assert_int_equal (stats.torn_bytes, 0);
+    /* appends after a reopen continue the log */
+    append_values (wal, 5000, 1, 0);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_destroy (&wal);
+    r = (replayed_t){0};
+    wal = open_log (dir, NULL, 0, &r, NULL);
+    assert_int_equal (r.count, 2001);
+    fling_wal_destroy (&wal);
+    remove_dir (dir);
+}
+
+/* Power cut: keep only what was fdatasynced, then a torn partial record. */
+static void test_torn_tail_is_truncated (void **state)
+{
+    char *dir = make_dir ();
+    fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
+    append_values (wal, 1, 100, 20);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    char path[4096];
+    uint64_t synced = fling_wal_synced_offset (wal, path, sizeof path);
+    append_values (wal, 101, 50, 20); /* written, not committed */
+    fling_wal_destroy (&wal);
+
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    assert_int_equal (ftruncate (fd, (off_t) synced), 0);
+    uint8_t garbage[300];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (uint8_t) (i * 37 + 11);
+    assert_int_equal (pwrite (fd, garbage, sizeof garbage, (off_t) synced), (ssize_t) sizeof garbage);
+    close (fd);
+
+    replayed_t r = {0};
+    fling_wal_replay_stats_t stats;
+    wal = open_log (dir, NULL, 0, &r, &stats);
+    assert_int_equal (r.count, 100);
+    assert_true (stats.torn_bytes > 0);
+    assert_int_equal (stats.corrupt_records, 0);
+    append_values (wal, 1000, 10, 20);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_destroy (&wal);
+
+    r = (replayed_t){0};
+    wal = open_log (dir, NULL, 0, &r, &stats);
+    assert_int_equal (r.count, 110); /* nothing of the garbage survives */
+    assert_int_equal (stats.torn_bytes, 0);
+    fling_wal_destroy (&wal);
+    remove_dir (dir);
+}
+
+/* A bit flip in a sealed segment: that record is skipped and counted,
+   every other record is kept. */
+static void test_corrupt_record_in_sealed_segment (void **state)
+{
+    char *dir = make_dir ();
+    fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
+    append_values (wal, 1, 1000, 100);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_destroy (&wal);
+
+    char path[4096];
+    snprintf (path, sizeof path, "%s/%016x.seg", dir, 1);
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    uint8_t byte;
+    off_t where = 32 + 9 + 2; /* inside the first record's body */
+    assert_int_equal (pread (fd, &byte, 1, where), 1);
+    byte ^= 0x10;
+    assert_int_equal (pwrite (fd, &byte, 1, where), 1);
+    close (fd);
+
+    replayed_t r = {0};
+    fling_wal_replay_stats_t stats;
+    wal = open_log (dir, NULL, 0, &r, &stats);
+    assert_int_equal (r.count, 999);
+    assert_int_equal (stats.corrupt_records, 1);
+    fling_wal_destroy (&wal);
+    remove_dir (dir);
+}
+
+/* ---- fault injection ---- */
+
+static int fail_fdatasync_after = -1;
+static int fdatasync_calls;
+
+static int failing_fdatasync (int fd)
+{
+    if (fail_fdatasync_after >= 0 && fdatasync_calls++ >= fail_fdatasync_after) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync (fd);
+}
+
+static int fail_fallocate;
+
+static int failing_fallocate (int fd, off_t offset, off_t size)
+{
+    if (fail_fallocate) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return fling_io_default.fallocate (fd, offset, size);
+}
+
+static void test_failed_fdatasync_is_never_retried (void **state)
+{
+    char *dir = make_dir ();
+    fling_io_t io = fling_io_default;
+    io.fdatasync = failing_fdatasync;
+    fdatasync_calls = 0;
+    fail_fdatasync_after = 1000000;
+    fling_wal_t *wal = open_log (dir, &io, 0, NULL, NULL);
+    append_values (wal, 1, 10, 0);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fail_fdatasync_after = fdatasync_calls; /* the next one fails */
+    append_values (wal, 11, 10, 0);
+    assert_int_equal (fling_wal_commit (wal), -1);
+    assert_true (fling_wal_failed (wal));
+    /* even if the disk recovers, the log stays failed: no later success */
+    fail_fdatasync_after = -1;
+    assert_int_equal (fling_wal_commit (wal), -1);
+    assert_true (fling_wal_append (wal, 7, false, NULL, 0, "abcd", 4) < 0);
+    assert_int_equal (errno, EIO);
+    fling_wal_destroy (&wal);
+
+    replayed_t r = {0};
+    wal = open_log (dir, NULL, 0, &r, NULL);
+    assert_true (r.count >= 10); /* the committed ones at least */
+    fling_wal_destroy (&wal);
+    remove_dir (dir);
+}
+
+static void test_full_disk_refuses_then_recovers (void **state)
+{
+    char *dir = make_dir ();
+    fling_io_t io = fling_io_default;
+    io.fallocate = failing_fallocate;
+    fail_fallocate = 0;
+    fling_wal_t *wal = open_log (dir, &io, 0, NULL, NULL);
+    fail_fallocate = 1;
+    /* fill the first segment; the roll to a second one fails */
+    uint8_t body[1000] = {0};
+    int64_t rc = 0;
+    for (int i = 0; i < 200 && rc >= 0; i++)
+        rc = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
+    assert_true (rc < 0);
+    assert_int_equal (errno, ENOSPC);
+    assert_true (fling_wal_full (wal));
+    assert_false (fling_wal_failed (wal));
+    assert_false (fling_wal_has_room (wal, 65536, 0));
+    assert_int_equal (fling_wal_commit (wal), 0); /* what fit is durable */
+    fail_fallocate = 0;
+    fling_wal_check_space (wal);
+    assert_false (fling_wal_full (wal));
+    assert_true (fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body) > 0);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_destroy (&wal);
+    remove_dir (dir);
+}
+
+static void test_cap_and_segment_removal (void **state)
+{
+    char *dir = make_dir ();
+    fling_wal_t *wal = open_log (dir, NULL, 3 * SEGMENT, NULL, NULL);
+    uint8_t body[1000] = {0};
+    int64_t first = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
+    assert_true (first > 0);
+    fling_wal_segment_live (wal, (uint32_t) first, +1);
+    int64_t rc = first;
+    int appended = 1;
+    while (rc >= 0 && appended < 1000) {
+        rc = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
+        if (rc >= 0) {
+            fling_wal_segment_live (wal, (uint32_t) rc, +1);
+            appended++;
+        }
+    }
+    assert_true (rc < 0 && errno == ENOSPC); /* the 3-segment cap */
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_stats_t st;
+    fling_wal_stats (wal, &st);
+    assert_int_equal (st.segments, 3);
+    /* a full log still takes the records that end tasks */
+    assert_false (fling_wal_has_room (wal, sizeof body, 0));
+    int64_t end_rec = 0;
+    for (int i = 0; i < 100 && end_rec >= 0; i++)
+        end_rec = fling_wal_append (wal, 8, true, NULL, 0, body, 16);
+    assert_true (end_rec > 0);
+    /* the oldest segment's tasks all end: the sweep after a commit deletes it */
+    fling_wal_segment_live (wal, (uint32_t) first, -1000000);
+    fling_wal_stats (wal, &st);
+    uint32_t before = st.segments;
+    fling_wal_sweep (wal);
+    fling_wal_stats (wal, &st);
+    assert_int_equal (st.segments, before); /* not before the commit */
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_sweep (wal);
+    fling_wal_stats (wal, &st);
+    assert_int_equal (st.segments, before - 1);
+    fling_wal_destroy (&wal);
+    remove_dir (dir);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_roundtrip_across_segments),
+        cmocka_unit_test (test_torn_tail_is_truncated),
+        cmocka_unit_test (test_corrupt_record_in_sealed_segment),
+        cmocka_unit_test (test_failed_fdatasync_is_never_retried),
+        cmocka_unit_test (test_full_disk_refuses_then_recovers),
+        cmocka_unit_test (test_cap_and_segment_removal),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
