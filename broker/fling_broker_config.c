@@ -1,0 +1,216 @@
+/*  fling_broker_config.c - see fling_broker_config.h. */
+#include "fling_broker_config.h"
+#include "fling_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OPT_ENDPOINT, OPT_STORE, OPT_U64, OPT_UINT, OPT_LEVEL, OPT_FD } opt_type_t;
+
+typedef struct {
+    const char *flag;
+    const char *env; /* NULL: flag only */
+    opt_type_t type;
+    size_t offset;
+    uint64_t min, max; /* for numbers */
+    const char *help;
+} option_t;
+
+#define FIELD(name) offsetof (fling_broker_config_t, name)
+
+static const option_t options[] = {
+    {"--producer-endpoint", "FLING_PRODUCER_ENDPOINT", OPT_ENDPOINT, FIELD (producer_endpoint), 0,
+     0, "where producers connect (default tcp://127.0.0.1:5555)"},
+    {"--worker-endpoint", "FLING_WORKER_ENDPOINT", OPT_ENDPOINT, FIELD (worker_endpoint), 0, 0,
+     "where workers connect (default tcp://127.0.0.1:5556)"},
+    {"--store", "FLING_STORE", OPT_STORE, FIELD (store), 0, 0,
+     "task store: memory (default; nothing survives a restart)"},
+    {"--max-tasks", "FLING_MAX_TASKS", OPT_U64, FIELD (max_tasks), 1, UINT64_MAX,
+     "tasks held, queued + in flight, all queues (default 1000000)"},
+    {"--max-queue-tasks", "FLING_MAX_QUEUE_TASKS", OPT_U64, FIELD (max_queue_tasks), 1, UINT64_MAX,
+     "tasks held in one queue (default 1000000)"},
+    {"--max-bytes", "FLING_MAX_BYTES", OPT_U64, FIELD (max_bytes), 1, UINT64_MAX,
+     "task record bytes held (default 1073741824)"},
+    {"--max-attempts", "FLING_MAX_ATTEMPTS", OPT_UINT, FIELD (max_attempts), 1, UINT16_MAX,
+     "runs of a task whose record says 0 (default 3)"},
+    {"--heartbeat-ms", "FLING_HEARTBEAT_MS", OPT_UINT, FIELD (heartbeat_ms), 2, 3600000,
+     "heartbeat interval (default 1000)"},
+    {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", OPT_UINT, FIELD (worker_timeout_ms), 1,
+     86400000, "silence after which a worker is dead (default 3000)"},
+    {"--log-level", "FLING_LOG_LEVEL", OPT_LEVEL, FIELD (log_level), 0, 0,
+     "debug, info, warn or error (default info)"},
+    {"--ready-fd", NULL, OPT_FD, FIELD (ready_fd), 0, INT_MAX,
+     "once listening, write \"ready producer=E worker=E\\n\" to this fd and close it"},
+};
+
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+void fling_broker_config_init (fling_broker_config_t *config)
+{
+    memset (config, 0, sizeof *config);
+    strcpy (config->producer_endpoint, "tcp://127.0.0.1:5555");
+    strcpy (config->worker_endpoint, "tcp://127.0.0.1:5556");
+    strcpy (config->store, "memory");
+    config->max_tasks = 1000000;
+    config->max_queue_tasks = 1000000;
+    config->max_bytes = 1073741824;
+    config->max_attempts = 3;
+    config->heartbeat_ms = 1000;
+    config->worker_timeout_ms = 3000;
+    config->log_level = FLING_LOG_INFO;
+    config->ready_fd = -1;
+}
+
+static int parse_number (const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!*text || *text == '-' || *text == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (errno || *end || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+/* Stores `value` into the option's field; -1 with a message if it is bad. */
+static int apply (fling_broker_config_t *config, const option_t *option, const char *source,
+                  const char *value, char *error, size_t error_size)
+{
+    char *field = (char *)config + option->offset;
+    uint64_t number = 0;
+    int level;
+    switch (option->type) {
+    case OPT_ENDPOINT:
+        if (!*value || strlen (value) >= FLING_ENDPOINT_MAX)
+            break;
+        strcpy (field, value);
+        return 0;
+    case OPT_STORE:
+        if (!fling_store_kind_valid (value)) {
+            snprintf (error, error_size, "%s: unknown store \"%s\" (this build has: memory)",
+                      source, value);
+            return -1;
+        }
+        strcpy (field, value);
+        return 0;
+    case OPT_U64:
+        if (parse_number (value, option->min, option->max, &number))
+            break;
+        *(uint64_t *)field = number;
+        return 0;
+    case OPT_UINT:
+    case OPT_FD:
+        if (parse_number (value, option->min, option->max, &number))
+            break;
+        if (option->type == OPT_FD)
+            *(int *)field = (int)number;
+        else
+            *(unsigned *)field = (unsigned)number;
+        return 0;
+    case OPT_LEVEL:
+        if ((level = fling_log_level_parse (value)) < 0)
+            break;
+        *(fling_log_level_t *)field = (fling_log_level_t)level;
+        return 0;
+    }
+    if (option->type == OPT_U64 || option->type == OPT_UINT || option->type == OPT_FD)
+        snprintf (error, error_size, "%s: \"%s\" is not a number from %" PRIu64 " to %" PRIu64,
+                  source, value, option->min, option->max);
+    else
+        snprintf (error, error_size, "%s: bad value \"%s\"", source, value);
+    return -1;
+}
+
+static const option_t *find_flag (const char *arg, size_t length)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        if (strlen (options[i].flag) == length && strncmp (options[i].flag, arg, length) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static int load_env (fling_broker_config_t *config, char *error, size_t error_size)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const char *value = options[i].env ? getenv (options[i].env) : NULL;
+        if (value && *value &&
+            apply (config, &options[i], options[i].env, value, error, error_size))
+            return -1;
+    }
+    return 0;
+}
+
+static int load_flags (fling_broker_config_t *config, int argc, char *const argv[], char *error,
+                       size_t error_size)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *equals = strchr (arg, '=');
+        size_t length = equals ? (size_t)(equals - arg) : strlen (arg);
+        const option_t *option = find_flag (arg, length);
+        if (!option) {
+            snprintf (error, error_size, "unknown option \"%s\" (try --help)", arg);
+            return -1;
+        }
+        const char *value = equals ? equals + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value) {
+            snprintf (error, error_size, "%s needs a value", option->flag);
+            return -1;
+        }
+        if (apply (config, option, option->flag, value, error, error_size))
+            return -1;
+    }
+    return 0;
+}
+
+int fling_broker_config_load (fling_broker_config_t *config, int argc, char *const argv[],
+                              char *error, size_t error_size)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+            return 1;
+    if (load_env (config, error, error_size) || load_flags (config, argc, argv, error, error_size))
+        return -1;
+    if (config->worker_timeout_ms < config->heartbeat_ms) {
+        snprintf (error, error_size,
+                  "worker timeout (%u ms) is shorter than the heartbeat interval (%u ms)",
+                  config->worker_timeout_ms, config->heartbeat_ms);
+        return -1;
+    }
+    return 0;
+}
+
+void fling_broker_config_usage (FILE *out, const char *program)
+{
+    fprintf (out, "Usage: %s [OPTION VALUE]...\n", program);
+    fprintf (out, "The fling broker: holds background tasks from producers and hands them to "
+                  "workers.\n\nOptions (a flag wins over its environment variable):\n");
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        fprintf (out, "  %-22s %s\n", options[i].flag, options[i].help);
+        if (options[i].env)
+            fprintf (out, "  %-22s   env %s\n", "", options[i].env);
+    }
+    fprintf (out, "  %-22s %s\n", "--help", "print this text and exit");
+    fprintf (out, "\nSIGINT or SIGTERM stops the broker; it exits 0 after a clean stop, "
+                  "1 if it cannot start.\n");
+}
+
+void fling_broker_config_log (const fling_broker_config_t *config)
+{
+    static const char *levels[] = {"debug", "info", "warn", "error"};
+    fling_debug ("config producer_endpoint=%s worker_endpoint=%s store=%s",
+                 config->producer_endpoint, config->worker_endpoint, config->store);
+    fling_debug ("config max_tasks=%" PRIu64 " max_queue_tasks=%" PRIu64 " max_bytes=%" PRIu64
+                 " max_attempts=%u",
+                 config->max_tasks, config->max_queue_tasks, config->max_bytes,
+                 config->max_attempts);
+    fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
+                 config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
+                 config->ready_fd);
+}

@@ -1,0 +1,41 @@
+/*  fling_broker_main.c - the fling-broker program.
+
+    Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 if it cannot
+    start (bad option, socket that will not bind, store that will not open).
+*/
+#include "fling_broker.h"
+#include "fling_error.h"
+#include "fling_log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+
+int main (int argc, char *argv[])
+{
+    fling_broker_config_t config;
+    char error[512];
+    fling_broker_config_init (&config);
+    int rc = fling_broker_config_load (&config, argc, argv, error, sizeof error);
+    if (rc == 1) {
+        fling_broker_config_usage (stdout, argv[0]);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf (stderr, "fling-broker: %s\n", error);
+        return 1;
+    }
+    /* A --ready-fd reader that went away must not kill the broker. */
+    signal (SIGPIPE, SIG_IGN);
+    fling_log_init ("broker", config.log_level);
+    fling_broker_config_log (&config);
+
+    fling_broker_t *broker = fling_broker_new (&config);
+    if (!broker) {
+        fprintf (stderr, "fling-broker: cannot start: %s\n", fling_strerror (errno));
+        return 1;
+    }
+    fling_broker_run (broker);
+    fling_broker_destroy (&broker);
+    return 0;
+}

@@ -1,0 +1,200 @@
+/*  fling_broker_private.h - the broker's state, shared by its own files.
+
+    Not an API: fling_broker.c (loop, sockets, life cycle), fling_producers.c
+    (SUBMIT, ACK after commit), fling_workers.c (worker table, RESULT,
+    liveness), fling_dispatch.c (handing out work) and fling_admin.c (stats)
+    are one module split along its seams; they share this struct and
+    nothing else sees it.
+*/
+#ifndef FLING_BROKER_PRIVATE_H_INCLUDED
+#define FLING_BROKER_PRIVATE_H_INCLUDED
+
+#include "fling_broker.h"
+#include "fling_idmap.h"
+#include "fling_proto.h"
+#include "fling_queue.h"
+#include "fling_store.h"
+
+#include <czmq.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FLING_ROUTING_ID_MAX     255              /* libzmq's limit for a routing id */
+#define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
+#define FLING_BROKER_QUEUES_MAX  10000            /* distinct task names held (memory bound) */
+#define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
+#define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
+#define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
+
+/*  A ROUTER routing id, kept by value so a reply never needs a frame. */
+typedef struct {
+    uint8_t bytes[FLING_ROUTING_ID_MAX];
+    uint8_t size;
+} fling_peer_t;
+
+#define FLING_PEER_HEX_SIZE (2 * FLING_ROUTING_ID_MAX + 1)
+
+typedef struct {
+    uint64_t accepted;
+    uint64_t duplicates;
+    uint64_t rejected;
+    uint64_t dispatched;
+    uint64_t done;
+    uint64_t failed;
+    uint64_t retried;
+    uint64_t requeued;
+    uint64_t stale_results;
+    uint64_t worker_lost;
+    uint64_t router_unroutable;
+} fling_broker_counters_t;
+
+/*  A registered worker, keyed by its routing id. */
+struct fling_bworker {
+    fling_peer_t peer;
+    char key[FLING_PEER_HEX_SIZE]; /* routing id in hex: the table key */
+    char name[FLING_NAME_MAX + 1]; /* printable copy of the READY name */
+    uint32_t pid;
+    uint32_t capacity[FLING_CLASS_COUNT];
+    uint32_t inflight[FLING_CLASS_COUNT];
+    uint64_t done;
+    int64_t last_seen_ms;
+    fling_tasklist_t leased; /* tasks it holds, oldest first */
+    size_t reg_count;
+    struct {
+        fling_queue_t *queue;
+        uint8_t cls;
+    } regs[FLING_NAMES_MAX]; /* names it serves */
+};
+
+struct pending_ack; /* fling_producers.c */
+
+struct fling_broker {
+    fling_broker_config_t config;
+    zsock_t *producer_sock;
+    zsock_t *worker_sock;
+    char producer_endpoint[FLING_ENDPOINT_MAX]; /* as bound */
+    char worker_endpoint[FLING_ENDPOINT_MAX];
+    fling_store_t *store;
+    bool store_dirty; /* something staged since the last commit */
+
+    fling_idmap_t *ids;     /* every task held, by id */
+    uint64_t bytes;         /* record bytes held */
+    zhashx_t *queue_index;  /* name -> fling_queue_t */
+    fling_queue_t **queues; /* same queues, in creation order */
+    size_t queue_count;
+    size_t queue_alloc;
+    size_t dispatch_cursor; /* queue dispatch starts from, rotating */
+    bool dispatch_needed;   /* tasks or credit changed since the last dispatch */
+    uint8_t *scratch;       /* one DISPATCH body */
+
+    zhashx_t *workers; /* hex routing id -> fling_bworker_t */
+
+    struct pending_ack *acks[FLING_BROKER_DRAIN_MAX]; /* SUBMITs of this turn */
+    size_t ack_count;
+
+    fling_broker_counters_t counters;
+    uint64_t refused[FLING_REFUSED_SLOTS];
+    uint64_t refused_quiet[FLING_REFUSED_SLOTS]; /* refusals not logged yet */
+    int64_t refused_logged_ms[FLING_REFUSED_SLOTS];
+
+    int64_t started_ms;
+    int64_t now_ms; /* clock at the start of this turn */
+    int64_t next_reap_ms;
+    atomic_int stopping; /* set by fling_broker_stop, any thread */
+};
+
+/* ---- fling_broker.c ---------------------------------------------------- */
+
+/*  Sends `*msg` (taken, even on failure) to `peer` on a ROUTER without
+    blocking. -1 + errno EHOSTUNREACH (peer gone) or EAGAIN (peer not
+    reading: at its HWM); counted in router_unroutable. */
+int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t **msg);
+
+/*  Counts a refusal, logs it (rate-limited) and answers ERROR(reason),
+    except for an empty message or a bad signature, which are dropped. */
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
+                          const char *why);
+
+/*  The routing id in hex: the worker table's key, and for logs. */
+void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE]);
+
+/*  "EMPTY" for FLING_REFUSED_EMPTY, else the reason's name. */
+const char *fling_broker_refusal_name (int slot);
+
+/*  The queue for a name, created if `create` (NULL + errno ENOSPC when
+    FLING_BROKER_QUEUES_MAX names exist, or ENOMEM). */
+fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
+                                   bool create);
+
+/*  A task left the broker for good (done or failed): tells the store,
+    then forgets it. It must not be on any list. */
+void fling_broker_finish_task (fling_broker_t *self, fling_btask_t *task);
+
+/*  Removes a task from the id index and the byte count and frees it,
+    without telling the store. It must not be on any list. */
+void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task);
+
+/*  Tells the store a task's attempt count changed. */
+void fling_broker_store_attempt (fling_broker_t *self, const fling_btask_t *task);
+
+/*  Takes a task into the tables (queue tail, id index, byte count) with
+    `attempt` runs already made. Not the store: the caller stages it. */
+fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_t *record,
+                                       fling_queue_t *queue, uint16_t attempt,
+                                       fling_btask_t **held);
+
+/* ---- fling_producers.c ------------------------------------------------- */
+
+/*  Handles a decoded message from the producer socket. */
+void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer,
+                             const fling_msg_t *msg);
+
+/*  End of turn: one store commit, then the ACK of every SUBMIT of the turn. */
+void fling_producers_commit_and_ack (fling_broker_t *self);
+
+/*  Frees the turn's pending ACKs without sending them (destroy). */
+void fling_producers_discard_acks (fling_broker_t *self);
+
+/* ---- fling_workers.c --------------------------------------------------- */
+
+/*  Refreshes the last-seen time of the worker at `peer` (any message is a
+    sign of life) and returns it, or NULL if it is not registered. */
+fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *peer);
+
+/*  Handles a decoded message from the worker socket; `worker` is what
+    fling_workers_touch returned for `peer`. */
+void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling_bworker_t *worker,
+                           const fling_msg_t *msg);
+
+/*  Declares dead every worker silent for longer than worker_timeout_ms. */
+void fling_workers_reap (fling_broker_t *self);
+
+typedef enum { FLING_WORKER_LEFT, FLING_WORKER_TIMEOUT, FLING_WORKER_UNREACHABLE } fling_drop_t;
+
+/*  Forgets a worker: its tasks go back to the head of their queues (or fail
+    when they have used all their attempts), it leaves every queue's server
+    list, and it is freed. */
+void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why);
+
+/*  Frees every worker, returning their tasks to the queues, without logs. */
+void fling_workers_destroy_all (fling_broker_t *self);
+
+/*  Leases a queued task (already popped) to a worker: attempt + 1, credit
+    - 1. unlease undoes the bookkeeping (not the attempt). */
+void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
+                         fling_class_t cls);
+void fling_worker_unlease (fling_btask_t *task);
+
+/* ---- fling_dispatch.c -------------------------------------------------- */
+
+/*  Hands waiting tasks to workers with free credit (see fling_dispatch.c). */
+void fling_dispatch (fling_broker_t *self);
+
+/* ---- fling_admin.c ----------------------------------------------------- */
+
+/*  Answers an ADMIN request (JSON text, not NUL-terminated). Returns a new
+    JSON string (free() it), or NULL when out of memory. */
+char *fling_admin_handle (fling_broker_t *self, const char *request, size_t size);
+
+#endif

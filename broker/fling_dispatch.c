@@ -1,0 +1,117 @@
+/*  fling_dispatch.c - handing waiting tasks to workers.
+
+    For each queue with waiting tasks, among the workers that serve its
+    name and have free credit in the class they run it in, the one with the
+    MOST free credit gets a chunk of
+        min(its free credit, ceil(waiting / eligible workers),
+            FLING_BATCH_TASKS_MAX, ~FLING_DISPATCH_BYTES_MAX of records)
+    in one DISPATCH; repeat until no worker is eligible or the queue is
+    empty. So an idle worker is always served before a busy one, the work
+    is spread over all eligible workers, and a slow worker (fewer free
+    slots) gets less. The starting queue rotates between calls so that one
+    busy name cannot take all the credit of workers it shares.
+*/
+#include "fling_broker_private.h"
+#include "fling_log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint32_t free_credit (const fling_bworker_t *worker, fling_class_t cls)
+{
+    return worker->capacity[cls] > worker->inflight[cls]
+               ? worker->capacity[cls] - worker->inflight[cls]
+               : 0;
+}
+
+/* The eligible worker with the most free credit, or NULL. */
+static fling_bworker_t *pick_worker (const fling_queue_t *queue, fling_class_t *cls_out,
+                                     uint32_t *credit_out, size_t *eligible_out)
+{
+    fling_bworker_t *best = NULL;
+    size_t eligible = 0;
+    *credit_out = 0;
+    for (size_t i = 0; i < fling_queue_server_count (queue); i++) {
+        fling_class_t cls;
+        fling_bworker_t *worker = fling_queue_server (queue, i, &cls);
+        uint32_t credit = free_credit (worker, cls);
+        if (credit == 0)
+            continue;
+        eligible++;
+        if (credit > *credit_out) {
+            best = worker;
+            *cls_out = cls;
+            *credit_out = credit;
+        }
+    }
+    *eligible_out = eligible;
+    return best;
+}
+
+/* Leases up to `chunk` tasks of `queue` to `worker` and sends them in one
+   DISPATCH. Returns 0, or -1 when the worker could not be reached: then
+   those tasks are back at the head of the queue, unchanged (they never
+   left), and the worker is gone. */
+static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
+                       fling_class_t cls, size_t chunk)
+{
+    fling_btask_t *sent[FLING_BATCH_TASKS_MAX];
+    size_t count = 0, bytes = 0;
+    fling_btask_t *task;
+    while (count < chunk && (task = fling_queue_peek (queue))) {
+        /* The scratch buffer holds FLING_DISPATCH_BYTES_MAX plus one record
+           of the largest size, so the first record always fits. */
+        if (count && bytes + task->size > FLING_DISPATCH_BYTES_MAX)
+            break;
+        fling_queue_pop (queue);
+        fling_worker_lease (self, worker, task, cls); /* sets the record's attempt */
+        memcpy (self->scratch + bytes, task->raw, task->size);
+        bytes += task->size;
+        sent[count++] = task;
+    }
+    zmsg_t *msg = fling_msg_dispatch ((uint32_t)count, self->scratch, bytes);
+    if (fling_broker_send (self, self->worker_sock, &worker->peer, &msg) == 0) {
+        self->counters.dispatched += count;
+        for (size_t i = 0; i < count; i++)
+            fling_broker_store_attempt (self, sent[i]);
+        return 0;
+    }
+    fling_debug ("dispatch failed worker=%s tasks=%zu: %s", worker->name, count, strerror (errno));
+    for (size_t i = count; i-- > 0;) {
+        fling_worker_unlease (sent[i]);
+        sent[i]->attempt--; /* it was never delivered */
+        fling_queue_push_head (queue, sent[i]);
+    }
+    self->counters.requeued += count;
+    fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
+    return -1;
+}
+
+static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
+{
+    size_t queued;
+    while ((queued = fling_queue_queued (queue)) > 0) {
+        fling_class_t cls = FLING_CLASS_LOOP;
+        uint32_t credit;
+        size_t eligible;
+        fling_bworker_t *worker = pick_worker (queue, &cls, &credit, &eligible);
+        if (!worker)
+            return;
+        size_t chunk = (queued + eligible - 1) / eligible;
+        if (chunk > credit)
+            chunk = credit;
+        if (chunk > FLING_BATCH_TASKS_MAX)
+            chunk = FLING_BATCH_TASKS_MAX;
+        send_chunk (self, queue, worker, cls, chunk);
+    }
+}
+
+void fling_dispatch (fling_broker_t *self)
+{
+    size_t count = self->queue_count;
+    if (count == 0)
+        return;
+    size_t start = self->dispatch_cursor++ % count;
+    for (size_t i = 0; i < count; i++)
+        dispatch_queue (self, self->queues[(start + i) % count]);
+}

@@ -1,0 +1,187 @@
+/*  fling_producers.c - the broker's producer side: SUBMIT, its ACK after
+    the group commit, PING and ADMIN on the producer socket.
+
+    SUBMITs are applied to the tables as they are read (so a resend within
+    the same turn is already a DUPLICATE), but their ACKs wait for the one
+    store commit at the end of the turn: an ACK promises that the store has
+    the tasks (proto/SPEC.md, ACK). A failed commit turns the whole turn's
+    answers into UNAVAILABLE and drops the tasks it accepted.
+*/
+#include "fling_broker_private.h"
+#include "fling_error.h"
+#include "fling_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  A SUBMIT waiting for the end-of-turn commit. One allocation: the struct,
+    then `count` task pointers (the tasks accepted, to undo on a failed
+    commit), then `count` status bytes. */
+struct pending_ack {
+    fling_peer_t peer;
+    uint64_t batch_seq;
+    uint32_t count;
+    uint8_t *statuses;
+    fling_btask_t *tasks[];
+};
+
+/* ---- accepting tasks ---------------------------------------------------- */
+
+/* Undoes fling_broker_hold_task for a task that was never acknowledged:
+   the store is not told, since it never confirmed the task. */
+static void drop_unacked (fling_broker_t *self, fling_btask_t *task)
+{
+    fling_queue_remove (task->queue, task);
+    fling_broker_forget_task (self, task);
+}
+
+static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
+                                     fling_btask_t **accepted)
+{
+    if (fling_idmap_lookup (self->ids, &record->id))
+        return FLING_REASON_DUPLICATE;
+    if (record->raw_size > self->config.max_bytes)
+        return FLING_REASON_TOO_LARGE;
+    if (fling_idmap_size (self->ids) >= self->config.max_tasks ||
+        self->bytes + record->raw_size > self->config.max_bytes)
+        return FLING_REASON_QUEUE_FULL;
+    fling_queue_t *queue = fling_broker_queue (self, record->name, record->name_size, true);
+    if (!queue)
+        return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
+    if (fling_queue_held (queue) >= self->config.max_queue_tasks)
+        return FLING_REASON_QUEUE_FULL;
+    fling_reason_t status = fling_broker_hold_task (self, record, queue, 0, accepted);
+    if (status != FLING_REASON_OK)
+        return status;
+    if (fling_store_append (self->store, &record->id, record->raw, record->raw_size)) {
+        int err = errno;
+        fling_error ("store append failed: %s", fling_strerror (err));
+        drop_unacked (self, *accepted);
+        *accepted = NULL;
+        return err == ENOSPC ? FLING_REASON_STORE_FULL : FLING_REASON_UNAVAILABLE;
+    }
+    self->store_dirty = true;
+    return FLING_REASON_OK;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
+{
+    if (self->ack_count == FLING_BROKER_DRAIN_MAX)
+        return; /* cannot happen: one SUBMIT per message read this turn */
+    size_t count = msg->count;
+    struct pending_ack *ack =
+        (struct pending_ack *)calloc (1, sizeof *ack + count * (sizeof (fling_btask_t *) + 1));
+    if (!ack) {
+        fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_UNAVAILABLE,
+                             "out of memory");
+        return;
+    }
+    ack->peer = *peer;
+    ack->batch_seq = msg->batch_seq;
+    ack->count = msg->count;
+    ack->statuses = (uint8_t *)&ack->tasks[count];
+    /* The codec checked every record already; the walk cannot fail. */
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_record_t record;
+    fling_reason_t reason;
+    for (size_t i = 0; i < count; i++) {
+        if (fling_record_next (&cursor, end, &record, &reason) != 1)
+            ack->statuses[i] = FLING_REASON_BAD_TASK;
+        else
+            ack->statuses[i] = (uint8_t)accept_record (self, &record, &ack->tasks[i]);
+    }
+    self->acks[self->ack_count++] = ack;
+}
+
+static void handle_admin (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
+{
+    char *json = fling_admin_handle (self, msg->text, msg->text_size);
+    if (!json) {
+        fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_UNAVAILABLE,
+                             "out of memory");
+        return;
+    }
+    zmsg_t *reply = fling_msg_admin_reply (json);
+    free (json);
+    fling_broker_send (self, self->producer_sock, peer, &reply);
+}
+
+void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
+{
+    zmsg_t *reply;
+    switch (msg->cmd) {
+    case FLING_CMD_SUBMIT:
+        handle_submit (self, peer, msg);
+        return;
+    case FLING_CMD_PING:
+        reply = fling_msg_pong ();
+        fling_broker_send (self, self->producer_sock, peer, &reply);
+        return;
+    case FLING_CMD_ADMIN:
+        handle_admin (self, peer, msg);
+        return;
+    case FLING_CMD_BYE:
+    case FLING_CMD_PONG:
+    case FLING_CMD_ERROR:
+        return; /* nothing to do; never answer an ERROR (no ping-pong of errors) */
+    default:
+        fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_BAD_STATE,
+                             "not a producer command");
+    }
+}
+
+/* ---- end of turn -------------------------------------------------------- */
+
+/* A failed commit: nothing of this turn may be acknowledged as stored. */
+static void fail_turn (fling_broker_t *self)
+{
+    for (size_t a = 0; a < self->ack_count; a++) {
+        struct pending_ack *ack = self->acks[a];
+        for (uint32_t i = 0; i < ack->count; i++) {
+            if (ack->tasks[i])
+                drop_unacked (self, ack->tasks[i]);
+            ack->tasks[i] = NULL;
+            if (ack->statuses[i] == FLING_REASON_OK || ack->statuses[i] == FLING_REASON_DUPLICATE)
+                ack->statuses[i] = FLING_REASON_UNAVAILABLE;
+        }
+    }
+}
+
+void fling_producers_commit_and_ack (fling_broker_t *self)
+{
+    if (self->store_dirty) {
+        self->store_dirty = false;
+        if (fling_store_commit (self->store)) {
+            fling_error ("store commit failed: %s; refusing this turn's %zu batches",
+                         fling_strerror (errno), self->ack_count);
+            fail_turn (self);
+        }
+    }
+    for (size_t a = 0; a < self->ack_count; a++) {
+        struct pending_ack *ack = self->acks[a];
+        for (uint32_t i = 0; i < ack->count; i++) {
+            uint8_t status = ack->statuses[i];
+            if (status == FLING_REASON_OK)
+                self->counters.accepted++;
+            else if (status == FLING_REASON_DUPLICATE)
+                self->counters.duplicates++;
+            else
+                self->counters.rejected++;
+        }
+        zmsg_t *reply = fling_msg_ack (ack->batch_seq, ack->count, ack->statuses);
+        fling_broker_send (self, self->producer_sock, &ack->peer, &reply);
+        free (ack);
+        self->acks[a] = NULL;
+    }
+    self->ack_count = 0;
+}
+
+void fling_producers_discard_acks (fling_broker_t *self)
+{
+    for (size_t a = 0; a < self->ack_count; a++)
+        free (self->acks[a]);
+    self->ack_count = 0;
+}

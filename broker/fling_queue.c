@@ -1,0 +1,251 @@
+/*  fling_queue.c - see fling_queue.h. */
+#include "fling_queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    fling_bworker_t *worker;
+    uint8_t cls;
+} server_t;
+
+struct fling_queue {
+    fling_tasklist_t waiting;
+    fling_queue_counters_t counters;
+    server_t *servers;
+    size_t server_count;
+    size_t server_alloc;
+    char name[FLING_NAME_MAX + 1];
+};
+
+/* ---- tasks ------------------------------------------------------------- */
+
+fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *queue,
+                                uint16_t attempt)
+{
+    if (record->raw_size > UINT32_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fling_btask_t *self = (fling_btask_t *)malloc (sizeof *self + record->raw_size);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset (self, 0, sizeof *self);
+    self->queue = queue;
+    self->size = (uint32_t)record->raw_size;
+    self->attempt = attempt;
+    memcpy (self->raw, record->raw, record->raw_size);
+    return self;
+}
+
+void fling_btask_destroy (fling_btask_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free (*self_p);
+    *self_p = NULL;
+}
+
+/* The record was validated when it came in, so this cannot fail; the codec
+   stays the only code that knows the record layout. */
+static void read_record (const fling_btask_t *self, fling_record_t *record)
+{
+    const uint8_t *cursor = self->raw;
+    fling_reason_t reason;
+    if (fling_record_next (&cursor, self->raw + self->size, record, &reason) != 1)
+        memset (record, 0, sizeof *record);
+}
+
+void fling_btask_id (const fling_btask_t *self, fling_task_id_t *id)
+{
+    fling_record_t record;
+    read_record (self, &record);
+    *id = record.id;
+}
+
+uint16_t fling_btask_max_attempts (const fling_btask_t *self)
+{
+    fling_record_t record;
+    read_record (self, &record);
+    return record.max_attempts;
+}
+
+/* ---- lists ------------------------------------------------------------- */
+
+void fling_tasklist_push_tail (fling_tasklist_t *list, fling_btask_t *task)
+{
+    task->next = NULL;
+    task->prev = list->tail;
+    if (list->tail)
+        list->tail->next = task;
+    else
+        list->head = task;
+    list->tail = task;
+    list->count++;
+}
+
+void fling_tasklist_push_head (fling_tasklist_t *list, fling_btask_t *task)
+{
+    task->prev = NULL;
+    task->next = list->head;
+    if (list->head)
+        list->head->prev = task;
+    else
+        list->tail = task;
+    list->head = task;
+    list->count++;
+}
+
+void fling_tasklist_remove (fling_tasklist_t *list, fling_btask_t *task)
+{
+    if (task->prev)
+        task->prev->next = task->next;
+    else
+        list->head = task->next;
+    if (task->next)
+        task->next->prev = task->prev;
+    else
+        list->tail = task->prev;
+    task->next = task->prev = NULL;
+    list->count--;
+}
+
+fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list)
+{
+    fling_btask_t *task = list->head;
+    if (task)
+        fling_tasklist_remove (list, task);
+    return task;
+}
+
+/* ---- queues ------------------------------------------------------------ */
+
+fling_queue_t *fling_queue_new (const char *name, size_t name_size)
+{
+    if (name_size == 0 || name_size > FLING_NAME_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fling_queue_t *self = (fling_queue_t *)calloc (1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy (self->name, name, name_size);
+    return self;
+}
+
+void fling_queue_destroy (fling_queue_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    fling_queue_t *self = *self_p;
+    fling_btask_t *task;
+    while ((task = fling_tasklist_pop_head (&self->waiting)))
+        fling_btask_destroy (&task);
+    free (self->servers);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *fling_queue_name (const fling_queue_t *self)
+{
+    return self->name;
+}
+
+size_t fling_queue_queued (const fling_queue_t *self)
+{
+    return self->waiting.count;
+}
+
+fling_queue_counters_t *fling_queue_counters (fling_queue_t *self)
+{
+    return &self->counters;
+}
+
+size_t fling_queue_held (const fling_queue_t *self)
+{
+    return self->waiting.count + (size_t)self->counters.inflight;
+}
+
+void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task)
+{
+    fling_tasklist_push_tail (&self->waiting, task);
+}
+
+void fling_queue_push_head (fling_queue_t *self, fling_btask_t *task)
+{
+    fling_tasklist_push_head (&self->waiting, task);
+}
+
+fling_btask_t *fling_queue_pop (fling_queue_t *self)
+{
+    return fling_tasklist_pop_head (&self->waiting);
+}
+
+fling_btask_t *fling_queue_peek (const fling_queue_t *self)
+{
+    return self->waiting.head;
+}
+
+void fling_queue_remove (fling_queue_t *self, fling_btask_t *task)
+{
+    fling_tasklist_remove (&self->waiting, task);
+}
+
+/* ---- servers ----------------------------------------------------------- */
+
+static server_t *find_server (const fling_queue_t *self, const fling_bworker_t *worker)
+{
+    for (size_t i = 0; i < self->server_count; i++)
+        if (self->servers[i].worker == worker)
+            return &self->servers[i];
+    return NULL;
+}
+
+int fling_queue_add_server (fling_queue_t *self, fling_bworker_t *worker, fling_class_t cls)
+{
+    server_t *server = find_server (self, worker);
+    if (server) {
+        server->cls = (uint8_t)cls;
+        return 0;
+    }
+    if (self->server_count == self->server_alloc) {
+        size_t alloc = self->server_alloc ? self->server_alloc * 2 : 4;
+        server_t *grown = (server_t *)realloc (self->servers, alloc * sizeof *grown);
+        if (!grown) {
+            errno = ENOMEM;
+            return -1;
+        }
+        self->servers = grown;
+        self->server_alloc = alloc;
+    }
+    self->servers[self->server_count++] = (server_t){.worker = worker, .cls = (uint8_t)cls};
+    return 0;
+}
+
+void fling_queue_remove_server (fling_queue_t *self, fling_bworker_t *worker)
+{
+    server_t *server = find_server (self, worker);
+    if (!server)
+        return;
+    /* Order does not matter: dispatch picks by free credit. */
+    *server = self->servers[--self->server_count];
+}
+
+size_t fling_queue_server_count (const fling_queue_t *self)
+{
+    return self->server_count;
+}
+
+fling_bworker_t *fling_queue_server (const fling_queue_t *self, size_t index, fling_class_t *cls)
+{
+    if (index >= self->server_count)
+        return NULL;
+    if (cls)
+        *cls = (fling_class_t)self->servers[index].cls;
+    return self->servers[index].worker;
+}

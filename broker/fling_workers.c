@@ -1,0 +1,352 @@
+/*  fling_workers.c - the broker's worker table: registration (READY),
+    outcomes (RESULT), capacity, liveness, and what happens to the tasks of
+    a worker that leaves or dies (proto/SPEC.md, worker dialog).
+
+    Credit: a worker holds at most capacity[class] tasks of a class; each
+    RESULT gives one unit back. A worker's tasks sit on its lease list, so
+    a dead worker's tasks go back to their queues without any search.
+*/
+#include "fling_broker_private.h"
+#include "fling_log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fling_bworker_t *find (fling_broker_t *self, const fling_peer_t *peer)
+{
+    char key[FLING_PEER_HEX_SIZE];
+    fling_peer_hex (peer, key);
+    return (fling_bworker_t *)zhashx_lookup (self->workers, key);
+}
+
+fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *peer)
+{
+    fling_bworker_t *worker = find (self, peer);
+    if (worker)
+        worker->last_seen_ms = self->now_ms;
+    return worker;
+}
+
+/* Copies peer-sent text for a log line: printable ASCII only, so a peer
+   cannot forge log lines or break key=value parsing. */
+static void printable (char *out, size_t out_size, const char *text, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < size && n + 1 < out_size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        out[n++] = c > ' ' && c < 127 && c != '"' ? (char)c : '_';
+    }
+    out[n] = '\0';
+}
+
+/* ---- leases ------------------------------------------------------------ */
+
+void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
+                         fling_class_t cls)
+{
+    task->owner = worker;
+    task->cls = (uint8_t)cls;
+    task->attempt++;
+    fling_record_set_attempt (task->raw, task->attempt);
+    fling_tasklist_push_tail (&worker->leased, task);
+    worker->inflight[cls]++;
+    fling_queue_counters (task->queue)->inflight++;
+}
+
+void fling_worker_unlease (fling_btask_t *task)
+{
+    fling_bworker_t *worker = task->owner;
+    fling_tasklist_remove (&worker->leased, task);
+    worker->inflight[task->cls]--;
+    fling_queue_counters (task->queue)->inflight--;
+    task->owner = NULL;
+}
+
+static unsigned max_attempts (fling_broker_t *self, const fling_btask_t *task)
+{
+    unsigned own = fling_btask_max_attempts (task);
+    return own ? own : self->config.max_attempts;
+}
+
+/* The task used its last attempt: it leaves the broker. The dead-letter
+   queue will keep such tasks; for now one log line is all that is left. */
+static void fail_task (fling_broker_t *self, fling_btask_t *task, const char *error,
+                       size_t error_size)
+{
+    char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    printable (text, sizeof text, error, error_size);
+    fling_warn ("task failed id=%s name=%s attempts=%u error=\"%s\"",
+                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
+                (unsigned)task->attempt, text);
+    fling_queue_counters (task->queue)->failed++;
+    self->counters.failed++;
+    fling_broker_finish_task (self, task);
+}
+
+/* ---- registration ------------------------------------------------------ */
+
+static void unregister_names (fling_bworker_t *worker)
+{
+    for (size_t i = 0; i < worker->reg_count; i++)
+        fling_queue_remove_server (worker->regs[i].queue, worker);
+    worker->reg_count = 0;
+}
+
+static void register_name (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
+                           const char *name, size_t name_size)
+{
+    fling_queue_t *queue = fling_broker_queue (self, name, name_size, true);
+    if (!queue || fling_queue_add_server (queue, worker, cls)) {
+        fling_warn ("worker name not registered worker=%s name=%.*s: %s", worker->name,
+                    (int)name_size, name, strerror (errno));
+        return;
+    }
+    for (size_t i = 0; i < worker->reg_count; i++)
+        if (worker->regs[i].queue == queue) {
+            worker->regs[i].cls = (uint8_t)cls; /* same name twice: the last wins */
+            return;
+        }
+    if (worker->reg_count < FLING_NAMES_MAX) {
+        worker->regs[worker->reg_count].queue = queue;
+        worker->regs[worker->reg_count++].cls = (uint8_t)cls;
+    }
+}
+
+/* "a:pool,b:loop" for the log line, cut short when long. */
+static void names_text (const fling_bworker_t *worker, char *out, size_t out_size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < worker->reg_count; i++) {
+        int wrote = snprintf (out + n, out_size - n, "%s%s:%s", i ? "," : "",
+                              fling_queue_name (worker->regs[i].queue),
+                              fling_class_name (worker->regs[i].cls));
+        if (wrote < 0 || (size_t)wrote >= out_size - n) {
+            if (out_size > 4)
+                strcpy (out + out_size - 4, "...");
+            return;
+        }
+        n += (size_t)wrote;
+    }
+}
+
+static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_bworker_t *worker,
+                          const fling_msg_t *msg)
+{
+    bool joined = !worker;
+    if (joined) {
+        worker = (fling_bworker_t *)calloc (1, sizeof *worker);
+        if (!worker) {
+            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNAVAILABLE,
+                                 "out of memory");
+            return;
+        }
+        worker->peer = *peer;
+        fling_peer_hex (peer, worker->key);
+        zhashx_insert (self->workers, worker->key, worker);
+    } else
+        unregister_names (worker); /* a re-READY replaces names, keeps leases */
+    printable (worker->name, sizeof worker->name, msg->worker_name, msg->worker_name_size);
+    worker->pid = msg->pid;
+    worker->capacity[FLING_CLASS_POOL] = msg->capacity[FLING_CLASS_POOL];
+    worker->capacity[FLING_CLASS_LOOP] = msg->capacity[FLING_CLASS_LOOP];
+    worker->last_seen_ms = self->now_ms;
+
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_class_t cls;
+    const char *name;
+    size_t name_size;
+    while (fling_ready_name_next (&cursor, end, &cls, &name, &name_size) == 1)
+        register_name (self, worker, cls, name, name_size);
+
+    char names[512];
+    names_text (worker, names, sizeof names);
+    fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32 " names=%s",
+                joined ? "joined" : "registered again", worker->name, worker->pid,
+                worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names);
+    self->dispatch_needed = true;
+}
+
+/* ---- outcomes ---------------------------------------------------------- */
+
+static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
+                          const fling_result_t *result)
+{
+    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &result->id);
+    /* Fencing: a late answer from a worker that lost the lease (or for an
+       earlier attempt) must never decide the fate of the current run. */
+    if (!task || task->owner != worker || task->attempt != result->attempt) {
+        self->counters.stale_results++;
+        return;
+    }
+    fling_worker_unlease (task);
+    self->dispatch_needed = true;
+    fling_queue_counters_t *counters = fling_queue_counters (task->queue);
+    switch (result->outcome) {
+    case FLING_OUTCOME_DONE:
+        counters->done++;
+        worker->done++;
+        self->counters.done++;
+        fling_broker_finish_task (self, task);
+        return;
+    case FLING_OUTCOME_RELEASED:
+        /* It never ran: that run does not count. */
+        task->attempt--;
+        fling_broker_store_attempt (self, task);
+        fling_queue_push_head (task->queue, task);
+        self->counters.requeued++;
+        return;
+    default: /* RETRY, FAIL, TIMEOUT */
+        if (task->attempt >= max_attempts (self, task)) {
+            fail_task (self, task, result->error, result->error_size);
+            return;
+        }
+        fling_queue_push_tail (task->queue, task);
+        counters->retried++;
+        self->counters.retried++;
+    }
+}
+
+static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
+{
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_result_t result;
+    fling_reason_t reason;
+    while (fling_result_next (&cursor, end, &result, &reason) == 1)
+        apply_result (self, worker, &result);
+}
+
+static void handle_capacity (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
+{
+    /* May drop below what is in flight: then nothing more until it drains. */
+    worker->capacity[FLING_CLASS_POOL] = msg->capacity[FLING_CLASS_POOL];
+    worker->capacity[FLING_CLASS_LOOP] = msg->capacity[FLING_CLASS_LOOP];
+    fling_debug ("worker capacity name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32,
+                 worker->name, worker->pid, worker->capacity[FLING_CLASS_POOL],
+                 worker->capacity[FLING_CLASS_LOOP]);
+    self->dispatch_needed = true;
+}
+
+void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling_bworker_t *worker,
+                           const fling_msg_t *msg)
+{
+    zmsg_t *reply;
+    switch (msg->cmd) {
+    case FLING_CMD_READY:
+        handle_ready (self, peer, worker, msg);
+        return;
+    case FLING_CMD_PING:
+        if (!worker) {
+            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+                                 "unknown worker: send READY");
+            return;
+        }
+        reply = fling_msg_pong ();
+        fling_broker_send (self, self->worker_sock, peer, &reply);
+        return;
+    case FLING_CMD_BYE:
+        if (worker)
+            fling_workers_drop (self, worker, FLING_WORKER_LEFT);
+        return;
+    case FLING_CMD_RESULT:
+    case FLING_CMD_CAPACITY:
+        if (!worker)
+            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+                                 "unknown worker: send READY");
+        else if (msg->cmd == FLING_CMD_RESULT)
+            handle_result (self, worker, msg);
+        else
+            handle_capacity (self, worker, msg);
+        return;
+    case FLING_CMD_PONG:
+    case FLING_CMD_ERROR:
+        return; /* never answer an ERROR */
+    default:
+        fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_BAD_STATE,
+                             "not a worker command");
+    }
+}
+
+/* ---- leaving and dying ------------------------------------------------- */
+
+/* Returns the worker's tasks to the head of their queues, oldest first.
+   They keep their attempt number: each may have been running, and a task
+   that keeps killing its workers must run out of attempts (poison task). */
+static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker)
+{
+    size_t requeued = 0;
+    fling_btask_t *task;
+    while ((task = worker->leased.tail)) {
+        fling_worker_unlease (task);
+        if (task->attempt >= max_attempts (self, task)) {
+            static const char error[] = "worker lost while running the task";
+            fail_task (self, task, error, sizeof error - 1);
+            continue;
+        }
+        fling_queue_push_head (task->queue, task);
+        requeued++;
+    }
+    self->counters.requeued += requeued;
+    if (requeued)
+        self->dispatch_needed = true;
+    return requeued;
+}
+
+static void forget (fling_broker_t *self, fling_bworker_t *worker)
+{
+    unregister_names (worker);
+    zhashx_delete (self->workers, worker->key);
+    free (worker);
+}
+
+void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
+{
+    size_t requeued = requeue_leases (self, worker);
+    if (why == FLING_WORKER_LEFT)
+        fling_info ("worker left name=%s pid=%" PRIu32 " requeued=%zu", worker->name, worker->pid,
+                    requeued);
+    else {
+        if (why == FLING_WORKER_TIMEOUT)
+            self->counters.worker_lost++;
+        fling_warn ("worker lost name=%s pid=%" PRIu32 " requeued=%zu reason=%s", worker->name,
+                    worker->pid, requeued, why == FLING_WORKER_TIMEOUT ? "timeout" : "unreachable");
+    }
+    forget (self, worker);
+}
+
+void fling_workers_reap (fling_broker_t *self)
+{
+    /* Collect first: dropping edits the table being walked. */
+    zlist_t *dead = NULL;
+    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
+        if (self->now_ms - worker->last_seen_ms <= (int64_t)self->config.worker_timeout_ms)
+            continue;
+        if (!dead && !(dead = zlist_new ()))
+            return;
+        zlist_append (dead, worker);
+    }
+    if (!dead)
+        return;
+    fling_bworker_t *worker;
+    while ((worker = (fling_bworker_t *)zlist_pop (dead)))
+        fling_workers_drop (self, worker, FLING_WORKER_TIMEOUT);
+    zlist_destroy (&dead);
+}
+
+void fling_workers_destroy_all (fling_broker_t *self)
+{
+    fling_bworker_t *worker;
+    while ((worker = (fling_bworker_t *)zhashx_first (self->workers))) {
+        fling_btask_t *task;
+        while ((task = worker->leased.head)) {
+            fling_worker_unlease (task);
+            fling_queue_push_tail (task->queue, task); /* the queue frees it */
+        }
+        forget (self, worker);
+    }
+}

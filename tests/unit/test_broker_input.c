@@ -1,0 +1,642 @@
+/*  test_broker_input.c - a real broker (broker/fling_broker.c) in a thread,
+    fed by raw DEALER sockets: hostile and malformed input must be refused
+    with the right reason (or dropped), counted, and never stop the broker;
+    and the basic flows work: SUBMIT -> ACK, READY -> DISPATCH -> RESULT,
+    duplicates, retries, released tasks, stale results, limits, a worker
+    that goes silent or away. Every wait is bounded by a zpoller timeout.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fling_broker.h"
+#include "fling_log.h"
+#include "fling_proto.h"
+
+#define WAIT_MS     2000 /* a reply that should come comes well within this */
+#define SILENCE_MS  200  /* a reply that should not come has had this long */
+#define PRODUCER_ID 0x5eed5eed5eed5eedull
+
+typedef struct {
+    fling_broker_t *broker;
+    pthread_t thread;
+    zsock_t *producer; /* DEALER on the producer endpoint */
+    zsock_t *admin;    /* DEALER on the producer endpoint, stats only */
+} ctx_t;
+
+/* ---- broker in a thread ------------------------------------------------- */
+
+static void *run_broker (void *arg)
+{
+    fling_broker_run ((fling_broker_t *)arg);
+    return NULL;
+}
+
+static zsock_t *dealer (ctx_t *ctx, const char *which)
+{
+    zsock_t *sock = zsock_new_dealer (fling_broker_endpoint (ctx->broker, which));
+    assert_non_null (sock);
+    zsock_set_linger (sock, 0);
+    return sock;
+}
+
+static ctx_t *start_broker (void (*tune) (fling_broker_config_t *))
+{
+    fling_broker_config_t config;
+    fling_broker_config_init (&config);
+    strcpy (config.producer_endpoint, "tcp://127.0.0.1:*");
+    strcpy (config.worker_endpoint, "tcp://127.0.0.1:*");
+    config.heartbeat_ms = 100; /* stop within 50 ms */
+    config.worker_timeout_ms = 10000;
+    if (tune)
+        tune (&config);
+    fling_log_init ("broker", FLING_LOG_ERROR); /* refusals are expected here */
+    ctx_t *ctx = (ctx_t *)calloc (1, sizeof *ctx);
+    assert_non_null (ctx);
+    ctx->broker = fling_broker_new (&config);
+    assert_non_null (ctx->broker);
+    assert_null (fling_broker_endpoint (ctx->broker, "other"));
+    assert_non_null (strstr (fling_broker_endpoint (ctx->broker, "producer"), "tcp://127.0.0.1:"));
+    assert_int_equal (pthread_create (&ctx->thread, NULL, run_broker, ctx->broker), 0);
+    ctx->producer = dealer (ctx, "producer");
+    ctx->admin = dealer (ctx, "producer");
+    return ctx;
+}
+
+static void stop_broker (ctx_t *ctx)
+{
+    zsock_destroy (&ctx->producer);
+    zsock_destroy (&ctx->admin);
+    fling_broker_stop (ctx->broker);
+    assert_int_equal (pthread_join (ctx->thread, NULL), 0);
+    fling_broker_destroy (&ctx->broker);
+    assert_null (ctx->broker);
+    free (ctx);
+}
+
+static int setup (void **state)
+{
+    *state = start_broker (NULL);
+    return 0;
+}
+
+static int teardown (void **state)
+{
+    stop_broker ((ctx_t *)*state);
+    return 0;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+static zmsg_t *recv_within (zsock_t *sock, int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (sock, NULL);
+    assert_non_null (poller);
+    zmsg_t *msg = zpoller_wait (poller, timeout_ms) ? zmsg_recv (sock) : NULL;
+    zpoller_destroy (&poller);
+    return msg;
+}
+
+/* The next message of command `cmd`, skipping others (PONGs...), or fail. */
+static zmsg_t *expect_cmd (zsock_t *sock, fling_cmd_t cmd, fling_msg_t *decoded)
+{
+    int64_t deadline = fling_clock_ms () + WAIT_MS;
+    while (fling_clock_ms () < deadline) {
+        zmsg_t *msg = recv_within (sock, (int)(deadline - fling_clock_ms ()));
+        if (!msg)
+            break;
+        fling_reason_t reason;
+        assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
+        if (decoded->cmd == cmd)
+            return msg;
+        zmsg_destroy (&msg);
+    }
+    fail_msg ("no %s within %d ms", fling_cmd_name (cmd), WAIT_MS);
+    return NULL;
+}
+
+static void expect_error (zsock_t *sock, fling_reason_t reason)
+{
+    fling_msg_t decoded;
+    zmsg_t *msg = expect_cmd (sock, FLING_CMD_ERROR, &decoded);
+    if (decoded.reason != reason)
+        fail_msg ("ERROR %s, expected %s", fling_reason_name (decoded.reason),
+                  fling_reason_name (reason));
+    assert_true (decoded.text_size > 0);
+    zmsg_destroy (&msg);
+}
+
+static void expect_silence (zsock_t *sock)
+{
+    zmsg_t *msg = recv_within (sock, SILENCE_MS);
+    if (msg) {
+        zmsg_destroy (&msg);
+        fail_msg ("unexpected reply");
+    }
+}
+
+static void send_msg (zsock_t *sock, zmsg_t *msg)
+{
+    assert_non_null (msg);
+    assert_int_equal (zmsg_send (&msg, sock), 0);
+}
+
+/* A message of raw frames: header bytes, then (data, size) pairs. */
+static void send_raw (zsock_t *sock, const char *header, size_t header_size, size_t extra_frames,
+                      ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, header, header_size);
+    va_list args;
+    va_start (args, extra_frames);
+    for (size_t i = 0; i < extra_frames; i++) {
+        const void *data = va_arg (args, const void *);
+        size_t size = va_arg (args, size_t);
+        zmsg_addmem (msg, data, size);
+    }
+    va_end (args);
+    send_msg (sock, msg);
+}
+
+/* `count` records of `name` with ids PRODUCER_ID:first.. into `buf`. */
+static size_t build_records (uint8_t *buf, uint64_t first, size_t count, const char *name,
+                             uint16_t max_attempts)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < count; i++) {
+        fling_task_id_t id;
+        fling_task_id_make (&id, PRODUCER_ID, first + i);
+        size += fling_record_write (buf + size, &id, 0, max_attempts, 0, 0, name, strlen (name),
+                                    "{}", 2);
+    }
+    return size;
+}
+
+static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count, const char *name,
+                    uint16_t max_attempts)
+{
+    uint8_t buf[64 * 1024];
+    size_t size = build_records (buf, first, count, name, max_attempts);
+    send_msg (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
+}
+
+/* Waits for the ACK of `batch_seq`; every status must be `status`. */
+static void expect_ack (ctx_t *ctx, uint64_t batch_seq, size_t count, fling_reason_t status)
+{
+    fling_msg_t ack;
+    zmsg_t *msg = expect_cmd (ctx->producer, FLING_CMD_ACK, &ack);
+    assert_int_equal (ack.batch_seq, batch_seq);
+    assert_int_equal (ack.count, count);
+    for (size_t i = 0; i < count; i++)
+        if (ack.body[i] != status)
+            fail_msg ("task %zu: %s, expected %s", i, fling_reason_name (ack.body[i]),
+                      fling_reason_name (status));
+    zmsg_destroy (&msg);
+}
+
+static json_t *stats (ctx_t *ctx)
+{
+    send_msg (ctx->admin, fling_msg_admin ("{\"op\":\"stats\"}"));
+    fling_msg_t reply;
+    zmsg_t *msg = expect_cmd (ctx->admin, FLING_CMD_ADMIN_REPLY, &reply);
+    json_error_t error;
+    json_t *root = json_loadb (reply.text, reply.text_size, 0, &error);
+    zmsg_destroy (&msg);
+    assert_non_null (root);
+    return root;
+}
+
+/* stats[section][key] as an integer; -1 when absent. */
+static json_int_t stat_value (ctx_t *ctx, const char *section, const char *key)
+{
+    json_t *root = stats (ctx);
+    json_t *value = json_object_get (section ? json_object_get (root, section) : root, key);
+    json_int_t result = value ? json_integer_value (value) : -1;
+    json_decref (root);
+    return result;
+}
+
+/* Polls stats until stats[section][key] == expected, for up to WAIT_MS. */
+static void wait_stat (ctx_t *ctx, const char *section, const char *key, json_int_t expected)
+{
+    json_int_t value = -1;
+    for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
+        if ((value = stat_value (ctx, section, key)) == expected)
+            return;
+        zclock_sleep (20);
+    }
+    fail_msg ("%s.%s = %lld, expected %lld", section ? section : "", key, (long long)value,
+              (long long)expected);
+}
+
+/* ---- a raw worker ------------------------------------------------------- */
+
+static zsock_t *worker_ready (ctx_t *ctx, const char *name, uint32_t loop_capacity)
+{
+    zsock_t *worker = dealer (ctx, "worker");
+    uint32_t capacity[FLING_CLASS_COUNT] = {0};
+    capacity[FLING_CLASS_LOOP] = loop_capacity;
+    const char *names[] = {"email"};
+    fling_class_t classes[] = {FLING_CLASS_LOOP};
+    send_msg (worker, fling_msg_ready (capacity, 4242, name, 1, names, classes));
+    /* READY has no answer; PING after it proves the registration. */
+    send_msg (worker, fling_msg_ping ());
+    fling_msg_t pong;
+    zmsg_t *msg = expect_cmd (worker, FLING_CMD_PONG, &pong);
+    zmsg_destroy (&msg);
+    return worker;
+}
+
+typedef struct {
+    fling_task_id_t ids[FLING_BATCH_TASKS_MAX];
+    uint16_t attempts[FLING_BATCH_TASKS_MAX];
+    size_t count;
+} leased_t;
+
+/* Receives DISPATCHes until `count` tasks have arrived (more is a failure). */
+static void expect_tasks (zsock_t *worker, leased_t *leased, size_t count)
+{
+    leased->count = 0;
+    while (leased->count < count) {
+        fling_msg_t dispatch;
+        zmsg_t *msg = expect_cmd (worker, FLING_CMD_DISPATCH, &dispatch);
+        const uint8_t *cursor = dispatch.body, *end = dispatch.body + dispatch.body_size;
+        fling_record_t record;
+        fling_reason_t reason;
+        while (fling_record_next (&cursor, end, &record, &reason) == 1) {
+            assert_true (leased->count < count);
+            leased->ids[leased->count] = record.id;
+            leased->attempts[leased->count++] = record.attempt;
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+static void send_results (zsock_t *worker, const leased_t *leased, fling_outcome_t outcome)
+{
+    uint8_t buf[FLING_BATCH_TASKS_MAX * (FLING_RESULT_OVERHEAD + 8)];
+    size_t size = 0;
+    for (size_t i = 0; i < leased->count; i++) {
+        fling_result_t result = {.id = leased->ids[i],
+                                 .attempt = leased->attempts[i],
+                                 .outcome = (uint8_t)outcome,
+                                 .error = "boom",
+                                 .error_size = 4};
+        size += fling_result_write (buf + size, &result);
+    }
+    send_msg (worker, fling_msg_result ((uint32_t)leased->count, buf, size));
+}
+
+/* ---- hostile input ------------------------------------------------------ */
+
+static const char HEADER_PING[4] = {'F', 'L', FLING_PROTO_VERSION, FLING_CMD_PING};
+
+static void test_producer_socket_bad_input (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    zsock_t *p = ctx->producer;
+
+    send_raw (p, "", 0, 0); /* empty: dropped */
+    expect_silence (p);
+    send_raw (p, "XL\x01\x03", 4, 0); /* bad signature: dropped */
+    expect_silence (p);
+    send_raw (p, "FL\x02\x03", 4, 0);
+    expect_error (p, FLING_REASON_BAD_VERSION);
+    send_raw (p, "FL\x01\x63", 4, 0);
+    expect_error (p, FLING_REASON_BAD_COMMAND);
+    send_raw (p, HEADER_PING, 4, 1, "x", (size_t)1); /* PING has no frames */
+    expect_error (p, FLING_REASON_MALFORMED);
+    static const char submit_header[4] = {'F', 'L', 1, FLING_CMD_SUBMIT};
+    send_raw (p, submit_header, 4, 2, "12345678901", (size_t)11, "", (size_t)0);
+    expect_error (p, FLING_REASON_MALFORMED); /* truncated fields */
+
+    uint8_t buf[256];
+    size_t size = build_records (buf, 1, 1, "email", 0);
+    buf[33] = '/'; /* a byte not allowed in a name */
+    send_msg (p, fling_msg_submit (1, 1, buf, size));
+    expect_error (p, FLING_REASON_BAD_TASK);
+
+    zmsg_t *many = zmsg_new ();
+    zmsg_addmem (many, HEADER_PING, 4);
+    for (int i = 1; i < FLING_FRAMES_MAX + 1; i++)
+        zmsg_addmem (many, "f", 1);
+    assert_int_equal (zmsg_size (many), FLING_FRAMES_MAX + 1);
+    send_msg (p, many);
+    expect_error (p, FLING_REASON_MALFORMED);
+
+    uint32_t capacity[FLING_CLASS_COUNT] = {1, 1};
+    const char *names[] = {"email"};
+    fling_class_t classes[] = {FLING_CLASS_LOOP};
+    send_msg (p, fling_msg_ready (capacity, 1, "w", 1, names, classes));
+    expect_error (p, FLING_REASON_BAD_STATE); /* worker command, producer socket */
+    send_msg (p, fling_msg_error (FLING_REASON_MALFORMED, "x"));
+    expect_silence (p); /* an ERROR is never answered */
+
+    /* Still serving: a valid SUBMIT is accepted, PING answered. */
+    submit (ctx, 7, 100, 3, "email", 0);
+    expect_ack (ctx, 7, 3, FLING_REASON_OK);
+    send_msg (p, fling_msg_ping ());
+    fling_msg_t pong;
+    zmsg_t *msg = expect_cmd (p, FLING_CMD_PONG, &pong);
+    zmsg_destroy (&msg);
+
+    assert_int_equal (stat_value (ctx, "refused", "EMPTY"), 1);
+    assert_int_equal (stat_value (ctx, "refused", "BAD_SIGNATURE"), 1);
+    assert_int_equal (stat_value (ctx, "refused", "BAD_VERSION"), 1);
+    assert_int_equal (stat_value (ctx, "refused", "BAD_COMMAND"), 1);
+    assert_int_equal (stat_value (ctx, "refused", "MALFORMED"), 3);
+    assert_int_equal (stat_value (ctx, "refused", "BAD_TASK"), 1);
+    assert_int_equal (stat_value (ctx, "refused", "BAD_STATE"), 1);
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 3);
+    assert_int_equal (stat_value (ctx, "counters", "accepted"), 3);
+}
+
+static void test_worker_socket_bad_input (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    zsock_t *w = dealer (ctx, "worker");
+    leased_t fake = {.count = 1};
+    fling_task_id_make (&fake.ids[0], 1, 1);
+    fake.attempts[0] = 1;
+    send_results (w, &fake, FLING_OUTCOME_DONE);
+    expect_error (w, FLING_REASON_UNKNOWN_PEER);
+    send_msg (w, fling_msg_ping ());
+    expect_error (w, FLING_REASON_UNKNOWN_PEER);
+    uint32_t capacity[FLING_CLASS_COUNT] = {0, 0};
+    send_msg (w, fling_msg_capacity (capacity));
+    expect_error (w, FLING_REASON_UNKNOWN_PEER);
+    send_msg (w, fling_msg_bye ());
+    expect_silence (w);
+    uint8_t buf[256];
+    size_t size = build_records (buf, 1, 1, "email", 0);
+    send_msg (w, fling_msg_submit (1, 1, buf, size));
+    expect_error (w, FLING_REASON_BAD_STATE); /* producer command, worker socket */
+    send_msg (w, fling_msg_admin ("{\"op\":\"stats\"}"));
+    expect_error (w, FLING_REASON_BAD_STATE);
+    send_raw (w, "", 0, 0);
+    expect_silence (w);
+
+    assert_int_equal (stat_value (ctx, "refused", "UNKNOWN_PEER"), 3);
+    assert_int_equal (stat_value (ctx, "refused", "BAD_STATE"), 2);
+    assert_int_equal (stat_value (ctx, "refused", "EMPTY"), 1);
+    zsock_destroy (&w);
+
+    /* A registered worker gets PONG, and a RESULT for a task it does not
+       hold is only counted. */
+    zsock_t *good = worker_ready (ctx, "good", 10);
+    send_results (good, &fake, FLING_OUTCOME_DONE);
+    wait_stat (ctx, "counters", "stale_results", 1);
+    zsock_destroy (&good);
+}
+
+static void test_admin_bad_requests (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    static const char *requests[] = {"not json", "[1,2]", "{\"op\":\"nope\"}", "{\"op\":1}",
+                                     "{\"op\":\"stats\",\"op\":\"stats\"}"};
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+        send_msg (ctx->admin, fling_msg_admin (requests[i]));
+        fling_msg_t reply;
+        zmsg_t *msg = expect_cmd (ctx->admin, FLING_CMD_ADMIN_REPLY, &reply);
+        json_t *root = json_loadb (reply.text, reply.text_size, 0, NULL);
+        assert_non_null (root);
+        assert_true (json_is_string (json_object_get (root, "error")));
+        json_decref (root);
+        zmsg_destroy (&msg);
+    }
+    json_t *root = stats (ctx);
+    assert_string_equal (json_string_value (json_object_get (root, "store")), "memory");
+    assert_true (json_is_integer (json_object_get (root, "uptime_ms")));
+    assert_true (json_is_array (json_object_get (root, "queues")));
+    assert_true (json_is_array (json_object_get (root, "workers")));
+    json_decref (root);
+}
+
+/* ---- flows -------------------------------------------------------------- */
+
+static void test_submit_dispatch_done (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    zsock_t *worker = worker_ready (ctx, "w1", 100);
+    submit (ctx, 1, 1, 10, "email", 0);
+    expect_ack (ctx, 1, 10, FLING_REASON_OK);
+    leased_t leased;
+    expect_tasks (worker, &leased, 10);
+    for (size_t i = 0; i < leased.count; i++)
+        assert_int_equal (leased.attempts[i], 1);
+
+    /* The producer resends the batch (lost ACK): nothing doubles. */
+    submit (ctx, 1, 1, 10, "email", 0);
+    expect_ack (ctx, 1, 10, FLING_REASON_DUPLICATE);
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 10);
+    assert_int_equal (stat_value (ctx, "counters", "duplicates"), 10);
+
+    send_results (worker, &leased, FLING_OUTCOME_DONE);
+    wait_stat (ctx, "counters", "done", 10);
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
+    assert_int_equal (stat_value (ctx, NULL, "bytes"), 0);
+    assert_int_equal (stat_value (ctx, "counters", "dispatched"), 10);
+
+    json_t *root = stats (ctx);
+    json_t *queue = json_array_get (json_object_get (root, "queues"), 0);
+    assert_string_equal (json_string_value (json_object_get (queue, "name")), "email");
+    assert_int_equal (json_integer_value (json_object_get (queue, "done")), 10);
+    assert_int_equal (json_integer_value (json_object_get (queue, "inflight")), 0);
+    json_t *w = json_array_get (json_object_get (root, "workers"), 0);
+    assert_string_equal (json_string_value (json_object_get (w, "name")), "w1");
+    assert_int_equal (json_integer_value (json_object_get (w, "pid")), 4242);
+    assert_int_equal (json_integer_value (json_object_get (w, "done")), 10);
+    assert_int_equal (
+        json_integer_value (json_object_get (json_object_get (w, "capacity"), "loop")), 100);
+    json_decref (root);
+
+    /* Late duplicate RESULTs are stale, not a second completion. */
+    send_results (worker, &leased, FLING_OUTCOME_DONE);
+    wait_stat (ctx, "counters", "stale_results", 10);
+    send_msg (worker, fling_msg_bye ());
+    wait_stat (ctx, NULL, "tasks", 0);
+    zsock_destroy (&worker);
+}
+
+static void test_retry_release_fail (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    zsock_t *worker = worker_ready (ctx, "w1", 10);
+    submit (ctx, 1, 1, 1, "email", 2); /* at most 2 runs */
+    expect_ack (ctx, 1, 1, FLING_REASON_OK);
+    leased_t leased;
+    expect_tasks (worker, &leased, 1);
+    assert_int_equal (leased.attempts[0], 1);
+
+    /* A stale attempt number changes nothing. */
+    leased.attempts[0] = 7;
+    send_results (worker, &leased, FLING_OUTCOME_DONE);
+    wait_stat (ctx, "counters", "stale_results", 1);
+    leased.attempts[0] = 1;
+
+    send_results (worker, &leased, FLING_OUTCOME_RELEASED); /* never ran */
+    expect_tasks (worker, &leased, 1);
+    assert_int_equal (leased.attempts[0], 1);
+    send_results (worker, &leased, FLING_OUTCOME_FAIL);
+    expect_tasks (worker, &leased, 1);
+    assert_int_equal (leased.attempts[0], 2);
+    send_results (worker, &leased, FLING_OUTCOME_RETRY);
+    wait_stat (ctx, "counters", "failed", 1);
+    assert_int_equal (stat_value (ctx, "counters", "retried"), 1);
+    assert_int_equal (stat_value (ctx, "counters", "requeued"), 1);
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
+    expect_silence (worker);
+    zsock_destroy (&worker);
+}
+
+/* Two idle workers share a batch; a worker at its capacity gets nothing. */
+static void test_dispatch_spreads_by_credit (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    zsock_t *a = worker_ready (ctx, "a", 4);
+    zsock_t *b = worker_ready (ctx, "b", 4);
+    submit (ctx, 1, 1, 6, "email", 0);
+    expect_ack (ctx, 1, 6, FLING_REASON_OK);
+    leased_t got_a, got_b;
+    expect_tasks (a, &got_a, 3);
+    expect_tasks (b, &got_b, 3);
+
+    /* 4 more: each worker has 1 free slot; 2 stay queued. */
+    submit (ctx, 2, 100, 4, "email", 0);
+    expect_ack (ctx, 2, 4, FLING_REASON_OK);
+    expect_tasks (a, &got_a, 1);
+    expect_tasks (b, &got_b, 1);
+    expect_silence (a);
+    wait_stat (ctx, NULL, "tasks", 10);
+
+    /* Draining (capacity 0): a's freed slot is not refilled; b's is. */
+    uint32_t none[FLING_CLASS_COUNT] = {0, 0};
+    send_msg (a, fling_msg_capacity (none));
+    send_results (a, &got_a, FLING_OUTCOME_DONE);
+    wait_stat (ctx, "counters", "done", 1);
+    expect_silence (a);
+    send_results (b, &got_b, FLING_OUTCOME_DONE);
+    expect_tasks (b, &got_b, 1);
+    expect_silence (a);
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 8);
+    zsock_destroy (&a);
+    zsock_destroy (&b);
+}
+
+static void short_worker_timeout (fling_broker_config_t *config)
+{
+    config->worker_timeout_ms = 300;
+}
+
+static void test_silent_worker_is_lost (void **state)
+{
+    ctx_t *ctx = start_broker (short_worker_timeout);
+    zsock_t *silent = worker_ready (ctx, "silent", 10);
+    submit (ctx, 1, 1, 3, "email", 0);
+    expect_ack (ctx, 1, 3, FLING_REASON_OK);
+    leased_t leased;
+    expect_tasks (silent, &leased, 3);
+
+    zsock_t *alive = dealer (ctx, "worker");
+    uint32_t capacity[FLING_CLASS_COUNT] = {0};
+    capacity[FLING_CLASS_LOOP] = 10;
+    const char *names[] = {"email"};
+    fling_class_t classes[] = {FLING_CLASS_LOOP};
+    send_msg (alive, fling_msg_ready (capacity, 1, "alive", 1, names, classes));
+    /* Keep `alive` alive with PINGs until the silent worker's tasks arrive,
+       still counted as their first run's attempt + 1. */
+    size_t got = 0;
+    for (int64_t deadline = fling_clock_ms () + 3000; got < 3 && fling_clock_ms () < deadline;) {
+        send_msg (alive, fling_msg_ping ());
+        zmsg_t *msg = recv_within (alive, 50);
+        fling_msg_t decoded;
+        fling_reason_t reason;
+        if (!msg)
+            continue;
+        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
+        if (decoded.cmd == FLING_CMD_DISPATCH) {
+            const uint8_t *cursor = decoded.body, *end = decoded.body + decoded.body_size;
+            fling_record_t record;
+            while (fling_record_next (&cursor, end, &record, &reason) == 1) {
+                assert_int_equal (record.attempt, 2);
+                got++;
+            }
+        }
+        zmsg_destroy (&msg);
+    }
+    assert_int_equal (got, 3);
+    assert_int_equal (stat_value (ctx, "counters", "worker_lost"), 1);
+    assert_int_equal (stat_value (ctx, "counters", "requeued"), 3);
+    zsock_destroy (&silent);
+    zsock_destroy (&alive);
+    stop_broker (ctx);
+}
+
+static void small_limits (fling_broker_config_t *config)
+{
+    config->max_queue_tasks = 5;
+    config->max_tasks = 8;
+}
+
+static void test_limits (void **state)
+{
+    ctx_t *ctx = start_broker (small_limits);
+    submit (ctx, 1, 1, 5, "email", 0);
+    expect_ack (ctx, 1, 5, FLING_REASON_OK);
+    submit (ctx, 2, 10, 2, "email", 0);
+    expect_ack (ctx, 2, 2, FLING_REASON_QUEUE_FULL); /* per queue */
+    submit (ctx, 3, 20, 3, "sms", 0);
+    expect_ack (ctx, 3, 3, FLING_REASON_OK);
+    submit (ctx, 4, 30, 1, "push", 0);
+    expect_ack (ctx, 4, 1, FLING_REASON_QUEUE_FULL); /* all queues */
+    assert_int_equal (stat_value (ctx, "counters", "rejected"), 3);
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 8);
+    stop_broker (ctx);
+}
+
+static void test_vanished_worker_is_unroutable (void **state)
+{
+    ctx_t *ctx = (ctx_t *)*state;
+    zsock_t *gone = worker_ready (ctx, "gone", 10);
+    zsock_destroy (&gone);
+    zclock_sleep (300); /* let the broker's ROUTER see the disconnect */
+    submit (ctx, 1, 1, 2, "email", 0);
+    expect_ack (ctx, 1, 2, FLING_REASON_OK);
+    wait_stat (ctx, "counters", "router_unroutable", 1);
+    json_t *root = stats (ctx);
+    assert_int_equal (json_array_size (json_object_get (root, "workers")), 0);
+    json_t *queue = json_array_get (json_object_get (root, "queues"), 0);
+    assert_int_equal (json_integer_value (json_object_get (queue, "queued")), 2);
+    json_decref (root);
+
+    /* A new worker gets them, as first attempts: they were never delivered. */
+    zsock_t *worker = worker_ready (ctx, "w2", 10);
+    leased_t leased;
+    expect_tasks (worker, &leased, 2);
+    assert_int_equal (leased.attempts[0], 1);
+    zsock_destroy (&worker);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_producer_socket_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_worker_socket_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_admin_bad_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_submit_dispatch_done, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_retry_release_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_dispatch_spreads_by_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_vanished_worker_is_unroutable, setup, teardown),
+        cmocka_unit_test (test_silent_worker_is_lost),
+        cmocka_unit_test (test_limits),
+    };
+    return cmocka_run_group_tests_name ("broker_input", tests, NULL, NULL);
+}

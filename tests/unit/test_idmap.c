@@ -1,0 +1,199 @@
+/*  test_idmap.c - the broker's id -> task map (broker/fling_idmap.c):
+    insert, lookup, remove, growth with 100k ids, collisions forced with a
+    poor hash, and backward-shift deletion checked against a plain array.
+
+    The map reads each value's id back through key_of; here every value is
+    a pointer into an array of ids, so key_of is a copy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fling_idmap.h"
+
+#define MANY 100000
+
+static void key_of (const void *value, fling_task_id_t *id)
+{
+    memcpy (id, value, sizeof *id);
+}
+
+/* An array of `count` distinct ids: producer `producer + i % spread`, seq i. */
+static fling_task_id_t *make_ids (size_t count, uint64_t producer, size_t spread)
+{
+    fling_task_id_t *ids = (fling_task_id_t *)calloc (count, sizeof *ids);
+    assert_non_null (ids);
+    for (size_t i = 0; i < count; i++)
+        fling_task_id_make (&ids[i], producer + i % spread, i);
+    return ids;
+}
+
+static void test_insert_lookup_remove (void **state)
+{
+    fling_idmap_t *map = fling_idmap_new (key_of, NULL);
+    assert_non_null (map);
+    fling_task_id_t *ids = make_ids (3, 0x1122334455667788ull, 1);
+    fling_task_id_t *a = &ids[0], *b = &ids[1], same_as_a = ids[0];
+    assert_null (fling_idmap_lookup (map, a));
+    assert_int_equal (fling_idmap_insert (map, a, a), 0);
+    assert_int_equal (fling_idmap_insert (map, b, b), 0);
+    assert_ptr_equal (fling_idmap_lookup (map, &same_as_a), a);
+    assert_ptr_equal (fling_idmap_lookup (map, b), b);
+    assert_null (fling_idmap_lookup (map, &ids[2]));
+    assert_int_equal (fling_idmap_size (map), 2);
+
+    errno = 0;
+    assert_int_equal (fling_idmap_insert (map, &same_as_a, &same_as_a), -1);
+    assert_int_equal (errno, EEXIST);
+    assert_ptr_equal (fling_idmap_lookup (map, a), a);
+    assert_int_equal (fling_idmap_insert (map, &ids[2], NULL), -1);
+    assert_int_equal (errno, EINVAL);
+
+    assert_ptr_equal (fling_idmap_remove (map, a), a);
+    assert_null (fling_idmap_remove (map, a));
+    assert_null (fling_idmap_lookup (map, a));
+    assert_ptr_equal (fling_idmap_lookup (map, b), b);
+    assert_int_equal (fling_idmap_size (map), 1);
+
+    fling_idmap_destroy (&map);
+    assert_null (map);
+    fling_idmap_destroy (&map); /* idempotent */
+    assert_null (fling_idmap_new (NULL, NULL));
+    assert_int_equal (errno, EINVAL);
+    free (ids);
+}
+
+static void test_grow_many (void **state)
+{
+    fling_idmap_t *map = fling_idmap_new (key_of, NULL);
+    assert_non_null (map);
+    fling_task_id_t *ids = make_ids (MANY, 0xabcdef0123456789ull, 7);
+    size_t first_slots = fling_idmap_slots (map);
+    for (size_t i = 0; i < MANY; i++)
+        assert_int_equal (fling_idmap_insert (map, &ids[i], &ids[i]), 0);
+    assert_int_equal (fling_idmap_size (map), MANY);
+    assert_true (fling_idmap_slots (map) > first_slots);
+    assert_true (fling_idmap_size (map) * 4 <= fling_idmap_slots (map) * 3);
+    for (size_t i = 0; i < MANY; i++) {
+        fling_task_id_t copy = ids[i];
+        assert_ptr_equal (fling_idmap_lookup (map, &copy), &ids[i]);
+    }
+    /* Remove every other id; the rest must stay reachable. */
+    for (size_t i = 0; i < MANY; i += 2)
+        assert_ptr_equal (fling_idmap_remove (map, &ids[i]), &ids[i]);
+    assert_int_equal (fling_idmap_size (map), MANY / 2);
+    for (size_t i = 0; i < MANY; i++) {
+        if (i % 2)
+            assert_ptr_equal (fling_idmap_lookup (map, &ids[i]), &ids[i]);
+        else
+            assert_null (fling_idmap_lookup (map, &ids[i]));
+    }
+    fling_task_id_t absent;
+    fling_task_id_make (&absent, 42, 42);
+    assert_null (fling_idmap_lookup (map, &absent));
+    fling_idmap_destroy (&map);
+    free (ids);
+}
+
+/* Every id lands in one of 4 slots at the end of the first table, so runs
+   wrap around to slot 0, where backward shift has the most to do; and
+   equal hashes make the map compare keys. */
+static uint64_t poor_hash (const fling_task_id_t *id, uint64_t seed)
+{
+    return 1020 + (fling_task_id_seq (id) & 3);
+}
+
+/* Random insert/remove against a reference array, with the poor hash. */
+static void test_collisions_against_reference (void **state)
+{
+    enum { N = 600, ROUNDS = 20000 };
+    fling_idmap_t *map = fling_idmap_new (key_of, poor_hash);
+    assert_non_null (map);
+    fling_task_id_t *ids = make_ids (N, 5, 1);
+    bool present[N] = {false};
+    size_t size = 0;
+    srand (7);
+    for (int round = 0; round < ROUNDS; round++) {
+        size_t i = (size_t)rand () % N;
+        if (present[i]) {
+            assert_ptr_equal (fling_idmap_remove (map, &ids[i]), &ids[i]);
+            present[i] = false;
+            size--;
+        } else {
+            assert_int_equal (fling_idmap_insert (map, &ids[i], &ids[i]), 0);
+            present[i] = true;
+            size++;
+        }
+        if (round % 500 == 0 || round == ROUNDS - 1) {
+            assert_int_equal (fling_idmap_size (map), size);
+            for (size_t k = 0; k < N; k++)
+                assert_ptr_equal (fling_idmap_lookup (map, &ids[k]), present[k] ? &ids[k] : NULL);
+        }
+    }
+    fling_idmap_destroy (&map);
+    free (ids);
+}
+
+static void test_remove_then_reinsert (void **state)
+{
+    fling_idmap_t *map = fling_idmap_new (key_of, poor_hash);
+    assert_non_null (map);
+    fling_task_id_t *ids = make_ids (16, 9, 1);
+    fling_task_id_t *again = make_ids (16, 9, 1); /* same ids, other values */
+    for (size_t i = 0; i < 16; i++)
+        assert_int_equal (fling_idmap_insert (map, &ids[i], &ids[i]), 0);
+    /* Remove from the middle of a run, then put it back with a new value. */
+    for (size_t i = 0; i < 16; i += 3) {
+        assert_ptr_equal (fling_idmap_remove (map, &ids[i]), &ids[i]);
+        assert_null (fling_idmap_lookup (map, &ids[i]));
+        assert_int_equal (fling_idmap_insert (map, &again[i], &again[i]), 0);
+    }
+    for (size_t i = 0; i < 16; i++)
+        assert_ptr_equal (fling_idmap_lookup (map, &ids[i]), i % 3 ? &ids[i] : &again[i]);
+    assert_int_equal (fling_idmap_size (map), 16);
+    /* Empty it completely and refill: nothing is left behind. */
+    for (size_t i = 0; i < 16; i++)
+        assert_non_null (fling_idmap_remove (map, &ids[i]));
+    assert_int_equal (fling_idmap_size (map), 0);
+    for (size_t i = 0; i < 16; i++)
+        assert_int_equal (fling_idmap_insert (map, &ids[i], &ids[i]), 0);
+    assert_int_equal (fling_idmap_size (map), 16);
+    fling_idmap_destroy (&map);
+    free (ids);
+    free (again);
+}
+
+/* Two maps (each with its own random seed) hold the same ids. */
+static void test_seeded_hash (void **state)
+{
+    fling_task_id_t *ids = make_ids (1000, 77, 1);
+    fling_idmap_t *one = fling_idmap_new (key_of, NULL);
+    fling_idmap_t *two = fling_idmap_new (key_of, NULL);
+    for (size_t i = 0; i < 1000; i++) {
+        assert_int_equal (fling_idmap_insert (one, &ids[i], &ids[i]), 0);
+        assert_int_equal (fling_idmap_insert (two, &ids[i], &ids[i]), 0);
+    }
+    for (size_t i = 0; i < 1000; i++)
+        assert_ptr_equal (fling_idmap_lookup (two, &ids[i]), fling_idmap_lookup (one, &ids[i]));
+    fling_idmap_destroy (&one);
+    fling_idmap_destroy (&two);
+    free (ids);
+}
+
+int main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_insert_lookup_remove),
+        cmocka_unit_test (test_grow_many),
+        cmocka_unit_test (test_collisions_against_reference),
+        cmocka_unit_test (test_remove_then_reinsert),
+        cmocka_unit_test (test_seeded_hash),
+    };
+    return cmocka_run_group_tests_name ("idmap", tests, NULL, NULL);
+}
