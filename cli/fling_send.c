@@ -1,0 +1,251 @@
+/*  fling_send.c - `fling send`: tasks through the producer library.
+
+    The broker's verdict on each task arrives in the producer's ack callback,
+    on its I/O thread. fling_producer_flush() tells when the outbox is empty,
+    but not that every callback has already run, so the main thread waits on
+    a condition variable for the callbacks to catch up before it reports.
+*/
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fling_cli.h"
+#include "fling_proto.h"
+
+#define DEFAULT_TIMEOUT_MS    5000
+#define ACK_GRACE_MS          500 /* callbacks may trail the flush a little */
+#define PRODUCER_LINGER_MS    100 /* we flush ourselves; destroy need not wait */
+#define OUTBOX_RETRY_SLEEP_US 1000
+
+/* Shared between the I/O thread (callback) and the main thread: a lock and a
+   condition are the simplest correct tool for "wait until N verdicts". */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    uint64_t accepted, rejected, dropped;
+    bool print_rejections; /* stdin mode: report each one as it comes */
+    int last_err;          /* single mode: why the task was rejected */
+} verdicts_t;
+
+static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
+{
+    verdicts_t *v = (verdicts_t *)arg;
+    pthread_mutex_lock (&v->lock);
+    if (ack == FLING_ACK_ACCEPTED)
+        v->accepted++;
+    else if (ack == FLING_ACK_REJECTED) {
+        v->rejected++;
+        v->last_err = err;
+        if (v->print_rejections)
+            fprintf (stderr, "fling: task %s rejected: %s\n", task_id, fling_strerror (err));
+    } else
+        v->dropped++;
+    pthread_cond_broadcast (&v->changed);
+    pthread_mutex_unlock (&v->lock);
+}
+
+static int verdicts_init (verdicts_t *v, bool print_rejections)
+{
+    memset (v, 0, sizeof *v);
+    v->print_rejections = print_rejections;
+    pthread_condattr_t attr;
+    if (pthread_condattr_init (&attr) || pthread_condattr_setclock (&attr, CLOCK_MONOTONIC))
+        return -1;
+    int rc = pthread_cond_init (&v->changed, &attr) || pthread_mutex_init (&v->lock, NULL);
+    pthread_condattr_destroy (&attr);
+    return rc ? -1 : 0;
+}
+
+static void verdicts_fini (verdicts_t *v)
+{
+    pthread_cond_destroy (&v->changed);
+    pthread_mutex_destroy (&v->lock);
+}
+
+/* Waits up to `wait_ms` until `expected` tasks have a verdict; copies them. */
+static void verdicts_wait (verdicts_t *v, uint64_t expected, unsigned wait_ms, verdicts_t *copy)
+{
+    struct timespec deadline;
+    clock_gettime (CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock (&v->lock);
+    while (v->accepted + v->rejected + v->dropped < expected)
+        if (pthread_cond_timedwait (&v->changed, &v->lock, &deadline) == ETIMEDOUT)
+            break;
+    copy->accepted = v->accepted;
+    copy->rejected = v->rejected;
+    copy->dropped = v->dropped;
+    copy->last_err = v->last_err;
+    pthread_mutex_unlock (&v->lock);
+}
+
+static fling_producer_t *start_producer (const fling_cli_t *cli, verdicts_t *v)
+{
+    fling_producer_options_t options;
+    fling_producer_options_init (&options);
+    options.endpoint = cli->endpoint;
+    options.linger_ms = PRODUCER_LINGER_MS;
+    options.ack_fn = on_ack;
+    options.ack_arg = v;
+    fling_producer_t *producer = fling_producer_new (&options);
+    if (!producer)
+        fprintf (stderr, "fling: cannot start the producer: %s\n", fling_last_error ());
+    return producer;
+}
+
+static bool is_invalid (int err)
+{
+    return err == FLING_EBADNAME || err == FLING_EBADJSON || err == FLING_ETOOLARGE;
+}
+
+static unsigned timeout_of (const fling_cli_t *cli)
+{
+    return cli->timeout_ms ? cli->timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+/* ---- one task from the command line -------------------------------------- */
+
+static int send_one (const fling_cli_t *cli, const char *name, const char *json)
+{
+    if (fling_task_validate (name, json, strlen (json))) {
+        fprintf (stderr, "fling: invalid task: %s\n", fling_last_error ());
+        return FLING_CLI_EXIT_FAIL;
+    }
+    verdicts_t v, got;
+    if (verdicts_init (&v, false)) {
+        fprintf (stderr, "fling: cannot initialise: %s\n", strerror (errno));
+        return FLING_CLI_EXIT_FAIL;
+    }
+    fling_producer_t *producer = start_producer (cli, &v);
+    if (!producer) {
+        verdicts_fini (&v);
+        return FLING_CLI_EXIT_FAIL;
+    }
+    char id[FLING_TASK_ID_TEXT_SIZE] = "";
+    int rc = FLING_CLI_EXIT_FAIL;
+    if (fling_send_ex (producer, name, json, strlen (json), &cli->send, id)) {
+        int err = errno;
+        fprintf (stderr, "fling: %s: %s\n", is_invalid (err) ? "invalid task" : "send failed",
+                 is_invalid (err) ? fling_last_error () : fling_strerror (err));
+        goto done;
+    }
+    fling_producer_flush (producer, timeout_of (cli));
+    verdicts_wait (&v, 1, ACK_GRACE_MS, &got);
+    if (got.accepted) {
+        printf ("%s\n", id);
+        rc = FLING_CLI_EXIT_OK;
+    } else if (got.rejected)
+        fprintf (stderr, "fling: task %s rejected by the broker: %s\n", id,
+                 fling_strerror (got.last_err));
+    else
+        fprintf (stderr, "fling: task %s not confirmed by the broker at %s within %u ms\n", id,
+                 cli->endpoint, timeout_of (cli));
+done:
+    fling_producer_destroy (&producer);
+    verdicts_fini (&v);
+    return rc;
+}
+
+/* ---- one task per line of stdin ------------------------------------------- */
+
+typedef struct {
+    uint64_t sent, invalid;
+    bool aborted; /* stopped reading early: outbox stuck or producer closed */
+} line_counts_t;
+
+static bool blank (const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Sends one line; waits out a full outbox for up to the timeout. */
+static void send_line (const fling_cli_t *cli, fling_producer_t *producer, const char *name,
+                       char *line, size_t len, unsigned long number, line_counts_t *counts)
+{
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    if (blank (line, len))
+        return;
+    struct timespec pause = {0, OUTBOX_RETRY_SLEEP_US * 1000L};
+    for (unsigned waited_us = 0;; waited_us += OUTBOX_RETRY_SLEEP_US) {
+        if (fling_send_ex (producer, name, line, len, &cli->send, NULL) == 0) {
+            counts->sent++;
+            return;
+        }
+        if (is_invalid (errno)) {
+            fprintf (stderr, "fling: line %lu: invalid task: %s\n", number, fling_last_error ());
+            counts->invalid++;
+            return;
+        }
+        int err = errno;
+        if (err != EAGAIN || waited_us / 1000 >= timeout_of (cli)) {
+            fprintf (stderr, "fling: line %lu: %s; stopping (is the broker at %s up?)\n", number,
+                     fling_strerror (err), cli->endpoint);
+            counts->aborted = true;
+            return;
+        }
+        nanosleep (&pause, NULL);
+    }
+}
+
+static int send_lines (const fling_cli_t *cli, const char *name)
+{
+    if (fling_task_validate (name, "{}", 2)) {
+        fprintf (stderr, "fling: invalid task: %s\n", fling_last_error ());
+        return FLING_CLI_EXIT_FAIL;
+    }
+    verdicts_t v, got;
+    if (verdicts_init (&v, true)) {
+        fprintf (stderr, "fling: cannot initialise: %s\n", strerror (errno));
+        return FLING_CLI_EXIT_FAIL;
+    }
+    fling_producer_t *producer = start_producer (cli, &v);
+    if (!producer) {
+        verdicts_fini (&v);
+        return FLING_CLI_EXIT_FAIL;
+    }
+    line_counts_t counts = {0, 0, false};
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t len;
+    for (unsigned long number = 1;
+         !counts.aborted && (len = getline (&line, &capacity, stdin)) >= 0; number++)
+        send_line (cli, producer, name, line, (size_t)len, number, &counts);
+    free (line);
+    if (ferror (stdin)) {
+        fprintf (stderr, "fling: reading stdin: %s\n", strerror (errno));
+        counts.aborted = true;
+    }
+    fling_producer_flush (producer, timeout_of (cli));
+    verdicts_wait (&v, counts.sent, ACK_GRACE_MS, &got);
+    uint64_t unconfirmed = counts.sent - got.accepted - got.rejected;
+    fprintf (stderr, "sent=%llu accepted=%llu rejected=%llu invalid=%llu",
+             (unsigned long long)counts.sent, (unsigned long long)got.accepted,
+             (unsigned long long)got.rejected, (unsigned long long)counts.invalid);
+    if (unconfirmed)
+        fprintf (stderr, " unconfirmed=%llu", (unsigned long long)unconfirmed);
+    fprintf (stderr, "\n");
+    if (unconfirmed)
+        fprintf (stderr, "fling: %llu task(s) not confirmed by the broker at %s within %u ms\n",
+                 (unsigned long long)unconfirmed, cli->endpoint, timeout_of (cli));
+    fling_producer_destroy (&producer);
+    verdicts_fini (&v);
+    bool ok = !counts.aborted && !counts.invalid && !got.rejected && !unconfirmed;
+    return ok ? FLING_CLI_EXIT_OK : FLING_CLI_EXIT_FAIL;
+}
+
+int fling_cli_send (const fling_cli_t *cli, const char *name, const char *json)
+{
+    return json ? send_one (cli, name, json) : send_lines (cli, name);
+}

@@ -1,0 +1,297 @@
+/*  fling_stats.c - prints the broker's stats reply as readable tables.
+
+    The reply's shape is documented (broker/ builds it), but a newer broker
+    may add fields and an older one may lack some: every field is optional
+    here, missing ones print as "-", and unknown ones are printed as
+    key=value rather than dropped, so the table never hides information.
+*/
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fling_cli.h"
+
+#define CELL_SIZE   512
+#define COLUMNS_MAX 8
+
+/* ---- values as text -------------------------------------------------------- */
+
+static const char *value_text (const json_t *value, char *buf, size_t size)
+{
+    if (!value)
+        snprintf (buf, size, "-");
+    else if (json_is_integer (value))
+        snprintf (buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
+    else if (json_is_real (value))
+        snprintf (buf, size, "%g", json_real_value (value));
+    else if (json_is_string (value))
+        snprintf (buf, size, "%s", json_string_value (value));
+    else if (json_is_true (value) || json_is_false (value))
+        snprintf (buf, size, "%s", json_is_true (value) ? "true" : "false");
+    else if (json_is_null (value))
+        snprintf (buf, size, "null");
+    else {
+        char *dump = json_dumps (value, JSON_COMPACT);
+        snprintf (buf, size, "%s", dump ? dump : "?");
+        free (dump);
+    }
+    return buf;
+}
+
+static bool in_list (const char *key, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp (key, *list) == 0)
+            return true;
+    return false;
+}
+
+/* Appends " key=value" for each member of `object` not in `known`. */
+static void extra_fields (const json_t *object, const char *const *known, char *buf, size_t size)
+{
+    const char *key;
+    json_t *value;
+    size_t used = strlen (buf);
+    json_object_foreach ((json_t *)object, key, value)
+    {
+        if (in_list (key, known) || used + 1 >= size)
+            continue;
+        char text[CELL_SIZE];
+        int n = snprintf (buf + used, size - used, "%s%s=%s", used ? " " : "", key,
+                          value_text (value, text, sizeof text));
+        used = n < 0 ? used : strlen (buf);
+    }
+}
+
+/* ---- a tiny table ----------------------------------------------------------- */
+
+typedef struct {
+    size_t columns, rows, capacity;
+    bool right[COLUMNS_MAX]; /* right-align (numbers) */
+    char (*cells)[COLUMNS_MAX][CELL_SIZE];
+} table_t;
+
+static int table_add (table_t *t, const char *const *cells)
+{
+    if (t->rows == t->capacity) {
+        size_t capacity = t->capacity ? t->capacity * 2 : 16;
+        void *grown = realloc (t->cells, capacity * sizeof *t->cells);
+        if (!grown)
+            return -1;
+        t->cells = grown;
+        t->capacity = capacity;
+    }
+    for (size_t c = 0; c < t->columns; c++)
+        snprintf (t->cells[t->rows][c], CELL_SIZE, "%s", cells[c] ? cells[c] : "-");
+    t->rows++;
+    return 0;
+}
+
+static void table_print (const table_t *t)
+{
+    size_t width[COLUMNS_MAX] = {0};
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < t->columns; c++)
+            if (strlen (t->cells[r][c]) > width[c])
+                width[c] = strlen (t->cells[r][c]);
+    for (size_t r = 0; r < t->rows; r++) {
+        /* stop after the last non-empty cell: no trailing blanks */
+        size_t columns = t->columns;
+        while (columns > 1 && t->cells[r][columns - 1][0] == '\0')
+            columns--;
+        for (size_t c = 0; c < columns; c++) {
+            bool last = c + 1 == columns;
+            if (t->right[c])
+                printf ("%*s", (int)width[c], t->cells[r][c]);
+            else
+                printf ("%-*s", last ? 0 : (int)width[c], t->cells[r][c]);
+            printf ("%s", last ? "\n" : "  ");
+        }
+    }
+}
+
+/* ---- sections ----------------------------------------------------------------- */
+
+static void print_uptime (const json_t *uptime)
+{
+    if (!json_is_integer (uptime)) {
+        char text[CELL_SIZE];
+        printf ("uptime     %s\n", value_text (uptime, text, sizeof text));
+        return;
+    }
+    long long s = (long long)json_integer_value (uptime) / 1000;
+    printf ("uptime     %lldd %02lldh %02lldm %02llds\n", s / 86400, s / 3600 % 24, s / 60 % 60,
+            s % 60);
+}
+
+static void print_summary (const json_t *root)
+{
+    static const char *const order[] = {"store", "tasks", "bytes", NULL};
+    char text[CELL_SIZE];
+    print_uptime (json_object_get (root, "uptime_ms"));
+    for (size_t i = 0; order[i]; i++)
+        printf ("%-10s %s\n", order[i],
+                value_text (json_object_get (root, order[i]), text, sizeof text));
+}
+
+/* Prints an object of name -> number as wrapped "name=value" pairs, known
+   names first in `order`, then the rest. */
+static void print_pairs (const char *title, const json_t *object, const char *const *order)
+{
+    if (!json_is_object (object))
+        return;
+    char line[CELL_SIZE * 2] = "";
+    for (size_t i = 0; order && order[i]; i++) {
+        char text[CELL_SIZE];
+        const json_t *value = json_object_get (object, order[i]);
+        size_t used = strlen (line);
+        snprintf (line + used, sizeof line - used, "%s%s=%s", used ? " " : "", order[i],
+                  value_text (value, text, sizeof text));
+    }
+    extra_fields (object, order ? order : (const char *const[]){NULL}, line, sizeof line);
+    /* wrap at about 80 columns on the spaces between pairs */
+    printf ("%-10s", title);
+    size_t col = 11;
+    for (char *pair = strtok (line, " "); pair; pair = strtok (NULL, " ")) {
+        if (col > 11 && col + strlen (pair) > 80) {
+            printf ("\n%-10s", "");
+            col = 11;
+        }
+        printf (" %s", pair);
+        col += strlen (pair) + 1;
+    }
+    printf ("%s\n", line[0] ? "" : " (none)");
+}
+
+static void print_queues (const json_t *queues)
+{
+    static const char *const known[] = {"name",   "queued",  "inflight", "done",
+                                        "failed", "retried", NULL};
+    table_t t = {.columns = 7, .right = {false, true, true, true, true, true, false}};
+    const char *head[] = {"QUEUE", "QUEUED", "INFLIGHT", "DONE", "FAILED", "RETRIED", ""};
+    table_add (&t, head);
+    size_t i;
+    json_t *q;
+    json_array_foreach (queues, i, q)
+    {
+        char cells[7][CELL_SIZE] = {{0}};
+        for (int c = 0; c < 6; c++)
+            value_text (json_object_get (q, known[c]), cells[c], CELL_SIZE);
+        extra_fields (q, known, cells[6], CELL_SIZE);
+        const char *row[7] = {cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]};
+        table_add (&t, row);
+    }
+    printf ("\n");
+    if (json_array_size (queues))
+        table_print (&t);
+    else
+        printf ("no queues\n");
+    free (t.cells);
+}
+
+/* "pool/loop" from an object {"pool":..,"loop":..}. */
+static const char *pair_text (const json_t *object, char *buf, size_t size)
+{
+    char pool[64], loop[64];
+    if (!json_is_object (object))
+        return value_text (object, buf, size);
+    snprintf (buf, size, "%s/%s", value_text (json_object_get (object, "pool"), pool, sizeof pool),
+              value_text (json_object_get (object, "loop"), loop, sizeof loop));
+    return buf;
+}
+
+static void names_text (const json_t *names, char *buf, size_t size)
+{
+    if (!json_is_array (names) || json_array_size (names) == 0) {
+        value_text (names, buf, size);
+        return;
+    }
+    size_t i, used = 0;
+    json_t *name;
+    buf[0] = '\0';
+    json_array_foreach (names, i, name)
+    {
+        char text[CELL_SIZE];
+        snprintf (buf + used, size - used, "%s%s", i ? "," : "",
+                  value_text (name, text, sizeof text));
+        used = strlen (buf);
+    }
+}
+
+static void print_workers (const json_t *workers)
+{
+    static const char *const known[] = {"name", "pid",   "capacity", "inflight",
+                                        "done", "names", NULL};
+    table_t t = {.columns = 7, .right = {false, true, false, false, true, false, false}};
+    const char *head[] = {"WORKER", "PID", "CAPACITY(pool/loop)", "INFLIGHT(pool/loop)", "DONE",
+                          "NAMES",  ""};
+    table_add (&t, head);
+    size_t i;
+    json_t *w;
+    json_array_foreach (workers, i, w)
+    {
+        char cells[7][CELL_SIZE] = {{0}};
+        value_text (json_object_get (w, "name"), cells[0], CELL_SIZE);
+        value_text (json_object_get (w, "pid"), cells[1], CELL_SIZE);
+        pair_text (json_object_get (w, "capacity"), cells[2], CELL_SIZE);
+        pair_text (json_object_get (w, "inflight"), cells[3], CELL_SIZE);
+        value_text (json_object_get (w, "done"), cells[4], CELL_SIZE);
+        names_text (json_object_get (w, "names"), cells[5], CELL_SIZE);
+        extra_fields (w, known, cells[6], CELL_SIZE);
+        const char *row[7] = {cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]};
+        table_add (&t, row);
+    }
+    printf ("\n");
+    if (json_array_size (workers))
+        table_print (&t);
+    else
+        printf ("no workers\n");
+    free (t.cells);
+}
+
+static void print_others (const json_t *root)
+{
+    static const char *const known[] = {"uptime_ms", "store",  "tasks",   "bytes", "counters",
+                                        "refused",   "queues", "workers", NULL};
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *)root, key, value)
+    {
+        if (in_list (key, known))
+            continue;
+        char text[CELL_SIZE];
+        printf ("%-10s %s\n", key, value_text (value, text, sizeof text));
+    }
+}
+
+int fling_cli_print_stats (const char *json, size_t json_size)
+{
+    json_error_t error;
+    json_t *root = json_loadb (json, json_size, 0, &error);
+    if (!json_is_object (root)) {
+        fprintf (stderr, "fling: the broker's reply is not a JSON object: %s\n",
+                 root ? "other JSON type" : error.text);
+        json_decref (root);
+        return FLING_CLI_EXIT_FAIL;
+    }
+    const json_t *err = json_object_get (root, "error");
+    if (err) {
+        char text[CELL_SIZE];
+        fprintf (stderr, "fling: broker: %s\n", value_text (err, text, sizeof text));
+        json_decref (root);
+        return FLING_CLI_EXIT_FAIL;
+    }
+    static const char *const counters[] = {
+        "accepted",      "duplicates",  "rejected",          "dispatched",
+        "done",          "failed",      "retried",           "requeued",
+        "stale_results", "worker_lost", "router_unroutable", NULL};
+    print_summary (root);
+    print_pairs ("counters", json_object_get (root, "counters"), counters);
+    print_pairs ("refused", json_object_get (root, "refused"), NULL);
+    print_others (root);
+    print_queues (json_object_get (root, "queues"));
+    print_workers (json_object_get (root, "workers"));
+    json_decref (root);
+    return fflush (stdout) == 0 ? FLING_CLI_EXIT_OK : FLING_CLI_EXIT_FAIL;
+}
