@@ -1,0 +1,297 @@
+"""Multi-process test harness for fling.
+
+Starts the real fling-broker, fling-worker and fling-load programs as separate
+processes on free loopback ports, waits for their readiness by a signal on an
+inherited pipe (never by sleeping), keeps their ledgers in a per-test
+directory, and stops every process it started by its PID, even when the test
+fails. Every wait is bounded in time.
+
+Environment (set by CTest):
+  FLING_BIN_DIR         directory with fling-broker, fling-worker, fling, fling-load
+  FLING_TEST_HANDLERS   path of fling_test_handlers.so
+  FLING_TEST_TMP        parent directory for per-test directories (default /tmp)
+"""
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import ledger_check  # noqa: E402
+
+
+def free_port():
+    """A port that was free a moment ago. Only for tests that must know the
+    port before the broker starts (producer-before-broker, restarts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+class Proc:
+    def __init__(self, name, popen, log_path):
+        self.name = name
+        self.popen = popen
+        self.log_path = log_path
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        return self.popen.wait(timeout=timeout)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Cluster:
+    """One test's processes and files. Use as a context manager."""
+
+    def __init__(self, name, keep=False):
+        self.bin_dir = os.environ.get("FLING_BIN_DIR", "build/bin")
+        self.handlers = os.environ.get("FLING_TEST_HANDLERS", "")
+        parent = os.environ.get("FLING_TEST_TMP", tempfile.gettempdir())
+        self.dir = tempfile.mkdtemp(prefix="fling-%s-" % name, dir=parent)
+        self.procs = []
+        self.keep = keep
+        self.producer_endpoint = None
+        self.worker_endpoint = None
+        self.worker_ledgers = []
+        self.producer_ledgers = []
+        self.failed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop_all()
+        if exc_type is not None:
+            self.failed = True
+            self.dump_logs()
+        if not self.keep and not self.failed:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    # ---- processes ----------------------------------------------------
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _spawn(self, name, argv, ready_timeout=None, env=None):
+        """Starts argv; if ready_timeout, passes --ready-fd and waits for its line."""
+        log_path = self.path("%s.log" % name)
+        log = open(log_path, "ab")
+        read_fd = write_fd = None
+        if ready_timeout is not None:
+            read_fd, write_fd = os.pipe()
+            argv = argv + ["--ready-fd", str(write_fd)]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 pass_fds=(write_fd,) if write_fd is not None else (), env=full_env)
+        log.close()
+        proc = Proc(name, popen, log_path)
+        self.procs.append(proc)
+        if write_fd is None:
+            return proc, None
+        os.close(write_fd)
+        try:
+            line = self._read_line(read_fd, ready_timeout, proc)
+        finally:
+            os.close(read_fd)
+        return proc, line
+
+    @staticmethod
+    def _read_line(fd, timeout, proc):
+        deadline = time.monotonic() + timeout
+        data = b""
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("%s not ready after %.0fs:\n%s" % (proc.name, timeout, proc.log()[-3000:]))
+            readable, _, _ = select.select([fd], [], [], left)
+            if not readable:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError("%s exited before ready (rc=%s):\n%s"
+                                   % (proc.name, proc.popen.poll(), proc.log()[-3000:]))
+            data += chunk
+        return data.decode().strip()
+
+    def start_broker(self, *args, producer_port=None, worker_port=None, name="broker"):
+        pe = "tcp://127.0.0.1:%s" % (producer_port or "*")
+        we = "tcp://127.0.0.1:%s" % (worker_port or "*")
+        argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
+                "--worker-endpoint", we] + list(args)
+        proc, line = self._spawn(name, argv, ready_timeout=20)
+        fields = dict(part.split("=", 1) for part in line.split()[1:])
+        self.producer_endpoint = fields["producer"]
+        self.worker_endpoint = fields["worker"]
+        return proc
+
+    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None):
+        name = name or "worker%d" % (len(self.worker_ledgers) + 1)
+        ledger = ledger or self.path("%s.ledger" % name)
+        if ledger not in self.worker_ledgers:
+            self.worker_ledgers.append(ledger)
+        module = "%s:%s" % (handlers or self.handlers, ledger)
+        argv = [os.path.join(self.bin_dir, "fling-worker"), "--endpoint", self.worker_endpoint,
+                "--name", name, "--module", module] + list(args)
+        proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None)
+        return proc
+
+    def start_load(self, *args, name=None, endpoint=None):
+        name = name or "producer%d" % (len(self.producer_ledgers) + 1)
+        ledger = self.path("%s.ledger" % name)
+        self.producer_ledgers.append(ledger)
+        argv = [os.path.join(self.bin_dir, "fling-load"), "--endpoint", endpoint or self.producer_endpoint,
+                "--ledger", ledger, "--json-summary"] + list(args)
+        out_path = self.path("%s.out" % name)
+        out = open(out_path, "wb")
+        err = open(self.path("%s.log" % name), "ab")
+        popen = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        out.close()
+        err.close()
+        proc = Proc(name, popen, self.path("%s.log" % name))
+        proc.out_path = out_path
+        self.procs.append(proc)
+        return proc
+
+    def load_summary(self, proc, timeout):
+        """Waits for a fling-load process and returns its JSON summary."""
+        rc = proc.wait(timeout)
+        with open(proc.out_path) as f:
+            lines = [line for line in f.read().splitlines() if line.startswith("{")]
+        if not lines:
+            raise AssertionError("%s printed no summary (rc=%s):\n%s" % (proc.name, rc, proc.log()[-2000:]))
+        summary = json.loads(lines[-1])
+        summary["rc"] = rc
+        return summary
+
+    def fling(self, *args, timeout=10):
+        argv = [os.path.join(self.bin_dir, "fling"), "--endpoint", self.producer_endpoint] + list(args)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+    def stats(self):
+        result = self.fling("stats", "--json")
+        if result.returncode != 0:
+            raise RuntimeError("fling stats failed: %s" % result.stderr)
+        return json.loads(result.stdout)
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=30):
+        """Signals a process and waits for it; kills it if it does not exit."""
+        if proc.alive():
+            proc.signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.signal(signal.SIGKILL)
+            proc.wait(10)
+            raise AssertionError("%s did not exit within %ss of signal %s" % (proc.name, timeout, sig))
+
+    def stop_all(self):
+        for proc in reversed(self.procs):
+            if proc.alive():
+                proc.signal(signal.SIGKILL)
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def dump_logs(self):
+        for proc in self.procs:
+            print("----- %s (pid %d, rc %s) log tail -----" % (proc.name, proc.pid, proc.popen.poll()))
+            print(proc.log()[-2500:])
+        print("(test files kept in %s)" % self.dir)
+
+    # ---- ledgers ------------------------------------------------------
+
+    def ledger(self):
+        ledger = ledger_check.Ledger()
+        for path in self.producer_ledgers:
+            if os.path.exists(path):
+                ledger.read_producer(path)
+        for path in self.worker_ledgers:
+            if os.path.exists(path):
+                ledger.read_worker(path)
+        return ledger
+
+    def done_count(self):
+        total = 0
+        for path in self.worker_ledgers:
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    total += sum(1 for line in f if line.startswith(b"done "))
+        return total
+
+    def wait_done(self, count, timeout, progress=True):
+        """Waits until the worker ledgers hold `count` done lines."""
+        deadline = time.monotonic() + timeout
+        last_print = 0
+        while True:
+            done = self.done_count()
+            if done >= count:
+                return done
+            now = time.monotonic()
+            if now > deadline:
+                raise AssertionError("only %d of %d tasks done after %.0fs" % (done, count, timeout))
+            if progress and now - last_print > 2:
+                print("  ... %d/%d done" % (done, count), flush=True)
+                last_print = now
+            time.sleep(0.1)
+
+    def check(self, max_duplicates=0, expect_accepted=None):
+        """Runs the ledger checker, prints its counts, fails the test on loss."""
+        summary = self.ledger().summary()
+        print("ledger:", ledger_check.format_summary(summary), flush=True)
+        failures = ledger_check.verdict(summary, max_duplicates)
+        if expect_accepted is not None and summary["accepted"] != expect_accepted:
+            failures.append("accepted %d, expected %d" % (summary["accepted"], expect_accepted))
+        if failures:
+            self.failed = True
+            raise AssertionError("; ".join(failures))
+        return summary
+
+
+def run(test_fn):
+    """Entry point for a test script: prints PASS/FAIL and sets the exit code."""
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    started = time.monotonic()
+    try:
+        test_fn()
+    except Exception as exc:  # noqa: BLE001 - report any failure as a test failure
+        print("FAIL %s after %.1fs: %s" % (name, time.monotonic() - started, exc), flush=True)
+        import traceback
+        traceback.print_exc()
+        sys.exit(1)
+    print("PASS %s in %.1fs" % (name, time.monotonic() - started), flush=True)
