@@ -268,6 +268,29 @@ int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_
     return 1;
 }
 
+/* ---- leases (SPEC.md §4.3): id, u16 attempt ---------------------------- */
+
+size_t fling_lease_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt)
+{
+    memcpy (dest, id->bytes, FLING_TASK_ID_SIZE);
+    put_u16 (dest + FLING_TASK_ID_SIZE, attempt);
+    return FLING_LEASE_SIZE;
+}
+
+int fling_lease_next (const uint8_t **cursor, const uint8_t *end, fling_task_id_t *id,
+                      uint16_t *attempt)
+{
+    const uint8_t *p = *cursor;
+    if (p == end)
+        return 0;
+    if (end - p < FLING_LEASE_SIZE)
+        return -1;
+    memcpy (id->bytes, p, FLING_TASK_ID_SIZE);
+    *attempt = get_u16 (p + FLING_TASK_ID_SIZE);
+    *cursor = p + FLING_LEASE_SIZE;
+    return 1;
+}
+
 /* ---- READY names: u8 class, u8 length, name -------------------------------- */
 
 int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_class_t *cls,
@@ -351,6 +374,7 @@ static const struct {
     [FLING_CMD_PONG] = {1, 0},      [FLING_CMD_READY] = {4, 14},   [FLING_CMD_DISPATCH] = {3, 4},
     [FLING_CMD_RESULT] = {3, 4},    [FLING_CMD_CAPACITY] = {2, 8}, [FLING_CMD_BYE] = {1, 0},
     [FLING_CMD_ERROR] = {3, 2},     [FLING_CMD_ADMIN] = {2, 0},    [FLING_CMD_ADMIN_REPLY] = {2, 0},
+    [FLING_CMD_HOLDING] = {3, 4},
 };
 
 static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *reason)
@@ -373,6 +397,13 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
         if (out->cmd == FLING_CMD_ACK)
             return out->body_size == out->count ? 0 : fail (reason, FLING_REASON_MALFORMED);
         return check_records (out->body, out->body_size, out->count, reason);
+    case FLING_CMD_HOLDING:
+        out->count = get_u32 (fields);
+        if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
+            return fail (reason, FLING_REASON_BAD_FIELD);
+        return out->body_size == (size_t) out->count * FLING_LEASE_SIZE
+                   ? 0
+                   : fail (reason, FLING_REASON_MALFORMED);
     case FLING_CMD_DISPATCH:
     case FLING_CMD_RESULT:
         out->count = get_u32 (fields);
@@ -517,6 +548,11 @@ zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size)
     return count_body (FLING_CMD_DISPATCH, count, records, size);
 }
 
+zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size)
+{
+    return count_body (FLING_CMD_HOLDING, count, leases, size);
+}
+
 zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size)
 {
     return count_body (FLING_CMD_RESULT, count, results, size);
@@ -584,7 +620,7 @@ const char *fling_cmd_name (int cmd)
 {
     static const char *names[FLING_CMD_MAX] = {
         "?",     "SUBMIT", "ACK",      "PING", "PONG",  "READY",
-        "DISPATCH", "RESULT", "CAPACITY", "BYE",  "ERROR", "ADMIN", "ADMIN_REPLY",
+        "DISPATCH", "RESULT", "CAPACITY", "BYE",  "ERROR", "ADMIN", "ADMIN_REPLY", "HOLDING",
     };
     return cmd > 0 && cmd < FLING_CMD_MAX ? names[cmd] : "UNKNOWN";
 }

@@ -47,6 +47,7 @@ typedef enum {
     FLING_CMD_ERROR = 10,       /* either: your last message was refused */
     FLING_CMD_ADMIN = 11,       /* client -> broker: JSON request (stats...) */
     FLING_CMD_ADMIN_REPLY = 12, /* broker -> client: JSON reply */
+    FLING_CMD_HOLDING = 13,     /* worker -> broker: tasks I am still running (after re-READY) */
     FLING_CMD_MAX
 } fling_cmd_t;
 
@@ -166,6 +167,13 @@ size_t fling_result_write (uint8_t *dest, const fling_result_t *result);
 int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_t *out,
                        fling_reason_t *reason);
 
+/*  One lease as it travels in HOLDING (SPEC.md §4.3): id + attempt. */
+#define FLING_LEASE_SIZE 18
+size_t fling_lease_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt);
+/*  Reads the lease at *cursor; 1, 0 at end, -1 if fewer than 18 bytes remain. */
+int fling_lease_next (const uint8_t **cursor, const uint8_t *end, fling_task_id_t *id,
+                      uint16_t *attempt);
+
 /*  A decoded message. Which fields are set depends on `cmd`; pointers
     point into the zmsg_t that was decoded. */
 typedef struct {
@@ -177,7 +185,8 @@ typedef struct {
     uint32_t count;
 
     /* SUBMIT, DISPATCH: packed task records (count of them).
-       RESULT: packed result records. ACK: `count` status bytes. */
+       RESULT: packed result records. ACK: `count` status bytes.
+       HOLDING: `count` leases of FLING_LEASE_SIZE bytes. */
     const uint8_t *body;
     size_t body_size;
 
@@ -213,6 +222,7 @@ zmsg_t *fling_msg_ping (void);
 zmsg_t *fling_msg_pong (void);
 zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size);
 zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size);
+zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size);
 
 /*  READY: names[i] served by class classes[i]. */
 zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT], uint32_t pid,

@@ -156,6 +156,13 @@ static zmsg_t *valid_message (fling_cmd_t cmd)
         return fling_msg_admin ("{\"op\":\"stats\"}");
     case FLING_CMD_ADMIN_REPLY:
         return fling_msg_admin_reply ("{}");
+    case FLING_CMD_HOLDING: {
+        uint8_t lease[FLING_LEASE_SIZE];
+        fling_task_id_t id;
+        fling_task_id_make (&id, 3, 4);
+        fling_lease_write (lease, &id, 2);
+        return fling_msg_holding (1, lease, sizeof lease);
+    }
     default:
         fail_msg ("no sample for command %d", cmd);
         return NULL;
@@ -933,6 +940,7 @@ static void test_cmd_names (void **state)
         [FLING_CMD_RESULT] = "RESULT", [FLING_CMD_CAPACITY] = "CAPACITY",
         [FLING_CMD_BYE] = "BYE",       [FLING_CMD_ERROR] = "ERROR",
         [FLING_CMD_ADMIN] = "ADMIN",   [FLING_CMD_ADMIN_REPLY] = "ADMIN_REPLY",
+        [FLING_CMD_HOLDING] = "HOLDING",
     };
     for (int cmd = 1; cmd < FLING_CMD_MAX; cmd++)
         assert_string_equal (fling_cmd_name (cmd), want[cmd]);
