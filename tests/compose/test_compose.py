@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Compose tests: the repository's docker-compose.yml on a real Docker Engine,
+with container-level faults. Each case prints its lost and duplicate counts.
+
+  test_compose.py image          build the base and test images (once per run)
+  test_compose.py CASE           up | worker_loss | broker_restart | partition | scale | graceful_stop
+"""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compose_stack import Stack, build_image, sh, wait_until  # noqa: E402
+
+
+def case_up():
+    """a. The stack starts from nothing; 10,000 tasks all complete; down -v leaves nothing."""
+    stack = Stack("up")
+    started = time.monotonic()
+    try:
+        stack.up(workers=2)
+        stack.start_load(10000, name="test.noop")
+        summaries = stack.wait_loads(timeout=240)
+        assert all(s.get("accepted") == 10000 for s in summaries), summaries
+        stack.wait_done(10000, timeout=240)
+        stack.report("up", time.monotonic() - started)
+    finally:
+        stack.down()
+    left = stack.leftovers()
+    print("after down -v: %s" % {k: len(v) for k, v in left.items()})
+    assert not any(left.values()), "down -v left %s" % left
+
+
+def case_worker_loss():
+    """b. docker kill of one of three workers mid-run: its tasks run elsewhere."""
+    stack = Stack("workerloss")
+    started = time.monotonic()
+    try:
+        stack.up(workers=3)
+        stack.start_load(6000, name="test.block", ms=5)
+        stack.wait_done(800, timeout=120)
+        victim = stack.containers("worker")[0]
+        sh(["docker", "kill", victim])
+        print("killed worker container %s" % victim[:12], flush=True)
+        stack.wait_loads(timeout=240)
+        stack.wait_done(6000, timeout=240)
+        ledger = stack.ledger()
+        in_flight = sum(1 for i, n in ledger.started.items() if ledger.done[i] < n)
+        summary = stack.report("worker_loss", time.monotonic() - started, max_duplicates=64)
+        print("  started but never finished at the kill: %d; duplicates: %d"
+              % (in_flight, summary["duplicates"]))
+    finally:
+        stack.down()
+
+
+def case_broker_restart():
+    """c. compose restart broker, then docker kill + compose start broker, mid-run:
+    with the store on its volume, nothing accepted is lost; clients reconnect."""
+    stack = Stack("brokerrestart")
+    started = time.monotonic()
+    try:
+        stack.up(workers=2)
+        stack.start_load(20000, name="test.block", ms=1, rate=2000)
+        stack.wait_done(2000, timeout=120)
+        stack.run("restart", "-t", "10", "broker", timeout=120)
+        print("broker restarted (compose restart)", flush=True)
+        stack.wait_healthy()
+        stack.wait_done(8000, timeout=180)
+        sh(["docker", "kill", stack.containers("broker")[0]])
+        print("broker container killed", flush=True)
+        time.sleep(1)
+        stack.run("start", "broker", timeout=120)
+        stack.wait_healthy()
+        summaries = stack.wait_loads(timeout=300)
+        accepted = sum(s.get("accepted", 0) for s in summaries)
+        print("  producer: %s" % summaries)
+        stack.wait_done(accepted, timeout=300)
+        stack.report("broker_restart", time.monotonic() - started, max_duplicates=2000)
+    finally:
+        stack.down()
+
+
+def case_partition():
+    """d. a worker cut off the compose network for 10 s: its tasks re-run elsewhere
+    after its lease runs out; it rejoins and gets work again."""
+    stack = Stack("partition")
+    started = time.monotonic()
+    try:
+        stack.up(workers=2)
+        stack.start_load(20000, name="test.block", ms=5, rate=800)  # ~25 s: spans the cut
+        stack.wait_done(500, timeout=120)
+        victim = stack.containers("worker")[0]
+        network = "%s_default" % stack.project
+        sh(["docker", "network", "disconnect", network, victim])
+        print("worker %s disconnected" % victim[:12], flush=True)
+        time.sleep(10)
+        sh(["docker", "network", "connect", network, victim])
+        print("worker %s reconnected" % victim[:12], flush=True)
+        before = stack.done_by_container()
+        stack.wait_loads(timeout=240)
+        stack.wait_done(20000, timeout=240)
+        after = stack.done_by_container()
+        host = sh(["docker", "inspect", "-f", "{{.Config.Hostname}}", victim]).stdout.strip()
+        gained = after.get(host + ".ledger", 0) - before.get(host + ".ledger", 0)
+        stack.report("partition", time.monotonic() - started, max_duplicates=64)
+        print("  the partitioned worker ran %d more tasks after it rejoined" % gained)
+        assert gained > 0, "the partitioned worker got no work after rejoining"
+    finally:
+        stack.down()
+
+
+def case_scale():
+    """e. --scale worker=4: every worker gets at least half an equal share of 20,000 tasks."""
+    stack = Stack("scale")
+    started = time.monotonic()
+    try:
+        stack.up(workers=4)
+        stack.start_load(20000, name="test.block", ms=2)
+        stack.wait_loads(timeout=240)
+        stack.wait_done(20000, timeout=240)
+        stack.report("scale", time.monotonic() - started)
+        shares = stack.done_by_container()
+        print("  per worker: %s" % sorted(shares.values()))
+        assert len(shares) == 4, shares
+        assert min(shares.values()) >= 20000 / 4 / 2, shares
+    finally:
+        stack.down()
+
+
+def case_graceful_stop():
+    """f. compose stop worker mid-run: every started task finishes (none re-run
+    because of the stop) and the workers exit 0 within their grace period."""
+    stack = Stack("gracefulstop")
+    started = time.monotonic()
+    try:
+        stack.up(workers=2)
+        stack.start_load(400, name="test.block", ms=300)
+        stack.wait_done(20, timeout=120)
+        ids = stack.containers("worker")
+        t0 = time.monotonic()
+        stack.run("stop", "-t", "30", "worker", timeout=120)
+        print("workers stopped in %.1f s" % (time.monotonic() - t0), flush=True)
+        codes = [sh(["docker", "inspect", "-f", "{{.State.ExitCode}}", c]).stdout.strip() for c in ids]
+        print("  exit codes: %s" % codes)
+        assert all(code == "0" for code in codes), codes
+        ledger = stack.ledger()
+        unfinished = [i for i, n in ledger.started.items() if ledger.done[i] < n]
+        assert not unfinished, "started tasks abandoned by the stop: %s" % unfinished[:5]
+        stack.run("start", "worker", timeout=120)
+        stack.wait_loads(timeout=240)
+        stack.wait_done(400, timeout=240)
+        summary = stack.report("graceful_stop", time.monotonic() - started)
+        assert summary["duplicates"] == 0
+    finally:
+        stack.down()
+
+
+CASES = {"up": case_up, "worker_loss": case_worker_loss, "broker_restart": case_broker_restart,
+         "partition": case_partition, "scale": case_scale, "graceful_stop": case_graceful_stop}
+
+
+def main(argv):
+    if len(argv) != 1 or (argv[0] not in CASES and argv[0] != "image"):
+        print(__doc__)
+        return 2
+    started = time.monotonic()
+    try:
+        if argv[0] == "image":
+            build_image()
+        else:
+            CASES[argv[0]]()
+    except Exception as exc:  # noqa: BLE001 - any failure fails the case
+        print("FAIL compose.%s after %.0f s: %s" % (argv[0], time.monotonic() - started, exc), flush=True)
+        return 1
+    print("PASS compose.%s in %.0f s" % (argv[0], time.monotonic() - started), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
