@@ -386,7 +386,7 @@ static void store_accept (store_t *s, uint64_t first, uint64_t count)
             make_record (rec, n);
             if (!fling_wal_has_room (s->wal, ID_SIZE + REC_SIZE, 9 + ID_SIZE))
                 die ("fling_wal_has_room", "store full");
-            int64_t seg = fling_wal_append (s->wal, WAL_ACCEPT, id, ID_SIZE, rec, REC_SIZE);
+            int64_t seg = fling_wal_append (s->wal, WAL_ACCEPT, false, id, ID_SIZE, rec, REC_SIZE);
             if (seg < 0)
                 die ("fling_wal_append", NULL);
             s->wal_seg[n] = (uint32_t) seg;
@@ -423,7 +423,7 @@ static void store_complete (store_t *s, uint64_t first, uint64_t count)
     if (is_wal (s)) {
         for (uint64_t n = first; n < first + count; n++) {
             make_id (id, n);
-            if (fling_wal_append (s->wal, WAL_COMPLETE, NULL, 0, id, ID_SIZE) < 0)
+            if (fling_wal_append (s->wal, WAL_COMPLETE, true, NULL, 0, id, ID_SIZE) < 0)
                 die ("fling_wal_append", NULL);
             fling_wal_segment_live (s->wal, s->wal_seg[n], -1);
         }
@@ -690,7 +690,7 @@ static int repro_full (const char *dir)
     while (fling_wal_has_room (wal, ID_SIZE + REC_SIZE, 9 + ID_SIZE)) {
         make_id (id, accepted);
         make_record (rec, accepted);
-        int64_t seg = fling_wal_append (wal, WAL_ACCEPT, id, ID_SIZE, rec, REC_SIZE);
+        int64_t seg = fling_wal_append (wal, WAL_ACCEPT, false, id, ID_SIZE, rec, REC_SIZE);
         if (seg < 0) {
             printf ("append of accepted task %" PRIu64 " failed although has_room said yes: %s\n",
                     accepted, strerror (errno));
@@ -706,7 +706,7 @@ static int repro_full (const char *dir)
     uint64_t completed = 0;
     for (uint64_t n = 0; n < accepted; n++) {
         make_id (id, n);
-        if (fling_wal_append (wal, WAL_COMPLETE, NULL, 0, id, ID_SIZE) < 0) {
+        if (fling_wal_append (wal, WAL_COMPLETE, true, NULL, 0, id, ID_SIZE) < 0) {
             printf ("completion record of task %" PRIu64 " refused: %s\n", n, strerror (errno));
             break;
         }
@@ -760,7 +760,7 @@ static int repro_roll_torn (const char *dir)
     for (uint64_t n = 0; n < fit + 1; n++) {
         make_id (id, n);
         make_record (rec, n);
-        int64_t seg = fling_wal_append (wal, WAL_ACCEPT, id, ID_SIZE, rec, REC_SIZE);
+        int64_t seg = fling_wal_append (wal, WAL_ACCEPT, false, id, ID_SIZE, rec, REC_SIZE);
         if (seg != (n < fit ? 1 : 2))
             die ("append", "unexpected segment");
         if (n < fit)

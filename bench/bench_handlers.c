@@ -1,0 +1,214 @@
+/*  bench_handlers.c - handlers for bench/run, without the per-task ledger
+    cost of the test handlers (which write two lines with write(2) per task).
+
+    Module args (comma-separated, both optional):
+      counters=PATH  a 64-byte file, mmap'd shared, holding four 64-bit
+                     counters that bench/run reads while the worker runs:
+                     started, done, first start (CLOCK_MONOTONIC ns), last
+                     done (CLOCK_MONOTONIC ns). Updating them costs a few
+                     atomic operations, no system call. CLOCK_MONOTONIC is
+                     the clock Python's time.monotonic() reads, so the
+                     driver can compare these instants with its own.
+      ledger=PATH    also write "start"/"done" lines in the format of
+                     tests/handlers (for tools/ledger_check.py); quick mode
+                     uses it to check every task id, full runs leave it off.
+
+    bench.noop          async: DONE at once.
+    bench.block         blocking: sleeps {"ms": N} (default 10), then DONE.
+    bench.async         async: DONE after {"ms": N} (default 10), one zloop
+                        timer per task (what the README shows handlers doing).
+    bench.async_ticket  async: DONE after 10 ms on a zloop ticket timer, the
+                        constant-cost timers czmq recommends for thousands.
+
+    "ms" is read with a cheap scan of fling-load's payload
+    {"i":N,"ms":M,...}, not a JSON parse: a bench handler should cost as
+    little as possible so the figures measure fling.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fling_worker.h"
+
+#define TICKET_DELAY_MS 10
+#define DEFAULT_MS      10
+
+typedef struct {
+    atomic_uint_fast64_t started, done, first_start_ns, last_done_ns;
+} counters_t;
+
+static counters_t s_private; /* when no counters file was given */
+static counters_t *s_counters = &s_private;
+static int s_ledger_fd = -1;
+static int s_pid;
+
+static uint64_t s_now_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void s_ledger (const char *event, const fling_task_t *task)
+{
+    if (s_ledger_fd < 0)
+        return;
+    char line[256];
+    int n = snprintf (line, sizeof line, "%s %s %u %d %s\n", event, fling_task_id (task),
+                      fling_task_attempt (task), s_pid, fling_task_name (task));
+    if (n <= 0 || (size_t)n >= sizeof line)
+        return;
+    ssize_t rc = write (s_ledger_fd, line, (size_t)n);
+    (void)rc;
+}
+
+static void s_started (const fling_task_t *task)
+{
+    if (atomic_fetch_add (&s_counters->started, 1) == 0)
+        atomic_store (&s_counters->first_start_ns, s_now_ns ());
+    s_ledger ("start", task);
+}
+
+/* Pool threads finish concurrently: keep the latest instant, not the last
+   writer's. */
+static void s_done (const fling_task_t *task)
+{
+    s_ledger ("done", task);
+    uint64_t now = s_now_ns ();
+    uint_fast64_t seen = atomic_load (&s_counters->last_done_ns);
+    while (seen < now && !atomic_compare_exchange_weak (&s_counters->last_done_ns, &seen, now))
+        ;
+    atomic_fetch_add (&s_counters->done, 1);
+}
+
+static long s_ms (const fling_task_t *task)
+{
+    const char *field = strstr (fling_task_payload (task), "\"ms\":");
+    if (!field)
+        return DEFAULT_MS;
+    long ms = strtol (field + 5, NULL, 10);
+    return ms < 0 ? 0 : ms > 600000 ? 600000 : ms;
+}
+
+static void s_noop (fling_task_t *task, void *arg)
+{
+    s_started (task);
+    s_done (task);
+    fling_task_complete (task, FLING_OK);
+}
+
+static fling_status_t s_block (fling_task_t *task, void *arg)
+{
+    s_started (task);
+    long ms = s_ms (task);
+    struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
+    while ((left.tv_sec || left.tv_nsec) && nanosleep (&left, &left) == -1 && errno == EINTR)
+        ;
+    s_done (task);
+    return FLING_OK;
+}
+
+static int s_fired (zloop_t *loop, int timer_id, void *arg)
+{
+    fling_task_t *task = (fling_task_t *)arg;
+    s_done (task);
+    fling_task_complete (task, FLING_OK);
+    return 0;
+}
+
+static void s_async (fling_task_t *task, void *arg)
+{
+    s_started (task);
+    zloop_t *loop = fling_worker_loop (fling_task_worker (task));
+    if (zloop_timer (loop, (size_t)s_ms (task), 1, s_fired, task) == -1) {
+        fling_task_set_error (task, "cannot arm a timer");
+        fling_task_complete (task, FLING_RETRY);
+    }
+}
+
+static void s_async_ticket (fling_task_t *task, void *arg)
+{
+    s_started (task);
+    zloop_t *loop = fling_worker_loop (fling_task_worker (task));
+    if (!zloop_ticket (loop, s_fired, task)) {
+        fling_task_set_error (task, "cannot arm a ticket");
+        fling_task_complete (task, FLING_RETRY);
+    }
+}
+
+static int s_open_counters (const char *path)
+{
+    int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate (fd, sizeof (counters_t)) != 0) {
+        fprintf (stderr, "bench_handlers: %s: %s\n", path, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    void *map = mmap (NULL, sizeof (counters_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close (fd);
+    if (map == MAP_FAILED) {
+        fprintf (stderr, "bench_handlers: mmap %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    s_counters = (counters_t *)map;
+    return 0;
+}
+
+static int s_open_ledger (const char *path)
+{
+    s_ledger_fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (s_ledger_fd >= 0)
+        return 0;
+    fprintf (stderr, "bench_handlers: cannot open %s: %s\n", path, strerror (errno));
+    return -1;
+}
+
+static int s_parse_args (const char *args)
+{
+    char *copy = strdup (args ? args : "");
+    if (!copy)
+        return -1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *item = strtok_r (copy, ",", &save); item && rc == 0;
+         item = strtok_r (NULL, ",", &save)) {
+        if (strncmp (item, "counters=", 9) == 0)
+            rc = s_open_counters (item + 9);
+        else if (strncmp (item, "ledger=", 7) == 0)
+            rc = s_open_ledger (item + 7);
+        else {
+            fprintf (stderr, "bench_handlers: unknown argument '%s'\n", item);
+            rc = -1;
+        }
+    }
+    free (copy);
+    return rc;
+}
+
+fling_module_init_fn fling_module_init __attribute__ ((visibility ("default")));
+
+int fling_module_init (fling_worker_t *worker, const char *args)
+{
+    s_pid = (int)getpid ();
+    if (s_parse_args (args)) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* No tickets exist yet: the only safe moment to set their delay. */
+    zloop_set_ticket_delay (fling_worker_loop (worker), TICKET_DELAY_MS);
+    if (fling_worker_register_async (worker, "bench.noop", s_noop, NULL) ||
+        fling_worker_register_blocking (worker, "bench.block", s_block, NULL) ||
+        fling_worker_register_async (worker, "bench.async", s_async, NULL) ||
+        fling_worker_register_async (worker, "bench.async_ticket", s_async_ticket, NULL))
+        return -1;
+    return 0;
+}
