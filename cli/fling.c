@@ -1,4 +1,5 @@
-/*  fling.c - the `fling` command line: send tasks, read broker stats, ping.
+/*  fling.c - the `fling` command line: send tasks, read broker stats, ping,
+    manage the dead-letter queue.
 
     Usage: fling [OPTIONS] COMMAND [ARGS]. Options may stand before or after
     the command; `--` ends them. See usage() for the list.
@@ -25,15 +26,28 @@ static void usage (FILE *out)
              "  send NAME JSON     send one task; prints its id once the broker accepted it\n"
              "  send NAME [-]      send one task per line of stdin (JSON objects; empty lines\n"
              "                     skipped); prints sent/accepted/rejected/invalid on stderr\n"
-             "  stats [--json]     show the broker's counters, queues and workers\n"
+             "  stats [--json]     show the broker's counters, store, queues and workers\n"
              "  ping               exit 0 and print \"ok\" if the broker answers\n"
+             "  dead list [--name NAME] [--limit N] [--json]\n"
+             "                     show tasks that ran out of attempts (failed, timed out\n"
+             "                     or crashed their worker): id, name, attempts, crashes,\n"
+             "                     reason, error (--json: the broker's reply, with payloads)\n"
+             "  dead retry (--id ID | --name NAME | --all)\n"
+             "                     put dead tasks back in their queue with fresh attempts;\n"
+             "                     prints how many\n"
+             "  dead purge (--id ID | --name NAME | --all)\n"
+             "                     delete dead tasks for good; prints how many\n"
              "\n"
              "options:\n"
              "  --endpoint EP      broker's producer endpoint (env FLING_PRODUCER_ENDPOINT,\n"
              "                     default " DEFAULT_ENDPOINT ")\n"
-             "  --timeout-ms N     how long to wait for the broker (send, stats: 5000;\n"
+             "  --timeout-ms N     how long to wait for the broker (send, stats, dead: 5000;\n"
              "                     ping: 2000)\n"
-             "  --json             stats: print the broker's reply as JSON\n"
+             "  --json             stats, dead: print the broker's reply as JSON\n"
+             "  --name NAME        dead: only tasks of this name\n"
+             "  --id ID            dead: only this task (as printed by send / dead list)\n"
+             "  --all              dead retry/purge: every dead task\n"
+             "  --limit N          dead list: show at most N tasks (broker default 100)\n"
              "  --max-attempts N   send: attempts before the task fails (0 = queue default)\n"
              "  --task-timeout-ms N  send: run time limit per attempt (0 = queue default)\n"
              "  --backoff-ms N     send: first retry delay (0 = queue default)\n"
@@ -80,6 +94,10 @@ static unsigned *number_option (parsed_t *p, const char *name)
         return &p->cli.send.timeout_ms;
     if (strcmp (name, "--backoff-ms") == 0)
         return &p->cli.send.backoff_ms;
+    if (strcmp (name, "--limit") == 0) {
+        p->cli.limit_set = true;
+        return &p->cli.limit;
+    }
     return NULL;
 }
 
@@ -91,6 +109,20 @@ static bool *flag_option (parsed_t *p, const char *name)
         return &p->version;
     if (strcmp (name, "--json") == 0)
         return &p->cli.json;
+    if (strcmp (name, "--all") == 0)
+        return &p->cli.all;
+    return NULL;
+}
+
+/* Options that take text, and where each one lands. */
+static const char **text_option (parsed_t *p, const char *name)
+{
+    if (strcmp (name, "--endpoint") == 0)
+        return &p->cli.endpoint;
+    if (strcmp (name, "--name") == 0)
+        return &p->cli.name;
+    if (strcmp (name, "--id") == 0)
+        return &p->cli.id;
     return NULL;
 }
 
@@ -113,7 +145,8 @@ static int parse_option (parsed_t *p, int argc, char **argv, int *i)
         return 0;
     }
     unsigned *number = number_option (p, name);
-    if (!number && strcmp (name, "--endpoint") != 0)
+    const char **text = number ? NULL : text_option (p, name);
+    if (!number && !text)
         return usage_error ("unknown option '%s'", arg);
     if (eq)
         value = eq + 1;
@@ -121,10 +154,10 @@ static int parse_option (parsed_t *p, int argc, char **argv, int *i)
         value = argv[++*i];
     else
         return usage_error ("option '%s' needs a value", name);
-    if (!number) {
+    if (text) {
         if (!*value)
-            return usage_error ("%s", "--endpoint needs a non-empty value");
-        p->cli.endpoint = value;
+            return usage_error ("option '%s' needs a non-empty value", name);
+        *text = value;
     } else if (parse_uint (value, number))
         return usage_error ("bad number '%s'", value);
     return 0;
@@ -168,6 +201,11 @@ static int run_command (parsed_t *p)
         if (args != 0)
             return usage_error ("'%s' takes no arguments", command);
         return command[1] == 't' ? fling_cli_stats (&p->cli) : fling_cli_ping (&p->cli);
+    }
+    if (strcmp (command, "dead") == 0) {
+        if (args != 1)
+            return usage_error ("%s", "usage: fling dead list|retry|purge [selectors]");
+        return fling_cli_dead (&p->cli, p->positional[1]);
     }
     if (strcmp (command, "help") == 0) {
         usage (stdout);

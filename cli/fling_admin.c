@@ -1,5 +1,6 @@
-/*  fling_admin.c - `fling stats` and `fling ping`: one request on a raw
-    DEALER to the broker's producer endpoint, one reply, or a timeout.
+/*  fling_admin.c - `fling stats`, `fling ping` and the ADMIN exchange that
+    `fling dead` uses: one request on a raw DEALER to the broker's producer
+    endpoint, one reply, or a timeout.
 
     These paths use czmq directly, so czmq's signal handler is switched off
     first: Ctrl-C must simply end a command that waits for a silent broker.
@@ -66,13 +67,16 @@ static void print_error_reply (const fling_msg_t *m)
              (int)m->text_size, m->text ? m->text : "");
 }
 
-int fling_cli_stats (const fling_cli_t *cli)
+int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
+                     size_t *reply_size)
 {
+    *reply_json = NULL;
+    *reply_size = 0;
     unsigned timeout_ms = cli->timeout_ms ? cli->timeout_ms : STATS_TIMEOUT_MS;
     zsock_t *sock = connect_dealer (cli->endpoint);
     if (!sock)
         return FLING_CLI_EXIT_FAIL;
-    zmsg_t *request = fling_msg_admin ("{\"op\":\"stats\"}");
+    zmsg_t *request = fling_msg_admin (request_json);
     fling_msg_t m;
     zmsg_t *reply = exchange (sock, &request, FLING_CMD_ADMIN_REPLY, timeout_ms, &m);
     int rc = FLING_CLI_EXIT_FAIL;
@@ -81,14 +85,34 @@ int fling_cli_stats (const fling_cli_t *cli)
                  timeout_ms);
     else if (m.cmd == FLING_CMD_ERROR)
         print_error_reply (&m);
-    else if (cli->json) {
-        fwrite (m.text, 1, m.text_size, stdout);
-        fputc ('\n', stdout);
-        rc = fflush (stdout) == 0 ? FLING_CLI_EXIT_OK : FLING_CLI_EXIT_FAIL;
-    } else
-        rc = fling_cli_print_stats (m.text, m.text_size);
+    else if ((*reply_json = (char *)malloc (m.text_size + 1)) == NULL)
+        fprintf (stderr, "fling: out of memory\n");
+    else {
+        memcpy (*reply_json, m.text, m.text_size);
+        (*reply_json)[m.text_size] = '\0';
+        *reply_size = m.text_size;
+        rc = FLING_CLI_EXIT_OK;
+    }
     zmsg_destroy (&reply);
     zsock_destroy (&sock);
+    return rc;
+}
+
+int fling_cli_print_json (const char *json, size_t json_size)
+{
+    fwrite (json, 1, json_size, stdout);
+    fputc ('\n', stdout);
+    return fflush (stdout) == 0 ? FLING_CLI_EXIT_OK : FLING_CLI_EXIT_FAIL;
+}
+
+int fling_cli_stats (const fling_cli_t *cli)
+{
+    char *reply;
+    size_t size;
+    int rc = fling_cli_admin (cli, "{\"op\":\"stats\"}", &reply, &size);
+    if (rc == FLING_CLI_EXIT_OK)
+        rc = cli->json ? fling_cli_print_json (reply, size) : fling_cli_print_stats (reply, size);
+    free (reply);
     return rc;
 }
 

@@ -15,11 +15,19 @@
 #define FLING_CLI_EXIT_FAIL  1
 #define FLING_CLI_EXIT_USAGE 2
 
+#include <stddef.h>
+
 typedef struct {
     const char *endpoint;      /* broker's producer endpoint */
     unsigned timeout_ms;       /* 0 = the subcommand's default */
-    bool json;                 /* stats: print the broker's JSON as is */
+    bool json;                 /* stats, dead: print the broker's JSON as is */
     fling_send_options_t send; /* send: per-task options */
+    /* dead: selectors */
+    const char *name; /* --name: one queue (task name) */
+    const char *id;   /* --id: one task */
+    bool all;         /* --all */
+    unsigned limit;   /* --limit (list): entries shown */
+    bool limit_set;
 } fling_cli_t;
 
 /*  `fling send NAME JSON`: one task; prints its id once accepted.
@@ -31,6 +39,19 @@ int fling_cli_stats (const fling_cli_t *cli);
 
 /*  `fling ping`: PING -> PONG; prints "ok". */
 int fling_cli_ping (const fling_cli_t *cli);
+
+/*  `fling dead list|retry|purge`: the broker's dead-letter queue.
+    `action` is "list", "retry" or "purge"; selectors come from `cli`. */
+int fling_cli_dead (const fling_cli_t *cli, const char *action);
+
+/*  One ADMIN request (JSON text) -> the ADMIN_REPLY's JSON, NUL-terminated,
+    in *reply_json (free() it). Returns an exit code; on failure a message
+    is on stderr and *reply_json is NULL. */
+int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
+                     size_t *reply_size);
+
+/*  Prints JSON text and a newline on stdout; returns an exit code. */
+int fling_cli_print_json (const char *json, size_t json_size);
 
 /*  Prints a stats reply (JSON text, not NUL-terminated) as readable tables.
     Returns an exit code (1 for a reply that holds {"error":...}). */

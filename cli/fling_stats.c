@@ -13,7 +13,7 @@
 #include "fling_cli.h"
 
 #define CELL_SIZE   512
-#define COLUMNS_MAX 8
+#define COLUMNS_MAX 10
 
 /* ---- values as text -------------------------------------------------------- */
 
@@ -125,18 +125,40 @@ static void print_uptime (const json_t *uptime)
             s % 60);
 }
 
+static void print_pairs (const char *title, const json_t *object, const char *const *order);
+
+/* "store" is the store's kind (older brokers) or an object with its kind,
+   size and health (durable store). */
+static void print_store (const json_t *store)
+{
+    static const char *const order[] = {"kind",   "bytes_on_disk", "segments", "commits",
+                                        "failed", "full",          NULL};
+    if (json_is_object (store)) {
+        print_pairs ("store", store, order);
+        return;
+    }
+    char text[CELL_SIZE];
+    printf ("%-10s %s\n", "store", value_text (store, text, sizeof text));
+}
+
 static void print_summary (const json_t *root)
 {
-    static const char *const order[] = {"store", "tasks", "bytes", NULL};
+    static const char *const always[] = {"tasks", "bytes", NULL};
+    static const char *const present[] = {"dead", "delayed", "dedup_ids", NULL};
     char text[CELL_SIZE];
     print_uptime (json_object_get (root, "uptime_ms"));
-    for (size_t i = 0; order[i]; i++)
-        printf ("%-10s %s\n", order[i],
-                value_text (json_object_get (root, order[i]), text, sizeof text));
+    print_store (json_object_get (root, "store"));
+    for (size_t i = 0; always[i]; i++)
+        printf ("%-10s %s\n", always[i],
+                value_text (json_object_get (root, always[i]), text, sizeof text));
+    for (size_t i = 0; present[i]; i++)
+        if (json_object_get (root, present[i]))
+            printf ("%-10s %s\n", present[i],
+                    value_text (json_object_get (root, present[i]), text, sizeof text));
 }
 
 /* Prints an object of name -> number as wrapped "name=value" pairs, known
-   names first in `order`, then the rest. */
+   names first in `order` (those the object has), then the rest. */
 static void print_pairs (const char *title, const json_t *object, const char *const *order)
 {
     if (!json_is_object (object))
@@ -145,6 +167,8 @@ static void print_pairs (const char *title, const json_t *object, const char *co
     for (size_t i = 0; order && order[i]; i++) {
         char text[CELL_SIZE];
         const json_t *value = json_object_get (object, order[i]);
+        if (!value)
+            continue; /* an older broker: nothing to show, not "-" */
         size_t used = strlen (line);
         snprintf (line + used, sizeof line - used, "%s%s=%s", used ? " " : "", order[i],
                   value_text (value, text, sizeof text));
@@ -164,22 +188,51 @@ static void print_pairs (const char *title, const json_t *object, const char *co
     printf ("%s\n", line[0] ? "" : " (none)");
 }
 
+static bool any_has (const json_t *array, const char *key)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach (array, i, item)
+    {
+        if (json_object_get (item, key))
+            return true;
+    }
+    return false;
+}
+
 static void print_queues (const json_t *queues)
 {
-    static const char *const known[] = {"name",   "queued",  "inflight", "done",
-                                        "failed", "retried", NULL};
-    table_t t = {.columns = 7, .right = {false, true, true, true, true, true, false}};
-    const char *head[] = {"QUEUE", "QUEUED", "INFLIGHT", "DONE", "FAILED", "RETRIED", ""};
+    /* "delayed" and "dead" come with the reliability work: columns only
+       when the broker sends them. */
+    static const char *const all[] = {"name", "queued", "inflight", "delayed", "dead",
+                                      "done", "failed", "retried",  NULL};
+    static const char *const heads[] = {"QUEUE", "QUEUED", "INFLIGHT", "DELAYED",
+                                        "DEAD",  "DONE",   "FAILED",   "RETRIED"};
+    const char *keys[COLUMNS_MAX + 1] = {NULL};
+    const char *head[COLUMNS_MAX] = {NULL};
+    table_t t = {.columns = 0};
+    for (size_t k = 0; all[k]; k++) {
+        bool optional = strcmp (all[k], "delayed") == 0 || strcmp (all[k], "dead") == 0;
+        if (optional && !any_has (queues, all[k]))
+            continue;
+        t.right[t.columns] = k > 0;
+        head[t.columns] = heads[k];
+        keys[t.columns++] = all[k];
+    }
+    size_t extra = t.columns++; /* unknown fields as key=value */
+    head[extra] = "";
     table_add (&t, head);
     size_t i;
     json_t *q;
     json_array_foreach (queues, i, q)
     {
-        char cells[7][CELL_SIZE] = {{0}};
-        for (int c = 0; c < 6; c++)
-            value_text (json_object_get (q, known[c]), cells[c], CELL_SIZE);
-        extra_fields (q, known, cells[6], CELL_SIZE);
-        const char *row[7] = {cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]};
+        char cells[COLUMNS_MAX][CELL_SIZE] = {{0}};
+        const char *row[COLUMNS_MAX];
+        for (size_t c = 0; c < extra; c++)
+            value_text (json_object_get (q, keys[c]), cells[c], CELL_SIZE);
+        extra_fields (q, all, cells[extra], CELL_SIZE);
+        for (size_t c = 0; c < t.columns; c++)
+            row[c] = cells[c];
         table_add (&t, row);
     }
     printf ("\n");
@@ -252,8 +305,9 @@ static void print_workers (const json_t *workers)
 
 static void print_others (const json_t *root)
 {
-    static const char *const known[] = {"uptime_ms", "store",  "tasks",   "bytes", "counters",
-                                        "refused",   "queues", "workers", NULL};
+    static const char *const known[] = {"uptime_ms", "store",   "tasks",     "bytes",
+                                        "dead",      "delayed", "dedup_ids", "counters",
+                                        "refused",   "queues",  "workers",   NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)
@@ -283,9 +337,11 @@ int fling_cli_print_stats (const char *json, size_t json_size)
         return FLING_CLI_EXIT_FAIL;
     }
     static const char *const counters[] = {
-        "accepted",      "duplicates",  "rejected",          "dispatched",
-        "done",          "failed",      "retried",           "requeued",
-        "stale_results", "worker_lost", "router_unroutable", NULL};
+        "accepted",    "duplicates",    "rejected",      "dispatched",
+        "done",        "failed",        "retried",       "requeued",
+        "timed_out",   "crashed",       "dead_lettered", "store_full",
+        "unavailable", "stale_results", "worker_lost",   "router_unroutable",
+        NULL};
     print_summary (root);
     print_pairs ("counters", json_object_get (root, "counters"), counters);
     print_pairs ("refused", json_object_get (root, "refused"), NULL);

@@ -4,8 +4,9 @@ and the benchmarks all judge a run with it.
 
 Inputs (plain text, one event a line, as the tools write them):
   producer ledgers (fling-load --ledger): "accepted <id>" / "rejected <id> <reason>"
-  worker ledgers (test and example handlers): "start <id> <attempt> <pid> <name>"
-                                               "done <id> <attempt> <pid> <name>"
+  worker ledgers (test and example handlers): "start <id> <attempt> <pid> <name> [ms]"
+                                               "done <id> <attempt> <pid> <name> [ms]"
+                                               "fail <id> <attempt> <pid> <name> [ms]"
 
 Categories (as Jepsen's total-queue checker):
   ok           accepted and done at least once
@@ -32,6 +33,7 @@ class Ledger:
         self.done = collections.Counter()
         self.done_by_pid = collections.Counter()
         self.started = collections.Counter()
+        self.failed_runs = collections.Counter()  # handler runs that reported a failure
         self.started_by = collections.defaultdict(set)  # id -> {pid}
         self.done_by = collections.defaultdict(set)     # id -> {pid}
         self.malformed_lines = 0
@@ -55,6 +57,9 @@ class Ledger:
                 parts = line.split()
                 # A SIGKILL can leave no torn line (one write per line), but
                 # be tolerant: count what does not parse.
+                if parts and parts[0] == "fail":
+                    self.failed_runs[parts[1] if len(parts) > 1 else "?"] += 1
+                    continue
                 if len(parts) < 4 or parts[0] not in ("start", "done"):
                     if parts:
                         self.malformed_lines += 1

@@ -4,9 +4,10 @@
     took the READY, since it answers in order. Any message from the broker
     proves it alive; after 3 heartbeat intervals of silence, or on
     ERROR(UNKNOWN_PEER), the socket is thrown away and a new one (a new
-    routing id for the broker) sends READY again. Tasks in flight keep
-    running across a reconnect; their results go out on the new socket and
-    the broker ignores those it no longer leases to us.
+    routing id for the broker) sends READY again, then HOLDING with the
+    tasks still in flight. Those keep running across a reconnect; their
+    results go out on the new socket and the broker ignores those it no
+    longer leases to us.
 */
 #include "fling_log.h"
 #include "fling_worker_impl.h"
@@ -37,6 +38,26 @@ void fling_link_send (fling_worker_t *self, zmsg_t *msg)
     self->last_send_ms = fling_clock_ms ();
 }
 
+/* SPEC.md §5.2: right after a READY, name every task still in our hands
+   (running, or waiting for a pool thread) so the broker can lease it back
+   to us instead of running it a second time elsewhere. Tasks already
+   reported TIMEOUT are not ours any more and are left out. */
+static void s_send_holding (fling_worker_t *self)
+{
+    uint8_t leases[FLING_BATCH_TASKS_MAX * FLING_LEASE_SIZE];
+    uint32_t count = 0;
+    for (fling_task_t *task = self->running; task; task = task->next) {
+        fling_lease_write (leases + (size_t)count * FLING_LEASE_SIZE, &task->id, task->attempt);
+        self->stats.holding_sent++;
+        if (++count == FLING_BATCH_TASKS_MAX) {
+            fling_link_send (self, fling_msg_holding (count, leases, sizeof leases));
+            count = 0;
+        }
+    }
+    if (count)
+        fling_link_send (self, fling_msg_holding (count, leases, (size_t)count * FLING_LEASE_SIZE));
+}
+
 static void s_send_ready (fling_worker_t *self)
 {
     const char *names[FLING_NAMES_MAX];
@@ -46,10 +67,12 @@ static void s_send_ready (fling_worker_t *self)
         classes[i] = self->handler_list[i]->cls;
     }
     uint32_t capacity[FLING_CLASS_COUNT];
-    capacity[FLING_CLASS_POOL] = self->class_handlers[FLING_CLASS_POOL] ? self->pool_size : 0;
+    capacity[FLING_CLASS_POOL] = fling_overrun_pool_capacity (self);
     capacity[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
     fling_link_send (self, fling_msg_ready (capacity, (uint32_t)getpid (), self->name,
                                             self->handler_count, names, classes));
+    self->announced_pool = capacity[FLING_CLASS_POOL];
+    s_send_holding (self);
     if (self->draining) {
         /* A READY during a drain: take nothing new. */
         uint32_t none[FLING_CLASS_COUNT] = {0, 0};

@@ -21,6 +21,16 @@
     frees its job and slot when the handler returns). An abandoned thread
     holds no socket, so czmq can still terminate its context at exit and
     flush the worker's last RESULT and BYE.
+
+    Detaching (a job overran its deadline) is a third race, settled the
+    same way: RUNNING -> DETACHED (loop) against RUNNING -> RETURNED
+    (thread). Once detached the slot leaves slots[] for the `detached`
+    list and keeps its pipe; when the job returns the thread moves
+    DETACHED -> DETACHED_DONE, runs its stop hooks and sends 'X'; the loop
+    joins it and frees slot and job. At destroy, DETACHED -> ABANDONED
+    wins if the job still runs (the thread then frees itself, as above);
+    if the thread got to DETACHED_DONE first, destroy joins it, which waits
+    for its stop hooks only.
 */
 #include "fling_pool.h"
 
@@ -34,11 +44,26 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { SLOT_IDLE, SLOT_QUEUED, SLOT_RUNNING, SLOT_RETURNED, SLOT_CANCELLED, SLOT_ABANDONED };
+enum {
+    SLOT_IDLE,
+    SLOT_QUEUED,
+    SLOT_RUNNING,
+    SLOT_RETURNED,
+    SLOT_CANCELLED,
+    SLOT_ABANDONED,
+    SLOT_DETACHED,
+    SLOT_DETACHED_DONE
+};
 
-typedef struct {
-    fling_pool_t *pool; /* valid on the thread until abandoned */
-    unsigned index;
+/* What a thread does after running a job. */
+enum { JOB_NEXT, JOB_ABANDONED, JOB_DETACHED };
+
+typedef struct slot_s {
+    fling_pool_t *pool;         /* valid on the thread until abandoned */
+    unsigned index;             /* position in slots[] */
+    unsigned thread_index;      /* the hooks' index: unique per pool */
+    bool detached;              /* loop thread only: on the detached list */
+    struct slot_s *prev, *next; /* the detached list, loop thread only */
     pthread_t thread;
     bool started;                   /* pthread_create succeeded */
     zsock_t *loop_end;              /* loop thread's end of the pipe */
@@ -54,7 +79,13 @@ struct _fling_pool_t {
     unsigned *idle; /* stack of idle slot indexes */
     unsigned idle_count;
     unsigned busy_count;
-    zlistx_t *queue; /* jobs waiting for an idle thread */
+    zlistx_t *queue;         /* jobs waiting for an idle thread */
+    struct slot_s *detached; /* slots whose thread was detached, not yet joined */
+    unsigned stuck;          /* length of that list */
+    unsigned vacant;         /* slots[] entries without a thread (too many detached) */
+    unsigned next_thread_index;
+    fling_pool_reaped_fn *reaped;
+    void *reaped_arg;
     fling_pool_hooks_t hooks[FLING_POOL_HOOKS_MAX];
     size_t hook_count;
     fling_pool_run_fn *run;
@@ -124,24 +155,27 @@ static bool s_cas (slot_t *slot, int from, int to)
                                                     memory_order_acquire);
 }
 
-/* Runs the job the loop queued. Returns false if the loop abandoned this
-   thread meanwhile: the slot is then freed and the thread must exit. */
-static bool s_run_job (slot_t *slot, fling_pool_run_fn *run, void *run_arg)
+/* Runs the job the loop queued. Returns JOB_ABANDONED if the loop
+   abandoned this thread meanwhile (the slot is then freed), JOB_DETACHED
+   if it was detached (stop hooks and 'X' are the caller's), else JOB_NEXT. */
+static int s_run_job (slot_t *slot, fling_pool_run_fn *run, void *run_arg)
 {
     if (!s_cas (slot, SLOT_QUEUED, SLOT_RUNNING))
-        return true; /* cancelled at destroy: an 'S' follows */
+        return JOB_NEXT; /* cancelled at destroy: an 'S' follows */
     void *job = slot->job;
     run (job, run_arg);
     if (s_cas (slot, SLOT_RUNNING, SLOT_RETURNED)) {
         s_send_byte (slot->thread_end, 'D', 0);
-        return true;
+        return JOB_NEXT;
     }
+    if (s_cas (slot, SLOT_DETACHED, SLOT_DETACHED_DONE))
+        return JOB_DETACHED;
     /* Abandoned: the loop closed our socket; the pool may be freed; only
        the slot and the job are ours now. */
     if (slot->discard)
         slot->discard (job);
     free (slot);
-    return false;
+    return JOB_ABANDONED;
 }
 
 static void *s_thread_main (void *arg)
@@ -149,16 +183,24 @@ static void *s_thread_main (void *arg)
     slot_t *slot = (slot_t *)arg;
     fling_pool_t *pool = slot->pool;
     char name[16];
-    snprintf (name, sizeof name, "fling-pool-%u", slot->index);
+    snprintf (name, sizeof name, "fling-pool-%u", slot->thread_index);
     pthread_setname_np (pthread_self (), name);
 
-    s_hooks_start (pool, slot->index);
+    s_hooks_start (pool, slot->thread_index);
     fling_pool_run_fn *run = pool->run;
     void *run_arg = pool->run_arg;
-    while (s_recv_byte (slot->thread_end, 0) == 'J')
-        if (!s_run_job (slot, run, run_arg))
+    while (s_recv_byte (slot->thread_end, 0) == 'J') {
+        int next = s_run_job (slot, run, run_arg);
+        if (next == JOB_ABANDONED)
             return NULL;
-    s_hooks_stop (pool, slot->index);
+        if (next == JOB_DETACHED) {
+            /* The pool lives until it has joined us: its hooks are safe. */
+            s_hooks_stop (pool, slot->thread_index);
+            s_send_byte (slot->thread_end, 'X', 0);
+            return NULL; /* the loop joins us and closes both ends */
+        }
+    }
+    s_hooks_stop (pool, slot->thread_index);
     zsock_destroy (&slot->thread_end);
     return NULL;
 }
@@ -204,11 +246,18 @@ static void s_feed (fling_pool_t *self)
     }
 }
 
+static void s_reap (fling_pool_t *self, slot_t *slot);
+
 static int s_on_slot (zloop_t *loop, zsock_t *sock, void *arg)
 {
     slot_t *slot = (slot_t *)arg;
     fling_pool_t *self = slot->pool;
-    if (s_recv_byte (sock, ZMQ_DONTWAIT) != 'D')
+    int cmd = s_recv_byte (sock, ZMQ_DONTWAIT);
+    if (cmd == 'X' && slot->detached) {
+        s_reap (self, slot);
+        return 0;
+    }
+    if (cmd != 'D')
         return 0;
     void *job = s_collect (self, slot);
     s_feed (self);
@@ -237,9 +286,36 @@ void *fling_pool_take_queued (fling_pool_t *self)
     return zlistx_size (self->queue) ? zlistx_detach (self->queue, NULL) : NULL;
 }
 
+int fling_pool_remove_queued (fling_pool_t *self, const void *job)
+{
+    for (void *item = zlistx_first (self->queue); item; item = zlistx_next (self->queue))
+        if (item == job) {
+            zlistx_delete (self->queue, zlistx_cursor (self->queue));
+            return 0;
+        }
+    errno = ENOENT;
+    return -1;
+}
+
 unsigned fling_pool_size (fling_pool_t *self)
 {
     return self->size;
+}
+
+unsigned fling_pool_capacity (fling_pool_t *self)
+{
+    return self->size - self->vacant;
+}
+
+unsigned fling_pool_stuck (fling_pool_t *self)
+{
+    return self->stuck;
+}
+
+void fling_pool_on_reaped (fling_pool_t *self, fling_pool_reaped_fn *reaped, void *arg)
+{
+    self->reaped = reaped;
+    self->reaped_arg = arg;
 }
 
 unsigned fling_pool_busy (fling_pool_t *self)
@@ -273,6 +349,7 @@ static slot_t *s_slot_new (fling_pool_t *self, unsigned index)
         return NULL;
     slot->pool = self;
     slot->index = index;
+    slot->thread_index = self->next_thread_index++;
     slot->discard = self->discard;
     atomic_init (&slot->state, SLOT_IDLE);
     slot->loop_end = zsys_create_pipe (&slot->thread_end);
@@ -287,23 +364,27 @@ static slot_t *s_slot_new (fling_pool_t *self, unsigned index)
 /* Pool threads take no asynchronous signals: a SIGTERM meant for the
    process then lands on the loop thread, and a handler's sleep or read is
    never cut short by EINTR. */
-static int s_start_threads (fling_pool_t *self)
+static int s_thread_create (slot_t *slot)
 {
     sigset_t all, saved;
     sigfillset (&all);
     pthread_sigmask (SIG_BLOCK, &all, &saved);
-    int rc = 0;
-    for (unsigned i = 0; i < self->size && rc == 0; i++) {
-        slot_t *slot = self->slots[i];
-        rc = pthread_create (&slot->thread, NULL, s_thread_main, slot);
-        slot->started = rc == 0;
-        if (rc == 0)
-            self->idle[self->idle_count++] = self->size - 1 - i; /* pops 0 first */
-    }
+    int rc = pthread_create (&slot->thread, NULL, s_thread_main, slot);
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    slot->started = rc == 0;
     if (rc)
         errno = rc;
     return rc ? -1 : 0;
+}
+
+static int s_start_threads (fling_pool_t *self)
+{
+    for (unsigned i = 0; i < self->size; i++) {
+        if (s_thread_create (self->slots[i]))
+            return -1;
+        self->idle[self->idle_count++] = self->size - 1 - i; /* pops 0 first */
+    }
+    return 0;
 }
 
 fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, size_t hook_count,
@@ -341,6 +422,133 @@ fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, si
         return NULL;
     }
     return self;
+}
+
+/* ---- detached threads ------------------------------------------------------ */
+
+/* Starts a fresh thread in the empty slots[index] and gives it work. */
+static int s_refill (fling_pool_t *self, unsigned index)
+{
+    slot_t *slot = s_slot_new (self, index);
+    if (!slot)
+        return -1;
+    if (self->loop && zloop_reader (self->loop, slot->loop_end, s_on_slot, slot)) {
+        zsock_destroy (&slot->loop_end);
+        zsock_destroy (&slot->thread_end);
+        free (slot);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (s_thread_create (slot)) {
+        if (self->loop)
+            zloop_reader_end (self->loop, slot->loop_end);
+        zsock_destroy (&slot->loop_end);
+        zsock_destroy (&slot->thread_end);
+        free (slot);
+        return -1;
+    }
+    self->slots[index] = slot;
+    self->idle[self->idle_count++] = index;
+    s_feed (self);
+    return 0;
+}
+
+/* Slots that must stay empty: one per detached thread beyond `size`. */
+static unsigned s_vacant_wanted (fling_pool_t *self)
+{
+    return self->stuck > self->size ? self->stuck - self->size : 0;
+}
+
+/* Fills empty slots while fewer must stay empty than are. */
+static void s_refill_vacant (fling_pool_t *self)
+{
+    for (unsigned i = 0; i < self->size && self->vacant > s_vacant_wanted (self); i++) {
+        if (self->slots[i])
+            continue;
+        if (s_refill (self, i))
+            return; /* out of threads or memory: stays empty, retried at the next reap */
+        self->vacant--;
+    }
+}
+
+int fling_pool_detach (fling_pool_t *self, const void *job)
+{
+    slot_t *slot = NULL;
+    for (unsigned i = 0; i < self->size && !slot; i++)
+        if (self->slots[i] && self->slots[i]->job == job)
+            slot = self->slots[i];
+    if (!slot) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (!s_cas (slot, SLOT_RUNNING, SLOT_DETACHED)) {
+        int state = atomic_load_explicit (&slot->state, memory_order_acquire);
+        errno = state == SLOT_QUEUED ? EAGAIN : EALREADY;
+        return -1;
+    }
+    slot->detached = true;
+    slot->prev = NULL;
+    slot->next = self->detached;
+    if (self->detached)
+        self->detached->prev = slot;
+    self->detached = slot;
+    self->stuck++;
+    self->slots[slot->index] = NULL;
+    self->busy_count--;
+    self->vacant++;
+    s_refill_vacant (self);
+    return 0;
+}
+
+static void s_unlink_detached (fling_pool_t *self, slot_t *slot)
+{
+    if (slot->prev)
+        slot->prev->next = slot->next;
+    else
+        self->detached = slot->next;
+    if (slot->next)
+        slot->next->prev = slot->prev;
+    self->stuck--;
+}
+
+/* A detached thread sent 'X': its job returned and its stop hooks ran. */
+static void s_reap (fling_pool_t *self, slot_t *slot)
+{
+    pthread_join (slot->thread, NULL);
+    s_unlink_detached (self, slot);
+    if (self->loop)
+        zloop_reader_end (self->loop, slot->loop_end);
+    zsock_destroy (&slot->loop_end);
+    zsock_destroy (&slot->thread_end);
+    if (self->discard)
+        self->discard (slot->job);
+    free (slot);
+    s_refill_vacant (self);
+    if (self->reaped)
+        self->reaped (self->reaped_arg);
+}
+
+/* At destroy: a detached thread still in its job is abandoned (it frees
+   itself); one already past it is joined (it is in its stop hooks). */
+static void s_settle_detached (fling_pool_t *self, slot_t *slot)
+{
+    if (self->loop)
+        zloop_reader_end (self->loop, slot->loop_end);
+    /* Copies first: once abandoned, the thread may free the slot any time. */
+    zsock_t *loop_end = slot->loop_end, *thread_end = slot->thread_end;
+    pthread_t thread = slot->thread;
+    if (s_cas (slot, SLOT_DETACHED, SLOT_ABANDONED)) {
+        zsock_destroy (&loop_end);
+        zsock_destroy (&thread_end);
+        pthread_detach (thread);
+        return;
+    }
+    pthread_join (slot->thread, NULL);
+    zsock_destroy (&slot->loop_end);
+    zsock_destroy (&slot->thread_end);
+    if (self->discard)
+        self->discard (slot->job);
+    free (slot);
 }
 
 /* For a slot with a job at destroy: take the job back if the thread never
@@ -410,6 +618,11 @@ void fling_pool_destroy (fling_pool_t **self_p)
         if (self->slots[i] && self->slots[i]->started)
             pthread_join (self->slots[i]->thread, NULL);
         s_slot_destroy (self, i);
+    }
+    while (self->detached) {
+        slot_t *stuck = self->detached;
+        s_unlink_detached (self, stuck);
+        s_settle_detached (self, stuck);
     }
     void *job;
     while (self->queue && (job = zlistx_detach (self->queue, NULL)))

@@ -11,6 +11,19 @@
     once as it exits, in reverse order. fling_thread_state(slot) (declared
     in fling_worker.h) reads what start returned, on that thread.
 
+    Stuck jobs: fling_pool_detach() takes a running job's thread out of the
+    pool (its job overran a deadline). The pool starts a replacement thread
+    (new thread index, start hooks run) so its capacity stays, as long as
+    no more than `size` threads are detached; beyond that no replacement is
+    started and fling_pool_capacity() drops by one per extra detached
+    thread, so threads never exceed 2 x size. A detached thread, once its
+    job returns, runs its stop hooks and exits; the loop thread then joins
+    it, frees the job with `discard`, starts a thread again in a slot that
+    had none, and calls the `reaped` callback.
+
+    Thread indexes (the hooks' `thread_index`) are 0..size-1 for the first
+    threads; each replacement takes the next unused number.
+
     Every function here is for the loop thread (the thread that created the
     pool), except that `run` and the hooks are called on pool threads.
 */
@@ -68,7 +81,27 @@ int fling_pool_submit (fling_pool_t *self, void *job);
 /*  Takes the oldest queued (not started) job out of the FIFO, or NULL. */
 void *fling_pool_take_queued (fling_pool_t *self);
 
+/*  Removes `job` from the FIFO if it is queued there (not yet handed to a
+    thread). 0, or -1 with errno ENOENT. */
+int fling_pool_remove_queued (fling_pool_t *self, const void *job);
+
+/*  Detaches the thread running `job` (see above); from then on the pool
+    owns the job and frees it with `discard` once the handler returned.
+    0, or -1 with errno: EAGAIN if the job was handed to a thread that has
+    not started it yet (try again shortly), EALREADY if the job returned and
+    comes back through `done`, ENOENT if no thread holds it. */
+int fling_pool_detach (fling_pool_t *self, const void *job);
+
+/*  A detached thread ended and was joined (loop thread). */
+typedef void (fling_pool_reaped_fn) (void *arg);
+void fling_pool_on_reaped (fling_pool_t *self, fling_pool_reaped_fn *reaped, void *arg);
+
 unsigned fling_pool_size (fling_pool_t *self);
+/*  Threads that take jobs: size minus the slots left empty because more
+    than `size` threads are detached. */
+unsigned fling_pool_capacity (fling_pool_t *self);
+/*  Detached threads still inside their job. */
+unsigned fling_pool_stuck (fling_pool_t *self);
 /*  Threads running a job now. */
 unsigned fling_pool_busy (fling_pool_t *self);
 /*  Jobs waiting in the FIFO. */

@@ -17,6 +17,7 @@ fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *reco
     self->worker = worker;
     self->id = record->id;
     self->attempt = record->attempt;
+    self->timeout_ms = record->timeout_ms;
     self->status = FLING_FAIL;
     /* Same offsets as in the frame: the zero bytes come along with the copy. */
     self->name = (const char *)self->record + (record->name - (const char *)record->raw);

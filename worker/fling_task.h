@@ -29,7 +29,11 @@ struct _fling_task_t {
     const char *name; /* point into record[] */
     const char *payload;
     size_t payload_size;
-    int64_t started_ms; /* when it was handed to its handler */
+    int64_t started_ms;   /* when it was handed to its handler */
+    uint32_t timeout_ms;  /* from the record; 0 = no deadline */
+    int64_t deadline_ms;  /* started_ms + timeout_ms (fling_clock_ms) */
+    size_t deadline_slot; /* fling_deadlines.c: heap index + 1, 0 = not in it */
+    bool timed_out;       /* TIMEOUT sent; the task is no longer ours to report */
     char id_text[FLING_TASK_ID_TEXT_SIZE];
     uint8_t record[]; /* the record as received */
 };

@@ -7,9 +7,12 @@
     the end of each of our loop callbacks, or from a 0 ms timer when the
     task finished inside someone else's callback (an async handler's timer).
 
+    Deadlines (a record's timeout_ms) are kept by fling_overrun.c.
+
     Stop: CAPACITY(0, 0) so the broker sends nothing more; tasks not started
     go back as RELEASED; the tasks running finish (up to drain_timeout_ms);
-    then BYE, and fling_worker_run returns.
+    then BYE, and fling_worker_run returns. Tasks already reported TIMEOUT
+    are not waited for.
 */
 #include "fling_log.h"
 #include "fling_worker_impl.h"
@@ -83,8 +86,10 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     self->handlers = zhashx_new ();
     self->loop = zloop_new ();
     self->results = fling_results_new ();
+    self->deadlines = fling_deadlines_new ();
+    self->deadline_timer = -1;
     if (self->stop_fd < 0 || !self->endpoint || !self->name || !self->handlers || !self->loop ||
-        !self->results) {
+        !self->results || !self->deadlines) {
         fling_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -92,6 +97,15 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     /* Without this, zloop quits when czmq sees SIGINT/SIGTERM. */
     zloop_set_nonstop (self->loop, true);
     return self;
+}
+
+static void s_free_tasks (fling_task_t **list)
+{
+    while (*list) {
+        fling_task_t *task = *list;
+        *list = task->next;
+        fling_task_destroy (&task);
+    }
 }
 
 void fling_worker_destroy (fling_worker_t **self_p)
@@ -104,11 +118,9 @@ void fling_worker_destroy (fling_worker_t **self_p)
     fling_pool_destroy (&self->pool);
     /* Async tasks never completed: their timers die with the loop. */
     zloop_destroy (&self->loop);
-    while (self->running) {
-        fling_task_t *task = self->running;
-        self->running = task->next;
-        fling_task_destroy (&task);
-    }
+    fling_deadlines_destroy (&self->deadlines);
+    s_free_tasks (&self->running);
+    s_free_tasks (&self->overdue);
     for (size_t i = 0; i < self->handler_count; i++)
         free (self->handler_list[i]);
     zhashx_destroy (&self->handlers);
@@ -210,6 +222,7 @@ void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)
 {
     *stats = self->stats;
     stats->running = self->running_count[FLING_CLASS_POOL] + self->running_count[FLING_CLASS_LOOP];
+    stats->stuck_threads = self->pool ? fling_pool_stuck (self->pool) : 0;
 }
 
 /* ---- results ----------------------------------------------------------- */
@@ -297,8 +310,28 @@ static void s_count (fling_worker_t *self, fling_outcome_t outcome)
         self->stats.retried++;
     else if (outcome == FLING_OUTCOME_RELEASED)
         self->stats.released++;
+    else if (outcome == FLING_OUTCOME_TIMEOUT)
+        self->stats.timed_out++;
     else
         self->stats.failed++;
+}
+
+void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result)
+{
+    if (fling_results_add (self->results, result)) {
+        char id[FLING_TASK_ID_TEXT_SIZE];
+        fling_error ("out of memory: result of %s lost (the broker reruns it)",
+                     fling_task_id_format (&result->id, id));
+    }
+    s_count (self, (fling_outcome_t)result->outcome);
+    if (fling_results_count (self->results) >= FLING_BATCH_TASKS_MAX)
+        s_flush (self);
+    else if (!self->in_callback && !self->flush_armed && !self->tearing_down) {
+        if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
+            s_flush (self);
+        else
+            self->flush_armed = true;
+    }
 }
 
 /* Appends a task's outcome to the pending RESULT batch. */
@@ -310,43 +343,51 @@ static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t 
                              .retry_delay_ms = 0,
                              .error = task->error,
                              .error_size = task->error_size};
-    if (fling_results_add (self->results, &result))
-        fling_error ("out of memory: result of %s lost (the broker reruns it)", task->id_text);
-    s_count (self, outcome);
     if (outcome == FLING_OUTCOME_FAIL || outcome == FLING_OUTCOME_RETRY)
         s_warn_outcome (self, task, outcome);
-    if (fling_results_count (self->results) >= FLING_BATCH_TASKS_MAX)
-        s_flush (self);
-    else if (!self->in_callback && !self->flush_armed && !self->tearing_down) {
-        if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
-            s_flush (self);
-        else
-            self->flush_armed = true;
-    }
+    fling_worker_add_result (self, &result);
 }
 
 /* ---- tasks in flight ------------------------------------------------------ */
 
-static void s_track (fling_worker_t *self, fling_task_t *task)
+static void s_list_push (fling_task_t **head, fling_task_t *task)
 {
     task->prev = NULL;
-    task->next = self->running;
-    if (self->running)
-        self->running->prev = task;
-    self->running = task;
-    self->running_count[task->cls]++;
+    task->next = *head;
+    if (*head)
+        (*head)->prev = task;
+    *head = task;
 }
 
-static void s_untrack (fling_worker_t *self, fling_task_t *task)
+static void s_list_unlink (fling_task_t **head, fling_task_t *task)
 {
     if (task->prev)
         task->prev->next = task->next;
     else
-        self->running = task->next;
+        *head = task->next;
     if (task->next)
         task->next->prev = task->prev;
     task->prev = task->next = NULL;
+}
+
+static void s_track (fling_worker_t *self, fling_task_t *task)
+{
+    s_list_push (&self->running, task);
+    self->running_count[task->cls]++;
+}
+
+void fling_worker_untrack (fling_worker_t *self, fling_task_t *task)
+{
+    s_list_unlink (&self->running, task);
     self->running_count[task->cls]--;
+    if (self->deadlines)
+        fling_deadlines_remove (self->deadlines, task);
+}
+
+void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task)
+{
+    task->timed_out = true;
+    s_list_push (&self->overdue, task);
 }
 
 static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
@@ -367,7 +408,7 @@ static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
 /* A task leaves the worker: result recorded, memory freed. */
 static void s_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
-    s_untrack (self, task);
+    fling_worker_untrack (self, task);
     s_record (self, task, outcome);
     fling_task_destroy (&task);
 }
@@ -379,6 +420,13 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
     if (task->cls != FLING_CLASS_LOOP) {
         fling_error ("fling_task_complete on blocking task %s ignored: return the status instead",
                      task->id_text);
+        return;
+    }
+    if (task->timed_out) {
+        /* TIMEOUT went out already; the broker may run it elsewhere. */
+        s_list_unlink (&task->worker->overdue, task);
+        fling_debug ("late completion of timed-out task %s ignored", task->id_text);
+        fling_task_destroy (&task);
         return;
     }
     s_finish (task->worker, task, s_outcome (task, status));
@@ -433,6 +481,15 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
     task->cls = task->handler->cls;
     task->started_ms = fling_clock_ms ();
     s_track (self, task);
+    if (task->timeout_ms) {
+        /* From receipt, for pool tasks too: the broker's clock runs from
+           dispatch, and a task waiting for a thread is late all the same. */
+        task->deadline_ms = task->started_ms + task->timeout_ms;
+        if (fling_deadlines_add (self->deadlines, task) == 0)
+            fling_overrun_arm (self);
+        else
+            fling_error ("out of memory: no deadline for task %s", task->id_text);
+    }
     if (task->cls == FLING_CLASS_LOOP) {
         task->handler->async (task, task->handler->arg); /* may complete it now */
         return;
@@ -542,6 +599,8 @@ static int s_setup (fling_worker_t *self)
         if (!self->pool || fling_pool_attach (self->pool, self->loop, s_on_pool_done, self))
             return -1;
     }
+    if (fling_overrun_setup (self))
+        return -1;
     zmq_pollitem_t stop_item = {NULL, self->stop_fd, ZMQ_POLLIN, 0};
     if (zloop_poller (self->loop, &stop_item, s_on_stop, self) ||
         zloop_timer (self->loop, self->heartbeat_ms, 0, fling_link_on_heartbeat, self) == -1)
@@ -584,8 +643,9 @@ static void s_teardown (fling_worker_t *self)
     for (fling_task_t *task = self->running, *next; task; task = next) {
         next = task->next;
         if (task->cls == FLING_CLASS_POOL)
-            s_untrack (self, task);
+            fling_worker_untrack (self, task);
     }
+    fling_deadlines_destroy (&self->deadlines); /* no timer runs any more */
     fling_pool_destroy (&self->pool);
 }
 
@@ -612,8 +672,8 @@ int fling_worker_run (fling_worker_t *self)
     s_run_loop (self);
     s_teardown (self);
     fling_info ("stopped done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64 " released=%" PRIu64
-                " reconnects=%" PRIu64,
+                " timed_out=%" PRIu64 " reconnects=%" PRIu64,
                 self->stats.done, self->stats.failed, self->stats.retried, self->stats.released,
-                self->stats.reconnects);
+                self->stats.timed_out, self->stats.reconnects);
     return self->rc;
 }

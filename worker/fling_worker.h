@@ -17,6 +17,33 @@
     from the event loop, so a long blocking task keeps its lease while the
     worker lives.
 
+    Deadlines: a task may carry a time limit (the broker puts the task's
+    or its queue's timeout in each dispatched record; 0 = none). It counts
+    from the moment the worker receives the task. A task still running at
+    its deadline is reported to the broker as TIMEOUT at once (the broker
+    may then run it again, elsewhere) and a WARN line is logged
+    ("task overran its deadline id=.. name=.. timeout_ms=.. class=..").
+    The handler is not interrupted; what happens next:
+    - async handler: the task is marked timed out. A later
+      fling_task_complete() on it is accepted silently: it frees the task
+      and sends nothing. Until then the task stays valid.
+    - blocking handler still waiting for a pool thread: it never runs.
+    - blocking handler running: its pool thread is stuck in the handler and
+      is never killed (no thread can be cancelled safely). The worker
+      detaches that thread from the pool and starts a replacement thread
+      (the start hooks run on it, with a new thread index, pool_size or
+      above), so the pool keeps its capacity. The handler may go on using
+      its task and fling_thread_state() until it returns; then its outcome
+      is discarded, the stop hooks run on that thread and it exits. At most
+      pool_size threads are replaced this way: each stuck thread beyond
+      that lowers the pool capacity announced to the broker (CAPACITY) by
+      one instead, with a WARN line, so a flood of hanging tasks cannot
+      create threads without bound (at most 2 x pool_size threads exist).
+      Capacity comes back as stuck handlers return. A stuck thread still
+      inside its handler at fling_worker_destroy() is left to finish
+      alone, without its stop hooks (their arguments may be gone by then).
+    Tasks reported TIMEOUT do not hold up a drain.
+
     Threads: every function here is for the loop thread only, except
     fling_worker_request_stop() (any thread, async-signal-safe) and the
     fling_task_* accessors inside a blocking handler (its own task only).
@@ -75,7 +102,9 @@ int fling_worker_register_async (fling_worker_t *self, const char *name, fling_a
 
 /*  Adds a set of pool thread hooks (at most 16 sets, before
     fling_worker_run). Each pool thread calls every start hook once before
-    its first task, and every stop hook once as it exits. Returns the set's
+    its first task, and every stop hook once as it exits. Thread indexes
+    are 0..pool_size-1, then higher numbers for threads that replace stuck
+    ones (see Deadlines); an index is never reused. Returns the set's
     slot (>= 0) for fling_thread_state(), or -1 with errno. */
 int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
                                    fling_thread_stop_fn *stop, void *arg);

@@ -30,7 +30,10 @@ typedef struct {
     uint64_t reconnects;    /* sockets replaced after a silence or UNKNOWN_PEER */
     uint64_t bad_messages;  /* messages from the broker that did not decode */
     uint64_t send_failures; /* messages dropped because the socket would block */
+    uint64_t timed_out;     /* outcome TIMEOUT: overran the deadline */
+    uint64_t holding_sent;  /* leases named in HOLDING after re-registering */
     uint64_t running;       /* tasks in flight now */
+    uint64_t stuck_threads; /* pool threads detached, still inside an overrun handler */
 } fling_worker_stats_t;
 
 void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats);

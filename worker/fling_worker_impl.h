@@ -2,8 +2,10 @@
     (internal).
 
     fling_worker.c: the public API, dispatch, results and the drain.
-    fling_link.c:   the broker connection: socket, READY, heartbeats,
-                    reconnects, incoming messages.
+    fling_link.c:   the broker connection: socket, READY, HOLDING,
+                    heartbeats, reconnects, incoming messages.
+    fling_overrun.c: task deadlines, TIMEOUT, stuck pool threads and the
+                    pool capacity announced to the broker.
     Everything here runs on the loop thread.
 */
 #ifndef FLING_WORKER_IMPL_H_INCLUDED
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_deadlines.h"
 #include "fling_pool.h"
 #include "fling_proto.h"
 #include "fling_results.h"
@@ -49,9 +52,16 @@ struct _fling_worker_t {
     fling_results_t *results; /* outcomes waiting for the next RESULT */
     fling_task_t *running;    /* tasks in flight (a list) */
     size_t running_count[FLING_CLASS_COUNT];
-    bool started;     /* fling_worker_run was called */
-    bool in_callback; /* one of our loop callbacks is on the stack */
-    bool flush_armed; /* the 0 ms flush timer is pending */
+    fling_task_t *overdue; /* async tasks past their deadline, not completed yet */
+
+    /* deadlines (fling_overrun.c) */
+    fling_deadlines_t *deadlines;
+    int deadline_timer;        /* zloop timer id, -1 when none is armed */
+    int64_t deadline_armed_ms; /* when that timer fires */
+    uint32_t announced_pool;   /* pool capacity the broker was last told */
+    bool started;              /* fling_worker_run was called */
+    bool in_callback;          /* one of our loop callbacks is on the stack */
+    bool flush_armed;          /* the 0 ms flush timer is pending */
     bool draining;
     bool finished; /* BYE sent: the loop must end */
     bool tearing_down;
@@ -83,8 +93,24 @@ void fling_link_close (fling_worker_t *self, int linger_ms);
 void fling_link_send (fling_worker_t *self, zmsg_t *msg);
 int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 
-/*  fling_worker.c, for fling_link.c */
+/*  fling_worker.c, for fling_link.c and fling_overrun.c */
 void fling_worker_accept (fling_worker_t *self, const fling_record_t *record);
 int fling_worker_after_callback (fling_worker_t *self);
+/*  Appends a result to the pending RESULT batch and counts it. */
+void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result);
+/*  Takes a task off the in-flight list (and its deadline off the heap). */
+void fling_worker_untrack (fling_worker_t *self, fling_task_t *task);
+/*  Puts a timed-out async task on the overdue list until it completes. */
+void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task);
+
+/*  fling_overrun.c */
+int fling_overrun_setup (fling_worker_t *self);
+/*  Re-arms the deadline timer after a task with a deadline was added. */
+void fling_overrun_arm (fling_worker_t *self);
+/*  Pool capacity to announce: pool size less the stuck threads above the
+    cap (0 without blocking handlers). */
+uint32_t fling_overrun_pool_capacity (fling_worker_t *self);
+/*  Sends CAPACITY if the pool capacity changed since last announced. */
+void fling_overrun_announce (fling_worker_t *self);
 
 #endif

@@ -56,6 +56,11 @@ static const char *s_usage =
     "  --ready-fd N            write \"ready\\n\" to fd N once registered with the broker\n"
     "  --help                  this text\n"
     "\n"
+    "A task that overruns its deadline (its timeout) is reported TIMEOUT at once;\n"
+    "a blocking handler stuck in it keeps its thread, which the pool replaces\n"
+    "(up to --pool-size stuck threads; beyond that the capacity offered to the\n"
+    "broker shrinks until they return).\n"
+    "\n"
     "A flag wins over its environment variable. Exit status: 0 after a clean\n"
     "drain, 1 on a start-up error or when tasks were still running at the\n"
     "drain timeout.\n";

@@ -1,15 +1,26 @@
 /*  fling_test_handlers.c - handlers for the multi-process tests.
 
     Module args: the path of the ledger file (required). Each handler
-    appends "start <id> <attempt> <pid> <name>" when it starts and
-    "done <id> <attempt> <pid> <name>" just before it reports DONE, each
-    line with one write(2) on an O_APPEND descriptor: lines from threads
-    and processes never interleave, and a line written survives a SIGKILL
-    (tools/ledger_check.py reads them).
+    appends "start <id> <attempt> <pid> <name> <ms>" when it starts and
+    "done <id> <attempt> <pid> <name> <ms>" just before it reports DONE;
+    a handler that fails on purpose writes "fail <id> <attempt> <pid>
+    <name> <ms>" instead of "done". <ms> is CLOCK_REALTIME in milliseconds,
+    comparable across processes (the delay between attempts). Each line is
+    one write(2) on an O_APPEND descriptor: lines from threads and
+    processes never interleave, and a line written survives a SIGKILL
+    (tools/ledger_check.py reads them and ignores fields past the fourth).
 
     test.noop   async: DONE at once.
     test.async  async: DONE after {"ms": N} (default 10) on a loop timer.
     test.block  blocking: sleeps {"ms": N} (default 0), then DONE.
+    test.abort  blocking: abort() (the worker process dies) if the payload
+                has "poison": true, else as test.block.
+    test.flaky  blocking: FAIL ("flaky attempt N") while the attempt is at
+                most {"fail_attempts": K} (default 2), then DONE.
+    test.fail   blocking: always FAIL ("always fails").
+    test.hang   blocking: sleeps {"ms": N} (default 3600000, one hour) in
+                short steps: a stuck handler. The process stays killable
+                (SIGTERM starts a drain, SIGKILL ends it).
 
     test.async and test.block also honour {"fail_attempts": K}: attempts
     1..K return FAIL ("forced failure") with no done line, so tests can
@@ -20,6 +31,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,11 +41,18 @@
 static int s_ledger_fd = -1;
 static int s_pid;
 
+static long long s_realtime_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void s_ledger (const char *event, const fling_task_t *task)
 {
     char line[256];
-    int n = snprintf (line, sizeof line, "%s %s %u %d %s\n", event, fling_task_id (task),
-                      fling_task_attempt (task), s_pid, fling_task_name (task));
+    int n = snprintf (line, sizeof line, "%s %s %u %d %s %lld\n", event, fling_task_id (task),
+                      fling_task_attempt (task), s_pid, fling_task_name (task), s_realtime_ms ());
     if (n <= 0)
         return;
     if ((size_t)n >= sizeof line) {
@@ -47,11 +66,14 @@ static void s_ledger (const char *event, const fling_task_t *task)
 typedef struct {
     long ms;
     long fail_attempts;
+    bool poison;
 } params_t;
 
-static params_t s_params (const fling_task_t *task, long default_ms)
+#define MS_MAX 3600000L /* test.hang's default; others are capped here too */
+
+static params_t s_params (const fling_task_t *task, long default_ms, long default_fail)
 {
-    params_t params = {default_ms, 0};
+    params_t params = {default_ms, default_fail, false};
     json_error_t error;
     json_t *root =
         json_loadb (fling_task_payload (task), fling_task_payload_size (task), 0, &error);
@@ -61,12 +83,26 @@ static params_t s_params (const fling_task_t *task, long default_ms)
         params.ms = (long)json_number_value (ms);
     if (json_is_integer (fail))
         params.fail_attempts = (long)json_integer_value (fail);
+    params.poison = json_is_true (json_object_get (root, "poison"));
     json_decref (root);
     if (params.ms < 0)
         params.ms = 0;
-    if (params.ms > 600000)
-        params.ms = 600000;
+    if (params.ms > MS_MAX)
+        params.ms = MS_MAX;
     return params;
+}
+
+/* Sleeps `ms` in steps of at most 100 ms, so a stuck handler is a loop of
+   short sleeps, as real ones often are (and a debugger shows it moving). */
+static void s_sleep_ms (long ms)
+{
+    while (ms > 0) {
+        long step = ms < 100 ? ms : 100;
+        struct timespec left = {step / 1000, (step % 1000) * 1000000L};
+        while (nanosleep (&left, &left) == -1 && errno == EINTR)
+            ;
+        ms -= step;
+    }
 }
 
 static bool s_forced_failure (fling_task_t *task, const params_t *params)
@@ -88,7 +124,7 @@ static void s_noop (fling_task_t *task, void *arg)
 static int s_async_fired (zloop_t *loop, int timer_id, void *arg)
 {
     fling_task_t *task = (fling_task_t *)arg;
-    params_t params = s_params (task, 10);
+    params_t params = s_params (task, 10, 0);
     if (s_forced_failure (task, &params)) {
         fling_task_complete (task, FLING_FAIL);
         return 0;
@@ -101,7 +137,7 @@ static int s_async_fired (zloop_t *loop, int timer_id, void *arg)
 static void s_async (fling_task_t *task, void *arg)
 {
     s_ledger ("start", task);
-    params_t params = s_params (task, 10);
+    params_t params = s_params (task, 10, 0);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
     if (zloop_timer (loop, (size_t)params.ms, 1, s_async_fired, task) == -1) {
         fling_task_set_error (task, "cannot arm a timer");
@@ -112,12 +148,50 @@ static void s_async (fling_task_t *task, void *arg)
 static fling_status_t s_block (fling_task_t *task, void *arg)
 {
     s_ledger ("start", task);
-    params_t params = s_params (task, 0);
-    struct timespec left = {params.ms / 1000, (params.ms % 1000) * 1000000L};
-    while ((left.tv_sec || left.tv_nsec) && nanosleep (&left, &left) == -1 && errno == EINTR)
-        ;
+    params_t params = s_params (task, 0, 0);
+    s_sleep_ms (params.ms);
     if (s_forced_failure (task, &params))
         return FLING_FAIL;
+    s_ledger ("done", task);
+    return FLING_OK;
+}
+
+static fling_status_t s_abort (fling_task_t *task, void *arg)
+{
+    params_t params = s_params (task, 0, 0);
+    if (!params.poison)
+        return s_block (task, arg);
+    s_ledger ("start", task);
+    abort ();
+}
+
+static fling_status_t s_flaky (fling_task_t *task, void *arg)
+{
+    s_ledger ("start", task);
+    params_t params = s_params (task, 0, 2);
+    s_sleep_ms (params.ms);
+    if ((long)fling_task_attempt (task) <= params.fail_attempts) {
+        fling_task_set_error (task, "flaky attempt %u", fling_task_attempt (task));
+        s_ledger ("fail", task);
+        return FLING_FAIL;
+    }
+    s_ledger ("done", task);
+    return FLING_OK;
+}
+
+static fling_status_t s_fail (fling_task_t *task, void *arg)
+{
+    s_ledger ("start", task);
+    fling_task_set_error (task, "always fails");
+    s_ledger ("fail", task);
+    return FLING_FAIL;
+}
+
+static fling_status_t s_hang (fling_task_t *task, void *arg)
+{
+    s_ledger ("start", task);
+    params_t params = s_params (task, MS_MAX, 0);
+    s_sleep_ms (params.ms);
     s_ledger ("done", task);
     return FLING_OK;
 }
@@ -139,7 +213,11 @@ int fling_module_init (fling_worker_t *worker, const char *args)
     }
     if (fling_worker_register_async (worker, "test.noop", s_noop, NULL) ||
         fling_worker_register_async (worker, "test.async", s_async, NULL) ||
-        fling_worker_register_blocking (worker, "test.block", s_block, NULL))
+        fling_worker_register_blocking (worker, "test.block", s_block, NULL) ||
+        fling_worker_register_blocking (worker, "test.abort", s_abort, NULL) ||
+        fling_worker_register_blocking (worker, "test.flaky", s_flaky, NULL) ||
+        fling_worker_register_blocking (worker, "test.fail", s_fail, NULL) ||
+        fling_worker_register_blocking (worker, "test.hang", s_hang, NULL))
         return -1;
     return 0;
 }

@@ -13,6 +13,7 @@
 /* cmocka needs the four headers above first */
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -54,6 +55,7 @@ typedef struct {
     int id;
     long sleep_ms;
     atomic_int runs;
+    atomic_int hold; /* set: the job stays inside run (a stuck handler) until cleared */
 } job_t;
 
 typedef struct {
@@ -64,6 +66,8 @@ typedef struct {
     int slot;                /* hook slot to check, -1 for none */
     int done;                /* loop thread only */
     int target;
+    int reaped;          /* loop thread only: detached threads joined */
+    int reaped_target;   /* run_until_done also waits for this many */
     int done_order[512]; /* job ids in the order they came back */
     bool timed_out;
 } ctx_t;
@@ -88,6 +92,8 @@ static void run_job (void *job_p, void *arg)
     }
     if (job->sleep_ms)
         sleep_ms (job->sleep_ms);
+    for (int i = 0; i < WAIT_MS && atomic_load (&job->hold); i++)
+        sleep_ms (1);
     atomic_fetch_add (&job->runs, 1);
     atomic_fetch_sub (&ctx->running, 1);
 }
@@ -111,7 +117,7 @@ static void discard_job (void *job_p)
 static int check_done (zloop_t *loop, int timer_id, void *arg)
 {
     ctx_t *ctx = (ctx_t *)arg;
-    return ctx->done >= ctx->target ? -1 : 0;
+    return ctx->done >= ctx->target && ctx->reaped >= ctx->reaped_target ? -1 : 0;
 }
 
 static int deadline (zloop_t *loop, int timer_id, void *arg)
@@ -369,6 +375,135 @@ static void test_destroy_cancels_unstarted_job (void **state)
     free (ctx);
 }
 
+/* ---- detached threads: replaced up to `size`, then capacity drops ---- */
+
+static atomic_int s_detach_starts;
+static atomic_int s_detach_stops;
+
+static void *count_start (unsigned index, void *arg)
+{
+    atomic_fetch_add (&s_detach_starts, 1);
+    return NULL;
+}
+
+static void count_stop (unsigned index, void *state, void *arg)
+{
+    atomic_fetch_add (&s_detach_stops, 1);
+}
+
+static void on_reaped (void *arg)
+{
+    ((ctx_t *)arg)->reaped++;
+}
+
+static void wait_running (ctx_t *ctx, int want)
+{
+    for (int i = 0; i < WAIT_MS && atomic_load (&ctx->running) < want; i++)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&ctx->running), want);
+}
+
+static void test_detach_replaces_then_caps (void **state)
+{
+    ctx_t *ctx = ctx_new (0);
+    static job_t jobs[5]; /* static: threads may outlive a failed test */
+    memset (jobs, 0, sizeof jobs);
+    for (int i = 0; i < 5; i++)
+        jobs[i].id = i;
+    atomic_store (&s_detach_starts, 0);
+    atomic_store (&s_detach_stops, 0);
+    fling_pool_hooks_t hooks = {count_start, count_stop, NULL};
+    fling_pool_t *pool = fling_pool_new (1, &hooks, 1, run_job, ctx, discard_job);
+    zloop_t *loop = zloop_new ();
+    assert_int_equal (fling_pool_attach (pool, loop, job_done, ctx), 0);
+    fling_pool_on_reaped (pool, on_reaped, ctx);
+
+    /* A stuck job: detached, and a replacement thread starts. */
+    atomic_store (&jobs[0].hold, 1);
+    assert_int_equal (fling_pool_submit (pool, &jobs[0]), 0);
+    wait_running (ctx, 1);
+    assert_int_equal (fling_pool_detach (pool, &jobs[0]), 0);
+    assert_int_equal (fling_pool_detach (pool, &jobs[0]), -1);
+    assert_int_equal (errno, ENOENT);
+    assert_int_equal (fling_pool_stuck (pool), 1);
+    assert_int_equal (fling_pool_capacity (pool), 1);
+    assert_int_equal (fling_pool_busy (pool), 0);
+
+    /* The replacement runs the next job. */
+    assert_int_equal (fling_pool_submit (pool, &jobs[1]), 0);
+    ctx->target = 1;
+    run_until_done (loop, ctx);
+    assert_int_equal (ctx->done_order[0], 1);
+    assert_int_equal (atomic_load (&s_detach_starts), 2);
+
+    /* A second stuck job is above the cap (size 1): no thread, capacity 0. */
+    atomic_store (&jobs[2].hold, 1);
+    assert_int_equal (fling_pool_submit (pool, &jobs[2]), 0);
+    wait_running (ctx, 2);
+    assert_int_equal (fling_pool_detach (pool, &jobs[2]), 0);
+    assert_int_equal (fling_pool_stuck (pool), 2);
+    assert_int_equal (fling_pool_capacity (pool), 0);
+    assert_int_equal (atomic_load (&s_detach_starts), 2);
+    /* A job now waits: no thread takes it. It can be taken out. */
+    assert_int_equal (fling_pool_submit (pool, &jobs[3]), 0);
+    assert_int_equal (fling_pool_queued (pool), 1);
+    assert_int_equal (fling_pool_remove_queued (pool, &jobs[3]), 0);
+    assert_int_equal (fling_pool_remove_queued (pool, &jobs[3]), -1);
+    assert_int_equal (errno, ENOENT);
+    assert_int_equal (fling_pool_queued (pool), 0);
+
+    /* The stuck jobs return: their threads run their stop hooks and are
+       joined, their jobs discarded (not done), and a thread comes back. */
+    atomic_store (&jobs[0].hold, 0);
+    atomic_store (&jobs[2].hold, 0);
+    ctx->reaped_target = 2;
+    run_until_done (loop, ctx);
+    assert_int_equal (ctx->done, 1);
+    assert_int_equal (atomic_load (&ctx->discarded), 2);
+    assert_int_equal (fling_pool_stuck (pool), 0);
+    assert_int_equal (fling_pool_capacity (pool), 1);
+    assert_int_equal (atomic_load (&s_detach_stops), 2);
+    assert_int_equal (atomic_load (&s_detach_starts), 3);
+    assert_int_equal (fling_pool_submit (pool, &jobs[4]), 0);
+    ctx->target = 2;
+    run_until_done (loop, ctx);
+    assert_int_equal (ctx->done_order[1], 4);
+
+    fling_pool_destroy (&pool);
+    assert_int_equal (atomic_load (&s_detach_stops), 3);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (atomic_load (&jobs[i].runs), i == 3 ? 0 : 1);
+    zloop_destroy (&loop);
+    free (ctx);
+}
+
+/* Destroy while a detached thread is still stuck: it is abandoned and
+   frees its job alone; destroy does not wait for it. */
+static void test_destroy_with_detached_thread (void **state)
+{
+    static ctx_t *ctx;
+    ctx = ctx_new (0);
+    static job_t job;
+    memset (&job, 0, sizeof job);
+    atomic_store (&job.hold, 1);
+    fling_pool_t *pool = fling_pool_new (1, NULL, 0, run_job, ctx, discard_job);
+    zloop_t *loop = zloop_new ();
+    assert_int_equal (fling_pool_attach (pool, loop, job_done, ctx), 0);
+    assert_int_equal (fling_pool_submit (pool, &job), 0);
+    wait_running (ctx, 1);
+    assert_int_equal (fling_pool_detach (pool, &job), 0);
+    int64_t started = now_ms ();
+    fling_pool_destroy (&pool);
+    assert_true (now_ms () - started < 200);
+    atomic_store (&job.hold, 0);
+    for (int i = 0; i < WAIT_MS && atomic_load (&ctx->discarded) == 0; i++)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&ctx->discarded), 1);
+    sleep_ms (50); /* let it free its slot and exit before the next test */
+    zloop_destroy (&loop);
+    free (ctx);
+}
+
 static void test_bad_arguments (void **state)
 {
     fling_pool_hooks_t hooks[FLING_POOL_HOOKS_MAX + 1];
@@ -389,6 +524,8 @@ int main (void)
         cmocka_unit_test (test_take_queued),
         cmocka_unit_test (test_destroy_abandons_stuck_thread),
         cmocka_unit_test (test_destroy_cancels_unstarted_job),
+        cmocka_unit_test (test_detach_replaces_then_caps),
+        cmocka_unit_test (test_destroy_with_detached_thread),
         cmocka_unit_test (test_bad_arguments),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

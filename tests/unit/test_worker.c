@@ -158,15 +158,21 @@ typedef struct {
     uint32_t count;
 } batch_t;
 
-static void batch_add (batch_t *batch, uint64_t seq, const char *name, const char *payload)
+static void batch_add_ex (batch_t *batch, uint64_t seq, uint16_t attempt, uint32_t timeout_ms,
+                          const char *name, const char *payload)
 {
     fling_task_id_t id;
     fling_task_id_make (&id, PRODUCER_ID, seq);
     size_t size = fling_record_size (strlen (name), strlen (payload));
     assert_true (batch->size + size <= sizeof batch->data);
-    batch->size += fling_record_write (batch->data + batch->size, &id, 1, 0, 0, 0, name,
-                                       strlen (name), payload, strlen (payload));
+    batch->size += fling_record_write (batch->data + batch->size, &id, attempt, 0, timeout_ms, 0,
+                                       name, strlen (name), payload, strlen (payload));
     batch->count++;
+}
+
+static void batch_add (batch_t *batch, uint64_t seq, const char *name, const char *payload)
+{
+    batch_add_ex (batch, seq, 1, 0, name, payload);
 }
 
 static void broker_dispatch (broker_t *b, batch_t *batch)
@@ -226,7 +232,8 @@ static atomic_int s_hook_starts;
 static atomic_int s_hook_stops;
 static atomic_int s_registered;
 static atomic_int s_handler_errors;
-static int s_hook_states[64]; /* static: an abandoned thread never runs its stop hook */
+static atomic_int s_release_hang; /* set: "hang" handlers return */
+static int s_hook_states[64];     /* static: an abandoned thread never runs its stop hook */
 static int s_slot = -1;
 
 static long payload_ms (const char *payload)
@@ -281,6 +288,10 @@ static fling_status_t handle_block (fling_task_t *task, void *arg)
         fling_task_set_error (task, "%s", "disk on fire");
         status = FLING_FAIL;
     }
+    /* A stuck handler, until the test lets it go (bounded all the same). */
+    int64_t hang_until = now_ms () + 20000;
+    while (strstr (payload, "hang") && !atomic_load (&s_release_hang) && now_ms () < hang_until)
+        sleep_ms (2);
     sleep_ms (payload_ms (payload));
     atomic_fetch_add (&s_block_finished, 1);
     return status;
@@ -334,6 +345,7 @@ static fling_worker_t *worker_new (broker_t *b, unsigned pool, unsigned async_li
     atomic_store (&s_hook_stops, 0);
     atomic_store (&s_registered, 0);
     atomic_store (&s_handler_errors, 0);
+    atomic_store (&s_release_hang, 0);
     fling_worker_options_t options;
     fling_worker_options_init (&options);
     options.endpoint = b->endpoint;
@@ -700,8 +712,9 @@ static void test_async_throughput (void **state)
     broker_expect (&b, FLING_CMD_PING);
 
     batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    /* Every task has a (distant) deadline: the heap's cost is in the rate. */
     for (int i = 0; i < PER_BATCH; i++)
-        batch_add (batch, (uint64_t)i, "t.noop", "{\"n\":1}");
+        batch_add_ex (batch, (uint64_t)i, 1, 60000, "t.noop", "{\"n\":1}");
     int64_t started = now_ms ();
     int sent = 0, results = 0;
     while (sent < BATCHES && sent < WINDOW) {
@@ -732,6 +745,254 @@ static void test_async_throughput (void **state)
     broker_stop (&b);
 }
 
+/* ---- deadlines, stuck threads, HOLDING ------------------------------------ */
+
+static void wait_atomic (atomic_int *value, int want)
+{
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (value) < want && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (value), want);
+}
+
+/* Nothing but PINGs from the worker for `ms`. */
+static void expect_quiet (broker_t *b, int ms)
+{
+    fling_msg_t *msg = broker_next (b, ms, false);
+    if (msg)
+        fail_msg ("unexpected %s from the worker", fling_cmd_name (msg->cmd));
+}
+
+static void stop_and_join (broker_t *b, runner_t *runner, fling_worker_t *worker)
+{
+    fling_worker_request_stop (worker);
+    broker_expect (b, FLING_CMD_CAPACITY);
+    broker_expect (b, FLING_CMD_BYE);
+    runner_join (runner, WAIT_MS);
+    assert_int_equal (runner->rc, 0);
+}
+
+static void test_async_overrun (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 1, 8, 5000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 1, 8);
+
+    /* Completes after 400 ms; the deadline is 100 ms. */
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    batch_add_ex (batch, 1, 1, 100, "t.async", "{\"ms\":400}");
+    batch_add_ex (batch, 2, 1, 5000, "t.async", "{\"ms\":20}"); /* in time */
+    int64_t sent = now_ms ();
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 2);
+    int64_t took = now_ms () - sent;
+    assert_int_equal (r.outcome[2], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_TIMEOUT);
+    assert_non_null (strstr (r.error[1], "deadline"));
+    assert_true (took >= 90 && took < 350);
+    /* The late fling_task_complete (at 400 ms) sends nothing. */
+    expect_quiet (&b, 500);
+
+    stop_and_join (&b, &runner, worker);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.timed_out, 1);
+    assert_int_equal (stats.done, 1);
+    assert_int_equal (stats.running, 0);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    fling_worker_destroy (&worker);
+    free (batch);
+    broker_stop (&b);
+}
+
+static void test_blocking_overrun_replaces_thread (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 1, 4, 5000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 1, 4);
+    wait_atomic (&s_hook_starts, 1);
+
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    batch_add_ex (batch, 1, 1, 100, "t.block", "{\"do\":\"hang\"}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 1);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_TIMEOUT);
+    /* A replacement thread (start hooks run) keeps the pool at 1: a second
+       task runs while the first handler is still stuck. No CAPACITY. */
+    wait_atomic (&s_hook_starts, 2);
+    batch_add_ex (batch, 2, 1, 5000, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 2);
+    assert_int_equal (r.outcome[2], FLING_OUTCOME_DONE);
+    assert_int_equal (atomic_load (&s_block_finished), 1);
+
+    /* The stuck handler returns: its outcome is dropped, its thread runs
+       its stop hooks and ends. */
+    atomic_store (&s_release_hang, 1);
+    wait_atomic (&s_block_finished, 2);
+    wait_atomic (&s_hook_stops, 1);
+    expect_quiet (&b, 300);
+
+    stop_and_join (&b, &runner, worker);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.timed_out, 1);
+    assert_int_equal (stats.done, 1);
+    assert_int_equal (stats.stuck_threads, 0);
+    fling_worker_destroy (&worker);
+    assert_int_equal (atomic_load (&s_hook_starts), 2);
+    assert_int_equal (atomic_load (&s_hook_stops), 2);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    free (batch);
+    broker_stop (&b);
+}
+
+/* Reads messages until a RESULT for `seq` and a CAPACITY came, in any order. */
+static void expect_timeout_and_capacity (broker_t *b, results_t *r, int seq, uint32_t pool,
+                                         uint32_t loop)
+{
+    bool capacity = false;
+    while (!capacity || r->outcome[seq] == -1) {
+        fling_msg_t *msg = broker_next (b, WAIT_MS, false);
+        if (!msg)
+            fail_msg ("no RESULT %d / CAPACITY within %d ms", seq, WAIT_MS);
+        if (msg->cmd == FLING_CMD_RESULT)
+            results_read (r, msg);
+        else if (msg->cmd == FLING_CMD_CAPACITY) {
+            assert_false (capacity);
+            assert_int_equal (msg->capacity[FLING_CLASS_POOL], pool);
+            assert_int_equal (msg->capacity[FLING_CLASS_LOOP], loop);
+            capacity = true;
+        } else
+            fail_msg ("unexpected %s", fling_cmd_name (msg->cmd));
+    }
+    assert_int_equal (r->outcome[seq], FLING_OUTCOME_TIMEOUT);
+}
+
+static void test_stuck_cap_reduces_capacity (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 1, 4, 5000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 1, 4);
+
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    /* First stuck thread: replaced (cap = pool size = 1). */
+    batch_add_ex (batch, 1, 1, 100, "t.block", "{\"do\":\"hang\"}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 1);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_TIMEOUT);
+    wait_atomic (&s_hook_starts, 2);
+    /* Second: above the cap, so no thread; CAPACITY(0, 4) instead. */
+    batch_add_ex (batch, 2, 1, 100, "t.block", "{\"do\":\"hang\"}");
+    broker_dispatch (&b, batch);
+    expect_timeout_and_capacity (&b, &r, 2, 0, 4);
+    /* One the broker sent anyway waits for a thread that never comes, and
+       times out from the queue. */
+    batch_add_ex (batch, 3, 1, 100, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 3);
+    assert_int_equal (r.outcome[3], FLING_OUTCOME_TIMEOUT);
+    assert_int_equal (atomic_load (&s_block_started), 2);
+    expect_quiet (&b, 200);
+
+    /* The stuck handlers return: a thread again, CAPACITY(1, 4). */
+    atomic_store (&s_release_hang, 1);
+    fling_msg_t *msg = broker_expect (&b, FLING_CMD_CAPACITY);
+    assert_int_equal (msg->capacity[FLING_CLASS_POOL], 1);
+    assert_int_equal (msg->capacity[FLING_CLASS_LOOP], 4);
+    wait_atomic (&s_hook_stops, 2);
+    wait_atomic (&s_hook_starts, 3);
+    batch_add_ex (batch, 4, 1, 5000, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 4);
+    assert_int_equal (r.outcome[4], FLING_OUTCOME_DONE);
+
+    stop_and_join (&b, &runner, worker);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.timed_out, 3);
+    assert_int_equal (stats.stuck_threads, 0);
+    fling_worker_destroy (&worker);
+    assert_int_equal (atomic_load (&s_hook_stops), 3);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    free (batch);
+    broker_stop (&b);
+}
+
+static void test_holding_after_reregistration (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new (&b, 1, 4, 5000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 1, 4);
+
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    batch_add_ex (batch, 1, 3, 0, "t.block", "{\"ms\":700}");
+    batch_add_ex (batch, 2, 1, 0, "t.async", "{\"ms\":700}");
+    batch_add_ex (batch, 3, 1, 0, "t.async", "{}"); /* done before the reconnect */
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 1);
+    assert_int_equal (r.outcome[3], FLING_OUTCOME_DONE);
+    wait_atomic (&s_block_started, 1);
+
+    /* The broker forgot us: READY, then HOLDING naming both, then PING. */
+    broker_send (&b, fling_msg_error (FLING_REASON_UNKNOWN_PEER, "who are you"));
+    expect_ready (&b, 1, 4);
+    fling_msg_t *msg = broker_expect (&b, FLING_CMD_HOLDING);
+    assert_int_equal (msg->count, 2);
+    assert_int_equal (msg->body_size, 2 * FLING_LEASE_SIZE);
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_task_id_t id;
+    uint16_t attempt;
+    int seen = 0;
+    while (fling_lease_next (&cursor, end, &id, &attempt) == 1) {
+        assert_int_equal (fling_task_id_producer (&id), PRODUCER_ID);
+        uint64_t seq = fling_task_id_seq (&id);
+        if (seq == 1)
+            assert_int_equal (attempt, 3);
+        else if (seq == 2)
+            assert_int_equal (attempt, 1);
+        else
+            fail_msg ("unexpected lease %llu", (unsigned long long)seq);
+        seen |= 1 << seq;
+    }
+    assert_int_equal (seen, 6);
+    msg = broker_expect (&b, FLING_CMD_PING);
+
+    /* Their results follow on the new socket as usual. */
+    broker_results (&b, &r, 3);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[2], FLING_OUTCOME_DONE);
+
+    stop_and_join (&b, &runner, worker);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.holding_sent, 2);
+    fling_worker_destroy (&worker);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    free (batch);
+    broker_stop (&b);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -741,6 +1002,10 @@ int main (void)
         cmocka_unit_test_teardown (test_drain_timeout, teardown_worker),
         cmocka_unit_test_teardown (test_stop_before_run, teardown_worker),
         cmocka_unit_test_teardown (test_async_throughput, teardown_worker),
+        cmocka_unit_test_teardown (test_async_overrun, teardown_worker),
+        cmocka_unit_test_teardown (test_blocking_overrun_replaces_thread, teardown_worker),
+        cmocka_unit_test_teardown (test_stuck_cap_reduces_capacity, teardown_worker),
+        cmocka_unit_test_teardown (test_holding_after_reregistration, teardown_worker),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
