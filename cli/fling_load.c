@@ -129,12 +129,13 @@ static void ledger_flush (load_t *load)
 
 /* ---- sender threads --------------------------------------------------------- */
 
-/* {"i":<seq>,"ms":<ms>,"pad":"xxx..."} padded to about payload_bytes. */
+/* {"i":<seq>,"ms":<ms>,<extra>,"pad":"xxx..."} padded to about payload_bytes. */
 static void make_payload (sender_t *s, uint64_t seq)
 {
     const fling_load_config_t *cfg = &s->load->cfg;
-    int head =
-        snprintf (s->buf, s->buf_size, "{\"i\":%" PRIu64 ",\"ms\":%u,\"pad\":\"", seq, cfg->ms);
+    int head = snprintf (s->buf, s->buf_size, "{\"i\":%" PRIu64 ",\"ms\":%u,%s%s\"pad\":\"", seq,
+                         cfg->ms, cfg->payload_extra ? cfg->payload_extra : "",
+                         cfg->payload_extra ? "," : "");
     size_t used = (size_t)head;
     size_t pad = cfg->payload_bytes > used + 2 ? cfg->payload_bytes - used - 2 : 0;
     memset (s->buf + used, 'x', pad);
@@ -339,7 +340,7 @@ static int start_senders (load_t *load, sender_t *senders)
 {
     const fling_load_config_t *cfg = &load->cfg;
     uint64_t per = cfg->count / cfg->threads, extra = cfg->count % cfg->threads, next = 0;
-    size_t buf_size = cfg->payload_bytes + 64;
+    size_t buf_size = cfg->payload_bytes + 64 + (cfg->payload_extra ? strlen (cfg->payload_extra) + 1 : 0);
     for (unsigned i = 0; i < cfg->threads; i++) {
         sender_t *s = &senders[i];
         s->load = load;
@@ -373,7 +374,7 @@ static int compare_u64 (const void *a, const void *b)
 
 typedef struct {
     bool have;
-    double p50, p99, p999; /* microseconds */
+    double p50, p99, p999, max; /* microseconds */
 } latency_t;
 
 static double percentile_us (const uint64_t *sorted, size_t n, double p)
@@ -399,7 +400,8 @@ static latency_t latency_of (load_t *load, sender_t *senders, unsigned started)
     qsort (load->samples, n, sizeof *load->samples, compare_u64);
     lat = (latency_t){true, percentile_us (load->samples, n, 0.50),
                       percentile_us (load->samples, n, 0.99),
-                      percentile_us (load->samples, n, 0.999)};
+                      percentile_us (load->samples, n, 0.999),
+                      (double)load->samples[n - 1] / 1000.0};
     return lat;
 }
 
@@ -435,8 +437,8 @@ static void print_summary (const load_t *load, const totals_t *t)
             (uint64_t)atomic_load (&load->retries), t->resent, t->send_seconds, send_rate,
             t->seconds);
     if (t->latency.have)
-        printf (",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f}", t->latency.p50,
-                t->latency.p99, t->latency.p999);
+        printf (",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
+                t->latency.p50, t->latency.p99, t->latency.p999, t->latency.max);
     printf ("}\n");
     fflush (stdout);
 }

@@ -19,6 +19,7 @@ typedef struct {
     size_t name_count;
     unsigned ms;
     size_t payload_bytes;
+    const char *payload_extra; /* JSON members added to every payload, or NULL */
     double rate;
     unsigned threads;
     const char *ledger_path;

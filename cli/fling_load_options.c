@@ -36,6 +36,7 @@ static void usage (FILE *out)
              "  --outbox-max N        producer outbox size in tasks\n"
              "  --overflow fail|drop  outbox overflow policy (default fail: back off, retry)\n"
              "  --json-summary        print one JSON summary line on stdout at the end\n"
+             "  --payload-extra JSON  members added to every payload, e.g. '\"poison\":true'\n"
              "  --version, -h/--help\n"
              "Exit status: 0 if every task was accepted, 1 otherwise, 2 usage error.\n");
 }
@@ -90,6 +91,7 @@ enum {
     OPT_OUTBOX,
     OPT_OVERFLOW,
     OPT_JSON,
+    OPT_EXTRA,
     OPT_VERSION
 };
 
@@ -108,6 +110,7 @@ static const struct option long_options[] = {
     {"outbox-max", required_argument, NULL, OPT_OUTBOX},
     {"overflow", required_argument, NULL, OPT_OVERFLOW},
     {"json-summary", no_argument, NULL, OPT_JSON},
+    {"payload-extra", required_argument, NULL, OPT_EXTRA},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -168,6 +171,9 @@ static int apply_option (fling_load_config_t *cfg, int opt, const char *arg)
             return -1;
         cfg->overflow = strcmp (arg, "drop") == 0 ? FLING_OVERFLOW_DROP : FLING_OVERFLOW_FAIL;
         return 0;
+    case OPT_EXTRA:
+        cfg->payload_extra = arg; /* fling_send validates the result: bad JSON fails loudly */
+        return strlen (arg) < 4096 ? 0 : -1;
     case OPT_JSON:
         cfg->json_summary = true;
         return 0;
