@@ -1,23 +1,53 @@
 /*  fling_admin.c - ADMIN requests on the producer socket (JSON in, JSON out).
 
-    {"op":"stats"} returns the broker's counters, queues and workers. This
-    is the only JSON the broker parses: task payloads stay opaque bytes.
+    {"op":"stats"} returns the broker's counters, queues and workers;
+    dead_list / dead_retry / dead_purge work on the dead-letter queue
+    (proto/SPEC.md §5.3). This is the only JSON the broker parses: task
+    payloads stay opaque bytes (dead_list shows their first 200 bytes).
 */
 #include "fling_broker_private.h"
+#include "fling_log.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define DEAD_LIST_DEFAULT 100
+#define DEAD_LIST_MAX     10000
+#define DEAD_PAYLOAD_SHOWN 200
+
 static json_t *counters_json (const fling_broker_counters_t *c)
 {
-    return json_pack ("{sI sI sI sI sI sI sI sI sI sI sI}", "accepted", (json_int_t)c->accepted,
-                      "duplicates", (json_int_t)c->duplicates, "rejected", (json_int_t)c->rejected,
-                      "dispatched", (json_int_t)c->dispatched, "done", (json_int_t)c->done,
-                      "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
-                      "requeued", (json_int_t)c->requeued, "stale_results",
-                      (json_int_t)c->stale_results, "worker_lost", (json_int_t)c->worker_lost,
-                      "router_unroutable", (json_int_t)c->router_unroutable);
+    json_t *counters = json_object ();
+    struct {
+        const char *name;
+        uint64_t value;
+    } values[] = {
+        {"accepted", c->accepted},       {"duplicates", c->duplicates},
+        {"rejected", c->rejected},       {"dispatched", c->dispatched},
+        {"done", c->done},               {"failed", c->failed},
+        {"retried", c->retried},         {"requeued", c->requeued},
+        {"stale_results", c->stale_results}, {"worker_lost", c->worker_lost},
+        {"router_unroutable", c->router_unroutable}, {"dead_lettered", c->dead_lettered},
+        {"crashed", c->crashed},         {"timed_out", c->timed_out},
+        {"lease_expired", c->lease_expired}, {"store_full", c->store_full},
+        {"unavailable", c->unavailable}, {"holding_leased", c->holding_leased},
+        {"holding_ignored", c->holding_ignored}, {"dead_retried", c->dead_retried},
+        {"dead_purged", c->dead_purged},
+    };
+    for (size_t i = 0; counters && i < sizeof values / sizeof values[0]; i++)
+        json_object_set_new (counters, values[i].name, json_integer ((json_int_t)values[i].value));
+    return counters;
+}
+
+static json_t *store_json (fling_broker_t *self)
+{
+    fling_store_status_t status;
+    fling_store_status (self->store, &status);
+    return json_pack ("{ss sI sI sI sb sb}", "kind", fling_store_kind (self->store),
+                      "bytes_on_disk", (json_int_t)status.bytes_on_disk, "segments",
+                      (json_int_t)status.segments, "commits", (json_int_t)status.commits, "failed",
+                      status.failed || self->store_failed, "full", status.full);
 }
 
 static json_t *refused_json (const fling_broker_t *self)
@@ -37,10 +67,12 @@ static json_t *queues_json (fling_broker_t *self)
         fling_queue_t *queue = self->queues[i];
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
-            queues, json_pack ("{ss sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
-                               (json_int_t)fling_queue_queued (queue), "inflight",
-                               (json_int_t)c->inflight, "done", (json_int_t)c->done, "failed",
-                               (json_int_t)c->failed, "retried", (json_int_t)c->retried));
+            queues,
+            json_pack ("{ss sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
+                       (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
+                       "inflight", (json_int_t)c->inflight, "dead",
+                       (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
+                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried));
     }
     return queues;
 }
@@ -71,18 +103,127 @@ static json_t *workers_json (fling_broker_t *self)
     return workers;
 }
 
+static size_t dead_total (fling_broker_t *self)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        total += fling_queue_dead (self->queues[i])->count;
+    return total;
+}
+
 static json_t *stats_json (fling_broker_t *self)
 {
-    return json_pack (
-        "{sI ss sI sI so so so so}", "uptime_ms", (json_int_t)(self->now_ms - self->started_ms),
-        "store", fling_store_kind (self->store), "tasks", (json_int_t)fling_idmap_size (self->ids),
-        "bytes", (json_int_t)self->bytes, "counters", counters_json (&self->counters), "refused",
-        refused_json (self), "queues", queues_json (self), "workers", workers_json (self));
+    return json_pack ("{sI so sI sI sI sI sI so so so so}", "uptime_ms",
+                      (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
+                      "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
+                      (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
+                      (json_int_t)(self->delayed.count + self->parked.count), "dedup_ids",
+                      (json_int_t)fling_dedup_size (self->dedup), "counters",
+                      counters_json (&self->counters), "refused", refused_json (self), "queues",
+                      queues_json (self), "workers", workers_json (self));
 }
 
 static json_t *error_json (const char *text)
 {
     return json_pack ("{ss}", "error", text);
+}
+
+/* ---- the dead-letter queue ------------------------------------------------ */
+
+static json_t *dead_entry (const fling_btask_t *task)
+{
+    fling_record_t record;
+    char id_text[FLING_TASK_ID_TEXT_SIZE];
+    fling_btask_record (task, &record);
+    size_t shown = record.payload_size < DEAD_PAYLOAD_SHOWN ? record.payload_size
+                                                            : DEAD_PAYLOAD_SHOWN;
+    /* Producers send valid UTF-8 JSON, but a cut may split a character and
+       error text comes from handlers: json_stringn_nocheck would emit bad
+       UTF-8, so fall back to a lossy copy. */
+    json_t *payload = json_stringn (record.payload, shown);
+    while (!payload && shown > 0)
+        payload = json_stringn (record.payload, --shown);
+    json_t *error = json_stringn (task->dead->error, task->dead->error_size);
+    return json_pack ("{ss ss sI sI ss so so}", "id", fling_task_id_format (&record.id, id_text),
+                      "name", fling_queue_name (task->queue), "attempts", (json_int_t)task->attempt,
+                      "crashes", (json_int_t)task->crashes, "reason",
+                      fling_dead_reason_name (task->dead->reason), "error",
+                      error ? error : json_string ("(not UTF-8)"), "payload",
+                      payload ? payload : json_string (""));
+}
+
+static json_t *dead_list (fling_broker_t *self, json_t *request)
+{
+    const char *name = json_string_value (json_object_get (request, "name"));
+    json_t *limit_value = json_object_get (request, "limit");
+    json_int_t limit = limit_value ? json_integer_value (limit_value) : DEAD_LIST_DEFAULT;
+    if (limit < 0 || limit > DEAD_LIST_MAX || (limit_value && !json_is_integer (limit_value)))
+        return error_json ("\"limit\" must be an integer from 0 to 10000");
+    json_t *dead = json_array ();
+    size_t total = 0;
+    for (size_t i = 0; dead && i < self->queue_count; i++) {
+        fling_queue_t *queue = self->queues[i];
+        if (name && strcmp (name, fling_queue_name (queue)) != 0)
+            continue;
+        total += fling_queue_dead (queue)->count;
+        for (fling_btask_t *task = fling_queue_dead (queue)->head;
+             task && (json_int_t)json_array_size (dead) < limit; task = task->next)
+            json_array_append_new (dead, dead_entry (task));
+    }
+    return json_pack ("{so sI}", "dead", dead, "total", (json_int_t)total);
+}
+
+typedef enum { SELECT_ID, SELECT_NAME, SELECT_ALL } select_t;
+
+/* Applies `retry` (else purge) to the dead tasks the request selects. */
+static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
+{
+    const char *id_text = json_string_value (json_object_get (request, "id"));
+    const char *name = json_string_value (json_object_get (request, "name"));
+    bool all = json_is_true (json_object_get (request, "all"));
+    if (!id_text && !name && !all)
+        return error_json ("select with \"id\", \"name\" or \"all\":true");
+    if (self->store_failed)
+        return error_json ("the store failed: the broker is read-only until restarted");
+    size_t changed = 0;
+    fling_task_id_t id;
+    if (id_text && fling_task_id_parse (&id, id_text))
+        return error_json ("bad task id");
+    for (size_t i = 0; i < self->queue_count; i++) {
+        fling_queue_t *queue = self->queues[i];
+        if (name && strcmp (name, fling_queue_name (queue)) != 0)
+            continue;
+        fling_btask_t *task = fling_queue_dead (queue)->head, *next;
+        for (; task; task = next) {
+            next = task->next;
+            if (id_text) {
+                fling_task_id_t own;
+                fling_btask_id (task, &own);
+                if (memcmp (own.bytes, id.bytes, FLING_TASK_ID_SIZE) != 0)
+                    continue;
+            }
+            fling_broker_unlist (self, task);
+            changed++;
+            if (!retry) {
+                fling_broker_finish_task (self, task);
+                continue;
+            }
+            fling_btask_revive (task);
+            task->attempt = 0;
+            task->crashes = 0;
+            task->flags = FLING_TASK_QUEUED;
+            fling_record_set_attempt (task->raw, 0);
+            fling_broker_store_state (self, task);
+            fling_broker_requeue (self, task, false);
+        }
+    }
+    if (retry)
+        self->counters.dead_retried += changed;
+    else
+        self->counters.dead_purged += changed;
+    if (changed)
+        fling_info ("dead-letter %s: %zu tasks", retry ? "retry" : "purge", changed);
+    return json_pack ("{sI}", retry ? "retried" : "purged", (json_int_t)changed);
 }
 
 static json_t *answer (fling_broker_t *self, const char *request, size_t size)
@@ -99,6 +240,12 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = error_json ("missing \"op\"");
     else if (strcmp (op, "stats") == 0)
         reply = stats_json (self);
+    else if (strcmp (op, "dead_list") == 0)
+        reply = dead_list (self, root);
+    else if (strcmp (op, "dead_retry") == 0)
+        reply = dead_change (self, root, true);
+    else if (strcmp (op, "dead_purge") == 0)
+        reply = dead_change (self, root, false);
     else
         reply = error_json ("unknown op");
     json_decref (root);

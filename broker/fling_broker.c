@@ -88,6 +88,28 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
 
 /* ---- tasks and queues -------------------------------------------------- */
 
+static void settings_for (const fling_broker_config_t *config, const char *name,
+                          fling_queue_settings_t *out)
+{
+    out->max_attempts = (uint16_t)config->max_attempts;
+    out->backoff_ms = config->backoff_ms;
+    out->timeout_ms = config->task_timeout_ms;
+    out->poison_limit = (uint8_t)config->poison_limit;
+    for (size_t i = 0; i < config->queue_count; i++) { /* the last entry for a name wins */
+        const fling_queue_config_t *q = &config->queues[i];
+        if (strcmp (q->name, name) != 0)
+            continue;
+        if ((q->set & 1) && q->max_attempts)
+            out->max_attempts = (uint16_t)q->max_attempts;
+        if (q->set & 2)
+            out->backoff_ms = q->backoff_ms;
+        if (q->set & 4)
+            out->timeout_ms = q->timeout_ms;
+        if ((q->set & 8) && q->poison_limit)
+            out->poison_limit = (uint8_t)q->poison_limit;
+    }
+}
+
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
                                    bool create)
 {
@@ -121,8 +143,20 @@ fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_
         errno = ENOMEM;
         return NULL;
     }
+    settings_for (&self->config, key, fling_queue_settings (queue));
     self->queues[self->queue_count++] = queue;
     return queue;
+}
+
+unsigned fling_broker_max_attempts (const fling_btask_t *task)
+{
+    unsigned own = fling_btask_max_attempts (task);
+    return own ? own : fling_queue_settings (task->queue)->max_attempts;
+}
+
+unsigned fling_broker_poison_limit (const fling_btask_t *task)
+{
+    return fling_queue_settings (task->queue)->poison_limit;
 }
 
 void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
@@ -138,36 +172,249 @@ void fling_broker_finish_task (fling_broker_t *self, fling_btask_t *task)
 {
     fling_task_id_t id;
     fling_btask_id (task, &id);
-    if (fling_store_complete (self->store, &id))
-        fling_error ("store complete failed: %s", fling_strerror (errno));
-    self->store_dirty = true;
+    if (!self->store_failed) {
+        if (fling_store_complete (self->store, &id, task->segment, fling_store_wall_ms ()))
+            fling_error ("store complete failed: %s", fling_strerror (errno));
+        self->store_dirty = true;
+    }
+    fling_dedup_add (self->dedup, &id, self->now_ms, self->now_ms);
     fling_broker_forget_task (self, task);
 }
 
-void fling_broker_store_attempt (fling_broker_t *self, const fling_btask_t *task)
+static void store_task_of (const fling_btask_t *task, fling_store_task_t *out)
 {
+    memset (out, 0, sizeof *out);
+    out->record = task->raw;
+    out->record_size = task->size;
+    out->attempt = task->attempt;
+    out->crashes = task->crashes;
+    out->leased = fling_btask_state (task) == FLING_TASK_LEASED;
+    if (fling_btask_state (task) == FLING_TASK_DEAD) {
+        out->reason = task->dead->reason;
+        out->error = task->dead->error;
+        out->error_size = task->dead->error_size;
+    }
+}
+
+void fling_broker_store_state (fling_broker_t *self, const fling_btask_t *task)
+{
+    if (self->store_failed)
+        return;
     fling_task_id_t id;
+    fling_store_task_t state;
     fling_btask_id (task, &id);
-    if (fling_store_attempt (self->store, &id, task->attempt))
-        fling_error ("store attempt failed: %s", fling_strerror (errno));
+    store_task_of (task, &state);
+    if (fling_store_state (self->store, &id, &state)) {
+        if (errno == ENOSPC) /* a full store: the task may rerun after a restart, not be lost */
+            fling_debug ("store full: state record of a task not written");
+        else
+            fling_error ("store state failed: %s", fling_strerror (errno));
+    }
     self->store_dirty = true;
 }
 
 fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_t *record,
                                        fling_queue_t *queue, uint16_t attempt, fling_btask_t **held)
 {
-    fling_btask_t *task = fling_btask_new (record, queue, attempt);
+    fling_btask_t *task =
+        fling_btask_new (record, queue, attempt, fling_queue_settings (queue)->timeout_ms);
     if (!task)
         return FLING_REASON_UNAVAILABLE;
     if (fling_idmap_insert (self->ids, &record->id, task)) {
         fling_btask_destroy (&task);
         return FLING_REASON_UNAVAILABLE;
     }
-    fling_queue_push_tail (queue, task);
+    fling_broker_requeue (self, task, false);
     self->bytes += task->size;
-    self->dispatch_needed = true;
     *held = task;
     return FLING_REASON_OK;
+}
+
+/* ---- placing tasks: queued, delayed, dead -------------------------------- */
+
+void fling_broker_requeue (fling_broker_t *self, fling_btask_t *task, bool head)
+{
+    fling_btask_set_state (task, FLING_TASK_QUEUED);
+    if (head)
+        fling_queue_push_head (task->queue, task);
+    else
+        fling_queue_push_tail (task->queue, task);
+    self->dispatch_needed = true;
+}
+
+static bool heap_less (const fling_btask_t *a, const fling_btask_t *b)
+{
+    return (int32_t)(a->due - b->due) < 0;
+}
+
+static void heap_swap (fling_delayheap_t *heap, size_t i, size_t j)
+{
+    fling_btask_t *t = heap->items[i];
+    heap->items[i] = heap->items[j];
+    heap->items[j] = t;
+}
+
+static int heap_push (fling_delayheap_t *heap, fling_btask_t *task)
+{
+    if (heap->count == heap->alloc) {
+        size_t alloc = heap->alloc ? heap->alloc * 2 : 64;
+        fling_btask_t **grown = (fling_btask_t **)realloc (heap->items, alloc * sizeof *grown);
+        if (!grown)
+            return -1;
+        heap->items = grown;
+        heap->alloc = alloc;
+    }
+    size_t i = heap->count++;
+    heap->items[i] = task;
+    while (i > 0 && heap_less (heap->items[i], heap->items[(i - 1) / 2])) {
+        heap_swap (heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static fling_btask_t *heap_pop (fling_delayheap_t *heap)
+{
+    if (!heap->count)
+        return NULL;
+    fling_btask_t *top = heap->items[0];
+    heap->items[0] = heap->items[--heap->count];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < heap->count && heap_less (heap->items[l], heap->items[m]))
+            m = l;
+        if (r < heap->count && heap_less (heap->items[r], heap->items[m]))
+            m = r;
+        if (m == i)
+            break;
+        heap_swap (heap, i, m);
+        i = m;
+    }
+    return top;
+}
+
+void fling_broker_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms)
+{
+    if (delay_ms > FLING_DELAY_MAX_MS)
+        delay_ms = FLING_DELAY_MAX_MS;
+    task->due = fling_due_in (self->now_ms, delay_ms);
+    if (delay_ms == 0 || heap_push (&self->delayed, task)) {
+        fling_broker_requeue (self, task, false); /* no delay, or no memory for one */
+        return;
+    }
+    fling_btask_set_state (task, FLING_TASK_DELAYED);
+    fling_queue_counters (task->queue)->delayed++;
+}
+
+/* Due retries go to the tail of their queues. */
+static void promote_due (fling_broker_t *self)
+{
+    while (self->delayed.count && fling_due_passed (self->delayed.items[0]->due, self->now_ms)) {
+        fling_btask_t *task = heap_pop (&self->delayed);
+        fling_queue_counters (task->queue)->delayed--;
+        fling_broker_requeue (self, task, false);
+    }
+}
+
+/* Recovered in-flight tasks not claimed by HOLDING in time: queued at the
+   head, in their order. */
+static void release_parked (fling_broker_t *self)
+{
+    if (!self->parked.count || self->now_ms < self->parked_until_ms)
+        return;
+    fling_info ("queueing %zu recovered in-flight tasks no worker claimed", self->parked.count);
+    fling_btask_t *task;
+    while ((task = self->parked.tail)) {
+        fling_tasklist_remove (&self->parked, task);
+        fling_queue_counters (task->queue)->delayed--;
+        fling_broker_requeue (self, task, true);
+    }
+}
+
+void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
+{
+    switch (fling_btask_state (task)) {
+    case FLING_TASK_QUEUED:
+        fling_queue_remove (task->queue, task);
+        break;
+    case FLING_TASK_PARKED:
+        fling_tasklist_remove (&self->parked, task);
+        fling_queue_counters (task->queue)->delayed--;
+        break;
+    case FLING_TASK_DEAD:
+        fling_tasklist_remove (fling_queue_dead (task->queue), task);
+        break;
+    default:
+        break; /* LEASED and DELAYED are never unlisted this way */
+    }
+}
+
+/* Copies peer-sent text for a log line: printable ASCII only. */
+static void printable (char *out, size_t out_size, const char *text, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < size && n + 1 < out_size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        out[n++] = c > ' ' && c < 127 && c != '"' ? (char)c : '_';
+    }
+    out[n] = '\0';
+}
+
+void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
+                        const char *error, size_t error_size)
+{
+    char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    printable (text, sizeof text, error, error_size);
+    fling_warn ("task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u error=\"%s\"",
+                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
+                fling_dead_reason_name (reason), (unsigned)task->attempt,
+                (unsigned)task->crashes, text);
+    fling_queue_counters (task->queue)->failed++;
+    self->counters.dead_lettered++;
+    if (reason != FLING_DEAD_CRASHED)
+        self->counters.failed++;
+    if (fling_btask_kill (task, reason, error, error_size)) {
+        fling_error ("out of memory: dead task dropped id=%s", id_text);
+        fling_broker_finish_task (self, task);
+        return;
+    }
+    fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
+    fling_broker_store_state (self, task);
+}
+
+static uint32_t backoff_ms (fling_broker_t *self, const fling_btask_t *task)
+{
+    fling_record_t record;
+    fling_btask_record (task, &record);
+    uint64_t delay = record.backoff_ms ? record.backoff_ms
+                                       : fling_queue_settings (task->queue)->backoff_ms;
+    unsigned doublings = task->attempt > 1 ? task->attempt - 1u : 0u;
+    for (unsigned i = 0; i < doublings && delay < self->config.backoff_max_ms; i++)
+        delay *= 2;
+    if (delay > self->config.backoff_max_ms)
+        delay = self->config.backoff_max_ms;
+    /* +-20% jitter (xorshift64*), so tasks that failed together spread out. */
+    self->rng ^= self->rng >> 12;
+    self->rng ^= self->rng << 25;
+    self->rng ^= self->rng >> 27;
+    uint64_t r = (self->rng * 0x2545F4914F6CDD1Dull) >> 11; /* 53 bits */
+    double factor = 0.8 + 0.4 * ((double)r / (double)(1ull << 53));
+    return (uint32_t)((double)delay * factor);
+}
+
+void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
+                              uint32_t delay_ms, const char *error, size_t error_size)
+{
+    if (task->attempt >= fling_broker_max_attempts (task)) {
+        fling_broker_kill (self, task, reason, error, error_size);
+        return;
+    }
+    fling_queue_counters (task->queue)->retried++;
+    self->counters.retried++;
+    fling_broker_store_state (self, task); /* not leased any more */
+    fling_broker_delay (self, task, delay_ms ? delay_ms : backoff_ms (self, task));
 }
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
@@ -232,17 +479,53 @@ static void drain (fling_broker_t *self, zsock_t *sock)
     }
 }
 
+/* Moves the live records of the store's compaction candidate (if any) to
+   the log's head, so the old segment can go. Walks every task: rare (once
+   per segment at most) and bounded by the tasks held. */
+static void compact (fling_broker_t *self)
+{
+    int64_t candidate = fling_store_compaction_candidate (self->store);
+    if (candidate < 0 || self->store_failed)
+        return;
+    size_t moved = 0, slots = fling_idmap_slots (self->ids);
+    for (size_t i = 0; i < slots; i++) {
+        fling_btask_t *task = (fling_btask_t *)fling_idmap_slot_value (self->ids, i);
+        if (!task || task->segment != (uint32_t)candidate)
+            continue;
+        fling_task_id_t id;
+        fling_store_task_t state;
+        fling_btask_id (task, &id);
+        store_task_of (task, &state);
+        if (fling_store_put (self->store, &id, &state, &task->segment))
+            break; /* full or failed: try again later */
+        moved++;
+    }
+    if (moved) {
+        self->store_dirty = true;
+        fling_debug ("store compaction segment=%" PRId64 " moved=%zu", candidate, moved);
+    }
+}
+
 static void end_turn (fling_broker_t *self)
 {
     fling_producers_commit_and_ack (self);
+    promote_due (self);
+    release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
         fling_workers_reap (self);
+        fling_workers_expire_leases (self);
+        fling_dedup_expire (self->dedup, self->now_ms);
         unsigned step = self->config.heartbeat_ms / 4;
         self->next_reap_ms = self->now_ms + (step ? step : 1);
     }
     if (self->dispatch_needed) {
         self->dispatch_needed = false;
         fling_dispatch (self);
+    }
+    /* After the ACKs went out: unlinking a segment takes ~15 ms. */
+    if (!self->store_failed) {
+        fling_store_maintain (self->store, self->now_ms);
+        compact (self);
     }
 }
 
@@ -278,10 +561,49 @@ static void log_counters (fling_broker_t *self, const char *event)
     fling_info ("%s tasks=%zu accepted=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
                 " dispatched=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64
                 " requeued=%" PRIu64 " stale_results=%" PRIu64 " worker_lost=%" PRIu64
-                " router_unroutable=%" PRIu64 " refused=%" PRIu64,
+                " router_unroutable=%" PRIu64 " refused=%" PRIu64 " dead_lettered=%" PRIu64
+                " crashed=%" PRIu64 " timed_out=%" PRIu64 " store_full=%" PRIu64
+                " unavailable=%" PRIu64 " holding_leased=%" PRIu64 " holding_ignored=%" PRIu64,
                 event, fling_idmap_size (self->ids), c->accepted, c->duplicates, c->rejected,
                 c->dispatched, c->done, c->failed, c->retried, c->requeued, c->stale_results,
-                c->worker_lost, c->router_unroutable, refused);
+                c->worker_lost, c->router_unroutable, refused, c->dead_lettered, c->crashed,
+                c->timed_out, c->store_full, c->unavailable, c->holding_leased,
+                c->holding_ignored);
+}
+
+static bool leases_out (fling_broker_t *self)
+{
+    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers))
+        if (worker->leased.count)
+            return true;
+    return false;
+}
+
+/* Stop: no more DISPATCH; SUBMITs get UNAVAILABLE; RESULTs are still
+   applied for a short grace (min(worker timeout, 2 s)) while workers hold
+   leases, so work that finishes during the stop is not run again after
+   the restart; then one last commit makes every completion durable. */
+static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
+{
+    self->shutting_down = true;
+    self->now_ms = fling_clock_ms ();
+    unsigned grace = self->config.worker_timeout_ms < 2000 ? self->config.worker_timeout_ms : 2000;
+    int64_t until = self->now_ms + grace;
+    do {
+        drain (self, self->producer_sock);
+        drain (self, self->worker_sock);
+        fling_producers_commit_and_ack (self);
+        if (!leases_out (self) || self->now_ms >= until)
+            break;
+        zmq_poll (items, 2, 20);
+        self->now_ms = fling_clock_ms ();
+    } while (true);
+    if (!self->store_failed && fling_store_commit (self->store)) {
+        fling_error ("store commit at shutdown failed: %s", fling_strerror (errno));
+        self->store_failed = true;
+    }
+    log_counters (self, "shutdown");
 }
 
 int fling_broker_run (fling_broker_t *self)
@@ -309,7 +631,7 @@ int fling_broker_run (fling_broker_t *self)
         }
         end_turn (self);
     }
-    log_counters (self, "shutdown");
+    shut_down (self, items);
     return 0;
 }
 
@@ -353,39 +675,124 @@ static zsock_t *open_router (const char *endpoint, char bound[FLING_ENDPOINT_MAX
     return sock;
 }
 
-static int recover_one (const uint8_t *raw, size_t size, uint16_t attempt, void *arg)
+/* ---- recovery: the store's events, in log order ------------------------ */
+
+/* Puts a recovered task where its state says: dead list, parked (it was in
+   flight: its worker may claim it back with HOLDING), or its queue. */
+static void recover_place (fling_broker_t *self, fling_btask_t *task, bool leased)
+{
+    if (fling_btask_state (task) == FLING_TASK_DEAD)
+        fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
+    else if (leased && task->attempt > 0) {
+        fling_btask_set_state (task, FLING_TASK_PARKED);
+        fling_tasklist_push_tail (&self->parked, task);
+        fling_queue_counters (task->queue)->delayed++;
+    } else
+        fling_broker_requeue (self, task, false);
+}
+
+static void recover_apply_state (fling_btask_t *task, const fling_store_task_t *state)
+{
+    fling_btask_revive (task);
+    task->attempt = state->attempt;
+    task->crashes = state->crashes;
+    if (state->reason != FLING_DEAD_NONE &&
+        fling_btask_kill (task, state->reason, state->error, state->error_size))
+        fling_error ("out of memory: dead task recovered as queued");
+}
+
+static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
+{
+    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
+    if (task) { /* a newer copy (compaction): it replaces the older one */
+        fling_broker_unlist (self, task);
+        fling_store_unpin (self->store, task->segment);
+    } else {
+        const uint8_t *cursor = event->task.record;
+        fling_record_t record;
+        fling_reason_t reason;
+        if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
+            return 0; /* the store checked it; cannot happen */
+        fling_queue_t *queue = fling_broker_queue (self, record.name, record.name_size, true);
+        if (!queue)
+            return -1;
+        task = fling_btask_new (&record, queue, 0, fling_queue_settings (queue)->timeout_ms);
+        if (!task || fling_idmap_insert (self->ids, &event->id, task)) {
+            fling_btask_destroy (&task);
+            return -1;
+        }
+        self->bytes += task->size;
+    }
+    task->segment = event->segment;
+    recover_apply_state (task, &event->task);
+    recover_place (self, task, event->task.leased);
+    return 0;
+}
+
+static int recover_event (const fling_store_event_t *event, void *arg)
 {
     fling_broker_t *self = (fling_broker_t *)arg;
-    const uint8_t *cursor = raw;
-    fling_record_t record;
-    fling_reason_t reason;
-    fling_btask_t *task;
-    if (fling_record_next (&cursor, raw + size, &record, &reason) != 1 || cursor != raw + size) {
-        fling_error ("store returned a malformed record (%s); skipped", fling_reason_name (reason));
+    if (event->kind == FLING_STORE_EV_TASK)
+        return recover_task (self, event);
+    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
+    if (event->kind == FLING_STORE_EV_STATE) {
+        if (task) {
+            fling_broker_unlist (self, task);
+            recover_apply_state (task, &event->task);
+            recover_place (self, task, event->task.leased);
+        }
         return 0;
     }
-    if (fling_idmap_lookup (self->ids, &record.id))
-        return 0;
-    fling_queue_t *queue = fling_broker_queue (self, record.name, record.name_size, true);
-    if (!queue || fling_broker_hold_task (self, &record, queue, attempt, &task) != FLING_REASON_OK)
-        return -1;
+    if (task) { /* DONE */
+        fling_broker_unlist (self, task);
+        fling_store_unpin (self->store, task->segment);
+        fling_broker_forget_task (self, task);
+    }
+    /* Refill the duplicate window: wall clock in the log, monotonic here. */
+    int64_t age = fling_store_wall_ms () - event->wall_ms;
+    fling_dedup_add (self->dedup, &event->id, self->now_ms - (age > 0 ? age : 0), self->now_ms);
     return 0;
+}
+
+static void store_options (const fling_broker_config_t *config, fling_store_options_t *options)
+{
+    fling_store_options_init (options);
+    snprintf (options->dir, sizeof options->dir, "%s", config->store_dir);
+    options->wal.segment_bytes = (size_t)config->segment_bytes;
+    options->wal.max_bytes = config->store_max_bytes;
+    options->wal.free_floor_bytes = config->store_free_floor_bytes;
 }
 
 static int open_store (fling_broker_t *self)
 {
-    self->store = fling_store_open (self->config.store);
+    fling_store_options_t options;
+    store_options (&self->config, &options);
+    int64_t started_us = fling_clock_us ();
+    self->store = fling_store_open (self->config.store, &options);
     if (!self->store) {
-        fling_error ("cannot open the %s store: %s", self->config.store, fling_strerror (errno));
+        fling_error ("cannot open the %s store%s%s: %s", self->config.store,
+                     strcmp (self->config.store, "disk") == 0 ? " in " : "",
+                     strcmp (self->config.store, "disk") == 0 ? options.dir : "",
+                     fling_strerror (errno));
         return -1;
     }
-    if (fling_store_recover (self->store, recover_one, self)) {
+    if (fling_store_recover (self->store, recover_event, self)) {
         fling_error ("cannot recover the %s store: %s", self->config.store, fling_strerror (errno));
         return -1;
     }
-    if (fling_idmap_size (self->ids))
-        fling_info ("recovered tasks=%zu bytes=%" PRIu64, fling_idmap_size (self->ids),
-                    self->bytes);
+    self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
+    fling_store_status_t status;
+    fling_store_status (self->store, &status);
+    size_t dead = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        dead += fling_queue_dead (self->queues[i])->count;
+    if (fling_idmap_size (self->ids) || status.records)
+        fling_info ("recovered tasks=%zu dead=%zu in_flight=%zu bytes=%" PRIu64
+                    " records=%" PRIu64 " corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64
+                    " duplicate_window=%zu ms=%" PRId64,
+                    fling_idmap_size (self->ids), dead, self->parked.count, self->bytes,
+                    status.records, status.corrupt_records, status.torn_bytes,
+                    fling_dedup_size (self->dedup), (fling_clock_us () - started_us) / 1000);
     return 0;
 }
 
@@ -405,11 +812,13 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     self->config = *config;
     self->started_ms = self->now_ms = fling_clock_ms ();
     self->ids = fling_idmap_new (task_key, NULL);
+    self->dedup = fling_dedup_new ((size_t)config->dedup_max, (int64_t)config->dedup_window_ms);
+    self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
     self->queue_index = zhashx_new ();
     self->workers = zhashx_new ();
     self->scratch = (uint8_t *)malloc (FLING_DISPATCH_BYTES_MAX +
                                        fling_record_size (FLING_NAME_MAX, FLING_PAYLOAD_MAX));
-    if (!self->ids || !self->queue_index || !self->workers || !self->scratch) {
+    if (!self->ids || !self->dedup || !self->queue_index || !self->workers || !self->scratch) {
         fling_broker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -426,9 +835,11 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
         return NULL;
     }
     fling_info ("start store=%s max_tasks=%" PRIu64 " max_queue_tasks=%" PRIu64
-                " max_bytes=%" PRIu64 " max_attempts=%u heartbeat_ms=%u worker_timeout_ms=%u",
+                " max_bytes=%" PRIu64 " max_attempts=%u backoff_ms=%u poison_limit=%u"
+                " task_timeout_ms=%u heartbeat_ms=%u worker_timeout_ms=%u",
                 config->store, config->max_tasks, config->max_queue_tasks, config->max_bytes,
-                config->max_attempts, config->heartbeat_ms, config->worker_timeout_ms);
+                config->max_attempts, config->backoff_ms, config->poison_limit,
+                config->task_timeout_ms, config->heartbeat_ms, config->worker_timeout_ms);
     return self;
 }
 
@@ -440,6 +851,13 @@ void fling_broker_destroy (fling_broker_t **self_p)
     if (self->workers)
         fling_workers_destroy_all (self);
     fling_producers_discard_acks (self);
+    fling_btask_t *task;
+    while ((task = heap_pop (&self->delayed)))
+        fling_btask_destroy (&task);
+    free (self->delayed.items);
+    while ((task = fling_tasklist_pop_head (&self->parked)))
+        fling_btask_destroy (&task);
+    fling_dedup_destroy (&self->dedup);
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_destroy (&self->queues[i]); /* frees the tasks still queued */
     free (self->queues);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_ENDPOINT, OPT_STORE, OPT_U64, OPT_UINT, OPT_LEVEL, OPT_FD } opt_type_t;
+typedef enum { OPT_ENDPOINT, OPT_STORE, OPT_PATH, OPT_QUEUE, OPT_U64, OPT_UINT, OPT_LEVEL, OPT_FD } opt_type_t;
 
 typedef struct {
     const char *flag;
@@ -28,15 +28,39 @@ static const option_t options[] = {
     {"--worker-endpoint", "FLING_WORKER_ENDPOINT", OPT_ENDPOINT, FIELD (worker_endpoint), 0, 0,
      "where workers connect (default tcp://127.0.0.1:5556)"},
     {"--store", "FLING_STORE", OPT_STORE, FIELD (store), 0, 0,
-     "task store: memory (default; nothing survives a restart)"},
+     "task store: disk (default: survives restarts) or memory (nothing survives)"},
+    {"--store-dir", "FLING_STORE_DIR", OPT_PATH, FIELD (store_dir), 0, 0,
+     "directory of the disk store (default ./fling-store)"},
+    {"--store-max-bytes", "FLING_STORE_MAX_BYTES", OPT_U64, FIELD (store_max_bytes), 0,
+     UINT64_MAX, "cap on the disk store's files; 0 = no cap but the disk (default 0)"},
+    {"--store-free-floor-bytes", "FLING_STORE_FREE_FLOOR_BYTES", OPT_U64,
+     FIELD (store_free_floor_bytes), 0, UINT64_MAX,
+     "refuse new tasks (STORE_FULL) when the disk has less free (default 268435456)"},
+    {"--segment-bytes", "FLING_SEGMENT_BYTES", OPT_U64, FIELD (segment_bytes), 65536,
+     UINT32_MAX, "size of one store log segment (default 67108864)"},
     {"--max-tasks", "FLING_MAX_TASKS", OPT_U64, FIELD (max_tasks), 1, UINT64_MAX,
-     "tasks held, queued + in flight, all queues (default 1000000)"},
+     "tasks held (queued, delayed, in flight, dead), all queues (default 1000000)"},
     {"--max-queue-tasks", "FLING_MAX_QUEUE_TASKS", OPT_U64, FIELD (max_queue_tasks), 1, UINT64_MAX,
-     "tasks held in one queue (default 1000000)"},
+     "tasks held in one queue, dead ones included (default 1000000)"},
     {"--max-bytes", "FLING_MAX_BYTES", OPT_U64, FIELD (max_bytes), 1, UINT64_MAX,
-     "task record bytes held (default 1073741824)"},
+     "task record bytes held, dead ones included (default 1073741824)"},
     {"--max-attempts", "FLING_MAX_ATTEMPTS", OPT_UINT, FIELD (max_attempts), 1, UINT16_MAX,
      "runs of a task whose record says 0 (default 3)"},
+    {"--backoff-ms", "FLING_BACKOFF_MS", OPT_UINT, FIELD (backoff_ms), 0, 1u << 30,
+     "first retry delay; doubles each attempt, +-20% jitter (default 1000)"},
+    {"--backoff-max-ms", "FLING_BACKOFF_MAX_MS", OPT_UINT, FIELD (backoff_max_ms), 0, 1u << 30,
+     "cap of the retry delay (default 60000)"},
+    {"--task-timeout-ms", "FLING_TASK_TIMEOUT_MS", OPT_UINT, FIELD (task_timeout_ms), 0,
+     1u << 30, "run time allowed to a task whose record says 0; 0 = none (default 300000)"},
+    {"--poison-limit", "FLING_POISON_LIMIT", OPT_UINT, FIELD (poison_limit), 1, 255,
+     "worker deaths while running a task before it is dead-lettered (default 3)"},
+    {"--queue", "FLING_QUEUES", OPT_QUEUE, 0, 0, 0,
+     "per-name settings, repeatable: NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,"
+     "poison_limit=N (env: ';'-separated)"},
+    {"--dedup-window-ms", "FLING_DEDUP_WINDOW_MS", OPT_U64, FIELD (dedup_window_ms), 0,
+     1ull << 40, "a resent id is DUPLICATE this long after its task ended (default 600000)"},
+    {"--dedup-max", "FLING_DEDUP_MAX", OPT_U64, FIELD (dedup_max), 0, 100000000,
+     "ended ids remembered at most, oldest forgotten first (default 200000)"},
     {"--heartbeat-ms", "FLING_HEARTBEAT_MS", OPT_UINT, FIELD (heartbeat_ms), 2, 3600000,
      "heartbeat interval (default 1000)"},
     {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", OPT_UINT, FIELD (worker_timeout_ms), 1,
@@ -54,11 +78,20 @@ void fling_broker_config_init (fling_broker_config_t *config)
     memset (config, 0, sizeof *config);
     strcpy (config->producer_endpoint, "tcp://127.0.0.1:5555");
     strcpy (config->worker_endpoint, "tcp://127.0.0.1:5556");
-    strcpy (config->store, "memory");
+    strcpy (config->store, "disk");
+    strcpy (config->store_dir, "./fling-store");
+    config->store_free_floor_bytes = 256u << 20;
+    config->segment_bytes = 64u << 20;
     config->max_tasks = 1000000;
     config->max_queue_tasks = 1000000;
     config->max_bytes = 1073741824;
     config->max_attempts = 3;
+    config->backoff_ms = 1000;
+    config->backoff_max_ms = 60000;
+    config->task_timeout_ms = 300000;
+    config->poison_limit = 3;
+    config->dedup_window_ms = 600000;
+    config->dedup_max = 200000;
     config->heartbeat_ms = 1000;
     config->worker_timeout_ms = 3000;
     config->log_level = FLING_LOG_INFO;
@@ -78,6 +111,65 @@ static int parse_number (const char *text, uint64_t min, uint64_t max, uint64_t 
     return 0;
 }
 
+/* One "NAME:key=value,..." entry (`size` bytes of `text`). */
+static int parse_queue (fling_broker_config_t *config, const char *text, size_t size)
+{
+    const char *colon = memchr (text, ':', size);
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof config->queues[0].name ||
+        config->queue_count >= FLING_QUEUE_SETTINGS_MAX)
+        return -1;
+    fling_queue_config_t entry;
+    memset (&entry, 0, sizeof entry);
+    memcpy (entry.name, text, (size_t)(colon - text));
+    if (!fling_name_valid (entry.name, strlen (entry.name)))
+        return -1;
+    const char *p = colon + 1, *end = text + size;
+    while (p < end) {
+        const char *comma = memchr (p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        const char *eq = memchr (p, '=', (size_t)(stop - p));
+        char number[24];
+        if (!eq || (size_t)(stop - eq - 1) >= sizeof number)
+            return -1;
+        memcpy (number, eq + 1, (size_t)(stop - eq - 1));
+        number[stop - eq - 1] = '\0';
+        static const struct {
+            const char *key;
+            unsigned bit;
+            uint64_t max;
+        } keys[] = {{"max_attempts", 1, UINT16_MAX},
+                    {"backoff_ms", 2, 1u << 30},
+                    {"timeout_ms", 4, 1u << 30},
+                    {"poison_limit", 8, 255}};
+        size_t k = 0, key_size = (size_t)(eq - p);
+        while (k < 4 && !(strlen (keys[k].key) == key_size && memcmp (keys[k].key, p, key_size) == 0))
+            k++;
+        uint64_t value;
+        if (k == 4 || parse_number (number, 0, keys[k].max, &value))
+            return -1;
+        unsigned *fields[] = {&entry.max_attempts, &entry.backoff_ms, &entry.timeout_ms,
+                              &entry.poison_limit};
+        *fields[k] = (unsigned)value;
+        entry.set |= keys[k].bit;
+        p = comma ? comma + 1 : end;
+    }
+    config->queues[config->queue_count++] = entry;
+    return 0;
+}
+
+static int parse_queues (fling_broker_config_t *config, const char *value)
+{
+    const char *p = value;
+    while (*p) {
+        const char *semi = strchr (p, ';');
+        size_t size = semi ? (size_t)(semi - p) : strlen (p);
+        if (size && parse_queue (config, p, size))
+            return -1;
+        p += size + (semi ? 1 : 0);
+    }
+    return 0;
+}
+
 /* Stores `value` into the option's field; -1 with a message if it is bad. */
 static int apply (fling_broker_config_t *config, const option_t *option, const char *source,
                   const char *value, char *error, size_t error_size)
@@ -93,11 +185,25 @@ static int apply (fling_broker_config_t *config, const option_t *option, const c
         return 0;
     case OPT_STORE:
         if (!fling_store_kind_valid (value)) {
-            snprintf (error, error_size, "%s: unknown store \"%s\" (this build has: memory)",
+            snprintf (error, error_size, "%s: unknown store \"%s\" (this build has: disk, memory)",
                       source, value);
             return -1;
         }
         strcpy (field, value);
+        return 0;
+    case OPT_PATH:
+        if (!*value || strlen (value) >= FLING_STORE_DIR_MAX)
+            break;
+        strcpy (field, value);
+        return 0;
+    case OPT_QUEUE:
+        if (parse_queues (config, value)) {
+            snprintf (error, error_size,
+                      "%s: bad value \"%s\" (NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,"
+                      "poison_limit=N; at most %d names)",
+                      source, value, FLING_QUEUE_SETTINGS_MAX);
+            return -1;
+        }
         return 0;
     case OPT_U64:
         if (parse_number (value, option->min, option->max, &number))
@@ -197,8 +303,10 @@ void fling_broker_config_usage (FILE *out, const char *program)
             fprintf (out, "  %-22s   env %s\n", "", options[i].env);
     }
     fprintf (out, "  %-22s %s\n", "--help", "print this text and exit");
-    fprintf (out, "\nSIGINT or SIGTERM stops the broker; it exits 0 after a clean stop, "
-                  "1 if it cannot start.\n");
+    fprintf (out, "  %-22s %s\n", "--check-store DIR", "replay a disk store read-only, print JSON"
+                  " counts (add --ids to list live task ids) and exit");
+    fprintf (out, "\nSIGINT or SIGTERM stops the broker: it refuses new tasks (UNAVAILABLE), commits "
+                  "the store and exits 0; 1 if it cannot start.\n");
 }
 
 void fling_broker_config_log (const fling_broker_config_t *config)
@@ -210,6 +318,15 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  " max_attempts=%u",
                  config->max_tasks, config->max_queue_tasks, config->max_bytes,
                  config->max_attempts);
+    fling_debug ("config store_dir=%s store_max_bytes=%" PRIu64 " store_free_floor_bytes=%" PRIu64
+                 " segment_bytes=%" PRIu64,
+                 config->store_dir, config->store_max_bytes, config->store_free_floor_bytes,
+                 config->segment_bytes);
+    fling_debug ("config backoff_ms=%u backoff_max_ms=%u task_timeout_ms=%u poison_limit=%u"
+                 " dedup_window_ms=%" PRIu64 " dedup_max=%" PRIu64 " queue_settings=%zu",
+                 config->backoff_ms, config->backoff_max_ms, config->task_timeout_ms,
+                 config->poison_limit, config->dedup_window_ms, config->dedup_max,
+                 config->queue_count);
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);

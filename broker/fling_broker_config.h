@@ -17,16 +17,41 @@
 extern "C" {
 #endif
 
-#define FLING_ENDPOINT_MAX 256
+#define FLING_ENDPOINT_MAX        256
+#define FLING_STORE_DIR_MAX       1024
+#define FLING_QUEUE_SETTINGS_MAX  64  /* --queue entries */
+
+/*  --queue NAME:max_attempts=5,backoff_ms=200,timeout_ms=1000,poison_limit=2
+    (a key left out keeps the broker's default; 0 = that default too). */
+typedef struct {
+    char name[128];
+    unsigned max_attempts;
+    unsigned backoff_ms;
+    unsigned timeout_ms;
+    unsigned poison_limit;
+    unsigned set; /* bit per key given: 1 max_attempts, 2 backoff, 4 timeout, 8 poison */
+} fling_queue_config_t;
 
 typedef struct {
     char producer_endpoint[FLING_ENDPOINT_MAX]; /* tcp://127.0.0.1:5555 */
     char worker_endpoint[FLING_ENDPOINT_MAX];   /* tcp://127.0.0.1:5556 */
-    char store[16];                             /* "memory" */
-    uint64_t max_tasks;                         /* queued + in flight, all queues */
-    uint64_t max_queue_tasks;                   /* queued + in flight, one queue */
+    char store[16];                             /* "disk" or "memory" */
+    char store_dir[FLING_STORE_DIR_MAX];        /* ./fling-store */
+    uint64_t store_max_bytes;                   /* 0 = no cap but the disk */
+    uint64_t store_free_floor_bytes;            /* 256 MiB */
+    uint64_t segment_bytes;                     /* 64 MiB */
+    uint64_t max_tasks;                         /* queued, delayed, in flight, dead: all queues */
+    uint64_t max_queue_tasks;                   /* the same, one queue */
     uint64_t max_bytes;                         /* record bytes held */
     unsigned max_attempts;                      /* per task when its record says 0 */
+    unsigned backoff_ms;                        /* first retry delay */
+    unsigned backoff_max_ms;                    /* cap of the exponential backoff */
+    unsigned task_timeout_ms;                   /* per task when its record says 0 */
+    unsigned poison_limit;                      /* worker deaths before dead-lettering */
+    uint64_t dedup_window_ms;                   /* ended ids remembered this long */
+    uint64_t dedup_max;                         /* at most this many */
+    fling_queue_config_t queues[FLING_QUEUE_SETTINGS_MAX];
+    size_t queue_count;
     unsigned heartbeat_ms;
     unsigned worker_timeout_ms; /* silence after which a worker is dead */
     fling_log_level_t log_level;

@@ -6,15 +6,29 @@
 #include "fling_broker.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_store_check.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 int main (int argc, char *argv[])
 {
     fling_broker_config_t config;
     char error[512];
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv[i], "--check-store") == 0) {
+            if (i + 1 >= argc) {
+                fprintf (stderr, "fling-broker: --check-store needs a directory\n");
+                return 1;
+            }
+            fling_log_init ("store-check", FLING_LOG_WARN);
+            bool ids = false;
+            for (int j = 1; j < argc; j++)
+                ids = ids || strcmp (argv[j], "--ids") == 0;
+            return fling_store_check (argv[i + 1], ids, stdout);
+        }
     fling_broker_config_init (&config);
     int rc = fling_broker_config_load (&config, argc, argv, error, sizeof error);
     if (rc == 1) {

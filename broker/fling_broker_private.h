@@ -10,6 +10,7 @@
 #define FLING_BROKER_PRIVATE_H_INCLUDED
 
 #include "fling_broker.h"
+#include "fling_dedup.h"
 #include "fling_idmap.h"
 #include "fling_proto.h"
 #include "fling_queue.h"
@@ -26,6 +27,7 @@
 #define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
 #define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
 #define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
+#define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
 
 /*  A ROUTER routing id, kept by value so a reply never needs a frame. */
 typedef struct {
@@ -47,7 +49,24 @@ typedef struct {
     uint64_t stale_results;
     uint64_t worker_lost;
     uint64_t router_unroutable;
+    uint64_t dead_lettered;   /* tasks moved to the dead-letter queue, any reason */
+    uint64_t crashed;         /* leases ended by a worker's death (poison count) */
+    uint64_t timed_out;       /* TIMEOUT results + lease deadlines passed */
+    uint64_t lease_expired;   /* of which the broker's lease deadline */
+    uint64_t store_full;      /* tasks refused STORE_FULL */
+    uint64_t unavailable;     /* tasks refused UNAVAILABLE */
+    uint64_t holding_leased;  /* HOLDING leases applied */
+    uint64_t holding_ignored; /* HOLDING leases that matched nothing */
+    uint64_t dead_retried;
+    uint64_t dead_purged;
 } fling_broker_counters_t;
+
+/*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */
+typedef struct {
+    fling_btask_t **items;
+    size_t count;
+    size_t alloc;
+} fling_delayheap_t;
 
 /*  A registered worker, keyed by its routing id. */
 struct fling_bworker {
@@ -76,7 +95,15 @@ struct fling_broker {
     char producer_endpoint[FLING_ENDPOINT_MAX]; /* as bound */
     char worker_endpoint[FLING_ENDPOINT_MAX];
     fling_store_t *store;
-    bool store_dirty; /* something staged since the last commit */
+    bool store_dirty;   /* something staged since the last commit */
+    bool store_failed;  /* a commit or write failed: read-only until restart */
+    bool shutting_down; /* stop requested: refuse SUBMITs (UNAVAILABLE) */
+
+    fling_delayheap_t delayed; /* tasks waiting for their retry time */
+    fling_tasklist_t parked;   /* recovered in-flight tasks waiting for HOLDING */
+    int64_t parked_until_ms;   /* then they are queued */
+    fling_dedup_t *dedup;      /* ids of tasks that ended recently */
+    uint64_t rng;              /* jitter */
 
     fling_idmap_t *ids;     /* every task held, by id */
     uint64_t bytes;         /* record bytes held */
@@ -127,22 +154,56 @@ const char *fling_broker_refusal_name (int slot);
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
                                    bool create);
 
-/*  A task left the broker for good (done or failed): tells the store,
-    then forgets it. It must not be on any list. */
+/*  A task left the broker for good (done or purged): tells the store,
+    remembers its id in the duplicate window, then frees it. It must not
+    be on any list. */
 void fling_broker_finish_task (fling_broker_t *self, fling_btask_t *task);
 
 /*  Removes a task from the id index and the byte count and frees it,
     without telling the store. It must not be on any list. */
 void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task);
 
-/*  Tells the store a task's attempt count changed. */
-void fling_broker_store_attempt (fling_broker_t *self, const fling_btask_t *task);
+/*  Tells the store a task's attempt / crash / dead / leased state changed
+    (rides along with the next commit). */
+void fling_broker_store_state (fling_broker_t *self, const fling_btask_t *task);
 
 /*  Takes a task into the tables (queue tail, id index, byte count) with
     `attempt` runs already made. Not the store: the caller stages it. */
 fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_t *record,
                                        fling_queue_t *queue, uint16_t attempt,
                                        fling_btask_t **held);
+
+/*  Places a task that is on no list: QUEUED at the head or tail of its
+    queue; DELAYED for `delay_ms` (0 = queued at the tail at once); DEAD
+    with a reason and error text (logged, counted, stored). */
+void fling_broker_requeue (fling_broker_t *self, fling_btask_t *task, bool head);
+void fling_broker_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms);
+void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
+                        const char *error, size_t error_size);
+
+/*  A run ended without success (RETRY, FAIL, TIMEOUT result, or the lease
+    deadline passed): retried after a backoff (or `delay_ms` if non-zero)
+    while attempts remain, else dead-lettered with `reason`. */
+void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
+                              uint32_t delay_ms, const char *error, size_t error_size);
+
+/*  Takes a QUEUED, PARKED or DEAD task off its list (state unchanged). */
+void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task);
+
+/*  The effective settings of a task: its record's value, else its name's. */
+unsigned fling_broker_max_attempts (const fling_btask_t *task);
+unsigned fling_broker_poison_limit (const fling_btask_t *task);
+
+/*  Wrapping millisecond times in fling_btask_t.due. */
+static inline uint32_t fling_due_in (int64_t now_ms, uint32_t delay_ms)
+{
+    return (uint32_t)((uint64_t)now_ms + delay_ms);
+}
+
+static inline bool fling_due_passed (uint32_t due, int64_t now_ms)
+{
+    return (int32_t)((uint32_t)now_ms - due) >= 0;
+}
 
 /* ---- fling_producers.c ------------------------------------------------- */
 
@@ -180,11 +241,15 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
 /*  Frees every worker, returning their tasks to the queues, without logs. */
 void fling_workers_destroy_all (fling_broker_t *self);
 
-/*  Leases a queued task (already popped) to a worker: attempt + 1, credit
-    - 1. unlease undoes the bookkeeping (not the attempt). */
+/*  Leases a task that is on no list to a worker: attempt + 1 (unless
+    `same_attempt`: HOLDING), credit - 1, lease deadline set. unlease
+    undoes the bookkeeping (not the attempt); the caller places the task. */
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
-                         fling_class_t cls);
+                         fling_class_t cls, bool same_attempt);
 void fling_worker_unlease (fling_btask_t *task);
+
+/*  Ends every lease whose deadline passed (as a TIMEOUT). */
+void fling_workers_expire_leases (fling_broker_t *self);
 
 /* ---- fling_dispatch.c -------------------------------------------------- */
 

@@ -64,7 +64,7 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
         if (count && bytes + task->size > FLING_DISPATCH_BYTES_MAX)
             break;
         fling_queue_pop (queue);
-        fling_worker_lease (self, worker, task, cls); /* sets the record's attempt */
+        fling_worker_lease (self, worker, task, cls, false); /* sets the record's attempt */
         memcpy (self->scratch + bytes, task->raw, task->size);
         bytes += task->size;
         sent[count++] = task;
@@ -73,14 +73,15 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
     if (fling_broker_send (self, self->worker_sock, &worker->peer, &msg) == 0) {
         self->counters.dispatched += count;
         for (size_t i = 0; i < count; i++)
-            fling_broker_store_attempt (self, sent[i]);
+            fling_broker_store_state (self, sent[i]);
         return 0;
     }
     fling_debug ("dispatch failed worker=%s tasks=%zu: %s", worker->name, count, strerror (errno));
     for (size_t i = count; i-- > 0;) {
         fling_worker_unlease (sent[i]);
         sent[i]->attempt--; /* it was never delivered */
-        fling_queue_push_head (queue, sent[i]);
+        fling_record_set_attempt (sent[i]->raw, sent[i]->attempt);
+        fling_broker_requeue (self, sent[i], true);
     }
     self->counters.requeued += count;
     fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);

@@ -188,6 +188,11 @@ void *fling_idmap_remove (fling_idmap_t *self, const fling_task_id_t *id)
     return value;
 }
 
+void *fling_idmap_slot_value (const fling_idmap_t *self, size_t slot)
+{
+    return slot <= self->mask ? self->slots[slot].value : NULL;
+}
+
 size_t fling_idmap_size (const fling_idmap_t *self)
 {
     return self->size;

@@ -48,6 +48,11 @@ void *fling_idmap_lookup (const fling_idmap_t *self, const fling_task_id_t *id);
 /*  Removes `id`; returns its value, or NULL if it was absent. */
 void *fling_idmap_remove (fling_idmap_t *self, const fling_task_id_t *id);
 
+/*  The value in slot `slot` (0 .. fling_idmap_slots()-1), or NULL for an
+    empty slot: a walk over every entry. The map must not change during
+    the walk. */
+void *fling_idmap_slot_value (const fling_idmap_t *self, size_t slot);
+
 /*  Entries held, and slots allocated (for memory accounting). */
 size_t fling_idmap_size (const fling_idmap_t *self);
 size_t fling_idmap_slots (const fling_idmap_t *self);

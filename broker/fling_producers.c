@@ -39,8 +39,11 @@ static void drop_unacked (fling_broker_t *self, fling_btask_t *task)
 static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
                                      fling_btask_t **accepted)
 {
-    if (fling_idmap_lookup (self->ids, &record->id))
+    if (fling_idmap_lookup (self->ids, &record->id) ||
+        fling_dedup_contains (self->dedup, &record->id, self->now_ms))
         return FLING_REASON_DUPLICATE;
+    if (self->shutting_down || self->store_failed)
+        return FLING_REASON_UNAVAILABLE;
     if (record->raw_size > self->config.max_bytes)
         return FLING_REASON_TOO_LARGE;
     if (fling_idmap_size (self->ids) >= self->config.max_tasks ||
@@ -54,9 +57,11 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     fling_reason_t status = fling_broker_hold_task (self, record, queue, 0, accepted);
     if (status != FLING_REASON_OK)
         return status;
-    if (fling_store_append (self->store, &record->id, record->raw, record->raw_size)) {
+    fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
+    if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;
-        fling_error ("store append failed: %s", fling_strerror (err));
+        if (err != ENOSPC) /* a full store logs its own state changes */
+            fling_error ("store append failed: %s", fling_strerror (err));
         drop_unacked (self, *accepted);
         *accepted = NULL;
         return err == ENOSPC ? FLING_REASON_STORE_FULL : FLING_REASON_UNAVAILABLE;
@@ -155,8 +160,11 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
     if (self->store_dirty) {
         self->store_dirty = false;
         if (fling_store_commit (self->store)) {
-            fling_error ("store commit failed: %s; refusing this turn's %zu batches",
+            fling_error ("store commit failed: %s; refusing this turn's %zu batches and every"
+                         " later SUBMIT (UNAVAILABLE); held tasks are still served from memory;"
+                         " the broker is read-only until restarted",
                          fling_strerror (errno), self->ack_count);
+            self->store_failed = true;
             fail_turn (self);
         }
     }
@@ -168,8 +176,13 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                 self->counters.accepted++;
             else if (status == FLING_REASON_DUPLICATE)
                 self->counters.duplicates++;
-            else
+            else {
                 self->counters.rejected++;
+                if (status == FLING_REASON_STORE_FULL)
+                    self->counters.store_full++;
+                else if (status == FLING_REASON_UNAVAILABLE)
+                    self->counters.unavailable++;
+            }
         }
         zmsg_t *reply = fling_msg_ack (ack->batch_seq, ack->count, ack->statuses);
         fling_broker_send (self, self->producer_sock, &ack->peer, &reply);

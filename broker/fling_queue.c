@@ -12,7 +12,9 @@ typedef struct {
 
 struct fling_queue {
     fling_tasklist_t waiting;
+    fling_tasklist_t dead;
     fling_queue_counters_t counters;
+    fling_queue_settings_t settings;
     server_t *servers;
     size_t server_count;
     size_t server_alloc;
@@ -22,7 +24,7 @@ struct fling_queue {
 /* ---- tasks ------------------------------------------------------------- */
 
 fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *queue,
-                                uint16_t attempt)
+                                uint16_t attempt, uint32_t timeout_ms)
 {
     if (record->raw_size > UINT32_MAX) {
         errno = EINVAL;
@@ -37,7 +39,12 @@ fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *que
     self->queue = queue;
     self->size = (uint32_t)record->raw_size;
     self->attempt = attempt;
-    memcpy (self->raw, record->raw, record->raw_size);
+    if (record->timeout_ms == 0 && timeout_ms != 0)
+        fling_record_write (self->raw, &record->id, record->attempt, record->max_attempts,
+                            timeout_ms, record->backoff_ms, record->name, record->name_size,
+                            record->payload, record->payload_size);
+    else
+        memcpy (self->raw, record->raw, record->raw_size);
     return self;
 }
 
@@ -45,8 +52,37 @@ void fling_btask_destroy (fling_btask_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    fling_btask_revive (*self_p);
     free (*self_p);
     *self_p = NULL;
+}
+
+int fling_btask_kill (fling_btask_t *self, uint8_t reason, const char *error, size_t error_size)
+{
+    if (error_size > FLING_ERROR_TEXT_MAX)
+        error_size = FLING_ERROR_TEXT_MAX;
+    fling_dead_t *dead = (fling_dead_t *)malloc (sizeof *dead + error_size + 1);
+    if (!dead) {
+        errno = ENOMEM;
+        return -1;
+    }
+    dead->reason = reason;
+    dead->error_size = (uint16_t)error_size;
+    if (error_size)
+        memcpy (dead->error, error, error_size);
+    dead->error[error_size] = '\0';
+    self->dead = dead;
+    fling_btask_set_state (self, FLING_TASK_DEAD);
+    return 0;
+}
+
+void fling_btask_revive (fling_btask_t *self)
+{
+    if (fling_btask_state (self) != FLING_TASK_DEAD)
+        return;
+    free (self->dead);
+    self->dead = NULL;
+    fling_btask_set_state (self, FLING_TASK_QUEUED);
 }
 
 /* The record was validated when it came in, so this cannot fail; the codec
@@ -57,6 +93,11 @@ static void read_record (const fling_btask_t *self, fling_record_t *record)
     fling_reason_t reason;
     if (fling_record_next (&cursor, self->raw + self->size, record, &reason) != 1)
         memset (record, 0, sizeof *record);
+}
+
+void fling_btask_record (const fling_btask_t *self, fling_record_t *record)
+{
+    read_record (self, record);
 }
 
 void fling_btask_id (const fling_btask_t *self, fling_task_id_t *id)
@@ -146,6 +187,8 @@ void fling_queue_destroy (fling_queue_t **self_p)
     fling_btask_t *task;
     while ((task = fling_tasklist_pop_head (&self->waiting)))
         fling_btask_destroy (&task);
+    while ((task = fling_tasklist_pop_head (&self->dead)))
+        fling_btask_destroy (&task);
     free (self->servers);
     free (self);
     *self_p = NULL;
@@ -166,9 +209,20 @@ fling_queue_counters_t *fling_queue_counters (fling_queue_t *self)
     return &self->counters;
 }
 
+fling_queue_settings_t *fling_queue_settings (fling_queue_t *self)
+{
+    return &self->settings;
+}
+
 size_t fling_queue_held (const fling_queue_t *self)
 {
-    return self->waiting.count + (size_t)self->counters.inflight;
+    return self->waiting.count + self->dead.count + (size_t)self->counters.inflight +
+           (size_t)self->counters.delayed;
+}
+
+fling_tasklist_t *fling_queue_dead (fling_queue_t *self)
+{
+    return &self->dead;
 }
 
 void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task)

@@ -27,32 +27,90 @@ typedef struct fling_queue fling_queue_t;
 typedef struct fling_bworker fling_bworker_t; /* defined by the worker table */
 typedef struct fling_btask fling_btask_t;
 
-/*  A task the broker holds: 40 bytes of header on LP64, then the record.
-    What the record already says (the id, max_attempts) is read back from
-    it through the codec rather than copied here: at millions of tasks
-    every header byte counts. */
+/*  Where a held task is. */
+typedef enum {
+    FLING_TASK_QUEUED = 0, /* on its queue's waiting list */
+    FLING_TASK_LEASED,     /* on its owner's lease list */
+    FLING_TASK_DELAYED,    /* in the broker's retry heap (backoff) */
+    FLING_TASK_PARKED,     /* recovered in flight: waits for HOLDING a while */
+    FLING_TASK_DEAD        /* on its queue's dead-letter list */
+} fling_task_state_t;
+
+/*  flags: bits 0-2 state, bit 3 class, and: */
+#define FLING_BTASK_STATE_MASK 0x07u
+#define FLING_BTASK_POOL       0x08u /* leased in class pool (else loop) */
+#define FLING_BTASK_CRASHED    0x10u /* requeued by a crash at this attempt */
+#define FLING_BTASK_FENCED     0x20u /* this attempt expired: HOLDING may not claim it */
+#define FLING_BTASK_DEADLINE   0x40u /* leased with a deadline (`due`) */
+
+/*  A dead task's last error (owned by the task while it is dead). */
+typedef struct {
+    uint8_t reason; /* fling_dead_reason_t */
+    uint16_t error_size;
+    char error[];
+} fling_dead_t;
+
+/*  A task the broker holds: 48 bytes of header on LP64, then the record.
+    What the record already says (the id, max_attempts...) is read back
+    from it through the codec rather than copied here: at millions of
+    tasks every header byte counts, and a second per-task index would cost
+    more than the whole header. */
 struct fling_btask {
-    fling_btask_t *next; /* link in the queue or in the owner's lease list */
+    fling_btask_t *next; /* link in the queue, lease, parked or dead list */
     fling_btask_t *prev;
-    fling_queue_t *queue;   /* the queue of its name; outlives the task */
-    fling_bworker_t *owner; /* worker holding the lease, NULL while queued */
-    uint32_t size;          /* bytes in raw[] */
-    uint16_t attempt;       /* runs started: 0 before the first dispatch */
-    uint8_t cls;            /* fling_class_t it was leased in */
-    uint8_t flags;          /* reserved for the durable store */
-    uint8_t raw[];          /* the record, length prefix included */
+    fling_queue_t *queue; /* the queue of its name; outlives the task */
+    union {
+        fling_bworker_t *owner; /* LEASED: worker holding the lease */
+        fling_dead_t *dead;     /* DEAD: why */
+    };
+    uint32_t size;    /* bytes in raw[] */
+    uint16_t attempt; /* runs started: 0 before the first dispatch */
+    uint8_t crashes;  /* workers that died running it (poison count) */
+    uint8_t flags;    /* state, class, FLING_BTASK_* */
+    uint32_t segment; /* store locator of its live record (0 = none) */
+    uint32_t due;     /* ms, wrapping: lease deadline or retry time */
+    uint8_t raw[];    /* the record, length prefix included */
 };
 
+static inline fling_task_state_t fling_btask_state (const fling_btask_t *task)
+{
+    return (fling_task_state_t)(task->flags & FLING_BTASK_STATE_MASK);
+}
+
+static inline void fling_btask_set_state (fling_btask_t *task, fling_task_state_t state)
+{
+    task->flags = (uint8_t)((task->flags & ~FLING_BTASK_STATE_MASK) | (unsigned)state);
+}
+
+static inline fling_class_t fling_btask_cls (const fling_btask_t *task)
+{
+    return task->flags & FLING_BTASK_POOL ? FLING_CLASS_POOL : FLING_CLASS_LOOP;
+}
+
 /*  Copies `record` into a new task of `queue` (not linked anywhere yet).
-    attempt starts at `attempt` (0 for a new task). NULL + ENOMEM. */
+    attempt starts at `attempt` (0 for a new task). If the record's
+    timeout_ms is 0, the copy carries `timeout_ms` instead (the name's
+    default), written by the codec, so the worker knows its deadline.
+    NULL + ENOMEM. */
 fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *queue,
-                                uint16_t attempt);
+                                uint16_t attempt, uint32_t timeout_ms);
+
+/*  Frees the task and its dead-letter info. */
 void fling_btask_destroy (fling_btask_t **self_p);
 
-/*  The task's id, and its max_attempts (0 = the broker's default), read
-    back from its record through the codec. */
+/*  The task's id, its max_attempts (0 = the broker's default), and its
+    whole record view, read back from its record through the codec. */
 void fling_btask_id (const fling_btask_t *self, fling_task_id_t *id);
 uint16_t fling_btask_max_attempts (const fling_btask_t *self);
+void fling_btask_record (const fling_btask_t *self, fling_record_t *record);
+
+/*  Makes the task dead with `reason` and `error` (copied, cut at
+    FLING_ERROR_TEXT_MAX). The caller links it to the dead list. -1 +
+    ENOMEM (the task is unchanged). */
+int fling_btask_kill (fling_btask_t *self, uint8_t reason, const char *error, size_t error_size);
+
+/*  Frees the dead-letter info of a dead task (before it lives again). */
+void fling_btask_revive (fling_btask_t *self);
 
 /*  A doubly linked list of tasks through their next/prev links. A task is
     on at most one list at a time. */
@@ -70,24 +128,38 @@ fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list);
 /*  Counters a queue keeps (read by the stats reply). */
 typedef struct {
     uint64_t inflight; /* tasks of this name leased to workers now */
+    uint64_t delayed;  /* waiting for a retry time, or parked after recovery */
     uint64_t done;
-    uint64_t failed;
+    uint64_t failed;   /* dead-lettered, any reason */
     uint64_t retried;
 } fling_queue_counters_t;
+
+/*  Per-name settings (the broker's defaults, or --queue NAME:...). */
+typedef struct {
+    uint16_t max_attempts;
+    uint32_t backoff_ms;
+    uint32_t timeout_ms; /* 0 = no deadline */
+    uint8_t poison_limit;
+} fling_queue_settings_t;
 
 /*  Creates an empty queue for `name` (name_size bytes, already validated).
     NULL + errno. */
 fling_queue_t *fling_queue_new (const char *name, size_t name_size);
 
-/*  Destroys the queue. Tasks still on it are freed too. */
+/*  Destroys the queue. Tasks still on it (waiting or dead) are freed too. */
 void fling_queue_destroy (fling_queue_t **self_p);
 
 const char *fling_queue_name (const fling_queue_t *self);
 size_t fling_queue_queued (const fling_queue_t *self);
 fling_queue_counters_t *fling_queue_counters (fling_queue_t *self);
+fling_queue_settings_t *fling_queue_settings (fling_queue_t *self);
 
-/*  Tasks held for this name: queued plus in flight. */
+/*  Tasks held for this name: queued, delayed, in flight and dead. */
 size_t fling_queue_held (const fling_queue_t *self);
+
+/*  The dead-letter list (oldest first). The queue frees the tasks still on
+    it when destroyed. */
+fling_tasklist_t *fling_queue_dead (fling_queue_t *self);
 
 /*  Waiting tasks: new ones and retries at the tail; tasks that never ran
     (released, undeliverable) or whose worker died at the head, so they do

@@ -3,36 +3,48 @@
     The broker talks to a store only through this interface; a store is a
     table of functions plus its private state inside an opaque
     fling_store_t. "memory" keeps nothing (the broker's own tables are the
-    only copy); a durable store implements the same contract:
+    only copy); "disk" (fling_store_disk.c) writes every state change to an
+    append-only log (fling_wal.h). The broker holds every live task in
+    memory, so a store never has to read a task back except at recovery.
 
-    - append(id, record): stage one accepted task (the raw record bytes as
-      the producer sent them, attempt 0). Staged is not durable.
-    - attempt(id, n): the task was handed to a worker for the n-th time (or
-      rolled back to n after a release). Rides along with the next commit;
-      losing it re-runs a task, never loses one. It is what makes a poison
-      task's crash count survive a broker restart.
+    - put(id, task, &segment): stage a task's full state (record bytes,
+      attempt, crash count, dead-letter reason and error). Used for a new
+      task (before its ACK) and to move a live task out of an old segment
+      (compaction). *segment is the locator of the task's current live
+      record (0 = none; the broker keeps it in the task header) and gets
+      the new one. -1 + ENOSPC when the store has no room for the task
+      and its later completion; -1 + EIO when the store failed.
+    - state(id, task): the task's attempt / crash count / dead-letter state
+      / leased flag changed (task->record is ignored). Rides along with the
+      next commit; losing it re-runs a task, never loses one.
+    - complete(id, segment, wall_ms): the task left the broker (done or
+      purged). Made durable by a later commit; `wall_ms` (CLOCK_REALTIME)
+      lets a restart refill the duplicate window.
     - commit(): group commit. Makes everything staged since the last commit
       durable with ONE flush, then returns 0. The broker acknowledges a
-      SUBMIT only after the commit that follows its append returned 0. On
-      -1, nothing staged since the last good commit may be acknowledged
-      (the broker answers UNAVAILABLE and drops those tasks), and the store
-      must not report success later for the same data (never retry a
-      failed fsync and call it good: RELIABILITY.md §3.3).
-    - complete(id): the task left the broker (done, or failed for good).
-      May be lazy: it is made durable by a later commit, and losing it only
-      runs the task once more.
-    - recover(fn): called once at start, before any other call: fn(record,
-      size, attempt) for every task appended and not completed, in append
-      order. fn returning -1 stops the walk and recover returns -1.
+      SUBMIT only after the commit that follows its put returned 0. On -1
+      nothing staged since the last good commit may be acknowledged and
+      the store never reports success again (RELIABILITY.md §3.3).
+    - recover(fn): once at start, before any other call: fn(event) for
+      every record in log order (see fling_store_event_t). The broker
+      applies them to its own tables and calls unpin() for a task record
+      that a later one superseded or ended. fn returning -1 stops the walk.
+    - compaction_candidate(): a segment whose few live task records the
+      broker should put() again (every task whose locator equals it), so
+      that the segment can be deleted; -1 if none.
+    - maintain(now_ms): deletes emptied segments and re-checks free space
+      (about once a second). Slow-ish: the broker calls it after the ACKs.
 
     Calls come from the broker's one thread only. Every call returns 0, or
-    -1 with errno (ENOSPC for a full store, EIO for a failed write...).
+    -1 with errno (ENOSPC for a full store, EIO for a failed one).
 */
 #ifndef FLING_STORE_H_INCLUDED
 #define FLING_STORE_H_INCLUDED
 
 #include "fling_proto.h"
+#include "fling_wal.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,41 +54,115 @@ extern "C" {
 
 typedef struct fling_store fling_store_t;
 
-typedef int (fling_store_recover_fn) (const uint8_t *record, size_t size, uint16_t attempt,
-                                      void *arg);
+/*  Dead-letter reasons (0 = alive). */
+typedef enum {
+    FLING_DEAD_NONE = 0,
+    FLING_DEAD_FAILED = 1,  /* handler failed on its last attempt */
+    FLING_DEAD_TIMEOUT = 2, /* last attempt overran its deadline */
+    FLING_DEAD_CRASHED = 3  /* its workers died running it poison_limit times */
+} fling_dead_reason_t;
+
+const char *fling_dead_reason_name (int reason); /* "failed", "timeout", "crashed" */
+
+/*  A task's state as the store keeps it. */
+typedef struct {
+    const uint8_t *record; /* the task record, length prefix included */
+    size_t record_size;
+    uint16_t attempt;
+    uint8_t crashes;
+    uint8_t reason;        /* fling_dead_reason_t */
+    bool leased;           /* in flight when this was written */
+    const char *error;     /* dead-letter error text, error_size bytes */
+    size_t error_size;
+} fling_store_task_t;
+
+typedef enum {
+    FLING_STORE_EV_TASK = 1, /* task: every field; segment: where it lives */
+    FLING_STORE_EV_STATE,    /* task: attempt, crashes, reason, leased, error */
+    FLING_STORE_EV_DONE      /* the task ended at wall_ms */
+} fling_store_event_kind_t;
+
+typedef struct {
+    fling_store_event_kind_t kind;
+    fling_task_id_t id;
+    fling_store_task_t task;
+    uint32_t segment;
+    int64_t wall_ms;
+} fling_store_event_t;
+
+typedef int (fling_store_recover_fn) (const fling_store_event_t *event, void *arg);
+
+typedef struct {
+    uint64_t bytes_on_disk;
+    uint64_t segments;
+    uint64_t commits;
+    bool failed;
+    bool full;
+    /* from the last recover() */
+    uint64_t records;
+    uint64_t corrupt_records;
+    uint64_t torn_bytes;
+} fling_store_status_t;
 
 /*  What a store implements. Every member is required; `state` is the
     pointer given to fling_store_new. */
 typedef struct {
-    int (*append) (void *state, const fling_task_id_t *id, const uint8_t *record, size_t size);
-    int (*attempt) (void *state, const fling_task_id_t *id, uint16_t attempt);
+    int (*put) (void *state, const fling_task_id_t *id, const fling_store_task_t *task,
+                uint32_t *segment);
+    int (*state) (void *state, const fling_task_id_t *id, const fling_store_task_t *task);
+    int (*complete) (void *state, const fling_task_id_t *id, uint32_t segment, int64_t wall_ms);
     int (*commit) (void *state);
-    int (*complete) (void *state, const fling_task_id_t *id);
     int (*recover) (void *state, fling_store_recover_fn *fn, void *arg);
+    void (*unpin) (void *state, uint32_t segment);
+    int64_t (*compaction_candidate) (void *state);
+    void (*maintain) (void *state, int64_t now_ms);
+    void (*status) (void *state, fling_store_status_t *status);
     void (*destroy) (void *state);
 } fling_store_ops_t;
+
+/*  Options of the disk store (ignored by "memory"). */
+typedef struct {
+    char dir[1024];            /* default "./fling-store" */
+    fling_wal_options_t wal;   /* segment size, cap, free floor, I/O table, read_only */
+} fling_store_options_t;
+
+void fling_store_options_init (fling_store_options_t *options);
 
 /*  Wraps an implementation. `kind` ("memory", "disk") is copied; `ops` must
     outlive the store (a static table). The store owns `state` and frees it
     through ops->destroy. NULL + errno. */
 fling_store_t *fling_store_new (const char *kind, const fling_store_ops_t *ops, void *state);
 
-/*  Opens the store named by `kind`: "memory" only, for now. NULL + EINVAL
-    for an unknown kind. */
-fling_store_t *fling_store_open (const char *kind);
+/*  Opens the store named by `kind` ("memory" or "disk"; options may be
+    NULL for the defaults). NULL + errno (EINVAL for an unknown kind). */
+fling_store_t *fling_store_open (const char *kind, const fling_store_options_t *options);
+
+/*  The disk store (fling_store_disk.c). */
+fling_store_t *fling_store_disk_open (const fling_store_options_t *options);
 
 /*  True if `kind` names a store this build has. */
 bool fling_store_kind_valid (const char *kind);
 
+/*  Frees the store. Does NOT commit: whatever was staged since the last
+    commit is lost, as in a crash (the broker commits before it stops). */
 void fling_store_destroy (fling_store_t **self_p);
 const char *fling_store_kind (const fling_store_t *self);
 
-int fling_store_append (fling_store_t *self, const fling_task_id_t *id, const uint8_t *record,
-                        size_t size);
-int fling_store_attempt (fling_store_t *self, const fling_task_id_t *id, uint16_t attempt);
+int fling_store_put (fling_store_t *self, const fling_task_id_t *id, const fling_store_task_t *task,
+                     uint32_t *segment);
+int fling_store_state (fling_store_t *self, const fling_task_id_t *id,
+                       const fling_store_task_t *task);
+int fling_store_complete (fling_store_t *self, const fling_task_id_t *id, uint32_t segment,
+                          int64_t wall_ms);
 int fling_store_commit (fling_store_t *self);
-int fling_store_complete (fling_store_t *self, const fling_task_id_t *id);
 int fling_store_recover (fling_store_t *self, fling_store_recover_fn *fn, void *arg);
+void fling_store_unpin (fling_store_t *self, uint32_t segment);
+int64_t fling_store_compaction_candidate (fling_store_t *self);
+void fling_store_maintain (fling_store_t *self, int64_t now_ms);
+void fling_store_status (fling_store_t *self, fling_store_status_t *status);
+
+/*  Milliseconds of CLOCK_REALTIME (completion times in the log). */
+int64_t fling_store_wall_ms (void);
 
 #ifdef __cplusplus
 }

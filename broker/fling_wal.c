@@ -42,6 +42,8 @@ struct _fling_wal_t {
     bool dir_dirty; /* a segment was created or removed: fsync the directory */
     bool failed;
     bool full;
+    int spare_fd;      /* preallocated next segment ("spare.tmp"), -1 = none */
+    uint64_t reserved; /* bytes promised to later records (fling_wal_reserve) */
     uint64_t free_bytes; /* filesystem free space at the last check */
     fling_wal_stats_t stats;
 };
@@ -129,6 +131,8 @@ static void set_failed (fling_wal_t *self, const char *what)
 
 /* ---- space ----------------------------------------------------------------- */
 
+static void spare_create (fling_wal_t *self);
+
 void fling_wal_check_space (fling_wal_t *self)
 {
     struct statvfs vfs;
@@ -140,6 +144,11 @@ void fling_wal_check_space (fling_wal_t *self)
         !self->options.max_bytes || self->stats.bytes_on_disk + seg <= self->options.max_bytes;
     bool disk_ok = self->free_bytes >= seg + self->options.free_floor_bytes;
     self->full = !(cap_ok && disk_ok);
+    if (!self->full && self->options.spare_segment && self->spare_fd < 0 && active (self)) {
+        spare_create (self); /* space came back: allocate ahead again */
+        if (self->spare_fd < 0)
+            self->full = true;
+    }
     if (self->full != was_full)
         fling_log (self->full ? FLING_LOG_WARN : FLING_LOG_INFO,
                    "store %s: free_disk=%" PRIu64 " on_disk=%" PRIu64 " cap=%" PRIu64,
@@ -151,10 +160,29 @@ bool fling_wal_has_room (fling_wal_t *self, size_t size, size_t reserve_after)
 {
     if (self->failed)
         return false;
-    uint64_t need = RECORD_HEADER_SIZE + size + reserve_after;
-    if (self->active_offset + need <= self->options.segment_bytes)
-        return true;
-    return !self->full;
+    uint64_t need = RECORD_HEADER_SIZE + size;
+    uint64_t promised = self->reserved + reserve_after;
+    uint64_t seg = self->options.segment_bytes;
+    uint64_t usable = seg - SEGMENT_HEADER_SIZE;
+    if (!self->options.spare_segment) {
+        if (self->active_offset + need + reserve_after <= seg)
+            return true;
+        return !self->full;
+    }
+    uint64_t spare = self->spare_fd >= 0 ? usable : 0;
+    if (active (self) && self->active_offset + need <= seg)
+        return seg - self->active_offset - need + spare >= promised;
+    /* A roll: the spare becomes the active segment; count only it (the
+       next spare may fail to allocate). */
+    return !self->full && (self->spare_fd >= 0 || !active (self)) && usable - need >= promised;
+}
+
+void fling_wal_reserve (fling_wal_t *self, int64_t delta)
+{
+    if (delta < 0 && self->reserved < (uint64_t)-delta)
+        self->reserved = 0;
+    else
+        self->reserved += (uint64_t)delta;
 }
 
 /* ---- segments ---------------------------------------------------------------- */
@@ -210,6 +238,76 @@ static void segment_remove (fling_wal_t *self, segment_t *segment)
     self->dir_dirty = true;
 }
 
+static void spare_path (fling_wal_t *self, char *path, size_t size)
+{
+    snprintf (path, size, "%s/spare.tmp", self->dir);
+}
+
+/* Preallocates the next segment under a name replay ignores, so that a
+   crash never leaves an empty segment after a torn tail. */
+static void spare_create (fling_wal_t *self)
+{
+    if (!self->options.spare_segment || self->spare_fd >= 0 || self->failed ||
+        self->options.read_only)
+        return;
+    if (self->options.max_bytes &&
+        self->stats.bytes_on_disk + self->options.segment_bytes > self->options.max_bytes)
+        return; /* the cap counts the spare */
+    char path[4096];
+    spare_path (self, path, sizeof path);
+    int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0) {
+        int saved = errno;
+        close (fd);
+        unlink (path);
+        if (saved == ENOSPC || saved == EDQUOT) {
+            if (!self->full)
+                fling_warn ("store full: cannot preallocate the spare segment: %s",
+                            strerror (saved));
+            self->full = true;
+        }
+        return;
+    }
+    self->spare_fd = fd;
+    self->stats.bytes_on_disk += self->options.segment_bytes;
+}
+
+/* Turns the spare into segment `id`: a rename and a header, no allocation. */
+static int spare_activate (fling_wal_t *self, uint32_t id)
+{
+    char from[4096], to[4096];
+    spare_path (self, from, sizeof from);
+    segment_path (self, id, to, sizeof to);
+    uint8_t header[SEGMENT_HEADER_SIZE] = {0};
+    memcpy (header, SEGMENT_MAGIC, 8);
+    put_u32 (header + 8, 1);
+    put_u32 (header + 12, id);
+    put_u32 (header + 16, fling_crc32c (0, header, 16));
+    int fd = self->spare_fd;
+    if (self->io.pwrite (fd, header, sizeof header, 0) != (ssize_t)sizeof header ||
+        rename (from, to) != 0) {
+        set_failed (self, "spare segment");
+        return -1;
+    }
+    self->spare_fd = -1;
+    self->stats.bytes_on_disk -= self->options.segment_bytes; /* segments_push path adds it */
+    if (segments_push (self, id, fd) != 0) {
+        close (fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    active (self)->dirty = true;
+    self->active_offset = self->buffer_offset = SEGMENT_HEADER_SIZE;
+    self->synced_offset = 0;
+    self->dir_dirty = true;
+    self->stats.bytes_on_disk += self->options.segment_bytes;
+    self->stats.segments = (uint32_t)self->segment_count;
+    self->stats.active_segment = id;
+    return 0;
+}
+
 /* Writes the buffered records to the active segment (no sync). */
 static int buffer_write (fling_wal_t *self)
 {
@@ -259,11 +357,18 @@ static int segment_roll (fling_wal_t *self, bool essential)
         old->dirty = false;
     }
     fling_wal_check_space (self);
+    uint32_t next_id = old ? old->id + 1 : 1;
+    if (self->spare_fd >= 0) {
+        if (spare_activate (self, next_id) != 0)
+            return -1;
+        spare_create (self);
+        fling_wal_check_space (self);
+        return 0;
+    }
     if (self->full && !essential) {
         errno = ENOSPC;
         return -1;
     }
-    uint32_t next_id = old ? old->id + 1 : 1;
     if (segment_create (self, next_id) != 0) {
         if (errno == ENOSPC || errno == EDQUOT) {
             self->full = true;
@@ -272,6 +377,7 @@ static int segment_roll (fling_wal_t *self, bool essential)
         }
         return -1;
     }
+    spare_create (self);
     fling_wal_check_space (self); /* this segment may have been the last that fits */
     return 0;
 }
@@ -301,7 +407,7 @@ static int segments_load (fling_wal_t *self)
             continue;
         char path[4096];
         segment_path (self, (uint32_t)id, path, sizeof path);
-        int fd = open (path, O_RDWR | O_CLOEXEC);
+        int fd = open (path, (self->options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (fd < 0 || segments_push (self, (uint32_t)id, fd) != 0) {
             int saved = errno;
             if (fd >= 0)
@@ -332,7 +438,8 @@ fling_wal_t *fling_wal_open (const char *dir, const fling_wal_options_t *options
     self->io = self->options.io ? *self->options.io : fling_io_default;
     self->dir = strdup (dir);
     self->dir_fd = -1;
-    if (!self->dir || (mkdir (dir, 0700) != 0 && errno != EEXIST))
+    self->spare_fd = -1;
+    if (!self->dir || (!self->options.read_only && mkdir (dir, 0700) != 0 && errno != EEXIST))
         goto fail;
     self->dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (self->dir_fd < 0 || segments_load (self) != 0)
@@ -356,6 +463,8 @@ void fling_wal_destroy (fling_wal_t **self_p)
         close (self->segments[i].fd);
     if (self->dir_fd >= 0)
         close (self->dir_fd);
+    if (self->spare_fd >= 0)
+        close (self->spare_fd);
     free (self->segments);
     free (self->buf);
     free (self->dir);
@@ -493,6 +602,10 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
         free (data);
         stats->segments++;
     }
+    if (self->options.read_only) {
+        self->failed = true; /* nothing may be appended */
+        return 0;
+    }
     if (self->segment_count == 0 || newest_end == 0)
         return segment_roll (self, true); /* fresh log, or newest unusable: start a new one */
     segment_t *seg = active (self);
@@ -502,6 +615,7 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
     }
     self->active_offset = self->buffer_offset = self->synced_offset = newest_end;
     self->stats.active_segment = seg->id;
+    spare_create (self);
     return 0;
 }
 

@@ -56,6 +56,8 @@ typedef struct {
     uint64_t max_bytes;        /* cap on all segments; 0 = no cap but the disk */
     uint64_t free_floor_bytes; /* refuse tasks when the filesystem has less free; default 256 MiB */
     const fling_io_t *io;      /* NULL = fling_io_default */
+    bool read_only;            /* replay only (store checker): no mkdir, no truncation, no new segment */
+    bool spare_segment;        /* keep the next segment preallocated ("spare.tmp"), see below */
 } fling_wal_options_t;
 
 void fling_wal_options_init (fling_wal_options_t *options);
@@ -81,10 +83,21 @@ typedef void (fling_wal_record_fn) (uint8_t type, const uint8_t *body, size_t si
 int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
                       fling_wal_replay_stats_t *stats);
 
-/*  True while the log cannot take a record of `size` bytes plus
-    `reserve_after` bytes of later records that must still fit (for a task,
-    its completion). Refresh with fling_wal_check_space. */
+/*  True while the log can take a record of `size` bytes and still hold
+    `reserve_after` more bytes plus every byte reserved (fling_wal_reserve)
+    in space already allocated. With spare_segment, the next segment is
+    preallocated ahead of need, so records that end tasks (essential) can
+    always be written even when the disk suddenly refuses to allocate
+    (fallocate ENOSPC): the reservation keeps their room in the active
+    segment and the spare. Refresh with fling_wal_check_space. */
 bool fling_wal_has_room (fling_wal_t *self, size_t size, size_t reserve_after);
+
+/*  Adds `delta` (may be negative; floored at 0) to the bytes reserved for
+    records that must fit later (e.g. each live task's completion). */
+void fling_wal_reserve (fling_wal_t *self, int64_t delta);
+
+/*  Record overhead on disk (header bytes added to each body). */
+#define FLING_WAL_RECORD_OVERHEAD 9
 
 /*  Appends a record made of two parts (`head` may be NULL) to the write
     buffer. Returns the segment it lands in, or -1 + errno (ENOSPC when the

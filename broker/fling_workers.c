@@ -44,12 +44,24 @@ static void printable (char *out, size_t out_size, const char *text, size_t size
 /* ---- leases ------------------------------------------------------------ */
 
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
-                         fling_class_t cls)
+                         fling_class_t cls, bool same_attempt)
 {
     task->owner = worker;
-    task->cls = (uint8_t)cls;
-    task->attempt++;
+    task->flags = (uint8_t)(FLING_TASK_LEASED | (cls == FLING_CLASS_POOL ? FLING_BTASK_POOL : 0));
+    if (!same_attempt && task->attempt < UINT16_MAX)
+        task->attempt++;
     fling_record_set_attempt (task->raw, task->attempt);
+    /* The broker's own deadline: the task's timeout plus a grace of two
+       worker timeouts (the worker enforces the timeout itself and reports
+       TIMEOUT; this catches a worker that cannot). */
+    fling_record_t record;
+    fling_btask_record (task, &record);
+    if (record.timeout_ms) {
+        uint64_t lease = (uint64_t)record.timeout_ms + 2ull * self->config.worker_timeout_ms;
+        task->due = fling_due_in (self->now_ms,
+                                  lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease);
+        task->flags |= FLING_BTASK_DEADLINE;
+    }
     fling_tasklist_push_tail (&worker->leased, task);
     worker->inflight[cls]++;
     fling_queue_counters (task->queue)->inflight++;
@@ -59,32 +71,10 @@ void fling_worker_unlease (fling_btask_t *task)
 {
     fling_bworker_t *worker = task->owner;
     fling_tasklist_remove (&worker->leased, task);
-    worker->inflight[task->cls]--;
+    worker->inflight[fling_btask_cls (task)]--;
     fling_queue_counters (task->queue)->inflight--;
     task->owner = NULL;
-}
-
-static unsigned max_attempts (fling_broker_t *self, const fling_btask_t *task)
-{
-    unsigned own = fling_btask_max_attempts (task);
-    return own ? own : self->config.max_attempts;
-}
-
-/* The task used its last attempt: it leaves the broker. The dead-letter
-   queue will keep such tasks; for now one log line is all that is left. */
-static void fail_task (fling_broker_t *self, fling_btask_t *task, const char *error,
-                       size_t error_size)
-{
-    char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
-    fling_task_id_t id;
-    fling_btask_id (task, &id);
-    printable (text, sizeof text, error, error_size);
-    fling_warn ("task failed id=%s name=%s attempts=%u error=\"%s\"",
-                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                (unsigned)task->attempt, text);
-    fling_queue_counters (task->queue)->failed++;
-    self->counters.failed++;
-    fling_broker_finish_task (self, task);
+    task->flags &= (uint8_t)~(FLING_BTASK_DEADLINE | FLING_BTASK_STATE_MASK);
 }
 
 /* ---- registration ------------------------------------------------------ */
@@ -173,13 +163,24 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 
 /* ---- outcomes ---------------------------------------------------------- */
 
+static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
+                   uint16_t attempt);
+
 static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
                           const fling_result_t *result)
 {
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &result->id);
     /* Fencing: a late answer from a worker that lost the lease (or for an
        earlier attempt) must never decide the fate of the current run. */
-    if (!task || task->owner != worker || task->attempt != result->attempt) {
+    if (!task || task->attempt != result->attempt) {
+        self->counters.stale_results++;
+        return;
+    }
+    /* A result for a run the broker gave up on without fencing it (its
+       worker was cut off, or the broker restarted and parked the task) is
+       that run's result: as if HOLDING had claimed it first. */
+    if ((fling_btask_state (task) != FLING_TASK_LEASED || task->owner != worker) &&
+        !claim (self, worker, task, result->attempt)) {
         self->counters.stale_results++;
         return;
     }
@@ -196,18 +197,20 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
     case FLING_OUTCOME_RELEASED:
         /* It never ran: that run does not count. */
         task->attempt--;
-        fling_broker_store_attempt (self, task);
-        fling_queue_push_head (task->queue, task);
+        fling_broker_store_state (self, task);
+        fling_broker_requeue (self, task, true);
         self->counters.requeued++;
         return;
-    default: /* RETRY, FAIL, TIMEOUT */
-        if (task->attempt >= max_attempts (self, task)) {
-            fail_task (self, task, result->error, result->error_size);
-            return;
-        }
-        fling_queue_push_tail (task->queue, task);
-        counters->retried++;
-        self->counters.retried++;
+    case FLING_OUTCOME_TIMEOUT:
+        self->counters.timed_out++;
+        fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, result->error,
+                                 result->error_size);
+        return;
+    default: /* RETRY, FAIL */
+        fling_broker_run_failed (self, task, FLING_DEAD_FAILED,
+                                 result->outcome == FLING_OUTCOME_RETRY ? result->retry_delay_ms
+                                                                        : 0,
+                                 result->error, result->error_size);
     }
 }
 
@@ -218,6 +221,56 @@ static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const 
     fling_reason_t reason;
     while (fling_result_next (&cursor, end, &result, &reason) == 1)
         apply_result (self, worker, &result);
+}
+
+/* The class `worker` runs the task's name in; -1 if it does not serve it. */
+static int served_class (const fling_bworker_t *worker, const fling_queue_t *queue)
+{
+    for (size_t i = 0; i < worker->reg_count; i++)
+        if (worker->regs[i].queue == queue)
+            return worker->regs[i].cls;
+    return -1;
+}
+
+/* A worker that registered again names the tasks it still runs: lease
+   back each one the broker holds queued (or parked after a restart) under
+   exactly that attempt, so it does not run twice. */
+static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
+                   uint16_t attempt)
+{
+    /* Only runs whose end the broker never saw: parked after a restart, or
+       requeued because their worker was declared dead. */
+    fling_task_state_t state = fling_btask_state (task);
+    bool open_run = state == FLING_TASK_PARKED ||
+                    (state == FLING_TASK_QUEUED && (task->flags & FLING_BTASK_CRASHED));
+    int cls = served_class (worker, task->queue);
+    if (!open_run || attempt == 0 || task->attempt != attempt ||
+        (task->flags & FLING_BTASK_FENCED) || cls < 0)
+        return false;
+    fling_broker_unlist (self, task);
+    if ((task->flags & FLING_BTASK_CRASHED) && task->crashes > 0)
+        task->crashes--; /* the worker was not dead after all: only cut off */
+    fling_worker_lease (self, worker, task, (fling_class_t)cls, true);
+    fling_broker_store_state (self, task);
+    self->counters.holding_leased++;
+    return true;
+}
+
+static void apply_holding (fling_broker_t *self, fling_bworker_t *worker, const fling_task_id_t *id,
+                           uint16_t attempt)
+{
+    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, id);
+    if (!task || !claim (self, worker, task, attempt))
+        self->counters.holding_ignored++;
+}
+
+static void handle_holding (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
+{
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_task_id_t id;
+    uint16_t attempt;
+    while (fling_lease_next (&cursor, end, &id, &attempt) == 1)
+        apply_holding (self, worker, &id, attempt);
 }
 
 static void handle_capacity (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
@@ -254,11 +307,14 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
         return;
     case FLING_CMD_RESULT:
     case FLING_CMD_CAPACITY:
+    case FLING_CMD_HOLDING:
         if (!worker)
             fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
         else if (msg->cmd == FLING_CMD_RESULT)
             handle_result (self, worker, msg);
+        else if (msg->cmd == FLING_CMD_HOLDING)
+            handle_holding (self, worker, msg);
         else
             handle_capacity (self, worker, msg);
         return;
@@ -273,24 +329,52 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
 
 /* ---- leaving and dying ------------------------------------------------- */
 
-/* Returns the worker's tasks to the head of their queues, oldest first.
-   They keep their attempt number: each may have been running, and a task
-   that keeps killing its workers must run out of attempts (poison task). */
-static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker)
+/* A lease ended by the worker's death (silence, unroutable): a crash.
+   The task goes back to the head of its queue at once, keeping its
+   attempt number (fencing), unless its workers died running it
+   poison_limit times: then it is dead-lettered as "crashed". */
+static void crash (fling_broker_t *self, fling_btask_t *task)
+{
+    if (task->crashes < UINT8_MAX)
+        task->crashes++;
+    self->counters.crashed++;
+    unsigned limit = fling_broker_poison_limit (task);
+    if (task->crashes >= limit || task->attempt == UINT16_MAX) {
+        char error[96];
+        int size = snprintf (error, sizeof error, "worker died while running it %u times",
+                             (unsigned)task->crashes);
+        fling_broker_kill (self, task, FLING_DEAD_CRASHED, error, (size_t)size);
+        return;
+    }
+    fling_broker_store_state (self, task);
+    fling_broker_requeue (self, task, true);
+    task->flags |= FLING_BTASK_CRASHED;
+    self->counters.requeued++;
+}
+
+/* Returns the worker's tasks, oldest first at the head of their queues. A
+   worker that left (BYE) while holding tasks did not crash: each such run
+   counts as a failed attempt (requeued at once while attempts remain). */
+static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
     size_t requeued = 0;
     fling_btask_t *task;
     while ((task = worker->leased.tail)) {
         fling_worker_unlease (task);
-        if (task->attempt >= max_attempts (self, task)) {
-            static const char error[] = "worker lost while running the task";
-            fail_task (self, task, error, sizeof error - 1);
+        requeued++;
+        if (why != FLING_WORKER_LEFT) {
+            crash (self, task);
             continue;
         }
-        fling_queue_push_head (task->queue, task);
-        requeued++;
+        if (task->attempt >= fling_broker_max_attempts (task)) {
+            static const char error[] = "worker left while running the task";
+            fling_broker_kill (self, task, FLING_DEAD_FAILED, error, sizeof error - 1);
+            continue;
+        }
+        fling_broker_store_state (self, task);
+        fling_broker_requeue (self, task, true);
+        self->counters.requeued++;
     }
-    self->counters.requeued += requeued;
     if (requeued)
         self->dispatch_needed = true;
     return requeued;
@@ -305,7 +389,7 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 
 void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
-    size_t requeued = requeue_leases (self, worker);
+    size_t requeued = requeue_leases (self, worker, why);
     if (why == FLING_WORKER_LEFT)
         fling_info ("worker left name=%s pid=%" PRIu32 " requeued=%zu", worker->name, worker->pid,
                     requeued);
@@ -338,6 +422,32 @@ void fling_workers_reap (fling_broker_t *self)
     zlist_destroy (&dead);
 }
 
+void fling_workers_expire_leases (fling_broker_t *self)
+{
+    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
+        fling_btask_t *task = worker->leased.head, *next;
+        for (; task; task = next) {
+            next = task->next;
+            if (!(task->flags & FLING_BTASK_DEADLINE) || !fling_due_passed (task->due, self->now_ms))
+                continue;
+            char id_text[FLING_TASK_ID_TEXT_SIZE];
+            fling_task_id_t id;
+            fling_btask_id (task, &id);
+            fling_warn ("lease deadline passed id=%s name=%s attempt=%u worker=%s",
+                        fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
+                        (unsigned)task->attempt, worker->name);
+            fling_worker_unlease (task); /* frees the worker's credit */
+            task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
+            self->counters.timed_out++;
+            self->counters.lease_expired++;
+            self->dispatch_needed = true;
+            static const char error[] = "no result within the lease deadline";
+            fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);
+        }
+    }
+}
+
 void fling_workers_destroy_all (fling_broker_t *self)
 {
     fling_bworker_t *worker;
@@ -345,6 +455,7 @@ void fling_workers_destroy_all (fling_broker_t *self)
         fling_btask_t *task;
         while ((task = worker->leased.head)) {
             fling_worker_unlease (task);
+            fling_btask_set_state (task, FLING_TASK_QUEUED);
             fling_queue_push_tail (task->queue, task); /* the queue frees it */
         }
         forget (self, worker);

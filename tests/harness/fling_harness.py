@@ -147,11 +147,21 @@ class Cluster:
             data += chunk
         return data.decode().strip()
 
-    def start_broker(self, *args, producer_port=None, worker_port=None, name="broker"):
+    def start_broker(self, *args, producer_port=None, worker_port=None, name="broker",
+                     store="disk", store_dir=None):
+        """Starts fling-broker. store="disk" (default) keeps its log in store_dir
+        (default <test dir>/store, so a restart with the same arguments recovers
+        it); store="memory" keeps nothing. A "--store" in args wins."""
         pe = "tcp://127.0.0.1:%s" % (producer_port or "*")
         we = "tcp://127.0.0.1:%s" % (worker_port or "*")
+        store_args = []
+        if not any(str(a) == "--store" or str(a).startswith("--store=") for a in args):
+            store_args = ["--store", store]
+            if store == "disk":
+                self.store_dir = store_dir or self.path("store")
+                store_args += ["--store-dir", self.store_dir]
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
-                "--worker-endpoint", we] + list(args)
+                "--worker-endpoint", we] + store_args + list(args)
         proc, line = self._spawn(name, argv, ready_timeout=20)
         fields = dict(part.split("=", 1) for part in line.split()[1:])
         self.producer_endpoint = fields["producer"]

@@ -15,7 +15,9 @@ foreach(f include/fling_producer.h include/fling_worker.h include/fling_error.h
   endif()
 endforeach()
 # 1. find_package(fling) + fling::producer / fling::worker
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/consumer-build -DCMAKE_PREFIX_PATH=${prefix})
+# A sanitized fling needs a sanitized consumer (the ASan runtime must come first).
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/consumer-build -DCMAKE_PREFIX_PATH=${prefix}
+    "-DCMAKE_C_FLAGS=${EXTRA_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${EXTRA_FLAGS}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer-build)
 run(${WORK_DIR}/consumer-build/consumer)
 # 2. pkg-config
@@ -26,6 +28,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config fling-producer failed")
 endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(cc ${SOURCE_DIR}/consumer.c ${flags} -Wl,-rpath,${prefix}/lib -o ${WORK_DIR}/consumer-pc)
+separate_arguments(extra UNIX_COMMAND "${EXTRA_FLAGS}")
+run(cc ${extra} ${SOURCE_DIR}/consumer.c ${flags} -Wl,-rpath,${prefix}/lib -o ${WORK_DIR}/consumer-pc)
 run(${WORK_DIR}/consumer-pc)
 message(STATUS "install, find_package(fling) and pkg-config all work")

@@ -56,6 +56,8 @@ static ctx_t *start_broker (void (*tune) (fling_broker_config_t *))
     strcpy (config.worker_endpoint, "tcp://127.0.0.1:*");
     config.heartbeat_ms = 100; /* stop within 50 ms */
     config.worker_timeout_ms = 10000;
+    strcpy (config.store, "memory"); /* test_broker_retry.c runs the disk store */
+    config.backoff_ms = 10;           /* retries come back quickly */
     if (tune)
         tune (&config);
     fling_log_init ("broker", FLING_LOG_ERROR); /* refusals are expected here */
@@ -413,7 +415,10 @@ static void test_admin_bad_requests (void **state)
         zmsg_destroy (&msg);
     }
     json_t *root = stats (ctx);
-    assert_string_equal (json_string_value (json_object_get (root, "store")), "memory");
+    json_t *store = json_object_get (root, "store");
+    assert_string_equal (json_string_value (json_object_get (store, "kind")), "memory");
+    assert_false (json_is_true (json_object_get (store, "failed")));
+    assert_int_equal (json_integer_value (json_object_get (root, "dead")), 0);
     assert_true (json_is_integer (json_object_get (root, "uptime_ms")));
     assert_true (json_is_array (json_object_get (root, "queues")));
     assert_true (json_is_array (json_object_get (root, "workers")));
@@ -492,7 +497,10 @@ static void test_retry_release_fail (void **state)
     wait_stat (ctx, "counters", "failed", 1);
     assert_int_equal (stat_value (ctx, "counters", "retried"), 1);
     assert_int_equal (stat_value (ctx, "counters", "requeued"), 1);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
+    /* Out of attempts: held in the dead-letter queue, not run again. */
+    assert_int_equal (stat_value (ctx, NULL, "tasks"), 1);
+    assert_int_equal (stat_value (ctx, NULL, "dead"), 1);
+    assert_int_equal (stat_value (ctx, "counters", "dead_lettered"), 1);
     expect_silence (worker);
     zsock_destroy (&worker);
 }

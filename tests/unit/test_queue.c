@@ -33,7 +33,7 @@ static fling_btask_t *new_task (fling_queue_t *queue, uint64_t seq)
 {
     built_t built;
     build (&built, seq, 0, "{}");
-    fling_btask_t *task = fling_btask_new (&built.record, queue, 0);
+    fling_btask_t *task = fling_btask_new (&built.record, queue, 0, 0);
     assert_non_null (task);
     return task;
 }
@@ -49,7 +49,7 @@ static void test_btask_copies_record (void **state)
 {
     built_t built;
     build (&built, 42, 5, "{\"to\":\"a@b\"}");
-    fling_btask_t *task = fling_btask_new (&built.record, NULL, 2);
+    fling_btask_t *task = fling_btask_new (&built.record, NULL, 2, 0);
     assert_non_null (task);
     memset (built.raw, 0xee, sizeof built.raw); /* the task owns its copy */
     assert_int_equal (task->size, built.record.raw_size);
@@ -66,9 +66,40 @@ static void test_btask_copies_record (void **state)
     assert_int_equal (again.attempt, 3);
     assert_string_equal (again.payload, "{\"to\":\"a@b\"}");
     /* The header stays small: per-task overhead is part of the design. */
-    assert_true (sizeof (fling_btask_t) <= 40);
+    assert_true (sizeof (fling_btask_t) <= 48);
     fling_btask_destroy (&task);
     assert_null (task);
+}
+
+/* The name's default timeout is written into a record that says 0, so the
+   worker knows its deadline; a producer's own value is kept. */
+static void test_btask_default_timeout (void **state)
+{
+    built_t built;
+    build (&built, 7, 0, "{\"a\":1}");
+    fling_btask_t *task = fling_btask_new (&built.record, NULL, 0, 1234);
+    assert_non_null (task);
+    fling_record_t record;
+    fling_btask_record (task, &record);
+    assert_int_equal (record.timeout_ms, 1234);
+    assert_string_equal (record.payload, "{\"a\":1}");
+    assert_int_equal (task->size, built.record.raw_size);
+    fling_btask_destroy (&task);
+
+    fling_task_id_t id;
+    fling_task_id_make (&id, 1, 1);
+    uint8_t raw[256];
+    size_t size = fling_record_write (raw, &id, 0, 0, 77, 0, "x", 1, "{}", 2);
+    const uint8_t *cursor = raw;
+    fling_reason_t reason;
+    assert_int_equal (fling_record_next (&cursor, raw + size, &built.record, &reason), 1);
+    task = fling_btask_new (&built.record, NULL, 0, 1234);
+    fling_btask_record (task, &record);
+    assert_int_equal (record.timeout_ms, 77);
+    assert_int_equal (fling_btask_kill (task, 1, "boom", 4), 0);
+    assert_int_equal (fling_btask_state (task), FLING_TASK_DEAD);
+    assert_string_equal (task->dead->error, "boom");
+    fling_btask_destroy (&task); /* frees the dead info too (ASan checks) */
 }
 
 static void test_fifo_and_head_requeue (void **state)
@@ -198,7 +229,9 @@ static void test_bad_names (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_btask_copies_record), cmocka_unit_test (test_fifo_and_head_requeue),
+        cmocka_unit_test (test_btask_copies_record),
+        cmocka_unit_test (test_btask_default_timeout),
+        cmocka_unit_test (test_fifo_and_head_requeue),
         cmocka_unit_test (test_remove_from_middle),  cmocka_unit_test (test_tasklist_moves),
         cmocka_unit_test (test_counters_and_held),   cmocka_unit_test (test_servers),
         cmocka_unit_test (test_bad_names),

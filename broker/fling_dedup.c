@@ -1,0 +1,95 @@
+/*  fling_dedup.c - see fling_dedup.h. */
+#include "fling_dedup.h"
+#include "fling_idmap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+typedef struct {
+    fling_task_id_t id;
+    int64_t at_ms;
+} entry_t;
+
+struct fling_dedup {
+    entry_t *ring; /* calloc'd once: pages are touched only as it fills */
+    size_t max, head, count;
+    int64_t window_ms;
+    fling_idmap_t *index; /* id -> entry in ring */
+};
+
+static void entry_key (const void *value, fling_task_id_t *id)
+{
+    *id = ((const entry_t *)value)->id;
+}
+
+fling_dedup_t *fling_dedup_new (size_t max_ids, int64_t window_ms)
+{
+    fling_dedup_t *self = (fling_dedup_t *)calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->window_ms = window_ms > 0 ? window_ms : 0;
+    self->max = self->window_ms ? max_ids : 0;
+    if (self->max) {
+        self->ring = (entry_t *)calloc (self->max, sizeof *self->ring);
+        self->index = fling_idmap_new (entry_key, NULL);
+        if (!self->ring || !self->index) {
+            fling_dedup_destroy (&self);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void fling_dedup_destroy (fling_dedup_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    fling_dedup_t *self = *self_p;
+    fling_idmap_destroy (&self->index);
+    free (self->ring);
+    free (self);
+    *self_p = NULL;
+}
+
+static void drop_oldest (fling_dedup_t *self)
+{
+    entry_t *oldest = &self->ring[self->head];
+    if (fling_idmap_lookup (self->index, &oldest->id) == oldest)
+        fling_idmap_remove (self->index, &oldest->id);
+    self->head = (self->head + 1) % self->max;
+    self->count--;
+}
+
+void fling_dedup_expire (fling_dedup_t *self, int64_t now_ms)
+{
+    while (self->count && now_ms - self->ring[self->head].at_ms >= self->window_ms)
+        drop_oldest (self);
+}
+
+void fling_dedup_add (fling_dedup_t *self, const fling_task_id_t *id, int64_t at_ms, int64_t now_ms)
+{
+    if (!self->max || now_ms - at_ms >= self->window_ms ||
+        fling_idmap_lookup (self->index, id))
+        return;
+    if (self->count == self->max)
+        drop_oldest (self);
+    entry_t *entry = &self->ring[(self->head + self->count) % self->max];
+    entry->id = *id;
+    entry->at_ms = at_ms;
+    if (fling_idmap_insert (self->index, id, entry) == 0)
+        self->count++;
+}
+
+bool fling_dedup_contains (fling_dedup_t *self, const fling_task_id_t *id, int64_t now_ms)
+{
+    if (!self->max)
+        return false;
+    const entry_t *entry = (const entry_t *)fling_idmap_lookup (self->index, id);
+    return entry && now_ms - entry->at_ms < self->window_ms;
+}
+
+size_t fling_dedup_size (const fling_dedup_t *self)
+{
+    return self->count;
+}
