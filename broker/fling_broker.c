@@ -606,6 +606,28 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
     log_counters (self, "shutdown");
 }
 
+/* How long the next poll may sleep: never longer than half a heartbeat
+   (stop requests are checked between polls), and no later than the next
+   timed duty of end_turn: the earliest retry's due time, the reap tick
+   (worker liveness, lease deadlines, dedup expiry) and the release of
+   parked tasks. Otherwise a 300 ms retry fires up to 500 ms late.
+   0 = poll without blocking. */
+static long poll_timeout (const fling_broker_t *self)
+{
+    long timeout = self->config.heartbeat_ms / 2 > 0 ? (long)(self->config.heartbeat_ms / 2) : 1;
+    int64_t now = fling_clock_ms ();
+    if (self->delayed.count) {
+        int32_t until = (int32_t)(self->delayed.items[0]->due - (uint32_t)now);
+        if (until < timeout)
+            timeout = until;
+    }
+    if (self->next_reap_ms - now < timeout)
+        timeout = (long)(self->next_reap_ms - now);
+    if (self->parked.count && self->parked_until_ms - now < timeout)
+        timeout = (long)(self->parked_until_ms - now);
+    return timeout > 0 ? timeout : 0;
+}
+
 int fling_broker_run (fling_broker_t *self)
 {
     announce (self);
@@ -613,11 +635,8 @@ int fling_broker_run (fling_broker_t *self)
         {zsock_resolve (self->producer_sock), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->worker_sock), 0, ZMQ_POLLIN, 0},
     };
-    /* Never sleep longer than half a heartbeat: worker liveness and stop
-       requests are checked between polls. */
-    long timeout_ms = self->config.heartbeat_ms / 2;
     while (!zsys_interrupted && !atomic_load (&self->stopping)) {
-        int rc = zmq_poll (items, 2, timeout_ms > 0 ? timeout_ms : 1);
+        int rc = zmq_poll (items, 2, poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
             fling_error ("poll failed: %s", zmq_strerror (errno));
             break;

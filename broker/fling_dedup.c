@@ -52,6 +52,7 @@ void fling_dedup_destroy (fling_dedup_t **self_p)
     *self_p = NULL;
 }
 
+/* The lookup leaves its slot to the remove: one probe. */
 static void drop_oldest (fling_dedup_t *self)
 {
     entry_t *oldest = &self->ring[self->head];
@@ -61,24 +62,45 @@ static void drop_oldest (fling_dedup_t *self)
     self->count--;
 }
 
+/* Undoes drop_oldest when the id that would have replaced it was in the
+   window already (rare: a DONE replayed twice, or a task accepted again
+   after its entry went stale but before it expired). */
+static void undrop_oldest (fling_dedup_t *self, const entry_t *evicted)
+{
+    self->head = (self->head + self->max - 1) % self->max;
+    entry_t *oldest = &self->ring[self->head];
+    *oldest = *evicted;
+    if (fling_idmap_insert (self->index, &oldest->id, oldest) == 0)
+        self->count++;
+}
+
 void fling_dedup_expire (fling_dedup_t *self, int64_t now_ms)
 {
     while (self->count && now_ms - self->ring[self->head].at_ms >= self->window_ms)
         drop_oldest (self);
 }
 
+/* No lookup first: the insert reports an id already present (EEXIST) and
+   leaves the map unchanged. When the ring is full, the oldest entry is
+   dropped first (its ring slot is the one the new id takes) and put back
+   if the new id was a duplicate, so the window is as if nothing happened. */
 void fling_dedup_add (fling_dedup_t *self, const fling_task_id_t *id, int64_t at_ms, int64_t now_ms)
 {
-    if (!self->max || now_ms - at_ms >= self->window_ms ||
-        fling_idmap_lookup (self->index, id))
+    if (!self->max || now_ms - at_ms >= self->window_ms)
         return;
-    if (self->count == self->max)
+    bool full = self->count == self->max;
+    entry_t evicted = {.at_ms = 0};
+    if (full) {
+        evicted = self->ring[self->head];
         drop_oldest (self);
+    }
     entry_t *entry = &self->ring[(self->head + self->count) % self->max];
     entry->id = *id;
     entry->at_ms = at_ms;
     if (fling_idmap_insert (self->index, id, entry) == 0)
         self->count++;
+    else if (errno == EEXIST && full)
+        undrop_oldest (self, &evicted);
 }
 
 bool fling_dedup_contains (fling_dedup_t *self, const fling_task_id_t *id, int64_t now_ms)

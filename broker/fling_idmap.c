@@ -14,11 +14,26 @@ typedef struct {
     void *value; /* NULL = empty */
 } slot_t;
 
+/* The outcome of the last probe: the slot holding `id`, or the empty slot
+   where it would go. The broker looks an id up and then inserts it (a
+   SUBMIT) or removes it (a RESULT); at millions of tasks each probe is a
+   cache miss, so the second call reuses the slot instead of probing again.
+   Valid while `version` is unchanged: every insert, remove and growth
+   moves slots and bumps it. */
+typedef struct {
+    fling_task_id_t id;
+    uint64_t hash;
+    size_t slot;
+    uint64_t version;
+} last_probe_t;
+
 struct fling_idmap {
     slot_t *slots;
     size_t mask; /* slot count - 1 */
     size_t size;
     uint64_t seed;
+    uint64_t version; /* bumped on every change of the slots */
+    last_probe_t last;
     fling_idmap_key_fn *key_of;
     fling_idmap_hash_fn *hash;
 };
@@ -72,6 +87,7 @@ fling_idmap_t *fling_idmap_new (fling_idmap_key_fn *key_of, fling_idmap_hash_fn 
     }
     self->mask = INITIAL_SLOTS - 1;
     self->seed = random_seed ();
+    self->version = 1; /* the zeroed `last` never matches */
     self->key_of = key_of;
     self->hash = hash ? hash : default_hash;
     return self;
@@ -105,6 +121,33 @@ static size_t probe (const fling_idmap_t *self, const fling_task_id_t *id, uint6
     return i;
 }
 
+/* Slot holding `id`, or the empty slot that ends its probe run; reuses
+   the last probe when it was for the same id and nothing changed since. */
+static size_t find (fling_idmap_t *self, const fling_task_id_t *id, uint64_t *hash_out)
+{
+    last_probe_t *last = &self->last;
+    if (last->version == self->version &&
+        memcmp (last->id.bytes, id->bytes, FLING_TASK_ID_SIZE) == 0) {
+        *hash_out = last->hash;
+        return last->slot;
+    }
+    uint64_t hash = self->hash (id, self->seed);
+    size_t i = probe (self, id, hash);
+    *last = (last_probe_t){.id = *id, .hash = hash, .slot = i, .version = self->version};
+    *hash_out = hash;
+    return i;
+}
+
+/* The first empty slot of a hash's probe run: where an id known to be
+   absent goes, found without comparing keys. */
+static size_t empty_slot (const fling_idmap_t *self, uint64_t hash)
+{
+    size_t i = (size_t)hash & self->mask;
+    while (self->slots[i].value)
+        i = (i + 1) & self->mask;
+    return i;
+}
+
 static int grow (fling_idmap_t *self)
 {
     size_t old_count = self->mask + 1;
@@ -118,19 +161,15 @@ static int grow (fling_idmap_t *self)
         errno = ENOMEM;
         return -1;
     }
-    size_t mask = new_count - 1;
-    /* Keys are all distinct: place by hash alone, no key comparisons. */
-    for (size_t i = 0; i < old_count; i++) {
-        if (!self->slots[i].value)
-            continue;
-        size_t j = (size_t)self->slots[i].hash & mask;
-        while (slots[j].value)
-            j = (j + 1) & mask;
-        slots[j] = self->slots[i];
-    }
-    free (self->slots);
+    slot_t *old = self->slots;
     self->slots = slots;
-    self->mask = mask;
+    self->mask = new_count - 1;
+    self->version++;
+    /* Keys are all distinct: place by hash alone, no key comparisons. */
+    for (size_t i = 0; i < old_count; i++)
+        if (old[i].value)
+            self->slots[empty_slot (self, old[i].hash)] = old[i];
+    free (old);
     return 0;
 }
 
@@ -140,8 +179,8 @@ int fling_idmap_insert (fling_idmap_t *self, const fling_task_id_t *id, void *va
         errno = EINVAL;
         return -1;
     }
-    uint64_t hash = self->hash (id, self->seed);
-    size_t i = probe (self, id, hash);
+    uint64_t hash;
+    size_t i = find (self, id, &hash);
     if (self->slots[i].value) {
         errno = EEXIST;
         return -1;
@@ -150,25 +189,31 @@ int fling_idmap_insert (fling_idmap_t *self, const fling_task_id_t *id, void *va
     if ((self->size + 1) * 4 > (self->mask + 1) * 3) {
         if (grow (self))
             return -1;
-        i = probe (self, id, hash);
+        i = empty_slot (self, hash);
     }
     self->slots[i].hash = hash;
     self->slots[i].value = value;
     self->size++;
+    self->version++;
+    /* A remove right after (a refused task) finds it without a probe. */
+    self->last = (last_probe_t){.id = *id, .hash = hash, .slot = i, .version = self->version};
     return 0;
 }
 
-void *fling_idmap_lookup (const fling_idmap_t *self, const fling_task_id_t *id)
+void *fling_idmap_lookup (fling_idmap_t *self, const fling_task_id_t *id)
 {
-    return self->slots[probe (self, id, self->hash (id, self->seed))].value;
+    uint64_t hash;
+    return self->slots[find (self, id, &hash)].value;
 }
 
 void *fling_idmap_remove (fling_idmap_t *self, const fling_task_id_t *id)
 {
-    size_t hole = probe (self, id, self->hash (id, self->seed));
+    uint64_t hash;
+    size_t hole = find (self, id, &hash);
     void *value = self->slots[hole].value;
     if (!value)
         return NULL;
+    self->version++;
     /* Backward shift: pull later entries of the run into the hole when the
        hole lies between their home and where they sit, so every entry stays
        reachable from its home without tombstones. */

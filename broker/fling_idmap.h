@@ -42,8 +42,10 @@ void fling_idmap_destroy (fling_idmap_t **self_p);
     ENOMEM (could not grow). */
 int fling_idmap_insert (fling_idmap_t *self, const fling_task_id_t *id, void *value);
 
-/*  The value for `id`, or NULL. */
-void *fling_idmap_lookup (const fling_idmap_t *self, const fling_task_id_t *id);
+/*  The value for `id`, or NULL. The map remembers where the probe ended,
+    so an insert (after a miss) or a remove (after a hit) of the same id
+    with no change of the map in between costs no second probe. */
+void *fling_idmap_lookup (fling_idmap_t *self, const fling_task_id_t *id);
 
 /*  Removes `id`; returns its value, or NULL if it was absent. */
 void *fling_idmap_remove (fling_idmap_t *self, const fling_task_id_t *id);

@@ -169,6 +169,8 @@ static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t 
 static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
                           const fling_result_t *result)
 {
+    /* fling_broker_finish_task's removal from the index reuses the slot
+       this lookup found (see fling_idmap_lookup): one probe per result. */
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &result->id);
     /* Fencing: a late answer from a worker that lost the lease (or for an
        earlier attempt) must never decide the fate of the current run. */

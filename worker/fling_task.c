@@ -2,10 +2,13 @@
 #include "fling_task.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { ID_NONE, ID_BUSY, ID_READY }; /* id_state */
 
 fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record)
 {
@@ -23,7 +26,7 @@ fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *reco
     self->name = (const char *)self->record + (record->name - (const char *)record->raw);
     self->payload = (const char *)self->record + (record->payload - (const char *)record->raw);
     self->payload_size = record->payload_size;
-    fling_task_id_format (&self->id, self->id_text);
+    atomic_init (&self->id_state, ID_NONE);
     return self;
 }
 
@@ -52,9 +55,30 @@ size_t fling_task_payload_size (const fling_task_t *task)
     return task->payload_size;
 }
 
+/* The first caller formats, any later one waits for it. Atomic because
+   two threads may ask first at once: a blocking handler on its pool
+   thread and the loop thread logging an overrun or a drain timeout. */
+static void s_format_id (fling_task_t *self)
+{
+    unsigned char expected = ID_NONE;
+    if (atomic_compare_exchange_strong_explicit (&self->id_state, &expected, ID_BUSY,
+                                                 memory_order_acquire, memory_order_acquire)) {
+        fling_task_id_format (&self->id, self->id_text);
+        atomic_store_explicit (&self->id_state, ID_READY, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit (&self->id_state, memory_order_acquire) != ID_READY)
+        sched_yield (); /* the other thread needs nanoseconds, unless preempted */
+}
+
 const char *fling_task_id (const fling_task_t *task)
 {
-    return task->id_text;
+    /* The cache is the one thing written through a const task: tasks are
+       always heap objects, never const ones. */
+    fling_task_t *self = (fling_task_t *)task;
+    if (atomic_load_explicit (&self->id_state, memory_order_acquire) != ID_READY)
+        s_format_id (self);
+    return self->id_text;
 }
 
 unsigned fling_task_attempt (const fling_task_t *task)

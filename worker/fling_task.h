@@ -8,6 +8,7 @@
 #ifndef FLING_TASK_H_INCLUDED
 #define FLING_TASK_H_INCLUDED
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ struct _fling_task_t {
     int64_t deadline_ms;  /* started_ms + timeout_ms (fling_clock_ms) */
     size_t deadline_slot; /* fling_deadlines.c: heap index + 1, 0 = not in it */
     bool timed_out;       /* TIMEOUT sent; the task is no longer ours to report */
+    /* The id as text, formatted on first use (fling_task_id): most tasks
+       never need it. Read it through fling_task_id(), not directly. */
+    atomic_uchar id_state; /* FLING_TASK_ID_* in fling_task.c */
     char id_text[FLING_TASK_ID_TEXT_SIZE];
     uint8_t record[]; /* the record as received */
 };

@@ -299,7 +299,7 @@ static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, flin
     char error[256];
     s_log_text (error, sizeof error, task->error ? task->error : "", task->error_size);
     fling_warn ("task %s name=%s id=%s attempt=%u error=%s", fling_outcome_name (outcome),
-                task->name, task->id_text, task->attempt, error);
+                task->name, fling_task_id (task), task->attempt, error);
 }
 
 static void s_count (fling_worker_t *self, fling_outcome_t outcome)
@@ -376,12 +376,21 @@ static void s_track (fling_worker_t *self, fling_task_t *task)
     self->running_count[task->cls]++;
 }
 
-void fling_worker_untrack (fling_worker_t *self, fling_task_t *task)
+static void s_untrack (fling_worker_t *self, fling_task_t *task)
 {
     s_list_unlink (&self->running, task);
     self->running_count[task->cls]--;
     if (self->deadlines)
         fling_deadlines_remove (self->deadlines, task);
+}
+
+void fling_worker_untrack (fling_worker_t *self, fling_task_t *task)
+{
+    /* Its callers outside this file (fling_overrun.c) log the task's
+       id_text next; it is formatted on demand since most tasks never need
+       it, so make sure it is there. */
+    fling_task_id (task);
+    s_untrack (self, task);
 }
 
 void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task)
@@ -408,7 +417,7 @@ static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
 /* A task leaves the worker: result recorded, memory freed. */
 static void s_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
-    fling_worker_untrack (self, task);
+    s_untrack (self, task);
     s_record (self, task, outcome);
     fling_task_destroy (&task);
 }
@@ -419,13 +428,13 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
         return;
     if (task->cls != FLING_CLASS_LOOP) {
         fling_error ("fling_task_complete on blocking task %s ignored: return the status instead",
-                     task->id_text);
+                     fling_task_id (task));
         return;
     }
     if (task->timed_out) {
         /* TIMEOUT went out already; the broker may run it elsewhere. */
         s_list_unlink (&task->worker->overdue, task);
-        fling_debug ("late completion of timed-out task %s ignored", task->id_text);
+        fling_debug ("late completion of timed-out task %s ignored", fling_task_id (task));
         fling_task_destroy (&task);
         return;
     }
@@ -479,7 +488,10 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
         return;
     }
     task->cls = task->handler->cls;
-    task->started_ms = fling_clock_ms ();
+    /* The DISPATCH's arrival, read once per message by fling_link.c: a
+       clock read per task cost 5% of the worker, and deadlines run from
+       receipt anyway. */
+    task->started_ms = self->last_recv_ms ? self->last_recv_ms : fling_clock_ms ();
     s_track (self, task);
     if (task->timeout_ms) {
         /* From receipt, for pool tasks too: the broker's clock runs from
@@ -488,7 +500,7 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
         if (fling_deadlines_add (self->deadlines, task) == 0)
             fling_overrun_arm (self);
         else
-            fling_error ("out of memory: no deadline for task %s", task->id_text);
+            fling_error ("out of memory: no deadline for task %s", fling_task_id (task));
     }
     if (task->cls == FLING_CLASS_LOOP) {
         task->handler->async (task, task->handler->arg); /* may complete it now */
@@ -511,7 +523,7 @@ static void s_log_stuck (fling_worker_t *self)
     for (fling_task_t *task = self->running; task && shown < STUCK_TASKS_LOGGED;
          task = task->next, shown++)
         fling_warn ("still running: name=%s id=%s attempt=%u class=%s for %" PRId64 " ms",
-                    task->name, task->id_text, task->attempt, fling_class_name (task->cls),
+                    task->name, fling_task_id (task), task->attempt, fling_class_name (task->cls),
                     now - task->started_ms);
     if (s_running (self) > shown)
         fling_warn ("... and %zu more", s_running (self) - shown);
@@ -643,7 +655,7 @@ static void s_teardown (fling_worker_t *self)
     for (fling_task_t *task = self->running, *next; task; task = next) {
         next = task->next;
         if (task->cls == FLING_CLASS_POOL)
-            fling_worker_untrack (self, task);
+            s_untrack (self, task);
     }
     fling_deadlines_destroy (&self->deadlines); /* no timer runs any more */
     fling_pool_destroy (&self->pool);

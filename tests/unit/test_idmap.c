@@ -1,6 +1,8 @@
 /*  test_idmap.c - the broker's id -> task map (broker/fling_idmap.c):
     insert, lookup, remove, growth with 100k ids, collisions forced with a
-    poor hash, and backward-shift deletion checked against a plain array.
+    poor hash, and backward-shift deletion checked against a plain array;
+    the reuse of the last probe's slot (lookup then insert or remove); and
+    the duplicate window built on the map (broker/fling_dedup.c).
 
     The map reads each value's id back through key_of; here every value is
     a pointer into an array of ids, so key_of is a copy. */
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fling_dedup.h"
 #include "fling_idmap.h"
 
 #define MANY 100000
@@ -109,8 +112,11 @@ static uint64_t poor_hash (const fling_task_id_t *id, uint64_t seed)
     return 1020 + (fling_task_id_seq (id) & 3);
 }
 
-/* Random insert/remove against a reference array, with the poor hash. */
-static void test_collisions_against_reference (void **state)
+/* Random insert/remove against a reference array, with the poor hash.
+   `lookups`: look ids up between the changes (the same id, as the broker
+   does, or another one), so inserts and removes reuse or discard the
+   last probe's slot. */
+static void run_against_reference (bool lookups)
 {
     enum { N = 600, ROUNDS = 20000 };
     fling_idmap_t *map = fling_idmap_new (key_of, poor_hash);
@@ -121,6 +127,14 @@ static void test_collisions_against_reference (void **state)
     srand (7);
     for (int round = 0; round < ROUNDS; round++) {
         size_t i = (size_t)rand () % N;
+        int before = lookups ? rand () % 3 : 0;
+        if (before == 1)
+            assert_ptr_equal (fling_idmap_lookup (map, &ids[i]), present[i] ? &ids[i] : NULL);
+        else if (before == 2) {
+            size_t other = (size_t)rand () % N;
+            assert_ptr_equal (fling_idmap_lookup (map, &ids[other]),
+                              present[other] ? &ids[other] : NULL);
+        }
         if (present[i]) {
             assert_ptr_equal (fling_idmap_remove (map, &ids[i]), &ids[i]);
             present[i] = false;
@@ -137,6 +151,128 @@ static void test_collisions_against_reference (void **state)
         }
     }
     fling_idmap_destroy (&map);
+    free (ids);
+}
+
+static void test_collisions_against_reference (void **state)
+{
+    run_against_reference (false);
+}
+
+static void test_lookups_against_reference (void **state)
+{
+    run_against_reference (true);
+}
+
+/* The slot a lookup found is reused only while the map is unchanged. */
+static void test_last_probe_invalidated (void **state)
+{
+    fling_idmap_t *map = fling_idmap_new (key_of, poor_hash);
+    assert_non_null (map);
+    fling_task_id_t *ids = make_ids (8, 3, 1); /* ids 0 and 4 hash alike */
+    fling_task_id_t *a = &ids[0], *b = &ids[4];
+    /* a's lookup ends at the empty slot b then takes: a goes after it. */
+    assert_null (fling_idmap_lookup (map, a));
+    assert_int_equal (fling_idmap_insert (map, b, b), 0);
+    assert_int_equal (fling_idmap_insert (map, a, a), 0);
+    assert_ptr_equal (fling_idmap_lookup (map, b), b);
+    assert_ptr_equal (fling_idmap_lookup (map, a), a);
+    /* A lookup's hit, then the insert of the same id: still EEXIST. */
+    assert_int_equal (fling_idmap_insert (map, a, a), -1);
+    assert_int_equal (errno, EEXIST);
+    /* a's slot found, then b removed (a shifts back into b's slot). */
+    assert_ptr_equal (fling_idmap_lookup (map, a), a);
+    assert_ptr_equal (fling_idmap_remove (map, b), b);
+    assert_ptr_equal (fling_idmap_remove (map, a), a);
+    assert_int_equal (fling_idmap_size (map), 0);
+    assert_null (fling_idmap_lookup (map, a));
+    assert_null (fling_idmap_remove (map, a));
+    /* A miss, then an insert that has to grow the table first. */
+    fling_idmap_destroy (&map);
+    map = fling_idmap_new (key_of, NULL);
+    fling_task_id_t *many = make_ids (2000, 11, 3);
+    size_t i = 0;
+    size_t slots = fling_idmap_slots (map);
+    for (; fling_idmap_slots (map) == slots; i++) {
+        assert_null (fling_idmap_lookup (map, &many[i]));
+        assert_int_equal (fling_idmap_insert (map, &many[i], &many[i]), 0);
+    }
+    for (size_t k = 0; k < 2000; k++)
+        assert_ptr_equal (fling_idmap_lookup (map, &many[k]), k < i ? &many[k] : NULL);
+    fling_idmap_destroy (&map);
+    free (many);
+    free (ids);
+}
+
+/* ---- the duplicate window ------------------------------------------------ */
+
+static void test_dedup_window (void **state)
+{
+    fling_task_id_t *ids = make_ids (4, 21, 1);
+    fling_dedup_t *dedup = fling_dedup_new (100, 1000);
+    assert_non_null (dedup);
+    fling_dedup_add (dedup, &ids[0], 5000, 5000);
+    fling_dedup_add (dedup, &ids[0], 5100, 5100); /* already there: ignored */
+    fling_dedup_add (dedup, &ids[1], 3000, 5000); /* ended outside the window */
+    fling_dedup_add (dedup, &ids[2], 5500, 5500);
+    assert_int_equal (fling_dedup_size (dedup), 2);
+    assert_true (fling_dedup_contains (dedup, &ids[0], 5999));
+    assert_false (fling_dedup_contains (dedup, &ids[0], 6000)); /* 1000 ms old */
+    assert_false (fling_dedup_contains (dedup, &ids[1], 5000));
+    assert_false (fling_dedup_contains (dedup, &ids[3], 5000));
+    fling_dedup_expire (dedup, 6000);
+    assert_int_equal (fling_dedup_size (dedup), 1);
+    assert_true (fling_dedup_contains (dedup, &ids[2], 6000));
+    fling_dedup_expire (dedup, 6500);
+    assert_int_equal (fling_dedup_size (dedup), 0);
+    assert_false (fling_dedup_contains (dedup, &ids[2], 6000));
+    fling_dedup_destroy (&dedup);
+    assert_null (dedup);
+    dedup = fling_dedup_new (100, 0); /* window 0: remembers nothing */
+    fling_dedup_add (dedup, &ids[0], 5000, 5000);
+    assert_false (fling_dedup_contains (dedup, &ids[0], 5000));
+    fling_dedup_destroy (&dedup);
+    free (ids);
+}
+
+/* A full ring forgets its oldest id first; a duplicate arriving when it
+   is full changes nothing (not even which id is oldest). */
+static void test_dedup_full_ring (void **state)
+{
+    fling_task_id_t *ids = make_ids (8, 33, 1);
+    fling_dedup_t *dedup = fling_dedup_new (4, 60000);
+    assert_non_null (dedup);
+    for (int i = 0; i < 5; i++)
+        fling_dedup_add (dedup, &ids[i], 1000 + i, 1000 + i);
+    assert_int_equal (fling_dedup_size (dedup), 4);
+    assert_false (fling_dedup_contains (dedup, &ids[0], 2000));
+    for (int i = 1; i < 5; i++)
+        assert_true (fling_dedup_contains (dedup, &ids[i], 2000));
+    fling_dedup_add (dedup, &ids[3], 1010, 1010); /* full, and a duplicate */
+    assert_int_equal (fling_dedup_size (dedup), 4);
+    for (int i = 1; i < 5; i++)
+        assert_true (fling_dedup_contains (dedup, &ids[i], 2000));
+    fling_dedup_add (dedup, &ids[5], 1011, 1011); /* 1 is still the oldest */
+    assert_false (fling_dedup_contains (dedup, &ids[1], 2000));
+    for (int i = 2; i < 6; i++)
+        assert_true (fling_dedup_contains (dedup, &ids[i], 2000));
+    /* Round the ring a few times: always the last four. */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 8; i++) {
+            fling_task_id_t id;
+            fling_task_id_make (&id, 99, (uint64_t)(round * 8 + i));
+            fling_dedup_add (dedup, &id, 2000, 2000);
+            assert_true (fling_dedup_contains (dedup, &id, 2000));
+        }
+    for (int i = 0; i < 24; i++) {
+        fling_task_id_t id;
+        fling_task_id_make (&id, 99, (uint64_t)i);
+        assert_true (fling_dedup_contains (dedup, &id, 2000) == (i >= 20));
+    }
+    assert_int_equal (fling_dedup_size (dedup), 4);
+    fling_dedup_expire (dedup, 70000);
+    assert_int_equal (fling_dedup_size (dedup), 0);
+    fling_dedup_destroy (&dedup);
     free (ids);
 }
 
@@ -192,6 +328,10 @@ int main (void)
         cmocka_unit_test (test_insert_lookup_remove),
         cmocka_unit_test (test_grow_many),
         cmocka_unit_test (test_collisions_against_reference),
+        cmocka_unit_test (test_lookups_against_reference),
+        cmocka_unit_test (test_last_probe_invalidated),
+        cmocka_unit_test (test_dedup_window),
+        cmocka_unit_test (test_dedup_full_ring),
         cmocka_unit_test (test_remove_then_reinsert),
         cmocka_unit_test (test_seeded_hash),
     };
