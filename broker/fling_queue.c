@@ -85,14 +85,13 @@ void fling_btask_revive (fling_btask_t *self)
     fling_btask_set_state (self, FLING_TASK_QUEUED);
 }
 
-/* The record was validated when it came in, so this cannot fail; the codec
-   stays the only code that knows the record layout. */
+/* The record was validated when it came in (decode or store replay), so it
+   is read without checking it again; the codec stays the only code that
+   knows the record layout. */
 static void read_record (const fling_btask_t *self, fling_record_t *record)
 {
     const uint8_t *cursor = self->raw;
-    fling_reason_t reason;
-    if (fling_record_next (&cursor, self->raw + self->size, record, &reason) != 1)
-        memset (record, 0, sizeof *record);
+    fling_record_read (&cursor, record);
 }
 
 void fling_btask_record (const fling_btask_t *self, fling_record_t *record)

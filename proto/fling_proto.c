@@ -68,10 +68,28 @@ uint64_t fling_task_id_seq (const fling_task_id_t *id)
     return get_u64 (id->bytes + 8);
 }
 
+/* The text form is "%016" PRIx64 ":%" PRIu64, written by hand: the
+   worker formats one per task and snprintf costs ten times as much. */
+_Static_assert (FLING_TASK_ID_TEXT_SIZE >= 16 + 1 + 20 + 1, "id text buffer too small");
+
 char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE])
 {
-    snprintf (buf, FLING_TASK_ID_TEXT_SIZE, "%016" PRIx64 ":%" PRIu64, fling_task_id_producer (id),
-              fling_task_id_seq (id));
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) { /* the producer half, big-endian in the id */
+        buf[2 * i] = hex[id->bytes[i] >> 4];
+        buf[2 * i + 1] = hex[id->bytes[i] & 15];
+    }
+    buf[16] = ':';
+    char digits[20]; /* UINT64_MAX has 20 */
+    size_t n = 0;
+    uint64_t seq = fling_task_id_seq (id);
+    do {
+        digits[n++] = (char) ('0' + seq % 10);
+        seq /= 10;
+    } while (seq);
+    for (size_t i = 0; i < n; i++)
+        buf[17 + i] = digits[n - 1 - i];
+    buf[17 + n] = '\0';
     return buf;
 }
 
@@ -203,6 +221,25 @@ int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_
     *cursor = p + total;
     *reason = FLING_REASON_OK;
     return 1;
+}
+
+void fling_record_read (const uint8_t **cursor, fling_record_t *out)
+{
+    const uint8_t *p = *cursor;
+    size_t total = (size_t) get_u32 (p) + 4;
+    size_t name_size = p[32];
+    out->raw = p;
+    out->raw_size = total;
+    memcpy (out->id.bytes, p + 4, FLING_TASK_ID_SIZE);
+    out->attempt = get_u16 (p + 20);
+    out->max_attempts = get_u16 (p + 22);
+    out->timeout_ms = get_u32 (p + 24);
+    out->backoff_ms = get_u32 (p + 28);
+    out->name = (const char *) p + 33;
+    out->name_size = name_size;
+    out->payload = (const char *) p + 38 + name_size;
+    out->payload_size = get_u32 (p + 34 + name_size);
+    *cursor = p + total;
 }
 
 void fling_record_set_attempt (uint8_t *raw, uint16_t attempt)

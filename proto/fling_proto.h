@@ -144,6 +144,11 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
 int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
                        fling_reason_t *reason);
 
+/*  Reads a record that was already checked (by fling_msg_decode or
+    fling_record_next) and advances *cursor. No checks: for trusted bytes
+    only, on hot paths that must not validate the same record twice. */
+void fling_record_read (const uint8_t **cursor, fling_record_t *out);
+
 /*  Rewrites the attempt field of a record in place. */
 void fling_record_set_attempt (uint8_t *raw, uint16_t attempt);
 

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -864,6 +866,31 @@ static void test_task_id_format_parse (void **state)
         assert_int_equal (id.bytes[i], i + 1);
 }
 
+/* The hand-written formatter against the printf form it replaces: every
+   digit count of the sequence (10^k - 1, 10^k) and scrambled values. */
+static void test_task_id_format_like_printf (void **state)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 2000; i++) {
+        uint64_t producer = x, seq;
+        if (i < 40) {
+            uint64_t power = 1;
+            for (int k = 0; k < i / 2; k++)
+                power *= 10;
+            seq = power - (uint64_t) (i % 2 == 0); /* 10^19 still fits */
+        } else
+            seq = x >> (i % 64);
+        x ^= x << 13; /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        fling_task_id_t id;
+        fling_task_id_make (&id, producer, seq);
+        char want[64], got[FLING_TASK_ID_TEXT_SIZE];
+        snprintf (want, sizeof want, "%016" PRIx64 ":%" PRIu64, producer, seq);
+        assert_string_equal (fling_task_id_format (&id, got), want);
+    }
+}
+
 static void test_task_id_parse_rejects (void **state)
 {
     const char *bad[] = {
@@ -1064,6 +1091,7 @@ int main (void)
         cmocka_unit_test (test_bad_ready),
         cmocka_unit_test (test_every_truncation),
         cmocka_unit_test (test_task_id_format_parse),
+        cmocka_unit_test (test_task_id_format_like_printf),
         cmocka_unit_test (test_task_id_parse_rejects),
         cmocka_unit_test (test_name_valid),
         cmocka_unit_test (test_cmd_names),
