@@ -42,7 +42,11 @@ typedef enum {
     FLING_OVERFLOW_DROP = 1  /* fling_send returns 0 and counts the task as dropped */
 } fling_overflow_t;
 
-/*  Per-task outcome, reported to the optional ack callback. */
+/*  Per-task outcome, reported to the optional ack callback. A broker that
+    answers UNAVAILABLE (its store failed, or it is shutting down) has not
+    refused the task: its fate is unknown, so the producer keeps it and
+    sends it again, with the same id, until a broker accepts or refuses it
+    (a copy the broker kept after all is answered DUPLICATE, stored once). */
 typedef enum {
     FLING_ACK_ACCEPTED = 0, /* broker stored the task (or had it already) */
     FLING_ACK_REJECTED = 1, /* broker refused it; `err` says why */

@@ -57,7 +57,7 @@ struct _fling_sender_t {
 
     /* read by other threads */
     _Atomic int64_t heard_at_ms;
-    _Atomic uint64_t accepted, rejected, dropped, resent, broker_errors, bad_messages;
+    _Atomic uint64_t accepted, rejected, dropped, resent, broker_errors, bad_messages, unavailable;
 };
 
 /* ---- sending -------------------------------------------------------------- */
@@ -200,6 +200,14 @@ static void on_ack (fling_sender_t *self, const fling_msg_t *ack)
         return;
     if (ack->count != fling_batch_count (self->slots[i].batch)) {
         atomic_fetch_add_explicit (&self->bad_messages, 1, memory_order_relaxed);
+        return;
+    }
+    /* UNAVAILABLE means the broker could not make the batch durable (its
+       store failed) or is shutting down: the outcome is unknown, not a
+       refusal. Keep the batch and resend it, same ids, after the ack timeout:
+       a broker that did keep some of it answers DUPLICATE (SPEC.md §5.1). */
+    if (memchr (ack->body, FLING_REASON_UNAVAILABLE, ack->count)) {
+        atomic_fetch_add_explicit (&self->unavailable, 1, memory_order_relaxed);
         return;
     }
     fling_batch_t *batch = self->slots[i].batch;

@@ -402,6 +402,39 @@ static void test_rejected_statuses (void **state)
     broker_destroy (&broker);
 }
 
+/* UNAVAILABLE (store failed, broker stopping) is "outcome unknown": the
+   producer keeps the batch and resends it with the same ids; nothing is
+   reported rejected. */
+static void test_unavailable_is_resent (void **state)
+{
+    (void)state;
+    broker_t *broker = broker_new (0, MODE_ACK);
+    static const uint8_t unavailable[1] = {FLING_REASON_UNAVAILABLE};
+    static const uint8_t ok[1] = {FLING_REASON_OK};
+    broker_set_pattern (broker, unavailable, 1);
+    acks_t acks = {0};
+    fling_producer_options_t options = options_for (broker->port, &acks);
+    options.ack_timeout_ms = 200;
+    fling_producer_t *producer = producer_new (&options);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (fling_send (producer, "t", PAYLOAD), 0);
+    assert_int_equal (fling_producer_flush (producer, 500), -1); /* still unresolved */
+    fling_producer_stats_t stats = stats_of (producer);
+    assert_int_equal (stats.rejected, 0);
+    assert_int_equal (stats.queued, 20);
+    broker_set_pattern (broker, ok, 1);
+    assert_int_equal (fling_producer_flush (producer, 5000), 0);
+    stats = stats_of (producer);
+    assert_int_equal (stats.accepted, 20);
+    assert_int_equal (stats.rejected, 0);
+    assert_int_equal (atomic_load (&acks.rejected), 0);
+    size_t total = 0;
+    assert_int_equal (broker_distinct (broker, &total), 20); /* same ids every time */
+    assert_true (total > 20);
+    fling_producer_destroy (&producer);
+    broker_destroy (&broker);
+}
+
 static void test_flush_timeout_then_resend (void **state)
 {
     (void)state;
@@ -674,6 +707,7 @@ int main (void)
         cmocka_unit_test (test_batched_and_acked),
         cmocka_unit_test (test_rejected_statuses),
         cmocka_unit_test (test_flush_timeout_then_resend),
+        cmocka_unit_test (test_unavailable_is_resent),
         cmocka_unit_test (test_no_broker_never_blocks),
         cmocka_unit_test (test_resend_carries_same_ids),
         cmocka_unit_test (test_silence_then_resend_all),
