@@ -8,7 +8,7 @@
     Two loops, each timed per call (CLOCK_MONOTONIC around the call, as
     fling-load --latency times fling_send) and as a whole (mean, without the
     clock reads):
-      validate       fling_task_validate (name + prescan + jansson parse)
+      validate       fling_task_validate (name + the one-pass JSON check)
       jansson_parse  json_loadb (JSON_REJECT_DUPLICATES) + json_decref only
     Prints one JSON line per loop: {"what":..,"count":..,"mean_ns":..,
     "p50_ns":..,"p99_ns":..,"p999_ns":..}. Exit status 1 if a payload fails.
