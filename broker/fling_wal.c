@@ -187,29 +187,20 @@ void fling_wal_reserve (fling_wal_t *self, int64_t delta)
 
 /* ---- segments ---------------------------------------------------------------- */
 
-static int segment_create (fling_wal_t *self, uint32_t id)
+static void header_make (uint8_t header[SEGMENT_HEADER_SIZE], uint32_t id)
 {
-    char path[4096];
-    segment_path (self, id, path, sizeof path);
-    int fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    uint8_t header[SEGMENT_HEADER_SIZE] = {0};
+    memset (header, 0, SEGMENT_HEADER_SIZE);
     memcpy (header, SEGMENT_MAGIC, 8);
     put_u32 (header + 8, 1); /* format version */
     put_u32 (header + 12, id);
     put_u32 (header + 16, fling_crc32c (0, header, 16));
-    if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0 ||
-        self->io.pwrite (fd, header, sizeof header, 0) != (ssize_t)sizeof header) {
-        int saved = errno;
-        close (fd);
-        unlink (path);
-        errno = saved;
-        return -1;
-    }
+}
+
+/* Makes the open, preallocated file `fd` the active segment `id`.
+   -1 + ENOMEM; the caller then closes (and removes) the file. */
+static int segment_adopt (fling_wal_t *self, uint32_t id, int fd)
+{
     if (segments_push (self, id, fd) != 0) {
-        close (fd);
-        unlink (path);
         errno = ENOMEM;
         return -1;
     }
@@ -220,6 +211,31 @@ static int segment_create (fling_wal_t *self, uint32_t id)
     self->stats.bytes_on_disk += self->options.segment_bytes;
     self->stats.segments = (uint32_t)self->segment_count;
     self->stats.active_segment = id;
+    return 0;
+}
+
+static int segment_create (fling_wal_t *self, uint32_t id)
+{
+    char path[4096];
+    segment_path (self, id, path, sizeof path);
+    int fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    uint8_t header[SEGMENT_HEADER_SIZE];
+    header_make (header, id);
+    if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0 ||
+        self->io.pwrite (fd, header, sizeof header, 0) != (ssize_t)sizeof header) {
+        int saved = errno;
+        close (fd);
+        unlink (path);
+        errno = saved;
+        return -1;
+    }
+    if (segment_adopt (self, id, fd) != 0) {
+        close (fd);
+        unlink (path);
+        return -1;
+    }
     return 0;
 }
 
@@ -280,11 +296,8 @@ static int spare_activate (fling_wal_t *self, uint32_t id)
     char from[4096], to[4096];
     spare_path (self, from, sizeof from);
     segment_path (self, id, to, sizeof to);
-    uint8_t header[SEGMENT_HEADER_SIZE] = {0};
-    memcpy (header, SEGMENT_MAGIC, 8);
-    put_u32 (header + 8, 1);
-    put_u32 (header + 12, id);
-    put_u32 (header + 16, fling_crc32c (0, header, 16));
+    uint8_t header[SEGMENT_HEADER_SIZE];
+    header_make (header, id);
     int fd = self->spare_fd;
     if (self->io.pwrite (fd, header, sizeof header, 0) != (ssize_t)sizeof header ||
         rename (from, to) != 0) {
@@ -292,19 +305,11 @@ static int spare_activate (fling_wal_t *self, uint32_t id)
         return -1;
     }
     self->spare_fd = -1;
-    self->stats.bytes_on_disk -= self->options.segment_bytes; /* segments_push path adds it */
-    if (segments_push (self, id, fd) != 0) {
+    self->stats.bytes_on_disk -= self->options.segment_bytes; /* segment_adopt adds it back */
+    if (segment_adopt (self, id, fd) != 0) {
         close (fd);
-        errno = ENOMEM;
         return -1;
     }
-    active (self)->dirty = true;
-    self->active_offset = self->buffer_offset = SEGMENT_HEADER_SIZE;
-    self->synced_offset = 0;
-    self->dir_dirty = true;
-    self->stats.bytes_on_disk += self->options.segment_bytes;
-    self->stats.segments = (uint32_t)self->segment_count;
-    self->stats.active_segment = id;
     return 0;
 }
 

@@ -207,18 +207,7 @@ int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_
     if (!fling_name_valid ((const char *) p + 33, name_size))
         return -1;
 
-    out->raw = p;
-    out->raw_size = total;
-    memcpy (out->id.bytes, p + 4, FLING_TASK_ID_SIZE);
-    out->attempt = get_u16 (p + 20);
-    out->max_attempts = get_u16 (p + 22);
-    out->timeout_ms = get_u32 (p + 24);
-    out->backoff_ms = get_u32 (p + 28);
-    out->name = (const char *) p + 33;
-    out->name_size = name_size;
-    out->payload = (const char *) p + 38 + name_size;
-    out->payload_size = payload_size;
-    *cursor = p + total;
+    fling_record_read (cursor, out); /* checked: now read it the one way */
     *reason = FLING_REASON_OK;
     return 1;
 }
