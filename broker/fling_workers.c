@@ -51,13 +51,15 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
     if (!same_attempt && task->attempt < UINT16_MAX)
         task->attempt++;
     fling_record_set_attempt (task->raw, task->attempt);
-    /* The broker's own deadline: the task's timeout plus a grace of two
-       worker timeouts (the worker enforces the timeout itself and reports
-       TIMEOUT; this catches a worker that cannot). */
+    /* The broker's own deadline: twice the task's timeout (a worker that
+       prefetches may hold a task up to its timeout before starting it,
+       then run it up to its timeout) plus a grace of two worker timeouts.
+       The worker enforces the timeout itself and reports TIMEOUT; this
+       catches a worker that cannot. */
     fling_record_t record;
     fling_btask_record (task, &record);
     if (record.timeout_ms) {
-        uint64_t lease = (uint64_t)record.timeout_ms + 2ull * self->config.worker_timeout_ms;
+        uint64_t lease = 2ull * record.timeout_ms + 2ull * self->config.worker_timeout_ms;
         task->due = fling_due_in (self->now_ms,
                                   lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease);
         task->flags |= FLING_BTASK_DEADLINE;

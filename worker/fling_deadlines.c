@@ -1,18 +1,24 @@
 /*  fling_deadlines.c - see fling_deadlines.h.
 
-    task->deadline_slot is the task's index in the heap plus one, so 0
-    means "not in the heap" (a new task is zeroed).
+    task->deadline_slot is the task's lane index plus one, so 0 means "not
+    in" (a new task is zeroed). Lane FLING_DEADLINE_LANES is the shared
+    lane for periods that found no lane of their own.
 */
 #include "fling_deadlines.h"
 
-#include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 
+#define SHARED_LANE FLING_DEADLINE_LANES
+
+typedef struct {
+    uint32_t period_ms;
+    fling_task_t *head, *tail; /* earliest first */
+    size_t count;
+} lane_t;
+
 struct _fling_deadlines_t {
-    fling_task_t **items;
+    lane_t lanes[FLING_DEADLINE_LANES + 1];
     size_t size;
-    size_t capacity;
 };
 
 fling_deadlines_t *fling_deadlines_new (void)
@@ -25,89 +31,87 @@ void fling_deadlines_destroy (fling_deadlines_t **self_p)
     fling_deadlines_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->size; i++)
-        self->items[i]->deadline_slot = 0;
-    free (self->items);
+    for (size_t i = 0; i <= SHARED_LANE; i++)
+        for (fling_task_t *task = self->lanes[i].head; task; task = task->deadline_next)
+            task->deadline_slot = 0;
     free (self);
     *self_p = NULL;
 }
 
-static void s_place (fling_deadlines_t *self, size_t index, fling_task_t *task)
+/* The lane for `period_ms`: its own, else an empty one it takes, else the
+   shared one. */
+static size_t s_lane_for (fling_deadlines_t *self, uint32_t period_ms)
 {
-    self->items[index] = task;
+    size_t empty = SHARED_LANE;
+    for (size_t i = 0; i < FLING_DEADLINE_LANES; i++) {
+        if (self->lanes[i].count && self->lanes[i].period_ms == period_ms)
+            return i;
+        if (!self->lanes[i].count && empty == SHARED_LANE)
+            empty = i;
+    }
+    if (empty != SHARED_LANE)
+        self->lanes[empty].period_ms = period_ms;
+    return empty;
+}
+
+/* Inserts after the last task due no later, searching from the tail: the
+   first step almost always finds it (same period, later clock). */
+static void s_insert (lane_t *lane, fling_task_t *task)
+{
+    fling_task_t *before = lane->tail;
+    while (before && before->deadline_ms > task->deadline_ms)
+        before = before->deadline_prev;
+    task->deadline_prev = before;
+    task->deadline_next = before ? before->deadline_next : lane->head;
+    if (task->deadline_next)
+        task->deadline_next->deadline_prev = task;
+    else
+        lane->tail = task;
+    if (before)
+        before->deadline_next = task;
+    else
+        lane->head = task;
+    lane->count++;
+}
+
+void fling_deadlines_add (fling_deadlines_t *self, fling_task_t *task, uint32_t period_ms)
+{
+    fling_deadlines_remove (self, task);
+    size_t index = s_lane_for (self, period_ms);
+    s_insert (&self->lanes[index], task);
     task->deadline_slot = index + 1;
-}
-
-static void s_up (fling_deadlines_t *self, size_t index)
-{
-    fling_task_t *task = self->items[index];
-    while (index > 0) {
-        size_t parent = (index - 1) / 2;
-        if (self->items[parent]->deadline_ms <= task->deadline_ms)
-            break;
-        s_place (self, index, self->items[parent]);
-        index = parent;
-    }
-    s_place (self, index, task);
-}
-
-static void s_down (fling_deadlines_t *self, size_t index)
-{
-    fling_task_t *task = self->items[index];
-    while (true) {
-        size_t child = 2 * index + 1;
-        if (child >= self->size)
-            break;
-        if (child + 1 < self->size &&
-            self->items[child + 1]->deadline_ms < self->items[child]->deadline_ms)
-            child++;
-        if (task->deadline_ms <= self->items[child]->deadline_ms)
-            break;
-        s_place (self, index, self->items[child]);
-        index = child;
-    }
-    s_place (self, index, task);
-}
-
-int fling_deadlines_add (fling_deadlines_t *self, fling_task_t *task)
-{
-    if (task->deadline_slot)
-        fling_deadlines_remove (self, task);
-    if (self->size == self->capacity) {
-        size_t capacity = self->capacity ? self->capacity * 2 : 64;
-        fling_task_t **items =
-            (fling_task_t **)realloc (self->items, capacity * sizeof *self->items);
-        if (!items) {
-            errno = ENOMEM;
-            return -1;
-        }
-        self->items = items;
-        self->capacity = capacity;
-    }
-    self->items[self->size++] = task;
-    s_up (self, self->size - 1);
-    return 0;
+    self->size++;
 }
 
 void fling_deadlines_remove (fling_deadlines_t *self, fling_task_t *task)
 {
     size_t slot = task->deadline_slot;
-    if (slot == 0 || slot > self->size || self->items[slot - 1] != task)
+    if (slot == 0 || slot > SHARED_LANE + 1)
         return;
-    size_t index = slot - 1;
+    lane_t *lane = &self->lanes[slot - 1];
+    if (task->deadline_prev)
+        task->deadline_prev->deadline_next = task->deadline_next;
+    else
+        lane->head = task->deadline_next;
+    if (task->deadline_next)
+        task->deadline_next->deadline_prev = task->deadline_prev;
+    else
+        lane->tail = task->deadline_prev;
+    task->deadline_prev = task->deadline_next = NULL;
     task->deadline_slot = 0;
-    fling_task_t *last = self->items[--self->size];
-    if (index == self->size)
-        return;
-    /* The last item fills the hole, then moves whichever way it must. */
-    s_place (self, index, last);
-    s_up (self, index);
-    s_down (self, last->deadline_slot - 1);
+    lane->count--;
+    self->size--;
 }
 
 fling_task_t *fling_deadlines_first (fling_deadlines_t *self)
 {
-    return self->size ? self->items[0] : NULL;
+    fling_task_t *first = NULL;
+    for (size_t i = 0; i <= SHARED_LANE; i++) {
+        fling_task_t *head = self->lanes[i].head;
+        if (head && (!first || head->deadline_ms < first->deadline_ms))
+            first = head;
+    }
+    return first;
 }
 
 size_t fling_deadlines_size (fling_deadlines_t *self)

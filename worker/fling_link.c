@@ -67,11 +67,13 @@ static void s_send_ready (fling_worker_t *self)
         classes[i] = self->handler_list[i]->cls;
     }
     uint32_t capacity[FLING_CLASS_COUNT];
-    capacity[FLING_CLASS_POOL] = fling_overrun_pool_capacity (self);
-    capacity[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
+    uint32_t pool = fling_overrun_pool_capacity (self);
+    capacity[FLING_CLASS_POOL] = fling_worker_credit (self, pool);
+    capacity[FLING_CLASS_LOOP] =
+        self->class_handlers[FLING_CLASS_LOOP] ? fling_worker_credit (self, self->async_limit) : 0;
     fling_link_send (self, fling_msg_ready (capacity, (uint32_t)getpid (), self->name,
                                             self->handler_count, names, classes));
-    self->announced_pool = capacity[FLING_CLASS_POOL];
+    self->announced_pool = pool;
     s_send_holding (self);
     if (self->draining) {
         /* A READY during a drain: take nothing new. */

@@ -7,6 +7,8 @@
     worker with thousands of async tasks in flight thus has one timer, and
     a task that finishes in time costs one heap removal.
 
+    A task still waiting in the backlog at its deadline (it found no free
+    slot within its timeout) never started: it goes back unrun, RELEASED.
     On overrun the worker answers TIMEOUT at once (the broker may run the
     task elsewhere) and lets go of the task:
     - async: it moves to the overdue list; its late fling_task_complete
@@ -62,8 +64,9 @@ void fling_overrun_announce (fling_worker_t *self)
     if (self->draining || pool == self->announced_pool)
         return;
     uint32_t capacity[FLING_CLASS_COUNT];
-    capacity[FLING_CLASS_POOL] = pool;
-    capacity[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
+    capacity[FLING_CLASS_POOL] = fling_worker_credit (self, pool);
+    capacity[FLING_CLASS_LOOP] =
+        self->class_handlers[FLING_CLASS_LOOP] ? fling_worker_credit (self, self->async_limit) : 0;
     fling_link_send (self, fling_msg_capacity (capacity));
     self->announced_pool = pool;
 }
@@ -98,6 +101,11 @@ static void s_after_detach (fling_worker_t *self)
 /* `task` (off the heap already) is past its deadline. */
 static void s_overrun (fling_worker_t *self, fling_task_t *task)
 {
+    if (task->waiting) {
+        /* Never started: it did not overrun, it found no slot in time. */
+        fling_worker_release_waiting (self, task);
+        return;
+    }
     if (task->cls == FLING_CLASS_LOOP) {
         fling_worker_untrack (self, task);
         s_send_timeout (self, task);
@@ -120,8 +128,7 @@ static void s_overrun (fling_worker_t *self, fling_task_t *task)
     }
     if (errno == EAGAIN) {
         task->deadline_ms = fling_clock_ms () + DETACH_RETRY_MS;
-        if (fling_deadlines_add (self->deadlines, task))
-            fling_error ("out of memory: task %s keeps running past its deadline", task->id_text);
+        fling_deadlines_add (self->deadlines, task, DETACH_RETRY_MS);
     }
     /* EALREADY: the handler returned just now; its own result follows. */
 }

@@ -21,6 +21,7 @@ struct _fling_task_t {
     fling_worker_t *worker;
     struct fling_handler *handler; /* NULL: no handler for the name */
     fling_task_t *prev, *next;     /* worker's in-flight list, loop thread only */
+    fling_task_t *wait_prev, *wait_next; /* its class's backlog (fling_backlog.c) */
     fling_task_id_t id;
     uint16_t attempt;
     fling_class_t cls;
@@ -30,10 +31,16 @@ struct _fling_task_t {
     const char *name; /* point into record[] */
     const char *payload;
     size_t payload_size;
-    int64_t started_ms;   /* when it was handed to its handler */
+    int64_t started_ms;   /* when it arrived, then when it was handed to its handler */
     uint32_t timeout_ms;  /* from the record; 0 = no deadline */
-    int64_t deadline_ms;  /* started_ms + timeout_ms (fling_clock_ms) */
-    size_t deadline_slot; /* fling_deadlines.c: heap index + 1, 0 = not in it */
+    /* Waiting in the backlog: arrival + timeout_ms, the latest it may
+       start (past it, it is handed back unrun). Started: started_ms +
+       timeout_ms (fling_clock_ms). */
+    int64_t deadline_ms;
+    size_t deadline_slot; /* fling_deadlines.c: lane + 1, 0 = not in it */
+    fling_task_t *deadline_prev, *deadline_next; /* in that lane */
+    bool waiting;         /* in its class's backlog, not started */
+    bool started;         /* handed to its handler (counts in started_count) */
     bool timed_out;       /* TIMEOUT sent; the task is no longer ours to report */
     /* The id as text, formatted on first use (fling_task_id): most tasks
        never need it. Read it through fling_task_id(), not directly. */

@@ -1,8 +1,12 @@
 /*  fling_worker.c - the worker: handlers, dispatch, results, drain.
 
-    Life of a task: a DISPATCH record becomes a heap task (fling_task.c);
-    an async handler gets it on the loop thread at once, a blocking one goes
-    to the pool (fling_pool.c). Either way its outcome is appended to the
+    Life of a task: a DISPATCH record becomes a heap task (fling_task.c).
+    If its class has a free slot (async_limit for async handlers, the
+    pool's threads for blocking ones) it starts at once: an async handler
+    gets it on the loop thread, a blocking one goes to the pool
+    (fling_pool.c). Otherwise it waits in its class's backlog
+    (fling_backlog.c, filled by prefetch) and starts the moment a slot
+    frees, in arrival order. Either way its outcome is appended to the
     pending RESULT batch, which leaves once per turn of the event loop: at
     the end of each of our loop callbacks, or from a 0 ms timer when the
     task finished inside someone else's callback (an async handler's timer).
@@ -27,6 +31,7 @@
 
 #define DEFAULT_ENDPOINT         "tcp://127.0.0.1:5556"
 #define DEFAULT_ASYNC_LIMIT      1000
+#define DEFAULT_PREFETCH         1
 #define DEFAULT_HEARTBEAT_MS     1000
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define CLOSE_LINGER_MS          2000 /* time for the last RESULT and BYE to leave */
@@ -42,6 +47,7 @@ void fling_worker_options_init (fling_worker_options_t *options)
     options->endpoint = endpoint && *endpoint ? endpoint : DEFAULT_ENDPOINT;
     options->pool_size = fling_pool_default_size ();
     options->async_limit = DEFAULT_ASYNC_LIMIT;
+    options->prefetch = DEFAULT_PREFETCH;
     options->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     options->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
 }
@@ -80,6 +86,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     self->name = options->name && *options->name ? s_name_copy (options->name) : s_default_name ();
     self->pool_size = options->pool_size ? options->pool_size : defaults.pool_size;
     self->async_limit = options->async_limit ? options->async_limit : defaults.async_limit;
+    self->prefetch = options->prefetch; /* 0 is a choice: no prefetch */
     self->heartbeat_ms = options->heartbeat_ms ? options->heartbeat_ms : defaults.heartbeat_ms;
     self->drain_timeout_ms =
         options->drain_timeout_ms ? options->drain_timeout_ms : defaults.drain_timeout_ms;
@@ -222,6 +229,7 @@ void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)
 {
     *stats = self->stats;
     stats->running = self->running_count[FLING_CLASS_POOL] + self->running_count[FLING_CLASS_LOOP];
+    stats->waiting = self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     stats->stuck_threads = self->pool ? fling_pool_stuck (self->pool) : 0;
 }
 
@@ -247,6 +255,7 @@ static int s_on_flush_timer (zloop_t *loop, int timer_id, void *arg)
 }
 
 static void s_warn_window (fling_worker_t *self);
+static void s_start_waiting (fling_worker_t *self);
 
 /* Called at the end of each of our loop callbacks: one RESULT per turn,
    and the end of a drain once nothing runs any more. Returns the value
@@ -254,6 +263,7 @@ static void s_warn_window (fling_worker_t *self);
 int fling_worker_after_callback (fling_worker_t *self)
 {
     self->in_callback = false;
+    s_start_waiting (self); /* slots freed by a stuck thread's replacement, say */
     s_flush (self);
     if (self->warn_suppressed) /* a flood's count, once its window is over */
         s_warn_window (self);
@@ -380,6 +390,12 @@ static void s_untrack (fling_worker_t *self, fling_task_t *task)
 {
     s_list_unlink (&self->running, task);
     self->running_count[task->cls]--;
+    if (task->waiting)
+        fling_backlog_remove (&self->backlog[task->cls], task);
+    if (task->started) {
+        task->started = false;
+        self->started_count[task->cls]--;
+    }
     if (self->deadlines)
         fling_deadlines_remove (self->deadlines, task);
 }
@@ -417,9 +433,12 @@ static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
 /* A task leaves the worker: result recorded, memory freed. */
 static void s_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
+    bool started = task->started;
     s_untrack (self, task);
     s_record (self, task, outcome);
     fling_task_destroy (&task);
+    if (started)
+        s_start_waiting (self); /* its slot is free: no round trip to refill it */
 }
 
 void fling_task_complete (fling_task_t *task, fling_status_t status)
@@ -465,7 +484,78 @@ static void s_discard (void *job)
     fling_task_destroy (&task);
 }
 
-/* A record from a DISPATCH becomes a running (or queued) task. */
+/* ---- slots and the backlog -------------------------------------------------- */
+
+/* Tasks of a class that run at once. */
+static size_t s_slots (fling_worker_t *self, fling_class_t cls)
+{
+    if (cls == FLING_CLASS_LOOP)
+        return self->async_limit;
+    return self->pool ? fling_pool_capacity (self->pool) : self->pool_size;
+}
+
+uint32_t fling_worker_credit (const fling_worker_t *self, uint32_t slots)
+{
+    uint64_t credit = (uint64_t)slots * (1u + (uint64_t)self->prefetch);
+    return credit > UINT32_MAX ? UINT32_MAX : (uint32_t)credit;
+}
+
+/* (Re)places the task's deadline at `from` + its timeout. */
+static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t from)
+{
+    if (!task->timeout_ms || (task->deadline_slot && task->deadline_ms == from + task->timeout_ms))
+        return;
+    task->deadline_ms = from + task->timeout_ms;
+    fling_deadlines_add (self->deadlines, task, task->timeout_ms);
+    fling_overrun_arm (self);
+}
+
+/* Hands the task to its handler; its time limit runs from `now`. */
+static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
+{
+    task->started = true;
+    self->started_count[task->cls]++;
+    task->started_ms = now;
+    s_set_deadline (self, task, now);
+    if (task->cls == FLING_CLASS_LOOP) {
+        task->handler->async (task, task->handler->arg); /* may complete it now */
+        return;
+    }
+    if (fling_pool_submit (self->pool, task)) {
+        fling_task_set_error (task, "out of memory");
+        s_finish (self, task, FLING_OUTCOME_RELEASED);
+    }
+}
+
+/* Starts waiting tasks while their class has free slots. A handler that
+   completes at once re-enters through s_finish; the guard keeps that a
+   loop here instead of a recursion as deep as the backlog. */
+static void s_start_waiting (fling_worker_t *self)
+{
+    if (self->starting || self->draining || self->tearing_down)
+        return;
+    self->starting = true;
+    int64_t now = 0;
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        fling_backlog_t *backlog = &self->backlog[cls];
+        while (backlog->count && self->started_count[cls] < s_slots (self, (fling_class_t)cls)) {
+            if (!now)
+                now = fling_clock_ms (); /* once per refill, not per task */
+            s_begin (self, fling_backlog_pop (backlog), now);
+        }
+    }
+    self->starting = false;
+}
+
+void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task)
+{
+    fling_debug ("task waited past its timeout of %u ms without a free slot: handed back unrun "
+                 "id=%s name=%s",
+                 (unsigned)task->timeout_ms, fling_task_id (task), task->name);
+    s_finish (self, task, FLING_OUTCOME_RELEASED);
+}
+
+/* A record from a DISPATCH becomes a running (or waiting) task. */
 void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
 {
     self->stats.dispatched++;
@@ -489,27 +579,18 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
     }
     task->cls = task->handler->cls;
     /* The DISPATCH's arrival, read once per message by fling_link.c: a
-       clock read per task cost 5% of the worker, and deadlines run from
-       receipt anyway. */
+       clock read per task cost 5% of the worker. */
     task->started_ms = self->last_recv_ms ? self->last_recv_ms : fling_clock_ms ();
     s_track (self, task);
-    if (task->timeout_ms) {
-        /* From receipt, for pool tasks too: the broker's clock runs from
-           dispatch, and a task waiting for a thread is late all the same. */
-        task->deadline_ms = task->started_ms + task->timeout_ms;
-        if (fling_deadlines_add (self->deadlines, task) == 0)
-            fling_overrun_arm (self);
-        else
-            fling_error ("out of memory: no deadline for task %s", fling_task_id (task));
-    }
-    if (task->cls == FLING_CLASS_LOOP) {
-        task->handler->async (task, task->handler->arg); /* may complete it now */
-        return;
-    }
-    if (fling_pool_submit (self->pool, task)) {
-        fling_task_set_error (task, "out of memory");
-        s_finish (self, task, FLING_OUTCOME_RELEASED);
-    }
+    /* Started or waiting, a task with a timeout has a deadline from now on:
+       a waiting one must start by then (the broker's lease runs from its
+       dispatch and allows two timeouts, SPEC.md §6.4). */
+    s_set_deadline (self, task, task->started_ms);
+    fling_backlog_t *backlog = &self->backlog[task->cls];
+    if (backlog->count == 0 && self->started_count[task->cls] < s_slots (self, task->cls))
+        s_begin (self, task, task->started_ms);
+    else
+        fling_backlog_push (backlog, task);
 }
 
 /* ---- drain ----------------------------------------------------------------- */
@@ -548,7 +629,8 @@ static void s_start_drain (fling_worker_t *self)
     if (self->draining)
         return;
     self->draining = true;
-    size_t queued = self->pool ? fling_pool_queued (self->pool) : 0;
+    size_t queued = (self->pool ? fling_pool_queued (self->pool) : 0) +
+                    self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     fling_info ("draining: %zu tasks running, %zu not started (released), timeout %u ms",
                 s_running (self) - queued, queued, self->drain_timeout_ms);
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
@@ -556,6 +638,9 @@ static void s_start_drain (fling_worker_t *self)
     fling_task_t *task;
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
         s_finish (self, task, FLING_OUTCOME_RELEASED);
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++)
+        while ((task = self->backlog[cls].head))
+            s_finish (self, task, FLING_OUTCOME_RELEASED);
     if (zloop_timer (self->loop, self->drain_timeout_ms, 1, s_on_drain_timeout, self) == -1)
         fling_error ("cannot arm the drain timer: stopping without waiting");
 }
@@ -595,12 +680,12 @@ static void s_log_started (fling_worker_t *self)
                       self->handler_list[i]->name, fling_class_name (self->handler_list[i]->cls));
         used += n > 0 ? (size_t)n : 0;
     }
-    fling_info ("started name=%s pid=%d pool=%u async_limit=%u heartbeat_ms=%u endpoint=%s "
-                "handlers=%s",
+    fling_info ("started name=%s pid=%d pool=%u async_limit=%u prefetch=%u heartbeat_ms=%u "
+                "endpoint=%s handlers=%s",
                 self->name, (int)getpid (),
                 self->class_handlers[FLING_CLASS_POOL] ? self->pool_size : 0,
-                self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0, self->heartbeat_ms,
-                self->endpoint, names);
+                self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0, self->prefetch,
+                self->heartbeat_ms, self->endpoint, names);
 }
 
 static int s_setup (fling_worker_t *self)
@@ -654,7 +739,10 @@ static void s_teardown (fling_worker_t *self)
     self->tearing_down = true;
     for (fling_task_t *task = self->running, *next; task; task = next) {
         next = task->next;
-        if (task->cls == FLING_CLASS_POOL)
+        if (task->waiting) {
+            s_untrack (self, task); /* never handed to the pool: ours to free */
+            fling_task_destroy (&task);
+        } else if (task->cls == FLING_CLASS_POOL)
             s_untrack (self, task);
     }
     fling_deadlines_destroy (&self->deadlines); /* no timer runs any more */

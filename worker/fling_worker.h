@@ -12,14 +12,26 @@
       (fling_worker_add_thread_hooks) run once on each pool thread at start
       and at exit, so each thread can own its own clients.
 
-    The worker tells the broker how many tasks of each kind it can take
-    (pool size, async limit); the broker never sends more. Heartbeats come
-    from the event loop, so a long blocking task keeps its lease while the
-    worker lives.
+    The worker tells the broker how many tasks of each kind it can take:
+    its slots (pool size, async limit) times (1 + prefetch); the broker
+    never sends more. Prefetch (default 1: one task waiting per slot) hides
+    the round trip through the broker: when a task ends, the next one of
+    its kind starts at once from the worker's own backlog, in arrival
+    order. Its cost: a task may wait at a busy worker while another worker
+    is idle (the broker sends each task to the worker with the most free
+    credit, so this happens only when there are fewer tasks than total
+    credit), and a worker that crashes takes its waiting tasks down with
+    it (they count a crash, SPEC.md §6.4). Set prefetch to 0 for long
+    tasks, or where one task must never wait behind another. Heartbeats
+    come from the event loop, so a long blocking task keeps its lease
+    while the worker lives.
 
     Deadlines: a task may carry a time limit (the broker puts the task's
     or its queue's timeout in each dispatched record; 0 = none). It counts
-    from the moment the worker receives the task. A task still running at
+    from the moment the task starts (is handed to its handler). A task
+    that waits in the backlog longer than its time limit without finding
+    a free slot never starts: it goes back to the broker unrun (RELEASED,
+    the attempt does not count) to run elsewhere. A task still running at
     its deadline is reported to the broker as TIMEOUT at once (the broker
     may then run it again, elsewhere) and a WARN line is logged
     ("task overran its deadline id=.. name=.. timeout_ms=.. class=..").
@@ -83,6 +95,8 @@ typedef struct {
     const char *name;          /* for logs and stats; default "HOSTNAME-PID" */
     unsigned pool_size;        /* blocking threads; default: number of cores */
     unsigned async_limit;      /* async tasks at once; default 1000 */
+    unsigned prefetch;         /* tasks held per slot beyond the running ones;
+                                  fling_worker_options_init sets 1; 0 = none */
     unsigned heartbeat_ms;     /* default 1000 */
     unsigned drain_timeout_ms; /* on stop: wait this long for tasks in flight; default 30000 */
 } fling_worker_options_t;

@@ -32,7 +32,8 @@ typedef struct {
     uint64_t send_failures; /* messages dropped because the socket would block */
     uint64_t timed_out;     /* outcome TIMEOUT: overran the deadline */
     uint64_t holding_sent;  /* leases named in HOLDING after re-registering */
-    uint64_t running;       /* tasks in flight now */
+    uint64_t running;       /* tasks in our hands now: started or waiting */
+    uint64_t waiting;       /* of those, received but not started (prefetched) */
     uint64_t stuck_threads; /* pool threads detached, still inside an overrun handler */
 } fling_worker_stats_t;
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_backlog.h"
 #include "fling_deadlines.h"
 #include "fling_pool.h"
 #include "fling_proto.h"
@@ -36,6 +37,7 @@ struct _fling_worker_t {
     char *name;
     unsigned pool_size;
     unsigned async_limit;
+    unsigned prefetch; /* tasks held per slot beyond those running */
     unsigned heartbeat_ms;
     unsigned drain_timeout_ms;
     zhashx_t *handlers; /* name -> fling_handler_t */
@@ -50,8 +52,11 @@ struct _fling_worker_t {
     fling_pool_t *pool;
     int stop_fd;              /* eventfd: fling_worker_request_stop writes it */
     fling_results_t *results; /* outcomes waiting for the next RESULT */
-    fling_task_t *running;    /* tasks in flight (a list) */
+    fling_task_t *running;    /* tasks in our hands, started or not (a list) */
     size_t running_count[FLING_CLASS_COUNT];
+    fling_backlog_t backlog[FLING_CLASS_COUNT]; /* received, not started */
+    size_t started_count[FLING_CLASS_COUNT];    /* handed to their handlers */
+    bool starting;                              /* s_start_waiting is on the stack */
     fling_task_t *overdue; /* async tasks past their deadline, not completed yet */
 
     /* deadlines (fling_overrun.c) */
@@ -100,6 +105,12 @@ int fling_worker_after_callback (fling_worker_t *self);
 void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result);
 /*  Takes a task off the in-flight list (and its deadline off the heap). */
 void fling_worker_untrack (fling_worker_t *self, fling_task_t *task);
+/*  Hands a task that waited in the backlog past its deadline back to the
+    broker unrun (RELEASED: the attempt does not count) and frees it. */
+void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task);
+/*  Credit to announce for a class that runs `slots` tasks at once: the
+    slots plus the prefetch. */
+uint32_t fling_worker_credit (const fling_worker_t *self, uint32_t slots);
 /*  Puts a timed-out async task on the overdue list until it completes. */
 void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task);
 

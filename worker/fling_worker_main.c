@@ -47,6 +47,9 @@ static const char *s_usage =
     "                          (default HOSTNAME-PID)\n"
     "  --pool-size N           blocking threads             $FLING_POOL_SIZE (default: cores)\n"
     "  --async-limit N         async tasks at once          $FLING_ASYNC_LIMIT (default 1000)\n"
+    "  --prefetch N            tasks held per slot beyond   $FLING_PREFETCH (default 1)\n"
+    "                          the running ones, to refill a slot without a round\n"
+    "                          trip to the broker; 0 for long tasks\n"
     "  --heartbeat-ms N        PING interval                $FLING_HEARTBEAT_MS (default 1000)\n"
     "  --drain-timeout-ms N    on stop, wait this long      $FLING_DRAIN_TIMEOUT_MS\n"
     "                          for running tasks (default 30000)\n"
@@ -143,6 +146,7 @@ static int s_config_from_env (config_t *config)
     } numbers[] = {
         {"FLING_POOL_SIZE", &config->worker.pool_size},
         {"FLING_ASYNC_LIMIT", &config->worker.async_limit},
+        {"FLING_PREFETCH", &config->worker.prefetch},
         {"FLING_HEARTBEAT_MS", &config->worker.heartbeat_ms},
         {"FLING_DRAIN_TIMEOUT_MS", &config->worker.drain_timeout_ms},
     };
@@ -168,6 +172,7 @@ enum {
     OPT_NAME,
     OPT_POOL,
     OPT_ASYNC,
+    OPT_PREFETCH,
     OPT_HEARTBEAT,
     OPT_DRAIN,
     OPT_LOG,
@@ -184,6 +189,7 @@ static int s_config_from_flags (config_t *config, int argc, char **argv)
         {"name", required_argument, NULL, OPT_NAME},
         {"pool-size", required_argument, NULL, OPT_POOL},
         {"async-limit", required_argument, NULL, OPT_ASYNC},
+        {"prefetch", required_argument, NULL, OPT_PREFETCH},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"drain-timeout-ms", required_argument, NULL, OPT_DRAIN},
         {"log-level", required_argument, NULL, OPT_LOG},
@@ -207,6 +213,9 @@ static int s_config_from_flags (config_t *config, int argc, char **argv)
             break;
         case OPT_ASYNC:
             rc = s_parse_unsigned ("--async-limit", optarg, &config->worker.async_limit);
+            break;
+        case OPT_PREFETCH:
+            rc = s_parse_unsigned ("--prefetch", optarg, &config->worker.prefetch);
             break;
         case OPT_HEARTBEAT:
             rc = s_parse_unsigned ("--heartbeat-ms", optarg, &config->worker.heartbeat_ms);
@@ -318,11 +327,11 @@ static int s_install_signals (void)
 
 static void s_log_config (const config_t *config)
 {
-    fling_debug ("config endpoint=%s name=%s pool_size=%u async_limit=%u heartbeat_ms=%u "
-                 "drain_timeout_ms=%u modules=%zu ready_fd=%d",
+    fling_debug ("config endpoint=%s name=%s pool_size=%u async_limit=%u prefetch=%u "
+                 "heartbeat_ms=%u drain_timeout_ms=%u modules=%zu ready_fd=%d",
                  config->worker.endpoint, config->worker.name ? config->worker.name : "(default)",
-                 config->worker.pool_size, config->worker.async_limit, config->worker.heartbeat_ms,
-                 config->worker.drain_timeout_ms, config->module_count, config->ready_fd);
+                 config->worker.pool_size, config->worker.async_limit, config->worker.prefetch,
+                 config->worker.heartbeat_ms, config->worker.drain_timeout_ms, config->module_count, config->ready_fd);
 }
 
 static int s_run (config_t *config)

@@ -336,8 +336,8 @@ static void *run_thread (void *arg)
     return NULL;
 }
 
-static fling_worker_t *worker_new (broker_t *b, unsigned pool, unsigned async_limit,
-                                   unsigned drain_ms)
+static fling_worker_t *worker_new_ex (broker_t *b, unsigned pool, unsigned async_limit,
+                                      unsigned drain_ms, unsigned prefetch)
 {
     atomic_store (&s_block_started, 0);
     atomic_store (&s_block_finished, 0);
@@ -354,6 +354,7 @@ static fling_worker_t *worker_new (broker_t *b, unsigned pool, unsigned async_li
     options.async_limit = async_limit;
     options.heartbeat_ms = HEARTBEAT_MS;
     options.drain_timeout_ms = drain_ms;
+    options.prefetch = prefetch;
     fling_worker_t *worker = fling_worker_new (&options);
     assert_non_null (worker);
     assert_int_equal (fling_worker_register_blocking (worker, "t.block", handle_block, NULL), 0);
@@ -362,6 +363,14 @@ static fling_worker_t *worker_new (broker_t *b, unsigned pool, unsigned async_li
     assert_int_equal (s_slot, 0);
     fling_worker_on_registered (worker, on_registered, NULL);
     return worker;
+}
+
+/* Without prefetch: the worker holds no more than it runs, so these tests
+   see exactly which task runs when. */
+static fling_worker_t *worker_new (broker_t *b, unsigned pool, unsigned async_limit,
+                                   unsigned drain_ms)
+{
+    return worker_new_ex (b, pool, async_limit, drain_ms, 0);
 }
 
 static void runner_start (runner_t *runner, fling_worker_t *worker)
@@ -772,6 +781,112 @@ static void stop_and_join (broker_t *b, runner_t *runner, fling_worker_t *worker
     assert_int_equal (runner->rc, 0);
 }
 
+static void wait_block_started (int count)
+{
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (&s_block_started) < count && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (&s_block_started), count);
+}
+
+/* Prefetch 1: the worker asks for twice its slots, runs its slots' worth,
+   and starts a waiting task the moment a slot frees, in arrival order. */
+static void test_prefetch_backlog (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    fling_worker_t *worker = worker_new_ex (&b, 1, 2, 5000, 1);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_registration (&b, 2, 4);
+
+    /* Blocking, one thread: the second waits for the first. */
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    results_t r;
+    results_reset (&r);
+    batch_add (batch, 1, "t.block", "{\"ms\":200}");
+    batch_add (batch, 2, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    wait_block_started (1);
+    sleep_ms (100);
+    assert_int_equal (atomic_load (&s_block_started), 1);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.waiting, 1);
+    broker_results (&b, &r, 2);
+    assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[2], FLING_OUTCOME_DONE);
+
+    /* A waiting task's time limit runs from its start: 250 ms waiting plus
+       100 ms running is within a 300 ms limit. */
+    results_reset (&r);
+    batch_add (batch, 3, "t.block", "{\"ms\":250}");
+    batch_add_ex (batch, 4, 1, 300, "t.block", "{\"ms\":100}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 2);
+    assert_int_equal (r.outcome[3], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[4], FLING_OUTCOME_DONE);
+
+    /* One that cannot start within its limit goes back unrun, at once. */
+    results_reset (&r);
+    int started = atomic_load (&s_block_started);
+    batch_add (batch, 5, "t.block", "{\"ms\":600}");
+    batch_add_ex (batch, 6, 1, 100, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    int64_t sent_at = now_ms ();
+    broker_results (&b, &r, 1);
+    assert_int_equal (r.outcome[6], FLING_OUTCOME_RELEASED);
+    assert_true (now_ms () - sent_at < 500);
+    broker_results (&b, &r, 2);
+    assert_int_equal (r.outcome[5], FLING_OUTCOME_DONE);
+    assert_int_equal (atomic_load (&s_block_started), started + 1);
+
+    /* Async, limit 2: four 150 ms tasks run in two waves. */
+    results_reset (&r);
+    for (uint64_t seq = 7; seq <= 10; seq++)
+        batch_add (batch, seq, "t.async", "{\"ms\":150}");
+    sent_at = now_ms ();
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 2);
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.running, 2);
+    assert_int_equal (stats.waiting, 0);
+    broker_results (&b, &r, 4);
+    assert_true (now_ms () - sent_at >= 290);
+    for (int seq = 7; seq <= 10; seq++)
+        assert_int_equal (r.outcome[seq], FLING_OUTCOME_DONE);
+
+    /* Drain: what waits goes back unrun, what runs finishes. */
+    results_reset (&r);
+    batch_add (batch, 11, "t.block", "{\"ms\":300}");
+    batch_add (batch, 12, "t.block", "{}");
+    for (uint64_t seq = 13; seq <= 16; seq++)
+        batch_add (batch, seq, "t.async", "{\"ms\":200}");
+    started = atomic_load (&s_block_started);
+    broker_dispatch (&b, batch);
+    wait_block_started (started + 1);
+    fling_worker_request_stop (worker);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    broker_results (&b, &r, 6);
+    assert_int_equal (r.outcome[11], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[12], FLING_OUTCOME_RELEASED);
+    assert_int_equal (r.outcome[13], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[14], FLING_OUTCOME_DONE);
+    assert_int_equal (r.outcome[15], FLING_OUTCOME_RELEASED);
+    assert_int_equal (r.outcome[16], FLING_OUTCOME_RELEASED);
+    broker_expect (&b, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.released, 4);
+    assert_int_equal (stats.running, 0);
+    assert_int_equal (stats.waiting, 0);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    fling_worker_destroy (&worker);
+    free (batch);
+    broker_stop (&b);
+}
+
 static void test_async_overrun (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
@@ -902,11 +1017,12 @@ static void test_stuck_cap_reduces_capacity (void **state)
     broker_dispatch (&b, batch);
     expect_timeout_and_capacity (&b, &r, 2, 0, 4);
     /* One the broker sent anyway waits for a thread that never comes, and
-       times out from the queue. */
+       goes back unrun when its time limit passes (RELEASED: that attempt
+       does not count). */
     batch_add_ex (batch, 3, 1, 100, "t.block", "{}");
     broker_dispatch (&b, batch);
     broker_results (&b, &r, 3);
-    assert_int_equal (r.outcome[3], FLING_OUTCOME_TIMEOUT);
+    assert_int_equal (r.outcome[3], FLING_OUTCOME_RELEASED);
     assert_int_equal (atomic_load (&s_block_started), 2);
     expect_quiet (&b, 200);
 
@@ -925,7 +1041,8 @@ static void test_stuck_cap_reduces_capacity (void **state)
     stop_and_join (&b, &runner, worker);
     fling_worker_stats_t stats;
     fling_worker_stats (worker, &stats);
-    assert_int_equal (stats.timed_out, 3);
+    assert_int_equal (stats.timed_out, 2);
+    assert_int_equal (stats.released, 1);
     assert_int_equal (stats.stuck_threads, 0);
     fling_worker_destroy (&worker);
     assert_int_equal (atomic_load (&s_hook_stops), 3);
@@ -1002,6 +1119,7 @@ int main (void)
         cmocka_unit_test_teardown (test_drain_timeout, teardown_worker),
         cmocka_unit_test_teardown (test_stop_before_run, teardown_worker),
         cmocka_unit_test_teardown (test_async_throughput, teardown_worker),
+        cmocka_unit_test_teardown (test_prefetch_backlog, teardown_worker),
         cmocka_unit_test_teardown (test_async_overrun, teardown_worker),
         cmocka_unit_test_teardown (test_blocking_overrun_replaces_thread, teardown_worker),
         cmocka_unit_test_teardown (test_stuck_cap_reduces_capacity, teardown_worker),
