@@ -58,6 +58,7 @@ typedef struct {
     uint64_t first, end; /* this thread sends sequence numbers [first, end) */
     double rate;         /* tasks per second for this thread, 0 = unpaced */
     size_t sample_count; /* samples written at samples[first...] */
+    int64_t done_ns;     /* when this thread made its last call */
     char *buf;
     size_t buf_size;
     pthread_t thread;
@@ -226,6 +227,7 @@ static void *sender_run (void *arg)
         send_task (s, load->cfg.names[seq % load->cfg.name_count], seq);
         sent++;
     }
+    s->done_ns = now_ns ();
     atomic_fetch_add (&load->threads_done, 1);
     return NULL;
 }
@@ -480,9 +482,15 @@ static int run (load_t *load)
     load->progress_ns = t0;
     unsigned started = (unsigned)start_senders (load, senders);
     watch (load, senders_done, NULL);
-    for (unsigned i = 0; i < started; i++)
+    /* The send span ends at the last thread's last call, not at the
+       watcher's next tick: a 50 ms tick is 5% of a one-second run. */
+    int64_t send_end = t0;
+    for (unsigned i = 0; i < started; i++) {
         pthread_join (senders[i].thread, NULL);
-    totals_t t = {.send_seconds = (double)(now_ns () - t0) / 1e9};
+        if (senders[i].done_ns > send_end)
+            send_end = senders[i].done_ns;
+    }
+    totals_t t = {.send_seconds = (double)(send_end - t0) / 1e9};
     flush_state_t f = {.deadline = now_ns () + (int64_t)cfg->flush_timeout_ms * 1000000LL};
     if (stop_signal)
         f.deadline = now_ns () + SIGNAL_FLUSH_MS * 1000000LL;

@@ -92,6 +92,10 @@ int fling_outbox_flush (fling_outbox_t *self, unsigned timeout_ms);
 /*  Tasks held now (queued + taken, not yet resolved). Lock-free read. */
 uint64_t fling_outbox_held (fling_outbox_t *self);
 
+/*  Tasks ever appended (appends that returned 0). Lock-free read; exact
+    once the appends it should count have returned. */
+uint64_t fling_outbox_appended (fling_outbox_t *self);
+
 /*  The eventfd the I/O thread polls for "new work". */
 int fling_outbox_wake_fd (fling_outbox_t *self);
 

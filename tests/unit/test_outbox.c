@@ -180,6 +180,8 @@ static void test_bound_fail (void **state)
     assert_int_equal (append (outbox, NULL), 0);
     assert_int_equal (append (outbox, NULL), -1);
     assert_int_equal (fling_outbox_held (outbox), 5);
+    /* Only appends that returned 0 count as appended (the producer's `sent`). */
+    assert_int_equal (fling_outbox_appended (outbox), 7);
     fling_outbox_destroy (&outbox);
 
     /* The byte bound: room for two records only. */
@@ -211,6 +213,7 @@ static void test_bound_drop (void **state)
     fling_outbox_resolve (outbox, &batch, UINT64_MAX);
     assert_int_equal (append (outbox, &id), 0);
     assert_int_equal (fling_task_id_seq (&id), 4);
+    assert_int_equal (fling_outbox_appended (outbox), 4);
     fling_outbox_destroy (&outbox);
 }
 
@@ -321,6 +324,7 @@ static void test_flush_waits_for_earlier_tasks (void **state)
 
 #define THREADS    4
 #define PER_THREAD 10000
+#define MAX_HELD   5000
 
 typedef struct {
     fling_outbox_t *outbox;
@@ -360,6 +364,9 @@ static void *taker (void *arg)
                     return (void *)1; /* bad or duplicate id */
                 shared->taken++;
             }
+            /* The bound holds while appenders race the lock-free check. */
+            if (fling_outbox_held (shared->outbox) > MAX_HELD)
+                return (void *)1;
             fling_outbox_resolve (shared->outbox, &batch, UINT64_MAX);
         }
         if (done)
@@ -372,7 +379,10 @@ static void *taker (void *arg)
 static void test_concurrent_appends (void **state)
 {
     (void)state;
-    fling_outbox_config_t config = config_of (5000, 64); /* small: the bound is hit too */
+    /* Small: the bound is hit too. Batches of 7 keep more batches in
+       flight than the outbox recycles, so new ones are allocated while the
+       other threads append. */
+    fling_outbox_config_t config = config_of (MAX_HELD, 7);
     shared_t shared = {.outbox = fling_outbox_new (&config)};
     atomic_init (&shared.appenders_left, THREADS);
     shared.seen = (uint8_t *)calloc (THREADS * PER_THREAD + 1, 1);
@@ -389,6 +399,7 @@ static void test_concurrent_appends (void **state)
     assert_null (result);
     assert_int_equal (shared.taken, THREADS * PER_THREAD);
     assert_int_equal (fling_outbox_held (shared.outbox), 0);
+    assert_int_equal (fling_outbox_appended (shared.outbox), THREADS * PER_THREAD);
     for (uint64_t seq = 1; seq <= THREADS * PER_THREAD; seq++)
         assert_int_equal (shared.seen[seq], 1);
     assert_int_equal (fling_outbox_flush (shared.outbox, 0), 0);
