@@ -76,6 +76,11 @@ struct fling_bworker {
     uint32_t pid;
     uint32_t capacity[FLING_CLASS_COUNT];
     uint32_t inflight[FLING_CLASS_COUNT];
+    /* The most tasks it said it runs at once since its READY: if it dies,
+       that many of its oldest leases per class count as running, the rest
+       were waiting (prefetch). The largest, not the last: a drain's
+       CAPACITY(0, 0) does not stop what already runs. */
+    uint32_t slots[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
     fling_tasklist_t leased; /* tasks it holds, oldest first */

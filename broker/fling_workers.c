@@ -144,8 +144,10 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
         unregister_names (worker); /* a re-READY replaces names, keeps leases */
     printable (worker->name, sizeof worker->name, msg->worker_name, msg->worker_name_size);
     worker->pid = msg->pid;
-    worker->capacity[FLING_CLASS_POOL] = msg->capacity[FLING_CLASS_POOL];
-    worker->capacity[FLING_CLASS_LOOP] = msg->capacity[FLING_CLASS_LOOP];
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        worker->capacity[cls] = msg->capacity[cls];
+        worker->slots[cls] = msg->slots[cls];
+    }
     worker->last_seen_ms = self->now_ms;
 
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
@@ -280,11 +282,16 @@ static void handle_holding (fling_broker_t *self, fling_bworker_t *worker, const
 static void handle_capacity (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
 {
     /* May drop below what is in flight: then nothing more until it drains. */
-    worker->capacity[FLING_CLASS_POOL] = msg->capacity[FLING_CLASS_POOL];
-    worker->capacity[FLING_CLASS_LOOP] = msg->capacity[FLING_CLASS_LOOP];
-    fling_debug ("worker capacity name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32,
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        worker->capacity[cls] = msg->capacity[cls];
+        if (msg->slots[cls] > worker->slots[cls])
+            worker->slots[cls] = msg->slots[cls];
+    }
+    fling_debug ("worker capacity name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
+                 " slots_pool=%" PRIu32 " slots_loop=%" PRIu32,
                  worker->name, worker->pid, worker->capacity[FLING_CLASS_POOL],
-                 worker->capacity[FLING_CLASS_LOOP]);
+                 worker->capacity[FLING_CLASS_LOOP], msg->slots[FLING_CLASS_POOL],
+                 msg->slots[FLING_CLASS_LOOP]);
     self->dispatch_needed = true;
 }
 
@@ -356,16 +363,36 @@ static void crash (fling_broker_t *self, fling_btask_t *task)
     self->counters.requeued++;
 }
 
-/* Returns the worker's tasks, oldest first at the head of their queues. A
-   worker that left (BYE) while holding tasks did not crash: each such run
+/* A lease the worker never started (it waited in its prefetch): back to
+   the head of its queue, as a RELEASED result would have put it. */
+static void release (fling_broker_t *self, fling_btask_t *task)
+{
+    task->attempt--;
+    fling_broker_store_state (self, task);
+    fling_broker_requeue (self, task, true);
+    self->counters.requeued++;
+}
+
+/* Returns the worker's tasks, oldest first at the head of their queues.
+   Per class, the oldest `slots` leases were running (the worker starts in
+   arrival order); newer ones were waiting and go back as released. A
+   worker that left (BYE) while running tasks did not crash: each such run
    counts as a failed attempt (requeued at once while attempts remain). */
 static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
-    size_t requeued = 0;
+    size_t requeued = 0, held[FLING_CLASS_COUNT] = {0, 0};
     fling_btask_t *task;
+    for (task = worker->leased.head; task; task = task->next)
+        held[fling_btask_cls (task)]++;
     while ((task = worker->leased.tail)) {
+        fling_class_t cls = fling_btask_cls (task);
+        bool started = held[cls]-- <= worker->slots[cls];
         fling_worker_unlease (task);
         requeued++;
+        if (!started) {
+            release (self, task);
+            continue;
+        }
         if (why != FLING_WORKER_LEFT) {
             crash (self, task);
             continue;

@@ -115,7 +115,7 @@ static zmsg_t *reencode_ready (const fling_msg_t *m)
     CHECK (m->worker_name_size <= FLING_NAME_MAX);
     memcpy (worker, m->worker_name, m->worker_name_size);
     worker[m->worker_name_size] = '\0';
-    return fling_msg_ready (m->capacity, m->pid, worker, count, names, classes);
+    return fling_msg_ready (m->capacity, m->slots, m->pid, worker, count, names, classes);
 }
 
 /* Text-carrying commands re-encode through strlen(): only without NULs. */
@@ -154,13 +154,24 @@ static zmsg_t *reencode (const fling_msg_t *m)
     case FLING_CMD_READY:
         return reencode_ready (m);
     case FLING_CMD_CAPACITY:
-        return fling_msg_capacity (m->capacity);
+        return fling_msg_capacity (m->capacity, m->slots);
     case FLING_CMD_PING:
         return fling_msg_ping ();
     case FLING_CMD_PONG:
         return fling_msg_pong ();
     case FLING_CMD_BYE:
         return fling_msg_bye ();
+    case FLING_CMD_HOLDING: {
+        /* Every lease reads back; the decoder checked the size. */
+        const uint8_t *cursor = m->body, *end = m->body + m->body_size;
+        fling_task_id_t id;
+        uint16_t attempt;
+        uint32_t leases = 0;
+        while (fling_lease_next (&cursor, end, &id, &attempt) == 1)
+            leases++;
+        CHECK (leases == m->count && cursor == end);
+        return fling_msg_holding (m->count, m->body, m->body_size);
+    }
     case FLING_CMD_ERROR:
     case FLING_CMD_ADMIN:
     case FLING_CMD_ADMIN_REPLY:

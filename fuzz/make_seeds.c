@@ -87,10 +87,11 @@ static zmsg_t *results_msg (void)
 
 static zmsg_t *ready_msg (void)
 {
-    uint32_t capacity[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 8, [FLING_CLASS_LOOP] = 256};
+    uint32_t capacity[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 16, [FLING_CLASS_LOOP] = 512};
+    uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 8, [FLING_CLASS_LOOP] = 256};
     const char *names[] = {"email.send", "img.resize", "test.noop"};
     fling_class_t classes[] = {FLING_CLASS_POOL, FLING_CLASS_POOL, FLING_CLASS_LOOP};
-    return fling_msg_ready (capacity, 4242, "worker-1", 3, names, classes);
+    return fling_msg_ready (capacity, slots, 4242, "worker-1", 3, names, classes);
 }
 
 int main (int argc, char **argv)
@@ -112,7 +113,7 @@ int main (int argc, char **argv)
     rc |= write_seed (dir, "bye", fling_msg_bye ());
     rc |= write_seed (dir, "ready", ready_msg ());
     rc |= write_seed (dir, "result-2", results_msg ());
-    rc |= write_seed (dir, "capacity-drain", fling_msg_capacity (capacity));
+    rc |= write_seed (dir, "capacity-drain", fling_msg_capacity (capacity, NULL));
     rc |= write_seed (dir, "error", fling_msg_error (FLING_REASON_UNKNOWN_PEER, "send READY"));
     rc |= write_seed (dir, "admin", fling_msg_admin ("{\"op\":\"stats\"}"));
     rc |= write_seed (dir, "admin-reply",

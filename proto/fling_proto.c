@@ -397,11 +397,39 @@ static const struct {
     uint8_t fields_size;
 } shape[FLING_CMD_MAX] = {
     [FLING_CMD_SUBMIT] = {3, 12},   [FLING_CMD_ACK] = {3, 12},     [FLING_CMD_PING] = {1, 0},
-    [FLING_CMD_PONG] = {1, 0},      [FLING_CMD_READY] = {4, 14},   [FLING_CMD_DISPATCH] = {3, 4},
-    [FLING_CMD_RESULT] = {3, 4},    [FLING_CMD_CAPACITY] = {2, 8}, [FLING_CMD_BYE] = {1, 0},
+    [FLING_CMD_PONG] = {1, 0},      [FLING_CMD_READY] = {4, 22},   [FLING_CMD_DISPATCH] = {3, 4},
+    [FLING_CMD_RESULT] = {3, 4},    [FLING_CMD_CAPACITY] = {2, 16}, [FLING_CMD_BYE] = {1, 0},
     [FLING_CMD_ERROR] = {3, 2},     [FLING_CMD_ADMIN] = {2, 0},    [FLING_CMD_ADMIN_REPLY] = {2, 0},
     [FLING_CMD_HOLDING] = {3, 4},
 };
+
+/* READY and CAPACITY carry, per class in the order pool then loop, the
+   capacity at the start of the fields and the slots at `slots_at`. */
+static const fling_class_t wire_classes[FLING_CLASS_COUNT] = {FLING_CLASS_POOL, FLING_CLASS_LOOP};
+
+/* -1 if a class runs more tasks at once than it holds. */
+static int read_capacity (fling_msg_t *out, const uint8_t *fields, size_t slots_at)
+{
+    for (size_t i = 0; i < FLING_CLASS_COUNT; i++) {
+        fling_class_t cls = wire_classes[i];
+        out->capacity[cls] = get_u32 (fields + 4 * i);
+        out->slots[cls] = get_u32 (fields + slots_at + 4 * i);
+        if (out->slots[cls] > out->capacity[cls])
+            return -1;
+    }
+    return 0;
+}
+
+static void write_capacity (uint8_t *fields, size_t slots_at,
+                            const uint32_t capacity[FLING_CLASS_COUNT],
+                            const uint32_t slots[FLING_CLASS_COUNT])
+{
+    for (size_t i = 0; i < FLING_CLASS_COUNT; i++) {
+        fling_class_t cls = wire_classes[i];
+        put_u32 (fields + 4 * i, capacity[cls]);
+        put_u32 (fields + slots_at + 4 * i, slots ? slots[cls] : capacity[cls]);
+    }
+}
 
 static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *reason)
 {
@@ -439,11 +467,9 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
             return check_results (out->body, out->body_size, out->count, reason);
         return check_records (out->body, out->body_size, out->count, reason);
     case FLING_CMD_READY:
-        out->capacity[FLING_CLASS_POOL] = get_u32 (fields);
-        out->capacity[FLING_CLASS_LOOP] = get_u32 (fields + 4);
         out->pid = get_u32 (fields + 8);
         out->count = get_u16 (fields + 12);
-        if (out->count == 0 || out->count > FLING_NAMES_MAX)
+        if (out->count == 0 || out->count > FLING_NAMES_MAX || read_capacity (out, fields, 14))
             return fail (reason, FLING_REASON_BAD_FIELD);
         out->worker_name = (const char *) out->body;
         out->worker_name_size = out->body_size;
@@ -454,9 +480,7 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
         out->body_size = zframe_size (list->frames[3]);
         return check_names (out->body, out->body_size, out->count, reason);
     case FLING_CMD_CAPACITY:
-        out->capacity[FLING_CLASS_POOL] = get_u32 (fields);
-        out->capacity[FLING_CLASS_LOOP] = get_u32 (fields + 4);
-        return 0;
+        return read_capacity (out, fields, 8) ? fail (reason, FLING_REASON_BAD_FIELD) : 0;
     case FLING_CMD_ERROR:
         out->reason = get_u16 (fields);
         out->text = (const char *) out->body;
@@ -584,13 +608,13 @@ zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size)
     return count_body (FLING_CMD_RESULT, count, results, size);
 }
 
-zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT], uint32_t pid,
+zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT],
+                         const uint32_t slots[FLING_CLASS_COUNT], uint32_t pid,
                          const char *worker_name, size_t name_count, const char *const *names,
                          const fling_class_t *classes)
 {
-    uint8_t fields[14];
-    put_u32 (fields, capacity[FLING_CLASS_POOL]);
-    put_u32 (fields + 4, capacity[FLING_CLASS_LOOP]);
+    uint8_t fields[22];
+    write_capacity (fields, 14, capacity, slots);
     put_u32 (fields + 8, pid);
     put_u16 (fields + 12, (uint16_t) name_count);
     size_t packed_size = 0;
@@ -614,11 +638,11 @@ zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT], uint32_t pi
     return msg;
 }
 
-zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT])
+zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT],
+                            const uint32_t slots[FLING_CLASS_COUNT])
 {
-    uint8_t fields[8];
-    put_u32 (fields, capacity[FLING_CLASS_POOL]);
-    put_u32 (fields + 4, capacity[FLING_CLASS_LOOP]);
+    uint8_t fields[16];
+    write_capacity (fields, 8, capacity, slots);
     return msg_add (msg_start (FLING_CMD_CAPACITY), fields, sizeof fields);
 }
 

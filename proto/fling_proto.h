@@ -195,7 +195,9 @@ typedef struct {
     const uint8_t *body;
     size_t body_size;
 
-    /* READY, CAPACITY: capacity per class */
+    /* READY, CAPACITY: per class, the tasks the worker holds at most
+       (capacity) and of those, the ones it runs at once (slots, at most
+       capacity); the rest wait in the worker (prefetch) */
     uint32_t capacity[FLING_CLASS_COUNT];
     /* READY: worker's pid and name (worker_name_size bytes, no terminator) */
     uint32_t pid;
@@ -204,6 +206,7 @@ typedef struct {
     /* READY: packed names: u8 class, u8 length, name bytes; `count` of them */
 
     /* ERROR: reason code and text; ADMIN, ADMIN_REPLY: JSON text */
+    uint32_t slots[FLING_CLASS_COUNT];
     uint16_t reason;
     const char *text;
     size_t text_size;
@@ -229,11 +232,14 @@ zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size);
 zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size);
 zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size);
 
-/*  READY: names[i] served by class classes[i]. */
-zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT], uint32_t pid,
+/*  READY: names[i] served by class classes[i]. READY and CAPACITY: `slots`
+    NULL means the same as `capacity` (no prefetch). */
+zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT],
+                         const uint32_t slots[FLING_CLASS_COUNT], uint32_t pid,
                          const char *worker_name, size_t name_count, const char *const *names,
                          const fling_class_t *classes);
-zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT]);
+zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT],
+                            const uint32_t slots[FLING_CLASS_COUNT]);
 zmsg_t *fling_msg_bye (void);
 zmsg_t *fling_msg_error (fling_reason_t reason, const char *text);
 zmsg_t *fling_msg_admin (const char *json);

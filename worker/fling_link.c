@@ -41,12 +41,17 @@ void fling_link_send (fling_worker_t *self, zmsg_t *msg)
 /* SPEC.md §5.2: right after a READY, name every task still in our hands
    (running, or waiting for a pool thread) so the broker can lease it back
    to us instead of running it a second time elsewhere. Tasks already
-   reported TIMEOUT are not ours any more and are left out. */
+   reported TIMEOUT are not ours any more and are left out. Oldest first
+   (the list is newest first): the broker leases them back in this order
+   and counts the oldest as the running ones if we die (SPEC.md §6.4). */
 static void s_send_holding (fling_worker_t *self)
 {
     uint8_t leases[FLING_BATCH_TASKS_MAX * FLING_LEASE_SIZE];
     uint32_t count = 0;
-    for (fling_task_t *task = self->running; task; task = task->next) {
+    fling_task_t *oldest = self->running;
+    while (oldest && oldest->next)
+        oldest = oldest->next;
+    for (fling_task_t *task = oldest; task; task = task->prev) {
         fling_lease_write (leases + (size_t)count * FLING_LEASE_SIZE, &task->id, task->attempt);
         self->stats.holding_sent++;
         if (++count == FLING_BATCH_TASKS_MAX) {
@@ -67,18 +72,16 @@ static void s_send_ready (fling_worker_t *self)
         classes[i] = self->handler_list[i]->cls;
     }
     uint32_t capacity[FLING_CLASS_COUNT];
-    uint32_t pool = fling_overrun_pool_capacity (self);
-    capacity[FLING_CLASS_POOL] = fling_worker_credit (self, pool);
-    capacity[FLING_CLASS_LOOP] =
-        self->class_handlers[FLING_CLASS_LOOP] ? fling_worker_credit (self, self->async_limit) : 0;
-    fling_link_send (self, fling_msg_ready (capacity, (uint32_t)getpid (), self->name,
+    uint32_t slots[FLING_CLASS_COUNT];
+    fling_worker_capacity (self, capacity, slots);
+    fling_link_send (self, fling_msg_ready (capacity, slots, (uint32_t)getpid (), self->name,
                                             self->handler_count, names, classes));
-    self->announced_pool = pool;
+    self->announced_pool = slots[FLING_CLASS_POOL];
     s_send_holding (self);
     if (self->draining) {
         /* A READY during a drain: take nothing new. */
         uint32_t none[FLING_CLASS_COUNT] = {0, 0};
-        fling_link_send (self, fling_msg_capacity (none));
+        fling_link_send (self, fling_msg_capacity (none, NULL));
     }
     fling_link_send (self, fling_msg_ping ());
 }

@@ -63,11 +63,9 @@ void fling_overrun_announce (fling_worker_t *self)
     uint32_t pool = fling_overrun_pool_capacity (self);
     if (self->draining || pool == self->announced_pool)
         return;
-    uint32_t capacity[FLING_CLASS_COUNT];
-    capacity[FLING_CLASS_POOL] = fling_worker_credit (self, pool);
-    capacity[FLING_CLASS_LOOP] =
-        self->class_handlers[FLING_CLASS_LOOP] ? fling_worker_credit (self, self->async_limit) : 0;
-    fling_link_send (self, fling_msg_capacity (capacity));
+    uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
+    fling_worker_capacity (self, capacity, slots);
+    fling_link_send (self, fling_msg_capacity (capacity, slots));
     self->announced_pool = pool;
 }
 

@@ -262,9 +262,14 @@ static void s_start_waiting (fling_worker_t *self);
    for zloop: -1 ends fling_worker_run's loop. */
 int fling_worker_after_callback (fling_worker_t *self)
 {
-    self->in_callback = false;
-    s_start_waiting (self); /* slots freed by a stuck thread's replacement, say */
+    /* Results leave before waiting tasks take the freed slots: if one of
+       those crashes the worker, the broker has what finished before it
+       and counts the crash against the tasks that were running (SPEC.md
+       §6.4), not against a finished one whose RESULT died with us. */
     s_flush (self);
+    s_start_waiting (self);
+    self->in_callback = false;
+    s_flush (self); /* what the new tasks finished at once */
     if (self->warn_suppressed) /* a flood's count, once its window is over */
         s_warn_window (self);
     if (self->draining && !self->finished && s_running (self) == 0) {
@@ -433,12 +438,11 @@ static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
 /* A task leaves the worker: result recorded, memory freed. */
 static void s_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
-    bool started = task->started;
     s_untrack (self, task);
     s_record (self, task, outcome);
     fling_task_destroy (&task);
-    if (started)
-        s_start_waiting (self); /* its slot is free: no round trip to refill it */
+    /* Its slot, if it had one, is refilled from the backlog at the end of
+       this loop callback (fling_worker_after_callback), after the RESULT. */
 }
 
 void fling_task_complete (fling_task_t *task, fling_status_t status)
@@ -494,10 +498,15 @@ static size_t s_slots (fling_worker_t *self, fling_class_t cls)
     return self->pool ? fling_pool_capacity (self->pool) : self->pool_size;
 }
 
-uint32_t fling_worker_credit (const fling_worker_t *self, uint32_t slots)
+void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_COUNT],
+                            uint32_t slots[FLING_CLASS_COUNT])
 {
-    uint64_t credit = (uint64_t)slots * (1u + (uint64_t)self->prefetch);
-    return credit > UINT32_MAX ? UINT32_MAX : (uint32_t)credit;
+    slots[FLING_CLASS_POOL] = fling_overrun_pool_capacity (self);
+    slots[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        uint64_t credit = (uint64_t)slots[cls] * (1u + (uint64_t)self->prefetch);
+        capacity[cls] = credit > UINT32_MAX ? UINT32_MAX : (uint32_t)credit;
+    }
 }
 
 /* (Re)places the task's deadline at `from` + its timeout. */
@@ -528,13 +537,11 @@ static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
 }
 
 /* Starts waiting tasks while their class has free slots. A handler that
-   completes at once re-enters through s_finish; the guard keeps that a
-   loop here instead of a recursion as deep as the backlog. */
+   completes at once frees its slot for the next turn of this loop. */
 static void s_start_waiting (fling_worker_t *self)
 {
-    if (self->starting || self->draining || self->tearing_down)
+    if (self->draining || self->tearing_down)
         return;
-    self->starting = true;
     int64_t now = 0;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         fling_backlog_t *backlog = &self->backlog[cls];
@@ -544,7 +551,6 @@ static void s_start_waiting (fling_worker_t *self)
             s_begin (self, fling_backlog_pop (backlog), now);
         }
     }
-    self->starting = false;
 }
 
 void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task)
@@ -634,7 +640,7 @@ static void s_start_drain (fling_worker_t *self)
     fling_info ("draining: %zu tasks running, %zu not started (released), timeout %u ms",
                 s_running (self) - queued, queued, self->drain_timeout_ms);
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
-    fling_link_send (self, fling_msg_capacity (none));
+    fling_link_send (self, fling_msg_capacity (none, NULL));
     fling_task_t *task;
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
         s_finish (self, task, FLING_OUTCOME_RELEASED);

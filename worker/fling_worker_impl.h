@@ -56,7 +56,6 @@ struct _fling_worker_t {
     size_t running_count[FLING_CLASS_COUNT];
     fling_backlog_t backlog[FLING_CLASS_COUNT]; /* received, not started */
     size_t started_count[FLING_CLASS_COUNT];    /* handed to their handlers */
-    bool starting;                              /* s_start_waiting is on the stack */
     fling_task_t *overdue; /* async tasks past their deadline, not completed yet */
 
     /* deadlines (fling_overrun.c) */
@@ -108,9 +107,10 @@ void fling_worker_untrack (fling_worker_t *self, fling_task_t *task);
 /*  Hands a task that waited in the backlog past its deadline back to the
     broker unrun (RELEASED: the attempt does not count) and frees it. */
 void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task);
-/*  Credit to announce for a class that runs `slots` tasks at once: the
-    slots plus the prefetch. */
-uint32_t fling_worker_credit (const fling_worker_t *self, uint32_t slots);
+/*  What to announce per class: slots (tasks run at once) and capacity
+    (slots plus the prefetch). */
+void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_COUNT],
+                            uint32_t slots[FLING_CLASS_COUNT]);
 /*  Puts a timed-out async task on the overdue list until it completes. */
 void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task);
 

@@ -12,10 +12,12 @@ from fault_harness import FaultCluster, run, scaled
 TOTAL = scaled(2000)
 POISON = 10
 LIMIT = 3
-# Pool size 1: a worker then holds only the task it runs, so each crash is
-# charged to the poison task alone. With 2 (FLING_F15_POOL=2) the broker also
-# charges tasks that were dispatched to the dying worker but not running, and
-# a poison task is dead-lettered after fewer than LIMIT runs (see the report).
+# Pool size 1: a worker then runs one task at a time, and the broker charges a
+# crash only to the task it ran, not to those it held waiting (prefetch; the
+# oldest `slots` leases count as running, SPEC.md §6.4), so each crash is
+# charged to the poison task alone. With 2 (FLING_F15_POOL=2) two poison tasks
+# can run side by side, each crash is charged to both, and a poison task is
+# dead-lettered after fewer than LIMIT runs (crash attribution is per worker).
 POOL = int(os.environ.get("FLING_F15_POOL", "1"))
 
 

@@ -248,7 +248,7 @@ static zsock_t *worker_ready (ctx_t *ctx, const char *name, uint32_t loop_capaci
     capacity[FLING_CLASS_LOOP] = loop_capacity;
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (worker, fling_msg_ready (capacity, 4242, name, 1, names, classes));
+    send_msg (worker, fling_msg_ready (capacity, NULL, 4242, name, 1, names, classes));
     /* READY has no answer; PING after it proves the registration. */
     send_msg (worker, fling_msg_ping ());
     fling_msg_t pong;
@@ -337,7 +337,7 @@ static void test_producer_socket_bad_input (void **state)
     uint32_t capacity[FLING_CLASS_COUNT] = {1, 1};
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (p, fling_msg_ready (capacity, 1, "w", 1, names, classes));
+    send_msg (p, fling_msg_ready (capacity, NULL, 1, "w", 1, names, classes));
     expect_error (p, FLING_REASON_BAD_STATE); /* worker command, producer socket */
     send_msg (p, fling_msg_error (FLING_REASON_MALFORMED, "x"));
     expect_silence (p); /* an ERROR is never answered */
@@ -373,7 +373,7 @@ static void test_worker_socket_bad_input (void **state)
     send_msg (w, fling_msg_ping ());
     expect_error (w, FLING_REASON_UNKNOWN_PEER);
     uint32_t capacity[FLING_CLASS_COUNT] = {0, 0};
-    send_msg (w, fling_msg_capacity (capacity));
+    send_msg (w, fling_msg_capacity (capacity, NULL));
     expect_error (w, FLING_REASON_UNKNOWN_PEER);
     send_msg (w, fling_msg_bye ());
     expect_silence (w);
@@ -527,7 +527,7 @@ static void test_dispatch_spreads_by_credit (void **state)
 
     /* Draining (capacity 0): a's freed slot is not refilled; b's is. */
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
-    send_msg (a, fling_msg_capacity (none));
+    send_msg (a, fling_msg_capacity (none, NULL));
     send_results (a, &got_a, FLING_OUTCOME_DONE);
     wait_stat (ctx, "counters", "done", 1);
     expect_silence (a);
@@ -558,7 +558,7 @@ static void test_silent_worker_is_lost (void **state)
     capacity[FLING_CLASS_LOOP] = 10;
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (alive, fling_msg_ready (capacity, 1, "alive", 1, names, classes));
+    send_msg (alive, fling_msg_ready (capacity, NULL, 1, "alive", 1, names, classes));
     /* Keep `alive` alive with PINGs until the silent worker's tasks arrive,
        still counted as their first run's attempt + 1. */
     size_t got = 0;

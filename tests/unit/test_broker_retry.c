@@ -238,13 +238,15 @@ static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch)
     }
 }
 
-static zsock_t *worker_ready (ctx_t *ctx, const char *name)
+/* A worker that holds 10 tasks of each class and runs `slots` of them at
+   once (NULL: all 10, no prefetch). */
+static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t *slots)
 {
     zsock_t *worker = dealer (ctx, "worker");
     uint32_t capacity[FLING_CLASS_COUNT] = {10, 10};
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (worker, fling_msg_ready (capacity, 4242, name, 1, names, classes));
+    send_msg (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
     send_msg (worker, fling_msg_ping ());
     /* A DISPATCH may come before the PONG: keep its tasks for next_task. */
     for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
@@ -262,6 +264,11 @@ static zsock_t *worker_ready (ctx_t *ctx, const char *name)
     }
     fail_msg ("no PONG after READY");
     return NULL;
+}
+
+static zsock_t *worker_ready (ctx_t *ctx, const char *name)
+{
+    return worker_ready_slots (ctx, name, NULL);
 }
 
 
@@ -469,6 +476,41 @@ static void test_poison_task_after_three_deaths (void **state)
     finish (ctx);
 }
 
+/* A worker that prefetches dies: only the tasks it was running (its oldest
+   `slots` leases) count a crash; the ones waiting behind them go back as
+   never started, their attempt not counted. */
+static void test_crash_spares_prefetched_tasks (void **state)
+{
+    ctx_t *ctx = start (short_worker_timeout);
+    submit (ctx, 1, 1, 3, "email");
+    expect_ack (ctx, 1, 3, FLING_REASON_OK);
+    uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 10, [FLING_CLASS_LOOP] = 1};
+    zsock_t *worker = worker_ready_slots (ctx, "prefetcher", slots);
+    lease_t first, lease;
+    next_task (worker, &first);
+    for (int i = 0; i < 2; i++) {
+        next_task (worker, &lease);
+        assert_int_equal (lease.attempt, 1);
+    }
+    zsock_destroy (&worker); /* dies: no BYE, no more heartbeats */
+    wait_stat (ctx, "counters", "crashed", 1);
+    wait_stat (ctx, "counters", "requeued", 3);
+
+    /* The next worker gets the crashed one first, on its second attempt,
+       and the two that never started still on their first. */
+    worker = worker_ready (ctx, "next");
+    next_task (worker, &lease);
+    assert_memory_equal (&lease.id, &first.id, sizeof first.id);
+    assert_int_equal (lease.attempt, 2);
+    for (int i = 0; i < 2; i++) {
+        next_task (worker, &lease);
+        assert_int_equal (lease.attempt, 1);
+    }
+    assert_int_equal (stat_value (ctx, "counters", "crashed"), 1);
+    zsock_destroy (&worker);
+    finish (ctx);
+}
+
 static void short_deadline (fling_broker_config_t *config)
 {
     config->worker_timeout_ms = 300;
@@ -660,6 +702,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_backoff_then_dead_letter),
         cmocka_unit_test (test_poison_task_after_three_deaths),
+        cmocka_unit_test (test_crash_spares_prefetched_tasks),
         cmocka_unit_test (test_lease_deadline_fences_late_result),
         cmocka_unit_test (test_holding_after_restart),
         cmocka_unit_test (test_duplicate_window_after_completion),

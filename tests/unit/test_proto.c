@@ -119,7 +119,7 @@ static zmsg_t *valid_ready (void)
     uint32_t capacity[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 4, [FLING_CLASS_LOOP] = 100};
     const char *names[] = {"email.send", "resize"};
     fling_class_t classes[] = {FLING_CLASS_POOL, FLING_CLASS_LOOP};
-    return fling_msg_ready (capacity, 42, "w1", 2, names, classes);
+    return fling_msg_ready (capacity, NULL, 42, "w1", 2, names, classes);
 }
 
 /* One valid message of every command, for the shape tests. */
@@ -149,7 +149,7 @@ static zmsg_t *valid_message (fling_cmd_t cmd)
     case FLING_CMD_RESULT:
         return valid_result ();
     case FLING_CMD_CAPACITY:
-        return fling_msg_capacity (capacity);
+        return fling_msg_capacity (capacity, NULL);
     case FLING_CMD_BYE:
         return fling_msg_bye ();
     case FLING_CMD_ERROR:
@@ -246,6 +246,8 @@ static void test_ready_round_trip (void **state)
     assert_int_equal (out.cmd, FLING_CMD_READY);
     assert_int_equal (out.capacity[FLING_CLASS_POOL], 4);
     assert_int_equal (out.capacity[FLING_CLASS_LOOP], 100);
+    assert_int_equal (out.slots[FLING_CLASS_POOL], 4); /* NULL slots: no prefetch */
+    assert_int_equal (out.slots[FLING_CLASS_LOOP], 100);
     assert_int_equal (out.pid, 42);
     assert_int_equal (out.count, 2);
     assert_int_equal (out.worker_name_size, 2);
@@ -352,13 +354,32 @@ static void test_capacity_round_trip (void **state)
 {
     uint32_t capacity[FLING_CLASS_COUNT] = {
         [FLING_CLASS_POOL] = 0xffffffffu, [FLING_CLASS_LOOP] = 0};
-    zmsg_t *msg = fling_msg_capacity (capacity);
+    zmsg_t *msg = fling_msg_capacity (capacity, NULL);
     fling_msg_t out;
     expect_ok (msg, &out);
     assert_int_equal (out.cmd, FLING_CMD_CAPACITY);
     assert_int_equal (out.capacity[FLING_CLASS_POOL], 0xffffffffu);
     assert_int_equal (out.capacity[FLING_CLASS_LOOP], 0);
     zmsg_destroy (&msg);
+
+    /* Slots travel per class, in the right order, and never exceed the
+       capacity: a worker cannot run more than it holds. */
+    capacity[FLING_CLASS_POOL] = 16;
+    capacity[FLING_CLASS_LOOP] = 2000;
+    uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 8, [FLING_CLASS_LOOP] = 1000};
+    msg = fling_msg_capacity (capacity, slots);
+    expect_ok (msg, &out);
+    assert_int_equal (out.capacity[FLING_CLASS_POOL], 16);
+    assert_int_equal (out.capacity[FLING_CLASS_LOOP], 2000);
+    assert_int_equal (out.slots[FLING_CLASS_POOL], 8);
+    assert_int_equal (out.slots[FLING_CLASS_LOOP], 1000);
+    zmsg_destroy (&msg);
+    slots[FLING_CLASS_LOOP] = 2001;
+    expect_reason (fling_msg_capacity (capacity, slots), FLING_REASON_BAD_FIELD);
+    const char *names[] = {"a"};
+    fling_class_t classes[] = {FLING_CLASS_LOOP};
+    expect_reason (fling_msg_ready (capacity, slots, 1, "w", 1, names, classes),
+                   FLING_REASON_BAD_FIELD);
 }
 
 static void test_error_round_trip (void **state)
@@ -764,22 +785,22 @@ static void test_bad_ready (void **state)
     /* name count in the fields frame not matching the names */
     msg = valid_ready ();
     zframe_t *fields = frame_at (msg, 1);
-    uint8_t f[14];
-    memcpy (f, zframe_data (fields), 14);
+    uint8_t f[22];
+    memcpy (f, zframe_data (fields), 22);
     put_u16 (f + 12, 3);
-    zframe_reset (fields, f, 14);
+    zframe_reset (fields, f, 22);
     expect_reason (msg, FLING_REASON_MALFORMED);
 
     msg = valid_ready ();
     fields = frame_at (msg, 1);
     put_u16 (f + 12, 1);
-    zframe_reset (fields, f, 14);
+    zframe_reset (fields, f, 22);
     expect_reason (msg, FLING_REASON_MALFORMED);
 
     msg = valid_ready ();
     fields = frame_at (msg, 1);
     put_u16 (f + 12, 0);
-    zframe_reset (fields, f, 14);
+    zframe_reset (fields, f, 22);
     expect_reason (msg, FLING_REASON_BAD_FIELD);
 
     /* a name length running past the frame; a bad name byte */
