@@ -19,6 +19,17 @@ LIMIT = 3
 # can run side by side, each crash is charged to both, and a poison task is
 # dead-lettered after fewer than LIMIT runs (crash attribution is per worker).
 POOL = int(os.environ.get("FLING_F15_POOL", "1"))
+# The workers' prefetch (fault.f15_poison: the default, 1; fault.f15_poison_exact:
+# 0). With prefetch the broker infers which tasks a dead worker was running
+# (its oldest `slots` leases); a task that finished just before the crash but
+# whose RESULT died with the process takes a running place in that count, and
+# the poison task started after it escapes that crash: it runs again at the
+# head of its queue and is counted next time. This test's poison aborts the
+# instant it starts, the worst case for that race, so each poison task may run
+# up to ESCAPES more times. Without prefetch a pool-1 worker holds only the task
+# it runs and the count is exact.
+PREFETCH = int(os.environ.get("FLING_F15_PREFETCH", "1"))
+ESCAPES = 2 if PREFETCH else 0
 
 
 def test():
@@ -29,7 +40,8 @@ def test():
         args = c.disk_broker_args(store, "--poison-limit", str(LIMIT), "--heartbeat-ms", "300",
                                   "--worker-timeout-ms", "1000")
         c.start_broker(*args)
-        wargs = ("--pool-size", str(POOL), "--async-limit", "16", "--heartbeat-ms", "300")
+        wargs = ("--pool-size", str(POOL), "--async-limit", "16", "--heartbeat-ms", "300",
+                 "--prefetch", str(PREFETCH))
         workers = [c.start_worker(*wargs, name="w%d" % i) for i in range(3)]
         poison = [c.send_task("test.abort", {"poison": True, "ms": 1})[1] for _ in range(POISON)]
         load = c.start_load("--count", str(TOTAL), "--name", "test.abort", "--ms", "1")
@@ -63,9 +75,11 @@ def test():
             # requeued as "recovered in flight", uncounted: one extra run.
             in_bounce = any(ms and bounce_from - 2000 <= ms <= bounce_to
                             for _, _, ms in ledger.start_events[i])
-            allowed = LIMIT + 1 if in_bounce else LIMIT
+            allowed = (LIMIT + 1 if in_bounce else LIMIT) + ESCAPES
             assert LIMIT <= runs[i] <= allowed, "poison task %s ran %d times (limit %d, bounce %s)" % (
                 i, runs[i], LIMIT, in_bounce)
+        # Every other task ran to the end (wait_ids_done above): none was
+        # dead-lettered for crashes it was only waiting behind.
         # Poison ids are accepted but never done: the ledger check excludes them.
         c.judge(max_duplicates=len(crashes) * (POOL + 16), must_live=[c.broker] + workers,
                 max_lost=POISON, extra={"crashes": len(crashes), "dead": len(dead)})
