@@ -30,12 +30,17 @@ int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *
     /* Raw zmq_send with DONTWAIT: a ROUTER with ROUTER_MANDATORY reports an
        unknown peer (EHOSTUNREACH) or a full pipe (EAGAIN) on the routing
        frame, where it would otherwise drop silently or block the loop. */
+    /* The frames themselves are handed over (zframe_send), not copied as
+       zmq_send would: a DISPATCH body is up to 256 KB. Once the routing
+       frame is accepted, the rest cannot fail for want of a peer or room:
+       a ROUTER takes a whole message or none of it. */
     void *handle = zsock_resolve (sock);
     int rc = zmq_send (handle, peer->bytes, peer->size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    size_t left = zmsg_size (msg);
-    for (zframe_t *frame = zmsg_first (msg); rc >= 0 && frame; frame = zmsg_next (msg)) {
-        int more = --left ? ZMQ_SNDMORE : 0;
-        rc = zmq_send (handle, zframe_data (frame), zframe_size (frame), more | ZMQ_DONTWAIT);
+    zframe_t *frame;
+    while (rc >= 0 && (frame = zmsg_pop (msg))) {
+        int more = zmsg_size (msg) ? ZFRAME_MORE : 0;
+        rc = zframe_send (&frame, handle, more | ZFRAME_DONTWAIT);
+        zframe_destroy (&frame); /* kept by some czmq versions when the send failed */
     }
     int err = errno;
     zmsg_destroy (&msg);
@@ -143,6 +148,7 @@ fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_
         errno = ENOMEM;
         return NULL;
     }
+    fling_queue_set_pool (queue, self->pool);
     settings_for (&self->config, key, fling_queue_settings (queue));
     self->queues[self->queue_count++] = queue;
     return queue;
@@ -173,7 +179,11 @@ void fling_broker_finish_task (fling_broker_t *self, fling_btask_t *task)
     fling_task_id_t id;
     fling_btask_id (task, &id);
     if (!self->store_failed) {
-        if (fling_store_complete (self->store, &id, task->segment, fling_store_wall_ms ()))
+        /* One clock read per turn, not per task: the time only ages the
+           duplicate window after a restart. */
+        if (!self->wall_ms)
+            self->wall_ms = fling_store_wall_ms ();
+        if (fling_store_complete (self->store, &id, task->segment, self->wall_ms))
             fling_error ("store complete failed: %s", fling_strerror (errno));
         self->store_dirty = true;
     }
@@ -552,6 +562,13 @@ static void announce (fling_broker_t *self)
     close (fd);
 }
 
+/* The turn's clocks: monotonic now, the wall clock when first needed. */
+static void start_turn (fling_broker_t *self)
+{
+    self->now_ms = fling_clock_ms ();
+    self->wall_ms = 0;
+}
+
 static void log_counters (fling_broker_t *self, const char *event)
 {
     const fling_broker_counters_t *c = &self->counters;
@@ -587,7 +604,7 @@ static bool leases_out (fling_broker_t *self)
 static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
 {
     self->shutting_down = true;
-    self->now_ms = fling_clock_ms ();
+    start_turn (self);
     unsigned grace = self->config.worker_timeout_ms < 2000 ? self->config.worker_timeout_ms : 2000;
     int64_t until = self->now_ms + grace;
     do {
@@ -597,7 +614,7 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
         if (!leases_out (self) || self->now_ms >= until)
             break;
         zmq_poll (items, 2, 20);
-        self->now_ms = fling_clock_ms ();
+        start_turn (self);
     } while (true);
     if (!self->store_failed && fling_store_commit (self->store)) {
         fling_error ("store commit at shutdown failed: %s", fling_strerror (errno));
@@ -641,7 +658,7 @@ int fling_broker_run (fling_broker_t *self)
             fling_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
-        self->now_ms = fling_clock_ms ();
+        start_turn (self);
         if (rc > 0) {
             if (items[0].revents & ZMQ_POLLIN)
                 drain (self, self->producer_sock);
@@ -830,14 +847,13 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     }
     self->config = *config;
     self->started_ms = self->now_ms = fling_clock_ms ();
+    self->pool = fling_taskpool_new (FLING_TASKPOOL_BYTES);
     self->ids = fling_idmap_new (task_key, NULL);
     self->dedup = fling_dedup_new ((size_t)config->dedup_max, (int64_t)config->dedup_window_ms);
     self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
     self->queue_index = zhashx_new ();
     self->workers = zhashx_new ();
-    self->scratch = (uint8_t *)malloc (FLING_DISPATCH_BYTES_MAX +
-                                       fling_record_size (FLING_NAME_MAX, FLING_PAYLOAD_MAX));
-    if (!self->ids || !self->dedup || !self->queue_index || !self->workers || !self->scratch) {
+    if (!self->pool || !self->ids || !self->dedup || !self->queue_index || !self->workers) {
         fling_broker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -883,10 +899,10 @@ void fling_broker_destroy (fling_broker_t **self_p)
     zhashx_destroy (&self->queue_index);
     zhashx_destroy (&self->workers);
     fling_idmap_destroy (&self->ids);
+    fling_taskpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);
     zsock_destroy (&self->producer_sock);
     zsock_destroy (&self->worker_sock);
-    free (self->scratch);
     free (self);
     *self_p = NULL;
 }

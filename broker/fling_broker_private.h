@@ -28,6 +28,7 @@
 #define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
 #define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
 #define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
+#define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
 
 /*  A ROUTER routing id, kept by value so a reply never needs a frame. */
 typedef struct {
@@ -75,12 +76,12 @@ struct fling_bworker {
     char name[FLING_NAME_MAX + 1]; /* printable copy of the READY name */
     uint32_t pid;
     uint32_t capacity[FLING_CLASS_COUNT];
-    uint32_t inflight[FLING_CLASS_COUNT];
     /* The most tasks it said it runs at once since its READY: if it dies,
        that many of its oldest leases per class count as running, the rest
        were waiting (prefetch). The largest, not the last: a drain's
        CAPACITY(0, 0) does not stop what already runs. */
     uint32_t slots[FLING_CLASS_COUNT];
+    uint32_t inflight[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
     fling_tasklist_t leased; /* tasks it holds, oldest first */
@@ -110,6 +111,7 @@ struct fling_broker {
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
     uint64_t rng;              /* jitter */
 
+    fling_taskpool_t *pool; /* freed task blocks, shared by every queue */
     fling_idmap_t *ids;     /* every task held, by id */
     uint64_t bytes;         /* record bytes held */
     zhashx_t *queue_index;  /* name -> fling_queue_t */
@@ -118,7 +120,6 @@ struct fling_broker {
     size_t queue_alloc;
     size_t dispatch_cursor; /* queue dispatch starts from, rotating */
     bool dispatch_needed;   /* tasks or credit changed since the last dispatch */
-    uint8_t *scratch;       /* one DISPATCH body */
 
     zhashx_t *workers; /* hex routing id -> fling_bworker_t */
 
@@ -132,6 +133,7 @@ struct fling_broker {
 
     int64_t started_ms;
     int64_t now_ms; /* clock at the start of this turn */
+    int64_t wall_ms; /* wall clock of this turn for the store; 0 = not read yet */
     int64_t next_reap_ms;
     atomic_int stopping; /* set by fling_broker_stop, any thread */
 };

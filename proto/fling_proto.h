@@ -152,6 +152,13 @@ void fling_record_read (const uint8_t **cursor, fling_record_t *out);
 /*  Rewrites the attempt field of a record in place. */
 void fling_record_set_attempt (uint8_t *raw, uint16_t attempt);
 
+/*  Single fields of a record that was already checked, read or written in
+    place: for hot paths that need one field, not the whole view that
+    fling_record_read fills in. */
+void fling_record_id (const uint8_t *raw, fling_task_id_t *id);
+uint32_t fling_record_timeout_ms (const uint8_t *raw);
+void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms);
+
 /*  True if `name` (of name_size bytes) is a valid task name: 1 to
     FLING_NAME_MAX bytes of [A-Za-z0-9._:-]. */
 bool fling_name_valid (const char *name, size_t name_size);
@@ -199,6 +206,7 @@ typedef struct {
        (capacity) and of those, the ones it runs at once (slots, at most
        capacity); the rest wait in the worker (prefetch) */
     uint32_t capacity[FLING_CLASS_COUNT];
+    uint32_t slots[FLING_CLASS_COUNT];
     /* READY: worker's pid and name (worker_name_size bytes, no terminator) */
     uint32_t pid;
     const char *worker_name;
@@ -206,7 +214,6 @@ typedef struct {
     /* READY: packed names: u8 class, u8 length, name bytes; `count` of them */
 
     /* ERROR: reason code and text; ADMIN, ADMIN_REPLY: JSON text */
-    uint32_t slots[FLING_CLASS_COUNT];
     uint16_t reason;
     const char *text;
     size_t text_size;
@@ -229,6 +236,12 @@ zmsg_t *fling_msg_ack (uint64_t batch_seq, uint32_t count, const uint8_t *status
 zmsg_t *fling_msg_ping (void);
 zmsg_t *fling_msg_pong (void);
 zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size);
+
+/*  DISPATCH whose body the caller wrote straight into a frame (made with
+    zframe_new (NULL, size)), so the records are copied once, not into a
+    buffer and again into the frame. Takes *body_p (nulls it), even on
+    failure (NULL). */
+zmsg_t *fling_msg_dispatch_frame (uint32_t count, zframe_t **body_p);
 zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size);
 zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size);
 

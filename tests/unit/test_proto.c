@@ -291,6 +291,49 @@ static void test_dispatch_round_trip (void **state)
     free (rec);
 }
 
+static void test_dispatch_frame_round_trip (void **state)
+{
+    size_t size;
+    uint8_t *rec = make_record (9, "img.resize", 10, "{\"w\":2}", 7, &size);
+    zframe_t *body = zframe_new (NULL, 2 * size);
+    memcpy (zframe_data (body), rec, size);
+    memcpy (zframe_data (body) + size, rec, size);
+    zmsg_t *msg = fling_msg_dispatch_frame (2, &body);
+    assert_null (body); /* taken */
+    zmsg_t *copied = fling_msg_dispatch (2, zframe_data (zmsg_last (msg)), 2 * size);
+    assert_int_equal (zmsg_size (msg), zmsg_size (copied)); /* the same bytes on the wire */
+    for (zframe_t *a = zmsg_first (msg), *b = zmsg_first (copied); a;
+         a = zmsg_next (msg), b = zmsg_next (copied))
+        assert_true (zframe_eq (a, b));
+    fling_msg_t out;
+    expect_ok (msg, &out);
+    assert_int_equal (out.cmd, FLING_CMD_DISPATCH);
+    assert_int_equal (out.count, 2);
+    zmsg_destroy (&copied);
+    zmsg_destroy (&msg);
+    body = NULL;
+    assert_null (fling_msg_dispatch_frame (1, &body)); /* no frame: no message */
+    free (rec);
+}
+
+static void test_record_fields_in_place (void **state)
+{
+    size_t size;
+    uint8_t *rec = make_record (12345, "a", 1, "{}", 2, &size);
+    fling_task_id_t id;
+    fling_record_id (rec, &id);
+    assert_int_equal (fling_task_id_seq (&id), 12345);
+    fling_record_set_timeout_ms (rec, 987654);
+    assert_int_equal (fling_record_timeout_ms (rec), 987654);
+    const uint8_t *cursor = rec;
+    fling_record_t r;
+    fling_reason_t reason;
+    assert_int_equal (fling_record_next (&cursor, rec + size, &r, &reason), 1);
+    assert_int_equal (r.timeout_ms, 987654);
+    assert_memory_equal (r.id.bytes, id.bytes, FLING_TASK_ID_SIZE);
+    free (rec);
+}
+
 static void test_result_round_trip (void **state)
 {
     fling_result_t in[3] = {
@@ -977,6 +1020,14 @@ static void test_name_valid (void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (fling_name_valid (cases[i].name, cases[i].size) != cases[i].valid)
             fail_msg ("case %zu: name_valid should be %d", i, cases[i].valid);
+    /* Every byte value, alone and after a valid one: the table is the spec. */
+    for (int c = 0; c < 256; c++) {
+        bool spec = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+        char name[2] = {'x', (char) c};
+        if (fling_name_valid (name + 1, 1) != spec || fling_name_valid (name, 2) != spec)
+            fail_msg ("byte 0x%02x: name_valid should be %d", c, spec);
+    }
 }
 
 static void test_cmd_names (void **state)
@@ -1115,6 +1166,8 @@ int main (void)
         cmocka_unit_test (test_task_id_format_like_printf),
         cmocka_unit_test (test_task_id_parse_rejects),
         cmocka_unit_test (test_name_valid),
+        cmocka_unit_test (test_dispatch_frame_round_trip),
+        cmocka_unit_test (test_record_fields_in_place),
         cmocka_unit_test (test_cmd_names),
         cmocka_unit_test (test_reason_names),
         cmocka_unit_test (test_outcome_and_class_names),

@@ -102,6 +102,34 @@ static void test_btask_default_timeout (void **state)
     fling_btask_destroy (&task); /* frees the dead info too (ASan checks) */
 }
 
+/* Tasks of a queue with a pool reuse freed blocks, keep their own bytes,
+   and the pool frees what it holds (ASan: no leak, no use after free). */
+static void test_pool_reuses_blocks (void **state)
+{
+    fling_taskpool_t *pool = fling_taskpool_new (4096);
+    assert_non_null (pool);
+    fling_queue_t *queue = fling_queue_new ("email", 5);
+    fling_queue_set_pool (queue, pool);
+    fling_btask_t *a = new_task (queue, 1);
+    void *block = a;
+    fling_btask_destroy (&a);
+    fling_btask_t *b = new_task (queue, 2);
+    assert_ptr_equal (b, block); /* same size class: the freed block */
+    assert_int_equal (seq_of (b), 2);
+    assert_int_equal (fling_btask_state (b), FLING_TASK_QUEUED);
+    /* Past the byte cap, blocks go back to malloc. */
+    fling_btask_t *many[64];
+    for (size_t i = 0; i < 64; i++)
+        many[i] = new_task (queue, 10 + i);
+    for (size_t i = 0; i < 64; i++)
+        fling_btask_destroy (&many[i]);
+    fling_queue_push_tail (queue, b); /* freed with the queue, into the pool */
+    fling_queue_destroy (&queue);
+    fling_taskpool_destroy (&pool);
+    assert_null (pool);
+    fling_taskpool_destroy (&pool); /* NULL is fine */
+}
+
 static void test_fifo_and_head_requeue (void **state)
 {
     fling_queue_t *queue = fling_queue_new ("email", 5);
@@ -231,6 +259,7 @@ int main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_btask_copies_record),
         cmocka_unit_test (test_btask_default_timeout),
+        cmocka_unit_test (test_pool_reuses_blocks),
         cmocka_unit_test (test_fifo_and_head_requeue),
         cmocka_unit_test (test_remove_from_middle),  cmocka_unit_test (test_tasklist_moves),
         cmocka_unit_test (test_counters_and_held),   cmocka_unit_test (test_servers),
