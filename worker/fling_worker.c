@@ -1,17 +1,7 @@
-/*  fling_worker.c - the worker: handlers, dispatch, results, drain.
+/*  fling_worker.c - the worker: options, handlers, run, drain.
 
-    Life of a task: a DISPATCH record becomes a heap task (fling_task.c).
-    If its class has a free slot (async_limit for async handlers, the
-    pool's threads for blocking ones) it starts at once: an async handler
-    gets it on the loop thread, a blocking one goes to the pool
-    (fling_pool.c). Otherwise it waits in its class's backlog
-    (fling_backlog.c, filled by prefetch) and starts the moment a slot
-    frees, in arrival order. Either way its outcome is appended to the
-    pending RESULT batch, which leaves once per turn of the event loop: at
-    the end of each of our loop callbacks, or from a 0 ms timer when the
-    task finished inside someone else's callback (an async handler's timer).
-
-    Deadlines (a record's timeout_ms) are kept by fling_overrun.c.
+    The tasks themselves (intake, slots, backlog, results) are in
+    fling_flight.c. Deadlines (a record's timeout_ms) are kept by fling_overrun.c.
 
     Stop: CAPACITY(0, 0) so the broker sends nothing more; tasks not started
     go back as RELEASED; the tasks running finish (up to drain_timeout_ms);
@@ -35,7 +25,6 @@
 #define DEFAULT_HEARTBEAT_MS     1000
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define CLOSE_LINGER_MS          2000 /* time for the last RESULT and BYE to leave */
-#define WARN_PER_SECOND          10   /* task failure lines; a poison flood is counted */
 #define STUCK_TASKS_LOGGED       10
 
 /* ---- options, construction ----------------------------------------------- */
@@ -233,372 +222,6 @@ void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)
     stats->stuck_threads = self->pool ? fling_pool_stuck (self->pool) : 0;
 }
 
-/* ---- results ----------------------------------------------------------- */
-
-static size_t s_running (fling_worker_t *self)
-{
-    return self->running_count[FLING_CLASS_POOL] + self->running_count[FLING_CLASS_LOOP];
-}
-
-static void s_flush (fling_worker_t *self)
-{
-    if (fling_results_count (self->results))
-        fling_link_send (self, fling_results_take (self->results));
-}
-
-static int s_on_flush_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    fling_worker_t *self = (fling_worker_t *)arg;
-    self->flush_armed = false;
-    self->in_callback = true;
-    return fling_worker_after_callback (self);
-}
-
-static void s_warn_window (fling_worker_t *self);
-static void s_start_waiting (fling_worker_t *self);
-
-/* Called at the end of each of our loop callbacks: one RESULT per turn,
-   and the end of a drain once nothing runs any more. Returns the value
-   for zloop: -1 ends fling_worker_run's loop. */
-int fling_worker_after_callback (fling_worker_t *self)
-{
-    /* Results leave before waiting tasks take the freed slots: if one of
-       those crashes the worker, the broker has what finished before it
-       and counts the crash against the tasks that were running (SPEC.md
-       §6.4), not against a finished one whose RESULT died with us. */
-    s_flush (self);
-    s_start_waiting (self);
-    self->in_callback = false;
-    s_flush (self); /* what the new tasks finished at once */
-    if (self->warn_suppressed) /* a flood's count, once its window is over */
-        s_warn_window (self);
-    if (self->draining && !self->finished && s_running (self) == 0) {
-        fling_link_send (self, fling_msg_bye ());
-        self->finished = true;
-        self->rc = 0;
-    }
-    return self->finished ? -1 : 0;
-}
-
-/* Error text for a log line: one line, bounded. */
-static void s_log_text (char *out, size_t out_size, const char *text, size_t size)
-{
-    size_t n = size < out_size - 1 ? size : out_size - 1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
-    out[n] = '\0';
-}
-
-/* Starts a new one-second window of task failure lines once the last one
-   is over, saying how many the last one left out. */
-static void s_warn_window (fling_worker_t *self)
-{
-    int64_t now = fling_clock_ms ();
-    if (now - self->warn_window_ms < 1000)
-        return;
-    if (self->warn_suppressed)
-        fling_warn ("%" PRIu64 " more failed tasks not logged", self->warn_suppressed);
-    self->warn_window_ms = now;
-    self->warn_count = 0;
-    self->warn_suppressed = 0;
-}
-
-static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, fling_outcome_t outcome)
-{
-    s_warn_window (self);
-    if (self->warn_count >= WARN_PER_SECOND) {
-        self->warn_suppressed++;
-        return;
-    }
-    self->warn_count++;
-    char error[256];
-    s_log_text (error, sizeof error, task->error ? task->error : "", task->error_size);
-    fling_warn ("task %s name=%s id=%s attempt=%u error=%s", fling_outcome_name (outcome),
-                task->name, fling_task_id (task), task->attempt, error);
-}
-
-static void s_count (fling_worker_t *self, fling_outcome_t outcome)
-{
-    if (outcome == FLING_OUTCOME_DONE)
-        self->stats.done++;
-    else if (outcome == FLING_OUTCOME_RETRY)
-        self->stats.retried++;
-    else if (outcome == FLING_OUTCOME_RELEASED)
-        self->stats.released++;
-    else if (outcome == FLING_OUTCOME_TIMEOUT)
-        self->stats.timed_out++;
-    else
-        self->stats.failed++;
-}
-
-void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result)
-{
-    if (fling_results_add (self->results, result)) {
-        char id[FLING_TASK_ID_TEXT_SIZE];
-        fling_error ("out of memory: result of %s lost (the broker reruns it)",
-                     fling_task_id_format (&result->id, id));
-    }
-    s_count (self, (fling_outcome_t)result->outcome);
-    if (fling_results_count (self->results) >= FLING_BATCH_TASKS_MAX)
-        s_flush (self);
-    else if (!self->in_callback && !self->flush_armed && !self->tearing_down) {
-        if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
-            s_flush (self);
-        else
-            self->flush_armed = true;
-    }
-}
-
-/* Appends a task's outcome to the pending RESULT batch. */
-static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
-{
-    fling_result_t result = {.id = task->id,
-                             .attempt = task->attempt,
-                             .outcome = (uint8_t)outcome,
-                             .retry_delay_ms = 0,
-                             .error = task->error,
-                             .error_size = task->error_size};
-    if (outcome == FLING_OUTCOME_FAIL || outcome == FLING_OUTCOME_RETRY)
-        s_warn_outcome (self, task, outcome);
-    fling_worker_add_result (self, &result);
-}
-
-/* ---- tasks in flight ------------------------------------------------------ */
-
-static void s_list_push (fling_task_t **head, fling_task_t *task)
-{
-    task->prev = NULL;
-    task->next = *head;
-    if (*head)
-        (*head)->prev = task;
-    *head = task;
-}
-
-static void s_list_unlink (fling_task_t **head, fling_task_t *task)
-{
-    if (task->prev)
-        task->prev->next = task->next;
-    else
-        *head = task->next;
-    if (task->next)
-        task->next->prev = task->prev;
-    task->prev = task->next = NULL;
-}
-
-static void s_track (fling_worker_t *self, fling_task_t *task)
-{
-    s_list_push (&self->running, task);
-    self->running_count[task->cls]++;
-}
-
-static void s_untrack (fling_worker_t *self, fling_task_t *task)
-{
-    s_list_unlink (&self->running, task);
-    self->running_count[task->cls]--;
-    if (task->waiting)
-        fling_backlog_remove (&self->backlog[task->cls], task);
-    if (task->started) {
-        task->started = false;
-        self->started_count[task->cls]--;
-    }
-    if (self->deadlines)
-        fling_deadlines_remove (self->deadlines, task);
-}
-
-void fling_worker_untrack (fling_worker_t *self, fling_task_t *task)
-{
-    /* Its callers outside this file (fling_overrun.c) log the task's
-       id_text next; it is formatted on demand since most tasks never need
-       it, so make sure it is there. */
-    fling_task_id (task);
-    s_untrack (self, task);
-}
-
-void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task)
-{
-    task->timed_out = true;
-    s_list_push (&self->overdue, task);
-}
-
-static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
-{
-    switch (status) {
-    case FLING_OK:
-        return FLING_OUTCOME_DONE;
-    case FLING_RETRY:
-        return FLING_OUTCOME_RETRY;
-    case FLING_FAIL:
-        return FLING_OUTCOME_FAIL;
-    default:
-        fling_task_set_error (task, "handler returned an invalid status %d", (int)status);
-        return FLING_OUTCOME_FAIL;
-    }
-}
-
-/* A task leaves the worker: result recorded, memory freed. */
-static void s_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
-{
-    s_untrack (self, task);
-    s_record (self, task, outcome);
-    fling_task_destroy (&task);
-    /* Its slot, if it had one, is refilled from the backlog at the end of
-       this loop callback (fling_worker_after_callback), after the RESULT. */
-}
-
-void fling_task_complete (fling_task_t *task, fling_status_t status)
-{
-    if (!task)
-        return;
-    if (task->cls != FLING_CLASS_LOOP) {
-        fling_error ("fling_task_complete on blocking task %s ignored: return the status instead",
-                     fling_task_id (task));
-        return;
-    }
-    if (task->timed_out) {
-        /* TIMEOUT went out already; the broker may run it elsewhere. */
-        s_list_unlink (&task->worker->overdue, task);
-        fling_debug ("late completion of timed-out task %s ignored", fling_task_id (task));
-        fling_task_destroy (&task);
-        return;
-    }
-    s_finish (task->worker, task, s_outcome (task, status));
-}
-
-/* On a pool thread. */
-static void s_run_blocking (void *job, void *arg)
-{
-    fling_task_t *task = (fling_task_t *)job;
-    task->status = task->handler->blocking (task, task->handler->arg);
-}
-
-static void s_on_pool_done (void *job, void *arg)
-{
-    fling_worker_t *self = (fling_worker_t *)arg;
-    fling_task_t *task = (fling_task_t *)job;
-    if (self->tearing_down) {
-        fling_task_destroy (&task); /* untracked already; nobody to tell */
-        return;
-    }
-    s_finish (self, task, s_outcome (task, task->status));
-}
-
-static void s_discard (void *job)
-{
-    fling_task_t *task = (fling_task_t *)job;
-    fling_task_destroy (&task);
-}
-
-/* ---- slots and the backlog -------------------------------------------------- */
-
-/* Tasks of a class that run at once. */
-static size_t s_slots (fling_worker_t *self, fling_class_t cls)
-{
-    if (cls == FLING_CLASS_LOOP)
-        return self->async_limit;
-    return self->pool ? fling_pool_capacity (self->pool) : self->pool_size;
-}
-
-void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_COUNT],
-                            uint32_t slots[FLING_CLASS_COUNT])
-{
-    slots[FLING_CLASS_POOL] = fling_overrun_pool_capacity (self);
-    slots[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
-    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
-        uint64_t credit = (uint64_t)slots[cls] * (1u + (uint64_t)self->prefetch);
-        capacity[cls] = credit > UINT32_MAX ? UINT32_MAX : (uint32_t)credit;
-    }
-}
-
-/* (Re)places the task's deadline at `from` + its timeout. */
-static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t from)
-{
-    if (!task->timeout_ms || (task->deadline_slot && task->deadline_ms == from + task->timeout_ms))
-        return;
-    task->deadline_ms = from + task->timeout_ms;
-    fling_deadlines_add (self->deadlines, task, task->timeout_ms);
-    fling_overrun_arm (self);
-}
-
-/* Hands the task to its handler; its time limit runs from `now`. */
-static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
-{
-    task->started = true;
-    self->started_count[task->cls]++;
-    task->started_ms = now;
-    s_set_deadline (self, task, now);
-    if (task->cls == FLING_CLASS_LOOP) {
-        task->handler->async (task, task->handler->arg); /* may complete it now */
-        return;
-    }
-    if (fling_pool_submit (self->pool, task)) {
-        fling_task_set_error (task, "out of memory");
-        s_finish (self, task, FLING_OUTCOME_RELEASED);
-    }
-}
-
-/* Starts waiting tasks while their class has free slots. A handler that
-   completes at once frees its slot for the next turn of this loop. */
-static void s_start_waiting (fling_worker_t *self)
-{
-    if (self->draining || self->tearing_down)
-        return;
-    int64_t now = 0;
-    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
-        fling_backlog_t *backlog = &self->backlog[cls];
-        while (backlog->count && self->started_count[cls] < s_slots (self, (fling_class_t)cls)) {
-            if (!now)
-                now = fling_clock_ms (); /* once per refill, not per task */
-            s_begin (self, fling_backlog_pop (backlog), now);
-        }
-    }
-}
-
-void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task)
-{
-    fling_debug ("task waited past its timeout of %u ms without a free slot: handed back unrun "
-                 "id=%s name=%s",
-                 (unsigned)task->timeout_ms, fling_task_id (task), task->name);
-    s_finish (self, task, FLING_OUTCOME_RELEASED);
-}
-
-/* A record from a DISPATCH becomes a running (or waiting) task. */
-void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
-{
-    self->stats.dispatched++;
-    fling_task_t *task = fling_task_new (self, record);
-    if (!task) {
-        fling_result_t result = {
-            .id = record->id, .attempt = record->attempt, .outcome = FLING_OUTCOME_RELEASED};
-        fling_results_add (self->results, &result);
-        self->stats.released++;
-        return;
-    }
-    task->handler = (fling_handler_t *)zhashx_lookup (self->handlers, task->name);
-    if (self->draining || !task->handler) {
-        /* Sent before the broker saw our CAPACITY(0, 0), or a name we never
-           registered: the broker should not do the latter. */
-        if (!task->handler)
-            fling_task_set_error (task, "no handler for %s", task->name);
-        s_record (self, task, self->draining ? FLING_OUTCOME_RELEASED : FLING_OUTCOME_FAIL);
-        fling_task_destroy (&task);
-        return;
-    }
-    task->cls = task->handler->cls;
-    /* The DISPATCH's arrival, read once per message by fling_link.c: a
-       clock read per task cost 5% of the worker. */
-    task->started_ms = self->last_recv_ms ? self->last_recv_ms : fling_clock_ms ();
-    s_track (self, task);
-    /* Started or waiting, a task with a timeout has a deadline from now on:
-       a waiting one must start by then (the broker's lease runs from its
-       dispatch and allows two timeouts, SPEC.md §6.4). */
-    s_set_deadline (self, task, task->started_ms);
-    fling_backlog_t *backlog = &self->backlog[task->cls];
-    if (backlog->count == 0 && self->started_count[task->cls] < s_slots (self, task->cls))
-        s_begin (self, task, task->started_ms);
-    else
-        fling_backlog_push (backlog, task);
-}
-
 /* ---- drain ----------------------------------------------------------------- */
 
 static void s_log_stuck (fling_worker_t *self)
@@ -606,14 +229,14 @@ static void s_log_stuck (fling_worker_t *self)
     int64_t now = fling_clock_ms ();
     size_t shown = 0;
     fling_warn ("drain timeout after %u ms: %zu tasks still running", self->drain_timeout_ms,
-                s_running (self));
+                fling_worker_running (self));
     for (fling_task_t *task = self->running; task && shown < STUCK_TASKS_LOGGED;
          task = task->next, shown++)
         fling_warn ("still running: name=%s id=%s attempt=%u class=%s for %" PRId64 " ms",
                     task->name, fling_task_id (task), task->attempt, fling_class_name (task->cls),
                     now - task->started_ms);
-    if (s_running (self) > shown)
-        fling_warn ("... and %zu more", s_running (self) - shown);
+    if (fling_worker_running (self) > shown)
+        fling_warn ("... and %zu more", fling_worker_running (self) - shown);
 }
 
 static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
@@ -622,7 +245,7 @@ static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
     if (self->finished)
         return -1;
     s_log_stuck (self);
-    s_flush (self);
+    fling_worker_flush (self);
     /* The broker requeues what we still hold when it sees BYE. */
     fling_link_send (self, fling_msg_bye ());
     self->finished = true;
@@ -638,15 +261,15 @@ static void s_start_drain (fling_worker_t *self)
     size_t queued = (self->pool ? fling_pool_queued (self->pool) : 0) +
                     self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     fling_info ("draining: %zu tasks running, %zu not started (released), timeout %u ms",
-                s_running (self) - queued, queued, self->drain_timeout_ms);
+                fling_worker_running (self) - queued, queued, self->drain_timeout_ms);
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
     fling_link_send (self, fling_msg_capacity (none, NULL));
     fling_task_t *task;
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
-        s_finish (self, task, FLING_OUTCOME_RELEASED);
+        fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++)
         while ((task = self->backlog[cls].head))
-            s_finish (self, task, FLING_OUTCOME_RELEASED);
+            fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
     if (zloop_timer (self->loop, self->drain_timeout_ms, 1, s_on_drain_timeout, self) == -1)
         fling_error ("cannot arm the drain timer: stopping without waiting");
 }
@@ -697,9 +320,9 @@ static void s_log_started (fling_worker_t *self)
 static int s_setup (fling_worker_t *self)
 {
     if (self->class_handlers[FLING_CLASS_POOL]) {
-        self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count, s_run_blocking,
-                                     NULL, s_discard);
-        if (!self->pool || fling_pool_attach (self->pool, self->loop, s_on_pool_done, self))
+        self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count, fling_worker_run_blocking,
+                                     NULL, fling_worker_discard);
+        if (!self->pool || fling_pool_attach (self->pool, self->loop, fling_worker_on_pool_done, self))
             return -1;
     }
     if (fling_overrun_setup (self))
@@ -738,7 +361,7 @@ static void s_run_loop (fling_worker_t *self)
 
 static void s_teardown (fling_worker_t *self)
 {
-    s_flush (self);
+    fling_worker_flush (self);
     fling_link_close (self, CLOSE_LINGER_MS);
     /* Pool tasks leave our list now: a thread still running one at the
        drain timeout is abandoned and frees its task itself. */
@@ -746,10 +369,10 @@ static void s_teardown (fling_worker_t *self)
     for (fling_task_t *task = self->running, *next; task; task = next) {
         next = task->next;
         if (task->waiting) {
-            s_untrack (self, task); /* never handed to the pool: ours to free */
+            fling_worker_untrack (self, task); /* never handed to the pool: ours to free */
             fling_task_destroy (&task);
         } else if (task->cls == FLING_CLASS_POOL)
-            s_untrack (self, task);
+            fling_worker_untrack (self, task);
     }
     fling_deadlines_destroy (&self->deadlines); /* no timer runs any more */
     fling_pool_destroy (&self->pool);

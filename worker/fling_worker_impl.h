@@ -1,7 +1,8 @@
-/*  fling_worker_impl.h - the worker's state, shared by its two source files
+/*  fling_worker_impl.h - the worker's state, shared by its source files
     (internal).
 
-    fling_worker.c: the public API, dispatch, results and the drain.
+    fling_worker.c: the public API, run and the drain.
+    fling_flight.c: the tasks in our hands: intake, slots, backlog, results.
     fling_link.c:   the broker connection: socket, READY, HOLDING,
                     heartbeats, reconnects, incoming messages.
     fling_overrun.c: task deadlines, TIMEOUT, stuck pool threads and the
@@ -97,7 +98,7 @@ void fling_link_close (fling_worker_t *self, int linger_ms);
 void fling_link_send (fling_worker_t *self, zmsg_t *msg);
 int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 
-/*  fling_worker.c, for fling_link.c and fling_overrun.c */
+/*  fling_flight.c: the tasks in our hands, for the other files */
 void fling_worker_accept (fling_worker_t *self, const fling_record_t *record);
 int fling_worker_after_callback (fling_worker_t *self);
 /*  Appends a result to the pending RESULT batch and counts it. */
@@ -113,6 +114,17 @@ void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_
                             uint32_t slots[FLING_CLASS_COUNT]);
 /*  Puts a timed-out async task on the overdue list until it completes. */
 void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task);
+/*  Tasks in our hands (started or waiting). */
+size_t fling_worker_running (fling_worker_t *self);
+/*  Sends the pending RESULT batch, if any. */
+void fling_worker_flush (fling_worker_t *self);
+/*  A task leaves the worker: untracked, its outcome recorded, freed. */
+void fling_worker_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome);
+/*  The pool's job function, completion callback (loop thread) and discard
+    function for jobs it never ran (fling_pool.h). */
+void fling_worker_run_blocking (void *job, void *arg);
+void fling_worker_on_pool_done (void *job, void *arg);
+void fling_worker_discard (void *job);
 
 /*  fling_overrun.c */
 int fling_overrun_setup (fling_worker_t *self);
