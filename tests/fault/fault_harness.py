@@ -357,16 +357,18 @@ class FaultCluster(Cluster):
     def disk_broker_args(self, store_dir, *more):
         return ["--store", "disk", "--store-dir", store_dir] + list(more)
 
-    def supervise(self, workers, restarts, limit):
+    def supervise(self, workers, restarts, limit, wait=True):
         """Restarts every worker that died (crashed), 100 ms later; returns how
-        many it restarted. workers: list, updated in place."""
+        many it restarted. workers: list, updated in place. wait=False: do
+        not wait for the new worker's ready line (it may be handed a poison
+        task and die before it registers)."""
         n = 0
         for i, w in enumerate(workers):
             if not w.alive() and n < limit:
                 self.event("crashed", w)
                 self.faulted_pids.add(w.pid)
                 time.sleep(0.1)
-                workers[i] = self.restart_worker(w)
+                workers[i] = self.restart_worker(w, wait=wait)
                 restarts.append(w.pid)
                 n += 1
         return n

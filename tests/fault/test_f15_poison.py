@@ -50,7 +50,7 @@ def test():
         deadline = time.monotonic() + 150
         dead = []
         while time.monotonic() < deadline:
-            c.supervise(workers, crashes, limit=10)
+            c.supervise(workers, crashes, limit=10, wait=False)
             if crashes and not bounced:
                 bounce_from = time.time() * 1000
                 c.restart_broker(signal.SIGTERM, down_s=0.5)
