@@ -306,7 +306,10 @@ static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t fr
         return;
     task->deadline_ms = from + task->timeout_ms;
     fling_deadlines_add (self->deadlines, task, task->timeout_ms);
-    fling_overrun_arm (self);
+    /* Only a deadline earlier than the armed timer needs a new one; a
+       timer that fires early finds nothing due and re-arms. */
+    if (self->deadline_timer == -1 || task->deadline_ms < self->deadline_armed_ms)
+        fling_overrun_arm (self);
 }
 
 /* Hands the task to its handler; its time limit runs from `now`. */
@@ -351,6 +354,19 @@ void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task)
     fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
 }
 
+/* The handler for `name`, or NULL. Names repeat from task to task: the
+   last one found is tried first, before hashing. */
+static fling_handler_t *s_handler (fling_worker_t *self, const char *name)
+{
+    fling_handler_t *last = self->last_handler;
+    if (last && strcmp (last->name, name) == 0)
+        return last;
+    fling_handler_t *handler = (fling_handler_t *)zhashx_lookup (self->handlers, name);
+    if (handler)
+        self->last_handler = handler;
+    return handler;
+}
+
 /* A record from a DISPATCH becomes a running (or waiting) task. */
 void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
 {
@@ -363,7 +379,7 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
         self->stats.released++;
         return;
     }
-    task->handler = (fling_handler_t *)zhashx_lookup (self->handlers, task->name);
+    task->handler = s_handler (self, task->name);
     if (self->draining || !task->handler) {
         /* Sent before the broker saw our CAPACITY(0, 0), or a name we never
            registered: the broker should not do the latter. */

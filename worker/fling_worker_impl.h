@@ -42,6 +42,7 @@ struct _fling_worker_t {
     unsigned heartbeat_ms;
     unsigned drain_timeout_ms;
     zhashx_t *handlers; /* name -> fling_handler_t */
+    fling_handler_t *last_handler; /* the last one a task asked for */
     fling_handler_t *handler_list[FLING_NAMES_MAX];
     size_t handler_count;
     size_t class_handlers[FLING_CLASS_COUNT];
