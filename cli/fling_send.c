@@ -111,24 +111,34 @@ static unsigned timeout_of (const fling_cli_t *cli)
     return cli->timeout_ms ? cli->timeout_ms : DEFAULT_TIMEOUT_MS;
 }
 
+/* Checks the task (for stdin: the name, with an empty payload) before
+   anything starts, then starts a producer whose verdicts land in *v.
+   NULL after saying why. */
+static fling_producer_t *start_session (const fling_cli_t *cli, const char *name, const char *json,
+                                        bool print_rejections, verdicts_t *v)
+{
+    if (fling_task_validate (name, json, strlen (json))) {
+        fprintf (stderr, "fling: invalid task: %s\n", fling_last_error ());
+        return NULL;
+    }
+    if (verdicts_init (v, print_rejections)) {
+        fprintf (stderr, "fling: cannot initialise: %s\n", strerror (errno));
+        return NULL;
+    }
+    fling_producer_t *producer = start_producer (cli, v);
+    if (!producer)
+        verdicts_fini (v);
+    return producer;
+}
+
 /* ---- one task from the command line -------------------------------------- */
 
 static int send_one (const fling_cli_t *cli, const char *name, const char *json)
 {
-    if (fling_task_validate (name, json, strlen (json))) {
-        fprintf (stderr, "fling: invalid task: %s\n", fling_last_error ());
-        return FLING_CLI_EXIT_FAIL;
-    }
     verdicts_t v, got;
-    if (verdicts_init (&v, false)) {
-        fprintf (stderr, "fling: cannot initialise: %s\n", strerror (errno));
+    fling_producer_t *producer = start_session (cli, name, json, false, &v);
+    if (!producer)
         return FLING_CLI_EXIT_FAIL;
-    }
-    fling_producer_t *producer = start_producer (cli, &v);
-    if (!producer) {
-        verdicts_fini (&v);
-        return FLING_CLI_EXIT_FAIL;
-    }
     char id[FLING_TASK_ID_TEXT_SIZE] = "";
     int rc = FLING_CLI_EXIT_FAIL;
     if (fling_send_ex (producer, name, json, strlen (json), &cli->send, id)) {
@@ -201,20 +211,10 @@ static void send_line (const fling_cli_t *cli, fling_producer_t *producer, const
 
 static int send_lines (const fling_cli_t *cli, const char *name)
 {
-    if (fling_task_validate (name, "{}", 2)) {
-        fprintf (stderr, "fling: invalid task: %s\n", fling_last_error ());
-        return FLING_CLI_EXIT_FAIL;
-    }
     verdicts_t v, got;
-    if (verdicts_init (&v, true)) {
-        fprintf (stderr, "fling: cannot initialise: %s\n", strerror (errno));
+    fling_producer_t *producer = start_session (cli, name, "{}", true, &v);
+    if (!producer)
         return FLING_CLI_EXIT_FAIL;
-    }
-    fling_producer_t *producer = start_producer (cli, &v);
-    if (!producer) {
-        verdicts_fini (&v);
-        return FLING_CLI_EXIT_FAIL;
-    }
     line_counts_t counts = {0, 0, false};
     char *line = NULL;
     size_t capacity = 0;
