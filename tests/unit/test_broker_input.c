@@ -13,75 +13,31 @@
 #include <cmocka.h>
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fling_broker.h"
+#include "broker_fixture.h"
 #include "fling_log.h"
-#include "fling_proto.h"
 
 #define WAIT_MS     2000 /* a reply that should come comes well within this */
 #define SILENCE_MS  200  /* a reply that should not come has had this long */
 #define PRODUCER_ID 0x5eed5eed5eed5eedull
 
-typedef struct {
-    fling_broker_t *broker;
-    pthread_t thread;
-    zsock_t *producer; /* DEALER on the producer endpoint */
-    zsock_t *admin;    /* DEALER on the producer endpoint, stats only */
-} ctx_t;
+typedef fixture_t ctx_t; /* the broker under test and its producer, admin sockets */
 
 /* ---- broker in a thread ------------------------------------------------- */
 
-static void *run_broker (void *arg)
-{
-    fling_broker_run ((fling_broker_t *)arg);
-    return NULL;
-}
-
-static zsock_t *dealer (ctx_t *ctx, const char *which)
-{
-    zsock_t *sock = zsock_new_dealer (fling_broker_endpoint (ctx->broker, which));
-    assert_non_null (sock);
-    zsock_set_linger (sock, 0);
-    return sock;
-}
-
 static ctx_t *start_broker (void (*tune) (fling_broker_config_t *))
 {
-    fling_broker_config_t config;
-    fling_broker_config_init (&config);
-    strcpy (config.producer_endpoint, "tcp://127.0.0.1:*");
-    strcpy (config.worker_endpoint, "tcp://127.0.0.1:*");
-    config.heartbeat_ms = 100; /* stop within 50 ms */
-    config.worker_timeout_ms = 10000;
-    strcpy (config.store, "memory"); /* test_broker_retry.c runs the disk store */
-    config.backoff_ms = 10;           /* retries come back quickly */
+    ctx_t *ctx = fixture_new (WAIT_MS);
+    strcpy (ctx->config.store, "memory"); /* test_broker_retry.c runs the disk store */
     if (tune)
-        tune (&config);
+        tune (&ctx->config);
     fling_log_init ("broker", FLING_LOG_ERROR); /* refusals are expected here */
-    ctx_t *ctx = (ctx_t *)calloc (1, sizeof *ctx);
-    assert_non_null (ctx);
-    ctx->broker = fling_broker_new (&config);
-    assert_non_null (ctx->broker);
+    fixture_launch (ctx);
     assert_null (fling_broker_endpoint (ctx->broker, "other"));
     assert_non_null (strstr (fling_broker_endpoint (ctx->broker, "producer"), "tcp://127.0.0.1:"));
-    assert_int_equal (pthread_create (&ctx->thread, NULL, run_broker, ctx->broker), 0);
-    ctx->producer = dealer (ctx, "producer");
-    ctx->admin = dealer (ctx, "producer");
     return ctx;
-}
-
-static void stop_broker (ctx_t *ctx)
-{
-    zsock_destroy (&ctx->producer);
-    zsock_destroy (&ctx->admin);
-    fling_broker_stop (ctx->broker);
-    assert_int_equal (pthread_join (ctx->thread, NULL), 0);
-    fling_broker_destroy (&ctx->broker);
-    assert_null (ctx->broker);
-    free (ctx);
 }
 
 static int setup (void **state)
@@ -92,43 +48,17 @@ static int setup (void **state)
 
 static int teardown (void **state)
 {
-    stop_broker ((ctx_t *)*state);
+    ctx_t *ctx = (ctx_t *)*state;
+    fixture_destroy (&ctx);
     return 0;
 }
 
 /* ---- messages ----------------------------------------------------------- */
 
-static zmsg_t *recv_within (zsock_t *sock, int timeout_ms)
-{
-    zpoller_t *poller = zpoller_new (sock, NULL);
-    assert_non_null (poller);
-    zmsg_t *msg = zpoller_wait (poller, timeout_ms) ? zmsg_recv (sock) : NULL;
-    zpoller_destroy (&poller);
-    return msg;
-}
-
-/* The next message of command `cmd`, skipping others (PONGs...), or fail. */
-static zmsg_t *expect_cmd (zsock_t *sock, fling_cmd_t cmd, fling_msg_t *decoded)
-{
-    int64_t deadline = fling_clock_ms () + WAIT_MS;
-    while (fling_clock_ms () < deadline) {
-        zmsg_t *msg = recv_within (sock, (int)(deadline - fling_clock_ms ()));
-        if (!msg)
-            break;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
-        if (decoded->cmd == cmd)
-            return msg;
-        zmsg_destroy (&msg);
-    }
-    fail_msg ("no %s within %d ms", fling_cmd_name (cmd), WAIT_MS);
-    return NULL;
-}
-
 static void expect_error (zsock_t *sock, fling_reason_t reason)
 {
     fling_msg_t decoded;
-    zmsg_t *msg = expect_cmd (sock, FLING_CMD_ERROR, &decoded);
+    zmsg_t *msg = fixture_expect (sock, FLING_CMD_ERROR, &decoded, WAIT_MS);
     if (decoded.reason != reason)
         fail_msg ("ERROR %s, expected %s", fling_reason_name (decoded.reason),
                   fling_reason_name (reason));
@@ -138,17 +68,11 @@ static void expect_error (zsock_t *sock, fling_reason_t reason)
 
 static void expect_silence (zsock_t *sock)
 {
-    zmsg_t *msg = recv_within (sock, SILENCE_MS);
+    zmsg_t *msg = fixture_recv (sock, SILENCE_MS);
     if (msg) {
         zmsg_destroy (&msg);
         fail_msg ("unexpected reply");
     }
-}
-
-static void send_msg (zsock_t *sock, zmsg_t *msg)
-{
-    assert_non_null (msg);
-    assert_int_equal (zmsg_send (&msg, sock), 0);
 }
 
 /* A message of raw frames: header bytes, then (data, size) pairs. */
@@ -165,7 +89,7 @@ static void send_raw (zsock_t *sock, const char *header, size_t header_size, siz
         zmsg_addmem (msg, data, size);
     }
     va_end (args);
-    send_msg (sock, msg);
+    fixture_send (sock, msg);
 }
 
 /* `count` records of `name` with ids PRODUCER_ID:first.. into `buf`. */
@@ -187,14 +111,14 @@ static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count
 {
     uint8_t buf[64 * 1024];
     size_t size = build_records (buf, first, count, name, max_attempts);
-    send_msg (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
+    fixture_send (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
 }
 
 /* Waits for the ACK of `batch_seq`; every status must be `status`. */
 static void expect_ack (ctx_t *ctx, uint64_t batch_seq, size_t count, fling_reason_t status)
 {
     fling_msg_t ack;
-    zmsg_t *msg = expect_cmd (ctx->producer, FLING_CMD_ACK, &ack);
+    zmsg_t *msg = fixture_expect (ctx->producer, FLING_CMD_ACK, &ack, WAIT_MS);
     assert_int_equal (ack.batch_seq, batch_seq);
     assert_int_equal (ack.count, count);
     for (size_t i = 0; i < count; i++)
@@ -204,55 +128,20 @@ static void expect_ack (ctx_t *ctx, uint64_t batch_seq, size_t count, fling_reas
     zmsg_destroy (&msg);
 }
 
-static json_t *stats (ctx_t *ctx)
-{
-    send_msg (ctx->admin, fling_msg_admin ("{\"op\":\"stats\"}"));
-    fling_msg_t reply;
-    zmsg_t *msg = expect_cmd (ctx->admin, FLING_CMD_ADMIN_REPLY, &reply);
-    json_error_t error;
-    json_t *root = json_loadb (reply.text, reply.text_size, 0, &error);
-    zmsg_destroy (&msg);
-    assert_non_null (root);
-    return root;
-}
-
-/* stats[section][key] as an integer; -1 when absent. */
-static json_int_t stat_value (ctx_t *ctx, const char *section, const char *key)
-{
-    json_t *root = stats (ctx);
-    json_t *value = json_object_get (section ? json_object_get (root, section) : root, key);
-    json_int_t result = value ? json_integer_value (value) : -1;
-    json_decref (root);
-    return result;
-}
-
-/* Polls stats until stats[section][key] == expected, for up to WAIT_MS. */
-static void wait_stat (ctx_t *ctx, const char *section, const char *key, json_int_t expected)
-{
-    json_int_t value = -1;
-    for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
-        if ((value = stat_value (ctx, section, key)) == expected)
-            return;
-        zclock_sleep (20);
-    }
-    fail_msg ("%s.%s = %lld, expected %lld", section ? section : "", key, (long long)value,
-              (long long)expected);
-}
-
 /* ---- a raw worker ------------------------------------------------------- */
 
 static zsock_t *worker_ready (ctx_t *ctx, const char *name, uint32_t loop_capacity)
 {
-    zsock_t *worker = dealer (ctx, "worker");
+    zsock_t *worker = fixture_dealer (ctx, "worker");
     uint32_t capacity[FLING_CLASS_COUNT] = {0};
     capacity[FLING_CLASS_LOOP] = loop_capacity;
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (worker, fling_msg_ready (capacity, NULL, 4242, name, 1, names, classes));
+    fixture_send (worker, fling_msg_ready (capacity, NULL, 4242, name, 1, names, classes));
     /* READY has no answer; PING after it proves the registration. */
-    send_msg (worker, fling_msg_ping ());
+    fixture_send (worker, fling_msg_ping ());
     fling_msg_t pong;
-    zmsg_t *msg = expect_cmd (worker, FLING_CMD_PONG, &pong);
+    zmsg_t *msg = fixture_expect (worker, FLING_CMD_PONG, &pong, WAIT_MS);
     zmsg_destroy (&msg);
     return worker;
 }
@@ -269,7 +158,7 @@ static void expect_tasks (zsock_t *worker, leased_t *leased, size_t count)
     leased->count = 0;
     while (leased->count < count) {
         fling_msg_t dispatch;
-        zmsg_t *msg = expect_cmd (worker, FLING_CMD_DISPATCH, &dispatch);
+        zmsg_t *msg = fixture_expect (worker, FLING_CMD_DISPATCH, &dispatch, WAIT_MS);
         const uint8_t *cursor = dispatch.body, *end = dispatch.body + dispatch.body_size;
         fling_record_t record;
         fling_reason_t reason;
@@ -294,7 +183,7 @@ static void send_results (zsock_t *worker, const leased_t *leased, fling_outcome
                                  .error_size = 4};
         size += fling_result_write (buf + size, &result);
     }
-    send_msg (worker, fling_msg_result ((uint32_t)leased->count, buf, size));
+    fixture_send (worker, fling_msg_result ((uint32_t)leased->count, buf, size));
 }
 
 /* ---- hostile input ------------------------------------------------------ */
@@ -323,7 +212,7 @@ static void test_producer_socket_bad_input (void **state)
     uint8_t buf[256];
     size_t size = build_records (buf, 1, 1, "email", 0);
     buf[33] = '/'; /* a byte not allowed in a name */
-    send_msg (p, fling_msg_submit (1, 1, buf, size));
+    fixture_send (p, fling_msg_submit (1, 1, buf, size));
     expect_error (p, FLING_REASON_BAD_TASK);
 
     zmsg_t *many = zmsg_new ();
@@ -331,71 +220,71 @@ static void test_producer_socket_bad_input (void **state)
     for (int i = 1; i < FLING_FRAMES_MAX + 1; i++)
         zmsg_addmem (many, "f", 1);
     assert_int_equal (zmsg_size (many), FLING_FRAMES_MAX + 1);
-    send_msg (p, many);
+    fixture_send (p, many);
     expect_error (p, FLING_REASON_MALFORMED);
 
     uint32_t capacity[FLING_CLASS_COUNT] = {1, 1};
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (p, fling_msg_ready (capacity, NULL, 1, "w", 1, names, classes));
+    fixture_send (p, fling_msg_ready (capacity, NULL, 1, "w", 1, names, classes));
     expect_error (p, FLING_REASON_BAD_STATE); /* worker command, producer socket */
-    send_msg (p, fling_msg_error (FLING_REASON_MALFORMED, "x"));
+    fixture_send (p, fling_msg_error (FLING_REASON_MALFORMED, "x"));
     expect_silence (p); /* an ERROR is never answered */
 
     /* Still serving: a valid SUBMIT is accepted, PING answered. */
     submit (ctx, 7, 100, 3, "email", 0);
     expect_ack (ctx, 7, 3, FLING_REASON_OK);
-    send_msg (p, fling_msg_ping ());
+    fixture_send (p, fling_msg_ping ());
     fling_msg_t pong;
-    zmsg_t *msg = expect_cmd (p, FLING_CMD_PONG, &pong);
+    zmsg_t *msg = fixture_expect (p, FLING_CMD_PONG, &pong, WAIT_MS);
     zmsg_destroy (&msg);
 
-    assert_int_equal (stat_value (ctx, "refused", "EMPTY"), 1);
-    assert_int_equal (stat_value (ctx, "refused", "BAD_SIGNATURE"), 1);
-    assert_int_equal (stat_value (ctx, "refused", "BAD_VERSION"), 1);
-    assert_int_equal (stat_value (ctx, "refused", "BAD_COMMAND"), 1);
-    assert_int_equal (stat_value (ctx, "refused", "MALFORMED"), 3);
-    assert_int_equal (stat_value (ctx, "refused", "BAD_TASK"), 1);
-    assert_int_equal (stat_value (ctx, "refused", "BAD_STATE"), 1);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 3);
-    assert_int_equal (stat_value (ctx, "counters", "accepted"), 3);
+    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_VERSION"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_COMMAND"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "MALFORMED"), 3);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_TASK"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 1);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 3);
+    assert_int_equal (fixture_stat (ctx, "counters", "accepted"), 3);
 }
 
 static void test_worker_socket_bad_input (void **state)
 {
     ctx_t *ctx = (ctx_t *)*state;
-    zsock_t *w = dealer (ctx, "worker");
+    zsock_t *w = fixture_dealer (ctx, "worker");
     leased_t fake = {.count = 1};
     fling_task_id_make (&fake.ids[0], 1, 1);
     fake.attempts[0] = 1;
     send_results (w, &fake, FLING_OUTCOME_DONE);
     expect_error (w, FLING_REASON_UNKNOWN_PEER);
-    send_msg (w, fling_msg_ping ());
+    fixture_send (w, fling_msg_ping ());
     expect_error (w, FLING_REASON_UNKNOWN_PEER);
     uint32_t capacity[FLING_CLASS_COUNT] = {0, 0};
-    send_msg (w, fling_msg_capacity (capacity, NULL));
+    fixture_send (w, fling_msg_capacity (capacity, NULL));
     expect_error (w, FLING_REASON_UNKNOWN_PEER);
-    send_msg (w, fling_msg_bye ());
+    fixture_send (w, fling_msg_bye ());
     expect_silence (w);
     uint8_t buf[256];
     size_t size = build_records (buf, 1, 1, "email", 0);
-    send_msg (w, fling_msg_submit (1, 1, buf, size));
+    fixture_send (w, fling_msg_submit (1, 1, buf, size));
     expect_error (w, FLING_REASON_BAD_STATE); /* producer command, worker socket */
-    send_msg (w, fling_msg_admin ("{\"op\":\"stats\"}"));
+    fixture_send (w, fling_msg_admin ("{\"op\":\"stats\"}"));
     expect_error (w, FLING_REASON_BAD_STATE);
     send_raw (w, "", 0, 0);
     expect_silence (w);
 
-    assert_int_equal (stat_value (ctx, "refused", "UNKNOWN_PEER"), 3);
-    assert_int_equal (stat_value (ctx, "refused", "BAD_STATE"), 2);
-    assert_int_equal (stat_value (ctx, "refused", "EMPTY"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "UNKNOWN_PEER"), 3);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 2);
+    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), 1);
     zsock_destroy (&w);
 
     /* A registered worker gets PONG, and a RESULT for a task it does not
        hold is only counted. */
     zsock_t *good = worker_ready (ctx, "good", 10);
     send_results (good, &fake, FLING_OUTCOME_DONE);
-    wait_stat (ctx, "counters", "stale_results", 1);
+    fixture_wait_stat (ctx, "counters", "stale_results", 1);
     zsock_destroy (&good);
 }
 
@@ -405,16 +294,16 @@ static void test_admin_bad_requests (void **state)
     static const char *requests[] = {"not json", "[1,2]", "{\"op\":\"nope\"}", "{\"op\":1}",
                                      "{\"op\":\"stats\",\"op\":\"stats\"}"};
     for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
-        send_msg (ctx->admin, fling_msg_admin (requests[i]));
+        fixture_send (ctx->admin, fling_msg_admin (requests[i]));
         fling_msg_t reply;
-        zmsg_t *msg = expect_cmd (ctx->admin, FLING_CMD_ADMIN_REPLY, &reply);
+        zmsg_t *msg = fixture_expect (ctx->admin, FLING_CMD_ADMIN_REPLY, &reply, WAIT_MS);
         json_t *root = json_loadb (reply.text, reply.text_size, 0, NULL);
         assert_non_null (root);
         assert_true (json_is_string (json_object_get (root, "error")));
         json_decref (root);
         zmsg_destroy (&msg);
     }
-    json_t *root = stats (ctx);
+    json_t *root = fixture_stats (ctx);
     json_t *store = json_object_get (root, "store");
     assert_string_equal (json_string_value (json_object_get (store, "kind")), "memory");
     assert_false (json_is_true (json_object_get (store, "failed")));
@@ -441,16 +330,16 @@ static void test_submit_dispatch_done (void **state)
     /* The producer resends the batch (lost ACK): nothing doubles. */
     submit (ctx, 1, 1, 10, "email", 0);
     expect_ack (ctx, 1, 10, FLING_REASON_DUPLICATE);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 10);
-    assert_int_equal (stat_value (ctx, "counters", "duplicates"), 10);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 10);
+    assert_int_equal (fixture_stat (ctx, "counters", "duplicates"), 10);
 
     send_results (worker, &leased, FLING_OUTCOME_DONE);
-    wait_stat (ctx, "counters", "done", 10);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
-    assert_int_equal (stat_value (ctx, NULL, "bytes"), 0);
-    assert_int_equal (stat_value (ctx, "counters", "dispatched"), 10);
+    fixture_wait_stat (ctx, "counters", "done", 10);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
+    assert_int_equal (fixture_stat (ctx, NULL, "bytes"), 0);
+    assert_int_equal (fixture_stat (ctx, "counters", "dispatched"), 10);
 
-    json_t *root = stats (ctx);
+    json_t *root = fixture_stats (ctx);
     json_t *queue = json_array_get (json_object_get (root, "queues"), 0);
     assert_string_equal (json_string_value (json_object_get (queue, "name")), "email");
     assert_int_equal (json_integer_value (json_object_get (queue, "done")), 10);
@@ -465,9 +354,9 @@ static void test_submit_dispatch_done (void **state)
 
     /* Late duplicate RESULTs are stale, not a second completion. */
     send_results (worker, &leased, FLING_OUTCOME_DONE);
-    wait_stat (ctx, "counters", "stale_results", 10);
-    send_msg (worker, fling_msg_bye ());
-    wait_stat (ctx, NULL, "tasks", 0);
+    fixture_wait_stat (ctx, "counters", "stale_results", 10);
+    fixture_send (worker, fling_msg_bye ());
+    fixture_wait_stat (ctx, NULL, "tasks", 0);
     zsock_destroy (&worker);
 }
 
@@ -484,7 +373,7 @@ static void test_retry_release_fail (void **state)
     /* A stale attempt number changes nothing. */
     leased.attempts[0] = 7;
     send_results (worker, &leased, FLING_OUTCOME_DONE);
-    wait_stat (ctx, "counters", "stale_results", 1);
+    fixture_wait_stat (ctx, "counters", "stale_results", 1);
     leased.attempts[0] = 1;
 
     send_results (worker, &leased, FLING_OUTCOME_RELEASED); /* never ran */
@@ -494,13 +383,13 @@ static void test_retry_release_fail (void **state)
     expect_tasks (worker, &leased, 1);
     assert_int_equal (leased.attempts[0], 2);
     send_results (worker, &leased, FLING_OUTCOME_RETRY);
-    wait_stat (ctx, "counters", "failed", 1);
-    assert_int_equal (stat_value (ctx, "counters", "retried"), 1);
-    assert_int_equal (stat_value (ctx, "counters", "requeued"), 1);
+    fixture_wait_stat (ctx, "counters", "failed", 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "retried"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "requeued"), 1);
     /* Out of attempts: held in the dead-letter queue, not run again. */
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 1);
-    assert_int_equal (stat_value (ctx, NULL, "dead"), 1);
-    assert_int_equal (stat_value (ctx, "counters", "dead_lettered"), 1);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 1);
+    assert_int_equal (fixture_stat (ctx, NULL, "dead"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "dead_lettered"), 1);
     expect_silence (worker);
     zsock_destroy (&worker);
 }
@@ -523,18 +412,18 @@ static void test_dispatch_spreads_by_credit (void **state)
     expect_tasks (a, &got_a, 1);
     expect_tasks (b, &got_b, 1);
     expect_silence (a);
-    wait_stat (ctx, NULL, "tasks", 10);
+    fixture_wait_stat (ctx, NULL, "tasks", 10);
 
     /* Draining (capacity 0): a's freed slot is not refilled; b's is. */
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
-    send_msg (a, fling_msg_capacity (none, NULL));
+    fixture_send (a, fling_msg_capacity (none, NULL));
     send_results (a, &got_a, FLING_OUTCOME_DONE);
-    wait_stat (ctx, "counters", "done", 1);
+    fixture_wait_stat (ctx, "counters", "done", 1);
     expect_silence (a);
     send_results (b, &got_b, FLING_OUTCOME_DONE);
     expect_tasks (b, &got_b, 1);
     expect_silence (a);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 8);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 8);
     zsock_destroy (&a);
     zsock_destroy (&b);
 }
@@ -553,18 +442,18 @@ static void test_silent_worker_is_lost (void **state)
     leased_t leased;
     expect_tasks (silent, &leased, 3);
 
-    zsock_t *alive = dealer (ctx, "worker");
+    zsock_t *alive = fixture_dealer (ctx, "worker");
     uint32_t capacity[FLING_CLASS_COUNT] = {0};
     capacity[FLING_CLASS_LOOP] = 10;
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (alive, fling_msg_ready (capacity, NULL, 1, "alive", 1, names, classes));
+    fixture_send (alive, fling_msg_ready (capacity, NULL, 1, "alive", 1, names, classes));
     /* Keep `alive` alive with PINGs until the silent worker's tasks arrive,
        still counted as their first run's attempt + 1. */
     size_t got = 0;
     for (int64_t deadline = fling_clock_ms () + 3000; got < 3 && fling_clock_ms () < deadline;) {
-        send_msg (alive, fling_msg_ping ());
-        zmsg_t *msg = recv_within (alive, 50);
+        fixture_send (alive, fling_msg_ping ());
+        zmsg_t *msg = fixture_recv (alive, 50);
         fling_msg_t decoded;
         fling_reason_t reason;
         if (!msg)
@@ -581,11 +470,11 @@ static void test_silent_worker_is_lost (void **state)
         zmsg_destroy (&msg);
     }
     assert_int_equal (got, 3);
-    assert_int_equal (stat_value (ctx, "counters", "worker_lost"), 1);
-    assert_int_equal (stat_value (ctx, "counters", "requeued"), 3);
+    assert_int_equal (fixture_stat (ctx, "counters", "worker_lost"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "requeued"), 3);
     zsock_destroy (&silent);
     zsock_destroy (&alive);
-    stop_broker (ctx);
+    fixture_destroy (&ctx);
 }
 
 static void small_limits (fling_broker_config_t *config)
@@ -605,9 +494,9 @@ static void test_limits (void **state)
     expect_ack (ctx, 3, 3, FLING_REASON_OK);
     submit (ctx, 4, 30, 1, "push", 0);
     expect_ack (ctx, 4, 1, FLING_REASON_QUEUE_FULL); /* all queues */
-    assert_int_equal (stat_value (ctx, "counters", "rejected"), 3);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 8);
-    stop_broker (ctx);
+    assert_int_equal (fixture_stat (ctx, "counters", "rejected"), 3);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 8);
+    fixture_destroy (&ctx);
 }
 
 static void test_vanished_worker_is_unroutable (void **state)
@@ -618,8 +507,8 @@ static void test_vanished_worker_is_unroutable (void **state)
     zclock_sleep (300); /* let the broker's ROUTER see the disconnect */
     submit (ctx, 1, 1, 2, "email", 0);
     expect_ack (ctx, 1, 2, FLING_REASON_OK);
-    wait_stat (ctx, "counters", "router_unroutable", 1);
-    json_t *root = stats (ctx);
+    fixture_wait_stat (ctx, "counters", "router_unroutable", 1);
+    json_t *root = fixture_stats (ctx);
     assert_int_equal (json_array_size (json_object_get (root, "workers")), 0);
     json_t *queue = json_array_get (json_object_get (root, "queues"), 0);
     assert_int_equal (json_integer_value (json_object_get (queue, "queued")), 2);

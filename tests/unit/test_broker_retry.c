@@ -14,14 +14,12 @@
 #include <cmocka.h>
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fling_broker.h"
+#include "broker_fixture.h"
 #include "fling_log.h"
-#include "fling_proto.h"
 #include "fling_store_check.h"
 
 #define WAIT_MS     3000
@@ -30,14 +28,9 @@
 
 typedef void (tune_fn) (fling_broker_config_t *);
 
-typedef struct {
-    fling_broker_t *broker;
-    pthread_t thread;
-    zsock_t *producer;
-    zsock_t *admin;
-    char dir[64];
-    tune_fn *tune;
-} ctx_t;
+/* The broker under test, its sockets, and its config: config.store_dir is
+   this test's store, reopened by every restart. */
+typedef fixture_t ctx_t;
 
 typedef struct {
     fling_task_id_t id;
@@ -52,112 +45,45 @@ static struct {
 } pending[FLING_BATCH_TASKS_MAX];
 static size_t pending_count;
 
-static void *run_broker (void *arg)
-{
-    fling_broker_run ((fling_broker_t *)arg);
-    return NULL;
-}
-
-static zsock_t *dealer (ctx_t *ctx, const char *which)
-{
-    zsock_t *sock = zsock_new_dealer (fling_broker_endpoint (ctx->broker, which));
-    assert_non_null (sock);
-    zsock_set_linger (sock, 0);
-    return sock;
-}
-
-static void launch (ctx_t *ctx)
-{
-    fling_broker_config_t config;
-    fling_broker_config_init (&config);
-    strcpy (config.producer_endpoint, "tcp://127.0.0.1:*");
-    strcpy (config.worker_endpoint, "tcp://127.0.0.1:*");
-    strcpy (config.store, "disk");
-    strcpy (config.store_dir, ctx->dir);
-    config.segment_bytes = 1 << 20;
-    config.store_free_floor_bytes = 0;
-    config.heartbeat_ms = 100;
-    config.worker_timeout_ms = 10000;
-    config.backoff_ms = 10;
-    if (ctx->tune)
-        ctx->tune (&config);
-    ctx->broker = fling_broker_new (&config);
-    assert_non_null (ctx->broker);
-    assert_int_equal (pthread_create (&ctx->thread, NULL, run_broker, ctx->broker), 0);
-    ctx->producer = dealer (ctx, "producer");
-    ctx->admin = dealer (ctx, "producer");
-}
-
 static void halt (ctx_t *ctx)
 {
     pending_count = 0;
-    zsock_destroy (&ctx->producer);
-    zsock_destroy (&ctx->admin);
-    fling_broker_stop (ctx->broker);
-    assert_int_equal (pthread_join (ctx->thread, NULL), 0);
-    fling_broker_destroy (&ctx->broker);
+    fixture_halt (ctx);
 }
 
 static ctx_t *start (tune_fn *tune)
 {
     fling_log_init ("broker", getenv ("TEST_LOG") ? FLING_LOG_DEBUG : FLING_LOG_ERROR);
-    ctx_t *ctx = (ctx_t *)calloc (1, sizeof *ctx);
-    assert_non_null (ctx);
-    strcpy (ctx->dir, "/tmp/fling-test-retry-XXXXXX");
-    assert_non_null (mkdtemp (ctx->dir));
-    ctx->tune = tune;
-    launch (ctx);
+    ctx_t *ctx = fixture_new (WAIT_MS);
+    fling_broker_config_t *config = &ctx->config;
+    strcpy (config->store, "disk");
+    strcpy (config->store_dir, "/tmp/fling-test-retry-XXXXXX");
+    assert_non_null (mkdtemp (config->store_dir));
+    config->segment_bytes = 1 << 20;
+    config->store_free_floor_bytes = 0;
+    /* Tuned once: a tune may append a queue, and every restart reuses it. */
+    if (tune)
+        tune (config);
+    fixture_launch (ctx);
     return ctx;
 }
 
 static void restart (ctx_t *ctx)
 {
     halt (ctx);
-    launch (ctx);
+    fixture_launch (ctx);
 }
 
 static void finish (ctx_t *ctx)
 {
     halt (ctx);
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", ctx->dir);
+    char cmd[sizeof ctx->config.store_dir + 16];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", ctx->config.store_dir);
     assert_int_equal (system (cmd), 0);
-    free (ctx);
+    fixture_destroy (&ctx);
 }
 
 /* ---- messages ----------------------------------------------------------- */
-
-static zmsg_t *recv_within (zsock_t *sock, int timeout_ms)
-{
-    zpoller_t *poller = zpoller_new (sock, NULL);
-    assert_non_null (poller);
-    zmsg_t *msg = zpoller_wait (poller, timeout_ms) ? zmsg_recv (sock) : NULL;
-    zpoller_destroy (&poller);
-    return msg;
-}
-
-static zmsg_t *expect_cmd (zsock_t *sock, fling_cmd_t cmd, fling_msg_t *decoded)
-{
-    int64_t deadline = fling_clock_ms () + WAIT_MS;
-    while (fling_clock_ms () < deadline) {
-        zmsg_t *msg = recv_within (sock, (int)(deadline - fling_clock_ms ()));
-        if (!msg)
-            break;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
-        if (decoded->cmd == cmd)
-            return msg;
-        zmsg_destroy (&msg);
-    }
-    fail_msg ("no %s within %d ms", fling_cmd_name (cmd), WAIT_MS);
-    return NULL;
-}
-
-static void send_msg (zsock_t *sock, zmsg_t *msg)
-{
-    assert_non_null (msg);
-    assert_int_equal (zmsg_send (&msg, sock), 0);
-}
 
 static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count, const char *name)
 {
@@ -169,14 +95,14 @@ static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count
         size += fling_record_write (buf + size, &id, 0, 0, 0, 0, name, strlen (name),
                                     "{\"hello\":\"world\"}", 17);
     }
-    send_msg (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
+    fixture_send (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
 }
 
 /* The ACK of batch_seq; returns how many tasks had `status`. */
 static size_t ack_count (ctx_t *ctx, uint64_t batch_seq, fling_reason_t status)
 {
     fling_msg_t ack;
-    zmsg_t *msg = expect_cmd (ctx->producer, FLING_CMD_ACK, &ack);
+    zmsg_t *msg = fixture_expect (ctx->producer, FLING_CMD_ACK, &ack, WAIT_MS);
     assert_int_equal (ack.batch_seq, batch_seq);
     size_t n = 0;
     for (size_t i = 0; i < ack.count; i++)
@@ -188,38 +114,6 @@ static size_t ack_count (ctx_t *ctx, uint64_t batch_seq, fling_reason_t status)
 static void expect_ack (ctx_t *ctx, uint64_t batch_seq, size_t count, fling_reason_t status)
 {
     assert_int_equal (ack_count (ctx, batch_seq, status), count);
-}
-
-static json_t *admin (ctx_t *ctx, const char *request)
-{
-    send_msg (ctx->admin, fling_msg_admin (request));
-    fling_msg_t reply;
-    zmsg_t *msg = expect_cmd (ctx->admin, FLING_CMD_ADMIN_REPLY, &reply);
-    json_t *root = json_loadb (reply.text, reply.text_size, 0, NULL);
-    zmsg_destroy (&msg);
-    assert_non_null (root);
-    return root;
-}
-
-static json_int_t stat_value (ctx_t *ctx, const char *section, const char *key)
-{
-    json_t *root = admin (ctx, "{\"op\":\"stats\"}");
-    json_t *value = json_object_get (section ? json_object_get (root, section) : root, key);
-    json_int_t result = value ? json_integer_value (value) : -1;
-    json_decref (root);
-    return result;
-}
-
-static void wait_stat (ctx_t *ctx, const char *section, const char *key, json_int_t expected)
-{
-    json_int_t value = -1;
-    for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
-        if ((value = stat_value (ctx, section, key)) == expected)
-            return;
-        zclock_sleep (20);
-    }
-    fail_msg ("%s.%s = %lld, expected %lld", section ? section : "", key, (long long)value,
-              (long long)expected);
 }
 
 /* ---- a raw worker ------------------------------------------------------- */
@@ -242,15 +136,15 @@ static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch)
    once (NULL: all 10, no prefetch). */
 static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t *slots)
 {
-    zsock_t *worker = dealer (ctx, "worker");
+    zsock_t *worker = fixture_dealer (ctx, "worker");
     uint32_t capacity[FLING_CLASS_COUNT] = {10, 10};
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
-    send_msg (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
-    send_msg (worker, fling_msg_ping ());
+    fixture_send (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
+    fixture_send (worker, fling_msg_ping ());
     /* A DISPATCH may come before the PONG: keep its tasks for next_task. */
     for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
-        zmsg_t *msg = recv_within (worker, 50);
+        zmsg_t *msg = fixture_recv (worker, 50);
         if (!msg)
             continue;
         fling_msg_t decoded;
@@ -294,10 +188,10 @@ static void next_task (zsock_t *worker, lease_t *lease)
     int64_t deadline = fling_clock_ms () + WAIT_MS, next_ping = 0;
     while (fling_clock_ms () < deadline) {
         if (fling_clock_ms () >= next_ping) {
-            send_msg (worker, fling_msg_ping ());
+            fixture_send (worker, fling_msg_ping ());
             next_ping = fling_clock_ms () + 50;
         }
-        zmsg_t *msg = recv_within (worker, 20);
+        zmsg_t *msg = fixture_recv (worker, 20);
         if (!msg)
             continue;
         fling_msg_t decoded;
@@ -319,8 +213,8 @@ static void next_task (zsock_t *worker, lease_t *lease)
 static void no_task (zsock_t *worker, int ms)
 {
     for (int64_t end = fling_clock_ms () + ms; fling_clock_ms () < end;) {
-        send_msg (worker, fling_msg_ping ());
-        zmsg_t *msg = recv_within (worker, 50);
+        fixture_send (worker, fling_msg_ping ());
+        zmsg_t *msg = fixture_recv (worker, 50);
         if (!msg)
             continue;
         fling_msg_t decoded;
@@ -342,7 +236,7 @@ static void send_result (zsock_t *worker, const lease_t *lease, fling_outcome_t 
                              .error = error,
                              .error_size = strlen (error)};
     size_t size = fling_result_write (buf, &result);
-    send_msg (worker, fling_msg_result (1, buf, size));
+    fixture_send (worker, fling_msg_result (1, buf, size));
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -378,10 +272,10 @@ static void test_backoff_then_dead_letter (void **state)
         assert_true (fling_clock_ms () - failed_at >= minimum[attempt]);
     }
     send_result (worker, &lease, FLING_OUTCOME_FAIL, "boom 4");
-    wait_stat (ctx, NULL, "dead", 1);
-    assert_int_equal (stat_value (ctx, "counters", "retried"), 3);
+    fixture_wait_stat (ctx, NULL, "dead", 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "retried"), 3);
 
-    json_t *root = admin (ctx, "{\"op\":\"dead_list\",\"name\":\"email\"}");
+    json_t *root = fixture_admin (ctx, "{\"op\":\"dead_list\",\"name\":\"email\"}");
     assert_int_equal (json_integer_value (json_object_get (root, "total")), 1);
     json_t *dead = json_array_get (json_object_get (root, "dead"), 0);
     assert_string_equal (json_string_value (json_object_get (dead, "reason")), "failed");
@@ -398,7 +292,7 @@ static void test_backoff_then_dead_letter (void **state)
     zsock_destroy (&worker);
     restart (ctx);
     worker = worker_ready (ctx, "w2");
-    root = admin (ctx, "{\"op\":\"dead_list\"}");
+    root = fixture_admin (ctx, "{\"op\":\"dead_list\"}");
     dead = json_array_get (json_object_get (root, "dead"), 0);
     assert_string_equal (json_string_value (json_object_get (dead, "error")), "boom 4");
     json_decref (root);
@@ -407,7 +301,7 @@ static void test_backoff_then_dead_letter (void **state)
     /* dead_retry by id: back in its queue, attempts reset. */
     char request[160];
     snprintf (request, sizeof request, "{\"op\":\"dead_retry\",\"id\":\"%s\"}", id_text);
-    root = admin (ctx, request);
+    root = fixture_admin (ctx, request);
     assert_int_equal (json_integer_value (json_object_get (root, "retried")), 1);
     json_decref (root);
     next_task (worker, &lease);
@@ -419,23 +313,23 @@ static void test_backoff_then_dead_letter (void **state)
     send_result (worker, &lease, FLING_OUTCOME_TIMEOUT, "too slow");
     next_task (worker, &lease);
     send_result (worker, &lease, FLING_OUTCOME_TIMEOUT, "too slow");
-    wait_stat (ctx, NULL, "dead", 1);
-    root = admin (ctx, "{\"op\":\"dead_list\",\"limit\":5}");
+    fixture_wait_stat (ctx, NULL, "dead", 1);
+    root = fixture_admin (ctx, "{\"op\":\"dead_list\",\"limit\":5}");
     dead = json_array_get (json_object_get (root, "dead"), 0);
     assert_string_equal (json_string_value (json_object_get (dead, "reason")), "timeout");
     json_decref (root);
 
     /* dead_purge: gone for good, also after a restart. */
-    root = admin (ctx, "{\"op\":\"dead_purge\",\"all\":true}");
+    root = fixture_admin (ctx, "{\"op\":\"dead_purge\",\"all\":true}");
     assert_int_equal (json_integer_value (json_object_get (root, "purged")), 1);
     json_decref (root);
-    root = admin (ctx, "{\"op\":\"dead_purge\"}");
+    root = fixture_admin (ctx, "{\"op\":\"dead_purge\"}");
     assert_non_null (json_object_get (root, "error"));
     json_decref (root);
     zsock_destroy (&worker);
     restart (ctx);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
-    assert_int_equal (stat_value (ctx, NULL, "dead"), 0);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
+    assert_int_equal (fixture_stat (ctx, NULL, "dead"), 0);
     finish (ctx);
 }
 
@@ -457,14 +351,14 @@ static void test_poison_task_after_three_deaths (void **state)
         assert_int_equal (lease.attempt, death);
         zsock_destroy (&worker); /* dies: no BYE, no more heartbeats */
         if (death < 3)
-            wait_stat (ctx, "counters", "crashed", 1);
+            fixture_wait_stat (ctx, "counters", "crashed", 1);
         if (death == 1) {
             restart (ctx); /* the crash count is durable */
-            assert_int_equal (stat_value (ctx, NULL, "tasks"), 1);
+            assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 1);
         }
     }
-    wait_stat (ctx, NULL, "dead", 1);
-    json_t *root = admin (ctx, "{\"op\":\"dead_list\"}");
+    fixture_wait_stat (ctx, NULL, "dead", 1);
+    json_t *root = fixture_admin (ctx, "{\"op\":\"dead_list\"}");
     json_t *dead = json_array_get (json_object_get (root, "dead"), 0);
     assert_string_equal (json_string_value (json_object_get (dead, "reason")), "crashed");
     assert_int_equal (json_integer_value (json_object_get (dead, "crashes")), 3);
@@ -472,7 +366,7 @@ static void test_poison_task_after_three_deaths (void **state)
                          "worker died while running it 3 times");
     json_decref (root);
     restart (ctx);
-    assert_int_equal (stat_value (ctx, NULL, "dead"), 1);
+    assert_int_equal (fixture_stat (ctx, NULL, "dead"), 1);
     finish (ctx);
 }
 
@@ -493,8 +387,8 @@ static void test_crash_spares_prefetched_tasks (void **state)
         assert_int_equal (lease.attempt, 1);
     }
     zsock_destroy (&worker); /* dies: no BYE, no more heartbeats */
-    wait_stat (ctx, "counters", "crashed", 1);
-    wait_stat (ctx, "counters", "requeued", 3);
+    fixture_wait_stat (ctx, "counters", "crashed", 1);
+    fixture_wait_stat (ctx, "counters", "requeued", 3);
 
     /* The next worker gets the crashed one first, on its second attempt,
        and the two that never started still on their first. */
@@ -506,7 +400,7 @@ static void test_crash_spares_prefetched_tasks (void **state)
         next_task (worker, &lease);
         assert_int_equal (lease.attempt, 1);
     }
-    assert_int_equal (stat_value (ctx, "counters", "crashed"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 1);
     zsock_destroy (&worker);
     finish (ctx);
 }
@@ -535,14 +429,14 @@ static void test_lease_deadline_fences_late_result (void **state)
     next_task (worker, &second);
     assert_true (fling_clock_ms () - leased_at >= 800);
     assert_int_equal (second.attempt, 2);
-    assert_int_equal (stat_value (ctx, "counters", "lease_expired"), 1);
-    assert_int_equal (stat_value (ctx, "counters", "timed_out"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "lease_expired"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "timed_out"), 1);
     send_result (worker, &first, FLING_OUTCOME_DONE, ""); /* late: fenced */
-    wait_stat (ctx, "counters", "stale_results", 1);
-    assert_int_equal (stat_value (ctx, "counters", "done"), 0);
+    fixture_wait_stat (ctx, "counters", "stale_results", 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "done"), 0);
     send_result (worker, &second, FLING_OUTCOME_DONE, "");
-    wait_stat (ctx, "counters", "done", 1);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
+    fixture_wait_stat (ctx, "counters", "done", 1);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
     zsock_destroy (&worker);
     finish (ctx);
 }
@@ -567,11 +461,11 @@ static void test_holding_after_restart (void **state)
     uint8_t buf[2 * FLING_LEASE_SIZE];
     size_t size = fling_lease_write (buf, &a.id, a.attempt);
     size += fling_lease_write (buf + size, &b.id, (uint16_t)(b.attempt + 5)); /* wrong attempt */
-    send_msg (worker, fling_msg_holding (2, buf, size));
-    wait_stat (ctx, "counters", "holding_leased", 1);
-    assert_int_equal (stat_value (ctx, "counters", "holding_ignored"), 1);
+    fixture_send (worker, fling_msg_holding (2, buf, size));
+    fixture_wait_stat (ctx, "counters", "holding_leased", 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "holding_ignored"), 1);
     send_result (worker, &a, FLING_OUTCOME_DONE, ""); /* same attempt: accepted */
-    wait_stat (ctx, "counters", "done", 1);
+    fixture_wait_stat (ctx, "counters", "done", 1);
     /* b was not claimed: queued once the parking time is over. */
     lease_t again;
     next_task (worker, &again);
@@ -590,14 +484,14 @@ static void test_duplicate_window_after_completion (void **state)
     lease_t lease;
     next_task (worker, &lease);
     send_result (worker, &lease, FLING_OUTCOME_DONE, "");
-    wait_stat (ctx, "counters", "done", 1);
+    fixture_wait_stat (ctx, "counters", "done", 1);
     submit (ctx, 1, 1, 1, "email"); /* a resend after the task ran */
     expect_ack (ctx, 1, 1, FLING_REASON_DUPLICATE);
     zsock_destroy (&worker);
     restart (ctx); /* the window is refilled from the log */
     submit (ctx, 2, 1, 1, "email");
     expect_ack (ctx, 2, 1, FLING_REASON_DUPLICATE);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 0);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
     finish (ctx);
 }
 
@@ -615,7 +509,7 @@ static void test_duplicate_window_expires (void **state)
     lease_t lease;
     next_task (worker, &lease);
     send_result (worker, &lease, FLING_OUTCOME_DONE, "");
-    wait_stat (ctx, "counters", "done", 1);
+    fixture_wait_stat (ctx, "counters", "done", 1);
     zclock_sleep (300);
     submit (ctx, 2, 1, 1, "email");
     expect_ack (ctx, 2, 1, FLING_REASON_OK); /* outside the window: a new task */
@@ -640,8 +534,8 @@ static void test_store_full_then_room_again (void **state)
         refused = ack_count (ctx, batch, FLING_REASON_STORE_FULL);
     }
     assert_true (refused > 0);
-    assert_true (stat_value (ctx, "counters", "store_full") > 0);
-    json_int_t held = stat_value (ctx, NULL, "tasks");
+    assert_true (fixture_stat (ctx, "counters", "store_full") > 0);
+    json_int_t held = fixture_stat (ctx, NULL, "tasks");
     /* Drain what is held: completions fit, segments empty, room returns. */
     zsock_t *worker = worker_ready (ctx, "w");
     for (json_int_t i = 0; i < held; i++) {
@@ -649,7 +543,7 @@ static void test_store_full_then_room_again (void **state)
         next_task (worker, &lease);
         send_result (worker, &lease, FLING_OUTCOME_DONE, "");
     }
-    wait_stat (ctx, NULL, "tasks", 0);
+    fixture_wait_stat (ctx, NULL, "tasks", 0);
     size_t accepted = 0;
     for (int64_t deadline = fling_clock_ms () + WAIT_MS; !accepted && fling_clock_ms () < deadline;) {
         zclock_sleep (200); /* free space is re-checked about once a second */
@@ -674,22 +568,22 @@ static void test_stop_commits_completions (void **state)
         if (i < 3)
             send_result (worker, &lease, FLING_OUTCOME_DONE, "");
     }
-    wait_stat (ctx, "counters", "done", 3);
+    fixture_wait_stat (ctx, "counters", "done", 3);
     zsock_destroy (&worker);
     halt (ctx); /* as on SIGTERM: the last completions are committed */
-    char path[128];
-    snprintf (path, sizeof path, "%s/check.out", ctx->dir);
+    char path[sizeof ctx->config.store_dir + 16];
+    snprintf (path, sizeof path, "%s/check.out", ctx->config.store_dir);
     FILE *out = fopen (path, "w+");
     assert_non_null (out);
-    assert_int_equal (fling_store_check (ctx->dir, false, out), 0);
+    assert_int_equal (fling_store_check (ctx->config.store_dir, false, out), 0);
     rewind (out);
     char line[256];
     assert_non_null (fgets (line, sizeof line, out));
     assert_non_null (strstr (line, "\"live_tasks\":2,"));
     fclose (out);
-    launch (ctx);
-    assert_int_equal (stat_value (ctx, NULL, "tasks"), 2);
-    json_t *root = admin (ctx, "{\"op\":\"stats\"}");
+    fixture_launch (ctx);
+    assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 2);
+    json_t *root = fixture_admin (ctx, "{\"op\":\"stats\"}");
     json_t *store = json_object_get (root, "store");
     assert_string_equal (json_string_value (json_object_get (store, "kind")), "disk");
     assert_true (json_integer_value (json_object_get (store, "segments")) >= 1);

@@ -441,15 +441,58 @@ static void expect_ready (broker_t *b, uint32_t pool, uint32_t loop)
     assert_int_equal (seen, 2);
 }
 
+/* Waits up to WAIT_MS for a counter the worker's threads raise. */
+static void wait_atomic (atomic_int *value, int want)
+{
+    int64_t deadline = now_ms () + WAIT_MS;
+    while (atomic_load (value) < want && now_ms () < deadline)
+        sleep_ms (1);
+    assert_int_equal (atomic_load (value), want);
+}
+
 /* READY, then the PING that confirms it; the PONG registers the worker. */
 static void expect_registration (broker_t *b, uint32_t pool, uint32_t loop)
 {
     expect_ready (b, pool, loop);
     broker_expect (b, FLING_CMD_PING);
-    int64_t deadline = now_ms () + WAIT_MS;
-    while (atomic_load (&s_registered) == 0 && now_ms () < deadline)
-        sleep_ms (1);
-    assert_int_equal (atomic_load (&s_registered), 1);
+    wait_atomic (&s_registered, 1);
+}
+
+/* Nothing but PINGs from the worker for `ms`. */
+static void expect_quiet (broker_t *b, int ms)
+{
+    fling_msg_t *msg = broker_next (b, ms, false);
+    if (msg)
+        fail_msg ("unexpected %s from the worker", fling_cmd_name (msg->cmd));
+}
+
+static void stop_and_join (broker_t *b, runner_t *runner, fling_worker_t *worker)
+{
+    fling_worker_request_stop (worker);
+    broker_expect (b, FLING_CMD_CAPACITY);
+    broker_expect (b, FLING_CMD_BYE);
+    runner_join (runner, WAIT_MS);
+    assert_int_equal (runner->rc, 0);
+}
+
+/* The fake broker up and a worker without prefetch running against it,
+   registered: the common start of a test. */
+static fling_worker_t *start_registered (broker_t *b, runner_t *runner, unsigned pool,
+                                         unsigned async_limit, unsigned drain_ms)
+{
+    broker_start (b);
+    fling_worker_t *worker = worker_new (b, pool, async_limit, drain_ms);
+    runner_start (runner, worker);
+    expect_registration (b, pool, async_limit);
+    return worker;
+}
+
+/* On the heap: a batch is 128 KiB. */
+static batch_t *batch_new (void)
+{
+    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    assert_non_null (batch);
+    return batch;
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -486,14 +529,11 @@ static void test_registration_errors (void **state)
 static void test_tasks_results_heartbeats_drain (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
-    broker_start (&b);
-    fling_worker_t *worker = worker_new (&b, 2, 8, 5000);
     static runner_t runner;
-    runner_start (&runner, worker);
-    expect_registration (&b, 2, 8);
+    fling_worker_t *worker = start_registered (&b, &runner, 2, 8, 5000);
 
     /* Async outcomes in one DISPATCH come back in one RESULT. */
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     batch_add (batch, 1, "t.async", "{}");
@@ -545,10 +585,7 @@ static void test_tasks_results_heartbeats_drain (void **state)
     batch_add (batch, 14, "t.async", "{\"ms\":300}");
     int started = atomic_load (&s_block_started);
     broker_dispatch (&b, batch);
-    int64_t deadline = now_ms () + WAIT_MS;
-    while (atomic_load (&s_block_started) < started + 2 && now_ms () < deadline)
-        sleep_ms (1);
-    assert_int_equal (atomic_load (&s_block_started), started + 2);
+    wait_atomic (&s_block_started, started + 2);
     fling_worker_request_stop (worker);
 
     fling_msg_t *msg = broker_expect (&b, FLING_CMD_CAPACITY);
@@ -605,23 +642,17 @@ static void test_reconnects (void **state)
     /* Answer now: registered. */
     b.answer_pings = true;
     broker_expect (&b, FLING_CMD_PING);
-    int64_t deadline = now_ms () + WAIT_MS;
-    while (atomic_load (&s_registered) == 0 && now_ms () < deadline)
-        sleep_ms (1);
-    assert_int_equal (atomic_load (&s_registered), 1);
+    wait_atomic (&s_registered, 1);
 
     /* ERROR(UNKNOWN_PEER): the broker forgot us; READY again from a new socket. */
     broker_send (&b, fling_msg_error (FLING_REASON_UNKNOWN_PEER, "who are you"));
     expect_ready (&b, 1, 4);
     assert_int_equal (b.peers_seen, 3);
     broker_expect (&b, FLING_CMD_PING);
-    deadline = now_ms () + WAIT_MS;
-    while (atomic_load (&s_registered) < 2 && now_ms () < deadline)
-        sleep_ms (1);
-    assert_int_equal (atomic_load (&s_registered), 2);
+    wait_atomic (&s_registered, 2);
 
     /* Still works on the new socket. */
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     batch_add (batch, 1, "t.block", "{}");
@@ -629,11 +660,7 @@ static void test_reconnects (void **state)
     broker_results (&b, &r, 1);
     assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
 
-    fling_worker_request_stop (worker);
-    broker_expect (&b, FLING_CMD_CAPACITY);
-    broker_expect (&b, FLING_CMD_BYE);
-    runner_join (&runner, WAIT_MS);
-    assert_int_equal (runner.rc, 0);
+    stop_and_join (&b, &runner, worker);
     fling_worker_stats_t stats;
     fling_worker_stats (worker, &stats);
     assert_true (stats.reconnects >= 2);
@@ -645,13 +672,10 @@ static void test_reconnects (void **state)
 static void test_drain_timeout (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
-    broker_start (&b);
-    fling_worker_t *worker = worker_new (&b, 1, 4, 200);
     static runner_t runner;
-    runner_start (&runner, worker);
-    expect_registration (&b, 1, 4);
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 200);
 
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     batch_add (batch, 1, "t.block", "{\"ms\":700}");
     broker_dispatch (&b, batch);
     int64_t deadline = now_ms () + WAIT_MS;
@@ -668,10 +692,7 @@ static void test_drain_timeout (void **state)
     fling_worker_destroy (&worker); /* abandons the stuck pool thread */
 
     /* The abandoned thread finishes its task and frees it on its own. */
-    deadline = now_ms () + WAIT_MS;
-    while (atomic_load (&s_block_finished) == 0 && now_ms () < deadline)
-        sleep_ms (5);
-    assert_int_equal (atomic_load (&s_block_finished), 1);
+    wait_atomic (&s_block_finished, 1);
     sleep_ms (50);
     free (batch);
     broker_stop (&b);
@@ -720,7 +741,7 @@ static void test_async_throughput (void **state)
     broker_expect (&b, FLING_CMD_READY);
     broker_expect (&b, FLING_CMD_PING);
 
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     /* Every task has a (distant) deadline: the heap's cost is in the rate. */
     for (int i = 0; i < PER_BATCH; i++)
         batch_add_ex (batch, (uint64_t)i, 1, 60000, "t.noop", "{\"n\":1}");
@@ -744,50 +765,13 @@ static void test_async_throughput (void **state)
     /* Loose bound: sanitizer builds are several times slower. */
     assert_true (rate > 5000);
 
-    fling_worker_request_stop (worker);
-    broker_expect (&b, FLING_CMD_CAPACITY);
-    broker_expect (&b, FLING_CMD_BYE);
-    runner_join (&runner, WAIT_MS);
-    assert_int_equal (runner.rc, 0);
+    stop_and_join (&b, &runner, worker);
     fling_worker_destroy (&worker);
     free (batch);
     broker_stop (&b);
 }
 
 /* ---- deadlines, stuck threads, HOLDING ------------------------------------ */
-
-static void wait_atomic (atomic_int *value, int want)
-{
-    int64_t deadline = now_ms () + WAIT_MS;
-    while (atomic_load (value) < want && now_ms () < deadline)
-        sleep_ms (1);
-    assert_int_equal (atomic_load (value), want);
-}
-
-/* Nothing but PINGs from the worker for `ms`. */
-static void expect_quiet (broker_t *b, int ms)
-{
-    fling_msg_t *msg = broker_next (b, ms, false);
-    if (msg)
-        fail_msg ("unexpected %s from the worker", fling_cmd_name (msg->cmd));
-}
-
-static void stop_and_join (broker_t *b, runner_t *runner, fling_worker_t *worker)
-{
-    fling_worker_request_stop (worker);
-    broker_expect (b, FLING_CMD_CAPACITY);
-    broker_expect (b, FLING_CMD_BYE);
-    runner_join (runner, WAIT_MS);
-    assert_int_equal (runner->rc, 0);
-}
-
-static void wait_block_started (int count)
-{
-    int64_t deadline = now_ms () + WAIT_MS;
-    while (atomic_load (&s_block_started) < count && now_ms () < deadline)
-        sleep_ms (1);
-    assert_int_equal (atomic_load (&s_block_started), count);
-}
 
 /* Prefetch 1: the worker asks for twice its slots, runs its slots' worth,
    and starts a waiting task the moment a slot frees, in arrival order. */
@@ -801,13 +785,13 @@ static void test_prefetch_backlog (void **state)
     expect_registration (&b, 2, 4);
 
     /* Blocking, one thread: the second waits for the first. */
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     batch_add (batch, 1, "t.block", "{\"ms\":200}");
     batch_add (batch, 2, "t.block", "{}");
     broker_dispatch (&b, batch);
-    wait_block_started (1);
+    wait_atomic (&s_block_started, 1);
     sleep_ms (100);
     assert_int_equal (atomic_load (&s_block_started), 1);
     broker_results (&b, &r, 2);
@@ -862,7 +846,7 @@ static void test_prefetch_backlog (void **state)
         batch_add (batch, seq, "t.async", "{\"ms\":200}");
     started = atomic_load (&s_block_started);
     broker_dispatch (&b, batch);
-    wait_block_started (started + 1);
+    wait_atomic (&s_block_started, started + 1);
     fling_worker_request_stop (worker);
     broker_expect (&b, FLING_CMD_CAPACITY);
     broker_results (&b, &r, 6);
@@ -889,14 +873,11 @@ static void test_prefetch_backlog (void **state)
 static void test_async_overrun (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
-    broker_start (&b);
-    fling_worker_t *worker = worker_new (&b, 1, 8, 5000);
     static runner_t runner;
-    runner_start (&runner, worker);
-    expect_registration (&b, 1, 8);
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 8, 5000);
 
     /* Completes after 400 ms; the deadline is 100 ms. */
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     batch_add_ex (batch, 1, 1, 100, "t.async", "{\"ms\":400}");
@@ -927,14 +908,11 @@ static void test_async_overrun (void **state)
 static void test_blocking_overrun_replaces_thread (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
-    broker_start (&b);
-    fling_worker_t *worker = worker_new (&b, 1, 4, 5000);
     static runner_t runner;
-    runner_start (&runner, worker);
-    expect_registration (&b, 1, 4);
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
     wait_atomic (&s_hook_starts, 1);
 
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     batch_add_ex (batch, 1, 1, 100, "t.block", "{\"do\":\"hang\"}");
@@ -996,13 +974,10 @@ static void expect_timeout_and_capacity (broker_t *b, results_t *r, int seq, uin
 static void test_stuck_cap_reduces_capacity (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
-    broker_start (&b);
-    fling_worker_t *worker = worker_new (&b, 1, 4, 5000);
     static runner_t runner;
-    runner_start (&runner, worker);
-    expect_registration (&b, 1, 4);
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
 
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     /* First stuck thread: replaced (cap = pool size = 1). */
@@ -1053,13 +1028,10 @@ static void test_stuck_cap_reduces_capacity (void **state)
 static void test_holding_after_reregistration (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
-    broker_start (&b);
-    fling_worker_t *worker = worker_new (&b, 1, 4, 5000);
     static runner_t runner;
-    runner_start (&runner, worker);
-    expect_registration (&b, 1, 4);
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
 
-    batch_t *batch = (batch_t *)calloc (1, sizeof *batch);
+    batch_t *batch = batch_new ();
     results_t r;
     results_reset (&r);
     batch_add_ex (batch, 1, 3, 0, "t.block", "{\"ms\":700}");

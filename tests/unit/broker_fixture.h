@@ -1,0 +1,68 @@
+/*  broker_fixture.h - a real broker (broker/fling_broker.c) on a thread and
+    the raw DEALER client helpers that drive it, shared by
+    test_broker_input.c and test_broker_retry.c. Every wait is bounded: the
+    socket helpers take their bound, the fixture's own use its wait_ms, so
+    each test keeps the bound it chose.
+*/
+#ifndef BROKER_FIXTURE_H_INCLUDED
+#define BROKER_FIXTURE_H_INCLUDED
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "fling_broker.h"
+#include "fling_proto.h"
+
+typedef struct {
+    fling_broker_config_t config; /* kept, so a restart reopens the same store */
+    fling_broker_t *broker;       /* NULL while halted */
+    pthread_t thread;
+    zsock_t *producer; /* DEALER on the producer endpoint */
+    zsock_t *admin;    /* DEALER on the producer endpoint, ADMIN only */
+    int wait_ms;       /* a reply that should come comes within this */
+} fixture_t;
+
+/* A halted fixture whose config has the defaults both tests share (tcp on
+   127.0.0.1, a 100 ms heartbeat, quick retries); tune self->config, then
+   fixture_launch. Fails the test on error. */
+fixture_t *fixture_new (int wait_ms);
+
+/* Halts the broker if it runs, frees the fixture and nulls *self_p. */
+void fixture_destroy (fixture_t **self_p);
+
+/* Starts a broker from self->config on a thread and connects the producer
+   and admin sockets. */
+void fixture_launch (fixture_t *self);
+
+/* Closes the sockets, stops the broker, joins its thread, destroys it. */
+void fixture_halt (fixture_t *self);
+
+/* A new DEALER (linger 0) on the broker's `which` endpoint. */
+zsock_t *fixture_dealer (fixture_t *self, const char *which);
+
+/* Sends `msg`, which must not be NULL (a constructor failed otherwise). */
+void fixture_send (zsock_t *sock, zmsg_t *msg);
+
+/* The next message within timeout_ms, or NULL. */
+zmsg_t *fixture_recv (zsock_t *sock, int timeout_ms);
+
+/* The next message of command `cmd` within wait_ms, skipping others
+   (PONGs...), decoded into `decoded`; fails the test if none comes. */
+zmsg_t *fixture_expect (zsock_t *sock, fling_cmd_t cmd, fling_msg_t *decoded, int wait_ms);
+
+/* The reply to an ADMIN `request`, parsed; the caller owns it. */
+json_t *fixture_admin (fixture_t *self, const char *request);
+
+/* The reply to {"op":"stats"}, parsed; the caller owns it. */
+json_t *fixture_stats (fixture_t *self);
+
+/* stats[section][key] (stats[key] when section is NULL) as an integer;
+   -1 when absent. */
+json_int_t fixture_stat (fixture_t *self, const char *section, const char *key);
+
+/* Polls stats until stats[section][key] == expected; fails the test after
+   self->wait_ms. */
+void fixture_wait_stat (fixture_t *self, const char *section, const char *key,
+                        json_int_t expected);
+
+#endif
