@@ -359,24 +359,13 @@ void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
     }
 }
 
-/* Copies peer-sent text for a log line: printable ASCII only. */
-static void printable (char *out, size_t out_size, const char *text, size_t size)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < size && n + 1 < out_size; i++) {
-        unsigned char c = (unsigned char)text[i];
-        out[n++] = c > ' ' && c < 127 && c != '"' ? (char)c : '_';
-    }
-    out[n] = '\0';
-}
-
 void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
                         const char *error, size_t error_size)
 {
     char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
     fling_task_id_t id;
     fling_btask_id (task, &id);
-    printable (text, sizeof text, error, error_size);
+    fling_log_printable (text, sizeof text, error, error_size);
     fling_warn ("task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u error=\"%s\"",
                 fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
                 fling_dead_reason_name (reason), (unsigned)task->attempt,

@@ -29,18 +29,6 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
     return worker;
 }
 
-/* Copies peer-sent text for a log line: printable ASCII only, so a peer
-   cannot forge log lines or break key=value parsing. */
-static void printable (char *out, size_t out_size, const char *text, size_t size)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < size && n + 1 < out_size; i++) {
-        unsigned char c = (unsigned char)text[i];
-        out[n++] = c > ' ' && c < 127 && c != '"' ? (char)c : '_';
-    }
-    out[n] = '\0';
-}
-
 /* ---- leases ------------------------------------------------------------ */
 
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
@@ -142,7 +130,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
         zhashx_insert (self->workers, worker->key, worker);
     } else
         unregister_names (worker); /* a re-READY replaces names, keeps leases */
-    printable (worker->name, sizeof worker->name, msg->worker_name, msg->worker_name_size);
+    fling_log_printable (worker->name, sizeof worker->name, msg->worker_name, msg->worker_name_size);
     worker->pid = msg->pid;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         worker->capacity[cls] = msg->capacity[cls];

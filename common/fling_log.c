@@ -67,3 +67,13 @@ int64_t fling_clock_us (void)
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+void fling_log_printable (char *out, size_t out_size, const char *text, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < size && n + 1 < out_size; i++) {
+        unsigned char c = (unsigned char) text[i];
+        out[n++] = c > ' ' && c < 127 && c != '"' ? (char) c : '_';
+    }
+    out[n] = '\0';
+}

@@ -7,6 +7,7 @@
 #ifndef FLING_LOG_H_INCLUDED
 #define FLING_LOG_H_INCLUDED
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { FLING_LOG_DEBUG = 0, FLING_LOG_INFO, FLING_LOG_WARN, FLING_LOG_ERROR } fling_log_level_t;
@@ -25,6 +26,11 @@ void fling_log (fling_log_level_t level, const char *format, ...)
 #define fling_info(...)  fling_log (FLING_LOG_INFO, __VA_ARGS__)
 #define fling_warn(...)  fling_log (FLING_LOG_WARN, __VA_ARGS__)
 #define fling_error(...) fling_log (FLING_LOG_ERROR, __VA_ARGS__)
+
+/* Copies peer-sent text for a log line: printable ASCII only (space, '"'
+   and the rest become '_'), so a peer cannot forge log lines or break
+   key=value parsing. Always terminates `out`. */
+void fling_log_printable (char *out, size_t out_size, const char *text, size_t size);
 
 /* Milliseconds of CLOCK_MONOTONIC: for leases, heartbeats and timeouts. */
 int64_t fling_clock_ms (void);
