@@ -195,6 +195,11 @@ void fling_btask_id (const fling_btask_t *self, fling_task_id_t *id)
     fling_record_id (self->raw, id); /* per probe hit of the id index: no full read */
 }
 
+uint32_t fling_btask_timeout_ms (const fling_btask_t *self)
+{
+    return fling_record_timeout_ms (self->raw); /* once per dispatch: no full read */
+}
+
 uint16_t fling_btask_max_attempts (const fling_btask_t *self)
 {
     fling_record_t record;

@@ -114,10 +114,12 @@ fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *que
 /*  Frees the task and its dead-letter info. */
 void fling_btask_destroy (fling_btask_t **self_p);
 
-/*  The task's id, its max_attempts (0 = the broker's default), and its
+/*  The task's id, its max_attempts (0 = the broker's default), its
+    timeout_ms (the effective one, written in at accept; 0 = none), and its
     whole record view, read back from its record through the codec. */
 void fling_btask_id (const fling_btask_t *self, fling_task_id_t *id);
 uint16_t fling_btask_max_attempts (const fling_btask_t *self);
+uint32_t fling_btask_timeout_ms (const fling_btask_t *self);
 void fling_btask_record (const fling_btask_t *self, fling_record_t *record);
 
 /*  Makes the task dead with `reason` and `error` (copied, cut at

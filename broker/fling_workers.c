@@ -44,10 +44,9 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
        then run it up to its timeout) plus a grace of two worker timeouts.
        The worker enforces the timeout itself and reports TIMEOUT; this
        catches a worker that cannot. */
-    fling_record_t record;
-    fling_btask_record (task, &record);
-    if (record.timeout_ms) {
-        uint64_t lease = 2ull * record.timeout_ms + 2ull * self->config.worker_timeout_ms;
+    uint32_t timeout_ms = fling_btask_timeout_ms (task);
+    if (timeout_ms) {
+        uint64_t lease = 2ull * timeout_ms + 2ull * self->config.worker_timeout_ms;
         task->due = fling_due_in (self->now_ms,
                                   lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease);
         task->flags |= FLING_BTASK_DEADLINE;
@@ -158,6 +157,17 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                    uint16_t attempt);
 
+/* A lease that never started (the worker said RELEASED, or it died with
+   the task waiting in its prefetch): back to the head of its queue, and
+   that run does not count. */
+static void release (fling_broker_t *self, fling_btask_t *task)
+{
+    task->attempt--;
+    fling_broker_store_state (self, task);
+    fling_broker_requeue (self, task, true);
+    self->counters.requeued++;
+}
+
 static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
                           const fling_result_t *result)
 {
@@ -189,11 +199,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         fling_broker_finish_task (self, task);
         return;
     case FLING_OUTCOME_RELEASED:
-        /* It never ran: that run does not count. */
-        task->attempt--;
-        fling_broker_store_state (self, task);
-        fling_broker_requeue (self, task, true);
-        self->counters.requeued++;
+        release (self, task);
         return;
     case FLING_OUTCOME_TIMEOUT:
         self->counters.timed_out++;
@@ -348,16 +354,6 @@ static void crash (fling_broker_t *self, fling_btask_t *task)
     fling_broker_store_state (self, task);
     fling_broker_requeue (self, task, true);
     task->flags |= FLING_BTASK_CRASHED;
-    self->counters.requeued++;
-}
-
-/* A lease the worker never started (it waited in its prefetch): back to
-   the head of its queue, as a RELEASED result would have put it. */
-static void release (fling_broker_t *self, fling_btask_t *task)
-{
-    task->attempt--;
-    fling_broker_store_state (self, task);
-    fling_broker_requeue (self, task, true);
     self->counters.requeued++;
 }
 
