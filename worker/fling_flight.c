@@ -187,10 +187,8 @@ static void s_untrack (fling_worker_t *self, fling_task_t *task)
     self->running_count[task->cls]--;
     if (task->waiting)
         fling_backlog_remove (&self->backlog[task->cls], task);
-    if (task->started) {
-        task->started = false;
-        self->started_count[task->cls]--;
-    }
+    else
+        self->started_count[task->cls]--; /* a task in our hands waits or has started */
     if (self->deadlines)
         fling_deadlines_remove (self->deadlines, task);
 }
@@ -283,9 +281,7 @@ void fling_worker_discard (void *job)
 /* Tasks of a class that run at once. */
 static size_t s_slots (fling_worker_t *self, fling_class_t cls)
 {
-    if (cls == FLING_CLASS_LOOP)
-        return self->async_limit;
-    return self->pool ? fling_pool_capacity (self->pool) : self->pool_size;
+    return cls == FLING_CLASS_LOOP ? self->async_limit : fling_overrun_pool_capacity (self);
 }
 
 void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_COUNT],
@@ -315,7 +311,6 @@ static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t fr
 /* Hands the task to its handler; its time limit runs from `now`. */
 static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
 {
-    task->started = true;
     self->started_count[task->cls]++;
     task->started_ms = now;
     s_set_deadline (self, task, now);

@@ -60,13 +60,12 @@ uint32_t fling_overrun_pool_capacity (fling_worker_t *self)
 
 void fling_overrun_announce (fling_worker_t *self)
 {
-    uint32_t pool = fling_overrun_pool_capacity (self);
-    if (self->draining || pool == self->announced_pool)
-        return;
     uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
     fling_worker_capacity (self, capacity, slots);
+    if (self->draining || slots[FLING_CLASS_POOL] == self->announced_pool)
+        return;
     fling_link_send (self, fling_msg_capacity (capacity, slots));
-    self->announced_pool = pool;
+    self->announced_pool = slots[FLING_CLASS_POOL];
 }
 
 /* The TIMEOUT result and the one log line of an overrun. The task's error

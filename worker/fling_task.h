@@ -39,8 +39,7 @@ struct _fling_task_t {
     int64_t deadline_ms;
     size_t deadline_slot; /* fling_deadlines.c: lane + 1, 0 = not in it */
     fling_task_t *deadline_prev, *deadline_next; /* in that lane */
-    bool waiting;         /* in its class's backlog, not started */
-    bool started;         /* handed to its handler (counts in started_count) */
+    bool waiting; /* in its class's backlog; else, while in our hands, started */
     bool timed_out;       /* TIMEOUT sent; the task is no longer ours to report */
     /* The id as text, formatted on first use (fling_task_id): most tasks
        never need it. Read it through fling_task_id(), not directly. */
