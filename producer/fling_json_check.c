@@ -229,6 +229,17 @@ static const unsigned char *unescape (const unsigned char *p, const unsigned cha
     return p;
 }
 
+/* unescape for the checker: an invalid escape is the payload's error. */
+static const unsigned char *checked_unescape (check_t *c, const unsigned char *p,
+                                              unsigned char out[4], int *out_size)
+{
+    const char *why;
+    const unsigned char *next = unescape (p, c->end, out, out_size, &why);
+    if (!next)
+        fail (c, p, "%s", why);
+    return next;
+}
+
 /* Refuses the byte at p inside a string (not plain, not '"', not '\\'). */
 static bool bad_string_byte (check_t *c, const unsigned char *p)
 {
@@ -258,11 +269,8 @@ static const unsigned char *scan_string (check_t *c, const unsigned char *p)
         if (*p == '\\') {
             unsigned char out[4];
             int n;
-            const char *why;
-            const unsigned char *next = unescape (p, end, out, &n, &why);
-            if (!next)
-                return fail (c, p, "%s", why), NULL;
-            p = next;
+            if (!(p = checked_unescape (c, p, out, &n)))
+                return NULL;
         } else if (*p >= 0x80) {
             size_t n = utf8_length (p, end);
             if (!n)
@@ -366,13 +374,10 @@ static const unsigned char *scan_key (check_t *c, const unsigned char *p, size_t
         if (*p == '\\') {
             unsigned char out[4];
             int n;
-            const char *why;
-            const unsigned char *next = unescape (p, end, out, &n, &why);
-            if (!next)
-                return fail (c, p, "%s", why), NULL;
+            if (!(p = checked_unescape (c, p, out, &n)))
+                return NULL;
             hash = hash_bytes (hash, out, (size_t)n);
             escaped = KEY_ESCAPED;
-            p = next;
         } else if (*p >= 0x80) {
             size_t n = utf8_length (p, end);
             if (!n)
