@@ -475,16 +475,22 @@ static void test_holding_after_restart (void **state)
     finish (ctx);
 }
 
-static void test_duplicate_window_after_completion (void **state)
+/* Submits task 1 in batch 1 and has `worker` run it to DONE. */
+static void run_one_task (ctx_t *ctx, zsock_t *worker)
 {
-    ctx_t *ctx = start (NULL);
-    zsock_t *worker = worker_ready (ctx, "w");
     submit (ctx, 1, 1, 1, "email");
     expect_ack (ctx, 1, 1, FLING_REASON_OK);
     lease_t lease;
     next_task (worker, &lease);
     send_result (worker, &lease, FLING_OUTCOME_DONE, "");
     fixture_wait_stat (ctx, "counters", "done", 1);
+}
+
+static void test_duplicate_window_after_completion (void **state)
+{
+    ctx_t *ctx = start (NULL);
+    zsock_t *worker = worker_ready (ctx, "w");
+    run_one_task (ctx, worker);
     submit (ctx, 1, 1, 1, "email"); /* a resend after the task ran */
     expect_ack (ctx, 1, 1, FLING_REASON_DUPLICATE);
     zsock_destroy (&worker);
@@ -504,12 +510,7 @@ static void test_duplicate_window_expires (void **state)
 {
     ctx_t *ctx = start (short_window);
     zsock_t *worker = worker_ready (ctx, "w");
-    submit (ctx, 1, 1, 1, "email");
-    expect_ack (ctx, 1, 1, FLING_REASON_OK);
-    lease_t lease;
-    next_task (worker, &lease);
-    send_result (worker, &lease, FLING_OUTCOME_DONE, "");
-    fixture_wait_stat (ctx, "counters", "done", 1);
+    run_one_task (ctx, worker);
     zclock_sleep (300);
     submit (ctx, 2, 1, 1, "email");
     expect_ack (ctx, 2, 1, FLING_REASON_OK); /* outside the window: a new task */
