@@ -836,7 +836,7 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     }
     self->config = *config;
     self->started_ms = self->now_ms = fling_clock_ms ();
-    self->pool = fling_taskpool_new (FLING_TASKPOOL_BYTES);
+    self->pool = fling_blockpool_new (FLING_TASKPOOL_BYTES);
     self->ids = fling_idmap_new (task_key, NULL);
     self->dedup = fling_dedup_new ((size_t)config->dedup_max, (int64_t)config->dedup_window_ms);
     self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
@@ -888,7 +888,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     zhashx_destroy (&self->queue_index);
     zhashx_destroy (&self->workers);
     fling_idmap_destroy (&self->ids);
-    fling_taskpool_destroy (&self->pool); /* after every task went back to it */
+    fling_blockpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);
     zsock_destroy (&self->producer_sock);
     zsock_destroy (&self->worker_sock);

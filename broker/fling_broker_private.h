@@ -111,7 +111,7 @@ struct fling_broker {
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
     uint64_t rng;              /* jitter */
 
-    fling_taskpool_t *pool; /* freed task blocks, shared by every queue */
+    fling_blockpool_t *pool; /* freed task blocks, shared by every queue */
     fling_idmap_t *ids;     /* every task held, by id */
     uint64_t bytes;         /* record bytes held */
     zhashx_t *queue_index;  /* name -> fling_queue_t */

@@ -5,22 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/asan_interface.h>
-#define POISON(addr, size)   ASAN_POISON_MEMORY_REGION (addr, size)
-#define UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION (addr, size)
-#else
-#define POISON(addr, size)   ((void) (addr), (void) (size))
-#define UNPOISON(addr, size) ((void) (addr), (void) (size))
-#endif
-
 typedef struct {
     fling_bworker_t *worker;
     uint8_t cls;
 } server_t;
 
 struct fling_queue {
-    fling_taskpool_t *pool; /* may be NULL */
+    fling_blockpool_t *pool; /* may be NULL */
     fling_tasklist_t waiting;
     fling_tasklist_t dead;
     fling_queue_counters_t counters;
@@ -31,86 +22,9 @@ struct fling_queue {
     char name[FLING_NAME_MAX + 1];
 };
 
-/* ---- the block pool ---------------------------------------------------- */
-
-/* Blocks are sized to whole glibc chunks (16-byte steps, 8 bytes of chunk
-   header), so a pooled block uses no more memory than malloc would. */
-#define POOL_CLASSES 64 /* chunks up to 1 KB */
-
-struct fling_taskpool {
-    void *free[POOL_CLASSES]; /* singly linked through each block's first word */
-    size_t bytes;             /* held in the lists */
-    size_t max_bytes;
-};
-
-fling_taskpool_t *fling_taskpool_new (size_t max_bytes)
-{
-    fling_taskpool_t *self = (fling_taskpool_t *)calloc (1, sizeof *self);
-    if (!self) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    self->max_bytes = max_bytes;
-    return self;
-}
-
-void fling_taskpool_destroy (fling_taskpool_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    fling_taskpool_t *self = *self_p;
-    for (size_t k = 0; k < POOL_CLASSES; k++)
-        while (self->free[k]) {
-            void *block = self->free[k];
-            UNPOISON (block, sizeof (void *));
-            self->free[k] = *(void **)block;
-            free (block);
-        }
-    free (self);
-    *self_p = NULL;
-}
-
-/* The chunk class of a block of `size` bytes, and the bytes to ask for. */
-static size_t pool_class (size_t size)
-{
-    return (size + 8 + 15) / 16;
-}
-
-static size_t class_bytes (size_t k)
-{
-    return k * 16 - 8;
-}
-
-static void *block_take (fling_taskpool_t *pool, size_t size)
-{
-    size_t k = pool_class (size);
-    if (k >= POOL_CLASSES)
-        return malloc (size);
-    void *block = pool ? pool->free[k] : NULL;
-    if (!block)
-        return malloc (class_bytes (k));
-    UNPOISON (block, class_bytes (k));
-    pool->free[k] = *(void **)block;
-    pool->bytes -= class_bytes (k);
-    return block;
-}
-
-static void block_give (fling_taskpool_t *pool, void *block, size_t size)
-{
-    size_t k = pool_class (size);
-    if (!pool || k >= POOL_CLASSES || pool->bytes + class_bytes (k) > pool->max_bytes) {
-        free (block);
-        return;
-    }
-    *(void **)block = pool->free[k];
-    pool->free[k] = block;
-    pool->bytes += class_bytes (k);
-    POISON (block, class_bytes (k)); /* a use after destroy still trips ASan */
-}
-
 /* ---- tasks ------------------------------------------------------------- */
 
-static fling_taskpool_t *pool_of (const fling_queue_t *queue)
+static fling_blockpool_t *pool_of (const fling_queue_t *queue)
 {
     return queue ? queue->pool : NULL;
 }
@@ -123,7 +37,7 @@ fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *que
         return NULL;
     }
     fling_btask_t *self =
-        (fling_btask_t *)block_take (pool_of (queue), sizeof *self + record->raw_size);
+        (fling_btask_t *)fling_blockpool_take (pool_of (queue), sizeof *self + record->raw_size);
     if (!self) {
         errno = ENOMEM;
         return NULL;
@@ -144,7 +58,7 @@ void fling_btask_destroy (fling_btask_t **self_p)
         return;
     fling_btask_t *self = *self_p;
     fling_btask_revive (self);
-    block_give (pool_of (self->queue), self, sizeof *self + self->size);
+    fling_blockpool_give (pool_of (self->queue), self, sizeof *self + self->size);
     *self_p = NULL;
 }
 
@@ -287,7 +201,7 @@ void fling_queue_destroy (fling_queue_t **self_p)
     *self_p = NULL;
 }
 
-void fling_queue_set_pool (fling_queue_t *self, fling_taskpool_t *pool)
+void fling_queue_set_pool (fling_queue_t *self, fling_blockpool_t *pool)
 {
     self->pool = pool;
 }

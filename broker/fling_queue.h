@@ -14,6 +14,7 @@
 #ifndef FLING_QUEUE_H_INCLUDED
 #define FLING_QUEUE_H_INCLUDED
 
+#include "fling_blockpool.h"
 #include "fling_proto.h"
 
 #include <stddef.h>
@@ -87,21 +88,6 @@ static inline fling_class_t fling_btask_cls (const fling_btask_t *task)
     return task->flags & FLING_BTASK_POOL ? FLING_CLASS_POOL : FLING_CLASS_LOOP;
 }
 
-/*  Freed task blocks kept for reuse, by size, shared by the queues of one
-    broker. At a steady flow every task is one malloc and one free of the
-    same ~200 bytes; glibc keeps only 7 such blocks in its thread cache and
-    sends the rest through its bins (coalescing, splitting: ~370
-    instructions a task, measured), where a free list costs ~10 and hands
-    back a block that is still in cache. Bounded by `max_bytes` of blocks
-    held; larger records (over ~1 KB) are not pooled. */
-typedef struct fling_taskpool fling_taskpool_t;
-
-/*  NULL + ENOMEM. */
-fling_taskpool_t *fling_taskpool_new (size_t max_bytes);
-
-/*  Frees the blocks it holds. Every queue using it must be destroyed
-    first (their tasks come back to it). */
-void fling_taskpool_destroy (fling_taskpool_t **self_p);
 
 /*  Copies `record` into a new task of `queue` (not linked anywhere yet).
     attempt starts at `attempt` (0 for a new task). If the record's
@@ -167,7 +153,7 @@ fling_queue_t *fling_queue_new (const char *name, size_t name_size);
 /*  Tasks of this queue take their blocks from `pool` and give them back
     to it (default: none, plain malloc and free). Set before the first
     task; the pool must outlive the queue and its tasks. */
-void fling_queue_set_pool (fling_queue_t *self, fling_taskpool_t *pool);
+void fling_queue_set_pool (fling_queue_t *self, fling_blockpool_t *pool);
 
 /*  Destroys the queue. Tasks still on it (waiting or dead) are freed too. */
 void fling_queue_destroy (fling_queue_t **self_p);

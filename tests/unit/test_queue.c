@@ -106,7 +106,7 @@ static void test_btask_default_timeout (void **state)
    and the pool frees what it holds (ASan: no leak, no use after free). */
 static void test_pool_reuses_blocks (void **state)
 {
-    fling_taskpool_t *pool = fling_taskpool_new (4096);
+    fling_blockpool_t *pool = fling_blockpool_new (4096);
     assert_non_null (pool);
     fling_queue_t *queue = fling_queue_new ("email", 5);
     fling_queue_set_pool (queue, pool);
@@ -125,9 +125,9 @@ static void test_pool_reuses_blocks (void **state)
         fling_btask_destroy (&many[i]);
     fling_queue_push_tail (queue, b); /* freed with the queue, into the pool */
     fling_queue_destroy (&queue);
-    fling_taskpool_destroy (&pool);
+    fling_blockpool_destroy (&pool);
     assert_null (pool);
-    fling_taskpool_destroy (&pool); /* NULL is fine */
+    fling_blockpool_destroy (&pool); /* NULL is fine */
 }
 
 static void test_fifo_and_head_requeue (void **state)

@@ -1,0 +1,95 @@
+/*  fling_blockpool.c - see fling_blockpool.h. */
+#include "fling_blockpool.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#define POISON(addr, size)   ASAN_POISON_MEMORY_REGION (addr, size)
+#define UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION (addr, size)
+#else
+#define POISON(addr, size)   ((void) (addr), (void) (size))
+#define UNPOISON(addr, size) ((void) (addr), (void) (size))
+#endif
+
+#define CLASSES 64 /* chunks up to 1 KB */
+
+struct fling_blockpool {
+    void *free[CLASSES]; /* singly linked through each block's first word */
+    size_t bytes;        /* held in the lists */
+    size_t max_bytes;
+};
+
+fling_blockpool_t *fling_blockpool_new (size_t max_bytes)
+{
+    fling_blockpool_t *self = (fling_blockpool_t *)calloc (1, sizeof *self);
+    if (!self) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->max_bytes = max_bytes;
+    return self;
+}
+
+void fling_blockpool_destroy (fling_blockpool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    fling_blockpool_t *self = *self_p;
+    for (size_t k = 0; k < CLASSES; k++)
+        while (self->free[k]) {
+            void *block = self->free[k];
+            UNPOISON (block, sizeof (void *));
+            self->free[k] = *(void **)block;
+            free (block);
+        }
+    free (self);
+    *self_p = NULL;
+}
+
+/* The chunk class of a block of `size` bytes (8 bytes of chunk header,
+   16-byte steps), and the bytes to ask malloc for. */
+static size_t s_class (size_t size)
+{
+    return (size + 8 + 15) / 16;
+}
+
+static size_t s_class_bytes (size_t k)
+{
+    return k * 16 - 8;
+}
+
+void *fling_blockpool_take (fling_blockpool_t *self, size_t size)
+{
+    size_t k = s_class (size);
+    if (k >= CLASSES)
+        return malloc (size);
+    void *block = self ? self->free[k] : NULL;
+    if (!block)
+        return malloc (s_class_bytes (k));
+    UNPOISON (block, s_class_bytes (k));
+    self->free[k] = *(void **)block;
+    self->bytes -= s_class_bytes (k);
+    return block;
+}
+
+void fling_blockpool_give (fling_blockpool_t *self, void *block, size_t size)
+{
+    if (!block)
+        return;
+    size_t k = s_class (size);
+    if (!self || k >= CLASSES || self->bytes + s_class_bytes (k) > self->max_bytes) {
+        free (block);
+        return;
+    }
+    *(void **)block = self->free[k];
+    self->free[k] = block;
+    self->bytes += s_class_bytes (k);
+    POISON (block, s_class_bytes (k)); /* a use after give still trips ASan */
+}
+
+size_t fling_blockpool_held (const fling_blockpool_t *self)
+{
+    return self ? self->bytes : 0;
+}
