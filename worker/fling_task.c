@@ -1,5 +1,6 @@
 /*  fling_task.c - task construction and the public task accessors. */
 #include "fling_task.h"
+#include "fling_worker_impl.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -12,11 +13,17 @@ enum { ID_NONE, ID_BUSY, ID_READY }; /* id_state */
 
 fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record)
 {
-    fling_task_t *self = (fling_task_t *)malloc (sizeof *self + record->raw_size);
+    if (record->raw_size > UINT32_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fling_task_t *self =
+        (fling_task_t *)fling_blockpool_take (worker->task_blocks, sizeof *self + record->raw_size);
     if (!self)
         return NULL;
     memset (self, 0, sizeof *self);
     memcpy (self->record, record->raw, record->raw_size);
+    self->record_size = (uint32_t)record->raw_size;
     self->worker = worker;
     self->id = record->id;
     self->attempt = record->attempt;
@@ -36,7 +43,17 @@ void fling_task_destroy (fling_task_t **self_p)
     if (!self)
         return;
     free (self->error);
-    free (self);
+    fling_blockpool_give (self->worker->task_blocks, self, sizeof *self + self->record_size);
+    *self_p = NULL;
+}
+
+void fling_task_free (fling_task_t **self_p)
+{
+    fling_task_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->error);
+    free (self); /* a pool block is a malloc'd block */
     *self_p = NULL;
 }
 

@@ -45,11 +45,17 @@ struct _fling_task_t {
        never need it. Read it through fling_task_id(), not directly. */
     atomic_uchar id_state; /* FLING_TASK_ID_* in fling_task.c */
     char id_text[FLING_TASK_ID_TEXT_SIZE];
+    uint32_t record_size;
     uint8_t record[]; /* the record as received */
 };
 
-/*  Copies `record` into a new task. NULL with errno on failure. */
+/*  Copies `record` into a new task, in a block from the worker's pool.
+    Loop thread only. NULL with errno on failure. */
 fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record);
+/*  Gives the task's block back to its worker's pool. Loop thread only. */
 void fling_task_destroy (fling_task_t **self_p);
+/*  Frees the task without its worker (any thread, even after the worker
+    is destroyed). */
+void fling_task_free (fling_task_t **self_p);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "fling_backlog.h"
 #include "fling_deadlines.h"
+#include "fling_blockpool.h"
 #include "fling_pool.h"
 #include "fling_proto.h"
 #include "fling_results.h"
@@ -26,6 +27,7 @@
 
 typedef struct fling_handler {
     char name[FLING_NAME_MAX + 1];
+    size_t name_size;
     fling_class_t cls;
     fling_blocking_fn *blocking;
     fling_async_fn *async;
@@ -54,6 +56,7 @@ struct _fling_worker_t {
     fling_pool_t *pool;
     int stop_fd;              /* eventfd: fling_worker_request_stop writes it */
     fling_results_t *results; /* outcomes waiting for the next RESULT */
+    fling_blockpool_t *task_blocks; /* freed task blocks (fling_task.c), loop thread only */
     fling_task_t *running;    /* tasks in our hands, started or not (a list) */
     size_t running_count[FLING_CLASS_COUNT];
     fling_backlog_t backlog[FLING_CLASS_COUNT]; /* received, not started */
