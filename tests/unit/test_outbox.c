@@ -328,25 +328,59 @@ static void test_flush_waits_for_earlier_tasks (void **state)
 
 typedef struct {
     fling_outbox_t *outbox;
+    bool varied; /* records of 20 bytes to 20 KB, so open batches must grow or seal */
     atomic_int appenders_left;
+    atomic_bool taker_failed; /* appenders stop retrying a full outbox */
     uint8_t *seen; /* one byte per sequence number */
     uint64_t taken;
 } shared_t;
 
+#define VARIED_MAX 20000
+
+/* {"p":"ddd..."}: one digit repeated, so a torn or moved record shows. */
+static size_t varied_payload (char *out, int i)
+{
+    size_t pad = (size_t)(i * 7919) % VARIED_MAX;
+    memcpy (out, "{\"p\":\"", 6);
+    memset (out + 6, '0' + i % 10, pad);
+    memcpy (out + 6 + pad, "\"}", 3);
+    return 6 + pad + 2;
+}
+
+static bool varied_payload_intact (const char *payload, size_t size)
+{
+    if (size < 8 || memcmp (payload, "{\"p\":\"", 6) != 0)
+        return false;
+    for (size_t k = 6; k < size - 2; k++)
+        if (payload[k] != payload[6])
+            return false;
+    return memcmp (payload + size - 2, "\"}", 2) == 0;
+}
+
 static void *appender (void *arg)
 {
     shared_t *shared = (shared_t *)arg;
+    char *payload = (char *)malloc (VARIED_MAX + 16);
     for (int i = 0; i < PER_THREAD; i++) {
-        while (append (shared->outbox, NULL) != 0)
-            if (errno != EAGAIN) /* full is fine: the taker makes room */
+        fling_outbox_task_t task = task_small;
+        if (shared->varied) {
+            task.payload = payload;
+            task.payload_size = varied_payload (payload, i);
+        }
+        while (fling_outbox_append (shared->outbox, &task, NULL) != 0)
+            if (errno != EAGAIN || atomic_load (&shared->taker_failed)) {
+                /* full is fine while the taker makes room */
+                free (payload);
                 return (void *)1;
+            }
     }
+    free (payload);
     atomic_fetch_sub (&shared->appenders_left, 1);
     return NULL;
 }
 
 /* Plays the I/O thread: waits on the wake fd, takes, checks, resolves. */
-static void *taker (void *arg)
+static void *take_all (void *arg)
 {
     shared_t *shared = (shared_t *)arg;
     struct pollfd pfd = {.fd = fling_outbox_wake_fd (shared->outbox), .events = POLLIN};
@@ -362,6 +396,8 @@ static void *taker (void *arg)
                 uint64_t seq = fling_task_id_seq (&record.id);
                 if (seq == 0 || seq > THREADS * PER_THREAD || shared->seen[seq]++)
                     return (void *)1; /* bad or duplicate id */
+                if (shared->varied && !varied_payload_intact (record.payload, record.payload_size))
+                    return (void *)1; /* read before its writer finished, or moved */
                 shared->taken++;
             }
             /* The bound holds while appenders race the lock-free check. */
@@ -376,15 +412,24 @@ static void *taker (void *arg)
     }
 }
 
-static void test_concurrent_appends (void **state)
+static void *taker (void *arg)
 {
-    (void)state;
+    shared_t *shared = (shared_t *)arg;
+    void *result = take_all (shared);
+    if (result)
+        atomic_store (&shared->taker_failed, true);
+    return result;
+}
+
+static void run_concurrent_appends (bool varied)
+{
     /* Small: the bound is hit too. Batches of 7 keep more batches in
        flight than the outbox recycles, so new ones are allocated while the
        other threads append. */
-    fling_outbox_config_t config = config_of (MAX_HELD, 7);
-    shared_t shared = {.outbox = fling_outbox_new (&config)};
+    fling_outbox_config_t config = config_of (MAX_HELD, varied ? 256 : 7);
+    shared_t shared = {.outbox = fling_outbox_new (&config), .varied = varied};
     atomic_init (&shared.appenders_left, THREADS);
+    atomic_init (&shared.taker_failed, false);
     shared.seen = (uint8_t *)calloc (THREADS * PER_THREAD + 1, 1);
     pthread_t threads[THREADS], take_thread;
     assert_int_equal (pthread_create (&take_thread, NULL, taker, &shared), 0);
@@ -407,6 +452,22 @@ static void test_concurrent_appends (void **state)
     fling_outbox_destroy (&shared.outbox);
 }
 
+static void test_concurrent_appends (void **state)
+{
+    (void)state;
+    run_concurrent_appends (false);
+}
+
+/* Records write outside the lock: the I/O thread must never read one
+   before its writer is done, and a batch buffer must never move (grow)
+   under a writer. Records up to 20 KB make open batches outgrow their
+   first 64 KB buffer while other threads are still writing into them. */
+static void test_concurrent_appends_varied_sizes (void **state)
+{
+    (void)state;
+    run_concurrent_appends (true);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +480,7 @@ int main (void)
         cmocka_unit_test (test_wake_only_when_needed),
         cmocka_unit_test (test_flush_waits_for_earlier_tasks),
         cmocka_unit_test (test_concurrent_appends),
+        cmocka_unit_test (test_concurrent_appends_varied_sizes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
