@@ -2,7 +2,9 @@
 
     One heap block holds the task and a copy of its record, so the name and
     payload handed to a handler point into the copy (the record keeps a zero
-    byte after each). The public accessors live in fling_task.c; this
+    byte after each). Blocks come from the worker's block pool and go back
+    to it (common/fling_blockpool.h): an async worker at a million tasks a
+    second spent ~17% of its time in glibc's bins otherwise. The public accessors live in fling_task.c; this
     header is for the worker library's own modules only.
 */
 #ifndef FLING_TASK_H_INCLUDED
