@@ -83,6 +83,14 @@ static void finish (ctx_t *ctx)
     fixture_destroy (&ctx);
 }
 
+/* finish, for a test whose worker is still connected: the fixture does
+   not know that socket, so it is closed here. */
+static void finish_with_worker (ctx_t *ctx, zsock_t **worker)
+{
+    zsock_destroy (worker);
+    finish (ctx);
+}
+
 /* ---- messages ----------------------------------------------------------- */
 
 static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count, const char *name)
@@ -111,12 +119,29 @@ static size_t ack_count (ctx_t *ctx, uint64_t batch_seq, fling_reason_t status)
     return n;
 }
 
-static void expect_ack (ctx_t *ctx, uint64_t batch_seq, size_t count, fling_reason_t status)
+/* Submits `count` "email" tasks from seq `first` as batch `batch_seq`:
+   the ACK must give every one of them `status`. */
+static void submit_acked (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count,
+                          fling_reason_t status)
 {
+    submit (ctx, batch_seq, first, count, "email");
     assert_int_equal (ack_count (ctx, batch_seq, status), count);
 }
 
 /* ---- a raw worker ------------------------------------------------------- */
+
+/* The next message to `worker` within `timeout_ms`, decoded into
+   `decoded`, which points into it: destroy it after use. NULL if none
+   came; a message that does not decode fails the test. */
+static zmsg_t *recv_decoded (zsock_t *worker, int timeout_ms, fling_msg_t *decoded)
+{
+    zmsg_t *msg = fixture_recv (worker, timeout_ms);
+    if (!msg)
+        return NULL;
+    fling_reason_t reason;
+    assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
+    return msg;
+}
 
 static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch)
 {
@@ -144,12 +169,10 @@ static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t
     fixture_send (worker, fling_msg_ping ());
     /* A DISPATCH may come before the PONG: keep its tasks for next_task. */
     for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
-        zmsg_t *msg = fixture_recv (worker, 50);
+        fling_msg_t decoded;
+        zmsg_t *msg = recv_decoded (worker, 50, &decoded);
         if (!msg)
             continue;
-        fling_msg_t decoded;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         if (decoded.cmd == FLING_CMD_DISPATCH)
             keep_tasks (worker, &decoded);
         zmsg_destroy (&msg);
@@ -191,12 +214,10 @@ static void next_task (zsock_t *worker, lease_t *lease)
             fixture_send (worker, fling_msg_ping ());
             next_ping = fling_clock_ms () + 50;
         }
-        zmsg_t *msg = fixture_recv (worker, 20);
+        fling_msg_t decoded;
+        zmsg_t *msg = recv_decoded (worker, 20, &decoded);
         if (!msg)
             continue;
-        fling_msg_t decoded;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         if (decoded.cmd == FLING_CMD_DISPATCH) {
             keep_tasks (worker, &decoded);
             zmsg_destroy (&msg);
@@ -214,12 +235,10 @@ static void no_task (zsock_t *worker, int ms)
 {
     for (int64_t end = fling_clock_ms () + ms; fling_clock_ms () < end;) {
         fixture_send (worker, fling_msg_ping ());
-        zmsg_t *msg = fixture_recv (worker, 50);
+        fling_msg_t decoded;
+        zmsg_t *msg = recv_decoded (worker, 50, &decoded);
         if (!msg)
             continue;
-        fling_msg_t decoded;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         zmsg_destroy (&msg);
         if (decoded.cmd == FLING_CMD_DISPATCH)
             fail_msg ("unexpected DISPATCH");
@@ -254,8 +273,7 @@ static void test_backoff_then_dead_letter (void **state)
 {
     ctx_t *ctx = start (retry_settings);
     zsock_t *worker = worker_ready (ctx, "w");
-    submit (ctx, 1, 1, 1, "email");
-    expect_ack (ctx, 1, 1, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
     lease_t lease;
     next_task (worker, &lease);
     assert_int_equal (lease.attempt, 1);
@@ -342,8 +360,7 @@ static void short_worker_timeout (fling_broker_config_t *config)
 static void test_poison_task_after_three_deaths (void **state)
 {
     ctx_t *ctx = start (short_worker_timeout);
-    submit (ctx, 1, 1, 1, "email");
-    expect_ack (ctx, 1, 1, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
     for (int death = 1; death <= 3; death++) {
         zsock_t *worker = worker_ready (ctx, "doomed");
         lease_t lease;
@@ -376,8 +393,7 @@ static void test_poison_task_after_three_deaths (void **state)
 static void test_crash_spares_prefetched_tasks (void **state)
 {
     ctx_t *ctx = start (short_worker_timeout);
-    submit (ctx, 1, 1, 3, "email");
-    expect_ack (ctx, 1, 3, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 3, FLING_REASON_OK);
     uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 10, [FLING_CLASS_LOOP] = 1};
     zsock_t *worker = worker_ready_slots (ctx, "prefetcher", slots);
     lease_t first, lease;
@@ -401,8 +417,7 @@ static void test_crash_spares_prefetched_tasks (void **state)
         assert_int_equal (lease.attempt, 1);
     }
     assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 1);
-    zsock_destroy (&worker);
-    finish (ctx);
+    finish_with_worker (ctx, &worker);
 }
 
 static void short_deadline (fling_broker_config_t *config)
@@ -418,8 +433,7 @@ static void test_lease_deadline_fences_late_result (void **state)
 {
     ctx_t *ctx = start (short_deadline);
     zsock_t *worker = worker_ready (ctx, "w");
-    submit (ctx, 1, 1, 1, "email");
-    expect_ack (ctx, 1, 1, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
     lease_t first, second;
     next_task (worker, &first);
     assert_int_equal (first.timeout_ms, 100);
@@ -437,8 +451,7 @@ static void test_lease_deadline_fences_late_result (void **state)
     send_result (worker, &second, FLING_OUTCOME_DONE, "");
     fixture_wait_stat (ctx, "counters", "done", 1);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
-    zsock_destroy (&worker);
-    finish (ctx);
+    finish_with_worker (ctx, &worker);
 }
 
 static void long_park (fling_broker_config_t *config)
@@ -450,8 +463,7 @@ static void test_holding_after_restart (void **state)
 {
     ctx_t *ctx = start (long_park);
     zsock_t *worker = worker_ready (ctx, "w");
-    submit (ctx, 1, 1, 2, "email");
-    expect_ack (ctx, 1, 2, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 2, FLING_REASON_OK);
     lease_t a, b;
     next_task (worker, &a);
     next_task (worker, &b);
@@ -471,15 +483,13 @@ static void test_holding_after_restart (void **state)
     next_task (worker, &again);
     assert_int_equal (memcmp (again.id.bytes, b.id.bytes, FLING_TASK_ID_SIZE), 0);
     assert_int_equal (again.attempt, b.attempt + 1);
-    zsock_destroy (&worker);
-    finish (ctx);
+    finish_with_worker (ctx, &worker);
 }
 
 /* Submits task 1 in batch 1 and has `worker` run it to DONE. */
 static void run_one_task (ctx_t *ctx, zsock_t *worker)
 {
-    submit (ctx, 1, 1, 1, "email");
-    expect_ack (ctx, 1, 1, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
     lease_t lease;
     next_task (worker, &lease);
     send_result (worker, &lease, FLING_OUTCOME_DONE, "");
@@ -491,12 +501,10 @@ static void test_duplicate_window_after_completion (void **state)
     ctx_t *ctx = start (NULL);
     zsock_t *worker = worker_ready (ctx, "w");
     run_one_task (ctx, worker);
-    submit (ctx, 1, 1, 1, "email"); /* a resend after the task ran */
-    expect_ack (ctx, 1, 1, FLING_REASON_DUPLICATE);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_DUPLICATE); /* a resend after the task ran */
     zsock_destroy (&worker);
     restart (ctx); /* the window is refilled from the log */
-    submit (ctx, 2, 1, 1, "email");
-    expect_ack (ctx, 2, 1, FLING_REASON_DUPLICATE);
+    submit_acked (ctx, 2, 1, 1, FLING_REASON_DUPLICATE);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
     finish (ctx);
 }
@@ -512,10 +520,8 @@ static void test_duplicate_window_expires (void **state)
     zsock_t *worker = worker_ready (ctx, "w");
     run_one_task (ctx, worker);
     zclock_sleep (300);
-    submit (ctx, 2, 1, 1, "email");
-    expect_ack (ctx, 2, 1, FLING_REASON_OK); /* outside the window: a new task */
-    zsock_destroy (&worker);
-    finish (ctx);
+    submit_acked (ctx, 2, 1, 1, FLING_REASON_OK); /* outside the window: a new task */
+    finish_with_worker (ctx, &worker);
 }
 
 static void tiny_store (fling_broker_config_t *config)
@@ -553,16 +559,14 @@ static void test_store_full_then_room_again (void **state)
         seq++;
     }
     assert_int_equal (accepted, 1);
-    zsock_destroy (&worker);
-    finish (ctx);
+    finish_with_worker (ctx, &worker);
 }
 
 static void test_stop_commits_completions (void **state)
 {
     ctx_t *ctx = start (NULL);
     zsock_t *worker = worker_ready (ctx, "w");
-    submit (ctx, 1, 1, 5, "email");
-    expect_ack (ctx, 1, 5, FLING_REASON_OK);
+    submit_acked (ctx, 1, 1, 5, FLING_REASON_OK);
     for (int i = 0; i < 5; i++) {
         lease_t lease;
         next_task (worker, &lease);

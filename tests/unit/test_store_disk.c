@@ -19,6 +19,7 @@
 
 #include "fling_store.h"
 #include "fling_store_check.h"
+#include "store_fixture.h"
 
 #define MAX_TASKS 4096
 
@@ -83,36 +84,59 @@ static int on_event (const fling_store_event_t *event, void *arg)
     return 0;
 }
 
-static char *make_dir (void)
+/* A test's store directory, the limits the store is opened with (every
+   restart reuses them), and what its last recovery rebuilt. On the heap:
+   the table is large. */
+typedef struct {
+    char *dir;
+    size_t segment_bytes;
+    uint64_t max_bytes;
+    table_t table;
+} disk_t;
+
+static int setup_disk (void **state)
 {
-    char *dir = strdup ("/tmp/fling-test-store-XXXXXX");
-    assert_non_null (mkdtemp (dir));
-    return dir;
+    disk_t *d = calloc (1, sizeof *d);
+    assert_non_null (d);
+    d->dir = store_dir_new ("store");
+    *state = d;
+    return 0;
 }
 
-static void remove_dir (char *dir)
+/* Runs after a failed test too: no directory is left behind. */
+static int teardown_disk (void **state)
 {
-    char cmd[512];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal (system (cmd), 0);
-    free (dir);
+    disk_t *d = *state;
+    store_dir_remove (d->dir);
+    free (d);
+    return 0;
 }
 
-static fling_store_t *open_store (const char *dir, size_t segment, uint64_t max_bytes,
-                                  const fling_io_t *io, table_t *t)
+static fling_store_t *open_store (disk_t *d, size_t segment, uint64_t max_bytes,
+                                  const fling_io_t *io)
 {
+    d->segment_bytes = segment;
+    d->max_bytes = max_bytes;
     fling_store_options_t options;
     fling_store_options_init (&options);
-    snprintf (options.dir, sizeof options.dir, "%s", dir);
+    snprintf (options.dir, sizeof options.dir, "%s", d->dir);
     options.wal.segment_bytes = segment;
     options.wal.max_bytes = max_bytes;
     options.wal.free_floor_bytes = 0;
     options.wal.io = io;
     fling_store_t *store = fling_store_open ("disk", &options);
     assert_non_null (store);
-    memset (t, 0, sizeof *t);
-    assert_int_equal (fling_store_recover (store, on_event, t), 0);
+    memset (&d->table, 0, sizeof d->table);
+    assert_int_equal (fling_store_recover (store, on_event, &d->table), 0);
     return store;
+}
+
+/* A restart: closes *store and opens the directory again with the same
+   limits and plain I/O, as a broker would after a crash or a stop. */
+static void reopen_store (disk_t *d, fling_store_t **store)
+{
+    fling_store_destroy (store);
+    *store = open_store (d, d->segment_bytes, d->max_bytes, NULL);
 }
 
 typedef struct {
@@ -128,16 +152,44 @@ static void make_record (rec_t *r, uint64_t seq)
                                   "{\"to\":\"someone@example.com\",\"n\":12345678}", 40);
 }
 
-/* Puts task `seq`; returns its segment. */
-static uint32_t put_task (fling_store_t *store, uint64_t seq)
+/* fling_store_put of task `seq` at `attempt`: what it returns, errno as
+   it left it, for the tests that expect a refusal. */
+static int put_attempt (fling_store_t *store, uint64_t seq, uint16_t attempt, uint32_t *segment)
 {
     rec_t r;
     make_record (&r, seq);
-    fling_store_task_t task = {.record = r.raw, .record_size = r.size};
+    fling_store_task_t task = {.record = r.raw, .record_size = r.size, .attempt = attempt};
+    return fling_store_put (store, &r.id, &task, segment);
+}
+
+/* Puts task `seq`; returns its segment. */
+static uint32_t put_task (fling_store_t *store, uint64_t seq)
+{
     uint32_t segment = 0;
-    assert_int_equal (fling_store_put (store, &r.id, &task, &segment), 0);
+    assert_int_equal (put_attempt (store, seq, 0, &segment), 0);
     assert_true (segment > 0);
     return segment;
+}
+
+/* Puts tasks `first`, `first` + 1, ... until the store refuses one, which
+   must be for want of room (ENOSPC); commits after each seq that
+   `commit_every` divides (0: never). Returns how many it took; seg[seq]
+   is the segment of each. */
+static uint64_t put_until_full (fling_store_t *store, uint64_t first, uint32_t *seg,
+                                uint64_t commit_every)
+{
+    uint64_t accepted = 0;
+    for (uint64_t i = first; i < MAX_TASKS; i++) {
+        seg[i] = 0;
+        if (put_attempt (store, i, 0, &seg[i])) {
+            assert_int_equal (errno, ENOSPC);
+            break;
+        }
+        accepted++;
+        if (commit_every && i % commit_every == 0)
+            assert_int_equal (fling_store_commit (store), 0);
+    }
+    return accepted;
 }
 
 static void complete_task (fling_store_t *store, uint64_t seq, uint32_t segment)
@@ -165,9 +217,9 @@ static void set_state (fling_store_t *store, uint64_t seq, uint16_t attempt, uin
 
 static void test_round_trip (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
-    fling_store_t *store = open_store (dir, 1 << 20, 0, NULL, t);
+    disk_t *d = *state;
+    table_t *t = &d->table;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
     assert_int_equal (t->live, 0);
     uint32_t seg[4];
     for (uint64_t i = 1; i <= 3; i++)
@@ -179,28 +231,24 @@ static void test_round_trip (void **state)
     fling_store_status (store, &status);
     assert_int_equal (status.commits, 2);
     assert_false (status.failed);
-    fling_store_destroy (&store);
 
-    store = open_store (dir, 1 << 20, 0, NULL, t);
+    reopen_store (d, &store);
     assert_int_equal (t->live, 2);
     assert_true (t->entries[1].live && !t->entries[2].live && t->entries[3].live);
     assert_int_equal (t->done_events, 1);
     fling_store_destroy (&store);
-    free (t);
-    remove_dir (dir);
 }
 
 static void test_crash_keeps_committed (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
-    fling_store_t *store = open_store (dir, 1 << 20, 0, NULL, t);
+    disk_t *d = *state;
+    table_t *t = &d->table;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
     put_task (store, 1);
     put_task (store, 2);
     assert_int_equal (fling_store_commit (store), 0);
     put_task (store, 3); /* staged, never committed: the "crash" loses only this */
-    fling_store_destroy (&store);
-    store = open_store (dir, 1 << 20, 0, NULL, t);
+    reopen_store (d, &store);
     assert_true (t->live >= 2);
     assert_true (t->entries[1].live && t->entries[2].live);
     assert_int_equal (fling_store_commit (store), 0);
@@ -208,7 +256,7 @@ static void test_crash_keeps_committed (void **state)
 
     /* A torn write after the last commit: garbage at the tail. */
     char path[600];
-    snprintf (path, sizeof path, "%s/%016x.seg", dir, 1);
+    snprintf (path, sizeof path, "%s/%016x.seg", d->dir, 1);
     struct stat st;
     assert_int_equal (stat (path, &st), 0);
     int fd = open (path, O_RDWR);
@@ -221,7 +269,7 @@ static void test_crash_keeps_committed (void **state)
     static const uint8_t junk[] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
     assert_int_equal (pwrite (fd, junk, sizeof junk, end + 8), (ssize_t)sizeof junk);
     close (fd);
-    store = open_store (dir, 1 << 20, 0, NULL, t);
+    store = open_store (d, 1 << 20, 0, NULL);
     fling_store_status_t status;
     fling_store_status (store, &status);
     assert_true (status.torn_bytes > 0);
@@ -230,19 +278,16 @@ static void test_crash_keeps_committed (void **state)
     /* and it keeps working after the truncation */
     put_task (store, 9);
     assert_int_equal (fling_store_commit (store), 0);
-    fling_store_destroy (&store);
-    store = open_store (dir, 1 << 20, 0, NULL, t);
+    reopen_store (d, &store);
     assert_true (t->entries[9].live);
     fling_store_destroy (&store);
-    free (t);
-    remove_dir (dir);
 }
 
 static void test_state_and_dead_letters_survive (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
-    fling_store_t *store = open_store (dir, 1 << 20, 0, NULL, t);
+    disk_t *d = *state;
+    table_t *t = &d->table;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
     uint32_t seg[5];
     for (uint64_t i = 1; i <= 4; i++)
         seg[i] = put_task (store, i);
@@ -251,9 +296,8 @@ static void test_state_and_dead_letters_survive (void **state)
     set_state (store, 3, 3, 3, FLING_DEAD_CRASHED, "worker died while running it 3 times", false);
     set_state (store, 4, 1, 0, FLING_DEAD_TIMEOUT, "slow", false);
     assert_int_equal (fling_store_commit (store), 0);
-    fling_store_destroy (&store);
 
-    store = open_store (dir, 1 << 20, 0, NULL, t);
+    reopen_store (d, &store);
     assert_int_equal (t->live, 4);
     assert_int_equal (t->entries[1].attempt, 2);
     assert_int_equal (t->entries[1].crashes, 1);
@@ -266,9 +310,8 @@ static void test_state_and_dead_letters_survive (void **state)
     complete_task (store, 2, seg[2]);
     set_state (store, 3, 0, 0, 0, NULL, false);
     assert_int_equal (fling_store_commit (store), 0);
-    fling_store_destroy (&store);
 
-    store = open_store (dir, 1 << 20, 0, NULL, t);
+    reopen_store (d, &store);
     assert_int_equal (t->live, 3);
     assert_false (t->entries[2].live);
     assert_int_equal (t->entries[3].reason, 0);
@@ -279,10 +322,10 @@ static void test_state_and_dead_letters_survive (void **state)
 
     /* The offline checker sees the same. */
     char out_path[600];
-    snprintf (out_path, sizeof out_path, "%s.check", dir);
+    snprintf (out_path, sizeof out_path, "%s.check", d->dir);
     FILE *out = fopen (out_path, "w+");
     assert_non_null (out);
-    assert_int_equal (fling_store_check (dir, true, out), 0);
+    assert_int_equal (fling_store_check (d->dir, true, out), 0);
     rewind (out);
     char line[512];
     assert_non_null (fgets (line, sizeof line, out));
@@ -294,8 +337,6 @@ static void test_state_and_dead_letters_survive (void **state)
     assert_int_equal (ids, 3);
     fclose (out);
     unlink (out_path);
-    free (t);
-    remove_dir (dir);
 }
 
 static bool segment_exists (const char *dir, uint32_t id)
@@ -307,9 +348,9 @@ static bool segment_exists (const char *dir, uint32_t id)
 
 static void test_compaction_frees_oldest_segment (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
-    fling_store_t *store = open_store (dir, 8192, 0, NULL, t);
+    disk_t *d = *state;
+    table_t *t = &d->table;
+    fling_store_t *store = open_store (d, 8192, 0, NULL);
     uint32_t keeper = put_task (store, 1); /* long-lived: pins segment 1 */
     assert_int_equal (keeper, 1);
     int64_t now = 0;
@@ -323,49 +364,32 @@ static void test_compaction_frees_oldest_segment (void **state)
         /* the broker's part: move what pins the candidate */
         int64_t candidate = fling_store_compaction_candidate (store);
         if (candidate == (int64_t)keeper) {
-            rec_t r;
-            make_record (&r, 1);
-            fling_store_task_t task = {.record = r.raw, .record_size = r.size, .attempt = 2};
-            assert_int_equal (fling_store_put (store, &r.id, &task, &keeper), 0);
+            assert_int_equal (put_attempt (store, 1, 2, &keeper), 0);
             assert_true (keeper > 1);
         }
     }
     assert_int_equal (fling_store_commit (store), 0);
     fling_store_maintain (store, now += 10);
     assert_true (keeper > 1);
-    assert_false (segment_exists (dir, 1));
+    assert_false (segment_exists (d->dir, 1));
     fling_store_status_t status;
     fling_store_status (store, &status);
     assert_true (status.segments <= 4); /* bounded, not one per 8 KiB written */
-    fling_store_destroy (&store);
 
-    store = open_store (dir, 8192, 0, NULL, t);
+    reopen_store (d, &store);
     assert_int_equal (t->live, 1);
     assert_true (t->entries[1].live);
     assert_int_equal (t->entries[1].attempt, 2);
     fling_store_destroy (&store);
-    free (t);
-    remove_dir (dir);
 }
 
 static void test_full_store_refuses_then_recovers (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
-    fling_store_t *store = open_store (dir, 8192, 3 * 8192, NULL, t);
+    disk_t *d = *state;
+    table_t *t = &d->table;
+    fling_store_t *store = open_store (d, 8192, 3 * 8192, NULL);
     uint32_t seg[MAX_TASKS];
-    uint64_t accepted = 0;
-    for (uint64_t i = 1; i < MAX_TASKS; i++) {
-        rec_t r;
-        make_record (&r, i);
-        fling_store_task_t task = {.record = r.raw, .record_size = r.size};
-        seg[i] = 0;
-        if (fling_store_put (store, &r.id, &task, &seg[i])) {
-            assert_int_equal (errno, ENOSPC);
-            break;
-        }
-        accepted++;
-    }
+    uint64_t accepted = put_until_full (store, 1, seg, 0);
     assert_true (accepted > 10 && accepted < MAX_TASKS - 1);
     assert_int_equal (fling_store_commit (store), 0);
     fling_store_status_t status;
@@ -380,12 +404,9 @@ static void test_full_store_refuses_then_recovers (void **state)
     assert_false (status.full);
     put_task (store, MAX_TASKS - 1);
     assert_int_equal (fling_store_commit (store), 0);
-    fling_store_destroy (&store);
-    store = open_store (dir, 8192, 3 * 8192, NULL, t);
+    reopen_store (d, &store);
     assert_int_equal (t->live, 1);
     fling_store_destroy (&store);
-    free (t);
-    remove_dir (dir);
 }
 
 static int fail_sync;
@@ -400,88 +421,57 @@ static int failing_fdatasync (int fd)
 
 static void test_failed_fdatasync_never_succeeds (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
+    disk_t *d = *state;
     fling_io_t io = fling_io_default;
     io.fdatasync = failing_fdatasync;
     fail_sync = 0;
-    fling_store_t *store = open_store (dir, 1 << 20, 0, &io, t);
+    fling_store_t *store = open_store (d, 1 << 20, 0, &io);
     put_task (store, 1);
     assert_int_equal (fling_store_commit (store), 0);
     put_task (store, 2);
     fail_sync = 1;
     assert_int_equal (fling_store_commit (store), -1);
     fail_sync = 0; /* even if the disk "recovers", nothing later succeeds */
-    rec_t r;
-    make_record (&r, 3);
-    fling_store_task_t task = {.record = r.raw, .record_size = r.size};
     uint32_t segment = 0;
-    assert_int_equal (fling_store_put (store, &r.id, &task, &segment), -1);
+    assert_int_equal (put_attempt (store, 3, 0, &segment), -1);
     assert_int_equal (errno, EIO);
     assert_int_equal (fling_store_commit (store), -1);
     fling_store_status_t status;
     fling_store_status (store, &status);
     assert_true (status.failed);
+    reopen_store (d, &store);
+    assert_true (d->table.entries[1].live); /* the committed one is there */
     fling_store_destroy (&store);
-    store = open_store (dir, 1 << 20, 0, NULL, t);
-    assert_true (t->entries[1].live); /* the committed one is there */
-    fling_store_destroy (&store);
-    free (t);
-    remove_dir (dir);
 }
 
-static int fail_alloc;
-static int failing_fallocate (int fd, off_t offset, off_t size)
-{
-    if (fail_alloc) {
-        errno = ENOSPC;
-        return -1;
-    }
-    return fling_io_default.fallocate (fd, offset, size);
-}
 
 /* The disk refuses to allocate (no cap, statvfs still shows space): new
    tasks get ENOSPC, but every accepted task can still be completed, in
    the room kept in the active and spare segments. */
 static void test_sudden_full_disk_keeps_completions (void **state)
 {
-    char *dir = make_dir ();
-    table_t *t = calloc (1, sizeof *t);
+    disk_t *d = *state;
     fling_io_t io = fling_io_default;
-    io.fallocate = failing_fallocate;
-    fail_alloc = 0;
-    fling_store_t *store = open_store (dir, 8192, 0, &io, t);
+    io.fallocate = store_fallocate;
+    store_disk_full = 0;
+    fling_store_t *store = open_store (d, 8192, 0, &io);
     static uint32_t seg[MAX_TASKS];
     uint64_t accepted = 0;
     for (uint64_t i = 1; i <= 50; i++, accepted++)
         seg[i] = put_task (store, i);
     assert_int_equal (fling_store_commit (store), 0);
-    fail_alloc = 1;
-    for (uint64_t i = 51; i < MAX_TASKS; i++) {
-        rec_t r;
-        make_record (&r, i);
-        fling_store_task_t task = {.record = r.raw, .record_size = r.size};
-        seg[i] = 0;
-        if (fling_store_put (store, &r.id, &task, &seg[i])) {
-            assert_int_equal (errno, ENOSPC);
-            break;
-        }
-        accepted++;
-        if (i % 10 == 0)
-            assert_int_equal (fling_store_commit (store), 0);
-    }
+    store_disk_full = 1;
+    accepted += put_until_full (store, 51, seg, 10);
     assert_true (accepted > 50 && accepted < MAX_TASKS - 1);
     assert_int_equal (fling_store_commit (store), 0);
     for (uint64_t i = 1; i <= accepted; i++)
         complete_task (store, i, seg[i]);
     assert_int_equal (fling_store_commit (store), 0);
     fling_store_destroy (&store);
-    fail_alloc = 0;
-    store = open_store (dir, 8192, 0, NULL, t);
-    assert_int_equal (t->live, 0);
+    store_disk_full = 0;
+    store = open_store (d, 8192, 0, NULL);
+    assert_int_equal (d->table.live, 0);
     fling_store_destroy (&store);
-    free (t);
-    remove_dir (dir);
 }
 
 static void test_memory_store (void **state)
@@ -490,10 +480,7 @@ static void test_memory_store (void **state)
     assert_non_null (store);
     assert_string_equal (fling_store_kind (store), "memory");
     uint32_t segment = 5;
-    rec_t r;
-    make_record (&r, 1);
-    fling_store_task_t task = {.record = r.raw, .record_size = r.size};
-    assert_int_equal (fling_store_put (store, &r.id, &task, &segment), 0);
+    assert_int_equal (put_attempt (store, 1, 0, &segment), 0);
     assert_int_equal (segment, 0);
     assert_int_equal (fling_store_commit (store), 0);
     assert_int_equal (fling_store_compaction_candidate (store), -1);
@@ -505,13 +492,18 @@ static void test_memory_store (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_round_trip),
-        cmocka_unit_test (test_crash_keeps_committed),
-        cmocka_unit_test (test_state_and_dead_letters_survive),
-        cmocka_unit_test (test_compaction_frees_oldest_segment),
-        cmocka_unit_test (test_full_store_refuses_then_recovers),
-        cmocka_unit_test (test_failed_fdatasync_never_succeeds),
-        cmocka_unit_test (test_sudden_full_disk_keeps_completions),
+        cmocka_unit_test_setup_teardown (test_round_trip, setup_disk, teardown_disk),
+        cmocka_unit_test_setup_teardown (test_crash_keeps_committed, setup_disk, teardown_disk),
+        cmocka_unit_test_setup_teardown (test_state_and_dead_letters_survive, setup_disk,
+                                         teardown_disk),
+        cmocka_unit_test_setup_teardown (test_compaction_frees_oldest_segment, setup_disk,
+                                         teardown_disk),
+        cmocka_unit_test_setup_teardown (test_full_store_refuses_then_recovers, setup_disk,
+                                         teardown_disk),
+        cmocka_unit_test_setup_teardown (test_failed_fdatasync_never_succeeds, setup_disk,
+                                         teardown_disk),
+        cmocka_unit_test_setup_teardown (test_sudden_full_disk_keeps_completions, setup_disk,
+                                         teardown_disk),
         cmocka_unit_test (test_memory_store),
     };
     return cmocka_run_group_tests_name ("store_disk", tests, NULL, NULL);

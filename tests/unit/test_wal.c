@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fling_wal.h"
+#include "store_fixture.h"
 
 #define SEGMENT 65536
 
@@ -37,21 +38,6 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
     r->count++;
     r->sum += value;
     r->last_segment = segment;
-}
-
-static char *make_dir (void)
-{
-    char *dir = strdup ("/tmp/fling-test-wal-XXXXXX");
-    assert_non_null (mkdtemp (dir));
-    return dir;
-}
-
-static void remove_dir (char *dir)
-{
-    char cmd[512];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal (system (cmd), 0);
-    free (dir);
 }
 
 static fling_wal_t *open_log (const char *dir, const fling_io_t *io, uint64_t max_bytes,
@@ -86,7 +72,7 @@ static void append_values (fling_wal_t *wal, uint32_t from, uint32_t count, size
 
 static void test_roundtrip_across_segments (void **state)
 {
-    char *dir = make_dir ();
+    char *dir = store_dir_new ("wal");
     fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
     append_values (wal, 1, 2000, 100); /* ~230 KB: several 64 KiB segments */
     assert_int_equal (fling_wal_commit (wal), 0);
@@ -111,13 +97,13 @@ static void test_roundtrip_across_segments (void **state)
     wal = open_log (dir, NULL, 0, &r, NULL);
     assert_int_equal (r.count, 2001);
     fling_wal_destroy (&wal);
-    remove_dir (dir);
+    store_dir_remove (dir);
 }
 
 /* Power cut: keep only what was fdatasynced, then a torn partial record. */
 static void test_torn_tail_is_truncated (void **state)
 {
-    char *dir = make_dir ();
+    char *dir = store_dir_new ("wal");
     fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
     append_values (wal, 1, 100, 20);
     assert_int_equal (fling_wal_commit (wal), 0);
@@ -150,14 +136,14 @@ static void test_torn_tail_is_truncated (void **state)
     assert_int_equal (r.count, 110); /* nothing of the garbage survives */
     assert_int_equal (stats.torn_bytes, 0);
     fling_wal_destroy (&wal);
-    remove_dir (dir);
+    store_dir_remove (dir);
 }
 
 /* A bit flip in a sealed segment: that record is skipped and counted,
    every other record is kept. */
 static void test_corrupt_record_in_sealed_segment (void **state)
 {
-    char *dir = make_dir ();
+    char *dir = store_dir_new ("wal");
     fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
     append_values (wal, 1, 1000, 100);
     assert_int_equal (fling_wal_commit (wal), 0);
@@ -180,7 +166,7 @@ static void test_corrupt_record_in_sealed_segment (void **state)
     assert_int_equal (r.count, 999);
     assert_int_equal (stats.corrupt_records, 1);
     fling_wal_destroy (&wal);
-    remove_dir (dir);
+    store_dir_remove (dir);
 }
 
 /* ---- fault injection ---- */
@@ -197,20 +183,10 @@ static int failing_fdatasync (int fd)
     return fdatasync (fd);
 }
 
-static int fail_fallocate;
-
-static int failing_fallocate (int fd, off_t offset, off_t size)
-{
-    if (fail_fallocate) {
-        errno = ENOSPC;
-        return -1;
-    }
-    return fling_io_default.fallocate (fd, offset, size);
-}
 
 static void test_failed_fdatasync_is_never_retried (void **state)
 {
-    char *dir = make_dir ();
+    char *dir = store_dir_new ("wal");
     fling_io_t io = fling_io_default;
     io.fdatasync = failing_fdatasync;
     fdatasync_calls = 0;
@@ -233,17 +209,17 @@ static void test_failed_fdatasync_is_never_retried (void **state)
     wal = open_log (dir, NULL, 0, &r, NULL);
     assert_true (r.count >= 10); /* the committed ones at least */
     fling_wal_destroy (&wal);
-    remove_dir (dir);
+    store_dir_remove (dir);
 }
 
 static void test_full_disk_refuses_then_recovers (void **state)
 {
-    char *dir = make_dir ();
+    char *dir = store_dir_new ("wal");
     fling_io_t io = fling_io_default;
-    io.fallocate = failing_fallocate;
-    fail_fallocate = 0;
+    io.fallocate = store_fallocate;
+    store_disk_full = 0;
     fling_wal_t *wal = open_log (dir, &io, 0, NULL, NULL);
-    fail_fallocate = 1;
+    store_disk_full = 1;
     /* fill the first segment; the roll to a second one fails */
     uint8_t body[1000] = {0};
     int64_t rc = 0;
@@ -255,18 +231,18 @@ static void test_full_disk_refuses_then_recovers (void **state)
     assert_false (fling_wal_failed (wal));
     assert_false (fling_wal_has_room (wal, 65536, 0));
     assert_int_equal (fling_wal_commit (wal), 0); /* what fit is durable */
-    fail_fallocate = 0;
+    store_disk_full = 0;
     fling_wal_check_space (wal);
     assert_false (fling_wal_full (wal));
     assert_true (fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body) > 0);
     assert_int_equal (fling_wal_commit (wal), 0);
     fling_wal_destroy (&wal);
-    remove_dir (dir);
+    store_dir_remove (dir);
 }
 
 static void test_cap_and_segment_removal (void **state)
 {
-    char *dir = make_dir ();
+    char *dir = store_dir_new ("wal");
     fling_wal_t *wal = open_log (dir, NULL, 3 * SEGMENT, NULL, NULL);
     uint8_t body[1000] = {0};
     int64_t first = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
@@ -304,7 +280,7 @@ static void test_cap_and_segment_removal (void **state)
     fling_wal_stats (wal, &st);
     assert_int_equal (st.segments, before - 1);
     fling_wal_destroy (&wal);
-    remove_dir (dir);
+    store_dir_remove (dir);
 }
 
 int main (void)

@@ -198,6 +198,13 @@ static void results_reset (results_t *r)
         r->outcome[i] = -1;
 }
 
+static results_t results_new (void)
+{
+    results_t r;
+    results_reset (&r);
+    return r;
+}
+
 static void results_read (results_t *r, const fling_msg_t *msg)
 {
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
@@ -222,6 +229,22 @@ static void broker_results (broker_t *b, results_t *r, int count)
 {
     while (r->count < count)
         results_read (r, broker_expect (b, FLING_CMD_RESULT));
+}
+
+/* The outcomes of tasks `first`, `first` + 1, ... as their names, one
+   space apart ("DONE RELEASED"): a failure shows the whole run at once. */
+static void assert_outcomes (const results_t *r, int first, const char *expected)
+{
+    int count = 1;
+    for (const char *c = expected; *c; c++)
+        count += *c == ' ';
+    assert_true (first >= 0 && first + count <= SEQ_MAX);
+    char actual[512] = "";
+    size_t used = 0;
+    for (int seq = first; seq < first + count && used < sizeof actual; seq++)
+        used += (size_t)snprintf (actual + used, sizeof actual - used, "%s%s",
+                                  seq > first ? " " : "", fling_outcome_name (r->outcome[seq]));
+    assert_string_equal (actual, expected);
 }
 
 /* ---- handlers under test ------------------------------------------------ */
@@ -466,13 +489,46 @@ static void expect_quiet (broker_t *b, int ms)
         fail_msg ("unexpected %s from the worker", fling_cmd_name (msg->cmd));
 }
 
-static void stop_and_join (broker_t *b, runner_t *runner, fling_worker_t *worker)
+/* The end of a drain that finished in time: BYE, then the loop returns 0. */
+static void expect_bye_and_join (broker_t *b, runner_t *runner)
 {
-    fling_worker_request_stop (worker);
-    broker_expect (b, FLING_CMD_CAPACITY);
     broker_expect (b, FLING_CMD_BYE);
     runner_join (runner, WAIT_MS);
     assert_int_equal (runner->rc, 0);
+}
+
+/* A stop with nothing left to drain: CAPACITY, BYE, the loop returns 0. */
+static void expect_stop (broker_t *b, runner_t *runner)
+{
+    broker_expect (b, FLING_CMD_CAPACITY);
+    expect_bye_and_join (b, runner);
+}
+
+static void stop_and_join (broker_t *b, runner_t *runner, fling_worker_t *worker)
+{
+    fling_worker_request_stop (worker);
+    expect_stop (b, runner);
+}
+
+/* Stats are read once the loop has returned: the loop thread owns them. */
+static fling_worker_stats_t stop_and_read_stats (broker_t *b, runner_t *runner,
+                                                 fling_worker_t *worker)
+{
+    stop_and_join (b, runner, worker);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    return stats;
+}
+
+/* The common end of a test whose worker has returned. Handler mistakes
+   are checked after the destroy, which runs the last stop hooks: the
+   count only grows, so this is the strictest place to look. */
+static void finish_test (broker_t *b, fling_worker_t **worker, batch_t *batch)
+{
+    fling_worker_destroy (worker);
+    assert_int_equal (atomic_load (&s_handler_errors), 0);
+    free (batch);
+    broker_stop (b);
 }
 
 /* The fake broker up and a worker without prefetch running against it,
@@ -534,8 +590,7 @@ static void test_tasks_results_heartbeats_drain (void **state)
 
     /* Async outcomes in one DISPATCH come back in one RESULT. */
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
+    results_t r = results_new ();
     batch_add (batch, 1, "t.async", "{}");
     batch_add (batch, 2, "t.async", "{\"do\":\"retry\"}");
     batch_add (batch, 3, "t.async", "{\"do\":\"fail\"}");
@@ -595,17 +650,10 @@ static void test_tasks_results_heartbeats_drain (void **state)
     batch_add (batch, 15, "t.async", "{}");
     broker_dispatch (&b, batch);
     broker_results (&b, &r, 6);
-    assert_int_equal (r.outcome[10], FLING_OUTCOME_DONE);
-    assert_int_equal (r.outcome[11], FLING_OUTCOME_DONE);
-    assert_int_equal (r.outcome[12], FLING_OUTCOME_RELEASED);
-    assert_int_equal (r.outcome[13], FLING_OUTCOME_RELEASED);
-    assert_int_equal (r.outcome[14], FLING_OUTCOME_DONE);
-    assert_int_equal (r.outcome[15], FLING_OUTCOME_RELEASED);
-    broker_expect (&b, FLING_CMD_BYE);
-    runner_join (&runner, WAIT_MS);
-    assert_int_equal (runner.rc, 0);
+    assert_outcomes (&r, 10, "DONE DONE RELEASED RELEASED DONE RELEASED");
+    expect_bye_and_join (&b, &runner);
 
-    fling_worker_stats_t stats;
+    fling_worker_stats_t stats; /* the loop has returned: safe to read */
     fling_worker_stats (worker, &stats);
     assert_int_equal (stats.done, 6);
     assert_int_equal (stats.retried, 2);
@@ -615,10 +663,7 @@ static void test_tasks_results_heartbeats_drain (void **state)
     /* The hooks ran once per pool thread, start and stop. */
     assert_int_equal (atomic_load (&s_hook_starts), 2);
     assert_int_equal (atomic_load (&s_hook_stops), 2);
-    assert_int_equal (atomic_load (&s_handler_errors), 0);
-    fling_worker_destroy (&worker);
-    free (batch);
-    broker_stop (&b);
+    finish_test (&b, &worker, batch);
 }
 
 static void test_reconnects (void **state)
@@ -653,20 +698,15 @@ static void test_reconnects (void **state)
 
     /* Still works on the new socket. */
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
+    results_t r = results_new ();
     batch_add (batch, 1, "t.block", "{}");
     broker_dispatch (&b, batch);
     broker_results (&b, &r, 1);
     assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
 
-    stop_and_join (&b, &runner, worker);
-    fling_worker_stats_t stats;
-    fling_worker_stats (worker, &stats);
+    fling_worker_stats_t stats = stop_and_read_stats (&b, &runner, worker);
     assert_true (stats.reconnects >= 2);
-    fling_worker_destroy (&worker);
-    free (batch);
-    broker_stop (&b);
+    finish_test (&b, &worker, batch);
 }
 
 static void test_drain_timeout (void **state)
@@ -707,10 +747,7 @@ static void test_stop_before_run (void **state)
     static runner_t runner;
     runner_start (&runner, worker);
     expect_ready (&b, 1, 4);
-    broker_expect (&b, FLING_CMD_CAPACITY);
-    broker_expect (&b, FLING_CMD_BYE);
-    runner_join (&runner, WAIT_MS);
-    assert_int_equal (runner.rc, 0);
+    expect_stop (&b, &runner);
     assert_int_equal (fling_worker_run (worker), -1); /* once only */
     fling_worker_destroy (&worker);
     broker_stop (&b);
@@ -786,8 +823,7 @@ static void test_prefetch_backlog (void **state)
 
     /* Blocking, one thread: the second waits for the first. */
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
+    results_t r = results_new ();
     batch_add (batch, 1, "t.block", "{\"ms\":200}");
     batch_add (batch, 2, "t.block", "{}");
     broker_dispatch (&b, batch);
@@ -850,24 +886,14 @@ static void test_prefetch_backlog (void **state)
     fling_worker_request_stop (worker);
     broker_expect (&b, FLING_CMD_CAPACITY);
     broker_results (&b, &r, 6);
-    assert_int_equal (r.outcome[11], FLING_OUTCOME_DONE);
-    assert_int_equal (r.outcome[12], FLING_OUTCOME_RELEASED);
-    assert_int_equal (r.outcome[13], FLING_OUTCOME_DONE);
-    assert_int_equal (r.outcome[14], FLING_OUTCOME_DONE);
-    assert_int_equal (r.outcome[15], FLING_OUTCOME_RELEASED);
-    assert_int_equal (r.outcome[16], FLING_OUTCOME_RELEASED);
-    broker_expect (&b, FLING_CMD_BYE);
-    runner_join (&runner, WAIT_MS);
-    assert_int_equal (runner.rc, 0);
+    assert_outcomes (&r, 11, "DONE RELEASED DONE DONE RELEASED RELEASED");
+    expect_bye_and_join (&b, &runner);
     fling_worker_stats_t stats; /* the loop has returned: safe to read */
     fling_worker_stats (worker, &stats);
     assert_int_equal (stats.released, 4);
     assert_int_equal (stats.running, 0);
     assert_int_equal (stats.waiting, 0);
-    assert_int_equal (atomic_load (&s_handler_errors), 0);
-    fling_worker_destroy (&worker);
-    free (batch);
-    broker_stop (&b);
+    finish_test (&b, &worker, batch);
 }
 
 static void test_async_overrun (void **state)
@@ -878,8 +904,7 @@ static void test_async_overrun (void **state)
 
     /* Completes after 400 ms; the deadline is 100 ms. */
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
+    results_t r = results_new ();
     batch_add_ex (batch, 1, 1, 100, "t.async", "{\"ms\":400}");
     batch_add_ex (batch, 2, 1, 5000, "t.async", "{\"ms\":20}"); /* in time */
     int64_t sent = now_ms ();
@@ -893,16 +918,28 @@ static void test_async_overrun (void **state)
     /* The late fling_task_complete (at 400 ms) sends nothing. */
     expect_quiet (&b, 500);
 
-    stop_and_join (&b, &runner, worker);
-    fling_worker_stats_t stats;
-    fling_worker_stats (worker, &stats);
+    fling_worker_stats_t stats = stop_and_read_stats (&b, &runner, worker);
     assert_int_equal (stats.timed_out, 1);
     assert_int_equal (stats.done, 1);
     assert_int_equal (stats.running, 0);
-    assert_int_equal (atomic_load (&s_handler_errors), 0);
-    fling_worker_destroy (&worker);
-    free (batch);
-    broker_stop (&b);
+    finish_test (&b, &worker, batch);
+}
+
+/* Task `seq` hangs in its handler, far past its 100 ms limit. */
+static void dispatch_hanging (broker_t *b, batch_t *batch, uint64_t seq)
+{
+    batch_add_ex (batch, seq, 1, 100, "t.block", "{\"do\":\"hang\"}");
+    broker_dispatch (b, batch);
+}
+
+/* Task 1 hangs: its RESULT says TIMEOUT, and a new pool thread (its start
+   hooks the second to run) takes the stuck one's place. */
+static void hang_first_task (broker_t *b, batch_t *batch, results_t *r)
+{
+    dispatch_hanging (b, batch, 1);
+    broker_results (b, r, 1);
+    assert_int_equal (r->outcome[1], FLING_OUTCOME_TIMEOUT);
+    wait_atomic (&s_hook_starts, 2);
 }
 
 static void test_blocking_overrun_replaces_thread (void **state)
@@ -913,15 +950,10 @@ static void test_blocking_overrun_replaces_thread (void **state)
     wait_atomic (&s_hook_starts, 1);
 
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
-    batch_add_ex (batch, 1, 1, 100, "t.block", "{\"do\":\"hang\"}");
-    broker_dispatch (&b, batch);
-    broker_results (&b, &r, 1);
-    assert_int_equal (r.outcome[1], FLING_OUTCOME_TIMEOUT);
-    /* A replacement thread (start hooks run) keeps the pool at 1: a second
-       task runs while the first handler is still stuck. No CAPACITY. */
-    wait_atomic (&s_hook_starts, 2);
+    results_t r = results_new ();
+    hang_first_task (&b, batch, &r);
+    /* The replacement thread keeps the pool at 1: a second task runs while
+       the first handler is still stuck. No CAPACITY. */
     batch_add_ex (batch, 2, 1, 5000, "t.block", "{}");
     broker_dispatch (&b, batch);
     broker_results (&b, &r, 2);
@@ -935,18 +967,14 @@ static void test_blocking_overrun_replaces_thread (void **state)
     wait_atomic (&s_hook_stops, 1);
     expect_quiet (&b, 300);
 
-    stop_and_join (&b, &runner, worker);
-    fling_worker_stats_t stats;
-    fling_worker_stats (worker, &stats);
+    fling_worker_stats_t stats = stop_and_read_stats (&b, &runner, worker);
     assert_int_equal (stats.timed_out, 1);
     assert_int_equal (stats.done, 1);
     assert_int_equal (stats.stuck_threads, 0);
-    fling_worker_destroy (&worker);
+    finish_test (&b, &worker, batch);
+    /* The destroy (in finish_test) ran the last thread's stop hooks. */
     assert_int_equal (atomic_load (&s_hook_starts), 2);
     assert_int_equal (atomic_load (&s_hook_stops), 2);
-    assert_int_equal (atomic_load (&s_handler_errors), 0);
-    free (batch);
-    broker_stop (&b);
 }
 
 /* Reads messages until a RESULT for `seq` and a CAPACITY came, in any order. */
@@ -978,17 +1006,11 @@ static void test_stuck_cap_reduces_capacity (void **state)
     fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
 
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
+    results_t r = results_new ();
     /* First stuck thread: replaced (cap = pool size = 1). */
-    batch_add_ex (batch, 1, 1, 100, "t.block", "{\"do\":\"hang\"}");
-    broker_dispatch (&b, batch);
-    broker_results (&b, &r, 1);
-    assert_int_equal (r.outcome[1], FLING_OUTCOME_TIMEOUT);
-    wait_atomic (&s_hook_starts, 2);
+    hang_first_task (&b, batch, &r);
     /* Second: above the cap, so no thread; CAPACITY(0, 4) instead. */
-    batch_add_ex (batch, 2, 1, 100, "t.block", "{\"do\":\"hang\"}");
-    broker_dispatch (&b, batch);
+    dispatch_hanging (&b, batch, 2);
     expect_timeout_and_capacity (&b, &r, 2, 0, 4);
     /* One the broker sent anyway waits for a thread that never comes, and
        goes back unrun when its time limit passes (RELEASED: that attempt
@@ -1012,17 +1034,13 @@ static void test_stuck_cap_reduces_capacity (void **state)
     broker_results (&b, &r, 4);
     assert_int_equal (r.outcome[4], FLING_OUTCOME_DONE);
 
-    stop_and_join (&b, &runner, worker);
-    fling_worker_stats_t stats;
-    fling_worker_stats (worker, &stats);
+    fling_worker_stats_t stats = stop_and_read_stats (&b, &runner, worker);
     assert_int_equal (stats.timed_out, 2);
     assert_int_equal (stats.released, 1);
     assert_int_equal (stats.stuck_threads, 0);
-    fling_worker_destroy (&worker);
+    finish_test (&b, &worker, batch);
+    /* The destroy (in finish_test) ran the last thread's stop hooks. */
     assert_int_equal (atomic_load (&s_hook_stops), 3);
-    assert_int_equal (atomic_load (&s_handler_errors), 0);
-    free (batch);
-    broker_stop (&b);
 }
 
 static void test_holding_after_reregistration (void **state)
@@ -1032,8 +1050,7 @@ static void test_holding_after_reregistration (void **state)
     fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
 
     batch_t *batch = batch_new ();
-    results_t r;
-    results_reset (&r);
+    results_t r = results_new ();
     batch_add_ex (batch, 1, 3, 0, "t.block", "{\"ms\":700}");
     batch_add_ex (batch, 2, 1, 0, "t.async", "{\"ms\":700}");
     batch_add_ex (batch, 3, 1, 0, "t.async", "{}"); /* done before the reconnect */
@@ -1071,14 +1088,9 @@ static void test_holding_after_reregistration (void **state)
     assert_int_equal (r.outcome[1], FLING_OUTCOME_DONE);
     assert_int_equal (r.outcome[2], FLING_OUTCOME_DONE);
 
-    stop_and_join (&b, &runner, worker);
-    fling_worker_stats_t stats;
-    fling_worker_stats (worker, &stats);
+    fling_worker_stats_t stats = stop_and_read_stats (&b, &runner, worker);
     assert_int_equal (stats.holding_sent, 2);
-    fling_worker_destroy (&worker);
-    assert_int_equal (atomic_load (&s_handler_errors), 0);
-    free (batch);
-    broker_stop (&b);
+    finish_test (&b, &worker, batch);
 }
 
 int main (void)
