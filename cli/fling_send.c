@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "fling_cli.h"
+#include "fling_log.h"
 #include "fling_proto.h"
 
 #define DEFAULT_TIMEOUT_MS    5000
@@ -68,14 +69,7 @@ static void verdicts_fini (verdicts_t *v)
 /* Waits up to `wait_ms` until `expected` tasks have a verdict; copies them. */
 static void verdicts_wait (verdicts_t *v, uint64_t expected, unsigned wait_ms, verdicts_t *copy)
 {
-    struct timespec deadline;
-    clock_gettime (CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = fling_clock_deadline (wait_ms);
     pthread_mutex_lock (&v->lock);
     while (v->accepted + v->rejected + v->dropped < expected)
         if (pthread_cond_timedwait (&v->changed, &v->lock, &deadline) == ETIMEDOUT)

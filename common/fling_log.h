@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef enum { FLING_LOG_DEBUG = 0, FLING_LOG_INFO, FLING_LOG_WARN, FLING_LOG_ERROR } fling_log_level_t;
 
@@ -36,5 +37,8 @@ void fling_log_printable (char *out, size_t out_size, const char *text, size_t s
 int64_t fling_clock_ms (void);
 /* Microseconds of CLOCK_MONOTONIC. */
 int64_t fling_clock_us (void);
+/* CLOCK_MONOTONIC `ms` from now, for pthread_cond_timedwait on a
+   condition variable that uses CLOCK_MONOTONIC. */
+struct timespec fling_clock_deadline (unsigned ms);
 
 #endif

@@ -507,14 +507,7 @@ void fling_outbox_resolve (fling_outbox_t *self, fling_batch_t **batch_p,
 
 int fling_outbox_flush (fling_outbox_t *self, unsigned timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime (CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = fling_clock_deadline (timeout_ms);
     pthread_mutex_lock (&self->lock);
     uint64_t target = self->last_seq;
     while (self->resolved_seq < target) {
