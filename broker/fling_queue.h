@@ -88,7 +88,6 @@ static inline fling_class_t fling_btask_cls (const fling_btask_t *task)
     return task->flags & FLING_BTASK_POOL ? FLING_CLASS_POOL : FLING_CLASS_LOOP;
 }
 
-
 /*  Copies `record` into a new task of `queue` (not linked anywhere yet).
     attempt starts at `attempt` (0 for a new task). If the record's
     timeout_ms is 0, the copy carries `timeout_ms` instead (the name's

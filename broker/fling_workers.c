@@ -129,7 +129,8 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
         zhashx_insert (self->workers, worker->key, worker);
     } else
         unregister_names (worker); /* a re-READY replaces names, keeps leases */
-    fling_log_printable (worker->name, sizeof worker->name, msg->worker_name, msg->worker_name_size);
+    fling_log_printable (worker->name, sizeof worker->name, msg->worker_name,
+                         msg->worker_name_size);
     worker->pid = msg->pid;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         worker->capacity[cls] = msg->capacity[cls];

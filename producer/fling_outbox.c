@@ -14,13 +14,14 @@
     only lock in the library; the I/O thread's own state (its socket, the
     batches in flight) is touched by that thread alone.
 
-    Why no wake-up is lost: a caller appends under the lock, then, if the
-    append sealed a batch or made the outbox non-empty, sets `wake_pending`
-    with an atomic exchange and writes the eventfd only if the flag was
-    clear. The I/O thread, woken by the eventfd, first reads it, then clears
-    the flag, then looks at the outbox under the lock. If a caller's
-    exchange ran before the clear, its append ran before the look and is
-    seen. If it ran after, it found the flag clear (or found it set by
+    Why no wake-up is lost: a caller reserves under the lock and writes its
+    record, then, if the reservation sealed a batch or made the outbox
+    non-empty, sets `wake_pending` with an atomic exchange and writes the
+    eventfd only if the flag was clear. The I/O thread, woken by the
+    eventfd, first reads it, then clears the flag, then looks at the outbox
+    under the lock (and waits for the writers of what it takes). If a
+    caller's exchange ran before the clear, its reservation ran before the
+    look and is seen. If it ran after, it found the flag clear (or found it set by
     another caller whose write also came after the read) and the eventfd
     holds a write the thread has not consumed yet, so the thread wakes
     again. Either way the work is seen; at worst a wake-up is spurious. At
@@ -199,20 +200,22 @@ static void batch_recycle (fling_outbox_t *self, fling_batch_t *batch)
 /* Waits until every reserved record of a batch that takes no more
    reservations (sealed, or taken) is in place. Writers are a memcpy away
    from done unless the scheduler stopped them: spin briefly, then yield. */
-static void batch_settle (fling_batch_t *batch)
-{
-    for (unsigned spins = 0;
-         atomic_load_explicit (&batch->written, memory_order_acquire) != batch->count; spins++) {
-        if (spins >= 64)
-            sched_yield ();
-    }
-}
-
-/* No writer holds a place in the batch: its buffer may move. With the
-   lock held, for the open batch (no reservation can start meanwhile). */
+/* No writer holds a place in the batch: its records are all in place and
+   its buffer may move. For the open batch, with the lock held (no
+   reservation can start meanwhile). */
 static bool batch_quiet (fling_batch_t *batch)
 {
     return atomic_load_explicit (&batch->written, memory_order_acquire) == batch->count;
+}
+
+/* Waits until a batch that takes no more reservations (sealed, or taken)
+   is quiet. Writers are a memcpy away from done unless the scheduler
+   stopped them: spin briefly, then yield. */
+static void batch_settle (fling_batch_t *batch)
+{
+    for (unsigned spins = 0; !batch_quiet (batch); spins++)
+        if (spins >= 64)
+            sched_yield ();
 }
 
 /* ---- outbox ------------------------------------------------------------- */

@@ -4,8 +4,9 @@
     payload handed to a handler point into the copy (the record keeps a zero
     byte after each). Blocks come from the worker's block pool and go back
     to it (common/fling_blockpool.h): an async worker at a million tasks a
-    second spent ~17% of its time in glibc's bins otherwise. The public accessors live in fling_task.c; this
-    header is for the worker library's own modules only.
+    second spent ~17% of its time in glibc's bins otherwise. The public
+    accessors live in fling_task.c; this header is for the worker library's
+    own modules only.
 */
 #ifndef FLING_TASK_H_INCLUDED
 #define FLING_TASK_H_INCLUDED

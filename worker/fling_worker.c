@@ -1,7 +1,8 @@
 /*  fling_worker.c - the worker: options, handlers, run, drain.
 
     The tasks themselves (intake, slots, backlog, results) are in
-    fling_flight.c. Deadlines (a record's timeout_ms) are kept by fling_overrun.c.
+    fling_flight.c. Deadlines (a record's timeout_ms) are kept by
+    fling_overrun.c.
 
     Stop: CAPACITY(0, 0) so the broker sends nothing more; tasks not started
     go back as RELEASED; the tasks running finish (up to drain_timeout_ms);
@@ -326,9 +327,10 @@ static void s_log_started (fling_worker_t *self)
 static int s_setup (fling_worker_t *self)
 {
     if (self->class_handlers[FLING_CLASS_POOL]) {
-        self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count, fling_worker_run_blocking,
-                                     NULL, fling_worker_discard);
-        if (!self->pool || fling_pool_attach (self->pool, self->loop, fling_worker_on_pool_done, self))
+        self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count,
+                                     fling_worker_run_blocking, NULL, fling_worker_discard);
+        if (!self->pool ||
+            fling_pool_attach (self->pool, self->loop, fling_worker_on_pool_done, self))
             return -1;
     }
     if (fling_overrun_setup (self))

@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "fling_backlog.h"
-#include "fling_deadlines.h"
 #include "fling_blockpool.h"
+#include "fling_deadlines.h"
 #include "fling_pool.h"
 #include "fling_proto.h"
 #include "fling_results.h"
