@@ -162,6 +162,19 @@ bool fling_name_valid (const char *name, size_t name_size)
     34+N u32 P, payload length
     38+N P   payload, then one zero byte
 */
+enum {
+    REC_ID = 4,
+    REC_ATTEMPT = FLING_RECORD_OFFSET_ATTEMPT,
+    REC_MAX_ATTEMPTS = 22,
+    REC_TIMEOUT = 24,
+    REC_BACKOFF = 28,
+    REC_NAME_SIZE = 32,
+    REC_NAME = 33,
+    REC_PAYLOAD_SIZE = 34, /* + N */
+    REC_PAYLOAD = 38,      /* + N */
+};
+/* The two zero bytes after name and payload are the rest of the overhead. */
+_Static_assert (REC_PAYLOAD + 1 == FLING_RECORD_OVERHEAD, "record layout and its overhead disagree");
 
 size_t fling_record_size (size_t name_size, size_t payload_size)
 {
@@ -175,17 +188,17 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
 {
     size_t total = fling_record_size (name_size, payload_size);
     put_u32 (dest, (uint32_t) (total - 4));
-    memcpy (dest + 4, id->bytes, FLING_TASK_ID_SIZE);
-    put_u16 (dest + 20, attempt);
-    put_u16 (dest + 22, max_attempts);
-    put_u32 (dest + 24, timeout_ms);
-    put_u32 (dest + 28, backoff_ms);
-    dest[32] = (uint8_t) name_size;
-    memcpy (dest + 33, name, name_size);
-    dest[33 + name_size] = 0;
-    put_u32 (dest + 34 + name_size, (uint32_t) payload_size);
-    memcpy (dest + 38 + name_size, payload, payload_size);
-    dest[38 + name_size + payload_size] = 0;
+    memcpy (dest + REC_ID, id->bytes, FLING_TASK_ID_SIZE);
+    put_u16 (dest + REC_ATTEMPT, attempt);
+    put_u16 (dest + REC_MAX_ATTEMPTS, max_attempts);
+    put_u32 (dest + REC_TIMEOUT, timeout_ms);
+    put_u32 (dest + REC_BACKOFF, backoff_ms);
+    dest[REC_NAME_SIZE] = (uint8_t) name_size;
+    memcpy (dest + REC_NAME, name, name_size);
+    dest[REC_NAME + name_size] = 0;
+    put_u32 (dest + REC_PAYLOAD_SIZE + name_size, (uint32_t) payload_size);
+    memcpy (dest + REC_PAYLOAD + name_size, payload, payload_size);
+    dest[REC_PAYLOAD + name_size + payload_size] = 0;
     return total;
 }
 
@@ -202,19 +215,19 @@ int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_
     size_t total = (size_t) get_u32 (p) + 4;
     if (total < FLING_RECORD_OVERHEAD || total > avail)
         return -1;
-    size_t name_size = p[32];
+    size_t name_size = p[REC_NAME_SIZE];
     if (FLING_RECORD_OVERHEAD + name_size > total)
         return -1;
-    size_t payload_size = get_u32 (p + 34 + name_size);
+    size_t payload_size = get_u32 (p + REC_PAYLOAD_SIZE + name_size);
     if (payload_size > FLING_PAYLOAD_MAX) {
         *reason = FLING_REASON_TOO_LARGE;
         return -1;
     }
     if (FLING_RECORD_OVERHEAD + name_size + payload_size != total)
         return -1;
-    if (p[33 + name_size] != 0 || p[38 + name_size + payload_size] != 0)
+    if (p[REC_NAME + name_size] != 0 || p[REC_PAYLOAD + name_size + payload_size] != 0)
         return -1;
-    if (!fling_name_valid ((const char *) p + 33, name_size))
+    if (!fling_name_valid ((const char *) p + REC_NAME, name_size))
         return -1;
 
     fling_record_read (cursor, out); /* checked: now read it the one way */
@@ -226,39 +239,39 @@ void fling_record_read (const uint8_t **cursor, fling_record_t *out)
 {
     const uint8_t *p = *cursor;
     size_t total = (size_t) get_u32 (p) + 4;
-    size_t name_size = p[32];
+    size_t name_size = p[REC_NAME_SIZE];
     out->raw = p;
     out->raw_size = total;
-    memcpy (out->id.bytes, p + 4, FLING_TASK_ID_SIZE);
-    out->attempt = get_u16 (p + 20);
-    out->max_attempts = get_u16 (p + 22);
-    out->timeout_ms = get_u32 (p + 24);
-    out->backoff_ms = get_u32 (p + 28);
-    out->name = (const char *) p + 33;
+    memcpy (out->id.bytes, p + REC_ID, FLING_TASK_ID_SIZE);
+    out->attempt = get_u16 (p + REC_ATTEMPT);
+    out->max_attempts = get_u16 (p + REC_MAX_ATTEMPTS);
+    out->timeout_ms = get_u32 (p + REC_TIMEOUT);
+    out->backoff_ms = get_u32 (p + REC_BACKOFF);
+    out->name = (const char *) p + REC_NAME;
     out->name_size = name_size;
-    out->payload = (const char *) p + 38 + name_size;
-    out->payload_size = get_u32 (p + 34 + name_size);
+    out->payload = (const char *) p + REC_PAYLOAD + name_size;
+    out->payload_size = get_u32 (p + REC_PAYLOAD_SIZE + name_size);
     *cursor = p + total;
 }
 
 void fling_record_set_attempt (uint8_t *raw, uint16_t attempt)
 {
-    put_u16 (raw + FLING_RECORD_OFFSET_ATTEMPT, attempt);
+    put_u16 (raw + REC_ATTEMPT, attempt);
 }
 
 void fling_record_id (const uint8_t *raw, fling_task_id_t *id)
 {
-    memcpy (id->bytes, raw + 4, FLING_TASK_ID_SIZE);
+    memcpy (id->bytes, raw + REC_ID, FLING_TASK_ID_SIZE);
 }
 
 uint32_t fling_record_timeout_ms (const uint8_t *raw)
 {
-    return get_u32 (raw + 24);
+    return get_u32 (raw + REC_TIMEOUT);
 }
 
 void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms)
 {
-    put_u32 (raw + 24, timeout_ms);
+    put_u32 (raw + REC_TIMEOUT, timeout_ms);
 }
 
 /* ---- result records (SPEC.md §4.2) ----------------------------------------
@@ -270,6 +283,14 @@ void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms)
     23  u16  E, error text length
     25  E    error text (UTF-8, no terminator)
 */
+enum {
+    RES_ATTEMPT = 16,
+    RES_OUTCOME = 18,
+    RES_RETRY_DELAY = 19,
+    RES_ERROR_SIZE = 23,
+    RES_ERROR = 25,
+};
+_Static_assert (RES_ERROR == FLING_RESULT_OVERHEAD, "result layout and its overhead disagree");
 
 size_t fling_result_size (size_t error_size)
 {
@@ -282,12 +303,12 @@ size_t fling_result_write (uint8_t *dest, const fling_result_t *result)
     if (error_size > FLING_ERROR_TEXT_MAX)
         error_size = FLING_ERROR_TEXT_MAX;
     memcpy (dest, result->id.bytes, FLING_TASK_ID_SIZE);
-    put_u16 (dest + 16, result->attempt);
-    dest[18] = result->outcome;
-    put_u32 (dest + 19, result->retry_delay_ms);
-    put_u16 (dest + 23, (uint16_t) error_size);
+    put_u16 (dest + RES_ATTEMPT, result->attempt);
+    dest[RES_OUTCOME] = result->outcome;
+    put_u32 (dest + RES_RETRY_DELAY, result->retry_delay_ms);
+    put_u16 (dest + RES_ERROR_SIZE, (uint16_t) error_size);
     if (error_size)
-        memcpy (dest + 25, result->error, error_size);
+        memcpy (dest + RES_ERROR, result->error, error_size);
     return FLING_RESULT_OVERHEAD + error_size;
 }
 
@@ -301,18 +322,18 @@ int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_
     size_t avail = (size_t) (end - p);
     if (avail < FLING_RESULT_OVERHEAD)
         return -1;
-    size_t error_size = get_u16 (p + 23);
+    size_t error_size = get_u16 (p + RES_ERROR_SIZE);
     if (error_size > FLING_ERROR_TEXT_MAX || FLING_RESULT_OVERHEAD + error_size > avail)
         return -1;
-    if (p[18] >= FLING_OUTCOME_MAX) {
+    if (p[RES_OUTCOME] >= FLING_OUTCOME_MAX) {
         *reason = FLING_REASON_BAD_FIELD;
         return -1;
     }
     memcpy (out->id.bytes, p, FLING_TASK_ID_SIZE);
-    out->attempt = get_u16 (p + 16);
-    out->outcome = p[18];
-    out->retry_delay_ms = get_u32 (p + 19);
-    out->error = error_size ? (const char *) p + 25 : NULL;
+    out->attempt = get_u16 (p + RES_ATTEMPT);
+    out->outcome = p[RES_OUTCOME];
+    out->retry_delay_ms = get_u32 (p + RES_RETRY_DELAY);
+    out->error = error_size ? (const char *) p + RES_ERROR : NULL;
     out->error_size = error_size;
     *cursor = p + FLING_RESULT_OVERHEAD + error_size;
     *reason = FLING_REASON_OK;
