@@ -374,13 +374,15 @@ class FaultCluster(Cluster):
         return n
 
     def fault_ledger(self):
-        ledger = FaultLedger()
-        for path in self.producer_ledgers:
-            if os.path.exists(path):
-                ledger.read_producer(path)
-        for path in self.worker_ledgers:
-            if os.path.exists(path):
-                ledger.read_worker(path)
+        return self.ledger(FaultLedger)
+
+    def refusals(self, reason, none_refused):
+        """The fault ledger, once it shows tasks refused and every one for `reason`
+        (`none_refused`: the failure text when nothing was refused)."""
+        ledger = self.fault_ledger()
+        reasons = set(ledger.rejected.values())
+        assert ledger.rejected, none_refused
+        assert reasons == {reason}, reasons
         return ledger
 
     # ---- verdict --------------------------------------------------------------

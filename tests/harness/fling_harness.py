@@ -246,8 +246,10 @@ class Cluster:
 
     # ---- ledgers ------------------------------------------------------
 
-    def ledger(self):
-        ledger = ledger_check.Ledger()
+    def ledger(self, kind=None):
+        """Every producer and worker ledger of this cluster, read into a
+        ledger_check.Ledger (or `kind`, a class with the same readers)."""
+        ledger = (kind or ledger_check.Ledger)()
         for path in self.producer_ledgers:
             if os.path.exists(path):
                 ledger.read_producer(path)
