@@ -1,59 +1,73 @@
 /*  fling_outbox.c - see fling_outbox.h.
 
-    Why a lock and not a message: fling_send() must be callable from any
+    Why locks and not messages: fling_send() must be callable from any
     thread and must stay near a microsecond. Handing each task to the I/O
     thread as a message would cost a socket send (and a copy, and an
     allocation) per task, and a ZeroMQ socket is not thread-safe, so every
     calling thread would need its own socket to the I/O thread. Instead
     callers write the record straight into the batch the I/O thread will
-    send. Under this one mutex a caller only reserves its place (the bytes
-    and the sequence number); it writes the record after letting go, and
-    then counts it in the batch's `written`. The I/O thread, having taken a
+    send.
+
+    Why shards: with one lock and one open batch for every caller, 4
+    threads sending on 2 cores moved the lock, the batch header and the
+    counters from core to core on every call, and together sent no faster
+    than one thread (0.9-1.25x, send_only). So each calling thread appends
+    to a shard of its own (SHARDS of them, given out round robin on a
+    thread's first call; threads beyond that share): the shard's lock, its
+    open batch, and credit, the room in the outbox's bounds the shard has
+    taken ahead. A call touches its shard and one shared atomic, the task
+    sequence. The outbox lock is taken once per batch (to start one, seal
+    one) and when a shard's credit runs out, every CREDIT_TASKS tasks or
+    CREDIT_BYTES bytes at most.
+
+    Under its shard's lock a caller only reserves its place (the bytes and
+    the sequence number); it writes the record after letting go, and then
+    counts it in the batch's `written`. The I/O thread, having taken a
     batch, waits until `written` reaches the batch's count before it reads
-    a byte (writers finish within a memcpy, unless preempted). It is the
-    only lock in the library; the I/O thread's own state (its socket, the
-    batches in flight) is touched by that thread alone.
+    a byte (writers finish within a memcpy, unless preempted). A batch
+    buffer never moves under a writer: a record that does not fit in the
+    open batch's buffer grows it only when every reserved record is written
+    (checked under the shard lock, so no new reservation can start);
+    otherwise it seals the batch and starts another.
 
-    Why no wake-up is lost: a caller reserves under the lock and writes its
-    record, then, if the reservation sealed a batch or made the outbox
-    non-empty, sets `wake_pending` with an atomic exchange and writes the
-    eventfd only if the flag was clear. The I/O thread, woken by the
-    eventfd, first reads it, then clears the flag, then looks at the outbox
-    under the lock (and waits for the writers of what it takes). If a
-    caller's exchange ran before the clear, its reservation ran before the
-    look and is seen. If it ran after, it found the flag clear (or found it set by
-    another caller whose write also came after the read) and the eventfd
+    Locks are taken shard first, then the outbox lock; never a shard while
+    holding the outbox lock, never two shards at once.
+
+    The bounds are exact: a shard's credit counts as held, so what is
+    appended never exceeds them. Credit is taken in small pieces (an
+    eighth of what is left per shard, at most CREDIT_TASKS), so near the
+    bound a caller may be refused while another shard still holds a little
+    unused credit; the refusal raises `recall`, and the I/O thread takes
+    such credit back on its next take or resolve.
+
+    Task sequences stay dense and increasing: one atomic counter hands them
+    out. A batch registers its first sequence under the outbox lock when it
+    starts (the counter is read under that lock too), so the lowest first
+    sequence among batches not yet resolved bounds what is resolved, as
+    before sharding, even though shards seal and the I/O thread takes
+    batches in any order.
+
+    Why no wake-up is lost: a caller that started or sealed a batch sets
+    `wake_pending` with an atomic exchange after writing its record, and
+    writes the eventfd only if the flag was clear. The I/O thread, woken by
+    the eventfd, first reads it, then clears the flag, then looks at the
+    outbox (and waits for the writers of what it takes). If a caller's
+    exchange ran before the clear, its batch was started or sealed before
+    the look and is seen. If it ran after, it found the flag clear (or set
+    by another caller whose write also came after the read) and the eventfd
     holds a write the thread has not consumed yet, so the thread wakes
-    again. Either way the work is seen; at worst a wake-up is spurious. At
-    most one write per I/O-thread cycle, and none while nothing new needs
-    the thread's attention.
+    again. At most one write per I/O-thread cycle, and none while nothing
+    new needs the thread's attention.
 
-    Keeping the lock cheap when several threads send at once (measured on
-    2 cores: 4 sending threads made 30 times more futex calls than one):
-    - The lock is a plain mutex. An adaptive one (spin, then sleep) cut the
-      futex calls tenfold and the 4-thread p99.9 latency, but made every
-      uncontended fling_send ~30 ns slower (glibc takes it off the fast
-      path), so appends spin with trylock instead (lock_for_append): the
-      same effect on the tail, nothing on the uncontended path.
-    - A full outbox is refused without the lock. `held_tasks`, `held_bytes`
-      and `closed` have atomic mirrors, written under the lock, that a
-      caller reads first; only when they say "room" (or "closed") does it
-      take the lock and decide for certain. So callers retrying on EAGAIN do not
-      queue up on the lock the I/O thread needs to make room.
+    Other costs kept off the calling path (measured on 2 cores):
+    - Appends spin briefly with trylock before sleeping on a shard lock
+      (threads beyond SHARDS share one): an adaptive mutex made every
+      uncontended call ~30 ns slower.
+    - A full outbox is refused without the outbox lock: `budget_*_seen`
+      mirror the room not given to any shard, so callers retrying on EAGAIN
+      do not queue up on the lock the I/O thread needs to make room.
     - Batch buffers are recycled, and a new one is allocated and its pages
-      touched outside the lock: a fresh 64 KiB buffer is 16 page faults,
-      which under the lock stall every other caller.
-    - What the lock guards sits together; the counters others read
-      lock-free are written with plain stores under the lock (one writer at
-      a time), not read-modify-write instructions.
-    - The record is encoded and copied outside the lock (reserve, then
-      write): with 4 threads on 2 cores the 150-byte copy into cache lines
-      another core wrote last made the lock the place where the senders
-      queued (futex waits and wakes were 30% of their time).
-    - A batch buffer never moves under a writer: a record that does not
-      fit in the open batch's buffer grows it only when every reserved
-      record is written (checked under the lock, so no new reservation can
-      start); otherwise it seals the batch and starts another.
+      touched outside every lock: a fresh 64 KiB buffer is 16 page faults.
 */
 #include "fling_outbox.h"
 #include "fling_error.h"
@@ -62,6 +76,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +89,11 @@
    fresh pages to fault in: keep enough for a window of 16 and then some
    (at most 32 x 64 KiB = 2 MiB idle). */
 #define SPARE_MAX      32
-#define APPEND_SPINS   64 /* trylocks before a caller sleeps on the lock */
+#define APPEND_SPINS   64 /* trylocks before a caller sleeps on its shard's lock */
 #define FIRST_CAPACITY (64 * 1024) /* below malloc's mmap threshold */
+#define SHARDS         8
+#define CREDIT_TASKS   64
+#define CREDIT_BYTES   (64 * 1024)
 
 struct _fling_batch_t {
     uint8_t *data;
@@ -83,33 +101,52 @@ struct _fling_batch_t {
     size_t capacity;
     uint32_t count;          /* reserved records */
     _Atomic uint32_t written; /* records in place; == count once settled */
-    uint64_t first_seq; /* sequence of the first task; the rest follow */
+    uint64_t first_seq; /* sequence of the first task; the others are higher */
     int64_t opened_us;  /* when the first task went in */
     fling_batch_t *next;
+    int shard;                  /* sealed: whose it was */
+    fling_batch_t *shard_next;  /* sealed: that shard's next sealed batch */
 };
 
+/* One per group of calling threads; its own cache lines. */
+typedef struct {
+    alignas (64) pthread_mutex_t lock;
+    fling_batch_t *open; /* this shard's callers append here */
+    size_t credit_tasks; /* room in the bounds taken ahead, not used yet */
+    size_t credit_bytes;
+    bool closed; /* fling_outbox_close: refuse appends */
+} shard_t;
+
 struct _fling_outbox_t {
-    pthread_mutex_t lock;
-    pthread_cond_t resolved; /* signalled when resolved_seq moves */
+    shard_t shards[SHARDS];
+    alignas (64) pthread_mutex_t lock; /* everything below that is not atomic */
+    pthread_cond_t resolved;           /* signalled when resolved_seq moves */
     fling_outbox_config_t config;
-    fling_batch_t *open;        /* callers append here */
     fling_batch_t *sealed_head; /* full batches waiting for the I/O thread */
     fling_batch_t *sealed_tail;
+    /* The same batches by shard: each shard seals in sequence order, so
+       the lowest first sequence sealed is among these heads. */
+    fling_batch_t *shard_sealed_head[SHARDS];
+    fling_batch_t *shard_sealed_tail[SHARDS];
     fling_batch_t *spare; /* freed batches, kept to avoid malloc */
     size_t spare_count;
-    size_t queued_tasks; /* in open + sealed */
-    size_t held_bytes;   /* record bytes from append to resolve */
-    size_t held_tasks;   /* tasks from append to resolve */
-    uint64_t last_seq;   /* last task sequence handed out = tasks appended */
+    uint64_t open_first_seq[SHARDS]; /* each shard's open batch; 0 = none */
+    size_t budget_tasks; /* room in the bounds not given to any shard */
+    size_t budget_bytes;
     uint64_t resolved_seq; /* every task up to this one is resolved */
-    bool closed;
-    /* Lock-free mirrors of the fields above, stored under the lock. */
-    _Atomic size_t held_tasks_seen, held_bytes_seen;
-    _Atomic uint64_t appended_seen;
-    atomic_bool closed_seen;
+    /* Lock-free mirrors and counters. */
+    _Atomic size_t budget_tasks_seen, budget_bytes_seen;
+    atomic_bool recall; /* a caller was refused: shards give back unused credit */
+    alignas (64) _Atomic uint64_t last_seq; /* last task sequence handed out = tasks appended */
+    alignas (64) _Atomic uint64_t resolved_tasks;
     int wake_fd;
     atomic_bool wake_pending;
 };
+
+static atomic_uint s_next_shard;           /* round robin over calling threads */
+/* 1 + this thread's shard, 0 until its first call. Initial-exec: the
+   default model for a shared library calls __tls_get_addr on every read. */
+static _Thread_local unsigned t_shard_ref __attribute__ ((tls_model ("initial-exec")));
 
 /* ---- batches ------------------------------------------------------------ */
 
@@ -220,6 +257,14 @@ static void batch_settle (fling_batch_t *batch)
 
 /* ---- outbox ------------------------------------------------------------- */
 
+/* The room not given to any shard, for readers that do not take the lock.
+   Called with the outbox lock held: one writer at a time. */
+static void publish_budget (fling_outbox_t *self)
+{
+    atomic_store_explicit (&self->budget_tasks_seen, self->budget_tasks, memory_order_relaxed);
+    atomic_store_explicit (&self->budget_bytes_seen, self->budget_bytes, memory_order_relaxed);
+}
+
 fling_outbox_t *fling_outbox_new (const fling_outbox_config_t *config)
 {
     if (!config || !config->max_tasks || !config->max_bytes || !config->batch_max_tasks ||
@@ -227,9 +272,11 @@ fling_outbox_t *fling_outbox_new (const fling_outbox_config_t *config)
         errno = EINVAL;
         return NULL;
     }
-    fling_outbox_t *self = (fling_outbox_t *)calloc (1, sizeof *self);
+    size_t size = (sizeof (fling_outbox_t) + 63) / 64 * 64;
+    fling_outbox_t *self = (fling_outbox_t *)aligned_alloc (64, size);
     if (!self)
         return NULL;
+    memset (self, 0, size);
     self->config = *config;
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->wake_fd < 0) {
@@ -242,10 +289,15 @@ fling_outbox_t *fling_outbox_new (const fling_outbox_config_t *config)
     pthread_cond_init (&self->resolved, &attr);
     pthread_condattr_destroy (&attr);
     pthread_mutex_init (&self->lock, NULL);
-    atomic_init (&self->held_tasks_seen, 0);
-    atomic_init (&self->held_bytes_seen, 0);
-    atomic_init (&self->appended_seen, 0);
-    atomic_init (&self->closed_seen, false);
+    for (int i = 0; i < SHARDS; i++)
+        pthread_mutex_init (&self->shards[i].lock, NULL);
+    self->budget_tasks = config->max_tasks;
+    self->budget_bytes = config->max_bytes;
+    atomic_init (&self->budget_tasks_seen, self->budget_tasks);
+    atomic_init (&self->budget_bytes_seen, self->budget_bytes);
+    atomic_init (&self->recall, false);
+    atomic_init (&self->last_seq, 0);
+    atomic_init (&self->resolved_tasks, 0);
     atomic_init (&self->wake_pending, false);
     return self;
 }
@@ -256,11 +308,14 @@ void fling_outbox_destroy (fling_outbox_t **self_p)
         return;
     fling_outbox_t *self = *self_p;
     /* A caller that reserved before fling_outbox_close may still be writing. */
-    if (self->open)
-        batch_settle (self->open);
+    for (int i = 0; i < SHARDS; i++) {
+        if (self->shards[i].open)
+            batch_settle (self->shards[i].open);
+        batch_free (self->shards[i].open);
+        pthread_mutex_destroy (&self->shards[i].lock);
+    }
     for (fling_batch_t *batch = self->sealed_head; batch; batch = batch->next)
         batch_settle (batch);
-    batch_free (self->open);
     batch_list_free (self->sealed_head);
     batch_list_free (self->spare);
     close (self->wake_fd);
@@ -280,32 +335,27 @@ static void wake (fling_outbox_t *self)
         return;
 }
 
-/* Moves the open batch to the sealed list. Called with the lock held. */
-static void seal (fling_outbox_t *self)
+static shard_t *my_shard (fling_outbox_t *self)
 {
-    fling_batch_t *batch = self->open;
-    self->open = NULL;
-    if (self->sealed_tail)
-        self->sealed_tail->next = batch;
-    else
-        self->sealed_head = batch;
-    self->sealed_tail = batch;
+    if (!t_shard_ref)
+        t_shard_ref = 1 + atomic_fetch_add_explicit (&s_next_shard, 1, memory_order_relaxed) % SHARDS;
+    return &self->shards[t_shard_ref - 1];
 }
 
-#define NEED_BATCH 2 /* append_locked: no spare batch; allocate one unlocked */
-
-/* The held counts, for readers that do not take the lock. Called with the
-   lock held: one writer at a time, so plain stores suffice. */
-static void publish_held (fling_outbox_t *self)
+static int shard_index (const fling_outbox_t *self, const shard_t *shard)
 {
-    atomic_store_explicit (&self->held_tasks_seen, self->held_tasks, memory_order_relaxed);
-    atomic_store_explicit (&self->held_bytes_seen, self->held_bytes, memory_order_relaxed);
+    return (int)(shard - self->shards);
 }
 
-static bool over_bounds (const fling_outbox_config_t *config, size_t held_tasks, size_t held_bytes,
-                         size_t record_size)
+/* The holder is out within a few dozen ns unless it was preempted: try
+   a little before sleeping on the futex. Uncontended (a thread with a
+   shard of its own), the first trylock is the same one atomic as a lock. */
+static void lock_for_append (shard_t *shard)
 {
-    return held_tasks >= config->max_tasks || held_bytes + record_size > config->max_bytes;
+    for (int i = 0; i < APPEND_SPINS; i++)
+        if (pthread_mutex_trylock (&shard->lock) == 0)
+            return;
+    pthread_mutex_lock (&shard->lock);
 }
 
 /* What a full outbox makes of an append: 1 (dropped) or -1 (EAGAIN). */
@@ -315,31 +365,92 @@ static int refuse_full (const fling_outbox_t *self)
     return self->config.overflow == FLING_OVERFLOW_DROP ? 1 : -1;
 }
 
-/* The lock-free first look: refuses a full outbox (0 = go on and check
-   under the lock). A stale "full" only orders this call before the resolve
-   that made room, which it may well have been. A closed outbox is left to
-   the lock: FLING_ECLOSED must be decided under it, so that a caller that
-   stops on it is ordered before destroy frees the outbox (TSan checks). */
-static int refuse_early (fling_outbox_t *self, size_t record_size)
+static size_t min_size (size_t a, size_t b)
 {
-    if (atomic_load_explicit (&self->closed_seen, memory_order_relaxed))
-        return 0;
-    size_t tasks = atomic_load_explicit (&self->held_tasks_seen, memory_order_relaxed);
-    size_t bytes = atomic_load_explicit (&self->held_bytes_seen, memory_order_relaxed);
-    return over_bounds (&self->config, tasks, bytes, record_size) ? refuse_full (self) : 0;
+    return a < b ? a : b;
 }
 
-/* The holder is out within a few dozen ns unless it was preempted: try
-   a little before sleeping on the futex. With 4 senders on 2 cores this
-   took the 4-thread p99.9 from ~90 to ~25 µs (send_only); uncontended,
-   the first trylock is the same one atomic as a lock. */
-static void lock_for_append (fling_outbox_t *self)
+/* Gives the shard room for at least one more record of `record_size`
+   bytes from the outbox's bounds. Called with the shard lock held; takes
+   the outbox lock unless the lock-free look already says "full". Returns
+   0, or refuse_full's value. */
+static int take_credit (fling_outbox_t *self, shard_t *shard, size_t record_size)
 {
-    for (int i = 0; i < APPEND_SPINS; i++)
-        if (pthread_mutex_trylock (&self->lock) == 0)
-            return;
+    if (atomic_load_explicit (&self->budget_tasks_seen, memory_order_relaxed) +
+                shard->credit_tasks < 1 ||
+        atomic_load_explicit (&self->budget_bytes_seen, memory_order_relaxed) +
+                shard->credit_bytes < record_size) {
+        atomic_store_explicit (&self->recall, true, memory_order_relaxed);
+        return refuse_full (self);
+    }
     pthread_mutex_lock (&self->lock);
+    /* What the shard holds goes back first, so that it can all be granted. */
+    self->budget_tasks += shard->credit_tasks;
+    self->budget_bytes += shard->credit_bytes;
+    shard->credit_tasks = shard->credit_bytes = 0;
+    int rc = 0;
+    if (self->budget_tasks < 1 || self->budget_bytes < record_size) {
+        atomic_store_explicit (&self->recall, true, memory_order_relaxed);
+        rc = refuse_full (self);
+    } else {
+        size_t tasks = min_size (CREDIT_TASKS, self->budget_tasks / (2 * SHARDS));
+        size_t bytes = min_size (CREDIT_BYTES, self->budget_bytes / (2 * SHARDS));
+        shard->credit_tasks = tasks ? tasks : 1;
+        shard->credit_bytes = bytes > record_size ? bytes : record_size;
+        self->budget_tasks -= shard->credit_tasks;
+        self->budget_bytes -= shard->credit_bytes;
+    }
+    publish_budget (self);
+    pthread_mutex_unlock (&self->lock);
+    return rc;
 }
+
+/* Gives every shard's unused credit back to the outbox, after a caller was
+   refused for want of it. Holding no lock (the refused caller, or the I/O
+   thread once room is made). */
+static void recall_credit (fling_outbox_t *self)
+{
+    if (!atomic_exchange_explicit (&self->recall, false, memory_order_relaxed))
+        return;
+    for (int i = 0; i < SHARDS; i++) {
+        shard_t *shard = &self->shards[i];
+        pthread_mutex_lock (&shard->lock);
+        if (shard->credit_tasks || shard->credit_bytes) {
+            pthread_mutex_lock (&self->lock);
+            self->budget_tasks += shard->credit_tasks;
+            self->budget_bytes += shard->credit_bytes;
+            publish_budget (self);
+            pthread_mutex_unlock (&self->lock);
+            shard->credit_tasks = shard->credit_bytes = 0;
+        }
+        pthread_mutex_unlock (&shard->lock);
+    }
+}
+
+/* Moves the shard's open batch to the sealed list. Called with the shard
+   lock held. */
+static void seal (fling_outbox_t *self, shard_t *shard)
+{
+    fling_batch_t *batch = shard->open;
+    shard->open = NULL;
+    int i = shard_index (self, shard);
+    batch->shard = i;
+    pthread_mutex_lock (&self->lock);
+    self->open_first_seq[i] = 0;
+    if (self->sealed_tail)
+        self->sealed_tail->next = batch;
+    else
+        self->sealed_head = batch;
+    self->sealed_tail = batch;
+    if (self->shard_sealed_tail[i])
+        self->shard_sealed_tail[i]->shard_next = batch;
+    else
+        self->shard_sealed_head[i] = batch;
+    self->shard_sealed_tail[i] = batch;
+    pthread_mutex_unlock (&self->lock);
+}
+
+#define NEED_BATCH 2 /* reserve: no spare batch; allocate one unlocked */
 
 /* Where an append writes, once its place is reserved. */
 typedef struct {
@@ -348,86 +459,121 @@ typedef struct {
     uint64_t seq;
 } place_t;
 
-/* Reserves room for the record in the open batch. Called with the lock
-   held; sets *wake_needed when the I/O thread has new work to hear about.
-   Returns 0, NEED_BATCH when there is no batch to reserve in (nothing
-   reserved), or -1 when out of memory. */
-static int reserve_locked (fling_outbox_t *self, size_t record_size, place_t *place,
-                           bool *wake_needed)
+/* Opens a batch on the shard with the record's room and sequence in it.
+   Called with the shard lock held. Returns 0, NEED_BATCH, or -1 + errno. */
+static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size,
+                        place_t *place)
 {
-    fling_batch_t *batch = self->open;
-    if (batch && batch->count &&
-        (batch->size + record_size > self->config.batch_max_bytes ||
-         (batch->size + record_size > batch->capacity && !batch_quiet (batch)))) {
-        seal (self);
+    pthread_mutex_lock (&self->lock);
+    fling_batch_t *batch = batch_get (self);
+    int rc = 0;
+    if (!batch)
+        rc = NEED_BATCH;
+    else if (batch_reserve (batch, record_size)) { /* an outsized first record */
+        batch_give (self, batch);
+        errno = ENOMEM;
+        rc = -1;
+    } else {
+        /* Read and registered under the outbox lock: a resolve that runs
+           meanwhile sees either this batch or a last_seq below its start. */
+        place->seq = atomic_fetch_add_explicit (&self->last_seq, 1, memory_order_relaxed) + 1;
+        self->open_first_seq[shard_index (self, shard)] = place->seq;
+        batch->first_seq = place->seq;
+        batch->opened_us = fling_clock_us ();
+        shard->open = batch;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return rc;
+}
+
+/* Reserves room for the record in the shard's open batch. Called with the
+   shard lock held; sets *wake_needed when the I/O thread has new work to
+   hear about. Returns 0, NEED_BATCH when there is no batch to reserve in
+   (nothing reserved), 1 or -1 (refuse_full) when full, -1 + errno. */
+static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, place_t *place,
+                    bool *wake_needed)
+{
+    if (shard->closed) {
+        errno = FLING_ECLOSED;
+        return -1;
+    }
+    if (shard->credit_tasks < 1 || shard->credit_bytes < record_size) {
+        int rc = take_credit (self, shard, record_size);
+        if (rc)
+            return rc;
+    }
+    fling_batch_t *batch = shard->open;
+    if (batch && (batch->size + record_size > self->config.batch_max_bytes ||
+                  (batch->size + record_size > batch->capacity && !batch_quiet (batch)))) {
+        seal (self, shard);
         *wake_needed = true;
         batch = NULL;
     }
-    if (!batch && !(batch = self->open = batch_get (self)))
-        return NEED_BATCH;
-    if (batch_reserve (batch, record_size)) /* moves the buffer: only a quiet batch gets here */
-        return -1;
+    if (!batch) {
+        int rc = start_batch (self, shard, record_size, place);
+        if (rc)
+            return rc;
+        *wake_needed = true;
+        batch = shard->open;
+    } else {
+        if (batch_reserve (batch, record_size)) { /* moves the buffer: only a quiet batch */
+            errno = ENOMEM;
+            return -1;
+        }
+        place->seq = atomic_fetch_add_explicit (&self->last_seq, 1, memory_order_relaxed) + 1;
+    }
     place->batch = batch;
     place->at = batch->data + batch->size;
-    place->seq = ++self->last_seq;
     batch->size += record_size;
-    if (batch->count++ == 0) {
-        batch->first_seq = place->seq;
-        batch->opened_us = fling_clock_us ();
-    }
-    if (self->queued_tasks++ == 0)
-        *wake_needed = true;
-    self->held_tasks++;
-    self->held_bytes += record_size;
-    publish_held (self);
-    atomic_store_explicit (&self->appended_seen, place->seq, memory_order_relaxed);
+    batch->count++;
+    shard->credit_tasks--;
+    shard->credit_bytes -= record_size;
     if (batch->count >= self->config.batch_max_tasks ||
         batch->size >= self->config.batch_max_bytes) {
-        seal (self);
+        seal (self, shard);
         *wake_needed = true;
     }
     return 0;
 }
 
-/* The authoritative checks and the reservation. Called with the lock held. */
-static int try_reserve_locked (fling_outbox_t *self, size_t record_size, place_t *place,
-                               bool *wake_needed)
-{
-    if (self->closed) {
-        errno = FLING_ECLOSED;
-        return -1;
-    }
-    if (over_bounds (&self->config, self->held_tasks, self->held_bytes, record_size))
-        return refuse_full (self);
-    int rc = reserve_locked (self, record_size, place, wake_needed);
-    if (rc < 0)
-        errno = ENOMEM;
-    return rc;
-}
-
 int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, fling_task_id_t *id)
 {
     size_t record_size = fling_record_size (task->name_size, task->payload_size);
-    int rc = refuse_early (self, record_size);
-    if (rc)
-        return rc;
-    place_t place;
+    shard_t *shard = my_shard (self);
+    place_t place = {0};
     bool wake_needed = false;
-    lock_for_append (self);
-    while ((rc = try_reserve_locked (self, record_size, &place, &wake_needed)) == NEED_BATCH) {
+    int rc;
+    bool recalled = false;
+    lock_for_append (shard);
+    while ((rc = reserve (self, shard, record_size, &place, &wake_needed)) != 0) {
+        if (rc != NEED_BATCH) {
+            if (recalled || errno != EAGAIN)
+                break;
+            /* Full, unless other shards sit on unused credit (their
+               threads may have stopped sending): take it back, try again. */
+            pthread_mutex_unlock (&shard->lock);
+            recall_credit (self);
+            recalled = true;
+            lock_for_append (shard);
+            continue;
+        }
         /* No spare: allocate (and fault in) a batch without holding up the
-           other callers, then look again; the outbox may have changed. */
-        pthread_mutex_unlock (&self->lock);
+           I/O thread, then look again. */
+        pthread_mutex_unlock (&shard->lock);
         fling_batch_t *fresh = batch_new (&self->config);
-        pthread_mutex_lock (&self->lock);
+        lock_for_append (shard);
         if (!fresh) {
             errno = ENOMEM;
             rc = -1;
             break;
         }
+        pthread_mutex_lock (&self->lock);
         batch_give (self, fresh);
+        pthread_mutex_unlock (&self->lock);
     }
-    pthread_mutex_unlock (&self->lock);
+    pthread_mutex_unlock (&shard->lock);
+    if (wake_needed) /* a batch sealed before a refusal still needs the thread */
+        wake (self);
     if (rc != 0)
         return rc;
     fling_task_id_t local_id;
@@ -438,24 +584,50 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
                         task->name, task->name_size, task->payload, task->payload_size);
     /* Release: the I/O thread reads the record after it sees the count. */
     atomic_fetch_add_explicit (&place.batch->written, 1, memory_order_release);
-    if (wake_needed)
-        wake (self);
     return 0;
 }
 
 void fling_outbox_close (fling_outbox_t *self)
 {
-    pthread_mutex_lock (&self->lock);
-    self->closed = true;
-    atomic_store_explicit (&self->closed_seen, true, memory_order_relaxed);
-    pthread_mutex_unlock (&self->lock);
+    /* Decided under each shard's lock, so that a caller stopped by it is
+       ordered before destroy frees the outbox. */
+    for (int i = 0; i < SHARDS; i++) {
+        pthread_mutex_lock (&self->shards[i].lock);
+        self->shards[i].closed = true;
+        pthread_mutex_unlock (&self->shards[i].lock);
+    }
+}
+
+/* The open batch of shard `i` if it is due (sets *due_us otherwise). */
+static fling_batch_t *take_open (fling_outbox_t *self, int i, int64_t now_us, int64_t linger_us,
+                                 int64_t *due_us)
+{
+    shard_t *shard = &self->shards[i];
+    fling_batch_t *batch = NULL;
+    pthread_mutex_lock (&shard->lock);
+    fling_batch_t *open = shard->open;
+    if (open && open->count) {
+        if (now_us - open->opened_us >= linger_us) {
+            batch = open;
+            shard->open = NULL;
+            pthread_mutex_lock (&self->lock);
+            self->open_first_seq[i] = 0;
+            pthread_mutex_unlock (&self->lock);
+        } else if (*due_us < 0 || open->opened_us + linger_us < *due_us) {
+            *due_us = open->opened_us + linger_us;
+        }
+    }
+    pthread_mutex_unlock (&shard->lock);
+    return batch;
 }
 
 fling_batch_t *fling_outbox_take (fling_outbox_t *self, int64_t now_us, int64_t linger_us,
                                   int64_t *due_us)
 {
+    recall_credit (self);
     fling_batch_t *batch = NULL;
     int64_t due = -1;
+    bool open[SHARDS];
     pthread_mutex_lock (&self->lock);
     if (self->sealed_head) {
         batch = self->sealed_head;
@@ -463,22 +635,37 @@ fling_batch_t *fling_outbox_take (fling_outbox_t *self, int64_t now_us, int64_t 
         if (!self->sealed_head)
             self->sealed_tail = NULL;
         batch->next = NULL;
-    } else if (self->open && self->open->count && linger_us >= 0) {
-        if (now_us - self->open->opened_us >= linger_us) {
-            batch = self->open;
-            self->open = NULL;
-        } else {
-            due = self->open->opened_us + linger_us;
-        }
+        /* Oldest sealed of all, so the oldest of its shard too. */
+        self->shard_sealed_head[batch->shard] = batch->shard_next;
+        if (!batch->shard_next)
+            self->shard_sealed_tail[batch->shard] = NULL;
+        batch->shard_next = NULL;
     }
-    if (batch)
-        self->queued_tasks -= batch->count;
+    for (int i = 0; i < SHARDS; i++)
+        open[i] = self->open_first_seq[i] != 0;
     pthread_mutex_unlock (&self->lock);
+    for (int i = 0; !batch && linger_us >= 0 && i < SHARDS; i++)
+        if (open[i])
+            batch = take_open (self, i, now_us, linger_us, &due);
     if (batch)
         batch_settle (batch); /* taken: no new reservations, wait for the last writes */
     if (due_us)
-        *due_us = due;
+        *due_us = batch ? -1 : due;
     return batch;
+}
+
+/* The lowest first sequence of the batches the outbox still holds (sealed
+   or open), or `lowest` if that is lower. Called with the outbox lock held. */
+static uint64_t lowest_held_seq (const fling_outbox_t *self, uint64_t lowest)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        const fling_batch_t *sealed = self->shard_sealed_head[i];
+        if (sealed && sealed->first_seq < lowest)
+            lowest = sealed->first_seq;
+        if (self->open_first_seq[i] && self->open_first_seq[i] < lowest)
+            lowest = self->open_first_seq[i];
+    }
+    return lowest;
 }
 
 void fling_outbox_resolve (fling_outbox_t *self, fling_batch_t **batch_p,
@@ -489,30 +676,28 @@ void fling_outbox_resolve (fling_outbox_t *self, fling_batch_t **batch_p,
     fling_batch_t *batch = *batch_p;
     *batch_p = NULL;
     pthread_mutex_lock (&self->lock);
-    self->held_bytes -= batch->size;
-    self->held_tasks -= batch->count;
-    publish_held (self);
-    /* Batches hold consecutive sequences and leave in order, so the lowest
-       first sequence still held anywhere bounds what is resolved. */
-    uint64_t lowest = unresolved_min_seq;
-    if (self->sealed_head && self->sealed_head->first_seq < lowest)
-        lowest = self->sealed_head->first_seq;
-    if (self->open && self->open->count && self->open->first_seq < lowest)
-        lowest = self->open->first_seq;
-    if (self->last_seq + 1 < lowest)
-        lowest = self->last_seq + 1;
+    self->budget_bytes += batch->size;
+    self->budget_tasks += batch->count;
+    publish_budget (self);
+    atomic_fetch_add_explicit (&self->resolved_tasks, batch->count, memory_order_relaxed);
+    /* Every task is in a batch from the moment its sequence is handed out,
+       and a batch's first sequence is its lowest: the lowest first
+       sequence still held anywhere bounds what is resolved. */
+    uint64_t next = atomic_load_explicit (&self->last_seq, memory_order_relaxed) + 1;
+    uint64_t lowest = lowest_held_seq (self, unresolved_min_seq < next ? unresolved_min_seq : next);
     if (lowest - 1 > self->resolved_seq)
         self->resolved_seq = lowest - 1;
     batch_recycle (self, batch);
     pthread_cond_broadcast (&self->resolved);
     pthread_mutex_unlock (&self->lock);
+    recall_credit (self);
 }
 
 int fling_outbox_flush (fling_outbox_t *self, unsigned timeout_ms)
 {
     struct timespec deadline = fling_clock_deadline (timeout_ms);
     pthread_mutex_lock (&self->lock);
-    uint64_t target = self->last_seq;
+    uint64_t target = atomic_load_explicit (&self->last_seq, memory_order_relaxed);
     while (self->resolved_seq < target) {
         if (pthread_cond_timedwait (&self->resolved, &self->lock, &deadline) == ETIMEDOUT)
             break;
@@ -528,12 +713,14 @@ int fling_outbox_flush (fling_outbox_t *self, unsigned timeout_ms)
 
 uint64_t fling_outbox_held (fling_outbox_t *self)
 {
-    return atomic_load_explicit (&self->held_tasks_seen, memory_order_relaxed);
+    uint64_t resolved = atomic_load_explicit (&self->resolved_tasks, memory_order_relaxed);
+    uint64_t appended = atomic_load_explicit (&self->last_seq, memory_order_relaxed);
+    return appended > resolved ? appended - resolved : 0;
 }
 
 uint64_t fling_outbox_appended (fling_outbox_t *self)
 {
-    return atomic_load_explicit (&self->appended_seen, memory_order_relaxed);
+    return atomic_load_explicit (&self->last_seq, memory_order_relaxed);
 }
 
 int fling_outbox_wake_fd (fling_outbox_t *self)

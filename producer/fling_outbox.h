@@ -1,10 +1,12 @@
 /*  fling_outbox.h - the bounded outbox between fling_send() callers and
     the producer's I/O thread.
 
-    Callers append task records straight into the open batch (one copy).
-    A batch is sealed when it reaches the task or byte limit; the I/O thread
-    takes sealed batches, or the open one when it decides not to wait for
-    more, and gives each batch back with fling_outbox_resolve() once the
+    Callers append task records straight into an open batch (one copy):
+    each calling thread has a shard of the outbox with an open batch of its
+    own, so threads sending at once do not wait on each other. A batch is
+    sealed when it reaches the task or byte limit; the I/O thread takes
+    sealed batches, or an open one when it decides not to wait for more,
+    and gives each batch back with fling_outbox_resolve() once the
     broker has answered for it. The bounds count every task from append to
     resolve, so a slow or absent broker fills the outbox and the overflow
     policy decides what fling_send() does.
@@ -57,10 +59,11 @@ typedef struct {
     uint32_t backoff_ms;
 } fling_outbox_task_t;
 
-/*  Appends a task record to the open batch and writes its id to *id (may
-    be NULL). Returns 0 when queued; 1 when the outbox is full and the
-    policy is DROP (nothing queued, no id); -1 with errno EAGAIN when full
-    and the policy is FAIL, FLING_ECLOSED after fling_outbox_close(). */
+/*  Appends a task record to the calling thread's open batch and writes
+    its id to *id (may be NULL). Returns 0 when queued; 1 when the outbox
+    is full and the policy is DROP (nothing queued, no id); -1 with errno
+    EAGAIN when full and the policy is FAIL, FLING_ECLOSED after
+    fling_outbox_close(). */
 int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task,
                          fling_task_id_t *id);
 
@@ -68,11 +71,11 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task,
 void fling_outbox_close (fling_outbox_t *self);
 
 /*  I/O thread: takes the oldest sealed batch. When none is sealed, takes
-    the open batch if it is not empty and its first task has waited at
-    least `linger_us` (0: take it now; negative: leave it open). Returns
+    an open batch that is not empty and whose first task has waited at
+    least `linger_us` (0: take it now; negative: leave them open). Returns
     NULL when there is nothing to take; *due_us (may be NULL) then holds
-    the monotonic time in microseconds when the open batch will be due,
-    or -1 if there is none. The caller owns the batch until it resolves
+    the monotonic time in microseconds when the first open batch will be
+    due, or -1 if there is none. The caller owns the batch until it resolves
     it. */
 fling_batch_t *fling_outbox_take (fling_outbox_t *self, int64_t now_us, int64_t linger_us,
                                   int64_t *due_us);
@@ -81,7 +84,8 @@ fling_batch_t *fling_outbox_take (fling_outbox_t *self, int64_t now_us, int64_t 
     the batch. Releases its room in the outbox, frees the batch and wakes
     fling_outbox_flush() callers. `unresolved_min_seq` is the lowest first
     task sequence among the batches the caller still holds (UINT64_MAX
-    if none). */
+    if none): not necessarily the oldest batch's, since shards seal in any
+    order. */
 void fling_outbox_resolve (fling_outbox_t *self, fling_batch_t **batch_p,
                            uint64_t unresolved_min_seq);
 

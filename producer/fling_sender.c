@@ -150,9 +150,17 @@ static int64_t fill_window (fling_sender_t *self, int64_t now_us)
     return due_us;
 }
 
+/* The lowest first task sequence among the batches in flight. Not the
+   oldest batch's: the outbox's shards seal batches in any order. */
 static uint64_t unresolved_min_seq (const fling_sender_t *self)
 {
-    return self->slot_count ? fling_batch_first_seq (self->slots[0].batch) : UINT64_MAX;
+    uint64_t lowest = UINT64_MAX;
+    for (size_t i = 0; i < self->slot_count; i++) {
+        uint64_t first = fling_batch_first_seq (self->slots[i].batch);
+        if (first < lowest)
+            lowest = first;
+    }
+    return lowest;
 }
 
 /* Calls ack_fn for every task of the batch and counts the outcomes.

@@ -320,6 +320,100 @@ static void test_flush_waits_for_earlier_tasks (void **state)
     fling_outbox_destroy (&outbox);
 }
 
+/* ---- shards: each calling thread appends to a shard of its own -------------- */
+
+typedef struct {
+    fling_outbox_t *outbox;
+    int count;
+    int rc;
+    fling_task_id_t last_id;
+} one_shot_t;
+
+/* Appends `count` tasks from a thread of its own (so from another shard)
+   and ends, leaving whatever credit its shard took. */
+static void *append_from_thread (void *arg)
+{
+    one_shot_t *job = (one_shot_t *)arg;
+    for (int i = 0; i < job->count && job->rc == 0; i++)
+        job->rc = append (job->outbox, &job->last_id);
+    return NULL;
+}
+
+static void append_elsewhere (one_shot_t *job)
+{
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, append_from_thread, job), 0);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    assert_int_equal (job->rc, 0);
+}
+
+/* A thread that stopped sending keeps the credit its shard took ahead;
+   the outbox still fills to its bound exactly, not short of it. */
+static void test_bound_with_idle_shard (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (100, 1000);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    one_shot_t job = {.outbox = outbox, .count = 1};
+    append_elsewhere (&job);
+    int appended = 0;
+    while (append (outbox, NULL) == 0)
+        appended++;
+    assert_int_equal (errno, EAGAIN);
+    assert_int_equal (appended, 99);
+    assert_int_equal (fling_outbox_held (outbox), 100);
+    assert_int_equal (fling_outbox_appended (outbox), 100);
+    /* Room made by a resolve goes to whoever asks, idle shard or not. */
+    fling_batch_t *batch;
+    while ((batch = fling_outbox_take (outbox, fling_clock_us (), 0, NULL)))
+        fling_outbox_resolve (outbox, &batch, UINT64_MAX);
+    assert_int_equal (fling_outbox_held (outbox), 0);
+    job.count = 100;
+    append_elsewhere (&job);
+    assert_int_equal (append (outbox, NULL), -1);
+    assert_int_equal (errno, EAGAIN);
+    assert_int_equal (fling_outbox_held (outbox), 100);
+    fling_outbox_destroy (&outbox);
+}
+
+/* Shards seal and the I/O thread takes in any order: flush still waits
+   for every task appended before it, whichever shard holds it, and ids
+   stay unique and dense across shards. */
+static void test_flush_across_shards (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (1000, 10);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    one_shot_t job = {.outbox = outbox, .count = 1};
+    append_elsewhere (&job); /* seq 1, alone in the other shard's open batch */
+    assert_int_equal (fling_task_id_seq (&job.last_id), 1);
+    fling_task_id_t id;
+    for (int i = 0; i < 10; i++) /* seqs 2..11: this shard seals a batch of 10 */
+        assert_int_equal (append (outbox, &id), 0);
+    assert_int_equal (fling_task_id_seq (&id), 11);
+    /* The sealed batch comes first; the other shard's open one only once due. */
+    fling_batch_t *mine = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    assert_non_null (mine);
+    assert_int_equal (fling_batch_first_seq (mine), 2);
+    assert_null (fling_outbox_take (outbox, fling_clock_us (), -1, NULL));
+    int64_t due = 0;
+    assert_null (fling_outbox_take (outbox, fling_clock_us (), 3600 * 1000000LL, &due));
+    assert_true (due > fling_clock_us ());
+    fling_outbox_resolve (outbox, &mine, UINT64_MAX);
+    errno = 0;
+    assert_int_equal (fling_outbox_flush (outbox, 0), -1); /* seq 1 is still open */
+    assert_int_equal (errno, ETIMEDOUT);
+    fling_batch_t *other = fling_outbox_take (outbox, fling_clock_us (), 0, NULL);
+    assert_non_null (other);
+    uint64_t first = 0, last = 0;
+    assert_int_equal (count_records (other, &first, &last), 1);
+    assert_int_equal (first, 1);
+    fling_outbox_resolve (outbox, &other, UINT64_MAX);
+    assert_int_equal (fling_outbox_flush (outbox, 0), 0);
+    assert_int_equal (fling_outbox_held (outbox), 0);
+    fling_outbox_destroy (&outbox);
+}
+
 /* ---- concurrency ------------------------------------------------------------ */
 
 #define THREADS    4
@@ -479,6 +573,8 @@ int main (void)
         cmocka_unit_test (test_closed),
         cmocka_unit_test (test_wake_only_when_needed),
         cmocka_unit_test (test_flush_waits_for_earlier_tasks),
+        cmocka_unit_test (test_bound_with_idle_shard),
+        cmocka_unit_test (test_flush_across_shards),
         cmocka_unit_test (test_concurrent_appends),
         cmocka_unit_test (test_concurrent_appends_varied_sizes),
     };
