@@ -71,6 +71,12 @@ struct _fling_worker_t {
     bool started;              /* fling_worker_run was called */
     bool in_callback;          /* one of our loop callbacks is on the stack */
     bool flush_armed;          /* the 0 ms flush timer is pending */
+    /* Refill marks (fling_flight.c): how long async tasks take, from
+       start to fling_task_complete, in 1/16 ms (a moving average of one
+       completion in REFILL_SAMPLE_EVERY); async starts since the last mark. */
+    unsigned async_ms_x16;
+    unsigned async_unsampled;
+    unsigned starts_unmarked;
     bool draining;
     bool finished; /* BYE sent: the loop must end */
     bool tearing_down;
