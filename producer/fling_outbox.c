@@ -94,6 +94,7 @@
 #define SHARDS         8
 #define CREDIT_TASKS   64
 #define CREDIT_BYTES   (64 * 1024)
+#define RECALLS_MAX    4 /* credit recalls by one refused caller */
 
 struct _fling_batch_t {
     uint8_t *data;
@@ -405,13 +406,11 @@ static int take_credit (fling_outbox_t *self, shard_t *shard, size_t record_size
     return rc;
 }
 
-/* Gives every shard's unused credit back to the outbox, after a caller was
-   refused for want of it. Holding no lock (the refused caller, or the I/O
-   thread once room is made). */
-static void recall_credit (fling_outbox_t *self)
+/* Gives every shard's unused credit back to the outbox; true if there was
+   any. Holding no lock (a refused caller, or the I/O thread). */
+static bool take_back_credit (fling_outbox_t *self)
 {
-    if (!atomic_exchange_explicit (&self->recall, false, memory_order_relaxed))
-        return;
+    bool recovered = false;
     for (int i = 0; i < SHARDS; i++) {
         shard_t *shard = &self->shards[i];
         pthread_mutex_lock (&shard->lock);
@@ -422,9 +421,18 @@ static void recall_credit (fling_outbox_t *self)
             publish_budget (self);
             pthread_mutex_unlock (&self->lock);
             shard->credit_tasks = shard->credit_bytes = 0;
+            recovered = true;
         }
         pthread_mutex_unlock (&shard->lock);
     }
+    return recovered;
+}
+
+/* The I/O thread's part: take_back_credit once a refusal asked for it. */
+static void recall_credit (fling_outbox_t *self)
+{
+    if (atomic_exchange_explicit (&self->recall, false, memory_order_relaxed))
+        take_back_credit (self);
 }
 
 /* Moves the shard's open batch to the sealed list. Called with the shard
@@ -543,17 +551,20 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
     place_t place = {0};
     bool wake_needed = false;
     int rc;
-    bool recalled = false;
+    int recalls = 0;
+    bool recovered = true;
     lock_for_append (shard);
     while ((rc = reserve (self, shard, record_size, &place, &wake_needed)) != 0) {
         if (rc != NEED_BATCH) {
-            if (recalled || errno != EAGAIN)
-                break;
             /* Full, unless other shards sit on unused credit (their
-               threads may have stopped sending): take it back, try again. */
+               threads may have stopped sending): take it back and try
+               again, until a look finds none (bounded: senders that keep
+               taking credit may race us for it). */
+            if (errno != EAGAIN || recalls == RECALLS_MAX || !recovered)
+                break;
             pthread_mutex_unlock (&shard->lock);
-            recall_credit (self);
-            recalled = true;
+            recovered = take_back_credit (self);
+            recalls++;
             lock_for_append (shard);
             continue;
         }

@@ -414,6 +414,48 @@ static void test_flush_across_shards (void **state)
     fling_outbox_destroy (&outbox);
 }
 
+/* Threads that fill the outbox to exactly its bound together are never
+   refused: credit a finished thread's shard still holds is taken back
+   rather than refused around (send_only in bench/run runs the same). */
+static void *fill_share (void *arg)
+{
+    one_shot_t *job = (one_shot_t *)arg;
+    for (int i = 0; i < job->count; i++)
+        if (append (job->outbox, NULL) != 0) {
+            job->rc = -1;
+            break;
+        }
+    return NULL;
+}
+
+static void test_fill_to_bound_from_threads (void **state)
+{
+    (void)state;
+    enum { FILLERS = 4, SHARE = 2500 };
+    for (int round = 0; round < 20; round++) {
+        fling_outbox_config_t config = config_of (FILLERS * SHARE, 256);
+        fling_outbox_t *outbox = fling_outbox_new (&config);
+        one_shot_t jobs[FILLERS];
+        pthread_t threads[FILLERS];
+        for (int i = 0; i < FILLERS; i++) {
+            jobs[i] = (one_shot_t){.outbox = outbox, .count = SHARE - 7 * i};
+            assert_int_equal (pthread_create (&threads[i], NULL, fill_share, &jobs[i]), 0);
+        }
+        for (int i = 0; i < FILLERS; i++) {
+            assert_int_equal (pthread_join (threads[i], NULL), 0);
+            assert_int_equal (jobs[i].rc, 0);
+        }
+        /* What the threads left is exactly what this one still gets. */
+        int more = 0;
+        while (append (outbox, NULL) == 0)
+            more++;
+        assert_int_equal (errno, EAGAIN);
+        assert_int_equal (more, 7 * (0 + 1 + 2 + 3));
+        assert_int_equal (fling_outbox_held (outbox), FILLERS * SHARE);
+        fling_outbox_destroy (&outbox);
+    }
+}
+
 /* ---- concurrency ------------------------------------------------------------ */
 
 #define THREADS    4
@@ -575,6 +617,7 @@ int main (void)
         cmocka_unit_test (test_flush_waits_for_earlier_tasks),
         cmocka_unit_test (test_bound_with_idle_shard),
         cmocka_unit_test (test_flush_across_shards),
+        cmocka_unit_test (test_fill_to_bound_from_threads),
         cmocka_unit_test (test_concurrent_appends),
         cmocka_unit_test (test_concurrent_appends_varied_sizes),
     };
