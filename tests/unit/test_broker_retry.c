@@ -420,6 +420,31 @@ static void test_crash_spares_prefetched_tasks (void **state)
     finish_with_worker (ctx, &worker);
 }
 
+/* A worker with prefetch gets no refill while at least half its prefetch
+   still waits (SPEC.md 6.3): its slots have work, and refills come in
+   fewer, larger DISPATCHes. 10 tasks held, 4 run at once: refilled once
+   fewer than 4 + 3 are leased, with everything that is free. */
+static void test_refill_waits_for_half_the_prefetch (void **state)
+{
+    ctx_t *ctx = start (NULL);
+    submit_acked (ctx, 1, 1, 20, FLING_REASON_OK);
+    uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 10, [FLING_CLASS_LOOP] = 4};
+    zsock_t *worker = worker_ready_slots (ctx, "prefetcher", slots);
+    lease_t leases[10];
+    for (int i = 0; i < 10; i++)
+        next_task (worker, &leases[i]);
+    for (int i = 0; i < 3; i++) /* 7 leased: 3 of the 6 prefetched still wait */
+        send_result (worker, &leases[i], FLING_OUTCOME_DONE, "");
+    no_task (worker, 300);
+    send_result (worker, &leases[3], FLING_OUTCOME_DONE, ""); /* 6 leased */
+    lease_t lease;
+    for (int i = 0; i < 4; i++)
+        next_task (worker, &lease);
+    no_task (worker, 200); /* 10 leased: full */
+    fixture_wait_stat (ctx, "counters", "done", 4);
+    finish_with_worker (ctx, &worker);
+}
+
 static void short_deadline (fling_broker_config_t *config)
 {
     config->worker_timeout_ms = 300;
@@ -602,6 +627,7 @@ int main (void)
         cmocka_unit_test (test_backoff_then_dead_letter),
         cmocka_unit_test (test_poison_task_after_three_deaths),
         cmocka_unit_test (test_crash_spares_prefetched_tasks),
+        cmocka_unit_test (test_refill_waits_for_half_the_prefetch),
         cmocka_unit_test (test_lease_deadline_fences_late_result),
         cmocka_unit_test (test_holding_after_restart),
         cmocka_unit_test (test_duplicate_window_after_completion),
