@@ -6,10 +6,10 @@
         min(its free credit, ceil(waiting / eligible workers),
             FLING_BATCH_TASKS_MAX, ~FLING_DISPATCH_BYTES_MAX of records)
     in one DISPATCH; repeat until no worker is eligible or the queue is
-    empty. A worker whose prefetch is still at least half full waits for
-    a bigger refill (free_credit). So an idle worker is always served before a busy one, the work
+    empty. So an idle worker is always served before a busy one, the work
     is spread over all eligible workers, and a slow worker (fewer free
-    slots) gets less. The starting queue rotates between calls so that one
+    slots) gets less. A worker whose prefetch is still at least half full
+    waits for a bigger refill (free_credit). The starting queue rotates between calls so that one
     busy name cannot take all the credit of workers it shares.
 */
 #include "fling_broker_private.h"

@@ -34,11 +34,12 @@
     holding the outbox lock, never two shards at once.
 
     The bounds are exact: a shard's credit counts as held, so what is
-    appended never exceeds them. Credit is taken in small pieces (an
-    eighth of what is left per shard, at most CREDIT_TASKS), so near the
-    bound a caller may be refused while another shard still holds a little
-    unused credit; the refusal raises `recall`, and the I/O thread takes
-    such credit back on its next take or resolve.
+    appended never exceeds them. Credit is taken in small pieces (a
+    sixteenth of what is left, at most CREDIT_TASKS and CREDIT_BYTES), and
+    a caller that finds none left takes back what other shards hold unused
+    (their threads may have stopped sending) before it is refused; the
+    refusal also raises `recall`, for the I/O thread to do the same on its
+    next take or resolve.
 
     Task sequences stay dense and increasing: one atomic counter hands them
     out. A batch registers its first sequence under the outbox lock when it
@@ -371,6 +372,15 @@ static size_t min_size (size_t a, size_t b)
     return a < b ? a : b;
 }
 
+/* Returns the shard's unused credit to the outbox's budget. Called with
+   the shard lock and the outbox lock held. */
+static void give_back_credit (fling_outbox_t *self, shard_t *shard)
+{
+    self->budget_tasks += shard->credit_tasks;
+    self->budget_bytes += shard->credit_bytes;
+    shard->credit_tasks = shard->credit_bytes = 0;
+}
+
 /* Gives the shard room for at least one more record of `record_size`
    bytes from the outbox's bounds. Called with the shard lock held; takes
    the outbox lock unless the lock-free look already says "full". Returns
@@ -386,9 +396,7 @@ static int take_credit (fling_outbox_t *self, shard_t *shard, size_t record_size
     }
     pthread_mutex_lock (&self->lock);
     /* What the shard holds goes back first, so that it can all be granted. */
-    self->budget_tasks += shard->credit_tasks;
-    self->budget_bytes += shard->credit_bytes;
-    shard->credit_tasks = shard->credit_bytes = 0;
+    give_back_credit (self, shard);
     int rc = 0;
     if (self->budget_tasks < 1 || self->budget_bytes < record_size) {
         atomic_store_explicit (&self->recall, true, memory_order_relaxed);
@@ -416,11 +424,9 @@ static bool take_back_credit (fling_outbox_t *self)
         pthread_mutex_lock (&shard->lock);
         if (shard->credit_tasks || shard->credit_bytes) {
             pthread_mutex_lock (&self->lock);
-            self->budget_tasks += shard->credit_tasks;
-            self->budget_bytes += shard->credit_bytes;
+            give_back_credit (self, shard);
             publish_budget (self);
             pthread_mutex_unlock (&self->lock);
-            shard->credit_tasks = shard->credit_bytes = 0;
             recovered = true;
         }
         pthread_mutex_unlock (&shard->lock);
