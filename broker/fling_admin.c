@@ -166,8 +166,8 @@ static json_t *dead_list (fling_broker_t *self, json_t *request)
         if (name && strcmp (name, fling_queue_name (queue)) != 0)
             continue;
         total += fling_queue_dead (queue)->count;
-        for (fling_btask_t *task = fling_queue_dead (queue)->head;
-             task && (json_int_t)json_array_size (dead) < limit; task = task->next)
+        for (fling_btask_t *task = fling_tasklist_head (fling_queue_dead (queue));
+             task && (json_int_t)json_array_size (dead) < limit; task = fling_tasklist_next (task))
             json_array_append_new (dead, dead_entry (task));
     }
     return json_pack ("{so sI}", "dead", dead, "total", (json_int_t)total);
@@ -193,9 +193,9 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
         fling_queue_t *queue = self->queues[i];
         if (name && strcmp (name, fling_queue_name (queue)) != 0)
             continue;
-        fling_btask_t *task = fling_queue_dead (queue)->head, *next;
+        fling_btask_t *task = fling_tasklist_head (fling_queue_dead (queue)), *next;
         for (; task; task = next) {
-            next = task->next;
+            next = fling_tasklist_next (task);
             if (id_text) {
                 fling_task_id_t own;
                 fling_btask_id (task, &own);

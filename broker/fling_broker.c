@@ -334,7 +334,7 @@ static void release_parked (fling_broker_t *self)
         return;
     fling_info ("queueing %zu recovered in-flight tasks no worker claimed", self->parked.count);
     fling_btask_t *task;
-    while ((task = self->parked.tail)) {
+    while ((task = fling_tasklist_tail (&self->parked))) {
         fling_tasklist_remove (&self->parked, task);
         fling_queue_counters (task->queue)->delayed--;
         fling_broker_requeue (self, task, true);

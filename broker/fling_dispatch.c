@@ -69,7 +69,7 @@ static size_t chunk_fit (const fling_queue_t *queue, size_t chunk, size_t *bytes
 {
     size_t count = 0, bytes = 0;
     for (const fling_btask_t *task = fling_queue_peek (queue); task && count < chunk;
-         task = task->next) {
+         task = fling_tasklist_next (task)) {
         if (count && bytes + task->size > FLING_DISPATCH_BYTES_MAX)
             break;
         bytes += task->size;

@@ -121,54 +121,6 @@ uint16_t fling_btask_max_attempts (const fling_btask_t *self)
     return record.max_attempts;
 }
 
-/* ---- lists ------------------------------------------------------------- */
-
-void fling_tasklist_push_tail (fling_tasklist_t *list, fling_btask_t *task)
-{
-    task->next = NULL;
-    task->prev = list->tail;
-    if (list->tail)
-        list->tail->next = task;
-    else
-        list->head = task;
-    list->tail = task;
-    list->count++;
-}
-
-void fling_tasklist_push_head (fling_tasklist_t *list, fling_btask_t *task)
-{
-    task->prev = NULL;
-    task->next = list->head;
-    if (list->head)
-        list->head->prev = task;
-    else
-        list->tail = task;
-    list->head = task;
-    list->count++;
-}
-
-void fling_tasklist_remove (fling_tasklist_t *list, fling_btask_t *task)
-{
-    if (task->prev)
-        task->prev->next = task->next;
-    else
-        list->head = task->next;
-    if (task->next)
-        task->next->prev = task->prev;
-    else
-        list->tail = task->prev;
-    task->next = task->prev = NULL;
-    list->count--;
-}
-
-fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list)
-{
-    fling_btask_t *task = list->head;
-    if (task)
-        fling_tasklist_remove (list, task);
-    return task;
-}
-
 /* ---- queues ------------------------------------------------------------ */
 
 fling_queue_t *fling_queue_new (const char *name, size_t name_size)
@@ -254,7 +206,7 @@ fling_btask_t *fling_queue_pop (fling_queue_t *self)
 
 fling_btask_t *fling_queue_peek (const fling_queue_t *self)
 {
-    return self->waiting.head;
+    return fling_tasklist_head (&self->waiting);
 }
 
 void fling_queue_remove (fling_queue_t *self, fling_btask_t *task)

@@ -15,6 +15,7 @@
 #define FLING_QUEUE_H_INCLUDED
 
 #include "fling_blockpool.h"
+#include "fling_dlist.h"
 #include "fling_proto.h"
 
 #include <stddef.h>
@@ -57,8 +58,7 @@ typedef struct {
     tasks every header byte counts, and a second per-task index would cost
     more than the whole header. */
 struct fling_btask {
-    fling_btask_t *next; /* link in the queue, lease, parked or dead list */
-    fling_btask_t *prev;
+    fling_dlink_t link;   /* in the queue, lease, parked or dead list */
     fling_queue_t *queue; /* the queue of its name; outlives the task */
     union {
         fling_bworker_t *owner; /* LEASED: worker holding the lease */
@@ -115,18 +115,45 @@ int fling_btask_kill (fling_btask_t *self, uint8_t reason, const char *error, si
 /*  Frees the dead-letter info of a dead task (before it lives again). */
 void fling_btask_revive (fling_btask_t *self);
 
-/*  A doubly linked list of tasks through their next/prev links. A task is
-    on at most one list at a time. */
-typedef struct {
-    fling_btask_t *head;
-    fling_btask_t *tail;
-    size_t count;
-} fling_tasklist_t;
+/*  A list of tasks through their links (fling_dlist.h): a task is on at
+    most one list at a time. `count` is the list's length. */
+typedef fling_dlist_t fling_tasklist_t;
 
-void fling_tasklist_push_tail (fling_tasklist_t *list, fling_btask_t *task);
-void fling_tasklist_push_head (fling_tasklist_t *list, fling_btask_t *task);
-void fling_tasklist_remove (fling_tasklist_t *list, fling_btask_t *task);
-fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list);
+static inline fling_btask_t *fling_tasklist_head (const fling_tasklist_t *list)
+{
+    return FLING_DLIST_ITEM (list->head, fling_btask_t, link);
+}
+
+static inline fling_btask_t *fling_tasklist_tail (const fling_tasklist_t *list)
+{
+    return FLING_DLIST_ITEM (list->tail, fling_btask_t, link);
+}
+
+/*  The task after `task` on its list, or NULL. */
+static inline fling_btask_t *fling_tasklist_next (const fling_btask_t *task)
+{
+    return FLING_DLIST_ITEM (task->link.next, fling_btask_t, link);
+}
+
+static inline void fling_tasklist_push_tail (fling_tasklist_t *list, fling_btask_t *task)
+{
+    fling_dlist_push_tail (list, &task->link);
+}
+
+static inline void fling_tasklist_push_head (fling_tasklist_t *list, fling_btask_t *task)
+{
+    fling_dlist_push_head (list, &task->link);
+}
+
+static inline void fling_tasklist_remove (fling_tasklist_t *list, fling_btask_t *task)
+{
+    fling_dlist_remove (list, &task->link);
+}
+
+static inline fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list)
+{
+    return FLING_DLIST_ITEM (fling_dlist_pop_head (list), fling_btask_t, link);
+}
 
 /*  Counters a queue keeps (read by the stats reply). */
 typedef struct {

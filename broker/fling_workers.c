@@ -367,9 +367,9 @@ static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fli
 {
     size_t requeued = 0, held[FLING_CLASS_COUNT] = {0, 0};
     fling_btask_t *task;
-    for (task = worker->leased.head; task; task = task->next)
+    for (task = fling_tasklist_head (&worker->leased); task; task = fling_tasklist_next (task))
         held[fling_btask_cls (task)]++;
-    while ((task = worker->leased.tail)) {
+    while ((task = fling_tasklist_tail (&worker->leased))) {
         fling_class_t cls = fling_btask_cls (task);
         bool started = held[cls]-- <= worker->slots[cls];
         fling_worker_unlease (task);
@@ -442,9 +442,9 @@ void fling_workers_expire_leases (fling_broker_t *self)
 {
     for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
          worker = (fling_bworker_t *)zhashx_next (self->workers)) {
-        fling_btask_t *task = worker->leased.head, *next;
+        fling_btask_t *task = fling_tasklist_head (&worker->leased), *next;
         for (; task; task = next) {
-            next = task->next;
+            next = fling_tasklist_next (task);
             if (!(task->flags & FLING_BTASK_DEADLINE) || !fling_due_passed (task->due, self->now_ms))
                 continue;
             char id_text[FLING_TASK_ID_TEXT_SIZE];
@@ -469,7 +469,7 @@ void fling_workers_destroy_all (fling_broker_t *self)
     fling_bworker_t *worker;
     while ((worker = (fling_bworker_t *)zhashx_first (self->workers))) {
         fling_btask_t *task;
-        while ((task = worker->leased.head)) {
+        while ((task = fling_tasklist_head (&worker->leased))) {
             fling_worker_unlease (task);
             fling_btask_set_state (task, FLING_TASK_QUEUED);
             fling_queue_push_tail (task->queue, task); /* the queue frees it */

@@ -6,8 +6,9 @@
     the loop thread instead of after a RESULT/DISPATCH round trip through
     the broker. Tasks start strictly in the order they arrived.
 
-    A plain value (head, tail, count) embedded in the worker: the links
-    live in the tasks themselves, so holding a task costs no allocation.
+    A plain list (fling_dlist.h; `count` is its length) embedded in the
+    worker: the links live in the tasks themselves, so holding a task
+    costs no allocation.
 */
 #ifndef FLING_BACKLOG_H_INCLUDED
 #define FLING_BACKLOG_H_INCLUDED
@@ -16,13 +17,13 @@
 
 #include "fling_task.h"
 
-typedef struct {
-    fling_task_t *head, *tail;
-    size_t count;
-} fling_backlog_t;
+typedef fling_dlist_t fling_backlog_t;
 
 /*  Appends `task` (not in any backlog) at the tail. */
 void fling_backlog_push (fling_backlog_t *self, fling_task_t *task);
+
+/*  The oldest task, left in; NULL when empty. */
+fling_task_t *fling_backlog_first (const fling_backlog_t *self);
 
 /*  Takes the oldest task out, or NULL when empty. */
 fling_task_t *fling_backlog_pop (fling_backlog_t *self);

@@ -12,14 +12,18 @@
 
 typedef struct {
     uint32_t period_ms;
-    fling_task_t *head, *tail; /* earliest first */
-    size_t count;
+    fling_dlist_t tasks; /* earliest first */
 } lane_t;
 
 struct _fling_deadlines_t {
     lane_t lanes[FLING_DEADLINE_LANES + 1];
     size_t size;
 };
+
+static fling_task_t *s_task (fling_dlink_t *link)
+{
+    return FLING_DLIST_ITEM (link, fling_task_t, deadline_link);
+}
 
 fling_deadlines_t *fling_deadlines_new (void)
 {
@@ -32,7 +36,8 @@ void fling_deadlines_destroy (fling_deadlines_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i <= SHARED_LANE; i++)
-        for (fling_task_t *task = self->lanes[i].head; task; task = task->deadline_next)
+        for (fling_task_t *task = s_task (self->lanes[i].tasks.head); task;
+             task = s_task (task->deadline_link.next))
             task->deadline_slot = 0;
     free (self);
     *self_p = NULL;
@@ -44,9 +49,9 @@ static size_t s_lane_for (fling_deadlines_t *self, uint32_t period_ms)
 {
     size_t empty = SHARED_LANE;
     for (size_t i = 0; i < FLING_DEADLINE_LANES; i++) {
-        if (self->lanes[i].count && self->lanes[i].period_ms == period_ms)
+        if (self->lanes[i].tasks.count && self->lanes[i].period_ms == period_ms)
             return i;
-        if (!self->lanes[i].count && empty == SHARED_LANE)
+        if (!self->lanes[i].tasks.count && empty == SHARED_LANE)
             empty = i;
     }
     if (empty != SHARED_LANE)
@@ -58,20 +63,11 @@ static size_t s_lane_for (fling_deadlines_t *self, uint32_t period_ms)
    first step almost always finds it (same period, later clock). */
 static void s_insert (lane_t *lane, fling_task_t *task)
 {
-    fling_task_t *before = lane->tail;
+    fling_task_t *before = s_task (lane->tasks.tail);
     while (before && before->deadline_ms > task->deadline_ms)
-        before = before->deadline_prev;
-    task->deadline_prev = before;
-    task->deadline_next = before ? before->deadline_next : lane->head;
-    if (task->deadline_next)
-        task->deadline_next->deadline_prev = task;
-    else
-        lane->tail = task;
-    if (before)
-        before->deadline_next = task;
-    else
-        lane->head = task;
-    lane->count++;
+        before = s_task (before->deadline_link.prev);
+    fling_dlist_insert_after (&lane->tasks, before ? &before->deadline_link : NULL,
+                              &task->deadline_link);
 }
 
 void fling_deadlines_add (fling_deadlines_t *self, fling_task_t *task, uint32_t period_ms)
@@ -88,18 +84,8 @@ void fling_deadlines_remove (fling_deadlines_t *self, fling_task_t *task)
     size_t slot = task->deadline_slot;
     if (slot == 0 || slot > SHARED_LANE + 1)
         return;
-    lane_t *lane = &self->lanes[slot - 1];
-    if (task->deadline_prev)
-        task->deadline_prev->deadline_next = task->deadline_next;
-    else
-        lane->head = task->deadline_next;
-    if (task->deadline_next)
-        task->deadline_next->deadline_prev = task->deadline_prev;
-    else
-        lane->tail = task->deadline_prev;
-    task->deadline_prev = task->deadline_next = NULL;
+    fling_dlist_remove (&self->lanes[slot - 1].tasks, &task->deadline_link);
     task->deadline_slot = 0;
-    lane->count--;
     self->size--;
 }
 
@@ -107,7 +93,7 @@ fling_task_t *fling_deadlines_first (fling_deadlines_t *self)
 {
     fling_task_t *first = NULL;
     for (size_t i = 0; i <= SHARED_LANE; i++) {
-        fling_task_t *head = self->lanes[i].head;
+        fling_task_t *head = s_task (self->lanes[i].tasks.head);
         if (head && (!first || head->deadline_ms < first->deadline_ms))
             first = head;
     }

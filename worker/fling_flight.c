@@ -159,35 +159,15 @@ static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t 
 
 /* ---- tasks in flight ------------------------------------------------------ */
 
-static void s_list_push (fling_task_t **head, fling_task_t *task)
-{
-    task->prev = NULL;
-    task->next = *head;
-    if (*head)
-        (*head)->prev = task;
-    *head = task;
-}
-
-static void s_list_unlink (fling_task_t **head, fling_task_t *task)
-{
-    if (task->prev)
-        task->prev->next = task->next;
-    else
-        *head = task->next;
-    if (task->next)
-        task->next->prev = task->prev;
-    task->prev = task->next = NULL;
-}
-
 static void s_track (fling_worker_t *self, fling_task_t *task)
 {
-    s_list_push (&self->running, task);
+    fling_dlist_push_head (&self->running, &task->flight_link);
     self->running_count[task->cls]++;
 }
 
 static void s_untrack (fling_worker_t *self, fling_task_t *task)
 {
-    s_list_unlink (&self->running, task);
+    fling_dlist_remove (&self->running, &task->flight_link);
     self->running_count[task->cls]--;
     if (task->waiting)
         fling_backlog_remove (&self->backlog[task->cls], task);
@@ -209,7 +189,7 @@ void fling_worker_untrack (fling_worker_t *self, fling_task_t *task)
 void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task)
 {
     task->timed_out = true;
-    s_list_push (&self->overdue, task);
+    fling_dlist_push_head (&self->overdue, &task->flight_link);
 }
 
 static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
@@ -248,7 +228,7 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
     }
     if (task->timed_out) {
         /* TIMEOUT went out already; the broker may run it elsewhere. */
-        s_list_unlink (&task->worker->overdue, task);
+        fling_dlist_remove (&task->worker->overdue, &task->flight_link);
         fling_debug ("late completion of timed-out task %s ignored", fling_task_id (task));
         fling_task_destroy (&task);
         return;

@@ -48,10 +48,8 @@ static void s_send_holding (fling_worker_t *self)
 {
     uint8_t leases[FLING_BATCH_TASKS_MAX * FLING_LEASE_SIZE];
     uint32_t count = 0;
-    fling_task_t *oldest = self->running;
-    while (oldest && oldest->next)
-        oldest = oldest->next;
-    for (fling_task_t *task = oldest; task; task = task->prev) {
+    for (fling_task_t *task = fling_task_of_flight (self->running.tail); task;
+         task = fling_task_of_flight (task->flight_link.prev)) {
         fling_lease_write (leases + (size_t)count * FLING_LEASE_SIZE, &task->id, task->attempt);
         self->stats.holding_sent++;
         if (++count == FLING_BATCH_TASKS_MAX) {

@@ -33,6 +33,7 @@
     for its stop hooks only.
 */
 #include "fling_pool.h"
+#include "fling_dlist.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,11 +60,11 @@ enum {
 enum { JOB_NEXT, JOB_ABANDONED, JOB_DETACHED };
 
 typedef struct slot_s {
-    fling_pool_t *pool;         /* valid on the thread until abandoned */
-    unsigned index;             /* position in slots[] */
-    unsigned thread_index;      /* the hooks' index: unique per pool */
-    bool detached;              /* loop thread only: on the detached list */
-    struct slot_s *prev, *next; /* the detached list, loop thread only */
+    fling_pool_t *pool;          /* valid on the thread until abandoned */
+    unsigned index;              /* position in slots[] */
+    unsigned thread_index;       /* the hooks' index: unique per pool */
+    bool detached;               /* loop thread only: on the detached list */
+    fling_dlink_t detached_link; /* on the detached list, loop thread only */
     pthread_t thread;
     bool started;                   /* pthread_create succeeded */
     zsock_t *loop_end;              /* loop thread's end of the pipe */
@@ -79,10 +80,10 @@ struct _fling_pool_t {
     unsigned *idle; /* stack of idle slot indexes */
     unsigned idle_count;
     unsigned busy_count;
-    zlistx_t *queue;         /* jobs waiting for an idle thread */
-    struct slot_s *detached; /* slots whose thread was detached, not yet joined */
-    unsigned stuck;          /* length of that list */
-    unsigned vacant;         /* slots[] entries without a thread (too many detached) */
+    zlistx_t *queue;        /* jobs waiting for an idle thread */
+    fling_dlist_t detached; /* slots whose thread was detached, not yet joined */
+    unsigned stuck;         /* length of that list */
+    unsigned vacant;        /* slots[] entries without a thread (too many detached) */
     unsigned next_thread_index;
     fling_pool_reaped_fn *reaped;
     void *reaped_arg;
@@ -487,11 +488,7 @@ int fling_pool_detach (fling_pool_t *self, const void *job)
         return -1;
     }
     slot->detached = true;
-    slot->prev = NULL;
-    slot->next = self->detached;
-    if (self->detached)
-        self->detached->prev = slot;
-    self->detached = slot;
+    fling_dlist_push_head (&self->detached, &slot->detached_link);
     self->stuck++;
     self->slots[slot->index] = NULL;
     self->busy_count--;
@@ -502,12 +499,7 @@ int fling_pool_detach (fling_pool_t *self, const void *job)
 
 static void s_unlink_detached (fling_pool_t *self, slot_t *slot)
 {
-    if (slot->prev)
-        slot->prev->next = slot->next;
-    else
-        self->detached = slot->next;
-    if (slot->next)
-        slot->next->prev = slot->prev;
+    fling_dlist_remove (&self->detached, &slot->detached_link);
     self->stuck--;
 }
 
@@ -619,8 +611,8 @@ void fling_pool_destroy (fling_pool_t **self_p)
             pthread_join (self->slots[i]->thread, NULL);
         s_slot_destroy (self, i);
     }
-    while (self->detached) {
-        slot_t *stuck = self->detached;
+    while (self->detached.head) {
+        slot_t *stuck = FLING_DLIST_ITEM (self->detached.head, slot_t, detached_link);
         s_unlink_detached (self, stuck);
         s_settle_detached (self, stuck);
     }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_dlist.h"
 #include "fling_proto.h"
 #include "fling_worker.h"
 
@@ -23,8 +24,8 @@ struct fling_handler; /* the worker's handler entry (fling_worker.c) */
 struct _fling_task_t {
     fling_worker_t *worker;
     struct fling_handler *handler; /* NULL: no handler for the name */
-    fling_task_t *prev, *next;     /* worker's in-flight list, loop thread only */
-    fling_task_t *wait_prev, *wait_next; /* its class's backlog (fling_backlog.c) */
+    fling_dlink_t flight_link;     /* on the worker's running or overdue list, loop thread only */
+    fling_dlink_t wait_link;       /* in its class's backlog (fling_backlog.c) */
     fling_task_id_t id;
     uint16_t attempt;
     fling_class_t cls;
@@ -34,16 +35,16 @@ struct _fling_task_t {
     const char *name; /* point into record[] */
     const char *payload;
     size_t payload_size;
-    int64_t started_ms;   /* when it arrived, then when it was handed to its handler */
-    uint32_t timeout_ms;  /* from the record; 0 = no deadline */
+    int64_t started_ms;  /* when it arrived, then when it was handed to its handler */
+    uint32_t timeout_ms; /* from the record; 0 = no deadline */
     /* Waiting in the backlog: arrival + timeout_ms, the latest it may
        start (past it, it is handed back unrun). Started: started_ms +
        timeout_ms (fling_clock_ms). */
     int64_t deadline_ms;
-    size_t deadline_slot; /* fling_deadlines.c: lane + 1, 0 = not in it */
-    fling_task_t *deadline_prev, *deadline_next; /* in that lane */
-    bool waiting; /* in its class's backlog; else, while in our hands, started */
-    bool timed_out;       /* TIMEOUT sent; the task is no longer ours to report */
+    size_t deadline_slot;        /* fling_deadlines.c: lane + 1, 0 = not in it */
+    fling_dlink_t deadline_link; /* in that lane */
+    bool waiting;                /* in its class's backlog; else, while in our hands, started */
+    bool timed_out;              /* TIMEOUT sent; the task is no longer ours to report */
     /* The id as text, formatted on first use (fling_task_id): most tasks
        never need it. Read it through fling_task_id(), not directly. */
     atomic_uchar id_state; /* FLING_TASK_ID_* in fling_task.c */
@@ -51,6 +52,12 @@ struct _fling_task_t {
     uint32_t record_size;
     uint8_t record[]; /* the record as received */
 };
+
+/*  The task whose flight_link is `link` (NULL for NULL). */
+static inline fling_task_t *fling_task_of_flight (fling_dlink_t *link)
+{
+    return FLING_DLIST_ITEM (link, fling_task_t, flight_link);
+}
 
 /*  Copies `record` into a new task, in a block from the worker's pool.
     Loop thread only. NULL with errno on failure. */

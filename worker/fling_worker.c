@@ -100,13 +100,11 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     return self;
 }
 
-static void s_free_tasks (fling_task_t **list)
+static void s_free_tasks (fling_dlist_t *list)
 {
-    while (*list) {
-        fling_task_t *task = *list;
-        *list = task->next;
+    fling_task_t *task;
+    while ((task = fling_task_of_flight (fling_dlist_pop_head (list))))
         fling_task_destroy (&task);
-    }
 }
 
 void fling_worker_destroy (fling_worker_t **self_p)
@@ -237,8 +235,9 @@ static void s_log_stuck (fling_worker_t *self)
     size_t shown = 0;
     fling_warn ("drain timeout after %u ms: %zu tasks still running", self->drain_timeout_ms,
                 fling_worker_running (self));
-    for (fling_task_t *task = self->running; task && shown < STUCK_TASKS_LOGGED;
-         task = task->next, shown++)
+    for (fling_task_t *task = fling_task_of_flight (self->running.head);
+         task && shown < STUCK_TASKS_LOGGED;
+         task = fling_task_of_flight (task->flight_link.next), shown++)
         fling_warn ("still running: name=%s id=%s attempt=%u class=%s for %" PRId64 " ms",
                     task->name, fling_task_id (task), task->attempt, fling_class_name (task->cls),
                     now - task->started_ms);
@@ -275,7 +274,7 @@ static void s_start_drain (fling_worker_t *self)
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
         fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++)
-        while ((task = self->backlog[cls].head))
+        while ((task = fling_backlog_first (&self->backlog[cls])))
             fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
     if (zloop_timer (self->loop, self->drain_timeout_ms, 1, s_on_drain_timeout, self) == -1)
         fling_error ("cannot arm the drain timer: stopping without waiting");
@@ -374,8 +373,8 @@ static void s_teardown (fling_worker_t *self)
     /* Pool tasks leave our list now: a thread still running one at the
        drain timeout is abandoned and frees its task itself. */
     self->tearing_down = true;
-    for (fling_task_t *task = self->running, *next; task; task = next) {
-        next = task->next;
+    for (fling_task_t *task = fling_task_of_flight (self->running.head), *next; task; task = next) {
+        next = fling_task_of_flight (task->flight_link.next);
         if (task->waiting) {
             fling_worker_untrack (self, task); /* never handed to the pool: ours to free */
             fling_task_destroy (&task);

@@ -43,7 +43,7 @@ struct _fling_worker_t {
     unsigned prefetch; /* tasks held per slot beyond those running */
     unsigned heartbeat_ms;
     unsigned drain_timeout_ms;
-    zhashx_t *handlers; /* name -> fling_handler_t */
+    zhashx_t *handlers;            /* name -> fling_handler_t */
     fling_handler_t *last_handler; /* the last one a task asked for */
     fling_handler_t *handler_list[FLING_NAMES_MAX];
     size_t handler_count;
@@ -54,14 +54,14 @@ struct _fling_worker_t {
     /* running state */
     zloop_t *loop;
     fling_pool_t *pool;
-    int stop_fd;              /* eventfd: fling_worker_request_stop writes it */
-    fling_results_t *results; /* outcomes waiting for the next RESULT */
+    int stop_fd;                    /* eventfd: fling_worker_request_stop writes it */
+    fling_results_t *results;       /* outcomes waiting for the next RESULT */
     fling_blockpool_t *task_blocks; /* freed task blocks (fling_task.c), loop thread only */
-    fling_task_t *running;    /* tasks in our hands, started or not (a list) */
+    fling_dlist_t running;          /* tasks in our hands, started or not; newest first */
     size_t running_count[FLING_CLASS_COUNT];
     fling_backlog_t backlog[FLING_CLASS_COUNT]; /* received, not started */
     size_t started_count[FLING_CLASS_COUNT];    /* handed to their handlers */
-    fling_task_t *overdue; /* async tasks past their deadline, not completed yet */
+    fling_dlist_t overdue; /* async tasks past their deadline, not completed yet */
 
     /* deadlines (fling_overrun.c) */
     fling_deadlines_t *deadlines;

@@ -187,8 +187,8 @@ static void test_tasklist_moves (void **state)
     fling_tasklist_push_tail (&lease, b);
     assert_int_equal (lease.count, 2);
     fling_tasklist_remove (&lease, a);
-    assert_ptr_equal (lease.head, b);
-    assert_ptr_equal (lease.tail, b);
+    assert_ptr_equal (fling_tasklist_head (&lease), b);
+    assert_ptr_equal (fling_tasklist_tail (&lease), b);
     fling_queue_push_tail (queue, a); /* same link, other list */
     assert_ptr_equal (fling_tasklist_pop_head (&lease), b);
     assert_null (fling_tasklist_pop_head (&lease));
