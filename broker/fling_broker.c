@@ -174,6 +174,12 @@ void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
     fling_btask_destroy (&task);
 }
 
+void fling_broker_prefetch_id (const fling_broker_t *self, const fling_task_id_t *id)
+{
+    fling_idmap_prefetch (self->ids, id);
+    fling_dedup_prefetch (self->dedup, id);
+}
+
 void fling_broker_finish_task (fling_broker_t *self, fling_btask_t *task)
 {
     fling_task_id_t id;

@@ -161,6 +161,15 @@ const char *fling_broker_refusal_name (int slot);
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
                                    bool create);
 
+/*  Items of a batch (records of a SUBMIT, results of a RESULT) whose ids
+    are prefetched ahead of the one being handled: enough to cover a
+    memory access with the work of the items in between. */
+#define FLING_BROKER_PREFETCH_AHEAD 8
+
+/*  Starts loading what handling `id` will probe first: its slots in the id
+    index and in the duplicate window (fling_idmap_prefetch). */
+void fling_broker_prefetch_id (const fling_broker_t *self, const fling_task_id_t *id);
+
 /*  A task left the broker for good (done or purged): tells the store,
     remembers its id in the duplicate window, then frees it. It must not
     be on any list. */

@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* A full window drops its oldest id at each add: the index slot of the id
+   this many adds ahead is prefetched, so its removal finds it in cache. */
+#define EVICT_AHEAD 8
+
 typedef struct {
     fling_task_id_t id;
     int64_t at_ms;
@@ -90,6 +94,8 @@ void fling_dedup_add (fling_dedup_t *self, const fling_task_id_t *id, int64_t at
         return;
     bool full = self->count == self->max;
     entry_t evicted = {.at_ms = 0};
+    if (full && self->max > EVICT_AHEAD)
+        fling_idmap_prefetch (self->index, &self->ring[(self->head + EVICT_AHEAD) % self->max].id);
     if (full) {
         evicted = self->ring[self->head];
         drop_oldest (self);
@@ -109,6 +115,12 @@ bool fling_dedup_contains (fling_dedup_t *self, const fling_task_id_t *id, int64
         return false;
     const entry_t *entry = (const entry_t *)fling_idmap_lookup (self->index, id);
     return entry && now_ms - entry->at_ms < self->window_ms;
+}
+
+void fling_dedup_prefetch (const fling_dedup_t *self, const fling_task_id_t *id)
+{
+    if (self->max)
+        fling_idmap_prefetch (self->index, id);
 }
 
 size_t fling_dedup_size (const fling_dedup_t *self)

@@ -121,6 +121,11 @@ static size_t probe (const fling_idmap_t *self, const fling_task_id_t *id, uint6
     return i;
 }
 
+void fling_idmap_prefetch (const fling_idmap_t *self, const fling_task_id_t *id)
+{
+    __builtin_prefetch (&self->slots[(size_t)self->hash (id, self->seed) & self->mask]);
+}
+
 /* Slot holding `id`, or the empty slot that ends its probe run; reuses
    the last probe when it was for the same id and nothing changed since. */
 static size_t find (fling_idmap_t *self, const fling_task_id_t *id, uint64_t *hash_out)

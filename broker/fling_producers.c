@@ -108,11 +108,22 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
     ack->batch_seq = msg->batch_seq;
     ack->count = msg->count;
     ack->statuses = (uint8_t *)&ack->tasks[count];
-    /* fling_msg_decode checked every record already: read them unchecked. */
-    const uint8_t *cursor = msg->body;
-    fling_record_t record;
+    /* fling_msg_decode checked every record already: read them unchecked.
+       `ahead` runs FLING_BROKER_PREFETCH_AHEAD records in front. */
+    const uint8_t *cursor = msg->body, *ahead = msg->body;
+    fling_record_t record, next;
+    size_t read_ahead = 0;
+    for (; read_ahead < count && read_ahead < FLING_BROKER_PREFETCH_AHEAD; read_ahead++) {
+        fling_record_read (&ahead, &next);
+        fling_broker_prefetch_id (self, &next.id);
+    }
     fling_queue_t *last_queue = NULL;
     for (size_t i = 0; i < count; i++) {
+        if (read_ahead < count) {
+            fling_record_read (&ahead, &next);
+            fling_broker_prefetch_id (self, &next.id);
+            read_ahead++;
+        }
         fling_record_read (&cursor, &record);
         ack->statuses[i] = (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
     }

@@ -218,10 +218,17 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
 static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
 {
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
-    fling_result_t result;
+    const uint8_t *ahead = cursor; /* FLING_BROKER_PREFETCH_AHEAD results in front */
+    fling_result_t result, next;
     fling_reason_t reason;
-    while (fling_result_next (&cursor, end, &result, &reason) == 1)
+    for (int i = 0; i < FLING_BROKER_PREFETCH_AHEAD; i++)
+        if (fling_result_next (&ahead, end, &next, &reason) == 1)
+            fling_broker_prefetch_id (self, &next.id);
+    while (fling_result_next (&cursor, end, &result, &reason) == 1) {
+        if (fling_result_next (&ahead, end, &next, &reason) == 1)
+            fling_broker_prefetch_id (self, &next.id);
         apply_result (self, worker, &result);
+    }
 }
 
 /* The class `worker` runs the task's name in; -1 if it does not serve it. */

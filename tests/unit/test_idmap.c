@@ -1,8 +1,9 @@
 /*  test_idmap.c - the broker's id -> task map (broker/fling_idmap.c):
     insert, lookup, remove, growth with 100k ids, collisions forced with a
     poor hash, and backward-shift deletion checked against a plain array;
-    the reuse of the last probe's slot (lookup then insert or remove); and
-    the duplicate window built on the map (broker/fling_dedup.c).
+    the reuse of the last probe's slot (lookup then insert or remove), which
+    prefetches in between must not disturb; and the duplicate window built
+    on the map (broker/fling_dedup.c), its eviction prefetch included.
 
     The map reads each value's id back through key_of; here every value is
     a pointer into an array of ids, so key_of is a copy. */
@@ -204,6 +205,32 @@ static void test_last_probe_invalidated (void **state)
     free (ids);
 }
 
+/* The broker prefetches the ids of a batch's next items between a
+   lookup and the insert or remove that reuses its slot: a prefetch must
+   leave the map, and that reuse, as they were. */
+static void test_prefetch_changes_nothing (void **state)
+{
+    fling_idmap_t *map = fling_idmap_new (key_of, poor_hash);
+    assert_non_null (map);
+    fling_task_id_t *ids = make_ids (64, 5, 1);
+    for (size_t i = 0; i < 64; i += 2) {
+        assert_null (fling_idmap_lookup (map, &ids[i]));
+        fling_idmap_prefetch (map, &ids[i + 1]); /* absent */
+        fling_idmap_prefetch (map, &ids[0]);     /* present after the first round */
+        assert_int_equal (fling_idmap_insert (map, &ids[i], &ids[i]), 0);
+    }
+    assert_int_equal (fling_idmap_size (map), 32);
+    for (size_t i = 0; i < 64; i++) {
+        fling_idmap_prefetch (map, &ids[(i + 7) % 64]);
+        assert_ptr_equal (fling_idmap_lookup (map, &ids[i]), i % 2 ? NULL : &ids[i]);
+        fling_idmap_prefetch (map, &ids[(i + 9) % 64]);
+        assert_ptr_equal (fling_idmap_remove (map, &ids[i]), i % 2 ? NULL : &ids[i]);
+    }
+    assert_int_equal (fling_idmap_size (map), 0);
+    fling_idmap_destroy (&map);
+    free (ids);
+}
+
 /* ---- the duplicate window ------------------------------------------------ */
 
 static void test_dedup_window (void **state)
@@ -276,6 +303,30 @@ static void test_dedup_full_ring (void **state)
     free (ids);
 }
 
+/* A ring larger than the eviction prefetch distance, full and going round
+   many times, with the broker's prefetch before each add: still exactly
+   the last `max` ids. */
+static void test_dedup_ring_with_prefetch (void **state)
+{
+    enum { MAX = 24, TOTAL = 500 };
+    fling_dedup_t *dedup = fling_dedup_new (MAX, 60000);
+    assert_non_null (dedup);
+    fling_task_id_t *ids = make_ids (TOTAL, 44, 1);
+    for (int i = 0; i < TOTAL; i++) {
+        if (i + 8 < TOTAL)
+            fling_dedup_prefetch (dedup, &ids[i + 8]);
+        fling_dedup_add (dedup, &ids[i], 1000, 1000);
+        assert_int_equal (fling_dedup_size (dedup), i < MAX ? i + 1 : MAX);
+    }
+    for (int i = 0; i < TOTAL; i++)
+        assert_true (fling_dedup_contains (dedup, &ids[i], 1000) == (i >= TOTAL - MAX));
+    fling_dedup_destroy (&dedup);
+    dedup = fling_dedup_new (MAX, 0); /* no window: no index to prefetch in */
+    fling_dedup_prefetch (dedup, &ids[0]);
+    fling_dedup_destroy (&dedup);
+    free (ids);
+}
+
 static void test_remove_then_reinsert (void **state)
 {
     fling_idmap_t *map = fling_idmap_new (key_of, poor_hash);
@@ -332,6 +383,8 @@ int main (void)
         cmocka_unit_test (test_last_probe_invalidated),
         cmocka_unit_test (test_dedup_window),
         cmocka_unit_test (test_dedup_full_ring),
+        cmocka_unit_test (test_dedup_ring_with_prefetch),
+        cmocka_unit_test (test_prefetch_changes_nothing),
         cmocka_unit_test (test_remove_then_reinsert),
         cmocka_unit_test (test_seeded_hash),
     };
