@@ -15,7 +15,6 @@
 */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "fling_load.h"
+#include "fling_percentiles.h"
 
 #define TICK_MS             50
 #define LEDGER_FLUSH_MS     100
@@ -402,22 +402,10 @@ static int start_senders (load_t *load, sender_t *senders)
 
 /* ---- reporting --------------------------------------------------------------- */
 
-static int compare_u64 (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct {
     bool have;
     double p50, p99, p999, max; /* microseconds */
 } latency_t;
-
-static double percentile_us (const uint64_t *sorted, size_t n, double p)
-{
-    size_t rank = (size_t)ceil (p * (double)n);
-    return (double)sorted[rank ? rank - 1 : 0] / 1000.0;
-}
 
 /* Packs each thread's samples together and takes the percentiles. */
 static latency_t latency_of (load_t *load, sender_t *senders, unsigned started)
@@ -433,11 +421,10 @@ static latency_t latency_of (load_t *load, sender_t *senders, unsigned started)
     }
     if (n == 0)
         return lat;
-    qsort (load->samples, n, sizeof *load->samples, compare_u64);
-    lat = (latency_t){true, percentile_us (load->samples, n, 0.50),
-                      percentile_us (load->samples, n, 0.99),
-                      percentile_us (load->samples, n, 0.999),
-                      (double)load->samples[n - 1] / 1000.0};
+    static const double ps[4] = {0.50, 0.99, 0.999, 1.0};
+    uint64_t ns[4];
+    fling_percentiles (load->samples, n, ps, ns, 4);
+    lat = (latency_t){true, ns[0] / 1000.0, ns[1] / 1000.0, ns[2] / 1000.0, ns[3] / 1000.0};
     return lat;
 }
 
