@@ -125,6 +125,16 @@ static void s_count (fling_worker_t *self, fling_outcome_t outcome)
         self->stats.failed++;
 }
 
+/* The 0 ms flush timer: its callback ends the turn (RESULT out, freed
+   slots refilled). 0, or -1 if zloop could not arm it. */
+static int s_arm_flush_timer (fling_worker_t *self)
+{
+    if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
+        return -1;
+    self->flush_armed = true;
+    return 0;
+}
+
 void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result)
 {
     if (fling_results_add (self->results, result)) {
@@ -135,12 +145,9 @@ void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result
     s_count (self, (fling_outcome_t)result->outcome);
     if (fling_results_count (self->results) >= FLING_BATCH_TASKS_MAX)
         fling_worker_flush (self);
-    else if (!self->in_callback && !self->flush_armed && !self->tearing_down) {
-        if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
-            fling_worker_flush (self);
-        else
-            self->flush_armed = true;
-    }
+    else if (!self->in_callback && !self->flush_armed && !self->tearing_down &&
+             s_arm_flush_timer (self))
+        fling_worker_flush (self);
 }
 
 /* Appends a task's outcome to the pending RESULT batch. */
@@ -264,10 +271,8 @@ void fling_worker_on_pool_done (void *job, void *arg)
         return;
     /* The drain ended: only a callback's -1 stops zloop, and the pool's
        reader returns 0, so the flush timer (which returns it) goes next. */
-    if (fling_worker_after_callback (self) == -1 && !self->flush_armed) {
-        if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) != -1)
-            self->flush_armed = true;
-    }
+    if (fling_worker_after_callback (self) == -1 && !self->flush_armed)
+        s_arm_flush_timer (self);
 }
 
 /* Also on an abandoned pool thread, after the worker may be gone: the
