@@ -2,13 +2,16 @@
     cost of the test handlers (which write two lines with write(2) per task).
 
     Module args (comma-separated, all optional):
-      counters=PATH  a 64-byte file, mmap'd shared, holding four 64-bit
+      counters=PATH  a 64-byte file, mmap'd shared, holding six 64-bit
                      counters that bench/run reads while the worker runs:
                      started, done, first start (CLOCK_MONOTONIC ns), last
-                     done (CLOCK_MONOTONIC ns). Updating them costs a few
-                     atomic operations, no system call. CLOCK_MONOTONIC is
-                     the clock Python's time.monotonic() reads, so the
-                     driver can compare these instants with its own.
+                     done (CLOCK_MONOTONIC ns), and the loop thread's CPU
+                     time (CLOCK_THREAD_CPUTIME_ID ns) at those two instants
+                     when both happened on it (async tasks; 0 otherwise).
+                     Updating them costs a few atomic operations, no system
+                     call. CLOCK_MONOTONIC is the clock Python's
+                     time.monotonic() reads, so the driver can compare these
+                     instants with its own.
       expect=N       the number of tasks this worker will complete: the
                      last-done instant is then read from the clock only
                      from the N-th completion on, not on every one (a clock
@@ -49,6 +52,7 @@
 
 typedef struct {
     atomic_uint_fast64_t started, done, first_start_ns, last_done_ns;
+    atomic_uint_fast64_t first_start_cpu_ns, last_done_cpu_ns; /* loop thread's CPU time */
 } counters_t;
 
 static counters_t s_private; /* when no counters file was given */
@@ -61,6 +65,15 @@ static uint64_t s_now_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The calling thread's CPU time: read on the loop thread at the first
+   start and the last completion, it is what the loop spent on the run. */
+static uint64_t s_cpu_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -77,22 +90,28 @@ static void s_ledger (const char *event, const fling_task_t *task)
     (void)rc;
 }
 
-static void s_started (const fling_task_t *task)
+/* on_loop: called on the worker's loop thread (an async handler). */
+static void s_started (const fling_task_t *task, bool on_loop)
 {
-    if (atomic_fetch_add (&s_counters->started, 1) == 0)
+    if (atomic_fetch_add (&s_counters->started, 1) == 0) {
         atomic_store (&s_counters->first_start_ns, s_now_ns ());
+        if (on_loop)
+            atomic_store (&s_counters->first_start_cpu_ns, s_cpu_ns ());
+    }
     s_ledger ("start", task);
 }
 
 /* Pool threads finish concurrently: keep the latest instant, not the last
    writer's. */
-static void s_done (const fling_task_t *task)
+static void s_done (const fling_task_t *task, bool on_loop)
 {
     s_ledger ("done", task);
     /* Counted first: the completion that reaches `expect` must stamp. */
     uint64_t done = atomic_fetch_add (&s_counters->done, 1) + 1;
     if (done < s_expect)
         return;
+    if (on_loop && s_expect) /* async completions all come on the loop thread: the last stamps */
+        atomic_store (&s_counters->last_done_cpu_ns, s_cpu_ns ());
     uint64_t now = s_now_ns ();
     uint_fast64_t seen = atomic_load (&s_counters->last_done_ns);
     while (seen < now && !atomic_compare_exchange_weak (&s_counters->last_done_ns, &seen, now))
@@ -121,33 +140,33 @@ static long s_ms (const fling_task_t *task)
 
 static void s_noop (fling_task_t *task, void *arg)
 {
-    s_started (task);
-    s_done (task);
+    s_started (task, true);
+    s_done (task, true);
     fling_task_complete (task, FLING_OK);
 }
 
 static fling_status_t s_block (fling_task_t *task, void *arg)
 {
-    s_started (task);
+    s_started (task, false);
     long ms = s_ms (task);
     struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
     while ((left.tv_sec || left.tv_nsec) && nanosleep (&left, &left) == -1 && errno == EINTR)
         ;
-    s_done (task);
+    s_done (task, false);
     return FLING_OK;
 }
 
 static int s_fired (zloop_t *loop, int timer_id, void *arg)
 {
     fling_task_t *task = (fling_task_t *)arg;
-    s_done (task);
+    s_done (task, true);
     fling_task_complete (task, FLING_OK);
     return 0;
 }
 
 static void s_async (fling_task_t *task, void *arg)
 {
-    s_started (task);
+    s_started (task, true);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
     if (zloop_timer (loop, (size_t)s_ms (task), 1, s_fired, task) == -1) {
         fling_task_set_error (task, "cannot arm a timer");
@@ -157,7 +176,7 @@ static void s_async (fling_task_t *task, void *arg)
 
 static void s_async_ticket (fling_task_t *task, void *arg)
 {
-    s_started (task);
+    s_started (task, true);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
     if (!zloop_ticket (loop, s_fired, task)) {
         fling_task_set_error (task, "cannot arm a ticket");

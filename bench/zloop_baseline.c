@@ -13,7 +13,9 @@
 
     Rate = COUNT / (last firing - first start), CLOCK_MONOTONIC. Prints one
     JSON line: {"mode":..,"count":..,"limit":..,"ms":..,"seconds":..,
-    "throughput":..,"share_of_ideal":..} where the ideal is LIMIT / MS.
+    "throughput":..,"share_of_ideal":..,"loop_cpu_ns_per_task":..} where the
+    ideal is LIMIT / MS and the last is the loop thread's CPU time
+    (CLOCK_THREAD_CPUTIME_ID) over the same span, divided by COUNT.
     Exit status 0 when all COUNT fired.
 */
 #include <czmq.h>
@@ -30,12 +32,20 @@ typedef struct {
     long count, limit, ms;
     long started, done;
     int64_t first_start_ns, last_done_ns;
+    int64_t first_cpu_ns, last_cpu_ns; /* this thread's CPU time */
 } run_t;
 
 static int64_t s_now_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t s_cpu_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -55,6 +65,7 @@ static int s_fired (zloop_t *loop, int timer_id, void *arg)
     self->done++;
     if (self->done == self->count) {
         self->last_done_ns = s_now_ns ();
+        self->last_cpu_ns = s_cpu_ns ();
         return -1;
     }
     if (self->started < self->count && s_start (self))
@@ -68,6 +79,7 @@ static int s_go (zloop_t *loop, int timer_id, void *arg)
 {
     run_t *self = (run_t *)arg;
     self->first_start_ns = s_now_ns ();
+    self->first_cpu_ns = s_cpu_ns ();
     for (long i = 0; i < self->limit && self->started < self->count; i++)
         if (s_start (self))
             return -1;
@@ -114,7 +126,8 @@ int main (int argc, char *argv[])
     double rate = (double)run.count / seconds;
     double ideal = (double)run.limit * 1000.0 / (double)run.ms;
     printf ("{\"mode\":\"%s\",\"count\":%ld,\"limit\":%ld,\"ms\":%ld,\"seconds\":%.6f,"
-            "\"throughput\":%.1f,\"share_of_ideal\":%.4f}\n",
-            argv[1], run.count, run.limit, run.ms, seconds, rate, rate / ideal);
+            "\"throughput\":%.1f,\"share_of_ideal\":%.4f,\"loop_cpu_ns_per_task\":%.1f}\n",
+            argv[1], run.count, run.limit, run.ms, seconds, rate, rate / ideal,
+            (double)(run.last_cpu_ns - run.first_cpu_ns) / (double)run.count);
     return 0;
 }
