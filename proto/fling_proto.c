@@ -7,6 +7,7 @@
 #include "fling_proto.h"
 #include "fling_error.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -666,6 +667,31 @@ zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size)
 zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size)
 {
     return count_body (FLING_CMD_RESULT, count, results, size);
+}
+
+int fling_msg_send_result (void *socket, uint32_t count, void *body, size_t size,
+                           zmq_free_fn *free_fn, void *hint)
+{
+    zmq_msg_t frame;
+    if (zmq_msg_init_data (&frame, body, size, free_fn, hint)) {
+        free_fn (body, hint);
+        errno = ENOMEM;
+        return -1;
+    }
+    uint8_t header[HEADER_SIZE] = {'F', 'L', FLING_PROTO_VERSION, (uint8_t) FLING_CMD_RESULT};
+    uint8_t fields[4];
+    put_u32 (fields, count);
+    /* Only the first frame can meet the high-water mark: once it is in,
+       libzmq takes the rest of the message. */
+    if (zmq_send (socket, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof header
+        || zmq_send (socket, fields, sizeof fields, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof fields
+        || zmq_msg_send (&frame, socket, ZMQ_DONTWAIT) == -1) {
+        int saved = zmq_errno ();
+        zmq_msg_close (&frame); /* calls free_fn */
+        errno = saved;
+        return -1;
+    }
+    return 0;
 }
 
 zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT],

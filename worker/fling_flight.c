@@ -35,8 +35,7 @@ size_t fling_worker_running (fling_worker_t *self)
 
 void fling_worker_flush (fling_worker_t *self)
 {
-    if (fling_results_count (self->results))
-        fling_link_send (self, fling_results_take (self->results));
+    fling_link_send_results (self);
 }
 
 static int s_on_flush_timer (zloop_t *loop, int timer_id, void *arg)

@@ -38,6 +38,18 @@ void fling_link_send (fling_worker_t *self, zmsg_t *msg)
     self->last_send_ms = fling_clock_ms ();
 }
 
+void fling_link_send_results (fling_worker_t *self)
+{
+    if (!fling_results_count (self->results))
+        return;
+    if (fling_results_send (self->results, self->sock ? zsock_resolve (self->sock) : NULL)) {
+        self->stats.send_failures++;
+        fling_debug ("RESULT to broker failed: %s", zmq_strerror (errno));
+        return;
+    }
+    self->last_send_ms = fling_clock_ms ();
+}
+
 /* SPEC.md §5.2: right after a READY, name every task still in our hands
    (running, or waiting for a pool thread) so the broker can lease it back
    to us instead of running it a second time elsewhere. Tasks already

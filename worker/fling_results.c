@@ -2,19 +2,96 @@
 #include "fling_results.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#define FIRST_CAPACITY 16384
+#define SPARES_MAX     16 /* buffers kept for reuse, made up front: W1 and W3 had up to 12 inside libzmq at once */
+
+/* Each buffer starts with this header; the records follow it. */
+typedef struct buffer_head {
+    struct buffer_head *next; /* on the shelf */
+    size_t capacity;          /* bytes after the header */
+} buffer_head_t;
+
+#define HEAD_SIZE ((sizeof (buffer_head_t) + 15) & ~(size_t)15)
+
+/* Where buffers come back to, from libzmq's I/O thread: the one piece of
+   this module two threads touch, so it has its own lock and outlives the
+   batch while buffers are still out. */
+typedef struct {
+    pthread_mutex_t lock;
+    buffer_head_t *spares;
+    size_t spare_count;
+    size_t lent;  /* inside libzmq */
+    bool closed;  /* the batch is gone: returning buffers are freed */
+} shelf_t;
+
 struct _fling_results_t {
-    uint8_t *data;
+    uint8_t *data; /* records, after a buffer_head_t; NULL: no buffer yet */
     size_t size;
     size_t capacity;
     size_t count;
+    shelf_t *shelf;
 };
+
+static buffer_head_t *s_head (uint8_t *data)
+{
+    return (buffer_head_t *)(void *)(data - HEAD_SIZE);
+}
+
+static void s_shelf_free (shelf_t *shelf)
+{
+    pthread_mutex_destroy (&shelf->lock);
+    free (shelf);
+}
+
+/* libzmq is done with a RESULT body (its I/O thread, or the loop thread
+   when a send failed). */
+static void s_returned (void *data, void *hint)
+{
+    shelf_t *shelf = (shelf_t *)hint;
+    buffer_head_t *head = s_head ((uint8_t *)data);
+    pthread_mutex_lock (&shelf->lock);
+    shelf->lent--;
+    if (!shelf->closed && shelf->spare_count < SPARES_MAX) {
+        head->next = shelf->spares;
+        shelf->spares = head;
+        shelf->spare_count++;
+        head = NULL;
+    }
+    bool last = shelf->closed && shelf->lent == 0;
+    pthread_mutex_unlock (&shelf->lock);
+    free (head);
+    if (last)
+        s_shelf_free (shelf);
+}
 
 fling_results_t *fling_results_new (void)
 {
-    return (fling_results_t *)calloc (1, sizeof (fling_results_t));
+    fling_results_t *self = (fling_results_t *)calloc (1, sizeof (fling_results_t));
+    shelf_t *shelf = (shelf_t *)calloc (1, sizeof (shelf_t));
+    if (!self || !shelf || pthread_mutex_init (&shelf->lock, NULL)) {
+        free (self);
+        free (shelf);
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->shelf = shelf;
+    /* Made now, before the heap holds small free chunks: a later malloc
+       this large would consolidate them (fling_results.h). */
+    for (int i = 0; i < SPARES_MAX; i++) {
+        buffer_head_t *head = (buffer_head_t *)malloc (HEAD_SIZE + FIRST_CAPACITY);
+        if (!head)
+            break; /* fine: made when needed */
+        head->capacity = FIRST_CAPACITY;
+        head->next = shelf->spares;
+        shelf->spares = head;
+        shelf->spare_count++;
+    }
+    return self;
 }
 
 void fling_results_destroy (fling_results_t **self_p)
@@ -22,24 +99,60 @@ void fling_results_destroy (fling_results_t **self_p)
     fling_results_t *self = *self_p;
     if (!self)
         return;
-    free (self->data);
+    if (self->data)
+        free (s_head (self->data));
+    shelf_t *shelf = self->shelf;
+    pthread_mutex_lock (&shelf->lock);
+    shelf->closed = true;
+    buffer_head_t *spares = shelf->spares;
+    shelf->spares = NULL;
+    shelf->spare_count = 0;
+    bool last = shelf->lent == 0;
+    pthread_mutex_unlock (&shelf->lock);
+    while (spares) {
+        buffer_head_t *next = spares->next;
+        free (spares);
+        spares = next;
+    }
+    if (last)
+        s_shelf_free (shelf);
     free (self);
     *self_p = NULL;
 }
 
+/* A spare buffer from the shelf, if one came back. */
+static void s_take_spare (fling_results_t *self)
+{
+    pthread_mutex_lock (&self->shelf->lock);
+    buffer_head_t *head = self->shelf->spares;
+    if (head) {
+        self->shelf->spares = head->next;
+        self->shelf->spare_count--;
+    }
+    pthread_mutex_unlock (&self->shelf->lock);
+    if (head) {
+        self->data = (uint8_t *)head + HEAD_SIZE;
+        self->capacity = head->capacity;
+    }
+}
+
 static int s_reserve (fling_results_t *self, size_t extra)
 {
-    if (self->size + extra <= self->capacity)
+    if (!self->data)
+        s_take_spare (self);
+    if (self->data && self->size + extra <= self->capacity)
         return 0;
-    size_t capacity = self->capacity ? self->capacity : 16384;
+    size_t capacity = self->capacity ? self->capacity : FIRST_CAPACITY;
     while (capacity < self->size + extra)
         capacity *= 2;
-    uint8_t *data = (uint8_t *)realloc (self->data, capacity);
-    if (!data) {
+    buffer_head_t *old = self->data ? s_head (self->data) : NULL;
+    buffer_head_t *head = (buffer_head_t *)realloc (old, HEAD_SIZE + capacity);
+    if (!head) {
         errno = ENOMEM;
         return -1;
     }
-    self->data = data;
+    head->capacity = capacity;
+    self->data = (uint8_t *)head + HEAD_SIZE;
     self->capacity = capacity;
     return 0;
 }
@@ -61,12 +174,39 @@ size_t fling_results_count (fling_results_t *self)
     return self->count;
 }
 
-zmsg_t *fling_results_take (fling_results_t *self)
+int fling_results_send (fling_results_t *self, void *socket)
 {
     if (self->count == 0)
-        return NULL;
-    zmsg_t *msg = fling_msg_result ((uint32_t)self->count, self->data, self->size);
+        return 0;
+    uint32_t count = (uint32_t)self->count;
+    size_t size = self->size;
     self->count = 0;
     self->size = 0;
-    return msg;
+    if (!socket) {
+        errno = ENOTCONN;
+        return -1; /* the buffer stays for the next batch */
+    }
+    uint8_t *body = self->data;
+    self->data = NULL;
+    self->capacity = 0;
+    pthread_mutex_lock (&self->shelf->lock);
+    self->shelf->lent++;
+    pthread_mutex_unlock (&self->shelf->lock);
+    return fling_msg_send_result (socket, count, body, size, s_returned, self->shelf);
+}
+
+size_t fling_results_lent (fling_results_t *self)
+{
+    pthread_mutex_lock (&self->shelf->lock);
+    size_t lent = self->shelf->lent;
+    pthread_mutex_unlock (&self->shelf->lock);
+    return lent;
+}
+
+size_t fling_results_spares (fling_results_t *self)
+{
+    pthread_mutex_lock (&self->shelf->lock);
+    size_t spares = self->shelf->spare_count;
+    pthread_mutex_unlock (&self->shelf->lock);
+    return spares;
 }

@@ -3,6 +3,13 @@
     Outcomes are appended as result records (SPEC.md §4.2) and leave as one
     RESULT message per turn of the event loop, or as soon as a batch holds
     FLING_BATCH_TASKS_MAX results: batching is what makes a worker fast.
+
+    A batch's buffer goes to libzmq as the RESULT's body, not copied
+    (fling_msg_send_result), and comes back from libzmq's I/O thread when
+    sent, to be filled again: the loop thread then never mallocs a buffer
+    that large, which would make glibc consolidate every small free chunk
+    it holds. Buffers still inside libzmq when the batch is destroyed are
+    freed as they come back.
 */
 #ifndef FLING_RESULTS_H_INCLUDED
 #define FLING_RESULTS_H_INCLUDED
@@ -14,6 +21,7 @@
 
 typedef struct _fling_results_t fling_results_t;
 
+/*  NULL + ENOMEM. */
 fling_results_t *fling_results_new (void);
 void fling_results_destroy (fling_results_t **self_p);
 
@@ -23,9 +31,14 @@ int fling_results_add (fling_results_t *self, const fling_result_t *result);
 
 size_t fling_results_count (fling_results_t *self);
 
-/*  Returns a RESULT message holding every pending result and empties the
-    batch; NULL if it was empty or out of memory (the batch is emptied
-    either way). */
-zmsg_t *fling_results_take (fling_results_t *self);
+/*  Sends every pending result as one RESULT on `socket` (a libzmq DEALER;
+    NULL: there is none) and empties the batch, sent or not. 0, or -1 with
+    errno when the message could not go (the results are then lost, as with
+    any RESULT the broker never gets: their leases run out). Never blocks. */
+int fling_results_send (fling_results_t *self, void *socket);
+
+/*  Buffers lent to libzmq and not yet back, and spare ones held (tests). */
+size_t fling_results_lent (fling_results_t *self);
+size_t fling_results_spares (fling_results_t *self);
 
 #endif

@@ -106,6 +106,8 @@ struct _fling_worker_t {
 int fling_link_connect (fling_worker_t *self);
 void fling_link_close (fling_worker_t *self, int linger_ms);
 void fling_link_send (fling_worker_t *self, zmsg_t *msg);
+/*  Sends the pending results as one RESULT (fling_results_send). */
+void fling_link_send_results (fling_worker_t *self);
 int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 
 /*  fling_flight.c: the tasks in our hands, for the other files */
