@@ -203,8 +203,25 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
     return total;
 }
 
-int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
-                       fling_reason_t *reason)
+/* A name already found valid in this batch; batches mostly repeat one. */
+typedef struct {
+    const char *name;
+    size_t size;
+} valid_name_t;
+
+static bool s_name_valid_cached (const char *name, size_t size, valid_name_t *cache)
+{
+    if (cache->name && cache->size == size && memcmp (cache->name, name, size) == 0)
+        return true;
+    if (!fling_name_valid (name, size))
+        return false;
+    cache->name = name;
+    cache->size = size;
+    return true;
+}
+
+static int s_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                          fling_reason_t *reason, valid_name_t *names)
 {
     const uint8_t *p = *cursor;
     if (p == end)
@@ -228,12 +245,19 @@ int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_
         return -1;
     if (p[REC_NAME + name_size] != 0 || p[REC_PAYLOAD + name_size + payload_size] != 0)
         return -1;
-    if (!fling_name_valid ((const char *) p + REC_NAME, name_size))
+    if (!s_name_valid_cached ((const char *) p + REC_NAME, name_size, names))
         return -1;
 
     fling_record_read (cursor, out); /* checked: now read it the one way */
     *reason = FLING_REASON_OK;
     return 1;
+}
+
+int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                       fling_reason_t *reason)
+{
+    valid_name_t none = {NULL, 0};
+    return s_record_next (cursor, end, out, reason, &none);
 }
 
 void fling_record_read (const uint8_t **cursor, fling_record_t *out)
@@ -403,7 +427,8 @@ static int check_records (const uint8_t *body, size_t size, uint32_t count, flin
     fling_record_t record;
     uint32_t seen = 0;
     int rc;
-    while ((rc = fling_record_next (&cursor, end, &record, reason)) == 1)
+    valid_name_t names = {NULL, 0};
+    while ((rc = s_record_next (&cursor, end, &record, reason, &names)) == 1)
         seen++;
     if (rc < 0)
         return -1;

@@ -758,6 +758,36 @@ static void test_bad_records (void **state)
     free (rec);
 }
 
+/* The decoder checks a name once per batch while it repeats (the common
+   case): a later record whose name differs, even by one byte of the same
+   length, is still checked. */
+static void test_repeated_names_in_a_batch (void **state)
+{
+    size_t good_size, bad_size, other_size;
+    uint8_t *good = make_record (1, "job.a", 5, "{}", 2, &good_size);
+    uint8_t *bad = make_record (2, "job a", 5, "{}", 2, &bad_size);
+    uint8_t *other = make_record (3, "job.b", 5, "{}", 2, &other_size);
+    uint8_t buf[512];
+    size_t used = 0;
+    for (int i = 0; i < 3; i++, used += good_size)
+        memcpy (buf + used, good, good_size);
+    memcpy (buf + used, other, other_size);
+    zmsg_t *msg = submit_with (4, buf, used + other_size);
+    fling_msg_t decoded;
+    fling_reason_t reason;
+    assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
+    zmsg_destroy (&msg);
+
+    memcpy (buf + used, bad, bad_size); /* good, good, good, then a bad one */
+    expect_reason (submit_with (4, buf, used + bad_size), FLING_REASON_BAD_TASK);
+    memcpy (buf, bad, bad_size); /* a bad one first */
+    memcpy (buf + bad_size, good, good_size);
+    expect_reason (submit_with (2, buf, bad_size + good_size), FLING_REASON_BAD_TASK);
+    free (good);
+    free (bad);
+    free (other);
+}
+
 static void test_payload_too_large (void **state)
 {
     size_t size;
@@ -1157,6 +1187,7 @@ int main (void)
         cmocka_unit_test (test_fields_frame_size),
         cmocka_unit_test (test_submit_counts),
         cmocka_unit_test (test_bad_records),
+        cmocka_unit_test (test_repeated_names_in_a_batch),
         cmocka_unit_test (test_payload_too_large),
         cmocka_unit_test (test_bad_results),
         cmocka_unit_test (test_result_error_over_cap),
