@@ -107,6 +107,12 @@ int fling_outbox_wake_fd (fling_outbox_t *self);
     the outbox: consumes the wake-up and re-arms it. */
 void fling_outbox_wake_clear (fling_outbox_t *self);
 
+/*  I/O thread: the batches it has taken and not resolved yet, published
+    before each look at the outbox (fling_outbox_take) and after its window
+    changed. While it is not 0 the thread will wake for their ACKs (or ACK
+    timeouts) anyway, so appends skip the eventfd write. */
+void fling_outbox_set_in_flight (fling_outbox_t *self, size_t batches);
+
 /*  Wakes the I/O thread whatever the state (used to stop it). */
 void fling_outbox_wake_force (fling_outbox_t *self);
 

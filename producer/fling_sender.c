@@ -332,7 +332,11 @@ static void *run (void *arg)
     int wake_fd = fling_outbox_wake_fd (self->outbox);
     while (!atomic_load (&self->stop)) {
         int64_t now_us = fling_clock_us (), now_ms = now_us / 1000;
+        /* Before the look (fling_outbox.c: why no wake-up is lost), and
+           after it for what it took. */
+        fling_outbox_set_in_flight (self->outbox, self->slot_count);
         int64_t due_us = fill_window (self, now_us);
+        fling_outbox_set_in_flight (self->outbox, self->slot_count);
         send_due (self, now_ms);
         heartbeat (self, now_ms);
         short out = self->blocked || self->ping_pending ? ZMQ_POLLOUT : 0;

@@ -293,6 +293,32 @@ static void test_wake_only_when_needed (void **state)
     fling_outbox_destroy (&outbox);
 }
 
+/* While the I/O thread holds batches awaiting ACKs it looks at the outbox
+   again when one comes, so appends do not wake it: a wake-up write costs
+   7-15 us on a VM and was fling_send's p99.9. */
+static void test_no_wake_while_batches_in_flight (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (1000, 4);
+    fling_outbox_t *outbox = fling_outbox_new (&config);
+    fling_outbox_set_in_flight (outbox, 1);
+    for (int i = 0; i < 6; i++) /* starts a batch, seals it, starts another */
+        assert_int_equal (append (outbox, NULL), 0);
+    assert_false (wake_readable (outbox));
+    /* The I/O thread's look, after its ACK: it publishes what it holds
+       now, then takes, and finds the sealed batch without a wake-up. */
+    fling_outbox_set_in_flight (outbox, 0);
+    fling_batch_t *batch = fling_outbox_take (outbox, fling_clock_us (), -1, NULL);
+    assert_non_null (batch);
+    assert_int_equal (fling_batch_count (batch), 4);
+    fling_outbox_resolve (outbox, &batch, UINT64_MAX);
+    /* Holding nothing, it sleeps until woken: the next seal wakes it. */
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_int_equal (append (outbox, NULL), 0);
+    assert_true (wake_readable (outbox));
+    fling_outbox_destroy (&outbox);
+}
+
 static void test_flush_waits_for_earlier_tasks (void **state)
 {
     (void)state;
@@ -557,6 +583,92 @@ static void *taker (void *arg)
     return result;
 }
 
+/* Plays the I/O thread as fling_sender.c does, with a window of batches
+   "sent" and acknowledged a millisecond later, and sleeps on the wake fd
+   without a timeout while it holds none: a lost wake-up leaves it asleep
+   with tasks waiting, which the 5 s limit turns into a failure. */
+#define WINDOW 4
+static void *take_as_sender (void *arg)
+{
+    shared_t *shared = (shared_t *)arg;
+    struct pollfd pfd = {.fd = fling_outbox_wake_fd (shared->outbox), .events = POLLIN};
+    fling_batch_t *window[WINDOW];
+    size_t held = 0;
+    while (true) {
+        fling_outbox_set_in_flight (shared->outbox, held);
+        fling_batch_t *batch;
+        while (held < WINDOW &&
+               (batch = fling_outbox_take (shared->outbox, fling_clock_us (), held ? 500 : 0,
+                                           NULL))) {
+            shared->taken += fling_batch_count (batch);
+            window[held++] = batch;
+        }
+        usleep (100); /* slow after its look: appenders seal meanwhile */
+        fling_outbox_set_in_flight (shared->outbox, held);
+        if (held == 0 && atomic_load (&shared->appenders_left) == 0 &&
+            fling_outbox_held (shared->outbox) == 0)
+            return NULL;
+        int ready = poll (&pfd, 1, held ? 1 : 5000); /* held: the "ACK" comes in 1 ms */
+        if (ready == 1)
+            fling_outbox_wake_clear (shared->outbox);
+        else if (held == 0)
+            return (void *)1; /* asleep with nothing held: a wake-up was lost */
+        if (held) {
+            fling_outbox_resolve (shared->outbox, &window[0], UINT64_MAX);
+            memmove (&window[0], &window[1], (held - 1) * sizeof window[0]);
+            held--;
+        }
+    }
+}
+
+static void *sender_like_taker (void *arg)
+{
+    void *result = take_as_sender (arg);
+    if (result)
+        atomic_store (&((shared_t *)arg)->taker_failed, true);
+    return result;
+}
+
+/* Appends in bursts of a batch with pauses, so the taker often holds
+   nothing and sleeps: the moment a lost wake-up would strand it. */
+static void *bursty_appender (void *arg)
+{
+    shared_t *shared = (shared_t *)arg;
+    unsigned seed = (unsigned)(uintptr_t)&seed;
+    for (int i = 0; i < PER_THREAD; i++) {
+        while (fling_outbox_append (shared->outbox, &task_small, NULL) != 0)
+            if (errno != EAGAIN || atomic_load (&shared->taker_failed))
+                return (void *)1;
+        if (i % 64 == 63)
+            usleep ((useconds_t)(rand_r (&seed) % 300));
+    }
+    atomic_fetch_sub (&shared->appenders_left, 1);
+    return NULL;
+}
+
+static void test_no_lost_wakeup_with_a_window (void **state)
+{
+    (void)state;
+    fling_outbox_config_t config = config_of (MAX_HELD, 64);
+    shared_t shared = {.outbox = fling_outbox_new (&config)};
+    atomic_init (&shared.appenders_left, THREADS);
+    atomic_init (&shared.taker_failed, false);
+    pthread_t threads[THREADS], take_thread;
+    assert_int_equal (pthread_create (&take_thread, NULL, sender_like_taker, &shared), 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal (pthread_create (&threads[i], NULL, bursty_appender, &shared), 0);
+    void *result = NULL;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join (threads[i], &result);
+        assert_null (result);
+    }
+    pthread_join (take_thread, &result);
+    assert_null (result);
+    assert_int_equal (shared.taken, THREADS * PER_THREAD);
+    assert_int_equal (fling_outbox_held (shared.outbox), 0);
+    fling_outbox_destroy (&shared.outbox);
+}
+
 static void run_concurrent_appends (bool varied)
 {
     /* Small: the bound is hit too. Batches of 7 keep more batches in
@@ -614,11 +726,13 @@ int main (void)
         cmocka_unit_test (test_ids_unique_increasing),
         cmocka_unit_test (test_closed),
         cmocka_unit_test (test_wake_only_when_needed),
+        cmocka_unit_test (test_no_wake_while_batches_in_flight),
         cmocka_unit_test (test_flush_waits_for_earlier_tasks),
         cmocka_unit_test (test_bound_with_idle_shard),
         cmocka_unit_test (test_flush_across_shards),
         cmocka_unit_test (test_fill_to_bound_from_threads),
         cmocka_unit_test (test_concurrent_appends),
+        cmocka_unit_test (test_no_lost_wakeup_with_a_window),
         cmocka_unit_test (test_concurrent_appends_varied_sizes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
