@@ -583,6 +583,28 @@ static void *taker (void *arg)
     return result;
 }
 
+/* Runs THREADS appenders and one taker on `shared` to the end; checks that
+   every thread succeeded and every task was taken and resolved. */
+static void run_appenders_and_taker (shared_t *shared, void *(*append_fn) (void *),
+                                     void *(*take_fn) (void *))
+{
+    atomic_init (&shared->appenders_left, THREADS);
+    atomic_init (&shared->taker_failed, false);
+    pthread_t threads[THREADS], take_thread;
+    assert_int_equal (pthread_create (&take_thread, NULL, take_fn, shared), 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal (pthread_create (&threads[i], NULL, append_fn, shared), 0);
+    void *result = NULL;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join (threads[i], &result);
+        assert_null (result);
+    }
+    pthread_join (take_thread, &result);
+    assert_null (result);
+    assert_int_equal (shared->taken, THREADS * PER_THREAD);
+    assert_int_equal (fling_outbox_held (shared->outbox), 0);
+}
+
 /* Plays the I/O thread as fling_sender.c does, with a window of batches
    "sent" and acknowledged a millisecond later, and sleeps on the wake fd
    without a timeout while it holds none: a lost wake-up leaves it asleep
@@ -651,21 +673,7 @@ static void test_no_lost_wakeup_with_a_window (void **state)
     (void)state;
     fling_outbox_config_t config = config_of (MAX_HELD, 64);
     shared_t shared = {.outbox = fling_outbox_new (&config)};
-    atomic_init (&shared.appenders_left, THREADS);
-    atomic_init (&shared.taker_failed, false);
-    pthread_t threads[THREADS], take_thread;
-    assert_int_equal (pthread_create (&take_thread, NULL, sender_like_taker, &shared), 0);
-    for (int i = 0; i < THREADS; i++)
-        assert_int_equal (pthread_create (&threads[i], NULL, bursty_appender, &shared), 0);
-    void *result = NULL;
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join (threads[i], &result);
-        assert_null (result);
-    }
-    pthread_join (take_thread, &result);
-    assert_null (result);
-    assert_int_equal (shared.taken, THREADS * PER_THREAD);
-    assert_int_equal (fling_outbox_held (shared.outbox), 0);
+    run_appenders_and_taker (&shared, bursty_appender, sender_like_taker);
     fling_outbox_destroy (&shared.outbox);
 }
 
@@ -676,22 +684,8 @@ static void run_concurrent_appends (bool varied)
        other threads append. */
     fling_outbox_config_t config = config_of (MAX_HELD, varied ? 256 : 7);
     shared_t shared = {.outbox = fling_outbox_new (&config), .varied = varied};
-    atomic_init (&shared.appenders_left, THREADS);
-    atomic_init (&shared.taker_failed, false);
     shared.seen = (uint8_t *)calloc (THREADS * PER_THREAD + 1, 1);
-    pthread_t threads[THREADS], take_thread;
-    assert_int_equal (pthread_create (&take_thread, NULL, taker, &shared), 0);
-    for (int i = 0; i < THREADS; i++)
-        assert_int_equal (pthread_create (&threads[i], NULL, appender, &shared), 0);
-    void *result = NULL;
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join (threads[i], &result);
-        assert_null (result);
-    }
-    pthread_join (take_thread, &result);
-    assert_null (result);
-    assert_int_equal (shared.taken, THREADS * PER_THREAD);
-    assert_int_equal (fling_outbox_held (shared.outbox), 0);
+    run_appenders_and_taker (&shared, appender, taker);
     assert_int_equal (fling_outbox_appended (shared.outbox), THREADS * PER_THREAD);
     for (uint64_t seq = 1; seq <= THREADS * PER_THREAD; seq++)
         assert_int_equal (shared.seen[seq], 1);
