@@ -1,10 +1,12 @@
 /*  fling_pool.h - the worker's pool of threads for blocking handlers.
 
-    The pool belongs to the loop thread. Each pool thread owns one end of an
-    inproc PAIR pipe to the loop thread; the loop thread hands a job to an
-    idle thread only (it knows which threads are idle) and the thread sends
-    the job back when it has run it. Jobs that find no idle thread wait in
-    a FIFO in the pool, on the loop thread, until a thread is free.
+    The pool belongs to the loop thread. The loop thread hands a job to an
+    idle thread only (it knows which threads are idle), over an inproc PAIR
+    pipe to that thread; the threads give finished jobs back on one queue
+    for the whole pool, which the loop polls through one eventfd (not a
+    socket per thread: polling 50 of them every turn cost the loop more
+    than the jobs' hand-offs). Jobs that find no idle thread wait in a FIFO
+    in the pool, on the loop thread, until a thread is free.
 
     Thread hooks: each thread calls every hook set's start(index, arg) once
     before its first job, in the order the sets were given, and every stop
