@@ -2,6 +2,7 @@
 #include "fling_blockpool.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #ifdef __SANITIZE_ADDRESS__
@@ -19,6 +20,10 @@ struct fling_blockpool {
     void *free[CLASSES]; /* singly linked through each block's first word */
     size_t bytes;        /* held in the lists */
     size_t max_bytes;
+    size_t slab_bytes; /* 0: blocks are malloc'd one by one */
+    void *slabs;       /* slab pool: its slabs, linked through their first word */
+    char *carve;       /* the current slab's part not carved yet */
+    size_t carve_left;
 };
 
 fling_blockpool_t *fling_blockpool_new (size_t max_bytes)
@@ -32,12 +37,30 @@ fling_blockpool_t *fling_blockpool_new (size_t max_bytes)
     return self;
 }
 
+/* The slab's first 16 bytes link it to the next one (and keep blocks
+   16-byte aligned). */
+#define SLAB_HEADER 16
+
+fling_blockpool_t *fling_blockpool_new_slabs (size_t slab_bytes)
+{
+    fling_blockpool_t *self = fling_blockpool_new (SIZE_MAX);
+    if (self)
+        self->slab_bytes = slab_bytes < 4096 ? 4096 : slab_bytes;
+    return self;
+}
+
 void fling_blockpool_destroy (fling_blockpool_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     fling_blockpool_t *self = *self_p;
-    for (size_t k = 0; k < CLASSES; k++)
+    while (self->slabs) {
+        void *slab = self->slabs;
+        UNPOISON (slab, self->slab_bytes);
+        self->slabs = *(void **)slab;
+        free (slab);
+    }
+    for (size_t k = 0; k < CLASSES && !self->slab_bytes; k++)
         while (self->free[k]) {
             void *block = self->free[k];
             UNPOISON (block, sizeof (void *));
@@ -60,17 +83,47 @@ static size_t s_class_bytes (size_t k)
     return k * 16 - 8;
 }
 
+/* A block's usable bytes: a slab block has no chunk header. */
+static size_t s_block_bytes (const fling_blockpool_t *self, size_t k)
+{
+    return self->slab_bytes ? k * 16 : s_class_bytes (k);
+}
+
+/* A new block of class k cut from the current slab (a new one when it is
+   short: its rest, under 1 KB, is left unused). */
+static void *s_carve (fling_blockpool_t *self, size_t k)
+{
+    size_t size = s_block_bytes (self, k);
+    if (self->carve_left < size) {
+        char *slab = (char *)malloc (self->slab_bytes);
+        if (!slab)
+            return NULL;
+        *(void **)slab = self->slabs;
+        self->slabs = slab;
+        self->carve = slab + SLAB_HEADER;
+        self->carve_left = self->slab_bytes - SLAB_HEADER;
+        POISON (self->carve, self->carve_left); /* not handed out yet */
+    }
+    void *block = self->carve;
+    self->carve += size;
+    self->carve_left -= size;
+    UNPOISON (block, size);
+    return block;
+}
+
 void *fling_blockpool_take (fling_blockpool_t *self, size_t size)
 {
     size_t k = s_class (size);
     if (k >= CLASSES)
         return malloc (size);
     void *block = self ? self->free[k] : NULL;
+    if (!block && self && self->slab_bytes)
+        return s_carve (self, k);
     if (!block)
         return malloc (s_class_bytes (k));
-    UNPOISON (block, s_class_bytes (k));
+    UNPOISON (block, s_block_bytes (self, k));
     self->free[k] = *(void **)block;
-    self->bytes -= s_class_bytes (k);
+    self->bytes -= s_block_bytes (self, k);
     return block;
 }
 
@@ -79,14 +132,14 @@ void fling_blockpool_give (fling_blockpool_t *self, void *block, size_t size)
     if (!block)
         return;
     size_t k = s_class (size);
-    if (!self || k >= CLASSES || self->bytes + s_class_bytes (k) > self->max_bytes) {
+    if (!self || k >= CLASSES || (!self->slab_bytes && self->bytes + s_class_bytes (k) > self->max_bytes)) {
         free (block);
         return;
     }
     *(void **)block = self->free[k];
     self->free[k] = block;
-    self->bytes += s_class_bytes (k);
-    POISON (block, s_class_bytes (k)); /* a use after give still trips ASan */
+    self->bytes += s_block_bytes (self, k);
+    POISON (block, s_block_bytes (self, k)); /* a use after give still trips ASan */
 }
 
 size_t fling_blockpool_held (const fling_blockpool_t *self)

@@ -13,6 +13,16 @@
     gone. Blocks over ~1 KB are not pooled. The pool holds at most
     `max_bytes` of free blocks; beyond that, given blocks are freed.
 
+    A slab pool (fling_blockpool_new_slabs) carves its blocks from slabs
+    it allocates instead: a burst costs one malloc per slab, not per block,
+    and the blocks sit together, not between the caller's own small
+    allocations. That matters in the worker, whose async handlers add a
+    zloop timer per task: zloop walks every timer on each turn, and with
+    task blocks between them the walk missed the cache (W3, bench/README).
+    A slab pool keeps every block it ever carved until it is destroyed (no
+    byte cap; its peak is its owner's bound on tasks in hand), and its
+    blocks cannot be released with free().
+
     Not thread-safe: one pool per thread (the broker's, the worker's loop).
 */
 #ifndef FLING_BLOCKPOOL_H
@@ -25,7 +35,13 @@ typedef struct fling_blockpool fling_blockpool_t;
 /*  NULL + ENOMEM. */
 fling_blockpool_t *fling_blockpool_new (size_t max_bytes);
 
-/*  Frees the blocks it holds. NULL-safe. */
+/*  A slab pool: blocks up to ~1 KB are carved from `slab_bytes` slabs and
+    stay the pool's until it is destroyed; larger ones are malloc'd and
+    freed one by one. NULL + ENOMEM. */
+fling_blockpool_t *fling_blockpool_new_slabs (size_t slab_bytes);
+
+/*  Frees the blocks it holds (a slab pool: its slabs, so every block it
+    gave out, given back or not). NULL-safe. */
 void fling_blockpool_destroy (fling_blockpool_t **self_p);
 
 /*  A block of at least `size` bytes, reused if one of its size class is

@@ -434,7 +434,9 @@ static fling_handler_t *s_handler (fling_worker_t *self, const char *name, size_
 void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
 {
     self->stats.dispatched++;
-    fling_task_t *task = fling_task_new (self, record);
+    fling_handler_t *handler = s_handler (self, record->name, record->name_size);
+    fling_task_t *task = fling_task_new (self, record, handler,
+                                         handler ? handler->cls : FLING_CLASS_POOL);
     if (!task) {
         fling_result_t result = {
             .id = record->id, .attempt = record->attempt, .outcome = FLING_OUTCOME_RELEASED};
@@ -442,7 +444,6 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
         self->stats.released++;
         return;
     }
-    task->handler = s_handler (self, task->name, record->name_size);
     if (self->draining || !task->handler) {
         /* Sent before the broker saw our CAPACITY(0, 0), or a name we never
            registered: the broker should not do the latter. */
@@ -452,7 +453,6 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
         fling_task_destroy (&task);
         return;
     }
-    task->cls = task->handler->cls;
     /* The DISPATCH's arrival, read once per message by fling_link.c: a
        clock read per task cost 5% of the worker. */
     task->started_ms = self->last_recv_ms ? self->last_recv_ms : fling_clock_ms ();

@@ -11,17 +11,27 @@
 
 enum { ID_NONE, ID_BUSY, ID_READY }; /* id_state */
 
-fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record)
+/* An async task's block comes from the loop's slabs; any other's is a
+   malloc'd block, which an abandoned pool thread may free on its own. */
+static fling_blockpool_t *s_blocks (fling_worker_t *worker, fling_class_t cls)
+{
+    return cls == FLING_CLASS_LOOP ? worker->loop_blocks : worker->task_blocks;
+}
+
+fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record,
+                              struct fling_handler *handler, fling_class_t cls)
 {
     if (record->raw_size > UINT32_MAX) {
         errno = EINVAL;
         return NULL;
     }
-    fling_task_t *self =
-        (fling_task_t *)fling_blockpool_take (worker->task_blocks, sizeof *self + record->raw_size);
+    fling_task_t *self = (fling_task_t *)fling_blockpool_take (s_blocks (worker, cls),
+                                                               sizeof *self + record->raw_size);
     if (!self)
         return NULL;
     memset (self, 0, sizeof *self);
+    self->handler = handler;
+    self->cls = cls;
     memcpy (self->record, record->raw, record->raw_size);
     self->record_size = (uint32_t)record->raw_size;
     self->worker = worker;
@@ -43,7 +53,8 @@ void fling_task_destroy (fling_task_t **self_p)
     if (!self)
         return;
     free (self->error);
-    fling_blockpool_give (self->worker->task_blocks, self, sizeof *self + self->record_size);
+    fling_blockpool_give (s_blocks (self->worker, self->cls), self,
+                          sizeof *self + self->record_size);
     *self_p = NULL;
 }
 
@@ -53,7 +64,7 @@ void fling_task_free (fling_task_t **self_p)
     if (!self)
         return;
     free (self->error);
-    free (self); /* a pool block is a malloc'd block */
+    free (self); /* a blocking task's block is a malloc'd block */
     *self_p = NULL;
 }
 

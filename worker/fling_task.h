@@ -2,9 +2,11 @@
 
     One heap block holds the task and a copy of its record, so the name and
     payload handed to a handler point into the copy (the record keeps a zero
-    byte after each). Blocks come from the worker's block pool and go back
-    to it (common/fling_blockpool.h): an async worker at a million tasks a
-    second spent ~17% of its time in glibc's bins otherwise. The public
+    byte after each). Blocks come from the worker's block pools and go back
+    to them (common/fling_blockpool.h): an async worker at a million tasks a
+    second spent ~17% of its time in glibc's bins otherwise. Async tasks'
+    blocks are carved from slabs, away from the zloop timers their handlers
+    add (zloop walks all its timers every turn). The public
     accessors live in fling_task.c; this header is for the worker library's
     own modules only.
 */
@@ -59,13 +61,16 @@ static inline fling_task_t *fling_task_of_flight (fling_dlink_t *link)
     return FLING_DLIST_ITEM (link, fling_task_t, flight_link);
 }
 
-/*  Copies `record` into a new task, in a block from the worker's pool.
-    Loop thread only. NULL with errno on failure. */
-fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record);
+/*  Copies `record` into a new task of class `cls` run by `handler` (NULL:
+    none), in a block from the worker's pools: an async task's from the
+    loop's slab pool, any other's malloc'd. Loop thread only. NULL with
+    errno on failure. */
+fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record,
+                              struct fling_handler *handler, fling_class_t cls);
 /*  Gives the task's block back to its worker's pool. Loop thread only. */
 void fling_task_destroy (fling_task_t **self_p);
-/*  Frees the task without its worker (any thread, even after the worker
-    is destroyed). */
+/*  Frees a blocking task without its worker (any thread, even after the
+    worker is destroyed); an async task's block belongs to the worker. */
 void fling_task_free (fling_task_t **self_p);
 
 #endif

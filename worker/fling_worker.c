@@ -30,6 +30,9 @@
 /* Freed task blocks kept for the next DISPATCH: 4 MB is ~10,000 tasks of
    a 100-byte payload, what a busy async worker frees in a few ms. */
 #define TASK_BLOCKS_BYTES (4u << 20)
+/* Async tasks' blocks, carved from slabs of this size: over glibc's mmap
+   threshold, so they stay out of the heap the handlers' timers live in. */
+#define LOOP_SLAB_BYTES (256u << 10)
 
 /* ---- options, construction ----------------------------------------------- */
 
@@ -88,9 +91,10 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     self->results = fling_results_new ();
     self->deadlines = fling_deadlines_new ();
     self->task_blocks = fling_blockpool_new (TASK_BLOCKS_BYTES);
+    self->loop_blocks = fling_blockpool_new_slabs (LOOP_SLAB_BYTES);
     self->deadline_timer = -1;
     if (self->stop_fd < 0 || !self->endpoint || !self->name || !self->handlers || !self->loop ||
-        !self->results || !self->deadlines || !self->task_blocks) {
+        !self->results || !self->deadlines || !self->task_blocks || !self->loop_blocks) {
         fling_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -125,6 +129,7 @@ void fling_worker_destroy (fling_worker_t **self_p)
     zhashx_destroy (&self->handlers);
     fling_results_destroy (&self->results);
     fling_blockpool_destroy (&self->task_blocks); /* after every task went back to it */
+    fling_blockpool_destroy (&self->loop_blocks);
     if (self->stop_fd >= 0)
         close (self->stop_fd);
     free (self->endpoint);

@@ -56,7 +56,8 @@ struct _fling_worker_t {
     fling_pool_t *pool;
     int stop_fd;                    /* eventfd: fling_worker_request_stop writes it */
     fling_results_t *results;       /* outcomes waiting for the next RESULT */
-    fling_blockpool_t *task_blocks; /* freed task blocks (fling_task.c), loop thread only */
+    fling_blockpool_t *task_blocks; /* freed blocking-task blocks (fling_task.c), loop thread only */
+    fling_blockpool_t *loop_blocks; /* async tasks' slabs (fling_task.c), loop thread only */
     fling_dlist_t running;          /* tasks in our hands, started or not; newest first */
     size_t running_count[FLING_CLASS_COUNT];
     fling_backlog_t backlog[FLING_CLASS_COUNT]; /* received, not started */

@@ -6,8 +6,11 @@
     differ only within a 16-byte class share blocks, the pool never holds
     more than its byte cap, large blocks bypass it, a NULL pool is plain
     malloc/free, and any block can be released with free() (the worker's
-    abandoned pool threads do that after the pool is gone). ASan checks
-    that nothing leaks and that a given-back block is not touched.
+    abandoned pool threads do that after the pool is gone). A slab pool
+    (the worker's async tasks) carves distinct, aligned blocks side by side
+    from few slabs, reuses given-back ones first, has no cap, and frees all
+    of it at destroy. ASan checks that nothing leaks and that a given-back
+    block is not touched.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,6 +53,17 @@ static void test_reuses_the_last_block_of_a_class (void **state)
     fling_blockpool_destroy (&pool); /* NULL is fine */
 }
 
+/* Large blocks are malloc'd and freed one by one, never held. */
+static void s_assert_large_blocks_not_held (fling_blockpool_t *pool, size_t size)
+{
+    size_t held = fling_blockpool_held (pool);
+    void *large = fling_blockpool_take (pool, size);
+    assert_non_null (large);
+    memset (large, 0, size);
+    fling_blockpool_give (pool, large, size);
+    assert_int_equal (fling_blockpool_held (pool), held);
+}
+
 static void test_cap_and_large_blocks_go_to_malloc (void **state)
 {
     fling_blockpool_t *pool = fling_blockpool_new (1000);
@@ -61,13 +75,7 @@ static void test_cap_and_large_blocks_go_to_malloc (void **state)
         fling_blockpool_give (pool, blocks[i], 200);
     assert_true (fling_blockpool_held (pool) <= 1000);
     assert_true (fling_blockpool_held (pool) > 0);
-    /* large blocks are never held */
-    size_t held = fling_blockpool_held (pool);
-    void *large = fling_blockpool_take (pool, 4096);
-    assert_non_null (large);
-    memset (large, 0, 4096);
-    fling_blockpool_give (pool, large, 4096);
-    assert_int_equal (fling_blockpool_held (pool), held);
+    s_assert_large_blocks_not_held (pool, 4096);
     fling_blockpool_destroy (&pool);
 }
 
@@ -86,12 +94,52 @@ static void test_null_pool_and_free_are_valid (void **state)
     fling_blockpool_destroy (&pool);
 }
 
+static int s_by_address (const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_slab_pool_carves_blocks_side_by_side (void **state)
+{
+    enum { COUNT = 1000, SIZE = 300 };
+    fling_blockpool_t *pool = fling_blockpool_new_slabs (64 << 10);
+    assert_non_null (pool);
+    static void *blocks[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        blocks[i] = fling_blockpool_take (pool, SIZE);
+        assert_non_null (blocks[i]);
+        assert_int_equal ((uintptr_t)blocks[i] % 16, 0);
+        memset (blocks[i], i & 0xff, SIZE); /* all of it is usable */
+    }
+    /* Distinct and not overlapping; 1000 blocks of ~300 bytes in 64 KB
+       slabs: most sit right after the one before. */
+    qsort (blocks, COUNT, sizeof blocks[0], s_by_address);
+    int adjacent = 0;
+    for (int i = 1; i < COUNT; i++) {
+        size_t gap = (size_t)((char *)blocks[i] - (char *)blocks[i - 1]);
+        assert_true (gap >= SIZE);
+        adjacent += gap < 2 * SIZE;
+    }
+    assert_true (adjacent >= COUNT - 10);
+    /* No cap: every block given back is held, and comes back LIFO. */
+    for (int i = 0; i < COUNT; i++)
+        fling_blockpool_give (pool, blocks[i], SIZE);
+    assert_true (fling_blockpool_held (pool) >= (size_t)COUNT * SIZE);
+    assert_ptr_equal (fling_blockpool_take (pool, SIZE), blocks[COUNT - 1]);
+    s_assert_large_blocks_not_held (pool, 8192);
+    /* Destroy frees the slabs, with the block still out (ASan: no leak). */
+    fling_blockpool_destroy (&pool);
+    assert_null (pool);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_reuses_the_last_block_of_a_class),
         cmocka_unit_test (test_cap_and_large_blocks_go_to_malloc),
         cmocka_unit_test (test_null_pool_and_free_are_valid),
+        cmocka_unit_test (test_slab_pool_carves_blocks_side_by_side),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
