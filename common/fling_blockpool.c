@@ -2,7 +2,9 @@
 #include "fling_blockpool.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 
 #ifdef __SANITIZE_ADDRESS__
@@ -37,9 +39,11 @@ fling_blockpool_t *fling_blockpool_new (size_t max_bytes)
     return self;
 }
 
-/* The slab's first 16 bytes link it to the next one (and keep blocks
-   16-byte aligned). */
-#define SLAB_HEADER 16
+/* A slab starts with this header (16 bytes: blocks stay 16-byte aligned). */
+typedef struct slab {
+    struct slab *next;
+    size_t size;
+} slab_t;
 
 fling_blockpool_t *fling_blockpool_new_slabs (size_t slab_bytes)
 {
@@ -49,16 +53,44 @@ fling_blockpool_t *fling_blockpool_new_slabs (size_t slab_bytes)
     return self;
 }
 
+/* A slab of `size` bytes becomes the one blocks are carved from; the rest
+   of the last one, under 1 KB, is left unused. Slabs are mapped, not
+   malloc'd: they stay out of the heap whatever glibc's mmap threshold. */
+static int s_slab_add (fling_blockpool_t *self, size_t size, bool populate)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0);
+    void *map = mmap (NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (map == MAP_FAILED) {
+        errno = ENOMEM;
+        return -1;
+    }
+    slab_t *slab = (slab_t *)map;
+    slab->next = (slab_t *)self->slabs;
+    slab->size = size;
+    self->slabs = slab;
+    self->carve = (char *)map + sizeof *slab;
+    self->carve_left = size - sizeof *slab;
+    POISON (self->carve, self->carve_left); /* not handed out yet */
+    return 0;
+}
+
+int fling_blockpool_reserve (fling_blockpool_t *self, size_t bytes)
+{
+    if (!self || !self->slab_bytes || bytes <= self->carve_left)
+        return 0;
+    return s_slab_add (self, (bytes + sizeof (slab_t) + 4095) & ~(size_t)4095, true);
+}
+
 void fling_blockpool_destroy (fling_blockpool_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     fling_blockpool_t *self = *self_p;
     while (self->slabs) {
-        void *slab = self->slabs;
-        UNPOISON (slab, self->slab_bytes);
-        self->slabs = *(void **)slab;
-        free (slab);
+        slab_t *slab = (slab_t *)self->slabs;
+        self->slabs = slab->next;
+        UNPOISON (slab, slab->size);
+        munmap (slab, slab->size);
     }
     for (size_t k = 0; k < CLASSES && !self->slab_bytes; k++)
         while (self->free[k]) {
@@ -90,20 +122,12 @@ static size_t s_block_bytes (const fling_blockpool_t *self, size_t k)
 }
 
 /* A new block of class k cut from the current slab (a new one when it is
-   short: its rest, under 1 KB, is left unused). */
+   short). */
 static void *s_carve (fling_blockpool_t *self, size_t k)
 {
     size_t size = s_block_bytes (self, k);
-    if (self->carve_left < size) {
-        char *slab = (char *)malloc (self->slab_bytes);
-        if (!slab)
-            return NULL;
-        *(void **)slab = self->slabs;
-        self->slabs = slab;
-        self->carve = slab + SLAB_HEADER;
-        self->carve_left = self->slab_bytes - SLAB_HEADER;
-        POISON (self->carve, self->carve_left); /* not handed out yet */
-    }
+    if (self->carve_left < size && s_slab_add (self, self->slab_bytes, false))
+        return NULL;
     void *block = self->carve;
     self->carve += size;
     self->carve_left -= size;

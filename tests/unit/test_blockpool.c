@@ -9,7 +9,8 @@
     abandoned pool threads do that after the pool is gone). A slab pool
     (the worker's async tasks) carves distinct, aligned blocks side by side
     from few slabs, reuses given-back ones first, has no cap, and frees all
-    of it at destroy. ASan checks that nothing leaks and that a given-back
+    of it at destroy; its reserve maps memory already faulted in, for the
+    first burst of tasks to use. ASan checks that nothing leaks and that a given-back
     block is not touched.
 */
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fling_blockpool.h"
 
@@ -133,6 +135,46 @@ static void test_slab_pool_carves_blocks_side_by_side (void **state)
     assert_null (pool);
 }
 
+/* Pages of [addr, addr + size) in memory now. */
+static size_t s_resident_pages (void *addr, size_t size)
+{
+    uintptr_t page = 4096, start = (uintptr_t)addr & ~(page - 1);
+    size_t pages = ((uintptr_t)addr + size - start + page - 1) / page, resident = 0;
+    unsigned char *vec = (unsigned char *)malloc (pages);
+    assert_non_null (vec);
+    assert_int_equal (mincore ((void *)start, pages * page, vec), 0);
+    for (size_t i = 0; i < pages; i++)
+        resident += vec[i] & 1;
+    free (vec);
+    return resident;
+}
+
+static void test_reserve_maps_a_faulted_in_slab (void **state)
+{
+    enum { COUNT = 3000, SIZE = 300, RESERVE = 1 << 20 };
+    fling_blockpool_t *plain = fling_blockpool_new (1 << 20);
+    assert_int_equal (fling_blockpool_reserve (plain, RESERVE), 0); /* nothing to do */
+    fling_blockpool_destroy (&plain);
+
+    fling_blockpool_t *pool = fling_blockpool_new_slabs (64 << 10);
+    assert_int_equal (fling_blockpool_reserve (pool, RESERVE), 0);
+    assert_int_equal (fling_blockpool_reserve (pool, RESERVE / 2), 0); /* has it already */
+    char *first = (char *)fling_blockpool_take (pool, SIZE);
+    assert_non_null (first);
+    /* Its pages were faulted in by the reserve, before any block was used. */
+    assert_true (s_resident_pages (first, RESERVE - 4096) >= (RESERVE - 4096) / 4096);
+    /* 3,000 blocks of 320 bytes fit in it: all carved from that one map. */
+    char *last = first;
+    for (int i = 1; i < COUNT; i++) {
+        char *block = (char *)fling_blockpool_take (pool, SIZE);
+        assert_non_null (block);
+        assert_ptr_equal (block, last + 320);
+        memset (block, 0x5a, SIZE);
+        last = block;
+    }
+    fling_blockpool_destroy (&pool); /* unmaps it, blocks out or not */
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +182,7 @@ int main (void)
         cmocka_unit_test (test_cap_and_large_blocks_go_to_malloc),
         cmocka_unit_test (test_null_pool_and_free_are_valid),
         cmocka_unit_test (test_slab_pool_carves_blocks_side_by_side),
+        cmocka_unit_test (test_reserve_maps_a_faulted_in_slab),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
