@@ -6,10 +6,11 @@
 
     A batch's buffer goes to libzmq as the RESULT's body, not copied
     (fling_msg_send_result), and comes back from libzmq's I/O thread when
-    sent, to be filled again: the loop thread then never mallocs a buffer
-    that large, which would make glibc consolidate every small free chunk
-    it holds. Buffers still inside libzmq when the batch is destroyed are
-    freed as they come back.
+    sent, to be filled again. Buffers are mapped, not malloc'd: a malloc
+    that large makes glibc consolidate every small free chunk the loop
+    thread's heap holds (its handlers' zloop timers). A buffer holds a full
+    batch of results without error text; error texts can make it grow. Buffers still inside libzmq when the
+    batch is destroyed are freed as they come back.
 */
 #ifndef FLING_RESULTS_H_INCLUDED
 #define FLING_RESULTS_H_INCLUDED

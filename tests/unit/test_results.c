@@ -144,7 +144,7 @@ static void test_big_batch_grows_its_buffer (void **state)
     char error[FLING_ERROR_TEXT_MAX + 1];
     memset (error, 'e', sizeof error - 1);
     error[sizeof error - 1] = '\0';
-    s_add (results, FLING_BATCH_TASKS_MAX, error); /* well past the first 16 KB */
+    s_add (results, FLING_BATCH_TASKS_MAX, error); /* error texts: well past the first buffer */
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer)), 0);
     zmsg_t *msg = s_receive_checked (pair, FLING_BATCH_TASKS_MAX, error);
     zmsg_destroy (&msg);
