@@ -355,9 +355,15 @@ static void s_mark_refill (fling_worker_t *self)
         return;
     self->starts_unmarked = 0;
     size_t ms = self->async_ms_x16 / 16;
-    if (ms > 1)
+    int64_t now = self->alarm ? fling_clock_ms () : 0;
+    if (ms > 1) {
         zloop_timer (self->loop, ms - 1, 1, s_on_refill_mark, self);
+        if (self->alarm)
+            fling_alarm_at (self->alarm, now + (int64_t)ms - 1);
+    }
     zloop_timer (self->loop, ms, 1, s_on_refill_mark, self);
+    if (self->alarm)
+        fling_alarm_at (self->alarm, now + (int64_t)ms);
 }
 
 /* Samples how long an async task took (one in REFILL_SAMPLE_EVERY: a clock

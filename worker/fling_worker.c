@@ -126,6 +126,7 @@ void fling_worker_destroy (fling_worker_t **self_p)
     self->tearing_down = true;
     fling_link_close (self, 0);
     fling_pool_destroy (&self->pool);
+    fling_alarm_destroy (&self->alarm);
     /* Async tasks never completed: their timers die with the loop. */
     zloop_destroy (&self->loop);
     fling_deadlines_destroy (&self->deadlines);
@@ -350,6 +351,10 @@ static int s_setup (fling_worker_t *self)
         if (fling_blockpool_reserve (self->loop_blocks,
                                      bytes > LOOP_RESERVE_MAX ? LOOP_RESERVE_MAX : (size_t)bytes))
             fling_warn ("cannot reserve memory for async tasks: blocks come as tasks do");
+        self->alarm = fling_alarm_new (self->loop);
+        if (!self->alarm)
+            fling_warn ("cannot make the refill alarm (%s): zloop wakes at its own time",
+                        strerror (errno));
     }
     if (fling_overrun_setup (self))
         return -1;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_alarm.h"
 #include "fling_backlog.h"
 #include "fling_blockpool.h"
 #include "fling_deadlines.h"
@@ -58,6 +59,7 @@ struct _fling_worker_t {
     fling_results_t *results;       /* outcomes waiting for the next RESULT */
     fling_blockpool_t *task_blocks; /* freed blocking-task blocks (fling_task.c), loop thread only */
     fling_blockpool_t *loop_blocks; /* async tasks' slabs (fling_task.c), loop thread only */
+    fling_alarm_t *alarm;           /* wakes the loop when refill marks are due; async workers */
     fling_dlist_t running;          /* tasks in our hands, started or not; newest first */
     size_t running_count[FLING_CLASS_COUNT];
     fling_backlog_t backlog[FLING_CLASS_COUNT]; /* received, not started */
