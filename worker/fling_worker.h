@@ -94,7 +94,10 @@ typedef struct {
     const char *endpoint;      /* default $FLING_WORKER_ENDPOINT or tcp://127.0.0.1:5556 */
     const char *name;          /* for logs and stats; default "HOSTNAME-PID" */
     unsigned pool_size;        /* blocking threads; default: number of cores */
-    unsigned async_limit;      /* async tasks at once; default 1000 */
+    unsigned async_limit;      /* async tasks at once; default 1000. With async
+                                  handlers, fling_worker_run maps 512 bytes per
+                                  task it may hold (async_limit x (1 + prefetch),
+                                  at most 64 MB), faulted in, for their blocks */
     unsigned prefetch;         /* tasks held per slot beyond the running ones;
                                   fling_worker_options_init sets 1; 0 = none */
     unsigned heartbeat_ms;     /* default 1000 */
