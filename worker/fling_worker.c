@@ -30,8 +30,8 @@
 /* Freed task blocks kept for the next DISPATCH: 4 MB is ~10,000 tasks of
    a 100-byte payload, what a busy async worker frees in a few ms. */
 #define TASK_BLOCKS_BYTES (4u << 20)
-/* Async tasks' blocks, carved from slabs of this size: over glibc's mmap
-   threshold, so they stay out of the heap the handlers' timers live in. */
+/* Async tasks' blocks are carved from mapped slabs of this size, out of
+   the heap where their handlers' zloop timers live. */
 #define LOOP_SLAB_BYTES (256u << 10)
 /* Reserved at start for each async task the worker may hold (its slots
    and their prefetch): a task block with a record of ~250 bytes. The
@@ -336,6 +336,20 @@ static void s_log_started (fling_worker_t *self)
                 self->heartbeat_ms, self->endpoint, names);
 }
 
+/* Both are optional: without them async tasks run as well, a little slower. */
+static void s_setup_async (fling_worker_t *self)
+{
+    uint64_t tasks = (uint64_t)self->async_limit * (1u + (uint64_t)self->prefetch);
+    uint64_t bytes = tasks * LOOP_RESERVE_PER_TASK;
+    if (fling_blockpool_reserve (self->loop_blocks,
+                                 bytes > LOOP_RESERVE_MAX ? LOOP_RESERVE_MAX : (size_t)bytes))
+        fling_warn ("cannot reserve memory for async tasks: blocks come as tasks do");
+    self->alarm = fling_alarm_new (self->loop);
+    if (!self->alarm)
+        fling_warn ("cannot make the refill alarm (%s): zloop wakes at its own time",
+                    strerror (errno));
+}
+
 static int s_setup (fling_worker_t *self)
 {
     if (self->class_handlers[FLING_CLASS_POOL]) {
@@ -345,17 +359,8 @@ static int s_setup (fling_worker_t *self)
             fling_pool_attach (self->pool, self->loop, fling_worker_on_pool_done, self))
             return -1;
     }
-    if (self->class_handlers[FLING_CLASS_LOOP]) {
-        uint64_t tasks = (uint64_t)self->async_limit * (1u + (uint64_t)self->prefetch);
-        uint64_t bytes = tasks * LOOP_RESERVE_PER_TASK;
-        if (fling_blockpool_reserve (self->loop_blocks,
-                                     bytes > LOOP_RESERVE_MAX ? LOOP_RESERVE_MAX : (size_t)bytes))
-            fling_warn ("cannot reserve memory for async tasks: blocks come as tasks do");
-        self->alarm = fling_alarm_new (self->loop);
-        if (!self->alarm)
-            fling_warn ("cannot make the refill alarm (%s): zloop wakes at its own time",
-                        strerror (errno));
-    }
+    if (self->class_handlers[FLING_CLASS_LOOP])
+        s_setup_async (self);
     if (fling_overrun_setup (self))
         return -1;
     zmq_pollitem_t stop_item = {NULL, self->stop_fd, ZMQ_POLLIN, 0};
