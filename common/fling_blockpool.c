@@ -1,10 +1,10 @@
 /*  fling_blockpool.c - see fling_blockpool.h. */
 #include "fling_blockpool.h"
+#include "fling_pages.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 
 #ifdef __SANITIZE_ADDRESS__
@@ -53,22 +53,18 @@ fling_blockpool_t *fling_blockpool_new_slabs (size_t slab_bytes)
     return self;
 }
 
-/* A slab of `size` bytes becomes the one blocks are carved from; the rest
-   of the last one, under 1 KB, is left unused. Slabs are mapped, not
-   malloc'd: they stay out of the heap whatever glibc's mmap threshold. */
+/* A slab of at least `size` bytes becomes the one blocks are carved from;
+   the rest of the last one, under 1 KB, is left unused. Slabs are mapped,
+   not malloc'd, to stay out of the heap. */
 static int s_slab_add (fling_blockpool_t *self, size_t size, bool populate)
 {
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0);
-    void *map = mmap (NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (map == MAP_FAILED) {
-        errno = ENOMEM;
+    slab_t *slab = (slab_t *)fling_pages_map (&size, populate);
+    if (!slab)
         return -1;
-    }
-    slab_t *slab = (slab_t *)map;
     slab->next = (slab_t *)self->slabs;
     slab->size = size;
     self->slabs = slab;
-    self->carve = (char *)map + sizeof *slab;
+    self->carve = (char *)slab + sizeof *slab;
     self->carve_left = size - sizeof *slab;
     POISON (self->carve, self->carve_left); /* not handed out yet */
     return 0;
@@ -78,7 +74,7 @@ int fling_blockpool_reserve (fling_blockpool_t *self, size_t bytes)
 {
     if (!self || !self->slab_bytes || bytes <= self->carve_left)
         return 0;
-    return s_slab_add (self, (bytes + sizeof (slab_t) + 4095) & ~(size_t)4095, true);
+    return s_slab_add (self, bytes + sizeof (slab_t), true);
 }
 
 void fling_blockpool_destroy (fling_blockpool_t **self_p)
@@ -90,7 +86,7 @@ void fling_blockpool_destroy (fling_blockpool_t **self_p)
         slab_t *slab = (slab_t *)self->slabs;
         self->slabs = slab->next;
         UNPOISON (slab, slab->size);
-        munmap (slab, slab->size);
+        fling_pages_unmap (slab, slab->size);
     }
     for (size_t k = 0; k < CLASSES && !self->slab_bytes; k++)
         while (self->free[k]) {
@@ -156,7 +152,7 @@ void fling_blockpool_give (fling_blockpool_t *self, void *block, size_t size)
     if (!block)
         return;
     size_t k = s_class (size);
-    if (!self || k >= CLASSES || (!self->slab_bytes && self->bytes + s_class_bytes (k) > self->max_bytes)) {
+    if (!self || k >= CLASSES || self->bytes + s_block_bytes (self, k) > self->max_bytes) {
         free (block);
         return;
     }

@@ -14,7 +14,7 @@
     `max_bytes` of free blocks; beyond that, given blocks are freed.
 
     A slab pool (fling_blockpool_new_slabs) carves its blocks from slabs
-    it allocates instead: a burst costs one malloc per slab, not per block,
+    it maps instead: a burst costs one mapping per slab, not a malloc per block,
     and the blocks sit together, not between the caller's own small
     allocations. That matters in the worker, whose async handlers add a
     zloop timer per task: zloop walks every timer on each turn, and with

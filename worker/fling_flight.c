@@ -344,6 +344,14 @@ static int s_on_refill_mark (zloop_t *loop, int timer_id, void *arg)
     return fling_worker_after_callback (self);
 }
 
+/* A refill mark `ms` from `now`, and the alarm that wakes zloop for it. */
+static void s_mark_at (fling_worker_t *self, size_t ms, int64_t now)
+{
+    zloop_timer (self->loop, ms, 1, s_on_refill_mark, self);
+    if (self->alarm)
+        fling_alarm_at (self->alarm, now + (int64_t)ms);
+}
+
 /* A task's measured time is its timer's delay plus up to a millisecond or
    so (zloop counts whole ms, and the loop may be late): the delay is the
    average's whole ms or one less, so a mark goes at each. One that fires
@@ -355,15 +363,10 @@ static void s_mark_refill (fling_worker_t *self)
         return;
     self->starts_unmarked = 0;
     size_t ms = self->async_ms_x16 / 16;
-    int64_t now = self->alarm ? fling_clock_ms () : 0;
-    if (ms > 1) {
-        zloop_timer (self->loop, ms - 1, 1, s_on_refill_mark, self);
-        if (self->alarm)
-            fling_alarm_at (self->alarm, now + (int64_t)ms - 1);
-    }
-    zloop_timer (self->loop, ms, 1, s_on_refill_mark, self);
-    if (self->alarm)
-        fling_alarm_at (self->alarm, now + (int64_t)ms);
+    int64_t now = fling_clock_ms ();
+    if (ms > 1)
+        s_mark_at (self, ms - 1, now);
+    s_mark_at (self, ms, now);
 }
 
 /* Samples how long an async task took (one in REFILL_SAMPLE_EVERY: a clock

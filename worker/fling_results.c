@@ -1,16 +1,17 @@
 /*  fling_results.c - see fling_results.h. */
 #include "fling_results.h"
 
+#include "fling_pages.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-/* A full batch of results without error text fits (28 KB). */
-#define FIRST_CAPACITY (((size_t)FLING_BATCH_TASKS_MAX * FLING_RESULT_OVERHEAD + 4095) & ~(size_t)4095)
+/* A full batch of results without error text fits. */
+#define FIRST_CAPACITY ((size_t)FLING_BATCH_TASKS_MAX * FLING_RESULT_OVERHEAD)
 #define SPARES_MAX     32 /* buffers kept for reuse; 16 made up front: W3 had more inside libzmq at once */
 #define SPARES_FIRST   16
 
@@ -52,14 +53,10 @@ static buffer_head_t *s_head (uint8_t *data)
    2-21 times a run when the spares ran out). NULL + ENOMEM. */
 static buffer_head_t *s_buffer_new (size_t capacity)
 {
-    size_t size = (HEAD_SIZE + capacity + 4095) & ~(size_t)4095;
-    void *map = mmap (NULL, size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (map == MAP_FAILED) {
-        errno = ENOMEM;
+    size_t size = HEAD_SIZE + capacity;
+    buffer_head_t *head = (buffer_head_t *)fling_pages_map (&size, true);
+    if (!head)
         return NULL;
-    }
-    buffer_head_t *head = (buffer_head_t *)map;
     head->next = NULL;
     head->capacity = size - HEAD_SIZE;
     return head;
@@ -68,7 +65,7 @@ static buffer_head_t *s_buffer_new (size_t capacity)
 static void s_buffer_free (buffer_head_t *head)
 {
     if (head)
-        munmap (head, HEAD_SIZE + head->capacity);
+        fling_pages_unmap (head, HEAD_SIZE + head->capacity);
 }
 
 static void s_shelf_free (shelf_t *shelf)

@@ -9,8 +9,9 @@
     sent, to be filled again. Buffers are mapped, not malloc'd: a malloc
     that large makes glibc consolidate every small free chunk the loop
     thread's heap holds (its handlers' zloop timers). A buffer holds a full
-    batch of results without error text; error texts can make it grow. Buffers still inside libzmq when the
-    batch is destroyed are freed as they come back.
+    batch of results without error text; error texts can make it grow.
+    Buffers still inside libzmq when the batch is destroyed are freed as
+    they come back.
 */
 #ifndef FLING_RESULTS_H_INCLUDED
 #define FLING_RESULTS_H_INCLUDED
