@@ -10,8 +10,8 @@
     (the worker's async tasks) carves distinct, aligned blocks side by side
     from few slabs, reuses given-back ones first, has no cap, and frees all
     of it at destroy; its reserve maps memory already faulted in, for the
-    first burst of tasks to use. ASan checks that nothing leaks and that a given-back
-    block is not touched.
+    first burst of tasks to use. ASan checks that nothing leaks and that a
+    given-back block is not touched.
 */
 #include <setjmp.h>
 #include <stdarg.h>
