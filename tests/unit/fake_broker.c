@@ -35,9 +35,8 @@ fake_broker_t *fake_broker_new (int port)
             zclock_sleep (10);
     assert_int_equal (rc, 0);
     size_t size = sizeof self->endpoint;
-    assert_int_equal (zmq_getsockopt (zsock_resolve (self->router), ZMQ_LAST_ENDPOINT,
-                                      self->endpoint, &size),
-                      0);
+    assert_int_equal (
+        zmq_getsockopt (zsock_resolve (self->router), ZMQ_LAST_ENDPOINT, self->endpoint, &size), 0);
     const char *colon = strrchr (self->endpoint, ':');
     self->port = colon ? atoi (colon + 1) : 0;
     assert_true (self->port > 0);
@@ -131,8 +130,8 @@ static void record_submit (fake_broker_t *self, const fling_msg_t *submit)
     while (fling_record_next (&cursor, end, &record, &why) == 1) {
         if (self->seen_count == self->seen_capacity) {
             self->seen_capacity = self->seen_capacity ? self->seen_capacity * 2 : 1024;
-            self->seen = (fake_seen_t *)realloc (self->seen,
-                                                 self->seen_capacity * sizeof (fake_seen_t));
+            self->seen =
+                (fake_seen_t *)realloc (self->seen, self->seen_capacity * sizeof (fake_seen_t));
         }
         self->seen[self->seen_count++] = (fake_seen_t){record.id, submit->batch_seq};
     }

@@ -74,7 +74,7 @@ zmsg_t *raw_msg (const uint8_t header[4])
 
 /* A record in a fresh buffer; *size gets its length. */
 uint8_t *make_record (uint64_t seq, const char *name, size_t name_size, const char *payload,
-                             size_t payload_size, size_t *size)
+                      size_t payload_size, size_t *size)
 {
     *size = fling_record_size (name_size, payload_size);
     uint8_t *buf = malloc (*size);
@@ -163,4 +163,3 @@ zmsg_t *valid_message (fling_cmd_t cmd)
         return NULL;
     }
 }
-

@@ -60,7 +60,7 @@ static void test_task_id_format_like_printf (void **state)
             uint64_t power = 1;
             for (int k = 0; k < i / 2; k++)
                 power *= 10;
-            seq = power - (uint64_t) (i % 2 == 0); /* 10^19 still fits */
+            seq = power - (uint64_t)(i % 2 == 0); /* 10^19 still fits */
         } else
             seq = x >> (i % 64);
         x ^= x << 13; /* xorshift64 */
@@ -143,7 +143,7 @@ static void test_name_valid (void **state)
     for (int c = 0; c < 256; c++) {
         bool spec = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == ':' || c == '-';
-        char name[2] = {'x', (char) c};
+        char name[2] = {'x', (char)c};
         if (fling_name_valid (name + 1, 1) != spec || fling_name_valid (name, 2) != spec)
             fail_msg ("byte 0x%02x: name_valid should be %d", c, spec);
     }
@@ -152,12 +152,12 @@ static void test_name_valid (void **state)
 static void test_cmd_names (void **state)
 {
     const char *want[FLING_CMD_MAX] = {
-        [FLING_CMD_SUBMIT] = "SUBMIT", [FLING_CMD_ACK] = "ACK",
-        [FLING_CMD_PING] = "PING",     [FLING_CMD_PONG] = "PONG",
-        [FLING_CMD_READY] = "READY",   [FLING_CMD_DISPATCH] = "DISPATCH",
-        [FLING_CMD_RESULT] = "RESULT", [FLING_CMD_CAPACITY] = "CAPACITY",
-        [FLING_CMD_BYE] = "BYE",       [FLING_CMD_ERROR] = "ERROR",
-        [FLING_CMD_ADMIN] = "ADMIN",   [FLING_CMD_ADMIN_REPLY] = "ADMIN_REPLY",
+        [FLING_CMD_SUBMIT] = "SUBMIT",   [FLING_CMD_ACK] = "ACK",
+        [FLING_CMD_PING] = "PING",       [FLING_CMD_PONG] = "PONG",
+        [FLING_CMD_READY] = "READY",     [FLING_CMD_DISPATCH] = "DISPATCH",
+        [FLING_CMD_RESULT] = "RESULT",   [FLING_CMD_CAPACITY] = "CAPACITY",
+        [FLING_CMD_BYE] = "BYE",         [FLING_CMD_ERROR] = "ERROR",
+        [FLING_CMD_ADMIN] = "ADMIN",     [FLING_CMD_ADMIN_REPLY] = "ADMIN_REPLY",
         [FLING_CMD_HOLDING] = "HOLDING",
     };
     for (int cmd = 1; cmd < FLING_CMD_MAX; cmd++)

@@ -291,8 +291,8 @@ static void test_bad_messages_from_broker (void **state)
     zmsg_t *garbage[4] = {zmsg_new (), zmsg_new (), zmsg_new (), zmsg_new ()};
     zmsg_addstr (garbage[0], "not fling");
     zmsg_addmem (garbage[1], "FL\x09\x05", 4); /* a version we do not speak */
-    zmsg_addmem (garbage[2], header, 4);      /* DISPATCH without its frames */
-    zmsg_addmem (garbage[3], header, 4);      /* DISPATCH with a torn record */
+    zmsg_addmem (garbage[2], header, 4);       /* DISPATCH without its frames */
+    zmsg_addmem (garbage[3], header, 4);       /* DISPATCH with a torn record */
     zmsg_addmem (garbage[3], "\0\0\0\1", 4);
     zmsg_addmem (garbage[3], "\0\0\0\x20torn", 8);
     for (int i = 0; i < 4; i++)

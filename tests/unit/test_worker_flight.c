@@ -45,7 +45,8 @@ static int read_done (fake_broker_t *b, int *largest)
     return (int)msg->count;
 }
 
-static void run_async_wave (fake_broker_t *b, batch_t *batch, uint64_t *seq, int tasks, int *largest)
+static void run_async_wave (fake_broker_t *b, batch_t *batch, uint64_t *seq, int tasks,
+                            int *largest)
 {
     for (int i = 0; i < tasks; i++) {
         batch_add (batch, (*seq)++, "t.async", "{\"ms\":40}");

@@ -19,9 +19,8 @@
 
 /* ---- DISPATCH building and RESULT collecting ----------------------------- */
 
-
 void batch_add_ex (batch_t *batch, uint64_t seq, uint16_t attempt, uint32_t timeout_ms,
-                          const char *name, const char *payload)
+                   const char *name, const char *payload)
 {
     fling_task_id_t id;
     fling_task_id_make (&id, PRODUCER_ID, seq);
@@ -43,7 +42,6 @@ void broker_dispatch (fake_broker_t *b, batch_t *batch)
     batch->size = 0;
     batch->count = 0;
 }
-
 
 void results_reset (results_t *r)
 {
@@ -161,7 +159,8 @@ fling_status_t handle_block (fling_task_t *task, void *arg)
     }
     /* A stuck handler, until the test lets it go (bounded all the same). */
     int64_t hang_until = fling_clock_ms () + 20000;
-    while (strstr (payload, "hang") && !atomic_load (&counts.release_hang) && fling_clock_ms () < hang_until)
+    while (strstr (payload, "hang") && !atomic_load (&counts.release_hang) &&
+           fling_clock_ms () < hang_until)
         zclock_sleep (2);
     zclock_sleep (payload_ms (payload));
     atomic_fetch_add (&counts.block_finished, 1);
@@ -189,7 +188,6 @@ static void on_registered (fling_worker_t *worker, void *arg)
 
 /* ---- the worker on a thread ------------------------------------------------ */
 
-
 /* The runner of the test in progress, so a failed test's teardown can stop
    its worker instead of leaving it running into the next test. */
 static runner_t *s_current;
@@ -202,7 +200,7 @@ static void *run_thread (void *arg)
 }
 
 fling_worker_t *worker_new_ex (fake_broker_t *b, unsigned pool, unsigned async_limit,
-                                      unsigned drain_ms, unsigned prefetch)
+                               unsigned drain_ms, unsigned prefetch)
 {
     atomic_store (&counts.block_started, 0);
     atomic_store (&counts.block_finished, 0);
@@ -233,7 +231,7 @@ fling_worker_t *worker_new_ex (fake_broker_t *b, unsigned pool, unsigned async_l
 /* Without prefetch: the worker holds no more than it runs, so these tests
    see exactly which task runs when. */
 fling_worker_t *worker_new (fake_broker_t *b, unsigned pool, unsigned async_limit,
-                                   unsigned drain_ms)
+                            unsigned drain_ms)
 {
     return worker_new_ex (b, pool, async_limit, drain_ms, 0);
 }
@@ -357,7 +355,7 @@ void stop_and_join (fake_broker_t *b, runner_t *runner, fling_worker_t *worker)
 
 /* Stats are read once the loop has returned: the loop thread owns them. */
 fling_worker_stats_t stop_and_read_stats (fake_broker_t *b, runner_t *runner,
-                                                 fling_worker_t *worker)
+                                          fling_worker_t *worker)
 {
     stop_and_join (b, runner, worker);
     fling_worker_stats_t stats;
@@ -395,4 +393,3 @@ batch_t *batch_new (void)
     assert_non_null (batch);
     return batch;
 }
-
