@@ -94,11 +94,16 @@ static void test_tasks_results_heartbeats_drain (void **state)
     assert_string_equal (r.error[7], "disk on fire");
     assert_int_equal (r.outcome[8], FLING_OUTCOME_DONE);
 
-    /* Heartbeats: a PING every interval while idle. */
+    /* Heartbeats: PINGs keep coming while idle, and nothing else (the
+       bound is generous: a stalled machine delays them, it must not fail
+       the test). */
     int pings = b->pings;
-    fling_msg_t *unexpected = fake_broker_next (b, 5 * HEARTBEAT_MS / 2, false);
-    if (unexpected)
-        fail_msg ("unexpected %s while idle", fling_cmd_name (unexpected->cmd));
+    for (int64_t until = fling_clock_ms () + WAIT_MS;
+         b->pings - pings < 2 && fling_clock_ms () < until;) {
+        fling_msg_t *unexpected = fake_broker_next (b, HEARTBEAT_MS, false);
+        if (unexpected)
+            fail_msg ("unexpected %s while idle", fling_cmd_name (unexpected->cmd));
+    }
     assert_true (b->pings - pings >= 2);
 
     /* Drain: two blocking tasks running (pool of 2), two more waiting in the

@@ -70,6 +70,7 @@ void results_read (results_t *r, const fling_msg_t *msg)
         assert_true (seq < SEQ_MAX);
         assert_int_equal (r->outcome[seq], -1); /* one result per task */
         r->outcome[seq] = result.outcome;
+        r->arrival[seq] = r->count; /* 0 for the first result that came */
         snprintf (r->error[seq], sizeof r->error[seq], "%.*s", (int)result.error_size,
                   result.error ? result.error : "");
         r->count++;
@@ -144,6 +145,10 @@ void handle_async (fling_task_t *task, void *arg)
 fling_status_t handle_block (fling_task_t *task, void *arg)
 {
     atomic_fetch_add (&counts.block_started, 1);
+    int running = atomic_fetch_add (&counts.block_running, 1) + 1;
+    for (int most = atomic_load (&counts.block_most); running > most;)
+        if (atomic_compare_exchange_weak (&counts.block_most, &most, running))
+            break;
     const char *payload = fling_task_payload (task);
     fling_status_t status = FLING_OK;
     int *index = (int *)fling_thread_state (s_slot);
@@ -163,6 +168,7 @@ fling_status_t handle_block (fling_task_t *task, void *arg)
            fling_clock_ms () < hang_until)
         zclock_sleep (2);
     zclock_sleep (payload_ms (payload));
+    atomic_fetch_sub (&counts.block_running, 1);
     atomic_fetch_add (&counts.block_finished, 1);
     return status;
 }
@@ -209,6 +215,8 @@ fling_worker_t *worker_new_ex (fake_broker_t *b, unsigned pool, unsigned async_l
     atomic_store (&counts.registered, 0);
     atomic_store (&counts.handler_errors, 0);
     atomic_store (&counts.release_hang, 0);
+    atomic_store (&counts.block_running, 0);
+    atomic_store (&counts.block_most, 0);
     fling_worker_options_t options;
     fling_worker_options_init (&options);
     options.endpoint = b->endpoint;

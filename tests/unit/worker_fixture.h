@@ -24,6 +24,7 @@
 /* What the handlers and hooks saw; reset by worker_new_ex. */
 typedef struct {
     atomic_int block_started, block_finished;
+    atomic_int block_running, block_most; /* blocking handlers running now, and at most */
     atomic_int hook_starts, hook_stops;
     atomic_int registered;
     atomic_int handler_errors;
@@ -40,6 +41,7 @@ typedef struct {
 #define SEQ_MAX 64
 typedef struct {
     int outcome[SEQ_MAX]; /* -1: no result yet */
+    int arrival[SEQ_MAX]; /* in which place the result came, from 0 */
     char error[SEQ_MAX][128];
     int count;
     int messages;
