@@ -1162,6 +1162,11 @@ static void test_last_error (void **state)
     assert_string_equal (fling_last_error (), fling_strerror (FLING_EBADNAME));
     fling_set_last_error (ENOMEM, "");
     assert_string_equal (fling_last_error (), strerror (ENOMEM));
+    /* A later error that sets only errno (most functions do) is not
+       described by the detail of an earlier one. */
+    fling_set_last_error (FLING_EBADJSON, "line 1 column 3");
+    errno = EINVAL;
+    assert_string_equal (fling_last_error (), strerror (EINVAL));
 }
 
 int main (void)
