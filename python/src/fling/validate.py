@@ -173,26 +173,32 @@ _LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 def _serialise(payload: dict) -> bytes:
     try:
-        try:
-            text = _encode_sorted(payload)
-        except TypeError:
-            # Keys of mixed types cannot be sorted; they may also collide as
-            # text ({1: .., "1": ..}): serialise as given and check it all.
-            data = _encode_plain(payload).encode("utf-8")
-            check_json(data)
-            return data
+        text = _encode_sorted(payload)
         data = text.encode("utf-8")
-    except (TypeError, ValueError) as exc:  # not serialisable, NaN, a cycle, a lone surrogate
+    except TypeError as exc:
+        # Keys of mixed types cannot be sorted; they may also collide as
+        # text ({1: .., "1": ..}): serialise as given and check it all.
+        try:
+            data = _encode_plain(payload).encode("utf-8")
+        except (TypeError, ValueError, RecursionError):
+            raise BadJSON(str(exc)[:200]) from None
+        check_json(data)
+        return data
+    except ValueError as exc:  # NaN, a cycle, a lone surrogate
         raise BadJSON(str(exc)[:200]) from None
     except RecursionError:
         raise BadJSON("nesting deeper than %d" % DEPTH_MAX) from None
-    if len(data) > PAYLOAD_MAX:
-        raise TooLarge("payload above 1 MiB")
     # Sorted keys cannot repeat, Python floats are finite and the encoder
-    # writes valid JSON: only depth, huge integers and \u0000 remain, and
-    # the text shows where they might be.
-    if (text.count("{") + text.count("[") > DEPTH_MAX or "\\u0000" in text
-            or _LONG_DIGITS.search(text)):
+    # writes valid JSON: only the size, depth, huge integers and \u0000
+    # remain, and the text shows where they might be. 65 levels take at
+    # least 130 characters.
+    if len(data) > 2 * DEPTH_MAX + 1:
+        if len(data) > PAYLOAD_MAX:
+            raise TooLarge("payload above 1 MiB")
+        if text.count("{") + text.count("[") > DEPTH_MAX:
+            check_json(data)
+            return data
+    if "\\u0000" in text or _LONG_DIGITS.search(text) is not None:
         check_json(data)
     return data
 
@@ -217,7 +223,7 @@ def payload_bytes(payload: Payload) -> bytes:
     return data
 
 
-def validate(name: str, payload: Payload) -> None:
+def validate_task(name: str, payload: Payload) -> None:
     """Checks a task without sending it (fling_task_validate)."""
     check_name(name)
     payload_bytes(payload)
