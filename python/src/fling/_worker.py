@@ -380,9 +380,10 @@ class Engine:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 self.loop.remove_signal_handler(signum)
             await self.teardown()
-        log.info("stopped done=%d failed=%d retried=%d released=%d timed_out=%d reconnects=%d",
-                 self.stats.done, self.stats.failed, self.stats.retried, self.stats.released,
-                 self.stats.timed_out, self.stats.reconnects)
+        s = self.stats
+        log.info("stopped done=%d failed=%d retried=%d released=%d timed_out=%d reconnects=%d "
+                 "holding_sent=%d results_resent=%d", s.done, s.failed, s.retried, s.released,
+                 s.timed_out, s.reconnects, s.holding_sent, s.results_resent)
         return self.rc
 
     async def teardown(self) -> None:
