@@ -24,7 +24,7 @@
       durable with ONE flush, then returns 0. The broker acknowledges a
       SUBMIT only after the commit that follows its put returned 0. On -1
       nothing staged since the last good commit may be acknowledged and
-      the store never reports success again (RELIABILITY.md §3.3).
+      the store never reports success again (broker/STORE.md, "Rules").
     - recover(fn): once at start, before any other call: fn(event) for
       every record in log order (see fling_store_event_t). The broker
       applies them to its own tables and calls unpin() for a task record
@@ -100,8 +100,10 @@ typedef struct {
     bool full;
     /* from the last recover() */
     uint64_t records;
-    uint64_t corrupt_records;
-    uint64_t torn_bytes;
+    uint64_t corrupt_records;  /* damaged stretches of once-durable records, skipped */
+    uint64_t torn_bytes;       /* cut off the newest segment's tail (a write a crash cut short) */
+    uint32_t damaged_segments; /* segments not read in full: kept, quarantined once empty */
+    uint32_t quarantined;      /* files in the quarantine waiting for an operator */
 } fling_store_status_t;
 
 /*  What a store implements. Every member is required; `state` is the

@@ -29,7 +29,9 @@
 #define STATE_HEAD  23
 #define DONE_SIZE   24
 #define WAL_OVERHEAD FLING_WAL_RECORD_OVERHEAD
-#define DONE_RESERVE (WAL_OVERHEAD + DONE_SIZE) /* kept for each live task's end */
+/* Kept for each live task's end: its DONE record, and the commit marker
+   that may follow it (a full log may end one task per commit). */
+#define DONE_RESERVE (WAL_OVERHEAD + DONE_SIZE + FLING_WAL_COMMIT_SIZE)
 
 typedef struct {
     fling_store_lock_t *lock; /* held while the store is open: one broker per directory */
@@ -289,6 +291,8 @@ static void disk_status (void *state, fling_store_status_t *status)
     status->records = self->replay.records;
     status->corrupt_records = self->replay.corrupt_records;
     status->torn_bytes = self->replay.torn_bytes;
+    status->damaged_segments = self->replay.damaged_segments;
+    status->quarantined = self->replay.quarantined;
 }
 
 static void disk_destroy (void *state)
