@@ -33,6 +33,7 @@ struct _fling_wal_t {
     int dir_fd;
     segment_t *segments; /* ascending ids; the last one is active */
     size_t segment_count, segment_cap;
+    uint32_t files;      /* segments that are regular files */
     fling_wal_space_t *space;   /* cap, floor, reservations, spares */
     uint64_t active_offset;     /* next free byte in the active segment (buffered bytes included) */
     uint64_t buffer_offset;     /* where buf[0] goes in the active segment */
@@ -89,6 +90,7 @@ static int segments_push (fling_wal_t *self, uint32_t id, int fd)
     }
     self->segments[self->segment_count++] = (segment_t){.id = id, .fd = fd};
     self->stats.segments = (uint32_t)self->segment_count;
+    self->files += fd >= 0;
     return 0;
 }
 
@@ -102,10 +104,8 @@ static void set_failed (fling_wal_t *self, const char *what)
 
 static fling_wal_fill_t fill_of (fling_wal_t *self)
 {
-    fling_wal_fill_t fill = {.active_offset = self->segment_count ? self->active_offset : 0};
-    for (size_t i = 0; i < self->segment_count; i++)
-        fill.files += self->segments[i].fd >= 0;
-    return fill;
+    return (fling_wal_fill_t){.active_offset = self->segment_count ? self->active_offset : 0,
+                              .files = self->files};
 }
 
 /* ---- space (fling_wal_space.h) ------------------------------------------- */
@@ -189,8 +189,10 @@ static int segment_remove (fling_wal_t *self, segment_t *seg)
         self->quarantined++;
     } else if (unlink (path) != 0)
         fling_warn ("store: cannot remove %s: %s", path, strerror (errno));
-    if (seg->fd >= 0)
+    if (seg->fd >= 0) {
         close (seg->fd);
+        self->files--;
+    }
     size_t index = (size_t)(seg - self->segments);
     memmove (seg, seg + 1, (self->segment_count - index - 1) * sizeof *seg);
     self->segment_count--;

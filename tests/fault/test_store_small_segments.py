@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Segment size is not a cap on tasks (issue #15): with --segment-bytes 65536
-the store holds 20,000 queued tasks (about 3.4 MB of records in ~60 segments),
+the store holds 20,000 queued tasks (about 3.4 MB of records in ~50 segments),
 `stats` says full=false while it accepts them, and a restart recovers them
-all. Then a cap (--store-max-bytes 2 MiB) makes the store refuse: every
+all. Then a cap (--store-max-bytes 8 MiB) makes the store refuse: every
 STORE_FULL answer is seen with stats full=true, tasks already accepted all
 complete, and once they drained the store accepts again. Every accepted task
 runs once (ledger)."""
