@@ -13,7 +13,8 @@
       (compaction). *segment is the locator of the task's current live
       record (0 = none; the broker keeps it in the task header) and gets
       the new one. -1 + ENOSPC when the store has no room for the task
-      and its later completion; -1 + EIO when the store failed.
+      and its later completion; -1 + EMSGSIZE for a task larger than one
+      segment can hold; -1 + EIO when the store failed.
     - state(id, task): the task's attempt / crash count / dead-letter state
       / leased flag changed (task->record is ignored). Rides along with the
       next commit; losing it re-runs a task, never loses one.

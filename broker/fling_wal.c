@@ -20,7 +20,8 @@
 
 typedef struct {
     uint32_t id;
-    int fd;             /* -1: not a regular file */
+    int fd;             /* open while active (or being read); -1 when sealed */
+    bool regular;       /* a regular file (else: a directory or such, named like a segment) */
     uint64_t live;
     bool dirty;         /* written since the last fdatasync */
     const char *damage; /* why it could not be read in full; NULL if it could */
@@ -76,7 +77,7 @@ static segment_t *segment_find (fling_wal_t *self, uint32_t id)
     return NULL;
 }
 
-static int segments_push (fling_wal_t *self, uint32_t id, int fd)
+static int segments_push (fling_wal_t *self, uint32_t id, int fd, bool regular)
 {
     if (self->segment_count == self->segment_cap) {
         size_t cap = self->segment_cap ? self->segment_cap * 2 : 16;
@@ -88,9 +89,9 @@ static int segments_push (fling_wal_t *self, uint32_t id, int fd)
         self->segments = grown;
         self->segment_cap = cap;
     }
-    self->segments[self->segment_count++] = (segment_t){.id = id, .fd = fd};
+    self->segments[self->segment_count++] = (segment_t){.id = id, .fd = fd, .regular = regular};
     self->stats.segments = (uint32_t)self->segment_count;
-    self->files += fd >= 0;
+    self->files += regular;
     return 0;
 }
 
@@ -118,8 +119,11 @@ void fling_wal_check_space (fling_wal_t *self)
 
 bool fling_wal_has_room (fling_wal_t *self, size_t size, size_t reserve_after)
 {
-    return !self->failed &&
-           fling_wal_space_has_room (self->space, fill_of (self), RECORD_HEADER + size, reserve_after);
+    if (self->failed) {
+        errno = EIO;
+        return false;
+    }
+    return fling_wal_space_has_room (self->space, fill_of (self), RECORD_HEADER + size, reserve_after);
 }
 
 void fling_wal_reserve (fling_wal_t *self, int64_t delta)
@@ -133,7 +137,7 @@ void fling_wal_reserve (fling_wal_t *self, int64_t delta)
    -1 + ENOMEM; the caller then closes (and removes) the file. */
 static int segment_adopt (fling_wal_t *self, uint32_t id, int fd)
 {
-    if (segments_push (self, id, fd) != 0)
+    if (segments_push (self, id, fd, true) != 0)
         return -1;
     active (self)->dirty = true;
     self->active_offset = self->buffer_offset = HEADER;
@@ -189,10 +193,9 @@ static int segment_remove (fling_wal_t *self, segment_t *seg)
         self->quarantined++;
     } else if (unlink (path) != 0)
         fling_warn ("store: cannot remove %s: %s", path, strerror (errno));
-    if (seg->fd >= 0) {
+    if (seg->fd >= 0)
         close (seg->fd);
-        self->files--;
-    }
+    self->files -= seg->regular;
     size_t index = (size_t)(seg - self->segments);
     memmove (seg, seg + 1, (self->segment_count - index - 1) * sizeof *seg);
     self->segment_count--;
@@ -241,12 +244,18 @@ static int segment_roll (fling_wal_t *self, bool essential)
         errno = ENOSPC;
         return -1;
     }
+    uint32_t old_index = old ? (uint32_t)(old - self->segments) : 0;
     if (segment_start (self, old ? old->id + 1 : 1) != 0) {
         if (errno == ENOSPC || errno == EDQUOT) {
             fling_wal_space_refused (self->space, fill_of (self));
             errno = ENOSPC;
         }
-        return -1;
+        return -1; /* the old segment stays the active one */
+    }
+    old = old ? &self->segments[old_index] : NULL; /* the list may have moved */
+    if (old && old->fd >= 0) { /* sealed: no descriptor kept (small segments may be many) */
+        close (old->fd);
+        old->fd = -1;
     }
     fling_wal_check_space (self); /* refills the spares; the last segment that fits? */
     return 0;
@@ -260,20 +269,11 @@ static int segments_load (fling_wal_t *self)
     size_t count;
     if (fling_wal_dir_list (self->dir, &entries, &count) != 0)
         return -1;
+    /* Not a regular file: kept in the list, damaged, with nothing to read
+       (quarantined in its turn), for the broker and the checker alike. */
     int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        /* Not a regular file: kept in the list, damaged, with nothing to
-           read (quarantined in its turn), for the broker and the checker
-           alike. A file that cannot be opened stops the open. */
-        int fd = entries[i].regular
-                     ? fling_wal_segment_open (self->dir, entries[i].id, self->options.read_only)
-                     : -1;
-        if ((entries[i].regular && fd < 0) || segments_push (self, entries[i].id, fd) != 0) {
-            rc = -1;
-            if (fd >= 0)
-                close (fd);
-        }
-    }
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = segments_push (self, entries[i].id, -1, entries[i].regular);
     free (entries);
     return rc;
 }
@@ -348,11 +348,22 @@ static int truncate_tail (fling_wal_t *self, segment_t *seg, size_t end)
     return 0;
 }
 
-/* Reads one segment back into `stats`. 0, or -1 + ENOMEM. */
+/* Reads one segment back into `stats`; only the newest stays open (it may
+   go on as the active one). 0, or -1 + errno (a segment that cannot be
+   opened, for permissions say, stops the replay: nothing is wrong with
+   its data; ENOMEM). */
 static int replay_segment (fling_wal_t *self, segment_t *seg, bool newest, fling_wal_record_fn *fn,
                            void *arg, fling_wal_replay_stats_t *stats, fling_wal_scan_t *scan)
 {
-    if (fling_wal_segment_read (self->dir, seg->id, seg->fd, newest, fn, arg, scan, &seg->damage))
+    if (seg->regular &&
+        (seg->fd = fling_wal_segment_open (self->dir, seg->id, self->options.read_only)) < 0)
+        return -1;
+    int rc = fling_wal_segment_read (self->dir, seg->id, seg->fd, newest, fn, arg, scan, &seg->damage);
+    if (seg->fd >= 0 && (!newest || rc != 0)) {
+        close (seg->fd);
+        seg->fd = -1;
+    }
+    if (rc != 0)
         return -1;
     stats->records += scan->records;
     stats->bytes += scan->bytes;
@@ -371,7 +382,7 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
     memset (stats, 0, sizeof *stats);
     size_t newest = self->segment_count; /* the last regular file: the only one with a tail */
     for (size_t i = 0; i < self->segment_count; i++)
-        if (self->segments[i].fd >= 0)
+        if (self->segments[i].regular)
             newest = i;
     fling_wal_scan_t scan, tail = {0};
     for (size_t i = 0; i < self->segment_count; i++) {
@@ -395,6 +406,10 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
         return -1;
     }
     if (!seg || seg != active (self) || seg->damage || tail.version != FLING_WAL_VERSION) {
+        if (seg && seg != active (self) && seg->fd >= 0) { /* the roll seals only the last */
+            close (seg->fd);
+            seg->fd = -1;
+        }
         if (segment_roll (self, true) != 0)
             return -1;
     } else {
@@ -495,7 +510,7 @@ int fling_wal_commit (fling_wal_t *self)
         return -1;
     for (size_t i = 0; i < self->segment_count; i++) {
         segment_t *seg = &self->segments[i];
-        if (!seg->dirty)
+        if (!seg->dirty || seg->fd < 0)
             continue;
         /* Never retried: after a failed fdatasync the kernel may have
            dropped the dirty pages, and a second call could "succeed". */

@@ -77,7 +77,8 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
     max_bytes), so records that end tasks can always be written even when
     the disk suddenly refuses to allocate; when it cannot allocate, the log
     turns full. A full log refuses every record with `reserve_after` > 0
-    (a new task) until fling_wal_check_space finds room again. */
+    (a new task) until fling_wal_check_space finds room again. False sets
+    errno: ENOSPC, EMSGSIZE (no segment can take it) or EIO (failed). */
 bool fling_wal_has_room (fling_wal_t *self, size_t size, size_t reserve_after);
 
 /*  Adds `delta` (may be negative; floored at 0) to the bytes reserved for

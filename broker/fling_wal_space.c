@@ -93,29 +93,41 @@ static bool may_grow (fling_wal_space_t *self, fling_wal_fill_t fill)
            self->free_bytes >= seg + self->options.free_floor_bytes;
 }
 
-/* True if a record of `need` bytes fits in what is allocated and
-   `promised` bytes of reserved records still fit after it. */
-static bool room_after (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t need,
-                        uint64_t promised)
+/* How many more spares a record of `need` bytes, and `promised` bytes of
+   reserved records after it, need in allocated space: 0 if it all fits,
+   SIZE_MAX if the record cannot fit in a segment at all. */
+static size_t spares_missing (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t need,
+                              uint64_t promised)
 {
     uint64_t seg = self->options.segment_bytes;
     uint64_t capacity = seg - FLING_WAL_SEGMENT_HEADER - SEGMENT_SLACK;
-    uint64_t spares = fling_wal_space_spares (self);
+    if (need > capacity)
+        return SIZE_MAX;
+    uint64_t avail, wanted = 0;
     if (fill.active_offset && fill.active_offset + need + FLING_WAL_COMMIT_SIZE <= seg) {
         uint64_t rest = seg - fill.active_offset - need;
-        return (rest > SEGMENT_SLACK ? rest - SEGMENT_SLACK : 0) + spares * capacity >= promised;
+        avail = rest > SEGMENT_SLACK ? rest - SEGMENT_SLACK : 0;
+    } else {
+        wanted = 1; /* a roll: the active segment's rest is lost, a spare becomes active */
+        avail = capacity - need;
     }
-    /* A roll: the active segment's rest is lost, a spare becomes active. */
-    return spares && need <= capacity && capacity - need + (spares - 1) * capacity >= promised;
+    if (promised > avail)
+        wanted += (promised - avail + capacity - 1) / capacity;
+    size_t spares = fling_wal_space_spares (self);
+    return wanted > spares ? (size_t)(wanted - spares) : 0;
 }
 
-/* Allocates spares until room_after holds; false if it cannot. A full log
-   does not try: fling_wal_space_check does, about once a second. */
+/* Allocates the spares missing; false if it cannot (or the record could
+   never fit). A full log does not try: fling_wal_space_check does, about
+   once a second. */
 static bool grow_for (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t need,
                       uint64_t promised)
 {
-    while (!room_after (self, fill, need, promised))
-        if (self->full || !may_grow (self, fill) || fling_wal_spares_add (self->spares) != 0)
+    size_t missing = spares_missing (self, fill, need, promised);
+    if (missing == SIZE_MAX || (missing && self->full))
+        return false;
+    for (size_t i = 0; i < missing; i++)
+        if (!may_grow (self, fill) || fling_wal_spares_add (self->spares) != 0)
             return false;
     return true;
 }
@@ -124,6 +136,11 @@ bool fling_wal_space_has_room (fling_wal_space_t *self, fling_wal_fill_t fill, u
                                uint64_t reserve_after)
 {
     uint64_t seg = self->options.segment_bytes;
+    if (need + FLING_WAL_SEGMENT_HEADER + SEGMENT_SLACK > seg) {
+        errno = EMSGSIZE; /* larger than a segment can take */
+        return false;
+    }
+    errno = ENOSPC;
     if (!self->spares) { /* the record alone must fit, or a segment be allowed */
         if (fill.active_offset && fill.active_offset + need + FLING_WAL_COMMIT_SIZE + reserve_after <= seg)
             return true;
@@ -131,8 +148,7 @@ bool fling_wal_space_has_room (fling_wal_space_t *self, fling_wal_fill_t fill, u
     }
     if (reserve_after && self->full)
         return false; /* a full log takes no new task: what `stats` says is what it does */
-    uint64_t promised = self->reserved + reserve_after;
-    if (room_after (self, fill, need, promised) || grow_for (self, fill, need, promised))
+    if (grow_for (self, fill, need, self->reserved + reserve_after))
         return true;
     set_full (self, fill, true);
     return false;
@@ -153,8 +169,9 @@ void fling_wal_space_check (fling_wal_space_t *self, fling_wal_fill_t fill)
         /* Allocate ahead: one spare at least, and every reservation. */
         bool was = self->full;
         self->full = false;
-        if (!fling_wal_space_spares (self) ||
-            !room_after (self, fill, FLING_WAL_RECORD_HEADER, self->reserved))
+        if (!fling_wal_space_spares (self) && fling_wal_spares_add (self->spares) != 0)
+            full = true;
+        else
             full = !grow_for (self, fill, FLING_WAL_RECORD_HEADER, self->reserved);
         self->full = was;
     }

@@ -45,8 +45,10 @@ void fling_wal_space_destroy (fling_wal_space_t **self_p);
 
 /*  True if a record of `need` bytes (header included) fits, and `reserve_after`
     more bytes plus every reservation still fit in allocated space after it
-    (allocating spares if it must and may). A full log refuses every record
-    with reserve_after > 0. Turns the log full when it cannot allocate. */
+    (allocating the spares that takes, if it may). A full log refuses every
+    record with reserve_after > 0. False + errno: EMSGSIZE for a record no
+    segment can take, else ENOSPC (and the log turns full if it could not
+    allocate). */
 bool fling_wal_space_has_room (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t need,
                                uint64_t reserve_after);
 

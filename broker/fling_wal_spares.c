@@ -10,16 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct {
-    unsigned number; /* spare-<number>.tmp */
-    int fd;
-} spare_t;
-
+/* Spares are files in the directory, known by number (spare-<n>.tmp); no
+   descriptor is kept open for them: a store with small segments may hold
+   thousands. */
 struct _fling_wal_spares_t {
     char *dir;
     size_t segment_bytes;
     fling_io_t io;
-    spare_t *items;
+    unsigned *numbers;
     size_t count, cap;
     unsigned next_number;
 };
@@ -29,19 +27,19 @@ static void spare_path (fling_wal_spares_t *self, unsigned number, char *path, s
     snprintf (path, size, "%s/spare-%u.tmp", self->dir, number);
 }
 
-static int push (fling_wal_spares_t *self, unsigned number, int fd)
+static int push (fling_wal_spares_t *self, unsigned number)
 {
     if (self->count == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 8;
-        spare_t *grown = realloc (self->items, cap * sizeof *grown);
+        unsigned *grown = realloc (self->numbers, cap * sizeof *grown);
         if (!grown) {
             errno = ENOMEM;
             return -1;
         }
-        self->items = grown;
+        self->numbers = grown;
         self->cap = cap;
     }
-    self->items[self->count++] = (spare_t){.number = number, .fd = fd};
+    self->numbers[self->count++] = number;
     if (number >= self->next_number)
         self->next_number = number + 1;
     return 0;
@@ -58,14 +56,11 @@ static void adopt (fling_wal_spares_t *self, const char *name)
         return;
     char path[4096];
     snprintf (path, sizeof path, "%s/%s", self->dir, name);
-    int fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
-    if (ours && fd >= 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode) &&
+    if (ours && lstat (path, &st) == 0 && S_ISREG (st.st_mode) &&
         (size_t)st.st_size == self->segment_bytes &&
-        (uint64_t)st.st_blocks * 512 >= self->segment_bytes && push (self, number, fd) == 0)
+        (uint64_t)st.st_blocks * 512 >= self->segment_bytes && push (self, number) == 0)
         return;
-    if (fd >= 0)
-        close (fd);
     unlink (path);
 }
 
@@ -100,9 +95,7 @@ void fling_wal_spares_destroy (fling_wal_spares_t **self_p)
     fling_wal_spares_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->count; i++)
-        close (self->items[i].fd);
-    free (self->items);
+    free (self->numbers);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -121,13 +114,14 @@ int fling_wal_spares_add (fling_wal_spares_t *self)
     int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -1;
-    if (self->io.fallocate (fd, 0, (off_t)self->segment_bytes) != 0 || push (self, number, fd) != 0) {
+    if (self->io.fallocate (fd, 0, (off_t)self->segment_bytes) != 0 || push (self, number) != 0) {
         int err = errno;
         close (fd);
         unlink (path);
         errno = err;
         return -1;
     }
+    close (fd);
     return 0;
 }
 
@@ -138,12 +132,17 @@ int fling_wal_spares_take (fling_wal_spares_t *self, const char *path, const voi
         errno = ENOENT;
         return -1;
     }
-    spare_t *spare = &self->items[self->count - 1];
     char from[4096];
-    spare_path (self, spare->number, from, sizeof from);
-    if (fling_io_write_all (&self->io, spare->fd, header, header_size, 0) != 0 ||
-        rename (from, path) != 0)
+    spare_path (self, self->numbers[self->count - 1], from, sizeof from);
+    int fd = open (from, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
         return -1;
+    if (fling_io_write_all (&self->io, fd, header, header_size, 0) != 0 || rename (from, path) != 0) {
+        int err = errno;
+        close (fd);
+        errno = err;
+        return -1;
+    }
     self->count--;
-    return spare->fd;
+    return fd;
 }

@@ -40,6 +40,11 @@ def test():
         assert chk["rc"] == 0 and chk["live_tasks"] == TOTAL, chk
         c.start_broker(*args, same_ports=True, name="broker.1")
         assert c.stats()["tasks"] == TOTAL
+        # a task larger than a segment: refused as too large, not "unavailable" for ever
+        rc, text = c.send_task("test.noop", {"pad": "x" * 70000})
+        print("a 70 KB task with 64 KiB segments: rc=%d %s" % (rc, text), flush=True)
+        assert rc != 0 and "too large" in text.lower().replace("_", " "), text
+        assert c.broker.alive() and c.stats()["tasks"] == TOTAL
 
         # a cap: refusals agree with stats
         assert c.stop(c.broker, signal.SIGTERM) == 0

@@ -523,6 +523,20 @@ static void test_reservations_span_segments (void **state)
     char *dir = store_dir_new ("wal");
     fling_wal_t *wal = open_log_ex (dir, NULL, 0, NULL, NULL, true, false);
     uint8_t body[150] = {0};
+    /* a record no segment can take: refused as too large, nothing allocated
+       for it (once, it allocated spares until the disk was full) */
+    fling_wal_stats_t before;
+    fling_wal_stats (wal, &before);
+    assert_false (fling_wal_has_room (wal, SEGMENT, 54));
+    assert_int_equal (errno, EMSGSIZE);
+    assert_false (fling_wal_has_room (wal, SEGMENT - 100, 0));
+    assert_int_equal (errno, EMSGSIZE);
+    assert_false (fling_wal_full (wal));
+    fling_wal_stats_t after;
+    fling_wal_stats (wal, &after);
+    assert_int_equal (after.spares, before.spares);
+    assert_true (fling_wal_append (wal, 7, false, NULL, 0, body, SEGMENT) < 0);
+    assert_int_equal (errno, EMSGSIZE);
     for (int i = 0; i < 10000; i++) {
         assert_true (fling_wal_has_room (wal, sizeof body, 54));
         int64_t seg = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
