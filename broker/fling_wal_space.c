@@ -95,7 +95,8 @@ static bool may_grow (fling_wal_space_t *self, fling_wal_fill_t fill)
 
 /* How many more spares a record of `need` bytes, and `promised` bytes of
    reserved records after it, need in allocated space: 0 if it all fits,
-   SIZE_MAX if the record cannot fit in a segment at all. */
+   SIZE_MAX if the record cannot fit in a segment at all. On the path of
+   every task: no division unless something is missing. */
 static size_t spares_missing (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t need,
                               uint64_t promised)
 {
@@ -103,18 +104,18 @@ static size_t spares_missing (fling_wal_space_t *self, fling_wal_fill_t fill, ui
     uint64_t capacity = seg - FLING_WAL_SEGMENT_HEADER - SEGMENT_SLACK;
     if (need > capacity)
         return SIZE_MAX;
-    uint64_t avail, wanted = 0;
+    uint64_t spares = fling_wal_space_spares (self), avail;
     if (fill.active_offset && fill.active_offset + need + FLING_WAL_COMMIT_SIZE <= seg) {
         uint64_t rest = seg - fill.active_offset - need;
-        avail = rest > SEGMENT_SLACK ? rest - SEGMENT_SLACK : 0;
-    } else {
-        wanted = 1; /* a roll: the active segment's rest is lost, a spare becomes active */
-        avail = capacity - need;
+        avail = (rest > SEGMENT_SLACK ? rest - SEGMENT_SLACK : 0) + spares * capacity;
+    } else { /* a roll: the active segment's rest is lost, a spare becomes active */
+        if (!spares)
+            return 1 + (promised > capacity - need
+                            ? (promised - (capacity - need) + capacity - 1) / capacity
+                            : 0);
+        avail = capacity - need + (spares - 1) * capacity;
     }
-    if (promised > avail)
-        wanted += (promised - avail + capacity - 1) / capacity;
-    size_t spares = fling_wal_space_spares (self);
-    return wanted > spares ? (size_t)(wanted - spares) : 0;
+    return avail >= promised ? 0 : (size_t)((promised - avail + capacity - 1) / capacity);
 }
 
 /* Allocates the spares missing; false if it cannot (or the record could
@@ -140,17 +141,17 @@ bool fling_wal_space_has_room (fling_wal_space_t *self, fling_wal_fill_t fill, u
         errno = EMSGSIZE; /* larger than a segment can take */
         return false;
     }
-    errno = ENOSPC;
     if (!self->spares) { /* the record alone must fit, or a segment be allowed */
-        if (fill.active_offset && fill.active_offset + need + FLING_WAL_COMMIT_SIZE + reserve_after <= seg)
+        if ((fill.active_offset &&
+             fill.active_offset + need + FLING_WAL_COMMIT_SIZE + reserve_after <= seg) ||
+            !self->full)
             return true;
-        return !self->full;
+    } else if (!(reserve_after && self->full)) { /* a full log takes no new task */
+        if (grow_for (self, fill, need, self->reserved + reserve_after))
+            return true;
+        set_full (self, fill, true);
     }
-    if (reserve_after && self->full)
-        return false; /* a full log takes no new task: what `stats` says is what it does */
-    if (grow_for (self, fill, need, self->reserved + reserve_after))
-        return true;
-    set_full (self, fill, true);
+    errno = ENOSPC;
     return false;
 }
 
