@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compose_stack import Stack, build_image, sh, wait_until  # noqa: E402
+from compose_stack import Stack, build_image, require_docker, sh, wait_until  # noqa: E402
 
 
 def case_up():
@@ -201,6 +201,7 @@ def main(argv):
     if len(argv) != 1 or (argv[0] not in CASES and argv[0] != "image"):
         print(__doc__)
         return 2
+    require_docker()  # exits 77 (skipped) without a Docker Engine
     started = time.monotonic()
     try:
         if argv[0] == "image":
