@@ -91,11 +91,12 @@ int fling_store_check (const char *dir, bool list_ids, FILE *out)
             entry->dead ? dead++ : live++;
     }
     fprintf (out,
-             "{\"records\":%" PRIu64 ",\"live_tasks\":%zu,\"dead_tasks\":%zu,\"corrupt_records\":%" PRIu64
+             "{\"records\":%" PRIu64
+             ",\"live_tasks\":%zu,\"dead_tasks\":%zu,\"corrupt_records\":%" PRIu64
              ",\"torn_bytes\":%" PRIu64 ",\"segments\":%" PRIu64 ",\"damaged_segments\":%" PRIu32
              ",\"quarantined\":%" PRIu32 "}\n",
-             status.records, live, dead, status.corrupt_records, status.torn_bytes,
-             status.segments, status.damaged_segments, status.quarantined);
+             status.records, live, dead, status.corrupt_records, status.torn_bytes, status.segments,
+             status.damaged_segments, status.quarantined);
     for (size_t i = 0; i < slots; i++) {
         entry_t *entry = (entry_t *)fling_idmap_slot_value (check.live, i);
         if (!entry)

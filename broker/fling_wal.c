@@ -20,8 +20,8 @@
 
 typedef struct {
     uint32_t id;
-    int fd;             /* open while active (or being read); -1 when sealed */
-    bool regular;       /* a regular file (else: a directory or such, named like a segment) */
+    int fd;       /* open while active (or being read); -1 when sealed */
+    bool regular; /* a regular file (else: a directory or such, named like a segment) */
     uint64_t live;
     bool dirty;         /* written since the last fdatasync */
     const char *damage; /* why it could not be read in full; NULL if it could */
@@ -34,11 +34,11 @@ struct _fling_wal_t {
     int dir_fd;
     segment_t *segments; /* ascending ids; the last one is active */
     size_t segment_count, segment_cap;
-    uint32_t files;      /* segments that are regular files */
-    fling_wal_space_t *space;   /* cap, floor, reservations, spares */
-    uint64_t active_offset;     /* next free byte in the active segment (buffered bytes included) */
-    uint64_t buffer_offset;     /* where buf[0] goes in the active segment */
-    uint64_t synced_offset;     /* active segment durable up to here */
+    uint32_t files;           /* segments that are regular files */
+    fling_wal_space_t *space; /* cap, floor, reservations, spares */
+    uint64_t active_offset;   /* next free byte in the active segment (buffered bytes included) */
+    uint64_t buffer_offset;   /* where buf[0] goes in the active segment */
+    uint64_t synced_offset;   /* active segment durable up to here */
     uint8_t *buf;
     size_t buf_len, buf_cap;
     bool unmarked;  /* records appended since the last commit marker */
@@ -123,7 +123,8 @@ bool fling_wal_has_room (fling_wal_t *self, size_t size, size_t reserve_after)
         errno = EIO;
         return false;
     }
-    return fling_wal_space_has_room (self->space, fill_of (self), RECORD_HEADER + size, reserve_after);
+    return fling_wal_space_has_room (self->space, fill_of (self), RECORD_HEADER + size,
+                                     reserve_after);
 }
 
 void fling_wal_reserve (fling_wal_t *self, int64_t delta)
@@ -358,7 +359,8 @@ static int replay_segment (fling_wal_t *self, segment_t *seg, bool newest, fling
     if (seg->regular &&
         (seg->fd = fling_wal_segment_open (self->dir, seg->id, self->options.read_only)) < 0)
         return -1;
-    int rc = fling_wal_segment_read (self->dir, seg->id, seg->fd, newest, fn, arg, scan, &seg->damage);
+    int rc =
+        fling_wal_segment_read (self->dir, seg->id, seg->fd, newest, fn, arg, scan, &seg->damage);
     if (seg->fd >= 0 && (!newest || rc != 0)) {
         close (seg->fd);
         seg->fd = -1;
@@ -579,9 +581,8 @@ int64_t fling_wal_compaction_candidate (fling_wal_t *self)
        to empty: worth it when few of its records are still live. */
     segment_t *oldest = &self->segments[0];
     uint64_t few = self->options.segment_bytes / 4 / 160;
-    return self->segment_count >= 3 && oldest->live > 0 && oldest->live < few
-               ? (int64_t)oldest->id
-               : -1;
+    return self->segment_count >= 3 && oldest->live > 0 && oldest->live < few ? (int64_t)oldest->id
+                                                                              : -1;
 }
 
 bool fling_wal_failed (fling_wal_t *self)

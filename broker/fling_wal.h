@@ -44,8 +44,8 @@ typedef struct {
     uint64_t max_bytes;        /* cap on all segments; 0 = no cap but the disk */
     uint64_t free_floor_bytes; /* refuse tasks when the filesystem has less free; default 256 MiB */
     const fling_io_t *io;      /* NULL = fling_io_default */
-    bool read_only;            /* replay only (store checker): no mkdir, no truncation, no new segment */
-    bool spare_segment;        /* keep segments preallocated ahead of need (fling_wal_spares.h) */
+    bool read_only;     /* replay only (store checker): no mkdir, no truncation, no new segment */
+    bool spare_segment; /* keep segments preallocated ahead of need (fling_wal_spares.h) */
 } fling_wal_options_t;
 
 void fling_wal_options_init (fling_wal_options_t *options);
@@ -55,9 +55,9 @@ fling_wal_t *fling_wal_open (const char *dir, const fling_wal_options_t *options
 void fling_wal_destroy (fling_wal_t **self_p);
 
 typedef struct {
-    uint64_t records;          /* valid records read */
-    uint64_t corrupt_records;  /* bad stretches of once-durable data, skipped */
-    uint64_t torn_bytes;       /* bytes cut off the newest segment's tail */
+    uint64_t records;         /* valid records read */
+    uint64_t corrupt_records; /* bad stretches of once-durable data, skipped */
+    uint64_t torn_bytes;      /* bytes cut off the newest segment's tail */
     uint32_t segments;
     uint32_t damaged_segments; /* segments not read in full (kept, later quarantined) */
     uint32_t quarantined;      /* files waiting in the quarantine for an operator */
@@ -134,11 +134,11 @@ bool fling_wal_failed (fling_wal_t *self);
 bool fling_wal_full (fling_wal_t *self);
 
 typedef struct {
-    uint64_t bytes_on_disk;   /* segments' and spares' allocated size */
-    uint64_t bytes_written;   /* since open */
+    uint64_t bytes_on_disk; /* segments' and spares' allocated size */
+    uint64_t bytes_written; /* since open */
     uint64_t commits;
     uint32_t segments;
-    uint32_t spares;          /* preallocated segments not yet in use */
+    uint32_t spares; /* preallocated segments not yet in use */
     uint32_t active_segment;
 } fling_wal_stats_t;
 

@@ -144,7 +144,8 @@ int fling_wal_quarantine (const char *dir, uint32_t id, const char *why)
         close (fd);
     }
     fling_error ("store: moved %s to %s (%s): no live task depends on it any more; it is kept "
-                 "for inspection until an operator removes it", from, to, why);
+                 "for inspection until an operator removes it",
+                 from, to, why);
     return 0;
 }
 
@@ -163,7 +164,8 @@ size_t fling_wal_quarantine_report (const char *dir)
         count++;
         fling_error ("store: %s/%s is in the quarantine: a segment that could not be read in "
                      "full, kept as it was found once no live task depended on it; inspect it, "
-                     "then remove it", place, entry->d_name);
+                     "then remove it",
+                     place, entry->d_name);
     }
     closedir (d);
     return count;

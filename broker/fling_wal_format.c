@@ -6,8 +6,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define SEGMENT_MAGIC  "FLINGWAL"
-#define ERRORS_LOGGED  8 /* per segment; the rest are counted */
+#define SEGMENT_MAGIC "FLINGWAL"
+#define ERRORS_LOGGED 8 /* per segment; the rest are counted */
 
 static void put_u32 (uint8_t *p, uint32_t v)
 {
@@ -69,7 +69,8 @@ static size_t record_valid (const uint8_t *p, size_t avail)
     if (avail < FLING_WAL_RECORD_HEADER)
         return 0;
     uint32_t size = get_u32 (p + 4);
-    if (p[8] == 0 || size > FLING_WAL_RECORD_BODY_MAX || FLING_WAL_RECORD_HEADER + (size_t)size > avail)
+    if (p[8] == 0 || size > FLING_WAL_RECORD_BODY_MAX ||
+        FLING_WAL_RECORD_HEADER + (size_t)size > avail)
         return 0;
     if (fling_crc32c (0, p + 4, 5 + (size_t)size) != get_u32 (p))
         return 0;
@@ -132,7 +133,7 @@ void fling_wal_scan (const uint8_t *data, size_t size, uint32_t id, bool newest,
     out->damaged = out->version == 0;
     out->end = FLING_WAL_SEGMENT_HEADER;
     size_t offset = FLING_WAL_SEGMENT_HEADER; /* records start here even under a bad header */
-    size_t committed = 0; /* everything before this was acknowledged */
+    size_t committed = 0;                     /* everything before this was acknowledged */
     while (offset < size) {
         size_t n = record_valid (data + offset, size - offset);
         if (n) {

@@ -40,8 +40,8 @@
 
 /*  Called for each valid record of the caller's (markers are not),
     oldest first; `segment` is where it lives. */
-typedef void (fling_wal_record_fn) (uint8_t type, const uint8_t *body, size_t size, uint32_t segment,
-                                    void *arg);
+typedef void (fling_wal_record_fn) (uint8_t type, const uint8_t *body, size_t size,
+                                    uint32_t segment, void *arg);
 
 void fling_wal_header_make (uint8_t header[FLING_WAL_SEGMENT_HEADER], uint32_t id);
 

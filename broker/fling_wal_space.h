@@ -27,7 +27,7 @@ typedef struct {
     size_t segment_bytes;
     uint64_t max_bytes;        /* cap on segments and spares; 0 = none */
     uint64_t free_floor_bytes; /* free disk to leave */
-    bool allocate_ahead;       /* keep spares and honour reservations (else: a record fits or not) */
+    bool allocate_ahead; /* keep spares and honour reservations (else: a record fits or not) */
 } fling_wal_space_options_t;
 
 /*  The log as it is now. */

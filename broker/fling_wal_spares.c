@@ -137,7 +137,8 @@ int fling_wal_spares_take (fling_wal_spares_t *self, const char *path, const voi
     int fd = open (from, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -1;
-    if (fling_io_write_all (&self->io, fd, header, header_size, 0) != 0 || rename (from, path) != 0) {
+    if (fling_io_write_all (&self->io, fd, header, header_size, 0) != 0 ||
+        rename (from, path) != 0) {
         int err = errno;
         close (fd);
         errno = err;

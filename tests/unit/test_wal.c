@@ -44,8 +44,8 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
 }
 
 static fling_wal_t *open_log_ex (const char *dir, const fling_io_t *io, uint64_t max_bytes,
-                                 replayed_t *replayed, fling_wal_replay_stats_t *stats,
-                                 bool spares, bool read_only)
+                                 replayed_t *replayed, fling_wal_replay_stats_t *stats, bool spares,
+                                 bool read_only)
 {
     fling_wal_options_t options;
     fling_wal_options_init (&options);
@@ -317,7 +317,7 @@ static size_t file_size (const char *path)
 {
     struct stat st;
     assert_int_equal (stat (path, &st), 0);
-    return (size_t) st.st_size;
+    return (size_t)st.st_size;
 }
 
 /* Offset of the last record of type 7 in a segment (walks the framing). */
@@ -332,7 +332,7 @@ static off_t last_value_record (const char *path)
         memcpy (&size, head + 4, 4);
         if (head[8] == 7)
             last = at;
-        at += 9 + (off_t) size;
+        at += 9 + (off_t)size;
     }
     close (fd);
     assert_true (last > 0);
@@ -380,7 +380,7 @@ static void test_damage_before_marker_is_not_torn (void **state)
     off_t last = last_value_record (path);
     uint8_t zero[21] = {0};
     int fd = open (path, O_RDWR);
-    assert_int_equal (pwrite (fd, zero, sizeof zero, last + 9 + 24), (ssize_t) sizeof zero);
+    assert_int_equal (pwrite (fd, zero, sizeof zero, last + 9 + 24), (ssize_t)sizeof zero);
     close (fd);
     flip_byte (path, last + 9 + 1);
     r = (replayed_t){0};
@@ -541,7 +541,7 @@ static void test_reservations_span_segments (void **state)
         assert_true (fling_wal_has_room (wal, sizeof body, 54));
         int64_t seg = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
         assert_true (seg > 0);
-        fling_wal_segment_live (wal, (uint32_t) seg, +1);
+        fling_wal_segment_live (wal, (uint32_t)seg, +1);
         fling_wal_reserve (wal, 54);
         if (i % 100 == 0)
             assert_int_equal (fling_wal_commit (wal), 0);
@@ -550,7 +550,7 @@ static void test_reservations_span_segments (void **state)
     assert_false (fling_wal_full (wal));
     fling_wal_stats_t st;
     fling_wal_stats (wal, &st);
-    assert_true (st.spares * (uint64_t) (SEGMENT - 160) >= 10000 * 54 - SEGMENT);
+    assert_true (st.spares * (uint64_t)(SEGMENT - 160) >= 10000 * 54 - SEGMENT);
     /* every reserved completion fits even if allocation stops now */
     for (int i = 0; i < 10000; i++) {
         fling_wal_reserve (wal, -54);
