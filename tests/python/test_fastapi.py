@@ -116,7 +116,8 @@ def test_fastapi_example_under_load_with_a_broker_outage(cluster):
                              statistics.median(during) * 1e3, p99(during) * 1e3, len(during)))
     print("mid-outage:", mid_outage)
     assert len(during) >= 100, "requests should have been served while the broker was down"
-    assert not mid_outage["connected"] and mid_outage["fling"]["queued"] > 0, mid_outage
+    # (`connected` means heard within 3 heartbeats: it may still say True)
+    assert mid_outage["fling"]["queued"] > 0, mid_outage
     task_ids = [task_id for o in outcomes for task_id in o[3]["tasks"]]
     assert len(task_ids) == 2 * len(outcomes) and len(set(task_ids)) == len(task_ids)
     health = httpx.get(url + "/health").json()
