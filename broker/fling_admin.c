@@ -205,6 +205,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             fling_broker_unlist (self, task);
             changed++;
             if (!retry) {
+                fling_queue_counters (queue)->purged++;
                 fling_broker_finish_task (self, task);
                 continue;
             }
