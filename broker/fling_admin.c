@@ -68,11 +68,12 @@ static json_t *queues_json (fling_broker_t *self)
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
             queues,
-            json_pack ("{ss sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
+            json_pack ("{ss sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
                        (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
                        "inflight", (json_int_t)c->inflight, "dead",
                        (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
-                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried));
+                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
+                       "workers", (json_int_t)fling_queue_server_count (queue)));
     }
     return queues;
 }

@@ -918,5 +918,7 @@ const char *fling_broker_endpoint (const fling_broker_t *self, const char *which
         return self->producer_endpoint;
     if (strcmp (which, "worker") == 0)
         return self->worker_endpoint;
+    if (strcmp (which, "http") == 0)
+        return fling_ops_http_address (self);
     return NULL;
 }

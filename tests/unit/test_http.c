@@ -23,72 +23,13 @@
 
 #include "fling_http.h"
 #include "fling_log.h"
+#include "http_client.h"
 
 static const unsigned char page[] = "<html>hello</html>";
 static const fling_http_file_t files[] = {
     {"/", "text/html; charset=utf-8", page, sizeof page - 1},
 };
 static const char *const open_paths[] = {"/metrics", NULL};
-
-/* ---- a blocking HTTP/1.0 client ------------------------------------------ */
-
-typedef struct {
-    int status;
-    char body[4096];
-} reply_t;
-
-static int port_of (const fling_http_t *http)
-{
-    const char *colon = strrchr (fling_http_address (http), ':');
-    return atoi (colon + 1);
-}
-
-/* Sends `request` as is and reads the whole answer (the server closes). */
-static void exchange (int port, const char *request, size_t size, reply_t *reply)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
-    inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
-    assert_int_equal (connect (fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    for (size_t sent = 0; sent < size;) {
-        ssize_t n = send (fd, request + sent, size - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server may answer (413) and close before reading it all */
-        sent += (size_t)n;
-    }
-    char buf[16384];
-    size_t got = 0;
-    ssize_t n;
-    while (got < sizeof buf - 1 && (n = recv (fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
-        got += (size_t)n;
-    buf[got] = '\0';
-    close (fd);
-    reply->status = 0;
-    sscanf (buf, "HTTP/1.%*d %d", &reply->status);
-    const char *body = strstr (buf, "\r\n\r\n");
-    snprintf (reply->body, sizeof reply->body, "%s", body ? body + 4 : "");
-}
-
-static void get (int port, const char *path, const char *host, reply_t *reply)
-{
-    char request[512];
-    int size = snprintf (request, sizeof request, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path,
-                         host ? host : "127.0.0.1");
-    exchange (port, request, (size_t)size, reply);
-}
-
-static void post (int port, const char *path, const char *type, const char *origin,
-                  const char *body, reply_t *reply)
-{
-    char request[1024];
-    int size = snprintf (request, sizeof request,
-                         "POST %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nContent-Type: %s\r\n%s%s%s"
-                         "Content-Length: %zu\r\n\r\n%s",
-                         path, port, type, origin ? "Origin: " : "", origin ? origin : "",
-                         origin ? "\r\n" : "", strlen (body), body);
-    exchange (port, request, (size_t)size, reply);
-}
 
 /* ---- the owner's side: a thread that plays the daemon ---------------------- */
 
@@ -150,44 +91,44 @@ static void test_routes_and_rules (void **state)
     owner_t owner = {.http = start (5000)};
     pthread_t thread;
     pthread_create (&thread, NULL, owner_run, &owner);
-    int port = port_of (owner.http);
-    reply_t reply;
+    int port = http_port (fling_http_address (owner.http));
+    http_reply_t reply;
 
-    get (port, "/", NULL, &reply); /* a static file: never reaches the owner */
+    http_get (port, "/", NULL, &reply); /* a static file: never reaches the owner */
     assert_int_equal (reply.status, 200);
     assert_string_equal (reply.body, "<html>hello</html>");
-    get (port, "/hello?who=J%C3%BCrgen&x", "localhost:1", &reply);
+    http_get (port, "/hello?who=J%C3%BCrgen&x", "localhost:1", &reply);
     assert_int_equal (reply.status, 200);
     assert_string_equal (reply.body, "GET /hello who=J\xc3\xbcrgen body=");
-    get (port, "/missing", "[::1]:80", &reply);
+    http_get (port, "/missing", "[::1]:80", &reply);
     assert_int_equal (reply.status, 404);
 
     /* DNS rebinding: a name is refused except on the open paths. */
-    get (port, "/hello", "evil.example:8080", &reply);
+    http_get (port, "/hello", "evil.example:8080", &reply);
     assert_int_equal (reply.status, 403);
-    get (port, "/", "evil.example", &reply);
+    http_get (port, "/", "evil.example", &reply);
     assert_int_equal (reply.status, 403);
-    get (port, "/metrics", "broker.internal:5557", &reply);
+    http_get (port, "/metrics", "broker.internal:5557", &reply);
     assert_int_equal (reply.status, 200);
-    get (port, "/hello", NULL, &reply);
+    http_get (port, "/hello", NULL, &reply);
 
-    post (port, "/act", "application/json", NULL, "{\"id\":\"x\"}", &reply);
+    http_post (port, "/act", "application/json", NULL, "{\"id\":\"x\"}", &reply);
     assert_int_equal (reply.status, 200);
     assert_string_equal (reply.body, "POST /act who=(none) body={\"id\":\"x\"}");
     char origin[64];
     snprintf (origin, sizeof origin, "http://127.0.0.1:%d", port);
-    post (port, "/act", "application/json; charset=utf-8", origin, "{}", &reply);
+    http_post (port, "/act", "application/json; charset=utf-8", origin, "{}", &reply);
     assert_int_equal (reply.status, 200);
-    post (port, "/act", "application/json", "http://evil.example", "{}", &reply); /* CSRF */
+    http_post (port, "/act", "application/json", "http://evil.example", "{}", &reply); /* CSRF */
     assert_int_equal (reply.status, 403);
-    post (port, "/act", "application/x-www-form-urlencoded", NULL, "all=1", &reply);
+    http_post (port, "/act", "application/x-www-form-urlencoded", NULL, "all=1", &reply);
     assert_int_equal (reply.status, 415);
 
     const char put[] = "PUT /act HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
-    exchange (port, put, sizeof put - 1, &reply);
+    http_exchange (port, put, sizeof put - 1, &reply);
     assert_int_equal (reply.status, 405);
     const char garbage[] = "\x01\x02 not http at all\r\n\r\n";
-    exchange (port, garbage, sizeof garbage - 1, &reply);
+    http_exchange (port, garbage, sizeof garbage - 1, &reply);
     assert_int_equal (reply.status / 100, 4);
 
     /* A body above the cap is read and dropped: 413, nothing reaches the owner. */
@@ -199,7 +140,7 @@ static void test_routes_and_rules (void **state)
                          big);
     memset (request + head, 'x', big);
     int before = owner.served;
-    exchange (port, request, (size_t)head + big, &reply);
+    http_exchange (port, request, (size_t)head + big, &reply);
     free (request);
     assert_int_equal (reply.status, 413);
 
@@ -218,12 +159,12 @@ static void test_owner_too_slow (void **state)
     atomic_store (&owner.paused, 1);
     pthread_t thread;
     pthread_create (&thread, NULL, owner_run, &owner);
-    int port = port_of (owner.http);
-    reply_t reply;
-    get (port, "/slow", NULL, &reply);
+    int port = http_port (fling_http_address (owner.http));
+    http_reply_t reply;
+    http_get (port, "/slow", NULL, &reply);
     assert_int_equal (reply.status, 503);
     atomic_store (&owner.paused, 0);
-    get (port, "/fast", NULL, &reply);
+    http_get (port, "/fast", NULL, &reply);
     assert_int_equal (reply.status, 200);
     atomic_store (&owner.stop, 1);
     pthread_join (thread, NULL);
@@ -239,10 +180,10 @@ static void *client_run (void *arg)
 {
     client_t *client = (client_t *)arg;
     for (int i = 0; i < 40; i++) {
-        reply_t reply;
+        http_reply_t reply;
         char path[64];
         snprintf (path, sizeof path, "/n?who=%d", i);
-        get (client->port, path, NULL, &reply);
+        http_get (client->port, path, NULL, &reply);
         char want[128];
         snprintf (want, sizeof want, "GET /n who=%d body=", i);
         client->ok += reply.status == 200 && strcmp (reply.body, want) == 0;
@@ -257,7 +198,7 @@ static void test_many_clients (void **state)
     client_t args[8];
     pthread_create (&thread, NULL, owner_run, &owner);
     for (int i = 0; i < 8; i++) {
-        args[i] = (client_t){.port = port_of (owner.http)};
+        args[i] = (client_t){.port = http_port (fling_http_address (owner.http))};
         pthread_create (&clients[i], NULL, client_run, &args[i]);
     }
     int ok = 0;
@@ -276,15 +217,15 @@ static void test_many_clients (void **state)
    the destroy does not wait for the timeout. */
 static void *late_client (void *arg)
 {
-    reply_t *reply = (reply_t *)arg;
-    get (reply->status, "/never", NULL, reply);
+    http_reply_t *reply = (http_reply_t *)arg;
+    http_get (reply->status, "/never", NULL, reply);
     return NULL;
 }
 
 static void test_destroy_while_waiting (void **state)
 {
     fling_http_t *http = start (60000);
-    reply_t reply = {.status = port_of (http)};
+    http_reply_t reply = {.status = http_port (fling_http_address (http))};
     pthread_t thread;
     pthread_create (&thread, NULL, late_client, &reply);
     struct pollfd item = {.fd = fling_http_fd (http), .events = POLLIN};
