@@ -2,9 +2,9 @@
 parsing /metrics with the Prometheus client's own parser, and HTTP calls.
 
 The packages (tests/operability/requirements.txt) live in the venv that
-tools/ops-venv makes; a test calls use_venv() first, which re-runs the
-script under that venv's python, or skips (one line, exit 77) when the venv
-cannot be made here.
+`tools/python-venv --ops` makes; a test calls use_venv() first, which re-runs
+the script under that venv's python, or skips (one line, exit 77) when the
+venv cannot be made here.
 """
 import json
 import os
@@ -23,12 +23,12 @@ def use_venv():
     """Re-executes this script with the ops venv's python (made if needed)."""
     if os.environ.get("FLING_OPS_PYTHON") == sys.executable:
         return
-    made = subprocess.run([os.path.join(ROOT, "tools", "ops-venv")], capture_output=True,
-                          text=True, timeout=600)
+    made = subprocess.run([os.path.join(ROOT, "tools", "python-venv"), "--ops"],
+                          capture_output=True, text=True, timeout=900)
     if made.returncode != 0:
-        why = (made.stderr.strip().splitlines() or ["tools/ops-venv failed"])[-1]
+        why = (made.stderr.strip().splitlines() or ["tools/python-venv failed"])[-1]
         skip("no Python venv with prometheus_client/selenium (%s)" % why,
-             "tools/ops-venv with PyPI reachable and Debian python3-venv")
+             "tools/python-venv --ops with PyPI reachable and Debian python3-venv")
     python = made.stdout.strip().splitlines()[-1]
     os.environ["FLING_OPS_PYTHON"] = python
     sys.stdout.flush()
