@@ -71,11 +71,12 @@ static json_t *queues_json (fling_broker_t *self)
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
             queues,
-            json_pack ("{ss sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
+            json_pack ("{ss sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
                        (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
                        "inflight", (json_int_t)c->inflight, "dead",
                        (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
-                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried));
+                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
+                       "workers", (json_int_t)fling_queue_server_count (queue)));
     }
     return queues;
 }
@@ -208,6 +209,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             fling_broker_unlist (self, task);
             changed++;
             if (!retry) {
+                fling_queue_counters (queue)->purged++;
                 fling_broker_finish_task (self, task);
                 continue;
             }

@@ -9,6 +9,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_ops.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -527,6 +528,7 @@ static void end_turn (fling_broker_t *self)
         self->dispatch_needed = false;
         fling_dispatch (self);
     }
+    fling_ops_tick (self);
     /* After the ACKs went out: unlinking a segment takes ~15 ms. */
     if (!self->store_failed) {
         fling_store_maintain (self->store, self->now_ms);
@@ -536,14 +538,17 @@ static void end_turn (fling_broker_t *self)
 
 static void announce (fling_broker_t *self)
 {
-    fling_info ("listening producer=%s worker=%s", self->producer_endpoint, self->worker_endpoint);
+    const char *http = fling_ops_http_address (self);
+    fling_info ("listening producer=%s worker=%s%s%s", self->producer_endpoint,
+                self->worker_endpoint, http ? " http=" : "", http ? http : "");
     int fd = self->config.ready_fd;
     if (fd < 0)
         return;
     self->config.ready_fd = -1;
-    char line[2 * FLING_ENDPOINT_MAX + 32];
-    int size = snprintf (line, sizeof line, "ready producer=%s worker=%s\n",
-                         self->producer_endpoint, self->worker_endpoint);
+    char line[3 * FLING_ENDPOINT_MAX + 48];
+    int size = snprintf (line, sizeof line, "ready producer=%s worker=%s%s%s\n",
+                         self->producer_endpoint, self->worker_endpoint, http ? " http=" : "",
+                         http ? http : "");
     for (int sent = 0; sent < size;) {
         ssize_t n = write (fd, line + sent, (size_t)(size - sent));
         if (n < 0 && errno == EINTR)
@@ -643,12 +648,13 @@ static long poll_timeout (const fling_broker_t *self)
 int fling_broker_run (fling_broker_t *self)
 {
     announce (self);
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[2 + FLING_OPS_POLL_MAX] = {
         {zsock_resolve (self->producer_sock), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->worker_sock), 0, ZMQ_POLLIN, 0},
     };
+    int count = 2 + (int)fling_ops_poll_items (self, items + 2);
     while (!zsys_interrupted && !atomic_load (&self->stopping)) {
-        int rc = zmq_poll (items, 2, poll_timeout (self));
+        int rc = zmq_poll (items, count, poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
             fling_error ("poll failed: %s", zmq_strerror (errno));
             break;
@@ -661,6 +667,8 @@ int fling_broker_run (fling_broker_t *self)
                 drain (self, self->worker_sock);
         }
         end_turn (self);
+        if (rc > 0) /* after the turn: the tables are consistent, the store committed */
+            fling_ops_handle (self, items + 2);
     }
     shut_down (self, items);
     return 0;
@@ -863,7 +871,8 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
         !(self->producer_sock =
               open_router (config->producer_endpoint, self->producer_endpoint, "producer")) ||
         !(self->worker_sock =
-              open_router (config->worker_endpoint, self->worker_endpoint, "worker"))) {
+              open_router (config->worker_endpoint, self->worker_endpoint, "worker")) ||
+        fling_ops_new (self)) {
         err = errno;
         fling_broker_destroy (&self);
         errno = err;
@@ -901,6 +910,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     fling_idmap_destroy (&self->ids);
     fling_blockpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);
+    fling_ops_destroy (self); /* its monitors before the sockets they watch */
     zsock_destroy (&self->producer_sock);
     zsock_destroy (&self->worker_sock);
     free (self);
@@ -913,5 +923,7 @@ const char *fling_broker_endpoint (const fling_broker_t *self, const char *which
         return self->producer_endpoint;
     if (strcmp (which, "worker") == 0)
         return self->worker_endpoint;
+    if (strcmp (which, "http") == 0)
+        return fling_ops_http_address (self);
     return NULL;
 }

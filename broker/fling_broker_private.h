@@ -11,6 +11,7 @@
 
 #include "fling_broker.h"
 #include "fling_dedup.h"
+#include "fling_histogram.h"
 #include "fling_idmap.h"
 #include "fling_proto.h"
 #include "fling_queue.h"
@@ -93,6 +94,7 @@ struct fling_bworker {
 };
 
 struct pending_ack; /* fling_producers.c */
+struct fling_ops;   /* fling_ops.c */
 
 struct fling_broker {
     fling_broker_config_t config;
@@ -130,6 +132,9 @@ struct fling_broker {
     uint64_t refused[FLING_REFUSED_SLOTS];
     uint64_t refused_quiet[FLING_REFUSED_SLOTS]; /* refusals not logged yet */
     int64_t refused_logged_ms[FLING_REFUSED_SLOTS];
+    uint64_t rejected_by[FLING_REFUSED_SLOTS]; /* tasks answered other than OK/DUPLICATE */
+    struct fling_ops *ops; /* HTTP port, connection counts, orphan queues (fling_ops.h) */
+    fling_histogram_t commit_time; /* store commits (write + fdatasync), for the metrics */
 
     int64_t started_ms;
     int64_t now_ms; /* clock at the start of this turn */

@@ -10,6 +10,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_ops.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,6 +70,9 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (fling_idmap_size (self->ids) >= self->config.max_tasks ||
         self->bytes + record->raw_size > self->config.max_bytes)
         return FLING_REASON_QUEUE_FULL;
+    if (self->config.refuse_unknown_names &&
+        !fling_ops_name_known (self, record->name, record->name_size))
+        return FLING_REASON_BAD_TASK;
     fling_queue_t *queue = queue_of (self, record, last_queue);
     if (!queue)
         return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
@@ -89,6 +93,7 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
         return err == ENOSPC ? FLING_REASON_STORE_FULL : FLING_REASON_UNAVAILABLE;
     }
     self->store_dirty = true;
+    fling_queue_counters (queue)->accepted++; /* undone by fail_turn */
     return FLING_REASON_OK;
 }
 
@@ -177,8 +182,10 @@ static void fail_turn (fling_broker_t *self)
     for (size_t a = 0; a < self->ack_count; a++) {
         struct pending_ack *ack = self->acks[a];
         for (uint32_t i = 0; i < ack->count; i++) {
-            if (ack->tasks[i])
+            if (ack->tasks[i]) {
+                fling_queue_counters (ack->tasks[i]->queue)->accepted--;
                 drop_unacked (self, ack->tasks[i]);
+            }
             ack->tasks[i] = NULL;
             if (ack->statuses[i] == FLING_REASON_OK || ack->statuses[i] == FLING_REASON_DUPLICATE)
                 ack->statuses[i] = FLING_REASON_UNAVAILABLE;
@@ -190,7 +197,13 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
 {
     if (self->store_dirty) {
         self->store_dirty = false;
-        if (fling_store_commit (self->store)) {
+        bool timed = self->commit_time.bound_count > 0; /* a disk store (fling_ops.c) */
+        int64_t started_us = timed ? fling_clock_us () : 0;
+        int rc = fling_store_commit (self->store);
+        if (timed)
+            fling_histogram_observe (&self->commit_time,
+                                     (uint64_t)(fling_clock_us () - started_us));
+        if (rc) {
             fling_error ("store commit failed: %s; refusing this turn's %zu batches and every"
                          " later SUBMIT (UNAVAILABLE); held tasks are still served from memory;"
                          " the broker is read-only until restarted",
@@ -209,6 +222,7 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                 self->counters.duplicates++;
             else {
                 self->counters.rejected++;
+                self->rejected_by[status < FLING_REASON_MAX ? status : FLING_REFUSED_EMPTY]++;
                 if (status == FLING_REASON_STORE_FULL)
                     self->counters.store_full++;
                 else if (status == FLING_REASON_UNAVAILABLE)

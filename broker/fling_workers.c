@@ -204,10 +204,12 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         return;
     case FLING_OUTCOME_TIMEOUT:
         self->counters.timed_out++;
+        counters->timed_out++;
         fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, result->error,
                                  result->error_size);
         return;
     default: /* RETRY, FAIL */
+        counters->run_failures++;
         fling_broker_run_failed (self, task, FLING_DEAD_FAILED,
                                  result->outcome == FLING_OUTCOME_RETRY ? result->retry_delay_ms
                                                                         : 0,
@@ -351,6 +353,7 @@ static void crash (fling_broker_t *self, fling_btask_t *task)
     if (task->crashes < UINT8_MAX)
         task->crashes++;
     self->counters.crashed++;
+    fling_queue_counters (task->queue)->crashed++;
     unsigned limit = fling_broker_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
@@ -464,6 +467,7 @@ void fling_workers_expire_leases (fling_broker_t *self)
             task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
             self->counters.timed_out++;
             self->counters.lease_expired++;
+            fling_queue_counters (task->queue)->timed_out++;
             self->dispatch_needed = true;
             static const char error[] = "no result within the lease deadline";
             fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);

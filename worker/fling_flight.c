@@ -247,7 +247,9 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
 void fling_worker_run_blocking (void *job, void *arg)
 {
     fling_task_t *task = (fling_task_t *)job;
+    int64_t started_us = fling_clock_us ();
     task->status = task->handler->blocking (task, task->handler->arg);
+    task->run_us = (uint64_t)(fling_clock_us () - started_us);
 }
 
 /* Called from the pool's reader of a thread's pipe, a loop callback like
@@ -265,6 +267,7 @@ void fling_worker_on_pool_done (void *job, void *arg)
     }
     bool nested = self->in_callback;
     self->in_callback = true;
+    fling_histogram_observe (&self->run_time[FLING_CLASS_POOL], task->run_us);
     fling_worker_finish (self, task, s_outcome (task, task->status));
     if (nested)
         return;
@@ -377,6 +380,7 @@ static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
         return;
     self->async_unsampled = 0;
     int64_t ms = fling_clock_ms () - task->started_ms;
+    fling_histogram_observe (&self->run_time[FLING_CLASS_LOOP], (uint64_t)(ms > 0 ? ms : 0) * 1000);
     unsigned x16 = (unsigned)(ms < 0 ? 0 : ms > 3600000 ? 3600000 : ms) * 16;
     /* The first sample sets it; then each moves it an eighth of the way. */
     self->async_ms_x16 = self->async_ms_x16 ? self->async_ms_x16 - self->async_ms_x16 / 8 + x16 / 8

@@ -113,6 +113,8 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     }
     /* Without this, zloop quits when czmq sees SIGINT/SIGTERM. */
     zloop_set_nonstop (self->loop, true);
+    FLING_HISTOGRAM_INIT (&self->run_time[FLING_CLASS_LOOP], fling_histogram_run_bounds_us);
+    FLING_HISTOGRAM_INIT (&self->run_time[FLING_CLASS_POOL], fling_histogram_run_bounds_us);
     return self;
 }
 
@@ -235,6 +237,21 @@ void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn
 {
     self->on_registered = fn;
     self->on_registered_arg = arg;
+}
+
+void fling_worker_metrics (fling_worker_t *self, fling_worker_metrics_t *metrics)
+{
+    uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
+    fling_worker_capacity (self, capacity, slots);
+    metrics->registered = self->registered;
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        fling_worker_class_metrics_t *m = &metrics->classes[cls];
+        m->capacity = capacity[cls];
+        m->slots = slots[cls];
+        m->inflight = self->running_count[cls];
+        m->waiting = self->backlog[cls].count;
+        m->run_time = self->run_time[cls];
+    }
 }
 
 void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)

@@ -8,8 +8,11 @@
 #ifndef FLING_WORKER_HOST_H_INCLUDED
 #define FLING_WORKER_HOST_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_histogram.h"
+#include "fling_proto.h"
 #include "fling_worker.h"
 
 #ifdef __cplusplus
@@ -39,6 +42,22 @@ typedef struct {
 } fling_worker_stats_t;
 
 FLING_EXPORT void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats);
+
+/*  Per class (loop, pool), for the host's metrics. */
+typedef struct {
+    uint32_t capacity;          /* tasks announced to the broker (slots + prefetch) */
+    uint32_t slots;             /* tasks run at once */
+    uint64_t inflight;          /* in our hands: started or waiting */
+    uint64_t waiting;           /* received, not started */
+    fling_histogram_t run_time; /* pool: every task; loop: one in 64, whole ms */
+} fling_worker_class_metrics_t;
+
+typedef struct {
+    bool registered; /* the broker confirmed our READY and we heard it since */
+    fling_worker_class_metrics_t classes[FLING_CLASS_COUNT];
+} fling_worker_metrics_t;
+
+FLING_EXPORT void fling_worker_metrics (fling_worker_t *self, fling_worker_metrics_t *metrics);
 
 #ifdef __cplusplus
 }

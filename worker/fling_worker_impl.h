@@ -19,6 +19,7 @@
 #include "fling_backlog.h"
 #include "fling_blockpool.h"
 #include "fling_deadlines.h"
+#include "fling_histogram.h"
 #include "fling_pool.h"
 #include "fling_proto.h"
 #include "fling_results.h"
@@ -103,6 +104,11 @@ struct _fling_worker_t {
     uint64_t warn_suppressed;
 
     fling_worker_stats_t stats;
+    /* Run times per class (fling_worker_metrics): every blocking task,
+       timed on its pool thread; one async task in REFILL_SAMPLE_EVERY,
+       from its start to fling_task_complete, in whole ms (a clock read per
+       async task costs an async worker 5%). */
+    fling_histogram_t run_time[FLING_CLASS_COUNT];
 };
 
 /*  fling_link.c */

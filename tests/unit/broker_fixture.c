@@ -22,6 +22,7 @@ fixture_t *fixture_new (int wait_ms)
     fling_broker_config_init (config);
     strcpy (config->producer_endpoint, "tcp://127.0.0.1:*");
     strcpy (config->worker_endpoint, "tcp://127.0.0.1:*");
+    config->http_addr[0] = '\0'; /* no HTTP port: tests run side by side */
     config->heartbeat_ms = 100; /* stop within 50 ms */
     config->worker_timeout_ms = 10000;
     config->backoff_ms = 10; /* retries come back quickly */
