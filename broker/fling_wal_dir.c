@@ -57,6 +57,15 @@ int fling_wal_segment_read (const char *dir, uint32_t id, int fd, bool newest,
             return -1;
         fling_wal_scan (data, size, id, newest, fn, arg, scan);
         free (data);
+        if (scan->version > FLING_WAL_VERSION) {
+            char path[4096];
+            fling_wal_segment_path (dir, id, path, sizeof path);
+            fling_error ("store: %s was written by a newer fling (store format %d; this one reads "
+                         "formats 1 to %d): not opening the store; run the newer version",
+                         path, scan->version, FLING_WAL_VERSION);
+            errno = ENOTSUP;
+            return -1;
+        }
         *damage = damage_of (scan, read_error);
     }
     if (*damage) {

@@ -39,7 +39,8 @@ int fling_wal_segment_open (const char *dir, uint32_t id, bool read_only);
     and scans it (fling_wal_scan). *damage: why it could not be read in
     full (bad header, damaged records, read error, not a regular file),
     logged at ERROR with what was recovered; NULL if it could. 0, or -1 +
-    ENOMEM. */
+    errno: ENOMEM, or ENOTSUP for a segment of a newer store format (logged
+    at ERROR: the store is not opened). */
 int fling_wal_segment_read (const char *dir, uint32_t id, int fd, bool newest,
                             fling_wal_record_fn *fn, void *arg, fling_wal_scan_t *scan,
                             const char **damage);

@@ -36,7 +36,7 @@ static int header_version (const uint8_t *data, size_t size, uint32_t id)
         get_u32 (data + 12) != id || get_u32 (data + 16) != fling_crc32c (0, data, 16))
         return 0;
     uint32_t version = get_u32 (data + 8);
-    return version >= 1 && version <= FLING_WAL_VERSION ? (int)version : 0;
+    return version >= 1 && version <= INT32_MAX ? (int)version : 0;
 }
 
 size_t fling_wal_record_encode (uint8_t *p, uint8_t type, const void *head, size_t head_size,
@@ -130,6 +130,8 @@ void fling_wal_scan (const uint8_t *data, size_t size, uint32_t id, bool newest,
 {
     memset (out, 0, sizeof *out);
     out->version = header_version (data, size, id);
+    if (out->version > FLING_WAL_VERSION)
+        return; /* a newer fling's: not ours to read, nor to call damaged */
     out->damaged = out->version == 0;
     out->end = FLING_WAL_SEGMENT_HEADER;
     size_t offset = FLING_WAL_SEGMENT_HEADER; /* records start here even under a bad header */

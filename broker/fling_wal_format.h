@@ -60,7 +60,8 @@ typedef struct {
     uint64_t bytes;           /* their bytes on disk */
     uint64_t corrupt_records; /* bad stretches of once-durable data, each skipped */
     uint64_t torn_bytes;      /* non-zero bytes of a torn tail (newest segment only) */
-    int version;              /* of the header; 0: bad header (wrong magic, id or crc) */
+    int version;              /* of the header; 0: bad header (wrong magic, id or crc);
+                                 above FLING_WAL_VERSION: a newer format, nothing read */
     bool damaged;             /* bad header or corrupt records: not read in full */
 } fling_wal_scan_t;
 

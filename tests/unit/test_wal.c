@@ -483,6 +483,48 @@ static void test_directory_named_like_a_segment (void **state)
     store_dir_remove (dir);
 }
 
+static void set_version (const char *path, uint32_t version)
+{
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    uint8_t header[32];
+    assert_int_equal (pread (fd, header, 32, 0), 32);
+    memcpy (header + 8, &version, 4);
+    uint32_t crc = fling_crc32c (0, header, 16);
+    memcpy (header + 16, &crc, 4);
+    assert_int_equal (pwrite (fd, header, 32, 0), 32);
+    close (fd);
+}
+
+/* A segment of a newer store format: the log refuses to replay (ENOTSUP)
+   and changes nothing; it is not damage. */
+static void test_newer_format_is_refused (void **state)
+{
+    char *dir = store_dir_new ("wal");
+    fling_wal_t *wal = open_log (dir, NULL, 0, NULL, NULL);
+    append_values (wal, 1, 10, 0);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_destroy (&wal);
+    char path[4096];
+    segment_file (dir, 1, path, sizeof path);
+    set_version (path, FLING_WAL_VERSION + 1);
+    size_t size = file_size (path);
+    fling_wal_options_t options;
+    fling_wal_options_init (&options);
+    options.segment_bytes = SEGMENT;
+    options.free_floor_bytes = 0;
+    wal = fling_wal_open (dir, &options);
+    assert_non_null (wal);
+    replayed_t r = {0};
+    assert_int_equal (fling_wal_replay (wal, on_record, &r, NULL), -1);
+    assert_int_equal (errno, ENOTSUP);
+    fling_wal_destroy (&wal);
+    assert_int_equal (file_size (path), size);
+    segment_file (dir, 2, path, sizeof path);
+    assert_int_equal (access (path, F_OK), -1); /* no new segment either */
+    store_dir_remove (dir);
+}
+
 /* A segment of the older format (no commit markers) is read as before,
    and appends go on in a new segment of this format. */
 static void test_version_1_segment_is_read (void **state)
@@ -494,15 +536,7 @@ static void test_version_1_segment_is_read (void **state)
     fling_wal_destroy (&wal);
     char path[4096];
     segment_file (dir, 1, path, sizeof path);
-    int fd = open (path, O_RDWR);
-    uint8_t header[32];
-    assert_int_equal (pread (fd, header, 32, 0), 32);
-    uint32_t version = 1, crc;
-    memcpy (header + 8, &version, 4);
-    crc = fling_crc32c (0, header, 16);
-    memcpy (header + 16, &crc, 4);
-    assert_int_equal (pwrite (fd, header, 32, 0), 32);
-    close (fd);
+    set_version (path, 1);
     replayed_t r = {0};
     fling_wal_replay_stats_t stats;
     wal = open_log (dir, NULL, 0, &r, &stats);
@@ -591,6 +625,7 @@ int main (void)
         cmocka_unit_test (test_bad_header_recovered_and_quarantined),
         cmocka_unit_test (test_directory_named_like_a_segment),
         cmocka_unit_test (test_version_1_segment_is_read),
+        cmocka_unit_test (test_newer_format_is_refused),
         cmocka_unit_test (test_reservations_span_segments),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
