@@ -51,11 +51,6 @@ int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *
     return -1;
 }
 
-const char *fling_broker_refusal_name (int slot)
-{
-    return slot == FLING_REFUSED_EMPTY ? "EMPTY" : fling_reason_name (slot);
-}
-
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
 {
     static const char digits[] = "0123456789abcdef";
@@ -66,10 +61,10 @@ void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
     out[2 * peer->size] = '\0';
 }
 
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
-                          const char *why)
+void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                                 const fling_msg_t *about, fling_reason_t reason, const char *why)
 {
-    int slot = reason >= 0 && reason < FLING_REASON_MAX ? reason : FLING_REFUSED_EMPTY;
+    int slot = reason < FLING_REASON_MAX ? (int)reason : FLING_REASON_MALFORMED;
     self->refused[slot]++;
     self->refused_quiet[slot]++;
     /* A hostile peer must not be able to flood the log: one line per
@@ -78,16 +73,28 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
         self->refused_logged_ms[slot] == 0) {
         char hex[FLING_PEER_HEX_SIZE];
         fling_peer_hex (peer, hex);
-        fling_warn ("refused reason=%s socket=%s peer=%s count=%" PRIu64 " why=\"%s\"",
-                    fling_broker_refusal_name (slot),
-                    sock == self->producer_sock ? "producer" : "worker", hex,
-                    self->refused_quiet[slot], why);
+        fling_warn ("refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=\"%s\"",
+                    fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker",
+                    hex, about && about->cmd ? fling_cmd_name (about->cmd) : "-",
+                    self->refused_quiet[slot], why ? why : "");
         self->refused_quiet[slot] = 0;
         self->refused_logged_ms[slot] = self->now_ms;
     }
-    if (slot == FLING_REFUSED_EMPTY || reason == FLING_REASON_BAD_SIGNATURE)
+}
+
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                          const fling_msg_t *about, fling_reason_t reason, const char *why)
+{
+    fling_broker_count_refusal (self, sock, peer, about, reason, why);
+    if (reason == FLING_REASON_BAD_SIGNATURE)
         return; /* cannot trust the framing: answer nothing (SPEC.md, bad input) */
-    zmsg_t *reply = fling_msg_error ((fling_reason_t)reason, why);
+    /* In the peer's version; a version we do not speak gets version 1,
+       the layout every FLP peer reads. */
+    uint8_t version = about && about->version ? about->version : 1;
+    uint64_t batch_seq = about && (about->cmd == FLING_CMD_SUBMIT || about->cmd == FLING_CMD_RESULT)
+                             ? about->batch_seq
+                             : 0;
+    zmsg_t *reply = fling_msg_error (version, reason, about ? (uint8_t)about->cmd : 0, batch_seq, why);
     fling_broker_send (self, sock, peer, &reply);
 }
 
@@ -424,26 +431,6 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
 
-static const char *decode_text (fling_reason_t reason)
-{
-    switch (reason) {
-    case FLING_REASON_BAD_VERSION:
-        return "unsupported protocol version";
-    case FLING_REASON_BAD_COMMAND:
-        return "unknown command";
-    case FLING_REASON_MALFORMED:
-        return "wrong frame count or field size";
-    case FLING_REASON_BAD_FIELD:
-        return "field value out of range";
-    case FLING_REASON_BAD_TASK:
-        return "malformed task record or bad task name";
-    case FLING_REASON_TOO_LARGE:
-        return "message or payload too large";
-    default:
-        return "cannot decode message";
-    }
-}
-
 static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
 {
     fling_peer_t peer = {.size = 0};
@@ -455,16 +442,15 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
     zframe_destroy (&routing);
     bool from_worker = sock == self->worker_sock;
     fling_bworker_t *worker = from_worker ? fling_workers_touch (self, &peer) : NULL;
-    /* Empty: no frame after the routing id, or one frame of zero bytes. */
-    zframe_t *first = zmsg_first (msg);
-    if (!first || (zmsg_size (msg) == 1 && zframe_size (first) == 0)) {
-        fling_broker_refuse (self, sock, &peer, FLING_REFUSED_EMPTY, "empty message");
-        return;
-    }
     fling_msg_t decoded;
     fling_reason_t reason;
     if (fling_msg_decode (msg, &decoded, &reason)) {
-        fling_broker_refuse (self, sock, &peer, reason, decode_text (reason));
+        /* A SUBMIT whose batch can be named is answered for that batch:
+           an ACK, so that any producer can tell which batch it was. */
+        if (decoded.has_batch && !from_worker)
+            fling_producers_refuse_batch (self, &peer, &decoded, reason);
+        else
+            fling_broker_refuse (self, sock, &peer, &decoded, reason, decoded.problem);
         return;
     }
     if (from_worker)
@@ -568,7 +554,7 @@ static void log_counters (fling_broker_t *self, const char *event)
 {
     const fling_broker_counters_t *c = &self->counters;
     uint64_t refused = 0;
-    for (int i = 0; i < FLING_REFUSED_SLOTS; i++)
+    for (int i = 0; i < FLING_REASON_MAX; i++)
         refused += self->refused[i];
     fling_info ("%s tasks=%zu accepted=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
                 " dispatched=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64

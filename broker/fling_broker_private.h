@@ -25,8 +25,6 @@
 #define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
 #define FLING_BROKER_QUEUES_MAX  10000            /* distinct task names held (memory bound) */
 #define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
-#define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
-#define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
 #define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
 #define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
 
@@ -75,6 +73,7 @@ struct fling_bworker {
     char key[FLING_PEER_HEX_SIZE]; /* routing id in hex: the table key */
     char name[FLING_NAME_MAX + 1]; /* printable copy of the READY name */
     uint32_t pid;
+    uint8_t version; /* its READY's: what it is sent in */
     uint32_t capacity[FLING_CLASS_COUNT];
     /* The most tasks it said it runs at once since its READY: if it dies,
        that many of its oldest leases per class count as running, the rest
@@ -127,9 +126,10 @@ struct fling_broker {
     size_t ack_count;
 
     fling_broker_counters_t counters;
-    uint64_t refused[FLING_REFUSED_SLOTS];
-    uint64_t refused_quiet[FLING_REFUSED_SLOTS]; /* refusals not logged yet */
-    int64_t refused_logged_ms[FLING_REFUSED_SLOTS];
+    uint64_t refused[FLING_REASON_MAX];   /* messages refused, by reason */
+    uint64_t refused_quiet[FLING_REASON_MAX]; /* refusals not logged yet */
+    int64_t refused_logged_ms[FLING_REASON_MAX];
+    uint64_t rejected[FLING_REASON_MAX];  /* tasks refused in ACKs, by status */
 
     int64_t started_ms;
     int64_t now_ms; /* clock at the start of this turn */
@@ -145,16 +145,20 @@ struct fling_broker {
     reading: at its HWM); counted in router_unroutable. */
 int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t **msg);
 
-/*  Counts a refusal, logs it (rate-limited) and answers ERROR(reason),
-    except for an empty message or a bad signature, which are dropped. */
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
-                          const char *why);
+/*  Counts a refusal of the message `about` (decoded as far as it could
+    be; NULL: not known), logs it (rate-limited) and answers ERROR(reason)
+    in the message's version, naming its command and batch, except for a
+    bad signature (an empty message too), which is dropped. */
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                          const fling_msg_t *about, fling_reason_t reason, const char *why);
+
+/*  The counting and logging half of fling_broker_refuse, for a refusal
+    answered otherwise (a SUBMIT refused whole gets an ACK). */
+void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                                 const fling_msg_t *about, fling_reason_t reason, const char *why);
 
 /*  The routing id in hex: the worker table's key, and for logs. */
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE]);
-
-/*  "EMPTY" for FLING_REFUSED_EMPTY, else the reason's name. */
-const char *fling_broker_refusal_name (int slot);
 
 /*  The queue for a name, created if `create` (NULL + errno ENOSPC when
     FLING_BROKER_QUEUES_MAX names exist, or ENOMEM). */
@@ -226,6 +230,11 @@ static inline bool fling_due_passed (uint32_t due, int64_t now_ms)
 /*  Handles a decoded message from the producer socket. */
 void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer,
                              const fling_msg_t *msg);
+
+/*  Answers a SUBMIT that failed to decode but whose batch_seq and count
+    were read (msg->has_batch) with an ACK of `count` x `status`. */
+void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *peer,
+                                   const fling_msg_t *msg, fling_reason_t status);
 
 /*  End of turn: one store commit, then the ACK of every SUBMIT of the turn. */
 void fling_producers_commit_and_ack (fling_broker_t *self);

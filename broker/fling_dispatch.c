@@ -102,6 +102,8 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
         sent[count] = task;
     }
     zmsg_t *msg = fling_msg_dispatch_frame ((uint32_t)count, &body);
+    if (worker->version != FLING_PROTO_VERSION)
+        fling_msg_set_version (msg, worker->version);
     if (fling_broker_send (self, self->worker_sock, &worker->peer, &msg) == 0) {
         self->counters.dispatched += count;
         for (size_t i = 0; i < count; i++)

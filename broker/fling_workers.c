@@ -120,7 +120,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     if (joined) {
         worker = (fling_bworker_t *)calloc (1, sizeof *worker);
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNAVAILABLE,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNAVAILABLE,
                                  "out of memory");
             return;
         }
@@ -132,6 +132,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     fling_log_printable (worker->name, sizeof worker->name, msg->worker_name,
                          msg->worker_name_size);
     worker->pid = msg->pid;
+    worker->version = msg->version;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         worker->capacity[cls] = msg->capacity[cls];
         worker->slots[cls] = msg->slots[cls];
@@ -307,11 +308,12 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
         return;
     case FLING_CMD_PING:
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
             return;
         }
         reply = fling_msg_pong ();
+        fling_msg_set_version (reply, msg->version);
         fling_broker_send (self, self->worker_sock, peer, &reply);
         return;
     case FLING_CMD_BYE:
@@ -322,7 +324,7 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_CAPACITY:
     case FLING_CMD_HOLDING:
         if (!worker)
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
         else if (msg->cmd == FLING_CMD_RESULT)
             handle_result (self, worker, msg);
@@ -335,8 +337,8 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_ERROR:
         return; /* never answer an ERROR */
     default:
-        fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_BAD_STATE,
-                             "not a worker command");
+        fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_BAD_STATE,
+                             "not a command of the worker endpoint");
     }
 }
 

@@ -39,6 +39,7 @@ struct _fling_results_t {
     size_t size;
     size_t capacity;
     size_t count;
+    uint64_t last_seq; /* result_seq of the last RESULT sent */
     shelf_t *shelf;
 };
 
@@ -215,7 +216,8 @@ int fling_results_send (fling_results_t *self, void *socket)
     pthread_mutex_lock (&self->shelf->lock);
     self->shelf->lent++;
     pthread_mutex_unlock (&self->shelf->lock);
-    return fling_msg_send_result (socket, count, body, size, s_returned, self->shelf);
+    return fling_msg_send_result (socket, ++self->last_seq, count, body, size, s_returned,
+                                  self->shelf);
 }
 
 size_t fling_results_lent (fling_results_t *self)

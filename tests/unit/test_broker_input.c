@@ -183,7 +183,7 @@ static void send_results (zsock_t *worker, const leased_t *leased, fling_outcome
                                  .error_size = 4};
         size += fling_result_write (buf + size, &result);
     }
-    fixture_send (worker, fling_msg_result ((uint32_t)leased->count, buf, size));
+    fixture_send (worker, fling_msg_result (1, (uint32_t)leased->count, buf, size));
 }
 
 /* ---- hostile input ------------------------------------------------------ */
@@ -195,11 +195,11 @@ static void test_producer_socket_bad_input (void **state)
     ctx_t *ctx = (ctx_t *)*state;
     zsock_t *p = ctx->producer;
 
-    send_raw (p, "", 0, 0); /* empty: dropped */
+    send_raw (p, "", 0, 0); /* empty: no signature, dropped */
     expect_silence (p);
     send_raw (p, "XL\x01\x03", 4, 0); /* bad signature: dropped */
     expect_silence (p);
-    send_raw (p, "FL\x02\x03", 4, 0);
+    send_raw (p, "FL\x03\x03", 4, 0);
     expect_error (p, FLING_REASON_BAD_VERSION);
     send_raw (p, "FL\x01\x63", 4, 0);
     expect_error (p, FLING_REASON_BAD_COMMAND);
@@ -211,9 +211,9 @@ static void test_producer_socket_bad_input (void **state)
 
     uint8_t buf[256];
     size_t size = build_records (buf, 1, 1, "email", 0);
-    buf[33] = '/'; /* a byte not allowed in a name */
+    buf[33] = '/'; /* a byte not allowed in a name: that task is refused */
     fixture_send (p, fling_msg_submit (1, 1, buf, size));
-    expect_error (p, FLING_REASON_BAD_TASK);
+    expect_ack (ctx, 1, 1, FLING_REASON_BAD_TASK);
 
     zmsg_t *many = zmsg_new ();
     zmsg_addmem (many, HEADER_PING, 4);
@@ -228,7 +228,9 @@ static void test_producer_socket_bad_input (void **state)
     fling_class_t classes[] = {FLING_CLASS_LOOP};
     fixture_send (p, fling_msg_ready (capacity, NULL, 1, "w", 1, names, classes));
     expect_error (p, FLING_REASON_BAD_STATE); /* worker command, producer socket */
-    fixture_send (p, fling_msg_error (FLING_REASON_MALFORMED, "x"));
+    fixture_send (p, fling_msg_bye ());
+    expect_error (p, FLING_REASON_BAD_STATE); /* BYE too */
+    fixture_send (p, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_MALFORMED, 0, 0, "x"));
     expect_silence (p); /* an ERROR is never answered */
 
     /* Still serving: a valid SUBMIT is accepted, PING answered. */
@@ -239,13 +241,14 @@ static void test_producer_socket_bad_input (void **state)
     zmsg_t *msg = fixture_expect (p, FLING_CMD_PONG, &pong, WAIT_MS);
     zmsg_destroy (&msg);
 
-    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), 1);
-    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), -1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 2);
     assert_int_equal (fixture_stat (ctx, "refused", "BAD_VERSION"), 1);
     assert_int_equal (fixture_stat (ctx, "refused", "BAD_COMMAND"), 1);
     assert_int_equal (fixture_stat (ctx, "refused", "MALFORMED"), 3);
-    assert_int_equal (fixture_stat (ctx, "refused", "BAD_TASK"), 1);
-    assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_TASK"), -1);
+    assert_int_equal (fixture_stat (ctx, "rejected", "BAD_TASK"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 2);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 3);
     assert_int_equal (fixture_stat (ctx, "counters", "accepted"), 3);
 }
@@ -277,7 +280,7 @@ static void test_worker_socket_bad_input (void **state)
 
     assert_int_equal (fixture_stat (ctx, "refused", "UNKNOWN_PEER"), 3);
     assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 2);
-    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 1);
     zsock_destroy (&w);
 
     /* A registered worker gets PONG, and a RESULT for a task it does not

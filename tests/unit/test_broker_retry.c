@@ -255,7 +255,7 @@ static void send_result (zsock_t *worker, const lease_t *lease, fling_outcome_t 
                              .error = error,
                              .error_size = strlen (error)};
     size_t size = fling_result_write (buf, &result);
-    fixture_send (worker, fling_msg_result (1, buf, size));
+    fixture_send (worker, fling_msg_result (1, 1, buf, size));
 }
 
 /* ---- tests -------------------------------------------------------------- */

@@ -117,7 +117,7 @@ static void broker_answer_submit (broker_t *self, zframe_t *routing_id, const fl
         return;
     if (mode == MODE_ERROR_AND_ACK) {
         broker_send (self, zframe_dup (routing_id),
-                     fling_msg_error (FLING_REASON_BAD_STATE, "test\nerror \x01text"));
+                     fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_STATE, 0, 0, "test\nerror \x01text"));
         zmsg_t *garbage = zmsg_new ();
         zmsg_addstr (garbage, "not fling");
         broker_send (self, zframe_dup (routing_id), garbage);

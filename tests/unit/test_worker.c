@@ -690,7 +690,7 @@ static void test_reconnects (void **state)
     wait_atomic (&s_registered, 1);
 
     /* ERROR(UNKNOWN_PEER): the broker forgot us; READY again from a new socket. */
-    broker_send (&b, fling_msg_error (FLING_REASON_UNKNOWN_PEER, "who are you"));
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "who are you"));
     expect_ready (&b, 1, 4);
     assert_int_equal (b.peers_seen, 3);
     broker_expect (&b, FLING_CMD_PING);
@@ -1122,7 +1122,7 @@ static void test_holding_after_reregistration (void **state)
     wait_atomic (&s_block_started, 1);
 
     /* The broker forgot us: READY, then HOLDING naming both, then PING. */
-    broker_send (&b, fling_msg_error (FLING_REASON_UNKNOWN_PEER, "who are you"));
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "who are you"));
     expect_ready (&b, 1, 4);
     fling_msg_t *msg = broker_expect (&b, FLING_CMD_HOLDING);
     assert_int_equal (msg->count, 2);
