@@ -500,6 +500,7 @@ static void compact (fling_broker_t *self)
 static void end_turn (fling_broker_t *self)
 {
     fling_producers_commit_and_ack (self);
+    fling_workers_ack_results (self);
     promote_due (self);
     release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
@@ -592,6 +593,7 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
         drain (self, self->producer_sock);
         drain (self, self->worker_sock);
         fling_producers_commit_and_ack (self);
+        fling_workers_ack_results (self);
         if (!leases_out (self) || self->now_ms >= until)
             break;
         zmq_poll (items, 2, 20);

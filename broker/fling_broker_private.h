@@ -83,6 +83,10 @@ struct fling_bworker {
     uint32_t inflight[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
+    /* FLP/1.1: the highest result_seq read from it, and the highest
+       acknowledged (RESULT_ACK goes out after the turn's store commit). */
+    uint64_t result_seq_seen;
+    uint64_t result_seq_acked;
     fling_tasklist_t leased; /* tasks it holds, oldest first */
     size_t reg_count;
     struct {
@@ -119,6 +123,7 @@ struct fling_broker {
     size_t queue_alloc;
     size_t dispatch_cursor; /* queue dispatch starts from, rotating */
     bool dispatch_needed;   /* tasks or credit changed since the last dispatch */
+    bool results_to_ack;    /* a worker sent a RESULT this turn (fling_workers_ack_results) */
 
     zhashx_t *workers; /* hex routing id -> fling_bworker_t */
 
@@ -252,6 +257,11 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
     fling_workers_touch returned for `peer`. */
 void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling_bworker_t *worker,
                            const fling_msg_t *msg);
+
+/*  After the turn's store commit: RESULT_ACK to each FLP/1.1 worker whose
+    RESULTs of this turn are now applied and durable. Nothing while the
+    store has failed (they are not durable: the workers keep them). */
+void fling_workers_ack_results (fling_broker_t *self);
 
 /*  Declares dead every worker silent for longer than worker_timeout_ms. */
 void fling_workers_reap (fling_broker_t *self);

@@ -148,10 +148,19 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 
     char names[512];
     names_text (worker, names, sizeof names);
-    fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32 " names=%s",
+    fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
+                " names=%s protocol=%u",
                 joined ? "joined" : "registered again", worker->name, worker->pid,
-                worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names);
+                worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names,
+                (unsigned)worker->version);
     self->dispatch_needed = true;
+    if (worker->version >= 2) {
+        /* The answer to READY, with the timings the worker must keep to
+           stay registered (FLP/1 workers learn it from a PONG). */
+        zmsg_t *welcome =
+            fling_msg_welcome (self->config.heartbeat_ms, self->config.worker_timeout_ms);
+        fling_broker_send (self, self->worker_sock, peer, &welcome);
+    }
 }
 
 /* ---- outcomes ---------------------------------------------------------- */
@@ -218,6 +227,10 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
 
 static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
 {
+    if (msg->version >= 2 && msg->batch_seq > worker->result_seq_seen) {
+        worker->result_seq_seen = msg->batch_seq;
+        self->results_to_ack = true;
+    }
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
     const uint8_t *ahead = cursor; /* FLING_BROKER_PREFETCH_AHEAD results in front */
     fling_result_t result, next;
@@ -425,6 +438,22 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
                     worker->pid, requeued, why == FLING_WORKER_TIMEOUT ? "timeout" : "unreachable");
     }
     forget (self, worker);
+}
+
+void fling_workers_ack_results (fling_broker_t *self)
+{
+    if (!self->results_to_ack || self->store_failed)
+        return;
+    self->results_to_ack = false;
+    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
+        if (worker->result_seq_seen <= worker->result_seq_acked)
+            continue;
+        worker->result_seq_acked = worker->result_seq_seen;
+        zmsg_t *ack = fling_msg_result_ack (worker->result_seq_seen);
+        /* Unroutable: it is gone, and the reap or the next dispatch says so. */
+        fling_broker_send (self, self->worker_sock, &worker->peer, &ack);
+    }
 }
 
 void fling_workers_reap (fling_broker_t *self)

@@ -39,7 +39,6 @@ struct _fling_results_t {
     size_t size;
     size_t capacity;
     size_t count;
-    uint64_t last_seq; /* result_seq of the last RESULT sent */
     shelf_t *shelf;
 };
 
@@ -198,7 +197,17 @@ size_t fling_results_count (fling_results_t *self)
     return self->count;
 }
 
-int fling_results_send (fling_results_t *self, void *socket)
+const uint8_t *fling_results_data (fling_results_t *self)
+{
+    return self->data;
+}
+
+size_t fling_results_size (fling_results_t *self)
+{
+    return self->size;
+}
+
+int fling_results_send (fling_results_t *self, void *socket, uint64_t result_seq)
 {
     if (self->count == 0)
         return 0;
@@ -216,8 +225,7 @@ int fling_results_send (fling_results_t *self, void *socket)
     pthread_mutex_lock (&self->shelf->lock);
     self->shelf->lent++;
     pthread_mutex_unlock (&self->shelf->lock);
-    return fling_msg_send_result (socket, ++self->last_seq, count, body, size, s_returned,
-                                  self->shelf);
+    return fling_msg_send_result (socket, result_seq, count, body, size, s_returned, self->shelf);
 }
 
 size_t fling_results_lent (fling_results_t *self)

@@ -66,12 +66,19 @@ static void expect_error (zsock_t *sock, fling_reason_t reason)
     zmsg_destroy (&msg);
 }
 
+/* Nothing but RESULT_ACKs (the broker's receipts for RESULTs, which come
+   whenever a turn applied some) for SILENCE_MS. */
 static void expect_silence (zsock_t *sock)
 {
-    zmsg_t *msg = fixture_recv (sock, SILENCE_MS);
-    if (msg) {
+    zmsg_t *msg;
+    while ((msg = fixture_recv (sock, SILENCE_MS))) {
+        fling_msg_t decoded;
+        fling_reason_t reason;
+        bool receipt = fling_msg_decode (msg, &decoded, &reason) == 0 &&
+                       decoded.cmd == FLING_CMD_RESULT_ACK;
         zmsg_destroy (&msg);
-        fail_msg ("unexpected reply");
+        if (!receipt)
+            fail_msg ("unexpected reply");
     }
 }
 
@@ -138,10 +145,11 @@ static zsock_t *worker_ready (ctx_t *ctx, const char *name, uint32_t loop_capaci
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
     fixture_send (worker, fling_msg_ready (capacity, NULL, 4242, name, 1, names, classes));
-    /* READY has no answer; PING after it proves the registration. */
-    fixture_send (worker, fling_msg_ping ());
-    fling_msg_t pong;
-    zmsg_t *msg = fixture_expect (worker, FLING_CMD_PONG, &pong, WAIT_MS);
+    /* READY is answered: WELCOME, with the broker's timings. */
+    fling_msg_t welcome;
+    zmsg_t *msg = fixture_expect (worker, FLING_CMD_WELCOME, &welcome, WAIT_MS);
+    assert_int_equal (welcome.heartbeat_ms, ctx->config.heartbeat_ms);
+    assert_int_equal (welcome.worker_timeout_ms, ctx->config.worker_timeout_ms);
     zmsg_destroy (&msg);
     return worker;
 }
@@ -171,6 +179,8 @@ static void expect_tasks (zsock_t *worker, leased_t *leased, size_t count)
     }
 }
 
+static uint64_t s_result_seq; /* of the last RESULT sent, any worker */
+
 static void send_results (zsock_t *worker, const leased_t *leased, fling_outcome_t outcome)
 {
     uint8_t buf[FLING_BATCH_TASKS_MAX * (FLING_RESULT_OVERHEAD + 8)];
@@ -183,7 +193,7 @@ static void send_results (zsock_t *worker, const leased_t *leased, fling_outcome
                                  .error_size = 4};
         size += fling_result_write (buf + size, &result);
     }
-    fixture_send (worker, fling_msg_result (1, (uint32_t)leased->count, buf, size));
+    fixture_send (worker, fling_msg_result (++s_result_seq, (uint32_t)leased->count, buf, size));
 }
 
 /* ---- hostile input ------------------------------------------------------ */
@@ -337,6 +347,11 @@ static void test_submit_dispatch_done (void **state)
     assert_int_equal (fixture_stat (ctx, "counters", "duplicates"), 10);
 
     send_results (worker, &leased, FLING_OUTCOME_DONE);
+    /* The receipt: every RESULT up to this one is applied and stored. */
+    fling_msg_t receipt;
+    zmsg_t *msg = fixture_expect (worker, FLING_CMD_RESULT_ACK, &receipt, WAIT_MS);
+    assert_true (receipt.batch_seq == s_result_seq);
+    zmsg_destroy (&msg);
     fixture_wait_stat (ctx, "counters", "done", 10);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
     assert_int_equal (fixture_stat (ctx, NULL, "bytes"), 0);

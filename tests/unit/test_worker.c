@@ -63,7 +63,10 @@ typedef struct {
     zframe_t *peer; /* routing id of the last worker heard */
     int peers_seen; /* distinct routing ids: a new one per reconnect */
     int pings;
-    bool answer_pings;
+    bool answer_pings;   /* PONG to PING, WELCOME to READY */
+    bool ack_results;    /* RESULT_ACK to RESULT */
+    unsigned welcome_heartbeat_ms; /* announced in WELCOME */
+    uint64_t result_seq; /* of the last RESULT */
     zmsg_t *msg; /* the last message returned (decoded points into it) */
     fling_msg_t decoded;
 } broker_t;
@@ -86,6 +89,8 @@ static void broker_start (broker_t *b)
     assert_int_equal (
         zmq_getsockopt (zsock_resolve (b->router), ZMQ_LAST_ENDPOINT, b->endpoint, &size), 0);
     b->answer_pings = true;
+    b->ack_results = true;
+    b->welcome_heartbeat_ms = HEARTBEAT_MS;
 }
 
 static void broker_stop (broker_t *b)
@@ -130,6 +135,14 @@ static fling_msg_t *broker_next (broker_t *b, int timeout_ms, bool want_ping)
         fling_reason_t reason;
         if (fling_msg_decode (b->msg, &b->decoded, &reason))
             fail_msg ("worker sent a bad message: %s", fling_reason_name (reason));
+        if (b->decoded.cmd == FLING_CMD_READY && b->answer_pings)
+            broker_send (b, fling_msg_welcome (b->welcome_heartbeat_ms, 3 * b->welcome_heartbeat_ms));
+        if (b->decoded.cmd == FLING_CMD_RESULT) {
+            assert_true (b->decoded.batch_seq > 0);
+            b->result_seq = b->decoded.batch_seq;
+            if (b->ack_results)
+                broker_send (b, fling_msg_result_ack (b->decoded.batch_seq));
+        }
         if (b->decoded.cmd != FLING_CMD_PING)
             return &b->decoded;
         b->pings++;
@@ -473,11 +486,10 @@ static void wait_atomic (atomic_int *value, int want)
     assert_int_equal (atomic_load (value), want);
 }
 
-/* READY, then the PING that confirms it; the PONG registers the worker. */
+/* READY, answered WELCOME (broker_next): the worker is registered. */
 static void expect_registration (broker_t *b, uint32_t pool, uint32_t loop)
 {
     expect_ready (b, pool, loop);
-    broker_expect (b, FLING_CMD_PING);
     wait_atomic (&s_registered, 1);
 }
 
@@ -684,16 +696,19 @@ static void test_reconnects (void **state)
     assert_int_equal (b.peers_seen, 2);
     assert_int_equal (atomic_load (&s_registered), 0);
 
-    /* Answer now: registered. */
+    /* Answer now: the next READY is welcomed, and nothing but READY came
+       before (no PING before WELCOME). */
     b.answer_pings = true;
-    broker_expect (&b, FLING_CMD_PING);
+    expect_ready (&b, 1, 4);
+    assert_int_equal (b.peers_seen, 3);
+    assert_int_equal (b.pings, 0);
     wait_atomic (&s_registered, 1);
 
     /* ERROR(UNKNOWN_PEER): the broker forgot us; READY again from a new socket. */
-    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "who are you"));
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                      FLING_CMD_PING, 0, "who are you"));
     expect_ready (&b, 1, 4);
-    assert_int_equal (b.peers_seen, 3);
-    broker_expect (&b, FLING_CMD_PING);
+    assert_int_equal (b.peers_seen, 4);
     wait_atomic (&s_registered, 2);
 
     /* Still works on the new socket. */
@@ -747,7 +762,15 @@ static void test_stop_before_run (void **state)
     static runner_t runner;
     runner_start (&runner, worker);
     expect_ready (&b, 1, 4);
-    expect_stop (&b, &runner);
+    /* CAPACITY(0, 0) if the WELCOME came before the stop was seen, then BYE */
+    fling_msg_t *msg = broker_next (&b, WAIT_MS, false);
+    assert_non_null (msg);
+    if (msg->cmd == FLING_CMD_CAPACITY)
+        msg = broker_next (&b, WAIT_MS, false);
+    assert_non_null (msg);
+    assert_int_equal (msg->cmd, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
     assert_int_equal (fling_worker_run (worker), -1); /* once only */
     fling_worker_destroy (&worker);
     broker_stop (&b);
@@ -776,7 +799,6 @@ static void test_async_throughput (void **state)
     static runner_t runner;
     runner_start (&runner, worker);
     broker_expect (&b, FLING_CMD_READY);
-    broker_expect (&b, FLING_CMD_PING);
 
     batch_t *batch = batch_new ();
     /* Every task has a (distant) deadline: the heap's cost is in the rate. */
@@ -1121,8 +1143,9 @@ static void test_holding_after_reregistration (void **state)
     assert_int_equal (r.outcome[3], FLING_OUTCOME_DONE);
     wait_atomic (&s_block_started, 1);
 
-    /* The broker forgot us: READY, then HOLDING naming both, then PING. */
-    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "who are you"));
+    /* The broker forgot us: READY, WELCOME, then HOLDING naming both. */
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                      FLING_CMD_PING, 0, "who are you"));
     expect_ready (&b, 1, 4);
     fling_msg_t *msg = broker_expect (&b, FLING_CMD_HOLDING);
     assert_int_equal (msg->count, 2);
@@ -1143,7 +1166,6 @@ static void test_holding_after_reregistration (void **state)
         seen |= 1 << seq;
     }
     assert_int_equal (seen, 6);
-    msg = broker_expect (&b, FLING_CMD_PING);
 
     /* Their results follow on the new socket as usual. */
     broker_results (&b, &r, 3);
@@ -1152,6 +1174,136 @@ static void test_holding_after_reregistration (void **state)
 
     fling_worker_stats_t stats = stop_and_read_stats (&b, &runner, worker);
     assert_int_equal (stats.holding_sent, 2);
+    finish_test (&b, &worker, batch);
+}
+
+
+/* A READY refused for what it says is refused for good: the worker says
+   why and stops, instead of registering again and again (SPEC.md, READY). */
+static void test_ready_refused (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    b.answer_pings = false;
+    fling_worker_t *worker = worker_new (&b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (&b, 1, 4);
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_TASK, FLING_CMD_READY,
+                                      0, "READY names: a task name is empty"));
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, -1);
+    expect_quiet (&b, 4 * HEARTBEAT_MS); /* no second READY, no PING */
+    assert_int_equal (b.peers_seen, 1);
+    assert_int_equal (b.pings, 0);
+    assert_int_equal (atomic_load (&s_registered), 0);
+    fling_worker_destroy (&worker);
+    broker_stop (&b);
+}
+
+/* UNAVAILABLE is the broker's want, not ours: READY again later. */
+static void test_ready_unavailable_retries (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    b.answer_pings = false;
+    fling_worker_t *worker = worker_new (&b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (&b, 1, 4);
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNAVAILABLE,
+                                      FLING_CMD_READY, 0, "out of memory"));
+    b.answer_pings = true;
+    expect_ready (&b, 1, 4);
+    wait_atomic (&s_registered, 1);
+    batch_t *batch = batch_new ();
+    stop_and_join (&b, &runner, worker);
+    finish_test (&b, &worker, batch);
+}
+
+/* The broker's heartbeat bounds ours: a worker configured for 10 s pings
+   at the 100 ms the broker announced, so the broker never drops it. */
+static void test_follows_broker_heartbeat (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    b.welcome_heartbeat_ms = 100;
+    fling_worker_options_t options;
+    fling_worker_options_init (&options);
+    options.endpoint = b.endpoint;
+    options.name = "test-worker";
+    options.heartbeat_ms = 10000;
+    fling_worker_t *worker = fling_worker_new (&options);
+    assert_non_null (worker);
+    assert_int_equal (fling_worker_register_async (worker, "t.async", handle_async, NULL), 0);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    broker_expect (&b, FLING_CMD_READY);
+    int64_t started = now_ms ();
+    expect_quiet (&b, 1000);
+    int64_t took = now_ms () - started;
+    /* a PING per half interval while idle: ~20 in a second; 4 leaves room
+       for a loaded machine, and 10 s would have given none */
+    if (b.pings < 4)
+        fail_msg ("%d PINGs in %lld ms: the announced 100 ms heartbeat is not followed", b.pings,
+                  (long long)took);
+    fling_worker_request_stop (worker);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    expect_bye_and_join (&b, &runner);
+    fling_worker_destroy (&worker);
+    broker_stop (&b);
+}
+
+/* A RESULT stays with the worker until a RESULT_ACK covers it: after a
+   reconnect it is sent again, same result_seq, same results; once
+   acknowledged it is never sent again. A drain waits for the ack. */
+static void test_results_kept_until_acked (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    static runner_t runner;
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
+    b.ack_results = false;
+    batch_t *batch = batch_new ();
+    results_t r = results_new ();
+    batch_add (batch, 1, "t.async", "{}");
+    batch_add (batch, 2, "t.block", "{}");
+    broker_dispatch (&b, batch);
+    broker_results (&b, &r, 2);
+    uint64_t last_seq = b.result_seq;
+    assert_true (last_seq >= 1);
+
+    /* The broker forgot us before acknowledging: after the new WELCOME,
+       the same RESULTs again. */
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                      FLING_CMD_PING, 0, "who are you"));
+    expect_ready (&b, 1, 4);
+    results_reset (&r);
+    broker_results (&b, &r, 2);
+    assert_true (b.result_seq == last_seq);
+    assert_outcomes (&r, 1, "DONE DONE");
+
+    /* Acknowledged now: a later reconnect sends nothing again. */
+    broker_send (&b, fling_msg_result_ack (last_seq));
+    broker_send (&b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                      FLING_CMD_PING, 0, "who are you"));
+    expect_ready (&b, 1, 4);
+    expect_quiet (&b, 3 * HEARTBEAT_MS / 2);
+
+    /* A drain ends with BYE only once its last RESULT is acknowledged. */
+    batch_add (batch, 3, "t.async", "{}");
+    broker_dispatch (&b, batch);
+    results_reset (&r);
+    broker_results (&b, &r, 1);
+    fling_worker_request_stop (worker);
+    broker_expect (&b, FLING_CMD_CAPACITY);
+    expect_quiet (&b, 2 * HEARTBEAT_MS);
+    broker_send (&b, fling_msg_result_ack (b.result_seq));
+    fling_worker_stats_t stats;
+    expect_bye_and_join (&b, &runner);
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.results_resent, 2);
+    assert_int_equal (stats.results_unacked, 0);
+    assert_int_equal (stats.results_forgotten, 0);
     finish_test (&b, &worker, batch);
 }
 
@@ -1170,6 +1322,10 @@ int main (void)
         cmocka_unit_test_teardown (test_blocking_overrun_replaces_thread, teardown_worker),
         cmocka_unit_test_teardown (test_stuck_cap_reduces_capacity, teardown_worker),
         cmocka_unit_test_teardown (test_holding_after_reregistration, teardown_worker),
+        cmocka_unit_test_teardown (test_ready_refused, teardown_worker),
+        cmocka_unit_test_teardown (test_ready_unavailable_retries, teardown_worker),
+        cmocka_unit_test_teardown (test_follows_broker_heartbeat, teardown_worker),
+        cmocka_unit_test_teardown (test_results_kept_until_acked, teardown_worker),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
