@@ -98,6 +98,92 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
     fling_broker_send (self, sock, peer, &reply);
 }
 
+/* ---- DISPATCH after the commit (write-ahead leases) ----------------------- */
+
+/* The last `count` leases of `worker` were never delivered: back to the
+   head of their queues in their order, the attempt not counted, the store
+   told (their lease may be committed already). */
+static void undeliver (fling_broker_t *self, fling_bworker_t *worker, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        fling_btask_t *task = fling_tasklist_tail (&worker->leased);
+        fling_worker_unlease (task);
+        task->attempt--;
+        fling_record_set_attempt (task->raw, task->attempt);
+        fling_broker_store_state (self, task);
+        fling_broker_requeue (self, task, true);
+    }
+    self->counters.dispatched -= count;
+    self->counters.requeued += count;
+}
+
+int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg_p,
+                                uint32_t count)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (msg && self->held_count == self->held_alloc) {
+        size_t alloc = self->held_alloc ? 2 * self->held_alloc : 64;
+        fling_held_dispatch_t *grown =
+            (fling_held_dispatch_t *)realloc (self->held, alloc * sizeof *grown);
+        if (grown) {
+            self->held = grown;
+            self->held_alloc = alloc;
+        } else
+            zmsg_destroy (&msg);
+    }
+    if (!msg) {
+        fling_error ("out of memory: DISPATCH of %u tasks not sent", (unsigned)count);
+        undeliver (self, worker, count);
+        return -1;
+    }
+    self->held[self->held_count++] = (fling_held_dispatch_t){worker, msg, count};
+    return 0;
+}
+
+/* Held DISPATCHes to `worker` from index `from` on: never delivered. Undone
+   newest first, so its leases come off the tail of its list. */
+static void undeliver_from (fling_broker_t *self, fling_bworker_t *worker, size_t from)
+{
+    for (size_t j = self->held_count; j-- > from;) {
+        fling_held_dispatch_t *held = &self->held[j];
+        if (held->worker != worker)
+            continue;
+        undeliver (self, worker, held->count);
+        zmsg_destroy (&held->msg);
+        held->worker = NULL;
+    }
+}
+
+void fling_broker_send_dispatches (fling_broker_t *self)
+{
+    for (size_t i = 0; i < self->held_count; i++) {
+        fling_held_dispatch_t *held = &self->held[i];
+        fling_bworker_t *worker = held->worker;
+        if (!worker)
+            continue; /* undone with an earlier one to the same worker */
+        if (fling_broker_send (self, self->worker_sock, &worker->peer, &held->msg) == 0)
+            continue;
+        fling_debug ("dispatch failed worker=%s tasks=%u: %s", worker->name,
+                     (unsigned)held->count, strerror (errno));
+        undeliver_from (self, worker, i);
+        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
+    }
+    self->held_count = 0;
+}
+
+void fling_broker_cancel_dispatches (fling_broker_t *self)
+{
+    for (size_t j = self->held_count; j-- > 0;) {
+        fling_held_dispatch_t *held = &self->held[j];
+        if (!held->worker)
+            continue;
+        undeliver (self, held->worker, held->count);
+        zmsg_destroy (&held->msg);
+    }
+    self->held_count = 0;
+}
+
 /* ---- tasks and queues -------------------------------------------------- */
 
 static void settings_for (const fling_broker_config_t *config, const char *name,
@@ -497,10 +583,12 @@ static void compact (fling_broker_t *self)
     }
 }
 
+/* The turn's duties, in the order that keeps every promise: tasks leave
+   for workers (dispatch) before the commit, so the commit that makes this
+   turn's SUBMITs and completions durable also records the leases, and only
+   then do ACKs, RESULT_ACKs and DISPATCHes go out. */
 static void end_turn (fling_broker_t *self)
 {
-    fling_producers_commit_and_ack (self);
-    fling_workers_ack_results (self);
     promote_due (self);
     release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
@@ -514,6 +602,9 @@ static void end_turn (fling_broker_t *self)
         self->dispatch_needed = false;
         fling_dispatch (self);
     }
+    fling_producers_commit_and_ack (self);
+    fling_workers_ack_results (self);
+    fling_broker_send_dispatches (self);
     /* After the ACKs went out: unlinking a segment takes ~15 ms. */
     if (!self->store_failed) {
         fling_store_maintain (self->store, self->now_ms);
@@ -866,9 +957,11 @@ void fling_broker_destroy (fling_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     fling_broker_t *self = *self_p;
+    fling_broker_cancel_dispatches (self); /* none outside a turn; before the workers go */
     if (self->workers)
         fling_workers_destroy_all (self);
     fling_producers_discard_acks (self);
+    free (self->held);
     fling_btask_t *task;
     while ((task = heap_pop (&self->delayed)))
         fling_btask_destroy (&task);

@@ -97,6 +97,14 @@ struct fling_bworker {
 
 struct pending_ack; /* fling_producers.c */
 
+/*  A DISPATCH built this turn, sent once the store commit has made its
+    leases durable (fling_broker_send_dispatches). */
+typedef struct {
+    fling_bworker_t *worker;
+    zmsg_t *msg;
+    uint32_t count; /* its tasks: the last `count` of the worker's leases */
+} fling_held_dispatch_t;
+
 struct fling_broker {
     fling_broker_config_t config;
     zsock_t *producer_sock;
@@ -129,6 +137,9 @@ struct fling_broker {
 
     struct pending_ack *acks[FLING_BROKER_DRAIN_MAX]; /* SUBMITs of this turn */
     size_t ack_count;
+    fling_held_dispatch_t *held; /* DISPATCHes of this turn, in the order built */
+    size_t held_count;
+    size_t held_alloc;
 
     fling_broker_counters_t counters;
     uint64_t refused[FLING_REASON_MAX];   /* messages refused, by reason */
@@ -149,6 +160,23 @@ struct fling_broker {
     blocking. -1 + errno EHOSTUNREACH (peer gone) or EAGAIN (peer not
     reading: at its HWM); counted in router_unroutable. */
 int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t **msg);
+
+/*  Keeps a DISPATCH of `count` tasks just leased to `worker` (their lease
+    staged in the store) until the turn's commit; takes *msg (NULL: out of
+    memory). -1 when it cannot be kept: the tasks are back in their queues
+    unrun. Write-ahead:
+    a worker never holds a task whose lease a restarted broker would not
+    know, so the broker never hands it to a second worker (SPEC.md §6.5). */
+int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg,
+                                uint32_t count);
+
+/*  After the commit: sends the held DISPATCHes. One that cannot be sent
+    (the worker is gone) gives its tasks back to their queues, unrun. */
+void fling_broker_send_dispatches (fling_broker_t *self);
+
+/*  The commit failed: the held DISPATCHes are not sent, their tasks go
+    back to their queues (before the turn's tasks are dropped). */
+void fling_broker_cancel_dispatches (fling_broker_t *self);
 
 /*  Counts a refusal of the message `about` (decoded as far as it could
     be; NULL: not known), logs it (rate-limited) and answers ERROR(reason)

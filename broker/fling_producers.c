@@ -242,6 +242,7 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                          " the broker is read-only until restarted",
                          fling_strerror (errno), self->ack_count);
             self->store_failed = true;
+            fling_broker_cancel_dispatches (self); /* their tasks may be this turn's */
             fail_turn (self);
         }
     }
