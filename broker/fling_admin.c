@@ -2,7 +2,7 @@
 
     {"op":"stats"} returns the broker's counters, queues and workers;
     dead_list / dead_retry / dead_purge work on the dead-letter queue
-    (proto/SPEC.md §5.3). This is the only JSON the broker parses: task
+    (proto/SPEC.md §5.3, §8). This is the only JSON the broker parses: task
     payloads stay opaque bytes (dead_list shows their first 200 bytes).
 */
 #include "fling_broker_private.h"

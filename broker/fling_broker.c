@@ -87,7 +87,7 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
 {
     fling_broker_count_refusal (self, sock, peer, about, reason, why);
     if (reason == FLING_REASON_BAD_SIGNATURE)
-        return; /* cannot trust the framing: answer nothing (SPEC.md, bad input) */
+        return; /* cannot trust the framing: answer nothing (SPEC.md §7.1) */
     /* In the peer's version; a version we do not speak gets version 1,
        the layout every FLP peer reads. */
     uint8_t version = about && about->version ? about->version : 1;

@@ -4,7 +4,7 @@
     SUBMITs are applied to the tables as they are read (so a resend within
     the same turn is already a DUPLICATE), but their ACKs wait for the one
     store commit at the end of the turn: an ACK promises that the store has
-    the tasks (proto/SPEC.md, ACK). A failed commit turns the whole turn's
+    the tasks (proto/SPEC.md §4.2). A failed commit turns the whole turn's
     answers into UNAVAILABLE and drops the tasks it accepted.
 */
 #include "fling_broker_private.h"

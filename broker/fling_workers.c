@@ -1,6 +1,6 @@
 /*  fling_workers.c - the broker's worker table: registration (READY),
     outcomes (RESULT), capacity, liveness, and what happens to the tasks of
-    a worker that leaves or dies (proto/SPEC.md, worker dialog).
+    a worker that leaves or dies (proto/SPEC.md §5.2).
 
     Credit: a worker holds at most capacity[class] tasks of a class; each
     RESULT gives one unit back. A worker's tasks sit on its lease list, so

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HEADER_SIZE 4 /* 'F' 'L' version command (SPEC.md §2) */
+#define HEADER_SIZE 4 /* 'F' 'L' version command (SPEC.md §2.2) */
 
 /* ---- byte order helpers ------------------------------------------------ */
 
@@ -150,7 +150,7 @@ bool fling_name_valid (const char *name, size_t name_size)
     return ok;
 }
 
-/* ---- task records (SPEC.md §4.1) ------------------------------------------
+/* ---- task records (SPEC.md §3.1) ------------------------------------------
 
     0   u32  L, bytes that follow this field
     4   16   task id
@@ -236,7 +236,7 @@ static int s_record_frame (const uint8_t *p, const uint8_t *end, size_t *total)
 
 /* The content of a framed record of `total` bytes: OK, TOO_LARGE or
    BAD_TASK (with *problem). A producer's record (`submitted`) must also
-   carry attempt 0 and a sequence that is not 0 (SPEC.md §4.1). */
+   carry attempt 0 and a sequence that is not 0 (SPEC.md §3.1). */
 static fling_reason_t s_record_content (const uint8_t *p, size_t total, bool submitted,
                                         valid_name_t *names, const char **problem)
 {
@@ -349,7 +349,7 @@ void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms)
     put_u32 (raw + REC_TIMEOUT, timeout_ms);
 }
 
-/* ---- result records (SPEC.md §4.2) ----------------------------------------
+/* ---- result records (SPEC.md §3.2) ----------------------------------------
 
     0   16   task id
     16  u16  attempt
@@ -415,7 +415,7 @@ int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_
     return 1;
 }
 
-/* ---- leases (SPEC.md §4.3): id, u16 attempt ---------------------------- */
+/* ---- leases (SPEC.md §3.3): id, u16 attempt ---------------------------- */
 
 size_t fling_lease_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt)
 {
@@ -734,7 +734,7 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
 }
 
 /* A SUBMIT refused as a whole is still answered with an ACK for its batch
-   once batch_seq and count can be read (SPEC.md, SUBMIT). */
+   once batch_seq and count can be read (SPEC.md §4.1). */
 static void peek_batch (fling_msg_t *out, const frame_list_t *list)
 {
     if (out->cmd != FLING_CMD_SUBMIT || list->count < 2 || zframe_size (list->frames[1]) != 12)

@@ -23,13 +23,13 @@
 extern "C" {
 #endif
 
-/*  The version byte of the header (SPEC.md §2). fling's producers and
+/*  The version byte of the header (SPEC.md §2.2, §2.3). fling's producers and
     workers speak version 2 (FLP/1.1); the broker also serves version 1
     (FLP/1) peers, answering each in the version it used. */
 #define FLING_PROTO_VERSION     2
 #define FLING_PROTO_VERSION_MIN 1
 
-/*  Limits (SPEC.md §4.4). A peer that exceeds one gets FLING_REASON_*. */
+/*  Limits (SPEC.md §2.4). A peer that exceeds one gets FLING_REASON_*. */
 #define FLING_NAME_MAX          127           /* bytes in a task name */
 #define FLING_PAYLOAD_MAX       (1 << 20)     /* bytes in one JSON payload */
 #define FLING_BATCH_TASKS_MAX   1000          /* tasks in one SUBMIT/DISPATCH */
@@ -39,7 +39,7 @@ extern "C" {
 #define FLING_NAMES_MAX         256           /* task names one worker serves */
 #define FLING_TASK_ID_SIZE      16
 
-/*  Commands (SPEC.md §3). */
+/*  Commands (SPEC.md §4). */
 typedef enum {
     FLING_CMD_SUBMIT = 1,       /* producer -> broker: a batch of tasks */
     FLING_CMD_ACK = 2,          /* broker -> producer: one status per task */
@@ -60,7 +60,7 @@ typedef enum {
 } fling_cmd_t;
 
 /*  Reasons, used as per-task status in ACK and as the code in ERROR
-    (SPEC.md §3.11). 0 is success. */
+    (SPEC.md §3.5). 0 is success. */
 typedef enum {
     FLING_REASON_OK = 0,
     FLING_REASON_DUPLICATE = 1,     /* accepted earlier; stored once */
@@ -80,14 +80,14 @@ typedef enum {
     FLING_REASON_MAX
 } fling_reason_t;
 
-/*  Handler classes: where a worker runs a task (SPEC.md §3.5). */
+/*  Handler classes: where a worker runs a task (SPEC.md §3.4). */
 typedef enum {
     FLING_CLASS_LOOP = 0,   /* async handler on the worker's event loop */
     FLING_CLASS_POOL = 1,   /* blocking handler on the thread pool */
     FLING_CLASS_COUNT = 2
 } fling_class_t;
 
-/*  Task outcomes a worker reports (SPEC.md §3.7). */
+/*  Task outcomes a worker reports (SPEC.md §3.2). */
 typedef enum {
     FLING_OUTCOME_DONE = 0,
     FLING_OUTCOME_RETRY = 1,     /* handler asked for a retry */
@@ -111,7 +111,7 @@ uint64_t fling_task_id_seq (const fling_task_id_t *id);
 char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE]);
 int fling_task_id_parse (fling_task_id_t *id, const char *text);
 
-/*  One task record as it travels in SUBMIT and DISPATCH (SPEC.md §4.1).
+/*  One task record as it travels in SUBMIT and DISPATCH (SPEC.md §3.1).
     The broker keeps records as opaque bytes and rewrites only `attempt`.
     Views point into the frame the record came from; name and payload are
     each followed by a zero byte on the wire, so they are C strings. */
@@ -150,7 +150,7 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
 int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
                        fling_reason_t *reason);
 
-/*  The next record of a SUBMIT body, judged on its own (SPEC.md, SUBMIT):
+/*  The next record of a SUBMIT body, judged on its own (SPEC.md §4.1):
     returns 0 at the end, -1 when the length prefixes do not frame the
     body (fling_msg_decode refuses such a SUBMIT whole), else 1 with the
     cursor past the record and *status OK (`out` filled in), BAD_TASK or
@@ -178,7 +178,7 @@ void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms);
     FLING_NAME_MAX bytes of [A-Za-z0-9._:-]. */
 bool fling_name_valid (const char *name, size_t name_size);
 
-/*  One result as it travels in RESULT (SPEC.md §4.2). */
+/*  One result as it travels in RESULT (SPEC.md §3.2). */
 typedef struct {
     fling_task_id_t id;
     uint16_t attempt;
@@ -194,7 +194,7 @@ size_t fling_result_write (uint8_t *dest, const fling_result_t *result);
 int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_t *out,
                        fling_reason_t *reason);
 
-/*  One lease as it travels in HOLDING (SPEC.md §4.3): id + attempt. */
+/*  One lease as it travels in HOLDING (SPEC.md §3.3): id + attempt. */
 #define FLING_LEASE_SIZE 18
 size_t fling_lease_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt);
 /*  Reads the lease at *cursor; 1, 0 at end, -1 if fewer than 18 bytes remain. */

@@ -210,7 +210,7 @@ static void s_reconnect (fling_worker_t *self, const char *why)
 
 /* READY accepted. The broker's heartbeat interval bounds ours: a worker
    that pinged less often than the broker expects would be declared dead
-   while alive (SPEC.md, WELCOME). */
+   while alive (SPEC.md §4.6). */
 static void s_on_welcome (fling_worker_t *self, const fling_msg_t *msg)
 {
     self->failed_connects = 0;

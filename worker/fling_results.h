@@ -1,6 +1,6 @@
 /*  fling_results.h - the worker's pending RESULT batch.
 
-    Outcomes are appended as result records (SPEC.md §4.2) and leave as one
+    Outcomes are appended as result records (SPEC.md §3.2) and leave as one
     RESULT message per turn of the event loop, or as soon as a batch holds
     FLING_BATCH_TASKS_MAX results: batching is what makes a worker fast.
 

@@ -60,7 +60,7 @@ def id_text(raw):
 
 
 def record(producer, seq, name, payload, attempt=0, max_attempts=0, timeout_ms=0, backoff_ms=0):
-    """A task record (SPEC.md, task record): u32 length of the rest, then
+    """A task record (SPEC.md §3.1): u32 length of the rest, then
     the fields. name and payload are bytes or str."""
     name = name.encode() if isinstance(name, str) else name
     payload = payload.encode() if isinstance(payload, str) else payload

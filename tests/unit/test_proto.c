@@ -910,7 +910,7 @@ static void test_submit_record_rules (void **state)
 }
 
 /* A failed SUBMIT still tells its batch when its fields frame could be
-   read, so the broker can answer that batch (SPEC.md, SUBMIT). */
+   read, so the broker can answer that batch (SPEC.md §4.1). */
 static void test_submit_failure_names_batch (void **state)
 {
     size_t size;

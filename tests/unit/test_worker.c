@@ -1179,7 +1179,7 @@ static void test_holding_after_reregistration (void **state)
 
 
 /* A READY refused for what it says is refused for good: the worker says
-   why and stops, instead of registering again and again (SPEC.md, READY). */
+   why and stops, instead of registering again and again (SPEC.md §5.2). */
 static void test_ready_refused (void **state)
 {
     static broker_t b; /* static: teardown may use it after a failure */
