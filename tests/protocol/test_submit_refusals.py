@@ -12,7 +12,8 @@ Raw FLP on a DEALER, as a producer written from the spec would send it:
   and the batch_seq (FLP/1.1; FLP/1's ERROR has no room for them);
 - each peer is answered in the version it spoke;
 - BYE is not a command of the producer endpoint (BAD_STATE);
-- the stats count messages under "refused" and tasks under "rejected".
+- the stats count messages under "refused" and tasks under "rejected"
+  (QUEUE_FULL included).
 """
 import os
 import sys
@@ -107,6 +108,17 @@ def test():
         assert s["rejected"] == {"BAD_TASK": 5, "TOO_LARGE": 1, "MALFORMED": 5}, s["rejected"]
         assert s["refused"] == {"MALFORMED": 4, "BAD_FIELD": 3, "BAD_STATE": 1}, s["refused"]
         assert s["counters"]["rejected"] == 11, s["counters"]
+        p.close()
+
+    # A limit refuses per task too, counted under "rejected" (FLP/1 counted it nowhere).
+    with Cluster("proto-submit-full") as c:
+        c.start_broker("--store", "memory", "--max-queue-tasks", "2")
+        p = flp.Peer(c.producer_endpoint)
+        p.send(flp.submit(1, [ok(1), ok(2), ok(3)]))
+        assert p.expect("ACK").statuses == ["OK", "OK", "QUEUE_FULL"]
+        s = flp.stats(c.producer_endpoint)
+        assert s["rejected"] == {"QUEUE_FULL": 1} and s["refused"] == {}, s
+        assert s["counters"]["rejected"] == 1, s["counters"]
         p.close()
 
 
