@@ -535,6 +535,9 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
            an ACK, so that any producer can tell which batch it was. */
         if (decoded.has_batch && !from_worker)
             fling_producers_refuse_batch (self, &peer, &decoded, reason);
+        else if (decoded.cmd == FLING_CMD_ERROR || decoded.cmd == FLING_CMD_PONG)
+            /* never answered, even malformed: no ping-pong of errors */
+            fling_broker_count_refusal (self, sock, &peer, &decoded, reason, decoded.problem);
         else
             fling_broker_refuse (self, sock, &peer, &decoded, reason, decoded.problem);
         return;

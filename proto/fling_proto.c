@@ -715,7 +715,9 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
         out->text_size = out->body_size;
         out->body = NULL;
         out->body_size = 0;
-        return 0;
+        return out->text_size <= FLING_ERROR_TEXT_MAX
+                   ? 0
+                   : fail (out, reason, FLING_REASON_MALFORMED, "ERROR: text above 1024 bytes");
     case FLING_CMD_WELCOME:
         out->heartbeat_ms = get_u32 (fields);
         out->worker_timeout_ms = get_u32 (fields + 4);

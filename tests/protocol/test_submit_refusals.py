@@ -100,13 +100,15 @@ def test():
         # PONG and ERROR are never answered (no ping-pong of errors).
         p.send(flp.simple("PONG"))
         p.send([flp.header("ERROR"), bytes(11), b"x"])
+        p.send([flp.header("ERROR"), bytes(11), b"x" * 1025])  # malformed: still not answered
+        p.send([flp.header("PONG"), b"extra"])
         p.silence()
 
         s = flp.stats(c.producer_endpoint)
         # held: 1,3,4,7 then 2,5,6 then 13 = 8 tasks
         assert s["tasks"] == 8, s["tasks"]
         assert s["rejected"] == {"BAD_TASK": 5, "TOO_LARGE": 1, "MALFORMED": 5}, s["rejected"]
-        assert s["refused"] == {"MALFORMED": 4, "BAD_FIELD": 3, "BAD_STATE": 1}, s["refused"]
+        assert s["refused"] == {"MALFORMED": 6, "BAD_FIELD": 3, "BAD_STATE": 1}, s["refused"]
         assert s["counters"]["rejected"] == 11, s["counters"]
         p.close()
 

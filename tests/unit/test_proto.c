@@ -464,6 +464,9 @@ static void test_error_round_trip (void **state)
     expect_ok (msg, &out);
     assert_int_equal (out.text_size, FLING_ERROR_TEXT_MAX);
     zmsg_destroy (&msg);
+    msg = fling_msg_error (2, FLING_REASON_MALFORMED, 0, 0, "x");
+    zframe_reset (frame_at (msg, 2), long_text, FLING_ERROR_TEXT_MAX + 1);
+    expect_reason (msg, FLING_REASON_MALFORMED); /* and a decoder refuses more */
 }
 
 static void test_welcome_and_result_ack_round_trip (void **state)
