@@ -262,7 +262,10 @@ static void s_on_ready_refused (fling_worker_t *self, const fling_msg_t *msg)
 
 static void s_on_error (fling_worker_t *self, const fling_msg_t *msg)
 {
-    if (msg->refused_cmd == FLING_CMD_READY) {
+    /* BAD_VERSION comes in the FLP/1 layout, which cannot name READY: before
+       WELCOME it can only be the answer to our READY (an FLP/1 broker). */
+    if (msg->refused_cmd == FLING_CMD_READY ||
+        (msg->reason == FLING_REASON_BAD_VERSION && !self->registered)) {
         s_on_ready_refused (self, msg);
         return;
     }

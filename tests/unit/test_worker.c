@@ -1201,6 +1201,27 @@ static void test_ready_refused (void **state)
     broker_stop (&b);
 }
 
+/* An FLP/1 broker answers READY with BAD_VERSION in the FLP/1 layout: final
+   too, with the reason, instead of a READY every 3 heartbeats for ever. */
+static void test_ready_bad_version (void **state)
+{
+    static broker_t b; /* static: teardown may use it after a failure */
+    broker_start (&b);
+    b.answer_pings = false;
+    fling_worker_t *worker = worker_new (&b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (&b, 1, 4);
+    broker_send (&b, fling_msg_error (1, FLING_REASON_BAD_VERSION, 0, 0,
+                                      "unsupported protocol version"));
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, -1);
+    expect_quiet (&b, 4 * HEARTBEAT_MS);
+    assert_int_equal (b.peers_seen, 1);
+    fling_worker_destroy (&worker);
+    broker_stop (&b);
+}
+
 /* UNAVAILABLE is the broker's want, not ours: READY again later. */
 static void test_ready_unavailable_retries (void **state)
 {
@@ -1323,6 +1344,7 @@ int main (void)
         cmocka_unit_test_teardown (test_stuck_cap_reduces_capacity, teardown_worker),
         cmocka_unit_test_teardown (test_holding_after_reregistration, teardown_worker),
         cmocka_unit_test_teardown (test_ready_refused, teardown_worker),
+        cmocka_unit_test_teardown (test_ready_bad_version, teardown_worker),
         cmocka_unit_test_teardown (test_ready_unavailable_retries, teardown_worker),
         cmocka_unit_test_teardown (test_follows_broker_heartbeat, teardown_worker),
         cmocka_unit_test_teardown (test_results_kept_until_acked, teardown_worker),
