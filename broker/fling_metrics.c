@@ -164,16 +164,16 @@ static void render_refusals (fling_broker_t *self, fling_prom_t *prom)
     fling_prom_family (prom, "fling_rejected_tasks_total", "counter",
                        "Tasks answered with a refusal, per reason (QUEUE_FULL, STORE_FULL, "
                        "UNAVAILABLE, TOO_LARGE, BAD_TASK).");
-    for (int slot = 0; slot < FLING_REFUSED_SLOTS; slot++)
-        if (self->rejected_by[slot])
-            fling_prom_sample (prom, "fling_rejected_tasks_total", self->rejected_by[slot],
-                               "reason", fling_broker_refusal_name (slot), NULL);
+    for (int slot = 0; slot < FLING_REASON_MAX; slot++)
+        if (self->rejected[slot])
+            fling_prom_sample (prom, "fling_rejected_tasks_total", self->rejected[slot], "reason",
+                               fling_reason_name (slot), NULL);
     fling_prom_family (prom, "fling_refused_messages_total", "counter",
-                       "Messages refused, per reason (MALFORMED, BAD_STATE, EMPTY...).");
-    for (int slot = 0; slot < FLING_REFUSED_SLOTS; slot++)
+                       "Messages refused, per reason (MALFORMED, BAD_STATE, BAD_SIGNATURE...).");
+    for (int slot = 0; slot < FLING_REASON_MAX; slot++)
         if (self->refused[slot])
             fling_prom_sample (prom, "fling_refused_messages_total", self->refused[slot], "reason",
-                               fling_broker_refusal_name (slot), NULL);
+                               fling_reason_name (slot), NULL);
 }
 
 static void render_store (fling_broker_t *self, fling_prom_t *prom)
