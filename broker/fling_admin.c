@@ -248,6 +248,8 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = dead_change (self, root, true);
     else if (strcmp (op, "dead_purge") == 0)
         reply = dead_change (self, root, false);
+    else if (strcmp (op, "task") == 0)
+        reply = fling_lookup_task (self, root);
     else
         reply = error_json ("unknown op");
     json_decref (root);

@@ -141,6 +141,9 @@ static void on_http (void *arg, const fling_http_request_t *request,
             json_object_set_new (query, "limit", json_integer (value));
         }
         reply_admin (self, query, response);
+    } else if (strcmp (path, "/api/task") == 0 && !post) {
+        const char *id = fling_http_arg (request, "id");
+        reply_admin (self, json_pack ("{ss ss}", "op", "task", "id", id ? id : ""), response);
     } else if ((strcmp (path, "/api/dead/retry") == 0 || strcmp (path, "/api/dead/purge") == 0)) {
         if (!post) {
             bad_request (response, 405, "POST a JSON object: {\"id\":..}, {\"name\":..} or "
