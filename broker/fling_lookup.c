@@ -41,13 +41,18 @@ static json_t *queued_json (const fling_btask_t *task)
     return json_pack ("{sI sb}", "ahead", (json_int_t)ahead, "ahead_at_least", link != NULL);
 }
 
+/* When a leased task's lease began: `due` is that plus the lease length
+   (0 without a deadline), see fling_worker_lease. */
+static int64_t lease_start (const fling_broker_t *self, const fling_btask_t *task)
+{
+    int64_t lease_ms = task->flags & FLING_BTASK_DEADLINE ? fling_worker_lease_ms (self, task) : 0;
+    return self->now_ms + due_in (self, task->due) - lease_ms;
+}
+
 static json_t *leased_json (fling_broker_t *self, const fling_btask_t *task)
 {
     const fling_bworker_t *worker = task->owner;
-    uint32_t lease_ms = fling_worker_lease_ms (self, task);
-    int64_t since = self->now_ms + due_in (self, task->due) - (task->flags & FLING_BTASK_DEADLINE
-                                                                   ? (int64_t)lease_ms
-                                                                   : 0);
+    int64_t since = lease_start (self, task);
     json_t *leased = json_pack ("{ss sI ss sI sI}", "worker", worker->name, "pid",
                                 (json_int_t)worker->pid, "class",
                                 fling_class_name (fling_btask_cls (task)), "since_ms",
@@ -114,6 +119,24 @@ static json_t *held_json (fling_broker_t *self, const fling_btask_t *task, const
         break;
     }
     return reply;
+}
+
+#define RUNNING_SHOWN 3
+
+json_t *fling_lookup_running (fling_broker_t *self, const fling_bworker_t *worker)
+{
+    json_t *running = json_array ();
+    const fling_btask_t *task = fling_tasklist_head (&worker->leased);
+    for (size_t i = 0; running && task && i < RUNNING_SHOWN; i++, task = fling_tasklist_next (task)) {
+        fling_task_id_t id;
+        char id_text[FLING_TASK_ID_TEXT_SIZE];
+        fling_btask_id (task, &id);
+        json_array_append_new (running,
+                               json_pack ("{ss ss sI}", "id", fling_task_id_format (&id, id_text),
+                                          "name", fling_queue_name (task->queue), "for_ms",
+                                          (json_int_t)(self->now_ms - lease_start (self, task))));
+    }
+    return running;
 }
 
 json_t *fling_lookup_task (fling_broker_t *self, json_t *request)

@@ -1,6 +1,7 @@
 /*  fling_ops.c - see fling_ops.h. */
 #include "fling_ops.h"
 #include "fling_connmon.h"
+#include "fling_dashboard.h"
 #include "fling_http.h"
 #include "fling_log.h"
 #include "fling_metrics.h"
@@ -318,6 +319,8 @@ int fling_ops_new (fling_broker_t *self)
     if (self->config.http_addr[0]) {
         char error[256];
         fling_http_options_t options = {.address = self->config.http_addr,
+                                        .files = fling_dashboard_files,
+                                        .file_count = fling_dashboard_file_count,
                                         .open_paths = open_paths};
         ops->http = fling_http_new (&options, error, sizeof error);
         if (!ops->http) {
