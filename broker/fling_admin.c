@@ -44,10 +44,13 @@ static json_t *store_json (fling_broker_t *self)
 {
     fling_store_status_t status;
     fling_store_status (self->store, &status);
-    return json_pack ("{ss sI sI sI sb sb}", "kind", fling_store_kind (self->store),
-                      "bytes_on_disk", (json_int_t)status.bytes_on_disk, "segments",
-                      (json_int_t)status.segments, "commits", (json_int_t)status.commits, "failed",
-                      status.failed || self->store_failed, "full", status.full);
+    return json_pack (
+        "{ss sI sI sI sb sb sI sI sI sI}", "kind", fling_store_kind (self->store), "bytes_on_disk",
+        (json_int_t)status.bytes_on_disk, "segments", (json_int_t)status.segments, "commits",
+        (json_int_t)status.commits, "failed", status.failed || self->store_failed, "full",
+        status.full, "corrupt_records", (json_int_t)status.corrupt_records, "torn_bytes",
+        (json_int_t)status.torn_bytes, "damaged_segments", (json_int_t)status.damaged_segments,
+        "quarantined", (json_int_t)status.quarantined);
 }
 
 static json_t *refused_json (const fling_broker_t *self)

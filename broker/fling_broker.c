@@ -832,6 +832,11 @@ static int open_store (fling_broker_t *self)
                     fling_idmap_size (self->ids), dead, self->parked.count, self->bytes,
                     status.records, status.corrupt_records, status.torn_bytes,
                     fling_dedup_size (self->dedup), (fling_clock_us () - started_us) / 1000);
+    if (status.corrupt_records || status.damaged_segments || status.quarantined)
+        fling_error ("store damaged: corrupt_records=%" PRIu64 " damaged_segments=%" PRIu32
+                     " quarantined=%" PRIu32 "; every intact record was recovered; the ERROR lines "
+                     "above name each place (broker/STORE.md, \"Damaged segments\")",
+                     status.corrupt_records, status.damaged_segments, status.quarantined);
     return 0;
 }
 

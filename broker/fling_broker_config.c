@@ -266,7 +266,8 @@ void fling_broker_config_usage (FILE *out, const char *program)
     fling_options_usage (&spec, &defaults, out);
     fprintf (out, "  %-28s %s\n", "--check-store DIR [--ids]",
              "replay a disk store read-only, print JSON counts\n"
-             "                               (--ids: list live task ids) and exit");
+             "                               (--ids: list live task ids) and exit: 0 sound,\n"
+             "                               2 damaged, 1 cannot check (a broker runs on it...)");
     fprintf (out, "\nSIGINT or SIGTERM stops the broker: it refuses new tasks (UNAVAILABLE), commits "
                   "the store and exits 0; 1 if it cannot start.\n");
 }

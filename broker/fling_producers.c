@@ -84,10 +84,12 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
     if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;
-        if (err != ENOSPC) /* a full store logs its own state changes */
+        if (err != ENOSPC && err != EMSGSIZE) /* a full store logs its own state changes */
             fling_error ("store append failed: %s", fling_strerror (err));
         drop_unacked (self, *accepted);
         *accepted = NULL;
+        if (err == EMSGSIZE) /* larger than one store segment (--segment-bytes) */
+            return FLING_REASON_TOO_LARGE;
         return err == ENOSPC ? FLING_REASON_STORE_FULL : FLING_REASON_UNAVAILABLE;
     }
     self->store_dirty = true;

@@ -1,4 +1,4 @@
-"""Fault-injection harness for fling (RELIABILITY.md §6.1), built on the
+"""Fault-injection harness for fling (the rules and the catalogue: docs/faults.md), built on the
 multi-process harness (tests/harness/fling_harness.py).
 
 Adds to Cluster: broker restarts on the same ports and store directory, the

@@ -79,10 +79,12 @@ def test():
             c.start_broker(producer_port=ports[0], worker_port=ports[1], name="broker2")
             tmux.wait_for(r"^nobody\.home\s+1", 30)
             tmux("send-keys", "-t", "top", "q")
-            wait_until(lambda: tmux("display-message", "-p", "-t", "top",
-                                    "#{pane_dead}").strip() == "1", 10, what="top to exit")
-            status = tmux("display-message", "-p", "-t", "top", "#{pane_dead_status}").strip()
-            assert status == "0", status
+            # tmux may see the terminal close before it reaps the process: wait for both.
+            dead = "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"
+            wait_until(lambda: re.match(r"1 \d", tmux("display-message", "-p", "-t", "top", dead)),
+                       10, what="top to exit")
+            status = tmux("display-message", "-p", "-t", "top", dead).split()
+            assert status[:2] == ["1", "0"], status
             alternate = tmux("display-message", "-p", "-t", "top", "#{alternate_on}").strip()
             assert alternate == "0", "the alternate screen was not left"
         finally:
