@@ -88,15 +88,15 @@ static json_t *per_class (const uint32_t values[FLING_CLASS_COUNT])
                       (json_int_t)values[FLING_CLASS_LOOP]);
 }
 
-static json_t *worker_json (const fling_bworker_t *worker)
+static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
 {
     json_t *names = json_array ();
     for (size_t i = 0; names && i < worker->reg_count; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
-    return json_pack ("{ss sI so so sI so}", "name", worker->name, "pid", (json_int_t)worker->pid,
-                      "capacity", per_class (worker->capacity), "inflight",
-                      per_class (worker->inflight), "done", (json_int_t)worker->done, "names",
-                      names);
+    return json_pack ("{ss sI so so sI so so}", "name", worker->name, "pid",
+                      (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
+                      "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
+                      "names", names, "running", fling_lookup_running (self, worker));
 }
 
 static json_t *workers_json (fling_broker_t *self)
@@ -104,7 +104,7 @@ static json_t *workers_json (fling_broker_t *self)
     json_t *workers = json_array ();
     for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers);
          workers && worker; worker = (fling_bworker_t *)zhashx_next (self->workers))
-        json_array_append_new (workers, worker_json (worker));
+        json_array_append_new (workers, worker_json (self, worker));
     return workers;
 }
 
@@ -253,6 +253,8 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = dead_change (self, root, true);
     else if (strcmp (op, "dead_purge") == 0)
         reply = dead_change (self, root, false);
+    else if (strcmp (op, "task") == 0)
+        reply = fling_lookup_task (self, root);
     else
         reply = error_json ("unknown op");
     json_decref (root);

@@ -313,6 +313,11 @@ void fling_workers_destroy_all (fling_broker_t *self);
     undoes the bookkeeping (not the attempt); the caller places the task. */
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                          fling_class_t cls, bool same_attempt);
+
+/*  How long the broker lets a lease of `task` run (twice its timeout plus
+    two worker timeouts), 0 = no deadline. A leased task's `due` is its
+    lease start plus this (fling task shows the start). */
+uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task);
 void fling_worker_unlease (fling_btask_t *task);
 
 /*  Ends every lease whose deadline passed (as a TIMEOUT). */
@@ -328,5 +333,16 @@ void fling_dispatch (fling_broker_t *self);
 /*  Answers an ADMIN request (JSON text, not NUL-terminated). Returns a new
     JSON string (free() it), or NULL when out of memory. */
 char *fling_admin_handle (fling_broker_t *self, const char *request, size_t size);
+
+/* ---- fling_lookup.c ---------------------------------------------------- */
+
+struct json_t;
+
+/*  {"op":"task","id":ID}: where that task is (proto/SPEC.md §5.3). */
+struct json_t *fling_lookup_task (fling_broker_t *self, struct json_t *request);
+
+/*  The oldest few tasks leased to `worker`: [{"id","name","for_ms"}], for
+    the stats reply (what each worker runs, and for how long). */
+struct json_t *fling_lookup_running (fling_broker_t *self, const fling_bworker_t *worker);
 
 #endif

@@ -31,6 +31,15 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
 
 /* ---- leases ------------------------------------------------------------ */
 
+uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task)
+{
+    uint32_t timeout_ms = fling_btask_timeout_ms (task);
+    if (!timeout_ms)
+        return 0;
+    uint64_t lease = 2ull * timeout_ms + 2ull * self->config.worker_timeout_ms;
+    return lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease;
+}
+
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                          fling_class_t cls, bool same_attempt)
 {
@@ -44,13 +53,10 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
        then run it up to its timeout) plus a grace of two worker timeouts.
        The worker enforces the timeout itself and reports TIMEOUT; this
        catches a worker that cannot. */
-    uint32_t timeout_ms = fling_btask_timeout_ms (task);
-    if (timeout_ms) {
-        uint64_t lease = 2ull * timeout_ms + 2ull * self->config.worker_timeout_ms;
-        task->due = fling_due_in (self->now_ms,
-                                  lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease);
+    uint32_t lease_ms = fling_worker_lease_ms (self, task);
+    task->due = fling_due_in (self->now_ms, lease_ms); /* without a deadline: when leased */
+    if (lease_ms)
         task->flags |= FLING_BTASK_DEADLINE;
-    }
     fling_tasklist_push_tail (&worker->leased, task);
     worker->inflight[cls]++;
     fling_queue_counters (task->queue)->inflight++;
