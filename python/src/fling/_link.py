@@ -37,6 +37,8 @@ log = logging.getLogger("fling.worker")
 
 SILENT_BEATS = 3           # broker gone after this many silent intervals
 READ_BURST = 256           # messages per callback, so timers still get a turn
+# pyzmq's flags are enum.IntFlag: plain ints are cheaper on the hot path
+POLLIN, NOBLOCK, EVENTS = int(zmq.POLLIN), int(zmq.NOBLOCK), int(zmq.EVENTS)
 CONFIRM_DELAY = 0.05       # a PING at most this long after a RESULT, to confirm it
 UNCONFIRMED_MAX = 200_000  # results kept for a resend, at most
 
@@ -103,7 +105,7 @@ class Link:
             self.e.stats.send_failures += 1
             return False
         try:
-            self.sock.send_multipart(frames, zmq.NOBLOCK, copy=len(frames[-1]) < 65536)
+            self.sock.send_multipart(frames, NOBLOCK, copy=len(frames[-1]) < 65536)
         except zmq.ZMQError as exc:
             self.e.stats.send_failures += 1
             log.debug("send to broker failed: %s", exc)
@@ -111,7 +113,7 @@ class Link:
         self.last_send = time.monotonic()
         # The socket's fd only signals edges: a send may consume the one that
         # said a message waits, so look at the socket itself.
-        if not self.read_scheduled and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        if not self.read_scheduled and self.sock.getsockopt(EVENTS) & POLLIN:
             self.read_scheduled = True
             self.loop.call_soon(self.on_readable)
         return True
@@ -191,8 +193,10 @@ class Link:
         for _ in range(READ_BURST):
             if self.sock is not sock or sock is None:
                 break  # a message replaced the socket
+            if not sock.getsockopt(EVENTS) & POLLIN:
+                break  # (asking is cheaper than the exception of an empty recv)
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(NOBLOCK)
             except zmq.Again:
                 break
             self.last_recv = time.monotonic()

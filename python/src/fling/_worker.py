@@ -63,6 +63,8 @@ class Engine:
         classes = [h.cls for h in app.handlers.values()]
         self.has_class = {protocol.LOOP: protocol.LOOP in classes,
                           protocol.POOL: protocol.POOL in classes}
+        self.loop_slots = options.async_limit if self.has_class[protocol.LOOP] else 0
+        self.handlers = app.handlers
         # tasks in our hands, started or waiting, oldest first (dict order)
         self.running: Dict[Task, None] = {}
         self.backlog: Dict[int, Deque[Task]] = {protocol.LOOP: collections.deque(),
@@ -87,7 +89,7 @@ class Engine:
 
     def slots(self, cls: int) -> int:
         if cls == protocol.LOOP:
-            return self.options.async_limit if self.has_class[protocol.LOOP] else 0
+            return self.loop_slots
         if not self.has_class[protocol.POOL]:
             return 0
         return self.pool.capacity if self.pool else self.options.pool_size
@@ -106,7 +108,7 @@ class Engine:
     def accept(self, record: protocol.Record, now: float) -> None:
         """A DISPATCH record becomes a running (or waiting) task."""
         self.stats.dispatched += 1
-        handler = self.app.handlers.get(record.name)
+        handler = self.handlers.get(record.name)
         task = Task(record, handler)
         if self.draining or handler is None:
             # Sent before the broker saw our CAPACITY(0, 0), or a name we
@@ -115,23 +117,25 @@ class Engine:
             self.add_result(task, protocol.RELEASED if self.draining else protocol.FAIL, 0, error)
             return
         self.running[task] = None
-        task.started = now
-        # Waiting or started, a task with a timeout has a deadline from now on:
-        # a waiting one must start by then (SPEC.md §6.4: the broker's lease
-        # allows a wait of one timeout, then a run of one).
-        self.set_deadline(task, now)
-        backlog = self.backlog[handler.cls]
-        if not backlog and self.started[handler.cls] < self.slots(handler.cls):
+        cls = handler.cls
+        backlog = self.backlog[cls]
+        if not backlog and self.started[cls] < self.slots(cls):
             self.begin(task, now)
-        else:
-            backlog.append(task)
+            return
+        # Waiting, a task with a timeout has a deadline from now on: it must
+        # start by then (SPEC.md §6.4: the broker's lease allows a wait of one
+        # timeout, then a run of one).
+        task.started = now
+        self.set_deadline(task, now)
+        backlog.append(task)
 
     def begin(self, task: Task, now: float) -> None:
         cls = task.handler.cls
         task.waiting = False
         self.started[cls] += 1
         task.started = now
-        self.set_deadline(task, now)
+        if task.timeout:
+            self.set_deadline(task, now)
         if cls == protocol.POOL:
             self.pool.submit(task)
             return
@@ -139,7 +143,7 @@ class Engine:
         if EAGER:
             task.future = asyncio.Task(self.run_async(task), loop=self.loop, eager_start=True)
         else:
-            task.future = self.loop.create_task(self.run_async(task))
+            task.future = asyncio.Task(self.run_async(task), loop=self.loop)
 
     def start_waiting(self) -> None:
         """Starts waiting tasks while their class has free slots."""
@@ -170,13 +174,14 @@ class Engine:
             return
         self.finish(task, *outcome)
 
-    def on_pool_done(self, task: Task, outcome: int, delay: int, error: bytes) -> None:
-        """A pool thread finished `task` (loop thread, via call_soon_threadsafe)."""
-        if task.timed_out:
-            self.announce_capacity()  # its thread came back to the pool
-            return
+    def on_pool_done(self, done: list) -> None:
+        """Pool threads finished these (task, outcome, delay, error); on the loop."""
         self.in_callback = True
-        self.finish(task, outcome, delay, error)
+        for task, outcome, delay, error in done:
+            if task.timed_out:
+                self.announce_capacity()  # its thread came back to the pool
+            else:
+                self.finish(task, outcome, delay, error)
         self.end_turn()
 
     # ---- results -------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ class RecordWriter:
     struct of its own, so a record costs one pack and one join (the
     producer's hot path)."""
 
-    __slots__ = ("_pack", "_name", "_overhead")
+    __slots__ = ("_pack", "_name", "_overhead", "size")
 
     def __init__(self, producer_id: bytes, name: bytes):
         n = len(name)
@@ -180,6 +180,7 @@ class RecordWriter:
         self._pack = struct.Struct(">I8sQHHIIB%dsxI" % n).pack
         self._name = (producer_id, name, n)
         self._overhead = 35 + n
+        self.size = RECORD_OVERHEAD + n  # a record's bytes beyond its payload
 
     def record(self, seq: int, max_attempts: int, timeout_ms: int, backoff_ms: int,
                payload: bytes) -> bytes:
