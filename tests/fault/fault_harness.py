@@ -1,4 +1,4 @@
-"""Fault-injection harness for fling (RELIABILITY.md §6.1), built on the
+"""Fault-injection harness for fling (the rules and the catalogue: docs/faults.md), built on the
 multi-process harness (tests/harness/fling_harness.py).
 
 Adds to Cluster: broker restarts on the same ports and store directory, the
@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,10 +28,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
-from fling_harness import Cluster, Proc, free_port, run, wait_until  # noqa: E402,F401
+from fling_harness import Cluster, Proc, free_port, run, skip, wait_until  # noqa: E402,F401
 import ledger_check  # noqa: E402  (fling_harness put tools/ on sys.path)
 
-SKIP = 77  # CTest SKIP_RETURN_CODE: the fault cannot be made on this machine
 SCALE = float(os.environ.get("FLING_FAULT_SCALE", "1"))
 
 
@@ -40,11 +40,6 @@ def scaled(n, minimum=1):
 
 class MissingFeature(AssertionError):
     """The fling build lacks a flag or command this test needs (work in progress elsewhere)."""
-
-
-def skip(reason):
-    print("SKIP: %s" % reason, flush=True)
-    sys.exit(SKIP)
 
 
 def rss_kb(pid):
@@ -224,6 +219,9 @@ class FaultCluster(Cluster):
         if "--store" not in args and "--store-dir" not in args and self.supports("fling-broker", "--store-dir"):
             # the default store is on disk, in ./fling-store: keep it in this test's directory
             args += ["--store-dir", self.path("store")]
+        if not any(str(a).startswith("--http-addr") for a in args) and \
+                self.supports("fling-broker", "--http-addr"):
+            args += ["--http-addr", "127.0.0.1:0"]  # never the default port: tests run side by side
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
                 "--worker-endpoint", we] + args
         full_env = dict(env or {})
@@ -563,10 +561,15 @@ class Netns:
 
     def create(self):
         if os.geteuid() != 0:
-            skip("network namespaces need root (ip netns add); running as uid %d" % os.geteuid())
+            skip("network namespaces need root (ip netns add); running as uid %d" % os.geteuid(),
+                 "run the fault tests as root")
+        if not shutil.which("ip"):
+            skip("no `ip` command", "apt-get install iproute2 (tools/install-deps does)")
         r = self._ip("ip", "netns", "add", self.name, check=False)
         if r.returncode != 0:
-            skip("cannot create a network namespace here: %s" % r.stderr.strip())
+            skip("cannot create a network namespace here: %s" % r.stderr.strip(),
+                 "run where CAP_NET_ADMIN is allowed (a host, or a container started with "
+                 "--cap-add NET_ADMIN or --privileged)")
         self.made = True
         self._ip("ip", "link", "add", self.host_dev, "type", "veth", "peer", "name", self.ns_dev)
         self._ip("ip", "link", "set", self.ns_dev, "netns", self.name)

@@ -2,7 +2,8 @@
     put/state/complete/commit/recover round trips, crashes (no commit, torn
     tail), attempts, crash counts and dead letters surviving, compaction
     freeing the oldest segment, a full store refusing and recovering, a
-    failed fdatasync never reported as success, and the read-only checker. */
+    failed fdatasync never reported as success, the read-only checker, one
+    broker per store (the lock), a damaged segment recovered and reported. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 
 #include "fling_store.h"
 #include "fling_store_check.h"
+#include "fling_store_lock.h"
 #include "store_fixture.h"
 
 #define MAX_TASKS 4096
@@ -474,6 +476,113 @@ static void test_sudden_full_disk_keeps_completions (void **state)
     fling_store_destroy (&store);
 }
 
+static FILE *null_out (void)
+{
+    FILE *out = fopen ("/dev/null", "w");
+    assert_non_null (out);
+    return out;
+}
+
+/* Reads the lock file: what its holder wrote ("" once it let go). */
+static void lock_text (const char *dir, char *text, size_t size)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s/%s", dir, FLING_STORE_LOCK_FILE);
+    FILE *f = fopen (path, "r");
+    assert_non_null (f);
+    size_t n = fread (text, 1, size - 1, f);
+    text[n] = 0;
+    fclose (f);
+}
+
+/* One broker per store: a second open of the directory is refused while
+   the first is open (also inside one process: flock belongs to the open
+   file, not the process), the offline check too; a shared (check) lock
+   keeps a broker out and lets other checks in. */
+static void test_one_broker_per_store (void **state)
+{
+    disk_t *d = *state;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
+    put_task (store, 1);
+    assert_int_equal (fling_store_commit (store), 0);
+    char text[512], expect[64];
+    lock_text (d->dir, text, sizeof text);
+    snprintf (expect, sizeof expect, "pid=%ld ", (long)getpid ());
+    assert_non_null (strstr (text, expect));
+
+    fling_store_options_t options;
+    fling_store_options_init (&options);
+    snprintf (options.dir, sizeof options.dir, "%s", d->dir);
+    options.wal.free_floor_bytes = 0;
+    errno = 0;
+    assert_null (fling_store_open ("disk", &options));
+    assert_int_equal (errno, EBUSY);
+    char error[1024];
+    assert_null (fling_store_lock_new (d->dir, false, error, sizeof error));
+    assert_int_equal (errno, EBUSY);
+    assert_non_null (strstr (error, d->dir));
+    snprintf (expect, sizeof expect, "pid %ld", (long)getpid ());
+    assert_non_null (strstr (error, expect));
+    FILE *out = null_out ();
+    assert_int_equal (fling_store_check (d->dir, false, out), 1);
+
+    fling_store_destroy (&store); /* the lock goes with the store */
+    lock_text (d->dir, text, sizeof text);
+    assert_string_equal (text, "");
+    assert_int_equal (fling_store_check (d->dir, false, out), 0);
+    fclose (out);
+
+    fling_store_lock_t *check = fling_store_lock_new (d->dir, true, error, sizeof error);
+    fling_store_lock_t *check2 = fling_store_lock_new (d->dir, true, error, sizeof error);
+    assert_non_null (check);
+    assert_non_null (check2); /* checks share */
+    assert_null (fling_store_lock_new (d->dir, false, error, sizeof error));
+    assert_int_equal (errno, EBUSY);
+    assert_non_null (strstr (error, "check-store"));
+    fling_store_lock_destroy (&check);
+    fling_store_lock_destroy (&check2);
+    assert_null (check);
+    store = open_store (d, 1 << 20, 0, NULL);
+    assert_true (d->table.entries[1].live);
+    fling_store_destroy (&store);
+
+    /* A shared lock on a directory no broker opened takes nothing. */
+    char *empty = store_dir_new ("nolock");
+    check = fling_store_lock_new (empty, true, error, sizeof error);
+    assert_non_null (check);
+    fling_store_lock_destroy (&check);
+    store_dir_remove (empty);
+}
+
+/* A damaged segment header: the checker exits 2, the store still
+   recovers every task in that segment and says it is damaged. */
+static void test_damaged_header_recovered_and_reported (void **state)
+{
+    disk_t *d = *state;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
+    for (uint64_t i = 1; i <= 100; i++)
+        put_task (store, i);
+    assert_int_equal (fling_store_commit (store), 0);
+    fling_store_destroy (&store);
+    FILE *out = null_out ();
+    assert_int_equal (fling_store_check (d->dir, false, out), 0);
+    char path[600];
+    snprintf (path, sizeof path, "%s/%016x.seg", d->dir, 1);
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    assert_int_equal (pwrite (fd, "XY", 2, 0), 2);
+    close (fd);
+    assert_int_equal (fling_store_check (d->dir, false, out), 2);
+    fclose (out);
+    store = open_store (d, 1 << 20, 0, NULL);
+    assert_int_equal (d->table.live, 100);
+    fling_store_status_t status;
+    fling_store_status (store, &status);
+    assert_int_equal (status.damaged_segments, 1);
+    assert_int_equal (fling_store_compaction_candidate (store), 1);
+    fling_store_destroy (&store);
+}
+
 static void test_memory_store (void **state)
 {
     fling_store_t *store = fling_store_open ("memory", NULL);
@@ -503,6 +612,9 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_failed_fdatasync_never_succeeds, setup_disk,
                                          teardown_disk),
         cmocka_unit_test_setup_teardown (test_sudden_full_disk_keeps_completions, setup_disk,
+                                         teardown_disk),
+        cmocka_unit_test_setup_teardown (test_one_broker_per_store, setup_disk, teardown_disk),
+        cmocka_unit_test_setup_teardown (test_damaged_header_recovered_and_reported, setup_disk,
                                          teardown_disk),
         cmocka_unit_test (test_memory_store),
     };
