@@ -44,7 +44,8 @@ EAGER = sys.version_info >= (3, 12)  # asyncio.Task(eager_start=...) exists
 
 class Stats:
     __slots__ = ("dispatched", "done", "failed", "retried", "released", "timed_out",
-                 "reconnects", "send_failures", "bad_messages", "holding_sent", "results_resent")
+                 "reconnects", "send_failures", "bad_messages", "holding_sent", "results_resent",
+                 "results_forgotten")
 
     def __init__(self) -> None:
         for field in self.__slots__:
@@ -263,8 +264,17 @@ class Engine:
         self.start_waiting()
         self.in_callback = False
         self.flush()  # what the new tasks finished at once
-        if self.draining and not self.finished.done() and not self.running:
+        # A drain ends once nothing runs and the broker has every RESULT
+        # (acknowledged): a RESULT lost at the end would run its task again.
+        if (self.draining and not self.finished.done() and not self.running
+                and not self.link.unacked):
             self.link.send_bye()
+            self.finished.set_result(None)
+
+    def refused(self) -> None:
+        """The broker refused our READY for good (fling._link): stop, exit 1."""
+        self.rc = 1
+        if not self.finished.done():
             self.finished.set_result(None)
 
     # ---- deadlines ------------------------------------------------------------------------------
@@ -339,7 +349,8 @@ class Engine:
         waiting = [t for t in self.running if t.waiting]
         log.info("draining: %d tasks running, %d not started (released), timeout %d ms",
                  len(self.running) - len(waiting), len(waiting), self.options.drain_timeout_ms)
-        self.link.send_capacity_zero()
+        if self.link.registered:  # else it goes out right after WELCOME
+            self.link.send_capacity_zero()
         self.in_callback = True
         for task in waiting:
             self.finish(task, protocol.RELEASED)
@@ -351,8 +362,9 @@ class Engine:
     def on_drain_timeout(self) -> None:
         if self.finished.done():
             return
-        log.warning("drain timeout after %d ms: %d tasks still running",
-                    self.options.drain_timeout_ms, len(self.running))
+        log.warning("drain timeout after %d ms: %d tasks still running, %d results not "
+                    "acknowledged", self.options.drain_timeout_ms, len(self.running),
+                    self.link.unacked_results)
         now = time.monotonic()
         for task in list(self.running)[:10]:
             log.warning("still running: name=%s id=%s attempt=%d for %d ms", task.name, task.id,
@@ -387,8 +399,9 @@ class Engine:
             await self.teardown()
         s = self.stats
         log.info("stopped done=%d failed=%d retried=%d released=%d timed_out=%d reconnects=%d "
-                 "holding_sent=%d results_resent=%d", s.done, s.failed, s.retried, s.released,
-                 s.timed_out, s.reconnects, s.holding_sent, s.results_resent)
+                 "holding_sent=%d results_resent=%d results_forgotten=%d", s.done, s.failed,
+                 s.retried, s.released, s.timed_out, s.reconnects, s.holding_sent,
+                 s.results_resent, s.results_forgotten)
         return self.rc
 
     async def teardown(self) -> None:

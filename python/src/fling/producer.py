@@ -579,11 +579,30 @@ class _IoLoop:
 
     def on_error(self, msg: protocol.Message, now: float) -> None:
         self.p._broker_errors += 1
+        if msg.refused_cmd == protocol.SUBMIT and msg.batch_seq:
+            self.refuse_batch(msg)
         if self.error_logged and now - self.error_logged < 1.0:
             return
         self.error_logged = now
         text = "".join(c if " " <= c < "\x7f" else "?" for c in msg.text[:200].decode("latin-1"))
         log.warning("broker error %s: %s", protocol.reason_name(msg.reason), text)
+
+    def refuse_batch(self, msg: protocol.Message) -> None:
+        """FLP/1.1: an ERROR naming one of our batches refuses it whole; every
+        task gets the reason, as an ACK would say, and it is not sent again.
+        UNAVAILABLE alone is not an answer (as in on_ack)."""
+        for index, slot in enumerate(self.slots):
+            if slot.batch_seq == msg.batch_seq:
+                break
+        else:
+            return
+        if msg.reason == protocol.UNAVAILABLE:
+            self.p._unavailable += 1
+            return
+        # 0 and 1 would read as accepted: an ERROR is never that.
+        reason = msg.reason if msg.reason > protocol.DUPLICATE else protocol.MALFORMED
+        del self.slots[index]
+        self.resolve(slot.batch, bytes((reason,)) * slot.batch.count)
 
     # -- resolving --
 
