@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker_fixture.h"
 #include "fling_log.h"
@@ -387,9 +388,10 @@ static void test_poison_task_after_three_deaths (void **state)
     finish (ctx);
 }
 
-/* A worker that prefetches dies: only the tasks it was running (its oldest
-   `slots` leases) count a crash; the ones waiting behind them go back as
-   never started, their attempt not counted. */
+/* A worker that prefetches dies holding 3 tasks: no crash is charged (it
+   did not hold one task alone); the one it was running (its oldest `slots`
+   leases) goes back as a run that counted, the two waiting behind it go
+   back as never started, their attempt not counted. */
 static void test_crash_spares_prefetched_tasks (void **state)
 {
     ctx_t *ctx = start (short_worker_timeout);
@@ -403,10 +405,9 @@ static void test_crash_spares_prefetched_tasks (void **state)
         assert_int_equal (lease.attempt, 1);
     }
     zsock_destroy (&worker); /* dies: no BYE, no more heartbeats */
-    fixture_wait_stat (ctx, "counters", "crashed", 1);
     fixture_wait_stat (ctx, "counters", "requeued", 3);
 
-    /* The next worker gets the crashed one first, on its second attempt,
+    /* The next worker gets the one that ran first, on its second attempt,
        and the two that never started still on their first. */
     worker = worker_ready (ctx, "next");
     next_task (worker, &lease);
@@ -416,8 +417,96 @@ static void test_crash_spares_prefetched_tasks (void **state)
         next_task (worker, &lease);
         assert_int_equal (lease.attempt, 1);
     }
-    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 0);
+    assert_int_equal (fixture_stat (ctx, "counters", "suspected"), 0);
     finish_with_worker (ctx, &worker);
+}
+
+/* Every task a worker is sent within `ms` of its first DISPATCH (PINGing
+   meanwhile); returns how many. */
+static size_t take_all (zsock_t *worker, lease_t *leases, size_t max, int ms)
+{
+    size_t n = 0;
+    lease_t lease;
+    next_task (worker, &leases[n++]);
+    for (int64_t end = fling_clock_ms () + ms; fling_clock_ms () < end;) {
+        fixture_send (worker, fling_msg_ping ());
+        fling_msg_t decoded;
+        zmsg_t *msg = recv_decoded (worker, 10, &decoded);
+        if (msg && decoded.cmd == FLING_CMD_DISPATCH)
+            keep_tasks (worker, &decoded);
+        zmsg_destroy (&msg);
+    }
+    while (n < max && take_pending (worker, &lease))
+        leases[n++] = lease;
+    return n;
+}
+
+/* Waits until the broker has noticed that its workers are gone. */
+static void wait_no_workers (ctx_t *ctx)
+{
+    for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
+        json_t *stats = fixture_stats (ctx);
+        size_t workers = json_array_size (json_object_get (stats, "workers"));
+        json_decref (stats);
+        if (workers == 0)
+            return;
+        usleep (10 * 1000);
+    }
+    fail_msg ("a dead worker still registered after %d ms", WAIT_MS);
+}
+
+/* A poison task among 8, on workers that run everything they are sent at
+   once and die whenever they are sent the poison (as a supervisor would
+   restart them, a new one each time). The first death charges nobody:
+   its 8 tasks go back, marked. The second sends them to trials in
+   halves, each on a worker that holds nothing else; the half that kills
+   its worker is halved again, down to the poison alone, which is charged
+   each time it kills a worker alone: 3 charges, dead-lettered "crashed".
+   Nothing else is charged, and every other task runs. */
+static void test_only_the_poison_is_charged (void **state)
+{
+    ctx_t *ctx = start (short_worker_timeout);
+    submit_acked (ctx, 1, 1, 8, FLING_REASON_OK);
+    fling_task_id_t poison;
+    fling_task_id_make (&poison, PRODUCER_ID, 5);
+    size_t done = 0, sizes[16], deaths = 0;
+    for (int round = 0; round < 30 && fixture_stat (ctx, NULL, "dead") < 1; round++) {
+        zsock_t *worker = worker_ready (ctx, "w");
+        lease_t leases[16];
+        size_t n = take_all (worker, leases, 16, 150), i;
+        for (i = 0; i < n && memcmp (&leases[i].id, &poison, sizeof poison) != 0; i++)
+            ;
+        if (i < n) {
+            assert_true (deaths < 16);
+            sizes[deaths++] = n;
+            zsock_destroy (&worker); /* killed by the poison: no RESULT, no BYE */
+            wait_no_workers (ctx);
+            continue;
+        }
+        for (i = 0; i < n; i++)
+            send_result (worker, &leases[i], FLING_OUTCOME_DONE, "");
+        done += n;
+        fixture_send (worker, fling_msg_bye ());
+        zsock_destroy (&worker);
+    }
+    fixture_wait_stat (ctx, NULL, "dead", 1);
+    assert_int_equal (done, 7);
+    /* Who held the poison when it killed: everything twice, then halves. */
+    size_t expected[] = {8, 8, 4, 2, 1, 1, 1};
+    assert_int_equal (deaths, sizeof expected / sizeof expected[0]);
+    for (size_t d = 0; d < deaths; d++)
+        assert_int_equal (sizes[d], expected[d]);
+    json_t *root = fixture_admin (ctx, "{\"op\":\"dead_list\"}");
+    json_t *dead = json_array_get (json_object_get (root, "dead"), 0);
+    assert_string_equal (json_string_value (json_object_get (dead, "id")), "7e577e577e577e57:5");
+    assert_string_equal (json_string_value (json_object_get (dead, "reason")), "crashed");
+    assert_int_equal (json_integer_value (json_object_get (dead, "crashes")), 3);
+    json_decref (root);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 3);
+    assert_int_equal (fixture_stat (ctx, "counters", "done"), 7);
+    assert_int_equal (fixture_stat (ctx, NULL, "suspects"), 0);
+    finish (ctx);
 }
 
 /* A worker with prefetch gets no refill while at least half its prefetch
@@ -627,6 +716,7 @@ int main (void)
         cmocka_unit_test (test_backoff_then_dead_letter),
         cmocka_unit_test (test_poison_task_after_three_deaths),
         cmocka_unit_test (test_crash_spares_prefetched_tasks),
+        cmocka_unit_test (test_only_the_poison_is_charged),
         cmocka_unit_test (test_refill_waits_for_half_the_prefetch),
         cmocka_unit_test (test_lease_deadline_fences_late_result),
         cmocka_unit_test (test_holding_after_restart),
