@@ -389,6 +389,8 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
                 (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
+    /* dead_retry starts it afresh: no suspicion carried over. */
+    task->flags &= (uint8_t)~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
     if (reason != FLING_DEAD_CRASHED)
         self->counters.failed++;
     if (fling_btask_kill (task, reason, error, error_size)) {

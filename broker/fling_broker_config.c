@@ -53,7 +53,8 @@ static const option_t options[] = {
     {"--task-timeout-ms", "FLING_TASK_TIMEOUT_MS", OPT_UINT, FIELD (task_timeout_ms), 0,
      1u << 30, "run time allowed to a task whose record says 0; 0 = none (default 300000)"},
     {"--poison-limit", "FLING_POISON_LIMIT", OPT_UINT, FIELD (poison_limit), 1, 255,
-     "worker deaths while running a task before it is dead-lettered (default 3)"},
+     "crashes charged to a task (a worker died holding it alone) before it is "
+     "dead-lettered (default 3)"},
     {"--queue", "FLING_QUEUES", OPT_QUEUE, 0, 0, 0,
      "per-name settings, repeatable: NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,"
      "poison_limit=N (env: ';'-separated)"},
