@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
 """Issue 15 item 2, chaos: no task is poison, but a random worker is
-SIGKILLed every 2 s for a minute (30 kills, the issue's numbers, not scaled:
-what matters is how often a task is on a worker that gets killed, and that
-is the kill interval against the task time) and restarted 100 ms later, with
-the broker's default --poison-limit (3). Before crash attribution per task,
-each kill charged a crash to each of the ~100 tasks the worker was running;
-those went back to the head of their queue, ran again on the next worker for
-another second, and about one in eight of them was on a killed worker again:
-tens of healthy tasks reached 3 crashes and were dead-lettered `crashed`.
-Now a crash is charged only to a task that was the only one its worker held,
-and a dead worker's tasks are retried in halves on a worker that runs nothing
-else: the verdict is that nothing is dead-lettered and nothing is lost.
+SIGKILLed about every 2 s for a minute (the issue's numbers, not scaled: what
+matters is how often a task is on a worker that gets killed, which is the
+kill rate against the task time) and restarted 100 ms later, with the
+broker's default --poison-limit (3). The kills come at random moments
+(exponential gaps, mean 2 s): on a fixed beat a task re-run right after a
+kill always finishes before the next one.
+
+Before crash attribution per task, each kill charged a crash to each of the
+~75 tasks the worker was running; they ran again at once for another second,
+about one in eight of those runs was on a killed worker again, and tens of
+healthy tasks reached 3 crashes and were dead-lettered `crashed`. Now a crash
+is charged only to a task that was the only one its worker held, a task that
+shared a killed worker is rerun (and after a second death, tried apart in
+halves on a worker that runs nothing else): nothing is dead-lettered, nothing
+is lost, and duplicates come only from killed workers.
 
 Load: 1 s async tasks (about 75 running per worker) and 200 ms blocking tasks
-on 4-thread pools, 4 workers. A kill lands on the worker running a retried
-half about one time in four; for a healthy task to be charged 3 crashes it
+on 4-thread pools, 4 workers. For a healthy task to be charged 3 crashes it
 would have to be halved down to running alone and then be the only task of a
-killed worker 3 times, which at these rates is below one in a million per
-run. The budget is bounded: the chaos minute, then at most 150 s to finish."""
+killed worker 3 times: with one kill every 8 s per worker and trials of at
+most a second, below one in a million per trial. Bounded: the chaos minute,
+then at most 150 s to finish."""
 import os
 import sys
 import time

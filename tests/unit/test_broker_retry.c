@@ -158,12 +158,13 @@ static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch)
     }
 }
 
-/* A worker that holds 10 tasks of each class and runs `slots` of them at
-   once (NULL: all 10, no prefetch). */
-static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t *slots)
+/* A worker that holds `holds` tasks of each class and runs `slots` of them
+   at once (NULL: all, no prefetch). */
+static zsock_t *worker_ready_holding (ctx_t *ctx, const char *name, uint32_t holds,
+                                      const uint32_t *slots)
 {
     zsock_t *worker = fixture_dealer (ctx, "worker");
-    uint32_t capacity[FLING_CLASS_COUNT] = {10, 10};
+    uint32_t capacity[FLING_CLASS_COUNT] = {holds, holds};
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
     fixture_send (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
@@ -182,6 +183,13 @@ static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t
     }
     fail_msg ("no PONG after READY");
     return NULL;
+}
+
+/* A worker that holds 10 tasks of each class and runs `slots` of them at
+   once (NULL: all 10, no prefetch). */
+static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t *slots)
+{
+    return worker_ready_holding (ctx, name, 10, slots);
 }
 
 static zsock_t *worker_ready (ctx_t *ctx, const char *name)
@@ -509,6 +517,96 @@ static void test_only_the_poison_is_charged (void **state)
     finish (ctx);
 }
 
+static void long_worker_timeout (fling_broker_config_t *config)
+{
+    config->worker_timeout_ms = 30000; /* deaths are found by probes, not silence */
+}
+
+/* True if every lease in `leases` has a sequence in [first, last]. */
+static bool all_in (const lease_t *leases, size_t n, uint64_t first, uint64_t last)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = fling_task_id_seq (&leases[i].id);
+        if (seq < first || seq > last)
+            return false;
+    }
+    return true;
+}
+
+/* Suspects wait for a prover. The only server of the name is busy: it is
+   reserved (no new work, though it has credit and tasks are queued), and
+   once it holds nothing it runs the trials, each half alone, then the
+   queued work. The deaths are noticed by probes: the worker timeout is
+   30 s. */
+static void test_trials_reserve_a_busy_worker (void **state)
+{
+    ctx_t *ctx = start (long_worker_timeout);
+    zsock_t *busy = worker_ready_holding (ctx, "busy", 3, NULL);
+    submit_acked (ctx, 1, 1, 2, FLING_REASON_OK);
+    lease_t own[2], got[10], lease;
+    next_task (busy, &own[0]);
+    next_task (busy, &own[1]);
+    /* Tasks 3-6 go to a roomier worker; it dies, and so does the next. */
+    zsock_t *doomed = worker_ready (ctx, "doomed");
+    submit_acked (ctx, 2, 3, 4, FLING_REASON_OK);
+    assert_int_equal (take_all (doomed, got, 10, 150), 4);
+    zsock_t *next = worker_ready (ctx, "next");
+    zsock_destroy (&doomed);
+    assert_int_equal (take_all (next, got, 10, 150), 4); /* back to the head, marked */
+    assert_true (all_in (got, 4, 3, 6));
+    zsock_destroy (&next);
+    fixture_wait_stat (ctx, "counters", "suspected", 4);
+    assert_int_equal (fixture_stat (ctx, NULL, "suspects"), 4);
+
+    /* Reserved: the queued tasks 7-8 do not go to it, credit or not. */
+    submit_acked (ctx, 3, 7, 2, FLING_REASON_OK);
+    json_t *stats = fixture_stats (ctx);
+    json_t *worker = json_array_get (json_object_get (stats, "workers"), 0);
+    assert_true (json_is_true (json_object_get (worker, "prover")));
+    json_decref (stats);
+    no_task (busy, 300);
+
+    /* Drained: each half alone, then the queued work. */
+    send_result (busy, &own[0], FLING_OUTCOME_DONE, "");
+    send_result (busy, &own[1], FLING_OUTCOME_DONE, "");
+    for (int half = 0; half < 2; half++) {
+        size_t n = take_all (busy, got, 10, 150);
+        assert_int_equal (n, 2);
+        assert_true (all_in (got, n, 3, 6));
+        for (size_t i = 0; i < n; i++)
+            send_result (busy, &got[i], FLING_OUTCOME_DONE, "");
+    }
+    for (int i = 0; i < 2; i++) {
+        next_task (busy, &lease);
+        assert_true (all_in (&lease, 1, 7, 8));
+        send_result (busy, &lease, FLING_OUTCOME_DONE, "");
+    }
+    fixture_wait_stat (ctx, "counters", "done", 8);
+    assert_int_equal (fixture_stat (ctx, "counters", "trials"), 2);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 0);
+    assert_int_equal (fixture_stat (ctx, NULL, "suspects"), 0);
+    finish_with_worker (ctx, &busy);
+}
+
+/* A worker holding a task whose connection closes (the process died) is
+   found by a probe long before the worker timeout, and its task, held
+   alone, is charged. */
+static void test_dead_connection_found_by_probe (void **state)
+{
+    ctx_t *ctx = start (long_worker_timeout);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
+    zsock_t *worker = worker_ready (ctx, "w");
+    lease_t lease;
+    next_task (worker, &lease);
+    int64_t died = fling_clock_ms ();
+    zsock_destroy (&worker);
+    fixture_wait_stat (ctx, "counters", "crashed", 1); /* within WAIT_MS, not 30 s */
+    assert_true (fling_clock_ms () - died < WAIT_MS);
+    assert_true (fixture_stat (ctx, "counters", "probes") >= 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "worker_lost"), 0); /* not by silence */
+    finish (ctx);
+}
+
 /* A worker with prefetch gets no refill while at least half its prefetch
    still waits (SPEC.md 6.3): its slots have work, and refills come in
    fewer, larger DISPATCHes. 10 tasks held, 4 run at once: refilled once
@@ -717,6 +815,8 @@ int main (void)
         cmocka_unit_test (test_poison_task_after_three_deaths),
         cmocka_unit_test (test_crash_spares_prefetched_tasks),
         cmocka_unit_test (test_only_the_poison_is_charged),
+        cmocka_unit_test (test_trials_reserve_a_busy_worker),
+        cmocka_unit_test (test_dead_connection_found_by_probe),
         cmocka_unit_test (test_refill_waits_for_half_the_prefetch),
         cmocka_unit_test (test_lease_deadline_fences_late_result),
         cmocka_unit_test (test_holding_after_restart),
