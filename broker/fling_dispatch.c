@@ -255,11 +255,13 @@ static bool has_prover (fling_broker_t *self, const fling_queue_t *queue)
    from now on; its trial starts once it holds nothing. */
 static void reserve_provers (fling_broker_t *self)
 {
+    fling_queue_t *done = NULL; /* halves of a name come in a row: look once */
     for (fling_group_t *group = fling_suspects_first (self->suspects); group;
          group = fling_group_next (group)) {
         fling_queue_t *queue = fling_group_queue (group);
-        if (has_prover (self, queue))
+        if (queue == done || has_prover (self, queue))
             continue;
+        done = queue;
         fling_bworker_t *best = NULL;
         for (size_t i = 0; i < fling_queue_server_count (queue); i++) {
             fling_bworker_t *worker = fling_queue_server (queue, i, NULL);
