@@ -2,8 +2,10 @@
 
     Each option has a flag and (except --ready-fd) an environment variable;
     the flag wins over the variable, the variable over the default. Both
-    "--flag value" and "--flag=value" work. fling_broker_config_usage()
-    prints the list; keep it and the README in step.
+    "--flag value" and "--flag=value" work. The table in the .c file and
+    the shared parser (common/fling_options.h) do the work; the defaults are
+    written once, in fling_broker_config_init(), and --help prints them from
+    there. tests/integration/test_config.py checks the README's table.
 */
 #ifndef FLING_BROKER_CONFIG_H_INCLUDED
 #define FLING_BROKER_CONFIG_H_INCLUDED

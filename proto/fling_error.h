@@ -9,6 +9,8 @@
 #ifndef FLING_ERROR_H_INCLUDED
 #define FLING_ERROR_H_INCLUDED
 
+#include "fling_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,23 +25,23 @@ enum {
     FLING_ESTOREFULL,                  /* broker refused: its store is full */
     FLING_EUNAVAILABLE,                /* broker refused: shutting down or store failed */
     FLING_EPROTO,                      /* malformed or unexpected protocol message */
-    FLING_ESPOOLFULL,                  /* producer outbox full (overflow policy "fail") */
-    FLING_ECLOSED,                     /* producer is being destroyed */
+    /* FLING_EBASE + 8 is not used: a full outbox is EAGAIN (fling_send). */
+    FLING_ECLOSED = FLING_EBASE + 9,   /* producer is being destroyed */
     FLING_EMAX
 };
 
 /*  Returns a readable text for a system errno value or a fling code.
     The text is static; never free it. */
-const char *fling_strerror (int err);
+FLING_EXPORT const char *fling_strerror (int err);
 
 /*  Returns the text of the last error the calling thread saw in fling:
     fling_strerror(errno) plus detail where fling has some (for example
     the position of a JSON syntax error). */
-const char *fling_last_error (void);
+FLING_EXPORT const char *fling_last_error (void);
 
 /*  Sets errno to `err` and records `detail` (may be NULL) as the calling
     thread's last error text. For fling's own libraries. */
-void fling_set_last_error (int err, const char *detail);
+FLING_EXPORT void fling_set_last_error (int err, const char *detail);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@ Environment (set by CTest):
   FLING_BIN_DIR         directory with fling-broker, fling-worker, fling, fling-load
   FLING_TEST_HANDLERS   path of fling_test_handlers.so
   FLING_TEST_TMP        parent directory for per-test directories (default /tmp)
+  FLING_REQUIRE_ALL     1: a test that would skip (see skip()) fails instead (CI sets it)
 """
 import json
 import os
@@ -24,6 +25,23 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import ledger_check  # noqa: E402
+
+
+SKIP_EXIT = 77  # CTest's SKIP_RETURN_CODE for every Python test
+
+
+def skip(missing, how):
+    """Ends a test that needs something this machine lacks (a Docker Engine,
+    network namespaces, libfaketime, clang...): one line saying what is missing
+    and how to get it, then exit 77, which CTest counts as skipped, not failed.
+    Where everything must run (CI sets FLING_REQUIRE_ALL=1) the same line is
+    a failure instead, so nothing is skipped silently where it could run."""
+    if os.environ.get("FLING_REQUIRE_ALL") == "1":
+        print("FAIL: %s; to run it: %s (FLING_REQUIRE_ALL=1: skips are failures)" % (missing, how),
+              flush=True)
+        sys.exit(1)
+    print("SKIP: %s; to run it: %s" % (missing, how), flush=True)
+    sys.exit(SKIP_EXIT)
 
 
 def free_port():
@@ -177,6 +195,24 @@ class Cluster:
         argv = [os.path.join(self.bin_dir, "fling-worker"), "--endpoint", self.worker_endpoint,
                 "--name", name, "--module", module] + list(args)
         proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None)
+        return proc
+
+    def start_py_worker(self, *args, name=None, ledger=None, wait=True, app="py_handlers:app",
+                        app_dir=None, env=None):
+        """Starts a Python worker (fling-py-worker, from the python running this
+        harness) on the app MODULE:ATTR; its ledger path is in $FLING_TEST_LEDGER
+        (tests/python/py_handlers.py writes the test handlers' lines there)."""
+        name = name or "pyworker%d" % (len(self.worker_ledgers) + 1)
+        ledger = ledger or self.path("%s.ledger" % name)
+        if ledger not in self.worker_ledgers:
+            self.worker_ledgers.append(ledger)
+        app_dir = app_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                          "python")
+        argv = [sys.executable, "-m", "fling.worker", app, "--app-dir", app_dir, "--endpoint",
+                self.worker_endpoint, "--name", name] + list(args)
+        full_env = {"FLING_TEST_LEDGER": ledger}
+        full_env.update(env or {})
+        proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None, env=full_env)
         return proc
 
     def start_load(self, *args, name=None, endpoint=None):

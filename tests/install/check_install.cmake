@@ -8,7 +8,7 @@ function(run)
   endif()
 endfunction()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-foreach(f include/fling_producer.h include/fling_worker.h include/fling_error.h
+foreach(f include/fling_producer.h include/fling_worker.h include/fling_error.h include/fling_api.h
           lib/pkgconfig/fling-producer.pc lib/cmake/fling/flingConfig.cmake)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "not installed: ${f}")
@@ -20,6 +20,7 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/consumer-build -DCMAKE_PREF
     "-DCMAKE_C_FLAGS=${EXTRA_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${EXTRA_FLAGS}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer-build)
 run(${WORK_DIR}/consumer-build/consumer)
+run(${WORK_DIR}/consumer-build/consumer_both)
 # 2. pkg-config
 set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
 execute_process(COMMAND pkg-config --cflags --libs fling-producer OUTPUT_VARIABLE flags
