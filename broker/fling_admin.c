@@ -72,10 +72,10 @@ static json_t *queues_json (fling_broker_t *self)
             queues,
             json_pack ("{ss sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
                        (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
-                       "suspects", (json_int_t)c->suspects,
-                       "inflight", (json_int_t)c->inflight, "dead",
-                       (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
-                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried));
+                       "suspects", (json_int_t)c->suspects, "inflight", (json_int_t)c->inflight,
+                       "dead", (json_int_t)fling_queue_dead (queue)->count, "done",
+                       (json_int_t)c->done, "failed", (json_int_t)c->failed, "retried",
+                       (json_int_t)c->retried));
     }
     return queues;
 }
@@ -92,9 +92,9 @@ static json_t *worker_json (const fling_bworker_t *worker)
     for (size_t i = 0; names && i < worker->reg_count; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
     return json_pack ("{ss sI so so sI so sb}", "name", worker->name, "pid",
-                      (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
-                      "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
-                      "names", names, "prover", worker->prover);
+                      (json_int_t)worker->pid, "capacity", per_class (worker->capacity), "inflight",
+                      per_class (worker->inflight), "done", (json_int_t)worker->done, "names",
+                      names, "prover", worker->prover);
 }
 
 static json_t *workers_json (fling_broker_t *self)

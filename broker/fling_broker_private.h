@@ -122,9 +122,10 @@ struct fling_broker {
     fling_tasklist_t parked;   /* recovered in-flight tasks waiting for HOLDING */
     int64_t parked_until_ms;   /* then they are queued */
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
-    fling_suspects_t *suspects; /* groups waiting for a trial */
-    size_t provers;             /* workers with `prover` set */
     uint64_t rng;              /* jitter */
+
+    fling_suspects_t *suspects; /* groups waiting for a trial (fling_dispatch.c) */
+    size_t provers;             /* workers with `prover` set */
 
     fling_blockpool_t *pool; /* freed task blocks, shared by every queue */
     fling_idmap_t *ids;     /* every task held, by id */

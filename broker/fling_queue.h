@@ -28,7 +28,7 @@ extern "C" {
 typedef struct fling_queue fling_queue_t;
 typedef struct fling_bworker fling_bworker_t; /* defined by the worker table */
 typedef struct fling_btask fling_btask_t;
-typedef struct fling_group fling_group_t;     /* suspects tried together (fling_suspects.h) */
+typedef struct fling_group fling_group_t; /* suspects tried together (fling_suspects.h) */
 
 /*  Where a held task is. */
 typedef enum {
@@ -49,7 +49,7 @@ typedef enum {
 /*  It was running on a worker that died, together with other tasks, and
     has not ended a run since: if a worker dies under it again, it is tried
     apart (a suspect). The only flag a lease keeps. */
-#define FLING_BTASK_SUSPECT    0x80u
+#define FLING_BTASK_SUSPECT 0x80u
 
 /*  A dead task's last error (owned by the task while it is dead). */
 typedef struct {
@@ -168,7 +168,7 @@ typedef struct {
     uint64_t delayed;  /* waiting for a retry time, or parked after recovery */
     uint64_t suspects; /* waiting for a trial (fling_suspects.h) */
     uint64_t done;
-    uint64_t failed;   /* dead-lettered, any reason */
+    uint64_t failed; /* dead-lettered, any reason */
     uint64_t retried;
 } fling_queue_counters_t;
 

@@ -564,7 +564,8 @@ void fling_workers_expire_leases (fling_broker_t *self)
                         (unsigned)task->attempt, worker->name);
             fling_worker_unlease (task); /* frees the worker's credit */
             task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
-            task->flags &= (uint8_t)~FLING_BTASK_SUSPECT; /* its worker lived through it */
+            /* Its worker lived through the run: no longer a suspect. */
+            task->flags &= (uint8_t)~FLING_BTASK_SUSPECT;
             self->counters.timed_out++;
             self->counters.lease_expired++;
             self->dispatch_needed = true;

@@ -32,8 +32,8 @@
 */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
