@@ -57,7 +57,7 @@ typedef struct {
     uint64_t crashed;         /* crashes charged: a worker died holding only that task */
     uint64_t suspected;       /* tasks put in a suspect group by a worker's death */
     uint64_t trials;          /* trials sent: suspects run on a worker holding nothing else */
-    uint64_t probes;          /* PONGs sent unasked to find out if a silent worker is gone */
+    uint64_t probes;          /* PINGs sent to find out if a silent worker is gone */
     uint64_t timed_out;       /* TIMEOUT results + lease deadlines passed */
     uint64_t lease_expired;   /* of which the broker's lease deadline */
     uint64_t store_full;      /* tasks refused STORE_FULL */
@@ -90,7 +90,7 @@ struct fling_bworker {
     uint32_t inflight[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
-    int64_t probed_ms;       /* last unasked PONG (fling_workers_reap) */
+    int64_t probed_ms;       /* last probe PING (fling_workers_reap) */
     fling_tasklist_t leased; /* tasks it holds, oldest first */
     /* A prover runs trials of suspects (fling_dispatch.c) and nothing else:
        it gets no other work, and a trial goes out only once it holds
@@ -268,7 +268,7 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
 
 /*  Declares dead every worker silent for longer than worker_timeout_ms,
     and every worker holding tasks whose connection is gone (probed with
-    an unasked PONG after heartbeat/4 of silence). */
+    a PING after heartbeat/4 of silence). */
 void fling_workers_reap (fling_broker_t *self);
 
 typedef enum { FLING_WORKER_LEFT, FLING_WORKER_TIMEOUT, FLING_WORKER_UNREACHABLE } fling_drop_t;

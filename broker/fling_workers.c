@@ -499,11 +499,12 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
 }
 
 /* A worker that holds tasks and has been silent for a reap step is sent
-   an unasked PONG: if its connection is gone (the process died, its
+   a PING (a probe): if its connection is gone (the process died, its
    socket closed) the ROUTER says so at once (EHOSTUNREACH), and its tasks
    go back within a reap step or two instead of the worker timeout. A
    crash during a trial is noticed this way too, so suspects are not kept
-   waiting. A live worker takes it as any PONG. */
+   waiting. A worker does not answer it. Not a PONG: a worker may count
+   PONGs as answers to its own PINGs (SPEC.md §6.1). */
 static bool connection_gone (fling_broker_t *self, fling_bworker_t *worker, int64_t step)
 {
     if (!worker->leased.count || self->now_ms - worker->last_seen_ms < step ||
@@ -511,7 +512,7 @@ static bool connection_gone (fling_broker_t *self, fling_bworker_t *worker, int6
         return false;
     worker->probed_ms = self->now_ms;
     self->counters.probes++;
-    zmsg_t *probe = fling_msg_pong ();
+    zmsg_t *probe = fling_msg_ping ();
     return fling_broker_send (self, self->worker_sock, &worker->peer, &probe) == -1 &&
            errno == EHOSTUNREACH;
 }

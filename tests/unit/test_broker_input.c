@@ -75,8 +75,8 @@ static void expect_silence (zsock_t *sock)
     }
 }
 
-/* Nothing but PONGs for SILENCE_MS: a worker that holds tasks and says
-   nothing is probed with unasked PONGs (SPEC.md 6.1). */
+/* Nothing but PINGs for SILENCE_MS: a worker that holds tasks and says
+   nothing is probed with PINGs (SPEC.md 6.1). */
 static void expect_no_dispatch (zsock_t *sock)
 {
     for (int64_t end = fling_clock_ms () + SILENCE_MS; fling_clock_ms () < end;) {
@@ -87,7 +87,7 @@ static void expect_no_dispatch (zsock_t *sock)
         fling_reason_t reason;
         assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         zmsg_destroy (&msg);
-        if (decoded.cmd != FLING_CMD_PONG)
+        if (decoded.cmd != FLING_CMD_PING)
             fail_msg ("unexpected %s", fling_cmd_name (decoded.cmd));
     }
 }
