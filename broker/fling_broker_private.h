@@ -51,7 +51,7 @@ typedef struct {
     uint64_t retried;
     uint64_t requeued;
     uint64_t stale_results;
-    uint64_t worker_lost;
+    uint64_t worker_lost; /* workers declared dead: silence or a dead connection */
     uint64_t router_unroutable;
     uint64_t dead_lettered;   /* tasks moved to the dead-letter queue, any reason */
     uint64_t crashed;         /* crashes charged: a worker died holding only that task */

@@ -484,8 +484,7 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
         fling_info ("worker left name=%s pid=%" PRIu32 " requeued=%zu", worker->name, worker->pid,
                     requeued);
     } else {
-        if (why == FLING_WORKER_TIMEOUT)
-            self->counters.worker_lost++;
+        self->counters.worker_lost++;
         uint64_t crashed = self->counters.crashed, suspected = self->counters.suspected;
         uint32_t trial = worker->leased.count ? worker->trial : 0;
         size_t held = orphan_leases (self, worker);

@@ -603,7 +603,7 @@ static void test_dead_connection_found_by_probe (void **state)
     fixture_wait_stat (ctx, "counters", "crashed", 1); /* within WAIT_MS, not 30 s */
     assert_true (fling_clock_ms () - died < WAIT_MS);
     assert_true (fixture_stat (ctx, "counters", "probes") >= 1);
-    assert_int_equal (fixture_stat (ctx, "counters", "worker_lost"), 0); /* not by silence */
+    assert_int_equal (fixture_stat (ctx, "counters", "worker_lost"), 1);
     finish (ctx);
 }
 
