@@ -87,44 +87,37 @@ static size_t chunk_fit (const fling_btask_t *task, size_t max, size_t *bytes_ou
     return count;
 }
 
-/* Leases `tasks` (on no list) to `worker` and sends them in one DISPATCH
-   of `bytes` record bytes. Returns 0, or -1 when the worker could not be
-   reached: then the tasks are unleased, their attempt as it was (they
-   never left), for the caller to put back before it drops the worker. */
+/* Leases `tasks` (on no list, `bytes` of records) to `worker` and builds
+   their DISPATCH, which goes out after the turn's commit (fling_broker.c).
+   -1 when out of memory: the tasks are back at the head of their queue. */
 static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
                        fling_btask_t **tasks, size_t count, size_t bytes)
 {
     /* The records are copied once, straight into the frame that goes to
        libzmq (no staging buffer, no copy on send). */
     zframe_t *body = zframe_new (NULL, bytes);
-    if (!body)
-        count = 0; /* no frame: no message, as below */
-    uint8_t *cursor = body ? zframe_data (body) : NULL;
+    if (!body) {
+        for (size_t i = count; i-- > 0;)
+            fling_broker_requeue (self, tasks[i], true);
+        fling_error ("out of memory: DISPATCH of %zu tasks not built", count);
+        return -1;
+    }
+    uint8_t *cursor = zframe_data (body);
     for (size_t i = 0; i < count; i++) {
         fling_worker_lease (self, worker, tasks[i], cls, false); /* sets the record's attempt */
         memcpy (cursor, tasks[i]->raw, tasks[i]->size);
         cursor += tasks[i]->size;
+        fling_broker_store_state (self, tasks[i]);
     }
     zmsg_t *msg = fling_msg_dispatch_frame ((uint32_t)count, &body);
-    if (fling_broker_send (self, self->worker_sock, &worker->peer, &msg) == 0) {
-        self->counters.dispatched += count;
-        for (size_t i = 0; i < count; i++)
-            fling_broker_store_state (self, tasks[i]);
-        return 0;
-    }
-    fling_debug ("dispatch failed worker=%s tasks=%zu: %s", worker->name, count, strerror (errno));
-    for (size_t i = 0; i < count; i++) {
-        fling_worker_unlease (tasks[i]);
-        tasks[i]->attempt--; /* it was never delivered */
-        fling_record_set_attempt (tasks[i]->raw, tasks[i]->attempt);
-    }
-    return -1;
+    if (worker->version != FLING_PROTO_VERSION)
+        fling_msg_set_version (msg, worker->version);
+    self->counters.dispatched += count;
+    return fling_broker_hold_dispatch (self, worker, &msg, (uint32_t)count);
 }
 
-/* Leases up to `chunk` tasks of `queue` to `worker` and sends them in one
-   DISPATCH. Returns 0, or -1 when the worker could not be reached: then
-   those tasks are back at the head of the queue, unchanged, and the
-   worker is gone. */
+/* Leases up to `chunk` tasks of `queue` to `worker` and builds their
+   DISPATCH (send_tasks). -1 when out of memory. */
 static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
                        fling_class_t cls, size_t chunk)
 {
@@ -133,13 +126,7 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
     chunk = chunk_fit (fling_queue_peek (queue), chunk, &bytes);
     for (size_t i = 0; i < chunk; i++)
         tasks[i] = fling_queue_pop (queue);
-    if (send_tasks (self, worker, cls, tasks, chunk, bytes) == 0)
-        return 0;
-    for (size_t i = chunk; i-- > 0;)
-        fling_broker_requeue (self, tasks[i], true);
-    self->counters.requeued += chunk;
-    fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
-    return -1;
+    return send_tasks (self, worker, cls, tasks, chunk, bytes);
 }
 
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
@@ -157,7 +144,8 @@ static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
             chunk = credit;
         if (chunk > FLING_BATCH_TASKS_MAX)
             chunk = FLING_BATCH_TASKS_MAX;
-        send_chunk (self, queue, worker, cls, chunk);
+        if (send_chunk (self, queue, worker, cls, chunk))
+            return; /* out of memory: the next turn tries again */
     }
 }
 
@@ -202,10 +190,12 @@ static void set_prover (fling_broker_t *self, fling_bworker_t *worker, bool prov
     }
 }
 
-/* Sends `worker`, which holds nothing, a trial of `group`: as many of its
-   tasks as the worker runs at once (none waits in its prefetch), in one
-   DISPATCH. -1 if the worker could not be reached: it is gone, and the
-   tasks are back in a group of their own, first in line. */
+/* Builds a trial of `group` for `worker`, which holds nothing: as many of
+   its tasks as the worker runs at once (none waits in its prefetch), in
+   one DISPATCH that goes out after the turn's commit. -1 when out of
+   memory. If the DISPATCH cannot be built or sent (the worker is gone),
+   its tasks go back to the head of their queue still marked suspects: the
+   next death under them sends them to a trial again. */
 static int send_trial (fling_broker_t *self, fling_bworker_t *worker, fling_group_t *group,
                        fling_class_t cls)
 {
@@ -215,28 +205,18 @@ static int send_trial (fling_broker_t *self, fling_bworker_t *worker, fling_grou
         max = FLING_BATCH_TASKS_MAX;
     size_t bytes, count = chunk_fit (fling_group_peek (group), max, &bytes);
     fling_queue_t *queue = fling_group_queue (group);
-    bool charged = fling_group_charged (group);
     fling_btask_t *tasks[FLING_BATCH_TASKS_MAX];
     for (size_t i = 0; i < count; i++) { /* the last one may free the group */
         tasks[i] = fling_group_peek (group);
         fling_suspects_remove (self->suspects, tasks[i]);
     }
-    if (send_tasks (self, worker, cls, tasks, count, bytes) == 0) {
-        worker->trial = (uint32_t)count;
-        self->counters.trials++;
-        fling_debug ("trial worker=%s name=%s tasks=%zu", worker->name, fling_queue_name (queue),
-                     count);
-        return 0;
-    }
-    fling_group_t *back = fling_suspects_group (self->suspects, queue, true, charged);
-    for (size_t i = 0; i < count; i++) {
-        if (back)
-            fling_group_push (back, tasks[i]);
-        else
-            fling_broker_requeue (self, tasks[i], true); /* no memory for a group */
-    }
-    fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
-    return -1;
+    if (send_tasks (self, worker, cls, tasks, count, bytes))
+        return -1;
+    worker->trial = (uint32_t)count;
+    self->counters.trials++;
+    fling_debug ("trial worker=%s name=%s tasks=%zu", worker->name, fling_queue_name (queue),
+                 count);
+    return 0;
 }
 
 /* True if a prover could run the trials of `queue`. */
@@ -280,8 +260,8 @@ static void reserve_provers (fling_broker_t *self)
 /* Trials: a prover whose trial ended takes the next group it can run, or
    goes back to other work; an idle worker takes a group left waiting; a
    group nobody can take gets a reserved prover; a reserved prover with no
-   group left for it goes back to other work. A failed send drops a worker
-   (the table changes under the walk): stop, and go on at the next turn. */
+   group left for it goes back to other work. Out of memory: stop, and go
+   on at the next turn. */
 static void plan_trials (fling_broker_t *self)
 {
     fling_class_t cls = FLING_CLASS_LOOP;

@@ -1,6 +1,7 @@
 /*  fling_workers.c - the broker's worker table: registration (READY),
-    outcomes (RESULT), capacity, liveness, and what happens to the tasks of
-    a worker that leaves or dies (proto/SPEC.md, worker dialog).
+    outcomes (RESULT), capacity, and what happens to the tasks of a worker
+    that leaves or dies: crash charges and suspects (proto/SPEC.md §5.2,
+    §6.4). Who is dead is decided here (BYE) and in fling_reaper.c.
 
     Credit: a worker holds at most capacity[class] tasks of a class; each
     RESULT gives one unit back. A worker's tasks sit on its lease list, so
@@ -121,7 +122,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     if (joined) {
         worker = (fling_bworker_t *)calloc (1, sizeof *worker);
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNAVAILABLE,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNAVAILABLE,
                                  "out of memory");
             return;
         }
@@ -133,6 +134,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     fling_log_printable (worker->name, sizeof worker->name, msg->worker_name,
                          msg->worker_name_size);
     worker->pid = msg->pid;
+    worker->version = msg->version;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         worker->capacity[cls] = msg->capacity[cls];
         worker->slots[cls] = msg->slots[cls];
@@ -148,10 +150,19 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 
     char names[512];
     names_text (worker, names, sizeof names);
-    fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32 " names=%s",
+    fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
+                " names=%s protocol=%u",
                 joined ? "joined" : "registered again", worker->name, worker->pid,
-                worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names);
+                worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names,
+                (unsigned)worker->version);
     self->dispatch_needed = true;
+    if (worker->version >= 2) {
+        /* The answer to READY, with the timings the worker must keep to
+           stay registered (FLP/1 workers learn it from a PONG). */
+        zmsg_t *welcome =
+            fling_msg_welcome (self->config.heartbeat_ms, self->config.worker_timeout_ms);
+        fling_broker_send (self, self->worker_sock, peer, &welcome);
+    }
 }
 
 /* ---- outcomes ---------------------------------------------------------- */
@@ -197,10 +208,12 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         return;
     case FLING_OUTCOME_TIMEOUT:
         self->counters.timed_out++;
+        counters->timed_out++;
         fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, result->error,
                                  result->error_size);
         return;
     default: /* RETRY, FAIL */
+        counters->run_failures++;
         fling_broker_run_failed (self, task, FLING_DEAD_FAILED,
                                  result->outcome == FLING_OUTCOME_RETRY ? result->retry_delay_ms
                                                                         : 0,
@@ -210,6 +223,10 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
 
 static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
 {
+    if (msg->version >= 2 && msg->batch_seq > worker->result_seq_seen) {
+        worker->result_seq_seen = msg->batch_seq;
+        self->results_to_ack = true;
+    }
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
     const uint8_t *ahead = cursor; /* FLING_BROKER_PREFETCH_AHEAD results in front */
     fling_result_t result, next;
@@ -293,11 +310,12 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
         return;
     case FLING_CMD_PING:
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
             return;
         }
         reply = fling_msg_pong ();
+        fling_msg_set_version (reply, msg->version);
         fling_broker_send (self, self->worker_sock, peer, &reply);
         return;
     case FLING_CMD_BYE:
@@ -308,7 +326,7 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_CAPACITY:
     case FLING_CMD_HOLDING:
         if (!worker)
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
         else if (msg->cmd == FLING_CMD_RESULT)
             handle_result (self, worker, msg);
@@ -321,8 +339,8 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_ERROR:
         return; /* never answer an ERROR */
     default:
-        fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_BAD_STATE,
-                             "not a worker command");
+        fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_BAD_STATE,
+                             "not a command of the worker endpoint");
     }
 }
 
@@ -337,6 +355,7 @@ static void charge_crash (fling_broker_t *self, fling_btask_t *task)
     if (task->crashes < UINT8_MAX)
         task->crashes++;
     self->counters.crashed++;
+    fling_queue_counters (task->queue)->crashed++;
     unsigned limit = fling_broker_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
@@ -497,81 +516,19 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
     forget (self, worker);
 }
 
-/* A worker that holds tasks and has been silent for a reap step is sent
-   a PING (a probe): if its connection is gone (the process died, its
-   socket closed) the ROUTER says so at once (EHOSTUNREACH), and its tasks
-   go back within a reap step or two instead of the worker timeout. A
-   crash during a trial is noticed this way too, so suspects are not kept
-   waiting. A worker does not answer it. Not a PONG: a worker may count
-   PONGs as answers to its own PINGs (SPEC.md §6.1). */
-static bool connection_gone (fling_broker_t *self, fling_bworker_t *worker, int64_t step)
+void fling_workers_ack_results (fling_broker_t *self)
 {
-    if (!worker->leased.count || self->now_ms - worker->last_seen_ms < step ||
-        self->now_ms - worker->probed_ms < step)
-        return false;
-    worker->probed_ms = self->now_ms;
-    self->counters.probes++;
-    zmsg_t *probe = fling_msg_ping ();
-    return fling_broker_send (self, self->worker_sock, &worker->peer, &probe) == -1 &&
-           errno == EHOSTUNREACH;
-}
-
-/* Appends to *list, made on first use (most reaps drop nobody). */
-static void collect (zlist_t **list, fling_bworker_t *worker)
-{
-    if (*list || (*list = zlist_new ()))
-        zlist_append (*list, worker);
-}
-
-static void drop_all (fling_broker_t *self, zlist_t **list, fling_drop_t why)
-{
-    fling_bworker_t *worker;
-    while (*list && (worker = (fling_bworker_t *)zlist_pop (*list)))
-        fling_workers_drop (self, worker, why);
-    zlist_destroy (list);
-}
-
-void fling_workers_reap (fling_broker_t *self)
-{
-    /* Collect first: dropping edits the table being walked. */
-    zlist_t *silent = NULL, *gone = NULL;
-    int64_t step = self->config.heartbeat_ms / 4 ? self->config.heartbeat_ms / 4 : 1;
+    if (!self->results_to_ack || self->store_failed)
+        return;
+    self->results_to_ack = false;
     for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
          worker = (fling_bworker_t *)zhashx_next (self->workers)) {
-        if (self->now_ms - worker->last_seen_ms > (int64_t)self->config.worker_timeout_ms)
-            collect (&silent, worker);
-        else if (connection_gone (self, worker, step))
-            collect (&gone, worker);
-    }
-    drop_all (self, &silent, FLING_WORKER_TIMEOUT);
-    drop_all (self, &gone, FLING_WORKER_UNREACHABLE);
-}
-
-void fling_workers_expire_leases (fling_broker_t *self)
-{
-    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
-         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
-        fling_btask_t *task = fling_tasklist_head (&worker->leased), *next;
-        for (; task; task = next) {
-            next = fling_tasklist_next (task);
-            if (!(task->flags & FLING_BTASK_DEADLINE) || !fling_due_passed (task->due, self->now_ms))
-                continue;
-            char id_text[FLING_TASK_ID_TEXT_SIZE];
-            fling_task_id_t id;
-            fling_btask_id (task, &id);
-            fling_warn ("lease deadline passed id=%s name=%s attempt=%u worker=%s",
-                        fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                        (unsigned)task->attempt, worker->name);
-            fling_worker_unlease (task); /* frees the worker's credit */
-            task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
-            /* Its worker lived through the run: no longer a suspect. */
-            task->flags &= (uint8_t)~FLING_BTASK_SUSPECT;
-            self->counters.timed_out++;
-            self->counters.lease_expired++;
-            self->dispatch_needed = true;
-            static const char error[] = "no result within the lease deadline";
-            fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);
-        }
+        if (worker->result_seq_seen <= worker->result_seq_acked)
+            continue;
+        worker->result_seq_acked = worker->result_seq_seen;
+        zmsg_t *ack = fling_msg_result_ack (worker->result_seq_seen);
+        /* Unroutable: it is gone, and the reap or the next dispatch says so. */
+        fling_broker_send (self, self->worker_sock, &worker->peer, &ack);
     }
 }
 

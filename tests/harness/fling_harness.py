@@ -102,6 +102,7 @@ class Cluster:
         self.keep = keep
         self.producer_endpoint = None
         self.worker_endpoint = None
+        self.http_addr = None  # the broker's HTTP port (host:port), from its ready line
         self.worker_ledgers = []
         self.producer_ledgers = []
         self.failed = False
@@ -178,15 +179,21 @@ class Cluster:
             if store == "disk":
                 self.store_dir = store_dir or self.path("store")
                 store_args += ["--store-dir", self.store_dir]
+        # The HTTP port on any free port, never the default: tests run side by side.
+        http_args = [] if any(str(a).startswith("--http-addr") for a in args) else \
+            ["--http-addr", "127.0.0.1:0"]
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
-                "--worker-endpoint", we] + store_args + list(args)
+                "--worker-endpoint", we] + store_args + http_args + list(args)
         proc, line = self._spawn(name, argv, ready_timeout=20)
         fields = dict(part.split("=", 1) for part in line.split()[1:])
         self.producer_endpoint = fields["producer"]
         self.worker_endpoint = fields["worker"]
+        self.http_addr = fields.get("http")
         return proc
 
-    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None):
+    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None, http=False):
+        """Starts fling-worker with the test handlers. http=True: with an HTTP
+        port on a free port, its address in proc.http_addr (needs wait)."""
         name = name or "worker%d" % (len(self.worker_ledgers) + 1)
         ledger = ledger or self.path("%s.ledger" % name)
         if ledger not in self.worker_ledgers:
@@ -194,7 +201,11 @@ class Cluster:
         module = "%s:%s" % (handlers or self.handlers, ledger)
         argv = [os.path.join(self.bin_dir, "fling-worker"), "--endpoint", self.worker_endpoint,
                 "--name", name, "--module", module] + list(args)
-        proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None)
+        if http:
+            argv += ["--http-addr", "127.0.0.1:0"]
+        proc, line = self._spawn(name, argv, ready_timeout=20 if wait else None)
+        fields = dict(part.split("=", 1) for part in (line or "").split()[1:])
+        proc.http_addr = fields.get("http")
         return proc
 
     def start_py_worker(self, *args, name=None, ledger=None, wait=True, app="py_handlers:app",

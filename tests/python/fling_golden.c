@@ -228,6 +228,28 @@ static size_t s_record (uint8_t *at, uint64_t seq, uint16_t attempt, const char 
                                strlen (name), payload, strlen (payload));
 }
 
+/* The good vectors stay FLP/1 (version byte 1), what the Python package
+   speaks: the C encoders build FLP/1.1, whose frames are the same for
+   every command but ERROR and RESULT (built in FLP/1 here). */
+static zmsg_t *s_v1 (zmsg_t *msg)
+{
+    fling_msg_set_version (msg, 1);
+    return msg;
+}
+
+/* RESULT in FLP/1: count alone in its fields (FLP/1.1 adds result_seq). */
+static zmsg_t *s_result_v1 (uint32_t count, const void *body, size_t size)
+{
+    uint8_t header[4] = {'F', 'L', 1, FLING_CMD_RESULT};
+    uint8_t fields[4] = {(uint8_t)(count >> 24), (uint8_t)(count >> 16), (uint8_t)(count >> 8),
+                         (uint8_t)count};
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, header, sizeof header);
+    zmsg_addmem (msg, fields, sizeof fields);
+    zmsg_addmem (msg, body, size);
+    return msg;
+}
+
 static void s_write_tasks (void)
 {
     static uint8_t buf[8192];
@@ -235,16 +257,16 @@ static void s_write_tasks (void)
     memset (long_name, 'n', FLING_NAME_MAX);
     long_name[FLING_NAME_MAX] = 0;
     size_t size = s_record (buf, 1, 0, "email.welcome", "{\"user\":42}", 0, 0, 0);
-    s_emit ("submit_one", fling_msg_submit (1, 1, buf, size));
+    s_emit ("submit_one", s_v1 (fling_msg_submit (1, 1, buf, size)));
     size += s_record (buf + size, 2, 0, "analytics.page_view", "{}", 5, 1000, 200);
     size += s_record (buf + size, UINT64_MAX, 0, long_name, "{\"a\":[1,2,{\"b\":null}]}",
                       UINT16_MAX, UINT32_MAX, UINT32_MAX);
-    s_emit ("submit_three", fling_msg_submit (UINT64_MAX, 3, buf, size));
+    s_emit ("submit_three", s_v1 (fling_msg_submit (UINT64_MAX, 3, buf, size)));
     size = s_record (buf, 7, 1, "a", "{\"x\":\"\xc3\xa9\"}", 0, 300000, 0);
     size += s_record (buf + size, 8, UINT16_MAX, "A-Z_a:z.0-9", "{}", 3, 0, 1000);
-    s_emit ("dispatch_two", fling_msg_dispatch (2, buf, size));
+    s_emit ("dispatch_two", s_v1 (fling_msg_dispatch (2, buf, size)));
     uint8_t statuses[] = {0, 1, 2, 3, 4, 5, 6};
-    s_emit ("ack_statuses", fling_msg_ack (42, sizeof statuses, statuses));
+    s_emit ("ack_statuses", s_v1 (fling_msg_ack (42, sizeof statuses, statuses)));
 }
 
 static void s_write_results (void)
@@ -269,8 +291,8 @@ static void s_write_results (void)
         if (i < 3)
             fling_lease_write (leases + i * FLING_LEASE_SIZE, &results[i].id, results[i].attempt);
     }
-    s_emit ("result_five", fling_msg_result (5, buf, size));
-    s_emit ("holding_three", fling_msg_holding (3, leases, sizeof leases));
+    s_emit ("result_five", s_result_v1 (5, buf, size));
+    s_emit ("holding_three", s_v1 (fling_msg_holding (3, leases, sizeof leases)));
 }
 
 static void s_write_control (void)
@@ -281,18 +303,19 @@ static void s_write_control (void)
     const char *names[] = {"email.welcome", "images.resize", "x"};
     fling_class_t classes[] = {FLING_CLASS_LOOP, FLING_CLASS_POOL, FLING_CLASS_POOL};
     s_emit ("ready_prefetch",
-            fling_msg_ready (capacity, slots, 4242, "host-4242", 3, names, classes));
-    s_emit ("ready_no_slots", fling_msg_ready (capacity, NULL, UINT32_MAX, "", 1, names, classes));
-    s_emit ("capacity_drain", fling_msg_capacity (none, NULL));
-    s_emit ("capacity_prefetch", fling_msg_capacity (capacity, slots));
-    s_emit ("ping", fling_msg_ping ());
-    s_emit ("pong", fling_msg_pong ());
-    s_emit ("bye", fling_msg_bye ());
+            s_v1 (fling_msg_ready (capacity, slots, 4242, "host-4242", 3, names, classes)));
+    s_emit ("ready_no_slots",
+            s_v1 (fling_msg_ready (capacity, NULL, UINT32_MAX, "", 1, names, classes)));
+    s_emit ("capacity_drain", s_v1 (fling_msg_capacity (none, NULL)));
+    s_emit ("capacity_prefetch", s_v1 (fling_msg_capacity (capacity, slots)));
+    s_emit ("ping", s_v1 (fling_msg_ping ()));
+    s_emit ("pong", s_v1 (fling_msg_pong ()));
+    s_emit ("bye", s_v1 (fling_msg_bye ()));
     s_emit ("error_unknown_peer",
-            fling_msg_error (FLING_REASON_UNKNOWN_PEER, "unknown worker: send READY"));
-    s_emit ("error_empty", fling_msg_error (FLING_REASON_MALFORMED, NULL));
-    s_emit ("admin_stats", fling_msg_admin ("{\"op\":\"stats\"}"));
-    s_emit ("admin_reply", fling_msg_admin_reply ("{\"retried\":3}"));
+            fling_msg_error (1, FLING_REASON_UNKNOWN_PEER, 0, 0, "unknown worker: send READY"));
+    s_emit ("error_empty", fling_msg_error (1, FLING_REASON_MALFORMED, 0, 0, NULL));
+    s_emit ("admin_stats", s_v1 (fling_msg_admin ("{\"op\":\"stats\"}")));
+    s_emit ("admin_reply", s_v1 (fling_msg_admin_reply ("{\"retried\":3}")));
 }
 
 /* A message from frames given as (pointer, size) pairs; NULL ends. */
