@@ -355,7 +355,6 @@ static void charge_crash (fling_broker_t *self, fling_btask_t *task)
     if (task->crashes < UINT8_MAX)
         task->crashes++;
     self->counters.crashed++;
-    fling_queue_counters (task->queue)->crashed++;
     unsigned limit = fling_broker_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
@@ -430,15 +429,18 @@ static size_t orphan_leases (fling_broker_t *self, fling_bworker_t *worker)
         if (!started) {
             task->attempt--; /* released: that run does not count */
             fling_tasklist_push_tail (&back, task);
-        } else if (held == 1)
-            charge_crash (self, task);
-        else {
-            /* Claimable by HOLDING if the worker was only cut off. */
-            task->flags |= FLING_BTASK_ORPHANED;
-            bool again = task->flags & FLING_BTASK_SUSPECT;
-            task->flags |= FLING_BTASK_SUSPECT;
-            fling_tasklist_push_tail (again ? &suspects : &back, task);
+            continue;
         }
+        fling_queue_counters (task->queue)->crashed++; /* a run ended by a death */
+        if (held == 1) {
+            charge_crash (self, task);
+            continue;
+        }
+        /* Claimable by HOLDING if the worker was only cut off. */
+        task->flags |= FLING_BTASK_ORPHANED;
+        bool again = task->flags & FLING_BTASK_SUSPECT;
+        task->flags |= FLING_BTASK_SUSPECT;
+        fling_tasklist_push_tail (again ? &suspects : &back, task);
     }
     /* Oldest first at the head of their queues: pushed from the newest. */
     while ((task = fling_tasklist_tail (&back))) {
