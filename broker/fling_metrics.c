@@ -44,8 +44,8 @@ static void render_queue_states (fling_broker_t *self, fling_prom_t *prom)
                            "state", "queued", NULL);
         fling_prom_sample (prom, "fling_queue_tasks", c->delayed, "name", name, "state", "delayed",
                            NULL);
-        fling_prom_sample (prom, "fling_queue_tasks", c->suspects, "name", name, "state",
-                           "suspect", NULL);
+        fling_prom_sample (prom, "fling_queue_tasks", c->suspects, "name", name, "state", "suspect",
+                           NULL);
         fling_prom_sample (prom, "fling_queue_tasks", c->inflight, "name", name, "state",
                            "inflight", NULL);
         fling_prom_sample (prom, "fling_queue_tasks", fling_queue_dead (queue)->count, "name", name,
