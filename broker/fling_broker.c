@@ -47,8 +47,17 @@ int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *
     if (rc >= 0)
         return 0;
     self->counters.router_unroutable++;
+    /* EAGAIN: its queue is at the high-water mark, so it does not read.
+       Close it: libzmq then frees what it queued for it. */
+    if (err == EAGAIN)
+        fling_broker_close_peer (self, peer);
     errno = err;
     return -1;
+}
+
+void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer)
+{
+    fling_conns_close (self->conns, peer->fd, peer->bytes, peer->size);
 }
 
 const char *fling_broker_refusal_name (int slot)
@@ -444,43 +453,95 @@ static const char *decode_text (fling_reason_t reason)
     }
 }
 
-static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
+/* Who may send what (CURVE): the connection's key and its role, checked
+   on the command byte before the message is decoded. 0 = go on. */
+static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
+                      const char *user_id, zmsg_t *msg)
 {
-    fling_peer_t peer = {.size = 0};
-    zframe_t *routing = zmsg_pop (msg);
-    if (routing && zframe_size (routing) <= FLING_ROUTING_ID_MAX) {
-        peer.size = (uint8_t)zframe_size (routing);
-        memcpy (peer.bytes, zframe_data (routing), peer.size);
-    }
-    zframe_destroy (&routing);
     bool from_worker = sock == self->worker_sock;
-    fling_bworker_t *worker = from_worker ? fling_workers_touch (self, &peer) : NULL;
+    const fling_principal_t *principal;
+    fling_conn_verdict_t verdict = fling_conns_message (
+        self->conns, from_worker ? FLING_CONNS_WORKER : FLING_CONNS_PRODUCER, peer->fd,
+        peer->bytes, peer->size, user_id, &principal, self->now_ms);
+    if (verdict == FLING_CONN_DROP)
+        return -1;
+    if (verdict == FLING_CONN_UNKNOWN_KEY) {
+        fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN,
+                             "key not in the broker's allowed directory");
+        return -1;
+    }
+    if (!self->auth)
+        return 0;
+    zframe_t *header = zmsg_first (msg);
+    if (header && zframe_size (header) >= 4) {
+        fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
+        if (!fling_auth_permits (principal->role, from_worker, cmd)) {
+            char why[128];
+            snprintf (why, sizeof why, "a %s key may not send this command on the %s endpoint",
+                      fling_role_name (principal->role), from_worker ? "worker" : "producer");
+            fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN, why);
+            return -1;
+        }
+    }
+    peer->principal = principal;
+    return 0;
+}
+
+static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
+                            const char *user_id, zmsg_t *msg)
+{
+    if (authorise (self, sock, peer, user_id, msg))
+        return;
+    bool from_worker = sock == self->worker_sock;
+    fling_bworker_t *worker = from_worker ? fling_workers_touch (self, peer) : NULL;
+    if (worker && worker->peer.principal != peer->principal) {
+        /* A routing id a client chose, once another key's: never its leases. */
+        fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN,
+                             "routing id registered by another key");
+        return;
+    }
     /* Empty: no frame after the routing id, or one frame of zero bytes. */
     zframe_t *first = zmsg_first (msg);
     if (!first || (zmsg_size (msg) == 1 && zframe_size (first) == 0)) {
-        fling_broker_refuse (self, sock, &peer, FLING_REFUSED_EMPTY, "empty message");
+        fling_broker_refuse (self, sock, peer, FLING_REFUSED_EMPTY, "empty message");
         return;
     }
     fling_msg_t decoded;
     fling_reason_t reason;
     if (fling_msg_decode (msg, &decoded, &reason)) {
-        fling_broker_refuse (self, sock, &peer, reason, decode_text (reason));
+        fling_broker_refuse (self, sock, peer, reason, decode_text (reason));
         return;
     }
     if (from_worker)
-        fling_workers_handle (self, &peer, worker, &decoded);
+        fling_workers_handle (self, peer, worker, &decoded);
     else
-        fling_producers_handle (self, &peer, &decoded);
+        fling_producers_handle (self, peer, &decoded);
 }
 
+/* Reads a message: its routing-id frame by hand, for what libzmq attaches
+   to it (the connection's descriptor and, with CURVE, the sender's key),
+   then the FLP frames. */
 static void drain (fling_broker_t *self, zsock_t *sock)
 {
+    void *handle = zsock_resolve (sock);
     for (int i = 0; i < FLING_BROKER_DRAIN_MAX; i++) {
-        zmsg_t *msg = zmsg_recv (sock); /* RCVTIMEO 0: NULL when nothing is left */
-        if (!msg)
+        zmq_msg_t routing;
+        zmq_msg_init (&routing);
+        if (zmq_msg_recv (&routing, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&routing);
             return;
-        handle_message (self, sock, msg);
+        }
+        fling_peer_t peer = {.size = 0, .fd = zmq_msg_get (&routing, ZMQ_SRCFD)};
+        if (zmq_msg_size (&routing) <= FLING_ROUTING_ID_MAX) {
+            peer.size = (uint8_t)zmq_msg_size (&routing);
+            memcpy (peer.bytes, zmq_msg_data (&routing), peer.size);
+        }
+        const char *user_id = self->auth ? zmq_msg_gets (&routing, "User-Id") : NULL;
+        zmsg_t *msg = zmq_msg_more (&routing) ? zmsg_recv (sock) : zmsg_new ();
+        if (msg)
+            handle_message (self, sock, &peer, user_id, msg);
         zmsg_destroy (&msg);
+        zmq_msg_close (&routing); /* after user_id's last use: it points into its metadata */
     }
 }
 
@@ -523,6 +584,7 @@ static void end_turn (fling_broker_t *self)
         unsigned step = self->config.heartbeat_ms / 4;
         self->next_reap_ms = self->now_ms + (step ? step : 1);
     }
+    fling_access_turn (self);
     if (self->dispatch_needed) {
         self->dispatch_needed = false;
         fling_dispatch (self);
@@ -643,18 +705,24 @@ static long poll_timeout (const fling_broker_t *self)
 int fling_broker_run (fling_broker_t *self)
 {
     announce (self);
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[4] = {
         {zsock_resolve (self->producer_sock), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->worker_sock), 0, ZMQ_POLLIN, 0},
+        {fling_conns_monitor (self->conns, FLING_CONNS_PRODUCER), 0, ZMQ_POLLIN, 0},
+        {fling_conns_monitor (self->conns, FLING_CONNS_WORKER), 0, ZMQ_POLLIN, 0},
     };
     while (!zsys_interrupted && !atomic_load (&self->stopping)) {
-        int rc = zmq_poll (items, 2, poll_timeout (self));
+        int rc = zmq_poll (items, 4, poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
             fling_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
         start_turn (self);
         if (rc > 0) {
+            /* Connection events first: a message may come from a
+               connection whose ACCEPTED is still in the monitor pipe. */
+            if ((items[2].revents | items[3].revents) & ZMQ_POLLIN)
+                fling_conns_events (self->conns, self->now_ms);
             if (items[0].revents & ZMQ_POLLIN)
                 drain (self, self->producer_sock);
             if (items[1].revents & ZMQ_POLLIN)
@@ -675,12 +743,14 @@ void fling_broker_stop (fling_broker_t *self)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-static zsock_t *open_router (const char *endpoint, char bound[FLING_ENDPOINT_MAX],
-                             const char *which)
+static zsock_t *open_router (fling_broker_t *self, const char *endpoint,
+                             char bound[FLING_ENDPOINT_MAX], fling_conns_socket_t kind)
 {
+    const char *which = kind == FLING_CONNS_WORKER ? "worker" : "producer";
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
-    if (!sock) {
+    if (!sock || fling_access_serve (self, sock, kind)) {
         fling_error ("cannot create the %s socket: %s", which, zmq_strerror (errno));
+        zsock_destroy (&sock);
         return NULL;
     }
     zsock_set_router_mandatory (sock, 1);             /* a ROUTER drops silently otherwise */
@@ -854,11 +924,11 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
         return NULL;
     }
     int err = 0;
-    if (open_store (self) ||
-        !(self->producer_sock =
-              open_router (config->producer_endpoint, self->producer_endpoint, "producer")) ||
-        !(self->worker_sock =
-              open_router (config->worker_endpoint, self->worker_endpoint, "worker"))) {
+    if (fling_access_open (self) || open_store (self) ||
+        !(self->producer_sock = open_router (self, config->producer_endpoint,
+                                             self->producer_endpoint, FLING_CONNS_PRODUCER)) ||
+        !(self->worker_sock = open_router (self, config->worker_endpoint, self->worker_endpoint,
+                                           FLING_CONNS_WORKER))) {
         err = errno;
         fling_broker_destroy (&self);
         errno = err;
@@ -896,6 +966,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     fling_idmap_destroy (&self->ids);
     fling_blockpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);
+    fling_access_close (self); /* its monitors first: they watch the sockets */
     zsock_destroy (&self->producer_sock);
     zsock_destroy (&self->worker_sock);
     free (self);

@@ -9,7 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_ENDPOINT, OPT_STORE, OPT_PATH, OPT_QUEUE, OPT_U64, OPT_UINT, OPT_LEVEL, OPT_FD } opt_type_t;
+typedef enum {
+    OPT_ENDPOINT,
+    OPT_STORE,
+    OPT_PATH,
+    OPT_QUEUE,
+    OPT_U64,
+    OPT_UINT,
+    OPT_LEVEL,
+    OPT_FD,
+    OPT_BOOL /* a flag without a value; env 1/true/yes or 0/false/no */
+} opt_type_t;
 
 typedef struct {
     const char *flag;
@@ -65,6 +75,20 @@ static const option_t options[] = {
      "heartbeat interval (default 1000)"},
     {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", OPT_UINT, FIELD (worker_timeout_ms), 1,
      86400000, "silence after which a worker is dead (default 3000)"},
+    {"--curve-key", "FLING_CURVE_KEY", OPT_PATH, FIELD (curve_key), 0, 0,
+     "CURVE on: the broker's secret key file (fling keygen --role broker)"},
+    {"--curve-allowed", "FLING_CURVE_ALLOWED", OPT_PATH, FIELD (curve_allowed), 0, 0,
+     "CURVE: directory of the public certificates (NAME.pub) of allowed clients"},
+    {"--curve-rescan-ms", "FLING_CURVE_RESCAN_MS", OPT_UINT, FIELD (curve_rescan_ms), 100,
+     3600000, "CURVE: re-read the allowed directory this often, also on SIGHUP (default 10000)"},
+    {"--insecure-bind", "FLING_INSECURE_BIND", OPT_BOOL, FIELD (insecure_bind), 0, 0,
+     "CURVE off: allow endpoints other than loopback (anyone who reaches them is trusted)"},
+    {"--max-connections", "FLING_MAX_CONNECTIONS", OPT_U64, FIELD (max_connections), 0, 1000000,
+     "connections held, both sockets; 0 = the fd limit less 128, at most 10000 (default 0)"},
+    {"--max-key-connections", "FLING_MAX_KEY_CONNECTIONS", OPT_U64, FIELD (max_key_connections),
+     1, 1000000, "connections per key (CURVE) or per client address (default 256)"},
+    {"--idle-timeout-ms", "FLING_IDLE_TIMEOUT_MS", OPT_UINT, FIELD (idle_timeout_ms), 0,
+     86400000, "close a connection that sends nothing this long; 0 = never (default 60000)"},
     {"--log-level", "FLING_LOG_LEVEL", OPT_LEVEL, FIELD (log_level), 0, 0,
      "debug, info, warn or error (default info)"},
     {"--ready-fd", NULL, OPT_FD, FIELD (ready_fd), 0, INT_MAX,
@@ -96,6 +120,9 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->worker_timeout_ms = 3000;
     config->log_level = FLING_LOG_INFO;
     config->ready_fd = -1;
+    config->curve_rescan_ms = 10000;
+    config->max_key_connections = 256;
+    config->idle_timeout_ms = 60000;
 }
 
 static int parse_number (const char *text, uint64_t min, uint64_t max, uint64_t *out)
@@ -224,6 +251,14 @@ static int apply (fling_broker_config_t *config, const option_t *option, const c
             break;
         *(fling_log_level_t *)field = (fling_log_level_t)level;
         return 0;
+    case OPT_BOOL:
+        if (!strcmp (value, "1") || !strcmp (value, "true") || !strcmp (value, "yes"))
+            *(int *)field = 1;
+        else if (!strcmp (value, "0") || !strcmp (value, "false") || !strcmp (value, "no"))
+            *(int *)field = 0;
+        else
+            break;
+        return 0;
     }
     if (option->type == OPT_U64 || option->type == OPT_UINT || option->type == OPT_FD)
         snprintf (error, error_size, "%s: \"%s\" is not a number from %" PRIu64 " to %" PRIu64,
@@ -264,7 +299,10 @@ static int load_flags (fling_broker_config_t *config, int argc, char *const argv
             snprintf (error, error_size, "unknown option \"%s\" (try --help)", arg);
             return -1;
         }
-        const char *value = equals ? equals + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *value = equals                       ? equals + 1
+                            : option->type == OPT_BOOL ? "1"
+                            : i + 1 < argc             ? argv[++i]
+                                                       : NULL;
         if (!value) {
             snprintf (error, error_size, "%s needs a value", option->flag);
             return -1;
@@ -283,6 +321,16 @@ int fling_broker_config_load (fling_broker_config_t *config, int argc, char *con
             return 1;
     if (load_env (config, error, error_size) || load_flags (config, argc, argv, error, error_size))
         return -1;
+    if (config->curve_key[0] && !config->curve_allowed[0]) {
+        snprintf (error, error_size, "--curve-key needs --curve-allowed (the directory of the "
+                                     "clients' public certificates)");
+        return -1;
+    }
+    if (config->curve_allowed[0] && !config->curve_key[0]) {
+        snprintf (error, error_size, "--curve-allowed needs --curve-key (the broker's secret key "
+                                     "file)");
+        return -1;
+    }
     if (config->worker_timeout_ms < config->heartbeat_ms) {
         snprintf (error, error_size,
                   "worker timeout (%u ms) is shorter than the heartbeat interval (%u ms)",
@@ -327,6 +375,13 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  config->backoff_ms, config->backoff_max_ms, config->task_timeout_ms,
                  config->poison_limit, config->dedup_window_ms, config->dedup_max,
                  config->queue_count);
+    fling_debug ("config curve_key=%s curve_allowed=%s curve_rescan_ms=%u insecure_bind=%d"
+                 " max_connections=%" PRIu64 " max_key_connections=%" PRIu64
+                 " idle_timeout_ms=%u",
+                 config->curve_key[0] ? config->curve_key : "(off)",
+                 config->curve_allowed[0] ? config->curve_allowed : "-", config->curve_rescan_ms,
+                 config->insecure_bind, config->max_connections, config->max_key_connections,
+                 config->idle_timeout_ms);
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);

@@ -54,6 +54,14 @@ typedef struct {
     size_t queue_count;
     unsigned heartbeat_ms;
     unsigned worker_timeout_ms; /* silence after which a worker is dead */
+    /* Security (SECURITY.md). CURVE is on when curve_key is set. */
+    char curve_key[FLING_STORE_DIR_MAX];     /* the broker's NAME.secret file */
+    char curve_allowed[FLING_STORE_DIR_MAX]; /* directory of allowed NAME.pub files */
+    unsigned curve_rescan_ms;                /* re-read the allowed directory this often */
+    int insecure_bind;                       /* CURVE off: allow non-loopback endpoints */
+    uint64_t max_connections;                /* both sockets; 0 = from the fd limit */
+    uint64_t max_key_connections;            /* per key (CURVE) or client address */
+    unsigned idle_timeout_ms;                /* close a connection silent this long; 0 = never */
     fling_log_level_t log_level;
     int ready_fd; /* -1 = none */
 } fling_broker_config_t;

@@ -9,7 +9,9 @@
 #ifndef FLING_BROKER_PRIVATE_H_INCLUDED
 #define FLING_BROKER_PRIVATE_H_INCLUDED
 
+#include "fling_auth.h"
 #include "fling_broker.h"
+#include "fling_conns.h"
 #include "fling_dedup.h"
 #include "fling_idmap.h"
 #include "fling_proto.h"
@@ -30,10 +32,15 @@
 #define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
 #define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
 
-/*  A ROUTER routing id, kept by value so a reply never needs a frame. */
+/*  Who sent a message: the ROUTER routing id, kept by value so a reply
+    never needs a frame; the file descriptor of its connection (-1 if
+    unknown), so the broker can close it (fling_conns); and with CURVE the
+    key it authenticated with (NULL without). */
 typedef struct {
     uint8_t bytes[FLING_ROUTING_ID_MAX];
     uint8_t size;
+    int fd;
+    const fling_principal_t *principal;
 } fling_peer_t;
 
 #define FLING_PEER_HEX_SIZE (2 * FLING_ROUTING_ID_MAX + 1)
@@ -98,6 +105,11 @@ struct fling_broker {
     fling_broker_config_t config;
     zsock_t *producer_sock;
     zsock_t *worker_sock;
+    fling_auth_t *auth;   /* CURVE keys and roles; NULL = CURVE off */
+    fling_conns_t *conns; /* connections and their limits */
+    atomic_int rescan;    /* SIGHUP: read the allowed directory again */
+    int64_t next_rescan_ms;
+    int64_t next_tick_ms; /* connection timeouts */
     char producer_endpoint[FLING_ENDPOINT_MAX]; /* as bound */
     char worker_endpoint[FLING_ENDPOINT_MAX];
     fling_store_t *store;
@@ -144,6 +156,10 @@ struct fling_broker {
     blocking. -1 + errno EHOSTUNREACH (peer gone) or EAGAIN (peer not
     reading: at its HWM); counted in router_unroutable. */
 int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t **msg);
+
+/*  Closes the connection of `peer` (a lost worker, a peer that does not
+    read), so libzmq frees what it queued for it. */
+void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer);
 
 /*  Counts a refusal, logs it (rate-limited) and answers ERROR(reason),
     except for an empty message or a bad signature, which are dropped. */
@@ -271,6 +287,24 @@ void fling_workers_expire_leases (fling_broker_t *self);
 
 /*  Hands waiting tasks to workers with free credit (see fling_dispatch.c). */
 void fling_dispatch (fling_broker_t *self);
+
+/* ---- fling_access.c ---------------------------------------------------- */
+
+/*  CURVE (fling_auth) or the loopback-only rule, then the connection
+    table. -1 with errno and a logged reason: the broker must not start. */
+int fling_access_open (fling_broker_t *self);
+
+/*  Prepares a new ROUTER (before it binds): CURVE server, monitored. */
+int fling_access_serve (fling_broker_t *self, zsock_t *sock, fling_conns_socket_t which);
+
+/*  Once a turn: re-reads the allowed directory when due (or after
+    SIGHUP), closes idle and revoked connections. */
+void fling_access_turn (fling_broker_t *self);
+
+void fling_access_close (fling_broker_t *self);
+
+/*  True for ipc://, inproc:// and tcp:// on a loopback address. */
+bool fling_endpoint_is_local (const char *endpoint);
 
 /* ---- fling_admin.c ----------------------------------------------------- */
 

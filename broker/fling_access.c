@@ -1,0 +1,150 @@
+/*  fling_access.c - the broker's doors: CURVE or loopback, connection
+    limits, and the periodic duties that keep them shut (re-reading the
+    allowed directory, closing idle and revoked connections).
+
+    The policies live in fling_auth.c (keys, roles) and fling_conns.c
+    (connections); this file wires them into the broker's life cycle and
+    loop, and forgets a worker the moment its connection is closed.
+*/
+#include "fling_broker_private.h"
+#include "fling_log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define TICK_MS          1000 /* idle and revocation checks */
+#define FD_RESERVE       128  /* descriptors kept for the store and libzmq itself */
+#define AUTO_CONNECTIONS 10000
+
+/* Is the endpoint reachable only from this host? ipc and inproc are;
+   tcp only on a loopback address. */
+bool fling_endpoint_is_local (const char *endpoint)
+{
+    if (strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0)
+        return true;
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    const char *colon = strrchr (host, ':');
+    size_t size = colon ? (size_t)(colon - host) : strlen (host);
+    if (size > 4 && strncmp (host, "127.", 4) == 0) {
+        for (size_t i = 4; i < size; i++)
+            if (!(host[i] == '.' || (host[i] >= '0' && host[i] <= '9')))
+                return false;
+        return true;
+    }
+    return (size == 9 && strncmp (host, "localhost", 9) == 0) ||
+           (size == 5 && strncmp (host, "[::1]", 5) == 0);
+}
+
+/* The connection cap when none is given: what the descriptor limit
+   leaves after a reserve for the store's segments and libzmq's own. */
+static uint64_t auto_max_connections (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return AUTO_CONNECTIONS;
+    uint64_t room = limit.rlim_cur > FD_RESERVE + 16 ? limit.rlim_cur - FD_RESERVE : 16;
+    return room < AUTO_CONNECTIONS ? room : AUTO_CONNECTIONS;
+}
+
+static int check_binds (fling_broker_t *self)
+{
+    const char *endpoints[2] = {self->config.producer_endpoint, self->config.worker_endpoint};
+    bool local = fling_endpoint_is_local (endpoints[0]) && fling_endpoint_is_local (endpoints[1]);
+    if (local) {
+        fling_warn ("CURVE off: no peer is authenticated; the endpoints are loopback only "
+                    "(SECURITY.md: turn CURVE on with --curve-key and --curve-allowed)");
+        return 0;
+    }
+    if (!self->config.insecure_bind) {
+        fling_error ("CURVE off and an endpoint is not loopback (%s, %s): anyone who reaches it "
+                     "could submit tasks or take them. Turn CURVE on (--curve-key, "
+                     "--curve-allowed), or pass --insecure-bind on a network you trust",
+                     endpoints[0], endpoints[1]);
+        errno = EACCES;
+        return -1;
+    }
+    fling_warn ("CURVE off with --insecure-bind: endpoints %s and %s accept ANY peer that "
+                "reaches them, unauthenticated and unencrypted",
+                endpoints[0], endpoints[1]);
+    return 0;
+}
+
+int fling_access_open (fling_broker_t *self)
+{
+    if (self->config.curve_key[0]) {
+        char error[512];
+        self->auth = fling_auth_new (self->config.curve_key, self->config.curve_allowed, error,
+                                     sizeof error);
+        if (!self->auth) {
+            fling_error ("cannot start with CURVE: %s", error);
+            errno = EACCES;
+            return -1;
+        }
+    } else if (check_binds (self))
+        return -1;
+    fling_conns_limits_t limits = {
+        .max_connections = self->config.max_connections ? self->config.max_connections
+                                                        : auto_max_connections (),
+        .max_key_connections = self->config.max_key_connections,
+        .idle_timeout_ms = self->config.idle_timeout_ms,
+    };
+    self->conns = fling_conns_new (&limits, self->auth);
+    if (!self->conns)
+        return -1;
+    self->next_rescan_ms = self->now_ms + self->config.curve_rescan_ms;
+    self->next_tick_ms = self->now_ms + TICK_MS;
+    return 0;
+}
+
+int fling_access_serve (fling_broker_t *self, zsock_t *sock, fling_conns_socket_t which)
+{
+    if (self->auth)
+        fling_auth_serve (self->auth, sock);
+    return fling_conns_watch (self->conns, which, sock);
+}
+
+/* A connection the table closed (idle, revoked): a worker there is gone
+   now, not after its silence. */
+static void on_closed (fling_conns_socket_t which, int fd, const uint8_t *rid, size_t rid_size,
+                       void *arg)
+{
+    fling_broker_t *self = (fling_broker_t *)arg;
+    if (which != FLING_CONNS_WORKER)
+        return;
+    fling_peer_t peer = {.size = (uint8_t)rid_size, .fd = fd};
+    memcpy (peer.bytes, rid, rid_size);
+    fling_bworker_t *worker = fling_workers_touch (self, &peer);
+    if (worker && worker->peer.fd == fd)
+        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
+}
+
+void fling_access_turn (fling_broker_t *self)
+{
+    bool hup = atomic_exchange (&self->rescan, 0) != 0;
+    bool due = self->now_ms >= self->next_rescan_ms;
+    if (self->auth && (hup || due)) {
+        self->next_rescan_ms = self->now_ms + self->config.curve_rescan_ms;
+        if (hup)
+            fling_info ("SIGHUP: reading the allowed directory again");
+        if (fling_auth_rescan (self->auth) > 0)
+            self->next_tick_ms = self->now_ms; /* close their connections now */
+    }
+    if (self->now_ms >= self->next_tick_ms) {
+        self->next_tick_ms = self->now_ms + TICK_MS;
+        fling_conns_tick (self->conns, self->now_ms, on_closed, self);
+    }
+}
+
+void fling_access_close (fling_broker_t *self)
+{
+    fling_conns_destroy (&self->conns);
+    fling_auth_destroy (&self->auth);
+}
+
+void fling_broker_reload (fling_broker_t *self)
+{
+    atomic_store (&self->rescan, 1);
+}
