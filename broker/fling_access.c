@@ -10,6 +10,7 @@
 #include "fling_log.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -147,4 +148,36 @@ void fling_access_close (fling_broker_t *self)
 void fling_broker_reload (fling_broker_t *self)
 {
     atomic_store (&self->rescan, 1);
+}
+
+json_t *fling_access_security_json (fling_broker_t *self)
+{
+    return json_pack ("{sb sI sb}", "curve", self->auth != NULL, "allowed_keys",
+                      (json_int_t)(self->auth ? fling_auth_key_count (self->auth) : 0),
+                      "insecure_bind", !self->auth && self->config.insecure_bind);
+}
+
+json_t *fling_access_connections_json (fling_broker_t *self)
+{
+    const fling_conns_counters_t *c = fling_conns_counters (self->conns);
+    const fling_conns_limits_t *limits = fling_conns_limits (self->conns);
+    json_t *json = json_pack (
+        "{sI sI sI sI sI sI sI sI sI sI sI sI sI sI}", "open",
+        (json_int_t)fling_conns_open (self->conns), "max", (json_int_t)limits->max_connections,
+        "max_per_key", (json_int_t)limits->max_key_connections, "idle_timeout_ms",
+        (json_int_t)limits->idle_timeout_ms, "accepted", (json_int_t)c->accepted, "closed",
+        (json_int_t)c->closed, "refused_total", (json_int_t)c->refused_total, "refused_key",
+        (json_int_t)c->refused_key, "evicted_silent", (json_int_t)c->evicted_silent,
+        "idle_closed", (json_int_t)c->idle_closed, "revoked_closed", (json_int_t)c->revoked_closed,
+        "policy_closed", (json_int_t)c->policy_closed, "unknown_key", (json_int_t)c->unknown_key,
+        "key_mismatch", (json_int_t)c->key_mismatch);
+    json_t *handshakes = json_pack ("{sI sI sI sI}", "succeeded", (json_int_t)c->handshake_succeeded,
+                                    "failed_auth", (json_int_t)c->handshake_failed_auth,
+                                    "failed_protocol", (json_int_t)c->handshake_failed_protocol,
+                                    "failed_no_detail", (json_int_t)c->handshake_failed_no_detail);
+    if (json && handshakes)
+        json_object_set_new (json, "handshakes", handshakes);
+    else
+        json_decref (handshakes);
+    return json;
 }

@@ -113,14 +113,16 @@ static size_t dead_total (fling_broker_t *self)
 
 static json_t *stats_json (fling_broker_t *self)
 {
-    return json_pack ("{sI so sI sI sI sI sI so so so so}", "uptime_ms",
+    return json_pack ("{sI so sI sI sI sI sI so so so so so so}", "uptime_ms",
                       (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
                       "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
                       (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
                       (json_int_t)(self->delayed.count + self->parked.count), "dedup_ids",
                       (json_int_t)fling_dedup_size (self->dedup), "counters",
                       counters_json (&self->counters), "refused", refused_json (self), "queues",
-                      queues_json (self), "workers", workers_json (self));
+                      queues_json (self), "workers", workers_json (self), "security",
+                      fling_access_security_json (self), "connections",
+                      fling_access_connections_json (self));
 }
 
 static json_t *error_json (const char *text)

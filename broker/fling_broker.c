@@ -477,8 +477,9 @@ static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
         fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
         if (!fling_auth_permits (principal->role, from_worker, cmd)) {
             char why[128];
-            snprintf (why, sizeof why, "a %s key may not send this command on the %s endpoint",
-                      fling_role_name (principal->role), from_worker ? "worker" : "producer");
+            snprintf (why, sizeof why, "a %s key may not send %s on the %s endpoint",
+                      fling_role_name (principal->role), fling_cmd_name (cmd),
+                      from_worker ? "worker" : "producer");
             fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN, why);
             return -1;
         }
@@ -518,30 +519,47 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *p
         fling_producers_handle (self, peer, &decoded);
 }
 
-/* Reads a message: its routing-id frame by hand, for what libzmq attaches
-   to it (the connection's descriptor and, with CURVE, the sender's key),
-   then the FLP frames. */
+/* Reads a message. The routing-id frame and the FLP header frame by hand:
+   libzmq attaches to the header what the broker needs to know of the
+   sender, the connection's descriptor (ZMQ_SRCFD) and, with CURVE, its key
+   (User-Id). Not to the routing id: a poll that prefetched the message
+   made that frame without them (libzmq 4.3). The header is put back in
+   front of the other frames for the decoder (cut at 64 bytes: anything
+   longer than 4 is refused the same way). */
 static void drain (fling_broker_t *self, zsock_t *sock)
 {
     void *handle = zsock_resolve (sock);
     for (int i = 0; i < FLING_BROKER_DRAIN_MAX; i++) {
-        zmq_msg_t routing;
+        zmq_msg_t routing, header;
         zmq_msg_init (&routing);
         if (zmq_msg_recv (&routing, handle, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&routing);
             return;
         }
-        fling_peer_t peer = {.size = 0, .fd = zmq_msg_get (&routing, ZMQ_SRCFD)};
+        fling_peer_t peer = {.size = 0, .fd = -1};
         if (zmq_msg_size (&routing) <= FLING_ROUTING_ID_MAX) {
             peer.size = (uint8_t)zmq_msg_size (&routing);
             memcpy (peer.bytes, zmq_msg_data (&routing), peer.size);
         }
-        const char *user_id = self->auth ? zmq_msg_gets (&routing, "User-Id") : NULL;
-        zmsg_t *msg = zmq_msg_more (&routing) ? zmsg_recv (sock) : zmsg_new ();
+        zmq_msg_init (&header);
+        bool have_header =
+            zmq_msg_more (&routing) && zmq_msg_recv (&header, handle, ZMQ_DONTWAIT) >= 0;
+        zmq_msg_close (&routing);
+        const char *user_id = NULL;
+        zmsg_t *msg = NULL;
+        if (have_header) {
+            peer.fd = zmq_msg_get (&header, ZMQ_SRCFD);
+            user_id = self->auth ? zmq_msg_gets (&header, "User-Id") : NULL;
+            msg = zmq_msg_more (&header) ? zmsg_recv (sock) : zmsg_new ();
+            size_t size = zmq_msg_size (&header);
+            if (msg && zmsg_pushmem (msg, zmq_msg_data (&header), size < 64 ? size : 64))
+                zmsg_destroy (&msg);
+        } else
+            msg = zmsg_new ();
         if (msg)
             handle_message (self, sock, &peer, user_id, msg);
         zmsg_destroy (&msg);
-        zmq_msg_close (&routing); /* after user_id's last use: it points into its metadata */
+        zmq_msg_close (&header); /* after user_id's last use: it points into its metadata */
     }
 }
 

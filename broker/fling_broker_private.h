@@ -303,6 +303,11 @@ void fling_access_turn (fling_broker_t *self);
 
 void fling_access_close (fling_broker_t *self);
 
+/*  The stats reply's "security" and "connections" sections (jansson). */
+struct json_t;
+struct json_t *fling_access_security_json (fling_broker_t *self);
+struct json_t *fling_access_connections_json (fling_broker_t *self);
+
 /*  True for ipc://, inproc:// and tcp:// on a loopback address. */
 bool fling_endpoint_is_local (const char *endpoint);
 

@@ -37,12 +37,19 @@ static void usage (FILE *out)
              "                     prints how many\n"
              "  dead purge (--id ID | --name NAME | --all)\n"
              "                     delete dead tasks for good; prints how many\n"
+             "  keygen --role ROLE [--dir DIR] NAME\n"
+             "                     make a CURVE key pair: DIR/NAME.pub (public, with the role:\n"
+             "                     producer, worker, admin or broker) and DIR/NAME.secret\n"
+             "                     (private, mode 0600); never overwrites (SECURITY.md)\n"
              "\n"
              "options:\n"
              "  --endpoint EP      broker's producer endpoint (env FLING_PRODUCER_ENDPOINT,\n"
              "                     default " DEFAULT_ENDPOINT ")\n"
              "  --timeout-ms N     how long to wait for the broker (send, stats, dead: 5000;\n"
              "                     ping: 2000)\n"
+             "  --curve-broker-key K  CURVE: the broker's .pub file or Z85 public key\n"
+             "                     (env FLING_CURVE_BROKER_KEY)\n"
+             "  --curve-key FILE   CURVE: this client's NAME.secret file (env FLING_CURVE_KEY)\n"
              "  --json             stats, dead: print the broker's reply as JSON\n"
              "  --name NAME        dead: only tasks of this name\n"
              "  --id ID            dead: only this task (as printed by send / dead list)\n"
@@ -123,6 +130,14 @@ static const char **text_option (parsed_t *p, const char *name)
         return &p->cli.name;
     if (strcmp (name, "--id") == 0)
         return &p->cli.id;
+    if (strcmp (name, "--curve-broker-key") == 0)
+        return &p->cli.curve.broker_key;
+    if (strcmp (name, "--curve-key") == 0)
+        return &p->cli.curve.key;
+    if (strcmp (name, "--role") == 0)
+        return &p->cli.role;
+    if (strcmp (name, "--dir") == 0)
+        return &p->cli.dir;
     return NULL;
 }
 
@@ -207,6 +222,11 @@ static int run_command (parsed_t *p)
             return usage_error ("%s", "usage: fling dead list|retry|purge [selectors]");
         return fling_cli_dead (&p->cli, p->positional[1]);
     }
+    if (strcmp (command, "keygen") == 0) {
+        if (args != 1)
+            return usage_error ("%s", "usage: fling keygen --role ROLE [--dir DIR] NAME");
+        return fling_cli_keygen (&p->cli, p->positional[1]);
+    }
     if (strcmp (command, "help") == 0) {
         usage (stdout);
         return FLING_CLI_EXIT_OK;
@@ -234,5 +254,6 @@ int main (int argc, char **argv)
         const char *env = getenv ("FLING_PRODUCER_ENDPOINT");
         p.cli.endpoint = env && *env ? env : DEFAULT_ENDPOINT;
     }
+    fling_curve_client_from_env (&p.cli.curve);
     return run_command (&p);
 }

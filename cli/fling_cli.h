@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "fling_curve.h"
 #include "fling_producer.h"
 
 #define FLING_CLI_EXIT_OK    0
@@ -28,6 +29,10 @@ typedef struct {
     bool all;         /* --all */
     unsigned limit;   /* --limit (list): entries shown */
     bool limit_set;
+    fling_curve_client_t curve; /* --curve-broker-key, --curve-key (or their env) */
+    /* keygen */
+    const char *role; /* --role */
+    const char *dir;  /* --dir (default .) */
 } fling_cli_t;
 
 /*  `fling send NAME JSON`: one task; prints its id once accepted.
@@ -49,6 +54,9 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action);
     is on stderr and *reply_json is NULL. */
 int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
                      size_t *reply_size);
+
+/*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
+int fling_cli_keygen (const fling_cli_t *cli, const char *name);
 
 /*  Prints JSON text and a newline on stdout; returns an exit code. */
 int fling_cli_print_json (const char *json, size_t json_size);

@@ -37,6 +37,9 @@ static void usage (FILE *out)
              "  --overflow fail|drop  outbox overflow policy (default fail: back off, retry)\n"
              "  --json-summary        print one JSON summary line on stdout at the end\n"
              "  --payload-extra JSON  members added to every payload, e.g. '\"poison\":true'\n"
+             "  --curve-broker-key K  CURVE: the broker's .pub file or Z85 public key\n"
+             "                        (env FLING_CURVE_BROKER_KEY)\n"
+             "  --curve-key FILE      CURVE: this producer's NAME.secret (env FLING_CURVE_KEY)\n"
              "  --version, -h/--help\n"
              "Exit status: 0 if every task was accepted, 1 otherwise, 2 usage error.\n");
 }
@@ -92,6 +95,8 @@ enum {
     OPT_OVERFLOW,
     OPT_JSON,
     OPT_EXTRA,
+    OPT_CURVE_BROKER_KEY,
+    OPT_CURVE_KEY,
     OPT_VERSION
 };
 
@@ -111,6 +116,8 @@ static const struct option long_options[] = {
     {"overflow", required_argument, NULL, OPT_OVERFLOW},
     {"json-summary", no_argument, NULL, OPT_JSON},
     {"payload-extra", required_argument, NULL, OPT_EXTRA},
+    {"curve-broker-key", required_argument, NULL, OPT_CURVE_BROKER_KEY},
+    {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -125,6 +132,12 @@ static int apply_option (fling_load_config_t *cfg, int opt, const char *arg)
     case OPT_ENDPOINT:
         cfg->endpoint = arg;
         return *arg ? 0 : -1;
+    case OPT_CURVE_BROKER_KEY:
+        cfg->curve_broker_key = arg;
+        return 0;
+    case OPT_CURVE_KEY:
+        cfg->curve_key = arg;
+        return 0;
     case OPT_COUNT:
         return parse_u64 (arg, &cfg->count);
     case OPT_NAME:

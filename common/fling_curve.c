@@ -108,8 +108,10 @@ int fling_curve_client_apply (const fling_curve_client_t *config, zsock_t *sock,
     zcert_t *cert = fling_curve_load_secret (config->key, error, error_size);
     if (!cert)
         return -1;
-    zcert_apply (cert, sock);
-    zsock_set_curve_serverkey (sock, broker);
+    if (sock) {
+        zcert_apply (cert, sock);
+        zsock_set_curve_serverkey (sock, broker);
+    }
     if (tag)
         *tag = fling_curve_tag (zcert_public_key (cert));
     zcert_destroy (&cert);

@@ -47,10 +47,10 @@ int fling_curve_load_public (const char *file_or_z85, char out[FLING_CURVE_KEY_T
                              size_t error_size);
 
 /*  Makes `sock` a CURVE client of the broker: loads both keys and applies
-    them. Returns 0 (also when the config asks for no CURVE: nothing is
-    applied), or -1 with a reason in `error`. If `tag` is not NULL it
-    receives the client's producer tag (see fling_curve_tag), 0 when
-    CURVE is off. */
+    them (`sock` NULL: only loads them, to check the files). Returns 0
+    (also when the config asks for no CURVE: nothing is applied), or -1
+    with a reason in `error`. If `tag` is not NULL it receives the
+    client's producer tag (see fling_curve_tag), 0 when CURVE is off. */
 int fling_curve_client_apply (const fling_curve_client_t *config, zsock_t *sock, uint64_t *tag,
                               char *error, size_t error_size);
 

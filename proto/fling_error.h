@@ -25,6 +25,7 @@ enum {
     FLING_EPROTO,                      /* malformed or unexpected protocol message */
     FLING_ESPOOLFULL,                  /* producer outbox full (overflow policy "fail") */
     FLING_ECLOSED,                     /* producer is being destroyed */
+    FLING_EFORBIDDEN,                  /* broker refused: this key may not do that */
     FLING_EMAX
 };
 

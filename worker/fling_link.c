@@ -104,6 +104,10 @@ int fling_link_connect (fling_worker_t *self)
     zsock_set_rcvtimeo (sock, 0);
     zsock_set_sndtimeo (sock, 0);
     zsock_set_maxmsgsize (sock, FLING_MSG_BYTES_MAX);
+    if (self->curve_cert) {
+        zcert_apply (self->curve_cert, sock);
+        zsock_set_curve_serverkey (sock, self->curve_broker);
+    }
     if (zsock_connect (sock, "%s", self->endpoint)) {
         zsock_destroy (&sock);
         errno = EINVAL;
@@ -255,7 +259,10 @@ int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     if (self->reconnect_pending)
         s_reconnect (self, "broker does not know us");
     else if (now - self->last_recv_ms >= SILENT_BEATS * interval)
-        s_reconnect (self, "no answer for 3 heartbeats");
+        s_reconnect (self, self->curve_cert ? "no answer for 3 heartbeats; with CURVE, also check "
+                                              "the broker's public key and that this worker's "
+                                              "key is in its allowed directory"
+                                            : "no answer for 3 heartbeats");
     else if (now - self->last_send_ms >= interval / 2 || now - self->last_recv_ms >= interval / 2)
         fling_link_send (self, fling_msg_ping ());
     return fling_worker_after_callback (self);

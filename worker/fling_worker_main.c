@@ -54,6 +54,10 @@ static const char *s_usage =
     "  --drain-timeout-ms N    on stop, wait this long      $FLING_DRAIN_TIMEOUT_MS\n"
     "                          for running tasks (default 30000)\n"
     "  --log-level LEVEL       debug, info, warn, error     $FLING_LOG_LEVEL (default info)\n"
+    "  --curve-broker-key K    CURVE: the broker's .pub file or Z85 public key\n"
+    "                                                       $FLING_CURVE_BROKER_KEY\n"
+    "  --curve-key FILE        CURVE: this worker's NAME.secret file (mode 0600)\n"
+    "                                                       $FLING_CURVE_KEY\n"
     "  --module PATH[:ARGS]    load a handler module; ARGS go to its init function;\n"
     "                          repeatable                   $FLING_MODULES (comma-separated)\n"
     "  --ready-fd N            write \"ready\\n\" to fd N once registered with the broker\n"
@@ -178,6 +182,8 @@ enum {
     OPT_LOG,
     OPT_MODULE,
     OPT_READY_FD,
+    OPT_CURVE_BROKER_KEY,
+    OPT_CURVE_KEY,
     OPT_HELP
 };
 
@@ -195,6 +201,8 @@ static int s_config_from_flags (config_t *config, int argc, char **argv)
         {"log-level", required_argument, NULL, OPT_LOG},
         {"module", required_argument, NULL, OPT_MODULE},
         {"ready-fd", required_argument, NULL, OPT_READY_FD},
+        {"curve-broker-key", required_argument, NULL, OPT_CURVE_BROKER_KEY},
+        {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -235,6 +243,12 @@ static int s_config_from_flags (config_t *config, int argc, char **argv)
             break;
         case OPT_READY_FD:
             rc = s_parse_fd (optarg, &config->ready_fd);
+            break;
+        case OPT_CURVE_BROKER_KEY:
+            config->worker.curve_broker_key = optarg;
+            break;
+        case OPT_CURVE_KEY:
+            config->worker.curve_key = optarg;
             break;
         case OPT_HELP:
             return 1;
@@ -338,7 +352,7 @@ static int s_run (config_t *config)
 {
     s_worker = fling_worker_new (&config->worker);
     if (!s_worker) {
-        fling_error ("cannot create the worker: %s", fling_strerror (errno));
+        fling_error ("cannot create the worker: %s", fling_last_error ());
         return 1;
     }
     int rc = 0;

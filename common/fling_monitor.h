@@ -1,9 +1,10 @@
-/*  fling_monitor.h - libzmq's socket monitor, read on the broker's thread.
+/*  fling_monitor.h - libzmq's socket monitor, read on the owner's thread.
 
     libzmq reports a socket's transport events (a connection accepted, its
     handshake failed or succeeded, it closed) on an inproc PAIR socket.
-    The broker polls that PAIR in its own loop, so no extra thread sees
-    its tables. ACCEPTED and DISCONNECTED carry the connection's file
+    The socket's owner polls that PAIR in its own loop, so no extra thread
+    is involved: the broker counts and limits connections with it, clients
+    tell a refused CURVE handshake from a broker that is just not there. ACCEPTED and DISCONNECTED carry the connection's file
     descriptor; handshake failures carry a code instead (libzmq 4.3).
 */
 #ifndef FLING_MONITOR_H_INCLUDED
