@@ -33,7 +33,7 @@ static json_t *counters_json (const fling_broker_counters_t *c)
         {"lease_expired", c->lease_expired}, {"store_full", c->store_full},
         {"unavailable", c->unavailable}, {"holding_leased", c->holding_leased},
         {"holding_ignored", c->holding_ignored}, {"dead_retried", c->dead_retried},
-        {"dead_purged", c->dead_purged},
+        {"dead_purged", c->dead_purged}, {"forbidden_ids", c->forbidden_ids},
     };
     for (size_t i = 0; counters && i < sizeof values / sizeof values[0]; i++)
         json_object_set_new (counters, values[i].name, json_integer ((json_int_t)values[i].value));

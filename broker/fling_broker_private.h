@@ -67,6 +67,7 @@ typedef struct {
     uint64_t holding_ignored; /* HOLDING leases that matched nothing */
     uint64_t dead_retried;
     uint64_t dead_purged;
+    uint64_t forbidden_ids;   /* tasks refused: id prefix not the sending key's tag */
 } fling_broker_counters_t;
 
 /*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */

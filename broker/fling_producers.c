@@ -125,7 +125,13 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
             read_ahead++;
         }
         fling_record_read (&cursor, &record);
-        ack->statuses[i] = (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
+        /* With CURVE a key submits only ids that start with its own tag,
+           so no key can occupy (or dedup away) another key's ids. */
+        if (peer->principal && fling_task_id_producer (&record.id) != peer->principal->tag)
+            ack->statuses[i] = FLING_REASON_FORBIDDEN;
+        else
+            ack->statuses[i] =
+                (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
     }
     self->acks[self->ack_count++] = ack;
 }
@@ -211,6 +217,8 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                     self->counters.store_full++;
                 else if (status == FLING_REASON_UNAVAILABLE)
                     self->counters.unavailable++;
+                else if (status == FLING_REASON_FORBIDDEN)
+                    self->counters.forbidden_ids++;
             }
         }
         zmsg_t *reply = fling_msg_ack (ack->batch_seq, ack->count, ack->statuses);
