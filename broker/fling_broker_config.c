@@ -1,5 +1,6 @@
 /*  fling_broker_config.c - see fling_broker_config.h. */
 #include "fling_broker_config.h"
+#include "fling_options.h"
 #include "fling_store.h"
 
 #include <errno.h>
@@ -9,93 +10,92 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum {
-    OPT_ENDPOINT,
-    OPT_STORE,
-    OPT_PATH,
-    OPT_QUEUE,
-    OPT_U64,
-    OPT_UINT,
-    OPT_LEVEL,
-    OPT_FD,
-    OPT_BOOL /* a flag without a value; env 1/true/yes or 0/false/no */
-} opt_type_t;
-
-typedef struct {
-    const char *flag;
-    const char *env; /* NULL: flag only */
-    opt_type_t type;
-    size_t offset;
-    uint64_t min, max; /* for numbers */
-    const char *help;
-} option_t;
+/* The parsers of the two options with a syntax of their own. */
+static int parse_store (void *config, const char *value, bool from_env, char *why,
+                        size_t why_size);
+static int parse_queues (void *config, const char *value, bool from_env, char *why,
+                         size_t why_size);
 
 #define FIELD(name) offsetof (fling_broker_config_t, name)
+#define TEXT(name)  FIELD (name), sizeof ((fling_broker_config_t *)0)->name
 
-static const option_t options[] = {
-    {"--producer-endpoint", "FLING_PRODUCER_ENDPOINT", OPT_ENDPOINT, FIELD (producer_endpoint), 0,
-     0, "where producers connect (default tcp://127.0.0.1:5555)"},
-    {"--worker-endpoint", "FLING_WORKER_ENDPOINT", OPT_ENDPOINT, FIELD (worker_endpoint), 0, 0,
-     "where workers connect (default tcp://127.0.0.1:5556)"},
-    {"--store", "FLING_STORE", OPT_STORE, FIELD (store), 0, 0,
-     "task store: disk (default: survives restarts) or memory (nothing survives)"},
-    {"--store-dir", "FLING_STORE_DIR", OPT_PATH, FIELD (store_dir), 0, 0,
-     "directory of the disk store (default ./fling-store)"},
-    {"--store-max-bytes", "FLING_STORE_MAX_BYTES", OPT_U64, FIELD (store_max_bytes), 0,
-     UINT64_MAX, "cap on the disk store's files; 0 = no cap but the disk (default 0)"},
-    {"--store-free-floor-bytes", "FLING_STORE_FREE_FLOOR_BYTES", OPT_U64,
-     FIELD (store_free_floor_bytes), 0, UINT64_MAX,
-     "refuse new tasks (STORE_FULL) when the disk has less free (default 268435456)"},
-    {"--segment-bytes", "FLING_SEGMENT_BYTES", OPT_U64, FIELD (segment_bytes), 65536,
-     UINT32_MAX, "size of one store log segment (default 67108864)"},
-    {"--max-tasks", "FLING_MAX_TASKS", OPT_U64, FIELD (max_tasks), 1, UINT64_MAX,
-     "tasks held (queued, delayed, in flight, dead), all queues (default 1000000)"},
-    {"--max-queue-tasks", "FLING_MAX_QUEUE_TASKS", OPT_U64, FIELD (max_queue_tasks), 1, UINT64_MAX,
-     "tasks held in one queue, dead ones included (default 1000000)"},
-    {"--max-bytes", "FLING_MAX_BYTES", OPT_U64, FIELD (max_bytes), 1, UINT64_MAX,
-     "task record bytes held, dead ones included (default 1073741824)"},
-    {"--max-attempts", "FLING_MAX_ATTEMPTS", OPT_UINT, FIELD (max_attempts), 1, UINT16_MAX,
-     "runs of a task whose record says 0 (default 3)"},
-    {"--backoff-ms", "FLING_BACKOFF_MS", OPT_UINT, FIELD (backoff_ms), 0, 1u << 30,
-     "first retry delay; doubles each attempt, +-20% jitter (default 1000)"},
-    {"--backoff-max-ms", "FLING_BACKOFF_MAX_MS", OPT_UINT, FIELD (backoff_max_ms), 0, 1u << 30,
-     "cap of the retry delay (default 60000)"},
-    {"--task-timeout-ms", "FLING_TASK_TIMEOUT_MS", OPT_UINT, FIELD (task_timeout_ms), 0,
-     1u << 30, "run time allowed to a task whose record says 0; 0 = none (default 300000)"},
-    {"--poison-limit", "FLING_POISON_LIMIT", OPT_UINT, FIELD (poison_limit), 1, 255,
-     "worker deaths while running a task before it is dead-lettered (default 3)"},
-    {"--queue", "FLING_QUEUES", OPT_QUEUE, 0, 0, 0,
-     "per-name settings, repeatable: NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,"
-     "poison_limit=N (env: ';'-separated)"},
-    {"--dedup-window-ms", "FLING_DEDUP_WINDOW_MS", OPT_U64, FIELD (dedup_window_ms), 0,
-     1ull << 40, "a resent id is DUPLICATE this long after its task ended (default 600000)"},
-    {"--dedup-max", "FLING_DEDUP_MAX", OPT_U64, FIELD (dedup_max), 0, 100000000,
-     "ended ids remembered at most, oldest forgotten first (default 200000)"},
-    {"--heartbeat-ms", "FLING_HEARTBEAT_MS", OPT_UINT, FIELD (heartbeat_ms), 2, 3600000,
-     "heartbeat interval (default 1000)"},
-    {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", OPT_UINT, FIELD (worker_timeout_ms), 1,
-     86400000, "silence after which a worker is dead (default 3000)"},
-    {"--curve-key", "FLING_CURVE_KEY", OPT_PATH, FIELD (curve_key), 0, 0,
-     "CURVE on: the broker's secret key file (fling keygen --role broker)"},
-    {"--curve-allowed", "FLING_CURVE_ALLOWED", OPT_PATH, FIELD (curve_allowed), 0, 0,
-     "CURVE: directory of the public certificates (NAME.pub) of allowed clients"},
-    {"--curve-rescan-ms", "FLING_CURVE_RESCAN_MS", OPT_UINT, FIELD (curve_rescan_ms), 100,
-     3600000, "CURVE: re-read the allowed directory this often, also on SIGHUP (default 10000)"},
-    {"--insecure-bind", "FLING_INSECURE_BIND", OPT_BOOL, FIELD (insecure_bind), 0, 0,
-     "CURVE off: allow endpoints other than loopback (anyone who reaches them is trusted)"},
-    {"--max-connections", "FLING_MAX_CONNECTIONS", OPT_U64, FIELD (max_connections), 0, 1000000,
-     "connections held, both sockets; 0 = the fd limit less 128, at most 10000 (default 0)"},
-    {"--max-key-connections", "FLING_MAX_KEY_CONNECTIONS", OPT_U64, FIELD (max_key_connections),
-     1, 1000000, "connections per key (CURVE) or per client address (default 256)"},
-    {"--idle-timeout-ms", "FLING_IDLE_TIMEOUT_MS", OPT_UINT, FIELD (idle_timeout_ms), 0,
-     86400000, "close a connection that sends nothing this long; 0 = never (default 60000)"},
-    {"--log-level", "FLING_LOG_LEVEL", OPT_LEVEL, FIELD (log_level), 0, 0,
-     "debug, info, warn or error (default info)"},
-    {"--ready-fd", NULL, OPT_FD, FIELD (ready_fd), 0, INT_MAX,
-     "once listening, write \"ready producer=E worker=E\\n\" to this fd and close it"},
+/* Every option, once: flag, env, type, field, bounds, help. The defaults
+   are in fling_broker_config_init(); --help prints them from there. */
+static const fling_option_t options[] = {
+    {"--producer-endpoint", "FLING_PRODUCER_ENDPOINT", FLING_OPT_ENDPOINT, TEXT (producer_endpoint),
+     0, 0, NULL, "URL", "where producers connect", NULL},
+    {"--worker-endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, TEXT (worker_endpoint), 0,
+     0, NULL, "URL", "where workers connect", NULL},
+    {"--store", "FLING_STORE", FLING_OPT_CUSTOM, FIELD (store), 0, 0, 0, parse_store, "KIND",
+     "task store: disk (survives restarts) or memory (nothing survives)", "disk"},
+    {"--store-dir", "FLING_STORE_DIR", FLING_OPT_TEXT, TEXT (store_dir), 0, 0, NULL, "DIR",
+     "directory of the disk store", NULL},
+    {"--store-max-bytes", "FLING_STORE_MAX_BYTES", FLING_OPT_U64, FIELD (store_max_bytes), 0, 0,
+     UINT64_MAX, NULL, "N", "cap on the disk store's files; 0 = no cap but the disk", NULL},
+    {"--store-free-floor-bytes", "FLING_STORE_FREE_FLOOR_BYTES", FLING_OPT_U64,
+     FIELD (store_free_floor_bytes), 0, 0, UINT64_MAX, NULL, "N",
+     "refuse new tasks (STORE_FULL) when the disk has less free", NULL},
+    {"--segment-bytes", "FLING_SEGMENT_BYTES", FLING_OPT_U64, FIELD (segment_bytes), 0, 65536,
+     UINT32_MAX, NULL, "N", "size of one store log segment", NULL},
+    {"--max-tasks", "FLING_MAX_TASKS", FLING_OPT_U64, FIELD (max_tasks), 0, 1, UINT64_MAX, NULL,
+     "N", "tasks held (queued, delayed, in flight, dead), all queues", NULL},
+    {"--max-queue-tasks", "FLING_MAX_QUEUE_TASKS", FLING_OPT_U64, FIELD (max_queue_tasks), 0, 1,
+     UINT64_MAX, NULL, "N", "tasks held in one queue, dead ones included", NULL},
+    {"--max-bytes", "FLING_MAX_BYTES", FLING_OPT_U64, FIELD (max_bytes), 0, 1, UINT64_MAX, NULL,
+     "N", "task record bytes held, dead ones included", NULL},
+    {"--max-attempts", "FLING_MAX_ATTEMPTS", FLING_OPT_UINT, FIELD (max_attempts), 0, 1,
+     UINT16_MAX, NULL, "N", "runs of a task whose record says 0", NULL},
+    {"--backoff-ms", "FLING_BACKOFF_MS", FLING_OPT_UINT, FIELD (backoff_ms), 0, 0, 1u << 30, NULL,
+     "N", "first retry delay; doubles each attempt, +-20% jitter", NULL},
+    {"--backoff-max-ms", "FLING_BACKOFF_MAX_MS", FLING_OPT_UINT, FIELD (backoff_max_ms), 0, 0,
+     1u << 30, NULL, "N", "cap of the retry delay", NULL},
+    {"--task-timeout-ms", "FLING_TASK_TIMEOUT_MS", FLING_OPT_UINT, FIELD (task_timeout_ms), 0, 0,
+     1u << 30, NULL, "N", "run time allowed to a task whose record says 0; 0 = none", NULL},
+    {"--poison-limit", "FLING_POISON_LIMIT", FLING_OPT_UINT, FIELD (poison_limit), 0, 1, 255, NULL,
+     "N", "worker deaths while running a task before it is dead-lettered", NULL},
+    {"--queue", "FLING_QUEUES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_queues,
+     "NAME:KEY=N,...",
+     "per-name settings, repeatable; keys max_attempts, backoff_ms,\n"
+     "timeout_ms, poison_limit (env: entries separated by ';')",
+     ""},
+    {"--dedup-window-ms", "FLING_DEDUP_WINDOW_MS", FLING_OPT_U64, FIELD (dedup_window_ms), 0, 0,
+     1ull << 40, NULL, "N", "a resent id is DUPLICATE this long after its task ended", NULL},
+    {"--dedup-max", "FLING_DEDUP_MAX", FLING_OPT_U64, FIELD (dedup_max), 0, 0, 100000000, NULL,
+     "N", "ended ids remembered at most, oldest forgotten first", NULL},
+    {"--heartbeat-ms", "FLING_HEARTBEAT_MS", FLING_OPT_UINT, FIELD (heartbeat_ms), 0, 2, 3600000,
+     NULL, "N", "heartbeat interval", NULL},
+    {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", FLING_OPT_UINT, FIELD (worker_timeout_ms),
+     0, 1, 86400000, NULL, "N", "silence after which a worker is dead", NULL},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, TEXT (curve_key), 0, 0, NULL, "FILE",
+     "CURVE on: the broker's secret key file (fling keygen --role broker);\n"
+     "needs --curve-allowed",
+     "off"},
+    {"--curve-allowed", "FLING_CURVE_ALLOWED", FLING_OPT_TEXT, TEXT (curve_allowed), 0, 0, NULL,
+     "DIR", "CURVE: directory of the allowed clients' public certificates\n(NAME.pub, with their role)",
+     ""},
+    {"--curve-rescan-ms", "FLING_CURVE_RESCAN_MS", FLING_OPT_UINT, FIELD (curve_rescan_ms), 0, 100,
+     3600000, NULL, "N", "CURVE: read the allowed directory again this often (and on SIGHUP)",
+     NULL},
+    {"--insecure-bind", "FLING_INSECURE_BIND", FLING_OPT_FLAG, FIELD (insecure_bind), 0, 0, 0,
+     NULL, NULL,
+     "CURVE off: allow endpoints other than loopback (anyone who reaches\nthem may submit or take "
+     "tasks)",
+     ""},
+    {"--max-connections", "FLING_MAX_CONNECTIONS", FLING_OPT_U64, FIELD (max_connections), 0, 0,
+     1000000, NULL, "N", "connections held, both endpoints; 0 = the fd limit less 128, at most 10000",
+     NULL},
+    {"--max-key-connections", "FLING_MAX_KEY_CONNECTIONS", FLING_OPT_U64,
+     FIELD (max_key_connections), 0, 1, 1000000, NULL, "N",
+     "connections per key (CURVE) or per client address", NULL},
+    {"--idle-timeout-ms", "FLING_IDLE_TIMEOUT_MS", FLING_OPT_UINT, FIELD (idle_timeout_ms), 0, 0,
+     86400000, NULL, "N", "close a connection that sends nothing this long; 0 = never", NULL},
+    {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
+     "debug, info, warn or error", NULL},
+    {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
+     "once listening, write \"ready producer=E worker=E\\n\" to this open fd\nand close it",
+     ""},
 };
 
-#define OPTION_COUNT (sizeof options / sizeof options[0])
 
 void fling_broker_config_init (fling_broker_config_t *config)
 {
@@ -123,19 +123,6 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->curve_rescan_ms = 10000;
     config->max_key_connections = 256;
     config->idle_timeout_ms = 60000;
-}
-
-static int parse_number (const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!*text || *text == '-' || *text == '+')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno || *end || value < min || value > max)
-        return -1;
-    *out = value;
-    return 0;
 }
 
 /* One "NAME:key=value,..." entry (`size` bytes of `text`). */
@@ -172,7 +159,7 @@ static int parse_queue (fling_broker_config_t *config, const char *text, size_t 
         while (k < 4 && !(strlen (keys[k].key) == key_size && memcmp (keys[k].key, p, key_size) == 0))
             k++;
         uint64_t value;
-        if (k == 4 || parse_number (number, 0, keys[k].max, &value))
+        if (k == 4 || fling_number_parse (number, 0, keys[k].max, &value))
             return -1;
         unsigned *fields[] = {&entry.max_attempts, &entry.backoff_ms, &entry.timeout_ms,
                               &entry.poison_limit};
@@ -184,151 +171,55 @@ static int parse_queue (fling_broker_config_t *config, const char *text, size_t 
     return 0;
 }
 
-static int parse_queues (fling_broker_config_t *config, const char *value)
+static int parse_queues (void *config, const char *value, bool from_env, char *why,
+                         size_t why_size)
 {
+    /* One entry per flag; the environment holds a ';'-separated list. */
     const char *p = value;
     while (*p) {
-        const char *semi = strchr (p, ';');
+        const char *semi = from_env ? strchr (p, ';') : NULL;
         size_t size = semi ? (size_t)(semi - p) : strlen (p);
-        if (size && parse_queue (config, p, size))
+        if (size && parse_queue (config, p, size)) {
+            snprintf (why, why_size,
+                      "want NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,poison_limit=N; at most "
+                      "%d names",
+                      FLING_QUEUE_SETTINGS_MAX);
             return -1;
+        }
         p += size + (semi ? 1 : 0);
     }
     return 0;
 }
 
-/* Stores `value` into the option's field; -1 with a message if it is bad. */
-static int apply (fling_broker_config_t *config, const option_t *option, const char *source,
-                  const char *value, char *error, size_t error_size)
+static int parse_store (void *config, const char *value, bool from_env, char *why,
+                        size_t why_size)
 {
-    char *field = (char *)config + option->offset;
-    uint64_t number = 0;
-    int level;
-    switch (option->type) {
-    case OPT_ENDPOINT:
-        if (!*value || strlen (value) >= FLING_ENDPOINT_MAX)
-            break;
-        strcpy (field, value);
-        return 0;
-    case OPT_STORE:
-        if (!fling_store_kind_valid (value)) {
-            snprintf (error, error_size, "%s: unknown store \"%s\" (this build has: disk, memory)",
-                      source, value);
-            return -1;
-        }
-        strcpy (field, value);
-        return 0;
-    case OPT_PATH:
-        if (!*value || strlen (value) >= FLING_STORE_DIR_MAX)
-            break;
-        strcpy (field, value);
-        return 0;
-    case OPT_QUEUE:
-        if (parse_queues (config, value)) {
-            snprintf (error, error_size,
-                      "%s: bad value \"%s\" (NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,"
-                      "poison_limit=N; at most %d names)",
-                      source, value, FLING_QUEUE_SETTINGS_MAX);
-            return -1;
-        }
-        return 0;
-    case OPT_U64:
-        if (parse_number (value, option->min, option->max, &number))
-            break;
-        *(uint64_t *)field = number;
-        return 0;
-    case OPT_UINT:
-    case OPT_FD:
-        if (parse_number (value, option->min, option->max, &number))
-            break;
-        if (option->type == OPT_FD)
-            *(int *)field = (int)number;
-        else
-            *(unsigned *)field = (unsigned)number;
-        return 0;
-    case OPT_LEVEL:
-        if ((level = fling_log_level_parse (value)) < 0)
-            break;
-        *(fling_log_level_t *)field = (fling_log_level_t)level;
-        return 0;
-    case OPT_BOOL:
-        if (!strcmp (value, "1") || !strcmp (value, "true") || !strcmp (value, "yes"))
-            *(int *)field = 1;
-        else if (!strcmp (value, "0") || !strcmp (value, "false") || !strcmp (value, "no"))
-            *(int *)field = 0;
-        else
-            break;
-        return 0;
+    fling_broker_config_t *broker = config;
+    if (!fling_store_kind_valid (value) || strlen (value) >= sizeof broker->store) {
+        snprintf (why, why_size, "unknown store (this build has: disk, memory)");
+        return -1;
     }
-    if (option->type == OPT_U64 || option->type == OPT_UINT || option->type == OPT_FD)
-        snprintf (error, error_size, "%s: \"%s\" is not a number from %" PRIu64 " to %" PRIu64,
-                  source, value, option->min, option->max);
-    else
-        snprintf (error, error_size, "%s: bad value \"%s\"", source, value);
-    return -1;
-}
-
-static const option_t *find_flag (const char *arg, size_t length)
-{
-    for (size_t i = 0; i < OPTION_COUNT; i++)
-        if (strlen (options[i].flag) == length && strncmp (options[i].flag, arg, length) == 0)
-            return &options[i];
-    return NULL;
-}
-
-static int load_env (fling_broker_config_t *config, char *error, size_t error_size)
-{
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        const char *value = options[i].env ? getenv (options[i].env) : NULL;
-        if (value && *value &&
-            apply (config, &options[i], options[i].env, value, error, error_size))
-            return -1;
-    }
+    strcpy (broker->store, value);
     return 0;
 }
 
-static int load_flags (fling_broker_config_t *config, int argc, char *const argv[], char *error,
-                       size_t error_size)
+static fling_options_t parser (void)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *equals = strchr (arg, '=');
-        size_t length = equals ? (size_t)(equals - arg) : strlen (arg);
-        const option_t *option = find_flag (arg, length);
-        if (!option) {
-            snprintf (error, error_size, "unknown option \"%s\" (try --help)", arg);
-            return -1;
-        }
-        const char *value = equals                       ? equals + 1
-                            : option->type == OPT_BOOL ? "1"
-                            : i + 1 < argc             ? argv[++i]
-                                                       : NULL;
-        if (!value) {
-            snprintf (error, error_size, "%s needs a value", option->flag);
-            return -1;
-        }
-        if (apply (config, option, option->flag, value, error, error_size))
-            return -1;
-    }
-    return 0;
+    return (fling_options_t){.program = "fling-broker",
+                             .options = options,
+                             .count = sizeof options / sizeof options[0]};
 }
 
 int fling_broker_config_load (fling_broker_config_t *config, int argc, char *const argv[],
                               char *error, size_t error_size)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
-            return 1;
-    if (load_env (config, error, error_size) || load_flags (config, argc, argv, error, error_size))
-        return -1;
-    if (config->curve_key[0] && !config->curve_allowed[0]) {
-        snprintf (error, error_size, "--curve-key needs --curve-allowed (the directory of the "
-                                     "clients' public certificates)");
-        return -1;
-    }
-    if (config->curve_allowed[0] && !config->curve_key[0]) {
-        snprintf (error, error_size, "--curve-allowed needs --curve-key (the broker's secret key "
-                                     "file)");
+    fling_options_t spec = parser ();
+    int rc = fling_options_parse (&spec, config, argc, argv, error, error_size);
+    if (rc)
+        return rc;
+    if (!config->curve_key[0] != !config->curve_allowed[0]) {
+        snprintf (error, error_size, "CURVE needs both --curve-key (the broker's secret key file) "
+                                     "and --curve-allowed (the directory of allowed clients)");
         return -1;
     }
     if (config->worker_timeout_ms < config->heartbeat_ms) {
@@ -345,14 +236,13 @@ void fling_broker_config_usage (FILE *out, const char *program)
     fprintf (out, "Usage: %s [OPTION VALUE]...\n", program);
     fprintf (out, "The fling broker: holds background tasks from producers and hands them to "
                   "workers.\n\nOptions (a flag wins over its environment variable):\n");
-    for (size_t i = 0; i < OPTION_COUNT; i++) {
-        fprintf (out, "  %-22s %s\n", options[i].flag, options[i].help);
-        if (options[i].env)
-            fprintf (out, "  %-22s   env %s\n", "", options[i].env);
-    }
-    fprintf (out, "  %-22s %s\n", "--help", "print this text and exit");
-    fprintf (out, "  %-22s %s\n", "--check-store DIR", "replay a disk store read-only, print JSON"
-                  " counts (add --ids to list live task ids) and exit");
+    fling_broker_config_t defaults;
+    fling_broker_config_init (&defaults);
+    fling_options_t spec = parser ();
+    fling_options_usage (&spec, &defaults, out);
+    fprintf (out, "  %-28s %s\n", "--check-store DIR [--ids]",
+             "replay a disk store read-only, print JSON counts\n"
+             "                               (--ids: list live task ids) and exit");
     fprintf (out, "\nSIGINT or SIGTERM stops the broker: it refuses new tasks (UNAVAILABLE), commits "
                   "the store and exits 0; 1 if it cannot start.\n");
 }
@@ -380,7 +270,7 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  " idle_timeout_ms=%u",
                  config->curve_key[0] ? config->curve_key : "(off)",
                  config->curve_allowed[0] ? config->curve_allowed : "-", config->curve_rescan_ms,
-                 config->insecure_bind, config->max_connections, config->max_key_connections,
+                 (int)config->insecure_bind, config->max_connections, config->max_key_connections,
                  config->idle_timeout_ms);
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],

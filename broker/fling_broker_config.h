@@ -2,14 +2,17 @@
 
     Each option has a flag and (except --ready-fd) an environment variable;
     the flag wins over the variable, the variable over the default. Both
-    "--flag value" and "--flag=value" work. fling_broker_config_usage()
-    prints the list; keep it and the README in step.
+    "--flag value" and "--flag=value" work. The table in the .c file and
+    the shared parser (common/fling_options.h) do the work; the defaults are
+    written once, in fling_broker_config_init(), and --help prints them from
+    there. tests/integration/test_config.py checks the README's table.
 */
 #ifndef FLING_BROKER_CONFIG_H_INCLUDED
 #define FLING_BROKER_CONFIG_H_INCLUDED
 
 #include "fling_log.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,7 +61,7 @@ typedef struct {
     char curve_key[FLING_STORE_DIR_MAX];     /* the broker's NAME.secret file */
     char curve_allowed[FLING_STORE_DIR_MAX]; /* directory of allowed NAME.pub files */
     unsigned curve_rescan_ms;                /* re-read the allowed directory this often */
-    int insecure_bind;                       /* CURVE off: allow non-loopback endpoints */
+    bool insecure_bind;                      /* CURVE off: allow non-loopback endpoints */
     uint64_t max_connections;                /* both sockets; 0 = from the fd limit */
     uint64_t max_key_connections;            /* per key (CURVE) or client address */
     unsigned idle_timeout_ms;                /* close a connection silent this long; 0 = never */

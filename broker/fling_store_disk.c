@@ -14,6 +14,7 @@
 */
 #include "fling_log.h"
 #include "fling_store.h"
+#include "fling_store_lock.h"
 #include "fling_wal.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 #define DONE_RESERVE (WAL_OVERHEAD + DONE_SIZE) /* kept for each live task's end */
 
 typedef struct {
+    fling_store_lock_t *lock; /* held while the store is open: one broker per directory */
     fling_wal_t *wal;
     int64_t next_space_check_ms;
     fling_wal_replay_stats_t replay;
@@ -293,6 +295,7 @@ static void disk_destroy (void *state)
 {
     disk_t *self = (disk_t *)state;
     fling_wal_destroy (&self->wal);
+    fling_store_lock_destroy (&self->lock); /* after the last write */
     free (self);
 }
 
@@ -318,10 +321,17 @@ fling_store_t *fling_store_disk_open (const fling_store_options_t *options)
     }
     fling_wal_options_t wal = options->wal;
     wal.spare_segment = !wal.read_only;
-    self->wal = fling_wal_open (options->dir, &wal);
+    /* The lock before anything reads or writes the directory: a second
+       broker must leave every file as it found it. */
+    char error[1024];
+    self->lock = fling_store_lock_new (options->dir, wal.read_only, error, sizeof error);
+    if (self->lock)
+        self->wal = fling_wal_open (options->dir, &wal);
+    else
+        fling_error ("%s", error);
     if (!self->wal) {
         int err = errno;
-        free (self);
+        disk_destroy (self);
         errno = err;
         return NULL;
     }

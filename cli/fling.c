@@ -4,12 +4,13 @@
     Usage: fling [OPTIONS] COMMAND [ARGS]. Options may stand before or after
     the command; `--` ends them. See usage() for the list.
 */
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fling_cli.h"
+#include "fling_options.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
@@ -26,6 +27,10 @@ static void usage (FILE *out)
              "  send NAME JSON     send one task; prints its id once the broker accepted it\n"
              "  send NAME [-]      send one task per line of stdin (JSON objects; empty lines\n"
              "                     skipped); prints sent/accepted/rejected/invalid on stderr\n"
+             "  send ... --json    also print one JSON line per task on stdout as the broker\n"
+             "                     answers: {\"line\":N,\"id\":ID,\"status\":S} where S is\n"
+             "                     accepted, rejected, dropped, invalid, unsent or\n"
+             "                     unconfirmed (with \"error\" and \"message\" when refused)\n"
              "  stats [--json]     show the broker's counters, store, queues and workers\n"
              "  ping               exit 0 and print \"ok\" if the broker answers\n"
              "  dead list [--name NAME] [--limit N] [--json]\n"
@@ -45,12 +50,13 @@ static void usage (FILE *out)
              "options:\n"
              "  --endpoint EP      broker's producer endpoint (env FLING_PRODUCER_ENDPOINT,\n"
              "                     default " DEFAULT_ENDPOINT ")\n"
-             "  --timeout-ms N     how long to wait for the broker (send, stats, dead: 5000;\n"
-             "                     ping: 2000)\n"
              "  --curve-broker-key K  CURVE: the broker's .pub file or Z85 public key\n"
              "                     (env FLING_CURVE_BROKER_KEY)\n"
              "  --curve-key FILE   CURVE: this client's NAME.secret file (env FLING_CURVE_KEY)\n"
-             "  --json             stats, dead: print the broker's reply as JSON\n"
+             "  --timeout-ms N     how long to wait for the broker (send, stats, dead: 5000;\n"
+             "                     ping: 2000)\n"
+             "  --json             stats, dead: print the broker's reply as JSON; send: one\n"
+             "                     JSON line per task (see send)\n"
              "  --name NAME        dead: only tasks of this name\n"
              "  --id ID            dead: only this task (as printed by send / dead list)\n"
              "  --all              dead retry/purge: every dead task\n"
@@ -72,145 +78,62 @@ static int usage_error (const char *format, const char *arg)
     return FLING_CLI_EXIT_USAGE;
 }
 
-static int parse_uint (const char *text, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long value = strtoul (text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || value > 0xffffffffUL)
-        return -1;
-    *out = (unsigned)value;
-    return 0;
-}
-
 typedef struct {
     fling_cli_t cli;
-    const char *positional[4];
-    int positional_count;
-    bool help, version;
+    bool version;
 } parsed_t;
 
-/* Options that take a number, and where each one lands. */
-static unsigned *number_option (parsed_t *p, const char *name)
+static int parse_limit (void *arg, const char *value, bool from_env, char *why, size_t why_size)
 {
-    if (strcmp (name, "--timeout-ms") == 0)
-        return &p->cli.timeout_ms;
-    if (strcmp (name, "--max-attempts") == 0)
-        return &p->cli.send.max_attempts;
-    if (strcmp (name, "--task-timeout-ms") == 0)
-        return &p->cli.send.timeout_ms;
-    if (strcmp (name, "--backoff-ms") == 0)
-        return &p->cli.send.backoff_ms;
-    if (strcmp (name, "--limit") == 0) {
-        p->cli.limit_set = true;
-        return &p->cli.limit;
+    parsed_t *p = arg;
+    uint64_t limit;
+    if (fling_number_parse (value, 1, 1000000, &limit)) {
+        snprintf (why, why_size, "not a number from 1 to 1000000");
+        return -1;
     }
-    return NULL;
-}
-
-static bool *flag_option (parsed_t *p, const char *name)
-{
-    if (strcmp (name, "-h") == 0 || strcmp (name, "--help") == 0)
-        return &p->help;
-    if (strcmp (name, "--version") == 0)
-        return &p->version;
-    if (strcmp (name, "--json") == 0)
-        return &p->cli.json;
-    if (strcmp (name, "--all") == 0)
-        return &p->cli.all;
-    return NULL;
-}
-
-/* Options that take text, and where each one lands. */
-static const char **text_option (parsed_t *p, const char *name)
-{
-    if (strcmp (name, "--endpoint") == 0)
-        return &p->cli.endpoint;
-    if (strcmp (name, "--name") == 0)
-        return &p->cli.name;
-    if (strcmp (name, "--id") == 0)
-        return &p->cli.id;
-    if (strcmp (name, "--curve-broker-key") == 0)
-        return &p->cli.curve.broker_key;
-    if (strcmp (name, "--curve-key") == 0)
-        return &p->cli.curve.key;
-    if (strcmp (name, "--role") == 0)
-        return &p->cli.role;
-    if (strcmp (name, "--dir") == 0)
-        return &p->cli.dir;
-    return NULL;
-}
-
-/* Handles one option at argv[*i] (and its value). Returns 0 or an exit code. */
-static int parse_option (parsed_t *p, int argc, char **argv, int *i)
-{
-    char name[64];
-    const char *arg = argv[*i], *value = NULL;
-    const char *eq = strchr (arg, '=');
-    size_t len = eq ? (size_t)(eq - arg) : strlen (arg);
-    if (len >= sizeof name)
-        return usage_error ("unknown option '%s'", arg);
-    memcpy (name, arg, len);
-    name[len] = '\0';
-    bool *flag = flag_option (p, name);
-    if (flag) {
-        if (eq)
-            return usage_error ("option '%s' takes no value", name);
-        *flag = true;
-        return 0;
-    }
-    unsigned *number = number_option (p, name);
-    const char **text = number ? NULL : text_option (p, name);
-    if (!number && !text)
-        return usage_error ("unknown option '%s'", arg);
-    if (eq)
-        value = eq + 1;
-    else if (*i + 1 < argc)
-        value = argv[++*i];
-    else
-        return usage_error ("option '%s' needs a value", name);
-    if (text) {
-        if (!*value)
-            return usage_error ("option '%s' needs a non-empty value", name);
-        *text = value;
-    } else if (parse_uint (value, number))
-        return usage_error ("bad number '%s'", value);
+    p->cli.limit = (unsigned)limit;
+    p->cli.limit_set = true;
     return 0;
 }
 
-static int parse_args (parsed_t *p, int argc, char **argv)
-{
-    bool options_done = false;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!options_done && strcmp (arg, "--") == 0) {
-            options_done = true;
-            continue;
-        }
-        if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-            int rc = parse_option (p, argc, argv, &i);
-            if (rc)
-                return rc;
-            continue;
-        }
-        if (p->positional_count == 4)
-            return usage_error ("too many arguments at '%s'", arg);
-        p->positional[p->positional_count++] = arg;
-    }
-    return 0;
-}
+#define FIELD(name) offsetof (parsed_t, name)
 
-static int run_command (parsed_t *p)
+/* The options of every command; usage() describes them. */
+static const fling_option_t options[] = {
+    {"--endpoint", "FLING_PRODUCER_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (cli.endpoint), 0, 0, 0,
+     NULL, "EP", "", NULL},
+    {"--timeout-ms", NULL, FLING_OPT_UINT, FIELD (cli.timeout_ms), 0, 1, 3600000, NULL, "N", "", NULL},
+    {"--json", NULL, FLING_OPT_FLAG, FIELD (cli.json), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--name", NULL, FLING_OPT_TEXT, FIELD (cli.name), 0, 0, 0, NULL, "NAME", "", NULL},
+    {"--id", NULL, FLING_OPT_TEXT, FIELD (cli.id), 0, 0, 0, NULL, "ID", "", NULL},
+    {"--all", NULL, FLING_OPT_FLAG, FIELD (cli.all), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--limit", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_limit, "N", "", NULL},
+    {"--max-attempts", NULL, FLING_OPT_UINT, FIELD (cli.send.max_attempts), 0, 0, 65535, NULL, "N",
+     "", NULL},
+    {"--task-timeout-ms", NULL, FLING_OPT_UINT, FIELD (cli.send.timeout_ms), 0, 0, 1u << 30, NULL,
+     "N", "", NULL},
+    {"--backoff-ms", NULL, FLING_OPT_UINT, FIELD (cli.send.backoff_ms), 0, 0, 1u << 30, NULL, "N",
+     "", NULL},
+    {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (cli.curve.broker_key),
+     0, 0, 0, NULL, "KEY", "", NULL},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (cli.curve.key), 0, 0, 0, NULL, "FILE",
+     "", NULL},
+    {"--role", NULL, FLING_OPT_TEXT, FIELD (cli.role), 0, 0, 0, NULL, "ROLE", "", NULL},
+    {"--dir", NULL, FLING_OPT_TEXT, FIELD (cli.dir), 0, 0, 0, NULL, "DIR", "", NULL},
+};
+
+static int run_command (parsed_t *p, const char *const *positional, size_t count)
 {
-    const char *command = p->positional[0];
-    int args = p->positional_count - 1;
+    const char *command = positional[0];
+    int args = (int)count - 1;
     if (strcmp (command, "send") == 0) {
         if (args < 1 || args > 2)
             return usage_error ("%s", "usage: fling send NAME [JSON|-]");
-        const char *json = args == 2 ? p->positional[2] : NULL;
+        const char *json = args == 2 ? positional[2] : NULL;
         if (json && strcmp (json, "-") == 0)
             json = NULL;
-        return fling_cli_send (&p->cli, p->positional[1], json);
+        return fling_cli_send (&p->cli, positional[1], json);
     }
     if (strcmp (command, "stats") == 0 || strcmp (command, "ping") == 0) {
         if (args != 0)
@@ -220,12 +143,12 @@ static int run_command (parsed_t *p)
     if (strcmp (command, "dead") == 0) {
         if (args != 1)
             return usage_error ("%s", "usage: fling dead list|retry|purge [selectors]");
-        return fling_cli_dead (&p->cli, p->positional[1]);
+        return fling_cli_dead (&p->cli, positional[1]);
     }
     if (strcmp (command, "keygen") == 0) {
         if (args != 1)
             return usage_error ("%s", "usage: fling keygen --role ROLE [--dir DIR] NAME");
-        return fling_cli_keygen (&p->cli, p->positional[1]);
+        return fling_cli_keygen (&p->cli, positional[1]);
     }
     if (strcmp (command, "help") == 0) {
         usage (stdout);
@@ -236,24 +159,28 @@ static int run_command (parsed_t *p)
 
 int main (int argc, char **argv)
 {
-    parsed_t p = {.positional_count = 0};
-    int rc = parse_args (&p, argc, argv);
-    if (rc)
-        return rc;
-    if (p.help) {
+    parsed_t p;
+    memset (&p, 0, sizeof p);
+    p.cli.endpoint = DEFAULT_ENDPOINT;
+    const char *positional[4];
+    fling_options_t spec = {.program = "fling",
+                            .options = options,
+                            .count = sizeof options / sizeof options[0],
+                            .positional = positional,
+                            .positional_max = 4};
+    char error[512];
+    int rc = fling_options_parse (&spec, &p, argc, argv, error, sizeof error);
+    if (rc == 1) {
         usage (stdout);
         return FLING_CLI_EXIT_OK;
     }
+    if (rc < 0)
+        return usage_error ("%s", error);
     if (p.version) {
         printf ("fling %s\n", FLING_VERSION);
         return FLING_CLI_EXIT_OK;
     }
-    if (p.positional_count == 0)
+    if (spec.positional_count == 0)
         return usage_error ("%s", "no command given");
-    if (!p.cli.endpoint) {
-        const char *env = getenv ("FLING_PRODUCER_ENDPOINT");
-        p.cli.endpoint = env && *env ? env : DEFAULT_ENDPOINT;
-    }
-    fling_curve_client_from_env (&p.cli.curve);
-    return run_command (&p);
+    return run_command (&p, positional, spec.positional_count);
 }

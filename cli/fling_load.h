@@ -18,14 +18,14 @@ typedef struct {
     const char *names[FLING_NAMES_MAX];
     size_t name_count;
     unsigned ms;
-    size_t payload_bytes;
+    uint64_t payload_bytes;
     const char *payload_extra; /* JSON members added to every payload, or NULL */
     double rate;
     unsigned threads;
     const char *ledger_path;
-    bool progress, latency, json_summary;
+    bool progress, latency, json_summary, version;
     unsigned flush_timeout_ms;
-    size_t outbox_max;
+    uint64_t outbox_max;
     fling_overflow_t overflow;
     const char *curve_broker_key; /* NULL = the producer's default ($FLING_CURVE_BROKER_KEY) */
     const char *curve_key;        /* NULL = the producer's default ($FLING_CURVE_KEY) */

@@ -1,12 +1,12 @@
 /*  fling_load_options.c - fling-load's command line (see fling_load.h). */
-#include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fling_load.h"
+#include "fling_options.h"
 
 #ifndef FLING_VERSION
 #define FLING_VERSION "unknown"
@@ -44,22 +44,6 @@ static void usage (FILE *out)
              "Exit status: 0 if every task was accepted, 1 otherwise, 2 usage error.\n");
 }
 
-static int parse_u64 (const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-')
-        return -1;
-    *out = value;
-    return 0;
-}
-
-static int parse_bounded (const char *text, uint64_t max, uint64_t *out)
-{
-    return parse_u64 (text, out) || *out > max ? -1 : 0;
-}
-
 static int split_names (fling_load_config_t *cfg, const char *list)
 {
     free (cfg->names_text);
@@ -70,168 +54,102 @@ static int split_names (fling_load_config_t *cfg, const char *list)
     char *save = NULL;
     for (char *name = strtok_r (cfg->names_text, ",", &save); name;
          name = strtok_r (NULL, ",", &save)) {
-        if (cfg->name_count == FLING_NAMES_MAX || fling_task_validate (name, "{}", 2)) {
-            fprintf (stderr, "fling-load: bad task name '%s'\n", name);
+        if (cfg->name_count == FLING_NAMES_MAX || fling_task_validate (name, "{}", 2))
             return -1;
-        }
         cfg->names[cfg->name_count++] = name;
     }
     return cfg->name_count ? 0 : -1;
 }
 
-enum {
-    OPT_ENDPOINT = 256,
-    OPT_COUNT,
-    OPT_NAME,
-    OPT_MS,
-    OPT_PAYLOAD,
-    OPT_RATE,
-    OPT_THREADS,
-    OPT_LEDGER,
-    OPT_PROGRESS,
-    OPT_FLUSH,
-    OPT_LATENCY,
-    OPT_OUTBOX,
-    OPT_OVERFLOW,
-    OPT_JSON,
-    OPT_EXTRA,
-    OPT_CURVE_BROKER_KEY,
-    OPT_CURVE_KEY,
-    OPT_VERSION
-};
-
-static const struct option long_options[] = {
-    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
-    {"count", required_argument, NULL, OPT_COUNT},
-    {"name", required_argument, NULL, OPT_NAME},
-    {"ms", required_argument, NULL, OPT_MS},
-    {"payload-bytes", required_argument, NULL, OPT_PAYLOAD},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"ledger", required_argument, NULL, OPT_LEDGER},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
-    {"flush-timeout-ms", required_argument, NULL, OPT_FLUSH},
-    {"latency", no_argument, NULL, OPT_LATENCY},
-    {"outbox-max", required_argument, NULL, OPT_OUTBOX},
-    {"overflow", required_argument, NULL, OPT_OVERFLOW},
-    {"json-summary", no_argument, NULL, OPT_JSON},
-    {"payload-extra", required_argument, NULL, OPT_EXTRA},
-    {"curve-broker-key", required_argument, NULL, OPT_CURVE_BROKER_KEY},
-    {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* Applies one option; returns 0, or -1 for a bad value. */
-static int apply_option (fling_load_config_t *cfg, int opt, const char *arg)
+static int parse_names (void *cfg, const char *value, bool from_env, char *why, size_t why_size)
 {
-    uint64_t n = 0;
+    if (split_names (cfg, value) == 0)
+        return 0;
+    snprintf (why, why_size, "want up to %d valid task names, comma-separated", FLING_NAMES_MAX);
+    return -1;
+}
+
+static int parse_rate (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+{
+    fling_load_config_t *cfg = arg;
     char *end;
-    switch (opt) {
-    case OPT_ENDPOINT:
-        cfg->endpoint = arg;
-        return *arg ? 0 : -1;
-    case OPT_CURVE_BROKER_KEY:
-        cfg->curve_broker_key = arg;
+    cfg->rate = strtod (value, &end);
+    if (*value && !*end && cfg->rate >= 0 && isfinite (cfg->rate))
         return 0;
-    case OPT_CURVE_KEY:
-        cfg->curve_key = arg;
-        return 0;
-    case OPT_COUNT:
-        return parse_u64 (arg, &cfg->count);
-    case OPT_NAME:
-        return split_names (cfg, arg);
-    case OPT_MS:
-        if (parse_bounded (arg, UINT32_MAX, &n))
-            return -1;
-        cfg->ms = (unsigned)n;
-        return 0;
-    case OPT_PAYLOAD:
-        if (parse_bounded (arg, FLING_PAYLOAD_MAX, &n))
-            return -1;
-        cfg->payload_bytes = (size_t)n;
-        return 0;
-    case OPT_RATE:
-        cfg->rate = strtod (arg, &end);
-        return *arg && !*end && cfg->rate >= 0 && isfinite (cfg->rate) ? 0 : -1;
-    case OPT_THREADS:
-        if (parse_bounded (arg, THREADS_MAX, &n) || n == 0)
-            return -1;
-        cfg->threads = (unsigned)n;
-        return 0;
-    case OPT_LEDGER:
-        cfg->ledger_path = arg;
-        return 0;
-    case OPT_PROGRESS:
-        cfg->progress = true;
-        return 0;
-    case OPT_FLUSH:
-        if (parse_bounded (arg, UINT32_MAX, &n))
-            return -1;
-        cfg->flush_timeout_ms = (unsigned)n;
-        return 0;
-    case OPT_LATENCY:
-        cfg->latency = true;
-        return 0;
-    case OPT_OUTBOX:
-        if (parse_u64 (arg, &n) || n == 0)
-            return -1;
-        cfg->outbox_max = (size_t)n;
-        return 0;
-    case OPT_OVERFLOW:
-        if (strcmp (arg, "fail") && strcmp (arg, "drop"))
-            return -1;
-        cfg->overflow = strcmp (arg, "drop") == 0 ? FLING_OVERFLOW_DROP : FLING_OVERFLOW_FAIL;
-        return 0;
-    case OPT_EXTRA:
-        cfg->payload_extra = arg; /* fling_send validates the result: bad JSON fails loudly */
-        return strlen (arg) < 4096 ? 0 : -1;
-    case OPT_JSON:
-        cfg->json_summary = true;
-        return 0;
-    default:
+    snprintf (why, why_size, "not a rate (tasks per second, 0 or more)");
+    return -1;
+}
+
+static int parse_overflow (void *arg, const char *value, bool from_env, char *why,
+                           size_t why_size)
+{
+    fling_load_config_t *cfg = arg;
+    if (strcmp (value, "fail") && strcmp (value, "drop")) {
+        snprintf (why, why_size, "not fail or drop");
         return -1;
     }
+    cfg->overflow = strcmp (value, "drop") == 0 ? FLING_OVERFLOW_DROP : FLING_OVERFLOW_FAIL;
+    return 0;
 }
+
+#define FIELD(name) offsetof (fling_load_config_t, name)
+
+/* usage() describes them. */
+static const fling_option_t options[] = {
+    {"--endpoint", "FLING_PRODUCER_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (endpoint), 0, 0, 0, NULL,
+     "EP", "", NULL},
+    {"--count", NULL, FLING_OPT_U64, FIELD (count), 0, 0, UINT64_MAX, NULL, "N", "", NULL},
+    {"--name", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_names, "A[,B...]", "", NULL},
+    {"--ms", NULL, FLING_OPT_UINT, FIELD (ms), 0, 0, UINT32_MAX, NULL, "N", "", NULL},
+    {"--payload-bytes", NULL, FLING_OPT_U64, FIELD (payload_bytes), 0, 0, FLING_PAYLOAD_MAX, NULL,
+     "N", "", NULL},
+    {"--rate", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_rate, "R", "", NULL},
+    {"--threads", NULL, FLING_OPT_UINT, FIELD (threads), 0, 1, THREADS_MAX, NULL, "T", "", NULL},
+    {"--ledger", NULL, FLING_OPT_TEXT, FIELD (ledger_path), 0, 0, 0, NULL, "FILE", "", NULL},
+    {"--progress", NULL, FLING_OPT_FLAG, FIELD (progress), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--flush-timeout-ms", NULL, FLING_OPT_UINT, FIELD (flush_timeout_ms), 0, 0, UINT32_MAX, NULL,
+     "N", "", NULL},
+    {"--latency", NULL, FLING_OPT_FLAG, FIELD (latency), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--outbox-max", NULL, FLING_OPT_U64, FIELD (outbox_max), 0, 1, UINT32_MAX, NULL, "N", "", NULL},
+    {"--overflow", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_overflow, "fail|drop", "", NULL},
+    {"--json-summary", NULL, FLING_OPT_FLAG, FIELD (json_summary), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--payload-extra", NULL, FLING_OPT_TEXT, FIELD (payload_extra), 0, 0, 4095, NULL, "JSON", "",
+     NULL},
+    {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (curve_broker_key), 0,
+     0, 0, NULL, "KEY", "", NULL},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (curve_key), 0, 0, 0, NULL, "FILE", "",
+     NULL},
+};
 
 /* Returns -1 to go on, or the exit code to leave with. */
 int fling_load_parse_args (fling_load_config_t *cfg, int argc, char **argv)
 {
-    *cfg = (fling_load_config_t){.count = 100000,
+    *cfg = (fling_load_config_t){.endpoint = DEFAULT_ENDPOINT,
+                                 .count = 100000,
                                  .payload_bytes = 100,
                                  .threads = 1,
                                  .flush_timeout_ms = 60000,
                                  .overflow = FLING_OVERFLOW_FAIL};
-    int opt;
-    while ((opt = getopt_long (argc, argv, "h", long_options, NULL)) != -1) {
-        if (opt == 'h') {
-            usage (stdout);
-            return 0;
-        }
-        if (opt == OPT_VERSION) {
-            printf ("fling-load %s\n", FLING_VERSION);
-            return 0;
-        }
-        if (opt == '?' || apply_option (cfg, opt, optarg)) {
-            if (opt != '?')
-                fprintf (stderr, "fling-load: bad value '%s' for --%s\n", optarg,
-                         long_options[opt - OPT_ENDPOINT].name);
-            fprintf (stderr, "Try 'fling-load --help'.\n");
-            return 2;
-        }
+    fling_options_t spec = {.program = "fling-load",
+                            .options = options,
+                            .count = sizeof options / sizeof options[0]};
+    char error[512];
+    int rc = fling_options_parse (&spec, cfg, argc, argv, error, sizeof error);
+    if (rc == 1) {
+        usage (stdout);
+        return 0;
     }
-    if (optind < argc) {
-        fprintf (stderr, "fling-load: unexpected argument '%s'\nTry 'fling-load --help'.\n",
-                 argv[optind]);
+    if (rc < 0) {
+        fprintf (stderr, "fling-load: %s\nTry 'fling-load --help'.\n", error);
         return 2;
+    }
+    if (cfg->version) {
+        printf ("fling-load %s\n", FLING_VERSION);
+        return 0;
     }
     if (!cfg->name_count && split_names (cfg, "test.noop"))
         return 2;
-    if (!cfg->endpoint) {
-        const char *env = getenv ("FLING_PRODUCER_ENDPOINT");
-        cfg->endpoint = env && *env ? env : DEFAULT_ENDPOINT;
-    }
     return -1;
 }
 

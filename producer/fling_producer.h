@@ -1,6 +1,7 @@
 /*  fling_producer.h - send background tasks to a fling broker.
 
-    A producer owns one background I/O thread (a czmq actor) that holds the
+    A producer owns one background I/O thread (a plain pthread, woken by an
+    eventfd: fling_sender.c says why not a czmq actor) that holds the
     ZeroMQ socket, batches tasks on the wire, resends what the broker has
     not acknowledged and keeps a bounded outbox while the broker is slow or
     away. fling_send() validates the task in the caller's thread, appends it
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fling_api.h" /* FLING_TASK_ID_TEXT_SIZE */
 #include "fling_error.h"
 
 #ifdef __cplusplus
@@ -30,11 +32,6 @@ extern "C" {
 #endif
 
 typedef struct _fling_producer_t fling_producer_t;
-
-/*  Room for a task id's text form ("9f86d081884c7d65:42") and its NUL. */
-#ifndef FLING_TASK_ID_TEXT_SIZE
-#define FLING_TASK_ID_TEXT_SIZE 40
-#endif
 
 /*  What to do when the outbox is full. */
 typedef enum {

@@ -13,7 +13,6 @@ static const char *fling_texts[FLING_EMAX - FLING_EBASE] = {
     [FLING_ESTOREFULL - FLING_EBASE] = "broker refused the task: store full",
     [FLING_EUNAVAILABLE - FLING_EBASE] = "broker refused the task: broker unavailable",
     [FLING_EPROTO - FLING_EBASE] = "protocol error",
-    [FLING_ESPOOLFULL - FLING_EBASE] = "producer outbox full",
     [FLING_ECLOSED - FLING_EBASE] = "producer is closing",
     [FLING_EFORBIDDEN - FLING_EBASE] = "broker refused: this key may not do that (SECURITY.md)",
 };

@@ -23,8 +23,8 @@ enum {
     FLING_ESTOREFULL,                  /* broker refused: its store is full */
     FLING_EUNAVAILABLE,                /* broker refused: shutting down or store failed */
     FLING_EPROTO,                      /* malformed or unexpected protocol message */
-    FLING_ESPOOLFULL,                  /* producer outbox full (overflow policy "fail") */
-    FLING_ECLOSED,                     /* producer is being destroyed */
+    /* FLING_EBASE + 8 is not used: a full outbox is EAGAIN (fling_send). */
+    FLING_ECLOSED = FLING_EBASE + 9,   /* producer is being destroyed */
     FLING_EFORBIDDEN,                  /* broker refused: this key may not do that */
     FLING_EMAX
 };

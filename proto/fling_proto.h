@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fling_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -95,10 +97,8 @@ typedef struct {
     uint8_t bytes[FLING_TASK_ID_SIZE];
 } fling_task_id_t;
 
-/*  Text form: 16 hex digits, ':', decimal sequence. Up to 37 bytes + NUL. */
-#ifndef FLING_TASK_ID_TEXT_SIZE
-#define FLING_TASK_ID_TEXT_SIZE 40
-#endif
+/*  Text form: 16 hex digits, ':', decimal sequence. Up to 37 bytes + NUL
+    (FLING_TASK_ID_TEXT_SIZE, fling_api.h). */
 void fling_task_id_make (fling_task_id_t *id, uint64_t producer, uint64_t seq);
 uint64_t fling_task_id_producer (const fling_task_id_t *id);
 uint64_t fling_task_id_seq (const fling_task_id_t *id);

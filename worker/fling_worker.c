@@ -100,6 +100,11 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     fling_worker_options_init (&defaults);
     if (!options)
         options = &defaults;
+    /* Refused, not cut: a name cut short would show up in stats as another worker. */
+    if (options->name && strlen (options->name) > FLING_NAME_MAX) {
+        fling_set_last_error (EINVAL, "worker name longer than 127 bytes");
+        return NULL;
+    }
     /* A library must not take the program's signals: czmq installs SIGINT
        and SIGTERM handlers when it starts, unless told not to first. */
     zsys_handler_set (NULL);

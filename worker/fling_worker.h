@@ -92,7 +92,8 @@ typedef void (fling_thread_stop_fn) (unsigned thread_index, void *state, void *a
 
 typedef struct {
     const char *endpoint;      /* default $FLING_WORKER_ENDPOINT or tcp://127.0.0.1:5556 */
-    const char *name;          /* for logs and stats; default "HOSTNAME-PID" */
+    const char *name;          /* for logs and stats, at most 127 bytes (longer:
+                                  fling_worker_new fails, EINVAL); default "HOSTNAME-PID" */
     unsigned pool_size;        /* blocking threads; default: number of cores */
     unsigned async_limit;      /* async tasks at once; default 1000. With async
                                   handlers, fling_worker_run maps 512 bytes per

@@ -8,17 +8,19 @@
     it in one struct, parsed once at start (see --help).
 */
 #include "fling_log.h"
+#include "fling_options.h"
+#include "fling_proto.h"
 #include "fling_worker.h"
 #include "fling_worker_host.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,49 +30,54 @@
 
 typedef struct {
     fling_worker_options_t worker;
-    const char *log_level;
+    fling_log_level_t log_level;
     const char *modules[MODULES_MAX]; /* "PATH[:ARGS]" */
     size_t module_count;
     int ready_fd;      /* -1: none */
     char *env_modules; /* FLING_MODULES, split in place */
 } config_t;
 
-static const char *s_usage =
-    "Usage: fling-worker --module PATH[:ARGS] [options]\n"
-    "\n"
-    "Runs fling task handlers from one or more modules (shared objects that\n"
-    "export fling_module_init). SIGTERM or SIGINT drains and exits.\n"
-    "\n"
-    "  --endpoint URL          broker's worker endpoint     $FLING_WORKER_ENDPOINT\n"
-    "                          (default tcp://127.0.0.1:5556)\n"
-    "  --name NAME             worker name in logs/stats    $FLING_WORKER_NAME\n"
-    "                          (default HOSTNAME-PID)\n"
-    "  --pool-size N           blocking threads             $FLING_POOL_SIZE (default: cores)\n"
-    "  --async-limit N         async tasks at once          $FLING_ASYNC_LIMIT (default 1000)\n"
-    "  --prefetch N            tasks held per slot beyond   $FLING_PREFETCH (default 1)\n"
-    "                          the running ones, to refill a slot without a round\n"
-    "                          trip to the broker; 0 for long tasks\n"
-    "  --heartbeat-ms N        PING interval                $FLING_HEARTBEAT_MS (default 1000)\n"
-    "  --drain-timeout-ms N    on stop, wait this long      $FLING_DRAIN_TIMEOUT_MS\n"
-    "                          for running tasks (default 30000)\n"
-    "  --log-level LEVEL       debug, info, warn, error     $FLING_LOG_LEVEL (default info)\n"
-    "  --curve-broker-key K    CURVE: the broker's .pub file or Z85 public key\n"
-    "                                                       $FLING_CURVE_BROKER_KEY\n"
-    "  --curve-key FILE        CURVE: this worker's NAME.secret file (mode 0600)\n"
-    "                                                       $FLING_CURVE_KEY\n"
-    "  --module PATH[:ARGS]    load a handler module; ARGS go to its init function;\n"
-    "                          repeatable                   $FLING_MODULES (comma-separated)\n"
-    "  --ready-fd N            write \"ready\\n\" to fd N once registered with the broker\n"
-    "  --help                  this text\n"
-    "\n"
-    "A task that overruns its deadline (its timeout) is reported TIMEOUT at once;\n"
-    "a blocking handler stuck in it keeps its thread, which the pool replaces\n"
-    "(up to --pool-size stuck threads; beyond that the capacity offered to the\n"
-    "broker shrinks until they return).\n"
-    "\n"
-    "A flag wins over its environment variable. Exit status: 0 after a clean\n"
-    "drain, 1 on a start-up error or when tasks were still running at the\n"
-    "drain timeout.\n";
+static int s_parse_modules (void *config, const char *value, bool from_env, char *why,
+                            size_t why_size);
+
+#define FIELD(name) offsetof (config_t, name)
+
+/* Every option, once. The defaults are set in s_config_init(); --help
+   prints them from there. */
+static const fling_option_t s_options[] = {
+    {"--endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (worker.endpoint), 0, 0, 0,
+     NULL, "URL", "broker's worker endpoint", NULL},
+    {"--name", "FLING_WORKER_NAME", FLING_OPT_TEXT, FIELD (worker.name), 0, 0, FLING_NAME_MAX,
+     NULL, "NAME", "worker name in logs and stats", "HOSTNAME-PID"},
+    {"--pool-size", "FLING_POOL_SIZE", FLING_OPT_UINT, FIELD (worker.pool_size), 0, 1, 4096, NULL,
+     "N", "threads for blocking handlers", "the number of cores"},
+    {"--async-limit", "FLING_ASYNC_LIMIT", FLING_OPT_UINT, FIELD (worker.async_limit), 0, 1,
+     1000000, NULL, "N", "async tasks running at once", NULL},
+    {"--prefetch", "FLING_PREFETCH", FLING_OPT_UINT, FIELD (worker.prefetch), 0, 0, 1000, NULL, "N",
+     "tasks held per slot beyond the running ones, to refill a slot\n"
+     "without a round trip to the broker; 0 for long tasks",
+     NULL},
+    {"--heartbeat-ms", "FLING_HEARTBEAT_MS", FLING_OPT_UINT, FIELD (worker.heartbeat_ms), 0, 10,
+     60000, NULL, "N",
+     "PING interval; keep it at most a third of the broker's\n"
+     "--worker-timeout-ms (3000 by default) or the broker drops the worker",
+     NULL},
+    {"--drain-timeout-ms", "FLING_DRAIN_TIMEOUT_MS", FLING_OPT_UINT, FIELD (worker.drain_timeout_ms),
+     0, 1, 86400000, NULL, "N", "on stop, wait this long for running tasks", NULL},
+    {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
+     "debug, info, warn or error", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT,
+     FIELD (worker.curve_broker_key), 0, 0, 0, NULL, "KEY",
+     "CURVE: the broker's public key (its .pub file or the Z85 text)", "off"},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (worker.curve_key), 0, 0, 0, NULL,
+     "FILE", "CURVE: this worker's NAME.secret file (mode 0600)", "off"},
+    {"--module", "FLING_MODULES", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_modules, "PATH[:ARGS]",
+     "load a handler module; ARGS go to its init function; repeatable\n"
+     "(env: comma-separated)",
+     ""},
+    {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
+     "write \"ready\\n\" to this open fd once registered with the broker", ""},
+};
 
 #if defined(__SANITIZE_THREAD__)
 /* ThreadSanitizer builds only. libzmq is not instrumented: TSan cannot see
@@ -105,171 +112,81 @@ static int s_fail (const char *format, ...)
     return -1;
 }
 
-static int s_parse_unsigned (const char *what, const char *text, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long value = strtoul (text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || value > UINT_MAX)
-        return s_fail ("%s: not a number: '%s'", what, text);
-    *out = (unsigned)value;
-    return 0;
-}
-
-static int s_parse_fd (const char *text, int *out)
-{
-    unsigned fd = 0;
-    if (s_parse_unsigned ("--ready-fd", text, &fd))
-        return -1;
-    if (fd > INT_MAX || fcntl ((int)fd, F_GETFD) == -1)
-        return s_fail ("--ready-fd: %s is not an open file descriptor", text);
-    *out = (int)fd;
-    return 0;
-}
-
-static int s_add_module (config_t *config, const char *spec)
+static int s_add_module (config_t *config, const char *spec, char *why, size_t why_size)
 {
     if (!*spec)
         return 0;
-    if (config->module_count == MODULES_MAX)
-        return s_fail ("too many modules (at most %d)", MODULES_MAX);
+    if (config->module_count == MODULES_MAX) {
+        snprintf (why, why_size, "too many modules (at most %d)", MODULES_MAX);
+        return -1;
+    }
     config->modules[config->module_count++] = spec;
     return 0;
 }
 
-/* Defaults, then the environment. */
-static int s_config_from_env (config_t *config)
+/* One module per flag; FLING_MODULES holds a comma-separated list. */
+static int s_parse_modules (void *arg, const char *value, bool from_env, char *why,
+                            size_t why_size)
 {
-    fling_worker_options_init (&config->worker); /* reads FLING_WORKER_ENDPOINT */
-    config->worker.name = getenv ("FLING_WORKER_NAME");
-    config->log_level = getenv ("FLING_LOG_LEVEL");
-    config->ready_fd = -1;
-    const struct {
-        const char *name;
-        unsigned *out;
-    } numbers[] = {
-        {"FLING_POOL_SIZE", &config->worker.pool_size},
-        {"FLING_ASYNC_LIMIT", &config->worker.async_limit},
-        {"FLING_PREFETCH", &config->worker.prefetch},
-        {"FLING_HEARTBEAT_MS", &config->worker.heartbeat_ms},
-        {"FLING_DRAIN_TIMEOUT_MS", &config->worker.drain_timeout_ms},
-    };
-    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        const char *text = getenv (numbers[i].name);
-        if (text && *text && s_parse_unsigned (numbers[i].name, text, numbers[i].out))
+    config_t *config = arg;
+    if (!from_env)
+        return s_add_module (config, value, why, why_size);
+    free (config->env_modules);
+    config->env_modules = strdup (value);
+    if (!config->env_modules) {
+        snprintf (why, why_size, "out of memory");
+        return -1;
+    }
+    char *save = NULL;
+    for (char *spec = strtok_r (config->env_modules, ",", &save); spec;
+         spec = strtok_r (NULL, ",", &save))
+        if (s_add_module (config, spec, why, why_size))
             return -1;
-    }
-    const char *modules = getenv ("FLING_MODULES");
-    if (modules && *modules) {
-        config->env_modules = strdup (modules);
-        char *save = NULL;
-        for (char *spec = strtok_r (config->env_modules, ",", &save); spec;
-             spec = strtok_r (NULL, ",", &save))
-            if (s_add_module (config, spec))
-                return -1;
-    }
     return 0;
 }
 
-enum {
-    OPT_ENDPOINT = 1,
-    OPT_NAME,
-    OPT_POOL,
-    OPT_ASYNC,
-    OPT_PREFETCH,
-    OPT_HEARTBEAT,
-    OPT_DRAIN,
-    OPT_LOG,
-    OPT_MODULE,
-    OPT_READY_FD,
-    OPT_CURVE_BROKER_KEY,
-    OPT_CURVE_KEY,
-    OPT_HELP
-};
-
-/* Flags, over what the environment said. Returns 0, 1 for --help, -1. */
-static int s_config_from_flags (config_t *config, int argc, char **argv)
+static void s_config_init (config_t *config)
 {
-    static const struct option options[] = {
-        {"endpoint", required_argument, NULL, OPT_ENDPOINT},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"pool-size", required_argument, NULL, OPT_POOL},
-        {"async-limit", required_argument, NULL, OPT_ASYNC},
-        {"prefetch", required_argument, NULL, OPT_PREFETCH},
-        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
-        {"drain-timeout-ms", required_argument, NULL, OPT_DRAIN},
-        {"log-level", required_argument, NULL, OPT_LOG},
-        {"module", required_argument, NULL, OPT_MODULE},
-        {"ready-fd", required_argument, NULL, OPT_READY_FD},
-        {"curve-broker-key", required_argument, NULL, OPT_CURVE_BROKER_KEY},
-        {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    bool modules_from_flags = false;
-    int opt, rc = 0;
-    while (rc == 0 && (opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_ENDPOINT:
-            config->worker.endpoint = optarg;
-            break;
-        case OPT_NAME:
-            config->worker.name = optarg;
-            break;
-        case OPT_POOL:
-            rc = s_parse_unsigned ("--pool-size", optarg, &config->worker.pool_size);
-            break;
-        case OPT_ASYNC:
-            rc = s_parse_unsigned ("--async-limit", optarg, &config->worker.async_limit);
-            break;
-        case OPT_PREFETCH:
-            rc = s_parse_unsigned ("--prefetch", optarg, &config->worker.prefetch);
-            break;
-        case OPT_HEARTBEAT:
-            rc = s_parse_unsigned ("--heartbeat-ms", optarg, &config->worker.heartbeat_ms);
-            break;
-        case OPT_DRAIN:
-            rc = s_parse_unsigned ("--drain-timeout-ms", optarg, &config->worker.drain_timeout_ms);
-            break;
-        case OPT_LOG:
-            config->log_level = optarg;
-            break;
-        case OPT_MODULE:
-            /* --module replaces the FLING_MODULES list, as any flag does. */
-            if (!modules_from_flags)
-                config->module_count = 0;
-            modules_from_flags = true;
-            rc = s_add_module (config, optarg);
-            break;
-        case OPT_READY_FD:
-            rc = s_parse_fd (optarg, &config->ready_fd);
-            break;
-        case OPT_CURVE_BROKER_KEY:
-            config->worker.curve_broker_key = optarg;
-            break;
-        case OPT_CURVE_KEY:
-            config->worker.curve_key = optarg;
-            break;
-        case OPT_HELP:
-            return 1;
-        default:
-            return s_fail ("unknown option (try --help)");
-        }
-    }
-    if (rc == 0 && optind < argc)
-        return s_fail ("unexpected argument '%s'", argv[optind]);
-    return rc;
+    memset (config, 0, sizeof *config);
+    fling_worker_options_init (&config->worker);
+    config->log_level = FLING_LOG_INFO;
+    config->ready_fd = -1;
+}
+
+static fling_options_t s_parser (void)
+{
+    return (fling_options_t){.program = "fling-worker",
+                             .options = s_options,
+                             .count = sizeof s_options / sizeof s_options[0]};
+}
+
+static void s_usage (FILE *out)
+{
+    config_t defaults;
+    s_config_init (&defaults);
+    fling_options_t spec = s_parser ();
+    fputs ("Usage: fling-worker --module PATH[:ARGS] [options]\n"
+           "\n"
+           "Runs fling task handlers from one or more modules (shared objects that\n"
+           "export fling_module_init). SIGTERM or SIGINT drains and exits.\n\n",
+           out);
+    fling_options_usage (&spec, &defaults, out);
+    fputs ("\n"
+           "A task that overruns its deadline (its timeout) is reported TIMEOUT at once;\n"
+           "a blocking handler stuck in it keeps its thread, which the pool replaces\n"
+           "(up to --pool-size stuck threads; beyond that the capacity offered to the\n"
+           "broker shrinks until they return).\n"
+           "\n"
+           "A flag wins over its environment variable. Exit status: 0 after a clean\n"
+           "drain, 1 on a start-up error or when tasks were still running at the\n"
+           "drain timeout.\n",
+           out);
 }
 
 static int s_check_config (const config_t *config)
 {
     if (config->module_count == 0)
         return s_fail ("no handler module given: use --module PATH[:ARGS] or FLING_MODULES");
-    if (config->log_level && fling_log_level_parse (config->log_level) < 0)
-        return s_fail ("unknown log level '%s' (debug, info, warn, error)", config->log_level);
-    if (config->worker.heartbeat_ms == 0 || config->worker.async_limit == 0 ||
-        config->worker.drain_timeout_ms == 0)
-        return s_fail ("heartbeat, async limit and drain timeout must be above 0");
     return 0;
 }
 
@@ -352,7 +269,7 @@ static int s_run (config_t *config)
 {
     s_worker = fling_worker_new (&config->worker);
     if (!s_worker) {
-        fling_error ("cannot create the worker: %s", fling_last_error ());
+        fling_error ("cannot create the worker: %s", errno == EINVAL ? fling_last_error () : fling_strerror (errno));
         return 1;
     }
     int rc = 0;
@@ -380,23 +297,24 @@ int main (int argc, char **argv)
     /* Before czmq starts: we own SIGTERM/SIGINT, not czmq. */
     zsys_handler_set (NULL);
     config_t config;
-    memset (&config, 0, sizeof config);
-    int rc = s_config_from_env (&config);
-    if (rc == 0)
-        rc = s_config_from_flags (&config, argc, argv);
+    s_config_init (&config);
+    fling_options_t spec = s_parser ();
+    char error[512];
+    int rc = fling_options_parse (&spec, &config, argc, argv, error, sizeof error);
     if (rc == 1) {
-        fputs (s_usage, stdout);
+        s_usage (stdout);
         free (config.env_modules);
         return 0;
     }
-    if (rc == 0)
+    if (rc < 0)
+        s_fail ("%s", error);
+    else
         rc = s_check_config (&config);
     if (rc) {
         free (config.env_modules);
         return 1;
     }
-    int level = config.log_level ? fling_log_level_parse (config.log_level) : FLING_LOG_INFO;
-    fling_log_init ("worker", (fling_log_level_t)level);
+    fling_log_init ("worker", config.log_level);
     s_log_config (&config);
     rc = s_run (&config);
     free (config.env_modules);

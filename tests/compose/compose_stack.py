@@ -21,9 +21,30 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import ledger_check  # noqa: E402
-from fling_harness import free_port, wait_until  # noqa: E402
+from fling_harness import free_port, skip, wait_until  # noqa: E402
 
 IMAGE = os.environ.get("FLING_COMPOSE_IMAGE", "fling:compose-test")
+
+
+def require_docker():
+    """Skips (fling_harness.skip) unless a Docker Engine answers and a compose
+    command exists: what a machine without Docker sees is one SKIP line."""
+    start = "start it (systemctl start docker, or dockerd &) or set DOCKER_HOST to one that runs"
+    if not shutil.which("docker"):
+        skip("no `docker` command: the compose tests need a Docker Engine",
+             "apt-get install docker.io docker-compose, then " + start)
+    try:
+        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                               capture_output=True, text=True, timeout=30)
+        answer = (probe.stderr.strip().splitlines() or [""])[-1] if probe.returncode else ""
+    except subprocess.TimeoutExpired:
+        probe, answer = None, "no answer in 30 s"
+    if probe is None or probe.returncode != 0:
+        skip("no Docker Engine answers (`docker info`: %s)" % answer[:200], start)
+    try:
+        compose_command()
+    except RuntimeError as exc:
+        skip(str(exc), "apt-get install docker-compose (or the docker compose plugin)")
 
 
 def compose_command():

@@ -4,6 +4,7 @@ with container-level faults. Each case prints its lost and duplicate counts.
 
   test_compose.py image          build the base and test images (once per run)
   test_compose.py CASE           up | worker_loss | broker_restart | partition | scale | graceful_stop
+                                 | store_lock
 """
 import os
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compose_stack import Stack, build_image, sh, wait_until  # noqa: E402
+from compose_stack import Stack, build_image, require_docker, sh, wait_until  # noqa: E402
 
 
 def case_up():
@@ -156,14 +157,51 @@ def case_graceful_stop():
         stack.down()
 
 
+def case_store_lock():
+    """g. A second broker container on the same named volume (what `docker service
+    scale broker=2` would make) is refused: non-zero exit, a message naming the
+    store directory and the holder; the store's files are unchanged and the first
+    broker goes on serving: 5,000 tasks after the refusal all run once."""
+    stack = Stack("storelock")
+    started = time.monotonic()
+    store = "/var/lib/fling/store"
+    listing = ["exec", "-T", "broker", "sh", "-c",
+               "cd %s && ls -li --time-style=full-iso && sha256sum *" % store]
+    try:
+        stack.up(workers=1)
+        stack.start_load(2000, name="test.noop")
+        stack.wait_loads(timeout=120)
+        stack.wait_done(2000, timeout=120)
+        time.sleep(1.5)  # the broker is idle: nothing writes to the store
+        before = stack.run(*listing).stdout
+        second = stack.run("run", "--rm", "--no-deps", "-T", "broker", "fling-broker",
+                           timeout=120, check=False)
+        text = second.stdout + second.stderr
+        print("second broker container: exit %d: %s" % (second.returncode, text.strip()[-600:]), flush=True)
+        assert second.returncode != 0, "a second broker started on the shared volume:\n%s" % text
+        assert "%s is in use" % store in text and "by broker pid" in text, text
+        after = stack.run(*listing).stdout
+        assert before == after, "the refused broker changed the store:\n%s\n----\n%s" % (before, after)
+        stack.wait_healthy()
+        stack.start_load(5000, name="test.noop")
+        summaries = stack.wait_loads(timeout=240)
+        assert all(s.get("accepted") in (2000, 5000) for s in summaries), summaries
+        stack.wait_done(7000, timeout=240)
+        stack.report("store_lock", time.monotonic() - started)
+    finally:
+        stack.down()
+
+
 CASES = {"up": case_up, "worker_loss": case_worker_loss, "broker_restart": case_broker_restart,
-         "partition": case_partition, "scale": case_scale, "graceful_stop": case_graceful_stop}
+         "partition": case_partition, "scale": case_scale, "graceful_stop": case_graceful_stop,
+         "store_lock": case_store_lock}
 
 
 def main(argv):
     if len(argv) != 1 or (argv[0] not in CASES and argv[0] != "image"):
         print(__doc__)
         return 2
+    require_docker()  # exits 77 (skipped) without a Docker Engine
     started = time.monotonic()
     try:
         if argv[0] == "image":

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,10 +28,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
-from fling_harness import Cluster, Proc, free_port, run, wait_until  # noqa: E402,F401
+from fling_harness import Cluster, Proc, free_port, run, skip, wait_until  # noqa: E402,F401
 import ledger_check  # noqa: E402  (fling_harness put tools/ on sys.path)
 
-SKIP = 77  # CTest SKIP_RETURN_CODE: the fault cannot be made on this machine
 SCALE = float(os.environ.get("FLING_FAULT_SCALE", "1"))
 
 
@@ -40,11 +40,6 @@ def scaled(n, minimum=1):
 
 class MissingFeature(AssertionError):
     """The fling build lacks a flag or command this test needs (work in progress elsewhere)."""
-
-
-def skip(reason):
-    print("SKIP: %s" % reason, flush=True)
-    sys.exit(SKIP)
 
 
 def rss_kb(pid):
@@ -563,10 +558,15 @@ class Netns:
 
     def create(self):
         if os.geteuid() != 0:
-            skip("network namespaces need root (ip netns add); running as uid %d" % os.geteuid())
+            skip("network namespaces need root (ip netns add); running as uid %d" % os.geteuid(),
+                 "run the fault tests as root")
+        if not shutil.which("ip"):
+            skip("no `ip` command", "apt-get install iproute2 (tools/install-deps does)")
         r = self._ip("ip", "netns", "add", self.name, check=False)
         if r.returncode != 0:
-            skip("cannot create a network namespace here: %s" % r.stderr.strip())
+            skip("cannot create a network namespace here: %s" % r.stderr.strip(),
+                 "run where CAP_NET_ADMIN is allowed (a host, or a container started with "
+                 "--cap-add NET_ADMIN or --privileged)")
         self.made = True
         self._ip("ip", "link", "add", self.host_dev, "type", "veth", "peer", "name", self.ns_dev)
         self._ip("ip", "link", "set", self.ns_dev, "netns", self.name)

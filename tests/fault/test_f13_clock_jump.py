@@ -24,7 +24,7 @@ SHORT = scaled(6000)
 def test():
     lib = next((p for p in LIBS if os.path.exists(p)), None)
     if not lib:
-        skip("libfaketime not installed (Debian package: faketime)")
+        skip("libfaketime is not installed", "apt-get install faketime (tools/install-deps does)")
     with FaultCluster("f13") as c:
         stamp = c.path("faketime.txt")
         with open(stamp, "w") as f:

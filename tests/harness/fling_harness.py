@@ -10,6 +10,7 @@ Environment (set by CTest):
   FLING_BIN_DIR         directory with fling-broker, fling-worker, fling, fling-load
   FLING_TEST_HANDLERS   path of fling_test_handlers.so
   FLING_TEST_TMP        parent directory for per-test directories (default /tmp)
+  FLING_REQUIRE_ALL     1: a test that would skip (see skip()) fails instead (CI sets it)
 """
 import json
 import os
@@ -24,6 +25,23 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import ledger_check  # noqa: E402
+
+
+SKIP_EXIT = 77  # CTest's SKIP_RETURN_CODE for every Python test
+
+
+def skip(missing, how):
+    """Ends a test that needs something this machine lacks (a Docker Engine,
+    network namespaces, libfaketime, clang...): one line saying what is missing
+    and how to get it, then exit 77, which CTest counts as skipped, not failed.
+    Where everything must run (CI sets FLING_REQUIRE_ALL=1) the same line is
+    a failure instead, so nothing is skipped silently where it could run."""
+    if os.environ.get("FLING_REQUIRE_ALL") == "1":
+        print("FAIL: %s; to run it: %s (FLING_REQUIRE_ALL=1: skips are failures)" % (missing, how),
+              flush=True)
+        sys.exit(1)
+    print("SKIP: %s; to run it: %s" % (missing, how), flush=True)
+    sys.exit(SKIP_EXIT)
 
 
 def free_port():

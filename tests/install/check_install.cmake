@@ -8,7 +8,7 @@ function(run)
   endif()
 endfunction()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-foreach(f include/fling_producer.h include/fling_worker.h include/fling_error.h
+foreach(f include/fling_producer.h include/fling_worker.h include/fling_error.h include/fling_api.h
           lib/pkgconfig/fling-producer.pc lib/cmake/fling/flingConfig.cmake)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "not installed: ${f}")

@@ -1130,12 +1130,15 @@ static void test_strerror (void **state)
 {
     const char *seen[FLING_EMAX - FLING_EBASE] = {0};
     for (int err = FLING_EBASE + 1; err < FLING_EMAX; err++) {
+        if (err == FLING_EBASE + 8)
+            continue; /* not used (fling_error.h) */
         const char *text = fling_strerror (err);
         assert_non_null (text);
         assert_true (strlen (text) > 5);
         assert_null (strstr (text, "Unknown error"));
         for (int other = FLING_EBASE + 1; other < err; other++)
-            assert_string_not_equal (text, seen[other - FLING_EBASE]);
+            if (seen[other - FLING_EBASE])
+                assert_string_not_equal (text, seen[other - FLING_EBASE]);
         seen[err - FLING_EBASE] = text;
     }
     assert_string_equal (fling_strerror (FLING_EQUEUEFULL), "broker refused the task: queue full");

@@ -19,6 +19,7 @@
 
 #include "fling_store.h"
 #include "fling_store_check.h"
+#include "fling_store_lock.h"
 #include "store_fixture.h"
 
 #define MAX_TASKS 4096
@@ -474,6 +475,84 @@ static void test_sudden_full_disk_keeps_completions (void **state)
     fling_store_destroy (&store);
 }
 
+static FILE *null_out (void)
+{
+    FILE *out = fopen ("/dev/null", "w");
+    assert_non_null (out);
+    return out;
+}
+
+/* Reads the lock file: what its holder wrote ("" once it let go). */
+static void lock_text (const char *dir, char *text, size_t size)
+{
+    char path[600];
+    snprintf (path, sizeof path, "%s/%s", dir, FLING_STORE_LOCK_FILE);
+    FILE *f = fopen (path, "r");
+    assert_non_null (f);
+    size_t n = fread (text, 1, size - 1, f);
+    text[n] = 0;
+    fclose (f);
+}
+
+/* One broker per store: a second open of the directory is refused while
+   the first is open (also inside one process: flock belongs to the open
+   file, not the process), the offline check too; a shared (check) lock
+   keeps a broker out and lets other checks in. */
+static void test_one_broker_per_store (void **state)
+{
+    disk_t *d = *state;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
+    put_task (store, 1);
+    assert_int_equal (fling_store_commit (store), 0);
+    char text[512], expect[64];
+    lock_text (d->dir, text, sizeof text);
+    snprintf (expect, sizeof expect, "pid=%ld ", (long)getpid ());
+    assert_non_null (strstr (text, expect));
+
+    fling_store_options_t options;
+    fling_store_options_init (&options);
+    snprintf (options.dir, sizeof options.dir, "%s", d->dir);
+    options.wal.free_floor_bytes = 0;
+    errno = 0;
+    assert_null (fling_store_open ("disk", &options));
+    assert_int_equal (errno, EBUSY);
+    char error[1024];
+    assert_null (fling_store_lock_new (d->dir, false, error, sizeof error));
+    assert_int_equal (errno, EBUSY);
+    assert_non_null (strstr (error, d->dir));
+    snprintf (expect, sizeof expect, "pid %ld", (long)getpid ());
+    assert_non_null (strstr (error, expect));
+    FILE *out = null_out ();
+    assert_int_equal (fling_store_check (d->dir, false, out), 1);
+
+    fling_store_destroy (&store); /* the lock goes with the store */
+    lock_text (d->dir, text, sizeof text);
+    assert_string_equal (text, "");
+    assert_int_equal (fling_store_check (d->dir, false, out), 0);
+    fclose (out);
+
+    fling_store_lock_t *check = fling_store_lock_new (d->dir, true, error, sizeof error);
+    fling_store_lock_t *check2 = fling_store_lock_new (d->dir, true, error, sizeof error);
+    assert_non_null (check);
+    assert_non_null (check2); /* checks share */
+    assert_null (fling_store_lock_new (d->dir, false, error, sizeof error));
+    assert_int_equal (errno, EBUSY);
+    assert_non_null (strstr (error, "check-store"));
+    fling_store_lock_destroy (&check);
+    fling_store_lock_destroy (&check2);
+    assert_null (check);
+    store = open_store (d, 1 << 20, 0, NULL);
+    assert_true (d->table.entries[1].live);
+    fling_store_destroy (&store);
+
+    /* A shared lock on a directory no broker opened takes nothing. */
+    char *empty = store_dir_new ("nolock");
+    check = fling_store_lock_new (empty, true, error, sizeof error);
+    assert_non_null (check);
+    fling_store_lock_destroy (&check);
+    store_dir_remove (empty);
+}
+
 static void test_memory_store (void **state)
 {
     fling_store_t *store = fling_store_open ("memory", NULL);
@@ -504,6 +583,7 @@ int main (void)
                                          teardown_disk),
         cmocka_unit_test_setup_teardown (test_sudden_full_disk_keeps_completions, setup_disk,
                                          teardown_disk),
+        cmocka_unit_test_setup_teardown (test_one_broker_per_store, setup_disk, teardown_disk),
         cmocka_unit_test (test_memory_store),
     };
     return cmocka_run_group_tests_name ("store_disk", tests, NULL, NULL);

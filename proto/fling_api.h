@@ -1,0 +1,14 @@
+/*  fling_api.h - what fling's public headers share.
+
+    Included by fling_producer.h, fling_worker.h and fling_error.h (installed
+    with them) and by the internal codec, so each definition is written once.
+*/
+#ifndef FLING_API_H_INCLUDED
+#define FLING_API_H_INCLUDED
+
+/*  Room for a task id's text form and its NUL: 16 hex digits of producer id,
+    ':', the decimal sequence number (up to 20 digits), e.g.
+    "9f86d081884c7d65:42". fling_send_ex writes one; fling_task_id returns one. */
+#define FLING_TASK_ID_TEXT_SIZE 40
+
+#endif
