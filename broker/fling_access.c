@@ -8,15 +8,19 @@
 */
 #include "fling_broker_private.h"
 #include "fling_log.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #define TICK_MS          1000 /* idle and revocation checks */
 #define FD_RESERVE       128  /* descriptors kept for the store and libzmq itself */
 #define AUTO_CONNECTIONS 10000
+#define DEAF_UNSENT      (256 * 1024) /* bytes a peer left unread: it does not read */
 
 /* Is the endpoint reachable only from this host? ipc and inproc are;
    tcp only on a loopback address. */
@@ -86,6 +90,14 @@ int fling_access_open (fling_broker_t *self)
         }
     } else if (check_binds (self))
         return -1;
+    /* One producer key may hold half of what the broker holds, unless told. */
+    const fling_broker_config_t *c = &self->config;
+    self->limits = fling_limits_new (c->max_producer_tasks ? c->max_producer_tasks
+                                                           : (c->max_tasks + 1) / 2,
+                                     c->max_producer_bytes ? c->max_producer_bytes
+                                                           : (c->max_bytes + 1) / 2);
+    if (!self->limits)
+        return -1;
     fling_conns_limits_t limits = {
         .max_connections = self->config.max_connections ? self->config.max_connections
                                                         : auto_max_connections (),
@@ -137,6 +149,21 @@ void fling_access_turn (fling_broker_t *self)
         self->next_tick_ms = self->now_ms + TICK_MS;
         fling_conns_tick (self->conns, self->now_ms, on_closed, self);
     }
+}
+
+bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer)
+{
+    /* libzmq writes a peer's messages into the kernel as fast as the peer
+       takes them, so bytes piling up unsent in the socket mean a peer
+       that asks and does not read. */
+    int unsent = 0;
+    if (peer->fd < 0 || ioctl (peer->fd, SIOCOUTQ, &unsent) != 0 || unsent < DEAF_UNSENT)
+        return false;
+    self->counters.deaf_closed++;
+    FLING_LOG_LIMITED (FLING_LOG_WARN, "connection closed: %d bytes of replies left unread fd=%d",
+                       unsent, peer->fd);
+    fling_broker_close_peer (self, peer);
+    return true;
 }
 
 void fling_access_close (fling_broker_t *self)

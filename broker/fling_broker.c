@@ -9,6 +9,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -125,7 +126,7 @@ static void settings_for (const fling_broker_config_t *config, const char *name,
 }
 
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
-                                   bool create)
+                                   fling_queue_use_t use)
 {
     char key[FLING_NAME_MAX + 1];
     if (name_size > FLING_NAME_MAX) {
@@ -135,9 +136,12 @@ fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_
     memcpy (key, name, name_size);
     key[name_size] = '\0';
     fling_queue_t *queue = (fling_queue_t *)zhashx_lookup (self->queue_index, key);
-    if (queue || !create)
+    if (queue || use == FLING_QUEUE_FIND)
         return queue;
-    if (self->queue_count >= FLING_BROKER_QUEUES_MAX) {
+    uint64_t room = self->config.max_names;
+    if (use == FLING_QUEUE_FOR_WORKER)
+        room -= room / 4;
+    if (use != FLING_QUEUE_RECOVERED && self->queue_count >= room) {
         errno = ENOSPC;
         return NULL;
     }
@@ -174,13 +178,52 @@ unsigned fling_broker_poison_limit (const fling_btask_t *task)
     return fling_queue_settings (task->queue)->poison_limit;
 }
 
+void fling_broker_name_refused (fling_broker_t *self, const char *name, size_t name_size,
+                                const char *why)
+{
+    char text[FLING_NAME_MAX + 1];
+    self->counters.names_refused++;
+    fling_log_printable (text, sizeof text, name, name_size);
+    if (fling_limits_log_name (self->limits, text, self->now_ms))
+        fling_warn ("task name refused name=%s reason=\"%s\" (logged once a minute per name;"
+                    " names_refused=%" PRIu64 ")",
+                    text, why, self->counters.names_refused);
+}
+
 void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
 {
     fling_task_id_t id;
     fling_btask_id (task, &id);
     fling_idmap_remove (self->ids, &id);
     self->bytes -= task->size;
+    if (self->auth)
+        fling_limits_producer_remove (self->limits, fling_task_id_producer (&id), task->size);
+    if (fling_queue_held (task->queue) <= 1)
+        self->names_sweep = true; /* this was its last task (it is still counted here) */
     fling_btask_destroy (&task);
+}
+
+/* Forgets the names that hold no task and that no worker serves: a name
+   table filled by made-up names empties again as their peers go. A
+   name's counters in stats start from zero when it comes back. */
+static void sweep_names (fling_broker_t *self)
+{
+    self->names_sweep = false;
+    size_t kept = 0, freed = 0;
+    for (size_t i = 0; i < self->queue_count; i++) {
+        fling_queue_t *queue = self->queues[i];
+        if (fling_queue_held (queue) || fling_queue_server_count (queue)) {
+            self->queues[kept++] = queue;
+            continue;
+        }
+        zhashx_delete (self->queue_index, fling_queue_name (queue));
+        fling_queue_destroy (&queue);
+        freed++;
+    }
+    self->queue_count = kept;
+    self->counters.names_freed += freed;
+    if (freed)
+        fling_debug ("task names forgotten: %zu (no task, no worker); %zu held", freed, kept);
 }
 
 void fling_broker_prefetch_id (const fling_broker_t *self, const fling_task_id_t *id)
@@ -245,7 +288,13 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
         fling_btask_new (record, queue, attempt, fling_queue_settings (queue)->timeout_ms);
     if (!task)
         return FLING_REASON_UNAVAILABLE;
-    if (fling_idmap_insert (self->ids, &record->id, task)) {
+    if ((self->auth &&
+         fling_limits_producer_add (self->limits, fling_task_id_producer (&record->id),
+                                    task->size)) ||
+        fling_idmap_insert (self->ids, &record->id, task)) {
+        if (self->auth && fling_idmap_lookup (self->ids, &record->id) != task)
+            fling_limits_producer_remove (self->limits, fling_task_id_producer (&record->id),
+                                          task->size);
         fling_btask_destroy (&task);
         return FLING_REASON_UNAVAILABLE;
     }
@@ -298,13 +347,9 @@ static int heap_push (fling_delayheap_t *heap, fling_btask_t *task)
     return 0;
 }
 
-static fling_btask_t *heap_pop (fling_delayheap_t *heap)
+static void heap_down (fling_delayheap_t *heap, size_t i)
 {
-    if (!heap->count)
-        return NULL;
-    fling_btask_t *top = heap->items[0];
-    heap->items[0] = heap->items[--heap->count];
-    for (size_t i = 0;;) {
+    for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < heap->count && heap_less (heap->items[l], heap->items[m]))
             m = l;
@@ -315,6 +360,15 @@ static fling_btask_t *heap_pop (fling_delayheap_t *heap)
         heap_swap (heap, i, m);
         i = m;
     }
+}
+
+static fling_btask_t *heap_pop (fling_delayheap_t *heap)
+{
+    if (!heap->count)
+        return NULL;
+    fling_btask_t *top = heap->items[0];
+    heap->items[0] = heap->items[--heap->count];
+    heap_down (heap, 0);
     return top;
 }
 
@@ -329,6 +383,41 @@ void fling_broker_delay (fling_broker_t *self, fling_btask_t *task, uint32_t del
     }
     fling_btask_set_state (task, FLING_TASK_DELAYED);
     fling_queue_counters (task->queue)->delayed++;
+}
+
+size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
+{
+    size_t purged = 0;
+    fling_btask_t *task;
+    while ((task = fling_queue_pop (queue))) {
+        fling_broker_finish_task (self, task);
+        purged++;
+    }
+    /* The retry heap: keep the others, heapify again (rare, admin only). */
+    size_t kept = 0;
+    for (size_t i = 0; i < self->delayed.count; i++) {
+        task = self->delayed.items[i];
+        if (task->queue != queue) {
+            self->delayed.items[kept++] = task;
+            continue;
+        }
+        fling_queue_counters (queue)->delayed--;
+        fling_broker_finish_task (self, task);
+        purged++;
+    }
+    self->delayed.count = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        heap_down (&self->delayed, i);
+    fling_btask_t *next;
+    for (task = fling_tasklist_head (&self->parked); task; task = next) {
+        next = fling_tasklist_next (task);
+        if (task->queue != queue)
+            continue;
+        fling_broker_unlist (self, task);
+        fling_broker_finish_task (self, task);
+        purged++;
+    }
+    return purged;
 }
 
 /* Due retries go to the tail of their queues. */
@@ -380,11 +469,15 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
     char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
     fling_task_id_t id;
     fling_btask_id (task, &id);
+    fling_task_id_format (&id, id_text);
     fling_log_printable (text, sizeof text, error, error_size);
-    fling_warn ("task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u error=\"%s\"",
-                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                fling_dead_reason_name (reason), (unsigned)task->attempt,
-                (unsigned)task->crashes, text);
+    /* A worker decides how fast tasks fail: rate-limited. */
+    FLING_LOG_LIMITED (FLING_LOG_WARN,
+                       "task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u"
+                       " error=\"%s\"",
+                       id_text, fling_queue_name (task->queue),
+                       fling_dead_reason_name (reason), (unsigned)task->attempt,
+                       (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
     if (reason != FLING_DEAD_CRASHED)
@@ -599,6 +692,8 @@ static void end_turn (fling_broker_t *self)
         fling_workers_reap (self);
         fling_workers_expire_leases (self);
         fling_dedup_expire (self->dedup, self->now_ms);
+        if (self->names_sweep)
+            sweep_names (self);
         unsigned step = self->config.heartbeat_ms / 4;
         self->next_reap_ms = self->now_ms + (step ? step : 1);
     }
@@ -774,7 +869,11 @@ static zsock_t *open_router (fling_broker_t *self, const char *endpoint,
     zsock_set_router_mandatory (sock, 1);             /* a ROUTER drops silently otherwise */
     zsock_set_maxmsgsize (sock, FLING_MSG_BYTES_MAX); /* per frame; the codec caps the total */
     zsock_set_handshake_ivl (sock, 5000);             /* slowloris: drop silent connections */
-    zsock_set_sndhwm (sock, 100000);
+    /* Per peer, in messages. Workers: credit bounds what is queued to
+       one. Producers and admin clients are owed an ACK per SUBMIT in their
+       window (at most 1,024) and one reply per request: a peer past 4,096
+       does not read, and is closed at the EAGAIN (fling_broker_send). */
+    zsock_set_sndhwm (sock, kind == FLING_CONNS_WORKER ? 100000 : 4096);
     zsock_set_rcvhwm (sock, 100000);
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, 0);
@@ -832,7 +931,8 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
         fling_reason_t reason;
         if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
             return 0; /* the store checked it; cannot happen */
-        fling_queue_t *queue = fling_broker_queue (self, record.name, record.name_size, true);
+        fling_queue_t *queue =
+            fling_broker_queue (self, record.name, record.name_size, FLING_QUEUE_RECOVERED);
         if (!queue)
             return -1;
         task = fling_btask_new (&record, queue, 0, fling_queue_settings (queue)->timeout_ms);
@@ -841,6 +941,10 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
             return -1;
         }
         self->bytes += task->size;
+        if (self->auth && fling_limits_producer_add (self->limits,
+                                                     fling_task_id_producer (&event->id),
+                                                     task->size))
+            return -1;
     }
     task->segment = event->segment;
     recover_apply_state (task, &event->task);
@@ -976,6 +1080,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     while ((task = fling_tasklist_pop_head (&self->parked)))
         fling_btask_destroy (&task);
     fling_dedup_destroy (&self->dedup);
+    fling_limits_destroy (&self->limits);
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_destroy (&self->queues[i]); /* frees the tasks still queued */
     free (self->queues);

@@ -89,6 +89,20 @@ static const fling_option_t options[] = {
      "connections per key (CURVE) or per client address", NULL},
     {"--idle-timeout-ms", "FLING_IDLE_TIMEOUT_MS", FLING_OPT_UINT, FIELD (idle_timeout_ms), 0, 0,
      86400000, NULL, "N", "close a connection that sends nothing this long; 0 = never", NULL},
+    {"--max-names", "FLING_MAX_NAMES", FLING_OPT_U64, FIELD (max_names), 0, 16, 10000000, NULL,
+     "N", "task names held at once; a worker may add names only while\nthree quarters are free "
+          "of workers' names",
+     NULL},
+    {"--max-worker-names", "FLING_MAX_WORKER_NAMES", FLING_OPT_UINT, FIELD (max_worker_names), 0,
+     1, FLING_NAMES_MAX, NULL, "N", "task names one worker may register", NULL},
+    {"--max-worker-credit", "FLING_MAX_WORKER_CREDIT", FLING_OPT_UINT, FIELD (max_worker_credit),
+     0, 1, 10000000, NULL, "N", "tasks one worker may hold per class, whatever it asks for", NULL},
+    {"--max-producer-tasks", "FLING_MAX_PRODUCER_TASKS", FLING_OPT_U64, FIELD (max_producer_tasks),
+     0, 0, UINT64_MAX, NULL, "N",
+     "CURVE: tasks one producer key may hold; 0 = half of --max-tasks", NULL},
+    {"--max-producer-bytes", "FLING_MAX_PRODUCER_BYTES", FLING_OPT_U64, FIELD (max_producer_bytes),
+     0, 0, UINT64_MAX, NULL, "N",
+     "CURVE: task bytes one producer key may hold; 0 = half of --max-bytes", NULL},
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
@@ -123,6 +137,9 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->curve_rescan_ms = 10000;
     config->max_key_connections = 256;
     config->idle_timeout_ms = 60000;
+    config->max_names = 10000;
+    config->max_worker_names = FLING_NAMES_MAX;
+    config->max_worker_credit = 100000;
 }
 
 /* One "NAME:key=value,..." entry (`size` bytes of `text`). */
@@ -272,6 +289,10 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  config->curve_allowed[0] ? config->curve_allowed : "-", config->curve_rescan_ms,
                  (int)config->insecure_bind, config->max_connections, config->max_key_connections,
                  config->idle_timeout_ms);
+    fling_debug ("config max_names=%" PRIu64 " max_worker_names=%u max_worker_credit=%u"
+                 " max_producer_tasks=%" PRIu64 " max_producer_bytes=%" PRIu64,
+                 config->max_names, config->max_worker_names, config->max_worker_credit,
+                 config->max_producer_tasks, config->max_producer_bytes);
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);

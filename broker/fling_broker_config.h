@@ -65,6 +65,11 @@ typedef struct {
     uint64_t max_connections;                /* both sockets; 0 = from the fd limit */
     uint64_t max_key_connections;            /* per key (CURVE) or client address */
     unsigned idle_timeout_ms;                /* close a connection silent this long; 0 = never */
+    uint64_t max_names;                      /* task names held (queues) */
+    unsigned max_worker_names;               /* names one worker may register */
+    unsigned max_worker_credit;              /* tasks a worker may hold, per class */
+    uint64_t max_producer_tasks;             /* CURVE: tasks one producer key holds; 0 = half */
+    uint64_t max_producer_bytes;             /* CURVE: bytes one producer key holds; 0 = half */
     fling_log_level_t log_level;
     int ready_fd; /* -1 = none */
 } fling_broker_config_t;

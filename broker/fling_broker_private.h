@@ -14,6 +14,7 @@
 #include "fling_conns.h"
 #include "fling_dedup.h"
 #include "fling_idmap.h"
+#include "fling_limits.h"
 #include "fling_proto.h"
 #include "fling_queue.h"
 #include "fling_store.h"
@@ -25,7 +26,6 @@
 
 #define FLING_ROUTING_ID_MAX     255              /* libzmq's limit for a routing id */
 #define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
-#define FLING_BROKER_QUEUES_MAX  10000            /* distinct task names held (memory bound) */
 #define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
 #define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
 #define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
@@ -68,6 +68,12 @@ typedef struct {
     uint64_t dead_retried;
     uint64_t dead_purged;
     uint64_t forbidden_ids;   /* tasks refused: id prefix not the sending key's tag */
+    uint64_t producer_full;   /* tasks refused QUEUE_FULL: their key holds its share */
+    uint64_t names_refused;   /* names a READY or SUBMIT could not add */
+    uint64_t names_freed;     /* names forgotten: no task, no worker */
+    uint64_t credit_capped;   /* READY/CAPACITY asking more than --max-worker-credit */
+    uint64_t deaf_closed;     /* peers closed for not reading what they asked for */
+    uint64_t queue_purged;    /* tasks removed by queue_purge */
 } fling_broker_counters_t;
 
 /*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */
@@ -90,6 +96,11 @@ struct fling_bworker {
        CAPACITY(0, 0) does not stop what already runs. */
     uint32_t slots[FLING_CLASS_COUNT];
     uint32_t inflight[FLING_CLASS_COUNT];
+    /* Leases that passed their deadline without a word from it: their
+       DISPATCH may still sit unread in its queue, so they keep counting
+       against its credit until a result comes back for one (security:
+       a worker never holds more than its credit there). */
+    uint32_t stuck[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
     fling_tasklist_t leased; /* tasks it holds, oldest first */
@@ -107,6 +118,8 @@ struct fling_broker {
     zsock_t *producer_sock;
     zsock_t *worker_sock;
     fling_auth_t *auth;   /* CURVE keys and roles; NULL = CURVE off */
+    fling_limits_t *limits; /* per producer key (CURVE) and the name log */
+    bool names_sweep;     /* a name may have lost its last task or worker */
     fling_conns_t *conns; /* connections and their limits */
     atomic_int rescan;    /* SIGHUP: read the allowed directory again */
     int64_t next_rescan_ms;
@@ -173,10 +186,25 @@ void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE]);
 /*  "EMPTY" for FLING_REFUSED_EMPTY, else the reason's name. */
 const char *fling_broker_refusal_name (int slot);
 
-/*  The queue for a name, created if `create` (NULL + errno ENOSPC when
-    FLING_BROKER_QUEUES_MAX names exist, or ENOMEM). */
+/*  Who asks for a queue: only find it, or create it for a task (the whole
+    name table) or for a worker's READY (a quarter of the table is kept for
+    names that carry tasks, so a flood of READYs cannot block producers). */
+typedef enum {
+    FLING_QUEUE_FIND,
+    FLING_QUEUE_FOR_TASK,
+    FLING_QUEUE_FOR_WORKER,
+    FLING_QUEUE_RECOVERED /* replaying the store: what it holds, it holds */
+} fling_queue_use_t;
+
+/*  The queue for a name, created for `use` (NULL + errno ENOSPC when the
+    name table is full for that use, ENOMEM). Names with no task and no
+    worker are forgotten again at the next sweep. */
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
-                                   bool create);
+                                   fling_queue_use_t use);
+
+/*  Logs a refused name at most once a minute per name, with the reason. */
+void fling_broker_name_refused (fling_broker_t *self, const char *name, size_t name_size,
+                                const char *why);
 
 /*  Items of a batch (records of a SUBMIT, results of a RESULT) whose ids
     are prefetched ahead of the one being handled: enough to cover a
@@ -219,6 +247,10 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
     while attempts remain, else dead-lettered with `reason`. */
 void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
                               uint32_t delay_ms, const char *error, size_t error_size);
+
+/*  Finishes (as done) every task of `queue` that waits: queued, delayed
+    for a retry, or parked after a restart. Returns how many. */
+size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue);
 
 /*  Takes a QUEUED, PARKED or DEAD task off its list (state unchanged). */
 void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task);
@@ -303,6 +335,11 @@ int fling_access_serve (fling_broker_t *self, zsock_t *sock, fling_conns_socket_
 void fling_access_turn (fling_broker_t *self);
 
 void fling_access_close (fling_broker_t *self);
+
+/*  True (and the connection closed) when the peer leaves what it asked
+    for unread: more than 256 KiB waiting in its socket. Checked before an
+    ADMIN reply, the only large answer a peer can ask for at will. */
+bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer);
 
 /*  The stats reply's "security" and "connections" sections (jansson). */
 struct json_t;

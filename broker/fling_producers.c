@@ -48,9 +48,13 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
             name[record->name_size] == '\0')
             return *last;
     }
-    fling_queue_t *queue = fling_broker_queue (self, record->name, record->name_size, true);
+    fling_queue_t *queue =
+        fling_broker_queue (self, record->name, record->name_size, FLING_QUEUE_FOR_TASK);
     if (queue)
         *last = queue;
+    else if (errno == ENOSPC)
+        fling_broker_name_refused (self, record->name, record->name_size,
+                                   "the name table is full (--max-names)");
     return queue;
 }
 
@@ -69,6 +73,13 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (fling_idmap_size (self->ids) >= self->config.max_tasks ||
         self->bytes + record->raw_size > self->config.max_bytes)
         return FLING_REASON_QUEUE_FULL;
+    /* With CURVE each producer key holds at most its share (SECURITY.md). */
+    if (self->auth && !fling_limits_producer_room (self->limits,
+                                                   fling_task_id_producer (&record->id),
+                                                   record->raw_size)) {
+        self->counters.producer_full++;
+        return FLING_REASON_QUEUE_FULL;
+    }
     fling_queue_t *queue = queue_of (self, record, last_queue);
     if (!queue)
         return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
@@ -138,6 +149,8 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
 
 static void handle_admin (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
 {
+    if (fling_access_deaf (self, peer))
+        return;
     char *json = fling_admin_handle (self, msg->text, msg->text_size);
     if (!json) {
         fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_UNAVAILABLE,

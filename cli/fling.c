@@ -42,6 +42,8 @@ static void usage (FILE *out)
              "                     prints how many\n"
              "  dead purge (--id ID | --name NAME | --all)\n"
              "                     delete dead tasks for good; prints how many\n"
+             "  queue purge NAME   remove the waiting tasks (queued, or waiting for a retry) of\n"
+             "                     one name; tasks in flight finish; prints how many\n"
              "  keygen --role ROLE [--dir DIR] NAME\n"
              "                     make a CURVE key pair: DIR/NAME.pub (public, with the role:\n"
              "                     producer, worker, admin or broker) and DIR/NAME.secret\n"
@@ -144,6 +146,11 @@ static int run_command (parsed_t *p, const char *const *positional, size_t count
         if (args != 1)
             return usage_error ("%s", "usage: fling dead list|retry|purge [selectors]");
         return fling_cli_dead (&p->cli, positional[1]);
+    }
+    if (strcmp (command, "queue") == 0) {
+        if (args != 2)
+            return usage_error ("%s", "usage: fling queue purge NAME");
+        return fling_cli_queue (&p->cli, positional[1], positional[2]);
     }
     if (strcmp (command, "keygen") == 0) {
         if (args != 1)

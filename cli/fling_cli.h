@@ -55,6 +55,9 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action);
 int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
                      size_t *reply_size);
 
+/*  `fling queue purge NAME`: the waiting tasks of one name, removed. */
+int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name);
+
 /*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
 int fling_cli_keygen (const fling_cli_t *cli, const char *name);
 
