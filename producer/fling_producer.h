@@ -80,17 +80,17 @@ typedef struct {
 } fling_producer_options_t;
 
 /*  Fills `options` with the defaults. */
-void fling_producer_options_init (fling_producer_options_t *options);
+FLING_EXPORT void fling_producer_options_init (fling_producer_options_t *options);
 
 /*  Creates a producer and its I/O thread. `options` may be NULL for the
     defaults. The broker need not be up: tasks wait in the outbox until it
     is. Returns NULL with errno on failure (EINVAL for a bad option). */
-fling_producer_t *fling_producer_new (const fling_producer_options_t *options);
+FLING_EXPORT fling_producer_t *fling_producer_new (const fling_producer_options_t *options);
 
 /*  Waits up to the linger time for the outbox to be accepted, stops the I/O
     thread, frees everything, and sets *self_p to NULL. Tasks still not
     accepted are reported FLING_ACK_DROPPED and counted as dropped. */
-void fling_producer_destroy (fling_producer_t **self_p);
+FLING_EXPORT void fling_producer_destroy (fling_producer_t **self_p);
 
 /*  Sends a task. `name`: 1-127 bytes of [A-Za-z0-9._:-]. `json`: one JSON
     object (NUL-terminated), at most 1 MiB, no duplicate keys, nesting at
@@ -98,7 +98,7 @@ void fling_producer_destroy (fling_producer_t **self_p);
     errno: FLING_EBADNAME, FLING_EBADJSON, FLING_ETOOLARGE (invalid task;
     nothing leaves the process), EAGAIN (outbox full, policy FAIL),
     FLING_ECLOSED. Never blocks on the network. */
-int fling_send (fling_producer_t *self, const char *name, const char *json);
+FLING_EXPORT int fling_send (fling_producer_t *self, const char *name, const char *json);
 
 /*  Per-task options for fling_send_ex. Zero means "the queue's default". */
 typedef struct {
@@ -110,12 +110,13 @@ typedef struct {
 /*  As fling_send, with per-task options (may be NULL) and the task's id
     written into `task_id` (may be NULL; room for FLING_TASK_ID_TEXT_SIZE
     bytes). */
-int fling_send_ex (fling_producer_t *self, const char *name, const char *json, size_t json_size,
-                   const fling_send_options_t *options, char *task_id);
+FLING_EXPORT int fling_send_ex (fling_producer_t *self, const char *name, const char *json,
+                                size_t json_size, const fling_send_options_t *options,
+                                char *task_id);
 
 /*  Waits until every task sent before this call was accepted or rejected by
     the broker. Returns 0, or -1 with errno ETIMEDOUT. */
-int fling_producer_flush (fling_producer_t *self, unsigned timeout_ms);
+FLING_EXPORT int fling_producer_flush (fling_producer_t *self, unsigned timeout_ms);
 
 typedef struct {
     uint64_t sent;       /* fling_send calls that returned 0 (dropped ones excluded) */
@@ -130,13 +131,13 @@ typedef struct {
 } fling_producer_stats_t;
 
 /*  Copies the counters. Cheap; safe from any thread. */
-void fling_producer_stats (fling_producer_t *self, fling_producer_stats_t *stats);
+FLING_EXPORT void fling_producer_stats (fling_producer_t *self, fling_producer_stats_t *stats);
 
 /*  True (1) when the I/O thread currently hears from the broker. */
-int fling_producer_connected (fling_producer_t *self);
+FLING_EXPORT int fling_producer_connected (fling_producer_t *self);
 
 /*  Validates a task without sending it: 0, or -1 with errno as fling_send. */
-int fling_task_validate (const char *name, const char *json, size_t json_size);
+FLING_EXPORT int fling_task_validate (const char *name, const char *json, size_t json_size);
 
 #ifdef __cplusplus
 }

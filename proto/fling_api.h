@@ -6,6 +6,15 @@
 #ifndef FLING_API_H_INCLUDED
 #define FLING_API_H_INCLUDED
 
+/*  Marks a function the library exports. Each library is built with hidden
+    visibility, so only what its installed header declares with this mark is
+    in its dynamic symbol table (`nm -D`); the rest stays inside it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FLING_EXPORT __attribute__ ((visibility ("default")))
+#else
+#define FLING_EXPORT
+#endif
+
 /*  Room for a task id's text form and its NUL: 16 hex digits of producer id,
     ':', the decimal sequence number (up to 20 digits), e.g.
     "9f86d081884c7d65:42". fling_send_ex writes one; fling_task_id returns one. */

@@ -26,8 +26,11 @@ const char *fling_strerror (int err)
     return strerror (err);
 }
 
-/* Detail for the last error, per thread; set by fling_set_last_error(). */
+/* Detail for the last error, per thread; set by fling_set_last_error(),
+   with the code it describes: most functions set errno alone, and the
+   detail of an earlier error must not describe theirs. */
 static _Thread_local char last_detail[256];
+static _Thread_local int last_detail_err;
 
 void fling_set_last_error (int err, const char *detail)
 {
@@ -35,12 +38,13 @@ void fling_set_last_error (int err, const char *detail)
         snprintf (last_detail, sizeof last_detail, "%s: %s", fling_strerror (err), detail);
     else
         snprintf (last_detail, sizeof last_detail, "%s", fling_strerror (err));
+    last_detail_err = err;
     errno = err;
 }
 
 const char *fling_last_error (void)
 {
-    if (!last_detail[0])
+    if (!last_detail[0] || errno != last_detail_err)
         return fling_strerror (errno);
     return last_detail;
 }

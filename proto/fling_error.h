@@ -9,6 +9,8 @@
 #ifndef FLING_ERROR_H_INCLUDED
 #define FLING_ERROR_H_INCLUDED
 
+#include "fling_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,16 +33,16 @@ enum {
 
 /*  Returns a readable text for a system errno value or a fling code.
     The text is static; never free it. */
-const char *fling_strerror (int err);
+FLING_EXPORT const char *fling_strerror (int err);
 
 /*  Returns the text of the last error the calling thread saw in fling:
     fling_strerror(errno) plus detail where fling has some (for example
     the position of a JSON syntax error). */
-const char *fling_last_error (void);
+FLING_EXPORT const char *fling_last_error (void);
 
 /*  Sets errno to `err` and records `detail` (may be NULL) as the calling
     thread's last error text. For fling's own libraries. */
-void fling_set_last_error (int err, const char *detail);
+FLING_EXPORT void fling_set_last_error (int err, const char *detail);
 
 #ifdef __cplusplus
 }

@@ -111,20 +111,20 @@ typedef struct {
                                      0600); default $FLING_CURVE_KEY */
 } fling_worker_options_t;
 
-void fling_worker_options_init (fling_worker_options_t *options);
+FLING_EXPORT void fling_worker_options_init (fling_worker_options_t *options);
 
 /*  Creates a worker (no connection yet). NULL with errno on failure
     (EINVAL for a missing or unreadable key file, or a secret file others
     may read: fling_last_error() says which). */
-fling_worker_t *fling_worker_new (const fling_worker_options_t *options);
-void fling_worker_destroy (fling_worker_t **self_p);
+FLING_EXPORT fling_worker_t *fling_worker_new (const fling_worker_options_t *options);
+FLING_EXPORT void fling_worker_destroy (fling_worker_t **self_p);
 
 /*  Registers a handler for a task name. Before fling_worker_run only.
     Returns 0, or -1 with errno (FLING_EBADNAME, EEXIST). */
-int fling_worker_register_blocking (fling_worker_t *self, const char *name, fling_blocking_fn *fn,
-                                    void *arg);
-int fling_worker_register_async (fling_worker_t *self, const char *name, fling_async_fn *fn,
-                                 void *arg);
+FLING_EXPORT int fling_worker_register_blocking (fling_worker_t *self, const char *name,
+                                                 fling_blocking_fn *fn, void *arg);
+FLING_EXPORT int fling_worker_register_async (fling_worker_t *self, const char *name,
+                                              fling_async_fn *fn, void *arg);
 
 /*  Adds a set of pool thread hooks (at most 16 sets, before
     fling_worker_run). Each pool thread calls every start hook once before
@@ -132,41 +132,41 @@ int fling_worker_register_async (fling_worker_t *self, const char *name, fling_a
     are 0..pool_size-1, then higher numbers for threads that replace stuck
     ones (see Deadlines); an index is never reused. Returns the set's
     slot (>= 0) for fling_thread_state(), or -1 with errno. */
-int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
+FLING_EXPORT int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
                                    fling_thread_stop_fn *stop, void *arg);
 
 /*  On a pool thread: the state that hook set `slot` returned on this
     thread. NULL elsewhere. */
-void *fling_thread_state (int slot);
+FLING_EXPORT void *fling_thread_state (int slot);
 
 /*  The event loop, for async handlers' timers and readers. */
-zloop_t *fling_worker_loop (fling_worker_t *self);
+FLING_EXPORT zloop_t *fling_worker_loop (fling_worker_t *self);
 
 /*  Starts the pool, connects and runs tasks until a stop is requested, then
     drains: takes no new tasks, waits up to drain_timeout_ms for the tasks
     in flight, hands back to the broker what it never started. Returns 0
     after a clean drain, -1 if tasks were still running at the timeout. */
-int fling_worker_run (fling_worker_t *self);
+FLING_EXPORT int fling_worker_run (fling_worker_t *self);
 
 /*  Asks fling_worker_run to drain and return. Async-signal-safe, any thread. */
-void fling_worker_request_stop (fling_worker_t *self);
+FLING_EXPORT void fling_worker_request_stop (fling_worker_t *self);
 
 /*  Task accessors. Valid until the task completes. */
-const char *fling_task_name (const fling_task_t *task);
-const char *fling_task_payload (const fling_task_t *task); /* NUL-terminated JSON */
-size_t fling_task_payload_size (const fling_task_t *task);
-const char *fling_task_id (const fling_task_t *task);      /* "0123456789abcdef:42" */
-unsigned fling_task_attempt (const fling_task_t *task);    /* 1 for the first run */
-fling_worker_t *fling_task_worker (const fling_task_t *task);
+FLING_EXPORT const char *fling_task_name (const fling_task_t *task);
+FLING_EXPORT const char *fling_task_payload (const fling_task_t *task); /* NUL-terminated JSON */
+FLING_EXPORT size_t fling_task_payload_size (const fling_task_t *task);
+FLING_EXPORT const char *fling_task_id (const fling_task_t *task);      /* "0123456789abcdef:42" */
+FLING_EXPORT unsigned fling_task_attempt (const fling_task_t *task);    /* 1 for the first run */
+FLING_EXPORT fling_worker_t *fling_task_worker (const fling_task_t *task);
 
 /*  Attaches an error text to the task's outcome (logged, and kept by the
     broker with a failed task). printf-style. */
-void fling_task_set_error (fling_task_t *task, const char *format, ...)
+FLING_EXPORT void fling_task_set_error (fling_task_t *task, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 /*  Finishes an async task. On the loop thread only, exactly once per async
     task; the task is freed by this call. */
-void fling_task_complete (fling_task_t *task, fling_status_t status);
+FLING_EXPORT void fling_task_complete (fling_task_t *task, fling_status_t status);
 
 /*  A handler module (a shared object loaded by fling-worker --module)
     exports this function. `args` is the text after ':' in

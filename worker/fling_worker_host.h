@@ -1,9 +1,9 @@
 /*  fling_worker_host.h - extras for programs that host a worker (internal).
 
     Not installed: the fling-worker program and the tests use these to learn
-    when the worker is registered and what it has done. The functions are
-    exported by libfling_worker like the public ones; they may change
-    without notice. Loop thread only.
+    when the worker is registered and what it has done. libfling_worker
+    exports them (FLING_EXPORT) for its own host program, but they are not
+    part of the API: they may change without notice. Loop thread only.
 */
 #ifndef FLING_WORKER_HOST_H_INCLUDED
 #define FLING_WORKER_HOST_H_INCLUDED
@@ -19,7 +19,8 @@ extern "C" {
 /*  Called on the loop thread each time the broker confirms a READY (the
     PONG to the PING that follows READY): at start and after a reconnect. */
 typedef void (fling_worker_event_fn) (fling_worker_t *worker, void *arg);
-void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn, void *arg);
+FLING_EXPORT void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn,
+                                             void *arg);
 
 typedef struct {
     uint64_t done;          /* outcome DONE */
@@ -37,7 +38,7 @@ typedef struct {
     uint64_t stuck_threads; /* pool threads detached, still inside an overrun handler */
 } fling_worker_stats_t;
 
-void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats);
+FLING_EXPORT void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats);
 
 #ifdef __cplusplus
 }

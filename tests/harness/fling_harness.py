@@ -245,6 +245,24 @@ class Cluster:
         proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None)
         return proc
 
+    def start_py_worker(self, *args, name=None, ledger=None, wait=True, app="py_handlers:app",
+                        app_dir=None, env=None):
+        """Starts a Python worker (fling-py-worker, from the python running this
+        harness) on the app MODULE:ATTR; its ledger path is in $FLING_TEST_LEDGER
+        (tests/python/py_handlers.py writes the test handlers' lines there)."""
+        name = name or "pyworker%d" % (len(self.worker_ledgers) + 1)
+        ledger = ledger or self.path("%s.ledger" % name)
+        if ledger not in self.worker_ledgers:
+            self.worker_ledgers.append(ledger)
+        app_dir = app_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                          "python")
+        argv = [sys.executable, "-m", "fling.worker", app, "--app-dir", app_dir, "--endpoint",
+                self.worker_endpoint, "--name", name] + list(args)
+        full_env = {"FLING_TEST_LEDGER": ledger}
+        full_env.update(env or {})
+        proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None, env=full_env)
+        return proc
+
     def start_load(self, *args, name=None, endpoint=None, key="producer"):
         name = name or "producer%d" % (len(self.producer_ledgers) + 1)
         ledger = self.path("%s.ledger" % name)

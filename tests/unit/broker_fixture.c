@@ -1,6 +1,5 @@
-/*  broker_fixture.c - see broker_fixture.h. Built into the test_broker_*
-    executables only (tests/CMakeLists.txt); its failures are cmocka
-    failures of the test that called it.
+/*  broker_fixture.c - see broker_fixture.h. Part of the unit tests' support
+    library; its failures are cmocka failures of the test that called it.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,4 +138,105 @@ void fixture_wait_stat (fixture_t *self, const char *section, const char *key,
     }
     fail_msg ("%s.%s = %lld, expected %lld", section ? section : "", key, (long long)value,
               (long long)expected);
+}
+
+/* ---- a raw producer --------------------------------------------------------- */
+
+size_t fixture_records (uint8_t *buf, uint64_t first, size_t count, const char *name,
+                        uint16_t max_attempts)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < count; i++) {
+        fling_task_id_t id;
+        fling_task_id_make (&id, FIXTURE_PRODUCER_ID, first + i);
+        size += fling_record_write (buf + size, &id, 0, max_attempts, 0, 0, name, strlen (name),
+                                    FIXTURE_PAYLOAD, strlen (FIXTURE_PAYLOAD));
+    }
+    return size;
+}
+
+void fixture_submit (fixture_t *self, uint64_t batch_seq, uint64_t first, size_t count,
+                     const char *name, uint16_t max_attempts)
+{
+    uint8_t buf[64 * 1024];
+    assert_true (count * fling_record_size (strlen (name), strlen (FIXTURE_PAYLOAD)) <= sizeof buf);
+    size_t size = fixture_records (buf, first, count, name, max_attempts);
+    fixture_send (self->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
+}
+
+size_t fixture_ack_count (fixture_t *self, uint64_t batch_seq, fling_reason_t status)
+{
+    fling_msg_t ack;
+    zmsg_t *msg = fixture_expect (self->producer, FLING_CMD_ACK, &ack, self->wait_ms);
+    assert_int_equal (ack.batch_seq, batch_seq);
+    size_t n = 0;
+    for (size_t i = 0; i < ack.count; i++)
+        n += ack.body[i] == status;
+    zmsg_destroy (&msg);
+    return n;
+}
+
+/* ---- raw workers -------------------------------------------------------------- */
+
+zsock_t *fixture_worker (fixture_t *self, const char *name, uint32_t pool, uint32_t loop,
+                         const uint32_t *slots, fixture_dispatch_fn *early, void *arg)
+{
+    zsock_t *worker = fixture_dealer (self, "worker");
+    uint32_t capacity[FLING_CLASS_COUNT] = {0};
+    capacity[FLING_CLASS_POOL] = pool;
+    capacity[FLING_CLASS_LOOP] = loop;
+    const char *names[] = {"email"};
+    fling_class_t classes[] = {FLING_CLASS_LOOP};
+    fixture_send (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
+    fixture_send (worker, fling_msg_ping ());
+    for (int64_t deadline = fling_clock_ms () + self->wait_ms; fling_clock_ms () < deadline;) {
+        zmsg_t *msg = fixture_recv (worker, 50);
+        if (!msg)
+            continue;
+        fling_msg_t decoded;
+        fling_reason_t reason;
+        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
+        if (decoded.cmd == FLING_CMD_DISPATCH) {
+            if (!early)
+                fail_msg ("a DISPATCH before the PONG");
+            early (worker, &decoded, arg);
+        }
+        zmsg_destroy (&msg);
+        if (decoded.cmd == FLING_CMD_PONG)
+            return worker;
+    }
+    fail_msg ("no PONG after READY within %d ms", self->wait_ms);
+    return NULL;
+}
+
+void fixture_leases (const fling_msg_t *dispatch, fixture_lease_t *leases, size_t *count,
+                     size_t max)
+{
+    const uint8_t *cursor = dispatch->body, *end = dispatch->body + dispatch->body_size;
+    fling_record_t record;
+    fling_reason_t reason;
+    while (fling_record_next (&cursor, end, &record, &reason) == 1) {
+        assert_true (*count < max);
+        leases[(*count)++] =
+            (fixture_lease_t){record.id, record.attempt, record.timeout_ms};
+    }
+}
+
+void fixture_results (zsock_t *worker, const fixture_lease_t *leases, size_t count,
+                      fling_outcome_t outcome, const char *error)
+{
+    size_t each = FLING_RESULT_OVERHEAD + strlen (error);
+    uint8_t *buf = (uint8_t *)malloc (count * each + 1);
+    assert_non_null (buf);
+    size_t size = 0;
+    for (size_t i = 0; i < count; i++) {
+        fling_result_t result = {.id = leases[i].id,
+                                 .attempt = leases[i].attempt,
+                                 .outcome = (uint8_t)outcome,
+                                 .error = error,
+                                 .error_size = strlen (error)};
+        size += fling_result_write (buf + size, &result);
+    }
+    fixture_send (worker, fling_msg_result ((uint32_t)count, buf, size));
+    free (buf);
 }

@@ -1,6 +1,7 @@
 /*  broker_fixture.h - a real broker (broker/fling_broker.c) on a thread and
-    the raw DEALER client helpers that drive it, shared by
-    test_broker_input.c and test_broker_retry.c. Every wait is bounded: the
+    the raw DEALER clients that drive it, a producer and workers speaking
+    FLP through the codec, shared by test_broker_input.c and
+    test_broker_retry.c. Every wait is bounded: the
     socket helpers take their bound, the fixture's own use its wait_ms, so
     each test keeps the bound it chose.
 */
@@ -64,5 +65,50 @@ json_int_t fixture_stat (fixture_t *self, const char *section, const char *key);
    self->wait_ms. */
 void fixture_wait_stat (fixture_t *self, const char *section, const char *key,
                         json_int_t expected);
+
+/* ---- a raw producer (self->producer) ------------------------------------- */
+
+/* The producer half of the task ids the fixture sends, and their payload. */
+#define FIXTURE_PRODUCER_ID 0x5eed5eed5eed5eedull
+#define FIXTURE_PAYLOAD     "{\"hello\":\"world\"}"
+
+/* `count` records of `name` with FIXTURE_PAYLOAD and ids FIXTURE_PRODUCER_ID:first..
+   written into `buf` (room for them); returns their size. */
+size_t fixture_records (uint8_t *buf, uint64_t first, size_t count, const char *name,
+                        uint16_t max_attempts);
+
+/* SUBMITs those records as batch `batch_seq`. */
+void fixture_submit (fixture_t *self, uint64_t batch_seq, uint64_t first, size_t count,
+                     const char *name, uint16_t max_attempts);
+
+/* Waits for the ACK of `batch_seq`: returns how many of its statuses are
+   `status`. */
+size_t fixture_ack_count (fixture_t *self, uint64_t batch_seq, fling_reason_t status);
+
+/* ---- raw workers -------------------------------------------------------------- */
+
+typedef struct {
+    fling_task_id_t id;
+    uint16_t attempt;
+    uint32_t timeout_ms;
+} fixture_lease_t;
+
+/* Called with a DISPATCH that came before the PONG confirming a READY. */
+typedef void (fixture_dispatch_fn) (zsock_t *worker, const fling_msg_t *dispatch, void *arg);
+
+/* A worker for the name "email" (loop class) holding `pool` and `loop`
+   tasks, running `slots` of them at once (NULL: all, no prefetch):
+   READY, then a PING whose PONG proves the registration. A DISPATCH before
+   the PONG goes to `early` (NULL: the test fails). */
+zsock_t *fixture_worker (fixture_t *self, const char *name, uint32_t pool, uint32_t loop,
+                         const uint32_t *slots, fixture_dispatch_fn *early, void *arg);
+
+/* The tasks of a DISPATCH, appended to leases[*count...max). */
+void fixture_leases (const fling_msg_t *dispatch, fixture_lease_t *leases, size_t *count,
+                     size_t max);
+
+/* One RESULT with an outcome and error text for each of `count` leases. */
+void fixture_results (zsock_t *worker, const fixture_lease_t *leases, size_t count,
+                      fling_outcome_t outcome, const char *error);
 
 #endif

@@ -21,7 +21,6 @@
 
 #define WAIT_MS     2000 /* a reply that should come comes well within this */
 #define SILENCE_MS  200  /* a reply that should not come has had this long */
-#define PRODUCER_ID 0x5eed5eed5eed5eedull
 
 typedef fixture_t ctx_t; /* the broker under test and its producer, admin sockets */
 
@@ -92,63 +91,21 @@ static void send_raw (zsock_t *sock, const char *header, size_t header_size, siz
     fixture_send (sock, msg);
 }
 
-/* `count` records of `name` with ids PRODUCER_ID:first.. into `buf`. */
-static size_t build_records (uint8_t *buf, uint64_t first, size_t count, const char *name,
-                             uint16_t max_attempts)
-{
-    size_t size = 0;
-    for (size_t i = 0; i < count; i++) {
-        fling_task_id_t id;
-        fling_task_id_make (&id, PRODUCER_ID, first + i);
-        size += fling_record_write (buf + size, &id, 0, max_attempts, 0, 0, name, strlen (name),
-                                    "{}", 2);
-    }
-    return size;
-}
+/* ---- the fixture's producer and workers ------------------------------------ */
 
-static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count, const char *name,
-                    uint16_t max_attempts)
-{
-    uint8_t buf[64 * 1024];
-    size_t size = build_records (buf, first, count, name, max_attempts);
-    fixture_send (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
-}
-
-/* Waits for the ACK of `batch_seq`; every status must be `status`. */
+/* Waits for the ACK of `batch_seq`: `count` statuses, every one `status`. */
 static void expect_ack (ctx_t *ctx, uint64_t batch_seq, size_t count, fling_reason_t status)
 {
-    fling_msg_t ack;
-    zmsg_t *msg = fixture_expect (ctx->producer, FLING_CMD_ACK, &ack, WAIT_MS);
-    assert_int_equal (ack.batch_seq, batch_seq);
-    assert_int_equal (ack.count, count);
-    for (size_t i = 0; i < count; i++)
-        if (ack.body[i] != status)
-            fail_msg ("task %zu: %s, expected %s", i, fling_reason_name (ack.body[i]),
-                      fling_reason_name (status));
-    zmsg_destroy (&msg);
+    assert_int_equal (fixture_ack_count (ctx, batch_seq, status), count);
 }
-
-/* ---- a raw worker ------------------------------------------------------- */
 
 static zsock_t *worker_ready (ctx_t *ctx, const char *name, uint32_t loop_capacity)
 {
-    zsock_t *worker = fixture_dealer (ctx, "worker");
-    uint32_t capacity[FLING_CLASS_COUNT] = {0};
-    capacity[FLING_CLASS_LOOP] = loop_capacity;
-    const char *names[] = {"email"};
-    fling_class_t classes[] = {FLING_CLASS_LOOP};
-    fixture_send (worker, fling_msg_ready (capacity, NULL, 4242, name, 1, names, classes));
-    /* READY has no answer; PING after it proves the registration. */
-    fixture_send (worker, fling_msg_ping ());
-    fling_msg_t pong;
-    zmsg_t *msg = fixture_expect (worker, FLING_CMD_PONG, &pong, WAIT_MS);
-    zmsg_destroy (&msg);
-    return worker;
+    return fixture_worker (ctx, name, 0, loop_capacity, NULL, NULL, NULL);
 }
 
 typedef struct {
-    fling_task_id_t ids[FLING_BATCH_TASKS_MAX];
-    uint16_t attempts[FLING_BATCH_TASKS_MAX];
+    fixture_lease_t items[FLING_BATCH_TASKS_MAX];
     size_t count;
 } leased_t;
 
@@ -159,31 +116,14 @@ static void expect_tasks (zsock_t *worker, leased_t *leased, size_t count)
     while (leased->count < count) {
         fling_msg_t dispatch;
         zmsg_t *msg = fixture_expect (worker, FLING_CMD_DISPATCH, &dispatch, WAIT_MS);
-        const uint8_t *cursor = dispatch.body, *end = dispatch.body + dispatch.body_size;
-        fling_record_t record;
-        fling_reason_t reason;
-        while (fling_record_next (&cursor, end, &record, &reason) == 1) {
-            assert_true (leased->count < count);
-            leased->ids[leased->count] = record.id;
-            leased->attempts[leased->count++] = record.attempt;
-        }
+        fixture_leases (&dispatch, leased->items, &leased->count, count);
         zmsg_destroy (&msg);
     }
 }
 
 static void send_results (zsock_t *worker, const leased_t *leased, fling_outcome_t outcome)
 {
-    uint8_t buf[FLING_BATCH_TASKS_MAX * (FLING_RESULT_OVERHEAD + 8)];
-    size_t size = 0;
-    for (size_t i = 0; i < leased->count; i++) {
-        fling_result_t result = {.id = leased->ids[i],
-                                 .attempt = leased->attempts[i],
-                                 .outcome = (uint8_t)outcome,
-                                 .error = "boom",
-                                 .error_size = 4};
-        size += fling_result_write (buf + size, &result);
-    }
-    fixture_send (worker, fling_msg_result ((uint32_t)leased->count, buf, size));
+    fixture_results (worker, leased->items, leased->count, outcome, "boom");
 }
 
 /* ---- hostile input ------------------------------------------------------ */
@@ -210,7 +150,7 @@ static void test_producer_socket_bad_input (void **state)
     expect_error (p, FLING_REASON_MALFORMED); /* truncated fields */
 
     uint8_t buf[256];
-    size_t size = build_records (buf, 1, 1, "email", 0);
+    size_t size = fixture_records (buf, 1, 1, "email", 0);
     buf[33] = '/'; /* a byte not allowed in a name */
     fixture_send (p, fling_msg_submit (1, 1, buf, size));
     expect_error (p, FLING_REASON_BAD_TASK);
@@ -232,7 +172,7 @@ static void test_producer_socket_bad_input (void **state)
     expect_silence (p); /* an ERROR is never answered */
 
     /* Still serving: a valid SUBMIT is accepted, PING answered. */
-    submit (ctx, 7, 100, 3, "email", 0);
+    fixture_submit (ctx, 7, 100, 3, "email", 0);
     expect_ack (ctx, 7, 3, FLING_REASON_OK);
     fixture_send (p, fling_msg_ping ());
     fling_msg_t pong;
@@ -255,8 +195,8 @@ static void test_worker_socket_bad_input (void **state)
     ctx_t *ctx = (ctx_t *)*state;
     zsock_t *w = fixture_dealer (ctx, "worker");
     leased_t fake = {.count = 1};
-    fling_task_id_make (&fake.ids[0], 1, 1);
-    fake.attempts[0] = 1;
+    fling_task_id_make (&fake.items[0].id, 1, 1);
+    fake.items[0].attempt = 1;
     send_results (w, &fake, FLING_OUTCOME_DONE);
     expect_error (w, FLING_REASON_UNKNOWN_PEER);
     fixture_send (w, fling_msg_ping ());
@@ -267,7 +207,7 @@ static void test_worker_socket_bad_input (void **state)
     fixture_send (w, fling_msg_bye ());
     expect_silence (w);
     uint8_t buf[256];
-    size_t size = build_records (buf, 1, 1, "email", 0);
+    size_t size = fixture_records (buf, 1, 1, "email", 0);
     fixture_send (w, fling_msg_submit (1, 1, buf, size));
     expect_error (w, FLING_REASON_BAD_STATE); /* producer command, worker socket */
     fixture_send (w, fling_msg_admin ("{\"op\":\"stats\"}"));
@@ -320,15 +260,15 @@ static void test_submit_dispatch_done (void **state)
 {
     ctx_t *ctx = (ctx_t *)*state;
     zsock_t *worker = worker_ready (ctx, "w1", 100);
-    submit (ctx, 1, 1, 10, "email", 0);
+    fixture_submit (ctx, 1, 1, 10, "email", 0);
     expect_ack (ctx, 1, 10, FLING_REASON_OK);
     leased_t leased;
     expect_tasks (worker, &leased, 10);
     for (size_t i = 0; i < leased.count; i++)
-        assert_int_equal (leased.attempts[i], 1);
+        assert_int_equal (leased.items[i].attempt, 1);
 
     /* The producer resends the batch (lost ACK): nothing doubles. */
-    submit (ctx, 1, 1, 10, "email", 0);
+    fixture_submit (ctx, 1, 1, 10, "email", 0);
     expect_ack (ctx, 1, 10, FLING_REASON_DUPLICATE);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 10);
     assert_int_equal (fixture_stat (ctx, "counters", "duplicates"), 10);
@@ -364,24 +304,24 @@ static void test_retry_release_fail (void **state)
 {
     ctx_t *ctx = (ctx_t *)*state;
     zsock_t *worker = worker_ready (ctx, "w1", 10);
-    submit (ctx, 1, 1, 1, "email", 2); /* at most 2 runs */
+    fixture_submit (ctx, 1, 1, 1, "email", 2); /* at most 2 runs */
     expect_ack (ctx, 1, 1, FLING_REASON_OK);
     leased_t leased;
     expect_tasks (worker, &leased, 1);
-    assert_int_equal (leased.attempts[0], 1);
+    assert_int_equal (leased.items[0].attempt, 1);
 
     /* A stale attempt number changes nothing. */
-    leased.attempts[0] = 7;
+    leased.items[0].attempt = 7;
     send_results (worker, &leased, FLING_OUTCOME_DONE);
     fixture_wait_stat (ctx, "counters", "stale_results", 1);
-    leased.attempts[0] = 1;
+    leased.items[0].attempt = 1;
 
     send_results (worker, &leased, FLING_OUTCOME_RELEASED); /* never ran */
     expect_tasks (worker, &leased, 1);
-    assert_int_equal (leased.attempts[0], 1);
+    assert_int_equal (leased.items[0].attempt, 1);
     send_results (worker, &leased, FLING_OUTCOME_FAIL);
     expect_tasks (worker, &leased, 1);
-    assert_int_equal (leased.attempts[0], 2);
+    assert_int_equal (leased.items[0].attempt, 2);
     send_results (worker, &leased, FLING_OUTCOME_RETRY);
     fixture_wait_stat (ctx, "counters", "failed", 1);
     assert_int_equal (fixture_stat (ctx, "counters", "retried"), 1);
@@ -400,14 +340,14 @@ static void test_dispatch_spreads_by_credit (void **state)
     ctx_t *ctx = (ctx_t *)*state;
     zsock_t *a = worker_ready (ctx, "a", 4);
     zsock_t *b = worker_ready (ctx, "b", 4);
-    submit (ctx, 1, 1, 6, "email", 0);
+    fixture_submit (ctx, 1, 1, 6, "email", 0);
     expect_ack (ctx, 1, 6, FLING_REASON_OK);
     leased_t got_a, got_b;
     expect_tasks (a, &got_a, 3);
     expect_tasks (b, &got_b, 3);
 
     /* 4 more: each worker has 1 free slot; 2 stay queued. */
-    submit (ctx, 2, 100, 4, "email", 0);
+    fixture_submit (ctx, 2, 100, 4, "email", 0);
     expect_ack (ctx, 2, 4, FLING_REASON_OK);
     expect_tasks (a, &got_a, 1);
     expect_tasks (b, &got_b, 1);
@@ -437,7 +377,7 @@ static void test_silent_worker_is_lost (void **state)
 {
     ctx_t *ctx = start_broker (short_worker_timeout);
     zsock_t *silent = worker_ready (ctx, "silent", 10);
-    submit (ctx, 1, 1, 3, "email", 0);
+    fixture_submit (ctx, 1, 1, 3, "email", 0);
     expect_ack (ctx, 1, 3, FLING_REASON_OK);
     leased_t leased;
     expect_tasks (silent, &leased, 3);
@@ -486,13 +426,13 @@ static void small_limits (fling_broker_config_t *config)
 static void test_limits (void **state)
 {
     ctx_t *ctx = start_broker (small_limits);
-    submit (ctx, 1, 1, 5, "email", 0);
+    fixture_submit (ctx, 1, 1, 5, "email", 0);
     expect_ack (ctx, 1, 5, FLING_REASON_OK);
-    submit (ctx, 2, 10, 2, "email", 0);
+    fixture_submit (ctx, 2, 10, 2, "email", 0);
     expect_ack (ctx, 2, 2, FLING_REASON_QUEUE_FULL); /* per queue */
-    submit (ctx, 3, 20, 3, "sms", 0);
+    fixture_submit (ctx, 3, 20, 3, "sms", 0);
     expect_ack (ctx, 3, 3, FLING_REASON_OK);
-    submit (ctx, 4, 30, 1, "push", 0);
+    fixture_submit (ctx, 4, 30, 1, "push", 0);
     expect_ack (ctx, 4, 1, FLING_REASON_QUEUE_FULL); /* all queues */
     assert_int_equal (fixture_stat (ctx, "counters", "rejected"), 3);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 8);
@@ -505,7 +445,7 @@ static void test_vanished_worker_is_unroutable (void **state)
     zsock_t *gone = worker_ready (ctx, "gone", 10);
     zsock_destroy (&gone);
     zclock_sleep (300); /* let the broker's ROUTER see the disconnect */
-    submit (ctx, 1, 1, 2, "email", 0);
+    fixture_submit (ctx, 1, 1, 2, "email", 0);
     expect_ack (ctx, 1, 2, FLING_REASON_OK);
     fixture_wait_stat (ctx, "counters", "router_unroutable", 1);
     json_t *root = fixture_stats (ctx);
@@ -518,7 +458,7 @@ static void test_vanished_worker_is_unroutable (void **state)
     zsock_t *worker = worker_ready (ctx, "w2", 10);
     leased_t leased;
     expect_tasks (worker, &leased, 2);
-    assert_int_equal (leased.attempts[0], 1);
+    assert_int_equal (leased.items[0].attempt, 1);
     zsock_destroy (&worker);
 }
 

@@ -24,7 +24,6 @@
 
 #define WAIT_MS     3000
 #define SILENCE_MS  200
-#define PRODUCER_ID 0x7e577e577e577e57ull
 
 typedef void (tune_fn) (fling_broker_config_t *);
 
@@ -32,16 +31,10 @@ typedef void (tune_fn) (fling_broker_config_t *);
    this test's store, reopened by every restart. */
 typedef fixture_t ctx_t;
 
-typedef struct {
-    fling_task_id_t id;
-    uint16_t attempt;
-    uint32_t timeout_ms;
-} lease_t;
-
 /* Tasks received in a DISPATCH but not handed out by next_task yet. */
 static struct {
     zsock_t *worker;
-    lease_t lease;
+    fixture_lease_t lease;
 } pending[FLING_BATCH_TASKS_MAX];
 static size_t pending_count;
 
@@ -95,28 +88,7 @@ static void finish_with_worker (ctx_t *ctx, zsock_t **worker)
 
 static void submit (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t count, const char *name)
 {
-    uint8_t buf[64 * 1024];
-    size_t size = 0;
-    for (size_t i = 0; i < count; i++) {
-        fling_task_id_t id;
-        fling_task_id_make (&id, PRODUCER_ID, first + i);
-        size += fling_record_write (buf + size, &id, 0, 0, 0, 0, name, strlen (name),
-                                    "{\"hello\":\"world\"}", 17);
-    }
-    fixture_send (ctx->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
-}
-
-/* The ACK of batch_seq; returns how many tasks had `status`. */
-static size_t ack_count (ctx_t *ctx, uint64_t batch_seq, fling_reason_t status)
-{
-    fling_msg_t ack;
-    zmsg_t *msg = fixture_expect (ctx->producer, FLING_CMD_ACK, &ack, WAIT_MS);
-    assert_int_equal (ack.batch_seq, batch_seq);
-    size_t n = 0;
-    for (size_t i = 0; i < ack.count; i++)
-        n += ack.body[i] == status;
-    zmsg_destroy (&msg);
-    return n;
+    fixture_submit (ctx, batch_seq, first, count, name, 0);
 }
 
 /* Submits `count` "email" tasks from seq `first` as batch `batch_seq`:
@@ -125,7 +97,7 @@ static void submit_acked (ctx_t *ctx, uint64_t batch_seq, uint64_t first, size_t
                           fling_reason_t status)
 {
     submit (ctx, batch_seq, first, count, "email");
-    assert_int_equal (ack_count (ctx, batch_seq, status), count);
+    assert_int_equal (fixture_ack_count (ctx, batch_seq, status), count);
 }
 
 /* ---- a raw worker ------------------------------------------------------- */
@@ -143,17 +115,16 @@ static zmsg_t *recv_decoded (zsock_t *worker, int timeout_ms, fling_msg_t *decod
     return msg;
 }
 
-static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch)
+/* Keeps a DISPATCH's tasks for next_task. */
+static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch, void *arg)
 {
-    const uint8_t *cursor = dispatch->body, *end = dispatch->body + dispatch->body_size;
-    fling_record_t record;
-    fling_reason_t reason;
-    while (fling_record_next (&cursor, end, &record, &reason) == 1) {
+    fixture_lease_t leases[FLING_BATCH_TASKS_MAX];
+    size_t count = 0;
+    fixture_leases (dispatch, leases, &count, FLING_BATCH_TASKS_MAX);
+    for (size_t i = 0; i < count; i++) {
         assert_true (pending_count < FLING_BATCH_TASKS_MAX);
         pending[pending_count].worker = worker;
-        pending[pending_count].lease.id = record.id;
-        pending[pending_count].lease.attempt = record.attempt;
-        pending[pending_count++].lease.timeout_ms = record.timeout_ms;
+        pending[pending_count++].lease = leases[i];
     }
 }
 
@@ -161,26 +132,7 @@ static void keep_tasks (zsock_t *worker, const fling_msg_t *dispatch)
    once (NULL: all 10, no prefetch). */
 static zsock_t *worker_ready_slots (ctx_t *ctx, const char *name, const uint32_t *slots)
 {
-    zsock_t *worker = fixture_dealer (ctx, "worker");
-    uint32_t capacity[FLING_CLASS_COUNT] = {10, 10};
-    const char *names[] = {"email"};
-    fling_class_t classes[] = {FLING_CLASS_LOOP};
-    fixture_send (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
-    fixture_send (worker, fling_msg_ping ());
-    /* A DISPATCH may come before the PONG: keep its tasks for next_task. */
-    for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
-        fling_msg_t decoded;
-        zmsg_t *msg = recv_decoded (worker, 50, &decoded);
-        if (!msg)
-            continue;
-        if (decoded.cmd == FLING_CMD_DISPATCH)
-            keep_tasks (worker, &decoded);
-        zmsg_destroy (&msg);
-        if (decoded.cmd == FLING_CMD_PONG)
-            return worker;
-    }
-    fail_msg ("no PONG after READY");
-    return NULL;
+    return fixture_worker (ctx, name, 10, 10, slots, keep_tasks, NULL);
 }
 
 static zsock_t *worker_ready (ctx_t *ctx, const char *name)
@@ -188,9 +140,7 @@ static zsock_t *worker_ready (ctx_t *ctx, const char *name)
     return worker_ready_slots (ctx, name, NULL);
 }
 
-
-
-static bool take_pending (zsock_t *worker, lease_t *lease)
+static bool take_pending (zsock_t *worker, fixture_lease_t *lease)
 {
     for (size_t i = 0; i < pending_count; i++)
         if (pending[i].worker == worker) {
@@ -204,7 +154,7 @@ static bool take_pending (zsock_t *worker, lease_t *lease)
 
 /* Waits (PINGing, so a short worker timeout does not reap this worker)
    for one DISPATCHed task; fails after WAIT_MS. */
-static void next_task (zsock_t *worker, lease_t *lease)
+static void next_task (zsock_t *worker, fixture_lease_t *lease)
 {
     if (take_pending (worker, lease))
         return;
@@ -219,7 +169,7 @@ static void next_task (zsock_t *worker, lease_t *lease)
         if (!msg)
             continue;
         if (decoded.cmd == FLING_CMD_DISPATCH) {
-            keep_tasks (worker, &decoded);
+            keep_tasks (worker, &decoded, NULL);
             zmsg_destroy (&msg);
             if (take_pending (worker, lease))
                 return;
@@ -245,17 +195,10 @@ static void no_task (zsock_t *worker, int ms)
     }
 }
 
-static void send_result (zsock_t *worker, const lease_t *lease, fling_outcome_t outcome,
+static void send_result (zsock_t *worker, const fixture_lease_t *lease, fling_outcome_t outcome,
                          const char *error)
 {
-    uint8_t buf[FLING_RESULT_OVERHEAD + 64];
-    fling_result_t result = {.id = lease->id,
-                             .attempt = lease->attempt,
-                             .outcome = (uint8_t)outcome,
-                             .error = error,
-                             .error_size = strlen (error)};
-    size_t size = fling_result_write (buf, &result);
-    fixture_send (worker, fling_msg_result (1, buf, size));
+    fixture_results (worker, lease, 1, outcome, error);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -274,7 +217,7 @@ static void test_backoff_then_dead_letter (void **state)
     ctx_t *ctx = start (retry_settings);
     zsock_t *worker = worker_ready (ctx, "w");
     submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
-    lease_t lease;
+    fixture_lease_t lease;
     next_task (worker, &lease);
     assert_int_equal (lease.attempt, 1);
     assert_int_equal (lease.timeout_ms, 300000); /* the default, written for the worker */
@@ -363,7 +306,7 @@ static void test_poison_task_after_three_deaths (void **state)
     submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
     for (int death = 1; death <= 3; death++) {
         zsock_t *worker = worker_ready (ctx, "doomed");
-        lease_t lease;
+        fixture_lease_t lease;
         next_task (worker, &lease);
         assert_int_equal (lease.attempt, death);
         zsock_destroy (&worker); /* dies: no BYE, no more heartbeats */
@@ -396,7 +339,7 @@ static void test_crash_spares_prefetched_tasks (void **state)
     submit_acked (ctx, 1, 1, 3, FLING_REASON_OK);
     uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 10, [FLING_CLASS_LOOP] = 1};
     zsock_t *worker = worker_ready_slots (ctx, "prefetcher", slots);
-    lease_t first, lease;
+    fixture_lease_t first, lease;
     next_task (worker, &first);
     for (int i = 0; i < 2; i++) {
         next_task (worker, &lease);
@@ -430,14 +373,14 @@ static void test_refill_waits_for_half_the_prefetch (void **state)
     submit_acked (ctx, 1, 1, 20, FLING_REASON_OK);
     uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_POOL] = 10, [FLING_CLASS_LOOP] = 4};
     zsock_t *worker = worker_ready_slots (ctx, "prefetcher", slots);
-    lease_t leases[10];
+    fixture_lease_t leases[10];
     for (int i = 0; i < 10; i++)
         next_task (worker, &leases[i]);
     for (int i = 0; i < 3; i++) /* 7 leased: 3 of the 6 prefetched still wait */
         send_result (worker, &leases[i], FLING_OUTCOME_DONE, "");
     no_task (worker, 300);
     send_result (worker, &leases[3], FLING_OUTCOME_DONE, ""); /* 6 leased */
-    lease_t lease;
+    fixture_lease_t lease;
     for (int i = 0; i < 4; i++)
         next_task (worker, &lease);
     no_task (worker, 200); /* 10 leased: full */
@@ -459,7 +402,7 @@ static void test_lease_deadline_fences_late_result (void **state)
     ctx_t *ctx = start (short_deadline);
     zsock_t *worker = worker_ready (ctx, "w");
     submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
-    lease_t first, second;
+    fixture_lease_t first, second;
     next_task (worker, &first);
     assert_int_equal (first.timeout_ms, 100);
     int64_t leased_at = fling_clock_ms ();
@@ -489,7 +432,7 @@ static void test_holding_after_restart (void **state)
     ctx_t *ctx = start (long_park);
     zsock_t *worker = worker_ready (ctx, "w");
     submit_acked (ctx, 1, 1, 2, FLING_REASON_OK);
-    lease_t a, b;
+    fixture_lease_t a, b;
     next_task (worker, &a);
     next_task (worker, &b);
     zsock_destroy (&worker);
@@ -504,7 +447,7 @@ static void test_holding_after_restart (void **state)
     send_result (worker, &a, FLING_OUTCOME_DONE, ""); /* same attempt: accepted */
     fixture_wait_stat (ctx, "counters", "done", 1);
     /* b was not claimed: queued once the parking time is over. */
-    lease_t again;
+    fixture_lease_t again;
     next_task (worker, &again);
     assert_int_equal (memcmp (again.id.bytes, b.id.bytes, FLING_TASK_ID_SIZE), 0);
     assert_int_equal (again.attempt, b.attempt + 1);
@@ -515,7 +458,7 @@ static void test_holding_after_restart (void **state)
 static void run_one_task (ctx_t *ctx, zsock_t *worker)
 {
     submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
-    lease_t lease;
+    fixture_lease_t lease;
     next_task (worker, &lease);
     send_result (worker, &lease, FLING_OUTCOME_DONE, "");
     fixture_wait_stat (ctx, "counters", "done", 1);
@@ -544,7 +487,9 @@ static void test_duplicate_window_expires (void **state)
     ctx_t *ctx = start (short_window);
     zsock_t *worker = worker_ready (ctx, "w");
     run_one_task (ctx, worker);
-    zclock_sleep (300);
+    /* Not a sleep racing the window: wait (bounded) until the broker has
+       forgotten the id, then the same id is a new task. */
+    fixture_wait_stat (ctx, NULL, "dedup_ids", 0);
     submit_acked (ctx, 2, 1, 1, FLING_REASON_OK); /* outside the window: a new task */
     finish_with_worker (ctx, &worker);
 }
@@ -563,7 +508,7 @@ static void test_store_full_then_room_again (void **state)
     for (uint64_t batch = 1; batch <= 40 && !refused; batch++) {
         submit (ctx, batch, seq, 20, "email");
         seq += 20;
-        refused = ack_count (ctx, batch, FLING_REASON_STORE_FULL);
+        refused = fixture_ack_count (ctx, batch, FLING_REASON_STORE_FULL);
     }
     assert_true (refused > 0);
     assert_true (fixture_stat (ctx, "counters", "store_full") > 0);
@@ -571,7 +516,7 @@ static void test_store_full_then_room_again (void **state)
     /* Drain what is held: completions fit, segments empty, room returns. */
     zsock_t *worker = worker_ready (ctx, "w");
     for (json_int_t i = 0; i < held; i++) {
-        lease_t lease;
+        fixture_lease_t lease;
         next_task (worker, &lease);
         send_result (worker, &lease, FLING_OUTCOME_DONE, "");
     }
@@ -580,7 +525,7 @@ static void test_store_full_then_room_again (void **state)
     for (int64_t deadline = fling_clock_ms () + WAIT_MS; !accepted && fling_clock_ms () < deadline;) {
         zclock_sleep (200); /* free space is re-checked about once a second */
         submit (ctx, 100 + seq, seq, 1, "email");
-        accepted = ack_count (ctx, 100 + seq, FLING_REASON_OK);
+        accepted = fixture_ack_count (ctx, 100 + seq, FLING_REASON_OK);
         seq++;
     }
     assert_int_equal (accepted, 1);
@@ -593,7 +538,7 @@ static void test_stop_commits_completions (void **state)
     zsock_t *worker = worker_ready (ctx, "w");
     submit_acked (ctx, 1, 1, 5, FLING_REASON_OK);
     for (int i = 0; i < 5; i++) {
-        lease_t lease;
+        fixture_lease_t lease;
         next_task (worker, &lease);
         if (i < 3)
             send_result (worker, &lease, FLING_OUTCOME_DONE, "");

@@ -15,6 +15,7 @@
 /* cmocka needs the four headers above first */
 #include <cmocka.h>
 
+#include <czmq.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fling_log.h"
 #include "fling_proto.h"
 
 #define WAIT_MS 5000
@@ -34,13 +36,6 @@
 static char s_fling[PATH_MAX];
 static zsock_t *s_router;
 static char s_endpoint[64];
-
-static int64_t now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the child ------------------------------------------------------------- */
 
@@ -87,9 +82,9 @@ static void read_file (const char *path, char *buf, size_t size)
 /* Waits for the child (bounded), then reads its output. Returns its exit code. */
 static int child_wait (child_t *c)
 {
-    int64_t deadline = now_ms () + WAIT_MS;
+    int64_t deadline = fling_clock_ms () + WAIT_MS;
     pid_t done = 0;
-    while ((done = waitpid (c->pid, &c->status, WNOHANG)) == 0 && now_ms () < deadline)
+    while ((done = waitpid (c->pid, &c->status, WNOHANG)) == 0 && fling_clock_ms () < deadline)
         usleep (2000);
     if (done != c->pid) {
         kill (c->pid, SIGKILL);

@@ -13,6 +13,7 @@
 /* cmocka needs the four headers above first */
 #include <cmocka.h>
 
+#include <czmq.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,33 +22,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "fling_log.h"
 #include "fling_pool.h"
 
 #define WAIT_MS 10000 /* bound on every wait; the jobs take far less */
 
-#if defined(__SANITIZE_THREAD__)
-/* libzmq is not instrumented: ThreadSanitizer cannot see how its I/O
-   thread hands message buffers over, and reports those as races: ignore
-   the memory accesses libzmq itself makes (recv into its buffers...). */
-const char *__tsan_default_suppressions (void);
-const char *__tsan_default_suppressions (void)
-{
-    return "called_from_lib:libzmq.so.5\n";
-}
-#endif
-
-static void sleep_ms (long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep (&ts, NULL);
-}
-
-static int64_t now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ThreadSanitizer: libzmq's suppressions are in tests/tsan.supp. */
 
 /* ---- a job and its bookkeeping ---------------------------------------- */
 
@@ -91,9 +71,9 @@ static void run_job (void *job_p, void *arg)
             atomic_fetch_add (&ctx->state_errors, 1);
     }
     if (job->sleep_ms)
-        sleep_ms (job->sleep_ms);
+        zclock_sleep ((int)job->sleep_ms);
     for (int i = 0; i < WAIT_MS && atomic_load (&job->hold); i++)
-        sleep_ms (1);
+        zclock_sleep (1);
     atomic_fetch_add (&job->runs, 1);
     atomic_fetch_sub (&ctx->running, 1);
 }
@@ -273,10 +253,10 @@ static void test_slow_job_does_not_block_others (void **state)
         jobs[i].sleep_ms = 1;
         assert_int_equal (fling_pool_submit (pool, &jobs[i]), 0);
     }
-    int64_t started = now_ms ();
+    int64_t started = fling_clock_ms ();
     ctx->target = N - 1;
     run_until_done (loop, ctx);
-    int64_t quick_ms = now_ms () - started;
+    int64_t quick_ms = fling_clock_ms () - started;
     /* 100 jobs of 1 ms on 3 free threads: far below the slow job's 1.5 s. */
     assert_true (quick_ms < 1200);
     for (int i = 0; i < N - 1; i++)
@@ -333,18 +313,18 @@ static void test_destroy_abandons_stuck_thread (void **state)
     assert_int_equal (fling_pool_attach (pool, loop, job_done, ctx), 0);
     assert_int_equal (fling_pool_submit (pool, &job), 0);
     for (int i = 0; i < 1000 && atomic_load (&ctx->running) == 0; i++)
-        sleep_ms (1);
+        zclock_sleep (1);
     assert_int_equal (atomic_load (&ctx->running), 1);
-    int64_t started = now_ms ();
+    int64_t started = fling_clock_ms ();
     fling_pool_destroy (&pool);
-    assert_true (now_ms () - started < 200); /* did not wait for the job */
+    assert_true (fling_clock_ms () - started < 200); /* did not wait for the job */
     assert_int_equal (ctx->done, 0);
     /* The abandoned thread discards the job when it returns. */
     for (int i = 0; i < WAIT_MS && atomic_load (&ctx->discarded) == 0; i++)
-        sleep_ms (1);
+        zclock_sleep (1);
     assert_int_equal (atomic_load (&ctx->discarded), 1);
     assert_int_equal (atomic_load (&job.runs), 1);
-    sleep_ms (50); /* let it free its slot and exit before the next test */
+    zclock_sleep (50); /* let it free its slot and exit before the next test */
     zloop_destroy (&loop);
     free (ctx);
 }
@@ -353,7 +333,7 @@ static void test_destroy_abandons_stuck_thread (void **state)
 
 static void *slow_start (unsigned index, void *arg)
 {
-    sleep_ms (200);
+    zclock_sleep (200);
     return NULL;
 }
 
@@ -399,7 +379,7 @@ static void on_reaped (void *arg)
 static void wait_running (ctx_t *ctx, int want)
 {
     for (int i = 0; i < WAIT_MS && atomic_load (&ctx->running) < want; i++)
-        sleep_ms (1);
+        zclock_sleep (1);
     assert_int_equal (atomic_load (&ctx->running), want);
 }
 
@@ -465,7 +445,7 @@ static void test_detach_replaces_then_caps (void **state)
     assert_int_equal (atomic_load (&s_detach_stops), 2);
     /* The thread that came back runs its start hook on its own time. */
     for (int i = 0; i < WAIT_MS && atomic_load (&s_detach_starts) < 3; i++)
-        sleep_ms (1);
+        zclock_sleep (1);
     assert_int_equal (atomic_load (&s_detach_starts), 3);
     assert_int_equal (fling_pool_submit (pool, &jobs[4]), 0);
     ctx->target = 2;
@@ -495,14 +475,14 @@ static void test_destroy_with_detached_thread (void **state)
     assert_int_equal (fling_pool_submit (pool, &job), 0);
     wait_running (ctx, 1);
     assert_int_equal (fling_pool_detach (pool, &job), 0);
-    int64_t started = now_ms ();
+    int64_t started = fling_clock_ms ();
     fling_pool_destroy (&pool);
-    assert_true (now_ms () - started < 200);
+    assert_true (fling_clock_ms () - started < 200);
     atomic_store (&job.hold, 0);
     for (int i = 0; i < WAIT_MS && atomic_load (&ctx->discarded) == 0; i++)
-        sleep_ms (1);
+        zclock_sleep (1);
     assert_int_equal (atomic_load (&ctx->discarded), 1);
-    sleep_ms (50); /* let it free its slot and exit before the next test */
+    zclock_sleep (50); /* let it free its slot and exit before the next test */
     zloop_destroy (&loop);
     free (ctx);
 }
