@@ -7,6 +7,7 @@
     loop, and forgets a worker the moment its connection is closed.
 */
 #include "fling_broker_private.h"
+#include "fling_fdreserve.h"
 #include "fling_log.h"
 #include "fling_ratelog.h"
 
@@ -107,6 +108,7 @@ int fling_access_open (fling_broker_t *self)
     self->conns = fling_conns_new (&limits, self->auth);
     if (!self->conns)
         return -1;
+    fling_fdreserve_fill ();
     self->next_rescan_ms = self->now_ms + self->config.curve_rescan_ms;
     self->next_tick_ms = self->now_ms + TICK_MS;
     return 0;
@@ -136,6 +138,7 @@ static void on_closed (fling_conns_socket_t which, int fd, const uint8_t *rid, s
 
 void fling_access_turn (fling_broker_t *self)
 {
+    fling_fdreserve_fill (); /* what a store open took back (fling_fdreserve.h) */
     bool hup = atomic_exchange (&self->rescan, 0) != 0;
     bool due = self->now_ms >= self->next_rescan_ms;
     if (self->auth && (hup || due)) {
@@ -168,6 +171,7 @@ bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer)
 
 void fling_access_close (fling_broker_t *self)
 {
+    fling_fdreserve_release ();
     fling_conns_destroy (&self->conns);
     fling_auth_destroy (&self->auth);
 }

@@ -125,6 +125,8 @@ static void settings_for (const fling_broker_config_t *config, const char *name,
     }
 }
 
+static void sweep_names (fling_broker_t *self);
+
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
                                    fling_queue_use_t use)
 {
@@ -141,6 +143,12 @@ fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_
     uint64_t room = self->config.max_names;
     if (use == FLING_QUEUE_FOR_WORKER)
         room -= room / 4;
+    /* A READY may find the table full of names that READYs of this very
+       turn gave up: sweep them now (at most every 100 ms). Only here: a
+       SUBMIT keeps a queue pointer across records, a READY does not. */
+    if (use == FLING_QUEUE_FOR_WORKER && self->queue_count >= room && self->names_sweep &&
+        self->now_ms - self->names_swept_ms >= 100)
+        sweep_names (self);
     if (use != FLING_QUEUE_RECOVERED && self->queue_count >= room) {
         errno = ENOSPC;
         return NULL;
@@ -209,6 +217,7 @@ void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
 static void sweep_names (fling_broker_t *self)
 {
     self->names_sweep = false;
+    self->names_swept_ms = self->now_ms;
     size_t kept = 0, freed = 0;
     for (size_t i = 0; i < self->queue_count; i++) {
         fling_queue_t *queue = self->queues[i];
@@ -692,11 +701,11 @@ static void end_turn (fling_broker_t *self)
         fling_workers_reap (self);
         fling_workers_expire_leases (self);
         fling_dedup_expire (self->dedup, self->now_ms);
-        if (self->names_sweep)
-            sweep_names (self);
         unsigned step = self->config.heartbeat_ms / 4;
         self->next_reap_ms = self->now_ms + (step ? step : 1);
     }
+    if (self->names_sweep)
+        sweep_names (self);
     fling_access_turn (self);
     if (self->dispatch_needed) {
         self->dispatch_needed = false;

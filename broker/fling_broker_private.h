@@ -120,6 +120,7 @@ struct fling_broker {
     fling_auth_t *auth;   /* CURVE keys and roles; NULL = CURVE off */
     fling_limits_t *limits; /* per producer key (CURVE) and the name log */
     bool names_sweep;     /* a name may have lost its last task or worker */
+    int64_t names_swept_ms;
     fling_conns_t *conns; /* connections and their limits */
     atomic_int rescan;    /* SIGHUP: read the allowed directory again */
     int64_t next_rescan_ms;

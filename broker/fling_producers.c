@@ -10,6 +10,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;
         if (err != ENOSPC) /* a full store logs its own state changes */
-            fling_error ("store append failed: %s", fling_strerror (err));
+            FLING_LOG_LIMITED (FLING_LOG_ERROR, "store append failed: %s", fling_strerror (err));
         drop_unacked (self, *accepted);
         *accepted = NULL;
         return err == ENOSPC ? FLING_REASON_STORE_FULL : FLING_REASON_UNAVAILABLE;

@@ -85,7 +85,9 @@ static int disk_put (void *state, const fling_task_id_t *id, const fling_store_t
     /* Room for the task AND its completion: a full log must still be able
        to end every task it holds, or it could never empty. */
     if (!fling_wal_has_room (self->wal, size, *segment ? 0 : DONE_RESERVE)) {
-        errno = fling_wal_failed (self->wal) ? EIO : ENOSPC;
+        errno = fling_wal_failed (self->wal)     ? EIO
+                : fling_wal_fd_short (self->wal) ? EMFILE
+                                                 : ENOSPC;
         return -1;
     }
     int64_t at = fling_wal_append (self->wal, REC_TASK, false, head, TASK_HEAD + errors,

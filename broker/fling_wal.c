@@ -1,4 +1,5 @@
 /*  fling_wal.c - segmented append-only log with group commit (fling_wal.h). */
+#include "fling_fdreserve.h"
 #include "fling_wal.h"
 #include "fling_crc32c.h"
 #include "fling_log.h"
@@ -43,6 +44,7 @@ struct _fling_wal_t {
     bool failed;
     bool full;
     int spare_fd;      /* preallocated next segment ("spare.tmp"), -1 = none */
+    bool fd_short;     /* the spare could not be opened: no descriptor left (not a full disk) */
     uint64_t reserved; /* bytes promised to later records (fling_wal_reserve) */
     uint64_t free_bytes; /* filesystem free space at the last check */
     fling_wal_stats_t stats;
@@ -146,8 +148,8 @@ void fling_wal_check_space (fling_wal_t *self)
     self->full = !(cap_ok && disk_ok);
     if (!self->full && self->options.spare_segment && self->spare_fd < 0 && active (self)) {
         spare_create (self); /* space came back: allocate ahead again */
-        if (self->spare_fd < 0)
-            self->full = true;
+        if (self->spare_fd < 0 && !self->fd_short)
+            self->full = true; /* out of descriptors is no full disk (fling_wal_fd_short) */
     }
     if (self->full != was_full)
         fling_log (self->full ? FLING_LOG_WARN : FLING_LOG_INFO,
@@ -218,7 +220,7 @@ static int segment_create (fling_wal_t *self, uint32_t id)
 {
     char path[4096];
     segment_path (self, id, path, sizeof path);
-    int fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     uint8_t header[SEGMENT_HEADER_SIZE];
@@ -271,7 +273,8 @@ static void spare_create (fling_wal_t *self)
         return; /* the cap counts the spare */
     char path[4096];
     spare_path (self, path, sizeof path);
-    int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    self->fd_short = fd < 0 && (errno == EMFILE || errno == ENFILE);
     if (fd < 0)
         return;
     if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0) {
@@ -770,6 +773,11 @@ int64_t fling_wal_compaction_candidate (fling_wal_t *self)
 bool fling_wal_failed (fling_wal_t *self)
 {
     return self->failed;
+}
+
+bool fling_wal_fd_short (fling_wal_t *self)
+{
+    return self->fd_short;
 }
 
 bool fling_wal_full (fling_wal_t *self)

@@ -14,6 +14,18 @@ from fling_harness import Cluster, Proc, run, skip, wait_until  # noqa: E402,F40
 
 
 class SecurityCluster(Cluster):
+    """broker_nofile: start brokers under that descriptor limit (soft and
+    hard), as a service with the common `ulimit -n 1024` would run."""
+
+    def __init__(self, name, broker_nofile=None, **kwargs):
+        super().__init__(name, **kwargs)
+        self.broker_nofile = broker_nofile
+
+    def _spawn(self, name, argv, ready_timeout=None, env=None):
+        if self.broker_nofile and name.startswith("broker"):
+            argv = ["prlimit", "--nofile=%d:%d" % (self.broker_nofile, self.broker_nofile),
+                    "--"] + list(argv)
+        return super()._spawn(name, argv, ready_timeout=ready_timeout, env=env)
     def attack_argv(self, action, args, key, endpoint):
         ep = self.worker_endpoint if endpoint == "worker" else self.producer_endpoint
         return ([os.path.join(self.bin_dir, "fling-attack"), action, "--endpoint", ep]
