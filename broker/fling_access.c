@@ -106,7 +106,7 @@ int fling_access_open (fling_broker_t *self)
         .idle_timeout_ms = self->config.idle_timeout_ms,
     };
     self->conns = fling_conns_new (&limits, self->auth);
-    if (!self->conns)
+    if (!self->conns || (self->auth && !(self->owners = fling_owners_new ())))
         return -1;
     fling_fdreserve_fill ();
     self->next_rescan_ms = self->now_ms + self->config.curve_rescan_ms;
@@ -151,7 +151,34 @@ void fling_access_turn (fling_broker_t *self)
     if (self->now_ms >= self->next_tick_ms) {
         self->next_tick_ms = self->now_ms + TICK_MS;
         fling_conns_tick (self->conns, self->now_ms, on_closed, self);
+        if (self->owners)
+            fling_owners_expire (self->owners, self->now_ms);
     }
+}
+
+void fling_access_note_leases (fling_broker_t *self, const fling_bworker_t *worker)
+{
+    if (!self->owners)
+        return;
+    for (fling_btask_t *task = fling_tasklist_head (&worker->leased); task;
+         task = fling_tasklist_next (task)) {
+        fling_task_id_t id;
+        fling_btask_id (task, &id);
+        fling_owners_note (self->owners, &id, worker->peer.principal, self->now_ms);
+    }
+}
+
+bool fling_access_may_claim (fling_broker_t *self, const fling_bworker_t *worker,
+                             const fling_btask_t *task)
+{
+    if (!self->owners)
+        return true;
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    const void *owner = fling_owners_find (self->owners, &id);
+    if (owner)
+        return owner == worker->peer.principal;
+    return fling_btask_state (task) == FLING_TASK_PARKED;
 }
 
 bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer)
@@ -172,6 +199,7 @@ bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer)
 void fling_access_close (fling_broker_t *self)
 {
     fling_fdreserve_release ();
+    fling_owners_destroy (&self->owners);
     fling_conns_destroy (&self->conns);
     fling_auth_destroy (&self->auth);
 }

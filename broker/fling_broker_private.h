@@ -15,6 +15,7 @@
 #include "fling_dedup.h"
 #include "fling_idmap.h"
 #include "fling_limits.h"
+#include "fling_owners.h"
 #include "fling_proto.h"
 #include "fling_queue.h"
 #include "fling_store.h"
@@ -119,6 +120,7 @@ struct fling_broker {
     zsock_t *worker_sock;
     fling_auth_t *auth;   /* CURVE keys and roles; NULL = CURVE off */
     fling_limits_t *limits; /* per producer key (CURVE) and the name log */
+    fling_owners_t *owners; /* CURVE: the key that held a dead worker's tasks */
     bool names_sweep;     /* a name may have lost its last task or worker */
     int64_t names_swept_ms;
     fling_conns_t *conns; /* connections and their limits */
@@ -336,6 +338,16 @@ int fling_access_serve (fling_broker_t *self, zsock_t *sock, fling_conns_socket_
 void fling_access_turn (fling_broker_t *self);
 
 void fling_access_close (fling_broker_t *self);
+
+/*  A worker is being declared dead (CURVE): notes the key that held each
+    of its tasks, so that only that key may claim them back. */
+void fling_access_note_leases (fling_broker_t *self, const fling_bworker_t *worker);
+
+/*  May `worker` claim `task`, a run whose end the broker never saw? With
+    CURVE only under the key that held it; a task parked by a restart (no
+    key noted) may be claimed by any worker key (SECURITY.md). */
+bool fling_access_may_claim (fling_broker_t *self, const fling_bworker_t *worker,
+                             const fling_btask_t *task);
 
 /*  True (and the connection closed) when the peer leaves what it asked
     for unread: more than 256 KiB waiting in its socket. Checked before an

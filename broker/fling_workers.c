@@ -302,7 +302,8 @@ static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t 
                     (state == FLING_TASK_QUEUED && (task->flags & FLING_BTASK_CRASHED));
     int cls = served_class (worker, task->queue);
     if (!open_run || attempt == 0 || task->attempt != attempt ||
-        (task->flags & FLING_BTASK_FENCED) || cls < 0)
+        (task->flags & FLING_BTASK_FENCED) || cls < 0 ||
+        !fling_access_may_claim (self, worker, task)) /* CURVE: its own key's runs only */
         return false;
     fling_broker_unlist (self, task);
     if ((task->flags & FLING_BTASK_CRASHED) && task->crashes > 0)
@@ -457,6 +458,8 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 
 void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
+    if (why != FLING_WORKER_LEFT)
+        fling_access_note_leases (self, worker); /* it may come back and claim them */
     size_t requeued = requeue_leases (self, worker, why);
     if (why == FLING_WORKER_LEFT)
         FLING_LOG_LIMITED (FLING_LOG_INFO, "worker left name=%s pid=%" PRIu32 " requeued=%zu",
