@@ -45,13 +45,16 @@ bool fling_endpoint_is_local (const char *endpoint)
 }
 
 /* The connection cap when none is given: what the descriptor limit
-   leaves after a reserve for the store's segments and libzmq's own. */
+   leaves after a reserve for the store's segments, libzmq's own, and the
+   connections libzmq accepts in a flood before the broker closes them (a
+   quarter of the limit, at least 128). */
 static uint64_t auto_max_connections (void)
 {
     struct rlimit limit;
     if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
         return AUTO_CONNECTIONS;
-    uint64_t room = limit.rlim_cur > FD_RESERVE + 16 ? limit.rlim_cur - FD_RESERVE : 16;
+    uint64_t reserve = limit.rlim_cur / 4 > FD_RESERVE ? limit.rlim_cur / 4 : FD_RESERVE;
+    uint64_t room = limit.rlim_cur > reserve + 16 ? limit.rlim_cur - reserve : 16;
     return room < AUTO_CONNECTIONS ? room : AUTO_CONNECTIONS;
 }
 

@@ -24,8 +24,13 @@
 
 #define CLOSING_FORGET_MS 10000 /* a closed record whose DISCONNECTED never came */
 
+
+/* Group keys: "a:" + a client address, or "k:" + a public key (Z85). */
+#define GROUP_KEY_SIZE (2 + (FLING_CURVE_KEY_TEXT > INET6_ADDRSTRLEN ? FLING_CURVE_KEY_TEXT \
+                                                                     : INET6_ADDRSTRLEN))
+
 typedef struct {
-    char key[FLING_CURVE_KEY_TEXT > INET6_ADDRSTRLEN ? FLING_CURVE_KEY_TEXT : INET6_ADDRSTRLEN];
+    char key[GROUP_KEY_SIZE];
     size_t count;          /* open connections in the group */
     fling_dlist_t silent;  /* those not heard from yet, oldest first */
 } group_t;
@@ -99,15 +104,19 @@ static void group_join (conn_t *conn, group_t *group)
 
 /* ---- records ------------------------------------------------------------- */
 
+/* "a:" and the client's address, the key of its group. */
 static void address_text (const conn_t *conn, char *out, size_t size)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&conn->addr;
+    snprintf (out, size, "a:");
     if (sa->sa_family == AF_INET)
-        inet_ntop (AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+        inet_ntop (AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out + 2,
+                   (socklen_t)size - 2);
     else if (sa->sa_family == AF_INET6)
-        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out + 2,
+                   (socklen_t)size - 2);
     else
-        snprintf (out, size, "local");
+        snprintf (out, size, "a:local");
 }
 
 /* Takes a record out of every count and list (it stays in by_fd). */
@@ -170,7 +179,10 @@ static int grow (fling_conns_t *self, int fd)
 }
 
 /* Makes room for one more connection in `group` (NULL: the total only):
-   pushes out its oldest silent connection, if there is one. */
+   pushes out its oldest silent connection, if there is one. The newest
+   wins: a real client speaks within milliseconds of its handshake and is
+   silent no more, while a flood of silent connections only pushes out its
+   own older ones. */
 static bool make_room (fling_conns_t *self, fling_dlist_t *silent, bool group_list, int64_t now_ms)
 {
     fling_dlink_t *oldest = silent->head;
@@ -221,22 +233,20 @@ static conn_t *accept_conn (fling_conns_t *self, int fd, uint8_t which, int64_t 
                            "connection refused: %zu open, the limit (--max-connections)", self->open);
         return conn;
     }
-    group_t *group = NULL;
-    if (!self->auth) {
-        char address[INET6_ADDRSTRLEN];
-        address_text (conn, address, sizeof address);
-        group = (group_t *)zhashx_lookup (self->groups, address);
-        if (group && group->count >= self->limits.max_key_connections &&
-            !make_room (self, &group->silent, true, now_ms)) {
-            refuse_conn (self, conn, &self->counters.refused_key, now_ms);
-            FLING_LOG_LIMITED (FLING_LOG_WARN, "connection refused: %zu open from %s, the limit "
-                                               "(--max-key-connections)",
-                               group->count, group->key);
-            return conn;
-        }
-        if (!group)
-            group = group_of (self, address);
+    /* Grouped by client address until it speaks: then, with CURVE, by key. */
+    char address[GROUP_KEY_SIZE];
+    address_text (conn, address, sizeof address);
+    group_t *group = (group_t *)zhashx_lookup (self->groups, address);
+    if (group && group->count >= self->limits.max_key_connections &&
+        !make_room (self, &group->silent, true, now_ms)) {
+        refuse_conn (self, conn, &self->counters.refused_key, now_ms);
+        FLING_LOG_LIMITED (FLING_LOG_WARN, "connection refused: %zu open from %s, the limit "
+                                           "(--max-key-connections)",
+                           group->count, group->key);
+        return conn;
     }
+    if (!group)
+        group = group_of (self, address);
     self->open++;
     fling_dlist_push_tail (&self->silent, &conn->silent_all);
     if (group)
@@ -316,7 +326,10 @@ static fling_conn_verdict_t bind_conn (fling_conns_t *self, conn_t *conn, const 
         close_conn (self, conn, &self->counters.revoked_closed, now_ms);
         return FLING_CONN_DROP;
     }
-    group_t *group = group_of (self, principal->key);
+    group_leave (self, conn); /* its address's group: from now on its key's */
+    char key[GROUP_KEY_SIZE];
+    snprintf (key, sizeof key, "k:%s", principal->key);
+    group_t *group = group_of (self, key);
     if (!group || group->count >= self->limits.max_key_connections) {
         close_conn (self, conn, &self->counters.refused_key, now_ms);
         FLING_LOG_LIMITED (FLING_LOG_WARN, "connection closed: key name=%s has %zu open, the "

@@ -60,7 +60,11 @@ zsock_t *attack_dealer (const attack_t *a, const char *endpoint)
     zsock_set_sndhwm (sock, 0);
     zsock_set_rcvhwm (sock, a->no_read ? 1 : 0);
     zsock_set_sndtimeo (sock, 1000);
-    if (zsock_connect (sock, "%s", endpoint)) {
+    /* libzmq's source-address form: tcp://SOURCE:0;HOST:PORT */
+    int rc = a->source && strncmp (endpoint, "tcp://", 6) == 0
+                 ? zsock_connect (sock, "tcp://%s:0;%s", a->source, endpoint + 6)
+                 : zsock_connect (sock, "%s", endpoint);
+    if (rc) {
         zsock_destroy (&sock);
         return NULL;
     }

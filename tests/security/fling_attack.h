@@ -19,6 +19,7 @@ typedef struct {
     fling_curve_client_t curve;
     const char *worker_key;      /* badinput: the worker's secret, for the worker endpoint */
     const char *plain;           /* USER:PASSWORD: a PLAIN client (wrong mechanism) */
+    const char *source;          /* connect from this local address (another "host") */
     uint64_t count;       /* tasks or results */
     uint64_t names;       /* distinct made-up names (0: --name) */
     uint64_t messages;    /* READYs per connection */

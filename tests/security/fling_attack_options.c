@@ -15,6 +15,7 @@ static const fling_option_t options[] = {
     {"--curve-broker-key", NULL, FLING_OPT_TEXT, FIELD (curve.broker_key), 0, 0, 0, NULL, "K", "",
      NULL},
     {"--curve-key", NULL, FLING_OPT_TEXT, FIELD (curve.key), 0, 0, 0, NULL, "F", "", NULL},
+    {"--source", NULL, FLING_OPT_TEXT, FIELD (source), 0, 0, 64, NULL, "ADDR", "", NULL},
     {"--plain", NULL, FLING_OPT_TEXT, FIELD (plain), 0, 0, 0, NULL, "USER:PASS", "", NULL},
     {"--worker-curve-key", NULL, FLING_OPT_TEXT, FIELD (worker_key), 0, 0, 0, NULL, "F", "", NULL},
     {"--count", NULL, FLING_OPT_U64, FIELD (count), 0, 0, 100000000, NULL, "N", "", NULL},
