@@ -144,10 +144,11 @@ fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_
     if (use == FLING_QUEUE_FOR_WORKER)
         room -= room / 4;
     /* A READY may find the table full of names that READYs of this very
-       turn gave up: sweep them now (at most every 100 ms). Only here: a
-       SUBMIT keeps a queue pointer across records, a READY does not. */
+       turn gave up: sweep them now (again at once while sweeps free
+       something, else at most every 100 ms). Only here: a SUBMIT keeps a
+       queue pointer across records, a READY does not. */
     if (use == FLING_QUEUE_FOR_WORKER && self->queue_count >= room && self->names_sweep &&
-        self->now_ms - self->names_swept_ms >= 100)
+        (self->names_swept_last || self->now_ms - self->names_swept_ms >= 100))
         sweep_names (self);
     if (use != FLING_QUEUE_RECOVERED && self->queue_count >= room) {
         errno = ENOSPC;
@@ -231,6 +232,7 @@ static void sweep_names (fling_broker_t *self)
     }
     self->queue_count = kept;
     self->counters.names_freed += freed;
+    self->names_swept_last = freed;
     if (freed)
         fling_debug ("task names forgotten: %zu (no task, no worker); %zu held", freed, kept);
 }

@@ -123,6 +123,7 @@ struct fling_broker {
     fling_owners_t *owners; /* CURVE: the key that held a dead worker's tasks */
     bool names_sweep;     /* a name may have lost its last task or worker */
     int64_t names_swept_ms;
+    size_t names_swept_last; /* names the last sweep freed */
     fling_conns_t *conns; /* connections and their limits */
     atomic_int rescan;    /* SIGHUP: read the allowed directory again */
     int64_t next_rescan_ms;

@@ -31,7 +31,7 @@ def test():
     with SecurityCluster("claims", curve=True) as c:
         c.keygen("w1", "worker")
         c.keygen("w2", "worker")
-        c.start_broker("--store", "memory", "--worker-timeout-ms", "3000")
+        c.start_broker("--worker-timeout-ms", "3000", store="memory")
         a = c.start_worker("--pool-size", "1", "--prefetch", "0", name="A", key="w1")
         load = c.start_load("--count", "1", "--name", "test.block", "--ms", "8000")
         assert c.load_summary(load, 30)["accepted"] == 1

@@ -38,7 +38,7 @@ def idle_flood(curve, source=None):
     with SecurityCluster(name, broker_nofile=NOFILE, curve=curve) as c:
         if curve:
             c.keygen("squatter", "producer")
-        broker = c.start_broker("--store", "disk")
+        broker = c.start_broker(store="disk")
         c.start_worker("--pool-size", "2")
         time.sleep(0.5)
         baseline = fd_count(broker)
@@ -87,7 +87,7 @@ def garbage(kind):
 def s10_slowloris_and_garbage(curve):
     name = "s10-curve" if curve else "s10"
     with SecurityCluster(name, broker_nofile=NOFILE, curve=curve) as c:
-        broker = c.start_broker("--store", "disk")
+        broker = c.start_broker(store="disk")
         c.start_worker("--pool-size", "2")
         time.sleep(0.5)
         baseline = fd_count(broker)

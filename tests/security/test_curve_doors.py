@@ -105,7 +105,7 @@ def check_s05_mechanisms(c):
 
 def test_doors():
     with SecurityCluster("curve-doors", curve=True) as c:
-        c.start_broker("--store", "memory")
+        c.start_broker(store="memory")
         c.start_worker("--pool-size", "2")
         before = c.stats()
         assert before["security"]["curve"] is True and before["security"]["allowed_keys"] == 3
@@ -166,14 +166,14 @@ def test_start_up():
         print("  S08 refused:", log.strip().splitlines()[-1], flush=True)
         assert "not loopback" in log
     with SecurityCluster("curve-loopback") as c:
-        broker = c.start_broker("--store", "memory")
+        broker = c.start_broker(store="memory")
         addresses = listening(broker.pid)
         print("  S08 CURVE off, default binds:", addresses, flush=True)
         assert addresses and all(a.startswith("127.0.0.1:") for a in addresses), addresses
         assert "CURVE off" in broker.log()
         c.stop(broker)
-        broker = c.start_broker("--store", "memory", "--producer-endpoint", "tcp://0.0.0.0:*",
-                                "--insecure-bind", name="broker-open")
+        broker = c.start_broker("--producer-endpoint", "tcp://0.0.0.0:*",
+                                "--insecure-bind", name="broker-open", store="memory")
         addresses = listening(broker.pid)
         print("  S08 with --insecure-bind:", addresses, flush=True)
         assert any(a.startswith("0.0.0.0:") for a in addresses), addresses

@@ -37,7 +37,7 @@ def revoke_during_work():
     with SecurityCluster("revocation", curve=True) as c:
         c.keygen("w1", "worker")
         c.keygen("w2", "worker")
-        c.start_broker("--store", "memory")
+        c.start_broker(store="memory")
         c.start_worker("--pool-size", "2", "--prefetch", "0", name="A", key="w1")
         load = c.start_load("--count", str(TASKS), "--name", "test.block", "--ms", "2000")
         settle(lambda: starts_by(c, "A") >= 2, 20, "tasks started on A")
@@ -70,7 +70,7 @@ def revoke_during_work():
 def sighup_revokes_at_once():
     with SecurityCluster("revocation-hup", curve=True) as c:
         c.keygen("w1", "worker")
-        broker = c.start_broker("--store", "memory", "--curve-rescan-ms", "60000")
+        broker = c.start_broker("--curve-rescan-ms", "60000", store="memory")
         c.start_worker(name="A", key="w1")
         assert worker_names(c) == ["A"]
         c.revoke("w1")
