@@ -28,6 +28,10 @@ typedef struct {
    producer key), without CURVE anyone may ask. */
 static const char *admin_answer;
 
+/* The sequence of the battery's one good task: new each run, so that a
+   key's fixed id prefix (CURVE) does not make a second run DUPLICATE. */
+static uint64_t good_seq;
+
 static uint8_t header_bytes[4] = {'F', 'L', 1, 0};
 
 static zframe_t *header (uint8_t cmd)
@@ -132,9 +136,9 @@ static size_t producer_cases (case_t *cases, uint64_t prefix)
           bytes ("{\"op\":\"rm -rf\"}", 15));
     CASE ("PING", "PONG", header (FLING_CMD_PING));
     CASE ("a good task", "ACK:OK", header (FLING_CMD_SUBMIT), submit_fields (7, 1),
-          one_record (prefix, 100, "attack.once", 2));
+          one_record (prefix, good_seq, "attack.once", 2));
     CASE ("the same task again", "ACK:DUPLICATE", header (FLING_CMD_SUBMIT), submit_fields (8, 1),
-          one_record (prefix, 100, "attack.once", 2));
+          one_record (prefix, good_seq, "attack.once", 2));
     return n;
 }
 
@@ -273,6 +277,7 @@ int attack_bad_input (const attack_t *a)
     if (fling_curve_client_apply (&a->curve, NULL, &prefix, error, sizeof error) || !prefix)
         prefix = 0x6261642d696e7075ull ^ (uint64_t)fling_clock_us ();
     admin_answer = curve ? "FORBIDDEN" : "ADMIN_REPLY";
+    good_seq = (uint64_t)fling_clock_us ();
     static case_t cases[64];
     int failed = 0;
     bool first = true;
