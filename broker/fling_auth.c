@@ -48,8 +48,6 @@ fling_role_t fling_role_parse (const char *text)
 
 bool fling_auth_permits (fling_role_t role, bool worker_socket, fling_cmd_t cmd)
 {
-    if (role == FLING_ROLE_NONE)
-        return false;
     if (worker_socket)
         return role == FLING_ROLE_WORKER;
     switch (cmd) {
@@ -57,7 +55,7 @@ bool fling_auth_permits (fling_role_t role, bool worker_socket, fling_cmd_t cmd)
         return role == FLING_ROLE_PRODUCER;
     case FLING_CMD_ADMIN:
         return role == FLING_ROLE_ADMIN;
-    case FLING_CMD_PING:
+    case FLING_CMD_PING: /* liveness: every listed key, even one with no known role */
     case FLING_CMD_PONG:
     case FLING_CMD_BYE:
     case FLING_CMD_ERROR:
@@ -107,7 +105,7 @@ static void scan_cert (fling_auth_t *self, const char *path, const char *file)
     fling_log_printable (p->name, sizeof p->name, name, strlen (name));
     if (news && role == FLING_ROLE_NONE)
         fling_warn ("allowed key name=%s file=%s has no known role (producer, worker, admin): it "
-                    "may do nothing",
+                    "may only PING",
                     p->name, file);
     else if (news)
         fling_info ("allowed key name=%s role=%s file=%s%s", p->name, fling_role_name (role), file,

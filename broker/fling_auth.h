@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 typedef enum {
-    FLING_ROLE_NONE = 0, /* missing or unknown role: may do nothing */
+    FLING_ROLE_NONE = 0, /* missing or unknown role: may only PING */
     FLING_ROLE_PRODUCER,
     FLING_ROLE_WORKER,
     FLING_ROLE_ADMIN,
@@ -79,8 +79,9 @@ size_t fling_auth_key_count (const fling_auth_t *self);
 
 /*  May a key of `role` send `cmd` on the worker socket (`worker_socket`)
     or on the producer socket? Producers SUBMIT, workers do everything on
-    the worker socket, admins send ADMIN; PING and the no-ops (PONG, BYE,
-    ERROR) are open to every role. */
+    the worker socket, admins send ADMIN; on the producer socket PING and
+    the no-ops (PONG, BYE, ERROR) are open to every listed key, even one
+    without a known role (a health check's). */
 bool fling_auth_permits (fling_role_t role, bool worker_socket, fling_cmd_t cmd);
 
 const char *fling_role_name (fling_role_t role);

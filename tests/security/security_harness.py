@@ -87,3 +87,13 @@ def settle(predicate, timeout, what):
 
 def elapsed(start):
     return "%.1fs" % (time.monotonic() - start)
+
+
+def sanitized(bin_dir):
+    """True when the programs are built with AddressSanitizer (tools/test
+    --sanitize): their memory figures then include ASan's shadow and
+    quarantine, so memory bounds are looser and "back to baseline" is not
+    checked."""
+    out = subprocess.run(["ldd", os.path.join(bin_dir, "fling-broker")], capture_output=True,
+                         text=True, timeout=10).stdout
+    return "libasan" in out
