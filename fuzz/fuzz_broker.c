@@ -68,6 +68,17 @@ static zsock_t *client (const char *endpoint, zcert_t *cert, zcert_t *server)
     return sock;
 }
 
+/* At exit, before czmq's own clean-up (registered earlier, so run later):
+   stop the broker's thread, then close what it and the clients hold. */
+static void stop_broker (void)
+{
+    fling_broker_stop (broker);
+    pthread_join (thread, NULL);
+    zsock_destroy (&producer);
+    zsock_destroy (&worker);
+    fling_broker_destroy (&broker);
+}
+
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -100,6 +111,9 @@ int LLVMFuzzerInitialize (int *argc, char ***argv)
         abort ();
     producer = client (fling_broker_endpoint (broker, "producer"), keys[1], keys[0]);
     worker = client (fling_broker_endpoint (broker, "worker"), keys[2], keys[0]);
+    for (int i = 0; i < 3; i++)
+        zcert_destroy (&keys[i]);
+    atexit (stop_broker);
     return 0;
 }
 
