@@ -96,10 +96,10 @@ int fling_access_open (fling_broker_t *self)
         return -1;
     /* One producer key may hold half of what the broker holds, unless told. */
     const fling_broker_config_t *c = &self->config;
-    self->limits = fling_limits_new (c->max_producer_tasks ? c->max_producer_tasks
-                                                           : (c->max_tasks + 1) / 2,
-                                     c->max_producer_bytes ? c->max_producer_bytes
-                                                           : (c->max_bytes + 1) / 2);
+    self->limits = fling_limits_new (
+        c->max_producer_tasks ? c->max_producer_tasks : (c->max_tasks + 1) / 2,
+        c->max_producer_bytes ? c->max_producer_bytes : (c->max_bytes + 1) / 2,
+        c->max_producer_names ? c->max_producer_names : (c->max_names + 1) / 2);
     if (!self->limits)
         return -1;
     fling_conns_limits_t limits = {

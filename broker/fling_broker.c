@@ -206,7 +206,8 @@ void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
     fling_idmap_remove (self->ids, &id);
     self->bytes -= task->size;
     if (self->auth)
-        fling_limits_producer_remove (self->limits, fling_task_id_producer (&id), task->size);
+        fling_limits_producer_remove (self->limits, fling_task_id_producer (&id), task->queue,
+                                      task->size);
     if (fling_queue_held (task->queue) <= 1)
         self->names_sweep = true; /* this was its last task (it is still counted here) */
     fling_btask_destroy (&task);
@@ -299,13 +300,14 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
         fling_btask_new (record, queue, attempt, fling_queue_settings (queue)->timeout_ms);
     if (!task)
         return FLING_REASON_UNAVAILABLE;
-    if ((self->auth &&
-         fling_limits_producer_add (self->limits, fling_task_id_producer (&record->id),
-                                    task->size)) ||
-        fling_idmap_insert (self->ids, &record->id, task)) {
-        if (self->auth && fling_idmap_lookup (self->ids, &record->id) != task)
-            fling_limits_producer_remove (self->limits, fling_task_id_producer (&record->id),
-                                          task->size);
+    uint64_t tag = fling_task_id_producer (&record->id);
+    if (self->auth && fling_limits_producer_add (self->limits, tag, queue, task->size)) {
+        fling_btask_destroy (&task);
+        return FLING_REASON_UNAVAILABLE;
+    }
+    if (fling_idmap_insert (self->ids, &record->id, task)) {
+        if (self->auth)
+            fling_limits_producer_remove (self->limits, tag, queue, task->size);
         fling_btask_destroy (&task);
         return FLING_REASON_UNAVAILABLE;
     }
@@ -953,7 +955,7 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
         }
         self->bytes += task->size;
         if (self->auth && fling_limits_producer_add (self->limits,
-                                                     fling_task_id_producer (&event->id),
+                                                     fling_task_id_producer (&event->id), queue,
                                                      task->size))
             return -1;
     }

@@ -103,6 +103,9 @@ static const fling_option_t options[] = {
     {"--max-producer-bytes", "FLING_MAX_PRODUCER_BYTES", FLING_OPT_U64, FIELD (max_producer_bytes),
      0, 0, UINT64_MAX, NULL, "N",
      "CURVE: task bytes one producer key may hold; 0 = half of --max-bytes", NULL},
+    {"--max-producer-names", "FLING_MAX_PRODUCER_NAMES", FLING_OPT_U64, FIELD (max_producer_names),
+     0, 0, UINT64_MAX, NULL, "N",
+     "CURVE: task names one producer key may hold tasks under; 0 = half\nof --max-names", NULL},
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
@@ -290,9 +293,11 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  (int)config->insecure_bind, config->max_connections, config->max_key_connections,
                  config->idle_timeout_ms);
     fling_debug ("config max_names=%" PRIu64 " max_worker_names=%u max_worker_credit=%u"
-                 " max_producer_tasks=%" PRIu64 " max_producer_bytes=%" PRIu64,
+                 " max_producer_tasks=%" PRIu64 " max_producer_bytes=%" PRIu64
+                 " max_producer_names=%" PRIu64,
                  config->max_names, config->max_worker_names, config->max_worker_credit,
-                 config->max_producer_tasks, config->max_producer_bytes);
+                 config->max_producer_tasks, config->max_producer_bytes,
+                 config->max_producer_names);
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);

@@ -70,6 +70,7 @@ typedef struct {
     unsigned max_worker_credit;              /* tasks a worker may hold, per class */
     uint64_t max_producer_tasks;             /* CURVE: tasks one producer key holds; 0 = half */
     uint64_t max_producer_bytes;             /* CURVE: bytes one producer key holds; 0 = half */
+    uint64_t max_producer_names;             /* CURVE: names one producer key holds tasks in; 0 = half */
     fling_log_level_t log_level;
     int ready_fd; /* -1 = none */
 } fling_broker_config_t;

@@ -74,16 +74,16 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (fling_idmap_size (self->ids) >= self->config.max_tasks ||
         self->bytes + record->raw_size > self->config.max_bytes)
         return FLING_REASON_QUEUE_FULL;
-    /* With CURVE each producer key holds at most its share (SECURITY.md). */
-    if (self->auth && !fling_limits_producer_room (self->limits,
-                                                   fling_task_id_producer (&record->id),
-                                                   record->raw_size)) {
-        self->counters.producer_full++;
-        return FLING_REASON_QUEUE_FULL;
-    }
     fling_queue_t *queue = queue_of (self, record, last_queue);
     if (!queue)
         return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
+    /* With CURVE each producer key holds at most its share (SECURITY.md). */
+    if (self->auth && fling_limits_producer_room (self->limits,
+                                                  fling_task_id_producer (&record->id), queue,
+                                                  record->raw_size)) {
+        self->counters.producer_full++;
+        return FLING_REASON_QUEUE_FULL;
+    }
     if (fling_queue_held (queue) >= self->config.max_queue_tasks)
         return FLING_REASON_QUEUE_FULL;
     fling_reason_t status = fling_broker_hold_task (self, record, queue, 0, accepted);

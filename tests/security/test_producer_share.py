@@ -59,6 +59,25 @@ def fair_share(c):
     c.wait_done(3000 + 2000, 60)
 
 
+def name_share():
+    """A key that spreads one task over each of many made-up names holds at
+    most half the name table (before: 10,000 tiny tasks under distinct
+    names filled it for everyone, across restarts)."""
+    with SecurityCluster("producer-names", curve=True) as c:
+        c.keygen("mallory", "producer")
+        c.start_broker("--max-names", "1000", store="disk")
+        spread = c.attack("submit", "--count", 800, "--names", 800, "--timeout-ms", 5000,
+                          key="mallory")
+        print("  mallory spreads 800 tasks over 800 names:", spread, flush=True)
+        assert spread.get("OK") == 500 and spread.get("QUEUE_FULL") == 300, spread
+        fresh = c.start_load("--count", "100", "--name",
+                             ",".join("fresh.%d" % i for i in range(100)), name="fresh")
+        summary = c.load_summary(fresh, 60)
+        print("  another key's 100 new names:", summary["accepted"], flush=True)
+        assert summary["accepted"] == 100, summary
+        c.producer_ledgers.clear()  # no worker serves those names, on purpose
+
+
 def purge(c):
     r = c.fling("queue", "purge", "nobody.serves.this", key="producer")
     assert r.returncode == 1 and "FORBIDDEN" in r.stderr, r
@@ -84,6 +103,7 @@ def test():
         fair_share(c)
         purge(c)
         c.check()
+    name_share()
 
 
 if __name__ == "__main__":
