@@ -88,6 +88,15 @@ zmsg_t *attack_recv (zsock_t *sock, int timeout_ms, fling_msg_t *out)
     return msg;
 }
 
+/* Ends the JSON line with a count per reason seen ("FORBIDDEN": 3...). */
+static void end_line (const uint64_t counts[FLING_REASON_MAX + 1])
+{
+    for (int r = 0; r <= FLING_REASON_MAX; r++)
+        if (counts[r])
+            printf (",\"%s\":%" PRIu64, fling_reason_name (r), counts[r]);
+    printf ("}\n");
+}
+
 /* ---- submit ---------------------------------------------------------------- */
 
 static void task_name (const attack_t *a, uint64_t i, char *out, size_t size)
@@ -146,10 +155,7 @@ static int do_submit (const attack_t *a)
     printf ("{\"action\":\"submit\",\"prefix\":\"%016" PRIx64 "\",\"sent\":%" PRIu64
             ",\"answered\":%" PRIu64 ",\"errors\":%" PRIu64,
             prefix, sent, answered, errors);
-    for (int r = 0; r <= FLING_REASON_MAX; r++)
-        if (statuses[r])
-            printf (",\"%s\":%" PRIu64, fling_reason_name (r), statuses[r]);
-    printf ("}\n");
+    end_line (statuses);
     zsock_destroy (&sock);
     return 0;
 }
@@ -254,10 +260,7 @@ static int do_worker (const attack_t *a)
     printf ("{\"action\":\"worker\",\"readies\":%" PRIu64 ",\"dispatched\":%" PRIu64
             ",\"taken\":%" PRIu64 ",\"pongs\":%" PRIu64 ",\"errors\":%" PRIu64,
             readies, dispatched, taken, pongs, errors);
-    for (int r = 0; r <= FLING_REASON_MAX; r++)
-        if (reasons[r])
-            printf (",\"%s\":%" PRIu64, fling_reason_name (r), reasons[r]);
-    printf ("}\n");
+    end_line (reasons);
     for (size_t c = 0; socks && c < connections; c++)
         zsock_destroy (&socks[c]);
     free (socks);
@@ -300,10 +303,7 @@ static int do_admin (const attack_t *a)
     printf ("{\"action\":\"admin\",\"sent\":%" PRIu64 ",\"replies\":%" PRIu64
             ",\"reply_bytes\":%" PRIu64 ",\"errors\":%" PRIu64,
             sent, replies, bytes, errors);
-    for (int r = 0; r <= FLING_REASON_MAX; r++)
-        if (reasons[r])
-            printf (",\"%s\":%" PRIu64, fling_reason_name (r), reasons[r]);
-    printf ("}\n");
+    end_line (reasons);
     zsock_destroy (&sock);
     return 0;
 }
