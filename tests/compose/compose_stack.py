@@ -153,6 +153,10 @@ class Stack:
 
     # ---- the host side: fling tools over the published ports ------------
 
+    @staticmethod
+    def image():
+        return IMAGE
+
     def fetch_keys(self):
         """CURVE is on in the compose file: the host's tools need the admin's
         and the producer's secrets and the broker's public key, which the
