@@ -20,7 +20,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/fling --shell /usr/sbin/nologin fling \
  && mkdir -p /var/lib/fling /var/lib/fling-ledger \
- && chown fling:fling /var/lib/fling /var/lib/fling-ledger
+      /var/lib/fling-keys/broker /var/lib/fling-keys/producer /var/lib/fling-keys/worker \
+      /var/lib/fling-keys/admin \
+ && chown fling:fling /var/lib/fling /var/lib/fling-ledger \
+ && chown -R fling:fling /var/lib/fling-keys \
+ && chmod 700 /var/lib/fling-keys/broker /var/lib/fling-keys/producer /var/lib/fling-keys/worker \
+      /var/lib/fling-keys/admin
 COPY --from=build /opt/fling /opt/fling
 RUN rm -rf /opt/fling/include /opt/fling/lib/cmake /opt/fling/lib/pkgconfig /opt/fling/lib/*.a
 ENV PATH=/opt/fling/bin:$PATH \

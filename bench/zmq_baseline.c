@@ -1,9 +1,13 @@
 /*  zmq_baseline.c - raw libzmq throughput, the yardstick for bench/run.
 
-    Usage: zmq_baseline direct|hop COUNT PAYLOAD_BYTES
+    Usage: zmq_baseline direct|hop|hop-curve COUNT PAYLOAD_BYTES
 
-    direct  sender PUSH --tcp--> receiver PULL
-    hop     sender PUSH --tcp--> proxy PULL | zmq_proxy | PUSH --tcp--> receiver PULL
+    direct     sender PUSH --tcp--> receiver PULL
+    hop        sender PUSH --tcp--> proxy PULL | zmq_proxy | PUSH --tcp--> receiver PULL
+    hop-curve  the same with CurveZMQ on both links (the proxy and the receiver
+               are CURVE servers, each with its key pair): the yardstick for
+               fling with CURVE on. No ZAP handler: authentication costs only
+               at the handshake, encryption on every message, as in fling.
 
     Each role is its own process (fork), as fling's producer, broker and
     worker are, all on 127.0.0.1 with ports the kernel picked. One message
@@ -16,6 +20,7 @@
 */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +36,28 @@ static int64_t now_ns (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CURVE keys (hop-curve): made before the roles fork, so each has them. */
+static bool curve;
+static char server_public[41], server_secret[41], client_public[41], client_secret[41];
+
+static void die (const char *what);
+
+static void curve_server (void *sock)
+{
+    int on = 1;
+    if (curve && (zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &on, sizeof on) ||
+                  zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, server_secret, 40)))
+        die ("CURVE server options");
+}
+
+static void curve_client (void *sock)
+{
+    if (curve && (zmq_setsockopt (sock, ZMQ_CURVE_SERVERKEY, server_public, 40) ||
+                  zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, client_public, 40) ||
+                  zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, client_secret, 40)))
+        die ("CURVE client options");
 }
 
 static void die (const char *what)
@@ -55,6 +82,7 @@ static void receiver (int report, long count, size_t bytes)
     void *ctx = zmq_ctx_new ();
     void *pull = zmq_socket (ctx, ZMQ_PULL);
     char endpoint[256];
+    curve_server (pull);
     bind_any (pull, endpoint, sizeof endpoint);
     if (write (report, endpoint, sizeof endpoint) != (ssize_t)sizeof endpoint)
         die ("report endpoint");
@@ -81,9 +109,11 @@ static void proxy (int report, const char *downstream)
     void *ctx = zmq_ctx_new ();
     void *front = zmq_socket (ctx, ZMQ_PULL);
     void *back = zmq_socket (ctx, ZMQ_PUSH);
+    curve_client (back);
     if (zmq_connect (back, downstream) != 0)
         die ("zmq_connect proxy");
     char endpoint[256];
+    curve_server (front);
     bind_any (front, endpoint, sizeof endpoint);
     if (write (report, endpoint, sizeof endpoint) != (ssize_t)sizeof endpoint)
         die ("report endpoint");
@@ -97,6 +127,7 @@ static int64_t sender (const char *upstream, long count, size_t bytes)
     void *push = zmq_socket (ctx, ZMQ_PUSH);
     int linger = -1;
     zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
+    curve_client (push);
     if (zmq_connect (push, upstream) != 0)
         die ("zmq_connect");
     char *payload = malloc (bytes);
@@ -147,10 +178,15 @@ static int read_all (int fd, void *buf, size_t size)
 
 int main (int argc, char **argv)
 {
-    if (argc != 4 || (strcmp (argv[1], "direct") && strcmp (argv[1], "hop"))) {
-        fprintf (stderr, "usage: zmq_baseline direct|hop COUNT PAYLOAD_BYTES\n");
+    if (argc != 4 ||
+        (strcmp (argv[1], "direct") && strcmp (argv[1], "hop") && strcmp (argv[1], "hop-curve"))) {
+        fprintf (stderr, "usage: zmq_baseline direct|hop|hop-curve COUNT PAYLOAD_BYTES\n");
         return 2;
     }
+    curve = strcmp (argv[1], "hop-curve") == 0;
+    if (curve && (zmq_curve_keypair (server_public, server_secret) ||
+                  zmq_curve_keypair (client_public, client_secret)))
+        die ("zmq_curve_keypair");
     long count = atol (argv[2]);
     size_t bytes = (size_t)atol (argv[3]);
     if (count <= 0 || bytes == 0) {
@@ -163,7 +199,7 @@ int main (int argc, char **argv)
     if (read_all (recv_fd, recv_ep, sizeof recv_ep))
         die ("receiver endpoint");
     memcpy (target, recv_ep, sizeof target);
-    if (strcmp (argv[1], "hop") == 0) {
+    if (strcmp (argv[1], "direct") != 0) {
         int fds[2];
         if (pipe (fds) != 0)
             die ("pipe");

@@ -7,6 +7,7 @@
 */
 #include "fling_broker_private.h"
 #include "fling_log.h"
+#include "fling_ratelog.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -15,6 +16,27 @@
 #define DEAD_LIST_DEFAULT 100
 #define DEAD_LIST_MAX     10000
 #define DEAD_PAYLOAD_SHOWN 200
+#define PAGE_DEFAULT      100  /* queues and workers in one stats reply */
+#define PAGE_MAX          1000
+#define NAMES_SHOWN       32   /* of one worker, in stats */
+
+/* A page of a list in a request: "<what>_offset" and "<what>_limit"
+   (default PAGE_DEFAULT, at most PAGE_MAX). -1 for a bad value. */
+static int page_of (json_t *request, const char *what, size_t *offset, size_t *limit)
+{
+    char key[64];
+    snprintf (key, sizeof key, "%s_offset", what);
+    json_t *o = json_object_get (request, key);
+    snprintf (key, sizeof key, "%s_limit", what);
+    json_t *l = json_object_get (request, key);
+    json_int_t off = o ? json_integer_value (o) : 0, lim = l ? json_integer_value (l) : PAGE_DEFAULT;
+    if ((o && !json_is_integer (o)) || (l && !json_is_integer (l)) || off < 0 || lim < 0 ||
+        lim > PAGE_MAX)
+        return -1;
+    *offset = (size_t)off;
+    *limit = (size_t)lim;
+    return 0;
+}
 
 static json_t *counters_json (const fling_broker_counters_t *c)
 {
@@ -35,7 +57,10 @@ static json_t *counters_json (const fling_broker_counters_t *c)
         {"lease_expired", c->lease_expired}, {"store_full", c->store_full},
         {"unavailable", c->unavailable}, {"holding_leased", c->holding_leased},
         {"holding_ignored", c->holding_ignored}, {"dead_retried", c->dead_retried},
-        {"dead_purged", c->dead_purged},
+        {"dead_purged", c->dead_purged}, {"forbidden_ids", c->forbidden_ids},
+        {"producer_full", c->producer_full}, {"names_refused", c->names_refused},
+        {"names_freed", c->names_freed}, {"credit_capped", c->credit_capped},
+        {"deaf_closed", c->deaf_closed}, {"queue_purged", c->queue_purged},
     };
     for (size_t i = 0; counters && i < sizeof values / sizeof values[0]; i++)
         json_object_set_new (counters, values[i].name, json_integer ((json_int_t)values[i].value));
@@ -66,10 +91,10 @@ static json_t *by_reason_json (const uint64_t counts[FLING_REASON_MAX])
     return object;
 }
 
-static json_t *queues_json (fling_broker_t *self)
+static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
 {
     json_t *queues = json_array ();
-    for (size_t i = 0; queues && i < self->queue_count; i++) {
+    for (size_t i = offset; queues && i < self->queue_count && i - offset < limit; i++) {
         fling_queue_t *queue = self->queues[i];
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
@@ -91,24 +116,29 @@ static json_t *per_class (const uint32_t values[FLING_CLASS_COUNT])
                       (json_int_t)values[FLING_CLASS_LOOP]);
 }
 
+/* A worker, with at most NAMES_SHOWN of its names: a reply stays small
+   whatever the workers registered. */
 static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
 {
     json_t *names = json_array ();
-    for (size_t i = 0; names && i < worker->reg_count; i++)
+    for (size_t i = 0; names && i < worker->reg_count && i < NAMES_SHOWN; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
-    return json_pack ("{ss sI so so sI so so sb}", "name", worker->name, "pid",
+    return json_pack ("{ss sI so so sI so sI so sb}", "name", worker->name, "pid",
                       (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
                       "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
-                      "names", names, "running", fling_lookup_running (self, worker), "prover",
-                      worker->prover);
+                      "names", names, "names_total", (json_int_t)worker->reg_count, "running",
+                      fling_lookup_running (self, worker), "prover", worker->prover);
 }
 
-static json_t *workers_json (fling_broker_t *self)
+static json_t *workers_json (fling_broker_t *self, size_t offset, size_t limit)
 {
     json_t *workers = json_array ();
+    size_t i = 0;
     for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers);
-         workers && worker; worker = (fling_bworker_t *)zhashx_next (self->workers))
-        json_array_append_new (workers, worker_json (self, worker));
+         workers && worker && i < offset + limit;
+         worker = (fling_bworker_t *)zhashx_next (self->workers), i++)
+        if (i >= offset)
+            json_array_append_new (workers, worker_json (self, worker));
     return workers;
 }
 
@@ -128,23 +158,62 @@ static size_t suspects_total (fling_broker_t *self)
     return total;
 }
 
-static json_t *stats_json (fling_broker_t *self)
+static json_t *error_json (const char *text);
+
+/* Queues and workers come a page at a time (see page_of), with their
+   totals, so one reply stays small whatever the broker holds. */
+static json_t *stats_json (fling_broker_t *self, json_t *request)
 {
-    return json_pack ("{sI so sI sI sI sI sI sI so so so so so}", "uptime_ms",
+    size_t q_offset, q_limit, w_offset, w_limit;
+    if (page_of (request, "queues", &q_offset, &q_limit) ||
+        page_of (request, "workers", &w_offset, &w_limit))
+        return error_json ("queues_offset, workers_offset: integers from 0; queues_limit, "
+                           "workers_limit: integers from 0 to 1000");
+    json_t *stats = json_pack ("{sI so sI sI sI sI sI sI so so so so so so so}", "uptime_ms",
                       (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
                       "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
                       (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
                       (json_int_t)(self->delayed.count + self->parked.count), "suspects",
                       (json_int_t)suspects_total (self), "dedup_ids",
                       (json_int_t)fling_dedup_size (self->dedup), "counters",
-                      counters_json (&self->counters), "refused", by_reason_json (self->refused), "rejected",
-                      by_reason_json (self->rejected), "queues",
-                      queues_json (self), "workers", workers_json (self));
+                      counters_json (&self->counters), "refused", by_reason_json (self->refused),
+                      "rejected", by_reason_json (self->rejected), "queues",
+                      queues_json (self, q_offset, q_limit), "workers",
+                      workers_json (self, w_offset, w_limit), "security",
+                      fling_access_security_json (self), "connections",
+                      fling_access_connections_json (self));
+    if (stats) {
+        json_object_set_new (stats, "queues_total", json_integer ((json_int_t)self->queue_count));
+        json_object_set_new (stats, "workers_total",
+                             json_integer ((json_int_t)zhashx_size (self->workers)));
+    }
+    return stats;
 }
 
 static json_t *error_json (const char *text)
 {
     return json_pack ("{ss}", "error", text);
+}
+
+/* Removes the waiting tasks of one name (queued, waiting for a retry, or
+   recovered and not yet claimed), as dead_purge does with dead ones: they
+   are gone, and their ids enter the duplicate window. Tasks in flight are
+   left to finish. */
+static json_t *queue_purge (fling_broker_t *self, json_t *request)
+{
+    const char *name = json_string_value (json_object_get (request, "name"));
+    if (!name)
+        return error_json ("queue_purge needs \"name\"");
+    if (self->store_failed)
+        return error_json ("the store failed: the broker is read-only until restarted");
+    fling_queue_t *queue = fling_broker_queue (self, name, strlen (name), FLING_QUEUE_FIND);
+    if (!queue)
+        return json_pack ("{sI sI}", "purged", (json_int_t)0, "in_flight", (json_int_t)0);
+    size_t purged = fling_broker_purge_waiting (self, queue);
+    self->counters.queue_purged += purged;
+    FLING_LOG_LIMITED (FLING_LOG_INFO, "queue purged name=%s tasks=%zu", name, purged);
+    return json_pack ("{sI sI}", "purged", (json_int_t)purged, "in_flight",
+                      (json_int_t)fling_queue_counters (queue)->inflight);
 }
 
 /* ---- the dead-letter queue ------------------------------------------------ */
@@ -242,7 +311,8 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
     else
         self->counters.dead_purged += changed;
     if (changed)
-        fling_info ("dead-letter %s: %zu tasks", retry ? "retry" : "purge", changed);
+        FLING_LOG_LIMITED (FLING_LOG_INFO, "dead-letter %s: %zu tasks", retry ? "retry" : "purge",
+                           changed);
     return json_pack ("{sI}", retry ? "retried" : "purged", (json_int_t)changed);
 }
 
@@ -259,7 +329,9 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
     if (!op)
         reply = error_json ("missing \"op\"");
     else if (strcmp (op, "stats") == 0)
-        reply = stats_json (self);
+        reply = stats_json (self, root);
+    else if (strcmp (op, "queue_purge") == 0)
+        reply = queue_purge (self, root);
     else if (strcmp (op, "dead_list") == 0)
         reply = dead_list (self, root);
     else if (strcmp (op, "dead_retry") == 0)

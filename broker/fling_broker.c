@@ -10,6 +10,7 @@
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_ops.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,8 +49,17 @@ int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *
     if (rc >= 0)
         return 0;
     self->counters.router_unroutable++;
+    /* EAGAIN: its queue is at the high-water mark, so it does not read.
+       Close it: libzmq then frees what it queued for it. */
+    if (err == EAGAIN)
+        fling_broker_close_peer (self, peer);
     errno = err;
     return -1;
+}
+
+void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer)
+{
+    fling_conns_close (self->conns, peer->fd, peer->bytes, peer->size);
 }
 
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
@@ -209,8 +219,10 @@ static void settings_for (const fling_broker_config_t *config, const char *name,
     }
 }
 
+static void sweep_names (fling_broker_t *self);
+
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
-                                   bool create)
+                                   fling_queue_use_t use)
 {
     char key[FLING_NAME_MAX + 1];
     if (name_size > FLING_NAME_MAX) {
@@ -220,9 +232,19 @@ fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_
     memcpy (key, name, name_size);
     key[name_size] = '\0';
     fling_queue_t *queue = (fling_queue_t *)zhashx_lookup (self->queue_index, key);
-    if (queue || !create)
+    if (queue || use == FLING_QUEUE_FIND)
         return queue;
-    if (self->queue_count >= FLING_BROKER_QUEUES_MAX) {
+    uint64_t room = self->config.max_names;
+    if (use == FLING_QUEUE_FOR_WORKER)
+        room -= room / 4;
+    /* A READY may find the table full of names that READYs of this very
+       turn gave up: sweep them now (again at once while sweeps free
+       something, else at most every 100 ms). Only here: a SUBMIT keeps a
+       queue pointer across records, a READY does not. */
+    if (use == FLING_QUEUE_FOR_WORKER && self->queue_count >= room && self->names_sweep &&
+        (self->names_swept_last || self->now_ms - self->names_swept_ms >= 100))
+        sweep_names (self);
+    if (use != FLING_QUEUE_RECOVERED && self->queue_count >= room) {
         errno = ENOSPC;
         return NULL;
     }
@@ -259,13 +281,55 @@ unsigned fling_broker_poison_limit (const fling_btask_t *task)
     return fling_queue_settings (task->queue)->poison_limit;
 }
 
+void fling_broker_name_refused (fling_broker_t *self, const char *name, size_t name_size,
+                                const char *why)
+{
+    char text[FLING_NAME_MAX + 1];
+    self->counters.names_refused++;
+    fling_log_printable (text, sizeof text, name, name_size);
+    if (fling_limits_log_name (self->limits, text, self->now_ms))
+        fling_warn ("task name refused name=%s reason=\"%s\" (logged once a minute per name;"
+                    " names_refused=%" PRIu64 ")",
+                    text, why, self->counters.names_refused);
+}
+
 void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
 {
     fling_task_id_t id;
     fling_btask_id (task, &id);
     fling_idmap_remove (self->ids, &id);
     self->bytes -= task->size;
+    if (self->auth)
+        fling_limits_producer_remove (self->limits, fling_task_id_producer (&id), task->queue,
+                                      task->size);
+    if (fling_queue_held (task->queue) <= 1)
+        self->names_sweep = true; /* this was its last task (it is still counted here) */
     fling_btask_destroy (&task);
+}
+
+/* Forgets the names that hold no task and that no worker serves: a name
+   table filled by made-up names empties again as their peers go. A
+   name's counters in stats start from zero when it comes back. */
+static void sweep_names (fling_broker_t *self)
+{
+    self->names_sweep = false;
+    self->names_swept_ms = self->now_ms;
+    size_t kept = 0, freed = 0;
+    for (size_t i = 0; i < self->queue_count; i++) {
+        fling_queue_t *queue = self->queues[i];
+        if (fling_queue_held (queue) || fling_queue_server_count (queue)) {
+            self->queues[kept++] = queue;
+            continue;
+        }
+        zhashx_delete (self->queue_index, fling_queue_name (queue));
+        fling_queue_destroy (&queue);
+        freed++;
+    }
+    self->queue_count = kept;
+    self->counters.names_freed += freed;
+    self->names_swept_last = freed;
+    if (freed)
+        fling_debug ("task names forgotten: %zu (no task, no worker); %zu held", freed, kept);
 }
 
 void fling_broker_prefetch_id (const fling_broker_t *self, const fling_task_id_t *id)
@@ -330,7 +394,14 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
         fling_btask_new (record, queue, attempt, fling_queue_settings (queue)->timeout_ms);
     if (!task)
         return FLING_REASON_UNAVAILABLE;
+    uint64_t tag = fling_task_id_producer (&record->id);
+    if (self->auth && fling_limits_producer_add (self->limits, tag, queue, task->size)) {
+        fling_btask_destroy (&task);
+        return FLING_REASON_UNAVAILABLE;
+    }
     if (fling_idmap_insert (self->ids, &record->id, task)) {
+        if (self->auth)
+            fling_limits_producer_remove (self->limits, tag, queue, task->size);
         fling_btask_destroy (&task);
         return FLING_REASON_UNAVAILABLE;
     }
@@ -391,13 +462,9 @@ static int heap_push (fling_delayheap_t *heap, fling_btask_t *task)
     return 0;
 }
 
-static fling_btask_t *heap_pop (fling_delayheap_t *heap)
+static void heap_down (fling_delayheap_t *heap, size_t i)
 {
-    if (!heap->count)
-        return NULL;
-    fling_btask_t *top = heap->items[0];
-    heap->items[0] = heap->items[--heap->count];
-    for (size_t i = 0;;) {
+    for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < heap->count && heap_less (heap->items[l], heap->items[m]))
             m = l;
@@ -408,6 +475,15 @@ static fling_btask_t *heap_pop (fling_delayheap_t *heap)
         heap_swap (heap, i, m);
         i = m;
     }
+}
+
+static fling_btask_t *heap_pop (fling_delayheap_t *heap)
+{
+    if (!heap->count)
+        return NULL;
+    fling_btask_t *top = heap->items[0];
+    heap->items[0] = heap->items[--heap->count];
+    heap_down (heap, 0);
     return top;
 }
 
@@ -422,6 +498,41 @@ void fling_broker_delay (fling_broker_t *self, fling_btask_t *task, uint32_t del
     }
     fling_btask_set_state (task, FLING_TASK_DELAYED);
     fling_queue_counters (task->queue)->delayed++;
+}
+
+size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
+{
+    size_t purged = 0;
+    fling_btask_t *task;
+    while ((task = fling_queue_pop (queue))) {
+        fling_broker_finish_task (self, task);
+        purged++;
+    }
+    /* The retry heap: keep the others, heapify again (rare, admin only). */
+    size_t kept = 0;
+    for (size_t i = 0; i < self->delayed.count; i++) {
+        task = self->delayed.items[i];
+        if (task->queue != queue) {
+            self->delayed.items[kept++] = task;
+            continue;
+        }
+        fling_queue_counters (queue)->delayed--;
+        fling_broker_finish_task (self, task);
+        purged++;
+    }
+    self->delayed.count = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        heap_down (&self->delayed, i);
+    fling_btask_t *next;
+    for (task = fling_tasklist_head (&self->parked); task; task = next) {
+        next = fling_tasklist_next (task);
+        if (task->queue != queue)
+            continue;
+        fling_broker_unlist (self, task);
+        fling_broker_finish_task (self, task);
+        purged++;
+    }
+    return purged;
 }
 
 /* Due retries go to the tail of their queues. */
@@ -476,11 +587,15 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
     char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
     fling_task_id_t id;
     fling_btask_id (task, &id);
+    fling_task_id_format (&id, id_text);
     fling_log_printable (text, sizeof text, error, error_size);
-    fling_warn ("task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u error=\"%s\"",
-                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                fling_dead_reason_name (reason), (unsigned)task->attempt,
-                (unsigned)task->crashes, text);
+    /* A worker decides how fast tasks fail: rate-limited. */
+    FLING_LOG_LIMITED (FLING_LOG_WARN,
+                       "task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u"
+                       " error=\"%s\"",
+                       id_text, fling_queue_name (task->queue),
+                       fling_dead_reason_name (reason), (unsigned)task->attempt,
+                       (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
     /* dead_retry starts it afresh: no suspicion carried over. */
@@ -531,45 +646,115 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
 
-static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
+/* Who may send what (CURVE): the connection's key and its role, checked
+   on the command byte before the message is decoded. 0 = go on. */
+static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
+                      const char *user_id, zmsg_t *msg)
 {
-    fling_peer_t peer = {.size = 0};
-    zframe_t *routing = zmsg_pop (msg);
-    if (routing && zframe_size (routing) <= FLING_ROUTING_ID_MAX) {
-        peer.size = (uint8_t)zframe_size (routing);
-        memcpy (peer.bytes, zframe_data (routing), peer.size);
-    }
-    zframe_destroy (&routing);
     bool from_worker = sock == self->worker_sock;
-    fling_bworker_t *worker = from_worker ? fling_workers_touch (self, &peer) : NULL;
+    const fling_principal_t *principal;
+    fling_conn_verdict_t verdict = fling_conns_message (
+        self->conns, from_worker ? FLING_CONNS_WORKER : FLING_CONNS_PRODUCER, peer->fd,
+        peer->bytes, peer->size, user_id, &principal, self->now_ms);
+    if (verdict == FLING_CONN_DROP)
+        return -1;
+    if (verdict == FLING_CONN_UNKNOWN_KEY) {
+        fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
+                             "key not in the broker's allowed directory");
+        return -1;
+    }
+    if (!self->auth)
+        return 0;
+    zframe_t *header = zmsg_first (msg);
+    if (header && zframe_size (header) >= 4) {
+        fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
+        if (!fling_auth_permits (principal->role, from_worker, cmd)) {
+            char why[128];
+            snprintf (why, sizeof why, "a %s key may not send %s on the %s endpoint",
+                      fling_role_name (principal->role), fling_cmd_name (cmd),
+                      from_worker ? "worker" : "producer");
+            fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN, why);
+            return -1;
+        }
+    }
+    peer->principal = principal;
+    return 0;
+}
+
+static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
+                            const char *user_id, zmsg_t *msg)
+{
+    if (authorise (self, sock, peer, user_id, msg))
+        return;
+    bool from_worker = sock == self->worker_sock;
+    fling_bworker_t *worker = from_worker ? fling_workers_touch (self, peer) : NULL;
+    if (worker && worker->peer.principal != peer->principal) {
+        /* A routing id a client chose, once another key's: never its leases. */
+        fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
+                             "routing id registered by another key");
+        return;
+    }
     fling_msg_t decoded;
     fling_reason_t reason;
     if (fling_msg_decode (msg, &decoded, &reason)) {
         /* A SUBMIT whose batch can be named is answered for that batch:
            an ACK, so that any producer can tell which batch it was. */
         if (decoded.has_batch && !from_worker)
-            fling_producers_refuse_batch (self, &peer, &decoded, reason);
+            fling_producers_refuse_batch (self, peer, &decoded, reason);
         else if (decoded.cmd == FLING_CMD_ERROR || decoded.cmd == FLING_CMD_PONG)
             /* never answered, even malformed: no ping-pong of errors */
-            fling_broker_count_refusal (self, sock, &peer, &decoded, reason, decoded.problem);
+            fling_broker_count_refusal (self, sock, peer, &decoded, reason, decoded.problem);
         else
-            fling_broker_refuse (self, sock, &peer, &decoded, reason, decoded.problem);
+            fling_broker_refuse (self, sock, peer, &decoded, reason, decoded.problem);
         return;
     }
     if (from_worker)
-        fling_workers_handle (self, &peer, worker, &decoded);
+        fling_workers_handle (self, peer, worker, &decoded);
     else
-        fling_producers_handle (self, &peer, &decoded);
+        fling_producers_handle (self, peer, &decoded);
 }
 
+/* Reads a message. The routing-id frame and the FLP header frame by hand:
+   libzmq attaches to the header what the broker needs to know of the
+   sender, the connection's descriptor (ZMQ_SRCFD) and, with CURVE, its key
+   (User-Id). Not to the routing id: a poll that prefetched the message
+   made that frame without them (libzmq 4.3). The header is put back in
+   front of the other frames for the decoder (cut at 64 bytes: anything
+   longer than 4 is refused the same way). */
 static void drain (fling_broker_t *self, zsock_t *sock)
 {
+    void *handle = zsock_resolve (sock);
     for (int i = 0; i < FLING_BROKER_DRAIN_MAX; i++) {
-        zmsg_t *msg = zmsg_recv (sock); /* RCVTIMEO 0: NULL when nothing is left */
-        if (!msg)
+        zmq_msg_t routing, header;
+        zmq_msg_init (&routing);
+        if (zmq_msg_recv (&routing, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&routing);
             return;
-        handle_message (self, sock, msg);
+        }
+        fling_peer_t peer = {.size = 0, .fd = -1};
+        if (zmq_msg_size (&routing) <= FLING_ROUTING_ID_MAX) {
+            peer.size = (uint8_t)zmq_msg_size (&routing);
+            memcpy (peer.bytes, zmq_msg_data (&routing), peer.size);
+        }
+        zmq_msg_init (&header);
+        bool have_header =
+            zmq_msg_more (&routing) && zmq_msg_recv (&header, handle, ZMQ_DONTWAIT) >= 0;
+        zmq_msg_close (&routing);
+        const char *user_id = NULL;
+        zmsg_t *msg = NULL;
+        if (have_header) {
+            peer.fd = zmq_msg_get (&header, ZMQ_SRCFD);
+            user_id = self->auth ? zmq_msg_gets (&header, "User-Id") : NULL;
+            msg = zmq_msg_more (&header) ? zmsg_recv (sock) : zmsg_new ();
+            size_t size = zmq_msg_size (&header);
+            if (msg && zmsg_pushmem (msg, zmq_msg_data (&header), size < 64 ? size : 64))
+                zmsg_destroy (&msg);
+        } else
+            msg = zmsg_new ();
+        if (msg)
+            handle_message (self, sock, &peer, user_id, msg);
         zmsg_destroy (&msg);
+        zmq_msg_close (&header); /* after user_id's last use: it points into its metadata */
     }
 }
 
@@ -615,6 +800,9 @@ static void end_turn (fling_broker_t *self)
         unsigned step = self->config.heartbeat_ms / 4;
         self->next_reap_ms = self->now_ms + (step ? step : 1);
     }
+    if (self->names_sweep)
+        sweep_names (self);
+    fling_access_turn (self);
     if (self->dispatch_needed) {
         self->dispatch_needed = false;
         fling_dispatch (self);
@@ -744,11 +932,13 @@ static long poll_timeout (const fling_broker_t *self)
 int fling_broker_run (fling_broker_t *self)
 {
     announce (self);
-    zmq_pollitem_t items[2 + FLING_OPS_POLL_MAX] = {
+    zmq_pollitem_t items[4 + FLING_OPS_POLL_MAX] = {
         {zsock_resolve (self->producer_sock), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->worker_sock), 0, ZMQ_POLLIN, 0},
+        {fling_conns_monitor (self->conns, FLING_CONNS_PRODUCER), 0, ZMQ_POLLIN, 0},
+        {fling_conns_monitor (self->conns, FLING_CONNS_WORKER), 0, ZMQ_POLLIN, 0},
     };
-    int count = 2 + (int)fling_ops_poll_items (self, items + 2);
+    int count = 4 + (int)fling_ops_poll_items (self, items + 4);
     while (!zsys_interrupted && !atomic_load (&self->stopping)) {
         int rc = zmq_poll (items, count, poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
@@ -757,6 +947,10 @@ int fling_broker_run (fling_broker_t *self)
         }
         start_turn (self);
         if (rc > 0) {
+            /* Connection events first: a message may come from a
+               connection whose ACCEPTED is still in the monitor pipe. */
+            if ((items[2].revents | items[3].revents) & ZMQ_POLLIN)
+                fling_conns_events (self->conns, self->now_ms);
             if (items[0].revents & ZMQ_POLLIN)
                 drain (self, self->producer_sock);
             if (items[1].revents & ZMQ_POLLIN)
@@ -764,7 +958,7 @@ int fling_broker_run (fling_broker_t *self)
         }
         end_turn (self);
         if (rc > 0) /* after the turn: the tables are consistent, the store committed */
-            fling_ops_handle (self, items + 2);
+            fling_ops_handle (self, items + 4);
     }
     shut_down (self, items);
     return 0;
@@ -779,18 +973,24 @@ void fling_broker_stop (fling_broker_t *self)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-static zsock_t *open_router (const char *endpoint, char bound[FLING_ENDPOINT_MAX],
-                             const char *which)
+static zsock_t *open_router (fling_broker_t *self, const char *endpoint,
+                             char bound[FLING_ENDPOINT_MAX], fling_conns_socket_t kind)
 {
+    const char *which = kind == FLING_CONNS_WORKER ? "worker" : "producer";
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
-    if (!sock) {
+    if (!sock || fling_access_serve (self, sock, kind)) {
         fling_error ("cannot create the %s socket: %s", which, zmq_strerror (errno));
+        zsock_destroy (&sock);
         return NULL;
     }
     zsock_set_router_mandatory (sock, 1);             /* a ROUTER drops silently otherwise */
     zsock_set_maxmsgsize (sock, FLING_MSG_BYTES_MAX); /* per frame; the codec caps the total */
     zsock_set_handshake_ivl (sock, 5000);             /* slowloris: drop silent connections */
-    zsock_set_sndhwm (sock, 100000);
+    /* Per peer, in messages. Workers: credit bounds what is queued to
+       one. Producers and admin clients are owed an ACK per SUBMIT in their
+       window (at most 1,024) and one reply per request: a peer past 4,096
+       does not read, and is closed at the EAGAIN (fling_broker_send). */
+    zsock_set_sndhwm (sock, kind == FLING_CONNS_WORKER ? 100000 : 4096);
     zsock_set_rcvhwm (sock, 100000);
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, 0);
@@ -848,7 +1048,8 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
         fling_reason_t reason;
         if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
             return 0; /* the store checked it; cannot happen */
-        fling_queue_t *queue = fling_broker_queue (self, record.name, record.name_size, true);
+        fling_queue_t *queue =
+            fling_broker_queue (self, record.name, record.name_size, FLING_QUEUE_RECOVERED);
         if (!queue)
             return -1;
         task = fling_btask_new (&record, queue, 0, fling_queue_settings (queue)->timeout_ms);
@@ -857,6 +1058,10 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
             return -1;
         }
         self->bytes += task->size;
+        if (self->auth && fling_limits_producer_add (self->limits,
+                                                     fling_task_id_producer (&event->id), queue,
+                                                     task->size))
+            return -1;
     }
     task->segment = event->segment;
     recover_apply_state (task, &event->task);
@@ -965,11 +1170,11 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
         return NULL;
     }
     int err = 0;
-    if (open_store (self) ||
-        !(self->producer_sock =
-              open_router (config->producer_endpoint, self->producer_endpoint, "producer")) ||
-        !(self->worker_sock =
-              open_router (config->worker_endpoint, self->worker_endpoint, "worker")) ||
+    if (fling_access_open (self) || open_store (self) ||
+        !(self->producer_sock = open_router (self, config->producer_endpoint,
+                                             self->producer_endpoint, FLING_CONNS_PRODUCER)) ||
+        !(self->worker_sock = open_router (self, config->worker_endpoint, self->worker_endpoint,
+                                           FLING_CONNS_WORKER)) ||
         fling_ops_new (self)) {
         err = errno;
         fling_broker_destroy (&self);
@@ -1003,6 +1208,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
         fling_btask_destroy (&task);
     fling_dedup_destroy (&self->dedup);
     fling_suspects_destroy (&self->suspects); /* before the queues: tasks use their pool */
+    fling_limits_destroy (&self->limits);
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_destroy (&self->queues[i]); /* frees the tasks still queued */
     free (self->queues);
@@ -1011,7 +1217,8 @@ void fling_broker_destroy (fling_broker_t **self_p)
     fling_idmap_destroy (&self->ids);
     fling_blockpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);
-    fling_ops_destroy (self); /* its monitors before the sockets they watch */
+    fling_ops_destroy (self);
+    fling_access_close (self); /* its monitors first: they watch the sockets */
     zsock_destroy (&self->producer_sock);
     zsock_destroy (&self->worker_sock);
     free (self);

@@ -31,6 +31,10 @@ int fling_broker_run (fling_broker_t *self);
     heartbeat_ms / 2). Safe from any thread and from a signal handler. */
 void fling_broker_stop (fling_broker_t *self);
 
+/*  Asks the broker to read its allowed directory again (CURVE) at its next
+    turn. Safe from any thread and from a signal handler (SIGHUP). */
+void fling_broker_reload (fling_broker_t *self);
+
 /*  Frees everything, tasks included, and sets *self_p to NULL. */
 void fling_broker_destroy (fling_broker_t **self_p);
 

@@ -72,6 +72,46 @@ static const fling_option_t options[] = {
      NULL, "N", "heartbeat interval", NULL},
     {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", FLING_OPT_UINT, FIELD (worker_timeout_ms),
      0, 1, 86400000, NULL, "N", "silence after which a worker is dead", NULL},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, TEXT (curve_key), 0, 0, NULL, "FILE",
+     "CURVE on: the broker's secret key file (fling keygen --role broker);\n"
+     "needs --curve-allowed",
+     "off"},
+    {"--curve-allowed", "FLING_CURVE_ALLOWED", FLING_OPT_TEXT, TEXT (curve_allowed), 0, 0, NULL,
+     "DIR", "CURVE: directory of the allowed clients' public certificates\n(NAME.pub, with their role)",
+     ""},
+    {"--curve-rescan-ms", "FLING_CURVE_RESCAN_MS", FLING_OPT_UINT, FIELD (curve_rescan_ms), 0, 100,
+     3600000, NULL, "N", "CURVE: read the allowed directory again this often (and on SIGHUP)",
+     NULL},
+    {"--insecure-bind", "FLING_INSECURE_BIND", FLING_OPT_FLAG, FIELD (insecure_bind), 0, 0, 0,
+     NULL, NULL,
+     "CURVE off: allow endpoints other than loopback (anyone who reaches\nthem may submit or take "
+     "tasks)",
+     ""},
+    {"--max-connections", "FLING_MAX_CONNECTIONS", FLING_OPT_U64, FIELD (max_connections), 0, 0,
+     1000000, NULL, "N", "connections held, both endpoints; 0 = the fd limit less 128, at most 10000",
+     NULL},
+    {"--max-key-connections", "FLING_MAX_KEY_CONNECTIONS", FLING_OPT_U64,
+     FIELD (max_key_connections), 0, 1, 1000000, NULL, "N",
+     "connections per key (CURVE) or per client address", NULL},
+    {"--idle-timeout-ms", "FLING_IDLE_TIMEOUT_MS", FLING_OPT_UINT, FIELD (idle_timeout_ms), 0, 0,
+     86400000, NULL, "N", "close a connection that sends nothing this long; 0 = never", NULL},
+    {"--max-names", "FLING_MAX_NAMES", FLING_OPT_U64, FIELD (max_names), 0, 16, 10000000, NULL,
+     "N", "task names held at once; a worker may add names only while\nthree quarters are free "
+          "of workers' names",
+     NULL},
+    {"--max-worker-names", "FLING_MAX_WORKER_NAMES", FLING_OPT_UINT, FIELD (max_worker_names), 0,
+     1, FLING_NAMES_MAX, NULL, "N", "task names one worker may register", NULL},
+    {"--max-worker-credit", "FLING_MAX_WORKER_CREDIT", FLING_OPT_UINT, FIELD (max_worker_credit),
+     0, 1, 10000000, NULL, "N", "tasks one worker may hold per class, whatever it asks for", NULL},
+    {"--max-producer-tasks", "FLING_MAX_PRODUCER_TASKS", FLING_OPT_U64, FIELD (max_producer_tasks),
+     0, 0, UINT64_MAX, NULL, "N",
+     "CURVE: tasks one producer key may hold; 0 = half of --max-tasks", NULL},
+    {"--max-producer-bytes", "FLING_MAX_PRODUCER_BYTES", FLING_OPT_U64, FIELD (max_producer_bytes),
+     0, 0, UINT64_MAX, NULL, "N",
+     "CURVE: task bytes one producer key may hold; 0 = half of --max-bytes", NULL},
+    {"--max-producer-names", "FLING_MAX_PRODUCER_NAMES", FLING_OPT_U64, FIELD (max_producer_names),
+     0, 0, UINT64_MAX, NULL, "N",
+     "CURVE: task names one producer key may hold tasks under; 0 = half\nof --max-names", NULL},
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
@@ -123,6 +163,12 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->ready_fd = -1;
     strcpy (config->http_addr, "127.0.0.1:5557");
     config->orphan_warn_ms = 60000;
+    config->curve_rescan_ms = 10000;
+    config->max_key_connections = 256;
+    config->idle_timeout_ms = 60000;
+    config->max_names = 10000;
+    config->max_worker_names = FLING_NAMES_MAX;
+    config->max_worker_credit = 100000;
 }
 
 static int parse_http_addr (void *config, const char *value, bool from_env, char *why,
@@ -247,6 +293,11 @@ int fling_broker_config_load (fling_broker_config_t *config, int argc, char *con
     int rc = fling_options_parse (&spec, config, argc, argv, error, error_size);
     if (rc)
         return rc;
+    if (!config->curve_key[0] != !config->curve_allowed[0]) {
+        snprintf (error, error_size, "CURVE needs both --curve-key (the broker's secret key file) "
+                                     "and --curve-allowed (the directory of allowed clients)");
+        return -1;
+    }
     if (config->worker_timeout_ms < config->heartbeat_ms) {
         snprintf (error, error_size,
                   "worker timeout (%u ms) is shorter than the heartbeat interval (%u ms)",
@@ -291,6 +342,19 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  config->backoff_ms, config->backoff_max_ms, config->task_timeout_ms,
                  config->poison_limit, config->dedup_window_ms, config->dedup_max,
                  config->queue_count);
+    fling_debug ("config curve_key=%s curve_allowed=%s curve_rescan_ms=%u insecure_bind=%d"
+                 " max_connections=%" PRIu64 " max_key_connections=%" PRIu64
+                 " idle_timeout_ms=%u",
+                 config->curve_key[0] ? config->curve_key : "(off)",
+                 config->curve_allowed[0] ? config->curve_allowed : "-", config->curve_rescan_ms,
+                 (int)config->insecure_bind, config->max_connections, config->max_key_connections,
+                 config->idle_timeout_ms);
+    fling_debug ("config max_names=%" PRIu64 " max_worker_names=%u max_worker_credit=%u"
+                 " max_producer_tasks=%" PRIu64 " max_producer_bytes=%" PRIu64
+                 " max_producer_names=%" PRIu64,
+                 config->max_names, config->max_worker_names, config->max_worker_credit,
+                 config->max_producer_tasks, config->max_producer_bytes,
+                 config->max_producer_names);
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);

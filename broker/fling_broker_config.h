@@ -59,6 +59,20 @@ typedef struct {
     size_t queue_count;
     unsigned heartbeat_ms;
     unsigned worker_timeout_ms; /* silence after which a worker is dead */
+    /* Security (SECURITY.md). CURVE is on when curve_key is set. */
+    char curve_key[FLING_STORE_DIR_MAX];     /* the broker's NAME.secret file */
+    char curve_allowed[FLING_STORE_DIR_MAX]; /* directory of allowed NAME.pub files */
+    unsigned curve_rescan_ms;                /* re-read the allowed directory this often */
+    bool insecure_bind;                      /* CURVE off: allow non-loopback endpoints */
+    uint64_t max_connections;                /* both sockets; 0 = from the fd limit */
+    uint64_t max_key_connections;            /* per key (CURVE) or client address */
+    unsigned idle_timeout_ms;                /* close a connection silent this long; 0 = never */
+    uint64_t max_names;                      /* task names held (queues) */
+    unsigned max_worker_names;               /* names one worker may register */
+    unsigned max_worker_credit;              /* tasks a worker may hold, per class */
+    uint64_t max_producer_tasks;             /* CURVE: tasks one producer key holds; 0 = half */
+    uint64_t max_producer_bytes;             /* CURVE: bytes one producer key holds; 0 = half */
+    uint64_t max_producer_names;             /* CURVE: names one producer key holds tasks in; 0 = half */
     fling_log_level_t log_level;
     int ready_fd; /* -1 = none */
     /* operability (fling_ops.c) */

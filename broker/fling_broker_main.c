@@ -14,6 +14,15 @@
 #include <stdio.h>
 #include <string.h>
 
+static fling_broker_t *running; /* for the SIGHUP handler */
+
+static void on_hup (int sig)
+{
+    (void)sig;
+    if (running)
+        fling_broker_reload (running); /* an atomic store: signal-safe */
+}
+
 int main (int argc, char *argv[])
 {
     fling_broker_config_t config;
@@ -50,7 +59,15 @@ int main (int argc, char *argv[])
         fprintf (stderr, "fling-broker: cannot start: %s\n", fling_strerror (errno));
         return 1;
     }
+    /* SIGHUP: read the allowed directory again (CURVE). No SA_RESTART: the
+       poll returns at once and the next turn does it. */
+    running = broker;
+    struct sigaction hup = {.sa_handler = on_hup};
+    sigemptyset (&hup.sa_mask);
+    sigaction (SIGHUP, &hup, NULL);
     fling_broker_run (broker);
+    signal (SIGHUP, SIG_IGN);
+    running = NULL;
     fling_broker_destroy (&broker);
     return 0;
 }

@@ -12,10 +12,14 @@
 #ifndef FLING_BROKER_PRIVATE_H_INCLUDED
 #define FLING_BROKER_PRIVATE_H_INCLUDED
 
+#include "fling_auth.h"
 #include "fling_broker.h"
+#include "fling_conns.h"
 #include "fling_dedup.h"
 #include "fling_histogram.h"
 #include "fling_idmap.h"
+#include "fling_limits.h"
+#include "fling_owners.h"
 #include "fling_proto.h"
 #include "fling_queue.h"
 #include "fling_store.h"
@@ -28,15 +32,19 @@
 
 #define FLING_ROUTING_ID_MAX     255              /* libzmq's limit for a routing id */
 #define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
-#define FLING_BROKER_QUEUES_MAX  10000            /* distinct task names held (memory bound) */
 #define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
 #define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
 #define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
 
-/*  A ROUTER routing id, kept by value so a reply never needs a frame. */
+/*  Who sent a message: the ROUTER routing id, kept by value so a reply
+    never needs a frame; the file descriptor of its connection (-1 if
+    unknown), so the broker can close it (fling_conns); and with CURVE the
+    key it authenticated with (NULL without). */
 typedef struct {
     uint8_t bytes[FLING_ROUTING_ID_MAX];
     uint8_t size;
+    int fd;
+    const fling_principal_t *principal;
 } fling_peer_t;
 
 #define FLING_PEER_HEX_SIZE (2 * FLING_ROUTING_ID_MAX + 1)
@@ -66,6 +74,13 @@ typedef struct {
     uint64_t holding_ignored; /* HOLDING leases that matched nothing */
     uint64_t dead_retried;
     uint64_t dead_purged;
+    uint64_t forbidden_ids;   /* tasks refused: id prefix not the sending key's tag */
+    uint64_t producer_full;   /* tasks refused QUEUE_FULL: their key holds its share */
+    uint64_t names_refused;   /* names a READY or SUBMIT could not add */
+    uint64_t names_freed;     /* names forgotten: no task, no worker */
+    uint64_t credit_capped;   /* READY/CAPACITY asking more than --max-worker-credit */
+    uint64_t deaf_closed;     /* peers closed for not reading what they asked for */
+    uint64_t queue_purged;    /* tasks removed by queue_purge */
 } fling_broker_counters_t;
 
 /*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */
@@ -89,6 +104,11 @@ struct fling_bworker {
        CAPACITY(0, 0) does not stop what already runs. */
     uint32_t slots[FLING_CLASS_COUNT];
     uint32_t inflight[FLING_CLASS_COUNT];
+    /* Leases that passed their deadline without a word from it: their
+       DISPATCH may still sit unread in its queue, so they keep counting
+       against its credit until a result comes back for one (security:
+       a worker never holds more than its credit there). */
+    uint32_t stuck[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
     int64_t probed_ms;       /* last probe PING (fling_workers_reap) */
@@ -125,6 +145,16 @@ struct fling_broker {
     fling_broker_config_t config;
     zsock_t *producer_sock;
     zsock_t *worker_sock;
+    fling_auth_t *auth;   /* CURVE keys and roles; NULL = CURVE off */
+    fling_limits_t *limits; /* per producer key (CURVE) and the name log */
+    fling_owners_t *owners; /* CURVE: the key that held a dead worker's tasks */
+    bool names_sweep;     /* a name may have lost its last task or worker */
+    int64_t names_swept_ms;
+    size_t names_swept_last; /* names the last sweep freed */
+    fling_conns_t *conns; /* connections and their limits */
+    atomic_int rescan;    /* SIGHUP: read the allowed directory again */
+    int64_t next_rescan_ms;
+    int64_t next_tick_ms; /* connection timeouts */
     char producer_endpoint[FLING_ENDPOINT_MAX]; /* as bound */
     char worker_endpoint[FLING_ENDPOINT_MAX];
     fling_store_t *store;
@@ -199,6 +229,10 @@ void fling_broker_send_dispatches (fling_broker_t *self);
     back to their queues (before the turn's tasks are dropped). */
 void fling_broker_cancel_dispatches (fling_broker_t *self);
 
+/*  Closes the connection of `peer` (a lost worker, a peer that does not
+    read), so libzmq frees what it queued for it. */
+void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer);
+
 /*  Counts a refusal of the message `about` (decoded as far as it could
     be; NULL: not known), logs it (rate-limited) and answers ERROR(reason)
     in the message's version, naming its command and batch, except for a
@@ -214,10 +248,25 @@ void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const flin
 /*  The routing id in hex: the worker table's key, and for logs. */
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE]);
 
-/*  The queue for a name, created if `create` (NULL + errno ENOSPC when
-    FLING_BROKER_QUEUES_MAX names exist, or ENOMEM). */
+/*  Who asks for a queue: only find it, or create it for a task (the whole
+    name table) or for a worker's READY (a quarter of the table is kept for
+    names that carry tasks, so a flood of READYs cannot block producers). */
+typedef enum {
+    FLING_QUEUE_FIND,
+    FLING_QUEUE_FOR_TASK,
+    FLING_QUEUE_FOR_WORKER,
+    FLING_QUEUE_RECOVERED /* replaying the store: what it holds, it holds */
+} fling_queue_use_t;
+
+/*  The queue for a name, created for `use` (NULL + errno ENOSPC when the
+    name table is full for that use, ENOMEM). Names with no task and no
+    worker are forgotten again at the next sweep. */
 fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
-                                   bool create);
+                                   fling_queue_use_t use);
+
+/*  Logs a refused name at most once a minute per name, with the reason. */
+void fling_broker_name_refused (fling_broker_t *self, const char *name, size_t name_size,
+                                const char *why);
 
 /*  Items of a batch (records of a SUBMIT, results of a RESULT) whose ids
     are prefetched ahead of the one being handled: enough to cover a
@@ -265,6 +314,10 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
     while attempts remain, else dead-lettered with `reason`. */
 void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
                               uint32_t delay_ms, const char *error, size_t error_size);
+
+/*  Finishes (as done) every task of `queue` that waits: queued, delayed
+    for a retry, parked after a restart, or suspect. Returns how many. */
+size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue);
 
 /*  Takes a QUEUED, PARKED, SUSPECT or DEAD task off its list (state
     unchanged). */
@@ -357,6 +410,44 @@ void fling_workers_expire_leases (fling_broker_t *self);
 /*  Hands waiting tasks to workers with free credit, and suspects to
     provers (see fling_dispatch.c). */
 void fling_dispatch (fling_broker_t *self);
+
+/* ---- fling_access.c ---------------------------------------------------- */
+
+/*  CURVE (fling_auth) or the loopback-only rule, then the connection
+    table. -1 with errno and a logged reason: the broker must not start. */
+int fling_access_open (fling_broker_t *self);
+
+/*  Prepares a new ROUTER (before it binds): CURVE server, monitored. */
+int fling_access_serve (fling_broker_t *self, zsock_t *sock, fling_conns_socket_t which);
+
+/*  Once a turn: re-reads the allowed directory when due (or after
+    SIGHUP), closes idle and revoked connections. */
+void fling_access_turn (fling_broker_t *self);
+
+void fling_access_close (fling_broker_t *self);
+
+/*  A worker is being declared dead (CURVE): notes the key that held each
+    of its tasks, so that only that key may claim them back. */
+void fling_access_note_leases (fling_broker_t *self, const fling_bworker_t *worker);
+
+/*  May `worker` claim `task`, a run whose end the broker never saw? With
+    CURVE only under the key that held it; a task parked by a restart (no
+    key noted) may be claimed by any worker key (SECURITY.md). */
+bool fling_access_may_claim (fling_broker_t *self, const fling_bworker_t *worker,
+                             const fling_btask_t *task);
+
+/*  True (and the connection closed) when the peer leaves what it asked
+    for unread: more than 256 KiB waiting in its socket. Checked before an
+    ADMIN reply, the only large answer a peer can ask for at will. */
+bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer);
+
+/*  The stats reply's "security" and "connections" sections (jansson). */
+struct json_t;
+struct json_t *fling_access_security_json (fling_broker_t *self);
+struct json_t *fling_access_connections_json (fling_broker_t *self);
+
+/*  True for ipc://, inproc:// and tcp:// on a loopback address. */
+bool fling_endpoint_is_local (const char *endpoint);
 
 /* ---- fling_admin.c ----------------------------------------------------- */
 

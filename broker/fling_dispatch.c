@@ -36,7 +36,8 @@
    slots) any free credit is a free slot and is sent at once. */
 static uint32_t free_credit (const fling_bworker_t *worker, fling_class_t cls)
 {
-    uint32_t capacity = worker->capacity[cls], inflight = worker->inflight[cls];
+    uint32_t capacity = worker->capacity[cls];
+    uint32_t inflight = worker->inflight[cls] + worker->stuck[cls]; /* stuck: unread, maybe */
     if (capacity <= inflight || worker->prover)
         return 0;
     uint32_t credit = capacity - inflight;

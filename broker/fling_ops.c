@@ -1,6 +1,5 @@
 /*  fling_ops.c - see fling_ops.h. */
 #include "fling_ops.h"
-#include "fling_connmon.h"
 #include "fling_dashboard.h"
 #include "fling_http.h"
 #include "fling_log.h"
@@ -26,8 +25,6 @@ typedef struct {
 
 struct fling_ops {
     fling_http_t *http;
-    fling_connmon_t *producers;
-    fling_connmon_t *workers;
     int64_t next_tick_ms;
     sample_t history[HISTORY_SIZE];
     size_t history_next, history_count;
@@ -260,11 +257,6 @@ size_t fling_ops_poll_items (fling_broker_t *self, zmq_pollitem_t *items)
         return 0;
     if (ops->http)
         items[count++] = (zmq_pollitem_t){NULL, fling_http_fd (ops->http), ZMQ_POLLIN, 0};
-    if (ops->producers)
-        items[count++] =
-            (zmq_pollitem_t){fling_connmon_handle (ops->producers), 0, ZMQ_POLLIN, 0};
-    if (ops->workers)
-        items[count++] = (zmq_pollitem_t){fling_connmon_handle (ops->workers), 0, ZMQ_POLLIN, 0};
     return count;
 }
 
@@ -276,10 +268,6 @@ void fling_ops_handle (fling_broker_t *self, const zmq_pollitem_t *items)
         return;
     if (ops->http && (items[i++].revents & ZMQ_POLLIN))
         fling_http_serve (ops->http, on_http, self);
-    if (ops->producers && (items[i++].revents & ZMQ_POLLIN))
-        fling_connmon_drain (ops->producers);
-    if (ops->workers && (items[i++].revents & ZMQ_POLLIN))
-        fling_connmon_drain (ops->workers);
 }
 
 const char *fling_ops_http_address (const fling_broker_t *self)
@@ -287,11 +275,12 @@ const char *fling_ops_http_address (const fling_broker_t *self)
     return self->ops && self->ops->http ? fling_http_address (self->ops->http) : NULL;
 }
 
+/* The connection table (fling_conns, fed by the sockets' monitors) counts
+   them: a socket has one monitor, so the metrics read that table. */
 void fling_ops_connections (const fling_broker_t *self, uint64_t *producer, uint64_t *worker)
 {
-    const struct fling_ops *ops = self->ops;
-    *producer = ops && ops->producers ? fling_connmon_open (ops->producers) : 0;
-    *worker = ops && ops->workers ? fling_connmon_open (ops->workers) : 0;
+    *producer = self->conns ? fling_conns_open_on (self->conns, FLING_CONNS_PRODUCER) : 0;
+    *worker = self->conns ? fling_conns_open_on (self->conns, FLING_CONNS_WORKER) : 0;
 }
 
 int fling_ops_new (fling_broker_t *self)
@@ -310,12 +299,6 @@ int fling_ops_new (fling_broker_t *self)
        recovered - done - purged = held, per name, from the start. */
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_counters (self->queues[i])->recovered = fling_queue_held (self->queues[i]);
-    /* Counting connections is a nicety: the broker runs without it. */
-    ops->producers = fling_connmon_new (self->producer_sock);
-    ops->workers = fling_connmon_new (self->worker_sock);
-    if (!ops->producers || !ops->workers)
-        fling_warn ("connections will not be counted: socket monitor failed: %s",
-                    zmq_strerror (errno));
     if (self->config.http_addr[0]) {
         char error[256];
         fling_http_options_t options = {.address = self->config.http_addr,
@@ -337,8 +320,6 @@ void fling_ops_destroy (fling_broker_t *self)
     if (!ops)
         return;
     fling_http_destroy (&ops->http);
-    fling_connmon_destroy (&ops->producers);
-    fling_connmon_destroy (&ops->workers);
     free (ops->orphan_logged_ms);
     free (ops);
     self->ops = NULL;

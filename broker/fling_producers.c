@@ -11,6 +11,7 @@
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_ops.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -50,9 +51,13 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
             name[record->name_size] == '\0')
             return *last;
     }
-    fling_queue_t *queue = fling_broker_queue (self, record->name, record->name_size, true);
+    fling_queue_t *queue =
+        fling_broker_queue (self, record->name, record->name_size, FLING_QUEUE_FOR_TASK);
     if (queue)
         *last = queue;
+    else if (errno == ENOSPC)
+        fling_broker_name_refused (self, record->name, record->name_size,
+                                   "the name table is full (--max-names)");
     return queue;
 }
 
@@ -77,6 +82,13 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     fling_queue_t *queue = queue_of (self, record, last_queue);
     if (!queue)
         return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
+    /* With CURVE each producer key holds at most its share (SECURITY.md). */
+    if (self->auth && fling_limits_producer_room (self->limits,
+                                                  fling_task_id_producer (&record->id), queue,
+                                                  record->raw_size)) {
+        self->counters.producer_full++;
+        return FLING_REASON_QUEUE_FULL;
+    }
     if (fling_queue_held (queue) >= self->config.max_queue_tasks)
         return FLING_REASON_QUEUE_FULL;
     fling_reason_t status = fling_broker_hold_task (self, record, queue, 0, accepted);
@@ -86,7 +98,7 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;
         if (err != ENOSPC && err != EMSGSIZE) /* a full store logs its own state changes */
-            fling_error ("store append failed: %s", fling_strerror (err));
+            FLING_LOG_LIMITED (FLING_LOG_ERROR, "store append failed: %s", fling_strerror (err));
         drop_unacked (self, *accepted);
         *accepted = NULL;
         if (err == EMSGSIZE) /* larger than one store segment (--segment-bytes) */
@@ -167,7 +179,13 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
             read_ahead++;
         }
         fling_record_read (&cursor, &record);
-        ack->statuses[i] = (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
+        /* With CURVE a key submits only ids that start with its own tag,
+           so no key can occupy (or dedup away) another key's ids. */
+        if (peer->principal && fling_task_id_producer (&record.id) != peer->principal->tag)
+            ack->statuses[i] = FLING_REASON_FORBIDDEN;
+        else
+            ack->statuses[i] =
+                (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
     }
 }
 
@@ -186,6 +204,8 @@ void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *pee
 
 static void handle_admin (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
 {
+    if (fling_access_deaf (self, peer))
+        return;
     char *json = fling_admin_handle (self, msg->text, msg->text_size);
     if (!json) {
         fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
@@ -276,6 +296,8 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                     self->counters.store_full++;
                 else if (status == FLING_REASON_UNAVAILABLE)
                     self->counters.unavailable++;
+                else if (status == FLING_REASON_FORBIDDEN)
+                    self->counters.forbidden_ids++;
             }
         }
         zmsg_t *reply = fling_msg_ack (ack->batch_seq, ack->count, ack->statuses);

@@ -10,6 +10,7 @@
 */
 #include "fling_broker_private.h"
 #include "fling_log.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 
@@ -78,10 +79,14 @@ void fling_workers_expire_leases (fling_broker_t *self)
             char id_text[FLING_TASK_ID_TEXT_SIZE];
             fling_task_id_t id;
             fling_btask_id (task, &id);
-            fling_warn ("lease deadline passed id=%s name=%s attempt=%u worker=%s",
-                        fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                        (unsigned)task->attempt, worker->name);
-            fling_worker_unlease (task);       /* frees the worker's credit */
+            FLING_LOG_LIMITED (FLING_LOG_WARN,
+                               "lease deadline passed id=%s name=%s attempt=%u worker=%s",
+                               fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
+                               (unsigned)task->attempt, worker->name);
+            /* The credit stays taken (fling_bworker_t.stuck) until a late
+               RESULT shows the worker did read that DISPATCH. */
+            worker->stuck[fling_btask_cls (task)]++;
+            fling_worker_unlease (task);
             task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
             /* Its worker lived through the run: no longer a suspect. */
             task->flags &= (uint8_t)~FLING_BTASK_SUSPECT;

@@ -1,4 +1,5 @@
 /*  fling_wal.c - segmented append-only log with group commit (fling_wal.h). */
+#include "fling_fdreserve.h"
 #include "fling_wal.h"
 #include "fling_log.h"
 #include "fling_wal_dir.h"
@@ -162,7 +163,7 @@ static int segment_start (fling_wal_t *self, uint32_t id)
             return -1;
         }
     } else {
-        if ((fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        if ((fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
             return -1;
         if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0 ||
             fling_io_write_all (&self->io, fd, header, sizeof header, 0) != 0)

@@ -130,6 +130,11 @@ int64_t fling_wal_compaction_candidate (fling_wal_t *self);
 /*  Re-checks free space and the cap; clears or sets the full state. */
 void fling_wal_check_space (fling_wal_t *self);
 
+/*  True while the last try to open the next segment found no descriptor
+    left (EMFILE/ENFILE): a put is then refused as unavailable, not as a
+    full store; the next check of free space tries again. */
+bool fling_wal_fd_short (fling_wal_t *self);
+
 bool fling_wal_failed (fling_wal_t *self);
 bool fling_wal_full (fling_wal_t *self);
 

@@ -118,6 +118,13 @@ static size_t spares_missing (fling_wal_space_t *self, fling_wal_fill_t fill, ui
     return avail >= promised ? 0 : (size_t)((promised - avail + capacity - 1) / capacity);
 }
 
+/* A spare that could not be opened for want of descriptors (after the
+   broker's reserve, fling_fdreserve.h) says nothing about the disk. */
+static bool out_of_descriptors (void)
+{
+    return errno == EMFILE || errno == ENFILE;
+}
+
 /* Allocates the spares missing; false if it cannot (or the record could
    never fit). A full log does not try: fling_wal_space_check does, about
    once a second. */
@@ -125,11 +132,17 @@ static bool grow_for (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t n
                       uint64_t promised)
 {
     size_t missing = spares_missing (self, fill, need, promised);
+    errno = ENOSPC;
     if (missing == SIZE_MAX || (missing && self->full))
         return false;
-    for (size_t i = 0; i < missing; i++)
-        if (!may_grow (self, fill) || fling_wal_spares_add (self->spares) != 0)
+    for (size_t i = 0; i < missing; i++) {
+        if (!may_grow (self, fill)) {
+            errno = ENOSPC;
             return false;
+        }
+        if (fling_wal_spares_add (self->spares) != 0)
+            return false; /* errno from the allocation: EMFILE is no full disk */
+    }
     return true;
 }
 
@@ -149,6 +162,8 @@ bool fling_wal_space_has_room (fling_wal_space_t *self, fling_wal_fill_t fill, u
     } else if (!(reserve_after && self->full)) { /* a full log takes no new task */
         if (grow_for (self, fill, need, self->reserved + reserve_after))
             return true;
+        if (out_of_descriptors ())
+            return false; /* errno EMFILE/ENFILE: refused UNAVAILABLE, never STORE_FULL */
         set_full (self, fill, true);
     }
     errno = ENOSPC;
@@ -175,6 +190,8 @@ void fling_wal_space_check (fling_wal_space_t *self, fling_wal_fill_t fill)
         else
             full = !grow_for (self, fill, FLING_WAL_RECORD_HEADER, self->reserved);
         self->full = was;
+        if (full && out_of_descriptors ())
+            return; /* no descriptor left is no full disk: the state stays as it was */
     }
     set_full (self, fill, full);
 }

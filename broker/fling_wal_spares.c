@@ -1,4 +1,5 @@
 /*  fling_wal_spares.c - see fling_wal_spares.h. */
+#include "fling_fdreserve.h"
 #include "fling_wal_spares.h"
 
 #include <dirent.h>
@@ -111,7 +112,7 @@ int fling_wal_spares_add (fling_wal_spares_t *self)
     char path[4096];
     unsigned number = self->next_number;
     spare_path (self, number, path, sizeof path);
-    int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -1;
     if (self->io.fallocate (fd, 0, (off_t)self->segment_bytes) != 0 || push (self, number) != 0) {
@@ -134,7 +135,7 @@ int fling_wal_spares_take (fling_wal_spares_t *self, const char *path, const voi
     }
     char from[4096];
     spare_path (self, self->numbers[self->count - 1], from, sizeof from);
-    int fd = open (from, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fling_fdreserve_open (from, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     if (fd < 0)
         return -1;
     if (fling_io_write_all (&self->io, fd, header, header_size, 0) != 0 ||

@@ -9,6 +9,7 @@
 */
 #include "fling_broker_private.h"
 #include "fling_log.h"
+#include "fling_ratelog.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -76,30 +77,55 @@ void fling_worker_unlease (fling_btask_t *task)
 
 /* ---- registration ------------------------------------------------------ */
 
-static void unregister_names (fling_bworker_t *worker)
+static void unregister_names (fling_broker_t *self, fling_bworker_t *worker)
 {
     for (size_t i = 0; i < worker->reg_count; i++)
         fling_queue_remove_server (worker->regs[i].queue, worker);
+    if (worker->reg_count)
+        self->names_sweep = true; /* names it alone served may go now */
     worker->reg_count = 0;
 }
 
-static void register_name (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
-                           const char *name, size_t name_size)
+/* Registers one name of a READY. NULL, or why it could not. */
+static const char *register_name (fling_broker_t *self, fling_bworker_t *worker,
+                                  fling_class_t cls, const char *name, size_t name_size)
 {
-    fling_queue_t *queue = fling_broker_queue (self, name, name_size, true);
-    if (!queue || fling_queue_add_server (queue, worker, cls)) {
-        fling_warn ("worker name not registered worker=%s name=%.*s: %s", worker->name,
-                    (int)name_size, name, strerror (errno));
-        return;
-    }
-    for (size_t i = 0; i < worker->reg_count; i++)
+    fling_queue_t *queue = fling_broker_queue (self, name, name_size, FLING_QUEUE_FIND);
+    for (size_t i = 0; queue && i < worker->reg_count; i++)
         if (worker->regs[i].queue == queue) {
-            worker->regs[i].cls = (uint8_t)cls; /* same name twice: the last wins */
-            return;
+            fling_queue_add_server (queue, worker, cls); /* same name twice: the last wins */
+            worker->regs[i].cls = (uint8_t)cls;
+            return NULL;
         }
-    if (worker->reg_count < FLING_NAMES_MAX) {
-        worker->regs[worker->reg_count].queue = queue;
-        worker->regs[worker->reg_count++].cls = (uint8_t)cls;
+    if (worker->reg_count >= self->config.max_worker_names)
+        return "this worker has registered --max-worker-names names";
+    if (!queue && !(queue = fling_broker_queue (self, name, name_size, FLING_QUEUE_FOR_WORKER)))
+        return errno == ENOSPC ? "the name table is three quarters full (--max-names): the rest "
+                                 "is kept for names that carry tasks"
+                               : "out of memory";
+    if (fling_queue_add_server (queue, worker, cls)) {
+        self->names_sweep = true;
+        return "out of memory";
+    }
+    worker->regs[worker->reg_count].queue = queue;
+    worker->regs[worker->reg_count++].cls = (uint8_t)cls;
+    return NULL;
+}
+
+/* What a worker may hold: what it asks for, up to --max-worker-credit. */
+static void set_capacity (fling_broker_t *self, fling_bworker_t *worker,
+                          const uint32_t capacity[FLING_CLASS_COUNT],
+                          const uint32_t slots[FLING_CLASS_COUNT], bool ready)
+{
+    uint32_t cap = self->config.max_worker_credit;
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        if (capacity[cls] > cap)
+            self->counters.credit_capped++;
+        worker->capacity[cls] = capacity[cls] < cap ? capacity[cls] : cap;
+        uint32_t s = slots[cls] < worker->capacity[cls] ? slots[cls] : worker->capacity[cls];
+        /* The largest since READY (fling_bworker_t.slots); READY starts over. */
+        if (ready || s > worker->slots[cls])
+            worker->slots[cls] = s;
     }
 }
 
@@ -136,31 +162,40 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
         fling_peer_hex (peer, worker->key);
         zhashx_insert (self->workers, worker->key, worker);
     } else
-        unregister_names (worker); /* a re-READY replaces names, keeps leases */
+        unregister_names (self, worker); /* a re-READY replaces names, keeps leases */
     fling_log_printable (worker->name, sizeof worker->name, msg->worker_name,
                          msg->worker_name_size);
     worker->pid = msg->pid;
     worker->version = msg->version;
-    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
-        worker->capacity[cls] = msg->capacity[cls];
-        worker->slots[cls] = msg->slots[cls];
-    }
+    set_capacity (self, worker, msg->capacity, msg->slots, true);
     worker->last_seen_ms = self->now_ms;
 
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
     fling_class_t cls;
-    const char *name;
-    size_t name_size;
-    while (fling_ready_name_next (&cursor, end, &cls, &name, &name_size) == 1)
-        register_name (self, worker, cls, name, name_size);
-
+    const char *name, *why = NULL;
+    size_t name_size, refused = 0;
+    while (fling_ready_name_next (&cursor, end, &cls, &name, &name_size) == 1) {
+        const char *no = register_name (self, worker, cls, name, name_size);
+        if (no) {
+            fling_broker_name_refused (self, name, name_size, no);
+            why = no;
+            refused++;
+        }
+    }
+    if (refused) {
+        /* Tell the worker, once per READY, which it logs. */
+        char text[256];
+        snprintf (text, sizeof text, "%zu task names not registered: %s", refused, why);
+        fling_broker_refuse (self, self->worker_sock, peer, NULL, FLING_REASON_QUEUE_FULL, text);
+    }
     char names[512];
     names_text (worker, names, sizeof names);
-    fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
-                " names=%s protocol=%u",
-                joined ? "joined" : "registered again", worker->name, worker->pid,
-                worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names,
-                (unsigned)worker->version);
+    FLING_LOG_LIMITED (FLING_LOG_INFO,
+                       "worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
+                       " names=%s protocol=%u",
+                       joined ? "joined" : "registered again", worker->name, worker->pid,
+                       worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP],
+                       names, (unsigned)worker->version);
     self->dispatch_needed = true;
     if (worker->version >= 2) {
         /* The answer to READY, with the timings the worker must keep to
@@ -176,6 +211,17 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                    uint16_t attempt);
 
+/* A result for a lease that expired on this worker: it did read that
+   DISPATCH after all, so one stuck credit comes back. */
+static void unstick (fling_bworker_t *worker, const fling_btask_t *task)
+{
+    int cls = task ? fling_btask_cls (task) : (worker->stuck[0] ? 0 : 1);
+    if (worker->stuck[cls])
+        worker->stuck[cls]--;
+    else if (worker->stuck[!cls])
+        worker->stuck[!cls]--;
+}
+
 static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
                           const fling_result_t *result)
 {
@@ -186,6 +232,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
        earlier attempt) must never decide the fate of the current run. */
     if (!task || task->attempt != result->attempt) {
         self->counters.stale_results++;
+        unstick (worker, task);
         return;
     }
     /* A result for a run the broker gave up on without fencing it (its
@@ -260,7 +307,8 @@ static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t 
                     (state == FLING_TASK_QUEUED && (task->flags & FLING_BTASK_ORPHANED));
     int cls = fling_queue_server_class (task->queue, worker);
     if (!open_run || attempt == 0 || task->attempt != attempt ||
-        (task->flags & FLING_BTASK_FENCED) || cls < 0)
+        (task->flags & FLING_BTASK_FENCED) || cls < 0 ||
+        !fling_access_may_claim (self, worker, task)) /* CURVE: its own key's runs only */
         return false;
     /* The worker was not dead after all, only cut off: a crash charged for
        that run is taken back. */
@@ -293,11 +341,7 @@ static void handle_holding (fling_broker_t *self, fling_bworker_t *worker, const
 static void handle_capacity (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
 {
     /* May drop below what is in flight: then nothing more until it drains. */
-    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
-        worker->capacity[cls] = msg->capacity[cls];
-        if (msg->slots[cls] > worker->slots[cls])
-            worker->slots[cls] = msg->slots[cls];
-    }
+    set_capacity (self, worker, msg->capacity, msg->slots, false);
     fling_debug ("worker capacity name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
                  " slots_pool=%" PRIu32 " slots_loop=%" PRIu32,
                  worker->name, worker->pid, worker->capacity[FLING_CLASS_POOL],
@@ -499,7 +543,7 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 {
     if (worker->prover)
         self->provers--;
-    unregister_names (worker);
+    unregister_names (self, worker);
     zhashx_delete (self->workers, worker->key);
     free (worker);
 }
@@ -508,18 +552,23 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
 {
     if (why == FLING_WORKER_LEFT) {
         size_t requeued = hand_back_leases (self, worker);
-        fling_info ("worker left name=%s pid=%" PRIu32 " requeued=%zu", worker->name, worker->pid,
-                    requeued);
+        FLING_LOG_LIMITED (FLING_LOG_INFO, "worker left name=%s pid=%" PRIu32 " requeued=%zu",
+                           worker->name, worker->pid, requeued);
     } else {
+        fling_access_note_leases (self, worker); /* it may come back and claim them */
         self->counters.worker_lost++;
         uint64_t crashed = self->counters.crashed, suspected = self->counters.suspected;
         uint32_t trial = worker->leased.count ? worker->trial : 0;
         size_t held = orphan_leases (self, worker);
-        fling_warn ("worker lost name=%s pid=%" PRIu32 " requeued=%zu crashed=%" PRIu64
-                    " suspected=%" PRIu64 " trial=%" PRIu32 " reason=%s",
-                    worker->name, worker->pid, held, self->counters.crashed - crashed,
-                    self->counters.suspected - suspected, trial,
-                    why == FLING_WORKER_TIMEOUT ? "timeout" : "unreachable");
+        FLING_LOG_LIMITED (FLING_LOG_WARN,
+                           "worker lost name=%s pid=%" PRIu32 " requeued=%zu crashed=%" PRIu64
+                           " suspected=%" PRIu64 " trial=%" PRIu32 " reason=%s",
+                           worker->name, worker->pid, held, self->counters.crashed - crashed,
+                           self->counters.suspected - suspected, trial,
+                           why == FLING_WORKER_TIMEOUT ? "timeout" : "unreachable");
+        /* Close its connection too, if it is still open: libzmq then frees
+           whatever the worker never read. */
+        fling_broker_close_peer (self, &worker->peer);
     }
     forget (self, worker);
 }

@@ -48,10 +48,19 @@ static void usage (FILE *out)
              "                     prints how many\n"
              "  dead purge (--id ID | --name NAME | --all)\n"
              "                     delete dead tasks for good; prints how many\n"
+             "  queue purge NAME   remove the waiting tasks (queued, or waiting for a retry) of\n"
+             "                     one name; tasks in flight finish; prints how many\n"
+             "  keygen --role ROLE [--dir DIR] NAME\n"
+             "                     make a CURVE key pair: DIR/NAME.pub (public, with the role:\n"
+             "                     producer, worker, admin or broker) and DIR/NAME.secret\n"
+             "                     (private, mode 0600); never overwrites (SECURITY.md)\n"
              "\n"
              "options:\n"
              "  --endpoint EP      broker's producer endpoint (env FLING_PRODUCER_ENDPOINT,\n"
              "                     default " DEFAULT_ENDPOINT ")\n"
+             "  --curve-broker-key K  CURVE: the broker's .pub file or Z85 public key\n"
+             "                     (env FLING_CURVE_BROKER_KEY)\n"
+             "  --curve-key FILE   CURVE: this client's NAME.secret file (env FLING_CURVE_KEY)\n"
              "  --timeout-ms N     how long to wait for the broker (send, stats, dead: 5000;\n"
              "                     ping: 2000)\n"
              "  --json             stats, dead: print the broker's reply as JSON; send: one\n"
@@ -119,6 +128,12 @@ static const fling_option_t options[] = {
      NULL},
     {"--count", NULL, FLING_OPT_UINT, FIELD (cli.count), 0, 1, 1000000, NULL, "N", "", NULL},
     {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (cli.curve.broker_key),
+     0, 0, 0, NULL, "KEY", "", NULL},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (cli.curve.key), 0, 0, 0, NULL, "FILE",
+     "", NULL},
+    {"--role", NULL, FLING_OPT_TEXT, FIELD (cli.role), 0, 0, 0, NULL, "ROLE", "", NULL},
+    {"--dir", NULL, FLING_OPT_TEXT, FIELD (cli.dir), 0, 0, 0, NULL, "DIR", "", NULL},
 };
 
 static int run_command (parsed_t *p, const char *const *positional, size_t count)
@@ -152,6 +167,16 @@ static int run_command (parsed_t *p, const char *const *positional, size_t count
         if (args != 1)
             return usage_error ("%s", "usage: fling dead list|retry|purge [selectors]");
         return fling_cli_dead (&p->cli, positional[1]);
+    }
+    if (strcmp (command, "queue") == 0) {
+        if (args != 2)
+            return usage_error ("%s", "usage: fling queue purge NAME");
+        return fling_cli_queue (&p->cli, positional[1], positional[2]);
+    }
+    if (strcmp (command, "keygen") == 0) {
+        if (args != 1)
+            return usage_error ("%s", "usage: fling keygen --role ROLE [--dir DIR] NAME");
+        return fling_cli_keygen (&p->cli, positional[1]);
     }
     if (strcmp (command, "help") == 0) {
         usage (stdout);

@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 
+#include "fling_curve.h"
 #include "fling_producer.h"
 
 #define FLING_CLI_EXIT_OK    0
@@ -30,6 +31,10 @@ typedef struct {
     bool all;         /* --all */
     unsigned limit;   /* --limit (list): entries shown */
     bool limit_set;
+    fling_curve_client_t curve; /* --curve-broker-key, --curve-key (or their env) */
+    /* keygen */
+    const char *role; /* --role */
+    const char *dir;  /* --dir (default .) */
     /* top */
     unsigned interval_ms; /* --interval-ms: between refreshes */
     unsigned count;       /* --count: refreshes, then exit (0 = until q) */
@@ -55,9 +60,10 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action);
 int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
                      size_t *reply_size);
 
-/*  A DEALER (linger 0) on the broker's producer endpoint, czmq's signal
-    handler off; NULL after a message on stderr. */
-zsock_t *fling_cli_connect (const char *endpoint);
+/*  A DEALER (linger 0) on the broker's producer endpoint, with the CURVE
+    keys of `cli` if any, czmq's signal handler off; NULL after a message
+    on stderr. */
+zsock_t *fling_cli_connect (const fling_cli_t *cli);
 
 /*  One ADMIN request on `sock`: the reply's JSON text (NUL-terminated,
     `*size` bytes; free() it), or NULL with the reason in `error` (no reply
@@ -71,6 +77,11 @@ int fling_cli_task (const fling_cli_t *cli, const char *id);
 /*  `fling top`: a live view of queues, rates and workers, redrawn every
     interval until 'q', Ctrl-C or `count` refreshes (0 = no end). */
 int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count);
+/*  `fling queue purge NAME`: the waiting tasks of one name, removed. */
+int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name);
+
+/*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
+int fling_cli_keygen (const fling_cli_t *cli, const char *name);
 
 /*  Prints JSON text and a newline on stdout; returns an exit code. */
 int fling_cli_print_json (const char *json, size_t json_size);

@@ -7,6 +7,9 @@
       {"op":"dead_retry"|"dead_purge","id":ID | "name":NAME | "all":true}
           -> {"retried":N} | {"purged":N}
 
+    and `fling queue purge NAME`: {"op":"queue_purge","name":NAME} ->
+    {"purged":N,"in_flight":M}: the waiting tasks of one name, gone.
+
     Any reply holding {"error": TEXT} fails the command with that text.
 */
 #include <jansson.h>
@@ -240,5 +243,28 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action)
         rc = s_answer (cli, list, count_key, reply, size);
     free (reply);
     free (request);
+    return rc;
+}
+
+int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name)
+{
+    if (strcmp (action, "purge") != 0)
+        return s_usage ("usage: fling queue purge NAME");
+    if (!fling_name_valid (name, strlen (name)))
+        return s_usage ("queue purge: not a valid task name");
+    json_t *request = json_pack ("{ss ss}", "op", "queue_purge", "name", name);
+    char *text = request ? json_dumps (request, JSON_COMPACT) : NULL;
+    json_decref (request);
+    if (!text) {
+        fprintf (stderr, "fling: out of memory\n");
+        return FLING_CLI_EXIT_FAIL;
+    }
+    char *reply;
+    size_t size;
+    int rc = fling_cli_admin (cli, text, &reply, &size);
+    if (rc == FLING_CLI_EXIT_OK)
+        rc = s_answer (cli, false, "purged", reply, size);
+    free (reply);
+    free (text);
     return rc;
 }

@@ -267,6 +267,10 @@ static int start_producer (load_t *load)
     fling_producer_options_t options;
     fling_producer_options_init (&options);
     options.endpoint = load->cfg.endpoint;
+    if (load->cfg.curve_broker_key)
+        options.curve_broker_key = load->cfg.curve_broker_key;
+    if (load->cfg.curve_key)
+        options.curve_key = load->cfg.curve_key;
     if (load->cfg.outbox_max)
         options.outbox_max_tasks = load->cfg.outbox_max;
     options.overflow = load->cfg.overflow;
@@ -430,6 +434,7 @@ static latency_t latency_of (load_t *load, sender_t *senders, unsigned started)
 
 typedef struct {
     uint64_t sent, accepted, rejected, dropped, resent;
+    uint64_t handshake_failures; /* CURVE handshakes refused or failed */
     uint64_t overflowed; /* dropped by the overflow policy: never sent */
     double send_seconds, seconds;
     latency_t latency;
@@ -443,10 +448,11 @@ static void print_summary (const load_t *load, const totals_t *t)
     fprintf (stderr,
              "fling-load: count=%" PRIu64 " sent=%" PRIu64 " accepted=%" PRIu64 " rejected=%" PRIu64
              " dropped=%" PRIu64 " invalid=%" PRIu64 " send_errors=%" PRIu64 " retries=%" PRIu64
-             " resent_batches=%" PRIu64 " send_seconds=%.3f send_rate=%.0f/s seconds=%.3f\n",
+             " resent_batches=%" PRIu64 " handshake_failures=%" PRIu64
+             " send_seconds=%.3f send_rate=%.0f/s seconds=%.3f\n",
              cfg->count, t->sent, t->accepted, t->rejected, t->dropped, invalid, errors,
-             (uint64_t)atomic_load (&load->retries), t->resent, t->send_seconds, send_rate,
-             t->seconds);
+             (uint64_t)atomic_load (&load->retries), t->resent, t->handshake_failures,
+             t->send_seconds, send_rate, t->seconds);
     if (t->latency.have)
         fprintf (stderr, "fling-load: fling_send latency p50=%.2fus p99=%.2fus p99.9=%.2fus\n",
                  t->latency.p50, t->latency.p99, t->latency.p999);
@@ -455,10 +461,11 @@ static void print_summary (const load_t *load, const totals_t *t)
     printf ("{\"count\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64
             ",\"rejected\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"invalid\":%" PRIu64
             ",\"send_errors\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"resent_batches\":%" PRIu64
+            ",\"handshake_failures\":%" PRIu64
             ",\"send_seconds\":%.6f,\"send_rate\":%.1f,\"seconds\":%.6f",
             cfg->count, t->sent, t->accepted, t->rejected, t->dropped, invalid, errors,
-            (uint64_t)atomic_load (&load->retries), t->resent, t->send_seconds, send_rate,
-            t->seconds);
+            (uint64_t)atomic_load (&load->retries), t->resent, t->handshake_failures,
+            t->send_seconds, send_rate, t->seconds);
     if (t->latency.have)
         printf (",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}",
                 t->latency.p50, t->latency.p99, t->latency.p999, t->latency.max);
@@ -529,6 +536,7 @@ static int run (load_t *load)
     t.rejected = atomic_load (&load->cb_rejected);
     t.dropped = st.dropped + (atomic_load (&load->cb_dropped) - dropped_before);
     t.resent = st.resent;
+    t.handshake_failures = st.handshake_failures;
     t.overflowed = st.dropped;
     t.seconds = (double)(now_ns () - t0) / 1e9;
     t.latency = latency_of (load, senders, started);

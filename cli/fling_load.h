@@ -27,6 +27,8 @@ typedef struct {
     unsigned flush_timeout_ms;
     uint64_t outbox_max;
     fling_overflow_t overflow;
+    const char *curve_broker_key; /* NULL = the producer's default ($FLING_CURVE_BROKER_KEY) */
+    const char *curve_key;        /* NULL = the producer's default ($FLING_CURVE_KEY) */
 } fling_load_config_t;
 
 /*  Fills `cfg` from the command line. Returns -1 to go on and run, or the

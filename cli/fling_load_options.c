@@ -37,6 +37,9 @@ static void usage (FILE *out)
              "  --overflow fail|drop  outbox overflow policy (default fail: back off, retry)\n"
              "  --json-summary        print one JSON summary line on stdout at the end\n"
              "  --payload-extra JSON  members added to every payload, e.g. '\"poison\":true'\n"
+             "  --curve-broker-key K  CURVE: the broker's .pub file or Z85 public key\n"
+             "                        (env FLING_CURVE_BROKER_KEY)\n"
+             "  --curve-key FILE      CURVE: this producer's NAME.secret (env FLING_CURVE_KEY)\n"
              "  --version, -h/--help\n"
              "Exit status: 0 if every task was accepted, 1 otherwise, 2 usage error.\n");
 }
@@ -113,6 +116,10 @@ static const fling_option_t options[] = {
     {"--payload-extra", NULL, FLING_OPT_TEXT, FIELD (payload_extra), 0, 0, 4095, NULL, "JSON", "",
      NULL},
     {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (curve_broker_key), 0,
+     0, 0, NULL, "KEY", "", NULL},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (curve_key), 0, 0, 0, NULL, "FILE", "",
+     NULL},
 };
 
 /* Returns -1 to go on, or the exit code to leave with. */

@@ -149,6 +149,8 @@ static fling_producer_t *start_producer (const fling_cli_t *cli, verdicts_t *v)
     fling_producer_options_t options;
     fling_producer_options_init (&options);
     options.endpoint = cli->endpoint;
+    options.curve_broker_key = cli->curve.broker_key;
+    options.curve_key = cli->curve.key;
     options.linger_ms = PRODUCER_LINGER_MS;
     options.ack_fn = on_ack;
     options.ack_arg = v;

@@ -329,8 +329,8 @@ static void print_others (const json_t *root)
 {
     static const char *const known[] = {"uptime_ms", "store",   "tasks",     "bytes",
                                         "dead",      "delayed", "dedup_ids", "counters",
-                                        "refused",   "rejected", "queues",   "workers",
-                                        NULL};
+                                        "refused",   "rejected", "queues",  "workers",   "queues_total",
+                                        "workers_total", NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)
@@ -340,6 +340,19 @@ static void print_others (const json_t *root)
         char text[CELL_SIZE];
         printf ("%-10s %s\n", key, value_text (value, text, sizeof text));
     }
+}
+
+/* The broker sends queues and workers a page at a time: say so when some
+   were left out. */
+static void print_shown (const json_t *root, const char *list)
+{
+    char total_key[32];
+    snprintf (total_key, sizeof total_key, "%s_total", list);
+    size_t shown = json_array_size (json_object_get (root, list));
+    json_int_t total = json_integer_value (json_object_get (root, total_key));
+    if (total > (json_int_t)shown)
+        printf ("(%zu of %" JSON_INTEGER_FORMAT " %s shown: the broker sends a page at a time)\n",
+                shown, total, list);
 }
 
 int fling_cli_print_stats (const char *json, size_t json_size)
@@ -371,7 +384,9 @@ int fling_cli_print_stats (const char *json, size_t json_size)
     print_pairs ("rejected", json_object_get (root, "rejected"), NULL);
     print_others (root);
     print_queues (json_object_get (root, "queues"));
+    print_shown (root, "queues");
     print_workers (json_object_get (root, "workers"));
+    print_shown (root, "workers");
     json_decref (root);
     return fflush (stdout) == 0 ? FLING_CLI_EXIT_OK : FLING_CLI_EXIT_FAIL;
 }

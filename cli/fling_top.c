@@ -300,7 +300,7 @@ static void workers (frame_t *frame, const json_t *stats, const json_t *before, 
 
 int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count)
 {
-    zsock_t *sock = fling_cli_connect (cli->endpoint);
+    zsock_t *sock = fling_cli_connect (cli);
     if (!sock)
         return FLING_CLI_EXIT_FAIL;
     signal (SIGINT, on_signal);

@@ -58,7 +58,8 @@ def main(argv):
              "-DFLING_FUZZ=ON", "-DFLING_FUZZ_SECONDS=" + seconds,
              "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], 300) != 0:
         return 1
-    if step(["cmake", "--build", build_dir, "-j2", "--target", "fuzz_proto", "fuzz_json"], 900) != 0:
+    if step(["cmake", "--build", build_dir, "-j2", "--target", "fuzz_proto", "fuzz_json",
+             "fuzz_broker"], 900) != 0:
         return 1
     return step(["ctest", "--test-dir", build_dir, "-L", "fuzz", "--output-on-failure"], 1200)
 

@@ -612,7 +612,7 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
     fling_task_id_t local_id;
     if (!id)
         id = &local_id;
-    fling_task_id_make (id, self->config.producer_id, place.seq);
+    fling_task_id_make (id, self->config.producer_id, self->config.seq_base + place.seq);
     fling_record_write (place.at, id, 0, task->max_attempts, task->timeout_ms, task->backoff_ms,
                         task->name, task->name_size, task->payload, task->payload_size);
     /* Release: the I/O thread reads the record after it sees the count. */

@@ -38,6 +38,7 @@ typedef struct {
     size_t batch_max_tasks; /* 1..FLING_BATCH_TASKS_MAX */
     size_t batch_max_bytes;
     uint64_t producer_id; /* first 8 bytes of every task id */
+    uint64_t seq_base;    /* added to each task's sequence in its id (0: ids count from 1) */
 } fling_outbox_config_t;
 
 /*  Creates an outbox and its wake-up eventfd. NULL + errno on failure

@@ -5,6 +5,8 @@
     (fling_sender) does everything that touches the network.
 */
 #include "fling_producer.h"
+#include "fling_curve.h"
+#include "fling_log.h"
 #include "fling_outbox.h"
 #include "fling_proto.h"
 #include "fling_sender.h"
@@ -78,6 +80,8 @@ void fling_producer_options_init (fling_producer_options_t *options)
     options->ack_timeout_ms = 3000;
     options->linger_ms = 5000;
     options->heartbeat_ms = 1000;
+    options->curve_broker_key = getenv ("FLING_CURVE_BROKER_KEY");
+    options->curve_key = getenv ("FLING_CURVE_KEY");
 }
 
 /* Zero (or NULL) in a field means its default, as in fling_send_options_t,
@@ -103,6 +107,10 @@ static void fill_defaults (fling_producer_options_t *options)
         options->ack_timeout_ms = defaults.ack_timeout_ms;
     if (!options->heartbeat_ms)
         options->heartbeat_ms = defaults.heartbeat_ms;
+    if (!options->curve_broker_key)
+        options->curve_broker_key = defaults.curve_broker_key;
+    if (!options->curve_key)
+        options->curve_key = defaults.curve_key;
 }
 
 static bool options_valid (const fling_producer_options_t *options)
@@ -130,6 +138,19 @@ static uint64_t producer_id (void)
     return id ? id : 1;
 }
 
+/* With CURVE the id prefix is the key's tag (the broker holds each key to
+   its own), so the sequence must tell apart the instances that share a
+   key: each starts at a random point below 2^62, and two instances meet
+   only if one of them sends about as many tasks as lie between their
+   starting points. */
+static uint64_t sequence_base (void)
+{
+    uint64_t base = 0;
+    if (getrandom (&base, sizeof base, GRND_NONBLOCK) != (ssize_t)sizeof base)
+        base = producer_id () ^ (uint64_t)fling_clock_us ();
+    return base >> 2;
+}
+
 /* ---- life cycle ------------------------------------------------------------ */
 
 static fling_sender_t *start_sender (const fling_producer_options_t *options,
@@ -143,6 +164,7 @@ static fling_sender_t *start_sender (const fling_producer_options_t *options,
         .batch_linger_us = options->batch_linger_us,
         .ack_fn = options->ack_fn,
         .ack_arg = options->ack_arg,
+        .curve = {.broker_key = options->curve_broker_key, .key = options->curve_key},
     };
     return fling_sender_new (&config, outbox);
 }
@@ -162,13 +184,24 @@ fling_producer_t *fling_producer_new (const fling_producer_options_t *options)
         errno = EINVAL;
         return NULL;
     }
+    /* The key files are read here, so a bad one fails the constructor
+       with its reason rather than the I/O thread later. */
+    fling_curve_client_t curve = {self->options.curve_broker_key, self->options.curve_key};
+    uint64_t tag = 0;
+    char error[256];
+    if (fling_curve_client_apply (&curve, NULL, &tag, error, sizeof error)) {
+        free (self);
+        fling_set_last_error (EINVAL, error);
+        return NULL;
+    }
     fling_outbox_config_t config = {
         .max_tasks = self->options.outbox_max_tasks,
         .max_bytes = self->options.outbox_max_bytes,
         .overflow = self->options.overflow,
         .batch_max_tasks = self->options.batch_max_tasks,
         .batch_max_bytes = self->options.batch_max_bytes,
-        .producer_id = producer_id (),
+        .producer_id = tag ? tag : producer_id (),
+        .seq_base = tag ? sequence_base () : 0,
     };
     self->outbox = fling_outbox_new (&config);
     if (self->outbox)
@@ -180,8 +213,9 @@ fling_producer_t *fling_producer_new (const fling_producer_options_t *options)
         errno = err;
         return NULL;
     }
-    /* The endpoint string belongs to the caller; the sender has its copy. */
+    /* The strings belong to the caller; the sender has what it needs. */
     self->options.endpoint = NULL;
+    self->options.curve_broker_key = self->options.curve_key = NULL;
     return self;
 }
 
@@ -273,6 +307,7 @@ void fling_producer_stats (fling_producer_t *self, fling_producer_stats_t *stats
     stats->queued = fling_outbox_held (self->outbox);
     stats->resent = counts.resent;
     stats->invalid = atomic_load_explicit (&self->invalid, memory_order_relaxed);
+    stats->handshake_failures = counts.handshake_failures;
 }
 
 int fling_producer_connected (fling_producer_t *self)

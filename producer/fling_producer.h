@@ -71,6 +71,12 @@ typedef struct {
     unsigned heartbeat_ms;      /* PING interval; default 1000 */
     fling_ack_fn *ack_fn;       /* optional per-task outcome callback */
     void *ack_arg;
+    /* CurveZMQ (SECURITY.md): both set = CURVE on; "" = off even if the
+       environment says otherwise. Read once, by fling_producer_new. */
+    const char *curve_broker_key; /* the broker's .pub file or its Z85 public key;
+                                     default $FLING_CURVE_BROKER_KEY */
+    const char *curve_key;        /* this producer's NAME.secret file (private: mode
+                                     0600); default $FLING_CURVE_KEY */
 } fling_producer_options_t;
 
 /*  Fills `options` with the defaults. */
@@ -120,6 +126,8 @@ typedef struct {
     uint64_t queued;     /* tasks in the outbox now, unacknowledged included */
     uint64_t resent;     /* batches sent again after a timeout or reconnect */
     uint64_t invalid;    /* fling_send calls refused by validation */
+    uint64_t handshake_failures; /* CURVE handshakes the broker refused (key not
+                                    allowed) or that failed (wrong broker key) */
 } fling_producer_stats_t;
 
 /*  Copies the counters. Cheap; safe from any thread. */

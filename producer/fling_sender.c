@@ -15,6 +15,7 @@
 #include "fling_sender.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_monitor.h"
 #include "fling_proto.h"
 
 #include <czmq.h>
@@ -42,6 +43,7 @@ struct _fling_sender_t {
     char *endpoint;
     fling_outbox_t *outbox;
     zsock_t *dealer;
+    fling_monitor_t *monitor; /* CURVE: handshake outcomes; NULL without */
     pthread_t thread;
     atomic_bool stop;
 
@@ -58,6 +60,7 @@ struct _fling_sender_t {
     /* read by other threads */
     _Atomic int64_t heard_at_ms;
     _Atomic uint64_t accepted, rejected, dropped, resent, broker_errors, bad_messages, unavailable;
+    _Atomic uint64_t handshake_failures;
 };
 
 /* ---- sending -------------------------------------------------------------- */
@@ -360,6 +363,17 @@ static void drop_all (fling_sender_t *self)
     }
 }
 
+/* A refused or failed CURVE handshake (key not allowed, wrong broker
+   key) looks like a broker that is not there; count it, so
+   fling_producer_stats can tell the two apart. */
+static void count_handshakes (fling_sender_t *self)
+{
+    uint16_t event;
+    uint32_t value;
+    while (fling_monitor_next (self->monitor, &event, &value))
+        atomic_fetch_add_explicit (&self->handshake_failures, 1, memory_order_relaxed);
+}
+
 static void *run (void *arg)
 {
     fling_sender_t *self = (fling_sender_t *)arg;
@@ -375,9 +389,12 @@ static void *run (void *arg)
         send_due (self, now_ms);
         heartbeat (self, now_ms);
         short out = self->blocked || self->ping_pending ? ZMQ_POLLOUT : 0;
-        zmq_pollitem_t items[2] = {{dealer, 0, (short)(ZMQ_POLLIN | out), 0},
-                                   {NULL, wake_fd, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 2, next_timeout (self, now_ms, now_us, due_us)) < 0) {
+        zmq_pollitem_t items[3] = {
+            {dealer, 0, (short)(ZMQ_POLLIN | out), 0},
+            {NULL, wake_fd, ZMQ_POLLIN, 0},
+            {self->monitor ? fling_monitor_handle (self->monitor) : NULL, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, self->monitor ? 3 : 2, next_timeout (self, now_ms, now_us, due_us)) <
+            0) {
             if (zmq_errno () == ETERM)
                 break;
             continue;
@@ -388,19 +405,33 @@ static void *run (void *arg)
             receive_all (self);
         if (items[0].revents & ZMQ_POLLOUT)
             self->blocked = false;
+        if (self->monitor && (items[2].revents & ZMQ_POLLIN))
+            count_handshakes (self);
     }
     drop_all (self);
+    fling_monitor_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     return NULL;
 }
 
 /* ---- construction --------------------------------------------------------- */
 
-static zsock_t *open_dealer (const fling_sender_config_t *config)
+static zsock_t *open_dealer (fling_sender_t *self, const fling_sender_config_t *config)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     if (!dealer)
         return NULL;
+    char error[256];
+    if (fling_curve_client_apply (&config->curve, dealer, NULL, error, sizeof error)) {
+        zsock_destroy (&dealer);
+        fling_set_last_error (EINVAL, error);
+        return NULL;
+    }
+    /* Watched before it connects, so the first handshake is seen too. */
+    if (fling_curve_client_on (&config->curve))
+        self->monitor = fling_monitor_new (dealer, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
     zsock_set_immediate (dealer, 1);
     zsock_set_sndtimeo (dealer, 0);
     zsock_set_rcvtimeo (dealer, 0);
@@ -410,6 +441,7 @@ static zsock_t *open_dealer (const fling_sender_config_t *config)
     zsock_set_heartbeat_ivl (dealer, (int)config->heartbeat_ms);
     zsock_set_heartbeat_timeout (dealer, (int)config->heartbeat_ms * SILENT_HEARTBEATS);
     if (zsock_connect (dealer, "%s", config->endpoint)) {
+        fling_monitor_destroy (&self->monitor); /* before the socket it watches */
         zsock_destroy (&dealer);
         errno = EINVAL;
         return NULL;
@@ -419,6 +451,7 @@ static zsock_t *open_dealer (const fling_sender_config_t *config)
 
 static void free_self (fling_sender_t *self)
 {
+    fling_monitor_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     free (self->slots);
     free (self->endpoint);
@@ -446,7 +479,8 @@ fling_sender_t *fling_sender_new (const fling_sender_config_t *config, fling_out
         return NULL;
     }
     self->config.endpoint = self->endpoint;
-    self->dealer = open_dealer (config);
+    self->dealer = open_dealer (self, config);
+    self->config.curve = (fling_curve_client_t){NULL, NULL}; /* the caller's strings */
     if (!self->dealer) {
         int err = errno ? errno : ENOMEM;
         free_self (self);
@@ -485,6 +519,8 @@ void fling_sender_counts (fling_sender_t *self, fling_sender_counts_t *counts)
     counts->resent = atomic_load_explicit (&self->resent, memory_order_relaxed);
     counts->broker_errors = atomic_load_explicit (&self->broker_errors, memory_order_relaxed);
     counts->bad_messages = atomic_load_explicit (&self->bad_messages, memory_order_relaxed);
+    counts->handshake_failures =
+        atomic_load_explicit (&self->handshake_failures, memory_order_relaxed);
 }
 
 bool fling_sender_connected (fling_sender_t *self)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_curve.h"
 #include "fling_outbox.h"
 #include "fling_producer.h"
 
@@ -30,6 +31,7 @@ typedef struct {
     unsigned batch_linger_us;
     fling_ack_fn *ack_fn; /* may be NULL */
     void *ack_arg;
+    fling_curve_client_t curve; /* key files, read by fling_sender_new */
 } fling_sender_config_t;
 
 typedef struct {
@@ -39,11 +41,12 @@ typedef struct {
     uint64_t resent;
     uint64_t broker_errors; /* ERROR messages from the broker */
     uint64_t bad_messages;  /* messages from the broker that did not decode */
+    uint64_t handshake_failures; /* CURVE handshakes refused or failed */
 } fling_sender_counts_t;
 
 /*  Creates the socket, connects it and starts the thread, which takes
     batches from `outbox` (not owned; must outlive the sender). NULL +
-    errno on failure: EINVAL for a bad endpoint. */
+    errno on failure: EINVAL for a bad endpoint or key file. */
 fling_sender_t *fling_sender_new (const fling_sender_config_t *config, fling_outbox_t *outbox);
 
 /*  Stops the thread. Every batch it still holds, and every batch left in

@@ -15,6 +15,7 @@ static const char *fling_texts[FLING_EMAX - FLING_EBASE] = {
     [FLING_EUNAVAILABLE - FLING_EBASE] = "broker refused the task: broker unavailable",
     [FLING_EPROTO - FLING_EBASE] = "protocol error",
     [FLING_ECLOSED - FLING_EBASE] = "producer is closing",
+    [FLING_EFORBIDDEN - FLING_EBASE] = "broker refused: this key may not do that (SECURITY.md)",
 };
 
 const char *fling_strerror (int err)

@@ -27,6 +27,7 @@ enum {
     FLING_EPROTO,                      /* malformed or unexpected protocol message */
     /* FLING_EBASE + 8 is not used: a full outbox is EAGAIN (fling_send). */
     FLING_ECLOSED = FLING_EBASE + 9,   /* producer is being destroyed */
+    FLING_EFORBIDDEN,                  /* broker refused: this key may not do that */
     FLING_EMAX
 };
 

@@ -1044,6 +1044,7 @@ int fling_reason_errno (int reason)
     case FLING_REASON_UNAVAILABLE: return FLING_EUNAVAILABLE;
     case FLING_REASON_BAD_TASK: return FLING_EBADNAME;
     case FLING_REASON_TOO_LARGE: return FLING_ETOOLARGE;
+    case FLING_REASON_FORBIDDEN: return FLING_EFORBIDDEN;
     default: return FLING_EPROTO;
     }
 }

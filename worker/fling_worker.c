@@ -57,6 +57,29 @@ void fling_worker_options_init (fling_worker_options_t *options)
     options->prefetch = DEFAULT_PREFETCH;
     options->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     options->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
+    options->curve_broker_key = getenv ("FLING_CURVE_BROKER_KEY");
+    options->curve_key = getenv ("FLING_CURVE_KEY");
+}
+
+/* Reads the key files once: every reconnect applies the same keys, and a
+   bad file fails the constructor with its reason. */
+static int s_load_curve (fling_worker_t *self, const fling_worker_options_t *options,
+                         const fling_worker_options_t *defaults)
+{
+    fling_curve_client_t curve = {
+        options->curve_broker_key ? options->curve_broker_key : defaults->curve_broker_key,
+        options->curve_key ? options->curve_key : defaults->curve_key};
+    if (!fling_curve_client_on (&curve))
+        return 0;
+    char error[256];
+    if (fling_curve_client_apply (&curve, NULL, NULL, error, sizeof error) == 0 &&
+        fling_curve_load_public (curve.broker_key, self->curve_broker, error, sizeof error) == 0)
+        self->curve_cert = fling_curve_load_secret (curve.key, error, sizeof error);
+    if (!self->curve_cert) {
+        fling_set_last_error (EINVAL, error);
+        return -1;
+    }
+    return 0;
 }
 
 static char *s_default_name (void)
@@ -117,6 +140,11 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
         errno = ENOMEM;
         return NULL;
     }
+    if (s_load_curve (self, options, &defaults)) {
+        fling_worker_destroy (&self);
+        errno = EINVAL;
+        return NULL;
+    }
     /* Without this, zloop quits when czmq sees SIGINT/SIGTERM. */
     zloop_set_nonstop (self->loop, true);
     FLING_HISTOGRAM_INIT (&self->run_time[FLING_CLASS_LOOP], fling_histogram_run_bounds_us);
@@ -156,6 +184,7 @@ void fling_worker_destroy (fling_worker_t **self_p)
         close (self->stop_fd);
     free (self->endpoint);
     free (self->name);
+    zcert_destroy (&self->curve_cert);
     free (self);
     *self_p = NULL;
 }

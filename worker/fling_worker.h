@@ -103,11 +103,19 @@ typedef struct {
                                   fling_worker_options_init sets 1; 0 = none */
     unsigned heartbeat_ms;     /* default 1000 */
     unsigned drain_timeout_ms; /* on stop: wait this long for tasks in flight; default 30000 */
+    /* CurveZMQ (SECURITY.md): both set = CURVE on; "" = off even if the
+       environment says otherwise. Read once, by fling_worker_new. */
+    const char *curve_broker_key; /* the broker's .pub file or its Z85 public key;
+                                     default $FLING_CURVE_BROKER_KEY */
+    const char *curve_key;        /* this worker's NAME.secret file (private: mode
+                                     0600); default $FLING_CURVE_KEY */
 } fling_worker_options_t;
 
 FLING_EXPORT void fling_worker_options_init (fling_worker_options_t *options);
 
-/*  Creates a worker (no connection yet). NULL with errno on failure. */
+/*  Creates a worker (no connection yet). NULL with errno on failure
+    (EINVAL for a missing or unreadable key file, or a secret file others
+    may read: fling_last_error() says which). */
 FLING_EXPORT fling_worker_t *fling_worker_new (const fling_worker_options_t *options);
 FLING_EXPORT void fling_worker_destroy (fling_worker_t **self_p);
 

@@ -23,6 +23,7 @@
 #include "fling_pool.h"
 #include "fling_proto.h"
 #include "fling_results.h"
+#include "fling_curve.h"
 #include "fling_task.h"
 #include "fling_unacked.h"
 #include "fling_worker.h"
@@ -40,6 +41,8 @@ typedef struct fling_handler {
 struct _fling_worker_t {
     /* configuration, fixed once fling_worker_run starts */
     char *endpoint;
+    zcert_t *curve_cert;                        /* CURVE: our key pair; NULL = off */
+    char curve_broker[FLING_CURVE_KEY_TEXT];    /* CURVE: the broker's public key */
     char *name;
     unsigned pool_size;
     unsigned async_limit;

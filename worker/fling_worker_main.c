@@ -71,6 +71,11 @@ static const fling_option_t s_options[] = {
      0, 1, 86400000, NULL, "N", "on stop, wait this long for running tasks", NULL},
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT,
+     FIELD (worker.curve_broker_key), 0, 0, 0, NULL, "KEY",
+     "CURVE: the broker's public key (its .pub file or the Z85 text)", "off"},
+    {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (worker.curve_key), 0, 0, 0, NULL,
+     "FILE", "CURVE: this worker's NAME.secret file (mode 0600)", "off"},
     {"--module", "FLING_MODULES", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_modules, "PATH[:ARGS]",
      "load a handler module; ARGS go to its init function; repeatable\n"
      "(env: comma-separated)",
@@ -284,7 +289,7 @@ static int s_run (config_t *config)
 {
     s_worker = fling_worker_new (&config->worker);
     if (!s_worker) {
-        fling_error ("cannot create the worker: %s", fling_strerror (errno));
+        fling_error ("cannot create the worker: %s", errno == EINVAL ? fling_last_error () : fling_strerror (errno));
         return 1;
     }
     int rc = 0;

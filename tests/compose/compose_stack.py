@@ -99,6 +99,7 @@ class Stack:
         self.loads = []
         self.bin_dir = os.environ.get("FLING_BIN_DIR", os.path.join(ROOT, "build", "bin"))
         self.procs = []
+        self.keys_dir = os.path.join(self.dir, "keys")  # the host's copies (CURVE is on)
 
     # ---- compose -------------------------------------------------------
 
@@ -115,6 +116,7 @@ class Stack:
         self.run("up", "-d", "--no-build", "--scale", "worker=%d" % self.workers,
                  "--scale", "producer=0", timeout=300)
         self.wait_healthy()
+        self.fetch_keys()
         wait_until(lambda: len(self.registered_workers()) >= self.workers, 60,
                    what="%d workers registered" % self.workers)
 
@@ -151,9 +153,34 @@ class Stack:
 
     # ---- the host side: fling tools over the published ports ------------
 
+    @staticmethod
+    def image():
+        return IMAGE
+
+    def fetch_keys(self):
+        """CURVE is on in the compose file: the host's tools need the admin's
+        and the producer's secrets and the broker's public key, which the
+        `keygen` service left in its volumes. Copied once, mode 0600."""
+        if os.path.exists(self.keys_dir):
+            return
+        os.makedirs(self.keys_dir, 0o700)
+        for role in ("admin", "producer"):
+            volume = "%s_fling-keys-%s" % (self.project, role)
+            for name in ("%s.secret" % role, "broker.pub"):
+                data = sh(["docker", "run", "--rm", "-v", "%s:/k:ro" % volume, "--entrypoint",
+                           "cat", IMAGE, "/k/%s" % name]).stdout
+                path = os.path.join(self.keys_dir, name if name != "broker.pub" else "broker.pub")
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(data)
+
+    def curve_args(self, role):
+        return ["--curve-broker-key", os.path.join(self.keys_dir, "broker.pub"),
+                "--curve-key", os.path.join(self.keys_dir, "%s.secret" % role)]
+
     def fling(self, *args, timeout=15):
         argv = [os.path.join(self.bin_dir, "fling"), "--endpoint",
-                "tcp://127.0.0.1:%d" % self.producer_port] + list(args)
+                "tcp://127.0.0.1:%d" % self.producer_port] + self.curve_args("admin") + list(args)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
     def stats(self):
@@ -174,7 +201,7 @@ class Stack:
         argv = [os.path.join(self.bin_dir, "fling-load"), "--endpoint",
                 "tcp://127.0.0.1:%d" % self.producer_port, "--count", str(count), "--name", name,
                 "--ms", str(ms), "--rate", str(rate), "--ledger", ledger, "--json-summary",
-                "--flush-timeout-ms", "240000"] + list(extra)
+                "--flush-timeout-ms", "240000"] + self.curve_args("producer") + list(extra)
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         out.close()
         err.close()

@@ -4,7 +4,7 @@ with container-level faults. Each case prints its lost and duplicate counts.
 
   test_compose.py image          build the base and test images (once per run)
   test_compose.py CASE           up | worker_loss | broker_restart | partition | scale | graceful_stop
-                                 | store_lock
+                                 | store_lock | curve
 """
 import os
 import subprocess
@@ -192,9 +192,69 @@ def case_store_lock():
         stack.down()
 
 
+def mounted_volumes(container):
+    """The named volumes a container mounts, by volume name."""
+    out = sh(["docker", "inspect", "-f",
+              "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}", container])
+    return sorted(out.stdout.split())
+
+
+def case_curve():
+    """h. CURVE in the stack (SECURITY.md): the keygen service made one key per party; each
+    container mounts only its own key volume (its secret and the broker's public key);
+    running keygen again changes nothing; the admin console works; a key the broker does not
+    list is refused at the handshake; 3,000 tasks under the producer key all run once."""
+    stack = Stack("curve")
+    started = time.monotonic()
+    try:
+        stack.up(workers=2)
+        own = {"broker": ["fling-keys-broker", "fling-store"], "worker": ["fling-keys-worker"]}
+        for service, volumes in own.items():
+            for container in stack.containers(service):
+                # named volumes of this stack (the image's VOLUME adds an anonymous one)
+                mounted = [v.split("_", 1)[1] for v in mounted_volumes(container)
+                           if v.startswith(stack.project + "_")]
+                print("%s mounts %s" % (service, mounted), flush=True)
+                assert sorted(mounted) == sorted(volumes), (service, mounted)
+        listing = stack.run("exec", "-T", "worker", "sh", "-c",
+                            "find /var/lib/fling-keys -type f | sort").stdout.split()
+        print("a worker sees: %s" % listing, flush=True)
+        assert listing == ["/var/lib/fling-keys/worker/broker.pub",
+                           "/var/lib/fling-keys/worker/worker.pub",
+                           "/var/lib/fling-keys/worker/worker.secret"], listing
+        broker_pub = open(os.path.join(stack.keys_dir, "broker.pub")).read()
+        again = stack.run("run", "--rm", "-T", "keygen", timeout=120)
+        assert "keys ready" in again.stdout + again.stderr, again
+        fresh = sh(["docker", "run", "--rm", "-v", "%s_fling-keys-admin:/k:ro" % stack.project,
+                    "--entrypoint", "cat", stack.image(), "/k/broker.pub"]).stdout
+        assert fresh == broker_pub, "keygen made a new broker key on its second run"
+        console = stack.run("run", "--rm", "-T", "admin", "fling", "stats", "--json", timeout=120)
+        assert '"curve":true' in console.stdout, console.stdout[-500:]
+        # a key nobody listed
+        stranger = os.path.join(stack.dir, "stranger")
+        os.makedirs(stranger)
+        sh([os.path.join(stack.bin_dir, "fling"), "keygen", "--role", "admin", "--dir", stranger,
+            "stranger"])
+        r = subprocess.run([os.path.join(stack.bin_dir, "fling"), "--endpoint",
+                            "tcp://127.0.0.1:%d" % stack.producer_port, "--timeout-ms", "3000",
+                            "--curve-broker-key", os.path.join(stack.keys_dir, "broker.pub"),
+                            "--curve-key", os.path.join(stranger, "stranger.secret"), "ping"],
+                           capture_output=True, text=True, timeout=30)
+        print("an unlisted key: %s" % r.stderr.strip(), flush=True)
+        assert r.returncode == 1 and "refused this key" in r.stderr, r.stderr
+        stack.start_load(3000, name="test.noop")
+        summaries = stack.wait_loads(timeout=240)
+        assert all(s.get("accepted") == 3000 for s in summaries), summaries
+        stack.wait_done(3000, timeout=240)
+        summary = stack.report("curve", time.monotonic() - started)
+        assert summary["duplicates"] == 0
+    finally:
+        stack.down()
+
+
 CASES = {"up": case_up, "worker_loss": case_worker_loss, "broker_restart": case_broker_restart,
          "partition": case_partition, "scale": case_scale, "graceful_stop": case_graceful_stop,
-         "store_lock": case_store_lock}
+         "store_lock": case_store_lock, "curve": case_curve}
 
 
 def main(argv):

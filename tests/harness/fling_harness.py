@@ -93,7 +93,11 @@ class Proc:
 class Cluster:
     """One test's processes and files. Use as a context manager."""
 
-    def __init__(self, name, keep=False):
+    def __init__(self, name, keep=False, curve=False):
+        """curve=True: the broker runs with CURVE (SECURITY.md); the cluster
+        makes a broker key and one producer, worker and admin key (allowed),
+        and every process it starts uses the key of its role (key= picks
+        another: a name made with keygen(), or False for none)."""
         self.bin_dir = os.environ.get("FLING_BIN_DIR", "build/bin")
         self.handlers = os.environ.get("FLING_TEST_HANDLERS", "")
         parent = os.environ.get("FLING_TEST_TMP", tempfile.gettempdir())
@@ -106,6 +110,15 @@ class Cluster:
         self.worker_ledgers = []
         self.producer_ledgers = []
         self.failed = False
+        self.curve = curve
+        if curve:
+            self.keys_dir = self.path("keys")
+            self.allowed_dir = self.path("allowed")
+            os.mkdir(self.keys_dir, 0o700)
+            os.mkdir(self.allowed_dir, 0o700)
+            self.keygen("broker", "broker", allow=False)
+            for role in ("producer", "worker", "admin"):
+                self.keygen(role, role)
 
     def __enter__(self):
         return self
@@ -118,6 +131,37 @@ class Cluster:
         if not self.keep and not self.failed:
             shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+    # ---- CURVE keys ---------------------------------------------------
+
+    def keygen(self, name, role, allow=True):
+        """Makes keys/NAME.pub and keys/NAME.secret with `fling keygen`; allow
+        copies the .pub into the broker's allowed directory."""
+        result = subprocess.run([os.path.join(self.bin_dir, "fling"), "keygen", "--role", role,
+                                 "--dir", self.keys_dir, name], capture_output=True, text=True,
+                                timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError("fling keygen failed: %s" % result.stderr)
+        if allow:
+            self.allow(name)
+        return self.key_path(name, "pub")
+
+    def key_path(self, name, kind):
+        return os.path.join(self.keys_dir, "%s.%s" % (name, kind))
+
+    def allow(self, name):
+        shutil.copy(self.key_path(name, "pub"), os.path.join(self.allowed_dir, name + ".pub"))
+
+    def revoke(self, name):
+        os.unlink(os.path.join(self.allowed_dir, name + ".pub"))
+
+    def curve_args(self, key):
+        """The client flags for key `key` (a name made with keygen), none for
+        key=False or a cluster without CURVE."""
+        if not self.curve or key is False:
+            return []
+        return ["--curve-broker-key", self.key_path("broker", "pub"),
+                "--curve-key", self.key_path(key, "secret")]
 
     # ---- processes ----------------------------------------------------
 
@@ -182,8 +226,12 @@ class Cluster:
         # The HTTP port on any free port, never the default: tests run side by side.
         http_args = [] if any(str(a).startswith("--http-addr") for a in args) else \
             ["--http-addr", "127.0.0.1:0"]
+        curve_args = []
+        if self.curve:
+            curve_args = ["--curve-key", self.key_path("broker", "secret"),
+                          "--curve-allowed", self.allowed_dir]
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
-                "--worker-endpoint", we] + store_args + http_args + list(args)
+                "--worker-endpoint", we] + store_args + http_args + curve_args + list(args)
         proc, line = self._spawn(name, argv, ready_timeout=20)
         fields = dict(part.split("=", 1) for part in line.split()[1:])
         self.producer_endpoint = fields["producer"]
@@ -191,7 +239,8 @@ class Cluster:
         self.http_addr = fields.get("http")
         return proc
 
-    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None, http=False):
+    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None, http=False,
+                     key="worker"):
         """Starts fling-worker with the test handlers. http=True: with an HTTP
         port on a free port, its address in proc.http_addr (needs wait)."""
         name = name or "worker%d" % (len(self.worker_ledgers) + 1)
@@ -200,7 +249,7 @@ class Cluster:
             self.worker_ledgers.append(ledger)
         module = "%s:%s" % (handlers or self.handlers, ledger)
         argv = [os.path.join(self.bin_dir, "fling-worker"), "--endpoint", self.worker_endpoint,
-                "--name", name, "--module", module] + list(args)
+                "--name", name, "--module", module] + self.curve_args(key) + list(args)
         if http:
             argv += ["--http-addr", "127.0.0.1:0"]
         proc, line = self._spawn(name, argv, ready_timeout=20 if wait else None)
@@ -226,12 +275,12 @@ class Cluster:
         proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None, env=full_env)
         return proc
 
-    def start_load(self, *args, name=None, endpoint=None):
+    def start_load(self, *args, name=None, endpoint=None, key="producer"):
         name = name or "producer%d" % (len(self.producer_ledgers) + 1)
         ledger = self.path("%s.ledger" % name)
         self.producer_ledgers.append(ledger)
         argv = [os.path.join(self.bin_dir, "fling-load"), "--endpoint", endpoint or self.producer_endpoint,
-                "--ledger", ledger, "--json-summary"] + list(args)
+                "--ledger", ledger, "--json-summary"] + self.curve_args(key) + list(args)
         out_path = self.path("%s.out" % name)
         out = open(out_path, "wb")
         err = open(self.path("%s.log" % name), "ab")
@@ -254,8 +303,11 @@ class Cluster:
         summary["rc"] = rc
         return summary
 
-    def fling(self, *args, timeout=10):
-        argv = [os.path.join(self.bin_dir, "fling"), "--endpoint", self.producer_endpoint] + list(args)
+    def fling(self, *args, timeout=10, key="admin"):
+        """Runs `fling` against the broker; with CURVE under key `key` (the
+        admin's by default: stats and dead need it; `send` needs a producer's)."""
+        argv = ([os.path.join(self.bin_dir, "fling"), "--endpoint", self.producer_endpoint]
+                + self.curve_args(key) + list(args))
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
     def stats(self):

@@ -190,7 +190,7 @@ static void test_reason_names (void **state)
         {FLING_REASON_BAD_FIELD, "BAD_FIELD", FLING_EPROTO},
         {FLING_REASON_BAD_STATE, "BAD_STATE", FLING_EPROTO},
         {FLING_REASON_UNKNOWN_PEER, "UNKNOWN_PEER", FLING_EPROTO},
-        {FLING_REASON_FORBIDDEN, "FORBIDDEN", FLING_EPROTO},
+        {FLING_REASON_FORBIDDEN, "FORBIDDEN", FLING_EFORBIDDEN},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_string_equal (fling_reason_name (cases[i].reason), cases[i].name);

@@ -85,6 +85,10 @@ class Link:
         self.reconnect_pending = False
         self.last_connect = self.last_recv = time.monotonic()
         self.send_ready()
+        # Right behind READY, not after WELCOME: the broker claims these back
+        # before the end of the turn that registers us, when it may lease us
+        # work; after WELCOME a task we still run could come back and run twice.
+        self.send_holding()
         if self.beat_timer is None:
             self.beat_timer = self.loop.call_later(self.heartbeat, self.on_heartbeat)
 
@@ -256,7 +260,6 @@ class Link:
                  "worker_timeout_ms=%d", "re-registered" if self.ever_registered else "registered",
                  self.o.endpoint, self.heartbeat * 1000, msg.heartbeat_ms, msg.worker_timeout_ms)
         self.ever_registered = True
-        self.send_holding()
         self.resend_unacked()
         if self.e.draining:
             self.send_capacity_zero()  # registered during a drain: take nothing new

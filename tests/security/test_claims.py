@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Workers complete only what was leased to their own key (CURVE).
+
+Worker A (key w1) runs a long task and is paused (SIGSTOP) until the
+broker declares it dead: its task goes back to the queue, marked as a run
+whose end nobody saw, that A may claim back (HOLDING) when it returns.
+Meanwhile another worker key (w2) knows the task's id and attempt and
+sends HOLDING and RESULT DONE for it, without ever being given it:
+  - the broker refuses both (holding_ignored, stale_results): the task is
+    still held, not done;
+A then resumes, registers again and claims its task under its own key:
+  - the claim is taken (holding_leased), the task ends once: 0 lost, no
+    second run.
+"""
+import signal
+import time
+
+from security_harness import SecurityCluster, run, settle
+
+
+def started(c, name):
+    with open(c.path("%s.ledger" % name)) as f:
+        for line in f:
+            parts = line.split()
+            if parts and parts[0] == "start":
+                return parts[1], int(parts[2])
+    return None
+
+
+def test():
+    with SecurityCluster("claims", curve=True) as c:
+        c.keygen("w1", "worker")
+        c.keygen("w2", "worker")
+        c.start_broker("--worker-timeout-ms", "3000", store="memory")
+        a = c.start_worker("--pool-size", "1", "--prefetch", "0", name="A", key="w1")
+        load = c.start_load("--count", "1", "--name", "test.block", "--ms", "8000")
+        assert c.load_summary(load, 30)["accepted"] == 1
+        task_id, attempt = settle(lambda: started(c, "A"), 20, "the task started on A")
+        a.signal(signal.SIGSTOP)
+        settle(lambda: c.stats()["counters"]["worker_lost"] >= 1, 15, "A declared dead")
+        prefix, seq = task_id.split(":")
+        forged = c.attack("forge", "--name", "test.block", "--capacity", 0, "--prefix", prefix,
+                          "--seq-start", seq, "--count", 1, key="w2", endpoint="worker")
+        print("  forged by w2:", forged, flush=True)
+        time.sleep(1)
+        stats = c.stats()
+        counters = stats["counters"]
+        print("  after the forgery:", {k: counters[k] for k in
+                                        ("holding_leased", "holding_ignored", "stale_results",
+                                         "done")}, flush=True)
+        assert counters["done"] == 0 and stats["tasks"] == 1, stats
+        assert counters["holding_leased"] == 0 and counters["holding_ignored"] >= 1
+        assert counters["stale_results"] >= 1
+        a.signal(signal.SIGCONT)
+        settle(lambda: c.stats()["counters"]["holding_leased"] >= 1, 20,
+               "A claimed its task back under its own key")
+        c.wait_done(1, 30)
+        time.sleep(1)
+        summary = c.check(expect_accepted=1)
+        assert summary["duplicates"] == 0
+
+
+if __name__ == "__main__":
+    run(test)
