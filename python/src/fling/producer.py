@@ -21,7 +21,8 @@ import time
 import weakref
 from asyncio import _get_running_loop
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Deque, Dict, List, NamedTuple, Optional
+from typing import (Any, AsyncIterator, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple,
+                    cast)
 
 import zmq
 
@@ -48,6 +49,7 @@ class Ack(enum.IntEnum):
 
 
 OnAck = Callable[[str, Ack, Optional[FlingError]], None]
+_Waiter = Tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
 class Stats(NamedTuple):
@@ -82,7 +84,7 @@ class _Slot:
         self.resend_now = False
 
 
-def _wake_pair():
+def _wake_pair() -> Tuple[int, int]:
     """(read fd, write fd) of an eventfd, or of a pipe where there is none."""
     if hasattr(os, "eventfd"):
         fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -163,7 +165,8 @@ class Producer:
         self._held_bytes = 0
         self._closed = False
         self._flush_waiters = 0
-        self._async_waiters: List[tuple] = []  # (target seq, loop, future)
+        # (target seq, loop, future) of aflush() callers
+        self._async_waiters: List[_Waiter] = []
         # The I/O thread publishes these under _lock when it looks at the
         # outbox: appends wake it only when it would not look again soon.
         self._in_flight = 0
@@ -377,8 +380,8 @@ class Producer:
 
     # ---- the I/O thread ------------------------------------------------------------------
 
-    def _open_socket(self) -> zmq.Socket:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
+    def _open_socket(self) -> "zmq.Socket[bytes]":
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         # No connection = EAGAIN at once, not a send into a pipe that may never
         # connect: every batch stays here until its ACK.
         sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -527,11 +530,11 @@ class _IoLoop:
 
     # -- receiving --
 
-    def receive_all(self, sock: zmq.Socket) -> None:
+    def receive_all(self, sock: "zmq.Socket[bytes]") -> None:
         now = time.monotonic()
         for _ in range(RECV_BURST):
             # (asking first is cheaper than the exception a recv that finds nothing raises)
-            if not sock.getsockopt(EVENTS) & POLLIN:
+            if not cast(int, sock.getsockopt(EVENTS)) & POLLIN:
                 return
             try:
                 frames = sock.recv_multipart(NOBLOCK)
@@ -635,17 +638,19 @@ class _IoLoop:
                             pass
 
     def report(self, batch: _Batch, statuses: Optional[bytes]) -> None:
+        on_ack = self.p._on_ack
+        assert on_ack is not None
         body = batch.body or b"".join(batch.records)
         records = protocol.decode(protocol.dispatch(batch.count, body)).records
         for i, record in enumerate(records):
             task_id = protocol.task_id_text(record.id)
             try:
                 if statuses is None:
-                    self.p._on_ack(task_id, Ack.DROPPED, Closed())
+                    on_ack(task_id, Ack.DROPPED, Closed())
                 elif statuses[i] in (protocol.OK, protocol.DUPLICATE):
-                    self.p._on_ack(task_id, Ack.ACCEPTED, None)
+                    on_ack(task_id, Ack.ACCEPTED, None)
                 else:
-                    self.p._on_ack(task_id, Ack.REJECTED,
+                    on_ack(task_id, Ack.REJECTED,
                                    error_for(reason_code(statuses[i]),
                                              protocol.reason_name(statuses[i])))
             except Exception:  # noqa: BLE001 - a callback's bug must not stop the I/O thread
