@@ -149,16 +149,20 @@ class Producer:
         self._on_ack = on_ack
         self._keys = keys if keys is not None else CurveKeys.from_env()
 
-        # 8 random bytes name this producer in every task id.
-        self._producer_id = os.urandom(8)
+        # 8 random bytes name this producer in every task id. With CURVE the
+        # broker holds each key to ids that start with its tag (the key's first
+        # 8 bytes), so the producers sharing a key tell their ids apart by the
+        # sequence: each starts at a random point below 2^62 (as in C).
+        self._producer_id = self._keys.tag if self._keys else os.urandom(8)
+        self._seq_base = int.from_bytes(os.urandom(8), "big") >> 2 if self._keys else 0
         self._id_prefix = self._producer_id.hex() + ":"
         self._writers: Dict[str, protocol.RecordWriter] = {}
 
         # The outbox, under _lock; _cond wakes flush() callers.
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._seq = 0
-        self._open = _Batch(1)
+        self._seq = self._seq_base
+        self._open = _Batch(self._seq + 1)
         self._open_since = 0.0
         self._sealed: Deque[_Batch] = collections.deque()
         self._held_tasks = 0
@@ -171,7 +175,7 @@ class Producer:
         # outbox: appends wake it only when it would not look again soon.
         self._in_flight = 0
         self._wake_pending = False
-        self._unresolved_min = 1  # lowest first seq of the batches it holds
+        self._unresolved_min = self._seq + 1  # lowest first seq of the batches it holds
 
         self._invalid = 0
         self._dropped = 0
@@ -363,7 +367,8 @@ class Producer:
 
     def stats(self) -> Stats:
         """The counters (cheap, any thread)."""
-        return Stats(self._seq, self._accepted, self._rejected, self._dropped + self._io_dropped,
+        return Stats(self._seq - self._seq_base, self._accepted, self._rejected,
+                     self._dropped + self._io_dropped,
                      self._held_tasks, self._resent, self._invalid)
 
     @property
