@@ -19,7 +19,7 @@ import os
 import socket
 import sys
 import time
-from typing import Any, List, Optional
+from typing import List, Optional
 
 from ._worker import Engine
 from .app import App
