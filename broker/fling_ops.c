@@ -1,6 +1,7 @@
 /*  fling_ops.c - see fling_ops.h. */
 #include "fling_ops.h"
 #include "fling_connmon.h"
+#include "fling_dashboard.h"
 #include "fling_http.h"
 #include "fling_log.h"
 #include "fling_metrics.h"
@@ -141,6 +142,9 @@ static void on_http (void *arg, const fling_http_request_t *request,
             json_object_set_new (query, "limit", json_integer (value));
         }
         reply_admin (self, query, response);
+    } else if (strcmp (path, "/api/task") == 0 && !post) {
+        const char *id = fling_http_arg (request, "id");
+        reply_admin (self, json_pack ("{ss ss}", "op", "task", "id", id ? id : ""), response);
     } else if ((strcmp (path, "/api/dead/retry") == 0 || strcmp (path, "/api/dead/purge") == 0)) {
         if (!post) {
             bad_request (response, 405, "POST a JSON object: {\"id\":..}, {\"name\":..} or "
@@ -315,6 +319,8 @@ int fling_ops_new (fling_broker_t *self)
     if (self->config.http_addr[0]) {
         char error[256];
         fling_http_options_t options = {.address = self->config.http_addr,
+                                        .files = fling_dashboard_files,
+                                        .file_count = fling_dashboard_file_count,
                                         .open_paths = open_paths};
         ops->http = fling_http_new (&options, error, sizeof error);
         if (!ops->http) {

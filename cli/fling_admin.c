@@ -18,7 +18,7 @@
 #define STATS_TIMEOUT_MS 5000
 #define PING_TIMEOUT_MS  2000
 
-static zsock_t *connect_dealer (const char *endpoint)
+zsock_t *fling_cli_connect (const char *endpoint)
 {
     zsys_handler_set (NULL);
     zsock_t *sock = zsock_new (ZMQ_DEALER);
@@ -67,35 +67,48 @@ static void print_error_reply (const fling_msg_t *m)
              (int)m->text_size, m->text ? m->text : "");
 }
 
-int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
-                     size_t *reply_size)
+char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms,
+                         size_t *size, char *error, size_t error_size)
 {
-    *reply_json = NULL;
-    *reply_size = 0;
-    unsigned timeout_ms = cli->timeout_ms ? cli->timeout_ms : STATS_TIMEOUT_MS;
-    zsock_t *sock = connect_dealer (cli->endpoint);
-    if (!sock)
-        return FLING_CLI_EXIT_FAIL;
     zmsg_t *request = fling_msg_admin (request_json);
     fling_msg_t m;
     zmsg_t *reply = exchange (sock, &request, FLING_CMD_ADMIN_REPLY, timeout_ms, &m);
-    int rc = FLING_CLI_EXIT_FAIL;
+    char *json = NULL;
     if (!reply)
-        fprintf (stderr, "fling: broker not reachable at %s (no reply in %u ms)\n", cli->endpoint,
-                 timeout_ms);
+        snprintf (error, error_size, "no reply in %u ms", timeout_ms);
     else if (m.cmd == FLING_CMD_ERROR)
-        print_error_reply (&m);
-    else if ((*reply_json = (char *)malloc (m.text_size + 1)) == NULL)
-        fprintf (stderr, "fling: out of memory\n");
+        snprintf (error, error_size, "broker answered ERROR %s: %.*s",
+                  fling_reason_name (m.reason), (int)m.text_size, m.text ? m.text : "");
+    else if ((json = (char *)malloc (m.text_size + 1)) == NULL)
+        snprintf (error, error_size, "out of memory");
     else {
-        memcpy (*reply_json, m.text, m.text_size);
-        (*reply_json)[m.text_size] = '\0';
-        *reply_size = m.text_size;
-        rc = FLING_CLI_EXIT_OK;
+        memcpy (json, m.text, m.text_size);
+        json[m.text_size] = '\0';
+        *size = m.text_size;
     }
     zmsg_destroy (&reply);
+    return json;
+}
+
+int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
+                     size_t *reply_size)
+{
+    *reply_size = 0;
+    unsigned timeout_ms = cli->timeout_ms ? cli->timeout_ms : STATS_TIMEOUT_MS;
+    zsock_t *sock = fling_cli_connect (cli->endpoint);
+    *reply_json = NULL;
+    if (!sock)
+        return FLING_CLI_EXIT_FAIL;
+    char error[1200];
+    *reply_json = fling_cli_request (sock, request_json, timeout_ms, reply_size, error, sizeof error);
     zsock_destroy (&sock);
-    return rc;
+    if (*reply_json)
+        return FLING_CLI_EXIT_OK;
+    if (strncmp (error, "no reply", 8) == 0)
+        fprintf (stderr, "fling: broker not reachable at %s (%s)\n", cli->endpoint, error);
+    else
+        fprintf (stderr, "fling: %s\n", error);
+    return FLING_CLI_EXIT_FAIL;
 }
 
 int fling_cli_print_json (const char *json, size_t json_size)
@@ -119,7 +132,7 @@ int fling_cli_stats (const fling_cli_t *cli)
 int fling_cli_ping (const fling_cli_t *cli)
 {
     unsigned timeout_ms = cli->timeout_ms ? cli->timeout_ms : PING_TIMEOUT_MS;
-    zsock_t *sock = connect_dealer (cli->endpoint);
+    zsock_t *sock = fling_cli_connect (cli->endpoint);
     if (!sock)
         return FLING_CLI_EXIT_FAIL;
     zmsg_t *request = fling_msg_ping ();

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include <czmq.h>
+
 #include "fling_producer.h"
 
 #define FLING_CLI_EXIT_OK    0
@@ -28,6 +30,9 @@ typedef struct {
     bool all;         /* --all */
     unsigned limit;   /* --limit (list): entries shown */
     bool limit_set;
+    /* top */
+    unsigned interval_ms; /* --interval-ms: between refreshes */
+    unsigned count;       /* --count: refreshes, then exit (0 = until q) */
 } fling_cli_t;
 
 /*  `fling send NAME JSON`: one task; prints its id once accepted.
@@ -49,6 +54,23 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action);
     is on stderr and *reply_json is NULL. */
 int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
                      size_t *reply_size);
+
+/*  A DEALER (linger 0) on the broker's producer endpoint, czmq's signal
+    handler off; NULL after a message on stderr. */
+zsock_t *fling_cli_connect (const char *endpoint);
+
+/*  One ADMIN request on `sock`: the reply's JSON text (NUL-terminated,
+    `*size` bytes; free() it), or NULL with the reason in `error` (no reply
+    within timeout_ms, an ERROR, no memory). Prints nothing. */
+char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms,
+                         size_t *size, char *error, size_t error_size);
+
+/*  `fling task ID [--json]`: where one task is now. */
+int fling_cli_task (const fling_cli_t *cli, const char *id);
+
+/*  `fling top`: a live view of queues, rates and workers, redrawn every
+    interval until 'q', Ctrl-C or `count` refreshes (0 = no end). */
+int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count);
 
 /*  Prints JSON text and a newline on stdout; returns an exit code. */
 int fling_cli_print_json (const char *json, size_t json_size);

@@ -296,8 +296,8 @@ static void names_text (const json_t *names, char *buf, size_t size)
 
 static void print_workers (const json_t *workers)
 {
-    static const char *const known[] = {"name", "pid",   "capacity", "inflight",
-                                        "done", "names", NULL};
+    static const char *const known[] = {"name",  "pid",     "capacity", "inflight",
+                                        "done",  "names",   "running", NULL};
     table_t t = {.columns = 7, .right = {false, true, false, false, true, false, false}};
     const char *head[] = {"WORKER", "PID", "CAPACITY(pool/loop)", "INFLIGHT(pool/loop)", "DONE",
                           "NAMES",  ""};
