@@ -207,7 +207,7 @@ class Producer:
             if count >= self._batch_tasks or batch.size >= self._batch_bytes:
                 self._sealed.append(batch)
                 self._open = _Batch(seq + 1)
-                wake = self._in_flight < self._window
+                wake = not self._in_flight
             if wake:
                 wake = not self._wake_pending
                 self._wake_pending = True
