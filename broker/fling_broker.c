@@ -379,6 +379,7 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
                 (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
+    FLING_EVENT_TASK (self, FLING_EVENT_DEAD, task, NULL);
     if (reason != FLING_DEAD_CRASHED)
         self->counters.failed++;
     if (fling_btask_kill (task, reason, error, error_size)) {
@@ -419,6 +420,7 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
     }
     fling_queue_counters (task->queue)->retried++;
     self->counters.retried++;
+    FLING_EVENT_TASK (self, FLING_EVENT_FAILED, task, NULL);
     fling_broker_store_state (self, task); /* not leased any more */
     fling_broker_delay (self, task, delay_ms ? delay_ms : backoff_ms (self, task));
 }

@@ -216,8 +216,10 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
         struct pending_ack *ack = self->acks[a];
         for (uint32_t i = 0; i < ack->count; i++) {
             uint8_t status = ack->statuses[i];
-            if (status == FLING_REASON_OK)
+            if (status == FLING_REASON_OK) {
                 self->counters.accepted++;
+                FLING_EVENT_TASK (self, FLING_EVENT_ACCEPTED, ack->tasks[i], NULL);
+            }
             else if (status == FLING_REASON_DUPLICATE)
                 self->counters.duplicates++;
             else {

@@ -60,6 +60,7 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
     fling_tasklist_push_tail (&worker->leased, task);
     worker->inflight[cls]++;
     fling_queue_counters (task->queue)->inflight++;
+    FLING_EVENT_TASK (self, FLING_EVENT_LEASED, task, worker->name);
 }
 
 void fling_worker_unlease (fling_btask_t *task)
@@ -153,6 +154,8 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 
     char names[512];
     names_text (worker, names, sizeof names);
+    if (joined)
+        FLING_EVENT_WORKER (self, FLING_EVENT_WORKER_JOINED, worker);
     fling_info ("worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32 " names=%s",
                 joined ? "joined" : "registered again", worker->name, worker->pid,
                 worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP], names);
@@ -173,6 +176,7 @@ static void release (fling_broker_t *self, fling_btask_t *task)
     fling_broker_store_state (self, task);
     fling_broker_requeue (self, task, true);
     self->counters.requeued++;
+    FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
 }
 
 static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
@@ -203,6 +207,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         counters->done++;
         worker->done++;
         self->counters.done++;
+        FLING_EVENT_TASK (self, FLING_EVENT_DONE, task, worker->name);
         fling_broker_finish_task (self, task);
         return;
     case FLING_OUTCOME_RELEASED:
@@ -372,6 +377,7 @@ static void crash (fling_broker_t *self, fling_btask_t *task)
     fling_broker_requeue (self, task, true);
     task->flags |= FLING_BTASK_CRASHED;
     self->counters.requeued++;
+    FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
 }
 
 /* Returns the worker's tasks, oldest first at the head of their queues.
@@ -406,6 +412,7 @@ static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fli
         fling_broker_store_state (self, task);
         fling_broker_requeue (self, task, true);
         self->counters.requeued++;
+        FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
     }
     if (requeued)
         self->dispatch_needed = true;
@@ -422,6 +429,8 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
     size_t requeued = requeue_leases (self, worker, why);
+    FLING_EVENT_WORKER (self, why == FLING_WORKER_LEFT ? FLING_EVENT_WORKER_LEFT : FLING_EVENT_WORKER_LOST,
+                        worker);
     if (why == FLING_WORKER_LEFT)
         fling_info ("worker left name=%s pid=%" PRIu32 " requeued=%zu", worker->name, worker->pid,
                     requeued);
