@@ -9,6 +9,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_logfmt.h"
 #include "fling_ops.h"
 
 #include <errno.h>
@@ -79,10 +80,11 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
         self->refused_logged_ms[slot] == 0) {
         char hex[FLING_PEER_HEX_SIZE];
         fling_peer_hex (peer, hex);
-        fling_warn ("refused reason=%s socket=%s peer=%s count=%" PRIu64 " why=\"%s\"",
+        char quoted[256];
+        fling_warn ("refused reason=%s socket=%s peer=%s count=%" PRIu64 " why=%s",
                     fling_broker_refusal_name (slot),
                     sock == self->producer_sock ? "producer" : "worker", hex,
-                    self->refused_quiet[slot], why);
+                    self->refused_quiet[slot], fling_logfmt_quote (quoted, sizeof quoted, why, strlen (why)));
         self->refused_quiet[slot] = 0;
         self->refused_logged_ms[slot] = self->now_ms;
     }
@@ -369,11 +371,11 @@ void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
 void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
                         const char *error, size_t error_size)
 {
-    char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
+    char id_text[FLING_TASK_ID_TEXT_SIZE], text[512];
     fling_task_id_t id;
     fling_btask_id (task, &id);
-    fling_log_printable (text, sizeof text, error, error_size);
-    fling_warn ("task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u error=\"%s\"",
+    fling_logfmt_quote (text, sizeof text, error, error_size);
+    fling_warn ("task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u error=%s",
                 fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
                 fling_dead_reason_name (reason), (unsigned)task->attempt,
                 (unsigned)task->crashes, text);
