@@ -2,7 +2,7 @@
 
     {"op":"stats"} returns the broker's counters, queues and workers;
     dead_list / dead_retry / dead_purge work on the dead-letter queue
-    (proto/SPEC.md §5.3). This is the only JSON the broker parses: task
+    (proto/SPEC.md §5.3, §8). This is the only JSON the broker parses: task
     payloads stay opaque bytes (dead_list shows their first 200 bytes).
 */
 #include "fling_broker_private.h"
@@ -29,7 +29,9 @@ static json_t *counters_json (const fling_broker_counters_t *c)
         {"retried", c->retried},         {"requeued", c->requeued},
         {"stale_results", c->stale_results}, {"worker_lost", c->worker_lost},
         {"router_unroutable", c->router_unroutable}, {"dead_lettered", c->dead_lettered},
-        {"crashed", c->crashed},         {"timed_out", c->timed_out},
+        {"crashed", c->crashed},         {"suspected", c->suspected},
+        {"trials", c->trials},           {"probes", c->probes},
+        {"timed_out", c->timed_out},
         {"lease_expired", c->lease_expired}, {"store_full", c->store_full},
         {"unavailable", c->unavailable}, {"holding_leased", c->holding_leased},
         {"holding_ignored", c->holding_ignored}, {"dead_retried", c->dead_retried},
@@ -53,14 +55,15 @@ static json_t *store_json (fling_broker_t *self)
         "quarantined", (json_int_t)status.quarantined);
 }
 
-static json_t *refused_json (const fling_broker_t *self)
+/* {"REASON": n} for the reasons counted at least once. */
+static json_t *by_reason_json (const uint64_t counts[FLING_REASON_MAX])
 {
-    json_t *refused = json_object ();
-    for (int slot = 0; refused && slot < FLING_REFUSED_SLOTS; slot++)
-        if (self->refused[slot])
-            json_object_set_new (refused, fling_broker_refusal_name (slot),
-                                 json_integer ((json_int_t)self->refused[slot]));
-    return refused;
+    json_t *object = json_object ();
+    for (int reason = 0; object && reason < FLING_REASON_MAX; reason++)
+        if (counts[reason])
+            json_object_set_new (object, fling_reason_name (reason),
+                                 json_integer ((json_int_t)counts[reason]));
+    return object;
 }
 
 static json_t *queues_json (fling_broker_t *self)
@@ -71,12 +74,13 @@ static json_t *queues_json (fling_broker_t *self)
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
             queues,
-            json_pack ("{ss sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
-                       (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
-                       "inflight", (json_int_t)c->inflight, "dead",
-                       (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
-                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
-                       "workers", (json_int_t)fling_queue_server_count (queue)));
+            json_pack ("{ss sI sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue),
+                       "queued", (json_int_t)fling_queue_queued (queue), "delayed",
+                       (json_int_t)c->delayed, "suspects", (json_int_t)c->suspects, "inflight",
+                       (json_int_t)c->inflight, "dead", (json_int_t)fling_queue_dead (queue)->count,
+                       "done", (json_int_t)c->done, "failed", (json_int_t)c->failed, "retried",
+                       (json_int_t)c->retried, "workers",
+                       (json_int_t)fling_queue_server_count (queue)));
     }
     return queues;
 }
@@ -92,10 +96,11 @@ static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
     json_t *names = json_array ();
     for (size_t i = 0; names && i < worker->reg_count; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
-    return json_pack ("{ss sI so so sI so so}", "name", worker->name, "pid",
+    return json_pack ("{ss sI so so sI so so sb}", "name", worker->name, "pid",
                       (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
                       "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
-                      "names", names, "running", fling_lookup_running (self, worker));
+                      "names", names, "running", fling_lookup_running (self, worker), "prover",
+                      worker->prover);
 }
 
 static json_t *workers_json (fling_broker_t *self)
@@ -115,15 +120,25 @@ static size_t dead_total (fling_broker_t *self)
     return total;
 }
 
+static size_t suspects_total (fling_broker_t *self)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        total += fling_queue_counters (self->queues[i])->suspects;
+    return total;
+}
+
 static json_t *stats_json (fling_broker_t *self)
 {
-    return json_pack ("{sI so sI sI sI sI sI so so so so}", "uptime_ms",
+    return json_pack ("{sI so sI sI sI sI sI sI so so so so so}", "uptime_ms",
                       (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
                       "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
                       (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
-                      (json_int_t)(self->delayed.count + self->parked.count), "dedup_ids",
+                      (json_int_t)(self->delayed.count + self->parked.count), "suspects",
+                      (json_int_t)suspects_total (self), "dedup_ids",
                       (json_int_t)fling_dedup_size (self->dedup), "counters",
-                      counters_json (&self->counters), "refused", refused_json (self), "queues",
+                      counters_json (&self->counters), "refused", by_reason_json (self->refused), "rejected",
+                      by_reason_json (self->rejected), "queues",
                       queues_json (self), "workers", workers_json (self));
 }
 

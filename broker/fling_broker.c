@@ -53,11 +53,6 @@ int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *
     return -1;
 }
 
-const char *fling_broker_refusal_name (int slot)
-{
-    return slot == FLING_REFUSED_EMPTY ? "EMPTY" : fling_reason_name (slot);
-}
-
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
 {
     static const char digits[] = "0123456789abcdef";
@@ -68,10 +63,10 @@ void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
     out[2 * peer->size] = '\0';
 }
 
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
-                          const char *why)
+void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                                 const fling_msg_t *about, fling_reason_t reason, const char *why)
 {
-    int slot = reason >= 0 && reason < FLING_REASON_MAX ? reason : FLING_REFUSED_EMPTY;
+    int slot = reason < FLING_REASON_MAX ? (int)reason : FLING_REASON_MALFORMED;
     self->refused[slot]++;
     self->refused_quiet[slot]++;
     /* A hostile peer must not be able to flood the log: one line per
@@ -81,17 +76,116 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
         char hex[FLING_PEER_HEX_SIZE];
         fling_peer_hex (peer, hex);
         char quoted[256];
-        fling_warn ("refused reason=%s socket=%s peer=%s count=%" PRIu64 " why=%s",
-                    fling_broker_refusal_name (slot),
-                    sock == self->producer_sock ? "producer" : "worker", hex,
-                    self->refused_quiet[slot], fling_logfmt_quote (quoted, sizeof quoted, why, strlen (why)));
+        fling_warn ("refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=%s",
+                    fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker",
+                    hex, about && about->cmd ? fling_cmd_name (about->cmd) : "-",
+                    self->refused_quiet[slot],
+                    fling_logfmt_quote (quoted, sizeof quoted, why ? why : "", why ? strlen (why) : 0));
         self->refused_quiet[slot] = 0;
         self->refused_logged_ms[slot] = self->now_ms;
     }
-    if (slot == FLING_REFUSED_EMPTY || reason == FLING_REASON_BAD_SIGNATURE)
-        return; /* cannot trust the framing: answer nothing (SPEC.md, bad input) */
-    zmsg_t *reply = fling_msg_error ((fling_reason_t)reason, why);
+}
+
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                          const fling_msg_t *about, fling_reason_t reason, const char *why)
+{
+    fling_broker_count_refusal (self, sock, peer, about, reason, why);
+    if (reason == FLING_REASON_BAD_SIGNATURE)
+        return; /* cannot trust the framing: answer nothing (SPEC.md §7.1) */
+    /* In the peer's version; a version we do not speak gets version 1,
+       the layout every FLP peer reads. */
+    uint8_t version = about && about->version ? about->version : 1;
+    uint64_t batch_seq = about && (about->cmd == FLING_CMD_SUBMIT || about->cmd == FLING_CMD_RESULT)
+                             ? about->batch_seq
+                             : 0;
+    zmsg_t *reply = fling_msg_error (version, reason, about ? (uint8_t)about->cmd : 0, batch_seq, why);
     fling_broker_send (self, sock, peer, &reply);
+}
+
+/* ---- DISPATCH after the commit (write-ahead leases) ----------------------- */
+
+/* The last `count` leases of `worker` were never delivered: back to the
+   head of their queues in their order, the attempt not counted, the store
+   told (their lease may be committed already). */
+static void undeliver (fling_broker_t *self, fling_bworker_t *worker, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        fling_btask_t *task = fling_tasklist_tail (&worker->leased);
+        fling_worker_unlease (task);
+        task->attempt--;
+        fling_record_set_attempt (task->raw, task->attempt);
+        fling_broker_store_state (self, task);
+        fling_broker_requeue (self, task, true);
+    }
+    self->counters.dispatched -= count;
+    self->counters.requeued += count;
+}
+
+int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg_p,
+                                uint32_t count)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (msg && self->held_count == self->held_alloc) {
+        size_t alloc = self->held_alloc ? 2 * self->held_alloc : 64;
+        fling_held_dispatch_t *grown =
+            (fling_held_dispatch_t *)realloc (self->held, alloc * sizeof *grown);
+        if (grown) {
+            self->held = grown;
+            self->held_alloc = alloc;
+        } else
+            zmsg_destroy (&msg);
+    }
+    if (!msg) {
+        fling_error ("out of memory: DISPATCH of %u tasks not sent", (unsigned)count);
+        undeliver (self, worker, count);
+        return -1;
+    }
+    self->held[self->held_count++] = (fling_held_dispatch_t){worker, msg, count};
+    return 0;
+}
+
+/* Held DISPATCHes to `worker` from index `from` on: never delivered. Undone
+   newest first, so its leases come off the tail of its list. */
+static void undeliver_from (fling_broker_t *self, fling_bworker_t *worker, size_t from)
+{
+    for (size_t j = self->held_count; j-- > from;) {
+        fling_held_dispatch_t *held = &self->held[j];
+        if (held->worker != worker)
+            continue;
+        undeliver (self, worker, held->count);
+        zmsg_destroy (&held->msg);
+        held->worker = NULL;
+    }
+}
+
+void fling_broker_send_dispatches (fling_broker_t *self)
+{
+    for (size_t i = 0; i < self->held_count; i++) {
+        fling_held_dispatch_t *held = &self->held[i];
+        fling_bworker_t *worker = held->worker;
+        if (!worker)
+            continue; /* undone with an earlier one to the same worker */
+        if (fling_broker_send (self, self->worker_sock, &worker->peer, &held->msg) == 0)
+            continue;
+        fling_debug ("dispatch failed worker=%s tasks=%u: %s", worker->name,
+                     (unsigned)held->count, strerror (errno));
+        undeliver_from (self, worker, i);
+        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
+    }
+    self->held_count = 0;
+}
+
+void fling_broker_cancel_dispatches (fling_broker_t *self)
+{
+    for (size_t j = self->held_count; j-- > 0;) {
+        fling_held_dispatch_t *held = &self->held[j];
+        if (!held->worker)
+            continue;
+        undeliver (self, held->worker, held->count);
+        zmsg_destroy (&held->msg);
+    }
+    self->held_count = 0;
 }
 
 /* ---- tasks and queues -------------------------------------------------- */
@@ -251,6 +345,14 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
 
 /* ---- placing tasks: queued, delayed, dead -------------------------------- */
 
+void fling_broker_release (fling_broker_t *self, fling_btask_t *task)
+{
+    task->attempt--;
+    fling_broker_store_state (self, task);
+    fling_broker_requeue (self, task, true);
+    self->counters.requeued++;
+}
+
 void fling_broker_requeue (fling_broker_t *self, fling_btask_t *task, bool head)
 {
     fling_btask_set_state (task, FLING_TASK_QUEUED);
@@ -363,6 +465,9 @@ void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
     case FLING_TASK_DEAD:
         fling_tasklist_remove (fling_queue_dead (task->queue), task);
         break;
+    case FLING_TASK_SUSPECT:
+        fling_suspects_remove (self->suspects, task);
+        break;
     default:
         break; /* LEASED and DELAYED are never unlisted this way */
     }
@@ -382,6 +487,8 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
     FLING_EVENT_TASK (self, FLING_EVENT_DEAD, task, NULL);
+    /* dead_retry starts it afresh: no suspicion carried over. */
+    task->flags &= (uint8_t)~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
     if (reason != FLING_DEAD_CRASHED)
         self->counters.failed++;
     if (fling_btask_kill (task, reason, error, error_size)) {
@@ -429,26 +536,6 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
 
-static const char *decode_text (fling_reason_t reason)
-{
-    switch (reason) {
-    case FLING_REASON_BAD_VERSION:
-        return "unsupported protocol version";
-    case FLING_REASON_BAD_COMMAND:
-        return "unknown command";
-    case FLING_REASON_MALFORMED:
-        return "wrong frame count or field size";
-    case FLING_REASON_BAD_FIELD:
-        return "field value out of range";
-    case FLING_REASON_BAD_TASK:
-        return "malformed task record or bad task name";
-    case FLING_REASON_TOO_LARGE:
-        return "message or payload too large";
-    default:
-        return "cannot decode message";
-    }
-}
-
 static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
 {
     fling_peer_t peer = {.size = 0};
@@ -460,16 +547,18 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, zmsg_t *msg)
     zframe_destroy (&routing);
     bool from_worker = sock == self->worker_sock;
     fling_bworker_t *worker = from_worker ? fling_workers_touch (self, &peer) : NULL;
-    /* Empty: no frame after the routing id, or one frame of zero bytes. */
-    zframe_t *first = zmsg_first (msg);
-    if (!first || (zmsg_size (msg) == 1 && zframe_size (first) == 0)) {
-        fling_broker_refuse (self, sock, &peer, FLING_REFUSED_EMPTY, "empty message");
-        return;
-    }
     fling_msg_t decoded;
     fling_reason_t reason;
     if (fling_msg_decode (msg, &decoded, &reason)) {
-        fling_broker_refuse (self, sock, &peer, reason, decode_text (reason));
+        /* A SUBMIT whose batch can be named is answered for that batch:
+           an ACK, so that any producer can tell which batch it was. */
+        if (decoded.has_batch && !from_worker)
+            fling_producers_refuse_batch (self, &peer, &decoded, reason);
+        else if (decoded.cmd == FLING_CMD_ERROR || decoded.cmd == FLING_CMD_PONG)
+            /* never answered, even malformed: no ping-pong of errors */
+            fling_broker_count_refusal (self, sock, &peer, &decoded, reason, decoded.problem);
+        else
+            fling_broker_refuse (self, sock, &peer, &decoded, reason, decoded.problem);
         return;
     }
     if (from_worker)
@@ -516,9 +605,12 @@ static void compact (fling_broker_t *self)
     }
 }
 
+/* The turn's duties, in the order that keeps every promise: tasks leave
+   for workers (dispatch) before the commit, so the commit that makes this
+   turn's SUBMITs and completions durable also records the leases, and only
+   then do ACKs, RESULT_ACKs and DISPATCHes go out. */
 static void end_turn (fling_broker_t *self)
 {
-    fling_producers_commit_and_ack (self);
     promote_due (self);
     release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
@@ -532,6 +624,9 @@ static void end_turn (fling_broker_t *self)
         self->dispatch_needed = false;
         fling_dispatch (self);
     }
+    fling_producers_commit_and_ack (self);
+    fling_workers_ack_results (self);
+    fling_broker_send_dispatches (self);
     fling_ops_tick (self);
     /* After the ACKs went out: unlinking a segment takes ~15 ms. */
     if (!self->store_failed) {
@@ -577,19 +672,20 @@ static void log_counters (fling_broker_t *self, const char *event)
 {
     const fling_broker_counters_t *c = &self->counters;
     uint64_t refused = 0;
-    for (int i = 0; i < FLING_REFUSED_SLOTS; i++)
+    for (int i = 0; i < FLING_REASON_MAX; i++)
         refused += self->refused[i];
     fling_info ("%s tasks=%zu accepted=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
                 " dispatched=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64
                 " requeued=%" PRIu64 " stale_results=%" PRIu64 " worker_lost=%" PRIu64
                 " router_unroutable=%" PRIu64 " refused=%" PRIu64 " dead_lettered=%" PRIu64
-                " crashed=%" PRIu64 " timed_out=%" PRIu64 " store_full=%" PRIu64
-                " unavailable=%" PRIu64 " holding_leased=%" PRIu64 " holding_ignored=%" PRIu64,
+                " crashed=%" PRIu64 " suspected=%" PRIu64 " trials=%" PRIu64 " timed_out=%" PRIu64
+                " store_full=%" PRIu64 " unavailable=%" PRIu64 " holding_leased=%" PRIu64
+                " holding_ignored=%" PRIu64,
                 event, fling_idmap_size (self->ids), c->accepted, c->duplicates, c->rejected,
                 c->dispatched, c->done, c->failed, c->retried, c->requeued, c->stale_results,
                 c->worker_lost, c->router_unroutable, refused, c->dead_lettered, c->crashed,
-                c->timed_out, c->store_full, c->unavailable, c->holding_leased,
-                c->holding_ignored);
+                c->suspected, c->trials, c->timed_out, c->store_full, c->unavailable,
+                c->holding_leased, c->holding_ignored);
 }
 
 static bool leases_out (fling_broker_t *self)
@@ -615,6 +711,7 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
         drain (self, self->producer_sock);
         drain (self, self->worker_sock);
         fling_producers_commit_and_ack (self);
+        fling_workers_ack_results (self);
         if (!leases_out (self) || self->now_ms >= until)
             break;
         zmq_poll (items, 2, 20);
@@ -862,10 +959,12 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     self->pool = fling_blockpool_new (FLING_TASKPOOL_BYTES);
     self->ids = fling_idmap_new (task_key, NULL);
     self->dedup = fling_dedup_new ((size_t)config->dedup_max, (int64_t)config->dedup_window_ms);
+    self->suspects = fling_suspects_new ();
     self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
     self->queue_index = zhashx_new ();
     self->workers = zhashx_new ();
-    if (!self->pool || !self->ids || !self->dedup || !self->queue_index || !self->workers) {
+    if (!self->pool || !self->ids || !self->dedup || !self->suspects || !self->queue_index ||
+        !self->workers) {
         fling_broker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -896,9 +995,11 @@ void fling_broker_destroy (fling_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     fling_broker_t *self = *self_p;
+    fling_broker_cancel_dispatches (self); /* none outside a turn; before the workers go */
     if (self->workers)
         fling_workers_destroy_all (self);
     fling_producers_discard_acks (self);
+    free (self->held);
     fling_btask_t *task;
     while ((task = heap_pop (&self->delayed)))
         fling_btask_destroy (&task);
@@ -906,6 +1007,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     while ((task = fling_tasklist_pop_head (&self->parked)))
         fling_btask_destroy (&task);
     fling_dedup_destroy (&self->dedup);
+    fling_suspects_destroy (&self->suspects); /* before the queues: tasks use their pool */
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_destroy (&self->queues[i]); /* frees the tasks still queued */
     free (self->queues);

@@ -1,10 +1,13 @@
 /*  fling_broker_private.h - the broker's state, shared by its own files.
 
     Not an API: fling_broker.c (loop, sockets, life cycle), fling_producers.c
-    (SUBMIT, ACK after commit), fling_workers.c (worker table, RESULT,
-    liveness), fling_dispatch.c (handing out work) and fling_admin.c (stats)
-    are one module split along its seams; they share this struct and
-    nothing else sees it.
+    (SUBMIT, ACK after commit), fling_workers.c (worker table, RESULT, what
+    a worker's death means for its tasks), fling_reaper.c (silence, probes,
+    lease deadlines), fling_dispatch.c (handing out work, trials of
+    suspects) and fling_admin.c (stats) are one module split along its
+    seams; they share this struct and nothing else sees it.
+    fling_suspects.c (groups of suspects) is a module of its own that they
+    use.
 */
 #ifndef FLING_BROKER_PRIVATE_H_INCLUDED
 #define FLING_BROKER_PRIVATE_H_INCLUDED
@@ -17,6 +20,7 @@
 #include "fling_proto.h"
 #include "fling_queue.h"
 #include "fling_store.h"
+#include "fling_suspects.h"
 
 #include <czmq.h>
 #include <stdatomic.h>
@@ -27,8 +31,6 @@
 #define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
 #define FLING_BROKER_QUEUES_MAX  10000            /* distinct task names held (memory bound) */
 #define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
-#define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
-#define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
 #define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
 #define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
 
@@ -50,10 +52,13 @@ typedef struct {
     uint64_t retried;
     uint64_t requeued;
     uint64_t stale_results;
-    uint64_t worker_lost;
+    uint64_t worker_lost; /* workers declared dead: silence or a dead connection */
     uint64_t router_unroutable;
     uint64_t dead_lettered;   /* tasks moved to the dead-letter queue, any reason */
-    uint64_t crashed;         /* leases ended by a worker's death (poison count) */
+    uint64_t crashed;         /* crashes charged: a worker died holding only that task */
+    uint64_t suspected;       /* tasks put in a suspect group by a worker's death */
+    uint64_t trials;          /* trials sent: suspects run on a worker holding nothing else */
+    uint64_t probes;          /* PINGs sent to find out if a silent worker is gone */
     uint64_t timed_out;       /* TIMEOUT results + lease deadlines passed */
     uint64_t lease_expired;   /* of which the broker's lease deadline */
     uint64_t store_full;      /* tasks refused STORE_FULL */
@@ -77,6 +82,7 @@ struct fling_bworker {
     char key[FLING_PEER_HEX_SIZE]; /* routing id in hex: the table key */
     char name[FLING_NAME_MAX + 1]; /* printable copy of the READY name */
     uint32_t pid;
+    uint8_t version; /* its READY's: what it is sent in */
     uint32_t capacity[FLING_CLASS_COUNT];
     /* The most tasks it said it runs at once since its READY: if it dies,
        that many of its oldest leases per class count as running, the rest
@@ -86,7 +92,18 @@ struct fling_bworker {
     uint32_t inflight[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
+    int64_t probed_ms;       /* last probe PING (fling_workers_reap) */
+    /* FLP/1.1: the highest result_seq read from it, and the highest
+       acknowledged (RESULT_ACK goes out after the turn's store commit). */
+    uint64_t result_seq_seen;
+    uint64_t result_seq_acked;
     fling_tasklist_t leased; /* tasks it holds, oldest first */
+    /* A prover runs trials of suspects (fling_dispatch.c) and nothing else:
+       it gets no other work, and a trial goes out only once it holds
+       nothing. `trial`: tasks of the trial it was sent last (0 = none yet);
+       while it holds any of them, its leases are exactly that trial's. */
+    bool prover;
+    uint32_t trial;
     size_t reg_count;
     struct {
         fling_queue_t *queue;
@@ -96,6 +113,14 @@ struct fling_bworker {
 
 struct pending_ack; /* fling_producers.c */
 struct fling_ops;   /* fling_ops.c */
+
+/*  A DISPATCH built this turn, sent once the store commit has made its
+    leases durable (fling_broker_send_dispatches). */
+typedef struct {
+    fling_bworker_t *worker;
+    zmsg_t *msg;
+    uint32_t count; /* its tasks: the last `count` of the worker's leases */
+} fling_held_dispatch_t;
 
 struct fling_broker {
     fling_broker_config_t config;
@@ -114,6 +139,9 @@ struct fling_broker {
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
     uint64_t rng;              /* jitter */
 
+    fling_suspects_t *suspects; /* groups waiting for a trial (fling_dispatch.c) */
+    size_t provers;             /* workers with `prover` set */
+
     fling_blockpool_t *pool; /* freed task blocks, shared by every queue */
     fling_idmap_t *ids;     /* every task held, by id */
     uint64_t bytes;         /* record bytes held */
@@ -123,17 +151,21 @@ struct fling_broker {
     size_t queue_alloc;
     size_t dispatch_cursor; /* queue dispatch starts from, rotating */
     bool dispatch_needed;   /* tasks or credit changed since the last dispatch */
+    bool results_to_ack;    /* a worker sent a RESULT this turn (fling_workers_ack_results) */
 
     zhashx_t *workers; /* hex routing id -> fling_bworker_t */
 
     struct pending_ack *acks[FLING_BROKER_DRAIN_MAX]; /* SUBMITs of this turn */
     size_t ack_count;
+    fling_held_dispatch_t *held; /* DISPATCHes of this turn, in the order built */
+    size_t held_count;
+    size_t held_alloc;
 
     fling_broker_counters_t counters;
-    uint64_t refused[FLING_REFUSED_SLOTS];
-    uint64_t refused_quiet[FLING_REFUSED_SLOTS]; /* refusals not logged yet */
-    int64_t refused_logged_ms[FLING_REFUSED_SLOTS];
-    uint64_t rejected_by[FLING_REFUSED_SLOTS]; /* tasks answered other than OK/DUPLICATE */
+    uint64_t refused[FLING_REASON_MAX];   /* messages refused, by reason */
+    uint64_t refused_quiet[FLING_REASON_MAX]; /* refusals not logged yet */
+    int64_t refused_logged_ms[FLING_REASON_MAX];
+    uint64_t rejected[FLING_REASON_MAX];  /* tasks refused in ACKs, by status */
     struct fling_ops *ops; /* HTTP port, connection counts, orphan queues (fling_ops.h) */
     fling_histogram_t commit_time; /* store commits (write + fdatasync), for the metrics */
     fling_events_t *events;        /* lifecycle events while someone reads them */
@@ -152,16 +184,37 @@ struct fling_broker {
     reading: at its HWM); counted in router_unroutable. */
 int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t **msg);
 
-/*  Counts a refusal, logs it (rate-limited) and answers ERROR(reason),
-    except for an empty message or a bad signature, which are dropped. */
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
-                          const char *why);
+/*  Keeps a DISPATCH of `count` tasks just leased to `worker` (their lease
+    staged in the store) until the turn's commit; takes *msg (NULL: out of
+    memory). -1 when it cannot be kept: the tasks are back in their queues
+    unrun. Write-ahead:
+    a worker never holds a task whose lease a restarted broker would not
+    know, so the broker never hands it to a second worker (SPEC.md §6.5). */
+int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg,
+                                uint32_t count);
+
+/*  After the commit: sends the held DISPATCHes. One that cannot be sent
+    (the worker is gone) gives its tasks back to their queues, unrun. */
+void fling_broker_send_dispatches (fling_broker_t *self);
+
+/*  The commit failed: the held DISPATCHes are not sent, their tasks go
+    back to their queues (before the turn's tasks are dropped). */
+void fling_broker_cancel_dispatches (fling_broker_t *self);
+
+/*  Counts a refusal of the message `about` (decoded as far as it could
+    be; NULL: not known), logs it (rate-limited) and answers ERROR(reason)
+    in the message's version, naming its command and batch, except for a
+    bad signature (an empty message too), which is dropped. */
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                          const fling_msg_t *about, fling_reason_t reason, const char *why);
+
+/*  The counting and logging half of fling_broker_refuse, for a refusal
+    answered otherwise (a SUBMIT refused whole gets an ACK). */
+void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                                 const fling_msg_t *about, fling_reason_t reason, const char *why);
 
 /*  The routing id in hex: the worker table's key, and for logs. */
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE]);
-
-/*  "EMPTY" for FLING_REFUSED_EMPTY, else the reason's name. */
-const char *fling_broker_refusal_name (int slot);
 
 /*  The queue for a name, created if `create` (NULL + errno ENOSPC when
     FLING_BROKER_QUEUES_MAX names exist, or ENOMEM). */
@@ -196,6 +249,11 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
                                        fling_queue_t *queue, uint16_t attempt,
                                        fling_btask_t **held);
 
+/*  A lease that never started (the worker said RELEASED, or it died with
+    the task waiting in its prefetch): the attempt is given back, and the
+    task goes to the head of its queue. */
+void fling_broker_release (fling_broker_t *self, fling_btask_t *task);
+
 /*  Places a task that is on no list: QUEUED at the head or tail of its
     queue; DELAYED for `delay_ms` (0 = queued at the tail at once); DEAD
     with a reason and error text (logged, counted, stored). */
@@ -210,7 +268,8 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
 void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
                               uint32_t delay_ms, const char *error, size_t error_size);
 
-/*  Takes a QUEUED, PARKED or DEAD task off its list (state unchanged). */
+/*  Takes a QUEUED, PARKED, SUSPECT or DEAD task off its list (state
+    unchanged). */
 void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task);
 
 /*  The effective settings of a task: its record's value, else its name's. */
@@ -257,6 +316,11 @@ static inline bool fling_due_passed (uint32_t due, int64_t now_ms)
 void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer,
                              const fling_msg_t *msg);
 
+/*  Answers a SUBMIT that failed to decode but whose batch_seq and count
+    were read (msg->has_batch) with an ACK of `count` x `status`. */
+void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *peer,
+                                   const fling_msg_t *msg, fling_reason_t status);
+
 /*  End of turn: one store commit, then the ACK of every SUBMIT of the turn. */
 void fling_producers_commit_and_ack (fling_broker_t *self);
 
@@ -274,8 +338,11 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
 void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling_bworker_t *worker,
                            const fling_msg_t *msg);
 
-/*  Declares dead every worker silent for longer than worker_timeout_ms. */
-void fling_workers_reap (fling_broker_t *self);
+/*  After the turn's store commit: RESULT_ACK to each FLP/1.1 worker whose
+    RESULTs of this turn are now applied and durable. Nothing while the
+    store has failed (they are not durable: the workers keep them). */
+void fling_workers_ack_results (fling_broker_t *self);
+
 
 typedef enum { FLING_WORKER_LEFT, FLING_WORKER_TIMEOUT, FLING_WORKER_UNREACHABLE } fling_drop_t;
 
@@ -299,12 +366,21 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
 uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task);
 void fling_worker_unlease (fling_btask_t *task);
 
+
+/* ---- fling_reaper.c ---------------------------------------------------- */
+
+/*  Declares dead every worker silent for longer than worker_timeout_ms,
+    and every worker holding tasks whose connection is gone (probed with
+    a PING after heartbeat/4 of silence). */
+void fling_workers_reap (fling_broker_t *self);
+
 /*  Ends every lease whose deadline passed (as a TIMEOUT). */
 void fling_workers_expire_leases (fling_broker_t *self);
 
 /* ---- fling_dispatch.c -------------------------------------------------- */
 
-/*  Hands waiting tasks to workers with free credit (see fling_dispatch.c). */
+/*  Hands waiting tasks to workers with free credit, and suspects to
+    provers (see fling_dispatch.c). */
 void fling_dispatch (fling_broker_t *self);
 
 /* ---- fling_admin.c ----------------------------------------------------- */

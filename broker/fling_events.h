@@ -35,6 +35,9 @@ typedef enum {
     FLING_EVENT_WORKER_JOINED,
     FLING_EVENT_WORKER_LEFT,   /* said BYE */
     FLING_EVENT_WORKER_LOST,   /* silent or unreachable: declared dead */
+    FLING_EVENT_REJECTED,      /* accepted, then its commit failed: refused UNAVAILABLE after all */
+    FLING_EVENT_CRASHED,       /* its worker died holding only it: a crash charged (SPEC §6.4) */
+    FLING_EVENT_SUSPECTED,     /* its worker died holding it and others: it waits for a trial */
     FLING_EVENT_KINDS
 } fling_event_kind_t;
 

@@ -329,7 +329,8 @@ static void print_others (const json_t *root)
 {
     static const char *const known[] = {"uptime_ms", "store",   "tasks",     "bytes",
                                         "dead",      "delayed", "dedup_ids", "counters",
-                                        "refused",   "queues",  "workers",   NULL};
+                                        "refused",   "rejected", "queues",   "workers",
+                                        NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)
@@ -367,6 +368,7 @@ int fling_cli_print_stats (const char *json, size_t json_size)
     print_summary (root);
     print_pairs ("counters", json_object_get (root, "counters"), counters);
     print_pairs ("refused", json_object_get (root, "refused"), NULL);
+    print_pairs ("rejected", json_object_get (root, "rejected"), NULL);
     print_others (root);
     print_queues (json_object_get (root, "queues"));
     print_workers (json_object_get (root, "workers"));

@@ -66,7 +66,10 @@ int fling_worker_after_callback (fling_worker_t *self)
     fling_worker_flush (self); /* what the new tasks finished at once */
     if (self->warn_suppressed) /* a flood's count, once its window is over */
         s_warn_window (self);
-    if (self->draining && !self->finished && fling_worker_running (self) == 0) {
+    /* A drain ends once nothing runs and the broker has every RESULT
+       (acknowledged): a RESULT lost at the end would run its task again. */
+    if (self->draining && !self->finished && fling_worker_running (self) == 0 &&
+        fling_unacked_messages (self->unacked) == 0) {
         fling_link_send (self, fling_msg_bye ());
         self->finished = true;
         self->rc = 0;

@@ -19,8 +19,8 @@
 extern "C" {
 #endif
 
-/*  Called on the loop thread each time the broker confirms a READY (the
-    PONG to the PING that follows READY): at start and after a reconnect. */
+/*  Called on the loop thread each time the broker accepts a READY
+    (WELCOME): at start and after a reconnect. */
 typedef void (fling_worker_event_fn) (fling_worker_t *worker, void *arg);
 FLING_EXPORT void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn,
                                              void *arg);
@@ -36,6 +36,9 @@ typedef struct {
     uint64_t send_failures; /* messages dropped because the socket would block */
     uint64_t timed_out;     /* outcome TIMEOUT: overran the deadline */
     uint64_t holding_sent;  /* leases named in HOLDING after re-registering */
+    uint64_t results_resent;    /* results sent again after re-registering */
+    uint64_t results_forgotten; /* results dropped unacknowledged (no room to keep them) */
+    uint64_t results_unacked;   /* results sent and not acknowledged now */
     uint64_t running;       /* tasks in our hands now: started or waiting */
     uint64_t waiting;       /* of those, received but not started (prefetched) */
     uint64_t stuck_threads; /* pool threads detached, still inside an overrun handler */
