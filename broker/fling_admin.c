@@ -294,6 +294,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             changed++;
             if (!retry) {
                 fling_queue_counters (queue)->purged++;
+                FLING_EVENT_TASK (self, FLING_EVENT_PURGED, task, NULL);
                 fling_broker_finish_task (self, task);
                 continue;
             }
@@ -304,6 +305,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             fling_record_set_attempt (task->raw, 0);
             fling_broker_store_state (self, task);
             fling_broker_requeue (self, task, false);
+            FLING_EVENT_TASK (self, FLING_EVENT_DEAD_RETRIED, task, NULL);
         }
     }
     if (retry)
@@ -340,6 +342,9 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = dead_change (self, root, false);
     else if (strcmp (op, "task") == 0)
         reply = fling_lookup_task (self, root);
+    else if (strcmp (op, "events") == 0)
+        reply = self->events ? fling_events_read (self->events, root, self->now_ms)
+                             : error_json ("out of memory");
     else
         reply = error_json ("unknown op");
     json_decref (root);

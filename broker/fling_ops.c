@@ -291,6 +291,7 @@ int fling_ops_new (fling_broker_t *self)
         return -1;
     }
     self->ops = ops;
+    self->events = fling_events_new (); /* NULL: no events, the rest works */
     /* Commits are timed only where they do something (fling_producers.c). */
     if (strcmp (fling_store_kind (self->store), "disk") == 0)
         FLING_HISTOGRAM_INIT (&self->commit_time, fling_histogram_commit_bounds_us);
@@ -316,6 +317,7 @@ int fling_ops_new (fling_broker_t *self)
 
 void fling_ops_destroy (fling_broker_t *self)
 {
+    fling_events_destroy (&self->events);
     struct fling_ops *ops = self->ops;
     if (!ops)
         return;

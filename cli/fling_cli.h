@@ -74,6 +74,10 @@ char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeo
 /*  `fling task ID [--json]`: where one task is now. */
 int fling_cli_task (const fling_cli_t *cli, const char *id);
 
+/*  `fling events [--name NAME]`: lifecycle events as JSON lines until
+    Ctrl-C or `count` events. */
+int fling_cli_events (const fling_cli_t *cli, unsigned count);
+
 /*  `fling top`: a live view of queues, rates and workers, redrawn every
     interval until 'q', Ctrl-C or `count` refreshes (0 = no end). */
 int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count);

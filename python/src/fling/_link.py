@@ -24,7 +24,7 @@ import collections
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, Deque, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, List, Optional, Tuple, cast
 
 import zmq
 
@@ -53,7 +53,7 @@ class Link:
         self.loop: asyncio.AbstractEventLoop = engine.loop
         self.own_heartbeat = options.heartbeat_ms / 1000.0
         self.heartbeat = self.own_heartbeat  # the shorter of ours and the broker's
-        self.sock: Optional[zmq.Socket] = None
+        self.sock: Optional[zmq.Socket[bytes]] = None
         self.fd = -1
         self.registered = False  # WELCOME received on this socket
         self.ever_registered = False
@@ -73,13 +73,13 @@ class Link:
     # ---- socket ---------------------------------------------------------------------
 
     def connect(self) -> None:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, protocol.MSG_BYTES_MAX)
         apply_client_keys(sock, self.o.keys)
         sock.connect(self.o.endpoint)
         self.sock = sock
-        self.fd = sock.getsockopt(zmq.FD)
+        self.fd = cast(int, sock.getsockopt(zmq.FD))
         self.loop.add_reader(self.fd, self.on_readable)
         self.registered = False
         self.reconnect_pending = False
@@ -120,7 +120,7 @@ class Link:
         self.last_send = time.monotonic()
         # The socket's fd only signals edges: a send may consume the one that
         # said a message waits, so look at the socket itself.
-        if not self.read_scheduled and self.sock.getsockopt(EVENTS) & POLLIN:
+        if not self.read_scheduled and cast(int, self.sock.getsockopt(EVENTS)) & POLLIN:
             self.read_scheduled = True
             self.loop.call_soon(self.on_readable)
         return True
@@ -198,7 +198,7 @@ class Link:
         for _ in range(READ_BURST):
             if self.sock is not sock or sock is None:
                 break  # a message replaced the socket
-            if not sock.getsockopt(EVENTS) & POLLIN:
+            if not cast(int, sock.getsockopt(EVENTS)) & POLLIN:
                 break  # (asking is cheaper than the exception of an empty recv)
             try:
                 frames = sock.recv_multipart(NOBLOCK)
@@ -336,6 +336,7 @@ class Link:
         elif self.registered:
             if self.resend_pending:
                 self.resend_unacked()
-            if now - self.last_send >= self.heartbeat / 2 or now - self.last_recv >= self.heartbeat / 2:
+            half = self.heartbeat / 2
+            if now - self.last_send >= half or now - self.last_recv >= half:
                 self.send(protocol.ping())
         self.e.end_turn()

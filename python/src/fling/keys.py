@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 import zmq
 import zmq.auth
+from zmq.utils import z85
 
 KEY_TEXT = 40  # Z85 text of a 32-byte key
 
@@ -43,7 +44,7 @@ class CurveKeys(NamedTuple):
     @property
     def tag(self) -> bytes:
         """The first 8 bytes of this client's public key."""
-        return zmq.z85_decode(self.public)[:8]
+        return z85.decode(self.public)[:8]
 
 
 def keys_from(broker_key: Optional[str], key: Optional[str]) -> Optional[CurveKeys]:
@@ -59,7 +60,7 @@ def keys_from(broker_key: Optional[str], key: Optional[str]) -> Optional[CurveKe
 
 def _z85_key(text: str) -> bool:
     try:
-        return len(text) == KEY_TEXT and len(zmq.z85_decode(text.encode("ascii"))) == 32
+        return len(text) == KEY_TEXT and len(z85.decode(text.encode("ascii"))) == 32
     except (ValueError, UnicodeError, TypeError):
         return False
 
@@ -76,7 +77,7 @@ def load_public(file_or_z85: str) -> bytes:
     return public
 
 
-def load_secret(path: str) -> tuple:
+def load_secret(path: str) -> Tuple[bytes, bytes]:
     """(public, secret) Z85 keys of a secret certificate file, refused if group
     or others may read or write it (as ssh refuses such private keys)."""
     try:
@@ -97,7 +98,7 @@ def load_secret(path: str) -> tuple:
     return public, secret
 
 
-def apply_client_keys(sock: zmq.Socket, keys: Optional[CurveKeys]) -> None:
+def apply_client_keys(sock: "zmq.Socket[bytes]", keys: Optional[CurveKeys]) -> None:
     """Makes `sock` a CURVE client of the broker (nothing when keys is None)."""
     if keys is None:
         return
