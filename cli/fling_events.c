@@ -69,7 +69,7 @@ static int print_events (json_t *reply, unsigned *printed, unsigned count)
 
 int fling_cli_events (const fling_cli_t *cli, unsigned count)
 {
-    zsock_t *sock = fling_cli_connect (cli->endpoint);
+    zsock_t *sock = fling_cli_connect (cli);
     if (!sock)
         return FLING_CLI_EXIT_FAIL;
     signal (SIGINT, on_signal);
