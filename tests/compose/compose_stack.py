@@ -94,9 +94,12 @@ class Stack:
         os.chmod(self.ledger_dir, 0o777)  # the containers run as the unprivileged user `fling`
         self.producer_port = free_port()
         self.worker_port = free_port()
+        # The broker's HTTP port too: a stack on the default 5557 collides with
+        # the previous stack's, still being taken down, or with a broker of the host.
+        self.http_port = free_port()
         self.env = dict(os.environ, FLING_IMAGE=IMAGE, FLING_PRODUCER_PORT=str(self.producer_port),
-                        FLING_WORKER_PORT=str(self.worker_port), FLING_LEDGER_DIR=self.ledger_dir,
-                        FLING_LOG_LEVEL="info")
+                        FLING_WORKER_PORT=str(self.worker_port), FLING_HTTP_PORT=str(self.http_port),
+                        FLING_LEDGER_DIR=self.ledger_dir, FLING_LOG_LEVEL="info")
         self.workers = workers
         self.loads = []
         self.bin_dir = os.environ.get("FLING_BIN_DIR", os.path.join(ROOT, "build", "bin"))
