@@ -55,6 +55,7 @@ def test():
         stack.run("up", "-d", "--no-build", "--scale", "worker=0", "--scale", "producer=0",
                   timeout=300)
         stack.wait_healthy()
+        stack.fetch_keys()  # CURVE is on: `fling stats` from the host needs the admin key
         wait_until(lambda: len(stack.registered_workers()) == 1, 60,
                    what="the Python worker registered")
 
