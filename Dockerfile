@@ -4,7 +4,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config \
-      libzmq3-dev libczmq-dev libjansson-dev libcmocka-dev python3 \
+      libzmq3-dev libczmq-dev libjansson-dev libcmocka-dev libmicrohttpd-dev python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,7 +16,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DFLING_WERROR=ON -DCMAKE_IN
 # Runtime stage: the daemons, `fling`, the example handler module and the runtime libraries only.
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libzmq5 libczmq4 libjansson4 \
+ && apt-get install -y --no-install-recommends libzmq5 libczmq4 libjansson4 libmicrohttpd12 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/fling --shell /usr/sbin/nologin fling \
  && mkdir -p /var/lib/fling /var/lib/fling-ledger \
@@ -33,7 +33,7 @@ ENV PATH=/opt/fling/bin:$PATH \
 USER fling
 WORKDIR /var/lib/fling
 VOLUME /var/lib/fling
-EXPOSE 5555 5556
+EXPOSE 5555 5556 5557
 STOPSIGNAL SIGTERM
 CMD ["fling-broker"]
 

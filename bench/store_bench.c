@@ -19,7 +19,7 @@
 
     Build (by hand, not through CMake):
       gcc -O2 -std=c11 -D_GNU_SOURCE -Ibroker -Icommon bench/store_bench.c \
-          broker/fling_wal.c broker/fling_crc32c.c common/fling_log.c \
+          broker/fling_wal*.c broker/fling_crc32c.c common/fling_log.c \
           -llmdb -lsqlite3 -o build-storebench/store_bench
     Run:
       store_bench STORE B [--tasks N] [--limit S] [--dir D]

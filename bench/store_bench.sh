@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 out=${1:-build-storebench/results.txt}
 mkdir -p build-storebench
-gcc -O2 -std=c11 -D_GNU_SOURCE -Ibroker -Icommon bench/store_bench.c broker/fling_wal.c \
+gcc -O2 -std=c11 -D_GNU_SOURCE -Ibroker -Icommon bench/store_bench.c broker/fling_wal*.c \
     broker/fling_crc32c.c common/fling_log.c -llmdb -lsqlite3 -o build-storebench/store_bench
 {
     echo "# $(date -u +%FT%TZ) kernel $(uname -r); $(grep -m1 'model name' /proc/cpuinfo); $(nproc) cores"

@@ -2,7 +2,7 @@
 
     {"op":"stats"} returns the broker's counters, queues and workers;
     dead_list / dead_retry / dead_purge work on the dead-letter queue
-    (proto/SPEC.md §5.3). This is the only JSON the broker parses: task
+    (proto/SPEC.md §5.3, §8). This is the only JSON the broker parses: task
     payloads stay opaque bytes (dead_list shows their first 200 bytes).
 */
 #include "fling_broker_private.h"
@@ -69,20 +69,24 @@ static json_t *store_json (fling_broker_t *self)
 {
     fling_store_status_t status;
     fling_store_status (self->store, &status);
-    return json_pack ("{ss sI sI sI sb sb}", "kind", fling_store_kind (self->store),
-                      "bytes_on_disk", (json_int_t)status.bytes_on_disk, "segments",
-                      (json_int_t)status.segments, "commits", (json_int_t)status.commits, "failed",
-                      status.failed || self->store_failed, "full", status.full);
+    return json_pack (
+        "{ss sI sI sI sb sb sI sI sI sI}", "kind", fling_store_kind (self->store), "bytes_on_disk",
+        (json_int_t)status.bytes_on_disk, "segments", (json_int_t)status.segments, "commits",
+        (json_int_t)status.commits, "failed", status.failed || self->store_failed, "full",
+        status.full, "corrupt_records", (json_int_t)status.corrupt_records, "torn_bytes",
+        (json_int_t)status.torn_bytes, "damaged_segments", (json_int_t)status.damaged_segments,
+        "quarantined", (json_int_t)status.quarantined);
 }
 
-static json_t *refused_json (const fling_broker_t *self)
+/* {"REASON": n} for the reasons counted at least once. */
+static json_t *by_reason_json (const uint64_t counts[FLING_REASON_MAX])
 {
-    json_t *refused = json_object ();
-    for (int slot = 0; refused && slot < FLING_REFUSED_SLOTS; slot++)
-        if (self->refused[slot])
-            json_object_set_new (refused, fling_broker_refusal_name (slot),
-                                 json_integer ((json_int_t)self->refused[slot]));
-    return refused;
+    json_t *object = json_object ();
+    for (int reason = 0; object && reason < FLING_REASON_MAX; reason++)
+        if (counts[reason])
+            json_object_set_new (object, fling_reason_name (reason),
+                                 json_integer ((json_int_t)counts[reason]));
+    return object;
 }
 
 static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
@@ -93,11 +97,12 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
             queues,
-            json_pack ("{ss sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
+            json_pack ("{ss sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
                        (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
                        "inflight", (json_int_t)c->inflight, "dead",
                        (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
-                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried));
+                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
+                       "workers", (json_int_t)fling_queue_server_count (queue)));
     }
     return queues;
 }
@@ -108,17 +113,18 @@ static json_t *per_class (const uint32_t values[FLING_CLASS_COUNT])
                       (json_int_t)values[FLING_CLASS_LOOP]);
 }
 
-/* A worker, with at most NAMES_SHOWN of its names: a reply stays small
-   whatever the workers registered. */
-static json_t *worker_json (const fling_bworker_t *worker)
+/* A worker, with at most NAMES_SHOWN of its names and 3 of its tasks: a
+   reply stays small whatever the workers registered or hold. */
+static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
 {
     json_t *names = json_array ();
     for (size_t i = 0; names && i < worker->reg_count && i < NAMES_SHOWN; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
-    return json_pack ("{ss sI so so sI so sI}", "name", worker->name, "pid",
+    return json_pack ("{ss sI so so sI so sI so}", "name", worker->name, "pid",
                       (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
                       "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
-                      "names", names, "names_total", (json_int_t)worker->reg_count);
+                      "names", names, "names_total", (json_int_t)worker->reg_count, "running",
+                      fling_lookup_running (self, worker));
 }
 
 static json_t *workers_json (fling_broker_t *self, size_t offset, size_t limit)
@@ -129,7 +135,7 @@ static json_t *workers_json (fling_broker_t *self, size_t offset, size_t limit)
          workers && worker && i < offset + limit;
          worker = (fling_bworker_t *)zhashx_next (self->workers), i++)
         if (i >= offset)
-            json_array_append_new (workers, worker_json (worker));
+            json_array_append_new (workers, worker_json (self, worker));
     return workers;
 }
 
@@ -152,14 +158,15 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         page_of (request, "workers", &w_offset, &w_limit))
         return error_json ("queues_offset, workers_offset: integers from 0; queues_limit, "
                            "workers_limit: integers from 0 to 1000");
-    json_t *stats = json_pack ("{sI so sI sI sI sI sI so so so so so so}", "uptime_ms",
+    json_t *stats = json_pack ("{sI so sI sI sI sI sI so so so so so so so}", "uptime_ms",
                       (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
                       "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
                       (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
                       (json_int_t)(self->delayed.count + self->parked.count), "dedup_ids",
                       (json_int_t)fling_dedup_size (self->dedup), "counters",
-                      counters_json (&self->counters), "refused", refused_json (self), "queues",
-                      queues_json (self, q_offset, q_limit), "workers",
+                      counters_json (&self->counters), "refused",
+                      by_reason_json (self->refused), "rejected", by_reason_json (self->rejected),
+                      "queues", queues_json (self, q_offset, q_limit), "workers",
                       workers_json (self, w_offset, w_limit), "security",
                       fling_access_security_json (self), "connections",
                       fling_access_connections_json (self));
@@ -274,6 +281,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             fling_broker_unlist (self, task);
             changed++;
             if (!retry) {
+                fling_queue_counters (queue)->purged++;
                 fling_broker_finish_task (self, task);
                 continue;
             }
@@ -318,6 +326,8 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = dead_change (self, root, true);
     else if (strcmp (op, "dead_purge") == 0)
         reply = dead_change (self, root, false);
+    else if (strcmp (op, "task") == 0)
+        reply = fling_lookup_task (self, root);
     else
         reply = error_json ("unknown op");
     json_decref (root);

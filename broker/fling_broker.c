@@ -9,6 +9,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_ops.h"
 #include "fling_ratelog.h"
 
 #include <errno.h>
@@ -61,11 +62,6 @@ void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer)
     fling_conns_close (self->conns, peer->fd, peer->bytes, peer->size);
 }
 
-const char *fling_broker_refusal_name (int slot)
-{
-    return slot == FLING_REFUSED_EMPTY ? "EMPTY" : fling_reason_name (slot);
-}
-
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
 {
     static const char digits[] = "0123456789abcdef";
@@ -76,10 +72,10 @@ void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
     out[2 * peer->size] = '\0';
 }
 
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
-                          const char *why)
+void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                                 const fling_msg_t *about, fling_reason_t reason, const char *why)
 {
-    int slot = reason >= 0 && reason < FLING_REASON_MAX ? reason : FLING_REFUSED_EMPTY;
+    int slot = reason < FLING_REASON_MAX ? (int)reason : FLING_REASON_MALFORMED;
     self->refused[slot]++;
     self->refused_quiet[slot]++;
     /* A hostile peer must not be able to flood the log: one line per
@@ -88,17 +84,115 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
         self->refused_logged_ms[slot] == 0) {
         char hex[FLING_PEER_HEX_SIZE];
         fling_peer_hex (peer, hex);
-        fling_warn ("refused reason=%s socket=%s peer=%s count=%" PRIu64 " why=\"%s\"",
-                    fling_broker_refusal_name (slot),
-                    sock == self->producer_sock ? "producer" : "worker", hex,
-                    self->refused_quiet[slot], why);
+        fling_warn ("refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=\"%s\"",
+                    fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker",
+                    hex, about && about->cmd ? fling_cmd_name (about->cmd) : "-",
+                    self->refused_quiet[slot], why ? why : "");
         self->refused_quiet[slot] = 0;
         self->refused_logged_ms[slot] = self->now_ms;
     }
-    if (slot == FLING_REFUSED_EMPTY || reason == FLING_REASON_BAD_SIGNATURE)
-        return; /* cannot trust the framing: answer nothing (SPEC.md, bad input) */
-    zmsg_t *reply = fling_msg_error ((fling_reason_t)reason, why);
+}
+
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                          const fling_msg_t *about, fling_reason_t reason, const char *why)
+{
+    fling_broker_count_refusal (self, sock, peer, about, reason, why);
+    if (reason == FLING_REASON_BAD_SIGNATURE)
+        return; /* cannot trust the framing: answer nothing (SPEC.md §7.1) */
+    /* In the peer's version; a version we do not speak gets version 1,
+       the layout every FLP peer reads. */
+    uint8_t version = about && about->version ? about->version : 1;
+    uint64_t batch_seq = about && (about->cmd == FLING_CMD_SUBMIT || about->cmd == FLING_CMD_RESULT)
+                             ? about->batch_seq
+                             : 0;
+    zmsg_t *reply = fling_msg_error (version, reason, about ? (uint8_t)about->cmd : 0, batch_seq, why);
     fling_broker_send (self, sock, peer, &reply);
+}
+
+/* ---- DISPATCH after the commit (write-ahead leases) ----------------------- */
+
+/* The last `count` leases of `worker` were never delivered: back to the
+   head of their queues in their order, the attempt not counted, the store
+   told (their lease may be committed already). */
+static void undeliver (fling_broker_t *self, fling_bworker_t *worker, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        fling_btask_t *task = fling_tasklist_tail (&worker->leased);
+        fling_worker_unlease (task);
+        task->attempt--;
+        fling_record_set_attempt (task->raw, task->attempt);
+        fling_broker_store_state (self, task);
+        fling_broker_requeue (self, task, true);
+    }
+    self->counters.dispatched -= count;
+    self->counters.requeued += count;
+}
+
+int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg_p,
+                                uint32_t count)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    if (msg && self->held_count == self->held_alloc) {
+        size_t alloc = self->held_alloc ? 2 * self->held_alloc : 64;
+        fling_held_dispatch_t *grown =
+            (fling_held_dispatch_t *)realloc (self->held, alloc * sizeof *grown);
+        if (grown) {
+            self->held = grown;
+            self->held_alloc = alloc;
+        } else
+            zmsg_destroy (&msg);
+    }
+    if (!msg) {
+        fling_error ("out of memory: DISPATCH of %u tasks not sent", (unsigned)count);
+        undeliver (self, worker, count);
+        return -1;
+    }
+    self->held[self->held_count++] = (fling_held_dispatch_t){worker, msg, count};
+    return 0;
+}
+
+/* Held DISPATCHes to `worker` from index `from` on: never delivered. Undone
+   newest first, so its leases come off the tail of its list. */
+static void undeliver_from (fling_broker_t *self, fling_bworker_t *worker, size_t from)
+{
+    for (size_t j = self->held_count; j-- > from;) {
+        fling_held_dispatch_t *held = &self->held[j];
+        if (held->worker != worker)
+            continue;
+        undeliver (self, worker, held->count);
+        zmsg_destroy (&held->msg);
+        held->worker = NULL;
+    }
+}
+
+void fling_broker_send_dispatches (fling_broker_t *self)
+{
+    for (size_t i = 0; i < self->held_count; i++) {
+        fling_held_dispatch_t *held = &self->held[i];
+        fling_bworker_t *worker = held->worker;
+        if (!worker)
+            continue; /* undone with an earlier one to the same worker */
+        if (fling_broker_send (self, self->worker_sock, &worker->peer, &held->msg) == 0)
+            continue;
+        fling_debug ("dispatch failed worker=%s tasks=%u: %s", worker->name,
+                     (unsigned)held->count, strerror (errno));
+        undeliver_from (self, worker, i);
+        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
+    }
+    self->held_count = 0;
+}
+
+void fling_broker_cancel_dispatches (fling_broker_t *self)
+{
+    for (size_t j = self->held_count; j-- > 0;) {
+        fling_held_dispatch_t *held = &self->held[j];
+        if (!held->worker)
+            continue;
+        undeliver (self, held->worker, held->count);
+        zmsg_destroy (&held->msg);
+    }
+    self->held_count = 0;
 }
 
 /* ---- tasks and queues -------------------------------------------------- */
@@ -539,30 +633,9 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
 
-static const char *decode_text (fling_reason_t reason)
-{
-    switch (reason) {
-    case FLING_REASON_BAD_VERSION:
-        return "unsupported protocol version";
-    case FLING_REASON_BAD_COMMAND:
-        return "unknown command";
-    case FLING_REASON_MALFORMED:
-        return "wrong frame count or field size";
-    case FLING_REASON_BAD_FIELD:
-        return "field value out of range";
-    case FLING_REASON_BAD_TASK:
-        return "malformed task record or bad task name";
-    case FLING_REASON_TOO_LARGE:
-        return "message or payload too large";
-    default:
-        return "cannot decode message";
-    }
-}
-
-/* Who may send what (CURVE): the connection's key and its role, checked
-   on the command byte before the message is decoded. 0 = go on. */
-static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
-                      const char *user_id, zmsg_t *msg)
+/* The connection's key (CURVE), its limits and its state: 0 = go on,
+   -1 = dropped or refused already. */
+static int admit (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer, const char *user_id)
 {
     bool from_worker = sock == self->worker_sock;
     const fling_principal_t *principal;
@@ -572,51 +645,67 @@ static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
     if (verdict == FLING_CONN_DROP)
         return -1;
     if (verdict == FLING_CONN_UNKNOWN_KEY) {
-        fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN,
+        fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
                              "key not in the broker's allowed directory");
         return -1;
-    }
-    if (!self->auth)
-        return 0;
-    zframe_t *header = zmsg_first (msg);
-    if (header && zframe_size (header) >= 4) {
-        fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
-        if (!fling_auth_permits (principal->role, from_worker, cmd)) {
-            char why[128];
-            snprintf (why, sizeof why, "a %s key may not send %s on the %s endpoint",
-                      fling_role_name (principal->role), fling_cmd_name (cmd),
-                      from_worker ? "worker" : "producer");
-            fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN, why);
-            return -1;
-        }
     }
     peer->principal = principal;
     return 0;
 }
 
+/* May this key send this command here (CURVE)? Checked on the command
+   byte, before the message is decoded; a refusal names the command (and
+   a SUBMIT's batch, answered with an ACK of FORBIDDEN statuses, so the
+   producer resolves it instead of sending it again). 0 = go on. */
+static int authorise (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t *msg)
+{
+    bool from_worker = sock == self->worker_sock;
+    zframe_t *header = zmsg_first (msg);
+    if (!self->auth || !header || zframe_size (header) != 4)
+        return 0; /* a bad header is refused by the decoder, answering nothing */
+    fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
+    if (fling_auth_permits (peer->principal->role, from_worker, cmd))
+        return 0;
+    char why[128];
+    snprintf (why, sizeof why, "a %s key may not send %s on the %s endpoint",
+              fling_role_name (peer->principal->role), fling_cmd_name (cmd),
+              from_worker ? "worker" : "producer");
+    fling_msg_t about;
+    fling_reason_t reason;
+    bool decoded = fling_msg_decode (msg, &about, &reason) == 0 || about.cmd;
+    if (decoded && about.has_batch && !from_worker)
+        fling_producers_refuse_batch (self, peer, &about, FLING_REASON_FORBIDDEN);
+    else
+        fling_broker_refuse (self, sock, peer, decoded ? &about : NULL, FLING_REASON_FORBIDDEN,
+                             why);
+    return -1;
+}
+
 static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
                             const char *user_id, zmsg_t *msg)
 {
-    if (authorise (self, sock, peer, user_id, msg))
+    if (admit (self, sock, peer, user_id) || authorise (self, sock, peer, msg))
         return;
     bool from_worker = sock == self->worker_sock;
     fling_bworker_t *worker = from_worker ? fling_workers_touch (self, peer) : NULL;
     if (worker && worker->peer.principal != peer->principal) {
         /* A routing id a client chose, once another key's: never its leases. */
-        fling_broker_refuse (self, sock, peer, FLING_REASON_FORBIDDEN,
+        fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
                              "routing id registered by another key");
-        return;
-    }
-    /* Empty: no frame after the routing id, or one frame of zero bytes. */
-    zframe_t *first = zmsg_first (msg);
-    if (!first || (zmsg_size (msg) == 1 && zframe_size (first) == 0)) {
-        fling_broker_refuse (self, sock, peer, FLING_REFUSED_EMPTY, "empty message");
         return;
     }
     fling_msg_t decoded;
     fling_reason_t reason;
     if (fling_msg_decode (msg, &decoded, &reason)) {
-        fling_broker_refuse (self, sock, peer, reason, decode_text (reason));
+        /* A SUBMIT whose batch can be named is answered for that batch:
+           an ACK, so that any producer can tell which batch it was. */
+        if (decoded.has_batch && !from_worker)
+            fling_producers_refuse_batch (self, peer, &decoded, reason);
+        else if (decoded.cmd == FLING_CMD_ERROR || decoded.cmd == FLING_CMD_PONG)
+            /* never answered, even malformed: no ping-pong of errors */
+            fling_broker_count_refusal (self, sock, peer, &decoded, reason, decoded.problem);
+        else
+            fling_broker_refuse (self, sock, peer, &decoded, reason, decoded.problem);
         return;
     }
     if (from_worker)
@@ -696,9 +785,12 @@ static void compact (fling_broker_t *self)
     }
 }
 
+/* The turn's duties, in the order that keeps every promise: tasks leave
+   for workers (dispatch) before the commit, so the commit that makes this
+   turn's SUBMITs and completions durable also records the leases, and only
+   then do ACKs, RESULT_ACKs and DISPATCHes go out. */
 static void end_turn (fling_broker_t *self)
 {
-    fling_producers_commit_and_ack (self);
     promote_due (self);
     release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
@@ -715,6 +807,10 @@ static void end_turn (fling_broker_t *self)
         self->dispatch_needed = false;
         fling_dispatch (self);
     }
+    fling_producers_commit_and_ack (self);
+    fling_workers_ack_results (self);
+    fling_broker_send_dispatches (self);
+    fling_ops_tick (self);
     /* After the ACKs went out: unlinking a segment takes ~15 ms. */
     if (!self->store_failed) {
         fling_store_maintain (self->store, self->now_ms);
@@ -724,14 +820,17 @@ static void end_turn (fling_broker_t *self)
 
 static void announce (fling_broker_t *self)
 {
-    fling_info ("listening producer=%s worker=%s", self->producer_endpoint, self->worker_endpoint);
+    const char *http = fling_ops_http_address (self);
+    fling_info ("listening producer=%s worker=%s%s%s", self->producer_endpoint,
+                self->worker_endpoint, http ? " http=" : "", http ? http : "");
     int fd = self->config.ready_fd;
     if (fd < 0)
         return;
     self->config.ready_fd = -1;
-    char line[2 * FLING_ENDPOINT_MAX + 32];
-    int size = snprintf (line, sizeof line, "ready producer=%s worker=%s\n",
-                         self->producer_endpoint, self->worker_endpoint);
+    char line[3 * FLING_ENDPOINT_MAX + 48];
+    int size = snprintf (line, sizeof line, "ready producer=%s worker=%s%s%s\n",
+                         self->producer_endpoint, self->worker_endpoint, http ? " http=" : "",
+                         http ? http : "");
     for (int sent = 0; sent < size;) {
         ssize_t n = write (fd, line + sent, (size_t)(size - sent));
         if (n < 0 && errno == EINTR)
@@ -756,7 +855,7 @@ static void log_counters (fling_broker_t *self, const char *event)
 {
     const fling_broker_counters_t *c = &self->counters;
     uint64_t refused = 0;
-    for (int i = 0; i < FLING_REFUSED_SLOTS; i++)
+    for (int i = 0; i < FLING_REASON_MAX; i++)
         refused += self->refused[i];
     fling_info ("%s tasks=%zu accepted=%" PRIu64 " duplicates=%" PRIu64 " rejected=%" PRIu64
                 " dispatched=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64
@@ -794,6 +893,7 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
         drain (self, self->producer_sock);
         drain (self, self->worker_sock);
         fling_producers_commit_and_ack (self);
+        fling_workers_ack_results (self);
         if (!leases_out (self) || self->now_ms >= until)
             break;
         zmq_poll (items, 2, 20);
@@ -831,14 +931,15 @@ static long poll_timeout (const fling_broker_t *self)
 int fling_broker_run (fling_broker_t *self)
 {
     announce (self);
-    zmq_pollitem_t items[4] = {
+    zmq_pollitem_t items[4 + FLING_OPS_POLL_MAX] = {
         {zsock_resolve (self->producer_sock), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (self->worker_sock), 0, ZMQ_POLLIN, 0},
         {fling_conns_monitor (self->conns, FLING_CONNS_PRODUCER), 0, ZMQ_POLLIN, 0},
         {fling_conns_monitor (self->conns, FLING_CONNS_WORKER), 0, ZMQ_POLLIN, 0},
     };
+    int count = 4 + (int)fling_ops_poll_items (self, items + 4);
     while (!zsys_interrupted && !atomic_load (&self->stopping)) {
-        int rc = zmq_poll (items, 4, poll_timeout (self));
+        int rc = zmq_poll (items, count, poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
             fling_error ("poll failed: %s", zmq_strerror (errno));
             break;
@@ -855,6 +956,8 @@ int fling_broker_run (fling_broker_t *self)
                 drain (self, self->worker_sock);
         }
         end_turn (self);
+        if (rc > 0) /* after the turn: the tables are consistent, the store committed */
+            fling_ops_handle (self, items + 4);
     }
     shut_down (self, items);
     return 0;
@@ -1029,6 +1132,11 @@ static int open_store (fling_broker_t *self)
                     fling_idmap_size (self->ids), dead, self->parked.count, self->bytes,
                     status.records, status.corrupt_records, status.torn_bytes,
                     fling_dedup_size (self->dedup), (fling_clock_us () - started_us) / 1000);
+    if (status.corrupt_records || status.damaged_segments || status.quarantined)
+        fling_error ("store damaged: corrupt_records=%" PRIu64 " damaged_segments=%" PRIu32
+                     " quarantined=%" PRIu32 "; every intact record was recovered; the ERROR lines "
+                     "above name each place (broker/STORE.md, \"Damaged segments\")",
+                     status.corrupt_records, status.damaged_segments, status.quarantined);
     return 0;
 }
 
@@ -1063,7 +1171,8 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
         !(self->producer_sock = open_router (self, config->producer_endpoint,
                                              self->producer_endpoint, FLING_CONNS_PRODUCER)) ||
         !(self->worker_sock = open_router (self, config->worker_endpoint, self->worker_endpoint,
-                                           FLING_CONNS_WORKER))) {
+                                           FLING_CONNS_WORKER)) ||
+        fling_ops_new (self)) {
         err = errno;
         fling_broker_destroy (&self);
         errno = err;
@@ -1083,9 +1192,11 @@ void fling_broker_destroy (fling_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     fling_broker_t *self = *self_p;
+    fling_broker_cancel_dispatches (self); /* none outside a turn; before the workers go */
     if (self->workers)
         fling_workers_destroy_all (self);
     fling_producers_discard_acks (self);
+    free (self->held);
     fling_btask_t *task;
     while ((task = heap_pop (&self->delayed)))
         fling_btask_destroy (&task);
@@ -1102,6 +1213,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     fling_idmap_destroy (&self->ids);
     fling_blockpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);
+    fling_ops_destroy (self);
     fling_access_close (self); /* its monitors first: they watch the sockets */
     zsock_destroy (&self->producer_sock);
     zsock_destroy (&self->worker_sock);
@@ -1115,5 +1227,7 @@ const char *fling_broker_endpoint (const fling_broker_t *self, const char *which
         return self->producer_endpoint;
     if (strcmp (which, "worker") == 0)
         return self->worker_endpoint;
+    if (strcmp (which, "http") == 0)
+        return fling_ops_http_address (self);
     return NULL;
 }

@@ -39,8 +39,9 @@ void fling_broker_reload (fling_broker_t *self);
 void fling_broker_destroy (fling_broker_t **self_p);
 
 /*  The endpoint a socket is bound to ("producer" or "worker"), wildcards
-    resolved (tcp://127.0.0.1:* -> tcp://127.0.0.1:49152). NULL for any
-    other name. Valid until destroy. */
+    resolved (tcp://127.0.0.1:* -> tcp://127.0.0.1:49152), or the HTTP
+    port's address ("http": "127.0.0.1:5557", NULL when there is none).
+    NULL for any other name. Valid until destroy. */
 const char *fling_broker_endpoint (const fling_broker_t *self, const char *which);
 
 #ifdef __cplusplus

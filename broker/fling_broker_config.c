@@ -1,5 +1,6 @@
 /*  fling_broker_config.c - see fling_broker_config.h. */
 #include "fling_broker_config.h"
+#include "fling_http.h"
 #include "fling_options.h"
 #include "fling_store.h"
 
@@ -15,6 +16,10 @@ static int parse_store (void *config, const char *value, bool from_env, char *wh
                         size_t why_size);
 static int parse_queues (void *config, const char *value, bool from_env, char *why,
                          size_t why_size);
+static int parse_http_addr (void *config, const char *value, bool from_env, char *why,
+                            size_t why_size);
+static int parse_allow_names (void *config, const char *value, bool from_env, char *why,
+                              size_t why_size);
 
 #define FIELD(name) offsetof (fling_broker_config_t, name)
 #define TEXT(name)  FIELD (name), sizeof ((fling_broker_config_t *)0)->name
@@ -109,7 +114,25 @@ static const fling_option_t options[] = {
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
-     "once listening, write \"ready producer=E worker=E\\n\" to this open fd\nand close it",
+     "once listening, write \"ready producer=E worker=E http=ADDR\\n\" to this open\nfd and "
+     "close it (http= only with an HTTP port)",
+     ""},
+    {"--http-addr", "FLING_HTTP_ADDR", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_http_addr, "HOST:PORT",
+     "HTTP port: /metrics (Prometheus), the dashboard and its JSON;\n"
+     "\"\" = none; port 0 = any free port",
+     "127.0.0.1:5557"},
+    {"--orphan-warn-ms", "FLING_ORPHAN_WARN_MS", FLING_OPT_UINT, FIELD (orphan_warn_ms), 0, 1000,
+     86400000, NULL, "N",
+     "a name with queued tasks and no worker is logged (WARN) when\nfound, then at most this "
+     "often",
+     NULL},
+    {"--refuse-unknown-names", "FLING_REFUSE_UNKNOWN_NAMES", FLING_OPT_FLAG,
+     FIELD (refuse_unknown_names), 0, 0, 0, NULL, NULL,
+     "refuse (BAD_TASK) a task whose name no worker registered since\nthe start and "
+     "--allow-name does not list",
+     ""},
+    {"--allow-name", "FLING_ALLOW_NAMES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_allow_names, "NAME",
+     "a name always accepted with --refuse-unknown-names; repeatable\n(env: comma-separated)",
      ""},
 };
 
@@ -143,6 +166,38 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->max_names = 10000;
     config->max_worker_names = FLING_NAMES_MAX;
     config->max_worker_credit = 100000;
+    strcpy (config->http_addr, "127.0.0.1:5557");
+    config->orphan_warn_ms = 60000;
+}
+
+static int parse_http_addr (void *config, const char *value, bool from_env, char *why,
+                            size_t why_size)
+{
+    fling_broker_config_t *broker = config;
+    return fling_http_option (broker->http_addr, sizeof broker->http_addr, value, why, why_size);
+}
+
+static int parse_allow_names (void *config, const char *value, bool from_env, char *why,
+                              size_t why_size)
+{
+    fling_broker_config_t *broker = config;
+    const char *p = value;
+    while (*p) {
+        const char *comma = from_env ? strchr (p, ',') : NULL;
+        size_t size = comma ? (size_t)(comma - p) : strlen (p);
+        if (size) {
+            if (size >= sizeof broker->allow_names[0] || !fling_name_valid (p, size) ||
+                broker->allow_name_count == FLING_ALLOW_NAMES_MAX) {
+                snprintf (why, why_size, "want task names (1-127 bytes of A-Za-z0-9._:-), at most %d",
+                          FLING_ALLOW_NAMES_MAX);
+                return -1;
+            }
+            memcpy (broker->allow_names[broker->allow_name_count], p, size);
+            broker->allow_names[broker->allow_name_count++][size] = '\0';
+        }
+        p += size + (comma ? 1 : 0);
+    }
+    return 0;
 }
 
 /* One "NAME:key=value,..." entry (`size` bytes of `text`). */
@@ -262,7 +317,8 @@ void fling_broker_config_usage (FILE *out, const char *program)
     fling_options_usage (&spec, &defaults, out);
     fprintf (out, "  %-28s %s\n", "--check-store DIR [--ids]",
              "replay a disk store read-only, print JSON counts\n"
-             "                               (--ids: list live task ids) and exit");
+             "                               (--ids: list live task ids) and exit: 0 sound,\n"
+             "                               2 damaged, 1 cannot check (a broker runs on it...)");
     fprintf (out, "\nSIGINT or SIGTERM stops the broker: it refuses new tasks (UNAVAILABLE), commits "
                   "the store and exits 0; 1 if it cannot start.\n");
 }
@@ -301,4 +357,8 @@ void fling_broker_config_log (const fling_broker_config_t *config)
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);
+    fling_debug ("config http_addr=\"%s\" orphan_warn_ms=%u refuse_unknown_names=%d"
+                 " allow_names=%zu",
+                 config->http_addr, config->orphan_warn_ms, (int)config->refuse_unknown_names,
+                 config->allow_name_count);
 }

@@ -23,6 +23,8 @@ extern "C" {
 #define FLING_ENDPOINT_MAX        256
 #define FLING_STORE_DIR_MAX       1024
 #define FLING_QUEUE_SETTINGS_MAX  64  /* --queue entries */
+#define FLING_ALLOW_NAMES_MAX     256 /* --allow-name entries */
+#define FLING_HTTP_ADDR_MAX       300
 
 /*  --queue NAME:max_attempts=5,backoff_ms=200,timeout_ms=1000,poison_limit=2
     (a key left out keeps the broker's default; 0 = that default too). */
@@ -73,6 +75,12 @@ typedef struct {
     uint64_t max_producer_names;             /* CURVE: names one producer key holds tasks in; 0 = half */
     fling_log_level_t log_level;
     int ready_fd; /* -1 = none */
+    /* operability (fling_ops.c) */
+    char http_addr[FLING_HTTP_ADDR_MAX]; /* 127.0.0.1:5557; "" = no HTTP port */
+    unsigned orphan_warn_ms;             /* WARN per name with queued tasks and no worker */
+    bool refuse_unknown_names;           /* BAD_TASK for names no worker registered... */
+    char allow_names[FLING_ALLOW_NAMES_MAX][128]; /* ...unless listed here */
+    size_t allow_name_count;
 } fling_broker_config_t;
 
 /*  Fills `config` with the defaults. */

@@ -1,7 +1,8 @@
 /*  fling_broker_main.c - the fling-broker program.
 
     Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 if it cannot
-    start (bad option, socket that will not bind, store that will not open).
+    start (bad option, socket that will not bind, store that will not open
+    or is locked by another broker). --check-store: see fling_store_check.h.
 */
 #include "fling_broker.h"
 #include "fling_error.h"

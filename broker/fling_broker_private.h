@@ -13,6 +13,7 @@
 #include "fling_broker.h"
 #include "fling_conns.h"
 #include "fling_dedup.h"
+#include "fling_histogram.h"
 #include "fling_idmap.h"
 #include "fling_limits.h"
 #include "fling_owners.h"
@@ -28,8 +29,6 @@
 #define FLING_ROUTING_ID_MAX     255              /* libzmq's limit for a routing id */
 #define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
 #define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
-#define FLING_REFUSED_EMPTY      FLING_REASON_MAX /* refused[] slot for empty messages */
-#define FLING_REFUSED_SLOTS      (FLING_REASON_MAX + 1)
 #define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
 #define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
 
@@ -90,6 +89,7 @@ struct fling_bworker {
     char key[FLING_PEER_HEX_SIZE]; /* routing id in hex: the table key */
     char name[FLING_NAME_MAX + 1]; /* printable copy of the READY name */
     uint32_t pid;
+    uint8_t version; /* its READY's: what it is sent in */
     uint32_t capacity[FLING_CLASS_COUNT];
     /* The most tasks it said it runs at once since its READY: if it dies,
        that many of its oldest leases per class count as running, the rest
@@ -104,6 +104,10 @@ struct fling_bworker {
     uint32_t stuck[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
+    /* FLP/1.1: the highest result_seq read from it, and the highest
+       acknowledged (RESULT_ACK goes out after the turn's store commit). */
+    uint64_t result_seq_seen;
+    uint64_t result_seq_acked;
     fling_tasklist_t leased; /* tasks it holds, oldest first */
     size_t reg_count;
     struct {
@@ -113,6 +117,15 @@ struct fling_bworker {
 };
 
 struct pending_ack; /* fling_producers.c */
+struct fling_ops;   /* fling_ops.c */
+
+/*  A DISPATCH built this turn, sent once the store commit has made its
+    leases durable (fling_broker_send_dispatches). */
+typedef struct {
+    fling_bworker_t *worker;
+    zmsg_t *msg;
+    uint32_t count; /* its tasks: the last `count` of the worker's leases */
+} fling_held_dispatch_t;
 
 struct fling_broker {
     fling_broker_config_t config;
@@ -150,16 +163,23 @@ struct fling_broker {
     size_t queue_alloc;
     size_t dispatch_cursor; /* queue dispatch starts from, rotating */
     bool dispatch_needed;   /* tasks or credit changed since the last dispatch */
+    bool results_to_ack;    /* a worker sent a RESULT this turn (fling_workers_ack_results) */
 
     zhashx_t *workers; /* hex routing id -> fling_bworker_t */
 
     struct pending_ack *acks[FLING_BROKER_DRAIN_MAX]; /* SUBMITs of this turn */
     size_t ack_count;
+    fling_held_dispatch_t *held; /* DISPATCHes of this turn, in the order built */
+    size_t held_count;
+    size_t held_alloc;
 
     fling_broker_counters_t counters;
-    uint64_t refused[FLING_REFUSED_SLOTS];
-    uint64_t refused_quiet[FLING_REFUSED_SLOTS]; /* refusals not logged yet */
-    int64_t refused_logged_ms[FLING_REFUSED_SLOTS];
+    uint64_t refused[FLING_REASON_MAX];   /* messages refused, by reason */
+    uint64_t refused_quiet[FLING_REASON_MAX]; /* refusals not logged yet */
+    int64_t refused_logged_ms[FLING_REASON_MAX];
+    uint64_t rejected[FLING_REASON_MAX];  /* tasks refused in ACKs, by status */
+    struct fling_ops *ops; /* HTTP port, connection counts, orphan queues (fling_ops.h) */
+    fling_histogram_t commit_time; /* store commits (write + fdatasync), for the metrics */
 
     int64_t started_ms;
     int64_t now_ms; /* clock at the start of this turn */
@@ -179,16 +199,37 @@ int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *
     read), so libzmq frees what it queued for it. */
 void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer);
 
-/*  Counts a refusal, logs it (rate-limited) and answers ERROR(reason),
-    except for an empty message or a bad signature, which are dropped. */
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, int reason,
-                          const char *why);
+/*  Keeps a DISPATCH of `count` tasks just leased to `worker` (their lease
+    staged in the store) until the turn's commit; takes *msg (NULL: out of
+    memory). -1 when it cannot be kept: the tasks are back in their queues
+    unrun. Write-ahead:
+    a worker never holds a task whose lease a restarted broker would not
+    know, so the broker never hands it to a second worker (SPEC.md §6.5). */
+int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg,
+                                uint32_t count);
+
+/*  After the commit: sends the held DISPATCHes. One that cannot be sent
+    (the worker is gone) gives its tasks back to their queues, unrun. */
+void fling_broker_send_dispatches (fling_broker_t *self);
+
+/*  The commit failed: the held DISPATCHes are not sent, their tasks go
+    back to their queues (before the turn's tasks are dropped). */
+void fling_broker_cancel_dispatches (fling_broker_t *self);
+
+/*  Counts a refusal of the message `about` (decoded as far as it could
+    be; NULL: not known), logs it (rate-limited) and answers ERROR(reason)
+    in the message's version, naming its command and batch, except for a
+    bad signature (an empty message too), which is dropped. */
+void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                          const fling_msg_t *about, fling_reason_t reason, const char *why);
+
+/*  The counting and logging half of fling_broker_refuse, for a refusal
+    answered otherwise (a SUBMIT refused whole gets an ACK). */
+void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
+                                 const fling_msg_t *about, fling_reason_t reason, const char *why);
 
 /*  The routing id in hex: the worker table's key, and for logs. */
 void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE]);
-
-/*  "EMPTY" for FLING_REFUSED_EMPTY, else the reason's name. */
-const char *fling_broker_refusal_name (int slot);
 
 /*  Who asks for a queue: only find it, or create it for a task (the whole
     name table) or for a worker's READY (a quarter of the table is kept for
@@ -280,6 +321,11 @@ static inline bool fling_due_passed (uint32_t due, int64_t now_ms)
 void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer,
                              const fling_msg_t *msg);
 
+/*  Answers a SUBMIT that failed to decode but whose batch_seq and count
+    were read (msg->has_batch) with an ACK of `count` x `status`. */
+void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *peer,
+                                   const fling_msg_t *msg, fling_reason_t status);
+
 /*  End of turn: one store commit, then the ACK of every SUBMIT of the turn. */
 void fling_producers_commit_and_ack (fling_broker_t *self);
 
@@ -296,6 +342,11 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
     fling_workers_touch returned for `peer`. */
 void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling_bworker_t *worker,
                            const fling_msg_t *msg);
+
+/*  After the turn's store commit: RESULT_ACK to each FLP/1.1 worker whose
+    RESULTs of this turn are now applied and durable. Nothing while the
+    store has failed (they are not durable: the workers keep them). */
+void fling_workers_ack_results (fling_broker_t *self);
 
 /*  Declares dead every worker silent for longer than worker_timeout_ms. */
 void fling_workers_reap (fling_broker_t *self);
@@ -315,6 +366,11 @@ void fling_workers_destroy_all (fling_broker_t *self);
     undoes the bookkeeping (not the attempt); the caller places the task. */
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                          fling_class_t cls, bool same_attempt);
+
+/*  How long the broker lets a lease of `task` run (twice its timeout plus
+    two worker timeouts), 0 = no deadline. A leased task's `due` is its
+    lease start plus this (fling task shows the start). */
+uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task);
 void fling_worker_unlease (fling_btask_t *task);
 
 /*  Ends every lease whose deadline passed (as a TIMEOUT). */
@@ -368,5 +424,16 @@ bool fling_endpoint_is_local (const char *endpoint);
 /*  Answers an ADMIN request (JSON text, not NUL-terminated). Returns a new
     JSON string (free() it), or NULL when out of memory. */
 char *fling_admin_handle (fling_broker_t *self, const char *request, size_t size);
+
+/* ---- fling_lookup.c ---------------------------------------------------- */
+
+struct json_t;
+
+/*  {"op":"task","id":ID}: where that task is (proto/SPEC.md §5.3). */
+struct json_t *fling_lookup_task (fling_broker_t *self, struct json_t *request);
+
+/*  The oldest few tasks leased to `worker`: [{"id","name","for_ms"}], for
+    the stats reply (what each worker runs, and for how long). */
+struct json_t *fling_lookup_running (fling_broker_t *self, const fling_bworker_t *worker);
 
 #endif

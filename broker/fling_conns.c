@@ -59,6 +59,7 @@ struct fling_conns {
     conn_t **by_fd;
     size_t by_fd_size;
     size_t open;
+    size_t open_on[FLING_CONNS_SOCKETS]; /* of `open`, per socket */
     fling_dlist_t silent; /* silent connections, oldest first */
     zhashx_t *groups;     /* key or address -> group_t */
     fling_conns_counters_t counters;
@@ -128,6 +129,7 @@ static void unlink_conn (fling_conns_t *self, conn_t *conn)
     if (!conn->spoke)
         fling_dlist_remove (&self->silent, &conn->silent_all);
     self->open--;
+    self->open_on[conn->which]--;
 }
 
 static void forget (fling_conns_t *self, conn_t *conn)
@@ -248,6 +250,7 @@ static conn_t *accept_conn (fling_conns_t *self, int fd, uint8_t which, int64_t 
     if (!group)
         group = group_of (self, address);
     self->open++;
+    self->open_on[conn->which]++;
     fling_dlist_push_tail (&self->silent, &conn->silent_all);
     if (group)
         group_join (conn, group);
@@ -493,6 +496,11 @@ void *fling_conns_monitor (fling_conns_t *self, fling_conns_socket_t which)
 size_t fling_conns_open (const fling_conns_t *self)
 {
     return self->open;
+}
+
+size_t fling_conns_open_on (const fling_conns_t *self, fling_conns_socket_t which)
+{
+    return self->open_on[which];
 }
 
 const fling_conns_counters_t *fling_conns_counters (const fling_conns_t *self)

@@ -117,6 +117,16 @@ bool fling_dedup_contains (fling_dedup_t *self, const fling_task_id_t *id, int64
     return entry && now_ms - entry->at_ms < self->window_ms;
 }
 
+bool fling_dedup_ended (fling_dedup_t *self, const fling_task_id_t *id, int64_t now_ms,
+                        int64_t *at_ms)
+{
+    const entry_t *entry = self->max ? (const entry_t *)fling_idmap_lookup (self->index, id) : NULL;
+    if (!entry || now_ms - entry->at_ms >= self->window_ms)
+        return false;
+    *at_ms = entry->at_ms;
+    return true;
+}
+
 void fling_dedup_prefetch (const fling_dedup_t *self, const fling_task_id_t *id)
 {
     if (self->max)

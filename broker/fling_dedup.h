@@ -29,6 +29,10 @@ void fling_dedup_add (fling_dedup_t *self, const fling_task_id_t *id, int64_t at
 /*  True if `id` ended within the window before `now_ms`. */
 bool fling_dedup_contains (fling_dedup_t *self, const fling_task_id_t *id, int64_t now_ms);
 
+/*  The same, and when it ended (monotonic ms) in *at_ms. */
+bool fling_dedup_ended (fling_dedup_t *self, const fling_task_id_t *id, int64_t now_ms,
+                        int64_t *at_ms);
+
 /*  Starts loading what fling_dedup_contains or fling_dedup_add of `id`
     will probe first (fling_idmap_prefetch). */
 void fling_dedup_prefetch (const fling_dedup_t *self, const fling_task_id_t *id);

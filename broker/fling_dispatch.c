@@ -80,19 +80,17 @@ static size_t chunk_fit (const fling_queue_t *queue, size_t chunk, size_t *bytes
     return count;
 }
 
-/* Leases up to `chunk` tasks of `queue` to `worker` and sends them in one
-   DISPATCH. Returns 0, or -1 when the worker could not be reached: then
-   those tasks are back at the head of the queue, unchanged (they never
-   left), and the worker is gone. */
+/* Leases up to `chunk` tasks of `queue` to `worker` and builds their
+   DISPATCH, which goes out after the turn's commit (fling_broker.c).
+   -1 when out of memory: the tasks are back in the queue. */
 static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
-                       fling_class_t cls, size_t chunk)
+                        fling_class_t cls, size_t chunk)
 {
     /* Sized first, then the records are copied once, straight into the
        frame that goes to libzmq (no staging buffer, no copy on send). */
     size_t bytes;
     chunk = chunk_fit (queue, chunk, &bytes);
     zframe_t *body = zframe_new (NULL, bytes);
-    fling_btask_t *sent[FLING_BATCH_TASKS_MAX];
     uint8_t *cursor = body ? zframe_data (body) : NULL;
     size_t count = 0;
     for (; body && count < chunk; count++) { /* no frame: no message, as below */
@@ -100,25 +98,13 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
         fling_worker_lease (self, worker, task, cls, false); /* sets the record's attempt */
         memcpy (cursor, task->raw, task->size);
         cursor += task->size;
-        sent[count] = task;
+        fling_broker_store_state (self, task);
     }
     zmsg_t *msg = fling_msg_dispatch_frame ((uint32_t)count, &body);
-    if (fling_broker_send (self, self->worker_sock, &worker->peer, &msg) == 0) {
-        self->counters.dispatched += count;
-        for (size_t i = 0; i < count; i++)
-            fling_broker_store_state (self, sent[i]);
-        return 0;
-    }
-    fling_debug ("dispatch failed worker=%s tasks=%zu: %s", worker->name, count, strerror (errno));
-    for (size_t i = count; i-- > 0;) {
-        fling_worker_unlease (sent[i]);
-        sent[i]->attempt--; /* it was never delivered */
-        fling_record_set_attempt (sent[i]->raw, sent[i]->attempt);
-        fling_broker_requeue (self, sent[i], true);
-    }
-    self->counters.requeued += count;
-    fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
-    return -1;
+    if (worker->version != FLING_PROTO_VERSION)
+        fling_msg_set_version (msg, worker->version);
+    self->counters.dispatched += count;
+    return fling_broker_hold_dispatch (self, worker, &msg, (uint32_t)count);
 }
 
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
@@ -136,7 +122,8 @@ static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
             chunk = credit;
         if (chunk > FLING_BATCH_TASKS_MAX)
             chunk = FLING_BATCH_TASKS_MAX;
-        send_chunk (self, queue, worker, cls, chunk);
+        if (send_chunk (self, queue, worker, cls, chunk))
+            return; /* out of memory: the next turn tries again */
     }
 }
 

@@ -4,12 +4,13 @@
     SUBMITs are applied to the tables as they are read (so a resend within
     the same turn is already a DUPLICATE), but their ACKs wait for the one
     store commit at the end of the turn: an ACK promises that the store has
-    the tasks (proto/SPEC.md, ACK). A failed commit turns the whole turn's
+    the tasks (proto/SPEC.md §4.2). A failed commit turns the whole turn's
     answers into UNAVAILABLE and drops the tasks it accepted.
 */
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_ops.h"
 #include "fling_ratelog.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ struct pending_ack {
     fling_peer_t peer;
     uint64_t batch_seq;
     uint32_t count;
+    uint8_t version; /* the SUBMIT's: the ACK goes out in it */
     uint8_t *statuses;
     fling_btask_t *tasks[];
 };
@@ -39,7 +41,8 @@ static void drop_unacked (fling_broker_t *self, fling_btask_t *task)
 
 /* The queue of a record's name. A batch's records mostly share one name:
    `last` (the previous record's queue) spares the table lookup, which
-   hashes the name. Queues live as long as the broker. */
+   hashes the name. Queues outlive a SUBMIT: unused names are swept only
+   at the end of a turn (or during a READY, never a SUBMIT). */
 static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *record,
                                 fling_queue_t **last)
 {
@@ -74,6 +77,9 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (fling_idmap_size (self->ids) >= self->config.max_tasks ||
         self->bytes + record->raw_size > self->config.max_bytes)
         return FLING_REASON_QUEUE_FULL;
+    if (self->config.refuse_unknown_names &&
+        !fling_ops_name_known (self, record->name, record->name_size))
+        return FLING_REASON_BAD_TASK;
     fling_queue_t *queue = queue_of (self, record, last_queue);
     if (!queue)
         return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
@@ -92,34 +98,71 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
     if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;
-        if (err != ENOSPC) /* a full store logs its own state changes */
+        if (err != ENOSPC && err != EMSGSIZE) /* a full store logs its own state changes */
             FLING_LOG_LIMITED (FLING_LOG_ERROR, "store append failed: %s", fling_strerror (err));
         drop_unacked (self, *accepted);
         *accepted = NULL;
+        if (err == EMSGSIZE) /* larger than one store segment (--segment-bytes) */
+            return FLING_REASON_TOO_LARGE;
         return err == ENOSPC ? FLING_REASON_STORE_FULL : FLING_REASON_UNAVAILABLE;
     }
     self->store_dirty = true;
+    fling_queue_counters (queue)->accepted++; /* undone by fail_turn */
     return FLING_REASON_OK;
 }
 
 /* ---- requests ----------------------------------------------------------- */
 
-static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
+static struct pending_ack *pending_new (fling_broker_t *self, const fling_peer_t *peer,
+                                        const fling_msg_t *msg)
 {
     if (self->ack_count == FLING_BROKER_DRAIN_MAX)
-        return; /* cannot happen: one SUBMIT per message read this turn */
+        return NULL; /* cannot happen: one SUBMIT per message read this turn */
     size_t count = msg->count;
     struct pending_ack *ack =
         (struct pending_ack *)calloc (1, sizeof *ack + count * (sizeof (fling_btask_t *) + 1));
-    if (!ack) {
-        fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_UNAVAILABLE,
-                             "out of memory");
-        return;
-    }
+    if (!ack)
+        return NULL;
     ack->peer = *peer;
     ack->batch_seq = msg->batch_seq;
     ack->count = msg->count;
+    ack->version = msg->version;
     ack->statuses = (uint8_t *)&ack->tasks[count];
+    self->acks[self->ack_count++] = ack;
+    return ack;
+}
+
+/* A SUBMIT with records whose content is bad: each record is judged on its
+   own, the bad ones get BAD_TASK or TOO_LARGE, the others are taken. Rare:
+   the producer library validates every task before it sends. */
+static void accept_each (fling_broker_t *self, const fling_msg_t *msg, struct pending_ack *ack)
+{
+    const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
+    fling_queue_t *last_queue = NULL;
+    fling_record_t record;
+    fling_reason_t status;
+    for (size_t i = 0; i < ack->count; i++) {
+        if (fling_submit_record_next (&cursor, end, &record, &status) != 1)
+            status = FLING_REASON_MALFORMED; /* decode checked the framing: cannot happen */
+        ack->statuses[i] = (uint8_t)(status == FLING_REASON_OK
+                                         ? accept_record (self, &record, &last_queue, &ack->tasks[i])
+                                         : status);
+    }
+}
+
+static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
+{
+    struct pending_ack *ack = pending_new (self, peer, msg);
+    if (!ack) {
+        fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
+                             "out of memory");
+        return;
+    }
+    if (msg->bad_records) {
+        accept_each (self, msg, ack);
+        return;
+    }
+    size_t count = msg->count;
     /* fling_msg_decode checked every record already: read them unchecked.
        `ahead` runs FLING_BROKER_PREFETCH_AHEAD records in front. */
     const uint8_t *cursor = msg->body, *ahead = msg->body;
@@ -145,7 +188,19 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
             ack->statuses[i] =
                 (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
     }
-    self->acks[self->ack_count++] = ack;
+}
+
+void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *peer,
+                                   const fling_msg_t *msg, fling_reason_t status)
+{
+    fling_broker_count_refusal (self, self->producer_sock, peer, msg, status, msg->problem);
+    struct pending_ack *ack = pending_new (self, peer, msg);
+    if (!ack) {
+        fling_broker_refuse (self, self->producer_sock, peer, msg, status, msg->problem);
+        return;
+    }
+    /* Answered with the turn's other ACKs, in the order the SUBMITs came. */
+    memset (ack->statuses, status, ack->count);
 }
 
 static void handle_admin (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
@@ -154,12 +209,13 @@ static void handle_admin (fling_broker_t *self, const fling_peer_t *peer, const 
         return;
     char *json = fling_admin_handle (self, msg->text, msg->text_size);
     if (!json) {
-        fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_UNAVAILABLE,
+        fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
                              "out of memory");
         return;
     }
     zmsg_t *reply = fling_msg_admin_reply (json);
     free (json);
+    fling_msg_set_version (reply, msg->version);
     fling_broker_send (self, self->producer_sock, peer, &reply);
 }
 
@@ -172,18 +228,18 @@ void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer, con
         return;
     case FLING_CMD_PING:
         reply = fling_msg_pong ();
+        fling_msg_set_version (reply, msg->version);
         fling_broker_send (self, self->producer_sock, peer, &reply);
         return;
     case FLING_CMD_ADMIN:
         handle_admin (self, peer, msg);
         return;
-    case FLING_CMD_BYE:
     case FLING_CMD_PONG:
     case FLING_CMD_ERROR:
-        return; /* nothing to do; never answer an ERROR (no ping-pong of errors) */
+        return; /* never answered: no ping-pong of errors between two peers */
     default:
-        fling_broker_refuse (self, self->producer_sock, peer, FLING_REASON_BAD_STATE,
-                             "not a producer command");
+        fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_BAD_STATE,
+                             "not a command of the producer endpoint");
     }
 }
 
@@ -195,8 +251,10 @@ static void fail_turn (fling_broker_t *self)
     for (size_t a = 0; a < self->ack_count; a++) {
         struct pending_ack *ack = self->acks[a];
         for (uint32_t i = 0; i < ack->count; i++) {
-            if (ack->tasks[i])
+            if (ack->tasks[i]) {
+                fling_queue_counters (ack->tasks[i]->queue)->accepted--;
                 drop_unacked (self, ack->tasks[i]);
+            }
             ack->tasks[i] = NULL;
             if (ack->statuses[i] == FLING_REASON_OK || ack->statuses[i] == FLING_REASON_DUPLICATE)
                 ack->statuses[i] = FLING_REASON_UNAVAILABLE;
@@ -208,12 +266,19 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
 {
     if (self->store_dirty) {
         self->store_dirty = false;
-        if (fling_store_commit (self->store)) {
+        bool timed = self->commit_time.bound_count > 0; /* a disk store (fling_ops.c) */
+        int64_t started_us = timed ? fling_clock_us () : 0;
+        int rc = fling_store_commit (self->store);
+        if (timed)
+            fling_histogram_observe (&self->commit_time,
+                                     (uint64_t)(fling_clock_us () - started_us));
+        if (rc) {
             fling_error ("store commit failed: %s; refusing this turn's %zu batches and every"
                          " later SUBMIT (UNAVAILABLE); held tasks are still served from memory;"
                          " the broker is read-only until restarted",
                          fling_strerror (errno), self->ack_count);
             self->store_failed = true;
+            fling_broker_cancel_dispatches (self); /* their tasks may be this turn's */
             fail_turn (self);
         }
     }
@@ -227,6 +292,7 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                 self->counters.duplicates++;
             else {
                 self->counters.rejected++;
+                self->rejected[status < FLING_REASON_MAX ? status : FLING_REASON_MALFORMED]++;
                 if (status == FLING_REASON_STORE_FULL)
                     self->counters.store_full++;
                 else if (status == FLING_REASON_UNAVAILABLE)
@@ -236,6 +302,7 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
             }
         }
         zmsg_t *reply = fling_msg_ack (ack->batch_seq, ack->count, ack->statuses);
+        fling_msg_set_version (reply, ack->version);
         fling_broker_send (self, self->producer_sock, &ack->peer, &reply);
         free (ack);
         self->acks[a] = NULL;

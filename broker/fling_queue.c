@@ -242,6 +242,7 @@ int fling_queue_add_server (fling_queue_t *self, fling_bworker_t *worker, fling_
         self->server_alloc = alloc;
     }
     self->servers[self->server_count++] = (server_t){.worker = worker, .cls = (uint8_t)cls};
+    self->counters.registrations++;
     return 0;
 }
 

@@ -155,13 +155,21 @@ static inline fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list)
     return FLING_DLIST_ITEM (fling_dlist_pop_head (list), fling_btask_t, link);
 }
 
-/*  Counters a queue keeps (read by the stats reply). */
+/*  Counters a queue keeps (read by the stats reply and the metrics). */
 typedef struct {
     uint64_t inflight; /* tasks of this name leased to workers now */
     uint64_t delayed;  /* waiting for a retry time, or parked after recovery */
     uint64_t done;
     uint64_t failed;   /* dead-lettered, any reason */
     uint64_t retried;
+    /* for the metrics: accepted + recovered - done - purged = held */
+    uint64_t accepted;     /* new tasks acknowledged */
+    uint64_t recovered;    /* tasks the store gave back at start */
+    uint64_t run_failures; /* runs whose handler answered FAIL or RETRY */
+    uint64_t timed_out;    /* runs that ended TIMEOUT or passed their lease deadline */
+    uint64_t crashed;      /* runs ended by the death of their worker */
+    uint64_t purged;       /* dead tasks purged */
+    uint64_t registrations; /* workers that registered this name, ever */
 } fling_queue_counters_t;
 
 /*  Per-name settings (the broker's defaults, or --queue NAME:...). */

@@ -13,7 +13,8 @@
       (compaction). *segment is the locator of the task's current live
       record (0 = none; the broker keeps it in the task header) and gets
       the new one. -1 + ENOSPC when the store has no room for the task
-      and its later completion; -1 + EIO when the store failed.
+      and its later completion; -1 + EMSGSIZE for a task larger than one
+      segment can hold; -1 + EIO when the store failed.
     - state(id, task): the task's attempt / crash count / dead-letter state
       / leased flag changed (task->record is ignored). Rides along with the
       next commit; losing it re-runs a task, never loses one.
@@ -24,7 +25,7 @@
       durable with ONE flush, then returns 0. The broker acknowledges a
       SUBMIT only after the commit that follows its put returned 0. On -1
       nothing staged since the last good commit may be acknowledged and
-      the store never reports success again (RELIABILITY.md §3.3).
+      the store never reports success again (broker/STORE.md, "Rules").
     - recover(fn): once at start, before any other call: fn(event) for
       every record in log order (see fling_store_event_t). The broker
       applies them to its own tables and calls unpin() for a task record
@@ -100,8 +101,10 @@ typedef struct {
     bool full;
     /* from the last recover() */
     uint64_t records;
-    uint64_t corrupt_records;
-    uint64_t torn_bytes;
+    uint64_t corrupt_records;  /* damaged stretches of once-durable records, skipped */
+    uint64_t torn_bytes;       /* cut off the newest segment's tail (a write a crash cut short) */
+    uint32_t damaged_segments; /* segments not read in full: kept, quarantined once empty */
+    uint32_t quarantined;      /* files in the quarantine waiting for an operator */
 } fling_store_status_t;
 
 /*  What a store implements. Every member is required; `state` is the

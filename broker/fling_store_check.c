@@ -1,7 +1,10 @@
 /*  fling_store_check.c - `fling-broker --check-store DIR [--ids]`: replays a
-    disk store read-only (nothing truncated, nothing created) and prints
-    what a restarted broker would recover, as one JSON line:
-      {"records":..,"live_tasks":..,"dead_tasks":..,"corrupt_records":..,"torn_bytes":..}
+    disk store read-only (nothing truncated, moved or created), under a
+    shared lock (never beside a running broker), and prints what a
+    restarted broker would recover, as one JSON line:
+      {"records":..,"live_tasks":..,"dead_tasks":..,"corrupt_records":..,
+       "torn_bytes":..,"segments":..,"damaged_segments":..,"quarantined":..}
+    Each finding is also an ERROR line on stderr (segment, offset, why).
     With --ids, one more line per live task: its id (fault tests use it to
     tell "lost in storage" from "stuck in the broker").
 */
@@ -88,10 +91,12 @@ int fling_store_check (const char *dir, bool list_ids, FILE *out)
             entry->dead ? dead++ : live++;
     }
     fprintf (out,
-             "{\"records\":%" PRIu64 ",\"live_tasks\":%zu,\"dead_tasks\":%zu,\"corrupt_records\":%" PRIu64
-             ",\"torn_bytes\":%" PRIu64 ",\"segments\":%" PRIu64 "}\n",
-             status.records, live, dead, status.corrupt_records, status.torn_bytes,
-             status.segments);
+             "{\"records\":%" PRIu64
+             ",\"live_tasks\":%zu,\"dead_tasks\":%zu,\"corrupt_records\":%" PRIu64
+             ",\"torn_bytes\":%" PRIu64 ",\"segments\":%" PRIu64 ",\"damaged_segments\":%" PRIu32
+             ",\"quarantined\":%" PRIu32 "}\n",
+             status.records, live, dead, status.corrupt_records, status.torn_bytes, status.segments,
+             status.damaged_segments, status.quarantined);
     for (size_t i = 0; i < slots; i++) {
         entry_t *entry = (entry_t *)fling_idmap_slot_value (check.live, i);
         if (!entry)
@@ -105,5 +110,13 @@ int fling_store_check (const char *dir, bool list_ids, FILE *out)
         free (fling_idmap_slot_value (check.live, i));
     fling_idmap_destroy (&check.live);
     fling_store_destroy (&store);
+    if (status.corrupt_records || status.damaged_segments || status.quarantined) {
+        fprintf (stderr,
+                 "fling-broker: the store in %s is damaged: %" PRIu64 " corrupt records, %" PRIu32
+                 " segments not read in full, %" PRIu32 " quarantined files (see broker/STORE.md, "
+                 "\"Damaged segments\")\n",
+                 dir, status.corrupt_records, status.damaged_segments, status.quarantined);
+        return 2;
+    }
     return 0;
 }

@@ -29,7 +29,9 @@
 #define STATE_HEAD  23
 #define DONE_SIZE   24
 #define WAL_OVERHEAD FLING_WAL_RECORD_OVERHEAD
-#define DONE_RESERVE (WAL_OVERHEAD + DONE_SIZE) /* kept for each live task's end */
+/* Kept for each live task's end: its DONE record, and the commit marker
+   that may follow it (a full log may end one task per commit). */
+#define DONE_RESERVE (WAL_OVERHEAD + DONE_SIZE + FLING_WAL_COMMIT_SIZE)
 
 typedef struct {
     fling_store_lock_t *lock; /* held while the store is open: one broker per directory */
@@ -84,12 +86,8 @@ static int disk_put (void *state, const fling_task_id_t *id, const fling_store_t
     size_t size = TASK_HEAD + errors + task->record_size;
     /* Room for the task AND its completion: a full log must still be able
        to end every task it holds, or it could never empty. */
-    if (!fling_wal_has_room (self->wal, size, *segment ? 0 : DONE_RESERVE)) {
-        errno = fling_wal_failed (self->wal)     ? EIO
-                : fling_wal_fd_short (self->wal) ? EMFILE
-                                                 : ENOSPC;
-        return -1;
-    }
+    if (!fling_wal_has_room (self->wal, size, *segment ? 0 : DONE_RESERVE))
+        return -1; /* errno: ENOSPC, EMSGSIZE or EIO */
     int64_t at = fling_wal_append (self->wal, REC_TASK, false, head, TASK_HEAD + errors,
                                    task->record, task->record_size);
     if (at < 0)
@@ -120,10 +118,8 @@ static int disk_state (void *state, const fling_task_id_t *id, const fling_store
        then a restart sees an older attempt or crash count (the task may run
        again), never loses the task. The room kept for completions is not
        touched. */
-    if (!fling_wal_has_room (self->wal, sizeof head + errors, 0)) {
-        errno = fling_wal_failed (self->wal) ? EIO : ENOSPC;
+    if (!fling_wal_has_room (self->wal, sizeof head + errors, 0))
         return -1;
-    }
     return fling_wal_append (self->wal, REC_STATE, false, head, sizeof head, task->error, errors) < 0
                ? -1
                : 0;
@@ -291,6 +287,8 @@ static void disk_status (void *state, fling_store_status_t *status)
     status->records = self->replay.records;
     status->corrupt_records = self->replay.corrupt_records;
     status->torn_bytes = self->replay.torn_bytes;
+    status->damaged_segments = self->replay.damaged_segments;
+    status->quarantined = self->replay.quarantined;
 }
 
 static void disk_destroy (void *state)

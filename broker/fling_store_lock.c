@@ -37,15 +37,18 @@ static void holder_describe (int fd, char *out, size_t size)
     long pid = 0;
     char host[256] = "", here[256] = "";
     if (sscanf (text, "pid=%ld host=%255s", &pid, host) != 2 || pid <= 0) {
-        snprintf (out, size, "by a process that does not name itself (a fling-broker "
-                             "--check-store reading it, or a broker that is still starting)");
+        snprintf (out, size,
+                  "by a process that does not name itself (a fling-broker "
+                  "--check-store reading it, or a broker that is still starting)");
         return;
     }
     gethostname (here, sizeof here - 1);
     if (strcmp (host, here) == 0 && kill ((pid_t)pid, 0) != 0 && errno == ESRCH)
-        snprintf (out, size, "by another process: the lock file names pid %ld on host %s, "
-                             "which is not running (a fling-broker --check-store is probably "
-                             "reading the store)", pid, host);
+        snprintf (out, size,
+                  "by another process: the lock file names pid %ld on host %s, "
+                  "which is not running (a fling-broker --check-store is probably "
+                  "reading the store)",
+                  pid, host);
     else
         snprintf (out, size, "by broker pid %ld on host %s", pid, host);
 }

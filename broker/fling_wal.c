@@ -1,10 +1,10 @@
 /*  fling_wal.c - segmented append-only log with group commit (fling_wal.h). */
-#include "fling_fdreserve.h"
 #include "fling_wal.h"
-#include "fling_crc32c.h"
 #include "fling_log.h"
+#include "fling_fdreserve.h"
+#include "fling_wal_dir.h"
+#include "fling_wal_space.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,20 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#define SEGMENT_MAGIC       "FLINGWAL"
-#define SEGMENT_HEADER_SIZE 32
-#define RECORD_HEADER_SIZE  9 /* crc u32, size u32, type u8 */
-#define RECORD_BODY_MAX     (16u << 20)
-#define WRITE_BUFFER_FLUSH  (1u << 20) /* write out the buffer past this, commit or not */
+#define HEADER             FLING_WAL_SEGMENT_HEADER
+#define RECORD_HEADER      FLING_WAL_RECORD_HEADER
+#define MARKER             FLING_WAL_COMMIT_SIZE
+#define WRITE_BUFFER_FLUSH (1u << 20) /* write out the buffer past this, commit or not */
 
 typedef struct {
     uint32_t id;
-    int fd;
+    int fd;       /* open while active (or being read); -1 when sealed */
+    bool regular; /* a regular file (else: a directory or such, named like a segment) */
     uint64_t live;
-    bool dirty; /* written since the last fdatasync */
+    bool dirty;         /* written since the last fdatasync */
+    const char *damage; /* why it could not be read in full; NULL if it could */
 } segment_t;
 
 struct _fling_wal_t {
@@ -35,33 +35,19 @@ struct _fling_wal_t {
     int dir_fd;
     segment_t *segments; /* ascending ids; the last one is active */
     size_t segment_count, segment_cap;
-    uint64_t active_offset; /* next free byte in the active segment (buffered bytes included) */
-    uint64_t buffer_offset; /* where buf[0] goes in the active segment */
-    uint64_t synced_offset; /* active segment durable up to here */
+    uint32_t files;           /* segments that are regular files */
+    fling_wal_space_t *space; /* cap, floor, reservations, spares */
+    uint64_t active_offset;   /* next free byte in the active segment (buffered bytes included) */
+    uint64_t buffer_offset;   /* where buf[0] goes in the active segment */
+    uint64_t synced_offset;   /* active segment durable up to here */
     uint8_t *buf;
     size_t buf_len, buf_cap;
+    bool unmarked;  /* records appended since the last commit marker */
     bool dir_dirty; /* a segment was created or removed: fsync the directory */
     bool failed;
-    bool full;
-    int spare_fd;      /* preallocated next segment ("spare.tmp"), -1 = none */
-    bool fd_short;     /* the spare could not be opened: no descriptor left (not a full disk) */
-    uint64_t reserved; /* bytes promised to later records (fling_wal_reserve) */
-    uint64_t free_bytes; /* filesystem free space at the last check */
+    uint32_t quarantined;
     fling_wal_stats_t stats;
 };
-
-/* ---- default I/O --------------------------------------------------------- */
-
-static int default_fallocate (int fd, off_t offset, off_t size)
-{
-    int rc = posix_fallocate (fd, offset, size);
-    if (rc == 0)
-        return 0;
-    errno = rc;
-    return -1;
-}
-
-const fling_io_t fling_io_default = {pwrite, fdatasync, default_fallocate};
 
 void fling_wal_options_init (fling_wal_options_t *options)
 {
@@ -72,26 +58,9 @@ void fling_wal_options_init (fling_wal_options_t *options)
 
 /* ---- little helpers ------------------------------------------------------ */
 
-static void put_u32 (uint8_t *p, uint32_t v)
-{
-    memcpy (p, &v, 4); /* on-disk integers are little-endian: x86 and ARM both */
-}
-
-static uint32_t get_u32 (const uint8_t *p)
-{
-    uint32_t v;
-    memcpy (&v, p, 4);
-    return v;
-}
-
 static segment_t *active (fling_wal_t *self)
 {
     return self->segment_count ? &self->segments[self->segment_count - 1] : NULL;
-}
-
-static void segment_path (fling_wal_t *self, uint32_t id, char *path, size_t size)
-{
-    snprintf (path, size, "%s/%016" PRIx32 ".seg", self->dir, id);
 }
 
 static segment_t *segment_find (fling_wal_t *self, uint32_t id)
@@ -109,17 +78,21 @@ static segment_t *segment_find (fling_wal_t *self, uint32_t id)
     return NULL;
 }
 
-static int segments_push (fling_wal_t *self, uint32_t id, int fd)
+static int segments_push (fling_wal_t *self, uint32_t id, int fd, bool regular)
 {
     if (self->segment_count == self->segment_cap) {
         size_t cap = self->segment_cap ? self->segment_cap * 2 : 16;
         segment_t *grown = realloc (self->segments, cap * sizeof *grown);
-        if (!grown)
+        if (!grown) {
+            errno = ENOMEM;
             return -1;
+        }
         self->segments = grown;
         self->segment_cap = cap;
     }
-    self->segments[self->segment_count++] = (segment_t){.id = id, .fd = fd};
+    self->segments[self->segment_count++] = (segment_t){.id = id, .fd = fd, .regular = regular};
+    self->stats.segments = (uint32_t)self->segment_count;
+    self->files += regular;
     return 0;
 }
 
@@ -131,188 +104,108 @@ static void set_failed (fling_wal_t *self, const char *what)
     self->failed = true;
 }
 
-/* ---- space ----------------------------------------------------------------- */
+static fling_wal_fill_t fill_of (fling_wal_t *self)
+{
+    return (fling_wal_fill_t){.active_offset = self->segment_count ? self->active_offset : 0,
+                              .files = self->files};
+}
 
-static void spare_create (fling_wal_t *self);
+/* ---- space (fling_wal_space.h) ------------------------------------------- */
 
 void fling_wal_check_space (fling_wal_t *self)
 {
-    struct statvfs vfs;
-    if (fstatvfs (self->dir_fd, &vfs) == 0)
-        self->free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    bool was_full = self->full;
-    uint64_t seg = self->options.segment_bytes;
-    bool cap_ok =
-        !self->options.max_bytes || self->stats.bytes_on_disk + seg <= self->options.max_bytes;
-    bool disk_ok = self->free_bytes >= seg + self->options.free_floor_bytes;
-    self->full = !(cap_ok && disk_ok);
-    if (!self->full && self->options.spare_segment && self->spare_fd < 0 && active (self)) {
-        spare_create (self); /* space came back: allocate ahead again */
-        if (self->spare_fd < 0 && !self->fd_short)
-            self->full = true; /* out of descriptors is no full disk (fling_wal_fd_short) */
-    }
-    if (self->full != was_full)
-        fling_log (self->full ? FLING_LOG_WARN : FLING_LOG_INFO,
-                   "store %s: free_disk=%" PRIu64 " on_disk=%" PRIu64 " cap=%" PRIu64,
-                   self->full ? "full, refusing new tasks" : "has room again", self->free_bytes,
-                   self->stats.bytes_on_disk, self->options.max_bytes);
+    if (!self->failed && !self->options.read_only)
+        fling_wal_space_check (self->space, fill_of (self));
 }
 
 bool fling_wal_has_room (fling_wal_t *self, size_t size, size_t reserve_after)
 {
-    if (self->failed)
+    if (self->failed) {
+        errno = EIO;
         return false;
-    uint64_t need = RECORD_HEADER_SIZE + size;
-    uint64_t promised = self->reserved + reserve_after;
-    uint64_t seg = self->options.segment_bytes;
-    uint64_t usable = seg - SEGMENT_HEADER_SIZE;
-    if (!self->options.spare_segment) {
-        if (self->active_offset + need + reserve_after <= seg)
-            return true;
-        return !self->full;
     }
-    uint64_t spare = self->spare_fd >= 0 ? usable : 0;
-    if (active (self) && self->active_offset + need <= seg)
-        return seg - self->active_offset - need + spare >= promised;
-    /* A roll: the spare becomes the active segment; count only it (the
-       next spare may fail to allocate). */
-    return !self->full && (self->spare_fd >= 0 || !active (self)) && usable - need >= promised;
+    return fling_wal_space_has_room (self->space, fill_of (self), RECORD_HEADER + size,
+                                     reserve_after);
 }
 
 void fling_wal_reserve (fling_wal_t *self, int64_t delta)
 {
-    if (delta < 0 && self->reserved < (uint64_t)-delta)
-        self->reserved = 0;
-    else
-        self->reserved += (uint64_t)delta;
+    fling_wal_space_reserve (self->space, delta);
 }
 
 /* ---- segments ---------------------------------------------------------------- */
-
-static void header_make (uint8_t header[SEGMENT_HEADER_SIZE], uint32_t id)
-{
-    memset (header, 0, SEGMENT_HEADER_SIZE);
-    memcpy (header, SEGMENT_MAGIC, 8);
-    put_u32 (header + 8, 1); /* format version */
-    put_u32 (header + 12, id);
-    put_u32 (header + 16, fling_crc32c (0, header, 16));
-}
 
 /* Makes the open, preallocated file `fd` the active segment `id`.
    -1 + ENOMEM; the caller then closes (and removes) the file. */
 static int segment_adopt (fling_wal_t *self, uint32_t id, int fd)
 {
-    if (segments_push (self, id, fd) != 0) {
-        errno = ENOMEM;
+    if (segments_push (self, id, fd, true) != 0)
         return -1;
-    }
     active (self)->dirty = true;
-    self->active_offset = self->buffer_offset = SEGMENT_HEADER_SIZE;
+    self->active_offset = self->buffer_offset = HEADER;
     self->synced_offset = 0;
     self->dir_dirty = true;
-    self->stats.bytes_on_disk += self->options.segment_bytes;
-    self->stats.segments = (uint32_t)self->segment_count;
     self->stats.active_segment = id;
     return 0;
 }
 
-static int segment_create (fling_wal_t *self, uint32_t id)
+/* The next segment, from a spare (a rename) or allocated now. */
+static int segment_start (fling_wal_t *self, uint32_t id)
 {
     char path[4096];
-    segment_path (self, id, path, sizeof path);
-    int fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    uint8_t header[SEGMENT_HEADER_SIZE];
-    header_make (header, id);
-    if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0 ||
-        self->io.pwrite (fd, header, sizeof header, 0) != (ssize_t)sizeof header) {
-        int saved = errno;
-        close (fd);
-        unlink (path);
-        errno = saved;
-        return -1;
+    fling_wal_segment_path (self->dir, id, path, sizeof path);
+    uint8_t header[HEADER];
+    fling_wal_header_make (header, id);
+    int fd = -1;
+    if (fling_wal_space_spares (self->space)) {
+        if ((fd = fling_wal_space_take_spare (self->space, path, header, sizeof header)) < 0) {
+            /* No descriptor left is no broken store: the caller refuses the
+               record as unavailable, and the next roll tries again. */
+            if (errno != EMFILE && errno != ENFILE)
+                set_failed (self, "spare segment");
+            return -1;
+        }
+    } else {
+        if ((fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+            return -1;
+        if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0 ||
+            fling_io_write_all (&self->io, fd, header, sizeof header, 0) != 0)
+            goto fail;
     }
-    if (segment_adopt (self, id, fd) != 0) {
-        close (fd);
-        unlink (path);
-        return -1;
-    }
-    return 0;
+    if (segment_adopt (self, id, fd) == 0)
+        return 0;
+fail : {
+    int err = errno;
+    close (fd);
+    unlink (path);
+    errno = err;
+    return -1;
+}
 }
 
-static void segment_remove (fling_wal_t *self, segment_t *segment)
+/* A segment leaves the log, oldest first (see fling_wal_sweep): deleted,
+   or, if it could not be read in full, moved to the quarantine. */
+static int segment_remove (fling_wal_t *self, segment_t *seg)
 {
     char path[4096];
-    segment_path (self, segment->id, path, sizeof path);
-    close (segment->fd);
-    if (unlink (path) != 0)
+    fling_wal_segment_path (self->dir, seg->id, path, sizeof path);
+    if (seg->damage) {
+        if (fling_wal_quarantine (self->dir, seg->id, seg->damage) != 0) {
+            fling_warn ("store: cannot move %s to the quarantine: %s; it stays", path,
+                        strerror (errno));
+            return -1;
+        }
+        self->quarantined++;
+    } else if (unlink (path) != 0)
         fling_warn ("store: cannot remove %s: %s", path, strerror (errno));
-    self->stats.bytes_on_disk -= self->options.segment_bytes;
-    size_t index = (size_t)(segment - self->segments);
-    memmove (segment, segment + 1, (self->segment_count - index - 1) * sizeof *segment);
+    if (seg->fd >= 0)
+        close (seg->fd);
+    self->files -= seg->regular;
+    size_t index = (size_t)(seg - self->segments);
+    memmove (seg, seg + 1, (self->segment_count - index - 1) * sizeof *seg);
     self->segment_count--;
     self->stats.segments = (uint32_t)self->segment_count;
     self->dir_dirty = true;
-}
-
-static void spare_path (fling_wal_t *self, char *path, size_t size)
-{
-    snprintf (path, size, "%s/spare.tmp", self->dir);
-}
-
-/* Preallocates the next segment under a name replay ignores, so that a
-   crash never leaves an empty segment after a torn tail. */
-static void spare_create (fling_wal_t *self)
-{
-    if (!self->options.spare_segment || self->spare_fd >= 0 || self->failed ||
-        self->options.read_only)
-        return;
-    if (self->options.max_bytes &&
-        self->stats.bytes_on_disk + self->options.segment_bytes > self->options.max_bytes)
-        return; /* the cap counts the spare */
-    char path[4096];
-    spare_path (self, path, sizeof path);
-    int fd = fling_fdreserve_open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    self->fd_short = fd < 0 && (errno == EMFILE || errno == ENFILE);
-    if (fd < 0)
-        return;
-    if (self->io.fallocate (fd, 0, (off_t)self->options.segment_bytes) != 0) {
-        int saved = errno;
-        close (fd);
-        unlink (path);
-        if (saved == ENOSPC || saved == EDQUOT) {
-            if (!self->full)
-                fling_warn ("store full: cannot preallocate the spare segment: %s",
-                            strerror (saved));
-            self->full = true;
-        }
-        return;
-    }
-    self->spare_fd = fd;
-    self->stats.bytes_on_disk += self->options.segment_bytes;
-}
-
-/* Turns the spare into segment `id`: a rename and a header, no allocation. */
-static int spare_activate (fling_wal_t *self, uint32_t id)
-{
-    char from[4096], to[4096];
-    spare_path (self, from, sizeof from);
-    segment_path (self, id, to, sizeof to);
-    uint8_t header[SEGMENT_HEADER_SIZE];
-    header_make (header, id);
-    int fd = self->spare_fd;
-    if (self->io.pwrite (fd, header, sizeof header, 0) != (ssize_t)sizeof header ||
-        rename (from, to) != 0) {
-        set_failed (self, "spare segment");
-        return -1;
-    }
-    self->spare_fd = -1;
-    self->stats.bytes_on_disk -= self->options.segment_bytes; /* segment_adopt adds it back */
-    if (segment_adopt (self, id, fd) != 0) {
-        close (fd);
-        return -1;
-    }
     return 0;
 }
 
@@ -322,22 +215,10 @@ static int buffer_write (fling_wal_t *self)
     if (!self->buf_len)
         return 0;
     segment_t *seg = active (self);
-    const uint8_t *p = self->buf;
-    size_t left = self->buf_len;
-    off_t offset = (off_t)self->buffer_offset;
-    while (left) {
-        ssize_t n = self->io.pwrite (seg->fd, p, left, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            set_failed (self, "write");
-            return -1;
-        }
-        p += n;
-        left -= (size_t)n;
-        offset += n;
+    if (fling_io_write_all (&self->io, seg->fd, self->buf, self->buf_len,
+                            (off_t)self->buffer_offset) != 0) {
+        set_failed (self, "write");
+        return -1;
     }
     seg->dirty = true;
     self->stats.bytes_written += self->buf_len;
@@ -348,10 +229,10 @@ static int buffer_write (fling_wal_t *self)
 
 /* Seals the active segment and starts the next. The old segment is synced
    now, so a torn write can only ever sit at the tail of the newest segment
-   (where replay truncates it) and never look like corruption of a sealed
-   one. `essential` records (those that end tasks) may roll into the
-   headroom the free-space floor or the cap keeps: otherwise a full log
-   could never complete a task and would stay full forever. */
+   (where replay truncates it) and never look like damage to a sealed one.
+   `essential` records (those that end tasks) may roll into the headroom
+   the free-space floor or the cap keeps: otherwise a full log could never
+   complete a task and would stay full forever. */
 static int segment_roll (fling_wal_t *self, bool essential)
 {
     if (buffer_write (self) != 0)
@@ -364,73 +245,42 @@ static int segment_roll (fling_wal_t *self, bool essential)
         }
         old->dirty = false;
     }
-    fling_wal_check_space (self);
-    uint32_t next_id = old ? old->id + 1 : 1;
-    if (self->spare_fd >= 0) {
-        if (spare_activate (self, next_id) != 0)
-            return -1;
-        spare_create (self);
-        fling_wal_check_space (self);
-        return 0;
-    }
-    if (self->full && !essential) {
+    if (!fling_wal_space_spares (self->space) && fling_wal_space_full (self->space) && !essential) {
         errno = ENOSPC;
         return -1;
     }
-    if (segment_create (self, next_id) != 0) {
+    uint32_t old_index = old ? (uint32_t)(old - self->segments) : 0;
+    if (segment_start (self, old ? old->id + 1 : 1) != 0) {
         if (errno == ENOSPC || errno == EDQUOT) {
-            self->full = true;
-            fling_warn ("store full: cannot preallocate a segment: %s", strerror (errno));
+            fling_wal_space_refused (self->space, fill_of (self));
             errno = ENOSPC;
         }
-        return -1;
+        return -1; /* the old segment stays the active one */
     }
-    spare_create (self);
-    fling_wal_check_space (self); /* this segment may have been the last that fits */
+    old = old ? &self->segments[old_index] : NULL; /* the list may have moved */
+    if (old && old->fd >= 0) { /* sealed: no descriptor kept (small segments may be many) */
+        close (old->fd);
+        old->fd = -1;
+    }
+    fling_wal_check_space (self); /* refills the spares; the last segment that fits? */
     return 0;
 }
 
 /* ---- open / destroy ---------------------------------------------------------- */
 
-static int by_id (const void *a, const void *b)
-{
-    uint32_t x = ((const segment_t *)a)->id, y = ((const segment_t *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
 static int segments_load (fling_wal_t *self)
 {
-    DIR *dir = opendir (self->dir);
-    if (!dir)
+    fling_wal_entry_t *entries;
+    size_t count;
+    if (fling_wal_dir_list (self->dir, &entries, &count) != 0)
         return -1;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        /* Exactly the names segment_path makes: a stray "1.seg" must not
-           load segment 1 twice. */
-        if (strlen (entry->d_name) != 20 || strcmp (entry->d_name + 16, ".seg") != 0
-            || strspn (entry->d_name, "0123456789abcdef") != 16)
-            continue;
-        unsigned long id = strtoul (entry->d_name, NULL, 16);
-        if (id == 0 || id > UINT32_MAX)
-            continue;
-        char path[4096];
-        segment_path (self, (uint32_t)id, path, sizeof path);
-        int fd = open (path, (self->options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-        if (fd < 0 || segments_push (self, (uint32_t)id, fd) != 0) {
-            int saved = errno;
-            if (fd >= 0)
-                close (fd);
-            closedir (dir);
-            errno = saved;
-            return -1;
-        }
-        self->stats.bytes_on_disk += self->options.segment_bytes;
-    }
-    closedir (dir);
-    if (self->segment_count > 1)
-        qsort (self->segments, self->segment_count, sizeof *self->segments, by_id);
-    self->stats.segments = (uint32_t)self->segment_count;
-    return 0;
+    /* Not a regular file: kept in the list, damaged, with nothing to read
+       (quarantined in its turn), for the broker and the checker alike. */
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = segments_push (self, entries[i].id, -1, entries[i].regular);
+    free (entries);
+    return rc;
 }
 
 fling_wal_t *fling_wal_open (const char *dir, const fling_wal_options_t *options)
@@ -443,15 +293,25 @@ fling_wal_t *fling_wal_open (const char *dir, const fling_wal_options_t *options
         self->options = *options;
     if (self->options.segment_bytes < 4096)
         self->options.segment_bytes = 4096;
+    if (self->options.read_only)
+        self->options.spare_segment = false;
     self->io = self->options.io ? *self->options.io : fling_io_default;
     self->dir = strdup (dir);
     self->dir_fd = -1;
-    self->spare_fd = -1;
     if (!self->dir || (!self->options.read_only && mkdir (dir, 0700) != 0 && errno != EEXIST))
         goto fail;
     self->dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (self->dir_fd < 0 || segments_load (self) != 0)
         goto fail;
+    fling_wal_space_options_t space = {
+        .segment_bytes = self->options.segment_bytes,
+        .max_bytes = self->options.max_bytes,
+        .free_floor_bytes = self->options.free_floor_bytes,
+        .allocate_ahead = self->options.spare_segment,
+    };
+    if (!(self->space = fling_wal_space_new (dir, self->dir_fd, &space, &self->io)))
+        goto fail;
+    self->quarantined = (uint32_t)fling_wal_quarantine_report (dir);
     fling_wal_check_space (self);
     return self;
 fail : {
@@ -468,11 +328,11 @@ void fling_wal_destroy (fling_wal_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->segment_count; i++)
-        close (self->segments[i].fd);
+        if (self->segments[i].fd >= 0)
+            close (self->segments[i].fd);
     if (self->dir_fd >= 0)
         close (self->dir_fd);
-    if (self->spare_fd >= 0)
-        close (self->spare_fd);
+    fling_wal_space_destroy (&self->space);
     free (self->segments);
     free (self->buf);
     free (self->dir);
@@ -481,98 +341,6 @@ void fling_wal_destroy (fling_wal_t **self_p)
 }
 
 /* ---- replay -------------------------------------------------------------------- */
-
-/* Size of a valid record at `p` (within `avail` bytes), or 0 if none. */
-static size_t record_valid (const uint8_t *p, size_t avail)
-{
-    if (avail < RECORD_HEADER_SIZE)
-        return 0;
-    uint32_t size = get_u32 (p + 4);
-    if (p[8] == 0 || size > RECORD_BODY_MAX || RECORD_HEADER_SIZE + (size_t)size > avail)
-        return 0;
-    if (fling_crc32c (0, p + 4, 5 + (size_t)size) != get_u32 (p))
-        return 0;
-    return RECORD_HEADER_SIZE + size;
-}
-
-static bool all_zero (const uint8_t *p, size_t size)
-{
-    for (size_t i = 0; i < size; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
-/* Replays one segment's bytes; returns the end of its valid records. */
-static size_t replay_segment (segment_t *seg, const uint8_t *data, size_t size, bool newest,
-                              fling_wal_record_fn *fn, void *arg, fling_wal_replay_stats_t *stats)
-{
-    size_t offset = SEGMENT_HEADER_SIZE, end_of_valid = SEGMENT_HEADER_SIZE;
-    while (offset < size) {
-        size_t n = record_valid (data + offset, size - offset);
-        if (n) {
-            fn (data[offset + 8], data + offset + RECORD_HEADER_SIZE, n - RECORD_HEADER_SIZE,
-                seg->id, arg);
-            stats->records++;
-            stats->bytes += n;
-            offset += n;
-            end_of_valid = offset;
-            continue;
-        }
-        if (all_zero (data + offset, size - offset))
-            break; /* the unwritten, preallocated rest */
-        if (newest) {
-            /* A bad record in the newest segment: torn write at the tail,
-               unless a valid record follows, which would make it corruption. */
-            size_t probe = offset + 1;
-            while (probe < size && !record_valid (data + probe, size - probe))
-                probe++;
-            if (probe >= size) {
-                size_t last = size;
-                while (last > offset && data[last - 1] == 0)
-                    last--;
-                stats->torn_bytes += last - offset;
-                break;
-            }
-            stats->corrupt_records++;
-            offset = probe;
-            continue;
-        }
-        stats->corrupt_records++;
-        fling_error ("store: corrupt record in segment %" PRIu32 " at offset %zu; skipping",
-                     seg->id, offset);
-        while (offset < size && !record_valid (data + offset, size - offset))
-            offset++;
-    }
-    return end_of_valid;
-}
-
-static uint8_t *read_all (int fd, size_t *size)
-{
-    struct stat st;
-    if (fstat (fd, &st) != 0)
-        return NULL;
-    *size = (size_t)st.st_size;
-    uint8_t *data = malloc (*size ? *size : 1);
-    size_t got = 0;
-    while (data && got < *size) {
-        ssize_t n = pread (fd, data + got, *size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            *size = got;
-            break;
-        }
-        got += (size_t)n;
-    }
-    return data;
-}
-
-static bool header_valid (const uint8_t *data, size_t size, uint32_t id)
-{
-    return size >= SEGMENT_HEADER_SIZE && memcmp (data, SEGMENT_MAGIC, 8) == 0 &&
-           get_u32 (data + 12) == id && get_u32 (data + 16) == fling_crc32c (0, data, 16);
-}
 
 /* Cuts the newest segment at `end` and zero-fills the rest, so later
    appends never sit in front of old garbage. */
@@ -585,45 +353,76 @@ static int truncate_tail (fling_wal_t *self, segment_t *seg, size_t end)
     return 0;
 }
 
+/* Reads one segment back into `stats`; only the newest stays open (it may
+   go on as the active one). 0, or -1 + errno (a segment that cannot be
+   opened, for permissions say, stops the replay: nothing is wrong with
+   its data; ENOMEM). */
+static int replay_segment (fling_wal_t *self, segment_t *seg, bool newest, fling_wal_record_fn *fn,
+                           void *arg, fling_wal_replay_stats_t *stats, fling_wal_scan_t *scan)
+{
+    if (seg->regular &&
+        (seg->fd = fling_wal_segment_open (self->dir, seg->id, self->options.read_only)) < 0)
+        return -1;
+    int rc =
+        fling_wal_segment_read (self->dir, seg->id, seg->fd, newest, fn, arg, scan, &seg->damage);
+    if (seg->fd >= 0 && (!newest || rc != 0)) {
+        close (seg->fd);
+        seg->fd = -1;
+    }
+    if (rc != 0)
+        return -1;
+    stats->records += scan->records;
+    stats->bytes += scan->bytes;
+    stats->corrupt_records += scan->corrupt_records;
+    stats->torn_bytes += scan->torn_bytes;
+    stats->segments++;
+    stats->damaged_segments += seg->damage != NULL;
+    return 0;
+}
+
 int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
                       fling_wal_replay_stats_t *stats)
 {
     fling_wal_replay_stats_t local;
     stats = stats ? stats : &local;
     memset (stats, 0, sizeof *stats);
-    size_t newest_end = 0;
+    size_t newest = self->segment_count; /* the last regular file: the only one with a tail */
+    for (size_t i = 0; i < self->segment_count; i++)
+        if (self->segments[i].regular)
+            newest = i;
+    fling_wal_scan_t scan, tail = {0};
     for (size_t i = 0; i < self->segment_count; i++) {
-        segment_t *seg = &self->segments[i];
-        size_t size;
-        uint8_t *data = read_all (seg->fd, &size);
-        if (!data)
+        if (replay_segment (self, &self->segments[i], i == newest, fn, arg, stats, &scan) != 0)
             return -1;
-        bool newest = i + 1 == self->segment_count;
-        if (!header_valid (data, size, seg->id)) {
-            stats->corrupt_records++;
-            fling_error ("store: segment %" PRIu32 " has a bad header; skipping it", seg->id);
-        } else {
-            size_t end = replay_segment (seg, data, size, newest, fn, arg, stats);
-            if (newest)
-                newest_end = end;
-        }
-        free (data);
-        stats->segments++;
+        if (i == newest)
+            tail = scan;
     }
+    stats->quarantined = self->quarantined;
     if (self->options.read_only) {
         self->failed = true; /* nothing may be appended */
         return 0;
     }
-    if (self->segment_count == 0 || newest_end == 0)
-        return segment_roll (self, true); /* fresh log, or newest unusable: start a new one */
-    segment_t *seg = active (self);
-    if (stats->torn_bytes && truncate_tail (self, seg, newest_end) != 0) {
+    /* A torn tail is cut off (never in a damaged segment: that one is not
+       written again). Appends go on in the newest segment only if it is the
+       last entry, was read in full and has this version's format; else in
+       a new one, and the old tail is sealed clean. */
+    segment_t *seg = newest < self->segment_count ? &self->segments[newest] : NULL;
+    if (seg && !seg->damage && tail.torn_bytes && truncate_tail (self, seg, tail.end) != 0) {
         set_failed (self, "truncate");
         return -1;
     }
-    self->active_offset = self->buffer_offset = self->synced_offset = newest_end;
-    self->stats.active_segment = seg->id;
-    spare_create (self);
+    if (!seg || seg != active (self) || seg->damage || tail.version != FLING_WAL_VERSION) {
+        if (seg && seg != active (self) && seg->fd >= 0) { /* the roll seals only the last */
+            close (seg->fd);
+            seg->fd = -1;
+        }
+        if (segment_roll (self, true) != 0)
+            return -1;
+    } else {
+        self->active_offset = self->buffer_offset = self->synced_offset = tail.end;
+        self->stats.active_segment = seg->id;
+    }
+    fling_wal_check_space (self);
     return 0;
 }
 
@@ -652,29 +451,27 @@ int64_t fling_wal_append (fling_wal_t *self, uint8_t type, bool essential, const
         return -1;
     }
     size_t size = head_size + body_size;
-    size_t total = RECORD_HEADER_SIZE + size;
-    if (type == 0 || size > RECORD_BODY_MAX ||
-        SEGMENT_HEADER_SIZE + total > self->options.segment_bytes) {
+    size_t total = RECORD_HEADER + size;
+    if (type == 0 || type == FLING_WAL_TYPE_COMMIT) {
         errno = EINVAL;
         return -1;
     }
-    if (!active (self) || self->active_offset + total > self->options.segment_bytes)
+    if (size > FLING_WAL_RECORD_BODY_MAX || HEADER + total + MARKER > self->options.segment_bytes) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    /* Every segment keeps room for the marker of the commit that ends it. */
+    if (!active (self) || self->active_offset + total + MARKER > self->options.segment_bytes)
         if (segment_roll (self, essential) != 0)
             return -1;
     if (buffer_reserve (self, total) != 0) {
         errno = ENOMEM;
         return -1;
     }
-    uint8_t *p = self->buf + self->buf_len;
-    put_u32 (p + 4, (uint32_t)size);
-    p[8] = type;
-    if (head_size)
-        memcpy (p + RECORD_HEADER_SIZE, head, head_size);
-    if (body_size)
-        memcpy (p + RECORD_HEADER_SIZE + head_size, body, body_size);
-    put_u32 (p, fling_crc32c (0, p + 4, 5 + size));
+    fling_wal_record_encode (self->buf + self->buf_len, type, head, head_size, body, body_size);
     self->buf_len += total;
     self->active_offset += total;
+    self->unmarked = true;
     if (self->buf_len >= WRITE_BUFFER_FLUSH && buffer_write (self) != 0)
         return -1;
     return active (self)->id;
@@ -682,12 +479,29 @@ int64_t fling_wal_append (fling_wal_t *self, uint8_t type, bool essential, const
 
 bool fling_wal_dirty (fling_wal_t *self)
 {
-    if (self->buf_len || self->dir_dirty)
+    if (self->buf_len || self->dir_dirty || self->unmarked)
         return true;
     for (size_t i = 0; i < self->segment_count; i++)
         if (self->segments[i].dirty)
             return true;
     return false;
+}
+
+/* The marker that makes the records before it "acknowledged" for replay
+   (fling_wal_format.h); it rides in the same fdatasync as they do. */
+static int append_marker (fling_wal_t *self)
+{
+    if (!self->unmarked)
+        return 0;
+    if (buffer_reserve (self, MARKER) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    fling_wal_commit_encode (self->buf + self->buf_len, active (self)->id, self->active_offset);
+    self->buf_len += MARKER;
+    self->active_offset += MARKER;
+    self->unmarked = false;
+    return 0;
 }
 
 int fling_wal_commit (fling_wal_t *self)
@@ -698,11 +512,11 @@ int fling_wal_commit (fling_wal_t *self)
     }
     if (!fling_wal_dirty (self))
         return 0;
-    if (buffer_write (self) != 0)
+    if (append_marker (self) != 0 || buffer_write (self) != 0)
         return -1;
     for (size_t i = 0; i < self->segment_count; i++) {
         segment_t *seg = &self->segments[i];
-        if (!seg->dirty)
+        if (!seg->dirty || seg->fd < 0)
             continue;
         /* Never retried: after a failed fdatasync the kernel may have
            dropped the dirty pages, and a second call could "succeed". */
@@ -737,7 +551,7 @@ void fling_wal_segment_live (fling_wal_t *self, uint32_t id, int delta)
         seg->live += (uint64_t)(int64_t)delta;
 }
 
-/* Deletes empty segments from the oldest end only: a record that ends a
+/* Removes empty segments from the oldest end only: a record that ends a
    task may sit in a later segment than the task's own record, so a segment
    may go only when every older one is gone (else a restart would bring the
    older record back to life). Only when nothing is pending, so every record
@@ -748,10 +562,9 @@ void fling_wal_sweep (fling_wal_t *self)
     if (self->failed || fling_wal_dirty (self))
         return;
     bool removed = false;
-    while (self->segment_count > 1 && self->segments[0].live == 0) {
-        segment_remove (self, &self->segments[0]);
+    while (self->segment_count > 1 && self->segments[0].live == 0 &&
+           segment_remove (self, &self->segments[0]) == 0)
         removed = true;
-    }
     if (removed) {
         if (fsync (self->dir_fd) == 0)
             self->dir_dirty = false;
@@ -761,13 +574,19 @@ void fling_wal_sweep (fling_wal_t *self)
 
 int64_t fling_wal_compaction_candidate (fling_wal_t *self)
 {
-    if (self->segment_count < 3 || self->full || self->failed)
+    if (fling_wal_space_full (self->space) || self->failed || self->segment_count < 2)
         return -1;
+    /* A damaged segment's live tasks move out first: it may not stay the
+       only copy of them, and it can be quarantined only once empty. */
+    for (size_t i = 0; i + 1 < self->segment_count; i++)
+        if (self->segments[i].damage && self->segments[i].live)
+            return (int64_t)self->segments[i].id;
     /* The oldest segment pins every later one (see sweep), so it is the one
        to empty: worth it when few of its records are still live. */
     segment_t *oldest = &self->segments[0];
     uint64_t few = self->options.segment_bytes / 4 / 160;
-    return oldest->live > 0 && oldest->live < few ? (int64_t)oldest->id : -1;
+    return self->segment_count >= 3 && oldest->live > 0 && oldest->live < few ? (int64_t)oldest->id
+                                                                              : -1;
 }
 
 bool fling_wal_failed (fling_wal_t *self)
@@ -775,19 +594,16 @@ bool fling_wal_failed (fling_wal_t *self)
     return self->failed;
 }
 
-bool fling_wal_fd_short (fling_wal_t *self)
-{
-    return self->fd_short;
-}
-
 bool fling_wal_full (fling_wal_t *self)
 {
-    return self->full;
+    return fling_wal_space_full (self->space);
 }
 
 void fling_wal_stats (fling_wal_t *self, fling_wal_stats_t *stats)
 {
     *stats = self->stats;
+    stats->bytes_on_disk = fling_wal_space_on_disk (self->space, fill_of (self));
+    stats->spares = (uint32_t)fling_wal_space_spares (self->space);
 }
 
 uint64_t fling_wal_synced_offset (fling_wal_t *self, char *path, size_t path_size)
@@ -795,6 +611,6 @@ uint64_t fling_wal_synced_offset (fling_wal_t *self, char *path, size_t path_siz
     segment_t *seg = active (self);
     if (!seg)
         return 0;
-    segment_path (self, seg->id, path, path_size);
+    fling_wal_segment_path (self->dir, seg->id, path, path_size);
     return self->synced_offset;
 }

@@ -1,6 +1,6 @@
 /*  fling_workers.c - the broker's worker table: registration (READY),
     outcomes (RESULT), capacity, liveness, and what happens to the tasks of
-    a worker that leaves or dies (proto/SPEC.md, worker dialog).
+    a worker that leaves or dies (proto/SPEC.md §5.2).
 
     Credit: a worker holds at most capacity[class] tasks of a class; each
     RESULT gives one unit back. A worker's tasks sit on its lease list, so
@@ -32,6 +32,15 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
 
 /* ---- leases ------------------------------------------------------------ */
 
+uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task)
+{
+    uint32_t timeout_ms = fling_btask_timeout_ms (task);
+    if (!timeout_ms)
+        return 0;
+    uint64_t lease = 2ull * timeout_ms + 2ull * self->config.worker_timeout_ms;
+    return lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease;
+}
+
 void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                          fling_class_t cls, bool same_attempt)
 {
@@ -45,13 +54,10 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
        then run it up to its timeout) plus a grace of two worker timeouts.
        The worker enforces the timeout itself and reports TIMEOUT; this
        catches a worker that cannot. */
-    uint32_t timeout_ms = fling_btask_timeout_ms (task);
-    if (timeout_ms) {
-        uint64_t lease = 2ull * timeout_ms + 2ull * self->config.worker_timeout_ms;
-        task->due = fling_due_in (self->now_ms,
-                                  lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease);
+    uint32_t lease_ms = fling_worker_lease_ms (self, task);
+    task->due = fling_due_in (self->now_ms, lease_ms); /* without a deadline: when leased */
+    if (lease_ms)
         task->flags |= FLING_BTASK_DEADLINE;
-    }
     fling_tasklist_push_tail (&worker->leased, task);
     worker->inflight[cls]++;
     fling_queue_counters (task->queue)->inflight++;
@@ -146,7 +152,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     if (joined) {
         worker = (fling_bworker_t *)calloc (1, sizeof *worker);
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNAVAILABLE,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNAVAILABLE,
                                  "out of memory");
             return;
         }
@@ -158,6 +164,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     fling_log_printable (worker->name, sizeof worker->name, msg->worker_name,
                          msg->worker_name_size);
     worker->pid = msg->pid;
+    worker->version = msg->version;
     set_capacity (self, worker, msg->capacity, msg->slots, true);
     worker->last_seen_ms = self->now_ms;
 
@@ -173,21 +180,28 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
             refused++;
         }
     }
-    if (refused) {
-        /* Tell the worker, once per READY, which it logs. */
-        char text[256];
-        snprintf (text, sizeof text, "%zu task names not registered: %s", refused, why);
-        fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_QUEUE_FULL, text);
-    }
     char names[512];
     names_text (worker, names, sizeof names);
     FLING_LOG_LIMITED (FLING_LOG_INFO,
                        "worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
-                       " names=%s",
+                       " names=%s protocol=%u",
                        joined ? "joined" : "registered again", worker->name, worker->pid,
                        worker->capacity[FLING_CLASS_POOL], worker->capacity[FLING_CLASS_LOOP],
-                       names);
+                       names, (unsigned)worker->version);
     self->dispatch_needed = true;
+    if (worker->version >= 2) {
+        /* The answer to READY, with the timings the worker must keep to
+           stay registered (FLP/1 workers learn it from a PONG). */
+        zmsg_t *welcome =
+            fling_msg_welcome (self->config.heartbeat_ms, self->config.worker_timeout_ms);
+        fling_broker_send (self, self->worker_sock, peer, &welcome);
+    }
+    if (refused) {
+        /* Tell the worker, once per READY (it logs it), after the answer. */
+        char text[256];
+        snprintf (text, sizeof text, "%zu task names not registered: %s", refused, why);
+        fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_QUEUE_FULL, text);
+    }
 }
 
 /* ---- outcomes ---------------------------------------------------------- */
@@ -253,10 +267,12 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         return;
     case FLING_OUTCOME_TIMEOUT:
         self->counters.timed_out++;
+        counters->timed_out++;
         fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, result->error,
                                  result->error_size);
         return;
     default: /* RETRY, FAIL */
+        counters->run_failures++;
         fling_broker_run_failed (self, task, FLING_DEAD_FAILED,
                                  result->outcome == FLING_OUTCOME_RETRY ? result->retry_delay_ms
                                                                         : 0,
@@ -266,6 +282,10 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
 
 static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const fling_msg_t *msg)
 {
+    if (msg->version >= 2 && msg->batch_seq > worker->result_seq_seen) {
+        worker->result_seq_seen = msg->batch_seq;
+        self->results_to_ack = true;
+    }
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
     const uint8_t *ahead = cursor; /* FLING_BROKER_PREFETCH_AHEAD results in front */
     fling_result_t result, next;
@@ -353,11 +373,12 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
         return;
     case FLING_CMD_PING:
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
             return;
         }
         reply = fling_msg_pong ();
+        fling_msg_set_version (reply, msg->version);
         fling_broker_send (self, self->worker_sock, peer, &reply);
         return;
     case FLING_CMD_BYE:
@@ -368,7 +389,7 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_CAPACITY:
     case FLING_CMD_HOLDING:
         if (!worker)
-            fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_UNKNOWN_PEER,
+            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
                                  "unknown worker: send READY");
         else if (msg->cmd == FLING_CMD_RESULT)
             handle_result (self, worker, msg);
@@ -381,8 +402,8 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_ERROR:
         return; /* never answer an ERROR */
     default:
-        fling_broker_refuse (self, self->worker_sock, peer, FLING_REASON_BAD_STATE,
-                             "not a worker command");
+        fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_BAD_STATE,
+                             "not a command of the worker endpoint");
     }
 }
 
@@ -397,6 +418,7 @@ static void crash (fling_broker_t *self, fling_btask_t *task)
     if (task->crashes < UINT8_MAX)
         task->crashes++;
     self->counters.crashed++;
+    fling_queue_counters (task->queue)->crashed++;
     unsigned limit = fling_broker_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
@@ -478,6 +500,22 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
     forget (self, worker);
 }
 
+void fling_workers_ack_results (fling_broker_t *self)
+{
+    if (!self->results_to_ack || self->store_failed)
+        return;
+    self->results_to_ack = false;
+    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
+        if (worker->result_seq_seen <= worker->result_seq_acked)
+            continue;
+        worker->result_seq_acked = worker->result_seq_seen;
+        zmsg_t *ack = fling_msg_result_ack (worker->result_seq_seen);
+        /* Unroutable: it is gone, and the reap or the next dispatch says so. */
+        fling_broker_send (self, self->worker_sock, &worker->peer, &ack);
+    }
+}
+
 void fling_workers_reap (fling_broker_t *self)
 {
     /* Collect first: dropping edits the table being walked. */
@@ -519,6 +557,7 @@ void fling_workers_expire_leases (fling_broker_t *self)
             task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
             self->counters.timed_out++;
             self->counters.lease_expired++;
+            fling_queue_counters (task->queue)->timed_out++;
             self->dispatch_needed = true;
             static const char error[] = "no result within the lease deadline";
             fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);

@@ -33,6 +33,12 @@ static void usage (FILE *out)
              "                     unconfirmed (with \"error\" and \"message\" when refused)\n"
              "  stats [--json]     show the broker's counters, store, queues and workers\n"
              "  ping               exit 0 and print \"ok\" if the broker answers\n"
+             "  task ID [--json]   where a task is: queued (and how many ahead), running on\n"
+             "                     which worker since when, waiting to retry until when,\n"
+             "                     dead (reason, error), or ended within the duplicate window;\n"
+             "                     exit 1 when the broker knows nothing of it\n"
+             "  top                a live view of queues, rates and workers, redrawn every\n"
+             "                     second (--interval-ms); q or Ctrl-C quits\n"
              "  dead list [--name NAME] [--limit N] [--json]\n"
              "                     show tasks that ran out of attempts (failed, timed out\n"
              "                     or crashed their worker): id, name, attempts, crashes,\n"
@@ -66,6 +72,8 @@ static void usage (FILE *out)
              "  --max-attempts N   send: attempts before the task fails (0 = queue default)\n"
              "  --task-timeout-ms N  send: run time limit per attempt (0 = queue default)\n"
              "  --backoff-ms N     send: first retry delay (0 = queue default)\n"
+             "  --interval-ms N    top: refresh interval (default 1000)\n"
+             "  --count N          top: refresh N times, then exit\n"
              "  --version          print the version\n"
              "  -h, --help         this text\n"
              "\n"
@@ -116,6 +124,9 @@ static const fling_option_t options[] = {
      "N", "", NULL},
     {"--backoff-ms", NULL, FLING_OPT_UINT, FIELD (cli.send.backoff_ms), 0, 0, 1u << 30, NULL, "N",
      "", NULL},
+    {"--interval-ms", NULL, FLING_OPT_UINT, FIELD (cli.interval_ms), 0, 100, 3600000, NULL, "N", "",
+     NULL},
+    {"--count", NULL, FLING_OPT_UINT, FIELD (cli.count), 0, 1, 1000000, NULL, "N", "", NULL},
     {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
     {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (cli.curve.broker_key),
      0, 0, 0, NULL, "KEY", "", NULL},
@@ -141,6 +152,16 @@ static int run_command (parsed_t *p, const char *const *positional, size_t count
         if (args != 0)
             return usage_error ("'%s' takes no arguments", command);
         return command[1] == 't' ? fling_cli_stats (&p->cli) : fling_cli_ping (&p->cli);
+    }
+    if (strcmp (command, "task") == 0) {
+        if (args != 1)
+            return usage_error ("%s", "usage: fling task ID [--json]");
+        return fling_cli_task (&p->cli, positional[1]);
+    }
+    if (strcmp (command, "top") == 0) {
+        if (args != 0)
+            return usage_error ("%s", "'top' takes no arguments");
+        return fling_cli_top (&p->cli, p->cli.interval_ms ? p->cli.interval_ms : 1000, p->cli.count);
     }
     if (strcmp (command, "dead") == 0) {
         if (args != 1)

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include <czmq.h>
+
 #include "fling_curve.h"
 #include "fling_producer.h"
 
@@ -33,6 +35,9 @@ typedef struct {
     /* keygen */
     const char *role; /* --role */
     const char *dir;  /* --dir (default .) */
+    /* top */
+    unsigned interval_ms; /* --interval-ms: between refreshes */
+    unsigned count;       /* --count: refreshes, then exit (0 = until q) */
 } fling_cli_t;
 
 /*  `fling send NAME JSON`: one task; prints its id once accepted.
@@ -60,6 +65,27 @@ int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *nam
 
 /*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
 int fling_cli_keygen (const fling_cli_t *cli, const char *name);
+
+/*  A DEALER (linger 0) on the broker's producer endpoint, with the CURVE
+    keys of --curve-broker-key/--curve-key and czmq's signal handler off;
+    NULL after a message on stderr. */
+typedef struct fling_cli_link fling_cli_link_t;
+fling_cli_link_t *fling_cli_connect (const fling_cli_t *cli);
+void fling_cli_disconnect (fling_cli_link_t **link_p);
+
+/*  One ADMIN request on `link`: the reply's JSON text (NUL-terminated,
+    `*size` bytes; free() it), or NULL with the reason in `error` (no reply
+    within timeout_ms -- told apart from a refused CURVE key --, an ERROR,
+    no memory). Prints nothing. */
+char *fling_cli_request (fling_cli_link_t *link, const char *request_json, unsigned timeout_ms,
+                         size_t *size, char *error, size_t error_size);
+
+/*  `fling task ID [--json]`: where one task is now. */
+int fling_cli_task (const fling_cli_t *cli, const char *id);
+
+/*  `fling top`: a live view of queues, rates and workers, redrawn every
+    interval until 'q', Ctrl-C or `count` refreshes (0 = no end). */
+int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count);
 
 /*  Prints JSON text and a newline on stdout; returns an exit code. */
 int fling_cli_print_json (const char *json, size_t json_size);

@@ -200,19 +200,40 @@ static bool any_has (const json_t *array, const char *key)
     return false;
 }
 
+/* Names with queued tasks and no worker: nothing will run them. */
+static void print_orphans (const json_t *queues)
+{
+    size_t i;
+    json_t *q;
+    bool any = false;
+    json_array_foreach (queues, i, q)
+    {
+        const json_t *workers = json_object_get (q, "workers");
+        json_int_t queued = json_integer_value (json_object_get (q, "queued"));
+        if (!json_is_integer (workers) || json_integer_value (workers) > 0 || queued == 0)
+            continue;
+        printf ("%s %s (%" JSON_INTEGER_FORMAT " queued)", any ? "," : "\nno worker for:",
+                json_string_value (json_object_get (q, "name")), queued);
+        any = true;
+    }
+    if (any)
+        printf ("\n");
+}
+
 static void print_queues (const json_t *queues)
 {
     /* "delayed" and "dead" come with the reliability work: columns only
        when the broker sends them. */
     static const char *const all[] = {"name", "queued", "inflight", "delayed", "dead",
-                                      "done", "failed", "retried",  NULL};
-    static const char *const heads[] = {"QUEUE", "QUEUED", "INFLIGHT", "DELAYED",
-                                        "DEAD",  "DONE",   "FAILED",   "RETRIED"};
+                                      "done", "failed", "retried",  "workers", NULL};
+    static const char *const heads[] = {"QUEUE", "QUEUED", "INFLIGHT", "DELAYED", "DEAD",
+                                        "DONE",  "FAILED", "RETRIED",  "WORKERS"};
     const char *keys[COLUMNS_MAX + 1] = {NULL};
     const char *head[COLUMNS_MAX] = {NULL};
     table_t t = {.columns = 0};
     for (size_t k = 0; all[k]; k++) {
-        bool optional = strcmp (all[k], "delayed") == 0 || strcmp (all[k], "dead") == 0;
+        bool optional = strcmp (all[k], "delayed") == 0 || strcmp (all[k], "dead") == 0 ||
+                        strcmp (all[k], "workers") == 0;
         if (optional && !any_has (queues, all[k]))
             continue;
         t.right[t.columns] = k > 0;
@@ -241,6 +262,7 @@ static void print_queues (const json_t *queues)
     else
         printf ("no queues\n");
     free (t.cells);
+    print_orphans (queues);
 }
 
 /* "pool/loop" from an object {"pool":..,"loop":..}. */
@@ -274,8 +296,8 @@ static void names_text (const json_t *names, char *buf, size_t size)
 
 static void print_workers (const json_t *workers)
 {
-    static const char *const known[] = {"name", "pid",   "capacity", "inflight",
-                                        "done", "names", NULL};
+    static const char *const known[] = {"name",  "pid",     "capacity", "inflight",
+                                        "done",  "names",   "running", NULL};
     table_t t = {.columns = 7, .right = {false, true, false, false, true, false, false}};
     const char *head[] = {"WORKER", "PID", "CAPACITY(pool/loop)", "INFLIGHT(pool/loop)", "DONE",
                           "NAMES",  ""};
@@ -307,8 +329,9 @@ static void print_others (const json_t *root)
 {
     static const char *const known[] = {"uptime_ms", "store",   "tasks",     "bytes",
                                         "dead",      "delayed", "dedup_ids", "counters",
-                                        "refused",   "queues",  "workers",   "queues_total",
-                                        "workers_total", NULL};
+                                        "refused",   "rejected", "queues",   "workers",
+                                        "queues_total", "workers_total",
+                                        NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)
@@ -359,6 +382,7 @@ int fling_cli_print_stats (const char *json, size_t json_size)
     print_summary (root);
     print_pairs ("counters", json_object_get (root, "counters"), counters);
     print_pairs ("refused", json_object_get (root, "refused"), NULL);
+    print_pairs ("rejected", json_object_get (root, "rejected"), NULL);
     print_others (root);
     print_queues (json_object_get (root, "queues"));
     print_shown (root, "queues");

@@ -48,6 +48,29 @@ static bool same_frames (zmsg_t *a, zmsg_t *b)
     return true;
 }
 
+/* A SUBMIT's records one by one: each sound one re-encodes (walk_record),
+   and exactly bad_records of them are refused, BAD_TASK or TOO_LARGE. */
+static void walk_record (const fling_msg_t *m, const fling_record_t *r);
+
+static void walk_submit (const fling_msg_t *m)
+{
+    const uint8_t *cursor = m->body, *end = m->body + m->body_size;
+    fling_record_t r;
+    fling_reason_t status;
+    uint32_t seen = 0, bad = 0;
+    while (fling_submit_record_next (&cursor, end, &r, &status) == 1) {
+        if (status == FLING_REASON_OK) {
+            CHECK (r.attempt == 0 && fling_task_id_seq (&r.id) != 0);
+            walk_record (m, &r);
+        } else {
+            CHECK (status == FLING_REASON_BAD_TASK || status == FLING_REASON_TOO_LARGE);
+            bad++;
+        }
+        seen++;
+    }
+    CHECK (seen == m->count && bad == m->bad_records && cursor == end);
+}
+
 /* Walks `count` records; each must re-encode to its own raw bytes. */
 static void walk_records (const fling_msg_t *m)
 {
@@ -56,7 +79,17 @@ static void walk_records (const fling_msg_t *m)
     fling_reason_t reason;
     uint32_t seen = 0;
     while (fling_record_next (&cursor, end, &r, &reason) == 1) {
-        CHECK (r.raw >= m->body && r.raw + r.raw_size <= end);
+        walk_record (m, &r);
+        seen++;
+    }
+    CHECK (seen == m->count && cursor == end);
+}
+
+static void walk_record (const fling_msg_t *m, const fling_record_t *rp)
+{
+    const fling_record_t r = *rp;
+    {
+        CHECK (r.raw >= m->body && r.raw + r.raw_size <= m->body + m->body_size);
         CHECK (fling_name_valid (r.name, r.name_size));
         CHECK (r.name[r.name_size] == '\0' && r.payload[r.payload_size] == '\0');
         CHECK (r.payload_size <= FLING_PAYLOAD_MAX);
@@ -68,9 +101,7 @@ static void walk_records (const fling_msg_t *m)
                                 r.name, r.name_size, r.payload, r.payload_size);
         CHECK (n == r.raw_size && memcmp (copy, r.raw, n) == 0);
         free (copy);
-        seen++;
     }
-    CHECK (seen == m->count && cursor == end);
 }
 
 static void walk_results (const fling_msg_t *m)
@@ -128,7 +159,8 @@ static zmsg_t *reencode_text (const fling_msg_t *m)
     CHECK (text);
     memcpy (text, m->text, m->text_size);
     text[m->text_size] = '\0';
-    zmsg_t *msg = m->cmd == FLING_CMD_ERROR   ? fling_msg_error ((fling_reason_t)m->reason, text)
+    zmsg_t *msg = m->cmd == FLING_CMD_ERROR   ? fling_msg_error (m->version, (fling_reason_t)m->reason,
+                                                                 m->refused_cmd, m->batch_seq, text)
                   : m->cmd == FLING_CMD_ADMIN ? fling_msg_admin (text)
                                               : fling_msg_admin_reply (text);
     free (text);
@@ -140,7 +172,7 @@ static zmsg_t *reencode (const fling_msg_t *m)
 {
     switch (m->cmd) {
     case FLING_CMD_SUBMIT:
-        walk_records (m);
+        walk_submit (m);
         return fling_msg_submit (m->batch_seq, m->count, m->body, m->body_size);
     case FLING_CMD_DISPATCH:
         walk_records (m);
@@ -150,7 +182,13 @@ static zmsg_t *reencode (const fling_msg_t *m)
         return fling_msg_ack (m->batch_seq, m->count, m->body);
     case FLING_CMD_RESULT:
         walk_results (m);
-        return fling_msg_result (m->count, m->body, m->body_size);
+        if (m->version < 2)
+            return NULL; /* encoded in version 2 only */
+        return fling_msg_result (m->batch_seq, m->count, m->body, m->body_size);
+    case FLING_CMD_WELCOME:
+        return fling_msg_welcome (m->heartbeat_ms, m->worker_timeout_ms);
+    case FLING_CMD_RESULT_ACK:
+        return fling_msg_result_ack (m->batch_seq);
     case FLING_CMD_READY:
         return reencode_ready (m);
     case FLING_CMD_CAPACITY:
@@ -213,9 +251,12 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         zmsg_destroy (&msg);
         return 0;
     }
-    CHECK (reason == FLING_REASON_OK && m.version == FLING_PROTO_VERSION);
+    CHECK (reason == FLING_REASON_OK && m.version >= FLING_PROTO_VERSION_MIN &&
+           m.version <= FLING_PROTO_VERSION);
     CHECK (m.cmd > 0 && m.cmd < FLING_CMD_MAX);
     zmsg_t *again = reencode (&m);
+    if (m.cmd != FLING_CMD_ERROR)
+        fling_msg_set_version (again, m.version); /* ERROR was built in it */
     if (again)
         CHECK (same_frames (msg, again));
     zmsg_destroy (&again);

@@ -82,7 +82,7 @@ static zmsg_t *results_msg (void)
     r.error = "connection refused";
     r.error_size = strlen (r.error);
     size += fling_result_write (body + size, &r);
-    return fling_msg_result (2, body, size);
+    return fling_msg_result (1, 2, body, size);
 }
 
 static zmsg_t *ready_msg (void)
@@ -114,7 +114,9 @@ int main (int argc, char **argv)
     rc |= write_seed (dir, "ready", ready_msg ());
     rc |= write_seed (dir, "result-2", results_msg ());
     rc |= write_seed (dir, "capacity-drain", fling_msg_capacity (capacity, NULL));
-    rc |= write_seed (dir, "error", fling_msg_error (FLING_REASON_UNKNOWN_PEER, "send READY"));
+    rc |= write_seed (dir, "error", fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "send READY"));
+    rc |= write_seed (dir, "welcome", fling_msg_welcome (1000, 3000));
+    rc |= write_seed (dir, "result-ack", fling_msg_result_ack (7));
     rc |= write_seed (dir, "admin", fling_msg_admin ("{\"op\":\"stats\"}"));
     rc |= write_seed (dir, "admin-reply",
                       fling_msg_admin_reply ("{\"tasks\":0,\"queues\":[],\"workers\":[]}"));

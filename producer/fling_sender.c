@@ -201,12 +201,29 @@ static void report (fling_sender_t *self, const fling_batch_t *batch, const uint
 
 /* ---- receiving ------------------------------------------------------------ */
 
-static void on_ack (fling_sender_t *self, const fling_msg_t *ack)
+/* The slot of the batch `batch_seq`, or slot_count when it is not ours
+   (any more): an answer to a resend of a batch already resolved. */
+static size_t slot_of (const fling_sender_t *self, uint64_t batch_seq)
 {
     size_t i = 0;
-    while (i < self->slot_count && self->slots[i].batch_seq != ack->batch_seq)
+    while (i < self->slot_count && self->slots[i].batch_seq != batch_seq)
         i++;
-    /* Not ours any more: an answer to a resend of a batch already resolved. */
+    return i;
+}
+
+/* The broker answered for the batch in slot i: give it back. */
+static void resolve (fling_sender_t *self, size_t i, const uint8_t *statuses)
+{
+    fling_batch_t *batch = self->slots[i].batch;
+    memmove (&self->slots[i], &self->slots[i + 1], (self->slot_count - i - 1) * sizeof (slot_t));
+    self->slot_count--;
+    report (self, batch, statuses);
+    fling_outbox_resolve (self->outbox, &batch, unresolved_min_seq (self));
+}
+
+static void on_ack (fling_sender_t *self, const fling_msg_t *ack)
+{
+    size_t i = slot_of (self, ack->batch_seq);
     if (i == self->slot_count)
         return;
     if (ack->count != fling_batch_count (self->slots[i].batch)) {
@@ -221,11 +238,27 @@ static void on_ack (fling_sender_t *self, const fling_msg_t *ack)
         atomic_fetch_add_explicit (&self->unavailable, 1, memory_order_relaxed);
         return;
     }
-    fling_batch_t *batch = self->slots[i].batch;
-    memmove (&self->slots[i], &self->slots[i + 1], (self->slot_count - i - 1) * sizeof (slot_t));
-    self->slot_count--;
-    report (self, batch, ack->body);
-    fling_outbox_resolve (self->outbox, &batch, unresolved_min_seq (self));
+    resolve (self, i, ack->body);
+}
+
+/* An ERROR naming one of our batches (FLP/1.1) refuses it whole: every
+   task of it gets the reason, as an ACK would say, and it is not sent
+   again. UNAVAILABLE alone is not an answer (see on_ack). */
+static void refuse_batch (fling_sender_t *self, const fling_msg_t *error)
+{
+    size_t i = slot_of (self, error->batch_seq);
+    if (i == self->slot_count)
+        return;
+    if (error->reason == FLING_REASON_UNAVAILABLE) {
+        atomic_fetch_add_explicit (&self->unavailable, 1, memory_order_relaxed);
+        return;
+    }
+    uint8_t statuses[FLING_BATCH_TASKS_MAX];
+    uint32_t count = fling_batch_count (self->slots[i].batch);
+    /* 0 and 1 would read as accepted: an ERROR is never that. */
+    memset (statuses, error->reason > FLING_REASON_DUPLICATE ? error->reason : FLING_REASON_MALFORMED,
+            count);
+    resolve (self, i, statuses);
 }
 
 /* Logs at most once a second: a broker that refuses everything must not
@@ -233,6 +266,8 @@ static void on_ack (fling_sender_t *self, const fling_msg_t *ack)
 static void on_error (fling_sender_t *self, const fling_msg_t *error, int64_t now_ms)
 {
     atomic_fetch_add_explicit (&self->broker_errors, 1, memory_order_relaxed);
+    if (error->refused_cmd == FLING_CMD_SUBMIT && error->batch_seq)
+        refuse_batch (self, error);
     if (self->error_logged_ms && now_ms - self->error_logged_ms < 1000)
         return;
     self->error_logged_ms = now_ms;

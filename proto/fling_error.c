@@ -6,7 +6,8 @@
 #include <string.h>
 
 static const char *fling_texts[FLING_EMAX - FLING_EBASE] = {
-    [FLING_EBADNAME - FLING_EBASE] = "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -)",
+    [FLING_EBADNAME - FLING_EBASE] = "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -), or "
+                                     "one the broker does not know (--refuse-unknown-names)",
     [FLING_EBADJSON - FLING_EBASE] = "payload is not a valid JSON object",
     [FLING_ETOOLARGE - FLING_EBASE] = "payload too large",
     [FLING_EQUEUEFULL - FLING_EBASE] = "broker refused the task: queue full",

@@ -1,4 +1,4 @@
-/*  fling_proto.c - encoder and decoder for FLP/1 (proto/SPEC.md).
+/*  fling_proto.c - encoder and decoder for FLP/1.1 and FLP/1 (proto/SPEC.md).
 
     Integers on the wire are big-endian (network order), as in the ZeroMQ
     RFCs. Every read is bounds-checked against its frame: a peer controls
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HEADER_SIZE 4 /* 'F' 'L' version command (SPEC.md §2) */
+#define HEADER_SIZE 4 /* 'F' 'L' version command (SPEC.md §2.2) */
 
 /* ---- byte order helpers ------------------------------------------------ */
 
@@ -150,7 +150,7 @@ bool fling_name_valid (const char *name, size_t name_size)
     return ok;
 }
 
-/* ---- task records (SPEC.md §4.1) ------------------------------------------
+/* ---- task records (SPEC.md §3.1) ------------------------------------------
 
     0   u32  L, bytes that follow this field
     4   16   task id
@@ -220,36 +220,69 @@ static bool s_name_valid_cached (const char *name, size_t size, valid_name_t *ca
     return true;
 }
 
-static int s_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
-                          fling_reason_t *reason, valid_name_t *names)
+/* The framing of the record at `p`: its length prefix must cover at least
+   the fixed part and stay inside the frame. 1 (with *total, the record's
+   bytes, prefix included), 0 at the end, -1 when broken. */
+static int s_record_frame (const uint8_t *p, const uint8_t *end, size_t *total)
 {
-    const uint8_t *p = *cursor;
     if (p == end)
         return 0;
-    *reason = FLING_REASON_BAD_TASK;
     size_t avail = (size_t) (end - p);
     if (avail < FLING_RECORD_OVERHEAD)
         return -1;
-    size_t total = (size_t) get_u32 (p) + 4;
-    if (total < FLING_RECORD_OVERHEAD || total > avail)
-        return -1;
+    *total = (size_t) get_u32 (p) + 4;
+    return *total >= FLING_RECORD_OVERHEAD && *total <= avail ? 1 : -1;
+}
+
+/* The content of a framed record of `total` bytes: OK, TOO_LARGE or
+   BAD_TASK (with *problem). A producer's record (`submitted`) must also
+   carry attempt 0 and a sequence that is not 0 (SPEC.md §3.1). */
+static fling_reason_t s_record_content (const uint8_t *p, size_t total, bool submitted,
+                                        valid_name_t *names, const char **problem)
+{
     size_t name_size = p[REC_NAME_SIZE];
+    *problem = "task record: name or payload length disagrees with the record length";
     if (FLING_RECORD_OVERHEAD + name_size > total)
-        return -1;
+        return FLING_REASON_BAD_TASK;
     size_t payload_size = get_u32 (p + REC_PAYLOAD_SIZE + name_size);
     if (payload_size > FLING_PAYLOAD_MAX) {
-        *reason = FLING_REASON_TOO_LARGE;
-        return -1;
+        *problem = "task record: payload above 1 MiB";
+        return FLING_REASON_TOO_LARGE;
     }
     if (FLING_RECORD_OVERHEAD + name_size + payload_size != total)
-        return -1;
+        return FLING_REASON_BAD_TASK;
+    *problem = "task record: no zero byte after the name or the payload";
     if (p[REC_NAME + name_size] != 0 || p[REC_PAYLOAD + name_size + payload_size] != 0)
-        return -1;
+        return FLING_REASON_BAD_TASK;
+    *problem = "task record: name empty, longer than 127 bytes or not [A-Za-z0-9._:-]";
     if (!s_name_valid_cached ((const char *) p + REC_NAME, name_size, names))
-        return -1;
+        return FLING_REASON_BAD_TASK;
+    if (submitted) {
+        *problem = "task record: attempt must be 0 in a SUBMIT";
+        if (get_u16 (p + REC_ATTEMPT) != 0)
+            return FLING_REASON_BAD_TASK;
+        *problem = "task record: task id sequence 0 (sequences count from 1)";
+        if (get_u64 (p + REC_ID + 8) == 0)
+            return FLING_REASON_BAD_TASK;
+    }
+    *problem = NULL;
+    return FLING_REASON_OK;
+}
 
+static int s_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                          fling_reason_t *reason, valid_name_t *names)
+{
+    size_t total;
+    const char *problem;
+    int rc = s_record_frame (*cursor, end, &total);
+    if (rc <= 0) {
+        *reason = FLING_REASON_BAD_TASK;
+        return rc;
+    }
+    *reason = s_record_content (*cursor, total, false, names, &problem);
+    if (*reason != FLING_REASON_OK)
+        return -1;
     fling_record_read (cursor, out); /* checked: now read it the one way */
-    *reason = FLING_REASON_OK;
     return 1;
 }
 
@@ -258,6 +291,23 @@ int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_
 {
     valid_name_t none = {NULL, 0};
     return s_record_next (cursor, end, out, reason, &none);
+}
+
+int fling_submit_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                              fling_reason_t *status)
+{
+    size_t total;
+    const char *problem;
+    valid_name_t none = {NULL, 0};
+    int rc = s_record_frame (*cursor, end, &total);
+    if (rc <= 0)
+        return rc;
+    *status = s_record_content (*cursor, total, true, &none, &problem);
+    if (*status == FLING_REASON_OK)
+        fling_record_read (cursor, out);
+    else
+        *cursor += total;
+    return 1;
 }
 
 void fling_record_read (const uint8_t **cursor, fling_record_t *out)
@@ -299,7 +349,7 @@ void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms)
     put_u32 (raw + REC_TIMEOUT, timeout_ms);
 }
 
-/* ---- result records (SPEC.md §4.2) ----------------------------------------
+/* ---- result records (SPEC.md §3.2) ----------------------------------------
 
     0   16   task id
     16  u16  attempt
@@ -365,7 +415,7 @@ int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_
     return 1;
 }
 
-/* ---- leases (SPEC.md §4.3): id, u16 attempt ---------------------------- */
+/* ---- leases (SPEC.md §3.3): id, u16 attempt ---------------------------- */
 
 size_t fling_lease_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt)
 {
@@ -390,16 +440,37 @@ int fling_lease_next (const uint8_t **cursor, const uint8_t *end, fling_task_id_
 
 /* ---- READY names: u8 class, u8 length, name -------------------------------- */
 
+/* The READY name at `p`: 1, 0 at the end, -1 (with *reason, *problem). */
+static int s_ready_name_check (const uint8_t *p, const uint8_t *end, fling_reason_t *reason,
+                               const char **problem)
+{
+    if (p == end)
+        return 0;
+    *reason = FLING_REASON_MALFORMED;
+    *problem = "READY names: an entry runs past the end of its frame";
+    if (end - p < 2 || (size_t) (end - p) < 2u + p[1])
+        return -1;
+    *reason = FLING_REASON_BAD_FIELD;
+    *problem = "READY names: class must be 0 (loop) or 1 (pool)";
+    if (p[0] >= FLING_CLASS_COUNT)
+        return -1;
+    *reason = FLING_REASON_BAD_TASK;
+    *problem = "READY names: a task name is empty or not [A-Za-z0-9._:-]";
+    if (!fling_name_valid ((const char *) p + 2, p[1]))
+        return -1;
+    *reason = FLING_REASON_OK;
+    return 1;
+}
+
 int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_class_t *cls,
                            const char **name, size_t *name_size)
 {
     const uint8_t *p = *cursor;
-    if (p == end)
-        return 0;
-    if (end - p < 2 || p[0] >= FLING_CLASS_COUNT || (size_t) (end - p) < 2u + p[1])
-        return -1;
-    if (!fling_name_valid ((const char *) p + 2, p[1]))
-        return -1;
+    fling_reason_t reason;
+    const char *problem;
+    int rc = s_ready_name_check (p, end, &reason, &problem);
+    if (rc <= 0)
+        return rc;
     *cls = (fling_class_t) p[0];
     *name = (const char *) p + 2;
     *name_size = p[1];
@@ -414,66 +485,105 @@ typedef struct {
     size_t count;
 } frame_list_t;
 
-static int fail (fling_reason_t *reason, fling_reason_t why)
+static int fail (fling_msg_t *out, fling_reason_t *reason, fling_reason_t why, const char *problem)
 {
     *reason = why;
+    out->problem = problem;
     return -1;
 }
 
-/* Walks `count` records and checks that they fill the body exactly. */
-static int check_records (const uint8_t *body, size_t size, uint32_t count, fling_reason_t *reason)
+/* Walks `count` records and checks that they fill the body exactly. In a
+   DISPATCH every record must be sound. In a SUBMIT only the framing must
+   be: a record whose content is bad is counted in out->bad_records and
+   refused on its own (its status in the ACK). */
+static int check_records (fling_msg_t *out, uint32_t count, fling_reason_t *reason)
 {
-    const uint8_t *cursor = body, *end = body + size;
-    fling_record_t record;
-    uint32_t seen = 0;
-    int rc;
+    const uint8_t *cursor = out->body, *end = out->body + out->body_size;
+    bool submitted = out->cmd == FLING_CMD_SUBMIT;
     valid_name_t names = {NULL, 0};
-    while ((rc = s_record_next (&cursor, end, &record, reason, &names)) == 1)
+    uint32_t seen = 0;
+    size_t total;
+    int rc;
+    while ((rc = s_record_frame (cursor, end, &total)) == 1) {
+        const char *problem;
+        fling_reason_t status = s_record_content (cursor, total, submitted, &names, &problem);
+        if (status != FLING_REASON_OK) {
+            if (!submitted)
+                return fail (out, reason, status, problem);
+            out->bad_records++;
+        }
+        cursor += total;
         seen++;
+    }
     if (rc < 0)
-        return -1;
-    return seen == count ? 0 : fail (reason, FLING_REASON_MALFORMED);
+        return fail (out, reason, submitted ? FLING_REASON_MALFORMED : FLING_REASON_BAD_TASK,
+                     "task records: a length prefix runs past the body or under 35");
+    if (seen != count)
+        return fail (out, reason, FLING_REASON_MALFORMED,
+                     "task records: their number is not the count field");
+    return 0;
 }
 
-static int check_results (const uint8_t *body, size_t size, uint32_t count, fling_reason_t *reason)
+static int check_results (fling_msg_t *out, fling_reason_t *reason)
 {
-    const uint8_t *cursor = body, *end = body + size;
+    const uint8_t *cursor = out->body, *end = out->body + out->body_size;
     fling_result_t result;
     uint32_t seen = 0;
     int rc;
     while ((rc = fling_result_next (&cursor, end, &result, reason)) == 1)
         seen++;
     if (rc < 0)
-        return -1;
-    return seen == count ? 0 : fail (reason, FLING_REASON_MALFORMED);
-}
-
-static int check_names (const uint8_t *body, size_t size, uint32_t count, fling_reason_t *reason)
-{
-    const uint8_t *cursor = body, *end = body + size;
-    fling_class_t cls;
-    const char *name;
-    size_t name_size;
-    uint32_t seen = 0;
-    int rc;
-    while ((rc = fling_ready_name_next (&cursor, end, &cls, &name, &name_size)) == 1)
-        seen++;
-    if (rc < 0 || seen != count)
-        return fail (reason, FLING_REASON_MALFORMED);
+        return fail (out, reason, *reason,
+                     *reason == FLING_REASON_BAD_FIELD
+                         ? "result record: outcome above 4"
+                         : "result record: error text above 1024 bytes or past the body");
+    if (seen != out->count)
+        return fail (out, reason, FLING_REASON_MALFORMED,
+                     "result records: their number is not the count field");
     return 0;
 }
 
-/* Expected frame count (header included) and fixed first-field size. */
+static int check_names (fling_msg_t *out, fling_reason_t *reason)
+{
+    const uint8_t *cursor = out->body, *end = out->body + out->body_size;
+    uint32_t seen = 0;
+    int rc;
+    const char *problem = NULL;
+    while ((rc = s_ready_name_check (cursor, end, reason, &problem)) == 1) {
+        cursor += 2 + cursor[1];
+        seen++;
+    }
+    if (rc < 0)
+        return fail (out, reason, *reason, problem);
+    if (seen != out->count)
+        return fail (out, reason, FLING_REASON_MALFORMED,
+                     "READY names: their number is not name_count");
+    return 0;
+}
+
+/* Expected frame count (header included) and size of the fields frame
+   (0: free, or no fields frame), in version 2. Version 1 differs only in
+   ERROR (reason alone) and RESULT (count alone), and has neither WELCOME
+   nor RESULT_ACK. */
 static const struct {
     uint8_t frames;
     uint8_t fields_size;
 } shape[FLING_CMD_MAX] = {
-    [FLING_CMD_SUBMIT] = {3, 12},   [FLING_CMD_ACK] = {3, 12},     [FLING_CMD_PING] = {1, 0},
-    [FLING_CMD_PONG] = {1, 0},      [FLING_CMD_READY] = {4, 22},   [FLING_CMD_DISPATCH] = {3, 4},
-    [FLING_CMD_RESULT] = {3, 4},    [FLING_CMD_CAPACITY] = {2, 16}, [FLING_CMD_BYE] = {1, 0},
-    [FLING_CMD_ERROR] = {3, 2},     [FLING_CMD_ADMIN] = {2, 0},    [FLING_CMD_ADMIN_REPLY] = {2, 0},
-    [FLING_CMD_HOLDING] = {3, 4},
+    [FLING_CMD_SUBMIT] = {3, 12},  [FLING_CMD_ACK] = {3, 12},       [FLING_CMD_PING] = {1, 0},
+    [FLING_CMD_PONG] = {1, 0},     [FLING_CMD_READY] = {4, 22},     [FLING_CMD_DISPATCH] = {3, 4},
+    [FLING_CMD_RESULT] = {3, 12},  [FLING_CMD_CAPACITY] = {2, 16},  [FLING_CMD_BYE] = {1, 0},
+    [FLING_CMD_ERROR] = {3, 11},   [FLING_CMD_ADMIN] = {2, 0},      [FLING_CMD_ADMIN_REPLY] = {2, 0},
+    [FLING_CMD_HOLDING] = {3, 4},  [FLING_CMD_WELCOME] = {2, 8},    [FLING_CMD_RESULT_ACK] = {2, 8},
 };
+
+static size_t fields_size_of (fling_cmd_t cmd, uint8_t version)
+{
+    if (version == 1 && cmd == FLING_CMD_ERROR)
+        return 2;
+    if (version == 1 && cmd == FLING_CMD_RESULT)
+        return 4;
+    return shape[cmd].fields_size;
+}
 
 /* READY and CAPACITY carry, per class in the order pool then loop, the
    capacity at the start of the fields and the slots at `slots_at`. */
@@ -503,12 +613,53 @@ static void write_capacity (uint8_t *fields, size_t slots_at,
     }
 }
 
+/* A worker name: at most 127 bytes, no control characters (it shows in
+   logs and in stats). Multi-byte UTF-8 is let through as bytes. */
+static bool worker_name_valid (const char *name, size_t size)
+{
+    if (size > FLING_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char) name[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+static int batch_count_check (fling_msg_t *out, fling_reason_t *reason)
+{
+    if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
+        return fail (out, reason, FLING_REASON_BAD_FIELD, "count must be 1 to 1000");
+    return 0;
+}
+
+static int decode_ready (fling_msg_t *out, const uint8_t *fields, frame_list_t *list,
+                         fling_reason_t *reason)
+{
+    out->pid = get_u32 (fields + 8);
+    out->count = get_u16 (fields + 12);
+    if (out->count == 0 || out->count > FLING_NAMES_MAX)
+        return fail (out, reason, FLING_REASON_BAD_FIELD, "READY: name_count must be 1 to 256");
+    if (read_capacity (out, fields, 14))
+        return fail (out, reason, FLING_REASON_BAD_FIELD, "READY: slots above capacity");
+    out->worker_name = (const char *) out->body;
+    out->worker_name_size = out->body_size;
+    if (!worker_name_valid (out->worker_name, out->worker_name_size))
+        return fail (out, reason, FLING_REASON_BAD_FIELD,
+                     "READY: worker name longer than 127 bytes or with control characters");
+    out->body = zframe_data (list->frames[3]);
+    out->body_size = zframe_size (list->frames[3]);
+    return check_names (out, reason);
+}
+
 static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *reason)
 {
     const uint8_t *fields = list->count > 1 ? zframe_data (list->frames[1]) : NULL;
     size_t fields_size = list->count > 1 ? zframe_size (list->frames[1]) : 0;
-    if (shape[out->cmd].fields_size && fields_size != shape[out->cmd].fields_size)
-        return fail (reason, FLING_REASON_MALFORMED);
+    size_t expected = fields_size_of (out->cmd, out->version);
+    if (expected && fields_size != expected)
+        return fail (out, reason, FLING_REASON_MALFORMED, "fields frame of the wrong size");
     if (list->count > 2) {
         out->body = zframe_data (list->frames[2]);
         out->body_size = zframe_size (list->frames[2]);
@@ -518,47 +669,61 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
     case FLING_CMD_ACK:
         out->batch_seq = get_u64 (fields);
         out->count = get_u32 (fields + 8);
-        if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
-            return fail (reason, FLING_REASON_BAD_FIELD);
+        if (batch_count_check (out, reason))
+            return -1;
         if (out->cmd == FLING_CMD_ACK)
-            return out->body_size == out->count ? 0 : fail (reason, FLING_REASON_MALFORMED);
-        return check_records (out->body, out->body_size, out->count, reason);
+            return out->body_size == out->count
+                       ? 0
+                       : fail (out, reason, FLING_REASON_MALFORMED,
+                               "ACK: not one status byte per task");
+        return check_records (out, out->count, reason);
     case FLING_CMD_HOLDING:
         out->count = get_u32 (fields);
-        if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
-            return fail (reason, FLING_REASON_BAD_FIELD);
+        if (batch_count_check (out, reason))
+            return -1;
         return out->body_size == (size_t) out->count * FLING_LEASE_SIZE
                    ? 0
-                   : fail (reason, FLING_REASON_MALFORMED);
+                   : fail (out, reason, FLING_REASON_MALFORMED,
+                           "HOLDING: body is not count x 18 bytes");
     case FLING_CMD_DISPATCH:
-    case FLING_CMD_RESULT:
         out->count = get_u32 (fields);
-        if (out->count == 0 || out->count > FLING_BATCH_TASKS_MAX)
-            return fail (reason, FLING_REASON_BAD_FIELD);
-        if (out->cmd == FLING_CMD_RESULT)
-            return check_results (out->body, out->body_size, out->count, reason);
-        return check_records (out->body, out->body_size, out->count, reason);
+        if (batch_count_check (out, reason))
+            return -1;
+        return check_records (out, out->count, reason);
+    case FLING_CMD_RESULT:
+        if (out->version >= 2) {
+            out->batch_seq = get_u64 (fields);
+            fields += 8;
+        }
+        out->count = get_u32 (fields);
+        if (batch_count_check (out, reason))
+            return -1;
+        return check_results (out, reason);
     case FLING_CMD_READY:
-        out->pid = get_u32 (fields + 8);
-        out->count = get_u16 (fields + 12);
-        if (out->count == 0 || out->count > FLING_NAMES_MAX || read_capacity (out, fields, 14))
-            return fail (reason, FLING_REASON_BAD_FIELD);
-        out->worker_name = (const char *) out->body;
-        out->worker_name_size = out->body_size;
-        if (out->worker_name_size > FLING_NAME_MAX
-            || memchr (out->worker_name, 0, out->worker_name_size))
-            return fail (reason, FLING_REASON_BAD_FIELD);
-        out->body = zframe_data (list->frames[3]);
-        out->body_size = zframe_size (list->frames[3]);
-        return check_names (out->body, out->body_size, out->count, reason);
+        return decode_ready (out, fields, list, reason);
     case FLING_CMD_CAPACITY:
-        return read_capacity (out, fields, 8) ? fail (reason, FLING_REASON_BAD_FIELD) : 0;
+        return read_capacity (out, fields, 8)
+                   ? fail (out, reason, FLING_REASON_BAD_FIELD, "CAPACITY: slots above capacity")
+                   : 0;
     case FLING_CMD_ERROR:
         out->reason = get_u16 (fields);
+        if (out->version >= 2) {
+            out->refused_cmd = fields[2];
+            out->batch_seq = get_u64 (fields + 3);
+        }
         out->text = (const char *) out->body;
         out->text_size = out->body_size;
         out->body = NULL;
         out->body_size = 0;
+        return out->text_size <= FLING_ERROR_TEXT_MAX
+                   ? 0
+                   : fail (out, reason, FLING_REASON_MALFORMED, "ERROR: text above 1024 bytes");
+    case FLING_CMD_WELCOME:
+        out->heartbeat_ms = get_u32 (fields);
+        out->worker_timeout_ms = get_u32 (fields + 4);
+        return 0;
+    case FLING_CMD_RESULT_ACK:
+        out->batch_seq = get_u64 (fields);
         return 0;
     case FLING_CMD_ADMIN:
     case FLING_CMD_ADMIN_REPLY:
@@ -570,6 +735,18 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
     }
 }
 
+/* A SUBMIT refused as a whole is still answered with an ACK for its batch
+   once batch_seq and count can be read (SPEC.md §4.1). */
+static void peek_batch (fling_msg_t *out, const frame_list_t *list)
+{
+    if (out->cmd != FLING_CMD_SUBMIT || list->count < 2 || zframe_size (list->frames[1]) != 12)
+        return;
+    const uint8_t *fields = zframe_data (list->frames[1]);
+    out->batch_seq = get_u64 (fields);
+    out->count = get_u32 (fields + 8);
+    out->has_batch = out->count >= 1 && out->count <= FLING_BATCH_TASKS_MAX;
+}
+
 int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason)
 {
     memset (out, 0, sizeof *out);
@@ -577,42 +754,56 @@ int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason)
     size_t total = 0;
     for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg)) {
         if (list.count == FLING_FRAMES_MAX)
-            return fail (reason, FLING_REASON_MALFORMED);
+            return fail (out, reason, FLING_REASON_MALFORMED, "more than 16 frames");
         total += zframe_size (frame);
         list.frames[list.count++] = frame;
     }
     if (list.count == 0)
-        return fail (reason, FLING_REASON_MALFORMED);
+        return fail (out, reason, FLING_REASON_BAD_SIGNATURE, "empty message");
     const uint8_t *header = zframe_data (list.frames[0]);
     if (zframe_size (list.frames[0]) != HEADER_SIZE || header[0] != 'F' || header[1] != 'L')
-        return fail (reason, FLING_REASON_BAD_SIGNATURE);
-    if (total > FLING_MSG_BYTES_MAX)
-        return fail (reason, FLING_REASON_TOO_LARGE);
+        return fail (out, reason, FLING_REASON_BAD_SIGNATURE, "first frame is not F L v c");
+    if (header[2] < FLING_PROTO_VERSION_MIN || header[2] > FLING_PROTO_VERSION)
+        return fail (out, reason, FLING_REASON_BAD_VERSION, "versions 1 and 2 are spoken");
     out->version = header[2];
-    if (header[2] != FLING_PROTO_VERSION)
-        return fail (reason, FLING_REASON_BAD_VERSION);
-    if (header[3] == 0 || header[3] >= FLING_CMD_MAX)
-        return fail (reason, FLING_REASON_BAD_COMMAND);
+    if (header[3] == 0 || header[3] >= FLING_CMD_MAX ||
+        (out->version == 1 && header[3] >= FLING_CMD_WELCOME))
+        return fail (out, reason, FLING_REASON_BAD_COMMAND, "unknown command");
     out->cmd = (fling_cmd_t) header[3];
+    peek_batch (out, &list);
+    if (total > FLING_MSG_BYTES_MAX)
+        return fail (out, reason, FLING_REASON_TOO_LARGE, "message above 8 MiB");
     if (list.count != shape[out->cmd].frames)
-        return fail (reason, FLING_REASON_MALFORMED);
+        return fail (out, reason, FLING_REASON_MALFORMED, "wrong number of frames");
     *reason = FLING_REASON_OK;
     return decode_body (out, &list, reason);
 }
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static zmsg_t *msg_start (fling_cmd_t cmd)
+static zmsg_t *msg_start_version (fling_cmd_t cmd, uint8_t version)
 {
     zmsg_t *msg = zmsg_new ();
     if (!msg)
         return NULL;
-    uint8_t header[HEADER_SIZE] = {'F', 'L', FLING_PROTO_VERSION, (uint8_t) cmd};
+    uint8_t header[HEADER_SIZE] = {'F', 'L', version, (uint8_t) cmd};
     if (zmsg_addmem (msg, header, sizeof header)) {
         zmsg_destroy (&msg);
         return NULL;
     }
     return msg;
+}
+
+static zmsg_t *msg_start (fling_cmd_t cmd)
+{
+    return msg_start_version (cmd, FLING_PROTO_VERSION);
+}
+
+void fling_msg_set_version (zmsg_t *msg, uint8_t version)
+{
+    zframe_t *header = msg ? zmsg_first (msg) : NULL;
+    if (header && zframe_size (header) == HEADER_SIZE)
+        zframe_data (header)[2] = version;
 }
 
 static zmsg_t *msg_add (zmsg_t *msg, const void *data, size_t size)
@@ -689,13 +880,13 @@ zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size)
     return count_body (FLING_CMD_HOLDING, count, leases, size);
 }
 
-zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size)
+zmsg_t *fling_msg_result (uint64_t result_seq, uint32_t count, const void *results, size_t size)
 {
-    return count_body (FLING_CMD_RESULT, count, results, size);
+    return seq_count_body (FLING_CMD_RESULT, result_seq, count, results, size);
 }
 
-int fling_msg_send_result (void *socket, uint32_t count, void *body, size_t size,
-                           zmq_free_fn *free_fn, void *hint)
+int fling_msg_send_result (void *socket, uint64_t result_seq, uint32_t count, void *body,
+                           size_t size, zmq_free_fn *free_fn, void *hint)
 {
     zmq_msg_t frame;
     if (zmq_msg_init_data (&frame, body, size, free_fn, hint)) {
@@ -704,8 +895,9 @@ int fling_msg_send_result (void *socket, uint32_t count, void *body, size_t size
         return -1;
     }
     uint8_t header[HEADER_SIZE] = {'F', 'L', FLING_PROTO_VERSION, (uint8_t) FLING_CMD_RESULT};
-    uint8_t fields[4];
-    put_u32 (fields, count);
+    uint8_t fields[12];
+    put_u64 (fields, result_seq);
+    put_u32 (fields + 8, count);
     /* Only the first frame can meet the high-water mark: once it is in,
        libzmq takes the rest of the message. */
     if (zmq_send (socket, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof header
@@ -757,12 +949,34 @@ zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT],
     return msg_add (msg_start (FLING_CMD_CAPACITY), fields, sizeof fields);
 }
 
-zmsg_t *fling_msg_error (fling_reason_t reason, const char *text)
+zmsg_t *fling_msg_error (uint8_t version, fling_reason_t reason, uint8_t refused_cmd,
+                         uint64_t batch_seq, const char *text)
 {
-    uint8_t fields[2];
+    uint8_t fields[11];
     put_u16 (fields, (uint16_t) reason);
-    zmsg_t *msg = msg_add (msg_start (FLING_CMD_ERROR), fields, sizeof fields);
-    return msg_add (msg, text ? text : "", text ? strlen (text) : 0);
+    fields[2] = refused_cmd;
+    put_u64 (fields + 3, batch_seq);
+    size_t text_size = text ? strlen (text) : 0;
+    if (text_size > FLING_ERROR_TEXT_MAX)
+        text_size = FLING_ERROR_TEXT_MAX;
+    zmsg_t *msg = msg_add (msg_start_version (FLING_CMD_ERROR, version), fields,
+                           version >= 2 ? sizeof fields : 2);
+    return msg_add (msg, text ? text : "", text_size);
+}
+
+zmsg_t *fling_msg_welcome (uint32_t heartbeat_ms, uint32_t worker_timeout_ms)
+{
+    uint8_t fields[8];
+    put_u32 (fields, heartbeat_ms);
+    put_u32 (fields + 4, worker_timeout_ms);
+    return msg_add (msg_start (FLING_CMD_WELCOME), fields, sizeof fields);
+}
+
+zmsg_t *fling_msg_result_ack (uint64_t result_seq)
+{
+    uint8_t fields[8];
+    put_u64 (fields, result_seq);
+    return msg_add (msg_start (FLING_CMD_RESULT_ACK), fields, sizeof fields);
 }
 
 zmsg_t *fling_msg_admin (const char *json)
@@ -782,6 +996,7 @@ const char *fling_cmd_name (int cmd)
     static const char *names[FLING_CMD_MAX] = {
         "?",     "SUBMIT", "ACK",      "PING", "PONG",  "READY",
         "DISPATCH", "RESULT", "CAPACITY", "BYE",  "ERROR", "ADMIN", "ADMIN_REPLY", "HOLDING",
+        "WELCOME", "RESULT_ACK",
     };
     return cmd > 0 && cmd < FLING_CMD_MAX ? names[cmd] : "UNKNOWN";
 }

@@ -1,4 +1,4 @@
-/*  fling_proto.h - the one codec of the fling wire protocol (FLP/1).
+/*  fling_proto.h - the one codec of the fling wire protocol (FLP/1.1).
 
     Every frame that crosses a socket between a producer, the broker and a
     worker is built and parsed here and nowhere else, so proto/SPEC.md and
@@ -23,9 +23,13 @@
 extern "C" {
 #endif
 
-#define FLING_PROTO_VERSION 1
+/*  The version byte of the header (SPEC.md §2.2, §2.3). fling's producers and
+    workers speak version 2 (FLP/1.1); the broker also serves version 1
+    (FLP/1) peers, answering each in the version it used. */
+#define FLING_PROTO_VERSION     2
+#define FLING_PROTO_VERSION_MIN 1
 
-/*  Limits (SPEC.md §4.4). A peer that exceeds one gets FLING_REASON_*. */
+/*  Limits (SPEC.md §2.4). A peer that exceeds one gets FLING_REASON_*. */
 #define FLING_NAME_MAX          127           /* bytes in a task name */
 #define FLING_PAYLOAD_MAX       (1 << 20)     /* bytes in one JSON payload */
 #define FLING_BATCH_TASKS_MAX   1000          /* tasks in one SUBMIT/DISPATCH */
@@ -35,7 +39,7 @@ extern "C" {
 #define FLING_NAMES_MAX         256           /* task names one worker serves */
 #define FLING_TASK_ID_SIZE      16
 
-/*  Commands (SPEC.md §3). */
+/*  Commands (SPEC.md §4). */
 typedef enum {
     FLING_CMD_SUBMIT = 1,       /* producer -> broker: a batch of tasks */
     FLING_CMD_ACK = 2,          /* broker -> producer: one status per task */
@@ -45,16 +49,18 @@ typedef enum {
     FLING_CMD_DISPATCH = 6,     /* broker -> worker: a batch of leased tasks */
     FLING_CMD_RESULT = 7,       /* worker -> broker: a batch of outcomes */
     FLING_CMD_CAPACITY = 8,     /* worker -> broker: new capacity (drain = 0) */
-    FLING_CMD_BYE = 9,          /* either: I am leaving / forget me */
-    FLING_CMD_ERROR = 10,       /* either: your last message was refused */
+    FLING_CMD_BYE = 9,          /* worker -> broker: I am leaving */
+    FLING_CMD_ERROR = 10,       /* broker -> client: a message of yours was refused */
     FLING_CMD_ADMIN = 11,       /* client -> broker: JSON request (stats...) */
     FLING_CMD_ADMIN_REPLY = 12, /* broker -> client: JSON reply */
     FLING_CMD_HOLDING = 13,     /* worker -> broker: tasks I am still running (after re-READY) */
+    FLING_CMD_WELCOME = 14,     /* broker -> worker: READY accepted, the broker's timings (v2) */
+    FLING_CMD_RESULT_ACK = 15,  /* broker -> worker: RESULTs up to a result_seq are applied (v2) */
     FLING_CMD_MAX
 } fling_cmd_t;
 
 /*  Reasons, used as per-task status in ACK and as the code in ERROR
-    (SPEC.md §3.11). 0 is success. */
+    (SPEC.md §3.5). 0 is success. */
 typedef enum {
     FLING_REASON_OK = 0,
     FLING_REASON_DUPLICATE = 1,     /* accepted earlier; stored once */
@@ -74,14 +80,14 @@ typedef enum {
     FLING_REASON_MAX
 } fling_reason_t;
 
-/*  Handler classes: where a worker runs a task (SPEC.md §3.5). */
+/*  Handler classes: where a worker runs a task (SPEC.md §3.4). */
 typedef enum {
     FLING_CLASS_LOOP = 0,   /* async handler on the worker's event loop */
     FLING_CLASS_POOL = 1,   /* blocking handler on the thread pool */
     FLING_CLASS_COUNT = 2
 } fling_class_t;
 
-/*  Task outcomes a worker reports (SPEC.md §3.7). */
+/*  Task outcomes a worker reports (SPEC.md §3.2). */
 typedef enum {
     FLING_OUTCOME_DONE = 0,
     FLING_OUTCOME_RETRY = 1,     /* handler asked for a retry */
@@ -105,7 +111,7 @@ uint64_t fling_task_id_seq (const fling_task_id_t *id);
 char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE]);
 int fling_task_id_parse (fling_task_id_t *id, const char *text);
 
-/*  One task record as it travels in SUBMIT and DISPATCH (SPEC.md §4.1).
+/*  One task record as it travels in SUBMIT and DISPATCH (SPEC.md §3.1).
     The broker keeps records as opaque bytes and rewrites only `attempt`.
     Views point into the frame the record came from; name and payload are
     each followed by a zero byte on the wire, so they are C strings. */
@@ -144,6 +150,15 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
 int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
                        fling_reason_t *reason);
 
+/*  The next record of a SUBMIT body, judged on its own (SPEC.md §4.1):
+    returns 0 at the end, -1 when the length prefixes do not frame the
+    body (fling_msg_decode refuses such a SUBMIT whole), else 1 with the
+    cursor past the record and *status OK (`out` filled in), BAD_TASK or
+    TOO_LARGE (`out` untouched). A producer's record must also carry
+    attempt 0 and a task id whose sequence is not 0. */
+int fling_submit_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                              fling_reason_t *status);
+
 /*  Reads a record that was already checked (by fling_msg_decode or
     fling_record_next) and advances *cursor. No checks: for trusted bytes
     only, on hot paths that must not validate the same record twice. */
@@ -163,7 +178,7 @@ void fling_record_set_timeout_ms (uint8_t *raw, uint32_t timeout_ms);
     FLING_NAME_MAX bytes of [A-Za-z0-9._:-]. */
 bool fling_name_valid (const char *name, size_t name_size);
 
-/*  One result as it travels in RESULT (SPEC.md §4.2). */
+/*  One result as it travels in RESULT (SPEC.md §3.2). */
 typedef struct {
     fling_task_id_t id;
     uint16_t attempt;
@@ -179,7 +194,7 @@ size_t fling_result_write (uint8_t *dest, const fling_result_t *result);
 int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_t *out,
                        fling_reason_t *reason);
 
-/*  One lease as it travels in HOLDING (SPEC.md §4.3): id + attempt. */
+/*  One lease as it travels in HOLDING (SPEC.md §3.3): id + attempt. */
 #define FLING_LEASE_SIZE 18
 size_t fling_lease_write (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt);
 /*  Reads the lease at *cursor; 1, 0 at end, -1 if fewer than 18 bytes remain. */
@@ -190,9 +205,11 @@ int fling_lease_next (const uint8_t **cursor, const uint8_t *end, fling_task_id_
     point into the zmsg_t that was decoded. */
 typedef struct {
     fling_cmd_t cmd;
-    uint8_t version;
+    uint8_t version; /* the header's: FLING_PROTO_VERSION_MIN..FLING_PROTO_VERSION */
 
-    /* SUBMIT, ACK: batch sequence and task count */
+    /* SUBMIT, ACK: batch sequence and task count. RESULT (v2): the
+       result_seq. RESULT_ACK: the result_seq acknowledged. ERROR (v2):
+       the batch_seq or result_seq of the message refused, 0 if none. */
     uint64_t batch_seq;
     uint32_t count;
 
@@ -201,6 +218,9 @@ typedef struct {
        HOLDING: `count` leases of FLING_LEASE_SIZE bytes. */
     const uint8_t *body;
     size_t body_size;
+    /* SUBMIT: records framed right whose content is not (each is refused
+       on its own, fling_submit_record_next says why); 0 on the fast path. */
+    uint32_t bad_records;
 
     /* READY, CAPACITY: per class, the tasks the worker holds at most
        (capacity) and of those, the ones it runs at once (slots, at most
@@ -213,14 +233,28 @@ typedef struct {
     size_t worker_name_size;
     /* READY: packed names: u8 class, u8 length, name bytes; `count` of them */
 
-    /* ERROR: reason code and text; ADMIN, ADMIN_REPLY: JSON text */
+    /* WELCOME: the broker's heartbeat interval and worker timeout */
+    uint32_t heartbeat_ms;
+    uint32_t worker_timeout_ms;
+
+    /* ERROR: reason code, the command refused (v2; 0 = not known) and
+       text; ADMIN, ADMIN_REPLY: JSON text */
     uint16_t reason;
+    uint8_t refused_cmd;
     const char *text;
     size_t text_size;
+
+    /* Set by a failed fling_msg_decode: what was wrong (static text) and
+       whether batch_seq and count of a SUBMIT could be read all the same
+       (then the broker answers that batch with an ACK, not an ERROR). */
+    const char *problem;
+    bool has_batch;
 } fling_msg_t;
 
 /*  Decodes `msg` (without any ROUTER routing frame) into `out`. Returns 0,
-    or -1 and sets *reason. `out` points into `msg`. */
+    or -1 and sets *reason (and out->problem, out->cmd and out->version as
+    far as they could be read). `out` points into `msg`. Accepts versions
+    FLING_PROTO_VERSION_MIN to FLING_PROTO_VERSION. */
 int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason);
 
 /*  Iterates the names of a decoded READY. Returns 1, 0 at end, -1 malformed
@@ -228,21 +262,29 @@ int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason);
 int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_class_t *cls,
                            const char **name, size_t *name_size);
 
-/*  Encoders. Each returns a new zmsg_t (header frame first), or NULL when
-    out of memory. `body` bytes are copied. The caller sends it with
-    zmsg_send(), prepending the routing frame on a ROUTER. */
+/*  Encoders. Each returns a new zmsg_t (header frame first, version
+    FLING_PROTO_VERSION unless it takes one), or NULL when out of memory.
+    `body` bytes are copied. The caller sends it with zmsg_send(),
+    prepending the routing frame on a ROUTER. */
 zmsg_t *fling_msg_submit (uint64_t batch_seq, uint32_t count, const void *records, size_t size);
 zmsg_t *fling_msg_ack (uint64_t batch_seq, uint32_t count, const uint8_t *statuses);
 zmsg_t *fling_msg_ping (void);
 zmsg_t *fling_msg_pong (void);
 zmsg_t *fling_msg_dispatch (uint32_t count, const void *records, size_t size);
 
+/*  Rewrites the version byte of a message built by an encoder above, for
+    a version 1 peer: only for the commands whose frames are the same in
+    both versions (SUBMIT, ACK, PING, PONG, READY, DISPATCH, CAPACITY, BYE,
+    ADMIN, ADMIN_REPLY, HOLDING). NULL-safe. */
+void fling_msg_set_version (zmsg_t *msg, uint8_t version);
+
 /*  DISPATCH whose body the caller wrote straight into a frame (made with
     zframe_new (NULL, size)), so the records are copied once, not into a
     buffer and again into the frame. Takes *body_p (nulls it), even on
     failure (NULL). */
 zmsg_t *fling_msg_dispatch_frame (uint32_t count, zframe_t **body_p);
-zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size);
+/*  RESULT number `result_seq` (a worker counts its RESULTs from 1). */
+zmsg_t *fling_msg_result (uint64_t result_seq, uint32_t count, const void *results, size_t size);
 /*  Sends a RESULT of `count` result records in `body` (`size` bytes) on a
     libzmq socket (a DEALER: no routing frame) without copying the body:
     libzmq owns it from here and calls free_fn (body, hint) once it is done
@@ -252,8 +294,8 @@ zmsg_t *fling_msg_result (uint32_t count, const void *results, size_t size);
     caller's thread, and a malloc that large makes glibc consolidate every
     small free chunk it holds (a worker whose handlers arm zloop timers
     holds thousands): ~40,000 instructions per RESULT in W3 (callgrind). */
-int fling_msg_send_result (void *socket, uint32_t count, void *body, size_t size,
-                           zmq_free_fn *free_fn, void *hint);
+int fling_msg_send_result (void *socket, uint64_t result_seq, uint32_t count, void *body,
+                           size_t size, zmq_free_fn *free_fn, void *hint);
 zmsg_t *fling_msg_holding (uint32_t count, const void *leases, size_t size);
 
 /*  READY: names[i] served by class classes[i]. READY and CAPACITY: `slots`
@@ -265,9 +307,15 @@ zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT],
 zmsg_t *fling_msg_capacity (const uint32_t capacity[FLING_CLASS_COUNT],
                             const uint32_t slots[FLING_CLASS_COUNT]);
 zmsg_t *fling_msg_bye (void);
-zmsg_t *fling_msg_error (fling_reason_t reason, const char *text);
+/*  ERROR in `version`'s layout: version 1 carries the reason and text
+    only; version 2 also the command refused and its batch_seq or
+    result_seq (0 when there is none). */
+zmsg_t *fling_msg_error (uint8_t version, fling_reason_t reason, uint8_t refused_cmd,
+                         uint64_t batch_seq, const char *text);
 zmsg_t *fling_msg_admin (const char *json);
 zmsg_t *fling_msg_admin_reply (const char *json);
+zmsg_t *fling_msg_welcome (uint32_t heartbeat_ms, uint32_t worker_timeout_ms);
+zmsg_t *fling_msg_result_ack (uint64_t result_seq);
 
 /*  Names for logs: "SUBMIT", "QUEUE_FULL", "DONE", "loop"... */
 const char *fling_cmd_name (int cmd);

@@ -65,7 +65,10 @@ int fling_worker_after_callback (fling_worker_t *self)
     fling_worker_flush (self); /* what the new tasks finished at once */
     if (self->warn_suppressed) /* a flood's count, once its window is over */
         s_warn_window (self);
-    if (self->draining && !self->finished && fling_worker_running (self) == 0) {
+    /* A drain ends once nothing runs and the broker has every RESULT
+       (acknowledged): a RESULT lost at the end would run its task again. */
+    if (self->draining && !self->finished && fling_worker_running (self) == 0 &&
+        fling_unacked_messages (self->unacked) == 0) {
         fling_link_send (self, fling_msg_bye ());
         self->finished = true;
         self->rc = 0;
@@ -247,7 +250,9 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
 void fling_worker_run_blocking (void *job, void *arg)
 {
     fling_task_t *task = (fling_task_t *)job;
+    int64_t started_us = fling_clock_us ();
     task->status = task->handler->blocking (task, task->handler->arg);
+    task->run_us = (uint64_t)(fling_clock_us () - started_us);
 }
 
 /* Called from the pool's reader of a thread's pipe, a loop callback like
@@ -265,6 +270,7 @@ void fling_worker_on_pool_done (void *job, void *arg)
     }
     bool nested = self->in_callback;
     self->in_callback = true;
+    fling_histogram_observe (&self->run_time[FLING_CLASS_POOL], task->run_us);
     fling_worker_finish (self, task, s_outcome (task, task->status));
     if (nested)
         return;
@@ -377,6 +383,7 @@ static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
         return;
     self->async_unsampled = 0;
     int64_t ms = fling_clock_ms () - task->started_ms;
+    fling_histogram_observe (&self->run_time[FLING_CLASS_LOOP], (uint64_t)(ms > 0 ? ms : 0) * 1000);
     unsigned x16 = (unsigned)(ms < 0 ? 0 : ms > 3600000 ? 3600000 : ms) * 16;
     /* The first sample sets it; then each moves it an eighth of the way. */
     self->async_ms_x16 = self->async_ms_x16 ? self->async_ms_x16 - self->async_ms_x16 / 8 + x16 / 8

@@ -1,13 +1,19 @@
-/*  fling_link.c - the worker's connection to the broker (SPEC.md §5.2, §6.1).
+/*  fling_link.c - the worker's connection to the broker (SPEC.md: READY,
+    WELCOME, RESULT, RESULT_ACK, heartbeats).
 
-    One DEALER socket. READY then PING at once: the PONG proves the broker
-    took the READY, since it answers in order. Any message from the broker
-    proves it alive; after 3 heartbeat intervals of silence, or on
-    ERROR(UNKNOWN_PEER), the socket is thrown away and a new one (a new
-    routing id for the broker) sends READY again, then HOLDING with the
-    tasks still in flight. Those keep running across a reconnect; their
-    results go out on the new socket and the broker ignores those it no
-    longer leases to us.
+    One DEALER socket. READY, then nothing until the broker answers: WELCOME
+    (registered: the broker's heartbeat interval is followed when it is
+    shorter than ours) or ERROR naming READY (refused: for good, unless the
+    broker was only short of something). After WELCOME: HOLDING with the
+    tasks still in our hands, then every RESULT the broker has not
+    acknowledged, sent again. Any message from the broker proves it alive;
+    after 3 heartbeat intervals of silence, or on ERROR(UNKNOWN_PEER), the
+    socket is thrown away and a new one (a new routing id for the broker)
+    says READY again. Tasks keep running across a reconnect.
+
+    Each RESULT is kept (fling_unacked.c) until a RESULT_ACK covers it, so a
+    RESULT the broker did not make durable (it died, or the connection
+    broke) is sent again instead of the task running again.
 */
 #include "fling_log.h"
 #include "fling_worker_impl.h"
@@ -19,6 +25,7 @@
 #define READ_BURST   256 /* messages per callback, so timers still get a turn */
 
 static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 
 void fling_link_send (fling_worker_t *self, zmsg_t *msg)
 {
@@ -28,7 +35,8 @@ void fling_link_send (fling_worker_t *self, zmsg_t *msg)
     }
     /* The socket never blocks (sndtimeo 0): at the high-water mark the
        broker is not reading, and the message is dropped. A dropped RESULT
-       costs a lease timeout and a rerun, never a stuck event loop. */
+       is sent again (it is kept until acknowledged); a stuck event loop
+       would help nobody. */
     if (!self->sock || zmsg_send (&msg, self->sock)) {
         zmsg_destroy (&msg);
         self->stats.send_failures++;
@@ -40,22 +48,32 @@ void fling_link_send (fling_worker_t *self, zmsg_t *msg)
 
 void fling_link_send_results (fling_worker_t *self)
 {
-    if (!fling_results_count (self->results))
+    size_t count = fling_results_count (self->results);
+    if (!count)
         return;
-    if (fling_results_send (self->results, self->sock ? zsock_resolve (self->sock) : NULL)) {
-        self->stats.send_failures++;
-        fling_debug ("RESULT to broker failed: %s", zmq_strerror (errno));
+    uint64_t seq = ++self->result_seq;
+    self->stats.results_forgotten +=
+        fling_unacked_add (self->unacked, seq, (uint32_t)count, fling_results_data (self->results),
+                           fling_results_size (self->results));
+    /* Not registered (yet, or any more): kept, they go out after WELCOME. */
+    void *sock = self->registered && self->sock ? zsock_resolve (self->sock) : NULL;
+    if (fling_results_send (self->results, sock, seq)) {
+        if (sock) {
+            self->stats.send_failures++;
+            self->resend_pending = true;
+            fling_debug ("RESULT to broker failed: %s", zmq_strerror (errno));
+        }
         return;
     }
     self->last_send_ms = fling_clock_ms ();
 }
 
-/* SPEC.md §5.2: right after a READY, name every task still in our hands
-   (running, or waiting for a pool thread) so the broker can lease it back
-   to us instead of running it a second time elsewhere. Tasks already
-   reported TIMEOUT are not ours any more and are left out. Oldest first
-   (the list is newest first): the broker leases them back in this order
-   and counts the oldest as the running ones if we die (SPEC.md §6.4). */
+/* SPEC.md: after WELCOME, name every task still in our hands (running, or
+   waiting for a slot) so the broker can lease it back to us instead of
+   running it a second time elsewhere. Tasks already reported TIMEOUT are
+   not ours any more and are left out. Oldest first (the list is newest
+   first): the broker leases them back in this order and counts the oldest
+   as the running ones if we die. */
 static void s_send_holding (fling_worker_t *self)
 {
     uint8_t leases[FLING_BATCH_TASKS_MAX * FLING_LEASE_SIZE];
@@ -73,6 +91,30 @@ static void s_send_holding (fling_worker_t *self)
         fling_link_send (self, fling_msg_holding (count, leases, (size_t)count * FLING_LEASE_SIZE));
 }
 
+static int s_resend_one (uint64_t seq, uint32_t count, const uint8_t *body, size_t size, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    zmsg_t *msg = fling_msg_result (seq, count, body, size);
+    if (!msg || zmsg_send (&msg, self->sock)) {
+        zmsg_destroy (&msg);
+        self->stats.send_failures++;
+        self->resend_pending = true;
+        return -1; /* at the high-water mark: the rest at the next heartbeat */
+    }
+    self->stats.results_resent += count;
+    self->last_send_ms = fling_clock_ms ();
+    return 0;
+}
+
+/* Every RESULT not acknowledged, oldest first, on the current socket: the
+   broker applies those it still can and ignores the rest (SPEC.md). */
+static void s_resend_unacked (fling_worker_t *self)
+{
+    self->resend_pending = false;
+    if (self->sock && fling_unacked_messages (self->unacked))
+        fling_unacked_each (self->unacked, s_resend_one, self);
+}
+
 static void s_send_ready (fling_worker_t *self)
 {
     const char *names[FLING_NAMES_MAX];
@@ -87,13 +129,26 @@ static void s_send_ready (fling_worker_t *self)
     fling_link_send (self, fling_msg_ready (capacity, slots, (uint32_t)getpid (), self->name,
                                             self->handler_count, names, classes));
     self->announced_pool = slots[FLING_CLASS_POOL];
-    s_send_holding (self);
-    if (self->draining) {
-        /* A READY during a drain: take nothing new. */
-        uint32_t none[FLING_CLASS_COUNT] = {0, 0};
-        fling_link_send (self, fling_msg_capacity (none, NULL));
-    }
-    fling_link_send (self, fling_msg_ping ());
+}
+
+/* The heartbeat timer ticks once per interval we follow. */
+static int s_arm_heartbeat (fling_worker_t *self, unsigned interval_ms)
+{
+    if (self->heartbeat_timer != -1 && interval_ms == self->heartbeat_now_ms)
+        return 0;
+    if (self->heartbeat_timer != -1)
+        zloop_timer_end (self->loop, self->heartbeat_timer);
+    self->heartbeat_now_ms = interval_ms;
+    self->heartbeat_timer = zloop_timer (self->loop, interval_ms, 0, s_on_heartbeat, self);
+    return self->heartbeat_timer == -1 ? -1 : 0;
+}
+
+int fling_link_start (fling_worker_t *self)
+{
+    self->heartbeat_timer = -1;
+    if (s_arm_heartbeat (self, self->heartbeat_ms))
+        return -1;
+    return fling_link_connect (self);
 }
 
 int fling_link_connect (fling_worker_t *self)
@@ -157,31 +212,78 @@ static void s_reconnect (fling_worker_t *self, const char *why)
     }
 }
 
-static void s_on_pong (fling_worker_t *self)
+/* READY accepted. The broker's heartbeat interval bounds ours: a worker
+   that pinged less often than the broker expects would be declared dead
+   while alive (SPEC.md §4.6). */
+static void s_on_welcome (fling_worker_t *self, const fling_msg_t *msg)
 {
     self->failed_connects = 0;
-    if (self->registered)
-        return;
+    unsigned interval = self->heartbeat_ms;
+    if (msg->heartbeat_ms && msg->heartbeat_ms < interval)
+        interval = msg->heartbeat_ms;
+    if (s_arm_heartbeat (self, interval))
+        fling_error ("cannot re-arm the heartbeat timer: keeping %u ms", self->heartbeat_now_ms);
+    bool again = self->registered;
     self->registered = true;
-    if (self->ever_registered)
-        fling_info ("re-registered with broker at %s", self->endpoint);
-    else
-        fling_info ("registered with broker at %s", self->endpoint);
+    if (again) {
+        fling_debug ("WELCOME again: registration replaced");
+        return;
+    }
+    fling_info ("%s with broker at %s heartbeat_ms=%u broker_heartbeat_ms=%u "
+                "worker_timeout_ms=%u",
+                self->ever_registered ? "re-registered" : "registered", self->endpoint,
+                self->heartbeat_now_ms, (unsigned)msg->heartbeat_ms,
+                (unsigned)msg->worker_timeout_ms);
     self->ever_registered = true;
+    s_send_holding (self);
+    s_resend_unacked (self);
+    if (self->draining) {
+        /* Registered during a drain: take nothing new. */
+        uint32_t none[FLING_CLASS_COUNT] = {0, 0};
+        fling_link_send (self, fling_msg_capacity (none, NULL));
+    }
     if (self->on_registered)
         self->on_registered (self, self->on_registered_arg);
 }
 
+/* A READY refused for what it says (a name, a field, our key) is refused
+   again if sent again: stop, loudly, instead of re-registering in a loop.
+   A refusal for want of something at the broker is tried again later. */
+static void s_on_ready_refused (fling_worker_t *self, const fling_msg_t *msg)
+{
+    int text_size = (int)(msg->text_size > 300 ? 300 : msg->text_size);
+    if (msg->reason == FLING_REASON_UNAVAILABLE) {
+        fling_warn ("broker cannot register us now (%s %.*s): trying again", 
+                    fling_reason_name (msg->reason), text_size, msg->text);
+        self->reconnect_pending = true;
+        return;
+    }
+    fling_error ("broker refused our READY: %s %.*s; stopping", fling_reason_name (msg->reason),
+                 text_size, msg->text);
+    self->finished = true;
+    self->rc = -1;
+}
+
 static void s_on_error (fling_worker_t *self, const fling_msg_t *msg)
 {
+    /* BAD_VERSION comes in the FLP/1 layout, which cannot name READY: before
+       WELCOME it can only be the answer to our READY (an FLP/1 broker). */
+    if (msg->refused_cmd == FLING_CMD_READY ||
+        (msg->reason == FLING_REASON_BAD_VERSION && !self->registered)) {
+        s_on_ready_refused (self, msg);
+        return;
+    }
     if (msg->reason != FLING_REASON_UNKNOWN_PEER) {
-        fling_warn ("broker refused a message: %s %.*s", fling_reason_name (msg->reason),
+        fling_warn ("broker refused a %s: %s %.*s", fling_cmd_name (msg->refused_cmd),
+                    fling_reason_name (msg->reason),
                     (int)(msg->text_size > 200 ? 200 : msg->text_size), msg->text);
         return;
     }
+    if (!self->registered)
+        return; /* an answer to something sent before our READY: WELCOME follows */
     /* At most one new socket per heartbeat interval, so a broker that keeps
        refusing us cannot make us spin. */
-    if (fling_clock_ms () - self->last_connect_ms >= (int64_t)self->heartbeat_ms)
+    if (fling_clock_ms () - self->last_connect_ms >= (int64_t)self->heartbeat_now_ms)
         s_reconnect (self, "broker does not know us");
     else
         self->reconnect_pending = true;
@@ -212,7 +314,12 @@ static void s_handle (fling_worker_t *self, zmsg_t *msg)
     }
     switch (decoded.cmd) {
     case FLING_CMD_PONG:
-        s_on_pong (self);
+        break; /* a sign of life, as any message is */
+    case FLING_CMD_WELCOME:
+        s_on_welcome (self, &decoded);
+        break;
+    case FLING_CMD_RESULT_ACK:
+        fling_unacked_ack (self->unacked, decoded.batch_seq);
         break;
     case FLING_CMD_DISPATCH:
         s_on_dispatch (self, &decoded);
@@ -245,25 +352,39 @@ static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     return fling_worker_after_callback (self);
 }
 
+/* Why a silent broker is given up on. With CURVE, a wrong key looks
+   exactly like no broker at all (the handshake fails without a word). */
+static const char *s_silence_reason (const fling_worker_t *self)
+{
+    if (!self->curve_cert)
+        return self->registered ? "no answer for 3 heartbeats" : "no WELCOME";
+    return self->registered ? "no answer for 3 heartbeats; with CURVE, also check the broker's "
+                              "public key and that this worker's key is in its allowed directory"
+                            : "no WELCOME; with CURVE, check the broker's public key and that "
+                              "this worker's key is in its allowed directory";
+}
+
 /* Every interval: reconnect after a silence, else PING if either side has
-   been quiet for half an interval. PING on our silence alone (as SPEC.md
-   §6.1 puts it) is not enough: a worker that only sends RESULTs to a
-   broker with nothing to dispatch would hear nothing back and declare the
-   broker gone, so a quiet broker is pinged too. */
-int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+   been quiet for half an interval (registered only: before WELCOME there
+   is nothing to keep alive). PING on our silence alone is not enough: a
+   worker that only sends RESULTs to a broker with nothing to dispatch
+   would hear nothing back and declare the broker gone, so a quiet broker
+   is pinged too. */
+static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->in_callback = true;
     int64_t now = fling_clock_ms ();
-    int64_t interval = self->heartbeat_ms;
+    int64_t interval = self->heartbeat_now_ms;
     if (self->reconnect_pending)
-        s_reconnect (self, "broker does not know us");
+        s_reconnect (self, self->registered ? "broker does not know us" : "registering again");
     else if (now - self->last_recv_ms >= SILENT_BEATS * interval)
-        s_reconnect (self, self->curve_cert ? "no answer for 3 heartbeats; with CURVE, also check "
-                                              "the broker's public key and that this worker's "
-                                              "key is in its allowed directory"
-                                            : "no answer for 3 heartbeats");
-    else if (now - self->last_send_ms >= interval / 2 || now - self->last_recv_ms >= interval / 2)
-        fling_link_send (self, fling_msg_ping ());
+        s_reconnect (self, s_silence_reason (self));
+    else if (self->registered) {
+        if (self->resend_pending)
+            s_resend_unacked (self);
+        if (now - self->last_send_ms >= interval / 2 || now - self->last_recv_ms >= interval / 2)
+            fling_link_send (self, fling_msg_ping ());
+    }
     return fling_worker_after_callback (self);
 }

@@ -197,7 +197,17 @@ size_t fling_results_count (fling_results_t *self)
     return self->count;
 }
 
-int fling_results_send (fling_results_t *self, void *socket)
+const uint8_t *fling_results_data (fling_results_t *self)
+{
+    return self->data;
+}
+
+size_t fling_results_size (fling_results_t *self)
+{
+    return self->size;
+}
+
+int fling_results_send (fling_results_t *self, void *socket, uint64_t result_seq)
 {
     if (self->count == 0)
         return 0;
@@ -215,7 +225,7 @@ int fling_results_send (fling_results_t *self, void *socket)
     pthread_mutex_lock (&self->shelf->lock);
     self->shelf->lent++;
     pthread_mutex_unlock (&self->shelf->lock);
-    return fling_msg_send_result (socket, count, body, size, s_returned, self->shelf);
+    return fling_msg_send_result (socket, result_seq, count, body, size, s_returned, self->shelf);
 }
 
 size_t fling_results_lent (fling_results_t *self)

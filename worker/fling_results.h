@@ -1,6 +1,6 @@
 /*  fling_results.h - the worker's pending RESULT batch.
 
-    Outcomes are appended as result records (SPEC.md §4.2) and leave as one
+    Outcomes are appended as result records (SPEC.md §3.2) and leave as one
     RESULT message per turn of the event loop, or as soon as a batch holds
     FLING_BATCH_TASKS_MAX results: batching is what makes a worker fast.
 
@@ -33,11 +33,16 @@ int fling_results_add (fling_results_t *self, const fling_result_t *result);
 
 size_t fling_results_count (fling_results_t *self);
 
-/*  Sends every pending result as one RESULT on `socket` (a libzmq DEALER;
-    NULL: there is none) and empties the batch, sent or not. 0, or -1 with
-    errno when the message could not go (the results are then lost, as with
-    any RESULT the broker never gets: their leases run out). Never blocks. */
-int fling_results_send (fling_results_t *self, void *socket);
+/*  The pending results' records (fling_results_size bytes), for a copy
+    kept until the broker acknowledges them (fling_unacked.h). */
+const uint8_t *fling_results_data (fling_results_t *self);
+size_t fling_results_size (fling_results_t *self);
+
+/*  Sends every pending result as RESULT number `result_seq` on `socket` (a
+    libzmq DEALER; NULL: not now) and empties the batch, sent or not. 0, or
+    -1 with errno when the message could not go (ENOTCONN for NULL). Never
+    blocks. */
+int fling_results_send (fling_results_t *self, void *socket, uint64_t result_seq);
 
 /*  Buffers lent to libzmq and not yet back, and spare ones held (tests). */
 size_t fling_results_lent (fling_results_t *self);

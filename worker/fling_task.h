@@ -38,6 +38,7 @@ struct _fling_task_t {
     const char *payload;
     size_t payload_size;
     int64_t started_ms;  /* when it arrived, then when it was handed to its handler */
+    uint64_t run_us;     /* blocking: its handler's run time, set on its pool thread */
     uint32_t timeout_ms; /* from the record; 0 = no deadline */
     /* Waiting in the backlog: arrival + timeout_ms, the latest it may
        start (past it, it is handed back unrun). Started: started_ms +

@@ -5,9 +5,10 @@
     fling_overrun.c.
 
     Stop: CAPACITY(0, 0) so the broker sends nothing more; tasks not started
-    go back as RELEASED; the tasks running finish (up to drain_timeout_ms);
-    then BYE, and fling_worker_run returns. Tasks already reported TIMEOUT
-    are not waited for.
+    go back as RELEASED; the tasks running finish and the broker
+    acknowledges every RESULT (up to drain_timeout_ms); then BYE, and
+    fling_worker_run returns. Tasks already reported TIMEOUT are not waited
+    for.
 */
 #include "fling_log.h"
 #include "fling_worker_impl.h"
@@ -26,6 +27,9 @@
 #define DEFAULT_HEARTBEAT_MS     1000
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define CLOSE_LINGER_MS          2000 /* time for the last RESULT and BYE to leave */
+/* RESULTs kept until the broker acknowledges them (fling_unacked.h):
+   160,000 results without error text; mapped as the ring is first used. */
+#define UNACKED_BYTES (4u << 20)
 #define STUCK_TASKS_LOGGED       10
 /* Freed task blocks kept for the next DISPATCH: 4 MB is ~10,000 tasks of
    a 100-byte payload, what a busy async worker frees in a few ms. */
@@ -124,12 +128,14 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     self->handlers = zhashx_new ();
     self->loop = zloop_new ();
     self->results = fling_results_new ();
+    self->unacked = fling_unacked_new (UNACKED_BYTES);
+    self->heartbeat_timer = -1;
     self->deadlines = fling_deadlines_new ();
     self->task_blocks = fling_blockpool_new (TASK_BLOCKS_BYTES);
     self->loop_blocks = fling_blockpool_new_slabs (LOOP_SLAB_BYTES);
     self->deadline_timer = -1;
     if (self->stop_fd < 0 || !self->endpoint || !self->name || !self->handlers || !self->loop ||
-        !self->results || !self->deadlines || !self->task_blocks || !self->loop_blocks) {
+        !self->results || !self->unacked || !self->deadlines || !self->task_blocks || !self->loop_blocks) {
         fling_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -141,6 +147,8 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     }
     /* Without this, zloop quits when czmq sees SIGINT/SIGTERM. */
     zloop_set_nonstop (self->loop, true);
+    FLING_HISTOGRAM_INIT (&self->run_time[FLING_CLASS_LOOP], fling_histogram_run_bounds_us);
+    FLING_HISTOGRAM_INIT (&self->run_time[FLING_CLASS_POOL], fling_histogram_run_bounds_us);
     return self;
 }
 
@@ -169,6 +177,7 @@ void fling_worker_destroy (fling_worker_t **self_p)
         free (self->handler_list[i]);
     zhashx_destroy (&self->handlers);
     fling_results_destroy (&self->results);
+    fling_unacked_destroy (&self->unacked);
     fling_blockpool_destroy (&self->task_blocks); /* after every task went back to it */
     fling_blockpool_destroy (&self->loop_blocks);
     if (self->stop_fd >= 0)
@@ -266,12 +275,28 @@ void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn
     self->on_registered_arg = arg;
 }
 
+void fling_worker_metrics (fling_worker_t *self, fling_worker_metrics_t *metrics)
+{
+    uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
+    fling_worker_capacity (self, capacity, slots);
+    metrics->registered = self->registered;
+    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
+        fling_worker_class_metrics_t *m = &metrics->classes[cls];
+        m->capacity = capacity[cls];
+        m->slots = slots[cls];
+        m->inflight = self->running_count[cls];
+        m->waiting = self->backlog[cls].count;
+        m->run_time = self->run_time[cls];
+    }
+}
+
 void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)
 {
     *stats = self->stats;
     stats->running = self->running_count[FLING_CLASS_POOL] + self->running_count[FLING_CLASS_LOOP];
     stats->waiting = self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     stats->stuck_threads = self->pool ? fling_pool_stuck (self->pool) : 0;
+    stats->results_unacked = fling_unacked_results (self->unacked);
 }
 
 /* ---- drain ----------------------------------------------------------------- */
@@ -297,12 +322,18 @@ static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
     fling_worker_t *self = (fling_worker_t *)arg;
     if (self->finished)
         return -1;
-    s_log_stuck (self);
     fling_worker_flush (self);
+    self->rc = 0;
+    if (fling_worker_running (self)) {
+        s_log_stuck (self);
+        self->rc = -1;
+    } else
+        fling_warn ("drain timeout after %u ms: the broker has not acknowledged %zu results"
+                    " (they may run again)",
+                    self->drain_timeout_ms, fling_unacked_results (self->unacked));
     /* The broker requeues what we still hold when it sees BYE. */
     fling_link_send (self, fling_msg_bye ());
     self->finished = true;
-    self->rc = -1;
     return -1;
 }
 
@@ -315,8 +346,10 @@ static void s_start_drain (fling_worker_t *self)
                     self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     fling_info ("draining: %zu tasks running, %zu not started (released), timeout %u ms",
                 fling_worker_running (self) - queued, queued, self->drain_timeout_ms);
+    /* Not registered yet: the WELCOME says it (fling_link.c). */
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
-    fling_link_send (self, fling_msg_capacity (none, NULL));
+    if (self->registered)
+        fling_link_send (self, fling_msg_capacity (none, NULL));
     fling_task_t *task;
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
         fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
@@ -398,10 +431,9 @@ static int s_setup (fling_worker_t *self)
     if (fling_overrun_setup (self))
         return -1;
     zmq_pollitem_t stop_item = {NULL, self->stop_fd, ZMQ_POLLIN, 0};
-    if (zloop_poller (self->loop, &stop_item, s_on_stop, self) ||
-        zloop_timer (self->loop, self->heartbeat_ms, 0, fling_link_on_heartbeat, self) == -1)
+    if (zloop_poller (self->loop, &stop_item, s_on_stop, self))
         return -1;
-    return fling_link_connect (self);
+    return fling_link_start (self);
 }
 
 /* zloop_start returns 0 when a signal interrupted its poll (the program's

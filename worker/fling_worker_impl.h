@@ -19,11 +19,13 @@
 #include "fling_backlog.h"
 #include "fling_blockpool.h"
 #include "fling_deadlines.h"
+#include "fling_histogram.h"
 #include "fling_pool.h"
 #include "fling_proto.h"
 #include "fling_results.h"
 #include "fling_curve.h"
 #include "fling_task.h"
+#include "fling_unacked.h"
 #include "fling_worker.h"
 #include "fling_worker_host.h"
 
@@ -45,7 +47,7 @@ struct _fling_worker_t {
     unsigned pool_size;
     unsigned async_limit;
     unsigned prefetch; /* tasks held per slot beyond those running */
-    unsigned heartbeat_ms;
+    unsigned heartbeat_ms; /* ours; the one followed is heartbeat_now_ms */
     unsigned drain_timeout_ms;
     zhashx_t *handlers;            /* name -> fling_handler_t */
     fling_handler_t *last_handler; /* the last one a task asked for */
@@ -60,6 +62,8 @@ struct _fling_worker_t {
     fling_pool_t *pool;
     int stop_fd;                    /* eventfd: fling_worker_request_stop writes it */
     fling_results_t *results;       /* outcomes waiting for the next RESULT */
+    fling_unacked_t *unacked;       /* RESULTs sent, not acknowledged yet */
+    uint64_t result_seq;            /* of the last RESULT made */
     fling_blockpool_t *task_blocks; /* freed blocking-task blocks (fling_task.c), loop thread only */
     fling_blockpool_t *loop_blocks; /* async tasks' slabs (fling_task.c), loop thread only */
     fling_alarm_t *alarm;           /* wakes the loop when refill marks are due; async workers */
@@ -90,9 +94,12 @@ struct _fling_worker_t {
 
     /* broker link (fling_link.c) */
     zsock_t *sock;
-    bool registered; /* PONG seen since the last READY */
+    bool registered; /* WELCOME seen since the last READY */
     bool ever_registered;
     bool reconnect_pending; /* reconnect at the next heartbeat */
+    bool resend_pending;    /* a RESULT could not be sent: send the unacked again */
+    unsigned heartbeat_now_ms; /* ours, or the broker's (WELCOME) if shorter */
+    int heartbeat_timer;       /* zloop timer id, -1 when none */
     int64_t last_recv_ms;
     int64_t last_send_ms;
     int64_t last_connect_ms;
@@ -106,15 +113,21 @@ struct _fling_worker_t {
     uint64_t warn_suppressed;
 
     fling_worker_stats_t stats;
+    /* Run times per class (fling_worker_metrics): every blocking task,
+       timed on its pool thread; one async task in REFILL_SAMPLE_EVERY,
+       from its start to fling_task_complete, in whole ms (a clock read per
+       async task costs an async worker 5%). */
+    fling_histogram_t run_time[FLING_CLASS_COUNT];
 };
 
 /*  fling_link.c */
+/*  Arms the heartbeat timer (fling_worker_run) and opens the socket. */
+int fling_link_start (fling_worker_t *self);
 int fling_link_connect (fling_worker_t *self);
 void fling_link_close (fling_worker_t *self, int linger_ms);
 void fling_link_send (fling_worker_t *self, zmsg_t *msg);
 /*  Sends the pending results as one RESULT (fling_results_send). */
 void fling_link_send_results (fling_worker_t *self);
-int fling_link_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
 
 /*  fling_flight.c: the tasks in our hands, for the other files */
 void fling_worker_accept (fling_worker_t *self, const fling_record_t *record);

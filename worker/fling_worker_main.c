@@ -7,11 +7,13 @@
     Configuration: flags, else environment variables, else defaults; all of
     it in one struct, parsed once at start (see --help).
 */
+#include "fling_http.h"
 #include "fling_log.h"
 #include "fling_options.h"
 #include "fling_proto.h"
 #include "fling_worker.h"
 #include "fling_worker_host.h"
+#include "fling_worker_http.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -34,11 +36,14 @@ typedef struct {
     const char *modules[MODULES_MAX]; /* "PATH[:ARGS]" */
     size_t module_count;
     int ready_fd;      /* -1: none */
+    char http_addr[FLING_HTTP_ADDRESS_MAX]; /* "" = no HTTP port */
     char *env_modules; /* FLING_MODULES, split in place */
 } config_t;
 
 static int s_parse_modules (void *config, const char *value, bool from_env, char *why,
                             size_t why_size);
+static int s_parse_http_addr (void *config, const char *value, bool from_env, char *why,
+                              size_t why_size);
 
 #define FIELD(name) offsetof (config_t, name)
 
@@ -76,7 +81,11 @@ static const fling_option_t s_options[] = {
      "(env: comma-separated)",
      ""},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
-     "write \"ready\\n\" to this open fd once registered with the broker", ""},
+     "write \"ready\\n\" (\"ready http=ADDR\\n\" with an HTTP port) to this open fd\n"
+     "once registered with the broker",
+     ""},
+    {"--http-addr", "FLING_WORKER_HTTP_ADDR", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_http_addr,
+     "HOST:PORT", "HTTP port for /metrics (Prometheus); port 0 = any free port", "none"},
 };
 
 #if defined(__SANITIZE_THREAD__)
@@ -91,6 +100,7 @@ const char *__tsan_default_suppressions (void)
 #endif
 
 static fling_worker_t *s_worker;
+static fling_worker_http_t *s_http;
 
 static void s_on_signal (int signum)
 {
@@ -122,6 +132,13 @@ static int s_add_module (config_t *config, const char *spec, char *why, size_t w
     }
     config->modules[config->module_count++] = spec;
     return 0;
+}
+
+static int s_parse_http_addr (void *arg, const char *value, bool from_env, char *why,
+                              size_t why_size)
+{
+    config_t *config = arg;
+    return fling_http_option (config->http_addr, sizeof config->http_addr, value, why, why_size);
 }
 
 /* One module per flag; FLING_MODULES holds a comma-separated list. */
@@ -233,7 +250,10 @@ static void s_on_registered (fling_worker_t *worker, void *arg)
     int *fd = (int *)arg;
     if (*fd < 0)
         return;
-    ssize_t rc = write (*fd, "ready\n", 6);
+    char line[FLING_HTTP_ADDRESS_MAX + 16];
+    int size = snprintf (line, sizeof line, "ready%s%s\n", s_http ? " http=" : "",
+                         s_http ? fling_worker_http_address (s_http) : "");
+    ssize_t rc = write (*fd, line, (size_t)size);
     (void)rc;
     close (*fd);
     *fd = -1;
@@ -276,6 +296,15 @@ static int s_run (config_t *config)
     for (size_t i = 0; i < config->module_count && rc == 0; i++)
         rc = s_load_module (s_worker, config->modules[i]);
     fling_worker_on_registered (s_worker, s_on_registered, &config->ready_fd);
+    if (rc == 0 && config->http_addr[0]) {
+        char error[256];
+        s_http = fling_worker_http_new (s_worker, config->http_addr, error, sizeof error);
+        if (!s_http) {
+            fling_error ("cannot start the HTTP port (--http-addr): %s", error);
+            rc = -1;
+        } else
+            fling_info ("http port listening http=%s", fling_worker_http_address (s_http));
+    }
     if (rc == 0 && s_install_signals ()) {
         fling_error ("cannot install signal handlers: %s", strerror (errno));
         rc = -1;
@@ -288,6 +317,7 @@ static int s_run (config_t *config)
         fling_error ("exiting with %llu tasks still running at the drain timeout; the broker "
                      "requeues them",
                      (unsigned long long)stats.running);
+    fling_worker_http_destroy (&s_http);
     fling_worker_destroy (&s_worker);
     return rc == 0 ? 0 : 1;
 }

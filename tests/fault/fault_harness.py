@@ -1,4 +1,4 @@
-"""Fault-injection harness for fling (RELIABILITY.md §6.1), built on the
+"""Fault-injection harness for fling (the rules and the catalogue: docs/faults.md), built on the
 multi-process harness (tests/harness/fling_harness.py).
 
 Adds to Cluster: broker restarts on the same ports and store directory, the
@@ -219,6 +219,9 @@ class FaultCluster(Cluster):
         if "--store" not in args and "--store-dir" not in args and self.supports("fling-broker", "--store-dir"):
             # the default store is on disk, in ./fling-store: keep it in this test's directory
             args += ["--store-dir", self.path("store")]
+        if not any(str(a).startswith("--http-addr") for a in args) and \
+                self.supports("fling-broker", "--http-addr"):
+            args += ["--http-addr", "127.0.0.1:0"]  # never the default port: tests run side by side
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
                 "--worker-endpoint", we] + args
         full_env = dict(env or {})

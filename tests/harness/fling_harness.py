@@ -106,6 +106,7 @@ class Cluster:
         self.keep = keep
         self.producer_endpoint = None
         self.worker_endpoint = None
+        self.http_addr = None  # the broker's HTTP port (host:port), from its ready line
         self.worker_ledgers = []
         self.producer_ledgers = []
         self.failed = False
@@ -226,15 +227,23 @@ class Cluster:
         if self.curve:
             curve_args = ["--curve-key", self.key_path("broker", "secret"),
                           "--curve-allowed", self.allowed_dir]
+        # The HTTP port on any free port, never the default: tests run side by side.
+        http_args = [] if any(str(a).startswith("--http-addr") for a in args) else \
+            ["--http-addr", "127.0.0.1:0"]
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
-                "--worker-endpoint", we] + store_args + curve_args + list(args)
+                "--worker-endpoint", we] + store_args + curve_args + http_args + list(args)
         proc, line = self._spawn(name, argv, ready_timeout=20)
         fields = dict(part.split("=", 1) for part in line.split()[1:])
         self.producer_endpoint = fields["producer"]
         self.worker_endpoint = fields["worker"]
+        self.http_addr = fields.get("http")
         return proc
 
-    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None, key="worker"):
+    def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None, http=False,
+                     key="worker"):
+        """Starts fling-worker with the test handlers. http=True: with an HTTP
+        port on a free port, its address in proc.http_addr (needs wait).
+        key: the key name it uses when the cluster has CURVE on."""
         name = name or "worker%d" % (len(self.worker_ledgers) + 1)
         ledger = ledger or self.path("%s.ledger" % name)
         if ledger not in self.worker_ledgers:
@@ -242,11 +251,15 @@ class Cluster:
         module = "%s:%s" % (handlers or self.handlers, ledger)
         argv = [os.path.join(self.bin_dir, "fling-worker"), "--endpoint", self.worker_endpoint,
                 "--name", name, "--module", module] + self.curve_args(key) + list(args)
-        proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None)
+        if http:
+            argv += ["--http-addr", "127.0.0.1:0"]
+        proc, line = self._spawn(name, argv, ready_timeout=20 if wait else None)
+        fields = dict(part.split("=", 1) for part in (line or "").split()[1:])
+        proc.http_addr = fields.get("http")
         return proc
 
     def start_py_worker(self, *args, name=None, ledger=None, wait=True, app="py_handlers:app",
-                        app_dir=None, env=None):
+                        app_dir=None, env=None, key="worker"):
         """Starts a Python worker (fling-py-worker, from the python running this
         harness) on the app MODULE:ATTR; its ledger path is in $FLING_TEST_LEDGER
         (tests/python/py_handlers.py writes the test handlers' lines there)."""
@@ -257,7 +270,7 @@ class Cluster:
         app_dir = app_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                           "python")
         argv = [sys.executable, "-m", "fling.worker", app, "--app-dir", app_dir, "--endpoint",
-                self.worker_endpoint, "--name", name] + list(args)
+                self.worker_endpoint, "--name", name] + self.curve_args(key) + list(args)
         full_env = {"FLING_TEST_LEDGER": ledger}
         full_env.update(env or {})
         proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None, env=full_env)

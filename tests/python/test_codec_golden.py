@@ -1,9 +1,10 @@
 """One truth for the wire: the Python codec (fling.protocol) and validation
 (fling.validate) against the C codec and the C producer's checks.
 
-C -> Python: golden/flp1.jsonl holds what tests/python/fling_golden.c writes
-(every message kind built by the C encoders, hand-made bad messages with the
-C decoder's reason, task ids). The C program must still write exactly that
+C -> Python: golden/flp.jsonl holds what tests/python/fling_golden.c writes
+(every command built by the C encoders in FLP/1.1, and in FLP/1 where its
+frames differ; hand-made messages with the C decoder's reason, or its
+record-by-record verdict for a SUBMIT; task ids). The C program must still write exactly that
 file, and Python must decode each vector as C does, re-encode the good ones
 to the same bytes, and refuse the bad ones for the same reason.
 
@@ -13,7 +14,7 @@ Python's. Names and payloads (hand-made edge cases and generated ones) go to
 `fling_golden validate`; C's errno must equal the code of Python's verdict.
 
 To refresh the file after a deliberate wire change (a new FLP revision):
-    build/bin/fling_golden write > tests/python/golden/flp1.jsonl
+    build/bin/fling_golden write > tests/python/golden/flp.jsonl
 """
 import json
 import os
@@ -25,7 +26,7 @@ import pytest
 from fling import errors, protocol as p, validate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GOLDEN_FILE = os.path.join(HERE, "golden", "flp1.jsonl")
+GOLDEN_FILE = os.path.join(HERE, "golden", "flp.jsonl")
 GOLDEN_BIN = os.environ.get("FLING_GOLDEN") or os.path.join(HERE, "..", "..", "build", "bin",
                                                              "fling_golden")
 
@@ -61,22 +62,32 @@ def classes(values):
     return {"loop": values[p.LOOP], "pool": values[p.POOL]}
 
 
+def record_json(r):
+    return {"id": r.id.hex(), "attempt": r.attempt, "max_attempts": r.max_attempts,
+            "timeout_ms": r.timeout_ms, "backoff_ms": r.backoff_ms, "name": r.name,
+            "payload": r.payload.hex()}
+
+
 def render(msg):
     out = {"cmd": msg.cmd, "version": msg.version}
-    if msg.cmd in (p.SUBMIT, p.DISPATCH):
-        if msg.cmd == p.SUBMIT:
-            out["batch_seq"] = str(msg.batch_seq)
-        out["count"] = msg.count
-        out["records"] = [{"id": r.id.hex(), "attempt": r.attempt, "max_attempts": r.max_attempts,
-                           "timeout_ms": r.timeout_ms, "backoff_ms": r.backoff_ms, "name": r.name,
-                           "payload": r.payload.hex()} for r in msg.records]
+    if msg.cmd == p.SUBMIT:
+        sound = iter(msg.records)
+        out.update(batch_seq=str(msg.batch_seq), count=msg.count,
+                   records=[record_json(next(sound)) if status == p.OK else {"status": status}
+                            for status in msg.statuses])
+    elif msg.cmd == p.DISPATCH:
+        out.update(count=msg.count, records=[record_json(r) for r in msg.records])
     elif msg.cmd == p.ACK:
         out.update(batch_seq=str(msg.batch_seq), count=msg.count, statuses=msg.statuses.hex())
     elif msg.cmd == p.RESULT:
-        out["count"] = msg.count
+        out.update(result_seq=str(msg.result_seq), count=msg.count)
         out["results"] = [{"id": r.id.hex(), "attempt": r.attempt, "outcome": r.outcome,
                            "retry_delay_ms": r.retry_delay_ms, "error": r.error.hex()}
                           for r in msg.results]
+    elif msg.cmd == p.RESULT_ACK:
+        out["result_seq"] = str(msg.result_seq)
+    elif msg.cmd == p.WELCOME:
+        out.update(heartbeat_ms=msg.heartbeat_ms, worker_timeout_ms=msg.worker_timeout_ms)
     elif msg.cmd == p.HOLDING:
         out["count"] = msg.count
         out["leases"] = [{"id": i.hex(), "attempt": a} for i, a in msg.leases]
@@ -87,7 +98,8 @@ def render(msg):
     elif msg.cmd == p.CAPACITY:
         out.update(capacity=classes(msg.capacity), slots=classes(msg.slots))
     elif msg.cmd == p.ERROR:
-        out.update(reason=msg.reason, text=msg.text.hex())
+        out.update(reason=msg.reason, refused_cmd=msg.refused_cmd, batch_seq=str(msg.batch_seq),
+                   text=msg.text.hex())
     elif msg.cmd in (p.ADMIN, p.ADMIN_REPLY):
         out["text"] = msg.text.hex()
     return out
@@ -102,10 +114,26 @@ def verdict(frames):
 
 
 def reencode(m):
-    """The frames Python's encoders build from a rendered message."""
+    """The frames Python's encoders build from a rendered message (FLP/1.1; for
+    an FLP/1 vector, its header's version byte set to 1), or None where the
+    rendering cannot be re-encoded (a SUBMIT record refused on its own, an
+    FLP/1 RESULT: this package never sends either)."""
+    if m["version"] == 1 and m["cmd"] == p.ERROR:
+        return p.error(m["reason"], text=bytes.fromhex(m["text"]), version=1)
+    if m["version"] == 1 and m["cmd"] == p.RESULT:
+        return None
+    frames = encode_v2(m)
+    if frames is not None and m["version"] == 1:
+        frames[0] = frames[0][:2] + b"\x01" + frames[0][3:]
+    return frames
+
+
+def encode_v2(m):
     cmd = m["cmd"]
     pair = lambda d: (d["loop"], d["pool"])  # noqa: E731
     if cmd in (p.SUBMIT, p.DISPATCH):
+        if any("status" in r for r in m["records"]):
+            return None
         body = b"".join(p.encode_record(bytes.fromhex(r["id"]), r["attempt"], r["max_attempts"],
                                         r["timeout_ms"], r["backoff_ms"], r["name"].encode(),
                                         bytes.fromhex(r["payload"])) for r in m["records"])
@@ -115,9 +143,13 @@ def reencode(m):
     if cmd == p.ACK:
         return p.ack(int(m["batch_seq"]), bytes.fromhex(m["statuses"]))
     if cmd == p.RESULT:
-        return p.result(m["count"], b"".join(
+        return p.result(int(m["result_seq"]), m["count"], b"".join(
             p.encode_result(bytes.fromhex(r["id"]), r["attempt"], r["outcome"],
                             r["retry_delay_ms"], bytes.fromhex(r["error"])) for r in m["results"]))
+    if cmd == p.RESULT_ACK:
+        return p.result_ack(int(m["result_seq"]))
+    if cmd == p.WELCOME:
+        return p.welcome(m["heartbeat_ms"], m["worker_timeout_ms"])
     if cmd == p.HOLDING:
         return p.holding(m["count"], b"".join(p.encode_lease(bytes.fromhex(x["id"]), x["attempt"])
                                               for x in m["leases"]))
@@ -128,7 +160,7 @@ def reencode(m):
     if cmd == p.CAPACITY:
         return p.capacity(pair(m["capacity"]), pair(m["slots"]))
     if cmd == p.ERROR:
-        return p.error(m["reason"], bytes.fromhex(m["text"]))
+        return p.error(m["reason"], m["refused_cmd"], int(m["batch_seq"]), bytes.fromhex(m["text"]))
     if cmd in (p.ADMIN, p.ADMIN_REPLY):
         return (p.admin if cmd == p.ADMIN else p.admin_reply)(bytes.fromhex(m["text"]))
     return {p.PING: p.ping, p.PONG: p.pong, p.BYE: p.bye}[cmd]()
@@ -156,13 +188,19 @@ def test_every_message_kind_and_refusal_is_covered():
     reasons = {v["reason"] for v in vectors("bad")}
     assert {p.BAD_TASK, p.TOO_LARGE, p.BAD_SIGNATURE, p.BAD_VERSION, p.BAD_COMMAND, p.MALFORMED,
             p.BAD_FIELD} <= reasons
+    statuses = {r.get("status") for v in vectors("good") if v["msg"]["cmd"] == p.SUBMIT
+                for r in v["msg"]["records"]}
+    assert {p.BAD_TASK, p.TOO_LARGE} <= statuses, "SUBMIT records refused on their own"
+    versions = {v["msg"]["version"] for v in vectors("good")}
+    assert versions == {1, 2}
 
 
 @pytest.mark.parametrize("vector", vectors("good"), ids=lambda v: v["name"])
 def test_good_vector_decodes_and_reencodes(vector):
     frames = [bytes.fromhex(f) for f in vector["frames"]]
     assert render(p.decode(frames)) == vector["msg"]
-    assert reencode(vector["msg"]) == frames
+    again = reencode(vector["msg"])
+    assert again is None or again == frames
 
 
 @pytest.mark.parametrize("vector", vectors("bad"), ids=lambda v: v["name"])
@@ -201,8 +239,10 @@ def python_messages(rng):
     ident = lambda: rng.randbytes(16)  # noqa: E731
     names = [b"a", b"email.welcome", b"x" * 127, b"A-Z_a:z.0-9"]
     msgs = [p.ping(), p.pong(), p.bye(), p.admin(b'{"op":"stats"}'), p.admin_reply(b"{}"),
-            p.error(p.UNKNOWN_PEER, b"send READY"), p.capacity((0, 0)),
-            p.capacity((2000, 16), (1000, 8))]
+            p.error(p.UNKNOWN_PEER, p.RESULT, 7, b"send READY"),
+            p.error(p.BAD_VERSION, text=b"1 and 2", version=1), p.capacity((0, 0)),
+            p.capacity((2000, 16), (1000, 8)), p.welcome(1000, 3000),
+            p.result_ack((1 << 64) - 1)]
     for _ in range(40):
         n = rng.randint(1, 5)
         records = b"".join(p.encode_record(ident(), rng.randrange(1 << 16), rng.randrange(1 << 16),
@@ -213,10 +253,11 @@ def python_messages(rng):
         msgs.append(p.dispatch(n, records))
         msgs.append(p.ack(rng.randrange(1 << 64), bytes(rng.choice((0, 1, 2, 3, 4, 5, 6))
                                                         for _ in range(n))))
-        msgs.append(p.result(n, b"".join(p.encode_result(ident(), rng.randrange(1 << 16),
-                                                         rng.randrange(5), rng.randrange(1 << 32),
-                                                         rng.randbytes(rng.choice((0, 3, 1024))))
-                                         for _ in range(n))))
+        results = b"".join(p.encode_result(ident(), rng.randrange(1 << 16), rng.randrange(5),
+                                           rng.randrange(1 << 32),
+                                           rng.randbytes(rng.choice((0, 3, 1024))))
+                           for _ in range(n))
+        msgs.append(p.result(rng.randrange(1 << 64), n, results))
         msgs.append(p.holding(n, b"".join(p.encode_lease(ident(), rng.randrange(1 << 16))
                                           for _ in range(n))))
         msgs.append(p.ready((rng.randrange(1 << 32), 8), (5, 8), rng.randrange(1 << 32),
@@ -281,8 +322,7 @@ def test_c_and_python_agree_on_mutated_messages():
 
 
 def test_message_above_8_mib_is_too_large_on_both_sides():
-    frames = [p.ping()[0] + b"", b"\0" * (p.MSG_BYTES_MAX - 3)]
-    frames = [bytes.fromhex("464c0103"), b"\0" * (p.MSG_BYTES_MAX - 3)]
+    frames = [bytes.fromhex("464c0203"), b"\0" * (p.MSG_BYTES_MAX - 3)]
     assert verdict(frames) == {"reason": p.TOO_LARGE}
     assert json.loads(c_tool("decode", [frames_line(frames)])[0]) == {"reason": p.TOO_LARGE}
     frames[1] = frames[1][:-1]  # exactly 8 MiB: the frame count is what is wrong

@@ -234,3 +234,20 @@ def test_a_forked_child_cannot_send_into_the_void(cluster):
     assert os.WEXITSTATUS(status) == 0, "the child's send should raise Closed"
     producer.send("test.noop", {})
     producer.close(linger=0)
+
+
+def test_flush_inside_a_coroutine_does_not_wait_for_the_deferred_wake(cluster):
+    """On an event loop send() wakes the I/O thread at the end of the loop's
+    turn; a (blocking) flush() in the same turn must not wait for that turn."""
+    cluster.start_broker()
+
+    async def main():
+        with fling.Producer(cluster.producer_endpoint, heartbeat_ms=5000) as producer:
+            await asyncio.sleep(0.3)  # connected and idle: its poll sleeps 5 s
+            producer.send("test.noop", {})
+            started = time.monotonic()
+            producer.flush(10)
+            return time.monotonic() - started, producer.stats().accepted
+
+    seconds, accepted = asyncio.run(main())
+    assert accepted == 1 and seconds < 2, "flush took %.2f s" % seconds

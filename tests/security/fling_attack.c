@@ -31,6 +31,9 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 
+/* RESULT sequence numbers (FLP/1.1), one series per process. */
+static uint64_t result_seq;
+
 static uint64_t random_u64 (void)
 {
     uint64_t value = 0;
@@ -202,7 +205,7 @@ static uint64_t take_all (zsock_t *sock, const fling_msg_t *dispatch)
         fling_result_t result = {.id = record.id, .attempt = record.attempt};
         at += fling_result_write (results + at, &result);
     }
-    zmsg_t *msg = results ? fling_msg_result (dispatch->count, results, at) : NULL;
+    zmsg_t *msg = results ? fling_msg_result (++result_seq, dispatch->count, results, at) : NULL;
     free (results);
     if (msg && zmsg_send (&msg, sock) == 0)
         return dispatch->count;
@@ -357,7 +360,7 @@ static int do_forge (const attack_t *a)
             }
         }
         zmsg_t *holding = fling_msg_holding (n, leases, ls);
-        zmsg_t *result = fling_msg_result (n, results, rs);
+        zmsg_t *result = fling_msg_result (++result_seq, n, results, rs);
         zmsg_send (&holding, sock);
         zmsg_send (&result, sock);
         zmsg_destroy (&holding);

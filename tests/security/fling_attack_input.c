@@ -111,8 +111,8 @@ static size_t producer_cases (case_t *cases, uint64_t prefix)
     CASE ("header of 5 bytes", "none", bytes ("FL\x01\x01\x00", 5));
     CASE ("bad version", "BAD_VERSION", bytes ("FL\x09\x03", 4));
     CASE ("unknown command", "BAD_COMMAND", bytes ("FL\x01\x63", 4));
-    CASE ("SUBMIT without body", "MALFORMED", header (FLING_CMD_SUBMIT), submit_fields (1, 1));
-    CASE ("SUBMIT with an extra frame", "MALFORMED", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
+    CASE ("SUBMIT without body", "ACK:MALFORMED", header (FLING_CMD_SUBMIT), submit_fields (1, 1));
+    CASE ("SUBMIT with an extra frame", "ACK:MALFORMED", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
           one_record (prefix, 1, "test.noop", 2), bytes ("x", 1));
     CASE ("17 frames", "MALFORMED", header (FLING_CMD_PING), bytes ("", 0), bytes ("", 0),
           bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0),
@@ -122,11 +122,11 @@ static size_t producer_cases (case_t *cases, uint64_t prefix)
           one_record (prefix, 1, "test.noop", 2));
     CASE ("SUBMIT count 0", "BAD_FIELD", header (FLING_CMD_SUBMIT), submit_fields (1, 0),
           bytes ("", 0));
-    CASE ("SUBMIT count above the records", "MALFORMED", header (FLING_CMD_SUBMIT),
+    CASE ("SUBMIT count above the records", "ACK:MALFORMED", header (FLING_CMD_SUBMIT),
           submit_fields (1, 2), one_record (prefix, 1, "test.noop", 2));
-    CASE ("task name with a space", "BAD_TASK", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
+    CASE ("task name with a space", "ACK:BAD_TASK", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
           one_record (prefix, 2, "bad name", 2));
-    CASE ("payload above 1 MiB", "TOO_LARGE", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
+    CASE ("payload above 1 MiB", "ACK:TOO_LARGE", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
           one_record (prefix, 3, "test.noop", FLING_PAYLOAD_MAX + 1));
     CASE ("READY on the producer endpoint", "BAD_STATE", header (FLING_CMD_READY),
           bytes ("\0\0\0\1\0\0\0\1\0\0\0\1\0\1\0\0\0\1\0\0\0\1", 22), bytes ("w", 1),
@@ -181,7 +181,7 @@ static size_t worker_cases (case_t *cases, uint64_t prefix)
 static size_t wrong_role_cases (case_t *cases, uint64_t prefix)
 {
     size_t n = 0;
-    CASE ("SUBMIT with a worker key", "FORBIDDEN", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
+    CASE ("SUBMIT with a worker key", "ACK:FORBIDDEN", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
           one_record (prefix, 1, "test.noop", 2));
     CASE ("ADMIN with a worker key", "FORBIDDEN", header (FLING_CMD_ADMIN),
           bytes ("{\"op\":\"dead_purge\",\"all\":true}", 31));
@@ -304,6 +304,15 @@ int attack_bad_input (const attack_t *a)
         uint32_t capacity[FLING_CLASS_COUNT] = {1, 1};
         zmsg_t *ready = fling_msg_ready (capacity, NULL, 1, "badinput", 1, names, classes);
         zmsg_send (&ready, sock);
+        /* FLP/1.1: READY is answered WELCOME; the battery starts after it. */
+        for (int i = 0; i < 10; i++) {
+            fling_msg_t in;
+            zmsg_t *answer = attack_recv (sock, ANSWER_MS, &in);
+            bool welcome = answer && in.cmd == FLING_CMD_WELCOME;
+            zmsg_destroy (&answer);
+            if (welcome)
+                break;
+        }
         n = worker_cases (cases, prefix);
         failed += run_battery (sock, cases, n, "worker", &first);
         zmsg_t *bye = fling_msg_bye ();

@@ -54,7 +54,9 @@ def check_s03_roles(c, before):
     # a worker key submits, and asks to purge the dead-letter queue
     submit = c.attack("submit", "--count", 10, "--timeout-ms", 2000, key="worker")
     print("  S03 worker key submits:", submit, flush=True)
-    assert submit["answered"] == 0 and submit["errors"] >= 1, submit
+    # FLP/1.1 answers a refused SUBMIT with an ACK naming its batch: every
+    # task FORBIDDEN, none taken
+    assert submit.get("FORBIDDEN", 0) == submit["sent"] == 10 and submit.get("OK", 0) == 0, submit
     purge = c.attack("admin", "--op", '{"op":"dead_purge","all":true}', key="worker")
     assert purge.get("FORBIDDEN") == 1, purge
     # a producer key asks for the dead letters and the stats
@@ -68,6 +70,7 @@ def check_s03_roles(c, before):
     assert names == ["worker1"], names  # the thief never registered
     assert after["refused"].get("FORBIDDEN", 0) >= 4, after["refused"]
     assert after["counters"]["stale_results"] == before["counters"]["stale_results"]
+    assert after["rejected"].get("FORBIDDEN", 0) >= 10, after["rejected"]
     print("  S03 refused:", after["refused"], flush=True)
 
 
@@ -121,7 +124,7 @@ def test_doors():
         c.check(expect_accepted=LOAD)
         stats = c.stats()
         assert stats["counters"]["accepted"] == LOAD and stats["counters"]["done"] == LOAD
-        assert stats["counters"]["forbidden_ids"] == 0
+        assert stats["counters"]["forbidden_ids"] == 10  # the worker key's SUBMIT (S03)
         print("  connections:", json.dumps(stats["connections"]), flush=True)
 
 

@@ -41,11 +41,15 @@ def hostile(curve):
         print("  stale_results %d holding_ignored %d forbidden_ids %d"
               % (stats["counters"]["stale_results"], stats["counters"]["holding_ignored"],
                  stats["counters"]["forbidden_ids"]), flush=True)
-        for reason in ("EMPTY", "BAD_SIGNATURE", "BAD_VERSION", "BAD_COMMAND", "MALFORMED",
-                       "BAD_FIELD", "BAD_TASK", "TOO_LARGE", "BAD_STATE", "UNKNOWN_PEER"):
-            if reason == "UNKNOWN_PEER":
-                continue  # the battery READYs first
+        print("  rejected:", stats["rejected"], flush=True)
+        # messages refused (an empty one counts as BAD_SIGNATURE); UNKNOWN_PEER
+        # cannot happen: the battery READYs first
+        for reason in ("BAD_SIGNATURE", "BAD_VERSION", "BAD_COMMAND", "MALFORMED", "BAD_FIELD",
+                       "BAD_STATE"):
             assert stats["refused"].get(reason, 0) >= 3, (reason, stats["refused"])
+        # a SUBMIT whose batch can be read is answered by an ACK: tasks rejected
+        for status in ("MALFORMED", "BAD_TASK", "TOO_LARGE"):
+            assert stats["rejected"].get(status, 0) >= 3, (status, stats["rejected"])
         if curve:
             assert stats["refused"].get("FORBIDDEN", 0) >= 3 * 3
             assert stats["counters"]["forbidden_ids"] >= 3

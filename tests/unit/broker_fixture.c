@@ -22,6 +22,7 @@ fixture_t *fixture_new (int wait_ms)
     fling_broker_config_init (config);
     strcpy (config->producer_endpoint, "tcp://127.0.0.1:*");
     strcpy (config->worker_endpoint, "tcp://127.0.0.1:*");
+    config->http_addr[0] = '\0'; /* no HTTP port: tests run side by side */
     config->heartbeat_ms = 100; /* stop within 50 ms */
     config->worker_timeout_ms = 10000;
     config->backoff_ms = 10; /* retries come back quickly */
@@ -188,7 +189,7 @@ zsock_t *fixture_worker (fixture_t *self, const char *name, uint32_t pool, uint3
     const char *names[] = {"email"};
     fling_class_t classes[] = {FLING_CLASS_LOOP};
     fixture_send (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
-    fixture_send (worker, fling_msg_ping ());
+    /* READY is answered: WELCOME, with the broker's timings (FLP/1.1). */
     for (int64_t deadline = fling_clock_ms () + self->wait_ms; fling_clock_ms () < deadline;) {
         zmsg_t *msg = fixture_recv (worker, 50);
         if (!msg)
@@ -198,14 +199,18 @@ zsock_t *fixture_worker (fixture_t *self, const char *name, uint32_t pool, uint3
         assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         if (decoded.cmd == FLING_CMD_DISPATCH) {
             if (!early)
-                fail_msg ("a DISPATCH before the PONG");
+                fail_msg ("a DISPATCH before the WELCOME");
             early (worker, &decoded, arg);
         }
+        if (decoded.cmd == FLING_CMD_WELCOME) {
+            assert_int_equal (decoded.heartbeat_ms, self->config.heartbeat_ms);
+            assert_int_equal (decoded.worker_timeout_ms, self->config.worker_timeout_ms);
+        }
         zmsg_destroy (&msg);
-        if (decoded.cmd == FLING_CMD_PONG)
+        if (decoded.cmd == FLING_CMD_WELCOME)
             return worker;
     }
-    fail_msg ("no PONG after READY within %d ms", self->wait_ms);
+    fail_msg ("no WELCOME after READY within %d ms", self->wait_ms);
     return NULL;
 }
 
@@ -237,6 +242,9 @@ void fixture_results (zsock_t *worker, const fixture_lease_t *leases, size_t cou
                                  .error_size = strlen (error)};
         size += fling_result_write (buf + size, &result);
     }
-    fixture_send (worker, fling_msg_result ((uint32_t)count, buf, size));
+    /* result_seq from 1 up, one counter for every raw worker: the broker
+       acknowledges each RESULT above the last it saw from that worker. */
+    static uint64_t result_seq;
+    fixture_send (worker, fling_msg_result (++result_seq, (uint32_t)count, buf, size));
     free (buf);
 }

@@ -18,6 +18,8 @@ fake_broker_t *fake_broker_new (int port)
     assert_non_null (self);
     pthread_mutex_init (&self->lock, NULL);
     self->answer_pings = true;
+    self->ack_results = true;
+    self->welcome_heartbeat_ms = 1000;
     self->mode = FAKE_ACK;
     self->pattern[0] = FLING_REASON_OK;
     self->pattern_size = 1;
@@ -100,6 +102,17 @@ fling_msg_t *fake_broker_next (fake_broker_t *self, int timeout_ms, bool want_pi
         fling_reason_t reason;
         if (fling_msg_decode (self->msg, &self->decoded, &reason))
             fail_msg ("the peer sent a bad message: %s", fling_reason_name (reason));
+        /* A broker's answers a worker waits for (FLP/1.1): WELCOME to READY,
+           RESULT_ACK to RESULT. */
+        if (self->decoded.cmd == FLING_CMD_READY && self->answer_pings)
+            fake_broker_send (self, fling_msg_welcome (self->welcome_heartbeat_ms,
+                                                       3 * self->welcome_heartbeat_ms));
+        if (self->decoded.cmd == FLING_CMD_RESULT) {
+            assert_true (self->decoded.batch_seq > 0);
+            self->result_seq = self->decoded.batch_seq;
+            if (self->ack_results)
+                fake_broker_send (self, fling_msg_result_ack (self->decoded.batch_seq));
+        }
         if (self->decoded.cmd != FLING_CMD_PING)
             return &self->decoded;
         self->pings++;
@@ -165,7 +178,8 @@ static void answer_submit (fake_broker_t *self, zframe_t *routing_id, const flin
         (mode == FAKE_DROP_FIRST && !second_time (self, msg->batch_seq)))
         return;
     if (mode == FAKE_ERROR_AND_ACK) {
-        reply (self, routing_id, fling_msg_error (FLING_REASON_BAD_STATE, "test\nerror \x01text"));
+        reply (self, routing_id, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_STATE, 0, 0,
+                                                  "test\nerror \x01text"));
         zmsg_t *garbage = zmsg_new ();
         zmsg_addstr (garbage, "not fling");
         reply (self, routing_id, garbage);

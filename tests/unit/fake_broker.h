@@ -1,5 +1,5 @@
 /*  fake_broker.h - a broker the producer and worker library tests talk to: a
-    ROUTER on 127.0.0.1 in the test process that speaks FLP/1 through the
+    ROUTER on 127.0.0.1 in the test process that speaks FLP/1.1 through the
     codec. Two ways to drive it:
 
     - step by step from the test's thread (worker tests): fake_broker_next,
@@ -41,7 +41,10 @@ typedef struct {
     zframe_t *peer;
     int peers_seen; /* distinct routing ids: a new one per reconnect */
     int pings;
-    bool answer_pings; /* default true */
+    bool answer_pings; /* default true: PONG to PING, WELCOME to READY */
+    bool ack_results;  /* default true: RESULT_ACK to RESULT */
+    unsigned welcome_heartbeat_ms; /* announced in WELCOME; default 1000 */
+    uint64_t result_seq; /* of the last RESULT received */
     zmsg_t *msg;
     fling_msg_t decoded;
     /* Serving producers on `thread`; `lock` guards what follows it. */

@@ -104,7 +104,7 @@ zmsg_t *valid_result (void)
     fling_task_id_make (&r.id, 1, 2);
     uint8_t buf[64];
     size_t size = fling_result_write (buf, &r);
-    return fling_msg_result (1, buf, size);
+    return fling_msg_result (1, 1, buf, size);
 }
 
 zmsg_t *valid_ready (void)
@@ -146,7 +146,7 @@ zmsg_t *valid_message (fling_cmd_t cmd)
     case FLING_CMD_BYE:
         return fling_msg_bye ();
     case FLING_CMD_ERROR:
-        return fling_msg_error (FLING_REASON_BAD_STATE, "nope");
+        return fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_STATE, 0, 0, "nope");
     case FLING_CMD_ADMIN:
         return fling_msg_admin ("{\"op\":\"stats\"}");
     case FLING_CMD_ADMIN_REPLY:
@@ -158,6 +158,10 @@ zmsg_t *valid_message (fling_cmd_t cmd)
         fling_lease_write (lease, &id, 2);
         return fling_msg_holding (1, lease, sizeof lease);
     }
+    case FLING_CMD_WELCOME:
+        return fling_msg_welcome (1000, 3000);
+    case FLING_CMD_RESULT_ACK:
+        return fling_msg_result_ack (12);
     default:
         fail_msg ("no sample for command %d", cmd);
         return NULL;

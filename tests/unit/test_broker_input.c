@@ -65,12 +65,19 @@ static void expect_error (zsock_t *sock, fling_reason_t reason)
     zmsg_destroy (&msg);
 }
 
+/* Nothing but RESULT_ACKs (the broker's receipts for RESULTs, which come
+   whenever a turn applied some) for SILENCE_MS. */
 static void expect_silence (zsock_t *sock)
 {
-    zmsg_t *msg = fixture_recv (sock, SILENCE_MS);
-    if (msg) {
+    zmsg_t *msg;
+    while ((msg = fixture_recv (sock, SILENCE_MS))) {
+        fling_msg_t decoded;
+        fling_reason_t reason;
+        bool receipt = fling_msg_decode (msg, &decoded, &reason) == 0 &&
+                       decoded.cmd == FLING_CMD_RESULT_ACK;
         zmsg_destroy (&msg);
-        fail_msg ("unexpected reply");
+        if (!receipt)
+            fail_msg ("unexpected reply");
     }
 }
 
@@ -135,11 +142,11 @@ static void test_producer_socket_bad_input (void **state)
     ctx_t *ctx = (ctx_t *)*state;
     zsock_t *p = ctx->producer;
 
-    send_raw (p, "", 0, 0); /* empty: dropped */
+    send_raw (p, "", 0, 0); /* empty: no signature, dropped */
     expect_silence (p);
     send_raw (p, "XL\x01\x03", 4, 0); /* bad signature: dropped */
     expect_silence (p);
-    send_raw (p, "FL\x02\x03", 4, 0);
+    send_raw (p, "FL\x03\x03", 4, 0);
     expect_error (p, FLING_REASON_BAD_VERSION);
     send_raw (p, "FL\x01\x63", 4, 0);
     expect_error (p, FLING_REASON_BAD_COMMAND);
@@ -151,9 +158,9 @@ static void test_producer_socket_bad_input (void **state)
 
     uint8_t buf[256];
     size_t size = fixture_records (buf, 1, 1, "email", 0);
-    buf[33] = '/'; /* a byte not allowed in a name */
+    buf[33] = '/'; /* a byte not allowed in a name: that task is refused */
     fixture_send (p, fling_msg_submit (1, 1, buf, size));
-    expect_error (p, FLING_REASON_BAD_TASK);
+    expect_ack (ctx, 1, 1, FLING_REASON_BAD_TASK);
 
     zmsg_t *many = zmsg_new ();
     zmsg_addmem (many, HEADER_PING, 4);
@@ -168,7 +175,9 @@ static void test_producer_socket_bad_input (void **state)
     fling_class_t classes[] = {FLING_CLASS_LOOP};
     fixture_send (p, fling_msg_ready (capacity, NULL, 1, "w", 1, names, classes));
     expect_error (p, FLING_REASON_BAD_STATE); /* worker command, producer socket */
-    fixture_send (p, fling_msg_error (FLING_REASON_MALFORMED, "x"));
+    fixture_send (p, fling_msg_bye ());
+    expect_error (p, FLING_REASON_BAD_STATE); /* BYE too */
+    fixture_send (p, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_MALFORMED, 0, 0, "x"));
     expect_silence (p); /* an ERROR is never answered */
 
     /* Still serving: a valid SUBMIT is accepted, PING answered. */
@@ -179,13 +188,14 @@ static void test_producer_socket_bad_input (void **state)
     zmsg_t *msg = fixture_expect (p, FLING_CMD_PONG, &pong, WAIT_MS);
     zmsg_destroy (&msg);
 
-    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), 1);
-    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), -1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 2);
     assert_int_equal (fixture_stat (ctx, "refused", "BAD_VERSION"), 1);
     assert_int_equal (fixture_stat (ctx, "refused", "BAD_COMMAND"), 1);
     assert_int_equal (fixture_stat (ctx, "refused", "MALFORMED"), 3);
-    assert_int_equal (fixture_stat (ctx, "refused", "BAD_TASK"), 1);
-    assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_TASK"), -1);
+    assert_int_equal (fixture_stat (ctx, "rejected", "BAD_TASK"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 2);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 3);
     assert_int_equal (fixture_stat (ctx, "counters", "accepted"), 3);
 }
@@ -217,7 +227,7 @@ static void test_worker_socket_bad_input (void **state)
 
     assert_int_equal (fixture_stat (ctx, "refused", "UNKNOWN_PEER"), 3);
     assert_int_equal (fixture_stat (ctx, "refused", "BAD_STATE"), 2);
-    assert_int_equal (fixture_stat (ctx, "refused", "EMPTY"), 1);
+    assert_int_equal (fixture_stat (ctx, "refused", "BAD_SIGNATURE"), 1);
     zsock_destroy (&w);
 
     /* A registered worker gets PONG, and a RESULT for a task it does not
@@ -274,6 +284,11 @@ static void test_submit_dispatch_done (void **state)
     assert_int_equal (fixture_stat (ctx, "counters", "duplicates"), 10);
 
     send_results (worker, &leased, FLING_OUTCOME_DONE);
+    /* The receipt: the RESULT is applied and stored (FLP/1.1). */
+    fling_msg_t receipt;
+    zmsg_t *ack = fixture_expect (worker, FLING_CMD_RESULT_ACK, &receipt, WAIT_MS);
+    assert_true (receipt.batch_seq > 0);
+    zmsg_destroy (&ack);
     fixture_wait_stat (ctx, "counters", "done", 10);
     assert_int_equal (fixture_stat (ctx, NULL, "tasks"), 0);
     assert_int_equal (fixture_stat (ctx, NULL, "bytes"), 0);

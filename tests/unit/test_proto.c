@@ -201,7 +201,7 @@ static void test_result_round_trip (void **state)
         size += fling_result_write (body + size, &in[i]);
     }
     assert_int_equal (size, 3 * FLING_RESULT_OVERHEAD + 5);
-    zmsg_t *msg = fling_msg_result (3, body, size);
+    zmsg_t *msg = fling_msg_result (7, 3, body, size);
     fling_msg_t out;
     expect_ok (msg, &out);
     assert_int_equal (out.cmd, FLING_CMD_RESULT);
@@ -276,7 +276,7 @@ static void test_capacity_round_trip (void **state)
 
 static void test_error_round_trip (void **state)
 {
-    zmsg_t *msg = fling_msg_error (FLING_REASON_UNKNOWN_PEER, "send READY");
+    zmsg_t *msg = fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "send READY");
     fling_msg_t out;
     expect_ok (msg, &out);
     assert_int_equal (out.cmd, FLING_CMD_ERROR);
@@ -285,10 +285,54 @@ static void test_error_round_trip (void **state)
     assert_memory_equal (out.text, "send READY", 10);
     zmsg_destroy (&msg);
 
-    msg = fling_msg_error (FLING_REASON_FORBIDDEN, NULL);
+    msg = fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_FORBIDDEN, 0, 0, NULL);
     expect_ok (msg, &out);
     assert_int_equal (out.reason, FLING_REASON_FORBIDDEN);
     assert_int_equal (out.text_size, 0);
+    zmsg_destroy (&msg);
+
+    /* FLP/1.1: the command refused and its batch */
+    msg = fling_msg_error (2, FLING_REASON_BAD_FIELD, FLING_CMD_SUBMIT, 0x0102030405060708ULL,
+                           "count must be 1 to 1000");
+    assert_int_equal (zframe_size (frame_at (msg, 1)), 11);
+    expect_ok (msg, &out);
+    assert_int_equal (out.reason, FLING_REASON_BAD_FIELD);
+    assert_int_equal (out.refused_cmd, FLING_CMD_SUBMIT);
+    assert_true (out.batch_seq == 0x0102030405060708ULL);
+    zmsg_destroy (&msg);
+
+    /* the text is capped at 1024 bytes */
+    char long_text[2000];
+    memset (long_text, 'e', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    msg = fling_msg_error (2, FLING_REASON_MALFORMED, 0, 0, long_text);
+    expect_ok (msg, &out);
+    assert_int_equal (out.text_size, FLING_ERROR_TEXT_MAX);
+    zmsg_destroy (&msg);
+    msg = fling_msg_error (2, FLING_REASON_MALFORMED, 0, 0, "x");
+    zframe_reset (frame_at (msg, 2), long_text, FLING_ERROR_TEXT_MAX + 1);
+    expect_reason (msg, FLING_REASON_MALFORMED); /* and a decoder refuses more */
+}
+
+static void test_welcome_and_result_ack_round_trip (void **state)
+{
+    zmsg_t *msg = fling_msg_welcome (250, 4000);
+    fling_msg_t out;
+    expect_ok (msg, &out);
+    assert_int_equal (out.cmd, FLING_CMD_WELCOME);
+    assert_int_equal (out.heartbeat_ms, 250);
+    assert_int_equal (out.worker_timeout_ms, 4000);
+    zmsg_destroy (&msg);
+
+    msg = fling_msg_result_ack (0xffffffffffffULL);
+    expect_ok (msg, &out);
+    assert_int_equal (out.cmd, FLING_CMD_RESULT_ACK);
+    assert_true (out.batch_seq == 0xffffffffffffULL);
+    zmsg_destroy (&msg);
+
+    msg = valid_result (); /* RESULT carries its result_seq in FLP/1.1 */
+    expect_ok (msg, &out);
+    assert_true (out.batch_seq == 1);
     zmsg_destroy (&msg);
 }
 
@@ -434,6 +478,7 @@ int main (void)
         cmocka_unit_test (test_result_error_text_capped),
         cmocka_unit_test (test_capacity_round_trip),
         cmocka_unit_test (test_error_round_trip),
+        cmocka_unit_test (test_welcome_and_result_ack_round_trip),
         cmocka_unit_test (test_admin_round_trip),
         cmocka_unit_test (test_full_batch_decodes),
         cmocka_unit_test (test_record_round_trips),

@@ -109,9 +109,9 @@ static void test_batch_leaves_as_one_result (void **state)
     pair_t *pair = (pair_t *)*state;
     fling_results_t *results = fling_results_new ();
     assert_non_null (results);
-    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer)), 0); /* empty */
+    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0); /* empty */
     s_add (results, 3, NULL);
-    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer)), 0);
+    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
     assert_int_equal (fling_results_count (results), 0);
     zmsg_t *msg = s_receive_checked (pair, 3, NULL);
     zmsg_destroy (&msg);
@@ -124,7 +124,7 @@ static void test_body_buffer_comes_back_and_is_reused (void **state)
     pair_t *pair = (pair_t *)*state;
     fling_results_t *results = fling_results_new ();
     s_add (results, 10, "boom");
-    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer)), 0);
+    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
     size_t spares = fling_results_spares (results); /* made up front */
     assert_int_equal (fling_results_lent (results), 1); /* inside libzmq, not copied */
     zmsg_t *msg = s_receive_checked (pair, 10, "boom");
@@ -145,7 +145,7 @@ static void test_big_batch_grows_its_buffer (void **state)
     memset (error, 'e', sizeof error - 1);
     error[sizeof error - 1] = '\0';
     s_add (results, FLING_BATCH_TASKS_MAX, error); /* error texts: well past the first buffer */
-    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer)), 0);
+    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
     zmsg_t *msg = s_receive_checked (pair, FLING_BATCH_TASKS_MAX, error);
     zmsg_destroy (&msg);
     fling_results_destroy (&results);
@@ -155,7 +155,7 @@ static void test_no_socket_empties_the_batch (void **state)
 {
     fling_results_t *results = fling_results_new ();
     s_add (results, 4, NULL);
-    assert_int_equal (fling_results_send (results, NULL), -1);
+    assert_int_equal (fling_results_send (results, NULL, 1), -1);
     assert_int_equal (errno, ENOTCONN);
     assert_int_equal (fling_results_count (results), 0);
     assert_int_equal (fling_results_lent (results), 0);
@@ -170,7 +170,7 @@ static void test_refused_send_gives_the_buffer_back (void **state)
     fling_results_t *results = fling_results_new ();
     s_add (results, 5, NULL);
     size_t spares = fling_results_spares (results);
-    assert_int_equal (fling_results_send (results, zsock_resolve (lonely)), -1);
+    assert_int_equal (fling_results_send (results, zsock_resolve (lonely), 1), -1);
     assert_int_equal (errno, EAGAIN);
     assert_int_equal (fling_results_count (results), 0);
     assert_int_equal (fling_results_lent (results), 0);
@@ -184,7 +184,7 @@ static void test_buffer_returned_after_destroy_is_freed (void **state)
     pair_t *pair = (pair_t *)*state;
     fling_results_t *results = fling_results_new ();
     s_add (results, 2, NULL);
-    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer)), 0);
+    assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
     s_add (results, 3, NULL); /* a second buffer, never sent */
     fling_results_destroy (&results); /* the first is still inside libzmq */
     zmsg_t *msg = s_receive_checked (pair, 2, NULL);

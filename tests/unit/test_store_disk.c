@@ -2,7 +2,8 @@
     put/state/complete/commit/recover round trips, crashes (no commit, torn
     tail), attempts, crash counts and dead letters surviving, compaction
     freeing the oldest segment, a full store refusing and recovering, a
-    failed fdatasync never reported as success, and the read-only checker. */
+    failed fdatasync never reported as success, the read-only checker, one
+    broker per store (the lock), a damaged segment recovered and reported. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -553,6 +554,35 @@ static void test_one_broker_per_store (void **state)
     store_dir_remove (empty);
 }
 
+/* A damaged segment header: the checker exits 2, the store still
+   recovers every task in that segment and says it is damaged. */
+static void test_damaged_header_recovered_and_reported (void **state)
+{
+    disk_t *d = *state;
+    fling_store_t *store = open_store (d, 1 << 20, 0, NULL);
+    for (uint64_t i = 1; i <= 100; i++)
+        put_task (store, i);
+    assert_int_equal (fling_store_commit (store), 0);
+    fling_store_destroy (&store);
+    FILE *out = null_out ();
+    assert_int_equal (fling_store_check (d->dir, false, out), 0);
+    char path[600];
+    snprintf (path, sizeof path, "%s/%016x.seg", d->dir, 1);
+    int fd = open (path, O_RDWR);
+    assert_true (fd >= 0);
+    assert_int_equal (pwrite (fd, "XY", 2, 0), 2);
+    close (fd);
+    assert_int_equal (fling_store_check (d->dir, false, out), 2);
+    fclose (out);
+    store = open_store (d, 1 << 20, 0, NULL);
+    assert_int_equal (d->table.live, 100);
+    fling_store_status_t status;
+    fling_store_status (store, &status);
+    assert_int_equal (status.damaged_segments, 1);
+    assert_int_equal (fling_store_compaction_candidate (store), 1);
+    fling_store_destroy (&store);
+}
+
 static void test_memory_store (void **state)
 {
     fling_store_t *store = fling_store_open ("memory", NULL);
@@ -584,6 +614,8 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_sudden_full_disk_keeps_completions, setup_disk,
                                          teardown_disk),
         cmocka_unit_test_setup_teardown (test_one_broker_per_store, setup_disk, teardown_disk),
+        cmocka_unit_test_setup_teardown (test_damaged_header_recovered_and_reported, setup_disk,
+                                         teardown_disk),
         cmocka_unit_test (test_memory_store),
     };
     return cmocka_run_group_tests_name ("store_disk", tests, NULL, NULL);

@@ -159,16 +159,19 @@ static void test_reconnects (void **state)
     assert_int_equal (b->peers_seen, 2);
     assert_int_equal (atomic_load (&counts.registered), 0);
 
-    /* Answer now: registered. */
+    /* Answer now: the next READY is welcomed, and nothing but READY came
+       before (no PING before WELCOME). */
     b->answer_pings = true;
-    fake_broker_expect (b, FLING_CMD_PING, WAIT_MS);
+    expect_ready (b, 1, 4);
+    assert_int_equal (b->peers_seen, 3);
+    assert_int_equal (b->pings, 0);
     test_wait_atomic (&counts.registered, 1, WAIT_MS);
 
     /* ERROR(UNKNOWN_PEER): the broker forgot us; READY again from a new socket. */
-    fake_broker_send (b, fling_msg_error (FLING_REASON_UNKNOWN_PEER, "who are you"));
+    fake_broker_send (b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                          FLING_CMD_PING, 0, "who are you"));
     expect_ready (b, 1, 4);
-    assert_int_equal (b->peers_seen, 3);
-    fake_broker_expect (b, FLING_CMD_PING, WAIT_MS);
+    assert_int_equal (b->peers_seen, 4);
     test_wait_atomic (&counts.registered, 2, WAIT_MS);
 
     /* Still works on the new socket. */
@@ -222,7 +225,15 @@ static void test_stop_before_run (void **state)
     static runner_t runner;
     runner_start (&runner, worker);
     expect_ready (b, 1, 4);
-    expect_stop (b, &runner);
+    /* CAPACITY(0, 0) if the WELCOME came before the stop was seen, then BYE */
+    fling_msg_t *msg = fake_broker_next (b, WAIT_MS, false);
+    assert_non_null (msg);
+    if (msg->cmd == FLING_CMD_CAPACITY)
+        msg = fake_broker_next (b, WAIT_MS, false);
+    assert_non_null (msg);
+    assert_int_equal (msg->cmd, FLING_CMD_BYE);
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, 0);
     assert_int_equal (fling_worker_run (worker), -1); /* once only */
     fling_worker_destroy (&worker);
     broker_stop ();
@@ -251,7 +262,6 @@ static void test_many_async_tasks (void **state)
     static runner_t runner;
     runner_start (&runner, worker);
     fake_broker_expect (b, FLING_CMD_READY, WAIT_MS);
-    fake_broker_expect (b, FLING_CMD_PING, WAIT_MS);
 
     batch_t *batch = batch_new ();
     /* Every task has a (distant) deadline, so the deadline heap works too. */
@@ -315,6 +325,150 @@ static void test_bad_messages_from_broker (void **state)
     finish_test (b, &worker, batch);
 }
 
+/* A READY refused for what it says is refused for good: the worker says
+   why and stops, instead of registering again and again (SPEC.md §5.2). */
+static void test_ready_refused (void **state)
+{
+    fake_broker_t *b = broker_start ();
+    b->answer_pings = false;
+    fling_worker_t *worker = worker_new (b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (b, 1, 4);
+    fake_broker_send (b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_TASK,
+                                          FLING_CMD_READY, 0, "READY names: a task name is empty"));
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, -1);
+    expect_quiet (b, 4 * HEARTBEAT_MS); /* no second READY, no PING */
+    assert_int_equal (b->peers_seen, 1);
+    assert_int_equal (b->pings, 0);
+    assert_int_equal (atomic_load (&counts.registered), 0);
+    fling_worker_destroy (&worker);
+    broker_stop ();
+}
+
+/* An FLP/1 broker answers READY with BAD_VERSION in the FLP/1 layout: final
+   too, with the reason, instead of a READY every 3 heartbeats for ever. */
+static void test_ready_bad_version (void **state)
+{
+    fake_broker_t *b = broker_start ();
+    b->answer_pings = false;
+    fling_worker_t *worker = worker_new (b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (b, 1, 4);
+    fake_broker_send (b, fling_msg_error (1, FLING_REASON_BAD_VERSION, 0, 0,
+                                          "unsupported protocol version"));
+    runner_join (&runner, WAIT_MS);
+    assert_int_equal (runner.rc, -1);
+    expect_quiet (b, 4 * HEARTBEAT_MS);
+    assert_int_equal (b->peers_seen, 1);
+    fling_worker_destroy (&worker);
+    broker_stop ();
+}
+
+/* UNAVAILABLE is the broker's want, not ours: READY again later. */
+static void test_ready_unavailable_retries (void **state)
+{
+    fake_broker_t *b = broker_start ();
+    b->answer_pings = false;
+    fling_worker_t *worker = worker_new (b, 1, 4, 2000);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    expect_ready (b, 1, 4);
+    fake_broker_send (b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNAVAILABLE,
+                                          FLING_CMD_READY, 0, "out of memory"));
+    b->answer_pings = true;
+    expect_ready (b, 1, 4);
+    test_wait_atomic (&counts.registered, 1, WAIT_MS);
+    batch_t *batch = batch_new ();
+    stop_and_join (b, &runner, worker);
+    finish_test (b, &worker, batch);
+}
+
+/* The broker's heartbeat bounds ours: a worker configured for 10 s pings
+   at the 100 ms the broker announced, so the broker never drops it. */
+static void test_follows_broker_heartbeat (void **state)
+{
+    fake_broker_t *b = broker_start ();
+    b->welcome_heartbeat_ms = 100;
+    fling_worker_options_t options;
+    fling_worker_options_init (&options);
+    options.endpoint = b->endpoint;
+    options.name = "test-worker";
+    options.heartbeat_ms = 10000;
+    fling_worker_t *worker = fling_worker_new (&options);
+    assert_non_null (worker);
+    assert_int_equal (fling_worker_register_async (worker, "t.async", handle_async, NULL), 0);
+    static runner_t runner;
+    runner_start (&runner, worker);
+    fake_broker_expect (b, FLING_CMD_READY, WAIT_MS);
+    expect_quiet (b, 1000);
+    /* a PING per half interval while idle: ~20 in a second; 4 leaves room
+       for a loaded machine, and 10 s would have given none */
+    if (b->pings < 4)
+        fail_msg ("%d PINGs in a second: the announced 100 ms heartbeat is not followed",
+                  b->pings);
+    fling_worker_request_stop (worker);
+    fake_broker_expect (b, FLING_CMD_CAPACITY, WAIT_MS);
+    expect_bye_and_join (b, &runner);
+    fling_worker_destroy (&worker);
+    broker_stop ();
+}
+
+/* A RESULT stays with the worker until a RESULT_ACK covers it: after a
+   reconnect it is sent again, same result_seq, same results; once
+   acknowledged it is never sent again. A drain waits for the ack. */
+static void test_results_kept_until_acked (void **state)
+{
+    fake_broker_t *b;
+    static runner_t runner;
+    fling_worker_t *worker = start_registered (&b, &runner, 1, 4, 5000);
+    b->ack_results = false;
+    batch_t *batch = batch_new ();
+    results_t r = results_new ();
+    batch_add (batch, 1, "t.async", "{}");
+    batch_add (batch, 2, "t.block", "{}");
+    broker_dispatch (b, batch);
+    broker_results (b, &r, 2);
+    uint64_t last_seq = b->result_seq;
+    assert_true (last_seq >= 1);
+
+    /* The broker forgot us before acknowledging: after the new WELCOME,
+       the same RESULTs again. */
+    fake_broker_send (b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                          FLING_CMD_PING, 0, "who are you"));
+    expect_ready (b, 1, 4);
+    results_reset (&r);
+    broker_results (b, &r, 2);
+    assert_true (b->result_seq == last_seq);
+    assert_outcomes (&r, 1, "DONE DONE");
+
+    /* Acknowledged now: a later reconnect sends nothing again. */
+    fake_broker_send (b, fling_msg_result_ack (last_seq));
+    fake_broker_send (b, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
+                                          FLING_CMD_PING, 0, "who are you"));
+    expect_ready (b, 1, 4);
+    expect_quiet (b, 3 * HEARTBEAT_MS / 2);
+
+    /* A drain ends with BYE only once its last RESULT is acknowledged. */
+    batch_add (batch, 3, "t.async", "{}");
+    broker_dispatch (b, batch);
+    results_reset (&r);
+    broker_results (b, &r, 1);
+    fling_worker_request_stop (worker);
+    fake_broker_expect (b, FLING_CMD_CAPACITY, WAIT_MS);
+    expect_quiet (b, 2 * HEARTBEAT_MS);
+    fake_broker_send (b, fling_msg_result_ack (b->result_seq));
+    expect_bye_and_join (b, &runner);
+    fling_worker_stats_t stats;
+    fling_worker_stats (worker, &stats);
+    assert_int_equal (stats.results_resent, 2);
+    assert_int_equal (stats.results_unacked, 0);
+    assert_int_equal (stats.results_forgotten, 0);
+    finish_test (b, &worker, batch);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +479,11 @@ int main (void)
         cmocka_unit_test_teardown (test_drain_timeout, teardown_worker),
         cmocka_unit_test_teardown (test_stop_before_run, teardown_worker),
         cmocka_unit_test_teardown (test_many_async_tasks, teardown_worker),
+        cmocka_unit_test_teardown (test_ready_refused, teardown_worker),
+        cmocka_unit_test_teardown (test_ready_bad_version, teardown_worker),
+        cmocka_unit_test_teardown (test_ready_unavailable_retries, teardown_worker),
+        cmocka_unit_test_teardown (test_follows_broker_heartbeat, teardown_worker),
+        cmocka_unit_test_teardown (test_results_kept_until_acked, teardown_worker),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

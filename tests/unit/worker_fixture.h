@@ -99,7 +99,7 @@ fling_worker_t *start_registered (fake_broker_t **b, runner_t *runner, unsigned 
 /* ---- expectations ------------------------------------------------------------- */
 
 void expect_ready (fake_broker_t *b, uint32_t pool, uint32_t loop);
-/* READY, then the PING that confirms it; the PONG registers the worker. */
+/* READY, answered WELCOME by the fake broker: the worker is registered. */
 void expect_registration (fake_broker_t *b, uint32_t pool, uint32_t loop);
 /* Nothing but PINGs for `ms`. */
 void expect_quiet (fake_broker_t *b, int ms);

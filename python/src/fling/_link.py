@@ -1,20 +1,21 @@
-"""The Python worker's connection to the broker (proto/SPEC.md §5.2, §6.1), on
-the worker's event loop, as worker/fling_link.c does it for C.
+"""The Python worker's connection to the broker (proto/SPEC.md §5.2, §4.5-4.9,
+§6.1), on the worker's event loop, as worker/fling_link.c does it for C.
 
-One DEALER socket. READY, then PING: the PONG proves the broker took the
-READY, since it answers in order. Any message from the broker proves it
-alive; after 3 heartbeat intervals of silence, on ERROR(UNKNOWN_PEER) or on
-BYE, the socket is thrown away and a new one (a new routing id for the
-broker) sends READY again, then HOLDING with every task still in our hands,
-so the broker leases them back to us instead of running them elsewhere.
+One DEALER socket. READY, then nothing until the broker answers: WELCOME
+registers us (and names the broker's heartbeat, which we follow when it is
+shorter than ours); an ERROR naming READY refuses us, for good unless it
+says UNAVAILABLE. Any message from the broker proves it alive; after 3
+heartbeat intervals of silence, on ERROR(UNKNOWN_PEER) or on BYE, the socket
+is thrown away and a new one (a new routing id for the broker) registers
+again, then sends HOLDING with every task still in our hands, so the broker
+leases them back to us instead of running them elsewhere.
 
-Results are kept until the broker has them for sure: a RESULT counts as
-delivered once a PONG answers a PING sent after it on the same socket (a
-broker that restarted answers that PING with ERROR(UNKNOWN_PEER), never
-PONG). Results not confirmed when the link is replaced are sent again after
-the new READY; the broker applies those for tasks it parked at its restart
-under the same attempt (SPEC.md §6.5) and ignores the rest. So a task that
-finished while the broker was away does not run a second time.
+Every RESULT carries a result_seq and is kept until a RESULT_ACK covers it
+(its effects are durable at the broker); after registering again the worker
+sends every RESULT it still keeps, unchanged. So a task that finished while
+the broker was away, or whose RESULT died with a broker, does not run a
+second time. Kept RESULTs are bounded (UNACKED_BYTES): past it the oldest
+are forgotten (counted), and those tasks may run again.
 """
 from __future__ import annotations
 
@@ -35,10 +36,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fling.worker")
 
-SILENT_BEATS = 3           # broker gone after this many silent intervals
-READ_BURST = 256           # messages per callback, so timers still get a turn
-CONFIRM_DELAY = 0.05       # a PING at most this long after a RESULT, to confirm it
-UNCONFIRMED_MAX = 200_000  # results kept for a resend, at most
+SILENT_BEATS = 3          # broker gone after this many silent intervals
+READ_BURST = 256          # messages per callback, so timers still get a turn
+UNACKED_BYTES = 4 << 20   # RESULT bodies kept for a resend, at most (as the C worker)
+# pyzmq's flags are enum.IntFlag: plain ints are cheaper on the hot path
+POLLIN, NOBLOCK, EVENTS = int(zmq.POLLIN), int(zmq.NOBLOCK), int(zmq.EVENTS)
+# a READY refused for one of these would be refused again: stop (SPEC.md §5.2 rule 1)
+FINAL_REFUSALS = (protocol.MALFORMED, protocol.BAD_FIELD, protocol.BAD_TASK,
+                  protocol.BAD_VERSION, protocol.FORBIDDEN)
 
 
 class Link:
@@ -46,20 +51,21 @@ class Link:
         self.e = engine
         self.o = options
         self.loop: asyncio.AbstractEventLoop = engine.loop
-        self.heartbeat = options.heartbeat_ms / 1000.0
+        self.own_heartbeat = options.heartbeat_ms / 1000.0
+        self.heartbeat = self.own_heartbeat  # the shorter of ours and the broker's
         self.sock: Optional[zmq.Socket] = None
         self.fd = -1
-        self.registered = False
+        self.registered = False  # WELCOME received on this socket
         self.ever_registered = False
         self.reconnect_pending = False
+        self.resend_pending = False
         self.last_recv = self.last_send = self.last_connect = 0.0
         self.failed_connects = 0
-        self.pings = 0  # PINGs sent on this socket
-        self.pongs = 0  # PONGs received on it
-        # (the PING whose PONG confirms them, results), oldest first
-        self.unconfirmed: Deque[Tuple[int, List[bytes]]] = collections.deque()
-        self.unconfirmed_count = 0
-        self.confirm_timer: Optional[asyncio.TimerHandle] = None
+        self.result_seq = 0  # RESULTs numbered from 1, never reused while we run
+        # (result_seq, count, body) of every RESULT not acknowledged, oldest first
+        self.unacked: Deque[Tuple[int, int, bytes]] = collections.deque()
+        self.unacked_bytes = 0
+        self.unacked_results = 0
         self.beat_timer: Optional[asyncio.TimerHandle] = None
         self.read_scheduled = False
         self.announced_pool = -1
@@ -78,7 +84,6 @@ class Link:
         self.registered = False
         self.reconnect_pending = False
         self.last_connect = self.last_recv = time.monotonic()
-        self.pings = self.pongs = 0
         self.send_ready()
         if self.beat_timer is None:
             self.beat_timer = self.loop.call_later(self.heartbeat, self.on_heartbeat)
@@ -98,12 +103,12 @@ class Link:
 
     def send(self, frames: List[bytes]) -> bool:
         """Never blocks: at the high-water mark the broker is not reading and
-        the message is dropped (counted); a RESULT stays unconfirmed."""
+        the message is dropped (counted); a RESULT stays kept for a resend."""
         if self.sock is None:
             self.e.stats.send_failures += 1
             return False
         try:
-            self.sock.send_multipart(frames, zmq.NOBLOCK, copy=len(frames[-1]) < 65536)
+            self.sock.send_multipart(frames, NOBLOCK, copy=len(frames[-1]) < 65536)
         except zmq.ZMQError as exc:
             self.e.stats.send_failures += 1
             log.debug("send to broker failed: %s", exc)
@@ -111,14 +116,10 @@ class Link:
         self.last_send = time.monotonic()
         # The socket's fd only signals edges: a send may consume the one that
         # said a message waits, so look at the socket itself.
-        if not self.read_scheduled and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        if not self.read_scheduled and self.sock.getsockopt(EVENTS) & POLLIN:
             self.read_scheduled = True
             self.loop.call_soon(self.on_readable)
         return True
-
-    def ping(self) -> None:
-        self.pings += 1
-        self.send(protocol.ping())
 
     # ---- what we send ---------------------------------------------------------------------
 
@@ -126,19 +127,15 @@ class Link:
         e = self.e
         capacity, slots = e.capacity()
         names = [(h.cls, h.name.encode()) for h in e.app.handlers.values()]
-        worker_name = self.o.name.encode("utf-8", "replace")[:protocol.NAME_MAX].replace(b"\0", b"")
+        worker_name = self.o.name.encode("utf-8", "replace")[:protocol.NAME_MAX]
+        worker_name = bytes(c for c in worker_name if c >= 0x20 and c != 0x7F)
         self.send(protocol.ready(capacity, slots, os.getpid(), worker_name, names))
         self.announced_pool = slots[protocol.POOL]
-        self.send_holding()
-        self.resend_unconfirmed()
-        if e.draining:
-            self.send_capacity_zero()  # a READY during a drain: take nothing new
-        self.ping()
 
     def send_holding(self) -> None:
-        """SPEC.md §5.2: name every task still in our hands (running or waiting),
-        oldest first: the broker leases them back in this order and counts the
-        oldest as the running ones if we die (§6.4)."""
+        """Every task still in our hands (running or waiting), oldest first: the
+        broker leases them back in this order and counts the oldest as the
+        running ones if we die (SPEC.md §4.11, §6.4)."""
         leases = [protocol.encode_lease(t.record.id, t.record.attempt) for t in self.e.running]
         for at in range(0, len(leases), protocol.BATCH_MAX):
             chunk = leases[at:at + protocol.BATCH_MAX]
@@ -146,27 +143,33 @@ class Link:
         self.e.stats.holding_sent += len(leases)
 
     def send_results(self, results: List[bytes]) -> None:
-        self.send(protocol.result(len(results), b"".join(results)))
-        self.unconfirmed.append((self.pings + 1, results))
-        self.unconfirmed_count += len(results)
-        while self.unconfirmed_count > UNCONFIRMED_MAX:
-            self.unconfirmed_count -= len(self.unconfirmed.popleft()[1])
-        if self.confirm_timer is None:
-            self.confirm_timer = self.loop.call_later(CONFIRM_DELAY, self.on_confirm_timer)
+        """One RESULT, kept until acknowledged; not registered (yet, or any
+        more): only kept, it goes out after WELCOME."""
+        self.result_seq += 1
+        body = b"".join(results)
+        self.keep(self.result_seq, len(results), body)
+        if self.registered and not self.send(protocol.result(self.result_seq, len(results), body)):
+            self.resend_pending = True
 
-    def resend_unconfirmed(self) -> None:
-        """After a new READY: results the old socket may have lost, again."""
-        results = [r for _, batch in self.unconfirmed for r in batch]
-        self.unconfirmed.clear()
-        self.unconfirmed_count = 0
-        for at in range(0, len(results), protocol.BATCH_MAX):
-            self.send_results(results[at:at + protocol.BATCH_MAX])
-        self.e.stats.results_resent += len(results)
+    def keep(self, seq: int, count: int, body: bytes) -> None:
+        self.unacked.append((seq, count, body))
+        self.unacked_bytes += len(body)
+        self.unacked_results += count
+        while self.unacked_bytes > UNACKED_BYTES and len(self.unacked) > 1:
+            _, lost, old = self.unacked.popleft()
+            self.unacked_bytes -= len(old)
+            self.unacked_results -= lost
+            self.e.stats.results_forgotten += lost
 
-    def on_confirm_timer(self) -> None:
-        self.confirm_timer = None
-        if self.unconfirmed and self.pings < self.unconfirmed[-1][0]:
-            self.ping()
+    def resend_unacked(self) -> None:
+        """Every RESULT not acknowledged, unchanged, oldest first: the broker
+        applies those it still can and ignores the rest (SPEC.md §4.9)."""
+        self.resend_pending = False
+        for seq, count, body in self.unacked:
+            if not self.send(protocol.result(seq, count, body)):
+                self.resend_pending = True  # at the high-water mark: the rest at the next beat
+                return
+            self.e.stats.results_resent += count
 
     def send_capacity_zero(self) -> None:
         self.send(protocol.capacity((0, 0)))
@@ -177,7 +180,7 @@ class Link:
     def announce_capacity(self) -> None:
         """CAPACITY when the pool's capacity changed (stuck threads)."""
         capacity, slots = self.e.capacity()
-        if slots[protocol.POOL] != self.announced_pool:
+        if slots[protocol.POOL] != self.announced_pool and self.registered:
             self.send(protocol.capacity(capacity, slots))
             self.announced_pool = slots[protocol.POOL]
 
@@ -191,8 +194,10 @@ class Link:
         for _ in range(READ_BURST):
             if self.sock is not sock or sock is None:
                 break  # a message replaced the socket
+            if not sock.getsockopt(EVENTS) & POLLIN:
+                break  # (asking is cheaper than the exception of an empty recv)
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(NOBLOCK)
             except zmq.Again:
                 break
             self.last_recv = time.monotonic()
@@ -207,7 +212,8 @@ class Link:
         try:
             msg = protocol.decode(frames)
         except protocol.DecodeError as exc:
-            # The spec gives workers no ERROR to send: drop it and count it.
+            # A worker sends no ERROR: drop it and count it; the broker's lease
+            # deadlines take back whatever it carried.
             if self.e.stats.bad_messages % 1000 == 0:
                 log.warning("dropped a bad message from the broker: %s (%d so far)",
                             protocol.reason_name(exc.reason), self.e.stats.bad_messages + 1)
@@ -219,26 +225,41 @@ class Link:
             accept = self.e.accept
             for record in msg.records:
                 accept(record, now)
-        elif cmd == protocol.PONG:
-            self.on_pong()
+        elif cmd == protocol.RESULT_ACK:
+            self.on_result_ack(msg.result_seq)
+        elif cmd == protocol.WELCOME:
+            self.on_welcome(msg)
         elif cmd == protocol.ERROR:
             self.on_error(msg)
         elif cmd == protocol.BYE:
             self.reconnect("broker said BYE")
-        else:
+        elif cmd != protocol.PONG:  # a PONG is a sign of life, as any message is
             log.debug("ignored %s from the broker", protocol.COMMAND_NAMES.get(cmd, cmd))
 
-    def on_pong(self) -> None:
+    def on_result_ack(self, seq: int) -> None:
+        while self.unacked and self.unacked[0][0] <= seq:
+            _, count, body = self.unacked.popleft()
+            self.unacked_bytes -= len(body)
+            self.unacked_results -= count
+
+    def on_welcome(self, msg: protocol.Message) -> None:
+        """READY accepted. The broker's heartbeat bounds ours: a worker that
+        pinged less often than the broker expects would be declared dead."""
         self.failed_connects = 0
-        self.pongs += 1
-        while self.unconfirmed and self.unconfirmed[0][0] <= self.pongs:
-            self.unconfirmed_count -= len(self.unconfirmed.popleft()[1])
+        broker = msg.heartbeat_ms / 1000.0
+        self.heartbeat = min(self.own_heartbeat, broker) if broker else self.own_heartbeat
         if self.registered:
+            log.debug("WELCOME again: registration replaced")
             return
         self.registered = True
-        log.info("%s with broker at %s", "re-registered" if self.ever_registered else "registered",
-                 self.o.endpoint)
+        log.info("%s with broker at %s heartbeat_ms=%d broker_heartbeat_ms=%d "
+                 "worker_timeout_ms=%d", "re-registered" if self.ever_registered else "registered",
+                 self.o.endpoint, self.heartbeat * 1000, msg.heartbeat_ms, msg.worker_timeout_ms)
         self.ever_registered = True
+        self.send_holding()
+        self.resend_unacked()
+        if self.e.draining:
+            self.send_capacity_zero()  # registered during a drain: take nothing new
         if self.o.ready_fd is not None:
             try:
                 os.write(self.o.ready_fd, b"ready\n")
@@ -248,16 +269,37 @@ class Link:
             self.o.ready_fd = None
 
     def on_error(self, msg: protocol.Message) -> None:
-        if msg.reason != protocol.UNKNOWN_PEER:
-            text = msg.text[:200].decode("utf-8", "replace")
-            log.warning("broker refused a message: %s %s", protocol.reason_name(msg.reason), text)
+        text = msg.text[:300].decode("utf-8", "replace")
+        # BAD_VERSION comes in the FLP/1 layout, which cannot name READY: before
+        # WELCOME it can only answer our READY (a broker that speaks FLP/1 only).
+        if msg.refused_cmd == protocol.READY or (msg.reason == protocol.BAD_VERSION
+                                                 and not self.registered):
+            self.on_ready_refused(msg.reason, text)
             return
+        if msg.reason != protocol.UNKNOWN_PEER:
+            log.warning("broker refused a %s: %s %s", protocol.COMMAND_NAMES.get(msg.refused_cmd,
+                                                                                  "message"),
+                        protocol.reason_name(msg.reason), text[:200])
+            return
+        if not self.registered:
+            return  # an answer to something sent before our READY: WELCOME follows
         # At most one new socket per heartbeat interval: a broker that keeps
         # refusing us cannot make us spin.
         if time.monotonic() - self.last_connect >= self.heartbeat:
             self.reconnect("broker does not know us")
         else:
             self.reconnect_pending = True
+
+    def on_ready_refused(self, reason: int, text: str) -> None:
+        """A READY refused for what it says would be refused again: stop,
+        loudly. Refused for want of something at the broker: again later."""
+        if reason not in FINAL_REFUSALS:
+            log.warning("broker cannot register us now (%s %s): trying again",
+                        protocol.reason_name(reason), text)
+            self.reconnect_pending = True
+            return
+        log.error("broker refused our READY: %s %s; stopping", protocol.reason_name(reason), text)
+        self.e.refused()
 
     # ---- liveness ----------------------------------------------------------------------------
 
@@ -276,17 +318,21 @@ class Link:
         self.connect()
 
     def on_heartbeat(self) -> None:
-        """Every interval: reconnect after a silence, else PING if either side
-        has been quiet for half an interval (a worker that only sends RESULTs
-        must still hear the broker)."""
+        """Every interval: register again after a silence (or a refusal that
+        may pass), else, once registered, PING if either side has been quiet
+        for half an interval (a worker that only sends RESULTs must still hear
+        the broker)."""
         self.beat_timer = self.loop.call_later(self.heartbeat, self.on_heartbeat)
         now = time.monotonic()
         self.e.in_callback = True
         if self.reconnect_pending:
-            self.reconnect("broker does not know us")
+            self.reconnect("broker does not know us" if self.registered else "registering again")
         elif now - self.last_recv >= SILENT_BEATS * self.heartbeat:
-            self.reconnect("no answer for %d heartbeats" % SILENT_BEATS)
-        elif (now - self.last_send >= self.heartbeat / 2
-              or now - self.last_recv >= self.heartbeat / 2):
-            self.ping()
+            self.reconnect("no answer for %d heartbeats" % SILENT_BEATS if self.registered
+                           else "no WELCOME")
+        elif self.registered:
+            if self.resend_pending:
+                self.resend_unacked()
+            if now - self.last_send >= self.heartbeat / 2 or now - self.last_recv >= self.heartbeat / 2:
+                self.send(protocol.ping())
         self.e.end_turn()

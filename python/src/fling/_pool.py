@@ -15,6 +15,7 @@ until stuck handlers return, so hanging tasks cannot multiply threads.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -26,8 +27,8 @@ from . import protocol
 
 log = logging.getLogger("fling.worker")
 
-# (task, outcome, retry_delay_ms, error text), posted to the loop thread
-DoneFn = Callable[[Task, int, int, bytes], None]
+# a list of (task, outcome, retry_delay_ms, error text), called on the loop thread
+DoneFn = Callable[[list], None]
 
 
 def outcome_of(exc: Optional[BaseException]) -> tuple:
@@ -61,6 +62,10 @@ class Pool:
         self._app = app
         self._post = post  # loop.call_soon_threadsafe
         self._done = done
+        # Finished tasks wait here for the loop, which one call_soon_threadsafe
+        # (a write to the loop's self-pipe) wakes for all that finish meanwhile.
+        self._finished: "collections.deque[tuple]" = collections.deque()
+        self._wake_pending = False
         self._jobs: "queue.SimpleQueue[Optional[Task]]" = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: List[threading.Thread] = []
@@ -101,6 +106,15 @@ class Pool:
             else:
                 log.warning("%d pool threads stuck in overdue tasks: pool capacity now %d",
                             len(self._detached), self._active)
+
+    def _deliver(self) -> None:
+        """On the loop: hands every finished task to the worker at once. The flag
+        drops first: a thread that appends after it drops wakes the loop again."""
+        self._wake_pending = False
+        finished = self._finished
+        batch = [finished.popleft() for _ in range(len(finished))]
+        if batch:
+            self._done(batch)
 
     def stop(self, timeout: float) -> None:
         """Asks every thread to exit after its task and waits up to `timeout`
@@ -144,8 +158,10 @@ class Pool:
                         continue  # overran before a thread took it: never runs
                     task.thread = me
                 task.context = context
-                outcome = run_blocking(task)
-                self._post(self._done, task, *outcome)
+                self._finished.append((task,) + run_blocking(task))
+                if not self._wake_pending:
+                    self._wake_pending = True
+                    self._post(self._deliver)
                 with self._lock:
                     if me in self._detached:
                         self._detached.discard(me)

@@ -44,7 +44,8 @@ EAGER = sys.version_info >= (3, 12)  # asyncio.Task(eager_start=...) exists
 
 class Stats:
     __slots__ = ("dispatched", "done", "failed", "retried", "released", "timed_out",
-                 "reconnects", "send_failures", "bad_messages", "holding_sent", "results_resent")
+                 "reconnects", "send_failures", "bad_messages", "holding_sent", "results_resent",
+                 "results_forgotten")
 
     def __init__(self) -> None:
         for field in self.__slots__:
@@ -63,6 +64,8 @@ class Engine:
         classes = [h.cls for h in app.handlers.values()]
         self.has_class = {protocol.LOOP: protocol.LOOP in classes,
                           protocol.POOL: protocol.POOL in classes}
+        self.loop_slots = options.async_limit if self.has_class[protocol.LOOP] else 0
+        self.handlers = app.handlers
         # tasks in our hands, started or waiting, oldest first (dict order)
         self.running: Dict[Task, None] = {}
         self.backlog: Dict[int, Deque[Task]] = {protocol.LOOP: collections.deque(),
@@ -87,7 +90,7 @@ class Engine:
 
     def slots(self, cls: int) -> int:
         if cls == protocol.LOOP:
-            return self.options.async_limit if self.has_class[protocol.LOOP] else 0
+            return self.loop_slots
         if not self.has_class[protocol.POOL]:
             return 0
         return self.pool.capacity if self.pool else self.options.pool_size
@@ -106,7 +109,7 @@ class Engine:
     def accept(self, record: protocol.Record, now: float) -> None:
         """A DISPATCH record becomes a running (or waiting) task."""
         self.stats.dispatched += 1
-        handler = self.app.handlers.get(record.name)
+        handler = self.handlers.get(record.name)
         task = Task(record, handler)
         if self.draining or handler is None:
             # Sent before the broker saw our CAPACITY(0, 0), or a name we
@@ -115,23 +118,25 @@ class Engine:
             self.add_result(task, protocol.RELEASED if self.draining else protocol.FAIL, 0, error)
             return
         self.running[task] = None
-        task.started = now
-        # Waiting or started, a task with a timeout has a deadline from now on:
-        # a waiting one must start by then (SPEC.md §6.4: the broker's lease
-        # allows a wait of one timeout, then a run of one).
-        self.set_deadline(task, now)
-        backlog = self.backlog[handler.cls]
-        if not backlog and self.started[handler.cls] < self.slots(handler.cls):
+        cls = handler.cls
+        backlog = self.backlog[cls]
+        if not backlog and self.started[cls] < self.slots(cls):
             self.begin(task, now)
-        else:
-            backlog.append(task)
+            return
+        # Waiting, a task with a timeout has a deadline from now on: it must
+        # start by then (SPEC.md §6.4: the broker's lease allows a wait of one
+        # timeout, then a run of one).
+        task.started = now
+        self.set_deadline(task, now)
+        backlog.append(task)
 
     def begin(self, task: Task, now: float) -> None:
         cls = task.handler.cls
         task.waiting = False
         self.started[cls] += 1
         task.started = now
-        self.set_deadline(task, now)
+        if task.timeout:
+            self.set_deadline(task, now)
         if cls == protocol.POOL:
             self.pool.submit(task)
             return
@@ -139,7 +144,7 @@ class Engine:
         if EAGER:
             task.future = asyncio.Task(self.run_async(task), loop=self.loop, eager_start=True)
         else:
-            task.future = self.loop.create_task(self.run_async(task))
+            task.future = asyncio.Task(self.run_async(task), loop=self.loop)
 
     def start_waiting(self) -> None:
         """Starts waiting tasks while their class has free slots."""
@@ -170,13 +175,14 @@ class Engine:
             return
         self.finish(task, *outcome)
 
-    def on_pool_done(self, task: Task, outcome: int, delay: int, error: bytes) -> None:
-        """A pool thread finished `task` (loop thread, via call_soon_threadsafe)."""
-        if task.timed_out:
-            self.announce_capacity()  # its thread came back to the pool
-            return
+    def on_pool_done(self, done: list) -> None:
+        """Pool threads finished these (task, outcome, delay, error); on the loop."""
         self.in_callback = True
-        self.finish(task, outcome, delay, error)
+        for task, outcome, delay, error in done:
+            if task.timed_out:
+                self.announce_capacity()  # its thread came back to the pool
+            else:
+                self.finish(task, outcome, delay, error)
         self.end_turn()
 
     # ---- results -------------------------------------------------------------------------------
@@ -258,8 +264,17 @@ class Engine:
         self.start_waiting()
         self.in_callback = False
         self.flush()  # what the new tasks finished at once
-        if self.draining and not self.finished.done() and not self.running:
+        # A drain ends once nothing runs and the broker has every RESULT
+        # (acknowledged): a RESULT lost at the end would run its task again.
+        if (self.draining and not self.finished.done() and not self.running
+                and not self.link.unacked):
             self.link.send_bye()
+            self.finished.set_result(None)
+
+    def refused(self) -> None:
+        """The broker refused our READY for good (fling._link): stop, exit 1."""
+        self.rc = 1
+        if not self.finished.done():
             self.finished.set_result(None)
 
     # ---- deadlines ------------------------------------------------------------------------------
@@ -334,7 +349,8 @@ class Engine:
         waiting = [t for t in self.running if t.waiting]
         log.info("draining: %d tasks running, %d not started (released), timeout %d ms",
                  len(self.running) - len(waiting), len(waiting), self.options.drain_timeout_ms)
-        self.link.send_capacity_zero()
+        if self.link.registered:  # else it goes out right after WELCOME
+            self.link.send_capacity_zero()
         self.in_callback = True
         for task in waiting:
             self.finish(task, protocol.RELEASED)
@@ -346,8 +362,9 @@ class Engine:
     def on_drain_timeout(self) -> None:
         if self.finished.done():
             return
-        log.warning("drain timeout after %d ms: %d tasks still running",
-                    self.options.drain_timeout_ms, len(self.running))
+        log.warning("drain timeout after %d ms: %d tasks still running, %d results not "
+                    "acknowledged", self.options.drain_timeout_ms, len(self.running),
+                    self.link.unacked_results)
         now = time.monotonic()
         for task in list(self.running)[:10]:
             log.warning("still running: name=%s id=%s attempt=%d for %d ms", task.name, task.id,
@@ -382,8 +399,9 @@ class Engine:
             await self.teardown()
         s = self.stats
         log.info("stopped done=%d failed=%d retried=%d released=%d timed_out=%d reconnects=%d "
-                 "holding_sent=%d results_resent=%d", s.done, s.failed, s.retried, s.released,
-                 s.timed_out, s.reconnects, s.holding_sent, s.results_resent)
+                 "holding_sent=%d results_resent=%d results_forgotten=%d", s.done, s.failed,
+                 s.retried, s.released, s.timed_out, s.reconnects, s.holding_sent,
+                 s.results_resent, s.results_forgotten)
         return self.rc
 
     async def teardown(self) -> None:

@@ -20,18 +20,18 @@ EQUEUEFULL = EBASE + 4
 ESTOREFULL = EBASE + 5
 EUNAVAILABLE = EBASE + 6
 EPROTO = EBASE + 7
-ESPOOLFULL = EBASE + 8
+# EBASE + 8 is not used: a full outbox is EAGAIN, as in C
 ECLOSED = EBASE + 9
 
 _TEXTS = {
-    EBADNAME: "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -)",
+    EBADNAME: "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -), or one the broker "
+              "does not know (--refuse-unknown-names)",
     EBADJSON: "payload is not a valid JSON object",
     ETOOLARGE: "payload too large",
     EQUEUEFULL: "broker refused the task: queue full",
     ESTOREFULL: "broker refused the task: store full",
     EUNAVAILABLE: "broker refused the task: broker unavailable",
     EPROTO: "protocol error",
-    ESPOOLFULL: "producer outbox full",
     ECLOSED: "producer is closing",
     _errno.EAGAIN: "resource temporarily unavailable (outbox full)",
     _errno.ETIMEDOUT: "Connection timed out",

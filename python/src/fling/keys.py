@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional
 
 import zmq
 import zmq.auth
+from zmq.utils import z85
 
 KEY_TEXT = 40  # Z85 text of a 32-byte key
 
@@ -43,7 +44,7 @@ class CurveKeys(NamedTuple):
     @property
     def tag(self) -> bytes:
         """The first 8 bytes of this client's public key."""
-        return zmq.z85_decode(self.public)[:8]
+        return z85.decode(self.public)[:8]
 
 
 def keys_from(broker_key: Optional[str], key: Optional[str]) -> Optional[CurveKeys]:
@@ -59,8 +60,8 @@ def keys_from(broker_key: Optional[str], key: Optional[str]) -> Optional[CurveKe
 
 def _z85_key(text: str) -> bool:
     try:
-        return len(text) == KEY_TEXT and len(zmq.z85_decode(text.encode("ascii"))) == 32
-    except (ValueError, UnicodeError, TypeError):
+        return len(text) == KEY_TEXT and len(z85.decode(text.encode("ascii"))) == 32
+    except (ValueError, KeyError, UnicodeError, TypeError):  # KeyError: a byte outside Z85
         return False
 
 

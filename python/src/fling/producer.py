@@ -19,6 +19,7 @@ import os
 import threading
 import time
 import weakref
+from asyncio import _get_running_loop
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Deque, Dict, List, NamedTuple, Optional
 
@@ -33,6 +34,9 @@ log = logging.getLogger("fling.producer")
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 SILENT_HEARTBEATS = 3  # broker silent this many intervals = gone
+# pyzmq's flags are enum.IntFlag: plain ints are cheaper in the I/O loop
+POLLIN, POLLOUT, NOBLOCK, EVENTS = (int(zmq.POLLIN), int(zmq.POLLOUT), int(zmq.NOBLOCK),
+                                    int(zmq.EVENTS))
 RECV_BURST = 256       # messages read per wake-up
 
 
@@ -90,6 +94,7 @@ def _wake_pair():
 
 
 _producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
+_ONE = (1).to_bytes(8, "little")  # an eventfd increment
 
 
 class Producer:
@@ -142,16 +147,24 @@ class Producer:
         self._on_ack = on_ack
         self._keys = keys if keys is not None else CurveKeys.from_env()
 
-        # 8 random bytes name this producer in every task id.
-        self._producer_id = os.urandom(8)
+        # 8 random bytes name this producer in every task id. With CURVE they
+        # are the key's tag (the broker refuses any other id from that key),
+        # and the sequence starts at a random point below 2^62, so processes
+        # sharing a key do not reuse each other's ids.
+        if self._keys is not None:
+            self._producer_id = self._keys.tag
+            self._seq_base = int.from_bytes(os.urandom(8), "big") >> 2
+        else:
+            self._producer_id = os.urandom(8)
+            self._seq_base = 0
         self._id_prefix = self._producer_id.hex() + ":"
         self._writers: Dict[str, protocol.RecordWriter] = {}
 
         # The outbox, under _lock; _cond wakes flush() callers.
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._seq = 0
-        self._open = _Batch(1)
+        self._seq = self._seq_base
+        self._open = _Batch(self._seq_base + 1)
         self._open_since = 0.0
         self._sealed: Deque[_Batch] = collections.deque()
         self._held_tasks = 0
@@ -163,9 +176,8 @@ class Producer:
         # outbox: appends wake it only when it would not look again soon.
         self._in_flight = 0
         self._wake_pending = False
-        self._unresolved_min = 1  # lowest first seq of the batches it holds
+        self._unresolved_min = self._seq_base + 1  # lowest first seq of the batches it holds
 
-        self._sent = 0
         self._invalid = 0
         self._dropped = 0
         self._accepted = self._rejected = self._io_dropped = self._resent = 0
@@ -196,7 +208,7 @@ class Producer:
             if writer is None:
                 writer = self._writer(name)
             data = payload_bytes(payload)
-            if (max_attempts | timeout_ms | backoff_ms) and not (
+            if (max_attempts or timeout_ms or backoff_ms) and not (
                     0 <= max_attempts <= 0xFFFF and 0 <= timeout_ms <= 0xFFFFFFFF
                     and 0 <= backoff_ms <= 0xFFFFFFFF):
                 raise ValueError("max_attempts above 65535, or a time out of range")
@@ -204,40 +216,50 @@ class Producer:
             with self._lock:
                 self._invalid += 1
             raise
-        size = len(data) + protocol.RECORD_OVERHEAD + len(name)
+        record = writer.record
+        size = len(data) + writer.size
         wake = False
         with self._lock:
-            if self._closed or self._forked:
+            if self._closed:
                 raise Closed("created before a fork" if self._forked else "")
             if self._held_tasks >= self._max_tasks or self._held_bytes + size > self._max_bytes:
                 if self._drop:
                     self._dropped += 1
                     return ""
                 raise OutboxFull("%d tasks, %d bytes held" % (self._held_tasks, self._held_bytes))
-            self._seq += 1
-            seq = self._seq
+            seq = self._seq = self._seq + 1
             batch = self._open
             if not batch.count:
                 self._open_since = time.monotonic()
                 # A first task wakes an idle I/O thread; while batches are in
                 # flight it looks again at their ACK (or ack timeout) anyway.
                 wake = not self._in_flight
-            batch.records.append(writer.record(seq, max_attempts, timeout_ms, backoff_ms, data))
-            batch.count += 1
+            batch.records.append(record(seq, max_attempts, timeout_ms, backoff_ms, data))
+            count = batch.count = batch.count + 1
             batch.size += size
             self._held_tasks += 1
             self._held_bytes += size
-            self._sent += 1
-            if batch.count >= self._batch_tasks or batch.size >= self._batch_bytes:
+            if count >= self._batch_tasks or batch.size >= self._batch_bytes:
                 self._sealed.append(batch)
                 self._open = _Batch(seq + 1)
-                wake = not self._in_flight or self._in_flight < self._window
+                wake = self._in_flight < self._window
             if wake:
                 wake = not self._wake_pending
                 self._wake_pending = True
         if wake:
-            os.write(self._wake_write, b"\x01\0\0\0\0\0\0\0")
+            # On an event loop (a request handler), the I/O thread is woken at
+            # the end of this turn of the loop, after the response went out:
+            # its work (and its hold on the GIL) is not on the request's path.
+            loop = _get_running_loop()
+            if loop is None:
+                os.write(self._wake_write, _ONE)
+            else:
+                loop.call_soon(self._wake)
         return self._id_prefix + str(seq)
+
+    def _wake(self) -> None:
+        if self._wake_write >= 0:
+            os.write(self._wake_write, _ONE)
 
     def _writer(self, name: str) -> protocol.RecordWriter:
         writer = protocol.RecordWriter(self._producer_id, check_name(name))
@@ -251,6 +273,7 @@ class Producer:
         """Waits until the broker answered for every task sent before this call
         (accepted or refused). Raises FlushTimeout after `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        self._wake()  # a wake deferred to this (blocked) event loop would wait
         with self._lock:
             target = self._seq
             self._flush_waiters += 1
@@ -321,7 +344,7 @@ class Producer:
     def _stop_thread(self) -> None:
         self._stop = True
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            os.write(self._wake_write, b"\x01\0\0\0\0\0\0\0")
+            os.write(self._wake_write, _ONE)
             self._thread.join()
         for fd in {self._wake_read, self._wake_write}:
             try:
@@ -345,7 +368,7 @@ class Producer:
 
     def stats(self) -> Stats:
         """The counters (cheap, any thread)."""
-        return Stats(self._sent, self._accepted, self._rejected, self._dropped + self._io_dropped,
+        return Stats(self._seq - self._seq_base, self._accepted, self._rejected, self._dropped + self._io_dropped,
                      self._held_tasks, self._resent, self._invalid)
 
     @property
@@ -358,6 +381,7 @@ class Producer:
         # The I/O thread did not come along: refuse sends (Closed) rather
         # than queue tasks nobody will ever deliver.
         self._forked = True
+        self._closed = True
 
     # ---- the I/O thread ------------------------------------------------------------------
 
@@ -406,15 +430,18 @@ class _IoLoop:
         p = self.p
         sock = p._socket
         poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        poller.register(p._wake_read, zmq.POLLIN)
+        poller.register(sock, POLLIN)
+        poller.register(p._wake_read, POLLIN)
+        watching = POLLIN
         while not p._stop:
             now = time.monotonic()
             due = self.fill_window(now)
             self.send_due(now)
             self.heartbeat(now)
-            events = zmq.POLLIN | (zmq.POLLOUT if self.blocked or self.ping_pending else 0)
-            poller.modify(sock, events)
+            events = POLLIN | (POLLOUT if self.blocked or self.ping_pending else 0)
+            if events != watching:
+                poller.modify(sock, events)
+                watching = events
             ready = dict(poller.poll(self.timeout_ms(now, due)))
             if p._wake_read in ready:
                 try:
@@ -422,9 +449,9 @@ class _IoLoop:
                 except BlockingIOError:
                     pass
             revents = ready.get(sock, 0)
-            if revents & zmq.POLLIN:
+            if revents & POLLIN:
                 self.receive_all(sock)
-            if revents & zmq.POLLOUT:
+            if revents & POLLOUT:
                 self.blocked = False
 
     # -- the window --
@@ -473,7 +500,7 @@ class _IoLoop:
                 batch.records = []
             try:
                 p._socket.send_multipart(protocol.submit(slot.batch_seq, batch.count, batch.body),
-                                         zmq.NOBLOCK, copy=batch.count < 16)
+                                         NOBLOCK, copy=batch.count < 16)
             except zmq.Again:
                 self.blocked = True
                 return
@@ -489,7 +516,7 @@ class _IoLoop:
             return
         self.last_send = now
         try:
-            p._socket.send_multipart(protocol.ping(), zmq.NOBLOCK)
+            p._socket.send_multipart(protocol.ping(), NOBLOCK)
             self.ping_pending = False
         except zmq.Again:
             self.ping_pending = True
@@ -511,8 +538,11 @@ class _IoLoop:
     def receive_all(self, sock: zmq.Socket) -> None:
         now = time.monotonic()
         for _ in range(RECV_BURST):
+            # (asking first is cheaper than the exception a recv that finds nothing raises)
+            if not sock.getsockopt(EVENTS) & POLLIN:
+                return
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(NOBLOCK)
             except zmq.Again:
                 return
             self.on_heard(now)
@@ -557,11 +587,30 @@ class _IoLoop:
 
     def on_error(self, msg: protocol.Message, now: float) -> None:
         self.p._broker_errors += 1
+        if msg.refused_cmd == protocol.SUBMIT and msg.batch_seq:
+            self.refuse_batch(msg)
         if self.error_logged and now - self.error_logged < 1.0:
             return
         self.error_logged = now
         text = "".join(c if " " <= c < "\x7f" else "?" for c in msg.text[:200].decode("latin-1"))
         log.warning("broker error %s: %s", protocol.reason_name(msg.reason), text)
+
+    def refuse_batch(self, msg: protocol.Message) -> None:
+        """FLP/1.1: an ERROR naming one of our batches refuses it whole; every
+        task gets the reason, as an ACK would say, and it is not sent again.
+        UNAVAILABLE alone is not an answer (as in on_ack)."""
+        for index, slot in enumerate(self.slots):
+            if slot.batch_seq == msg.batch_seq:
+                break
+        else:
+            return
+        if msg.reason == protocol.UNAVAILABLE:
+            self.p._unavailable += 1
+            return
+        # 0 and 1 would read as accepted: an ERROR is never that.
+        reason = msg.reason if msg.reason > protocol.DUPLICATE else protocol.MALFORMED
+        del self.slots[index]
+        self.resolve(slot.batch, bytes((reason,)) * slot.batch.count)
 
     # -- resolving --
 

@@ -1,4 +1,4 @@
-"""FLP/1, the fling wire protocol (proto/SPEC.md): the one Python codec.
+"""FLP/1.1, the fling wire protocol (proto/SPEC.md): the one Python codec.
 
 Every frame a Python producer or worker sends is built here and every frame
 it receives is parsed here, as proto/fling_proto.c does for C. Golden vectors
@@ -8,16 +8,22 @@ written by the C codec hold the two to the same bytes and the same refusals
 Integers on the wire are unsigned big-endian. Decoding never trusts the peer:
 every length is checked against the frame it sits in, and a bad message
 raises DecodeError with the reason the C decoder gives for it.
+
+Versions (SPEC.md §2.3): this package speaks FLP/1.1 (version byte 2), as
+fling's C producer and worker do. The decoder also reads FLP/1 (version
+byte 1), as the C decoder does: a broker answers ERROR(BAD_VERSION) in the
+FLP/1 layout.
 """
 from __future__ import annotations
 
 import re
 import struct
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
-VERSION = 1
+VERSION = 2      # FLP/1.1, what this package sends
+VERSION_MIN = 1  # FLP/1, still decoded
 
-# Commands (SPEC.md §3).
+# Commands (SPEC.md §4).
 SUBMIT = 1
 ACK = 2
 PING = 3
@@ -31,9 +37,11 @@ ERROR = 10
 ADMIN = 11
 ADMIN_REPLY = 12
 HOLDING = 13
-_CMD_MAX = 14
+WELCOME = 14     # FLP/1.1
+RESULT_ACK = 15  # FLP/1.1
+_CMD_MAX = 16
 
-# Reasons: ACK status bytes and ERROR codes (SPEC.md §3.11).
+# Reasons: ACK status bytes and ERROR codes (SPEC.md §3.5).
 OK = 0
 DUPLICATE = 1
 QUEUE_FULL = 2
@@ -50,7 +58,7 @@ BAD_STATE = 25
 UNKNOWN_PEER = 26
 FORBIDDEN = 27
 
-# Outcomes of a task (SPEC.md §3.7).
+# Outcomes of a task (SPEC.md §3.2).
 DONE = 0
 RETRY = 1
 FAIL = 2
@@ -58,11 +66,11 @@ RELEASED = 3
 TIMEOUT = 4
 _OUTCOME_MAX = 5
 
-# Handler classes (SPEC.md §3.5).
+# Handler classes (SPEC.md §3.4).
 LOOP = 0
 POOL = 1
 
-# Limits (SPEC.md §4.4).
+# Limits (SPEC.md §2.4).
 NAME_MAX = 127
 PAYLOAD_MAX = 1 << 20
 BATCH_MAX = 1000
@@ -78,7 +86,8 @@ LEASE_SIZE = 18
 COMMAND_NAMES = {
     SUBMIT: "SUBMIT", ACK: "ACK", PING: "PING", PONG: "PONG", READY: "READY",
     DISPATCH: "DISPATCH", RESULT: "RESULT", CAPACITY: "CAPACITY", BYE: "BYE", ERROR: "ERROR",
-    ADMIN: "ADMIN", ADMIN_REPLY: "ADMIN_REPLY", HOLDING: "HOLDING",
+    ADMIN: "ADMIN", ADMIN_REPLY: "ADMIN_REPLY", HOLDING: "HOLDING", WELCOME: "WELCOME",
+    RESULT_ACK: "RESULT_ACK",
 }
 REASON_NAMES = {
     OK: "OK", DUPLICATE: "DUPLICATE", QUEUE_FULL: "QUEUE_FULL", STORE_FULL: "STORE_FULL",
@@ -136,7 +145,7 @@ def name_valid(name: bytes) -> bool:
     return _NAME.match(name) is not None
 
 
-# ---- task records (SPEC.md §4.1) --------------------------------------------
+# ---- task records (SPEC.md §3.1) --------------------------------------------
 
 # L, id, attempt, max_attempts, timeout_ms, backoff_ms, N
 _RECORD_HEAD = struct.Struct(">I16sHHIIB")
@@ -172,7 +181,7 @@ class RecordWriter:
     struct of its own, so a record costs one pack and one join (the
     producer's hot path)."""
 
-    __slots__ = ("_pack", "_name", "_overhead")
+    __slots__ = ("_pack", "_name", "_overhead", "size")
 
     def __init__(self, producer_id: bytes, name: bytes):
         n = len(name)
@@ -180,6 +189,7 @@ class RecordWriter:
         self._pack = struct.Struct(">I8sQHHIIB%dsxI" % n).pack
         self._name = (producer_id, name, n)
         self._overhead = 35 + n
+        self.size = RECORD_OVERHEAD + n  # a record's bytes beyond its payload
 
     def record(self, seq: int, max_attempts: int, timeout_ms: int, backoff_ms: int,
                payload: bytes) -> bytes:
@@ -189,47 +199,62 @@ class RecordWriter:
                                     timeout_ms, backoff_ms, n, name, p), payload, b"\0"))
 
 
-def _records(body: bytes, count: int) -> List[Record]:
-    """Every record of a SUBMIT or DISPATCH body, checked as fling_record_next
-    checks them; they must fill the body exactly."""
-    out: List[Record] = []
+def _records(body: bytes, count: int, submitted: bool) -> Tuple[List[Record], List[int]]:
+    """The records of a SUBMIT or DISPATCH body, checked as fling_proto.c checks
+    them: each record's length prefix must frame it (at least 35 bytes, within
+    the body) and they must fill the body exactly, count of them. The content
+    of a framed record (lengths, zero bytes, name; in a SUBMIT also attempt 0
+    and a sequence other than 0) refuses a DISPATCH whole, but in a SUBMIT
+    only that record: its status says why (SPEC.md §4.1). Returns the sound
+    records and one status per record (OK, BAD_TASK or TOO_LARGE)."""
+    records: List[Record] = []
+    statuses: List[int] = []
     end = len(body)
     offset = 0
     last_name = b""  # a batch mostly repeats one name: check it once
     unpack = _RECORD_HEAD.unpack_from
     while offset < end:
         avail = end - offset
-        if avail < RECORD_OVERHEAD:
-            raise DecodeError(BAD_TASK, "record shorter than its fixed part")
-        size, task_id, attempt, max_attempts, timeout_ms, backoff_ms, n = unpack(body, offset)
-        total = size + 4
-        if total < RECORD_OVERHEAD or total > avail:
-            raise DecodeError(BAD_TASK, "record length beyond the frame")
-        if RECORD_OVERHEAD + n > total:
-            raise DecodeError(BAD_TASK, "name beyond the record")
+        total = _U32.unpack_from(body, offset)[0] + 4 if avail >= 4 else 0
+        if avail < RECORD_OVERHEAD or total < RECORD_OVERHEAD or total > avail:
+            raise DecodeError(MALFORMED if submitted else BAD_TASK,
+                              "task records: a length prefix runs past the body or under 35")
+        _, task_id, attempt, max_attempts, timeout_ms, backoff_ms, n = unpack(body, offset)
+        status = OK
         name_at = offset + _RECORD_HEAD_SIZE
-        (p,) = _U32.unpack_from(body, name_at + n + 1)
-        if p > PAYLOAD_MAX:
-            raise DecodeError(TOO_LARGE, "payload above 1 MiB")
-        if RECORD_OVERHEAD + n + p != total:
-            raise DecodeError(BAD_TASK, "record length and its fields disagree")
-        payload_at = name_at + n + 5
-        if body[name_at + n] != 0 or body[payload_at + p] != 0:
-            raise DecodeError(BAD_TASK, "missing zero byte")
-        name = body[name_at:name_at + n]
-        if name != last_name:
-            if not _NAME.match(name):
-                raise DecodeError(BAD_TASK, "invalid task name")
+        if RECORD_OVERHEAD + n > total:
+            status = BAD_TASK
+        else:
+            (p,) = _U32.unpack_from(body, name_at + n + 1)
+            payload_at = name_at + n + 5
+            name = body[name_at:name_at + n]
+            if p > PAYLOAD_MAX:
+                status = TOO_LARGE
+            elif (RECORD_OVERHEAD + n + p != total or body[name_at + n] != 0
+                  or body[payload_at + p] != 0):
+                status = BAD_TASK
+            elif name != last_name and not _NAME.match(name):
+                status = BAD_TASK
+            elif submitted and (attempt != 0 or task_id[8:] == _ZERO_SEQ):
+                status = BAD_TASK
+        if status != OK:
+            if not submitted:
+                raise DecodeError(status, "task record")
+        else:
             last_name = name
-        out.append(Record(task_id, attempt, max_attempts, timeout_ms, backoff_ms,
-                          name.decode("ascii"), body[payload_at:payload_at + p]))
+            records.append(Record(task_id, attempt, max_attempts, timeout_ms, backoff_ms,
+                                  name.decode("ascii"), body[payload_at:payload_at + p]))
+        statuses.append(status)
         offset += total
-    if len(out) != count:
-        raise DecodeError(MALFORMED, "record count disagrees with the body")
-    return out
+    if len(statuses) != count:
+        raise DecodeError(MALFORMED, "task records: their number is not the count field")
+    return records, statuses
 
 
-# ---- result records (SPEC.md §4.2) -------------------------------------------
+_ZERO_SEQ = bytes(8)
+
+
+# ---- result records (SPEC.md §3.2) -------------------------------------------
 
 _RESULT_HEAD = struct.Struct(">16sHBIH")  # id, attempt, outcome, retry_delay_ms, E
 
@@ -270,7 +295,7 @@ def _results(body: bytes, count: int) -> List[Result]:
     return out
 
 
-# ---- leases (SPEC.md §4.3) -----------------------------------------------------
+# ---- leases (SPEC.md §3.3) -----------------------------------------------------
 
 _LEASE = struct.Struct(">16sH")
 
@@ -285,23 +310,31 @@ def encode_lease(task_id: bytes, attempt: int) -> bytes:
 class Message:
     """A decoded message. Which fields mean something depends on `cmd`:
 
-    SUBMIT, ACK: batch_seq, count; SUBMIT records; ACK statuses (bytes)
-    DISPATCH: count, records;   RESULT: count, results;   HOLDING: count, leases
+    SUBMIT: batch_seq, count, records (the sound ones), statuses (one per record:
+            OK, or BAD_TASK / TOO_LARGE for a record refused on its own)
+    ACK: batch_seq, count, statuses (bytes)
+    DISPATCH: count, records;   HOLDING: count, leases
+    RESULT: result_seq (FLP/1.1; 0 in FLP/1), count, results
+    RESULT_ACK: result_seq;   WELCOME: heartbeat_ms, worker_timeout_ms
     READY: capacity, slots, pid, worker_name, names [(class, name)]
     CAPACITY: capacity, slots (dicts keyed by LOOP / POOL)
-    ERROR: reason, text;   ADMIN, ADMIN_REPLY: text
+    ERROR: reason, refused_cmd and batch_seq (FLP/1.1: the command refused and
+           its batch_seq or result_seq, 0 when none), text
+    ADMIN, ADMIN_REPLY: text
     """
 
-    __slots__ = ("cmd", "version", "batch_seq", "count", "records", "statuses", "results",
-                 "leases", "capacity", "slots", "pid", "worker_name", "names", "reason", "text")
+    __slots__ = ("cmd", "version", "batch_seq", "result_seq", "count", "records", "statuses",
+                 "results", "leases", "capacity", "slots", "pid", "worker_name", "names",
+                 "reason", "refused_cmd", "text", "heartbeat_ms", "worker_timeout_ms")
 
-    def __init__(self, cmd: int):
+    def __init__(self, cmd: int, version: int = VERSION):
         self.cmd = cmd
-        self.version = VERSION
+        self.version = version
         self.batch_seq = 0
+        self.result_seq = 0
         self.count = 0
         self.records: List[Record] = []
-        self.statuses = b""
+        self.statuses: Any = b""
         self.results: List[Result] = []
         self.leases: List[Tuple[bytes, int]] = []
         self.capacity = {LOOP: 0, POOL: 0}
@@ -310,30 +343,38 @@ class Message:
         self.worker_name = b""
         self.names: List[Tuple[int, str]] = []
         self.reason = 0
+        self.refused_cmd = 0
         self.text = b""
+        self.heartbeat_ms = 0
+        self.worker_timeout_ms = 0
 
 
-# Frames (header included) and the exact size of the fields frame (0: any).
+# Frames (header included) and the exact size of the fields frame (0: any),
+# in FLP/1.1; FLP/1 differs in ERROR and RESULT only (_FIELDS_V1).
 _SHAPE = {
     SUBMIT: (3, 12), ACK: (3, 12), PING: (1, 0), PONG: (1, 0), READY: (4, 22),
-    DISPATCH: (3, 4), RESULT: (3, 4), CAPACITY: (2, 16), BYE: (1, 0), ERROR: (3, 2),
-    ADMIN: (2, 0), ADMIN_REPLY: (2, 0), HOLDING: (3, 4),
+    DISPATCH: (3, 4), RESULT: (3, 12), CAPACITY: (2, 16), BYE: (1, 0), ERROR: (3, 11),
+    ADMIN: (2, 0), ADMIN_REPLY: (2, 0), HOLDING: (3, 4), WELCOME: (2, 8), RESULT_ACK: (2, 8),
 }
+_FIELDS_V1 = {ERROR: 2, RESULT: 4}
 _SEQ_COUNT = struct.Struct(">QI")
 _READY_FIELDS = struct.Struct(">IIIHII")  # pool cap, loop cap, pid, names, pool slots, loop slots
 _CAPACITY_FIELDS = struct.Struct(">IIII")  # pool cap, loop cap, pool slots, loop slots
+_ERROR_FIELDS = struct.Struct(">HBQ")      # reason, command refused, batch_seq / result_seq
+_WELCOME_FIELDS = struct.Struct(">II")     # heartbeat_ms, worker_timeout_ms
+_WORKER_NAME_BAD = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def _count(value: int) -> int:
     if value == 0 or value > BATCH_MAX:
-        raise DecodeError(BAD_FIELD, "count out of range")
+        raise DecodeError(BAD_FIELD, "count must be 1 to 1000")
     return value
 
 
 def _capacity(msg: Message, pool_cap: int, loop_cap: int, pool_slots: int,
               loop_slots: int) -> None:
     if pool_slots > pool_cap or loop_slots > loop_cap:
-        raise DecodeError(BAD_FIELD, "more slots than capacity")
+        raise DecodeError(BAD_FIELD, "slots above capacity")
     msg.capacity = {POOL: pool_cap, LOOP: loop_cap}
     msg.slots = {POOL: pool_slots, LOOP: loop_slots}
 
@@ -342,86 +383,111 @@ def _ready_names(body: bytes, count: int) -> List[Tuple[int, str]]:
     names = []
     offset, end = 0, len(body)
     while offset < end:
-        if end - offset < 2 or body[offset] > POOL or end - offset < 2 + body[offset + 1]:
-            raise DecodeError(MALFORMED, "READY names malformed")
+        if end - offset < 2 or end - offset < 2 + body[offset + 1]:
+            raise DecodeError(MALFORMED, "READY names: an entry runs past the end of its frame")
+        if body[offset] > POOL:
+            raise DecodeError(BAD_FIELD, "READY names: class must be 0 (loop) or 1 (pool)")
         name = body[offset + 2:offset + 2 + body[offset + 1]]
         if not _NAME.match(name):
-            raise DecodeError(MALFORMED, "invalid name in READY")
+            raise DecodeError(BAD_TASK, "READY names: a task name is empty or not [A-Za-z0-9._:-]")
         names.append((body[offset], name.decode("ascii")))
         offset += 2 + len(name)
     if len(names) != count:
-        raise DecodeError(MALFORMED, "READY name count disagrees")
+        raise DecodeError(MALFORMED, "READY names: their number is not name_count")
     return names
 
 
 def decode(frames: Sequence[bytes]) -> Message:
-    """Decodes one message (without a ROUTER's routing frame). Raises
-    DecodeError with the reason fling_msg_decode gives, checked in its order."""
-    if len(frames) > FRAMES_MAX or not frames:
-        raise DecodeError(MALFORMED, "frame count")
+    """Decodes one message (without a ROUTER's routing frame), FLP/1.1 or FLP/1.
+    Raises DecodeError with the reason fling_msg_decode gives, checked in its
+    order."""
+    if len(frames) > FRAMES_MAX:
+        raise DecodeError(MALFORMED, "more than 16 frames")
+    if not frames:
+        raise DecodeError(BAD_SIGNATURE, "empty message")
     header = frames[0]
     if len(header) != 4 or header[0] != 0x46 or header[1] != 0x4C:
         raise DecodeError(BAD_SIGNATURE)
+    version, cmd = header[2], header[3]
+    if not VERSION_MIN <= version <= VERSION:
+        raise DecodeError(BAD_VERSION, "versions 1 and 2 are spoken")
+    if cmd == 0 or cmd >= _CMD_MAX or (version == 1 and cmd >= WELCOME):
+        raise DecodeError(BAD_COMMAND)
     if sum(len(f) for f in frames) > MSG_BYTES_MAX:
         raise DecodeError(TOO_LARGE, "message above 8 MiB")
-    if header[2] != VERSION:
-        raise DecodeError(BAD_VERSION)
-    cmd = header[3]
-    if cmd == 0 or cmd >= _CMD_MAX:
-        raise DecodeError(BAD_COMMAND)
     frame_count, fields_size = _SHAPE[cmd]
     if len(frames) != frame_count:
         raise DecodeError(MALFORMED, "frame count for %s" % COMMAND_NAMES[cmd])
-    msg = Message(cmd)
+    msg = Message(cmd, version)
     if frame_count == 1:
         return msg
     fields = bytes(frames[1])
+    if version == 1:
+        fields_size = _FIELDS_V1.get(cmd, fields_size)
     if fields_size and len(fields) != fields_size:
-        raise DecodeError(MALFORMED, "fields size")
+        raise DecodeError(MALFORMED, "fields frame of the wrong size")
     if cmd in (ADMIN, ADMIN_REPLY):
         msg.text = fields
-        return msg
-    if cmd == CAPACITY:
-        pool_cap, loop_cap, pool_slots, loop_slots = _CAPACITY_FIELDS.unpack(fields)
-        _capacity(msg, pool_cap, loop_cap, pool_slots, loop_slots)
-        return msg
+    elif cmd == CAPACITY:
+        _capacity(msg, *_CAPACITY_FIELDS.unpack(fields))
+    elif cmd == WELCOME:
+        msg.heartbeat_ms, msg.worker_timeout_ms = _WELCOME_FIELDS.unpack(fields)
+    elif cmd == RESULT_ACK:
+        msg.result_seq = _U64.unpack(fields)[0]
+    else:
+        _decode_body(msg, fields, frames)
+    return msg
+
+
+def _decode_body(msg: Message, fields: bytes, frames: Sequence[bytes]) -> None:
+    cmd = msg.cmd
     body = bytes(frames[2])
     if cmd in (SUBMIT, ACK):
         msg.batch_seq, count = _SEQ_COUNT.unpack(fields)
         msg.count = _count(count)
         if cmd == ACK:
             if len(body) != count:
-                raise DecodeError(MALFORMED, "ACK statuses disagree with count")
+                raise DecodeError(MALFORMED, "ACK: not one status byte per task")
             msg.statuses = body
         else:
-            msg.records = _records(body, count)
-    elif cmd in (DISPATCH, RESULT, HOLDING):
+            msg.records, msg.statuses = _records(body, count, submitted=True)
+    elif cmd == DISPATCH:
         msg.count = _count(_U32.unpack(fields)[0])
-        if cmd == DISPATCH:
-            msg.records = _records(body, msg.count)
-        elif cmd == RESULT:
-            msg.results = _results(body, msg.count)
+        msg.records, _ = _records(body, msg.count, submitted=False)
+    elif cmd == RESULT:
+        if msg.version >= 2:
+            msg.result_seq, count = _SEQ_COUNT.unpack(fields)
         else:
-            if len(body) != msg.count * LEASE_SIZE:
-                raise DecodeError(MALFORMED, "HOLDING body size")
-            msg.leases = [_LEASE.unpack_from(body, i * LEASE_SIZE) for i in range(msg.count)]
+            (count,) = _U32.unpack(fields)
+        msg.count = _count(count)
+        msg.results = _results(body, msg.count)
+    elif cmd == HOLDING:
+        msg.count = _count(_U32.unpack(fields)[0])
+        if len(body) != msg.count * LEASE_SIZE:
+            raise DecodeError(MALFORMED, "HOLDING: body is not count x 18 bytes")
+        msg.leases = [_LEASE.unpack_from(body, i * LEASE_SIZE) for i in range(msg.count)]
     elif cmd == READY:
         pool_cap, loop_cap, msg.pid, count, pool_slots, loop_slots = _READY_FIELDS.unpack(fields)
         if count == 0 or count > NAMES_MAX:
-            raise DecodeError(BAD_FIELD, "name count out of range")
+            raise DecodeError(BAD_FIELD, "READY: name_count must be 1 to 256")
         msg.count = count
         _capacity(msg, pool_cap, loop_cap, pool_slots, loop_slots)
-        if len(body) > NAME_MAX or 0 in body:
-            raise DecodeError(BAD_FIELD, "worker name")
+        if len(body) > NAME_MAX or _WORKER_NAME_BAD.search(body):
+            raise DecodeError(BAD_FIELD, "READY: worker name longer than 127 bytes or with "
+                                         "control characters")
         msg.worker_name = body
         msg.names = _ready_names(bytes(frames[3]), count)
     elif cmd == ERROR:
-        msg.reason = _U16.unpack(fields)[0]
+        if msg.version >= 2:
+            msg.reason, msg.refused_cmd, msg.batch_seq = _ERROR_FIELDS.unpack(fields)
+        else:
+            (msg.reason,) = _U16.unpack(fields)
+        if len(body) > ERROR_TEXT_MAX:
+            raise DecodeError(MALFORMED, "ERROR: text above 1024 bytes")
         msg.text = body
-    return msg
 
 
-# ---- encoders: each returns the frames of one message ---------------------------
+# ---- encoders: each returns the frames of one message, FLP/1.1 -------------------
 
 _HEADERS = [bytes((0x46, 0x4C, VERSION, cmd)) for cmd in range(_CMD_MAX)]
 
@@ -450,8 +516,17 @@ def dispatch(count: int, records: bytes) -> List[bytes]:
     return [_HEADERS[DISPATCH], _U32.pack(count), records]
 
 
-def result(count: int, results: bytes) -> List[bytes]:
-    return [_HEADERS[RESULT], _U32.pack(count), results]
+def result(result_seq: int, count: int, results: bytes) -> List[bytes]:
+    """RESULT number `result_seq` (a worker counts its RESULTs from 1)."""
+    return [_HEADERS[RESULT], _SEQ_COUNT.pack(result_seq, count), results]
+
+
+def result_ack(result_seq: int) -> List[bytes]:
+    return [_HEADERS[RESULT_ACK], _U64.pack(result_seq)]
+
+
+def welcome(heartbeat_ms: int, worker_timeout_ms: int) -> List[bytes]:
+    return [_HEADERS[WELCOME], _WELCOME_FIELDS.pack(heartbeat_ms, worker_timeout_ms)]
 
 
 def holding(count: int, leases: bytes) -> List[bytes]:
@@ -476,8 +551,13 @@ def capacity(capacity: Tuple[int, int], slots: Optional[Tuple[int, int]] = None)
             _CAPACITY_FIELDS.pack(capacity[POOL], capacity[LOOP], slots[POOL], slots[LOOP])]
 
 
-def error(reason: int, text: bytes = b"") -> List[bytes]:
-    return [_HEADERS[ERROR], _U16.pack(reason), text]
+def error(reason: int, refused_cmd: int = 0, batch_seq: int = 0, text: bytes = b"",
+          version: int = VERSION) -> List[bytes]:
+    """ERROR in `version`'s layout: FLP/1 carries the reason and text only."""
+    header = bytes((0x46, 0x4C, version, ERROR))
+    if version == 1:
+        return [header, _U16.pack(reason), text]
+    return [header, _ERROR_FIELDS.pack(reason, refused_cmd, batch_seq), text]
 
 
 def admin(json_text: bytes) -> List[bytes]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Union
+from typing import Any, Callable, Dict, Union
 
 from . import protocol
 from .errors import BadJSON, BadName, TooLarge
@@ -164,10 +164,30 @@ def check_json(data: bytes) -> None:
 
 # ---- payloads ----------------------------------------------------------------------
 
-_encode_sorted = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-                                  sort_keys=True).encode
-_encode_plain = json.JSONEncoder(ensure_ascii=False, allow_nan=False,
-                                 separators=(",", ":")).encode
+def _not_serialisable(obj: Any) -> Any:
+    raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
+
+
+def _encoder(sort_keys: bool) -> Callable[[Any], str]:
+    """json's C encoder made once, not per call as JSONEncoder.encode makes it
+    (half of a small dict's cost); JSONEncoder where that C encoder is missing
+    or writes anything else. No cycle check: a cycle ends in RecursionError."""
+    reference = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                                 sort_keys=sort_keys).encode
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder
+        encode = c_make_encoder(None, _not_serialisable, c_encode_basestring, None, ":", ",",
+                                sort_keys, False, False)
+        probe = {"b": [1, -2.5e300, None, True, "\u00e9\n\"\\"], "a": {}}
+        if "".join(encode(probe, 0)) == reference(probe):
+            return lambda obj: "".join(encode(obj, 0))
+    except (ImportError, TypeError, ValueError):
+        pass
+    return reference
+
+
+_encode_sorted = _encoder(sort_keys=True)
+_encode_plain = _encoder(sort_keys=False)
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
