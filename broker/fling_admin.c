@@ -51,7 +51,9 @@ static json_t *counters_json (const fling_broker_counters_t *c)
         {"retried", c->retried},         {"requeued", c->requeued},
         {"stale_results", c->stale_results}, {"worker_lost", c->worker_lost},
         {"router_unroutable", c->router_unroutable}, {"dead_lettered", c->dead_lettered},
-        {"crashed", c->crashed},         {"timed_out", c->timed_out},
+        {"crashed", c->crashed},         {"suspected", c->suspected},
+        {"trials", c->trials},           {"probes", c->probes},
+        {"timed_out", c->timed_out},
         {"lease_expired", c->lease_expired}, {"store_full", c->store_full},
         {"unavailable", c->unavailable}, {"holding_leased", c->holding_leased},
         {"holding_ignored", c->holding_ignored}, {"dead_retried", c->dead_retried},
@@ -97,12 +99,13 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
             queues,
-            json_pack ("{ss sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue), "queued",
-                       (json_int_t)fling_queue_queued (queue), "delayed", (json_int_t)c->delayed,
-                       "inflight", (json_int_t)c->inflight, "dead",
-                       (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
-                       "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
-                       "workers", (json_int_t)fling_queue_server_count (queue)));
+            json_pack ("{ss sI sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue),
+                       "queued", (json_int_t)fling_queue_queued (queue), "delayed",
+                       (json_int_t)c->delayed, "suspects", (json_int_t)c->suspects, "inflight",
+                       (json_int_t)c->inflight, "dead", (json_int_t)fling_queue_dead (queue)->count,
+                       "done", (json_int_t)c->done, "failed", (json_int_t)c->failed, "retried",
+                       (json_int_t)c->retried, "workers",
+                       (json_int_t)fling_queue_server_count (queue)));
     }
     return queues;
 }
@@ -120,11 +123,11 @@ static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
     json_t *names = json_array ();
     for (size_t i = 0; names && i < worker->reg_count && i < NAMES_SHOWN; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
-    return json_pack ("{ss sI so so sI so sI so}", "name", worker->name, "pid",
+    return json_pack ("{ss sI so so sI so sI so sb}", "name", worker->name, "pid",
                       (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
                       "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
                       "names", names, "names_total", (json_int_t)worker->reg_count, "running",
-                      fling_lookup_running (self, worker));
+                      fling_lookup_running (self, worker), "prover", worker->prover);
 }
 
 static json_t *workers_json (fling_broker_t *self, size_t offset, size_t limit)
@@ -147,6 +150,14 @@ static size_t dead_total (fling_broker_t *self)
     return total;
 }
 
+static size_t suspects_total (fling_broker_t *self)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        total += fling_queue_counters (self->queues[i])->suspects;
+    return total;
+}
+
 static json_t *error_json (const char *text);
 
 /* Queues and workers come a page at a time (see page_of), with their
@@ -158,11 +169,12 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         page_of (request, "workers", &w_offset, &w_limit))
         return error_json ("queues_offset, workers_offset: integers from 0; queues_limit, "
                            "workers_limit: integers from 0 to 1000");
-    json_t *stats = json_pack ("{sI so sI sI sI sI sI so so so so so so so}", "uptime_ms",
+    json_t *stats = json_pack ("{sI so sI sI sI sI sI sI so so so so so so so}", "uptime_ms",
                       (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
                       "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
                       (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
-                      (json_int_t)(self->delayed.count + self->parked.count), "dedup_ids",
+                      (json_int_t)(self->delayed.count + self->parked.count), "suspects",
+                      (json_int_t)suspects_total (self), "dedup_ids",
                       (json_int_t)fling_dedup_size (self->dedup), "counters",
                       counters_json (&self->counters), "refused",
                       by_reason_json (self->refused), "rejected", by_reason_json (self->rejected),

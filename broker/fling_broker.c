@@ -413,6 +413,14 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
 
 /* ---- placing tasks: queued, delayed, dead -------------------------------- */
 
+void fling_broker_release (fling_broker_t *self, fling_btask_t *task)
+{
+    task->attempt--;
+    fling_broker_store_state (self, task);
+    fling_broker_requeue (self, task, true);
+    self->counters.requeued++;
+}
+
 void fling_broker_requeue (fling_broker_t *self, fling_btask_t *task, bool head)
 {
     fling_btask_set_state (task, FLING_TASK_QUEUED);
@@ -524,6 +532,22 @@ size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
         fling_broker_finish_task (self, task);
         purged++;
     }
+    /* Suspects waiting for a trial: the next group is taken before this
+       one empties (an emptied group is freed). */
+    for (fling_group_t *group = fling_suspects_first (self->suspects), *after; group;
+         group = after) {
+        after = fling_group_next (group);
+        if (fling_group_queue (group) != queue)
+            continue;
+        while ((task = fling_group_peek (group))) {
+            bool last = fling_group_size (group) == 1;
+            fling_broker_unlist (self, task);
+            fling_broker_finish_task (self, task);
+            purged++;
+            if (last)
+                break; /* the group is gone */
+        }
+    }
     return purged;
 }
 
@@ -565,6 +589,9 @@ void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
     case FLING_TASK_DEAD:
         fling_tasklist_remove (fling_queue_dead (task->queue), task);
         break;
+    case FLING_TASK_SUSPECT:
+        fling_suspects_remove (self->suspects, task);
+        break;
     default:
         break; /* LEASED and DELAYED are never unlisted this way */
     }
@@ -587,6 +614,8 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
                        (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
+    /* dead_retry starts it afresh: no suspicion carried over. */
+    task->flags &= (uint8_t)~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
     if (reason != FLING_DEAD_CRASHED)
         self->counters.failed++;
     if (fling_btask_kill (task, reason, error, error_size)) {
@@ -861,13 +890,14 @@ static void log_counters (fling_broker_t *self, const char *event)
                 " dispatched=%" PRIu64 " done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64
                 " requeued=%" PRIu64 " stale_results=%" PRIu64 " worker_lost=%" PRIu64
                 " router_unroutable=%" PRIu64 " refused=%" PRIu64 " dead_lettered=%" PRIu64
-                " crashed=%" PRIu64 " timed_out=%" PRIu64 " store_full=%" PRIu64
-                " unavailable=%" PRIu64 " holding_leased=%" PRIu64 " holding_ignored=%" PRIu64,
+                " crashed=%" PRIu64 " suspected=%" PRIu64 " trials=%" PRIu64 " timed_out=%" PRIu64
+                " store_full=%" PRIu64 " unavailable=%" PRIu64 " holding_leased=%" PRIu64
+                " holding_ignored=%" PRIu64,
                 event, fling_idmap_size (self->ids), c->accepted, c->duplicates, c->rejected,
                 c->dispatched, c->done, c->failed, c->retried, c->requeued, c->stale_results,
                 c->worker_lost, c->router_unroutable, refused, c->dead_lettered, c->crashed,
-                c->timed_out, c->store_full, c->unavailable, c->holding_leased,
-                c->holding_ignored);
+                c->suspected, c->trials, c->timed_out, c->store_full, c->unavailable,
+                c->holding_leased, c->holding_ignored);
 }
 
 static bool leases_out (fling_broker_t *self)
@@ -1158,10 +1188,12 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     self->pool = fling_blockpool_new (FLING_TASKPOOL_BYTES);
     self->ids = fling_idmap_new (task_key, NULL);
     self->dedup = fling_dedup_new ((size_t)config->dedup_max, (int64_t)config->dedup_window_ms);
+    self->suspects = fling_suspects_new ();
     self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
     self->queue_index = zhashx_new ();
     self->workers = zhashx_new ();
-    if (!self->pool || !self->ids || !self->dedup || !self->queue_index || !self->workers) {
+    if (!self->pool || !self->ids || !self->dedup || !self->suspects || !self->queue_index ||
+        !self->workers) {
         fling_broker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -1205,6 +1237,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
         fling_btask_destroy (&task);
     fling_dedup_destroy (&self->dedup);
     fling_limits_destroy (&self->limits);
+    fling_suspects_destroy (&self->suspects); /* before the queues: tasks use their pool */
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_destroy (&self->queues[i]); /* frees the tasks still queued */
     free (self->queues);

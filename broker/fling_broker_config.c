@@ -57,7 +57,8 @@ static const fling_option_t options[] = {
     {"--task-timeout-ms", "FLING_TASK_TIMEOUT_MS", FLING_OPT_UINT, FIELD (task_timeout_ms), 0, 0,
      1u << 30, NULL, "N", "run time allowed to a task whose record says 0; 0 = none", NULL},
     {"--poison-limit", "FLING_POISON_LIMIT", FLING_OPT_UINT, FIELD (poison_limit), 0, 1, 255, NULL,
-     "N", "worker deaths while running a task before it is dead-lettered", NULL},
+     "N", "crashes charged to a task (a worker died holding it alone)\nbefore it is dead-lettered",
+     NULL},
     {"--queue", "FLING_QUEUES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_queues,
      "NAME:KEY=N,...",
      "per-name settings, repeatable; keys max_attempts, backoff_ms,\n"

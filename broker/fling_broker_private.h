@@ -1,10 +1,13 @@
 /*  fling_broker_private.h - the broker's state, shared by its own files.
 
     Not an API: fling_broker.c (loop, sockets, life cycle), fling_producers.c
-    (SUBMIT, ACK after commit), fling_workers.c (worker table, RESULT,
-    liveness), fling_dispatch.c (handing out work) and fling_admin.c (stats)
-    are one module split along its seams; they share this struct and
-    nothing else sees it.
+    (SUBMIT, ACK after commit), fling_workers.c (worker table, RESULT, what
+    a worker's death means for its tasks), fling_reaper.c (silence, probes,
+    lease deadlines), fling_dispatch.c (handing out work, trials of
+    suspects) and fling_admin.c (stats) are one module split along its
+    seams; they share this struct and nothing else sees it.
+    fling_suspects.c (groups of suspects) is a module of its own that they
+    use.
 */
 #ifndef FLING_BROKER_PRIVATE_H_INCLUDED
 #define FLING_BROKER_PRIVATE_H_INCLUDED
@@ -20,6 +23,7 @@
 #include "fling_proto.h"
 #include "fling_queue.h"
 #include "fling_store.h"
+#include "fling_suspects.h"
 
 #include <czmq.h>
 #include <stdatomic.h>
@@ -55,10 +59,13 @@ typedef struct {
     uint64_t retried;
     uint64_t requeued;
     uint64_t stale_results;
-    uint64_t worker_lost;
+    uint64_t worker_lost; /* workers declared dead: silence or a dead connection */
     uint64_t router_unroutable;
     uint64_t dead_lettered;   /* tasks moved to the dead-letter queue, any reason */
-    uint64_t crashed;         /* leases ended by a worker's death (poison count) */
+    uint64_t crashed;         /* crashes charged: a worker died holding only that task */
+    uint64_t suspected;       /* tasks put in a suspect group by a worker's death */
+    uint64_t trials;          /* trials sent: suspects run on a worker holding nothing else */
+    uint64_t probes;          /* PINGs sent to find out if a silent worker is gone */
     uint64_t timed_out;       /* TIMEOUT results + lease deadlines passed */
     uint64_t lease_expired;   /* of which the broker's lease deadline */
     uint64_t store_full;      /* tasks refused STORE_FULL */
@@ -104,11 +111,18 @@ struct fling_bworker {
     uint32_t stuck[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
+    int64_t probed_ms;       /* last probe PING (fling_workers_reap) */
     /* FLP/1.1: the highest result_seq read from it, and the highest
        acknowledged (RESULT_ACK goes out after the turn's store commit). */
     uint64_t result_seq_seen;
     uint64_t result_seq_acked;
     fling_tasklist_t leased; /* tasks it holds, oldest first */
+    /* A prover runs trials of suspects (fling_dispatch.c) and nothing else:
+       it gets no other work, and a trial goes out only once it holds
+       nothing. `trial`: tasks of the trial it was sent last (0 = none yet);
+       while it holds any of them, its leases are exactly that trial's. */
+    bool prover;
+    uint32_t trial;
     size_t reg_count;
     struct {
         fling_queue_t *queue;
@@ -153,6 +167,9 @@ struct fling_broker {
     int64_t parked_until_ms;   /* then they are queued */
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
     uint64_t rng;              /* jitter */
+
+    fling_suspects_t *suspects; /* groups waiting for a trial (fling_dispatch.c) */
+    size_t provers;             /* workers with `prover` set */
 
     fling_blockpool_t *pool; /* freed task blocks, shared by every queue */
     fling_idmap_t *ids;     /* every task held, by id */
@@ -279,6 +296,11 @@ fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_
                                        fling_queue_t *queue, uint16_t attempt,
                                        fling_btask_t **held);
 
+/*  A lease that never started (the worker said RELEASED, or it died with
+    the task waiting in its prefetch): the attempt is given back, and the
+    task goes to the head of its queue. */
+void fling_broker_release (fling_broker_t *self, fling_btask_t *task);
+
 /*  Places a task that is on no list: QUEUED at the head or tail of its
     queue; DELAYED for `delay_ms` (0 = queued at the tail at once); DEAD
     with a reason and error text (logged, counted, stored). */
@@ -294,10 +316,11 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
                               uint32_t delay_ms, const char *error, size_t error_size);
 
 /*  Finishes (as done) every task of `queue` that waits: queued, delayed
-    for a retry, or parked after a restart. Returns how many. */
+    for a retry, parked after a restart, or suspect. Returns how many. */
 size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue);
 
-/*  Takes a QUEUED, PARKED or DEAD task off its list (state unchanged). */
+/*  Takes a QUEUED, PARKED, SUSPECT or DEAD task off its list (state
+    unchanged). */
 void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task);
 
 /*  The effective settings of a task: its record's value, else its name's. */
@@ -348,8 +371,6 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     store has failed (they are not durable: the workers keep them). */
 void fling_workers_ack_results (fling_broker_t *self);
 
-/*  Declares dead every worker silent for longer than worker_timeout_ms. */
-void fling_workers_reap (fling_broker_t *self);
 
 typedef enum { FLING_WORKER_LEFT, FLING_WORKER_TIMEOUT, FLING_WORKER_UNREACHABLE } fling_drop_t;
 
@@ -373,12 +394,21 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
 uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task);
 void fling_worker_unlease (fling_btask_t *task);
 
+
+/* ---- fling_reaper.c ---------------------------------------------------- */
+
+/*  Declares dead every worker silent for longer than worker_timeout_ms,
+    and every worker holding tasks whose connection is gone (probed with
+    a PING after heartbeat/4 of silence). */
+void fling_workers_reap (fling_broker_t *self);
+
 /*  Ends every lease whose deadline passed (as a TIMEOUT). */
 void fling_workers_expire_leases (fling_broker_t *self);
 
 /* ---- fling_dispatch.c -------------------------------------------------- */
 
-/*  Hands waiting tasks to workers with free credit (see fling_dispatch.c). */
+/*  Hands waiting tasks to workers with free credit, and suspects to
+    provers (see fling_dispatch.c). */
 void fling_dispatch (fling_broker_t *self);
 
 /* ---- fling_access.c ---------------------------------------------------- */

@@ -11,6 +11,14 @@
     slots) gets less. A worker whose prefetch is still at least half full
     waits for a bigger refill (free_credit). The starting queue rotates between calls so that one
     busy name cannot take all the credit of workers it shares.
+
+    Before that, while suspects wait (fling_suspects.h), trials: a group
+    of suspects goes to a *prover*, a worker that holds nothing else and
+    gets nothing else until every task of the trial has ended, so that if
+    it dies the crash points at that group alone (SPEC.md §6.4). Provers
+    are workers that are idle anyway, and when none is, one server of the
+    name is reserved: it gets no new work until it has drained. Without
+    suspects, dispatch pays one test for all this (free_credit's).
 */
 #include "fling_broker_private.h"
 #include "fling_log.h"
@@ -30,7 +38,7 @@ static uint32_t free_credit (const fling_bworker_t *worker, fling_class_t cls)
 {
     uint32_t capacity = worker->capacity[cls];
     uint32_t inflight = worker->inflight[cls] + worker->stuck[cls]; /* stuck: unread, maybe */
-    if (capacity <= inflight)
+    if (capacity <= inflight || worker->prover)
         return 0;
     uint32_t credit = capacity - inflight;
     uint32_t slots = worker->slots[cls];
@@ -64,13 +72,13 @@ static fling_bworker_t *pick_worker (const fling_queue_t *queue, fling_class_t *
     return best;
 }
 
-/* How many of the first `chunk` waiting tasks fit in one DISPATCH, and
-   their record bytes. The first record always goes, whatever its size. */
-static size_t chunk_fit (const fling_queue_t *queue, size_t chunk, size_t *bytes_out)
+/* How many of the first `max` tasks from `task` on fit in one DISPATCH,
+   and their record bytes. The first record always goes, whatever its
+   size. */
+static size_t chunk_fit (const fling_btask_t *task, size_t max, size_t *bytes_out)
 {
     size_t count = 0, bytes = 0;
-    for (const fling_btask_t *task = fling_queue_peek (queue); task && count < chunk;
-         task = fling_tasklist_next (task)) {
+    for (; task && count < max; task = fling_tasklist_next (task)) {
         if (count && bytes + task->size > FLING_DISPATCH_BYTES_MAX)
             break;
         bytes += task->size;
@@ -80,31 +88,46 @@ static size_t chunk_fit (const fling_queue_t *queue, size_t chunk, size_t *bytes
     return count;
 }
 
-/* Leases up to `chunk` tasks of `queue` to `worker` and builds their
-   DISPATCH, which goes out after the turn's commit (fling_broker.c).
-   -1 when out of memory: the tasks are back in the queue. */
-static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
-                        fling_class_t cls, size_t chunk)
+/* Leases `tasks` (on no list, `bytes` of records) to `worker` and builds
+   their DISPATCH, which goes out after the turn's commit (fling_broker.c).
+   -1 when out of memory: the tasks are back at the head of their queue. */
+static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
+                       fling_btask_t **tasks, size_t count, size_t bytes)
 {
-    /* Sized first, then the records are copied once, straight into the
-       frame that goes to libzmq (no staging buffer, no copy on send). */
-    size_t bytes;
-    chunk = chunk_fit (queue, chunk, &bytes);
+    /* The records are copied once, straight into the frame that goes to
+       libzmq (no staging buffer, no copy on send). */
     zframe_t *body = zframe_new (NULL, bytes);
-    uint8_t *cursor = body ? zframe_data (body) : NULL;
-    size_t count = 0;
-    for (; body && count < chunk; count++) { /* no frame: no message, as below */
-        fling_btask_t *task = fling_queue_pop (queue);
-        fling_worker_lease (self, worker, task, cls, false); /* sets the record's attempt */
-        memcpy (cursor, task->raw, task->size);
-        cursor += task->size;
-        fling_broker_store_state (self, task);
+    if (!body) {
+        for (size_t i = count; i-- > 0;)
+            fling_broker_requeue (self, tasks[i], true);
+        fling_error ("out of memory: DISPATCH of %zu tasks not built", count);
+        return -1;
+    }
+    uint8_t *cursor = zframe_data (body);
+    for (size_t i = 0; i < count; i++) {
+        fling_worker_lease (self, worker, tasks[i], cls, false); /* sets the record's attempt */
+        memcpy (cursor, tasks[i]->raw, tasks[i]->size);
+        cursor += tasks[i]->size;
+        fling_broker_store_state (self, tasks[i]);
     }
     zmsg_t *msg = fling_msg_dispatch_frame ((uint32_t)count, &body);
     if (worker->version != FLING_PROTO_VERSION)
         fling_msg_set_version (msg, worker->version);
     self->counters.dispatched += count;
     return fling_broker_hold_dispatch (self, worker, &msg, (uint32_t)count);
+}
+
+/* Leases up to `chunk` tasks of `queue` to `worker` and builds their
+   DISPATCH (send_tasks). -1 when out of memory. */
+static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
+                       fling_class_t cls, size_t chunk)
+{
+    size_t bytes;
+    fling_btask_t *tasks[FLING_BATCH_TASKS_MAX];
+    chunk = chunk_fit (fling_queue_peek (queue), chunk, &bytes);
+    for (size_t i = 0; i < chunk; i++)
+        tasks[i] = fling_queue_pop (queue);
+    return send_tasks (self, worker, cls, tasks, chunk, bytes);
 }
 
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
@@ -127,8 +150,149 @@ static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
     }
 }
 
+/* ---- trials --------------------------------------------------------- */
+
+/* The class `worker` would run a trial of `queue` in, or -1: it serves the
+   name and runs at least one such task at once (it is not draining). */
+static int trial_class (const fling_bworker_t *worker, const fling_queue_t *queue)
+{
+    int cls = fling_queue_server_class (queue, worker);
+    if (cls < 0 || worker->capacity[cls] == 0 || worker->slots[cls] == 0)
+        return -1;
+    return cls;
+}
+
+/* The first group `worker` could run, and the class; NULL if none. */
+static fling_group_t *group_for (const fling_broker_t *self, const fling_bworker_t *worker,
+                                 fling_class_t *cls)
+{
+    for (fling_group_t *group = fling_suspects_first (self->suspects); group;
+         group = fling_group_next (group)) {
+        int c = trial_class (worker, fling_group_queue (group));
+        if (c >= 0) {
+            *cls = (fling_class_t)c;
+            return group;
+        }
+    }
+    return NULL;
+}
+
+static void set_prover (fling_broker_t *self, fling_bworker_t *worker, bool prover)
+{
+    if (worker->prover == prover)
+        return;
+    worker->prover = prover;
+    worker->trial = 0;
+    if (prover)
+        self->provers++;
+    else {
+        self->provers--;
+        self->dispatch_needed = true; /* its credit is free for other work */
+    }
+}
+
+/* Builds a trial of `group` for `worker`, which holds nothing: as many of
+   its tasks as the worker runs at once (none waits in its prefetch), in
+   one DISPATCH that goes out after the turn's commit. -1 when out of
+   memory. If the DISPATCH cannot be built or sent (the worker is gone),
+   its tasks go back to the head of their queue still marked suspects: the
+   next death under them sends them to a trial again. */
+static int send_trial (fling_broker_t *self, fling_bworker_t *worker, fling_group_t *group,
+                       fling_class_t cls)
+{
+    size_t max =
+        worker->slots[cls] < worker->capacity[cls] ? worker->slots[cls] : worker->capacity[cls];
+    if (max > FLING_BATCH_TASKS_MAX)
+        max = FLING_BATCH_TASKS_MAX;
+    size_t bytes, count = chunk_fit (fling_group_peek (group), max, &bytes);
+    fling_queue_t *queue = fling_group_queue (group);
+    fling_btask_t *tasks[FLING_BATCH_TASKS_MAX];
+    for (size_t i = 0; i < count; i++) { /* the last one may free the group */
+        tasks[i] = fling_group_peek (group);
+        fling_suspects_remove (self->suspects, tasks[i]);
+    }
+    if (send_tasks (self, worker, cls, tasks, count, bytes))
+        return -1;
+    worker->trial = (uint32_t)count;
+    self->counters.trials++;
+    fling_debug ("trial worker=%s name=%s tasks=%zu", worker->name, fling_queue_name (queue),
+                 count);
+    return 0;
+}
+
+/* True if a prover could run the trials of `queue`. */
+static bool has_prover (fling_broker_t *self, const fling_queue_t *queue)
+{
+    for (size_t i = 0; i < fling_queue_server_count (queue); i++) {
+        fling_bworker_t *worker = fling_queue_server (queue, i, NULL);
+        if (worker->prover && trial_class (worker, queue) >= 0)
+            return true;
+    }
+    return false;
+}
+
+/* Reserves a server of each group's name that has no prover: the one
+   holding the fewest tasks, so it drains soonest. It gets no new work
+   from now on; its trial starts once it holds nothing. */
+static void reserve_provers (fling_broker_t *self)
+{
+    fling_queue_t *done = NULL; /* halves of a name come in a row: look once */
+    for (fling_group_t *group = fling_suspects_first (self->suspects); group;
+         group = fling_group_next (group)) {
+        fling_queue_t *queue = fling_group_queue (group);
+        if (queue == done || has_prover (self, queue))
+            continue;
+        done = queue;
+        fling_bworker_t *best = NULL;
+        for (size_t i = 0; i < fling_queue_server_count (queue); i++) {
+            fling_bworker_t *worker = fling_queue_server (queue, i, NULL);
+            if (trial_class (worker, queue) >= 0 &&
+                (!best || worker->leased.count < best->leased.count))
+                best = worker;
+        }
+        if (best) {
+            set_prover (self, best, true);
+            fling_debug ("prover reserved worker=%s name=%s holding=%zu", best->name,
+                         fling_queue_name (queue), best->leased.count);
+        }
+    }
+}
+
+/* Trials: a prover whose trial ended takes the next group it can run, or
+   goes back to other work; an idle worker takes a group left waiting; a
+   group nobody can take gets a reserved prover; a reserved prover with no
+   group left for it goes back to other work. Out of memory: stop, and go
+   on at the next turn. */
+static void plan_trials (fling_broker_t *self)
+{
+    fling_class_t cls = FLING_CLASS_LOOP;
+    fling_bworker_t *worker;
+    for (worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
+        if (worker->leased.count || (!worker->prover && !fling_suspects_first (self->suspects)))
+            continue;
+        fling_group_t *group = group_for (self, worker, &cls);
+        if (!group) {
+            set_prover (self, worker, false);
+            continue;
+        }
+        set_prover (self, worker, true);
+        if (send_trial (self, worker, group, cls)) {
+            self->dispatch_needed = true;
+            return;
+        }
+    }
+    reserve_provers (self);
+    for (worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
+         worker = (fling_bworker_t *)zhashx_next (self->workers))
+        if (worker->prover && !worker->trial && !group_for (self, worker, &cls))
+            set_prover (self, worker, false);
+}
+
 void fling_dispatch (fling_broker_t *self)
 {
+    if (self->provers || fling_suspects_first (self->suspects))
+        plan_trials (self);
     size_t count = self->queue_count;
     if (count == 0)
         return;

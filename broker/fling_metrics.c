@@ -33,8 +33,9 @@ static void render_queue_states (fling_broker_t *self, fling_prom_t *prom)
 {
     fling_prom_family (prom, "fling_queue_tasks", "gauge",
                        "Tasks held per name and state: queued (waiting for a worker), delayed "
-                       "(waiting for a retry, or recovered in flight), inflight (leased to a "
-                       "worker), dead (dead-letter queue).");
+                       "(waiting for a retry, or recovered in flight), suspect (waiting for a "
+                       "trial after a worker died), inflight (leased to a worker), dead "
+                       "(dead-letter queue).");
     for (size_t i = 0; i < self->queue_count; i++) {
         fling_queue_t *queue = self->queues[i];
         const fling_queue_counters_t *c = fling_queue_counters (queue);
@@ -42,6 +43,8 @@ static void render_queue_states (fling_broker_t *self, fling_prom_t *prom)
         fling_prom_sample (prom, "fling_queue_tasks", fling_queue_queued (queue), "name", name,
                            "state", "queued", NULL);
         fling_prom_sample (prom, "fling_queue_tasks", c->delayed, "name", name, "state", "delayed",
+                           NULL);
+        fling_prom_sample (prom, "fling_queue_tasks", c->suspects, "name", name, "state", "suspect",
                            NULL);
         fling_prom_sample (prom, "fling_queue_tasks", c->inflight, "name", name, "state",
                            "inflight", NULL);
@@ -140,7 +143,15 @@ static void render_counters (fling_broker_t *self, fling_prom_t *prom)
         {"fling_stale_results_total", BROKER_FIELD (stale_results),
          "Results ignored: the task was not leased to that worker under that attempt."},
         {"fling_workers_lost_total", BROKER_FIELD (worker_lost),
-         "Workers declared dead after a silence."},
+         "Workers declared dead: a silence, or their connection found gone."},
+        {"fling_crashes_charged_total", BROKER_FIELD (crashed),
+         "Crashes charged to a task: its worker died holding it alone."},
+        {"fling_suspected_tasks_total", BROKER_FIELD (suspected),
+         "Tasks sent to a trial after a second worker died under them."},
+        {"fling_trials_total", BROKER_FIELD (trials),
+         "Trials sent: suspects run on a worker that holds nothing else."},
+        {"fling_worker_probes_total", BROKER_FIELD (probes),
+         "PINGs sent to silent workers that hold tasks, to find dead connections."},
         {"fling_unroutable_messages_total", BROKER_FIELD (router_unroutable),
          "Messages not sent: the peer was gone or not reading."},
         {"fling_lease_expired_total", BROKER_FIELD (lease_expired),

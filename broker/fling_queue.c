@@ -181,7 +181,7 @@ fling_queue_settings_t *fling_queue_settings (fling_queue_t *self)
 size_t fling_queue_held (const fling_queue_t *self)
 {
     return self->waiting.count + self->dead.count + (size_t)self->counters.inflight +
-           (size_t)self->counters.delayed;
+           (size_t)self->counters.delayed + (size_t)self->counters.suspects;
 }
 
 fling_tasklist_t *fling_queue_dead (fling_queue_t *self)
@@ -258,6 +258,12 @@ void fling_queue_remove_server (fling_queue_t *self, fling_bworker_t *worker)
 size_t fling_queue_server_count (const fling_queue_t *self)
 {
     return self->server_count;
+}
+
+int fling_queue_server_class (const fling_queue_t *self, const fling_bworker_t *worker)
+{
+    const server_t *server = find_server (self, worker);
+    return server ? server->cls : -1;
 }
 
 fling_bworker_t *fling_queue_server (const fling_queue_t *self, size_t index, fling_class_t *cls)

@@ -28,6 +28,7 @@ extern "C" {
 typedef struct fling_queue fling_queue_t;
 typedef struct fling_bworker fling_bworker_t; /* defined by the worker table */
 typedef struct fling_btask fling_btask_t;
+typedef struct fling_group fling_group_t; /* suspects tried together (fling_suspects.h) */
 
 /*  Where a held task is. */
 typedef enum {
@@ -35,15 +36,20 @@ typedef enum {
     FLING_TASK_LEASED,     /* on its owner's lease list */
     FLING_TASK_DELAYED,    /* in the broker's retry heap (backoff) */
     FLING_TASK_PARKED,     /* recovered in flight: waits for HOLDING a while */
-    FLING_TASK_DEAD        /* on its queue's dead-letter list */
+    FLING_TASK_DEAD,       /* on its queue's dead-letter list */
+    FLING_TASK_SUSPECT     /* in a suspect group, waiting for a trial (fling_suspects.h) */
 } fling_task_state_t;
 
 /*  flags: bits 0-2 state, bit 3 class, and: */
 #define FLING_BTASK_STATE_MASK 0x07u
 #define FLING_BTASK_POOL       0x08u /* leased in class pool (else loop) */
-#define FLING_BTASK_CRASHED    0x10u /* requeued by a crash at this attempt */
+#define FLING_BTASK_ORPHANED   0x10u /* its worker was declared dead under this attempt */
 #define FLING_BTASK_FENCED     0x20u /* this attempt expired: HOLDING may not claim it */
 #define FLING_BTASK_DEADLINE   0x40u /* leased with a deadline (`due`) */
+/*  It was running on a worker that died, together with other tasks, and
+    has not ended a run since: if a worker dies under it again, it is tried
+    apart (a suspect). The only flag a lease keeps. */
+#define FLING_BTASK_SUSPECT 0x80u
 
 /*  A dead task's last error (owned by the task while it is dead). */
 typedef struct {
@@ -63,6 +69,7 @@ struct fling_btask {
     union {
         fling_bworker_t *owner; /* LEASED: worker holding the lease */
         fling_dead_t *dead;     /* DEAD: why */
+        fling_group_t *group;   /* SUSPECT: the group it waits in */
     };
     uint32_t size;    /* bytes in raw[] */
     uint16_t attempt; /* runs started: 0 before the first dispatch */
@@ -159,8 +166,9 @@ static inline fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list)
 typedef struct {
     uint64_t inflight; /* tasks of this name leased to workers now */
     uint64_t delayed;  /* waiting for a retry time, or parked after recovery */
+    uint64_t suspects; /* waiting for a trial (fling_suspects.h) */
     uint64_t done;
-    uint64_t failed;   /* dead-lettered, any reason */
+    uint64_t failed; /* dead-lettered, any reason */
     uint64_t retried;
     /* for the metrics: accepted + recovered - done - purged = held */
     uint64_t accepted;     /* new tasks acknowledged */
@@ -197,7 +205,7 @@ size_t fling_queue_queued (const fling_queue_t *self);
 fling_queue_counters_t *fling_queue_counters (fling_queue_t *self);
 fling_queue_settings_t *fling_queue_settings (fling_queue_t *self);
 
-/*  Tasks held for this name: queued, delayed, in flight and dead. */
+/*  Tasks held for this name: queued, delayed, suspects, in flight and dead. */
 size_t fling_queue_held (const fling_queue_t *self);
 
 /*  The dead-letter list (oldest first). The queue frees the tasks still on
@@ -218,6 +226,8 @@ void fling_queue_remove (fling_queue_t *self, fling_btask_t *task);
 int fling_queue_add_server (fling_queue_t *self, fling_bworker_t *worker, fling_class_t cls);
 void fling_queue_remove_server (fling_queue_t *self, fling_bworker_t *worker);
 size_t fling_queue_server_count (const fling_queue_t *self);
+/*  The class `worker` runs this name in, or -1 if it does not serve it. */
+int fling_queue_server_class (const fling_queue_t *self, const fling_bworker_t *worker);
 fling_bworker_t *fling_queue_server (const fling_queue_t *self, size_t index, fling_class_t *cls);
 
 #ifdef __cplusplus

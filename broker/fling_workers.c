@@ -1,6 +1,7 @@
 /*  fling_workers.c - the broker's worker table: registration (READY),
-    outcomes (RESULT), capacity, liveness, and what happens to the tasks of
-    a worker that leaves or dies (proto/SPEC.md §5.2).
+    outcomes (RESULT), capacity, and what happens to the tasks of a worker
+    that leaves or dies: crash charges and suspects (proto/SPEC.md §5.2,
+    §6.4). Who is dead is decided here (BYE) and in fling_reaper.c.
 
     Credit: a worker holds at most capacity[class] tasks of a class; each
     RESULT gives one unit back. A worker's tasks sit on its lease list, so
@@ -45,7 +46,8 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
                          fling_class_t cls, bool same_attempt)
 {
     task->owner = worker;
-    task->flags = (uint8_t)(FLING_TASK_LEASED | (cls == FLING_CLASS_POOL ? FLING_BTASK_POOL : 0));
+    task->flags = (uint8_t)((task->flags & FLING_BTASK_SUSPECT) | FLING_TASK_LEASED |
+                            (cls == FLING_CLASS_POOL ? FLING_BTASK_POOL : 0));
     if (!same_attempt && task->attempt < UINT16_MAX)
         task->attempt++;
     fling_record_set_attempt (task->raw, task->attempt);
@@ -209,17 +211,6 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
 static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
                    uint16_t attempt);
 
-/* A lease that never started (the worker said RELEASED, or it died with
-   the task waiting in its prefetch): back to the head of its queue, and
-   that run does not count. */
-static void release (fling_broker_t *self, fling_btask_t *task)
-{
-    task->attempt--;
-    fling_broker_store_state (self, task);
-    fling_broker_requeue (self, task, true);
-    self->counters.requeued++;
-}
-
 /* A result for a lease that expired on this worker: it did read that
    DISPATCH after all, so one stuck credit comes back. */
 static void unstick (fling_bworker_t *worker, const fling_btask_t *task)
@@ -250,10 +241,14 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
     if ((fling_btask_state (task) != FLING_TASK_LEASED || task->owner != worker) &&
         !claim (self, worker, task, result->attempt)) {
         self->counters.stale_results++;
+        unstick (worker, task); /* e.g. an expired lease's attempt, dead-lettered since */
         return;
     }
     fling_worker_unlease (task);
     self->dispatch_needed = true;
+    /* A run that ended is no longer under suspicion (RELEASED: never ran). */
+    if (result->outcome != FLING_OUTCOME_RELEASED)
+        task->flags &= (uint8_t)~FLING_BTASK_SUSPECT;
     fling_queue_counters_t *counters = fling_queue_counters (task->queue);
     switch (result->outcome) {
     case FLING_OUTCOME_DONE:
@@ -263,7 +258,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         fling_broker_finish_task (self, task);
         return;
     case FLING_OUTCOME_RELEASED:
-        release (self, task);
+        fling_broker_release (self, task);
         return;
     case FLING_OUTCOME_TIMEOUT:
         self->counters.timed_out++;
@@ -300,15 +295,6 @@ static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const 
     }
 }
 
-/* The class `worker` runs the task's name in; -1 if it does not serve it. */
-static int served_class (const fling_bworker_t *worker, const fling_queue_t *queue)
-{
-    for (size_t i = 0; i < worker->reg_count; i++)
-        if (worker->regs[i].queue == queue)
-            return worker->regs[i].cls;
-    return -1;
-}
-
 /* A worker that registered again names the tasks it still runs: lease
    back each one the broker holds queued (or parked after a restart) under
    exactly that attempt, so it does not run twice. */
@@ -316,18 +302,20 @@ static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t 
                    uint16_t attempt)
 {
     /* Only runs whose end the broker never saw: parked after a restart, or
-       requeued because their worker was declared dead. */
+       requeued (or made a suspect) because their worker was declared dead. */
     fling_task_state_t state = fling_btask_state (task);
-    bool open_run = state == FLING_TASK_PARKED ||
-                    (state == FLING_TASK_QUEUED && (task->flags & FLING_BTASK_CRASHED));
-    int cls = served_class (worker, task->queue);
+    bool open_run = state == FLING_TASK_PARKED || state == FLING_TASK_SUSPECT ||
+                    (state == FLING_TASK_QUEUED && (task->flags & FLING_BTASK_ORPHANED));
+    int cls = fling_queue_server_class (task->queue, worker);
     if (!open_run || attempt == 0 || task->attempt != attempt ||
         (task->flags & FLING_BTASK_FENCED) || cls < 0 ||
         !fling_access_may_claim (self, worker, task)) /* CURVE: its own key's runs only */
         return false;
+    /* The worker was not dead after all, only cut off: a crash charged for
+       that run is taken back. */
+    if (state == FLING_TASK_SUSPECT && fling_group_charged (task->group) && task->crashes > 0)
+        task->crashes--;
     fling_broker_unlist (self, task);
-    if ((task->flags & FLING_BTASK_CRASHED) && task->crashes > 0)
-        task->crashes--; /* the worker was not dead after all: only cut off */
     fling_worker_lease (self, worker, task, (fling_class_t)cls, true);
     fling_broker_store_state (self, task);
     self->counters.holding_leased++;
@@ -409,16 +397,15 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
 
 /* ---- leaving and dying ------------------------------------------------- */
 
-/* A lease ended by the worker's death (silence, unroutable): a crash.
-   The task goes back to the head of its queue at once, keeping its
-   attempt number (fencing), unless its workers died running it
-   poison_limit times: then it is dead-lettered as "crashed". */
-static void crash (fling_broker_t *self, fling_btask_t *task)
+/* Its worker died holding nothing else: the crash is charged to this task
+   (SPEC.md §6.4). At poison_limit charges it is dead-lettered "crashed";
+   until then it is a suspect of its own, run alone again, so that another
+   crash is charged to it as well. */
+static void charge_crash (fling_broker_t *self, fling_btask_t *task)
 {
     if (task->crashes < UINT8_MAX)
         task->crashes++;
     self->counters.crashed++;
-    fling_queue_counters (task->queue)->crashed++;
     unsigned limit = fling_broker_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
@@ -427,18 +414,104 @@ static void crash (fling_broker_t *self, fling_btask_t *task)
         fling_broker_kill (self, task, FLING_DEAD_CRASHED, error, (size_t)size);
         return;
     }
+    char id_text[FLING_TASK_ID_TEXT_SIZE];
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    fling_warn ("task crashed its worker id=%s name=%s crashes=%u poison_limit=%u",
+                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
+                (unsigned)task->crashes, limit);
+    task->flags |= FLING_BTASK_ORPHANED | FLING_BTASK_SUSPECT;
     fling_broker_store_state (self, task);
-    fling_broker_requeue (self, task, true);
-    task->flags |= FLING_BTASK_CRASHED;
-    self->counters.requeued++;
+    fling_group_t *group = fling_suspects_group (self->suspects, task->queue, false, true);
+    if (group)
+        fling_group_push (group, task);
+    else
+        fling_broker_requeue (self, task, true); /* no memory for a group: a plain retry */
 }
 
-/* Returns the worker's tasks, oldest first at the head of their queues.
-   Per class, the oldest `slots` leases were running (the worker starts in
-   arrival order); newer ones were waiting and go back as released. A
-   worker that left (BYE) while running tasks did not crash: each such run
-   counts as a failed attempt (requeued at once while attempts remain). */
-static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
+/* Tasks of `queue` on `list` (all of them suspects) go into two groups,
+   halves in lease order, each tried apart: a half whose trial kills its
+   worker is halved again, down to tasks run alone. */
+static void suspect_halves (fling_broker_t *self, fling_tasklist_t *list, fling_queue_t *queue)
+{
+    size_t count = 0, placed = 0;
+    for (fling_btask_t *task = fling_tasklist_head (list); task; task = fling_tasklist_next (task))
+        count += task->queue == queue;
+    fling_group_t *halves[2] = {
+        fling_suspects_group (self->suspects, queue, false, false),
+        count > 1 ? fling_suspects_group (self->suspects, queue, false, false) : NULL};
+    fling_btask_t *task = fling_tasklist_head (list), *next;
+    for (; task; task = next) {
+        next = fling_tasklist_next (task);
+        if (task->queue != queue)
+            continue;
+        fling_tasklist_remove (list, task);
+        fling_broker_store_state (self, task);
+        fling_group_t *group = halves[placed++ < (count + 1) / 2 ? 0 : 1];
+        if (group) {
+            fling_group_push (group, task);
+            self->counters.suspected++;
+        } else
+            fling_broker_requeue (self, task, true); /* no memory for a group: a plain retry */
+    }
+}
+
+/* A worker was declared dead (silence, unreachable) holding these leases.
+   Per class its oldest `slots` leases may have started (a worker starts
+   in arrival order); newer ones were waiting and go back as released.
+   Of those that may have started:
+   - the worker's only task is charged the crash;
+   - a task that was a suspect already (a worker died under it before, or
+     this was its trial) goes into a suspect group, to be tried apart;
+   - any other goes back to the head of its queue, marked a suspect: the
+     next worker to die under it sends it to a trial.
+   So a worker killed from outside costs its tasks a rerun, never a
+   crash, unless it held a single task. Returns the leases it held. */
+static size_t orphan_leases (fling_broker_t *self, fling_bworker_t *worker)
+{
+    fling_tasklist_t back = {0}, suspects = {0};
+    uint32_t seen[FLING_CLASS_COUNT] = {0, 0};
+    size_t held = worker->leased.count;
+    fling_btask_t *task;
+    while ((task = fling_tasklist_head (&worker->leased))) {
+        fling_class_t cls = fling_btask_cls (task);
+        bool started = seen[cls]++ < worker->slots[cls];
+        fling_worker_unlease (task);
+        if (!started) {
+            task->attempt--; /* released: that run does not count */
+            fling_tasklist_push_tail (&back, task);
+            continue;
+        }
+        fling_queue_counters (task->queue)->crashed++; /* a run ended by a death */
+        if (held == 1) {
+            charge_crash (self, task);
+            continue;
+        }
+        /* Claimable by HOLDING if the worker was only cut off. */
+        task->flags |= FLING_BTASK_ORPHANED;
+        bool again = task->flags & FLING_BTASK_SUSPECT;
+        task->flags |= FLING_BTASK_SUSPECT;
+        fling_tasklist_push_tail (again ? &suspects : &back, task);
+    }
+    /* Oldest first at the head of their queues: pushed from the newest. */
+    while ((task = fling_tasklist_tail (&back))) {
+        fling_tasklist_remove (&back, task);
+        fling_broker_store_state (self, task);
+        fling_broker_requeue (self, task, true);
+        self->counters.requeued++;
+    }
+    while (suspects.count)
+        suspect_halves (self, &suspects, fling_tasklist_head (&suspects)->queue);
+    if (held)
+        self->dispatch_needed = true;
+    return held;
+}
+
+/* A worker that left (BYE) did not crash. Its waiting tasks go back as
+   released; a task it was still running counts as a failed attempt
+   (requeued at once while attempts remain), oldest first at the head of
+   their queues. Returns the leases it held. */
+static size_t hand_back_leases (fling_broker_t *self, fling_bworker_t *worker)
 {
     size_t requeued = 0, held[FLING_CLASS_COUNT] = {0, 0};
     fling_btask_t *task;
@@ -450,11 +523,7 @@ static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fli
         fling_worker_unlease (task);
         requeued++;
         if (!started) {
-            release (self, task);
-            continue;
-        }
-        if (why != FLING_WORKER_LEFT) {
-            crash (self, task);
+            fling_broker_release (self, task);
             continue;
         }
         if (task->attempt >= fling_broker_max_attempts (task)) {
@@ -473,6 +542,8 @@ static size_t requeue_leases (fling_broker_t *self, fling_bworker_t *worker, fli
 
 static void forget (fling_broker_t *self, fling_bworker_t *worker)
 {
+    if (worker->prover)
+        self->provers--;
     unregister_names (self, worker);
     zhashx_delete (self->workers, worker->key);
     free (worker);
@@ -480,18 +551,21 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 
 void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
-    if (why != FLING_WORKER_LEFT)
-        fling_access_note_leases (self, worker); /* it may come back and claim them */
-    size_t requeued = requeue_leases (self, worker, why);
-    if (why == FLING_WORKER_LEFT)
+    if (why == FLING_WORKER_LEFT) {
+        size_t requeued = hand_back_leases (self, worker);
         FLING_LOG_LIMITED (FLING_LOG_INFO, "worker left name=%s pid=%" PRIu32 " requeued=%zu",
                            worker->name, worker->pid, requeued);
-    else {
-        if (why == FLING_WORKER_TIMEOUT)
-            self->counters.worker_lost++;
+    } else {
+        fling_access_note_leases (self, worker); /* it may come back and claim them */
+        self->counters.worker_lost++;
+        uint64_t crashed = self->counters.crashed, suspected = self->counters.suspected;
+        uint32_t trial = worker->leased.count ? worker->trial : 0;
+        size_t held = orphan_leases (self, worker);
         FLING_LOG_LIMITED (FLING_LOG_WARN,
-                           "worker lost name=%s pid=%" PRIu32 " requeued=%zu reason=%s",
-                           worker->name, worker->pid, requeued,
+                           "worker lost name=%s pid=%" PRIu32 " requeued=%zu crashed=%" PRIu64
+                           " suspected=%" PRIu64 " trial=%" PRIu32 " reason=%s",
+                           worker->name, worker->pid, held, self->counters.crashed - crashed,
+                           self->counters.suspected - suspected, trial,
                            why == FLING_WORKER_TIMEOUT ? "timeout" : "unreachable");
         /* Close its connection too, if it is still open: libzmq then frees
            whatever the worker never read. */
@@ -513,55 +587,6 @@ void fling_workers_ack_results (fling_broker_t *self)
         zmsg_t *ack = fling_msg_result_ack (worker->result_seq_seen);
         /* Unroutable: it is gone, and the reap or the next dispatch says so. */
         fling_broker_send (self, self->worker_sock, &worker->peer, &ack);
-    }
-}
-
-void fling_workers_reap (fling_broker_t *self)
-{
-    /* Collect first: dropping edits the table being walked. */
-    zlist_t *dead = NULL;
-    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
-         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
-        if (self->now_ms - worker->last_seen_ms <= (int64_t)self->config.worker_timeout_ms)
-            continue;
-        if (!dead && !(dead = zlist_new ()))
-            return;
-        zlist_append (dead, worker);
-    }
-    if (!dead)
-        return;
-    fling_bworker_t *worker;
-    while ((worker = (fling_bworker_t *)zlist_pop (dead)))
-        fling_workers_drop (self, worker, FLING_WORKER_TIMEOUT);
-    zlist_destroy (&dead);
-}
-
-void fling_workers_expire_leases (fling_broker_t *self)
-{
-    for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
-         worker = (fling_bworker_t *)zhashx_next (self->workers)) {
-        fling_btask_t *task = fling_tasklist_head (&worker->leased), *next;
-        for (; task; task = next) {
-            next = fling_tasklist_next (task);
-            if (!(task->flags & FLING_BTASK_DEADLINE) || !fling_due_passed (task->due, self->now_ms))
-                continue;
-            char id_text[FLING_TASK_ID_TEXT_SIZE];
-            fling_task_id_t id;
-            fling_btask_id (task, &id);
-            FLING_LOG_LIMITED (FLING_LOG_WARN, "lease deadline passed id=%s name=%s attempt=%u "
-                                               "worker=%s",
-                               fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                               (unsigned)task->attempt, worker->name);
-            worker->stuck[fling_btask_cls (task)]++; /* see fling_bworker_t.stuck */
-            fling_worker_unlease (task);
-            task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
-            self->counters.timed_out++;
-            self->counters.lease_expired++;
-            fling_queue_counters (task->queue)->timed_out++;
-            self->dispatch_needed = true;
-            static const char error[] = "no result within the lease deadline";
-            fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);
-        }
     }
 }
 

@@ -15,6 +15,10 @@
     test.block  blocking: sleeps {"ms": N} (default 0), then DONE.
     test.abort  blocking: abort() (the worker process dies) if the payload
                 has "poison": true, else as test.block.
+    test.segv   async: raises SIGSEGV in the handler (the worker process
+                dies, as on a bad pointer) if the payload has "poison":
+                true, else as test.async.
+    test.segv_block  blocking: the same on a pool thread, else as test.block.
     test.flaky  blocking: FAIL ("flaky attempt N") while the attempt is at
                 most {"fail_attempts": K} (default 2), then DONE.
     test.fail   blocking: always FAIL ("always fails").
@@ -29,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +170,35 @@ static fling_status_t s_abort (fling_task_t *task, void *arg)
     abort ();
 }
 
+/* A real crash, not abort(): SIGSEGV with its default action, as a bad
+   pointer would raise it. raise() rather than a NULL store: the compiler
+   may not drop it, and UBSan builds do not stop on it first. */
+static void s_segfault (void)
+{
+    signal (SIGSEGV, SIG_DFL);
+    raise (SIGSEGV);
+    abort (); /* not reached */
+}
+
+static void s_segv (fling_task_t *task, void *arg)
+{
+    if (!s_params (task, 0, 0).poison) {
+        s_async (task, arg);
+        return;
+    }
+    s_ledger ("start", task);
+    s_segfault ();
+}
+
+static fling_status_t s_segv_block (fling_task_t *task, void *arg)
+{
+    if (!s_params (task, 0, 0).poison)
+        return s_block (task, arg);
+    s_ledger ("start", task);
+    s_segfault ();
+    return FLING_FAIL; /* not reached */
+}
+
 static fling_status_t s_flaky (fling_task_t *task, void *arg)
 {
     s_ledger ("start", task);
@@ -215,6 +249,8 @@ int fling_module_init (fling_worker_t *worker, const char *args)
         fling_worker_register_async (worker, "test.async", s_async, NULL) ||
         fling_worker_register_blocking (worker, "test.block", s_block, NULL) ||
         fling_worker_register_blocking (worker, "test.abort", s_abort, NULL) ||
+        fling_worker_register_async (worker, "test.segv", s_segv, NULL) ||
+        fling_worker_register_blocking (worker, "test.segv_block", s_segv_block, NULL) ||
         fling_worker_register_blocking (worker, "test.flaky", s_flaky, NULL) ||
         fling_worker_register_blocking (worker, "test.fail", s_fail, NULL) ||
         fling_worker_register_blocking (worker, "test.hang", s_hang, NULL))

@@ -37,7 +37,7 @@ def check_flow(s, where):
     """accepted + recovered - done - purged = held, per name; held = total."""
     for name, accepted in s.by("fling_tasks_accepted_total", "name").items():
         held = sum(s.get("fling_queue_tasks", 0, name=name, state=state)
-                   for state in ("queued", "delayed", "inflight", "dead"))
+                   for state in ("queued", "delayed", "suspect", "inflight", "dead"))
         flow = (accepted + s.get("fling_tasks_recovered_total", 0, name=name)
                 - s.get("fling_tasks_done_total", 0, name=name)
                 - s.get("fling_tasks_purged_total", 0, name=name))

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker_fixture.h"
 #include "fling_log.h"
@@ -330,9 +331,10 @@ static void test_poison_task_after_three_deaths (void **state)
     finish (ctx);
 }
 
-/* A worker that prefetches dies: only the tasks it was running (its oldest
-   `slots` leases) count a crash; the ones waiting behind them go back as
-   never started, their attempt not counted. */
+/* A worker that prefetches dies holding 3 tasks: no crash is charged (it
+   did not hold one task alone); the one it was running (its oldest `slots`
+   leases) goes back as a run that counted, the two waiting behind it go
+   back as never started, their attempt not counted. */
 static void test_crash_spares_prefetched_tasks (void **state)
 {
     ctx_t *ctx = start (short_worker_timeout);
@@ -346,10 +348,9 @@ static void test_crash_spares_prefetched_tasks (void **state)
         assert_int_equal (lease.attempt, 1);
     }
     zsock_destroy (&worker); /* dies: no BYE, no more heartbeats */
-    fixture_wait_stat (ctx, "counters", "crashed", 1);
     fixture_wait_stat (ctx, "counters", "requeued", 3);
 
-    /* The next worker gets the crashed one first, on its second attempt,
+    /* The next worker gets the one that ran first, on its second attempt,
        and the two that never started still on their first. */
     worker = worker_ready (ctx, "next");
     next_task (worker, &lease);
@@ -359,8 +360,186 @@ static void test_crash_spares_prefetched_tasks (void **state)
         next_task (worker, &lease);
         assert_int_equal (lease.attempt, 1);
     }
-    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 0);
+    assert_int_equal (fixture_stat (ctx, "counters", "suspected"), 0);
     finish_with_worker (ctx, &worker);
+}
+
+/* Every task a worker is sent within `ms` of its first DISPATCH (PINGing
+   meanwhile); returns how many. */
+static size_t take_all (zsock_t *worker, fixture_lease_t *leases, size_t max, int ms)
+{
+    size_t n = 0;
+    fixture_lease_t lease;
+    next_task (worker, &leases[n++]);
+    for (int64_t end = fling_clock_ms () + ms; fling_clock_ms () < end;) {
+        fixture_send (worker, fling_msg_ping ());
+        fling_msg_t decoded;
+        zmsg_t *msg = recv_decoded (worker, 10, &decoded);
+        if (msg && decoded.cmd == FLING_CMD_DISPATCH)
+            keep_tasks (worker, &decoded, NULL);
+        zmsg_destroy (&msg);
+    }
+    while (n < max && take_pending (worker, &lease))
+        leases[n++] = lease;
+    return n;
+}
+
+/* Waits until the broker has noticed that its workers are gone. */
+static void wait_no_workers (ctx_t *ctx)
+{
+    for (int64_t deadline = fling_clock_ms () + WAIT_MS; fling_clock_ms () < deadline;) {
+        json_t *stats = fixture_stats (ctx);
+        size_t workers = json_array_size (json_object_get (stats, "workers"));
+        json_decref (stats);
+        if (workers == 0)
+            return;
+        usleep (10 * 1000);
+    }
+    fail_msg ("a dead worker still registered after %d ms", WAIT_MS);
+}
+
+/* A poison task among 8, on workers that run everything they are sent at
+   once and die whenever they are sent the poison (as a supervisor would
+   restart them, a new one each time). The first death charges nobody:
+   its 8 tasks go back, marked. The second sends them to trials in
+   halves, each on a worker that holds nothing else; the half that kills
+   its worker is halved again, down to the poison alone, which is charged
+   each time it kills a worker alone: 3 charges, dead-lettered "crashed".
+   Nothing else is charged, and every other task runs. */
+static void test_only_the_poison_is_charged (void **state)
+{
+    ctx_t *ctx = start (short_worker_timeout);
+    submit_acked (ctx, 1, 1, 8, FLING_REASON_OK);
+    fling_task_id_t poison;
+    fling_task_id_make (&poison, FIXTURE_PRODUCER_ID, 5);
+    size_t done = 0, sizes[16], deaths = 0;
+    for (int round = 0; round < 30 && fixture_stat (ctx, NULL, "dead") < 1; round++) {
+        zsock_t *worker = worker_ready (ctx, "w");
+        fixture_lease_t leases[16];
+        size_t n = take_all (worker, leases, 16, 150), i;
+        for (i = 0; i < n && memcmp (&leases[i].id, &poison, sizeof poison) != 0; i++)
+            ;
+        if (i < n) {
+            assert_true (deaths < 16);
+            sizes[deaths++] = n;
+            zsock_destroy (&worker); /* killed by the poison: no RESULT, no BYE */
+            wait_no_workers (ctx);
+            continue;
+        }
+        for (i = 0; i < n; i++)
+            send_result (worker, &leases[i], FLING_OUTCOME_DONE, "");
+        done += n;
+        fixture_send (worker, fling_msg_bye ());
+        zsock_destroy (&worker);
+    }
+    fixture_wait_stat (ctx, NULL, "dead", 1);
+    assert_int_equal (done, 7);
+    /* Who held the poison when it killed: everything twice, then halves. */
+    size_t expected[] = {8, 8, 4, 2, 1, 1, 1};
+    assert_int_equal (deaths, sizeof expected / sizeof expected[0]);
+    for (size_t d = 0; d < deaths; d++)
+        assert_int_equal (sizes[d], expected[d]);
+    json_t *root = fixture_admin (ctx, "{\"op\":\"dead_list\"}");
+    json_t *dead = json_array_get (json_object_get (root, "dead"), 0);
+    assert_string_equal (json_string_value (json_object_get (dead, "id")), "5eed5eed5eed5eed:5");
+    assert_string_equal (json_string_value (json_object_get (dead, "reason")), "crashed");
+    assert_int_equal (json_integer_value (json_object_get (dead, "crashes")), 3);
+    json_decref (root);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 3);
+    assert_int_equal (fixture_stat (ctx, "counters", "done"), 7);
+    assert_int_equal (fixture_stat (ctx, NULL, "suspects"), 0);
+    finish (ctx);
+}
+
+static void long_worker_timeout (fling_broker_config_t *config)
+{
+    config->worker_timeout_ms = 30000; /* deaths are found by probes, not silence */
+}
+
+/* True if every lease in `leases` has a sequence in [first, last]. */
+static bool all_in (const fixture_lease_t *leases, size_t n, uint64_t first, uint64_t last)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = fling_task_id_seq (&leases[i].id);
+        if (seq < first || seq > last)
+            return false;
+    }
+    return true;
+}
+
+/* Suspects wait for a prover. The only server of the name is busy: it is
+   reserved (no new work, though it has credit and tasks are queued), and
+   once it holds nothing it runs the trials, each half alone, then the
+   queued work. The deaths are noticed by probes: the worker timeout is
+   30 s. */
+static void test_trials_reserve_a_busy_worker (void **state)
+{
+    ctx_t *ctx = start (long_worker_timeout);
+    zsock_t *busy = fixture_worker (ctx, "busy", 3, 3, NULL, keep_tasks, NULL);
+    submit_acked (ctx, 1, 1, 2, FLING_REASON_OK);
+    fixture_lease_t own[2], got[10], lease;
+    next_task (busy, &own[0]);
+    next_task (busy, &own[1]);
+    /* Tasks 3-6 go to a roomier worker; it dies, and so does the next. */
+    zsock_t *doomed = worker_ready (ctx, "doomed");
+    submit_acked (ctx, 2, 3, 4, FLING_REASON_OK);
+    assert_int_equal (take_all (doomed, got, 10, 150), 4);
+    zsock_t *next = worker_ready (ctx, "next");
+    zsock_destroy (&doomed);
+    assert_int_equal (take_all (next, got, 10, 150), 4); /* back to the head, marked */
+    assert_true (all_in (got, 4, 3, 6));
+    zsock_destroy (&next);
+    fixture_wait_stat (ctx, "counters", "suspected", 4);
+    assert_int_equal (fixture_stat (ctx, NULL, "suspects"), 4);
+
+    /* Reserved: the queued tasks 7-8 do not go to it, credit or not. */
+    submit_acked (ctx, 3, 7, 2, FLING_REASON_OK);
+    json_t *stats = fixture_stats (ctx);
+    json_t *worker = json_array_get (json_object_get (stats, "workers"), 0);
+    assert_true (json_is_true (json_object_get (worker, "prover")));
+    json_decref (stats);
+    no_task (busy, 300);
+
+    /* Drained: each half alone, then the queued work. */
+    send_result (busy, &own[0], FLING_OUTCOME_DONE, "");
+    send_result (busy, &own[1], FLING_OUTCOME_DONE, "");
+    for (int half = 0; half < 2; half++) {
+        size_t n = take_all (busy, got, 10, 150);
+        assert_int_equal (n, 2);
+        assert_true (all_in (got, n, 3, 6));
+        for (size_t i = 0; i < n; i++)
+            send_result (busy, &got[i], FLING_OUTCOME_DONE, "");
+    }
+    for (int i = 0; i < 2; i++) {
+        next_task (busy, &lease);
+        assert_true (all_in (&lease, 1, 7, 8));
+        send_result (busy, &lease, FLING_OUTCOME_DONE, "");
+    }
+    fixture_wait_stat (ctx, "counters", "done", 8);
+    assert_int_equal (fixture_stat (ctx, "counters", "trials"), 2);
+    assert_int_equal (fixture_stat (ctx, "counters", "crashed"), 0);
+    assert_int_equal (fixture_stat (ctx, NULL, "suspects"), 0);
+    finish_with_worker (ctx, &busy);
+}
+
+/* A worker holding a task whose connection closes (the process died) is
+   found by a probe long before the worker timeout, and its task, held
+   alone, is charged. */
+static void test_dead_connection_found_by_probe (void **state)
+{
+    ctx_t *ctx = start (long_worker_timeout);
+    submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
+    zsock_t *worker = worker_ready (ctx, "w");
+    fixture_lease_t lease;
+    next_task (worker, &lease);
+    int64_t died = fling_clock_ms ();
+    zsock_destroy (&worker);
+    fixture_wait_stat (ctx, "counters", "crashed", 1); /* within WAIT_MS, not 30 s */
+    assert_true (fling_clock_ms () - died < WAIT_MS);
+    assert_true (fixture_stat (ctx, "counters", "probes") >= 1);
+    assert_int_equal (fixture_stat (ctx, "counters", "worker_lost"), 1);
+    finish (ctx);
 }
 
 /* A worker with prefetch gets no refill while at least half its prefetch
@@ -572,6 +751,9 @@ int main (void)
         cmocka_unit_test (test_backoff_then_dead_letter),
         cmocka_unit_test (test_poison_task_after_three_deaths),
         cmocka_unit_test (test_crash_spares_prefetched_tasks),
+        cmocka_unit_test (test_only_the_poison_is_charged),
+        cmocka_unit_test (test_trials_reserve_a_busy_worker),
+        cmocka_unit_test (test_dead_connection_found_by_probe),
         cmocka_unit_test (test_refill_waits_for_half_the_prefetch),
         cmocka_unit_test (test_lease_deadline_fences_late_result),
         cmocka_unit_test (test_holding_after_restart),
