@@ -18,12 +18,12 @@ queue lengths. Speed is reported, never asserted.
 import argparse
 import asyncio
 import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -235,10 +235,7 @@ def _redis_up(client):
 def peers_missing():
     if not shutil.which("redis-server"):
         return "no redis-server (FLING_DEPS_BENCH=1 tools/install-deps)"
-    try:
-        import celery  # noqa: F401
-        import rq  # noqa: F401
-    except ImportError:
+    if not all(importlib.util.find_spec(name) for name in ("celery", "rq", "redis")):
         return "no celery/rq (tools/python-venv --bench)"
     return None
 

@@ -116,8 +116,8 @@ static json_t *per_class (const uint32_t values[FLING_CLASS_COUNT])
                       (json_int_t)values[FLING_CLASS_LOOP]);
 }
 
-/* A worker, with at most NAMES_SHOWN of its names and 3 of its tasks: a
-   reply stays small whatever the workers registered or hold. */
+/* A worker, with at most NAMES_SHOWN of its names: a reply stays small
+   whatever the workers registered. */
 static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
 {
     json_t *names = json_array ();
@@ -176,9 +176,9 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
                       (json_int_t)(self->delayed.count + self->parked.count), "suspects",
                       (json_int_t)suspects_total (self), "dedup_ids",
                       (json_int_t)fling_dedup_size (self->dedup), "counters",
-                      counters_json (&self->counters), "refused",
-                      by_reason_json (self->refused), "rejected", by_reason_json (self->rejected),
-                      "queues", queues_json (self, q_offset, q_limit), "workers",
+                      counters_json (&self->counters), "refused", by_reason_json (self->refused),
+                      "rejected", by_reason_json (self->rejected), "queues",
+                      queues_json (self, q_offset, q_limit), "workers",
                       workers_json (self, w_offset, w_limit), "security",
                       fling_access_security_json (self), "connections",
                       fling_access_connections_json (self));
@@ -294,6 +294,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             changed++;
             if (!retry) {
                 fling_queue_counters (queue)->purged++;
+                FLING_EVENT_TASK (self, FLING_EVENT_PURGED, task, NULL);
                 fling_broker_finish_task (self, task);
                 continue;
             }
@@ -304,6 +305,7 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             fling_record_set_attempt (task->raw, 0);
             fling_broker_store_state (self, task);
             fling_broker_requeue (self, task, false);
+            FLING_EVENT_TASK (self, FLING_EVENT_DEAD_RETRIED, task, NULL);
         }
     }
     if (retry)
@@ -340,6 +342,9 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = dead_change (self, root, false);
     else if (strcmp (op, "task") == 0)
         reply = fling_lookup_task (self, root);
+    else if (strcmp (op, "events") == 0)
+        reply = self->events ? fling_events_read (self->events, root, self->now_ms)
+                             : error_json ("out of memory");
     else
         reply = error_json ("unknown op");
     json_decref (root);

@@ -9,6 +9,7 @@
 #include "fling_broker_private.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_logfmt.h"
 #include "fling_ops.h"
 #include "fling_ratelog.h"
 
@@ -84,10 +85,12 @@ void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const flin
         self->refused_logged_ms[slot] == 0) {
         char hex[FLING_PEER_HEX_SIZE];
         fling_peer_hex (peer, hex);
-        fling_warn ("refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=\"%s\"",
+        char quoted[256];
+        fling_warn ("refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=%s",
                     fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker",
                     hex, about && about->cmd ? fling_cmd_name (about->cmd) : "-",
-                    self->refused_quiet[slot], why ? why : "");
+                    self->refused_quiet[slot],
+                    fling_logfmt_quote (quoted, sizeof quoted, why ? why : "", why ? strlen (why) : 0));
         self->refused_quiet[slot] = 0;
         self->refused_logged_ms[slot] = self->now_ms;
     }
@@ -600,20 +603,21 @@ void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
 void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
                         const char *error, size_t error_size)
 {
-    char id_text[FLING_TASK_ID_TEXT_SIZE], text[256];
+    char id_text[FLING_TASK_ID_TEXT_SIZE], text[512];
     fling_task_id_t id;
     fling_btask_id (task, &id);
     fling_task_id_format (&id, id_text);
-    fling_log_printable (text, sizeof text, error, error_size);
+    fling_logfmt_quote (text, sizeof text, error, error_size);
     /* A worker decides how fast tasks fail: rate-limited. */
     FLING_LOG_LIMITED (FLING_LOG_WARN,
                        "task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u"
-                       " error=\"%s\"",
+                       " error=%s",
                        id_text, fling_queue_name (task->queue),
                        fling_dead_reason_name (reason), (unsigned)task->attempt,
                        (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
+    FLING_EVENT_TASK (self, FLING_EVENT_DEAD, task, NULL);
     /* dead_retry starts it afresh: no suspicion carried over. */
     task->flags &= (uint8_t)~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
     if (reason != FLING_DEAD_CRASHED)
@@ -656,6 +660,7 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
     }
     fling_queue_counters (task->queue)->retried++;
     self->counters.retried++;
+    FLING_EVENT_TASK (self, FLING_EVENT_FAILED, task, NULL);
     fling_broker_store_state (self, task); /* not leased any more */
     fling_broker_delay (self, task, delay_ms ? delay_ms : backoff_ms (self, task));
 }
@@ -1236,8 +1241,8 @@ void fling_broker_destroy (fling_broker_t **self_p)
     while ((task = fling_tasklist_pop_head (&self->parked)))
         fling_btask_destroy (&task);
     fling_dedup_destroy (&self->dedup);
-    fling_limits_destroy (&self->limits);
     fling_suspects_destroy (&self->suspects); /* before the queues: tasks use their pool */
+    fling_limits_destroy (&self->limits);
     for (size_t i = 0; i < self->queue_count; i++)
         fling_queue_destroy (&self->queues[i]); /* frees the tasks still queued */
     free (self->queues);

@@ -1,6 +1,7 @@
 /*  fling_broker_config.c - see fling_broker_config.h. */
 #include "fling_broker_config.h"
 #include "fling_http.h"
+#include "fling_logfmt.h"
 #include "fling_options.h"
 #include "fling_store.h"
 
@@ -20,6 +21,8 @@ static int parse_http_addr (void *config, const char *value, bool from_env, char
                             size_t why_size);
 static int parse_allow_names (void *config, const char *value, bool from_env, char *why,
                               size_t why_size);
+static int parse_log_format (void *config, const char *value, bool from_env, char *why,
+                             size_t why_size);
 
 #define FIELD(name) offsetof (fling_broker_config_t, name)
 #define TEXT(name)  FIELD (name), sizeof ((fling_broker_config_t *)0)->name
@@ -114,6 +117,8 @@ static const fling_option_t options[] = {
      "CURVE: task names one producer key may hold tasks under; 0 = half\nof --max-names", NULL},
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
+    {"--log-format", "FLING_LOG_FORMAT", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_log_format, "FORMAT",
+     "text (for people), logfmt or json (one object a line)", "text"},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (ready_fd), 0, 0, INT_MAX, NULL, "FD",
      "once listening, write \"ready producer=E worker=E http=ADDR\\n\" to this open\nfd and "
      "close it (http= only with an HTTP port)",
@@ -161,14 +166,14 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->worker_timeout_ms = 3000;
     config->log_level = FLING_LOG_INFO;
     config->ready_fd = -1;
+    strcpy (config->http_addr, "127.0.0.1:5557");
+    config->orphan_warn_ms = 60000;
     config->curve_rescan_ms = 10000;
     config->max_key_connections = 256;
     config->idle_timeout_ms = 60000;
     config->max_names = 10000;
     config->max_worker_names = FLING_NAMES_MAX;
     config->max_worker_credit = 100000;
-    strcpy (config->http_addr, "127.0.0.1:5557");
-    config->orphan_warn_ms = 60000;
 }
 
 static int parse_http_addr (void *config, const char *value, bool from_env, char *why,
@@ -176,6 +181,13 @@ static int parse_http_addr (void *config, const char *value, bool from_env, char
 {
     fling_broker_config_t *broker = config;
     return fling_http_option (broker->http_addr, sizeof broker->http_addr, value, why, why_size);
+}
+
+static int parse_log_format (void *config, const char *value, bool from_env, char *why,
+                             size_t why_size)
+{
+    return fling_log_format_option (&((fling_broker_config_t *)config)->log_format, value, why,
+                                    why_size);
 }
 
 static int parse_allow_names (void *config, const char *value, bool from_env, char *why,
@@ -358,8 +370,11 @@ void fling_broker_config_log (const fling_broker_config_t *config)
     fling_debug ("config heartbeat_ms=%u worker_timeout_ms=%u log_level=%s ready_fd=%d",
                  config->heartbeat_ms, config->worker_timeout_ms, levels[config->log_level],
                  config->ready_fd);
-    fling_debug ("config http_addr=\"%s\" orphan_warn_ms=%u refuse_unknown_names=%d"
-                 " allow_names=%zu",
-                 config->http_addr, config->orphan_warn_ms, (int)config->refuse_unknown_names,
-                 config->allow_name_count);
+    char http_addr[FLING_HTTP_ADDR_MAX + 16];
+    fling_debug ("config http_addr=%s orphan_warn_ms=%u refuse_unknown_names=%d"
+                 " allow_names=%zu log_format=%d",
+                 fling_logfmt_quote (http_addr, sizeof http_addr, config->http_addr,
+                                     strlen (config->http_addr)),
+                 config->orphan_warn_ms, (int)config->refuse_unknown_names,
+                 config->allow_name_count, config->log_format);
 }

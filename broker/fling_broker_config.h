@@ -74,7 +74,8 @@ typedef struct {
     uint64_t max_producer_bytes;             /* CURVE: bytes one producer key holds; 0 = half */
     uint64_t max_producer_names;             /* CURVE: names one producer key holds tasks in; 0 = half */
     fling_log_level_t log_level;
-    int ready_fd; /* -1 = none */
+    int log_format; /* fling_log_format_t: text, logfmt, json */
+    int ready_fd;   /* -1 = none */
     /* operability (fling_ops.c) */
     char http_addr[FLING_HTTP_ADDR_MAX]; /* 127.0.0.1:5557; "" = no HTTP port */
     unsigned orphan_warn_ms;             /* WARN per name with queued tasks and no worker */

@@ -52,6 +52,7 @@ int main (int argc, char *argv[])
     /* A --ready-fd reader that went away must not kill the broker. */
     signal (SIGPIPE, SIG_IGN);
     fling_log_init ("broker", config.log_level);
+    fling_log_set_format (config.log_format);
     fling_broker_config_log (&config);
 
     fling_broker_t *broker = fling_broker_new (&config);

@@ -16,6 +16,7 @@
 #include "fling_broker.h"
 #include "fling_conns.h"
 #include "fling_dedup.h"
+#include "fling_events.h"
 #include "fling_histogram.h"
 #include "fling_idmap.h"
 #include "fling_limits.h"
@@ -197,6 +198,7 @@ struct fling_broker {
     uint64_t rejected[FLING_REASON_MAX];  /* tasks refused in ACKs, by status */
     struct fling_ops *ops; /* HTTP port, connection counts, orphan queues (fling_ops.h) */
     fling_histogram_t commit_time; /* store commits (write + fdatasync), for the metrics */
+    fling_events_t *events;        /* lifecycle events while someone reads them */
 
     int64_t started_ms;
     int64_t now_ms; /* clock at the start of this turn */
@@ -211,10 +213,6 @@ struct fling_broker {
     blocking. -1 + errno EHOSTUNREACH (peer gone) or EAGAIN (peer not
     reading: at its HWM); counted in router_unroutable. */
 int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t **msg);
-
-/*  Closes the connection of `peer` (a lost worker, a peer that does not
-    read), so libzmq frees what it queued for it. */
-void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer);
 
 /*  Keeps a DISPATCH of `count` tasks just leased to `worker` (their lease
     staged in the store) until the turn's commit; takes *msg (NULL: out of
@@ -232,6 +230,10 @@ void fling_broker_send_dispatches (fling_broker_t *self);
 /*  The commit failed: the held DISPATCHes are not sent, their tasks go
     back to their queues (before the turn's tasks are dropped). */
 void fling_broker_cancel_dispatches (fling_broker_t *self);
+
+/*  Closes the connection of `peer` (a lost worker, a peer that does not
+    read), so libzmq frees what it queued for it. */
+void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer);
 
 /*  Counts a refusal of the message `about` (decoded as far as it could
     be; NULL: not known), logs it (rate-limited) and answers ERROR(reason)
@@ -326,6 +328,29 @@ void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task);
 /*  The effective settings of a task: its record's value, else its name's. */
 unsigned fling_broker_max_attempts (const fling_btask_t *task);
 unsigned fling_broker_poison_limit (const fling_btask_t *task);
+
+/*  The wall clock of this turn (read once per turn, when first needed). */
+static inline int64_t fling_broker_wall_ms (fling_broker_t *self)
+{
+    if (!self->wall_ms)
+        self->wall_ms = fling_store_wall_ms ();
+    return self->wall_ms;
+}
+
+/*  Lifecycle events (fling_events.h): recorded only while someone reads
+    them; otherwise one comparison. */
+#define FLING_EVENT_TASK(self, kind, task, worker_name)                                            \
+    do {                                                                                           \
+        if (fling_events_on ((self)->events, (self)->now_ms))                                      \
+            fling_events_task ((self)->events, (kind), (task), (worker_name),                      \
+                               fling_broker_wall_ms (self));                                       \
+    } while (0)
+#define FLING_EVENT_WORKER(self, kind, worker)                                                     \
+    do {                                                                                           \
+        if (fling_events_on ((self)->events, (self)->now_ms))                                      \
+            fling_events_worker ((self)->events, (kind), (worker)->name, (worker)->pid,            \
+                                 fling_broker_wall_ms (self));                                     \
+    } while (0)
 
 /*  Wrapping millisecond times in fling_btask_t.due. */
 static inline uint32_t fling_due_in (int64_t now_ms, uint32_t delay_ms)

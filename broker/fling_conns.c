@@ -59,7 +59,7 @@ struct fling_conns {
     conn_t **by_fd;
     size_t by_fd_size;
     size_t open;
-    size_t open_on[FLING_CONNS_SOCKETS]; /* of `open`, per socket */
+    size_t open_on[FLING_CONNS_SOCKETS]; /* of those, per endpoint (for the metrics) */
     fling_dlist_t silent; /* silent connections, oldest first */
     zhashx_t *groups;     /* key or address -> group_t */
     fling_conns_counters_t counters;

@@ -106,6 +106,7 @@ void fling_conns_tick (fling_conns_t *self, int64_t now_ms, fling_conns_closed_f
 
 /*  Connections open now (tracked, not closing). */
 size_t fling_conns_open (const fling_conns_t *self);
+/*  Of those, the ones on one endpoint. */
 size_t fling_conns_open_on (const fling_conns_t *self, fling_conns_socket_t which);
 const fling_conns_counters_t *fling_conns_counters (const fling_conns_t *self);
 const fling_conns_limits_t *fling_conns_limits (const fling_conns_t *self);

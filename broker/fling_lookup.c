@@ -75,8 +75,8 @@ static json_t *text_json (const char *text, size_t size)
 
 static const char *state_name (fling_task_state_t state)
 {
-    static const char *const names[] = {"queued", "inflight", "delayed", "parked", "dead",
-                                        "suspect"};
+    static const char *const names[] = {"queued", "inflight", "delayed",
+                                        "parked", "dead",     "suspect"};
     return state <= FLING_TASK_SUSPECT ? names[state] : "unknown";
 }
 
@@ -112,7 +112,7 @@ static json_t *held_json (fling_broker_t *self, const fling_btask_t *task, const
         json_object_set_new (reply, "parked",
                              json_pack ("{sI}", "until_ms", wall_of (self, self->parked_until_ms)));
         break;
-    case FLING_TASK_SUSPECT: /* shared a worker that died: waits for a trial apart */
+    case FLING_TASK_SUSPECT: /* waits for a trial run apart (SPEC.md §6.4) */
         break;
     case FLING_TASK_DEAD:
         json_object_set_new (reply, "dead",

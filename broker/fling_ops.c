@@ -270,9 +270,10 @@ size_t fling_ops_poll_items (fling_broker_t *self, zmq_pollitem_t *items)
 void fling_ops_handle (fling_broker_t *self, const zmq_pollitem_t *items)
 {
     struct fling_ops *ops = self->ops;
+    size_t i = 0;
     if (!ops)
         return;
-    if (ops->http && (items[0].revents & ZMQ_POLLIN))
+    if (ops->http && (items[i++].revents & ZMQ_POLLIN))
         fling_http_serve (ops->http, on_http, self);
 }
 
@@ -281,10 +282,10 @@ const char *fling_ops_http_address (const fling_broker_t *self)
     return self->ops && self->ops->http ? fling_http_address (self->ops->http) : NULL;
 }
 
+/* The connection table (fling_conns, fed by the sockets' monitors) counts
+   them: a socket has one monitor, so the metrics read that table. */
 void fling_ops_connections (const fling_broker_t *self, uint64_t *producer, uint64_t *worker)
 {
-    /* The connection table (fling_conns) watches both sockets already, and
-       libzmq keeps one monitor per socket: its counts are the ones. */
     *producer = self->conns ? fling_conns_open_on (self->conns, FLING_CONNS_PRODUCER) : 0;
     *worker = self->conns ? fling_conns_open_on (self->conns, FLING_CONNS_WORKER) : 0;
 }
@@ -297,6 +298,7 @@ int fling_ops_new (fling_broker_t *self)
         return -1;
     }
     self->ops = ops;
+    self->events = fling_events_new (); /* NULL: no events, the rest works */
     /* Commits are timed only where they do something (fling_producers.c). */
     if (strcmp (fling_store_kind (self->store), "disk") == 0)
         FLING_HISTOGRAM_INIT (&self->commit_time, fling_histogram_commit_bounds_us);
@@ -322,6 +324,7 @@ int fling_ops_new (fling_broker_t *self)
 
 void fling_ops_destroy (fling_broker_t *self)
 {
+    fling_events_destroy (&self->events);
     struct fling_ops *ops = self->ops;
     if (!ops)
         return;

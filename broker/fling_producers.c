@@ -108,6 +108,8 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     }
     self->store_dirty = true;
     fling_queue_counters (queue)->accepted++; /* undone by fail_turn */
+    /* Now, not at the ACK: the turn's dispatch may lease it before that. */
+    FLING_EVENT_TASK (self, FLING_EVENT_ACCEPTED, *accepted, NULL);
     return FLING_REASON_OK;
 }
 
@@ -253,6 +255,7 @@ static void fail_turn (fling_broker_t *self)
         for (uint32_t i = 0; i < ack->count; i++) {
             if (ack->tasks[i]) {
                 fling_queue_counters (ack->tasks[i]->queue)->accepted--;
+                FLING_EVENT_TASK (self, FLING_EVENT_REJECTED, ack->tasks[i], NULL);
                 drop_unacked (self, ack->tasks[i]);
             }
             ack->tasks[i] = NULL;

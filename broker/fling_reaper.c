@@ -79,13 +79,12 @@ void fling_workers_expire_leases (fling_broker_t *self)
             char id_text[FLING_TASK_ID_TEXT_SIZE];
             fling_task_id_t id;
             fling_btask_id (task, &id);
-            /* A worker decides how often this happens: rate-limited. */
             FLING_LOG_LIMITED (FLING_LOG_WARN,
                                "lease deadline passed id=%s name=%s attempt=%u worker=%s",
                                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
                                (unsigned)task->attempt, worker->name);
-            /* Its DISPATCH may sit unread at the worker: the credit stays
-               taken until a result shows it was read (fling_bworker_t.stuck). */
+            /* The credit stays taken (fling_bworker_t.stuck) until a late
+               RESULT shows the worker did read that DISPATCH. */
             worker->stuck[fling_btask_cls (task)]++;
             fling_worker_unlease (task);
             task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */

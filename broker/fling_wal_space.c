@@ -93,17 +93,6 @@ static bool may_grow (fling_wal_space_t *self, fling_wal_fill_t fill)
            self->free_bytes >= seg + self->options.free_floor_bytes;
 }
 
-/* Did the last spare fail for want of a file descriptor? Then the disk
-   may well have room: a refusal is UNAVAILABLE (EMFILE), never a full
-   store (the broker keeps descriptors in reserve, fling_fdreserve.h). */
-static bool fd_short (void)
-{
-    if (errno != EMFILE && errno != ENFILE)
-        return false;
-    errno = EMFILE;
-    return true;
-}
-
 /* How many more spares a record of `need` bytes, and `promised` bytes of
    reserved records after it, need in allocated space: 0 if it all fits,
    SIZE_MAX if the record cannot fit in a segment at all. On the path of
@@ -129,6 +118,13 @@ static size_t spares_missing (fling_wal_space_t *self, fling_wal_fill_t fill, ui
     return avail >= promised ? 0 : (size_t)((promised - avail + capacity - 1) / capacity);
 }
 
+/* A spare that could not be opened for want of descriptors (after the
+   broker's reserve, fling_fdreserve.h) says nothing about the disk. */
+static bool out_of_descriptors (void)
+{
+    return errno == EMFILE || errno == ENFILE;
+}
+
 /* Allocates the spares missing; false if it cannot (or the record could
    never fit). A full log does not try: fling_wal_space_check does, about
    once a second. */
@@ -136,11 +132,17 @@ static bool grow_for (fling_wal_space_t *self, fling_wal_fill_t fill, uint64_t n
                       uint64_t promised)
 {
     size_t missing = spares_missing (self, fill, need, promised);
+    errno = ENOSPC;
     if (missing == SIZE_MAX || (missing && self->full))
         return false;
-    for (size_t i = 0; i < missing; i++)
-        if (!may_grow (self, fill) || fling_wal_spares_add (self->spares) != 0)
+    for (size_t i = 0; i < missing; i++) {
+        if (!may_grow (self, fill)) {
+            errno = ENOSPC;
             return false;
+        }
+        if (fling_wal_spares_add (self->spares) != 0)
+            return false; /* errno from the allocation: EMFILE is no full disk */
+    }
     return true;
 }
 
@@ -158,11 +160,10 @@ bool fling_wal_space_has_room (fling_wal_space_t *self, fling_wal_fill_t fill, u
             !self->full)
             return true;
     } else if (!(reserve_after && self->full)) { /* a full log takes no new task */
-        errno = 0; /* only a failed spare sets it (fd_short) */
         if (grow_for (self, fill, need, self->reserved + reserve_after))
             return true;
-        if (fd_short ())
-            return false; /* no descriptor for a spare: unavailable, not full */
+        if (out_of_descriptors ())
+            return false; /* errno EMFILE/ENFILE: refused UNAVAILABLE, never STORE_FULL */
         set_full (self, fill, true);
     }
     errno = ENOSPC;
@@ -184,14 +185,13 @@ void fling_wal_space_check (fling_wal_space_t *self, fling_wal_fill_t fill)
         /* Allocate ahead: one spare at least, and every reservation. */
         bool was = self->full;
         self->full = false;
-        errno = 0; /* only a failed spare sets it (fd_short) */
         if (!fling_wal_space_spares (self) && fling_wal_spares_add (self->spares) != 0)
             full = true;
         else
             full = !grow_for (self, fill, FLING_WAL_RECORD_HEADER, self->reserved);
         self->full = was;
-        if (full && fd_short ())
-            return; /* no descriptor for a spare says nothing of the disk */
+        if (full && out_of_descriptors ())
+            return; /* no descriptor left is no full disk: the state stays as it was */
     }
     set_full (self, fill, full);
 }

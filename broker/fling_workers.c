@@ -63,6 +63,7 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
     fling_tasklist_push_tail (&worker->leased, task);
     worker->inflight[cls]++;
     fling_queue_counters (task->queue)->inflight++;
+    FLING_EVENT_TASK (self, FLING_EVENT_LEASED, task, worker->name);
 }
 
 void fling_worker_unlease (fling_btask_t *task)
@@ -182,8 +183,16 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
             refused++;
         }
     }
+    if (refused) {
+        /* Tell the worker, once per READY, which it logs. */
+        char text[256];
+        snprintf (text, sizeof text, "%zu task names not registered: %s", refused, why);
+        fling_broker_refuse (self, self->worker_sock, peer, NULL, FLING_REASON_QUEUE_FULL, text);
+    }
     char names[512];
     names_text (worker, names, sizeof names);
+    if (joined)
+        FLING_EVENT_WORKER (self, FLING_EVENT_WORKER_JOINED, worker);
     FLING_LOG_LIMITED (FLING_LOG_INFO,
                        "worker %s name=%s pid=%" PRIu32 " pool=%" PRIu32 " loop=%" PRIu32
                        " names=%s protocol=%u",
@@ -197,12 +206,6 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
         zmsg_t *welcome =
             fling_msg_welcome (self->config.heartbeat_ms, self->config.worker_timeout_ms);
         fling_broker_send (self, self->worker_sock, peer, &welcome);
-    }
-    if (refused) {
-        /* Tell the worker, once per READY (it logs it), after the answer. */
-        char text[256];
-        snprintf (text, sizeof text, "%zu task names not registered: %s", refused, why);
-        fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_QUEUE_FULL, text);
     }
 }
 
@@ -255,6 +258,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         counters->done++;
         worker->done++;
         self->counters.done++;
+        FLING_EVENT_TASK (self, FLING_EVENT_DONE, task, worker->name);
         fling_broker_finish_task (self, task);
         return;
     case FLING_OUTCOME_RELEASED:
@@ -406,6 +410,7 @@ static void charge_crash (fling_broker_t *self, fling_btask_t *task)
     if (task->crashes < UINT8_MAX)
         task->crashes++;
     self->counters.crashed++;
+    FLING_EVENT_TASK (self, FLING_EVENT_CRASHED, task, NULL);
     unsigned limit = fling_broker_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
@@ -451,6 +456,7 @@ static void suspect_halves (fling_broker_t *self, fling_tasklist_t *list, fling_
         if (group) {
             fling_group_push (group, task);
             self->counters.suspected++;
+            FLING_EVENT_TASK (self, FLING_EVENT_SUSPECTED, task, NULL);
         } else
             fling_broker_requeue (self, task, true); /* no memory for a group: a plain retry */
     }
@@ -499,6 +505,7 @@ static size_t orphan_leases (fling_broker_t *self, fling_bworker_t *worker)
         fling_broker_store_state (self, task);
         fling_broker_requeue (self, task, true);
         self->counters.requeued++;
+        FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
     }
     while (suspects.count)
         suspect_halves (self, &suspects, fling_tasklist_head (&suspects)->queue);
@@ -534,6 +541,7 @@ static size_t hand_back_leases (fling_broker_t *self, fling_bworker_t *worker)
         fling_broker_store_state (self, task);
         fling_broker_requeue (self, task, true);
         self->counters.requeued++;
+        FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
     }
     if (requeued)
         self->dispatch_needed = true;
@@ -551,6 +559,8 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 
 void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
+    FLING_EVENT_WORKER (self, why == FLING_WORKER_LEFT ? FLING_EVENT_WORKER_LEFT : FLING_EVENT_WORKER_LOST,
+                        worker);
     if (why == FLING_WORKER_LEFT) {
         size_t requeued = hand_back_leases (self, worker);
         FLING_LOG_LIMITED (FLING_LOG_INFO, "worker left name=%s pid=%" PRIu32 " requeued=%zu",

@@ -37,6 +37,10 @@ static void usage (FILE *out)
              "                     which worker since when, waiting to retry until when,\n"
              "                     dead (reason, error), or ended within the duplicate window;\n"
              "                     exit 1 when the broker knows nothing of it\n"
+             "  events [--name NAME]\n"
+             "                     task and worker lifecycle events as JSON lines (accepted,\n"
+             "                     leased, done, failed, dead, requeued, dead_retried, purged,\n"
+             "                     worker_joined, worker_left, worker_lost) until Ctrl-C\n"
              "  top                a live view of queues, rates and workers, redrawn every\n"
              "                     second (--interval-ms); q or Ctrl-C quits\n"
              "  dead list [--name NAME] [--limit N] [--json]\n"
@@ -65,15 +69,16 @@ static void usage (FILE *out)
              "                     ping: 2000)\n"
              "  --json             stats, dead: print the broker's reply as JSON; send: one\n"
              "                     JSON line per task (see send)\n"
-             "  --name NAME        dead: only tasks of this name\n"
+             "  --name NAME        dead, events: only tasks of this name\n"
              "  --id ID            dead: only this task (as printed by send / dead list)\n"
              "  --all              dead retry/purge: every dead task\n"
              "  --limit N          dead list: show at most N tasks (broker default 100)\n"
              "  --max-attempts N   send: attempts before the task fails (0 = queue default)\n"
              "  --task-timeout-ms N  send: run time limit per attempt (0 = queue default)\n"
              "  --backoff-ms N     send: first retry delay (0 = queue default)\n"
-             "  --interval-ms N    top: refresh interval (default 1000)\n"
-             "  --count N          top: refresh N times, then exit\n"
+             "  --interval-ms N    top: refresh interval (default 1000); events: poll\n"
+             "                     interval (default 200)\n"
+             "  --count N          top: refresh N times, then exit; events: exit after N\n"
              "  --version          print the version\n"
              "  -h, --help         this text\n"
              "\n"
@@ -157,6 +162,11 @@ static int run_command (parsed_t *p, const char *const *positional, size_t count
         if (args != 1)
             return usage_error ("%s", "usage: fling task ID [--json]");
         return fling_cli_task (&p->cli, positional[1]);
+    }
+    if (strcmp (command, "events") == 0) {
+        if (args != 0)
+            return usage_error ("%s", "usage: fling events [--name NAME]");
+        return fling_cli_events (&p->cli, p->cli.count);
     }
     if (strcmp (command, "top") == 0) {
         if (args != 0)

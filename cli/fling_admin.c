@@ -23,40 +23,33 @@
 
 /* One DEALER to the broker, and with CURVE a monitor of its handshakes,
    so a refused key is told apart from a broker that is not there. */
-struct fling_cli_link {
+typedef struct {
     zsock_t *sock;
-    const char *endpoint;
     fling_monitor_t *monitor;
     uint16_t handshake_failure; /* the last ZMQ_EVENT_HANDSHAKE_FAILED_*, 0 = none */
-};
+} link_t;
 
-void fling_cli_disconnect (fling_cli_link_t **link_p)
+static void link_close (link_t *link)
 {
-    fling_cli_link_t *link = *link_p;
-    if (!link)
-        return;
     fling_monitor_destroy (&link->monitor); /* before the socket it watches */
     zsock_destroy (&link->sock);
-    free (link);
-    *link_p = NULL;
 }
 
-fling_cli_link_t *fling_cli_connect (const fling_cli_t *cli)
+static int link_open (link_t *link, const fling_cli_t *cli)
 {
+    memset (link, 0, sizeof *link);
     zsys_handler_set (NULL);
-    fling_cli_link_t *link = (fling_cli_link_t *)calloc (1, sizeof *link);
-    if (!link || !(link->sock = zsock_new (ZMQ_DEALER))) {
+    link->sock = zsock_new (ZMQ_DEALER);
+    if (!link->sock) {
         fprintf (stderr, "fling: cannot create a socket: %s\n", zmq_strerror (zmq_errno ()));
-        free (link);
-        return NULL;
+        return -1;
     }
-    link->endpoint = cli->endpoint;
     zsock_set_linger (link->sock, 0);
     char error[256];
     if (fling_curve_client_apply (&cli->curve, link->sock, NULL, error, sizeof error)) {
         fprintf (stderr, "fling: %s\n", error);
-        fling_cli_disconnect (&link);
-        return NULL;
+        link_close (link);
+        return -1;
     }
     if (fling_curve_client_on (&cli->curve))
         link->monitor = fling_monitor_new (link->sock, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -65,36 +58,35 @@ fling_cli_link_t *fling_cli_connect (const fling_cli_t *cli)
     if (zsock_connect (link->sock, "%s", cli->endpoint)) {
         fprintf (stderr, "fling: bad endpoint '%s': %s\n", cli->endpoint,
                  zmq_strerror (zmq_errno ()));
-        fling_cli_disconnect (&link);
-        return NULL;
+        link_close (link);
+        return -1;
     }
-    return link;
+    return 0;
 }
 
 /* Why no reply came: the broker's absence, or a CURVE handshake that
    failed (and how). */
-static void no_reply_text (const fling_cli_link_t *link, const char *what, unsigned timeout_ms,
-                           char *error, size_t error_size)
+static void print_no_reply (const link_t *link, const fling_cli_t *cli, const char *what,
+                            unsigned timeout_ms)
 {
     if (link->handshake_failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        snprintf (error, error_size,
-                  "the broker at %s refused this key (CURVE): it is not in the broker's allowed "
-                  "directory, or was revoked",
-                  link->endpoint);
+        fprintf (stderr, "fling: the broker at %s refused this key (CURVE): it is not in the "
+                         "broker's allowed directory, or was revoked\n",
+                 cli->endpoint);
     else if (link->handshake_failure)
-        snprintf (error, error_size,
-                  "CURVE handshake with %s failed: is --curve-broker-key the broker's public key?",
-                  link->endpoint);
+        fprintf (stderr, "fling: CURVE handshake with %s failed: is --curve-broker-key the "
+                         "broker's public key?\n",
+                 cli->endpoint);
     else
-        snprintf (error, error_size, "broker not reachable at %s (no %s in %u ms)",
-                  link->endpoint, what, timeout_ms);
+        fprintf (stderr, "fling: broker not reachable at %s (no %s in %u ms)\n", cli->endpoint,
+                 what, timeout_ms);
 }
 
 /* Sends `request` and waits until `timeout_ms` for a reply of command `want`
    or an ERROR, skipping anything else. Returns the reply (decoded into *out,
    which points into it) or NULL on timeout. */
-static zmsg_t *exchange (fling_cli_link_t *link, zmsg_t **request, fling_cmd_t want,
-                         unsigned timeout_ms, fling_msg_t *out)
+static zmsg_t *exchange (link_t *link, zmsg_t **request, fling_cmd_t want, unsigned timeout_ms,
+                         fling_msg_t *out)
 {
     if (!*request || zmsg_send (request, link->sock)) {
         zmsg_destroy (request);
@@ -127,21 +119,25 @@ static zmsg_t *exchange (fling_cli_link_t *link, zmsg_t **request, fling_cmd_t w
     return NULL;
 }
 
-static void print_error_reply (const fling_msg_t *m)
+zsock_t *fling_cli_connect (const fling_cli_t *cli)
 {
-    fprintf (stderr, "fling: broker answered ERROR %s: %.*s\n", fling_reason_name (m->reason),
-             (int)m->text_size, m->text ? m->text : "");
+    link_t link;
+    if (link_open (&link, cli))
+        return NULL;
+    fling_monitor_destroy (&link.monitor); /* its callers report no handshake detail */
+    return link.sock;
 }
 
-char *fling_cli_request (fling_cli_link_t *link, const char *request_json, unsigned timeout_ms,
+char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms,
                          size_t *size, char *error, size_t error_size)
 {
+    link_t link = {.sock = sock};
     zmsg_t *request = fling_msg_admin (request_json);
     fling_msg_t m;
-    zmsg_t *reply = exchange (link, &request, FLING_CMD_ADMIN_REPLY, timeout_ms, &m);
+    zmsg_t *reply = exchange (&link, &request, FLING_CMD_ADMIN_REPLY, timeout_ms, &m);
     char *json = NULL;
     if (!reply)
-        no_reply_text (link, "reply", timeout_ms, error, error_size);
+        snprintf (error, error_size, "no reply in %u ms", timeout_ms);
     else if (m.cmd == FLING_CMD_ERROR)
         snprintf (error, error_size, "broker answered ERROR %s: %.*s",
                   fling_reason_name (m.reason), (int)m.text_size, m.text ? m.text : "");
@@ -156,22 +152,40 @@ char *fling_cli_request (fling_cli_link_t *link, const char *request_json, unsig
     return json;
 }
 
+static void print_error_reply (const fling_msg_t *m)
+{
+    fprintf (stderr, "fling: broker answered ERROR %s: %.*s\n", fling_reason_name (m->reason),
+             (int)m->text_size, m->text ? m->text : "");
+}
+
 int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
                      size_t *reply_size)
 {
-    *reply_size = 0;
     *reply_json = NULL;
+    *reply_size = 0;
     unsigned timeout_ms = cli->timeout_ms ? cli->timeout_ms : STATS_TIMEOUT_MS;
-    fling_cli_link_t *link = fling_cli_connect (cli);
-    if (!link)
+    link_t link;
+    if (link_open (&link, cli))
         return FLING_CLI_EXIT_FAIL;
-    char error[1200];
-    *reply_json = fling_cli_request (link, request_json, timeout_ms, reply_size, error, sizeof error);
-    fling_cli_disconnect (&link);
-    if (*reply_json)
-        return FLING_CLI_EXIT_OK;
-    fprintf (stderr, "fling: %s\n", error);
-    return FLING_CLI_EXIT_FAIL;
+    zmsg_t *request = fling_msg_admin (request_json);
+    fling_msg_t m;
+    zmsg_t *reply = exchange (&link, &request, FLING_CMD_ADMIN_REPLY, timeout_ms, &m);
+    int rc = FLING_CLI_EXIT_FAIL;
+    if (!reply)
+        print_no_reply (&link, cli, "reply", timeout_ms);
+    else if (m.cmd == FLING_CMD_ERROR)
+        print_error_reply (&m);
+    else if ((*reply_json = (char *)malloc (m.text_size + 1)) == NULL)
+        fprintf (stderr, "fling: out of memory\n");
+    else {
+        memcpy (*reply_json, m.text, m.text_size);
+        (*reply_json)[m.text_size] = '\0';
+        *reply_size = m.text_size;
+        rc = FLING_CLI_EXIT_OK;
+    }
+    zmsg_destroy (&reply);
+    link_close (&link);
+    return rc;
 }
 
 int fling_cli_print_json (const char *json, size_t json_size)
@@ -195,18 +209,16 @@ int fling_cli_stats (const fling_cli_t *cli)
 int fling_cli_ping (const fling_cli_t *cli)
 {
     unsigned timeout_ms = cli->timeout_ms ? cli->timeout_ms : PING_TIMEOUT_MS;
-    fling_cli_link_t *link = fling_cli_connect (cli);
-    if (!link)
+    link_t link;
+    if (link_open (&link, cli))
         return FLING_CLI_EXIT_FAIL;
     zmsg_t *request = fling_msg_ping ();
     fling_msg_t m;
-    zmsg_t *reply = exchange (link, &request, FLING_CMD_PONG, timeout_ms, &m);
+    zmsg_t *reply = exchange (&link, &request, FLING_CMD_PONG, timeout_ms, &m);
     int rc = FLING_CLI_EXIT_FAIL;
-    if (!reply) {
-        char error[512];
-        no_reply_text (link, "PONG", timeout_ms, error, sizeof error);
-        fprintf (stderr, "fling: %s\n", error);
-    } else {
+    if (!reply)
+        print_no_reply (&link, cli, "PONG", timeout_ms);
+    else {
         /* Any answer proves the broker alive; an ERROR (say UNKNOWN_PEER on a
            worker endpoint) is worth a note but is still an answer. */
         if (m.cmd == FLING_CMD_ERROR)
@@ -215,6 +227,6 @@ int fling_cli_ping (const fling_cli_t *cli)
         rc = FLING_CLI_EXIT_OK;
     }
     zmsg_destroy (&reply);
-    fling_cli_disconnect (&link);
+    link_close (&link);
     return rc;
 }

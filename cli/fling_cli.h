@@ -60,32 +60,32 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action);
 int fling_cli_admin (const fling_cli_t *cli, const char *request_json, char **reply_json,
                      size_t *reply_size);
 
-/*  `fling queue purge NAME`: the waiting tasks of one name, removed. */
-int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name);
-
-/*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
-int fling_cli_keygen (const fling_cli_t *cli, const char *name);
-
 /*  A DEALER (linger 0) on the broker's producer endpoint, with the CURVE
-    keys of --curve-broker-key/--curve-key and czmq's signal handler off;
-    NULL after a message on stderr. */
-typedef struct fling_cli_link fling_cli_link_t;
-fling_cli_link_t *fling_cli_connect (const fling_cli_t *cli);
-void fling_cli_disconnect (fling_cli_link_t **link_p);
+    keys of `cli` if any, czmq's signal handler off; NULL after a message
+    on stderr. */
+zsock_t *fling_cli_connect (const fling_cli_t *cli);
 
-/*  One ADMIN request on `link`: the reply's JSON text (NUL-terminated,
+/*  One ADMIN request on `sock`: the reply's JSON text (NUL-terminated,
     `*size` bytes; free() it), or NULL with the reason in `error` (no reply
-    within timeout_ms -- told apart from a refused CURVE key --, an ERROR,
-    no memory). Prints nothing. */
-char *fling_cli_request (fling_cli_link_t *link, const char *request_json, unsigned timeout_ms,
+    within timeout_ms, an ERROR, no memory). Prints nothing. */
+char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms,
                          size_t *size, char *error, size_t error_size);
 
 /*  `fling task ID [--json]`: where one task is now. */
 int fling_cli_task (const fling_cli_t *cli, const char *id);
 
+/*  `fling events [--name NAME]`: lifecycle events as JSON lines until
+    Ctrl-C or `count` events. */
+int fling_cli_events (const fling_cli_t *cli, unsigned count);
+
 /*  `fling top`: a live view of queues, rates and workers, redrawn every
     interval until 'q', Ctrl-C or `count` refreshes (0 = no end). */
 int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count);
+/*  `fling queue purge NAME`: the waiting tasks of one name, removed. */
+int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name);
+
+/*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
+int fling_cli_keygen (const fling_cli_t *cli, const char *name);
 
 /*  Prints JSON text and a newline on stdout; returns an exit code. */
 int fling_cli_print_json (const char *json, size_t json_size);

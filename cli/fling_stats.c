@@ -329,9 +329,8 @@ static void print_others (const json_t *root)
 {
     static const char *const known[] = {"uptime_ms", "store",   "tasks",     "bytes",
                                         "dead",      "delayed", "dedup_ids", "counters",
-                                        "refused",   "rejected", "queues",   "workers",
-                                        "queues_total", "workers_total",
-                                        NULL};
+                                        "refused",   "rejected", "queues",  "workers",   "queues_total",
+                                        "workers_total", NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)

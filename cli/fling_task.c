@@ -59,6 +59,10 @@ static void print_state (const json_t *reply)
         printf ("%-9s in flight when the broker restarted; its worker may claim it until %s, then "
                 "it is queued\n",
                 "state", time_text (number (detail, "until_ms"), when, sizeof when));
+    else if (strcmp (state, "suspect") == 0)
+        printf ("%-9s suspect: a worker died while running it with others; it waits for a trial "
+                "run apart from them\n",
+                "state");
     else if (strcmp (state, "dead") == 0)
         printf ("%-9s dead (%s): %s\n", "state", text (detail, "reason"), text (detail, "error"));
     else if (strcmp (state, "ended") == 0)

@@ -300,8 +300,8 @@ static void workers (frame_t *frame, const json_t *stats, const json_t *before, 
 
 int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count)
 {
-    fling_cli_link_t *link = fling_cli_connect (cli);
-    if (!link)
+    zsock_t *sock = fling_cli_connect (cli);
+    if (!sock)
         return FLING_CLI_EXIT_FAIL;
     signal (SIGINT, on_signal);
     signal (SIGTERM, on_signal);
@@ -317,7 +317,7 @@ int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count)
     while (lines && !s_stop) {
         size_t size;
         int64_t asked_ms = fling_clock_ms ();
-        char *reply = fling_cli_request (link, "{\"op\":\"stats\"}",
+        char *reply = fling_cli_request (sock, "{\"op\":\"stats\"}",
                                          interval_ms < 2500 ? 5000 : 2 * interval_ms, &size, error,
                                          sizeof error);
         json_t *stats = reply ? json_loadb (reply, size, 0, NULL) : NULL;
@@ -348,6 +348,6 @@ int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count)
     screen_close (&screen);
     json_decref (before);
     free (lines);
-    fling_cli_disconnect (&link);
+    zsock_destroy (&sock);
     return FLING_CLI_EXIT_OK;
 }

@@ -1,5 +1,6 @@
 /*  fling_log.c - see fling_log.h. */
 #include "fling_log.h"
+#include "fling_logfmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,12 @@
 
 static char log_component[32] = "fling";
 static fling_log_level_t log_threshold = FLING_LOG_INFO;
+static int log_format = FLING_LOG_FORMAT_TEXT;
+
+void fling_log_set_format (int format)
+{
+    log_format = format;
+}
 
 void fling_log_init (const char *component, fling_log_level_t level)
 {
@@ -47,6 +54,18 @@ void fling_log (fling_log_level_t level, const char *format, ...)
     va_start (args, format);
     int body = vsnprintf (line + n, sizeof line - (size_t) n, format, args);
     va_end (args);
+    if (log_format != FLING_LOG_FORMAT_TEXT && body >= 0) {
+        static const char *levels[] = {"debug", "info", "warn", "error"};
+        char stamp[40], out[2048];
+        snprintf (stamp, sizeof stamp, "%.*s", (int) strcspn (line, " "), line);
+        fling_logfmt_line (out, sizeof out - 1, (fling_log_format_t) log_format, stamp,
+                           levels[level], log_component, line + n);
+        size_t size = strlen (out);
+        out[size++] = '\n';
+        fwrite (out, 1, size, stderr); /* one write per line, as below */
+        fflush (stderr);
+        return;
+    }
     n = body < 0 ? n : (n + body >= (int) sizeof line - 1 ? (int) sizeof line - 2 : n + body);
     line[n++] = '\n';
     /* One write per line, so lines from threads and processes never interleave. */

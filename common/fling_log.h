@@ -1,8 +1,10 @@
 /*  fling_log.h - one event a line, for the daemons and the worker library.
 
     Format: "2026-11-25T12:00:00.123Z broker INFO worker joined name=w1 pid=42"
-    on stderr, so a supervisor (systemd, docker) collects it. Levels below
-    the threshold cost one comparison.
+    on stderr, so a supervisor (systemd, docker) collects it; or logfmt or
+    JSON (fling_log_set_format, fling_logfmt.h). A message is words, then
+    key=value pairs; a value with spaces or peer text goes through
+    fling_logfmt_quote. Levels below the threshold cost one comparison.
 */
 #ifndef FLING_LOG_H_INCLUDED
 #define FLING_LOG_H_INCLUDED
@@ -15,6 +17,10 @@ typedef enum { FLING_LOG_DEBUG = 0, FLING_LOG_INFO, FLING_LOG_WARN, FLING_LOG_ER
 
 /* Sets the component name printed in every line ("broker", "worker") and the threshold. */
 void fling_log_init (const char *component, fling_log_level_t level);
+
+/* Lines as text (the default), logfmt or JSON (fling_logfmt.h: a
+   fling_log_format_t). Set once, at start. */
+void fling_log_set_format (int format);
 /* Parses "debug", "info", "warn", "error"; returns -1 if unknown. */
 int fling_log_level_parse (const char *text);
 fling_log_level_t fling_log_level (void);

@@ -14,6 +14,7 @@
     or from a refill mark placed behind a group of async tasks' timers.
 */
 #include "fling_log.h"
+#include "fling_logfmt.h"
 #include "fling_worker_impl.h"
 
 #include <errno.h>
@@ -76,15 +77,6 @@ int fling_worker_after_callback (fling_worker_t *self)
     return self->finished ? -1 : 0;
 }
 
-/* Error text for a log line: one line, bounded. */
-static void s_log_text (char *out, size_t out_size, const char *text, size_t size)
-{
-    size_t n = size < out_size - 1 ? size : out_size - 1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
-    out[n] = '\0';
-}
-
 /* Starts a new one-second window of task failure lines once the last one
    is over, saying how many the last one left out. */
 static void s_warn_window (fling_worker_t *self)
@@ -107,8 +99,8 @@ static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, flin
         return;
     }
     self->warn_count++;
-    char error[256];
-    s_log_text (error, sizeof error, task->error ? task->error : "", task->error_size);
+    char error[512];
+    fling_logfmt_quote (error, sizeof error, task->error ? task->error : "", task->error_size);
     fling_warn ("task %s name=%s id=%s attempt=%u error=%s", fling_outcome_name (outcome),
                 task->name, fling_task_id (task), task->attempt, error);
 }
@@ -231,14 +223,16 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
     if (!task)
         return;
     if (task->cls != FLING_CLASS_LOOP) {
-        fling_error ("fling_task_complete on blocking task %s ignored: return the status instead",
-                     fling_task_id (task));
+        fling_error ("fling_task_complete on a blocking task ignored (return the status instead) "
+                     "id=%s name=%s",
+                     fling_task_id (task), task->name);
         return;
     }
     if (task->timed_out) {
         /* TIMEOUT went out already; the broker may run it elsewhere. */
         fling_dlist_remove (&task->worker->overdue, &task->flight_link);
-        fling_debug ("late completion of timed-out task %s ignored", fling_task_id (task));
+        fling_debug ("late completion of a timed-out task ignored id=%s name=%s",
+                     fling_task_id (task), task->name);
         fling_task_destroy (&task);
         return;
     }
@@ -426,9 +420,9 @@ static void s_start_waiting (fling_worker_t *self)
 
 void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task)
 {
-    fling_debug ("task waited past its timeout of %u ms without a free slot: handed back unrun "
-                 "id=%s name=%s",
-                 (unsigned)task->timeout_ms, fling_task_id (task), task->name);
+    fling_debug ("task handed back unrun: no free slot within its timeout id=%s name=%s "
+                 "timeout_ms=%u",
+                 fling_task_id (task), task->name, (unsigned)task->timeout_ms);
     fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
 }
 

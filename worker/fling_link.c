@@ -4,9 +4,9 @@
     One DEALER socket. READY, then nothing until the broker answers: WELCOME
     (registered: the broker's heartbeat interval is followed when it is
     shorter than ours) or ERROR naming READY (refused: for good, unless the
-    broker was only short of something). After WELCOME: HOLDING with the
-    tasks still in our hands, then every RESULT the broker has not
-    acknowledged, sent again. Any message from the broker proves it alive;
+    broker was only short of something). HOLDING, with the tasks still in
+    our hands, goes right behind READY; after WELCOME, every RESULT the
+    broker has not acknowledged is sent again. Any message from the broker proves it alive;
     after 3 heartbeat intervals of silence, or on ERROR(UNKNOWN_PEER), the
     socket is thrown away and a new one (a new routing id for the broker)
     says READY again. Tasks keep running across a reconnect.
@@ -68,7 +68,7 @@ void fling_link_send_results (fling_worker_t *self)
     self->last_send_ms = fling_clock_ms ();
 }
 
-/* SPEC.md: after WELCOME, name every task still in our hands (running, or
+/* SPEC.md: right after READY, name every task still in our hands (running, or
    waiting for a slot) so the broker can lease it back to us instead of
    running it a second time elsewhere. Tasks already reported TIMEOUT are
    not ours any more and are left out. Oldest first (the list is newest
@@ -178,6 +178,12 @@ int fling_link_connect (fling_worker_t *self)
     self->reconnect_pending = false;
     self->last_connect_ms = self->last_recv_ms = fling_clock_ms ();
     s_send_ready (self);
+    /* Right behind READY, not after WELCOME: the broker reads one
+       connection's messages in order, so it claims these back before the
+       end of the turn that registers us, when it may lease us work. Sent
+       after WELCOME, a task we still run could come back to us as a new
+       attempt and run twice. */
+    s_send_holding (self);
     return 0;
 }
 
@@ -235,7 +241,6 @@ static void s_on_welcome (fling_worker_t *self, const fling_msg_t *msg)
                 self->heartbeat_now_ms, (unsigned)msg->heartbeat_ms,
                 (unsigned)msg->worker_timeout_ms);
     self->ever_registered = true;
-    s_send_holding (self);
     s_resend_unacked (self);
     if (self->draining) {
         /* Registered during a drain: take nothing new. */
@@ -352,18 +357,6 @@ static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     return fling_worker_after_callback (self);
 }
 
-/* Why a silent broker is given up on. With CURVE, a wrong key looks
-   exactly like no broker at all (the handshake fails without a word). */
-static const char *s_silence_reason (const fling_worker_t *self)
-{
-    if (!self->curve_cert)
-        return self->registered ? "no answer for 3 heartbeats" : "no WELCOME";
-    return self->registered ? "no answer for 3 heartbeats; with CURVE, also check the broker's "
-                              "public key and that this worker's key is in its allowed directory"
-                            : "no WELCOME; with CURVE, check the broker's public key and that "
-                              "this worker's key is in its allowed directory";
-}
-
 /* Every interval: reconnect after a silence, else PING if either side has
    been quiet for half an interval (registered only: before WELCOME there
    is nothing to keep alive). PING on our silence alone is not enough: a
@@ -379,7 +372,12 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     if (self->reconnect_pending)
         s_reconnect (self, self->registered ? "broker does not know us" : "registering again");
     else if (now - self->last_recv_ms >= SILENT_BEATS * interval)
-        s_reconnect (self, s_silence_reason (self));
+        s_reconnect (self, !self->registered ? "no WELCOME"
+                           : self->curve_cert
+                               ? "no answer for 3 heartbeats; with CURVE, also check the broker's "
+                                 "public key and that this worker's key is in its allowed "
+                                 "directory"
+                               : "no answer for 3 heartbeats");
     else if (self->registered) {
         if (self->resend_pending)
             s_resend_unacked (self);

@@ -9,6 +9,7 @@
 */
 #include "fling_http.h"
 #include "fling_log.h"
+#include "fling_logfmt.h"
 #include "fling_options.h"
 #include "fling_proto.h"
 #include "fling_worker.h"
@@ -33,6 +34,7 @@
 typedef struct {
     fling_worker_options_t worker;
     fling_log_level_t log_level;
+    int log_format;                   /* fling_log_format_t */
     const char *modules[MODULES_MAX]; /* "PATH[:ARGS]" */
     size_t module_count;
     int ready_fd;      /* -1: none */
@@ -44,6 +46,8 @@ static int s_parse_modules (void *config, const char *value, bool from_env, char
                             size_t why_size);
 static int s_parse_http_addr (void *config, const char *value, bool from_env, char *why,
                               size_t why_size);
+static int s_parse_log_format (void *config, const char *value, bool from_env, char *why,
+                               size_t why_size);
 
 #define FIELD(name) offsetof (config_t, name)
 
@@ -76,6 +80,8 @@ static const fling_option_t s_options[] = {
      "CURVE: the broker's public key (its .pub file or the Z85 text)", "off"},
     {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (worker.curve_key), 0, 0, 0, NULL,
      "FILE", "CURVE: this worker's NAME.secret file (mode 0600)", "off"},
+    {"--log-format", "FLING_LOG_FORMAT", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_log_format,
+     "FORMAT", "text (for people), logfmt or json (one object a line)", "text"},
     {"--module", "FLING_MODULES", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_modules, "PATH[:ARGS]",
      "load a handler module; ARGS go to its init function; repeatable\n"
      "(env: comma-separated)",
@@ -139,6 +145,12 @@ static int s_parse_http_addr (void *arg, const char *value, bool from_env, char 
 {
     config_t *config = arg;
     return fling_http_option (config->http_addr, sizeof config->http_addr, value, why, why_size);
+}
+
+static int s_parse_log_format (void *arg, const char *value, bool from_env, char *why,
+                               size_t why_size)
+{
+    return fling_log_format_option (&((config_t *)arg)->log_format, value, why, why_size);
 }
 
 /* One module per flag; FLING_MODULES holds a comma-separated list. */
@@ -345,6 +357,7 @@ int main (int argc, char **argv)
         return 1;
     }
     fling_log_init ("worker", config.log_level);
+    fling_log_set_format (config.log_format);
     s_log_config (&config);
     rc = s_run (&config);
     free (config.env_modules);

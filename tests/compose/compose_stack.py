@@ -80,11 +80,13 @@ def build_image():
 
 
 class Stack:
-    def __init__(self, name, workers=2):
+    def __init__(self, name, workers=2, profiles=()):
         self.project = "flingtest%s%d" % (name.replace("_", ""), os.getpid())
         self.compose = compose_command() + [
             "-p", self.project, "-f", os.path.join(ROOT, "docker-compose.yml"),
             "-f", os.path.join(HERE, "compose.test.yml")]
+        for profile in profiles:
+            self.compose += ["--profile", profile]
         parent = os.environ.get("FLING_TEST_TMP", tempfile.gettempdir())
         self.dir = tempfile.mkdtemp(prefix="fling-compose-%s-" % name, dir=parent)
         self.ledger_dir = os.path.join(self.dir, "ledger")

@@ -4,15 +4,18 @@ with container-level faults. Each case prints its lost and duplicate counts.
 
   test_compose.py image          build the base and test images (once per run)
   test_compose.py CASE           up | worker_loss | broker_restart | partition | scale | graceful_stop
-                                 | store_lock | curve
+                                 | store_lock | curve | monitoring
 """
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compose_stack import Stack, build_image, require_docker, sh, wait_until  # noqa: E402
+from compose_stack import Stack, build_image, free_port, require_docker, sh, wait_until  # noqa: E402
 
 
 def case_up():
@@ -248,13 +251,55 @@ def case_curve():
         stack.wait_done(3000, timeout=240)
         summary = stack.report("curve", time.monotonic() - started)
         assert summary["duplicates"] == 0
+def prometheus_get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as response:
+        return json.loads(response.read())
+
+
+def case_monitoring():
+    """h. The monitoring profile: Prometheus (Debian's, built on the same base
+    image) scrapes the broker and each worker replica it finds by DNS; all
+    targets report up, and what it scraped agrees with the run: 2 workers
+    registered, 3,000 tasks done."""
+    stack = Stack("monitoring", profiles=["monitoring"])
+    port = free_port()
+    stack.env.update(FLING_PROMETHEUS_PORT=str(port),
+                     FLING_PROMETHEUS_IMAGE="fling-prometheus:compose-test")
+    started = time.monotonic()
+    try:
+        stack.run("build", "prometheus", timeout=900)
+        stack.up(workers=2)
+        stack.start_load(3000, name="test.noop")
+        stack.wait_loads(timeout=120)
+        stack.wait_done(3000, timeout=120)
+
+        def targets_up():
+            try:
+                active = prometheus_get(port, "/api/v1/targets")["data"]["activeTargets"]
+            except OSError:
+                return False
+            up = [(t["labels"]["job"], t["health"]) for t in active]
+            print("  targets: %s" % up, flush=True)
+            return sorted(up) == [("fling-broker", "up"), ("fling-worker", "up"), ("fling-worker", "up")]
+        wait_until(targets_up, 120, interval=3, what="Prometheus to see 1 broker and 2 workers up")
+
+        def value(query):
+            result = prometheus_get(port, "/api/v1/query?query=" + urllib.parse.quote(query))
+            series = result["data"]["result"]
+            return float(series[0]["value"][1]) if series else None
+        wait_until(lambda: value("sum(fling_tasks_done_total)") == 3000, 60, interval=3,
+                   what="Prometheus to scrape 3000 done")
+        assert value("fling_workers_registered") == 2
+        assert value('sum(fling_worker_tasks_total{outcome="done"})') == 3000
+        assert value("count(up == 1)") == 3
+        stack.report("monitoring", time.monotonic() - started)
     finally:
         stack.down()
 
 
 CASES = {"up": case_up, "worker_loss": case_worker_loss, "broker_restart": case_broker_restart,
          "partition": case_partition, "scale": case_scale, "graceful_stop": case_graceful_stop,
-         "store_lock": case_store_lock, "curve": case_curve}
+         "store_lock": case_store_lock, "curve": case_curve, "monitoring": case_monitoring}
 
 
 def main(argv):

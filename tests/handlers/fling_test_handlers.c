@@ -21,7 +21,8 @@
     test.segv_block  blocking: the same on a pool thread, else as test.block.
     test.flaky  blocking: FAIL ("flaky attempt N") while the attempt is at
                 most {"fail_attempts": K} (default 2), then DONE.
-    test.fail   blocking: always FAIL ("always fails").
+    test.fail   blocking: always FAIL ("always fails", or the payload's
+                {"error": TEXT}).
     test.hang   blocking: sleeps {"ms": N} (default 3600000, one hour) in
                 short steps: a stuck handler. The process stays killable
                 (SIGTERM starts a drain, SIGKILL ends it).
@@ -216,7 +217,10 @@ static fling_status_t s_flaky (fling_task_t *task, void *arg)
 static fling_status_t s_fail (fling_task_t *task, void *arg)
 {
     s_ledger ("start", task);
-    fling_task_set_error (task, "always fails");
+    json_t *root = json_loadb (fling_task_payload (task), fling_task_payload_size (task), 0, NULL);
+    const char *text = json_string_value (json_object_get (root, "error"));
+    fling_task_set_error (task, "%s", text ? text : "always fails");
+    json_decref (root);
     s_ledger ("fail", task);
     return FLING_FAIL;
 }

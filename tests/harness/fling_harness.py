@@ -223,15 +223,15 @@ class Cluster:
             if store == "disk":
                 self.store_dir = store_dir or self.path("store")
                 store_args += ["--store-dir", self.store_dir]
+        # The HTTP port on any free port, never the default: tests run side by side.
+        http_args = [] if any(str(a).startswith("--http-addr") for a in args) else \
+            ["--http-addr", "127.0.0.1:0"]
         curve_args = []
         if self.curve:
             curve_args = ["--curve-key", self.key_path("broker", "secret"),
                           "--curve-allowed", self.allowed_dir]
-        # The HTTP port on any free port, never the default: tests run side by side.
-        http_args = [] if any(str(a).startswith("--http-addr") for a in args) else \
-            ["--http-addr", "127.0.0.1:0"]
         argv = [os.path.join(self.bin_dir, "fling-broker"), "--producer-endpoint", pe,
-                "--worker-endpoint", we] + store_args + curve_args + http_args + list(args)
+                "--worker-endpoint", we] + store_args + http_args + curve_args + list(args)
         proc, line = self._spawn(name, argv, ready_timeout=20)
         fields = dict(part.split("=", 1) for part in line.split()[1:])
         self.producer_endpoint = fields["producer"]

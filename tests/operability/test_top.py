@@ -81,8 +81,11 @@ def test():
             tmux("send-keys", "-t", "top", "q")
             # tmux may see the terminal close before it reaps the process: wait for both.
             dead = "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"
+            # 30 s: a request to the broker may be in flight (up to 5 s) when 'q'
+            # comes, and a loaded 2-core CI machine stretches every step.
             wait_until(lambda: re.match(r"1 \d", tmux("display-message", "-p", "-t", "top", dead)),
-                       10, what="top to exit")
+                       30, what="top to exit (tmux says %r)"
+                       % tmux("display-message", "-p", "-t", "top", dead))
             status = tmux("display-message", "-p", "-t", "top", dead).split()
             assert status[:2] == ["1", "0"], status
             alternate = tmux("display-message", "-p", "-t", "top", "#{alternate_on}").strip()

@@ -22,8 +22,8 @@
     decimal text), names as text; a SUBMIT record refused on its own is
     {"status": reason}.
 */
-#include "fling_error.h"
 #include "fling_golden.h"
+#include "fling_error.h"
 #include "fling_producer.h"
 #include "fling_proto.h"
 
@@ -87,10 +87,11 @@ static json_t *s_classes (const uint32_t values[FLING_CLASS_COUNT])
 
 static json_t *s_record_json (const fling_record_t *r)
 {
-    return json_pack ("{s:o,s:i,s:i,s:I,s:I,s:s%,s:o}", "id", fling_golden_hex (r->id.bytes, 16), "attempt",
-                      (int)r->attempt, "max_attempts", (int)r->max_attempts, "timeout_ms",
-                      (json_int_t)r->timeout_ms, "backoff_ms", (json_int_t)r->backoff_ms, "name",
-                      r->name, r->name_size, "payload", fling_golden_hex (r->payload, r->payload_size));
+    return json_pack ("{s:o,s:i,s:i,s:I,s:I,s:s%,s:o}", "id", fling_golden_hex (r->id.bytes, 16),
+                      "attempt", (int)r->attempt, "max_attempts", (int)r->max_attempts,
+                      "timeout_ms", (json_int_t)r->timeout_ms, "backoff_ms",
+                      (json_int_t)r->backoff_ms, "name", r->name, r->name_size, "payload",
+                      fling_golden_hex (r->payload, r->payload_size));
 }
 
 /* DISPATCH: every record sound. SUBMIT: each judged on its own, a record
@@ -108,7 +109,7 @@ static json_t *s_records (const fling_msg_t *msg)
     }
     while (fling_submit_record_next (&cursor, end, &r, &why) == 1)
         json_array_append_new (list, why == FLING_REASON_OK ? s_record_json (&r)
-                                                             : json_pack ("{s:i}", "status", why));
+                                                            : json_pack ("{s:i}", "status", why));
     return list;
 }
 
@@ -119,10 +120,11 @@ static json_t *s_results (const fling_msg_t *msg)
     fling_result_t r;
     fling_reason_t why;
     while (fling_result_next (&cursor, end, &r, &why) == 1)
-        json_array_append_new (
-            list, json_pack ("{s:o,s:i,s:i,s:I,s:o}", "id", fling_golden_hex (r.id.bytes, 16), "attempt",
-                             (int)r.attempt, "outcome", (int)r.outcome, "retry_delay_ms",
-                             (json_int_t)r.retry_delay_ms, "error", fling_golden_hex (r.error, r.error_size)));
+        json_array_append_new (list, json_pack ("{s:o,s:i,s:i,s:I,s:o}", "id",
+                                                fling_golden_hex (r.id.bytes, 16), "attempt",
+                                                (int)r.attempt, "outcome", (int)r.outcome,
+                                                "retry_delay_ms", (json_int_t)r.retry_delay_ms,
+                                                "error", fling_golden_hex (r.error, r.error_size)));
     return list;
 }
 
@@ -133,8 +135,8 @@ static json_t *s_leases (const fling_msg_t *msg)
     fling_task_id_t id;
     uint16_t attempt;
     while (fling_lease_next (&cursor, end, &id, &attempt) == 1)
-        json_array_append_new (list,
-                               json_pack ("{s:o,s:i}", "id", fling_golden_hex (id.bytes, 16), "attempt", attempt));
+        json_array_append_new (list, json_pack ("{s:o,s:i}", "id", fling_golden_hex (id.bytes, 16),
+                                                "attempt", attempt));
     return list;
 }
 
@@ -146,7 +148,8 @@ static json_t *s_names (const fling_msg_t *msg)
     const char *name;
     size_t size;
     while (fling_ready_name_next (&cursor, end, &cls, &name, &size) == 1)
-        json_array_append_new (list, json_pack ("{s:i,s:s%}", "class", (int)cls, "name", name, size));
+        json_array_append_new (list,
+                               json_pack ("{s:i,s:s%}", "class", (int)cls, "name", name, size));
     return list;
 }
 
@@ -185,7 +188,8 @@ static json_t *s_render (const fling_msg_t *msg)
     case FLING_CMD_READY:
         json_object_set_new (out, "count", json_integer (msg->count));
         json_object_set_new (out, "pid", json_integer (msg->pid));
-        json_object_set_new (out, "worker_name", fling_golden_hex (msg->worker_name, msg->worker_name_size));
+        json_object_set_new (out, "worker_name",
+                             fling_golden_hex (msg->worker_name, msg->worker_name_size));
         json_object_set_new (out, "names", s_names (msg));
         json_object_set_new (out, "capacity", s_classes (msg->capacity));
         json_object_set_new (out, "slots", s_classes (msg->slots));
@@ -273,9 +277,9 @@ static int s_validate_line (char *line)
 {
     char *name_hex = strtok (line, " \n"), *payload_hex = strtok (NULL, " \n");
     size_t name_size = 0, payload_size = 0;
-    uint8_t *name = name_hex && strcmp (name_hex, "-") ? s_unhex (name_hex, strlen (name_hex),
-                                                                  &name_size)
-                                                       : (uint8_t *)calloc (1, 1);
+    uint8_t *name = name_hex && strcmp (name_hex, "-")
+                        ? s_unhex (name_hex, strlen (name_hex), &name_size)
+                        : (uint8_t *)calloc (1, 1);
     uint8_t *payload = payload_hex && strcmp (payload_hex, "-")
                            ? s_unhex (payload_hex, strlen (payload_hex), &payload_size)
                            : (uint8_t *)calloc (1, 1);

@@ -13,7 +13,7 @@
 
 #define emit fling_golden_emit
 
-/* A message from frames given as (pointer, size) pairs; NULL ends. */
+/* A message from frames given as (pointer, size) pairs; END ends. */
 static zmsg_t *s_raw (const void *first, size_t first_size, ...)
 {
     zmsg_t *msg = zmsg_new ();
@@ -31,6 +31,7 @@ static zmsg_t *s_raw (const void *first, size_t first_size, ...)
 #define H(cmd)  ((const uint8_t[]){'F', 'L', FLING_PROTO_VERSION, (cmd)})
 #define H1(cmd) ((const uint8_t[]){'F', 'L', 1, (cmd)})
 #define Z       (size_t)
+#define END     ((const void *)0) /* ends s_raw's list: a pointer, as va_arg reads it */
 
 static size_t s_record (uint8_t *at, uint64_t seq, uint16_t attempt, const char *name,
                         const char *payload, uint16_t max_attempts, uint32_t timeout_ms,
@@ -71,9 +72,14 @@ static void s_results (void)
     memset (long_error, 'e', sizeof long_error);
     fling_result_t results[] = {
         {.attempt = 1, .outcome = FLING_OUTCOME_DONE},
-        {.attempt = 2, .outcome = FLING_OUTCOME_RETRY, .retry_delay_ms = 5000, .error = "later",
+        {.attempt = 2,
+         .outcome = FLING_OUTCOME_RETRY,
+         .retry_delay_ms = 5000,
+         .error = "later",
          .error_size = 5},
-        {.attempt = 3, .outcome = FLING_OUTCOME_FAIL, .error = long_error,
+        {.attempt = 3,
+         .outcome = FLING_OUTCOME_FAIL,
+         .error = long_error,
          .error_size = sizeof long_error}, /* cut at 1,024 by the encoder */
         {.attempt = 1, .outcome = FLING_OUTCOME_RELEASED},
         {.attempt = UINT16_MAX, .outcome = FLING_OUTCOME_TIMEOUT, .retry_delay_ms = UINT32_MAX},
@@ -88,7 +94,7 @@ static void s_results (void)
     }
     emit ("result_five", fling_msg_result (1, 5, buf, size));
     emit ("result_seq_max", fling_msg_result (UINT64_MAX, 1, buf, FLING_RESULT_OVERHEAD));
-    emit ("result_five_v1", s_raw (H1 (FLING_CMD_RESULT), Z 4, "\0\0\0\5", Z 4, buf, size, NULL));
+    emit ("result_five_v1", s_raw (H1 (FLING_CMD_RESULT), Z 4, "\0\0\0\5", Z 4, buf, size, END));
     emit ("result_ack", fling_msg_result_ack (77));
     emit ("holding_three", fling_msg_holding (3, leases, sizeof leases));
 }
@@ -100,19 +106,22 @@ static void s_control (void)
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
     const char *names[] = {"email.welcome", "images.resize", "x"};
     fling_class_t classes[] = {FLING_CLASS_LOOP, FLING_CLASS_POOL, FLING_CLASS_POOL};
-    emit ("ready_prefetch", fling_msg_ready (capacity, slots, 4242, "host-4242", 3, names, classes));
+    emit ("ready_prefetch",
+          fling_msg_ready (capacity, slots, 4242, "host-4242", 3, names, classes));
     emit ("ready_no_slots", fling_msg_ready (capacity, NULL, UINT32_MAX, "", 1, names, classes));
     emit ("welcome", fling_msg_welcome (1000, 3000));
-    emit ("capacity_drain", fling_msg_capacity (none, NULL));
+    emit ("capacity_drain", fling_msg_capacity (none, END));
     emit ("capacity_prefetch", fling_msg_capacity (capacity, slots));
     emit ("ping", fling_msg_ping ());
     emit ("pong", fling_msg_pong ());
     emit ("bye", fling_msg_bye ());
-    emit ("error_unknown_peer", fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER,
-                                                 FLING_CMD_RESULT, 9, "unknown worker: send READY"));
-    emit ("error_submit", fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_FIELD,
-                                           FLING_CMD_SUBMIT, UINT64_MAX, "count must be 1 to 1000"));
-    emit ("error_empty", fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_MALFORMED, 0, 0, NULL));
+    emit ("error_unknown_peer",
+          fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, FLING_CMD_RESULT, 9,
+                           "unknown worker: send READY"));
+    emit ("error_submit",
+          fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_FIELD, FLING_CMD_SUBMIT,
+                           UINT64_MAX, "count must be 1 to 1000"));
+    emit ("error_empty", fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_MALFORMED, 0, 0, END));
     emit ("error_v1_bad_version", fling_msg_error (1, FLING_REASON_BAD_VERSION, 0, 0, "1 and 2"));
     emit ("admin_stats", fling_msg_admin ("{\"op\":\"stats\"}"));
     emit ("admin_reply", fling_msg_admin_reply ("{\"retried\":3}"));
@@ -126,26 +135,26 @@ static void s_bad_framing (void)
     for (int i = 0; i < FLING_FRAMES_MAX; i++)
         zmsg_addmem (many, "", 0);
     emit ("bad_seventeen_frames", many);
-    emit ("bad_short_header", s_raw ("FL\x02", Z 3, NULL));
-    emit ("bad_signature", s_raw ("XL\x02\x03", Z 4, NULL));
-    emit ("bad_version_3", s_raw ("FL\x03\x03", Z 4, NULL));
-    emit ("bad_version_0", s_raw ("FL\x00\x03", Z 4, NULL));
-    emit ("bad_command_zero", s_raw ("FL\x02\x00", Z 4, NULL));
-    emit ("bad_command_16", s_raw ("FL\x02\x10", Z 4, NULL));
-    emit ("bad_welcome_in_v1", s_raw (H1 (FLING_CMD_WELCOME), Z 4, "12345678", Z 8, NULL));
-    emit ("bad_ping_two_frames", s_raw (H (FLING_CMD_PING), Z 4, "x", Z 1, NULL));
-    emit ("bad_submit_fields", s_raw (H (1), Z 4, "12345678901", Z 11, "", Z 0, NULL));
-    emit ("bad_capacity_fields", s_raw (H (FLING_CMD_CAPACITY), Z 4, "123456789012345", Z 15, NULL));
-    emit ("bad_error_fields_v2", s_raw (H (FLING_CMD_ERROR), Z 4, "\0\1", Z 2, "", Z 0, NULL));
-    emit ("bad_error_fields_v1", s_raw (H1 (FLING_CMD_ERROR), Z 4, "12345678901", Z 11, "", Z 0,
-                                        NULL));
-    emit ("bad_result_fields_v2", s_raw (H (FLING_CMD_RESULT), Z 4, "\0\0\0\1", Z 4, "", Z 0, NULL));
-    emit ("bad_welcome_fields", s_raw (H (FLING_CMD_WELCOME), Z 4, "1234567", Z 7, NULL));
-    emit ("bad_result_ack_fields", s_raw (H (FLING_CMD_RESULT_ACK), Z 4, "123456789", Z 9, NULL));
+    emit ("bad_short_header", s_raw ("FL\x02", Z 3, END));
+    emit ("bad_signature", s_raw ("XL\x02\x03", Z 4, END));
+    emit ("bad_version_3", s_raw ("FL\x03\x03", Z 4, END));
+    emit ("bad_version_0", s_raw ("FL\x00\x03", Z 4, END));
+    emit ("bad_command_zero", s_raw ("FL\x02\x00", Z 4, END));
+    emit ("bad_command_16", s_raw ("FL\x02\x10", Z 4, END));
+    emit ("bad_welcome_in_v1", s_raw (H1 (FLING_CMD_WELCOME), Z 4, "12345678", Z 8, END));
+    emit ("bad_ping_two_frames", s_raw (H (FLING_CMD_PING), Z 4, "x", Z 1, END));
+    emit ("bad_submit_fields", s_raw (H (1), Z 4, "12345678901", Z 11, "", Z 0, END));
+    emit ("bad_capacity_fields", s_raw (H (FLING_CMD_CAPACITY), Z 4, "123456789012345", Z 15, END));
+    emit ("bad_error_fields_v2", s_raw (H (FLING_CMD_ERROR), Z 4, "\0\1", Z 2, "", Z 0, END));
+    emit ("bad_error_fields_v1",
+          s_raw (H1 (FLING_CMD_ERROR), Z 4, "12345678901", Z 11, "", Z 0, END));
+    emit ("bad_result_fields_v2", s_raw (H (FLING_CMD_RESULT), Z 4, "\0\0\0\1", Z 4, "", Z 0, END));
+    emit ("bad_welcome_fields", s_raw (H (FLING_CMD_WELCOME), Z 4, "1234567", Z 7, END));
+    emit ("bad_result_ack_fields", s_raw (H (FLING_CMD_RESULT_ACK), Z 4, "123456789", Z 9, END));
     static char text[FLING_ERROR_TEXT_MAX + 1];
     memset (text, 't', sizeof text);
-    emit ("bad_error_text", s_raw (H (FLING_CMD_ERROR), Z 4, "\0\1\0\0\0\0\0\0\0\0\0", Z 11, text,
-                                   sizeof text, NULL));
+    emit ("bad_error_text",
+          s_raw (H (FLING_CMD_ERROR), Z 4, "\0\1\0\0\0\0\0\0\0\0\0", Z 11, text, sizeof text, END));
 }
 
 /* The same broken record in a SUBMIT (refused alone: a status) and in a
@@ -155,9 +164,9 @@ static void s_both (const char *name, const uint8_t *rec, size_t size)
     const uint8_t one[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
     char label[64];
     snprintf (label, sizeof label, "submit_%s", name);
-    emit (label, s_raw (H (FLING_CMD_SUBMIT), Z 4, one, Z 12, rec, size, NULL));
+    emit (label, s_raw (H (FLING_CMD_SUBMIT), Z 4, one, Z 12, rec, size, END));
     snprintf (label, sizeof label, "dispatch_%s", name);
-    emit (label, s_raw (H (FLING_CMD_DISPATCH), Z 4, one + 8, Z 4, rec, size, NULL));
+    emit (label, s_raw (H (FLING_CMD_DISPATCH), Z 4, one + 8, Z 4, rec, size, END));
 }
 
 static void s_bad_records (void)
@@ -167,9 +176,9 @@ static void s_bad_records (void)
     const uint8_t zero[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
     const uint8_t many[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x03, 0xe9};
     size_t size = s_record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
-    emit ("bad_submit_count_zero", s_raw (H (1), Z 4, zero, Z 12, rec, size, NULL));
-    emit ("bad_submit_count_1001", s_raw (H (1), Z 4, many, Z 12, rec, size, NULL));
-    emit ("bad_submit_count_two", s_raw (H (1), Z 4, two, Z 12, rec, size, NULL));
+    emit ("bad_submit_count_zero", s_raw (H (1), Z 4, zero, Z 12, rec, size, END));
+    emit ("bad_submit_count_1001", s_raw (H (1), Z 4, many, Z 12, rec, size, END));
+    emit ("bad_submit_count_two", s_raw (H (1), Z 4, two, Z 12, rec, size, END));
     s_both ("truncated", rec, size - 1);
     s_both ("short", rec, 38);
     rec[33] = ' '; /* the name's first byte */
@@ -193,8 +202,8 @@ static void s_bad_records (void)
     /* a good record after a refused one: judged apart in a SUBMIT */
     size = s_record (rec, 5, 2, "ok.name", "{}", 0, 0, 0);
     size += s_record (rec + size, 6, 0, "ok.name", "{}", 0, 0, 0);
-    emit ("submit_one_refused_one_taken", s_raw (H (1), Z 4, two, Z 12, rec, size, NULL));
-    emit ("bad_ack_statuses", s_raw (H (FLING_CMD_ACK), Z 4, two, Z 12, "\0", Z 1, NULL));
+    emit ("submit_one_refused_one_taken", s_raw (H (1), Z 4, two, Z 12, rec, size, END));
+    emit ("bad_ack_statuses", s_raw (H (FLING_CMD_ACK), Z 4, two, Z 12, "\0", Z 1, END));
 }
 
 static void s_bad_worker (void)
@@ -202,19 +211,19 @@ static void s_bad_worker (void)
     uint8_t res[64] = {0};
     const char seq1[12] = "\0\0\0\0\0\0\0\1\0\0\0\1";
     res[18] = FLING_OUTCOME_MAX;
-    emit ("bad_result_outcome", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, NULL));
+    emit ("bad_result_outcome", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, END));
     res[18] = 0, res[23] = 0x04, res[24] = 0x01; /* E = 1025 */
-    emit ("bad_result_error_size", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, NULL));
-    emit ("bad_result_short", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 24, NULL));
-    emit ("bad_holding_size", s_raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\1", Z 4, res, Z 17, NULL));
-    emit ("bad_holding_count_zero", s_raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\0", Z 4, res, Z 0,
-                                           NULL));
+    emit ("bad_result_error_size", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, END));
+    emit ("bad_result_short", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 24, END));
+    emit ("bad_holding_size", s_raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\1", Z 4, res, Z 17, END));
+    emit ("bad_holding_count_zero",
+          s_raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\0", Z 4, res, Z 0, END));
     /* READY fields: pool cap, loop cap, pid, name count, pool slots, loop slots */
     uint8_t ready[22] = {0, 0, 0, 8, 0, 0, 0, 8, 0, 0, 0, 1, 0, 1, 0, 0, 0, 8, 0, 0, 0, 8};
     const char names[] = "\x01\x01x";
-#define READY(label, worker, worker_size, entries, entries_size)                                  \
-    emit (label, s_raw (H (FLING_CMD_READY), Z 4, ready, Z 22, worker, Z (worker_size), entries,  \
-                        Z (entries_size), NULL))
+#define READY(label, worker, worker_size, entries, entries_size)                                   \
+    emit (label, s_raw (H (FLING_CMD_READY), Z 4, ready, Z 22, worker, Z (worker_size), entries,   \
+                        Z (entries_size), END))
     READY ("ready_minimal", "w", 1, names, 3);
     ready[21] = 9; /* loop slots above loop capacity */
     READY ("bad_ready_slots", "w", 1, names, 3);
@@ -231,7 +240,7 @@ static void s_bad_worker (void)
     READY ("bad_ready_name_count", "w", 1, names, 3);
 #undef READY
     uint8_t cap[16] = {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1};
-    emit ("bad_capacity_slots", s_raw (H (FLING_CMD_CAPACITY), Z 4, cap, Z 16, NULL));
+    emit ("bad_capacity_slots", s_raw (H (FLING_CMD_CAPACITY), Z 4, cap, Z 16, END));
 }
 
 static void s_print (json_t *line)
@@ -252,16 +261,23 @@ static void s_ids (void)
         s_print (json_pack ("{s:s,s:o,s:s}", "kind", "id", "id", fling_golden_hex (id.bytes, 16),
                             "text", fling_task_id_format (&id, text)));
     }
-    const char *texts[] = {"9f86d081884c7d65:42", "9f86d081884c7d65:0",
+    const char *texts[] = {"9f86d081884c7d65:42",
+                           "9f86d081884c7d65:0",
                            "9f86d081884c7d65:18446744073709551615",
-                           "9f86d081884c7d65:18446744073709551616", "9f86d081884c7d65:042",
-                           "9f86d081884c7d65:", "9F86d081884c7d65:1", "9f86d081884c7d6:1",
-                           "9f86d081884c7d65-1", "9f86d081884c7d65:1x", "", "9f86d081884c7d65:-1"};
+                           "9f86d081884c7d65:18446744073709551616",
+                           "9f86d081884c7d65:042",
+                           "9f86d081884c7d65:",
+                           "9F86d081884c7d65:1",
+                           "9f86d081884c7d6:1",
+                           "9f86d081884c7d65-1",
+                           "9f86d081884c7d65:1x",
+                           "",
+                           "9f86d081884c7d65:-1"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         fling_task_id_t id;
         int rc = fling_task_id_parse (&id, texts[i]);
-        json_t *line = json_pack ("{s:s,s:s,s:b}", "kind", "id_parse", "text", texts[i], "ok",
-                                  rc == 0);
+        json_t *line =
+            json_pack ("{s:s,s:s,s:b}", "kind", "id_parse", "text", texts[i], "ok", rc == 0);
         if (rc == 0)
             json_object_set_new (line, "id", fling_golden_hex (id.bytes, 16));
         s_print (line);

@@ -41,18 +41,21 @@ def test_broker_killed_and_restarted_while_sending(cluster):
     sent = []
     stop = threading.Event()
 
-    def sender():
+    def sender():  # about 5,000 tasks a second, for 4 s
         while not stop.is_set() and len(sent) < 20000:
             try:
                 sent.append(producer.send("test.noop", {"n": len(sent)}))
             except fling.OutboxFull:
                 time.sleep(0.01)
-            if len(sent) % 200 == 0:
-                time.sleep(0.002)
+            if len(sent) % 100 == 0:
+                time.sleep(0.02)
 
     thread = threading.Thread(target=sender)
     thread.start()
     wait_until(lambda: producer.stats().accepted > 2000, 30, what="accepted > 2000")
+    # Stopped first, so batches are surely out and unanswered when it dies.
+    broker.signal(signal.SIGSTOP)
+    time.sleep(0.3)
     broker.signal(signal.SIGKILL)
     broker.wait(10)
     time.sleep(1.0)

@@ -3,7 +3,6 @@ blocking handlers, per-thread clients, outcomes, deadlines, drain, and a
 broker restart under running tasks. Every run is judged by its ledger."""
 import collections
 import json
-import os
 import signal
 import time
 

@@ -101,7 +101,10 @@ static zframe_t *one_record (uint64_t prefix, uint64_t seq, const char *name, si
         memcpy (c_->frames, list_, sizeof list_);                                                  \
     } while (0)
 
-/* The producer endpoint's cases; `prefix` is an id prefix this peer may use. */
+/* The producer endpoint's cases; `prefix` is an id prefix this peer may use.
+   FLP/1.1 (SPEC §4.1): a SUBMIT whose batch can be read is answered by an
+   ACK, one status per record (MALFORMED for all when the records cannot be
+   told apart); only a SUBMIT whose batch cannot be read gets an ERROR. */
 static size_t producer_cases (case_t *cases, uint64_t prefix)
 {
     size_t n = 0;
@@ -304,13 +307,14 @@ int attack_bad_input (const attack_t *a)
         uint32_t capacity[FLING_CLASS_COUNT] = {1, 1};
         zmsg_t *ready = fling_msg_ready (capacity, NULL, 1, "badinput", 1, names, classes);
         zmsg_send (&ready, sock);
-        /* FLP/1.1: READY is answered WELCOME; the battery starts after it. */
-        for (int i = 0; i < 10; i++) {
+        /* FLP/1.1: READY is answered (WELCOME) at the end of the broker's
+           turn; the battery starts once it is in. */
+        for (int tries = 0; tries < 10; tries++) {
             fling_msg_t in;
             zmsg_t *answer = attack_recv (sock, ANSWER_MS, &in);
             bool welcome = answer && in.cmd == FLING_CMD_WELCOME;
             zmsg_destroy (&answer);
-            if (welcome)
+            if (welcome || !answer)
                 break;
         }
         n = worker_cases (cases, prefix);

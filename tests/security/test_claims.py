@@ -11,10 +11,8 @@ sends HOLDING and RESULT DONE for it, without ever being given it:
 Then a peer under A's own key (w1) claims the same lease and completes it:
   - the claim is taken (holding_leased), the task ends once: done 1, none
     held, and the broker took nothing from w2.
-(The claim is made by fling-attack under w1, not by A resumed: a worker
-that registers again gets WELCOME before it sends HOLDING, and in that
-round trip the broker may already have dispatched the requeued task to it
-again, which would make the claim's outcome depend on timing.)
+(The claim is made by fling-attack under w1, so that its outcome depends
+on the key alone, not on when A's run ends.)
 """
 import signal
 import time

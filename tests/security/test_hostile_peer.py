@@ -41,13 +41,11 @@ def hostile(curve):
         print("  stale_results %d holding_ignored %d forbidden_ids %d"
               % (stats["counters"]["stale_results"], stats["counters"]["holding_ignored"],
                  stats["counters"]["forbidden_ids"]), flush=True)
-        print("  rejected:", stats["rejected"], flush=True)
-        # messages refused (an empty one counts as BAD_SIGNATURE); UNKNOWN_PEER
-        # cannot happen: the battery READYs first
+        # FLP/1.1: messages refused are counted by reason (an empty one is a
+        # BAD_SIGNATURE), tasks refused in ACKs by status, apart (SPEC §8).
         for reason in ("BAD_SIGNATURE", "BAD_VERSION", "BAD_COMMAND", "MALFORMED", "BAD_FIELD",
                        "BAD_STATE"):
             assert stats["refused"].get(reason, 0) >= 3, (reason, stats["refused"])
-        # a SUBMIT whose batch can be read is answered by an ACK: tasks rejected
         for status in ("MALFORMED", "BAD_TASK", "TOO_LARGE"):
             assert stats["rejected"].get(status, 0) >= 3, (status, stats["rejected"])
         if curve:

@@ -7,7 +7,8 @@ from .app import App, Fail, Retry, Task
 from .errors import (BadJSON, BadName, Closed, FlingError, FlushTimeout, InvalidTask, OutboxFull,
                      ProtocolError, QueueFull, Refused, StoreFull, TooLarge, Unavailable)
 from .keys import CurveKeys
-from .producer import (Ack, Producer, Stats, default_producer, lifespan, send,
+from ._sender import Ack
+from .producer import (Producer, Stats, default_producer, lifespan, send,
                        set_default_producer)
 from .validate import validate_task
 

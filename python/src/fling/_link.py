@@ -24,7 +24,7 @@ import collections
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, Deque, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, List, Optional, Tuple, cast
 
 import zmq
 
@@ -53,7 +53,7 @@ class Link:
         self.loop: asyncio.AbstractEventLoop = engine.loop
         self.own_heartbeat = options.heartbeat_ms / 1000.0
         self.heartbeat = self.own_heartbeat  # the shorter of ours and the broker's
-        self.sock: Optional[zmq.Socket] = None
+        self.sock: Optional[zmq.Socket[bytes]] = None
         self.fd = -1
         self.registered = False  # WELCOME received on this socket
         self.ever_registered = False
@@ -73,18 +73,22 @@ class Link:
     # ---- socket ---------------------------------------------------------------------
 
     def connect(self) -> None:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, protocol.MSG_BYTES_MAX)
         apply_client_keys(sock, self.o.keys)
         sock.connect(self.o.endpoint)
         self.sock = sock
-        self.fd = sock.getsockopt(zmq.FD)
+        self.fd = cast(int, sock.getsockopt(zmq.FD))
         self.loop.add_reader(self.fd, self.on_readable)
         self.registered = False
         self.reconnect_pending = False
         self.last_connect = self.last_recv = time.monotonic()
         self.send_ready()
+        # Right behind READY, not after WELCOME: the broker claims these back
+        # before the end of the turn that registers us, when it may lease us
+        # work; after WELCOME a task we still run could come back and run twice.
+        self.send_holding()
         if self.beat_timer is None:
             self.beat_timer = self.loop.call_later(self.heartbeat, self.on_heartbeat)
 
@@ -116,7 +120,7 @@ class Link:
         self.last_send = time.monotonic()
         # The socket's fd only signals edges: a send may consume the one that
         # said a message waits, so look at the socket itself.
-        if not self.read_scheduled and self.sock.getsockopt(EVENTS) & POLLIN:
+        if not self.read_scheduled and cast(int, self.sock.getsockopt(EVENTS)) & POLLIN:
             self.read_scheduled = True
             self.loop.call_soon(self.on_readable)
         return True
@@ -194,7 +198,7 @@ class Link:
         for _ in range(READ_BURST):
             if self.sock is not sock or sock is None:
                 break  # a message replaced the socket
-            if not sock.getsockopt(EVENTS) & POLLIN:
+            if not cast(int, sock.getsockopt(EVENTS)) & POLLIN:
                 break  # (asking is cheaper than the exception of an empty recv)
             try:
                 frames = sock.recv_multipart(NOBLOCK)
@@ -256,7 +260,6 @@ class Link:
                  "worker_timeout_ms=%d", "re-registered" if self.ever_registered else "registered",
                  self.o.endpoint, self.heartbeat * 1000, msg.heartbeat_ms, msg.worker_timeout_ms)
         self.ever_registered = True
-        self.send_holding()
         self.resend_unacked()
         if self.e.draining:
             self.send_capacity_zero()  # registered during a drain: take nothing new
@@ -333,6 +336,7 @@ class Link:
         elif self.registered:
             if self.resend_pending:
                 self.resend_unacked()
-            if now - self.last_send >= self.heartbeat / 2 or now - self.last_recv >= self.heartbeat / 2:
+            half = self.heartbeat / 2
+            if now - self.last_send >= half or now - self.last_recv >= half:
                 self.send(protocol.ping())
         self.e.end_turn()

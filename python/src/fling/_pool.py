@@ -20,18 +20,20 @@ import logging
 import queue
 import threading
 import types
-from typing import Callable, List, Optional, Set
+from typing import Any, Callable, List, Optional, Set, Tuple
 
 from .app import App, Fail, Retry, Task
 from . import protocol
 
 log = logging.getLogger("fling.worker")
 
-# a list of (task, outcome, retry_delay_ms, error text), called on the loop thread
-DoneFn = Callable[[list], None]
+# what a handler's run comes to: outcome, retry_delay_ms, error text
+Outcome = Tuple[int, int, bytes]
+# called on the loop thread with a list of (task, outcome, retry_delay_ms, error text)
+DoneFn = Callable[[List[Tuple[Task, int, int, bytes]]], None]
 
 
-def outcome_of(exc: Optional[BaseException]) -> tuple:
+def outcome_of(exc: Optional[BaseException]) -> Outcome:
     """(outcome, retry_delay_ms, error bytes) of a handler's run that raised
     `exc` (None: it returned)."""
     if exc is None:
@@ -45,7 +47,7 @@ def outcome_of(exc: Optional[BaseException]) -> tuple:
     return protocol.FAIL, 0, text.encode("utf-8", "replace")
 
 
-def run_blocking(task: Task) -> tuple:
+def run_blocking(task: Task) -> Outcome:
     """Runs a plain-def handler here and now; its outcome_of()."""
     try:
         task.handler.fn(task)
@@ -57,14 +59,14 @@ def run_blocking(task: Task) -> tuple:
 
 
 class Pool:
-    def __init__(self, size: int, app: App, post: Callable[..., None], done: DoneFn):
+    def __init__(self, size: int, app: App, post: Callable[..., Any], done: DoneFn):
         self.size = size
         self._app = app
         self._post = post  # loop.call_soon_threadsafe
         self._done = done
         # Finished tasks wait here for the loop, which one call_soon_threadsafe
         # (a write to the loop's self-pipe) wakes for all that finish meanwhile.
-        self._finished: "collections.deque[tuple]" = collections.deque()
+        self._finished: "collections.deque[Tuple[Task, int, int, bytes]]" = collections.deque()
         self._wake_pending = False
         self._jobs: "queue.SimpleQueue[Optional[Task]]" = queue.SimpleQueue()
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 import types
-from typing import Any, Deque, Dict, List, Optional
+from typing import Any, Awaitable, Deque, Dict, List, Optional, Tuple, cast
 
 from . import protocol
 from ._link import Link
@@ -43,13 +43,12 @@ EAGER = sys.version_info >= (3, 12)  # asyncio.Task(eager_start=...) exists
 
 
 class Stats:
-    __slots__ = ("dispatched", "done", "failed", "retried", "released", "timed_out",
-                 "reconnects", "send_failures", "bad_messages", "holding_sent", "results_resent",
-                 "results_forgotten")
+    """The worker's counters (its stopped line logs them)."""
 
     def __init__(self) -> None:
-        for field in self.__slots__:
-            setattr(self, field, 0)
+        self.dispatched = self.done = self.failed = self.retried = self.released = 0
+        self.timed_out = self.reconnects = self.send_failures = self.bad_messages = 0
+        self.holding_sent = self.results_resent = self.results_forgotten = 0
 
 
 class Engine:
@@ -75,7 +74,7 @@ class Engine:
         self.in_callback = False
         self.flush_armed = False
         self.draining = False
-        self.finished: Optional[asyncio.Future] = None
+        self.finished: "asyncio.Future[None]" = None  # type: ignore[assignment]  # made by run()
         self.rc = 0
         # deadlines: bucket (tick) -> tasks due in it; a heap of the ticks
         self.buckets: Dict[int, Dict[Task, None]] = {}
@@ -86,7 +85,7 @@ class Engine:
         self.warn_count = 0
         self.warn_suppressed = 0
 
-    # ---- slots -------------------------------------------------------------------------
+    # ---- slots -------------------------------------------------------------------------------
 
     def slots(self, cls: int) -> int:
         if cls == protocol.LOOP:
@@ -95,28 +94,29 @@ class Engine:
             return 0
         return self.pool.capacity if self.pool else self.options.pool_size
 
-    def capacity(self) -> tuple:
+    def capacity(self) -> Tuple[Tuple[int, int], Tuple[int, int]]:
         """(capacity, slots), each (loop, pool), to announce."""
         slots = (self.slots(protocol.LOOP), self.slots(protocol.POOL))
         factor = 1 + self.options.prefetch
-        return tuple(min(s * factor, 0xFFFFFFFF) for s in slots), slots
+        return (min(slots[0] * factor, 0xFFFFFFFF), min(slots[1] * factor, 0xFFFFFFFF)), slots
 
     def running_count(self) -> int:
         return len(self.running)
 
-    # ---- intake --------------------------------------------------------------------------
+    # ---- intake ------------------------------------------------------------------------------
 
     def accept(self, record: protocol.Record, now: float) -> None:
         """A DISPATCH record becomes a running (or waiting) task."""
         self.stats.dispatched += 1
         handler = self.handlers.get(record.name)
-        task = Task(record, handler)
         if self.draining or handler is None:
             # Sent before the broker saw our CAPACITY(0, 0), or a name we
             # never registered (the broker should not do that).
             error = b"" if handler else b"no handler for " + record.name.encode()
-            self.add_result(task, protocol.RELEASED if self.draining else protocol.FAIL, 0, error)
+            self.add_result(record, protocol.RELEASED if self.draining else protocol.FAIL, 0,
+                            error)
             return
+        task = Task(record, handler)
         self.running[task] = None
         cls = handler.cls
         backlog = self.backlog[cls]
@@ -138,11 +138,13 @@ class Engine:
         if task.timeout:
             self.set_deadline(task, now)
         if cls == protocol.POOL:
+            assert self.pool is not None
             self.pool.submit(task)
             return
         task.context = self.loop_context
-        if EAGER:
-            task.future = asyncio.Task(self.run_async(task), loop=self.loop, eager_start=True)
+        if EAGER:  # Python 3.12+: the handler runs at once until it first waits
+            task.future = asyncio.Task(self.run_async(task), loop=self.loop,
+                                       eager_start=True)  # type: ignore[call-arg]
         else:
             task.future = asyncio.Task(self.run_async(task), loop=self.loop)
 
@@ -161,7 +163,7 @@ class Engine:
 
     async def run_async(self, task: Task) -> None:
         try:
-            await task.handler.fn(task)
+            await cast(Awaitable[None], task.handler.fn(task))
             outcome = protocol.DONE, 0, b""
         except asyncio.CancelledError:
             if task.timed_out:
@@ -175,7 +177,7 @@ class Engine:
             return
         self.finish(task, *outcome)
 
-    def on_pool_done(self, done: list) -> None:
+    def on_pool_done(self, done: List[Tuple[Task, int, int, bytes]]) -> None:
         """Pool threads finished these (task, outcome, delay, error); on the loop."""
         self.in_callback = True
         for task, outcome, delay, error in done:
@@ -185,12 +187,12 @@ class Engine:
                 self.finish(task, outcome, delay, error)
         self.end_turn()
 
-    # ---- results -------------------------------------------------------------------------------
+    # ---- results -----------------------------------------------------------------------------
 
     def finish(self, task: Task, outcome: int, delay: int = 0, error: bytes = b"") -> None:
         """A task leaves the worker: untracked, its outcome queued for RESULT."""
         self.untrack(task)
-        self.add_result(task, outcome, delay, error)
+        self.add_result(task.record, outcome, delay, error)
 
     def untrack(self, task: Task) -> None:
         if task not in self.running:
@@ -203,18 +205,17 @@ class Engine:
             if bucket is not None:
                 bucket.pop(task, None)
 
-    def add_result(self, task: Task, outcome: int, delay: int, error: bytes) -> None:
-        record = task.record
+    def add_result(self, record: protocol.Record, outcome: int, delay: int, error: bytes) -> None:
         self.results.append(protocol.encode_result(record.id, record.attempt, outcome, delay,
                                                    error))
-        self.count(task, outcome, error)
+        self.count(record, outcome, error)
         if len(self.results) >= protocol.BATCH_MAX:
             self.flush()
         elif not self.in_callback and not self.flush_armed:
             self.flush_armed = True
             self.loop.call_soon(self.on_flush)
 
-    def count(self, task: Task, outcome: int, error: bytes) -> None:
+    def count(self, record: protocol.Record, outcome: int, error: bytes) -> None:
         s = self.stats
         if outcome == protocol.DONE:
             s.done += 1
@@ -229,9 +230,9 @@ class Engine:
             s.retried += 1
         else:
             s.failed += 1
-        self.warn_outcome(task, outcome, error)
+        self.warn_outcome(record, outcome, error)
 
-    def warn_outcome(self, task: Task, outcome: int, error: bytes) -> None:
+    def warn_outcome(self, record: protocol.Record, outcome: int, error: bytes) -> None:
         """At most WARN_PER_SECOND lines a second; a flood is counted."""
         now = time.monotonic()
         if now - self.warn_window >= 1.0:
@@ -244,12 +245,13 @@ class Engine:
         self.warn_count += 1
         text = error[:200].decode("utf-8", "replace").replace("\n", " ")
         log.warning("task %s name=%s id=%s attempt=%d error=%s", protocol.OUTCOME_NAMES[outcome],
-                    task.name, task.id, task.attempt, text)
+                    record.name, protocol.task_id_text(record.id), record.attempt, text)
 
     def flush(self) -> None:
         """Sends the pending results as one RESULT (a batch of at most 1,000)."""
         while self.results:
-            batch, self.results = self.results[:protocol.BATCH_MAX], self.results[protocol.BATCH_MAX:]
+            batch = self.results[:protocol.BATCH_MAX]
+            self.results = self.results[protocol.BATCH_MAX:]
             self.link.send_results(batch)
 
     def on_flush(self) -> None:
@@ -277,7 +279,7 @@ class Engine:
         if not self.finished.done():
             self.finished.set_result(None)
 
-    # ---- deadlines ------------------------------------------------------------------------------
+    # ---- deadlines ---------------------------------------------------------------------------
 
     def set_deadline(self, task: Task, start: float) -> None:
         """(Re)places the task's deadline at start + its timeout."""
@@ -331,6 +333,7 @@ class Engine:
         if cls == protocol.LOOP:
             task.future.cancel()
         else:
+            assert self.pool is not None
             self.pool.detach(task)
             self.announce_capacity()
 
@@ -338,7 +341,7 @@ class Engine:
         if self.link and not self.draining:
             self.link.announce_capacity()
 
-    # ---- drain -------------------------------------------------------------------------------------
+    # ---- drain -------------------------------------------------------------------------------
 
     def stop(self) -> None:
         """SIGTERM/SIGINT: take no new tasks, hand back the waiting ones, let the
@@ -374,7 +377,7 @@ class Engine:
         self.rc = 1
         self.finished.set_result(None)
 
-    # ---- run ------------------------------------------------------------------------------------------
+    # ---- run ---------------------------------------------------------------------------------
 
     async def run(self) -> int:
         self.loop = asyncio.get_running_loop()

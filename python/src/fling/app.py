@@ -136,7 +136,7 @@ class Task:
     __slots__ = ("record", "handler", "context", "timeout", "started", "deadline", "_payload",
                  "_id_text", "timed_out", "thread", "future", "waiting", "heap_key")
 
-    def __init__(self, record: protocol.Record, handler: Optional[Handler]):
+    def __init__(self, record: protocol.Record, handler: Handler):
         self.record = record
         self.handler = handler
         self.context: types.SimpleNamespace = _NO_CONTEXT

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 import zmq
 import zmq.auth
@@ -77,7 +77,7 @@ def load_public(file_or_z85: str) -> bytes:
     return public
 
 
-def load_secret(path: str) -> tuple:
+def load_secret(path: str) -> Tuple[bytes, bytes]:
     """(public, secret) Z85 keys of a secret certificate file, refused if group
     or others may read or write it (as ssh refuses such private keys)."""
     try:
@@ -98,7 +98,7 @@ def load_secret(path: str) -> tuple:
     return public, secret
 
 
-def apply_client_keys(sock: zmq.Socket, keys: Optional[CurveKeys]) -> None:
+def apply_client_keys(sock: "zmq.Socket[bytes]", keys: Optional[CurveKeys]) -> None:
     """Makes `sock` a CURVE client of the broker (nothing when keys is None)."""
     if keys is None:
         return

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
-import enum
 import logging
 import os
 import threading
@@ -21,33 +20,24 @@ import time
 import weakref
 from asyncio import _get_running_loop
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Deque, Dict, List, NamedTuple, Optional
+from typing import (Any, AsyncIterator, Callable, Deque, Dict, List, NamedTuple, Optional,
+                    Tuple)
 
 import zmq
 
 from . import protocol
-from .errors import Closed, FlushTimeout, FlingError, OutboxFull, error_for, reason_code
+from ._sender import SILENT_HEARTBEATS, Ack, IoLoop, _Batch
+from .errors import Closed, FlushTimeout, FlingError, OutboxFull
 from .keys import CurveKeys, apply_client_keys
 from .validate import Payload, check_name, payload_bytes
 
 log = logging.getLogger("fling.producer")
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-SILENT_HEARTBEATS = 3  # broker silent this many intervals = gone
-# pyzmq's flags are enum.IntFlag: plain ints are cheaper in the I/O loop
-POLLIN, POLLOUT, NOBLOCK, EVENTS = (int(zmq.POLLIN), int(zmq.POLLOUT), int(zmq.NOBLOCK),
-                                    int(zmq.EVENTS))
-RECV_BURST = 256       # messages read per wake-up
-
-
-class Ack(enum.IntEnum):
-    """A task's fate, as on_ack reports it (C: fling_ack_t)."""
-    ACCEPTED = 0  # the broker stored it (or had it already)
-    REJECTED = 1  # the broker refused it; the error says why
-    DROPPED = 2   # never delivered: closed before the broker accepted it
 
 
 OnAck = Callable[[str, Ack, Optional[FlingError]], None]
+_Waiter = Tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
 class Stats(NamedTuple):
@@ -60,29 +50,7 @@ class Stats(NamedTuple):
     invalid: int   # send() calls refused by validation
 
 
-class _Batch:
-    __slots__ = ("records", "body", "count", "size", "first_seq")
-
-    def __init__(self, first_seq: int):
-        self.records: List[bytes] = []
-        self.body = b""
-        self.count = 0
-        self.size = 0
-        self.first_seq = first_seq
-
-
-class _Slot:
-    """A batch taken from the outbox, waiting for its ACK."""
-    __slots__ = ("batch", "batch_seq", "sent_at", "resend_now")
-
-    def __init__(self, batch: _Batch, batch_seq: int):
-        self.batch = batch
-        self.batch_seq = batch_seq
-        self.sent_at = 0.0  # last successful send; 0 = never sent
-        self.resend_now = False
-
-
-def _wake_pair():
+def _wake_pair() -> Tuple[int, int]:
     """(read fd, write fd) of an eventfd, or of a pipe where there is none."""
     if hasattr(os, "eventfd"):
         fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
@@ -147,16 +115,12 @@ class Producer:
         self._on_ack = on_ack
         self._keys = keys if keys is not None else CurveKeys.from_env()
 
-        # 8 random bytes name this producer in every task id. With CURVE they
-        # are the key's tag (the broker refuses any other id from that key),
-        # and the sequence starts at a random point below 2^62, so processes
-        # sharing a key do not reuse each other's ids.
-        if self._keys is not None:
-            self._producer_id = self._keys.tag
-            self._seq_base = int.from_bytes(os.urandom(8), "big") >> 2
-        else:
-            self._producer_id = os.urandom(8)
-            self._seq_base = 0
+        # 8 random bytes name this producer in every task id. With CURVE the
+        # broker holds each key to ids that start with its tag (the key's first
+        # 8 bytes), so the producers sharing a key tell their ids apart by the
+        # sequence: each starts at a random point below 2^62 (as in C).
+        self._producer_id = self._keys.tag if self._keys else os.urandom(8)
+        self._seq_base = int.from_bytes(os.urandom(8), "big") >> 2 if self._keys else 0
         self._id_prefix = self._producer_id.hex() + ":"
         self._writers: Dict[str, protocol.RecordWriter] = {}
 
@@ -164,19 +128,20 @@ class Producer:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._seq = self._seq_base
-        self._open = _Batch(self._seq_base + 1)
+        self._open = _Batch(self._seq + 1)
         self._open_since = 0.0
         self._sealed: Deque[_Batch] = collections.deque()
         self._held_tasks = 0
         self._held_bytes = 0
         self._closed = False
         self._flush_waiters = 0
-        self._async_waiters: List[tuple] = []  # (target seq, loop, future)
+        # (target seq, loop, future) of aflush() callers
+        self._async_waiters: List[_Waiter] = []
         # The I/O thread publishes these under _lock when it looks at the
         # outbox: appends wake it only when it would not look again soon.
         self._in_flight = 0
         self._wake_pending = False
-        self._unresolved_min = self._seq_base + 1  # lowest first seq of the batches it holds
+        self._unresolved_min = self._seq + 1  # lowest first seq of the batches it holds
 
         self._invalid = 0
         self._dropped = 0
@@ -242,7 +207,7 @@ class Producer:
             if count >= self._batch_tasks or batch.size >= self._batch_bytes:
                 self._sealed.append(batch)
                 self._open = _Batch(seq + 1)
-                wake = self._in_flight < self._window
+                wake = not self._in_flight
             if wake:
                 wake = not self._wake_pending
                 self._wake_pending = True
@@ -368,7 +333,8 @@ class Producer:
 
     def stats(self) -> Stats:
         """The counters (cheap, any thread)."""
-        return Stats(self._seq - self._seq_base, self._accepted, self._rejected, self._dropped + self._io_dropped,
+        return Stats(self._seq - self._seq_base, self._accepted, self._rejected,
+                     self._dropped + self._io_dropped,
                      self._held_tasks, self._resent, self._invalid)
 
     @property
@@ -385,8 +351,8 @@ class Producer:
 
     # ---- the I/O thread ------------------------------------------------------------------
 
-    def _open_socket(self) -> zmq.Socket:
-        sock = zmq.Context.instance().socket(zmq.DEALER)
+    def _open_socket(self) -> "zmq.Socket[bytes]":
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
         # No connection = EAGAIN at once, not a send into a pipe that may never
         # connect: every batch stays here until its ACK.
         sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -403,7 +369,7 @@ class Producer:
         return sock
 
     def _run(self) -> None:
-        io = _IoLoop(self)
+        io = IoLoop(self)
         try:
             io.run()
         except Exception:  # noqa: BLE001 - a bug must not hang close() or lose the count
@@ -411,273 +377,6 @@ class Producer:
         finally:
             io.drop_all()
             self._socket.close(0)
-
-
-class _IoLoop:
-    """The I/O thread's state: only it touches the socket and the slots."""
-
-    def __init__(self, producer: Producer):
-        self.p = producer
-        self.slots: List[_Slot] = []
-        self.batch_seq = 0
-        self.last_send = 0.0
-        self.heard = 0.0
-        self.error_logged = 0.0
-        self.blocked = False       # a SUBMIT hit EAGAIN: wait for POLLOUT
-        self.ping_pending = False  # a PING hit EAGAIN
-
-    def run(self) -> None:
-        p = self.p
-        sock = p._socket
-        poller = zmq.Poller()
-        poller.register(sock, POLLIN)
-        poller.register(p._wake_read, POLLIN)
-        watching = POLLIN
-        while not p._stop:
-            now = time.monotonic()
-            due = self.fill_window(now)
-            self.send_due(now)
-            self.heartbeat(now)
-            events = POLLIN | (POLLOUT if self.blocked or self.ping_pending else 0)
-            if events != watching:
-                poller.modify(sock, events)
-                watching = events
-            ready = dict(poller.poll(self.timeout_ms(now, due)))
-            if p._wake_read in ready:
-                try:
-                    os.read(p._wake_read, 8)
-                except BlockingIOError:
-                    pass
-            revents = ready.get(sock, 0)
-            if revents & POLLIN:
-                self.receive_all(sock)
-            if revents & POLLOUT:
-                self.blocked = False
-
-    # -- the window --
-
-    def fill_window(self, now: float) -> float:
-        """Takes batches from the outbox while the window has room; returns when
-        the open batch will be due (monotonic seconds), or -1."""
-        p = self.p
-        due = -1.0
-        with p._lock:
-            p._wake_pending = False
-            while len(self.slots) < p._window:
-                batch = None
-                if p._sealed:
-                    batch = p._sealed.popleft()
-                elif p._open.count and not self.blocked:
-                    # Nothing in flight: go now; else let it fill for the linger.
-                    open_due = p._open_since + (p._linger if self.slots else 0.0)
-                    if open_due <= now:
-                        batch = p._open
-                        p._open = _Batch(p._seq + 1)
-                    else:
-                        due = open_due
-                if batch is None:
-                    break
-                self.batch_seq += 1
-                self.slots.append(_Slot(batch, self.batch_seq))
-            p._in_flight = len(self.slots)
-            p._unresolved_min = min((s.batch.first_seq for s in self.slots), default=p._seq + 1)
-        return due
-
-    def send_due(self, now: float) -> None:
-        """Sends batches never sent; resends those whose ACK is overdue or that
-        went out before the broker fell silent. Stops at the first EAGAIN."""
-        p = self.p
-        for slot in self.slots:
-            if self.blocked:
-                return
-            resend = bool(slot.sent_at) and (slot.resend_now
-                                             or now - slot.sent_at >= p._ack_timeout)
-            if slot.sent_at and not resend:
-                continue
-            batch = slot.batch
-            if not batch.body:
-                batch.body = b"".join(batch.records)
-                batch.records = []
-            try:
-                p._socket.send_multipart(protocol.submit(slot.batch_seq, batch.count, batch.body),
-                                         NOBLOCK, copy=batch.count < 16)
-            except zmq.Again:
-                self.blocked = True
-                return
-            if resend:
-                p._resent += 1
-            slot.sent_at = now
-            slot.resend_now = False
-            self.last_send = now
-
-    def heartbeat(self, now: float) -> None:
-        p = self.p
-        if not self.ping_pending and now - self.last_send < p._heartbeat:
-            return
-        self.last_send = now
-        try:
-            p._socket.send_multipart(protocol.ping(), NOBLOCK)
-            self.ping_pending = False
-        except zmq.Again:
-            self.ping_pending = True
-
-    def timeout_ms(self, now: float, due: float) -> int:
-        p = self.p
-        timeout = self.last_send + p._heartbeat - now
-        if not self.blocked:
-            for slot in self.slots:
-                if slot.sent_at:
-                    timeout = min(timeout, slot.sent_at + p._ack_timeout - now)
-            if due >= 0:
-                timeout = min(timeout, due - now)
-        # poll counts in ms: a linger under 1 ms waits 1 ms.
-        return max(0, int(timeout * 1000 + 0.999))
-
-    # -- receiving --
-
-    def receive_all(self, sock: zmq.Socket) -> None:
-        now = time.monotonic()
-        for _ in range(RECV_BURST):
-            # (asking first is cheaper than the exception a recv that finds nothing raises)
-            if not sock.getsockopt(EVENTS) & POLLIN:
-                return
-            try:
-                frames = sock.recv_multipart(NOBLOCK)
-            except zmq.Again:
-                return
-            self.on_heard(now)
-            try:
-                msg = protocol.decode(frames)
-            except protocol.DecodeError:
-                self.p._bad_messages += 1
-                continue
-            if msg.cmd == protocol.ACK:
-                self.on_ack(msg)
-            elif msg.cmd == protocol.ERROR:
-                self.on_error(msg, now)
-            # PONG and anything else: the sign of life was all we needed.
-
-    def on_heard(self, now: float) -> None:
-        """After a silence of 3 heartbeats the broker may have restarted and lost
-        what it had not stored: resend every unacknowledged batch now."""
-        p = self.p
-        if self.heard and now - self.heard >= p._heartbeat * SILENT_HEARTBEATS:
-            for slot in self.slots:
-                slot.resend_now = bool(slot.sent_at)
-        self.heard = now
-        p._heard_at = now
-
-    def on_ack(self, msg: protocol.Message) -> None:
-        p = self.p
-        for index, slot in enumerate(self.slots):
-            if slot.batch_seq == msg.batch_seq:
-                break
-        else:
-            return  # an answer to a resend of a batch already resolved
-        if msg.count != slot.batch.count:
-            p._bad_messages += 1
-            return
-        # UNAVAILABLE: the broker could not make the batch durable or is
-        # stopping; not a refusal. Keep it, resend after the ack timeout.
-        if protocol.UNAVAILABLE in msg.statuses:
-            p._unavailable += 1
-            return
-        del self.slots[index]
-        self.resolve(slot.batch, msg.statuses)
-
-    def on_error(self, msg: protocol.Message, now: float) -> None:
-        self.p._broker_errors += 1
-        if msg.refused_cmd == protocol.SUBMIT and msg.batch_seq:
-            self.refuse_batch(msg)
-        if self.error_logged and now - self.error_logged < 1.0:
-            return
-        self.error_logged = now
-        text = "".join(c if " " <= c < "\x7f" else "?" for c in msg.text[:200].decode("latin-1"))
-        log.warning("broker error %s: %s", protocol.reason_name(msg.reason), text)
-
-    def refuse_batch(self, msg: protocol.Message) -> None:
-        """FLP/1.1: an ERROR naming one of our batches refuses it whole; every
-        task gets the reason, as an ACK would say, and it is not sent again.
-        UNAVAILABLE alone is not an answer (as in on_ack)."""
-        for index, slot in enumerate(self.slots):
-            if slot.batch_seq == msg.batch_seq:
-                break
-        else:
-            return
-        if msg.reason == protocol.UNAVAILABLE:
-            self.p._unavailable += 1
-            return
-        # 0 and 1 would read as accepted: an ERROR is never that.
-        reason = msg.reason if msg.reason > protocol.DUPLICATE else protocol.MALFORMED
-        del self.slots[index]
-        self.resolve(slot.batch, bytes((reason,)) * slot.batch.count)
-
-    # -- resolving --
-
-    def resolve(self, batch: _Batch, statuses: Optional[bytes]) -> None:
-        """The broker answered for every task of the batch (statuses), or we
-        gave up on it (None): report, count, give its room back."""
-        p = self.p
-        if statuses is None:
-            p._io_dropped += batch.count
-        else:
-            accepted = statuses.count(protocol.OK) + statuses.count(protocol.DUPLICATE)
-            p._accepted += accepted
-            p._rejected += batch.count - accepted
-        if p._on_ack is not None:
-            self.report(batch, statuses)
-        with p._lock:
-            p._held_tasks -= batch.count
-            p._held_bytes -= batch.size
-            p._in_flight = len(self.slots)
-            p._unresolved_min = min((s.batch.first_seq for s in self.slots), default=p._seq + 1)
-            if p._flush_waiters:
-                p._cond.notify_all()
-            if p._async_waiters:
-                lowest = p._min_unresolved()
-                for target, loop, future in p._async_waiters:
-                    if target < lowest:
-                        try:
-                            loop.call_soon_threadsafe(_set_done, future)
-                        except RuntimeError:  # that loop is closed: nobody waits
-                            pass
-
-    def report(self, batch: _Batch, statuses: Optional[bytes]) -> None:
-        body = batch.body or b"".join(batch.records)
-        records = protocol.decode(protocol.dispatch(batch.count, body)).records
-        for i, record in enumerate(records):
-            task_id = protocol.task_id_text(record.id)
-            try:
-                if statuses is None:
-                    self.p._on_ack(task_id, Ack.DROPPED, Closed())
-                elif statuses[i] in (protocol.OK, protocol.DUPLICATE):
-                    self.p._on_ack(task_id, Ack.ACCEPTED, None)
-                else:
-                    self.p._on_ack(task_id, Ack.REJECTED,
-                                   error_for(reason_code(statuses[i]),
-                                             protocol.reason_name(statuses[i])))
-            except Exception:  # noqa: BLE001 - a callback's bug must not stop the I/O thread
-                log.exception("on_ack callback failed")
-
-    def drop_all(self) -> None:
-        """At stop: every batch still held is dropped (counted, reported)."""
-        p = self.p
-        while self.slots:
-            self.resolve(self.slots.pop(0).batch, None)
-        while True:
-            with p._lock:
-                if p._sealed:
-                    batch = p._sealed.popleft()
-                elif p._open.count:
-                    batch, p._open = p._open, _Batch(p._seq + 1)
-                else:
-                    break
-            self.resolve(batch, None)
-
-
-def _set_done(future: "asyncio.Future[None]") -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 # ---- the process's default producer ---------------------------------------------------

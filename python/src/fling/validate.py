@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Dict, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 from . import protocol
 from .errors import BadJSON, BadName, TooLarge
@@ -56,7 +56,7 @@ class _Refused(Exception):
     """Raised by the decoder hooks; becomes BadJSON."""
 
 
-def _pairs(pairs: list) -> dict:
+def _pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen = set()
@@ -175,7 +175,8 @@ def _encoder(sort_keys: bool) -> Callable[[Any], str]:
     reference = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"),
                                  sort_keys=sort_keys).encode
     try:
-        from json.encoder import c_encode_basestring, c_make_encoder
+        from json.encoder import (c_encode_basestring,  # type: ignore[attr-defined]
+                                  c_make_encoder)
         encode = c_make_encoder(None, _not_serialisable, c_encode_basestring, None, ":", ",",
                                 sort_keys, False, False)
         probe = {"b": [1, -2.5e300, None, True, "\u00e9\n\"\\"], "a": {}}
@@ -191,7 +192,7 @@ _encode_plain = _encoder(sort_keys=False)
 _LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
-def _serialise(payload: dict) -> bytes:
+def _serialise(payload: Dict[Any, Any]) -> bytes:
     try:
         text = _encode_sorted(payload)
         data = text.encode("utf-8")

@@ -19,7 +19,7 @@ import os
 import socket
 import sys
 import time
-from typing import Any, List, Optional
+from typing import List, Optional
 
 from ._worker import Engine
 from .app import App
@@ -63,10 +63,8 @@ def run_app(app: App, options: Options) -> int:
 class _UtcFormatter(logging.Formatter):
     """fling's log line: "2026-11-25T12:00:00.123Z python-worker INFO ..." """
 
-    converter = time.gmtime
-
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         level = {"WARNING": "WARN", "CRITICAL": "ERROR"}.get(record.levelname, record.levelname)
         line = "%s.%03dZ python-worker %s %s" % (stamp, record.msecs, level, record.getMessage())
         if record.exc_info:
