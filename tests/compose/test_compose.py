@@ -251,6 +251,10 @@ def case_curve():
         stack.wait_done(3000, timeout=240)
         summary = stack.report("curve", time.monotonic() - started)
         assert summary["duplicates"] == 0
+    finally:
+        stack.down()
+
+
 def prometheus_get(port, path):
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as response:
         return json.loads(response.read())
