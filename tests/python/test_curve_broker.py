@@ -8,22 +8,12 @@ import os
 import pytest
 
 import fling
-import fling_harness
-from conftest import LedgerProducer
+from conftest import LedgerProducer, managed_cluster
 
 
 @pytest.fixture
 def curve_cluster(request):
-    c = fling_harness.Cluster(request.node.name[:40], curve=True)
-    try:
-        yield c
-    finally:
-        c.stop_all()
-        report = getattr(request.node, "rep_call", None)
-        if report is None or report.failed:
-            c.failed = True
-            c.dump_logs()
-        c.__exit__(None, None, None)
+    yield from managed_cluster(request, curve=True)
 
 
 def keys(c, name):

@@ -29,6 +29,22 @@ def started(c, name):
     return None
 
 
+def forge_then_stats(c, prefix, seq, key, done=0):
+    """HOLDING and RESULT DONE for task prefix:seq attempt 1 under `key`; the
+    broker's stats once it has had a second (or once `done` tasks ended)."""
+    out = c.attack("forge", "--name", "test.block", "--capacity", 0, "--prefix", prefix,
+                   "--seq-start", seq, "--count", 1, key=key, endpoint="worker")
+    print("  forged under %s: %s" % (key, out), flush=True)
+    time.sleep(1)
+    if done:
+        settle(lambda: c.stats()["counters"]["done"] == done or None, 20,
+               "%d task done under %s" % (done, key))
+    stats = c.stats()
+    print("  then:", {k: stats["counters"][k] for k in
+                      ("holding_leased", "holding_ignored", "stale_results", "done")}, flush=True)
+    return stats
+
+
 def test():
     with SecurityCluster("claims", curve=True) as c:
         c.keygen("w1", "worker")
@@ -41,32 +57,18 @@ def test():
         a.signal(signal.SIGSTOP)
         settle(lambda: c.stats()["counters"]["worker_lost"] >= 1, 15, "A declared dead")
         prefix, seq = task_id.split(":")
-        forged = c.attack("forge", "--name", "test.block", "--capacity", 0, "--prefix", prefix,
-                          "--seq-start", seq, "--count", 1, key="w2", endpoint="worker")
-        print("  forged by w2:", forged, flush=True)
-        time.sleep(1)
-        stats = c.stats()
+        stats = forge_then_stats(c, prefix, seq, "w2")
         counters = stats["counters"]
-        print("  after the forgery:", {k: counters[k] for k in
-                                        ("holding_leased", "holding_ignored", "stale_results",
-                                         "done")}, flush=True)
         assert counters["done"] == 0 and stats["tasks"] == 1, stats
         assert counters["holding_leased"] == 0 and counters["holding_ignored"] >= 1
         assert counters["stale_results"] >= 1
         a.signal(signal.SIGKILL)
         a.wait(10)
-        claimed = c.attack("forge", "--name", "test.block", "--capacity", 0, "--prefix", prefix,
-                           "--seq-start", seq, "--count", 1, key="w1", endpoint="worker")
-        print("  claimed by w1:", claimed, flush=True)
-        settle(lambda: c.stats()["counters"]["done"] == 1 or None, 20,
-               "the task done under A's key")
-        stats = c.stats()
+        stats = forge_then_stats(c, prefix, seq, "w1", done=1)
         counters = stats["counters"]
-        print("  after the claim:", {k: counters[k] for k in
-                                      ("holding_leased", "holding_ignored", "stale_results",
-                                       "done")}, flush=True)
         assert counters["holding_leased"] == 1 and stats["tasks"] == 0, stats
         assert counters["dispatched"] == 1, counters  # it never ran a second time
+
 
 if __name__ == "__main__":
     run(test)
