@@ -96,15 +96,15 @@ int fling_access_open (fling_broker_t *self)
         return -1;
     /* One producer key may hold half of what the broker holds, unless told. */
     const fling_broker_config_t *c = &self->config;
-    self->limits = fling_limits_new (
-        c->max_producer_tasks ? c->max_producer_tasks : (c->max_tasks + 1) / 2,
-        c->max_producer_bytes ? c->max_producer_bytes : (c->max_bytes + 1) / 2,
-        c->max_producer_names ? c->max_producer_names : (c->max_names + 1) / 2);
+    self->limits =
+        fling_limits_new (c->max_producer_tasks ? c->max_producer_tasks : (c->max_tasks + 1) / 2,
+                          c->max_producer_bytes ? c->max_producer_bytes : (c->max_bytes + 1) / 2,
+                          c->max_producer_names ? c->max_producer_names : (c->max_names + 1) / 2);
     if (!self->limits)
         return -1;
     fling_conns_limits_t limits = {
-        .max_connections = self->config.max_connections ? self->config.max_connections
-                                                        : auto_max_connections (),
+        .max_connections =
+            self->config.max_connections ? self->config.max_connections : auto_max_connections (),
         .max_key_connections = self->config.max_key_connections,
         .idle_timeout_ms = self->config.idle_timeout_ms,
     };
@@ -229,14 +229,15 @@ json_t *fling_access_connections_json (fling_broker_t *self)
         "max_per_key", (json_int_t)limits->max_key_connections, "idle_timeout_ms",
         (json_int_t)limits->idle_timeout_ms, "accepted", (json_int_t)c->accepted, "closed",
         (json_int_t)c->closed, "refused_total", (json_int_t)c->refused_total, "refused_key",
-        (json_int_t)c->refused_key, "evicted_silent", (json_int_t)c->evicted_silent,
-        "idle_closed", (json_int_t)c->idle_closed, "revoked_closed", (json_int_t)c->revoked_closed,
+        (json_int_t)c->refused_key, "evicted_silent", (json_int_t)c->evicted_silent, "idle_closed",
+        (json_int_t)c->idle_closed, "revoked_closed", (json_int_t)c->revoked_closed,
         "policy_closed", (json_int_t)c->policy_closed, "unknown_key", (json_int_t)c->unknown_key,
         "key_mismatch", (json_int_t)c->key_mismatch);
-    json_t *handshakes = json_pack ("{sI sI sI sI}", "succeeded", (json_int_t)c->handshake_succeeded,
-                                    "failed_auth", (json_int_t)c->handshake_failed_auth,
-                                    "failed_protocol", (json_int_t)c->handshake_failed_protocol,
-                                    "failed_no_detail", (json_int_t)c->handshake_failed_no_detail);
+    json_t *handshakes =
+        json_pack ("{sI sI sI sI}", "succeeded", (json_int_t)c->handshake_succeeded, "failed_auth",
+                   (json_int_t)c->handshake_failed_auth, "failed_protocol",
+                   (json_int_t)c->handshake_failed_protocol, "failed_no_detail",
+                   (json_int_t)c->handshake_failed_no_detail);
     if (json && handshakes)
         json_object_set_new (json, "handshakes", handshakes);
     else

@@ -21,13 +21,13 @@
 #define TEST_HOOK_NO_ZAUTH "FLING_TEST_SKIP_ZAUTH"
 
 struct fling_auth {
-    zcert_t *cert;     /* the broker's key pair */
-    zactor_t *zauth;   /* the ZAP handler of this process */
-    char *dir;         /* allowed directory */
-    zhashx_t *keys;    /* Z85 key -> fling_principal_t (owned) */
-    uint32_t scan;     /* scans made */
-    size_t key_count;  /* keys found by the last scan */
-    size_t ignored;    /* files the last scan skipped (logged when it changes) */
+    zcert_t *cert;    /* the broker's key pair */
+    zactor_t *zauth;  /* the ZAP handler of this process */
+    char *dir;        /* allowed directory */
+    zhashx_t *keys;   /* Z85 key -> fling_principal_t (owned) */
+    uint32_t scan;    /* scans made */
+    size_t key_count; /* keys found by the last scan */
+    size_t ignored;   /* files the last scan skipped (logged when it changes) */
     int64_t quick_rescan_ms;
 };
 
@@ -215,9 +215,9 @@ static int self_test (fling_auth_t *self, char *error, size_t error_size)
     }
     fling_auth_serve (self, probe);
     zsock_set_rcvtimeo (probe, 0);
-    monitor = fling_monitor_new (probe, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    monitor =
+        fling_monitor_new (probe, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
     if (!monitor || zmq_bind (zsock_resolve (probe), "tcp://127.0.0.1:*")) {
         snprintf (error, error_size, "CURVE self-test: cannot listen on loopback: %s",
                   zmq_strerror (zmq_errno ()));
@@ -279,8 +279,9 @@ static int check_library (char *error, size_t error_size)
         return -1;
     }
     if (major < 4 || (major == 4 && (minor < 3 || (minor == 3 && patch < 3)))) {
-        snprintf (error, error_size, "libzmq %d.%d.%d is too old for CURVE here: 4.3.3 or later "
-                                     "is needed (CVE-2020-15166 and friends)",
+        snprintf (error, error_size,
+                  "libzmq %d.%d.%d is too old for CURVE here: 4.3.3 or later "
+                  "is needed (CVE-2020-15166 and friends)",
                   major, minor, patch);
         return -1;
     }

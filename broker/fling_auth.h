@@ -42,10 +42,10 @@ typedef struct {
     char key[FLING_CURVE_KEY_TEXT]; /* Z85 public key = libzmq's User-Id */
     char name[64];                  /* the certificate's `name`, printable */
     fling_role_t role;
-    uint64_t tag;     /* producer tag (fling_curve_tag): the prefix of its task ids */
-    uint32_t epoch;   /* moves when the key is revoked or its role changes */
-    bool revoked;     /* its certificate left the allowed directory */
-    uint32_t seen;    /* the scan that last found it */
+    uint64_t tag;   /* producer tag (fling_curve_tag): the prefix of its task ids */
+    uint32_t epoch; /* moves when the key is revoked or its role changes */
+    bool revoked;   /* its certificate left the allowed directory */
+    uint32_t seen;  /* the scan that last found it */
 } fling_principal_t;
 
 typedef struct fling_auth fling_auth_t;

@@ -535,6 +535,22 @@ size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
         fling_broker_finish_task (self, task);
         purged++;
     }
+    /* Suspects waiting for a trial: the next group is taken before this
+       one empties (an emptied group is freed). */
+    for (fling_group_t *group = fling_suspects_first (self->suspects), *after; group;
+         group = after) {
+        after = fling_group_next (group);
+        if (fling_group_queue (group) != queue)
+            continue;
+        while ((task = fling_group_peek (group))) {
+            bool last = fling_group_size (group) == 1;
+            fling_broker_unlist (self, task);
+            fling_broker_finish_task (self, task);
+            purged++;
+            if (last)
+                break; /* the group is gone */
+        }
+    }
     return purged;
 }
 
@@ -651,10 +667,9 @@ void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
 
-/* Who may send what (CURVE): the connection's key and its role, checked
-   on the command byte before the message is decoded. 0 = go on. */
-static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
-                      const char *user_id, zmsg_t *msg)
+/* The connection's key (CURVE), its limits and its state: 0 = go on,
+   -1 = dropped or refused already. */
+static int admit (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer, const char *user_id)
 {
     bool from_worker = sock == self->worker_sock;
     const fling_principal_t *principal;
@@ -668,28 +683,42 @@ static int authorise (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
                              "key not in the broker's allowed directory");
         return -1;
     }
-    if (!self->auth)
-        return 0;
-    zframe_t *header = zmsg_first (msg);
-    if (header && zframe_size (header) >= 4) {
-        fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
-        if (!fling_auth_permits (principal->role, from_worker, cmd)) {
-            char why[128];
-            snprintf (why, sizeof why, "a %s key may not send %s on the %s endpoint",
-                      fling_role_name (principal->role), fling_cmd_name (cmd),
-                      from_worker ? "worker" : "producer");
-            fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN, why);
-            return -1;
-        }
-    }
     peer->principal = principal;
     return 0;
+}
+
+/* May this key send this command here (CURVE)? Checked on the command
+   byte, before the message is decoded; a refusal names the command (and
+   a SUBMIT's batch, answered with an ACK of FORBIDDEN statuses, so the
+   producer resolves it instead of sending it again). 0 = go on. */
+static int authorise (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer, zmsg_t *msg)
+{
+    bool from_worker = sock == self->worker_sock;
+    zframe_t *header = zmsg_first (msg);
+    if (!self->auth || !header || zframe_size (header) != 4)
+        return 0; /* a bad header is refused by the decoder, answering nothing */
+    fling_cmd_t cmd = (fling_cmd_t)zframe_data (header)[3];
+    if (fling_auth_permits (peer->principal->role, from_worker, cmd))
+        return 0;
+    char why[128];
+    snprintf (why, sizeof why, "a %s key may not send %s on the %s endpoint",
+              fling_role_name (peer->principal->role), fling_cmd_name (cmd),
+              from_worker ? "worker" : "producer");
+    fling_msg_t about;
+    fling_reason_t reason;
+    bool decoded = fling_msg_decode (msg, &about, &reason) == 0 || about.cmd;
+    if (decoded && about.has_batch && !from_worker)
+        fling_producers_refuse_batch (self, peer, &about, FLING_REASON_FORBIDDEN);
+    else
+        fling_broker_refuse (self, sock, peer, decoded ? &about : NULL, FLING_REASON_FORBIDDEN,
+                             why);
+    return -1;
 }
 
 static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer,
                             const char *user_id, zmsg_t *msg)
 {
-    if (authorise (self, sock, peer, user_id, msg))
+    if (admit (self, sock, peer, user_id) || authorise (self, sock, peer, msg))
         return;
     bool from_worker = sock == self->worker_sock;
     fling_bworker_t *worker = from_worker ? fling_workers_touch (self, peer) : NULL;

@@ -24,15 +24,14 @@
 
 #define CLOSING_FORGET_MS 10000 /* a closed record whose DISCONNECTED never came */
 
-
 /* Group keys: "a:" + a client address, or "k:" + a public key (Z85). */
-#define GROUP_KEY_SIZE (2 + (FLING_CURVE_KEY_TEXT > INET6_ADDRSTRLEN ? FLING_CURVE_KEY_TEXT \
-                                                                     : INET6_ADDRSTRLEN))
+#define GROUP_KEY_SIZE                                                                             \
+    (2 + (FLING_CURVE_KEY_TEXT > INET6_ADDRSTRLEN ? FLING_CURVE_KEY_TEXT : INET6_ADDRSTRLEN))
 
 typedef struct {
     char key[GROUP_KEY_SIZE];
-    size_t count;          /* open connections in the group */
-    fling_dlist_t silent;  /* those not heard from yet, oldest first */
+    size_t count;         /* open connections in the group */
+    fling_dlist_t silent; /* those not heard from yet, oldest first */
 } group_t;
 
 typedef struct {
@@ -60,8 +59,8 @@ struct fling_conns {
     size_t by_fd_size;
     size_t open;
     size_t open_on[FLING_CONNS_SOCKETS]; /* of those, per endpoint (for the metrics) */
-    fling_dlist_t silent; /* silent connections, oldest first */
-    zhashx_t *groups;     /* key or address -> group_t */
+    fling_dlist_t silent;                /* silent connections, oldest first */
+    zhashx_t *groups;                    /* key or address -> group_t */
     fling_conns_counters_t counters;
 };
 
@@ -193,8 +192,9 @@ static bool make_room (fling_conns_t *self, fling_dlist_t *silent, bool group_li
     conn_t *victim = group_list ? FLING_DLIST_ITEM (oldest, conn_t, silent_group)
                                 : FLING_DLIST_ITEM (oldest, conn_t, silent_all);
     close_conn (self, victim, &self->counters.evicted_silent, now_ms);
-    FLING_LOG_LIMITED (FLING_LOG_INFO, "connection closed: silent since %" PRId64
-                                       " ms, pushed out by a new one fd=%d",
+    FLING_LOG_LIMITED (FLING_LOG_INFO,
+                       "connection closed: silent since %" PRId64
+                       " ms, pushed out by a new one fd=%d",
                        now_ms - victim->opened_ms, victim->fd);
     return true;
 }
@@ -232,7 +232,8 @@ static conn_t *accept_conn (fling_conns_t *self, int fd, uint8_t which, int64_t 
         !make_room (self, &self->silent, false, now_ms)) {
         refuse_conn (self, conn, &self->counters.refused_total, now_ms);
         FLING_LOG_LIMITED (FLING_LOG_WARN,
-                           "connection refused: %zu open, the limit (--max-connections)", self->open);
+                           "connection refused: %zu open, the limit (--max-connections)",
+                           self->open);
         return conn;
     }
     /* Grouped by client address until it speaks: then, with CURVE, by key. */
@@ -242,8 +243,9 @@ static conn_t *accept_conn (fling_conns_t *self, int fd, uint8_t which, int64_t 
     if (group && group->count >= self->limits.max_key_connections &&
         !make_room (self, &group->silent, true, now_ms)) {
         refuse_conn (self, conn, &self->counters.refused_key, now_ms);
-        FLING_LOG_LIMITED (FLING_LOG_WARN, "connection refused: %zu open from %s, the limit "
-                                           "(--max-key-connections)",
+        FLING_LOG_LIMITED (FLING_LOG_WARN,
+                           "connection refused: %zu open from %s, the limit "
+                           "(--max-key-connections)",
                            group->count, group->key);
         return conn;
     }
@@ -284,8 +286,8 @@ static void on_event (fling_conns_t *self, uint8_t which, uint16_t event, uint32
         break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         c->handshake_failed_protocol++;
-        FLING_LOG_LIMITED (FLING_LOG_INFO, "handshake failed: protocol error 0x%x socket=%s",
-                           value, which == FLING_CONNS_WORKER ? "worker" : "producer");
+        FLING_LOG_LIMITED (FLING_LOG_INFO, "handshake failed: protocol error 0x%x socket=%s", value,
+                           which == FLING_CONNS_WORKER ? "worker" : "producer");
         break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         c->handshake_failed_no_detail++;
@@ -335,8 +337,9 @@ static fling_conn_verdict_t bind_conn (fling_conns_t *self, conn_t *conn, const 
     group_t *group = group_of (self, key);
     if (!group || group->count >= self->limits.max_key_connections) {
         close_conn (self, conn, &self->counters.refused_key, now_ms);
-        FLING_LOG_LIMITED (FLING_LOG_WARN, "connection closed: key name=%s has %zu open, the "
-                                           "limit (--max-key-connections)",
+        FLING_LOG_LIMITED (FLING_LOG_WARN,
+                           "connection closed: key name=%s has %zu open, the "
+                           "limit (--max-key-connections)",
                            principal->name, group ? group->count : 0);
         return FLING_CONN_DROP;
     }
@@ -365,8 +368,7 @@ static conn_t *find_conn (fling_conns_t *self, uint8_t which, int fd, const uint
 }
 
 fling_conn_verdict_t fling_conns_message (fling_conns_t *self, fling_conns_socket_t which, int fd,
-                                          const uint8_t *rid,
-                                          size_t rid_size, const char *user_id,
+                                          const uint8_t *rid, size_t rid_size, const char *user_id,
                                           const fling_principal_t **principal, int64_t now_ms)
 {
     *principal = NULL;
@@ -479,12 +481,10 @@ void fling_conns_destroy (fling_conns_t **self_p)
 
 int fling_conns_watch (fling_conns_t *self, fling_conns_socket_t which, zsock_t *sock)
 {
-    self->monitors[which] =
-        fling_monitor_new (sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    self->monitors[which] = fling_monitor_new (
+        sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
     return self->monitors[which] ? 0 : -1;
 }
 

@@ -41,22 +41,26 @@ typedef struct {
 /*  Counters (stats "connections"). */
 typedef struct {
     uint64_t accepted;
-    uint64_t closed;            /* connections that ended, any cause */
-    uint64_t refused_total;     /* closed at once: over max_connections */
-    uint64_t refused_key;       /* closed: over max_key_connections */
-    uint64_t evicted_silent;    /* silent connections pushed out by new ones */
-    uint64_t idle_closed;       /* closed after idle_timeout_ms */
-    uint64_t revoked_closed;    /* closed: key revoked or role changed */
-    uint64_t policy_closed;     /* closed by the broker: lost worker, deaf peer */
-    uint64_t key_mismatch;      /* a message under another key than the connection's */
-    uint64_t unknown_key;       /* CURVE messages whose key the broker does not list */
+    uint64_t closed;         /* connections that ended, any cause */
+    uint64_t refused_total;  /* closed at once: over max_connections */
+    uint64_t refused_key;    /* closed: over max_key_connections */
+    uint64_t evicted_silent; /* silent connections pushed out by new ones */
+    uint64_t idle_closed;    /* closed after idle_timeout_ms */
+    uint64_t revoked_closed; /* closed: key revoked or role changed */
+    uint64_t policy_closed;  /* closed by the broker: lost worker, deaf peer */
+    uint64_t key_mismatch;   /* a message under another key than the connection's */
+    uint64_t unknown_key;    /* CURVE messages whose key the broker does not list */
     uint64_t handshake_succeeded;
     uint64_t handshake_failed_auth;     /* unlisted key (ZAP 400) */
     uint64_t handshake_failed_protocol; /* garbage, wrong mechanism, old ZMTP */
     uint64_t handshake_failed_no_detail;
 } fling_conns_counters_t;
 
-typedef enum { FLING_CONNS_PRODUCER = 0, FLING_CONNS_WORKER = 1, FLING_CONNS_SOCKETS = 2 } fling_conns_socket_t;
+typedef enum {
+    FLING_CONNS_PRODUCER = 0,
+    FLING_CONNS_WORKER = 1,
+    FLING_CONNS_SOCKETS = 2
+} fling_conns_socket_t;
 
 /*  What to do with a message (fling_conns_message). */
 typedef enum {

@@ -33,8 +33,8 @@ typedef struct {
 
 struct fling_limits {
     uint64_t max_tasks, max_bytes, max_names;
-    table_t keys;  /* tag -> tasks, bytes, names */
-    table_t pairs; /* (tag, queue) -> tasks */
+    table_t keys;     /* tag -> tasks, bytes, names */
+    table_t pairs;    /* (tag, queue) -> tasks */
     zhashx_t *logged; /* name -> time of its last line, + 1 (int64 in the pointer) */
     int64_t logged_reset_ms;
 };

@@ -148,6 +148,13 @@ static void on_http (void *arg, const fling_http_request_t *request,
                                         "{\"all\":true}");
             return;
         }
+        /* With CURVE, changing the broker's tasks is an admin key's right
+           (SECURITY.md); the HTTP port authenticates no one. */
+        if (self->auth) {
+            bad_request (response, 403, "with CURVE on, retry and purge need an admin key: use "
+                                        "fling dead retry/purge with --curve-key");
+            return;
+        }
         json_t *query = post_request (request, path[10] == 'r' ? "dead_retry" : "dead_purge");
         if (!query)
             bad_request (response, 400, "the body must be a JSON object");

@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FLING_OPS_POLL_MAX 3
+#define FLING_OPS_POLL_MAX 1
 
-/*  Sets up self->ops: the connection monitors, the HTTP port when
+/*  Sets up self->ops: the HTTP port when
     config.http_addr is not empty. 0, or -1 after logging why. */
 int fling_ops_new (fling_broker_t *self);
 void fling_ops_destroy (fling_broker_t *self);

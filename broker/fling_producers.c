@@ -41,7 +41,8 @@ static void drop_unacked (fling_broker_t *self, fling_btask_t *task)
 
 /* The queue of a record's name. A batch's records mostly share one name:
    `last` (the previous record's queue) spares the table lookup, which
-   hashes the name. Queues live as long as the broker. */
+   hashes the name. Queues outlive a SUBMIT: unused names are swept only
+   at the end of a turn (or during a READY, never a SUBMIT). */
 static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *record,
                                 fling_queue_t **last)
 {

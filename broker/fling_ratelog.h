@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FLING_RATELOG_LINES     5    /* lines per window and call site */
+#define FLING_RATELOG_LINES     5 /* lines per window and call site */
 #define FLING_RATELOG_WINDOW_MS 1000
 
 typedef struct {
@@ -50,7 +50,7 @@ static inline bool fling_ratelog_allow (fling_ratelog_t *self, uint64_t *suppres
         static fling_ratelog_t ratelog_;                                                           \
         uint64_t suppressed_;                                                                      \
         if (fling_log_level () <= (level) && fling_ratelog_allow (&ratelog_, &suppressed_))        \
-            fling_log ((level), format " suppressed=%" PRIu64, __VA_ARGS__, suppressed_);         \
+            fling_log ((level), format " suppressed=%" PRIu64, __VA_ARGS__, suppressed_);          \
     } while (0)
 
 #endif

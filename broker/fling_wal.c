@@ -1,7 +1,7 @@
 /*  fling_wal.c - segmented append-only log with group commit (fling_wal.h). */
-#include "fling_fdreserve.h"
 #include "fling_wal.h"
 #include "fling_log.h"
+#include "fling_fdreserve.h"
 #include "fling_wal_dir.h"
 #include "fling_wal_space.h"
 
@@ -159,7 +159,10 @@ static int segment_start (fling_wal_t *self, uint32_t id)
     int fd = -1;
     if (fling_wal_space_spares (self->space)) {
         if ((fd = fling_wal_space_take_spare (self->space, path, header, sizeof header)) < 0) {
-            set_failed (self, "spare segment");
+            /* No descriptor left is no broken store: the caller refuses the
+               record as unavailable, and the next roll tries again. */
+            if (errno != EMFILE && errno != ENFILE)
+                set_failed (self, "spare segment");
             return -1;
         }
     } else {

@@ -244,6 +244,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
     if ((fling_btask_state (task) != FLING_TASK_LEASED || task->owner != worker) &&
         !claim (self, worker, task, result->attempt)) {
         self->counters.stale_results++;
+        unstick (worker, task); /* e.g. an expired lease's attempt, dead-lettered since */
         return;
     }
     fling_worker_unlease (task);

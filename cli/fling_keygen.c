@@ -52,8 +52,9 @@ int fling_cli_keygen (const fling_cli_t *cli, const char *name)
         return FLING_CLI_EXIT_USAGE;
     }
     if (!valid_name (name)) {
-        fprintf (stderr, "fling: bad key name '%s' (1-%d of A-Z a-z 0-9 . _ -, not starting "
-                         "with '.')\n",
+        fprintf (stderr,
+                 "fling: bad key name '%s' (1-%d of A-Z a-z 0-9 . _ -, not starting "
+                 "with '.')\n",
                  name, NAME_MAX_LEN);
         return FLING_CLI_EXIT_USAGE;
     }
@@ -92,8 +93,7 @@ int fling_cli_keygen (const fling_cli_t *cli, const char *name)
         return FLING_CLI_EXIT_FAIL;
     }
     printf ("%s: role %s, public key %s, task id prefix %016llx\n", pub, cli->role,
-            zcert_public_txt (cert),
-            (unsigned long long)fling_curve_tag (zcert_public_key (cert)));
+            zcert_public_txt (cert), (unsigned long long)fling_curve_tag (zcert_public_key (cert)));
     printf ("%s: keep it private (mode 0600)\n", secret);
     zcert_destroy (&cert);
     return FLING_CLI_EXIT_OK;

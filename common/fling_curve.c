@@ -51,8 +51,8 @@ zcert_t *fling_curve_load_secret (const char *path, char *error, size_t error_si
     }
     static const uint8_t zero[32];
     if (memcmp (zcert_secret_key (cert), zero, sizeof zero) == 0) {
-        snprintf (error, error_size,
-                  "%s holds no secret key (a .pub file? give the .secret file)", path);
+        snprintf (error, error_size, "%s holds no secret key (a .pub file? give the .secret file)",
+                  path);
         zcert_destroy (&cert);
         return NULL;
     }
@@ -93,8 +93,9 @@ int fling_curve_client_apply (const fling_curve_client_t *config, zsock_t *sock,
     if (!fling_curve_client_on (config))
         return 0;
     if (!set (config->broker_key) || !set (config->key)) {
-        snprintf (error, error_size, "CURVE needs both the broker's public key (%s) and this "
-                                     "client's secret key file (%s)",
+        snprintf (error, error_size,
+                  "CURVE needs both the broker's public key (%s) and this "
+                  "client's secret key file (%s)",
                   "--curve-broker-key / FLING_CURVE_BROKER_KEY", "--curve-key / FLING_CURVE_KEY");
         return -1;
     }

@@ -180,6 +180,7 @@ class Stack:
                     f.write(data)
 
     def curve_args(self, role):
+        self.fetch_keys()  # a test may start the stack itself (stack.run("up", ...))
         return ["--curve-broker-key", os.path.join(self.keys_dir, "broker.pub"),
                 "--curve-key", os.path.join(self.keys_dir, "%s.secret" % role)]
 

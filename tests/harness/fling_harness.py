@@ -242,7 +242,8 @@ class Cluster:
     def start_worker(self, *args, name=None, ledger=None, wait=True, handlers=None, http=False,
                      key="worker"):
         """Starts fling-worker with the test handlers. http=True: with an HTTP
-        port on a free port, its address in proc.http_addr (needs wait)."""
+        port on a free port, its address in proc.http_addr (needs wait).
+        key: the key name it uses when the cluster has CURVE on."""
         name = name or "worker%d" % (len(self.worker_ledgers) + 1)
         ledger = ledger or self.path("%s.ledger" % name)
         if ledger not in self.worker_ledgers:
@@ -258,7 +259,7 @@ class Cluster:
         return proc
 
     def start_py_worker(self, *args, name=None, ledger=None, wait=True, app="py_handlers:app",
-                        app_dir=None, env=None):
+                        app_dir=None, env=None, key="worker"):
         """Starts a Python worker (fling-py-worker, from the python running this
         harness) on the app MODULE:ATTR; its ledger path is in $FLING_TEST_LEDGER
         (tests/python/py_handlers.py writes the test handlers' lines there)."""
@@ -269,7 +270,7 @@ class Cluster:
         app_dir = app_dir or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                           "python")
         argv = [sys.executable, "-m", "fling.worker", app, "--app-dir", app_dir, "--endpoint",
-                self.worker_endpoint, "--name", name] + list(args)
+                self.worker_endpoint, "--name", name] + self.curve_args(key) + list(args)
         full_env = {"FLING_TEST_LEDGER": ledger}
         full_env.update(env or {})
         proc, _ = self._spawn(name, argv, ready_timeout=20 if wait else None, env=full_env)

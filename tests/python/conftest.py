@@ -21,11 +21,12 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + report.when, report)
 
 
-@pytest.fixture
-def cluster(request):
-    """A Cluster for one test; every process it started is killed at the end,
-    and its logs are printed (files kept) when the test failed."""
-    c = fling_harness.Cluster(request.node.name.replace("[", "-").replace("]", "")[:40])
+def managed_cluster(request, **options):
+    """A Cluster for one test (options: fling_harness.Cluster's); every process
+    it started is killed at the end, and its logs are printed (files kept)
+    when the test failed. A generator, for fixtures to yield from."""
+    c = fling_harness.Cluster(request.node.name.replace("[", "-").replace("]", "")[:40],
+                              **options)
     try:
         yield c
     finally:
@@ -35,6 +36,11 @@ def cluster(request):
             c.failed = True
             c.dump_logs()
         c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def cluster(request):
+    yield from managed_cluster(request)
 
 
 class LedgerProducer(fling.Producer):

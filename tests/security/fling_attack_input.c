@@ -115,14 +115,14 @@ static size_t producer_cases (case_t *cases, uint64_t prefix)
     CASE ("bad version", "BAD_VERSION", bytes ("FL\x09\x03", 4));
     CASE ("unknown command", "BAD_COMMAND", bytes ("FL\x01\x63", 4));
     CASE ("SUBMIT without body", "ACK:MALFORMED", header (FLING_CMD_SUBMIT), submit_fields (1, 1));
-    CASE ("SUBMIT with an extra frame", "ACK:MALFORMED", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
-          one_record (prefix, 1, "test.noop", 2), bytes ("x", 1));
+    CASE ("SUBMIT with an extra frame", "ACK:MALFORMED", header (FLING_CMD_SUBMIT),
+          submit_fields (1, 1), one_record (prefix, 1, "test.noop", 2), bytes ("x", 1));
     CASE ("17 frames", "MALFORMED", header (FLING_CMD_PING), bytes ("", 0), bytes ("", 0),
           bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0),
           bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0), bytes ("", 0),
           bytes ("", 0), bytes ("", 0));
-    CASE ("truncated SUBMIT fields", "MALFORMED", header (FLING_CMD_SUBMIT), bytes ("\0\0\0\0\0", 5),
-          one_record (prefix, 1, "test.noop", 2));
+    CASE ("truncated SUBMIT fields", "MALFORMED", header (FLING_CMD_SUBMIT),
+          bytes ("\0\0\0\0\0", 5), one_record (prefix, 1, "test.noop", 2));
     CASE ("SUBMIT count 0", "BAD_FIELD", header (FLING_CMD_SUBMIT), submit_fields (1, 0),
           bytes ("", 0));
     CASE ("SUBMIT count above the records", "ACK:MALFORMED", header (FLING_CMD_SUBMIT),
@@ -184,8 +184,8 @@ static size_t worker_cases (case_t *cases, uint64_t prefix)
 static size_t wrong_role_cases (case_t *cases, uint64_t prefix)
 {
     size_t n = 0;
-    CASE ("SUBMIT with a worker key", "FORBIDDEN", header (FLING_CMD_SUBMIT), submit_fields (1, 1),
-          one_record (prefix, 1, "test.noop", 2));
+    CASE ("SUBMIT with a worker key", "ACK:FORBIDDEN", header (FLING_CMD_SUBMIT),
+          submit_fields (1, 1), one_record (prefix, 1, "test.noop", 2));
     CASE ("ADMIN with a worker key", "FORBIDDEN", header (FLING_CMD_ADMIN),
           bytes ("{\"op\":\"dead_purge\",\"all\":true}", 31));
     CASE ("PING with a worker key", "PONG", header (FLING_CMD_PING));
@@ -256,8 +256,7 @@ static int run_battery (zsock_t *sock, case_t *cases, size_t n, const char *wher
         bool ok = run_case (sock, &cases[i], got, sizeof got);
         failed += !ok;
         printf ("%s{\"endpoint\":\"%s\",\"case\":\"%s\",\"want\":\"%s\",\"got\":\"%s\",\"ok\":%s}",
-                *first ? "" : ",", where, cases[i].name, cases[i].want, got,
-                ok ? "true" : "false");
+                *first ? "" : ",", where, cases[i].name, cases[i].want, got, ok ? "true" : "false");
         *first = false;
     }
     return failed;

@@ -12,7 +12,9 @@ moving a normal load of 5,000 tasks while, beside it:
        nothing changes (no worker registered, no task taken or added);
   S04  clients with the wrong broker public key say so (fling, fling-load)
        and the broker keeps serving;
-  S05  a NULL-mechanism and a PLAIN client are refused at the handshake.
+  S05  a NULL-mechanism and a PLAIN client are refused at the handshake;
+  and the HTTP port, which no key protects, refuses dead-letter retry and
+  purge (403) while it still serves /metrics.
 
 Then, each on a broker of its own:
   S07  the zauth step disabled by a test hook: the start-up self-test
@@ -25,6 +27,8 @@ import os
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 from security_harness import SecurityCluster, run, settle
 
@@ -54,7 +58,9 @@ def check_s03_roles(c, before):
     # a worker key submits, and asks to purge the dead-letter queue
     submit = c.attack("submit", "--count", 10, "--timeout-ms", 2000, key="worker")
     print("  S03 worker key submits:", submit, flush=True)
-    assert submit["answered"] == 0 and submit["errors"] >= 1, submit
+    # FLP/1.1 answers a refused SUBMIT with an ACK naming its batch: every
+    # task FORBIDDEN, none taken
+    assert submit.get("FORBIDDEN", 0) == submit["sent"] == 10 and submit.get("OK", 0) == 0, submit
     purge = c.attack("admin", "--op", '{"op":"dead_purge","all":true}', key="worker")
     assert purge.get("FORBIDDEN") == 1, purge
     # a producer key asks for the dead letters and the stats
@@ -68,6 +74,7 @@ def check_s03_roles(c, before):
     assert names == ["worker1"], names  # the thief never registered
     assert after["refused"].get("FORBIDDEN", 0) >= 4, after["refused"]
     assert after["counters"]["stale_results"] == before["counters"]["stale_results"]
+    assert after["rejected"].get("FORBIDDEN", 0) >= 10, after["rejected"]
     print("  S03 refused:", after["refused"], flush=True)
 
 
@@ -103,6 +110,22 @@ def check_s05_mechanisms(c):
     assert protocol >= 2
 
 
+def check_http_read_only(c):
+    for action in ("retry", "purge"):
+        request = urllib.request.Request("http://%s/api/dead/%s" % (c.http_addr, action),
+                                         data=b'{"all":true}', method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        print("  HTTP %s: %d %s" % (action, status, body.decode(errors="replace")), flush=True)
+        assert status == 403 and b"admin key" in body, (status, body)
+    with urllib.request.urlopen("http://%s/metrics" % c.http_addr, timeout=10) as response:
+        assert response.status == 200 and b"fling_connections" in response.read()
+
+
 def test_doors():
     with SecurityCluster("curve-doors", curve=True) as c:
         c.start_broker(store="memory")
@@ -114,6 +137,7 @@ def test_doors():
         check_s03_roles(c, before)
         check_s04_wrong_broker_key(c)
         check_s05_mechanisms(c)
+        check_http_read_only(c)
         summary = c.load_summary(load, 120)
         print("  S02 load:", summary, flush=True)
         assert summary["accepted"] == LOAD and summary["rejected"] == 0
@@ -121,7 +145,7 @@ def test_doors():
         c.check(expect_accepted=LOAD)
         stats = c.stats()
         assert stats["counters"]["accepted"] == LOAD and stats["counters"]["done"] == LOAD
-        assert stats["counters"]["forbidden_ids"] == 0
+        assert stats["counters"]["forbidden_ids"] == 10  # the worker key's SUBMIT (S03)
         print("  connections:", json.dumps(stats["connections"]), flush=True)
 
 

@@ -54,9 +54,13 @@ static void make_key (const scratch_t *s, const char *where, const char *name, c
 static int setup (void **state)
 {
     scratch_t *s = (scratch_t *)calloc (1, sizeof *s);
-    snprintf (s->dir, sizeof s->dir, "/tmp/fling-test-auth-XXXXXX");
-    if (!mkdtemp (s->dir))
+    if (!s)
         return -1;
+    snprintf (s->dir, sizeof s->dir, "/tmp/fling-test-auth-XXXXXX");
+    if (!mkdtemp (s->dir)) {
+        free (s);
+        return -1;
+    }
     snprintf (s->allowed, sizeof s->allowed, "%s/allowed", s->dir);
     mkdir (s->allowed, 0700);
     make_key (s, s->dir, "broker", "broker", NULL);

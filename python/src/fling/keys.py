@@ -61,7 +61,7 @@ def keys_from(broker_key: Optional[str], key: Optional[str]) -> Optional[CurveKe
 def _z85_key(text: str) -> bool:
     try:
         return len(text) == KEY_TEXT and len(z85.decode(text.encode("ascii"))) == 32
-    except (ValueError, UnicodeError, TypeError):
+    except (ValueError, KeyError, UnicodeError, TypeError):  # KeyError: a byte outside Z85
         return False
 
 
