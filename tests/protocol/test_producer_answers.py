@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,13 +57,25 @@ class FakeBroker:
         self.sock.close(0)
 
 
-def send(c, endpoint, count):
+def send(c, endpoint, count, pause_s=0.0):
+    """`fling send --json` of `count` tasks; with `pause_s`, a pause between lines."""
     argv = [os.path.join(c.bin_dir, "fling"), "--endpoint", endpoint, "--timeout-ms", "15000",
             "send", "proto.a", "--json"]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    proc.stdin.write("".join('{"n":%d}\n' % i for i in range(count)))
-    proc.stdin.close()
+    lines = ['{"n":%d}\n' % i for i in range(count)]
+
+    def write():  # on a thread, so the fake broker answers while the lines trickle in
+        for chunk in ([lines[:1], lines[1:]] if pause_s else [lines]):
+            proc.stdin.write("".join(chunk))
+            proc.stdin.flush()
+            time.sleep(pause_s)
+        proc.stdin.close()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    if not pause_s:
+        writer.join()
     return proc
 
 
@@ -90,7 +103,9 @@ def case_error_names_batch(c):
     assert rc == 1, "fling send should fail: %s %s" % (rc, out)
     assert [v["status"] for v in out] == ["rejected"] * 3, out
     assert all(v["error"] == "PROTOCOL" for v in out), out
-    assert len(fake.submits) == 1, "the refused batch was sent %d times" % len(fake.submits)
+    seqs = [msg.batch_seq for _, msg in fake.submits]
+    assert len(seqs) == len(set(seqs)), "a refused batch was sent again: %s" % seqs
+    assert sum(msg.count for _, msg in fake.submits) == 3, "each task sent once"
     assert took < ACK_TIMEOUT_S, "a refusal took %.1fs to reach the caller" % took
     print("  ERROR naming the batch: 3 tasks refused in %.2fs, one SUBMIT" % took)
 
@@ -99,14 +114,18 @@ def case_ack_per_task(c):
     fake = FakeBroker()
     proc = send(c, fake.endpoint, 3)
 
+    wanted = [flp.REASON["OK"], flp.REASON["BAD_TASK"], flp.REASON["TOO_LARGE"]]
+    sent = []  # tasks answered so far: the library may split the three into several batches
+
     def answer(msg, n):
-        body = bytes([flp.REASON["OK"], flp.REASON["BAD_TASK"], flp.REASON["TOO_LARGE"]][:msg.count])
+        body = bytes(wanted[len(sent):len(sent) + msg.count])
+        sent.extend([msg] * msg.count)
         return [flp.header("ACK"), msg.frames[1], body]
 
     fake.serve(proc, answer, timeout=20)
     out = verdicts(proc)
     fake.close()
-    assert len(fake.submits) == 1 and fake.submits[0][1].count == 3, "expected one batch of 3"
+    assert sum(msg.count for _, msg in fake.submits) == 3, "each task sent once"
     assert [(v["status"], v.get("error")) for v in out] == [
         ("accepted", None), ("rejected", "BAD_NAME"), ("rejected", "TOO_LARGE")], out
     print("  ACK per task: accepted, BAD_TASK, TOO_LARGE as sent")
@@ -114,13 +133,15 @@ def case_ack_per_task(c):
 
 def case_unavailable_is_no_answer(c):
     fake = FakeBroker()
-    proc = send(c, fake.endpoint, 2)
+    proc = send(c, fake.endpoint, 2, pause_s=0.3)  # two batches, most likely; one is fine too
+    seen = {}  # batch_seq -> sends so far: the library may split the two tasks into two batches
 
     def answer(msg, n):
-        if n == 1:  # an ERROR naming the batch, UNAVAILABLE: keep it, send it again
+        seen[msg.batch_seq] = seen.get(msg.batch_seq, 0) + 1
+        if seen[msg.batch_seq] == 1:  # an ERROR naming the batch, UNAVAILABLE: keep it, send it again
             return [flp.header("ERROR"), (4).to_bytes(2, "big") + bytes([flp.CMD["SUBMIT"]])
                     + msg.batch_seq.to_bytes(8, "big"), b"shutting down"]
-        if n == 2:  # an ACK with UNAVAILABLE: the same
+        if seen[msg.batch_seq] == 2:  # an ACK with UNAVAILABLE: the same
             return [flp.header("ACK"), msg.frames[1], statuses("UNAVAILABLE", msg.count)]
         return [flp.header("ACK"), msg.frames[1], statuses("OK", msg.count)]
 
@@ -128,13 +149,21 @@ def case_unavailable_is_no_answer(c):
     out = verdicts(proc)
     fake.close()
     assert [v["status"] for v in out] == ["accepted"] * 2, out
-    assert len(fake.submits) == 3, "expected 3 sends of the batch, got %d" % len(fake.submits)
-    first = fake.submits[0][1]
-    for when, msg in fake.submits[1:]:
-        assert msg.frames[1:] == first.frames[1:], "a resend must be the same batch, same ids"
-    gaps = [b[0] - a[0] for a, b in zip(fake.submits, fake.submits[1:])]
-    assert all(g >= ACK_TIMEOUT_S * 0.9 for g in gaps), "resent before the ack timeout: %s" % gaps
-    print("  UNAVAILABLE twice, then OK: resent unchanged after %s s" % ["%.1f" % g for g in gaps])
+    batches = {}
+    for when, msg in fake.submits:
+        batches.setdefault(msg.batch_seq, []).append((when, msg))
+    assert sum(sends[0][1].count for sends in batches.values()) == 2, "the two tasks, once each"
+    all_gaps = []
+    for seq, sends in batches.items():
+        assert len(sends) == 3, "batch %d: expected 3 sends, got %d" % (seq, len(sends))
+        first = sends[0][1]
+        for when, msg in sends[1:]:
+            assert msg.frames[1:] == first.frames[1:], "a resend must be the same batch, same ids"
+        gaps = [b[0] - a[0] for a, b in zip(sends, sends[1:])]
+        assert all(g >= ACK_TIMEOUT_S * 0.9 for g in gaps), "resent before the ack timeout: %s" % gaps
+        all_gaps += gaps
+    print("  UNAVAILABLE twice, then OK: %d batch(es) resent unchanged after %s s"
+          % (len(batches), ["%.1f" % g for g in all_gaps]))
 
 
 def test():
