@@ -231,8 +231,7 @@ static int s_parse_args (const char *args)
                 fprintf (stderr, "bench_handlers: bad %s\n", item);
                 rc = -1;
             }
-        }
-        else if (strncmp (item, "ledger=", 7) == 0)
+        } else if (strncmp (item, "ledger=", 7) == 0)
             rc = s_open_ledger (item + 7);
         else {
             fprintf (stderr, "bench_handlers: unknown argument '%s'\n", item);

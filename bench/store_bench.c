@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ID_SIZE  16
-#define REC_SIZE 140 /* 24-byte header + 16-byte name + 100-byte JSON payload */
+#define ID_SIZE      16
+#define REC_SIZE     140 /* 24-byte header + 16-byte name + 100-byte JSON payload */
 #define WAL_ACCEPT   1
 #define WAL_COMPLETE 2
 
@@ -60,7 +60,7 @@ static double now_s (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- the workload ---------------------------------------------------------------- */
@@ -70,7 +70,7 @@ static void make_id (uint8_t *id, uint64_t n)
 {
     memcpy (id, "prod-abc", 8);
     for (int i = 0; i < 8; i++)
-        id[8 + i] = (uint8_t) (n >> (56 - 8 * i));
+        id[8 + i] = (uint8_t)(n >> (56 - 8 * i));
 }
 
 static void make_record (uint8_t *rec, uint64_t n)
@@ -113,8 +113,8 @@ static uint64_t id_counter (const uint8_t *id)
 
 typedef struct {
     uint8_t id[ID_SIZE];
-    uint32_t rec;   /* slot in the record arena, +1 (0 = empty entry) */
-    uint32_t seg;   /* wal segment of the accept record */
+    uint32_t rec; /* slot in the record arena, +1 (0 = empty entry) */
+    uint32_t seg; /* wal segment of the accept record */
 } entry_t;
 
 typedef struct {
@@ -186,14 +186,14 @@ static void table_put (table_t *t, const uint8_t *id, const uint8_t *rec, uint32
     if (!t->slots[i].rec)
         t->count++;
     memcpy (t->slots[i].id, id, ID_SIZE);
-    t->slots[i].rec = (uint32_t) ++t->arena_used;
+    t->slots[i].rec = (uint32_t)++t->arena_used;
     t->slots[i].seg = seg;
 }
 
 /* backward-shift deletion (linear probing, no tombstones) */
 static void table_del (table_t *t, entry_t *e)
 {
-    size_t i = (size_t) (e - t->slots);
+    size_t i = (size_t)(e - t->slots);
     for (;;) {
         t->slots[i].rec = 0;
         size_t j = i;
@@ -250,8 +250,8 @@ static void dir_scan (const char *dir, uint64_t *allocated, uint64_t *apparent, 
         struct stat st;
         if (stat (p, &st) != 0 || !S_ISREG (st.st_mode))
             continue;
-        *allocated += (uint64_t) st.st_blocks * 512;
-        *apparent += (uint64_t) st.st_size;
+        *allocated += (uint64_t)st.st_blocks * 512;
+        *apparent += (uint64_t)st.st_size;
         if (evict) {
             int fd = open (p, O_RDONLY);
             if (fd >= 0) {
@@ -327,7 +327,7 @@ static void store_open (store_t *s)
     } else if (is_lmdb (s)) {
         mkdir (s->dir, 0700);
         lmdb_check (mdb_env_create (&s->env), "mdb_env_create");
-        lmdb_check (mdb_env_set_mapsize (s->env, (size_t) 8 << 30), "mdb_env_set_mapsize");
+        lmdb_check (mdb_env_set_mapsize (s->env, (size_t)8 << 30), "mdb_env_set_mapsize");
         lmdb_check (mdb_env_open (s->env, s->dir, 0, 0600), "mdb_env_open");
         MDB_txn *txn;
         lmdb_check (mdb_txn_begin (s->env, NULL, 0, &txn), "mdb_txn_begin");
@@ -351,9 +351,9 @@ static void store_open (store_t *s)
                    sqlite3_prepare_v2 (s->db, "INSERT INTO tasks (id, record) VALUES (?, ?)", -1,
                                        &s->insert, NULL),
                    "prepare");
-        sql_check (s, sqlite3_prepare_v2 (s->db, "DELETE FROM tasks WHERE id = ?", -1, &s->delete,
-                                          NULL),
-                   "prepare");
+        sql_check (
+            s, sqlite3_prepare_v2 (s->db, "DELETE FROM tasks WHERE id = ?", -1, &s->delete, NULL),
+            "prepare");
     }
 }
 
@@ -389,8 +389,8 @@ static void store_accept (store_t *s, uint64_t first, uint64_t count)
             int64_t seg = fling_wal_append (s->wal, WAL_ACCEPT, false, id, ID_SIZE, rec, REC_SIZE);
             if (seg < 0)
                 die ("fling_wal_append", NULL);
-            s->wal_seg[n] = (uint32_t) seg;
-            fling_wal_segment_live (s->wal, (uint32_t) seg, +1);
+            s->wal_seg[n] = (uint32_t)seg;
+            fling_wal_segment_live (s->wal, (uint32_t)seg, +1);
         }
         if (fling_wal_commit (s->wal) != 0)
             die ("fling_wal_commit", NULL);
@@ -510,8 +510,8 @@ static void store_recover (store_t *s, table_t *t)
                    "prepare");
         int rc;
         while ((rc = sqlite3_step (sel)) == SQLITE_ROW) {
-            if (sqlite3_column_bytes (sel, 0) != ID_SIZE
-                || sqlite3_column_bytes (sel, 1) != REC_SIZE)
+            if (sqlite3_column_bytes (sel, 0) != ID_SIZE ||
+                sqlite3_column_bytes (sel, 1) != REC_SIZE)
                 die ("sqlite scan", "bad sizes");
             table_put (t, sqlite3_column_blob (sel, 0), sqlite3_column_blob (sel, 1), 0);
         }
@@ -524,7 +524,7 @@ static void store_recover (store_t *s, table_t *t)
 
 static int cmp_double (const void *a, const void *b)
 {
-    double x = *(const double *) a, y = *(const double *) b;
+    double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -551,7 +551,8 @@ static void phase_print (const char *store, unsigned batch, const char *name, ph
     qsort (p->lat, p->n, sizeof *p->lat, cmp_double);
     double p50 = p->n ? p->lat[p->n / 2] : 0, p99 = p->n ? p->lat[p->n * 99 / 100] : 0;
     double max = p->n ? p->lat[p->n - 1] : 0;
-    printf ("store=%s B=%u phase=%s tasks=%" PRIu64 " seconds=%.3f tasks_per_s=%.0f commits=%" PRIu64
+    printf ("store=%s B=%u phase=%s tasks=%" PRIu64
+            " seconds=%.3f tasks_per_s=%.0f commits=%" PRIu64
             " commits_per_s=%.0f batch_ms_p50=%.3f batch_ms_p99=%.3f batch_ms_max=%.3f\n",
             store, batch, name, p->tasks, p->seconds, p->tasks / p->seconds, p->commits,
             p->commits / p->seconds, p50 * 1e3, p99 * 1e3, max * 1e3);
@@ -597,8 +598,9 @@ static void recover_phase (store_t *s, unsigned batch, uint64_t expect, const ch
         store_recover (s, &t);
         double dt = now_s () - t0;
         if (t.count != expect || t.bad)
-            fprintf (stderr, "store_bench: %s recovery found %zu live (expected %" PRIu64
-                             "), %" PRIu64 " bad\n",
+            fprintf (stderr,
+                     "store_bench: %s recovery found %zu live (expected %" PRIu64 "), %" PRIu64
+                     " bad\n",
                      s->name, t.count, expect, t.bad);
         if (round == 0)
             cold = dt;
@@ -639,7 +641,7 @@ static int bench (const char *name, unsigned batch, uint64_t tasks, double limit
     dir_scan (s.dir, &alloc, &apparent, false);
     printf ("store=%s B=%u phase=size tasks=%" PRIu64 " disk_allocated=%" PRIu64
             " disk_apparent=%" PRIu64 " bytes_per_task=%.1f\n",
-            name, batch, accepted, alloc, apparent, (double) alloc / (double) accepted);
+            name, batch, accepted, alloc, apparent, (double)alloc / (double)accepted);
     fflush (stdout);
 
     bool full = accepted == tasks;
@@ -656,8 +658,8 @@ static int bench (const char *name, unsigned batch, uint64_t tasks, double limit
     }
     phase_print (name, batch, "complete", &p);
     dir_scan (s.dir, &alloc, &apparent, false);
-    printf ("store=%s B=%u phase=size_after_complete tasks_left=%" PRIu64
-            " disk_allocated=%" PRIu64 " disk_apparent=%" PRIu64 "\n",
+    printf ("store=%s B=%u phase=size_after_complete tasks_left=%" PRIu64 " disk_allocated=%" PRIu64
+            " disk_apparent=%" PRIu64 "\n",
             name, batch, accepted - done, alloc, apparent);
     store_close (&s);
     rm_rf (s.dir);
@@ -696,7 +698,7 @@ static int repro_full (const char *dir)
                     accepted, strerror (errno));
             break;
         }
-        fling_wal_segment_live (wal, (uint32_t) seg, +1);
+        fling_wal_segment_live (wal, (uint32_t)seg, +1);
         accepted++;
         if (fling_wal_commit (wal) != 0)
             die ("commit", NULL);
@@ -725,9 +727,9 @@ typedef struct {
 
 static void count_fn (uint8_t type, const uint8_t *body, size_t size, uint32_t segment, void *arg)
 {
-    (void) body;
-    (void) size;
-    (void) segment;
+    (void)body;
+    (void)size;
+    (void)segment;
     count_ctx_t *c = arg;
     if (type == WAL_ACCEPT)
         c->accepts++;
@@ -774,7 +776,7 @@ static int repro_roll_torn (const char *dir)
     int fd = open (seg1, O_RDWR);
     uint8_t zero[100] = {0};
     /* the last record of segment 1 reached the disk only half way */
-    if (fd < 0 || pwrite (fd, zero, 80, (off_t) (last_offset + 90)) != 80)
+    if (fd < 0 || pwrite (fd, zero, 80, (off_t)(last_offset + 90)) != 80)
         die ("tear", NULL);
     close (fd);
     wal = fling_wal_open (path, &opt);
@@ -782,11 +784,10 @@ static int repro_roll_torn (const char *dir)
     fling_wal_replay_stats_t st;
     if (!wal || fling_wal_replay (wal, count_fn, &c, &st) != 0)
         die ("reopen", NULL);
-    printf ("replayed %" PRIu64 " records; corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64
-            " -> %s\n",
-            st.records, st.corrupt_records, st.torn_bytes,
-            st.corrupt_records ? "a torn (never acknowledged) write is reported as corruption"
-                               : "OK");
+    printf (
+        "replayed %" PRIu64 " records; corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64 " -> %s\n",
+        st.records, st.corrupt_records, st.torn_bytes,
+        st.corrupt_records ? "a torn (never acknowledged) write is reported as corruption" : "OK");
     fling_wal_destroy (&wal);
     rm_rf (path);
     return st.corrupt_records ? 1 : 0;
@@ -824,7 +825,7 @@ int main (int argc, char **argv)
         return repro_full (dir);
     if (!strcmp (argv[1], "repro-roll-torn"))
         return repro_roll_torn (dir);
-    unsigned batch = (unsigned) atoi (argv[2]);
+    unsigned batch = (unsigned)atoi (argv[2]);
     if (batch < 1 || tasks < 1)
         goto usage;
     if (limit < 0)

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEAD_LIST_DEFAULT 100
-#define DEAD_LIST_MAX     10000
+#define DEAD_LIST_DEFAULT  100
+#define DEAD_LIST_MAX      10000
 #define DEAD_PAYLOAD_SHOWN 200
-#define PAGE_DEFAULT      100  /* queues and workers in one stats reply */
-#define PAGE_MAX          1000
-#define NAMES_SHOWN       32   /* of one worker, in stats */
+#define PAGE_DEFAULT       100 /* queues and workers in one stats reply */
+#define PAGE_MAX           1000
+#define NAMES_SHOWN        32 /* of one worker, in stats */
 
 /* A page of a list in a request: "<what>_offset" and "<what>_limit"
    (default PAGE_DEFAULT, at most PAGE_MAX). -1 for a bad value. */
@@ -29,7 +29,8 @@ static int page_of (json_t *request, const char *what, size_t *offset, size_t *l
     json_t *o = json_object_get (request, key);
     snprintf (key, sizeof key, "%s_limit", what);
     json_t *l = json_object_get (request, key);
-    json_int_t off = o ? json_integer_value (o) : 0, lim = l ? json_integer_value (l) : PAGE_DEFAULT;
+    json_int_t off = o ? json_integer_value (o) : 0,
+               lim = l ? json_integer_value (l) : PAGE_DEFAULT;
     if ((o && !json_is_integer (o)) || (l && !json_is_integer (l)) || off < 0 || lim < 0 ||
         lim > PAGE_MAX)
         return -1;
@@ -45,22 +46,37 @@ static json_t *counters_json (const fling_broker_counters_t *c)
         const char *name;
         uint64_t value;
     } values[] = {
-        {"accepted", c->accepted},       {"duplicates", c->duplicates},
-        {"rejected", c->rejected},       {"dispatched", c->dispatched},
-        {"done", c->done},               {"failed", c->failed},
-        {"retried", c->retried},         {"requeued", c->requeued},
-        {"stale_results", c->stale_results}, {"worker_lost", c->worker_lost},
-        {"router_unroutable", c->router_unroutable}, {"dead_lettered", c->dead_lettered},
-        {"crashed", c->crashed},         {"suspected", c->suspected},
-        {"trials", c->trials},           {"probes", c->probes},
+        {"accepted", c->accepted},
+        {"duplicates", c->duplicates},
+        {"rejected", c->rejected},
+        {"dispatched", c->dispatched},
+        {"done", c->done},
+        {"failed", c->failed},
+        {"retried", c->retried},
+        {"requeued", c->requeued},
+        {"stale_results", c->stale_results},
+        {"worker_lost", c->worker_lost},
+        {"router_unroutable", c->router_unroutable},
+        {"dead_lettered", c->dead_lettered},
+        {"crashed", c->crashed},
+        {"suspected", c->suspected},
+        {"trials", c->trials},
+        {"probes", c->probes},
         {"timed_out", c->timed_out},
-        {"lease_expired", c->lease_expired}, {"store_full", c->store_full},
-        {"unavailable", c->unavailable}, {"holding_leased", c->holding_leased},
-        {"holding_ignored", c->holding_ignored}, {"dead_retried", c->dead_retried},
-        {"dead_purged", c->dead_purged}, {"forbidden_ids", c->forbidden_ids},
-        {"producer_full", c->producer_full}, {"names_refused", c->names_refused},
-        {"names_freed", c->names_freed}, {"credit_capped", c->credit_capped},
-        {"deaf_closed", c->deaf_closed}, {"queue_purged", c->queue_purged},
+        {"lease_expired", c->lease_expired},
+        {"store_full", c->store_full},
+        {"unavailable", c->unavailable},
+        {"holding_leased", c->holding_leased},
+        {"holding_ignored", c->holding_ignored},
+        {"dead_retried", c->dead_retried},
+        {"dead_purged", c->dead_purged},
+        {"forbidden_ids", c->forbidden_ids},
+        {"producer_full", c->producer_full},
+        {"names_refused", c->names_refused},
+        {"names_freed", c->names_freed},
+        {"credit_capped", c->credit_capped},
+        {"deaf_closed", c->deaf_closed},
+        {"queue_purged", c->queue_purged},
     };
     for (size_t i = 0; counters && i < sizeof values / sizeof values[0]; i++)
         json_object_set_new (counters, values[i].name, json_integer ((json_int_t)values[i].value));
@@ -124,9 +140,9 @@ static json_t *worker_json (fling_broker_t *self, const fling_bworker_t *worker)
     for (size_t i = 0; names && i < worker->reg_count && i < NAMES_SHOWN; i++)
         json_array_append_new (names, json_string (fling_queue_name (worker->regs[i].queue)));
     return json_pack ("{ss sI so so sI so sI so sb}", "name", worker->name, "pid",
-                      (json_int_t)worker->pid, "capacity", per_class (worker->capacity),
-                      "inflight", per_class (worker->inflight), "done", (json_int_t)worker->done,
-                      "names", names, "names_total", (json_int_t)worker->reg_count, "running",
+                      (json_int_t)worker->pid, "capacity", per_class (worker->capacity), "inflight",
+                      per_class (worker->inflight), "done", (json_int_t)worker->done, "names",
+                      names, "names_total", (json_int_t)worker->reg_count, "running",
                       fling_lookup_running (self, worker), "prover", worker->prover);
 }
 
@@ -169,19 +185,18 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         page_of (request, "workers", &w_offset, &w_limit))
         return error_json ("queues_offset, workers_offset: integers from 0; queues_limit, "
                            "workers_limit: integers from 0 to 1000");
-    json_t *stats = json_pack ("{sI so sI sI sI sI sI sI so so so so so so so}", "uptime_ms",
-                      (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self),
-                      "tasks", (json_int_t)fling_idmap_size (self->ids), "bytes",
-                      (json_int_t)self->bytes, "dead", (json_int_t)dead_total (self), "delayed",
-                      (json_int_t)(self->delayed.count + self->parked.count), "suspects",
-                      (json_int_t)suspects_total (self), "dedup_ids",
-                      (json_int_t)fling_dedup_size (self->dedup), "counters",
-                      counters_json (&self->counters), "refused", by_reason_json (self->refused),
-                      "rejected", by_reason_json (self->rejected), "queues",
-                      queues_json (self, q_offset, q_limit), "workers",
-                      workers_json (self, w_offset, w_limit), "security",
-                      fling_access_security_json (self), "connections",
-                      fling_access_connections_json (self));
+    json_t *stats = json_pack (
+        "{sI so sI sI sI sI sI sI so so so so so so so}", "uptime_ms",
+        (json_int_t)(self->now_ms - self->started_ms), "store", store_json (self), "tasks",
+        (json_int_t)fling_idmap_size (self->ids), "bytes", (json_int_t)self->bytes, "dead",
+        (json_int_t)dead_total (self), "delayed",
+        (json_int_t)(self->delayed.count + self->parked.count), "suspects",
+        (json_int_t)suspects_total (self), "dedup_ids", (json_int_t)fling_dedup_size (self->dedup),
+        "counters", counters_json (&self->counters), "refused", by_reason_json (self->refused),
+        "rejected", by_reason_json (self->rejected), "queues",
+        queues_json (self, q_offset, q_limit), "workers", workers_json (self, w_offset, w_limit),
+        "security", fling_access_security_json (self), "connections",
+        fling_access_connections_json (self));
     if (stats) {
         json_object_set_new (stats, "queues_total", json_integer ((json_int_t)self->queue_count));
         json_object_set_new (stats, "workers_total",
@@ -223,8 +238,8 @@ static json_t *dead_entry (const fling_btask_t *task)
     fling_record_t record;
     char id_text[FLING_TASK_ID_TEXT_SIZE];
     fling_btask_record (task, &record);
-    size_t shown = record.payload_size < DEAD_PAYLOAD_SHOWN ? record.payload_size
-                                                            : DEAD_PAYLOAD_SHOWN;
+    size_t shown =
+        record.payload_size < DEAD_PAYLOAD_SHOWN ? record.payload_size : DEAD_PAYLOAD_SHOWN;
     /* Producers send valid UTF-8 JSON, but a cut may split a character and
        error text comes from handlers: json_stringn_nocheck would emit bad
        UTF-8, so fall back to a lossy copy. */

@@ -86,11 +86,11 @@ void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const flin
         char hex[FLING_PEER_HEX_SIZE];
         fling_peer_hex (peer, hex);
         char quoted[256];
-        fling_warn ("refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=%s",
-                    fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker",
-                    hex, about && about->cmd ? fling_cmd_name (about->cmd) : "-",
-                    self->refused_quiet[slot],
-                    fling_logfmt_quote (quoted, sizeof quoted, why ? why : "", why ? strlen (why) : 0));
+        fling_warn (
+            "refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=%s",
+            fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker", hex,
+            about && about->cmd ? fling_cmd_name (about->cmd) : "-", self->refused_quiet[slot],
+            fling_logfmt_quote (quoted, sizeof quoted, why ? why : "", why ? strlen (why) : 0));
         self->refused_quiet[slot] = 0;
         self->refused_logged_ms[slot] = self->now_ms;
     }
@@ -108,7 +108,8 @@ void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_
     uint64_t batch_seq = about && (about->cmd == FLING_CMD_SUBMIT || about->cmd == FLING_CMD_RESULT)
                              ? about->batch_seq
                              : 0;
-    zmsg_t *reply = fling_msg_error (version, reason, about ? (uint8_t)about->cmd : 0, batch_seq, why);
+    zmsg_t *reply =
+        fling_msg_error (version, reason, about ? (uint8_t)about->cmd : 0, batch_seq, why);
     fling_broker_send (self, sock, peer, &reply);
 }
 
@@ -178,8 +179,8 @@ void fling_broker_send_dispatches (fling_broker_t *self)
             continue; /* undone with an earlier one to the same worker */
         if (fling_broker_send (self, self->worker_sock, &worker->peer, &held->msg) == 0)
             continue;
-        fling_debug ("dispatch failed worker=%s tasks=%u: %s", worker->name,
-                     (unsigned)held->count, strerror (errno));
+        fling_debug ("dispatch failed worker=%s tasks=%u: %s", worker->name, (unsigned)held->count,
+                     strerror (errno));
         undeliver_from (self, worker, i);
         fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
     }
@@ -612,14 +613,13 @@ void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reaso
     FLING_LOG_LIMITED (FLING_LOG_WARN,
                        "task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u"
                        " error=%s",
-                       id_text, fling_queue_name (task->queue),
-                       fling_dead_reason_name (reason), (unsigned)task->attempt,
-                       (unsigned)task->crashes, text);
+                       id_text, fling_queue_name (task->queue), fling_dead_reason_name (reason),
+                       (unsigned)task->attempt, (unsigned)task->crashes, text);
     fling_queue_counters (task->queue)->failed++;
     self->counters.dead_lettered++;
     FLING_EVENT_TASK (self, FLING_EVENT_DEAD, task, NULL);
     /* dead_retry starts it afresh: no suspicion carried over. */
-    task->flags &= (uint8_t)~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
+    task->flags &= (uint8_t) ~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
     if (reason != FLING_DEAD_CRASHED)
         self->counters.failed++;
     if (fling_btask_kill (task, reason, error, error_size)) {
@@ -635,8 +635,8 @@ static uint32_t backoff_ms (fling_broker_t *self, const fling_btask_t *task)
 {
     fling_record_t record;
     fling_btask_record (task, &record);
-    uint64_t delay = record.backoff_ms ? record.backoff_ms
-                                       : fling_queue_settings (task->queue)->backoff_ms;
+    uint64_t delay =
+        record.backoff_ms ? record.backoff_ms : fling_queue_settings (task->queue)->backoff_ms;
     unsigned doublings = task->attempt > 1 ? task->attempt - 1u : 0u;
     for (unsigned i = 0; i < doublings && delay < self->config.backoff_max_ms; i++)
         delay *= 2;
@@ -673,9 +673,9 @@ static int admit (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer, const
 {
     bool from_worker = sock == self->worker_sock;
     const fling_principal_t *principal;
-    fling_conn_verdict_t verdict = fling_conns_message (
-        self->conns, from_worker ? FLING_CONNS_WORKER : FLING_CONNS_PRODUCER, peer->fd,
-        peer->bytes, peer->size, user_id, &principal, self->now_ms);
+    fling_conn_verdict_t verdict =
+        fling_conns_message (self->conns, from_worker ? FLING_CONNS_WORKER : FLING_CONNS_PRODUCER,
+                             peer->fd, peer->bytes, peer->size, user_id, &principal, self->now_ms);
     if (verdict == FLING_CONN_DROP)
         return -1;
     if (verdict == FLING_CONN_UNKNOWN_KEY) {
@@ -862,9 +862,9 @@ static void announce (fling_broker_t *self)
         return;
     self->config.ready_fd = -1;
     char line[3 * FLING_ENDPOINT_MAX + 48];
-    int size = snprintf (line, sizeof line, "ready producer=%s worker=%s%s%s\n",
-                         self->producer_endpoint, self->worker_endpoint, http ? " http=" : "",
-                         http ? http : "");
+    int size =
+        snprintf (line, sizeof line, "ready producer=%s worker=%s%s%s\n", self->producer_endpoint,
+                  self->worker_endpoint, http ? " http=" : "", http ? http : "");
     for (int sent = 0; sent < size;) {
         ssize_t n = write (fd, line + sent, (size_t)(size - sent));
         if (n < 0 && errno == EINTR)
@@ -1092,9 +1092,8 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
             return -1;
         }
         self->bytes += task->size;
-        if (self->auth && fling_limits_producer_add (self->limits,
-                                                     fling_task_id_producer (&event->id), queue,
-                                                     task->size))
+        if (self->auth && fling_limits_producer_add (
+                              self->limits, fling_task_id_producer (&event->id), queue, task->size))
             return -1;
     }
     task->segment = event->segment;
@@ -1161,8 +1160,8 @@ static int open_store (fling_broker_t *self)
     for (size_t i = 0; i < self->queue_count; i++)
         dead += fling_queue_dead (self->queues[i])->count;
     if (fling_idmap_size (self->ids) || status.records)
-        fling_info ("recovered tasks=%zu dead=%zu in_flight=%zu bytes=%" PRIu64
-                    " records=%" PRIu64 " corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64
+        fling_info ("recovered tasks=%zu dead=%zu in_flight=%zu bytes=%" PRIu64 " records=%" PRIu64
+                    " corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64
                     " duplicate_window=%zu ms=%" PRId64,
                     fling_idmap_size (self->ids), dead, self->parked.count, self->bytes,
                     status.records, status.corrupt_records, status.torn_bytes,

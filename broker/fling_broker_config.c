@@ -13,8 +13,7 @@
 #include <string.h>
 
 /* The parsers of the two options with a syntax of their own. */
-static int parse_store (void *config, const char *value, bool from_env, char *why,
-                        size_t why_size);
+static int parse_store (void *config, const char *value, bool from_env, char *why, size_t why_size);
 static int parse_queues (void *config, const char *value, bool from_env, char *why,
                          size_t why_size);
 static int parse_http_addr (void *config, const char *value, bool from_env, char *why,
@@ -32,8 +31,8 @@ static int parse_log_format (void *config, const char *value, bool from_env, cha
 static const fling_option_t options[] = {
     {"--producer-endpoint", "FLING_PRODUCER_ENDPOINT", FLING_OPT_ENDPOINT, TEXT (producer_endpoint),
      0, 0, NULL, "URL", "where producers connect", NULL},
-    {"--worker-endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, TEXT (worker_endpoint), 0,
-     0, NULL, "URL", "where workers connect", NULL},
+    {"--worker-endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, TEXT (worker_endpoint), 0, 0,
+     NULL, "URL", "where workers connect", NULL},
     {"--store", "FLING_STORE", FLING_OPT_CUSTOM, FIELD (store), 0, 0, 0, parse_store, "KIND",
      "task store: disk (survives restarts) or memory (nothing survives)", "disk"},
     {"--store-dir", "FLING_STORE_DIR", FLING_OPT_TEXT, TEXT (store_dir), 0, 0, NULL, "DIR",
@@ -51,8 +50,8 @@ static const fling_option_t options[] = {
      UINT64_MAX, NULL, "N", "tasks held in one queue, dead ones included", NULL},
     {"--max-bytes", "FLING_MAX_BYTES", FLING_OPT_U64, FIELD (max_bytes), 0, 1, UINT64_MAX, NULL,
      "N", "task record bytes held, dead ones included", NULL},
-    {"--max-attempts", "FLING_MAX_ATTEMPTS", FLING_OPT_UINT, FIELD (max_attempts), 0, 1,
-     UINT16_MAX, NULL, "N", "runs of a task whose record says 0", NULL},
+    {"--max-attempts", "FLING_MAX_ATTEMPTS", FLING_OPT_UINT, FIELD (max_attempts), 0, 1, UINT16_MAX,
+     NULL, "N", "runs of a task whose record says 0", NULL},
     {"--backoff-ms", "FLING_BACKOFF_MS", FLING_OPT_UINT, FIELD (backoff_ms), 0, 0, 1u << 30, NULL,
      "N", "first retry delay; doubles each attempt, +-20% jitter", NULL},
     {"--backoff-max-ms", "FLING_BACKOFF_MAX_MS", FLING_OPT_UINT, FIELD (backoff_max_ms), 0, 0,
@@ -62,53 +61,53 @@ static const fling_option_t options[] = {
     {"--poison-limit", "FLING_POISON_LIMIT", FLING_OPT_UINT, FIELD (poison_limit), 0, 1, 255, NULL,
      "N", "crashes charged to a task (a worker died holding it alone)\nbefore it is dead-lettered",
      NULL},
-    {"--queue", "FLING_QUEUES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_queues,
-     "NAME:KEY=N,...",
+    {"--queue", "FLING_QUEUES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_queues, "NAME:KEY=N,...",
      "per-name settings, repeatable; keys max_attempts, backoff_ms,\n"
      "timeout_ms, poison_limit (env: entries separated by ';')",
      ""},
     {"--dedup-window-ms", "FLING_DEDUP_WINDOW_MS", FLING_OPT_U64, FIELD (dedup_window_ms), 0, 0,
      1ull << 40, NULL, "N", "a resent id is DUPLICATE this long after its task ended", NULL},
-    {"--dedup-max", "FLING_DEDUP_MAX", FLING_OPT_U64, FIELD (dedup_max), 0, 0, 100000000, NULL,
-     "N", "ended ids remembered at most, oldest forgotten first", NULL},
+    {"--dedup-max", "FLING_DEDUP_MAX", FLING_OPT_U64, FIELD (dedup_max), 0, 0, 100000000, NULL, "N",
+     "ended ids remembered at most, oldest forgotten first", NULL},
     {"--heartbeat-ms", "FLING_HEARTBEAT_MS", FLING_OPT_UINT, FIELD (heartbeat_ms), 0, 2, 3600000,
      NULL, "N", "heartbeat interval", NULL},
-    {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", FLING_OPT_UINT, FIELD (worker_timeout_ms),
-     0, 1, 86400000, NULL, "N", "silence after which a worker is dead", NULL},
+    {"--worker-timeout-ms", "FLING_WORKER_TIMEOUT_MS", FLING_OPT_UINT, FIELD (worker_timeout_ms), 0,
+     1, 86400000, NULL, "N", "silence after which a worker is dead", NULL},
     {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, TEXT (curve_key), 0, 0, NULL, "FILE",
      "CURVE on: the broker's secret key file (fling keygen --role broker);\n"
      "needs --curve-allowed",
      "off"},
     {"--curve-allowed", "FLING_CURVE_ALLOWED", FLING_OPT_TEXT, TEXT (curve_allowed), 0, 0, NULL,
-     "DIR", "CURVE: directory of the allowed clients' public certificates\n(NAME.pub, with their role)",
+     "DIR",
+     "CURVE: directory of the allowed clients' public certificates\n(NAME.pub, with their role)",
      ""},
     {"--curve-rescan-ms", "FLING_CURVE_RESCAN_MS", FLING_OPT_UINT, FIELD (curve_rescan_ms), 0, 100,
      3600000, NULL, "N", "CURVE: read the allowed directory again this often (and on SIGHUP)",
      NULL},
-    {"--insecure-bind", "FLING_INSECURE_BIND", FLING_OPT_FLAG, FIELD (insecure_bind), 0, 0, 0,
-     NULL, NULL,
+    {"--insecure-bind", "FLING_INSECURE_BIND", FLING_OPT_FLAG, FIELD (insecure_bind), 0, 0, 0, NULL,
+     NULL,
      "CURVE off: allow endpoints other than loopback (anyone who reaches\nthem may submit or take "
      "tasks)",
      ""},
     {"--max-connections", "FLING_MAX_CONNECTIONS", FLING_OPT_U64, FIELD (max_connections), 0, 0,
-     1000000, NULL, "N", "connections held, both endpoints; 0 = the fd limit less 128, at most 10000",
-     NULL},
+     1000000, NULL, "N",
+     "connections held, both endpoints; 0 = the fd limit less 128, at most 10000", NULL},
     {"--max-key-connections", "FLING_MAX_KEY_CONNECTIONS", FLING_OPT_U64,
      FIELD (max_key_connections), 0, 1, 1000000, NULL, "N",
      "connections per key (CURVE) or per client address", NULL},
     {"--idle-timeout-ms", "FLING_IDLE_TIMEOUT_MS", FLING_OPT_UINT, FIELD (idle_timeout_ms), 0, 0,
      86400000, NULL, "N", "close a connection that sends nothing this long; 0 = never", NULL},
-    {"--max-names", "FLING_MAX_NAMES", FLING_OPT_U64, FIELD (max_names), 0, 16, 10000000, NULL,
-     "N", "task names held at once; a worker may add names only while\nthree quarters are free "
-          "of workers' names",
+    {"--max-names", "FLING_MAX_NAMES", FLING_OPT_U64, FIELD (max_names), 0, 16, 10000000, NULL, "N",
+     "task names held at once; a worker may add names only while\nthree quarters are free "
+     "of workers' names",
      NULL},
-    {"--max-worker-names", "FLING_MAX_WORKER_NAMES", FLING_OPT_UINT, FIELD (max_worker_names), 0,
-     1, FLING_NAMES_MAX, NULL, "N", "task names one worker may register", NULL},
-    {"--max-worker-credit", "FLING_MAX_WORKER_CREDIT", FLING_OPT_UINT, FIELD (max_worker_credit),
-     0, 1, 10000000, NULL, "N", "tasks one worker may hold per class, whatever it asks for", NULL},
+    {"--max-worker-names", "FLING_MAX_WORKER_NAMES", FLING_OPT_UINT, FIELD (max_worker_names), 0, 1,
+     FLING_NAMES_MAX, NULL, "N", "task names one worker may register", NULL},
+    {"--max-worker-credit", "FLING_MAX_WORKER_CREDIT", FLING_OPT_UINT, FIELD (max_worker_credit), 0,
+     1, 10000000, NULL, "N", "tasks one worker may hold per class, whatever it asks for", NULL},
     {"--max-producer-tasks", "FLING_MAX_PRODUCER_TASKS", FLING_OPT_U64, FIELD (max_producer_tasks),
-     0, 0, UINT64_MAX, NULL, "N",
-     "CURVE: tasks one producer key may hold; 0 = half of --max-tasks", NULL},
+     0, 0, UINT64_MAX, NULL, "N", "CURVE: tasks one producer key may hold; 0 = half of --max-tasks",
+     NULL},
     {"--max-producer-bytes", "FLING_MAX_PRODUCER_BYTES", FLING_OPT_U64, FIELD (max_producer_bytes),
      0, 0, UINT64_MAX, NULL, "N",
      "CURVE: task bytes one producer key may hold; 0 = half of --max-bytes", NULL},
@@ -138,10 +137,8 @@ static const fling_option_t options[] = {
      "--allow-name does not list",
      ""},
     {"--allow-name", "FLING_ALLOW_NAMES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_allow_names, "NAME",
-     "a name always accepted with --refuse-unknown-names; repeatable\n(env: comma-separated)",
-     ""},
+     "a name always accepted with --refuse-unknown-names; repeatable\n(env: comma-separated)", ""},
 };
-
 
 void fling_broker_config_init (fling_broker_config_t *config)
 {
@@ -201,7 +198,8 @@ static int parse_allow_names (void *config, const char *value, bool from_env, ch
         if (size) {
             if (size >= sizeof broker->allow_names[0] || !fling_name_valid (p, size) ||
                 broker->allow_name_count == FLING_ALLOW_NAMES_MAX) {
-                snprintf (why, why_size, "want task names (1-127 bytes of A-Za-z0-9._:-), at most %d",
+                snprintf (why, why_size,
+                          "want task names (1-127 bytes of A-Za-z0-9._:-), at most %d",
                           FLING_ALLOW_NAMES_MAX);
                 return -1;
             }
@@ -244,7 +242,8 @@ static int parse_queue (fling_broker_config_t *config, const char *text, size_t 
                     {"timeout_ms", 4, 1u << 30},
                     {"poison_limit", 8, 255}};
         size_t k = 0, key_size = (size_t)(eq - p);
-        while (k < 4 && !(strlen (keys[k].key) == key_size && memcmp (keys[k].key, p, key_size) == 0))
+        while (k < 4 &&
+               !(strlen (keys[k].key) == key_size && memcmp (keys[k].key, p, key_size) == 0))
             k++;
         uint64_t value;
         if (k == 4 || fling_number_parse (number, 0, keys[k].max, &value))
@@ -259,8 +258,7 @@ static int parse_queue (fling_broker_config_t *config, const char *text, size_t 
     return 0;
 }
 
-static int parse_queues (void *config, const char *value, bool from_env, char *why,
-                         size_t why_size)
+static int parse_queues (void *config, const char *value, bool from_env, char *why, size_t why_size)
 {
     /* One entry per flag; the environment holds a ';'-separated list. */
     const char *p = value;
@@ -279,8 +277,7 @@ static int parse_queues (void *config, const char *value, bool from_env, char *w
     return 0;
 }
 
-static int parse_store (void *config, const char *value, bool from_env, char *why,
-                        size_t why_size)
+static int parse_store (void *config, const char *value, bool from_env, char *why, size_t why_size)
 {
     fling_broker_config_t *broker = config;
     if (!fling_store_kind_valid (value) || strlen (value) >= sizeof broker->store) {
@@ -293,9 +290,8 @@ static int parse_store (void *config, const char *value, bool from_env, char *wh
 
 static fling_options_t parser (void)
 {
-    return (fling_options_t){.program = "fling-broker",
-                             .options = options,
-                             .count = sizeof options / sizeof options[0]};
+    return (fling_options_t){
+        .program = "fling-broker", .options = options, .count = sizeof options / sizeof options[0]};
 }
 
 int fling_broker_config_load (fling_broker_config_t *config, int argc, char *const argv[],
@@ -306,8 +302,9 @@ int fling_broker_config_load (fling_broker_config_t *config, int argc, char *con
     if (rc)
         return rc;
     if (!config->curve_key[0] != !config->curve_allowed[0]) {
-        snprintf (error, error_size, "CURVE needs both --curve-key (the broker's secret key file) "
-                                     "and --curve-allowed (the directory of allowed clients)");
+        snprintf (error, error_size,
+                  "CURVE needs both --curve-key (the broker's secret key file) "
+                  "and --curve-allowed (the directory of allowed clients)");
         return -1;
     }
     if (config->worker_timeout_ms < config->heartbeat_ms) {
@@ -332,8 +329,9 @@ void fling_broker_config_usage (FILE *out, const char *program)
              "replay a disk store read-only, print JSON counts\n"
              "                               (--ids: list live task ids) and exit: 0 sound,\n"
              "                               2 damaged, 1 cannot check (a broker runs on it...)");
-    fprintf (out, "\nSIGINT or SIGTERM stops the broker: it refuses new tasks (UNAVAILABLE), commits "
-                  "the store and exits 0; 1 if it cannot start.\n");
+    fprintf (out,
+             "\nSIGINT or SIGTERM stops the broker: it refuses new tasks (UNAVAILABLE), commits "
+             "the store and exits 0; 1 if it cannot start.\n");
 }
 
 void fling_broker_config_log (const fling_broker_config_t *config)
@@ -355,8 +353,7 @@ void fling_broker_config_log (const fling_broker_config_t *config)
                  config->poison_limit, config->dedup_window_ms, config->dedup_max,
                  config->queue_count);
     fling_debug ("config curve_key=%s curve_allowed=%s curve_rescan_ms=%u insecure_bind=%d"
-                 " max_connections=%" PRIu64 " max_key_connections=%" PRIu64
-                 " idle_timeout_ms=%u",
+                 " max_connections=%" PRIu64 " max_key_connections=%" PRIu64 " idle_timeout_ms=%u",
                  config->curve_key[0] ? config->curve_key : "(off)",
                  config->curve_allowed[0] ? config->curve_allowed : "-", config->curve_rescan_ms,
                  (int)config->insecure_bind, config->max_connections, config->max_key_connections,

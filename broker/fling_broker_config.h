@@ -20,11 +20,11 @@
 extern "C" {
 #endif
 
-#define FLING_ENDPOINT_MAX        256
-#define FLING_STORE_DIR_MAX       1024
-#define FLING_QUEUE_SETTINGS_MAX  64  /* --queue entries */
-#define FLING_ALLOW_NAMES_MAX     256 /* --allow-name entries */
-#define FLING_HTTP_ADDR_MAX       300
+#define FLING_ENDPOINT_MAX       256
+#define FLING_STORE_DIR_MAX      1024
+#define FLING_QUEUE_SETTINGS_MAX 64  /* --queue entries */
+#define FLING_ALLOW_NAMES_MAX    256 /* --allow-name entries */
+#define FLING_HTTP_ADDR_MAX      300
 
 /*  --queue NAME:max_attempts=5,backoff_ms=200,timeout_ms=1000,poison_limit=2
     (a key left out keeps the broker's default; 0 = that default too). */
@@ -72,7 +72,7 @@ typedef struct {
     unsigned max_worker_credit;              /* tasks a worker may hold, per class */
     uint64_t max_producer_tasks;             /* CURVE: tasks one producer key holds; 0 = half */
     uint64_t max_producer_bytes;             /* CURVE: bytes one producer key holds; 0 = half */
-    uint64_t max_producer_names;             /* CURVE: names one producer key holds tasks in; 0 = half */
+    uint64_t max_producer_names; /* CURVE: names one producer key holds tasks in; 0 = half */
     fling_log_level_t log_level;
     int log_format; /* fling_log_format_t: text, logfmt, json */
     int ready_fd;   /* -1 = none */

@@ -31,11 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define FLING_ROUTING_ID_MAX     255              /* libzmq's limit for a routing id */
-#define FLING_BROKER_DRAIN_MAX   1000             /* messages read per socket per turn */
-#define FLING_DISPATCH_BYTES_MAX (256 * 1024)     /* record bytes in one DISPATCH */
-#define FLING_DELAY_MAX_MS       (1u << 30)       /* `due` wraps at 2^32 ms: stay far below */
-#define FLING_TASKPOOL_BYTES     (4u << 20)       /* freed task blocks kept for reuse */
+#define FLING_ROUTING_ID_MAX     255          /* libzmq's limit for a routing id */
+#define FLING_BROKER_DRAIN_MAX   1000         /* messages read per socket per turn */
+#define FLING_DISPATCH_BYTES_MAX (256 * 1024) /* record bytes in one DISPATCH */
+#define FLING_DELAY_MAX_MS       (1u << 30)   /* `due` wraps at 2^32 ms: stay far below */
+#define FLING_TASKPOOL_BYTES     (4u << 20)   /* freed task blocks kept for reuse */
 
 /*  Who sent a message: the ROUTER routing id, kept by value so a reply
     never needs a frame; the file descriptor of its connection (-1 if
@@ -75,13 +75,13 @@ typedef struct {
     uint64_t holding_ignored; /* HOLDING leases that matched nothing */
     uint64_t dead_retried;
     uint64_t dead_purged;
-    uint64_t forbidden_ids;   /* tasks refused: id prefix not the sending key's tag */
-    uint64_t producer_full;   /* tasks refused QUEUE_FULL: their key holds its share */
-    uint64_t names_refused;   /* names a READY or SUBMIT could not add */
-    uint64_t names_freed;     /* names forgotten: no task, no worker */
-    uint64_t credit_capped;   /* READY/CAPACITY asking more than --max-worker-credit */
-    uint64_t deaf_closed;     /* peers closed for not reading what they asked for */
-    uint64_t queue_purged;    /* tasks removed by queue_purge */
+    uint64_t forbidden_ids; /* tasks refused: id prefix not the sending key's tag */
+    uint64_t producer_full; /* tasks refused QUEUE_FULL: their key holds its share */
+    uint64_t names_refused; /* names a READY or SUBMIT could not add */
+    uint64_t names_freed;   /* names forgotten: no task, no worker */
+    uint64_t credit_capped; /* READY/CAPACITY asking more than --max-worker-credit */
+    uint64_t deaf_closed;   /* peers closed for not reading what they asked for */
+    uint64_t queue_purged;  /* tasks removed by queue_purge */
 } fling_broker_counters_t;
 
 /*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */
@@ -112,7 +112,7 @@ struct fling_bworker {
     uint32_t stuck[FLING_CLASS_COUNT];
     uint64_t done;
     int64_t last_seen_ms;
-    int64_t probed_ms;       /* last probe PING (fling_workers_reap) */
+    int64_t probed_ms; /* last probe PING (fling_workers_reap) */
     /* FLP/1.1: the highest result_seq read from it, and the highest
        acknowledged (RESULT_ACK goes out after the turn's store commit). */
     uint64_t result_seq_seen;
@@ -146,16 +146,16 @@ struct fling_broker {
     fling_broker_config_t config;
     zsock_t *producer_sock;
     zsock_t *worker_sock;
-    fling_auth_t *auth;   /* CURVE keys and roles; NULL = CURVE off */
+    fling_auth_t *auth;     /* CURVE keys and roles; NULL = CURVE off */
     fling_limits_t *limits; /* per producer key (CURVE) and the name log */
     fling_owners_t *owners; /* CURVE: the key that held a dead worker's tasks */
-    bool names_sweep;     /* a name may have lost its last task or worker */
+    bool names_sweep;       /* a name may have lost its last task or worker */
     int64_t names_swept_ms;
     size_t names_swept_last; /* names the last sweep freed */
-    fling_conns_t *conns; /* connections and their limits */
-    atomic_int rescan;    /* SIGHUP: read the allowed directory again */
+    fling_conns_t *conns;    /* connections and their limits */
+    atomic_int rescan;       /* SIGHUP: read the allowed directory again */
     int64_t next_rescan_ms;
-    int64_t next_tick_ms; /* connection timeouts */
+    int64_t next_tick_ms;                       /* connection timeouts */
     char producer_endpoint[FLING_ENDPOINT_MAX]; /* as bound */
     char worker_endpoint[FLING_ENDPOINT_MAX];
     fling_store_t *store;
@@ -173,10 +173,10 @@ struct fling_broker {
     size_t provers;             /* workers with `prover` set */
 
     fling_blockpool_t *pool; /* freed task blocks, shared by every queue */
-    fling_idmap_t *ids;     /* every task held, by id */
-    uint64_t bytes;         /* record bytes held */
-    zhashx_t *queue_index;  /* name -> fling_queue_t */
-    fling_queue_t **queues; /* same queues, in creation order */
+    fling_idmap_t *ids;      /* every task held, by id */
+    uint64_t bytes;          /* record bytes held */
+    zhashx_t *queue_index;   /* name -> fling_queue_t */
+    fling_queue_t **queues;  /* same queues, in creation order */
     size_t queue_count;
     size_t queue_alloc;
     size_t dispatch_cursor; /* queue dispatch starts from, rotating */
@@ -192,16 +192,16 @@ struct fling_broker {
     size_t held_alloc;
 
     fling_broker_counters_t counters;
-    uint64_t refused[FLING_REASON_MAX];   /* messages refused, by reason */
+    uint64_t refused[FLING_REASON_MAX];       /* messages refused, by reason */
     uint64_t refused_quiet[FLING_REASON_MAX]; /* refusals not logged yet */
     int64_t refused_logged_ms[FLING_REASON_MAX];
-    uint64_t rejected[FLING_REASON_MAX];  /* tasks refused in ACKs, by status */
-    struct fling_ops *ops; /* HTTP port, connection counts, orphan queues (fling_ops.h) */
+    uint64_t rejected[FLING_REASON_MAX]; /* tasks refused in ACKs, by status */
+    struct fling_ops *ops;         /* HTTP port, connection counts, orphan queues (fling_ops.h) */
     fling_histogram_t commit_time; /* store commits (write + fdatasync), for the metrics */
     fling_events_t *events;        /* lifecycle events while someone reads them */
 
     int64_t started_ms;
-    int64_t now_ms; /* clock at the start of this turn */
+    int64_t now_ms;  /* clock at the start of this turn */
     int64_t wall_ms; /* wall clock of this turn for the store; 0 = not read yet */
     int64_t next_reap_ms;
     atomic_int stopping; /* set by fling_broker_stop, any thread */
@@ -396,7 +396,6 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     store has failed (they are not durable: the workers keep them). */
 void fling_workers_ack_results (fling_broker_t *self);
 
-
 typedef enum { FLING_WORKER_LEFT, FLING_WORKER_TIMEOUT, FLING_WORKER_UNREACHABLE } fling_drop_t;
 
 /*  Forgets a worker: its tasks go back to the head of their queues (or fail
@@ -418,7 +417,6 @@ void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_bt
     lease start plus this (fling task shows the start). */
 uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task);
 void fling_worker_unlease (fling_btask_t *task);
-
 
 /* ---- fling_reaper.c ---------------------------------------------------- */
 

@@ -24,7 +24,8 @@ void fling_dedup_destroy (fling_dedup_t **self_p);
 
 /*  Remembers `id` as ended at `at_ms` (monotonic). Ids already in the
     window, and times already outside it, are ignored. */
-void fling_dedup_add (fling_dedup_t *self, const fling_task_id_t *id, int64_t at_ms, int64_t now_ms);
+void fling_dedup_add (fling_dedup_t *self, const fling_task_id_t *id, int64_t at_ms,
+                      int64_t now_ms);
 
 /*  True if `id` ended within the window before `now_ms`. */
 bool fling_dedup_contains (fling_dedup_t *self, const fling_task_id_t *id, int64_t now_ms);

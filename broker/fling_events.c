@@ -25,9 +25,9 @@ struct fling_events {
 };
 
 static const char *const kind_names[FLING_EVENT_KINDS] = {
-    "accepted",     "leased", "done",          "failed",      "dead",        "requeued",
-    "dead_retried", "purged", "worker_joined", "worker_left", "worker_lost", "rejected",
-    "crashed",      "suspected"};
+    "accepted",    "leased",       "done",    "failed",        "dead",
+    "requeued",    "dead_retried", "purged",  "worker_joined", "worker_left",
+    "worker_lost", "rejected",     "crashed", "suspected"};
 
 fling_events_t *fling_events_new (void)
 {

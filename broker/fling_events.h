@@ -24,20 +24,20 @@
 #define FLING_EVENTS_LISTEN_MS 10000
 
 typedef enum {
-    FLING_EVENT_ACCEPTED = 0,  /* stored and acknowledged */
-    FLING_EVENT_LEASED,        /* dispatched to a worker (or claimed back by it) */
+    FLING_EVENT_ACCEPTED = 0, /* stored and acknowledged */
+    FLING_EVENT_LEASED,       /* dispatched to a worker (or claimed back by it) */
     FLING_EVENT_DONE,
-    FLING_EVENT_FAILED,        /* a run ended without success; retried after a backoff */
-    FLING_EVENT_DEAD,          /* dead-lettered */
-    FLING_EVENT_REQUEUED,      /* back to its queue: released unrun, or its worker died */
-    FLING_EVENT_DEAD_RETRIED,  /* taken out of the dead-letter queue by an operator */
+    FLING_EVENT_FAILED,       /* a run ended without success; retried after a backoff */
+    FLING_EVENT_DEAD,         /* dead-lettered */
+    FLING_EVENT_REQUEUED,     /* back to its queue: released unrun, or its worker died */
+    FLING_EVENT_DEAD_RETRIED, /* taken out of the dead-letter queue by an operator */
     FLING_EVENT_PURGED,
     FLING_EVENT_WORKER_JOINED,
-    FLING_EVENT_WORKER_LEFT,   /* said BYE */
-    FLING_EVENT_WORKER_LOST,   /* silent or unreachable: declared dead */
-    FLING_EVENT_REJECTED,      /* accepted, then its commit failed: refused UNAVAILABLE after all */
-    FLING_EVENT_CRASHED,       /* its worker died holding only it: a crash charged (SPEC §6.4) */
-    FLING_EVENT_SUSPECTED,     /* its worker died holding it and others: it waits for a trial */
+    FLING_EVENT_WORKER_LEFT, /* said BYE */
+    FLING_EVENT_WORKER_LOST, /* silent or unreachable: declared dead */
+    FLING_EVENT_REJECTED,    /* accepted, then its commit failed: refused UNAVAILABLE after all */
+    FLING_EVENT_CRASHED,     /* its worker died holding only it: a crash charged (SPEC §6.4) */
+    FLING_EVENT_SUSPECTED,   /* its worker died holding it and others: it waits for a trial */
     FLING_EVENT_KINDS
 } fling_event_kind_t;
 

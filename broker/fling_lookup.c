@@ -53,11 +53,10 @@ static json_t *leased_json (fling_broker_t *self, const fling_btask_t *task)
 {
     const fling_bworker_t *worker = task->owner;
     int64_t since = lease_start (self, task);
-    json_t *leased = json_pack ("{ss sI ss sI sI}", "worker", worker->name, "pid",
-                                (json_int_t)worker->pid, "class",
-                                fling_class_name (fling_btask_cls (task)), "since_ms",
-                                wall_of (self, since), "for_ms",
-                                (json_int_t)(self->now_ms - since));
+    json_t *leased =
+        json_pack ("{ss sI ss sI sI}", "worker", worker->name, "pid", (json_int_t)worker->pid,
+                   "class", fling_class_name (fling_btask_cls (task)), "since_ms",
+                   wall_of (self, since), "for_ms", (json_int_t)(self->now_ms - since));
     if (leased && (task->flags & FLING_BTASK_DEADLINE))
         json_object_set_new (leased, "deadline_in_ms",
                              json_integer ((json_int_t)due_in (self, task->due)));
@@ -86,8 +85,8 @@ static json_t *held_json (fling_broker_t *self, const fling_btask_t *task, const
     fling_btask_record (task, &record);
     fling_task_state_t state = fling_btask_state (task);
     json_t *reply = json_pack (
-        "{ss ss ss sI sI sI sI so}", "id", id_text, "name", fling_queue_name (task->queue),
-        "state", state_name (state), "attempt", (json_int_t)task->attempt, "max_attempts",
+        "{ss ss ss sI sI sI sI so}", "id", id_text, "name", fling_queue_name (task->queue), "state",
+        state_name (state), "attempt", (json_int_t)task->attempt, "max_attempts",
         (json_int_t)fling_broker_max_attempts (task), "crashes", (json_int_t)task->crashes,
         "timeout_ms", (json_int_t)fling_btask_timeout_ms (task), "payload",
         text_json (record.payload,
@@ -130,7 +129,8 @@ json_t *fling_lookup_running (fling_broker_t *self, const fling_bworker_t *worke
 {
     json_t *running = json_array ();
     const fling_btask_t *task = fling_tasklist_head (&worker->leased);
-    for (size_t i = 0; running && task && i < RUNNING_SHOWN; i++, task = fling_tasklist_next (task)) {
+    for (size_t i = 0; running && task && i < RUNNING_SHOWN;
+         i++, task = fling_tasklist_next (task)) {
         fling_task_id_t id;
         char id_text[FLING_TASK_ID_TEXT_SIZE];
         fling_btask_id (task, &id);

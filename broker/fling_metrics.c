@@ -51,12 +51,10 @@ static void render_queue_states (fling_broker_t *self, fling_prom_t *prom)
         fling_prom_sample (prom, "fling_queue_tasks", fling_queue_dead (queue)->count, "name", name,
                            "state", "dead", NULL);
     }
-    fling_prom_family (prom, "fling_queue_workers", "gauge",
-                       "Workers registered for a name now.");
+    fling_prom_family (prom, "fling_queue_workers", "gauge", "Workers registered for a name now.");
     for (size_t i = 0; i < self->queue_count; i++)
-        fling_prom_sample (prom, "fling_queue_workers",
-                           fling_queue_server_count (self->queues[i]), "name",
-                           fling_queue_name (self->queues[i]), NULL);
+        fling_prom_sample (prom, "fling_queue_workers", fling_queue_server_count (self->queues[i]),
+                           "name", fling_queue_name (self->queues[i]), NULL);
     fling_prom_family (prom, "fling_orphan_queued_tasks", "gauge",
                        "Queued tasks of a name no worker is registered for (only such names).");
     for (size_t i = 0; i < self->queue_count; i++) {
@@ -107,8 +105,7 @@ static void render_queue_counters (fling_broker_t *self, fling_prom_t *prom)
         {"fling_tasks_purged_total", QUEUE_FIELD (purged), "Dead tasks purged."},
     };
     for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
-        render_queue_counter (self, prom, families[f].family, families[f].field,
-                              families[f].help);
+        render_queue_counter (self, prom, families[f].family, families[f].field, families[f].help);
 }
 
 /* ---- broker-wide ---------------------------------------------------------- */
@@ -204,8 +201,8 @@ static void render_store (fling_broker_t *self, fling_prom_t *prom)
         fling_prom_family (prom, "fling_store_commit_seconds", "histogram",
                            "Time of one group commit: write(2) of the turn's records, then "
                            "fdatasync.");
-        fling_prom_histogram (prom, "fling_store_commit_seconds", &self->commit_time, "store",
-                              kind, NULL);
+        fling_prom_histogram (prom, "fling_store_commit_seconds", &self->commit_time, "store", kind,
+                              NULL);
     }
     fling_prom_family (prom, "fling_store_failed", "gauge",
                        "1 when a write or fdatasync failed: read-only until restarted.");
@@ -253,7 +250,9 @@ static void render_workers (fling_broker_t *self, fling_prom_t *prom)
         for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
              worker = (fling_bworker_t *)zhashx_next (self->workers))
             render_worker (prom, families[f].family, worker,
-                           f == 0 ? worker->capacity : f == 1 ? worker->slots : worker->inflight);
+                           f == 0   ? worker->capacity
+                           : f == 1 ? worker->slots
+                                    : worker->inflight);
     }
     fling_prom_family (prom, "fling_broker_worker_done_total", "counter",
                        "Tasks a worker finished with DONE since it registered.");

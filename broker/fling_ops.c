@@ -20,7 +20,7 @@
 typedef struct {
     int64_t wall_ms;
     uint64_t accepted, done, failed, dead_lettered; /* totals so far */
-    uint64_t queued, inflight;                     /* now */
+    uint64_t queued, inflight;                      /* now */
 } sample_t;
 
 struct fling_ops {
@@ -73,11 +73,11 @@ static json_t *history_json (const struct fling_ops *ops)
     size_t start = (ops->history_next + HISTORY_SIZE - ops->history_count) % HISTORY_SIZE;
     for (size_t i = 0; samples && i < ops->history_count; i++) {
         const sample_t *s = &ops->history[(start + i) % HISTORY_SIZE];
-        json_array_append_new (
-            samples, json_pack ("[I I I I I I I]", (json_int_t)s->wall_ms, (json_int_t)s->accepted,
-                                (json_int_t)s->done, (json_int_t)s->failed,
-                                (json_int_t)s->dead_lettered, (json_int_t)s->queued,
-                                (json_int_t)s->inflight));
+        json_array_append_new (samples,
+                               json_pack ("[I I I I I I I]", (json_int_t)s->wall_ms,
+                                          (json_int_t)s->accepted, (json_int_t)s->done,
+                                          (json_int_t)s->failed, (json_int_t)s->dead_lettered,
+                                          (json_int_t)s->queued, (json_int_t)s->inflight));
     }
     return json_pack ("{s[sssssss] so}", "columns", "wall_ms", "accepted", "done", "failed",
                       "dead_lettered", "queued", "inflight", "samples", samples);
@@ -144,15 +144,17 @@ static void on_http (void *arg, const fling_http_request_t *request,
         reply_admin (self, json_pack ("{ss ss}", "op", "task", "id", id ? id : ""), response);
     } else if ((strcmp (path, "/api/dead/retry") == 0 || strcmp (path, "/api/dead/purge") == 0)) {
         if (!post) {
-            bad_request (response, 405, "POST a JSON object: {\"id\":..}, {\"name\":..} or "
-                                        "{\"all\":true}");
+            bad_request (response, 405,
+                         "POST a JSON object: {\"id\":..}, {\"name\":..} or "
+                         "{\"all\":true}");
             return;
         }
         /* With CURVE, changing the broker's tasks is an admin key's right
            (SECURITY.md); the HTTP port authenticates no one. */
         if (self->auth) {
-            bad_request (response, 403, "with CURVE on, retry and purge need an admin key: use "
-                                        "fling dead retry/purge with --curve-key");
+            bad_request (response, 403,
+                         "with CURVE on, retry and purge need an admin key: use "
+                         "fling dead retry/purge with --curve-key");
             return;
         }
         json_t *query = post_request (request, path[10] == 'r' ? "dead_retry" : "dead_purge");

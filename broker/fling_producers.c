@@ -48,8 +48,7 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
 {
     if (*last) {
         const char *name = fling_queue_name (*last);
-        if (strncmp (name, record->name, record->name_size) == 0 &&
-            name[record->name_size] == '\0')
+        if (strncmp (name, record->name, record->name_size) == 0 && name[record->name_size] == '\0')
             return *last;
     }
     fling_queue_t *queue =
@@ -84,9 +83,9 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     if (!queue)
         return errno == ENOSPC ? FLING_REASON_QUEUE_FULL : FLING_REASON_UNAVAILABLE;
     /* With CURVE each producer key holds at most its share (SECURITY.md). */
-    if (self->auth && fling_limits_producer_room (self->limits,
-                                                  fling_task_id_producer (&record->id), queue,
-                                                  record->raw_size)) {
+    if (self->auth &&
+        fling_limits_producer_room (self->limits, fling_task_id_producer (&record->id), queue,
+                                    record->raw_size)) {
         self->counters.producer_full++;
         return FLING_REASON_QUEUE_FULL;
     }
@@ -146,9 +145,10 @@ static void accept_each (fling_broker_t *self, const fling_msg_t *msg, struct pe
     for (size_t i = 0; i < ack->count; i++) {
         if (fling_submit_record_next (&cursor, end, &record, &status) != 1)
             status = FLING_REASON_MALFORMED; /* decode checked the framing: cannot happen */
-        ack->statuses[i] = (uint8_t)(status == FLING_REASON_OK
-                                         ? accept_record (self, &record, &last_queue, &ack->tasks[i])
-                                         : status);
+        ack->statuses[i] =
+            (uint8_t)(status == FLING_REASON_OK
+                          ? accept_record (self, &record, &last_queue, &ack->tasks[i])
+                          : status);
     }
 }
 
@@ -187,8 +187,7 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
         if (peer->principal && fling_task_id_producer (&record.id) != peer->principal->tag)
             ack->statuses[i] = FLING_REASON_FORBIDDEN;
         else
-            ack->statuses[i] =
-                (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
+            ack->statuses[i] = (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
     }
 }
 

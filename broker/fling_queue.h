@@ -171,12 +171,12 @@ typedef struct {
     uint64_t failed; /* dead-lettered, any reason */
     uint64_t retried;
     /* for the metrics: accepted + recovered - done - purged = held */
-    uint64_t accepted;     /* new tasks acknowledged */
-    uint64_t recovered;    /* tasks the store gave back at start */
-    uint64_t run_failures; /* runs whose handler answered FAIL or RETRY */
-    uint64_t timed_out;    /* runs that ended TIMEOUT or passed their lease deadline */
-    uint64_t crashed;      /* runs ended by the death of their worker */
-    uint64_t purged;       /* dead tasks purged */
+    uint64_t accepted;      /* new tasks acknowledged */
+    uint64_t recovered;     /* tasks the store gave back at start */
+    uint64_t run_failures;  /* runs whose handler answered FAIL or RETRY */
+    uint64_t timed_out;     /* runs that ended TIMEOUT or passed their lease deadline */
+    uint64_t crashed;       /* runs ended by the death of their worker */
+    uint64_t purged;        /* dead tasks purged */
     uint64_t registrations; /* workers that registered this name, ever */
 } fling_queue_counters_t;
 

@@ -71,9 +71,9 @@ typedef struct {
     size_t record_size;
     uint16_t attempt;
     uint8_t crashes;
-    uint8_t reason;        /* fling_dead_reason_t */
-    bool leased;           /* in flight when this was written */
-    const char *error;     /* dead-letter error text, error_size bytes */
+    uint8_t reason;    /* fling_dead_reason_t */
+    bool leased;       /* in flight when this was written */
+    const char *error; /* dead-letter error text, error_size bytes */
     size_t error_size;
 } fling_store_task_t;
 
@@ -125,8 +125,8 @@ typedef struct {
 
 /*  Options of the disk store (ignored by "memory"). */
 typedef struct {
-    char dir[1024];            /* default "./fling-store" */
-    fling_wal_options_t wal;   /* segment size, cap, free floor, I/O table, read_only */
+    char dir[1024];          /* default "./fling-store" */
+    fling_wal_options_t wal; /* segment size, cap, free floor, I/O table, read_only */
 } fling_store_options_t;
 
 void fling_store_options_init (fling_store_options_t *options);

@@ -25,9 +25,9 @@
 #define REC_STATE 2
 #define REC_DONE  3
 
-#define TASK_HEAD   6
-#define STATE_HEAD  23
-#define DONE_SIZE   24
+#define TASK_HEAD    6
+#define STATE_HEAD   23
+#define DONE_SIZE    24
 #define WAL_OVERHEAD FLING_WAL_RECORD_OVERHEAD
 /* Kept for each live task's end: its DONE record, and the commit marker
    that may follow it (a full log may end one task per commit). */
@@ -120,13 +120,13 @@ static int disk_state (void *state, const fling_task_id_t *id, const fling_store
        touched. */
     if (!fling_wal_has_room (self->wal, sizeof head + errors, 0))
         return -1;
-    return fling_wal_append (self->wal, REC_STATE, false, head, sizeof head, task->error, errors) < 0
+    return fling_wal_append (self->wal, REC_STATE, false, head, sizeof head, task->error, errors) <
+                   0
                ? -1
                : 0;
 }
 
-static int disk_complete (void *state, const fling_task_id_t *id, uint32_t segment,
-                          int64_t wall_ms)
+static int disk_complete (void *state, const fling_task_id_t *id, uint32_t segment, int64_t wall_ms)
 {
     disk_t *self = (disk_t *)state;
     if (refuse_if_failed (self))

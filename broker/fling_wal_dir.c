@@ -23,7 +23,8 @@ int fling_wal_segment_open (const char *dir, uint32_t id, bool read_only)
 {
     char path[4096];
     fling_wal_segment_path (dir, id, path, sizeof path);
-    int fd = fling_fdreserve_open (path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
+    int fd =
+        fling_fdreserve_open (path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
     if (fd >= 0 && read_only && access (path, R_OK | W_OK) != 0) {
         int err = errno;
         close (fd);

@@ -73,7 +73,7 @@ void fling_worker_unlease (fling_btask_t *task)
     worker->inflight[fling_btask_cls (task)]--;
     fling_queue_counters (task->queue)->inflight--;
     task->owner = NULL;
-    task->flags &= (uint8_t)~(FLING_BTASK_DEADLINE | FLING_BTASK_STATE_MASK);
+    task->flags &= (uint8_t) ~(FLING_BTASK_DEADLINE | FLING_BTASK_STATE_MASK);
 }
 
 /* ---- registration ------------------------------------------------------ */
@@ -88,8 +88,8 @@ static void unregister_names (fling_broker_t *self, fling_bworker_t *worker)
 }
 
 /* Registers one name of a READY. NULL, or why it could not. */
-static const char *register_name (fling_broker_t *self, fling_bworker_t *worker,
-                                  fling_class_t cls, const char *name, size_t name_size)
+static const char *register_name (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
+                                  const char *name, size_t name_size)
 {
     fling_queue_t *queue = fling_broker_queue (self, name, name_size, FLING_QUEUE_FIND);
     for (size_t i = 0; queue && i < worker->reg_count; i++)
@@ -559,8 +559,8 @@ static void forget (fling_broker_t *self, fling_bworker_t *worker)
 
 void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_drop_t why)
 {
-    FLING_EVENT_WORKER (self, why == FLING_WORKER_LEFT ? FLING_EVENT_WORKER_LEFT : FLING_EVENT_WORKER_LOST,
-                        worker);
+    FLING_EVENT_WORKER (
+        self, why == FLING_WORKER_LEFT ? FLING_EVENT_WORKER_LEFT : FLING_EVENT_WORKER_LOST, worker);
     if (why == FLING_WORKER_LEFT) {
         size_t requeued = hand_back_leases (self, worker);
         FLING_LOG_LIMITED (FLING_LOG_INFO, "worker left name=%s pid=%" PRIu32 " requeued=%zu",

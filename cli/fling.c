@@ -117,7 +117,8 @@ static int parse_limit (void *arg, const char *value, bool from_env, char *why, 
 static const fling_option_t options[] = {
     {"--endpoint", "FLING_PRODUCER_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (cli.endpoint), 0, 0, 0,
      NULL, "EP", "", NULL},
-    {"--timeout-ms", NULL, FLING_OPT_UINT, FIELD (cli.timeout_ms), 0, 1, 3600000, NULL, "N", "", NULL},
+    {"--timeout-ms", NULL, FLING_OPT_UINT, FIELD (cli.timeout_ms), 0, 1, 3600000, NULL, "N", "",
+     NULL},
     {"--json", NULL, FLING_OPT_FLAG, FIELD (cli.json), 0, 0, 0, NULL, NULL, "", NULL},
     {"--name", NULL, FLING_OPT_TEXT, FIELD (cli.name), 0, 0, 0, NULL, "NAME", "", NULL},
     {"--id", NULL, FLING_OPT_TEXT, FIELD (cli.id), 0, 0, 0, NULL, "ID", "", NULL},
@@ -171,7 +172,8 @@ static int run_command (parsed_t *p, const char *const *positional, size_t count
     if (strcmp (command, "top") == 0) {
         if (args != 0)
             return usage_error ("%s", "'top' takes no arguments");
-        return fling_cli_top (&p->cli, p->cli.interval_ms ? p->cli.interval_ms : 1000, p->cli.count);
+        return fling_cli_top (&p->cli, p->cli.interval_ms ? p->cli.interval_ms : 1000,
+                              p->cli.count);
     }
     if (strcmp (command, "dead") == 0) {
         if (args != 1)

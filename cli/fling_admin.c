@@ -70,12 +70,14 @@ static void print_no_reply (const link_t *link, const fling_cli_t *cli, const ch
                             unsigned timeout_ms)
 {
     if (link->handshake_failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        fprintf (stderr, "fling: the broker at %s refused this key (CURVE): it is not in the "
-                         "broker's allowed directory, or was revoked\n",
+        fprintf (stderr,
+                 "fling: the broker at %s refused this key (CURVE): it is not in the "
+                 "broker's allowed directory, or was revoked\n",
                  cli->endpoint);
     else if (link->handshake_failure)
-        fprintf (stderr, "fling: CURVE handshake with %s failed: is --curve-broker-key the "
-                         "broker's public key?\n",
+        fprintf (stderr,
+                 "fling: CURVE handshake with %s failed: is --curve-broker-key the "
+                 "broker's public key?\n",
                  cli->endpoint);
     else
         fprintf (stderr, "fling: broker not reachable at %s (no %s in %u ms)\n", cli->endpoint,
@@ -128,8 +130,8 @@ zsock_t *fling_cli_connect (const fling_cli_t *cli)
     return link.sock;
 }
 
-char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms,
-                         size_t *size, char *error, size_t error_size)
+char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms, size_t *size,
+                         char *error, size_t error_size)
 {
     link_t link = {.sock = sock};
     zmsg_t *request = fling_msg_admin (request_json);
@@ -139,8 +141,8 @@ char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeo
     if (!reply)
         snprintf (error, error_size, "no reply in %u ms", timeout_ms);
     else if (m.cmd == FLING_CMD_ERROR)
-        snprintf (error, error_size, "broker answered ERROR %s: %.*s",
-                  fling_reason_name (m.reason), (int)m.text_size, m.text ? m.text : "");
+        snprintf (error, error_size, "broker answered ERROR %s: %.*s", fling_reason_name (m.reason),
+                  (int)m.text_size, m.text ? m.text : "");
     else if ((json = (char *)malloc (m.text_size + 1)) == NULL)
         snprintf (error, error_size, "out of memory");
     else {

@@ -68,8 +68,8 @@ zsock_t *fling_cli_connect (const fling_cli_t *cli);
 /*  One ADMIN request on `sock`: the reply's JSON text (NUL-terminated,
     `*size` bytes; free() it), or NULL with the reason in `error` (no reply
     within timeout_ms, an ERROR, no memory). Prints nothing. */
-char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms,
-                         size_t *size, char *error, size_t error_size);
+char *fling_cli_request (zsock_t *sock, const char *request_json, unsigned timeout_ms, size_t *size,
+                         char *error, size_t error_size);
 
 /*  `fling task ID [--json]`: where one task is now. */
 int fling_cli_task (const fling_cli_t *cli, const char *id);

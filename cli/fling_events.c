@@ -46,8 +46,9 @@ static int print_events (json_t *reply, unsigned *printed, unsigned count)
     if (!json_is_array (events))
         return -1;
     if (dropped)
-        fprintf (stderr, "fling: %" JSON_INTEGER_FORMAT " events missed (the broker keeps the "
-                         "last 8192; read faster or filter with --name)\n",
+        fprintf (stderr,
+                 "fling: %" JSON_INTEGER_FORMAT " events missed (the broker keeps the "
+                 "last 8192; read faster or filter with --name)\n",
                  dropped);
     if (json_is_true (json_object_get (reply, "unrecorded")))
         fprintf (stderr, "fling: events of the last pause were not recorded (the broker records "
@@ -83,8 +84,8 @@ int fling_cli_events (const fling_cli_t *cli, unsigned count)
         char *request = request_text (cli, after, have_after);
         char error[1200];
         size_t size;
-        char *text = request ? fling_cli_request (sock, request, 5000, &size, error, sizeof error)
-                             : NULL;
+        char *text =
+            request ? fling_cli_request (sock, request, 5000, &size, error, sizeof error) : NULL;
         free (request);
         json_t *reply = text ? json_loadb (text, size, 0, NULL) : NULL;
         free (text);

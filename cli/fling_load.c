@@ -374,7 +374,8 @@ static int start_senders (load_t *load, sender_t *senders)
 {
     const fling_load_config_t *cfg = &load->cfg;
     uint64_t per = cfg->count / cfg->threads, extra = cfg->count % cfg->threads, next = 0;
-    size_t buf_size = cfg->payload_bytes + 64 + (cfg->payload_extra ? strlen (cfg->payload_extra) + 1 : 0);
+    size_t buf_size =
+        cfg->payload_bytes + 64 + (cfg->payload_extra ? strlen (cfg->payload_extra) + 1 : 0);
     if (make_payload_tail (load)) {
         fprintf (stderr, "fling-load: out of memory\n");
         stop_signal = SIGTERM;
@@ -435,7 +436,7 @@ static latency_t latency_of (load_t *load, sender_t *senders, unsigned started)
 typedef struct {
     uint64_t sent, accepted, rejected, dropped, resent;
     uint64_t handshake_failures; /* CURVE handshakes refused or failed */
-    uint64_t overflowed; /* dropped by the overflow policy: never sent */
+    uint64_t overflowed;         /* dropped by the overflow policy: never sent */
     double send_seconds, seconds;
     latency_t latency;
 } totals_t;

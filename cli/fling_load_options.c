@@ -80,8 +80,7 @@ static int parse_rate (void *arg, const char *value, bool from_env, char *why, s
     return -1;
 }
 
-static int parse_overflow (void *arg, const char *value, bool from_env, char *why,
-                           size_t why_size)
+static int parse_overflow (void *arg, const char *value, bool from_env, char *why, size_t why_size)
 {
     fling_load_config_t *cfg = arg;
     if (strcmp (value, "fail") && strcmp (value, "drop")) {
@@ -110,14 +109,15 @@ static const fling_option_t options[] = {
     {"--flush-timeout-ms", NULL, FLING_OPT_UINT, FIELD (flush_timeout_ms), 0, 0, UINT32_MAX, NULL,
      "N", "", NULL},
     {"--latency", NULL, FLING_OPT_FLAG, FIELD (latency), 0, 0, 0, NULL, NULL, "", NULL},
-    {"--outbox-max", NULL, FLING_OPT_U64, FIELD (outbox_max), 0, 1, UINT32_MAX, NULL, "N", "", NULL},
+    {"--outbox-max", NULL, FLING_OPT_U64, FIELD (outbox_max), 0, 1, UINT32_MAX, NULL, "N", "",
+     NULL},
     {"--overflow", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_overflow, "fail|drop", "", NULL},
     {"--json-summary", NULL, FLING_OPT_FLAG, FIELD (json_summary), 0, 0, 0, NULL, NULL, "", NULL},
     {"--payload-extra", NULL, FLING_OPT_TEXT, FIELD (payload_extra), 0, 0, 4095, NULL, "JSON", "",
      NULL},
     {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
-    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (curve_broker_key), 0,
-     0, 0, NULL, "KEY", "", NULL},
+    {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (curve_broker_key), 0, 0,
+     0, NULL, "KEY", "", NULL},
     {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (curve_key), 0, 0, 0, NULL, "FILE", "",
      NULL},
 };
@@ -131,9 +131,8 @@ int fling_load_parse_args (fling_load_config_t *cfg, int argc, char **argv)
                                  .threads = 1,
                                  .flush_timeout_ms = 60000,
                                  .overflow = FLING_OVERFLOW_FAIL};
-    fling_options_t spec = {.program = "fling-load",
-                            .options = options,
-                            .count = sizeof options / sizeof options[0]};
+    fling_options_t spec = {
+        .program = "fling-load", .options = options, .count = sizeof options / sizeof options[0]};
     char error[512];
     int rc = fling_options_parse (&spec, cfg, argc, argv, error, sizeof error);
     if (rc == 1) {

@@ -49,8 +49,7 @@ static void select_nth (uint64_t *a, size_t n, size_t k)
     }
 }
 
-void fling_percentiles (uint64_t *samples, size_t n, const double *ps, uint64_t *out,
-                        size_t count)
+void fling_percentiles (uint64_t *samples, size_t n, const double *ps, uint64_t *out, size_t count)
 {
     /* After a selection at k, samples[0..k] hold the k+1 smallest values:
        a higher percentile is selected among samples[k..n) only. */

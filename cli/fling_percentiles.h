@@ -14,7 +14,6 @@
 /*  Writes to out[i] the nearest-rank percentile ps[i] of samples[0..n):
     the value at rank ceil(ps[i] * n) (at least 1) of the sorted samples.
     ps must be ascending, each in [0, 1]; n > 0. Reorders the samples. */
-void fling_percentiles (uint64_t *samples, size_t n, const double *ps, uint64_t *out,
-                        size_t count);
+void fling_percentiles (uint64_t *samples, size_t n, const double *ps, uint64_t *out, size_t count);
 
 #endif

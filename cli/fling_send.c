@@ -46,15 +46,24 @@ typedef struct {
 static const char *error_code (int err)
 {
     switch (err) {
-    case FLING_EBADNAME: return "BAD_NAME";
-    case FLING_EBADJSON: return "BAD_JSON";
-    case FLING_ETOOLARGE: return "TOO_LARGE";
-    case FLING_EQUEUEFULL: return "QUEUE_FULL";
-    case FLING_ESTOREFULL: return "STORE_FULL";
-    case FLING_EUNAVAILABLE: return "UNAVAILABLE";
-    case FLING_EPROTO: return "PROTOCOL";
-    case FLING_ECLOSED: return "CLOSED";
-    default: return "OTHER";
+    case FLING_EBADNAME:
+        return "BAD_NAME";
+    case FLING_EBADJSON:
+        return "BAD_JSON";
+    case FLING_ETOOLARGE:
+        return "TOO_LARGE";
+    case FLING_EQUEUEFULL:
+        return "QUEUE_FULL";
+    case FLING_ESTOREFULL:
+        return "STORE_FULL";
+    case FLING_EUNAVAILABLE:
+        return "UNAVAILABLE";
+    case FLING_EPROTO:
+        return "PROTOCOL";
+    case FLING_ECLOSED:
+        return "CLOSED";
+    default:
+        return "OTHER";
     }
 }
 
@@ -80,9 +89,9 @@ static void print_verdict_line (unsigned long line, const char *id, const char *
 
 static const char *verdict_status (fling_ack_t ack)
 {
-    return ack == FLING_ACK_ACCEPTED ? "accepted"
-         : ack == FLING_ACK_REJECTED ? "rejected"
-                                     : "dropped";
+    return ack == FLING_ACK_ACCEPTED   ? "accepted"
+           : ack == FLING_ACK_REJECTED ? "rejected"
+                                       : "dropped";
 }
 
 static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
@@ -101,8 +110,8 @@ static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
     if (v->lines && !v->lines_closed) {
         unsigned long line = (unsigned long)(uintptr_t)zhashx_lookup (v->lines, task_id);
         zhashx_delete (v->lines, task_id);
-        print_verdict_line (line, task_id, verdict_status (ack), ack == FLING_ACK_ACCEPTED ? 0 : err,
-                            fling_strerror (err));
+        print_verdict_line (line, task_id, verdict_status (ack),
+                            ack == FLING_ACK_ACCEPTED ? 0 : err, fling_strerror (err));
     }
     pthread_cond_broadcast (&v->changed);
     pthread_mutex_unlock (&v->lock);
@@ -162,9 +171,9 @@ static fling_producer_t *start_producer (const fling_cli_t *cli, verdicts_t *v)
 
 /* fling_send_ex(), recording the task's input line for --json under the
    verdict lock, so that its verdict cannot be printed before it is known. */
-static int send_task (verdicts_t *v, fling_producer_t *producer, const char *name,
-                      const char *json, size_t json_size, const fling_send_options_t *options,
-                      unsigned long line, char *id)
+static int send_task (verdicts_t *v, fling_producer_t *producer, const char *name, const char *json,
+                      size_t json_size, const fling_send_options_t *options, unsigned long line,
+                      char *id)
 {
     if (v->lines)
         pthread_mutex_lock (&v->lock);

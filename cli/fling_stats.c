@@ -212,8 +212,9 @@ static void print_orphans (const json_t *queues)
         json_int_t queued = json_integer_value (json_object_get (q, "queued"));
         if (!json_is_integer (workers) || json_integer_value (workers) > 0 || queued == 0)
             continue;
-        printf ("%s %s (%" JSON_INTEGER_FORMAT " queued)", any ? "," : "\nno worker for:",
-                json_string_value (json_object_get (q, "name")), queued);
+        printf ("%s %s (%" JSON_INTEGER_FORMAT " queued)",
+                any ? "," : "\nno worker for:", json_string_value (json_object_get (q, "name")),
+                queued);
         any = true;
     }
     if (any)
@@ -296,8 +297,8 @@ static void names_text (const json_t *names, char *buf, size_t size)
 
 static void print_workers (const json_t *workers)
 {
-    static const char *const known[] = {"name",  "pid",     "capacity", "inflight",
-                                        "done",  "names",   "running", NULL};
+    static const char *const known[] = {"name", "pid",   "capacity", "inflight",
+                                        "done", "names", "running",  NULL};
     table_t t = {.columns = 7, .right = {false, true, false, false, true, false, false}};
     const char *head[] = {"WORKER", "PID", "CAPACITY(pool/loop)", "INFLIGHT(pool/loop)", "DONE",
                           "NAMES",  ""};
@@ -327,10 +328,10 @@ static void print_workers (const json_t *workers)
 
 static void print_others (const json_t *root)
 {
-    static const char *const known[] = {"uptime_ms", "store",   "tasks",     "bytes",
-                                        "dead",      "delayed", "dedup_ids", "counters",
-                                        "refused",   "rejected", "queues",  "workers",   "queues_total",
-                                        "workers_total", NULL};
+    static const char *const known[] = {"uptime_ms",    "store",         "tasks",     "bytes",
+                                        "dead",         "delayed",       "dedup_ids", "counters",
+                                        "refused",      "rejected",      "queues",    "workers",
+                                        "queues_total", "workers_total", NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)

@@ -205,7 +205,8 @@ static void header (frame_t *frame, const fling_cli_t *cli, const json_t *stats,
     const json_t *c = json_object_get (stats, "counters");
     const json_t *b = before ? json_object_get (before, "counters") : NULL;
     char r[6][32];
-    add (frame, "per second: accepted %s  done %s  retried %s  timed out %s  crashed %s  dead-lettered %s",
+    add (frame,
+         "per second: accepted %s  done %s  retried %s  timed out %s  crashed %s  dead-lettered %s",
          rate_text (rate (c, b, "accepted", seconds), r[0], 32),
          rate_text (rate (c, b, "done", seconds), r[1], 32),
          rate_text (rate (c, b, "retried", seconds), r[2], 32),
@@ -217,7 +218,8 @@ static void header (frame_t *frame, const fling_cli_t *cli, const json_t *stats,
 static int by_backlog (const void *a, const void *b)
 {
     const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-    json_int_t bx = num (x, "queued") + num (x, "inflight"), by = num (y, "queued") + num (y, "inflight");
+    json_int_t bx = num (x, "queued") + num (x, "inflight"),
+               by = num (y, "queued") + num (y, "inflight");
     if (bx != by)
         return bx < by ? 1 : -1;
     return strcmp (json_string_value (json_object_get (x, "name")),
@@ -242,10 +244,11 @@ static void queues (frame_t *frame, const json_t *stats, const json_t *before, d
     for (; shown < count && (int)shown < room; shown++) {
         const json_t *q = sorted[shown];
         const char *name = json_string_value (json_object_get (q, "name"));
-        const json_t *was = before ? find_by (json_object_get (before, "queues"), "name", name, -1)
-                                   : NULL;
+        const json_t *was =
+            before ? find_by (json_object_get (before, "queues"), "name", name, -1) : NULL;
         char done[32];
-        bool orphan = num (q, "queued") > 0 && json_object_get (q, "workers") && num (q, "workers") == 0;
+        bool orphan =
+            num (q, "queued") > 0 && json_object_get (q, "workers") && num (q, "workers") == 0;
         add (frame,
              "%-28.28s %9" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
              " %7" JSON_INTEGER_FORMAT " %9s %7" JSON_INTEGER_FORMAT "%s",
@@ -269,9 +272,9 @@ static void workers (frame_t *frame, const json_t *stats, const json_t *before, 
     json_array_foreach (list, i, w)
     {
         const char *name = json_string_value (json_object_get (w, "name"));
-        const json_t *was = before ? find_by (json_object_get (before, "workers"), "name", name,
-                                              num (w, "pid"))
-                                   : NULL;
+        const json_t *was =
+            before ? find_by (json_object_get (before, "workers"), "name", name, num (w, "pid"))
+                   : NULL;
         const json_t *cap = json_object_get (w, "capacity"), *in = json_object_get (w, "inflight");
         char pool[32], loop[32], done[32], names[256] = "";
         snprintf (pool, sizeof pool, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
@@ -331,7 +334,8 @@ int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count)
         } else {
             double seconds = before ? (double)(asked_ms - before_ms) / 1000 : 0;
             header (&frame, cli, stats, before, seconds);
-            int room = screen.rows - frame.count - 6 - (int)json_array_size (json_object_get (stats, "workers"));
+            int room = screen.rows - frame.count - 6 -
+                       (int)json_array_size (json_object_get (stats, "workers"));
             queues (&frame, stats, before, seconds, room > 3 ? room : 3);
             workers (&frame, stats, before, seconds);
             json_decref (before);

@@ -12,8 +12,8 @@
 #define POISON(addr, size)   ASAN_POISON_MEMORY_REGION (addr, size)
 #define UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION (addr, size)
 #else
-#define POISON(addr, size)   ((void) (addr), (void) (size))
-#define UNPOISON(addr, size) ((void) (addr), (void) (size))
+#define POISON(addr, size)   ((void)(addr), (void)(size))
+#define UNPOISON(addr, size) ((void)(addr), (void)(size))
 #endif
 
 #define CLASSES 64 /* chunks up to 1 KB */

@@ -28,9 +28,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SERVE_PER_CALL   16
-#define CONNECTIONS_MAX  64
-#define IDLE_TIMEOUT_S   10
+#define SERVE_PER_CALL     16
+#define CONNECTIONS_MAX    64
+#define IDLE_TIMEOUT_S     10
 #define DEFAULT_TIMEOUT_MS 5000
 
 typedef struct pending {
@@ -39,7 +39,7 @@ typedef struct pending {
     char *strings; /* method, path, args: one block */
     char *body;
     fling_http_response_t response;
-    bool taken;     /* the daemon is answering it */
+    bool taken; /* the daemon is answering it */
     bool answered;
     bool abandoned; /* the HTTP thread stopped waiting: the daemon frees it */
 } pending_t;
@@ -176,9 +176,8 @@ static enum MHD_Result respond (struct MHD_Connection *connection, int status,
                                 const char *content_type, void *body, size_t size,
                                 enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer (size, body ? body : (void *)"", body ? mode
-                                                                               : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *response = MHD_create_response_from_buffer (
+        size, body ? body : (void *)"", body ? mode : MHD_RESPMEM_PERSISTENT);
     if (!response) {
         if (mode == MHD_RESPMEM_MUST_FREE)
             free (body);
@@ -355,8 +354,8 @@ static int post_refusal (struct MHD_Connection *connection, const char **why)
     }
     const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Origin");
     const char *host = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Host");
-    if (origin && (!host || strncasecmp (origin, "http://", 7) != 0 ||
-                   strcasecmp (origin + 7, host) != 0)) {
+    if (origin &&
+        (!host || strncasecmp (origin, "http://", 7) != 0 || strcasecmp (origin + 7, host) != 0)) {
         *why = "cross-origin POST refused\n";
         return MHD_HTTP_FORBIDDEN;
     }
@@ -392,9 +391,8 @@ static enum MHD_Result answer (fling_http_t *self, struct MHD_Connection *connec
 }
 
 static enum MHD_Result on_request (void *cls, struct MHD_Connection *connection, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
     fling_http_t *self = (fling_http_t *)cls;
     upload_t *upload = (upload_t *)*con_cls;
@@ -505,9 +503,9 @@ static int start_daemon (fling_http_t *self, char *error, size_t error_size)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (found->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    uint16_t port = ntohs (found->ai_family == AF_INET6
-                               ? ((struct sockaddr_in6 *)found->ai_addr)->sin6_port
-                               : ((struct sockaddr_in *)found->ai_addr)->sin_port);
+    uint16_t port =
+        ntohs (found->ai_family == AF_INET6 ? ((struct sockaddr_in6 *)found->ai_addr)->sin6_port
+                                            : ((struct sockaddr_in *)found->ai_addr)->sin_port);
     self->daemon = MHD_start_daemon (
         flags, port, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_log, self,
         MHD_OPTION_SOCK_ADDR, found->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
@@ -520,7 +518,8 @@ static int start_daemon (fling_http_t *self, char *error, size_t error_size)
                   strerror (err ? err : EADDRINUSE));
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info ? info->port : port;
     snprintf (self->address, sizeof self->address, strchr (host, ':') ? "[%s]:%u" : "%s:%u", host,
               bound);

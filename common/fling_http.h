@@ -33,8 +33,8 @@
 
 #include <stddef.h>
 
-#define FLING_HTTP_BODY_MAX   65536
-#define FLING_HTTP_ARGS_MAX   16
+#define FLING_HTTP_BODY_MAX    65536
+#define FLING_HTTP_ARGS_MAX    16
 #define FLING_HTTP_ADDRESS_MAX 300
 
 typedef struct fling_http fling_http_t;
@@ -51,8 +51,8 @@ typedef struct {
     const char *address;            /* "HOST:PORT", "[::1]:PORT"; port 0 = any free one */
     const fling_http_file_t *files; /* served by the HTTP thread; may be NULL */
     size_t file_count;
-    const char *const *open_paths;  /* NULL-terminated; served whatever the Host header */
-    unsigned timeout_ms;            /* wait for the daemon's answer; 0 = 5000 */
+    const char *const *open_paths; /* NULL-terminated; served whatever the Host header */
+    unsigned timeout_ms;           /* wait for the daemon's answer; 0 = 5000 */
 } fling_http_options_t;
 
 /*  A request for the daemon's handler (valid during the call). */
@@ -62,7 +62,7 @@ typedef struct {
     size_t arg_count;   /* query arguments, decoded */
     const char *arg_names[FLING_HTTP_ARGS_MAX];
     const char *arg_values[FLING_HTTP_ARGS_MAX]; /* "" for "?flag" */
-    const char *body;   /* NUL-terminated; "" when none */
+    const char *body;                            /* NUL-terminated; "" when none */
     size_t body_size;
 } fling_http_request_t;
 

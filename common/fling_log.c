@@ -47,18 +47,18 @@ void fling_log (fling_log_level_t level, const char *format, ...)
     struct tm utc;
     gmtime_r (&now.tv_sec, &utc);
     char line[1024];
-    int n = (int) strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
-    n += snprintf (line + n, sizeof line - (size_t) n, ".%03dZ %s %s ", (int) (now.tv_usec / 1000),
+    int n = (int)strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
+    n += snprintf (line + n, sizeof line - (size_t)n, ".%03dZ %s %s ", (int)(now.tv_usec / 1000),
                    log_component, labels[level]);
     va_list args;
     va_start (args, format);
-    int body = vsnprintf (line + n, sizeof line - (size_t) n, format, args);
+    int body = vsnprintf (line + n, sizeof line - (size_t)n, format, args);
     va_end (args);
     if (log_format != FLING_LOG_FORMAT_TEXT && body >= 0) {
         static const char *levels[] = {"debug", "info", "warn", "error"};
         char stamp[40], out[2048];
-        snprintf (stamp, sizeof stamp, "%.*s", (int) strcspn (line, " "), line);
-        fling_logfmt_line (out, sizeof out - 1, (fling_log_format_t) log_format, stamp,
+        snprintf (stamp, sizeof stamp, "%.*s", (int)strcspn (line, " "), line);
+        fling_logfmt_line (out, sizeof out - 1, (fling_log_format_t)log_format, stamp,
                            levels[level], log_component, line + n);
         size_t size = strlen (out);
         out[size++] = '\n';
@@ -66,10 +66,10 @@ void fling_log (fling_log_level_t level, const char *format, ...)
         fflush (stderr);
         return;
     }
-    n = body < 0 ? n : (n + body >= (int) sizeof line - 1 ? (int) sizeof line - 2 : n + body);
+    n = body < 0 ? n : (n + body >= (int)sizeof line - 1 ? (int)sizeof line - 2 : n + body);
     line[n++] = '\n';
     /* One write per line, so lines from threads and processes never interleave. */
-    fwrite (line, 1, (size_t) n, stderr);
+    fwrite (line, 1, (size_t)n, stderr);
     fflush (stderr);
 }
 
@@ -77,14 +77,14 @@ int64_t fling_clock_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int64_t fling_clock_us (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 struct timespec fling_clock_deadline (unsigned ms)
@@ -104,8 +104,8 @@ void fling_log_printable (char *out, size_t out_size, const char *text, size_t s
 {
     size_t n = 0;
     for (size_t i = 0; i < size && n + 1 < out_size; i++) {
-        unsigned char c = (unsigned char) text[i];
-        out[n++] = c > ' ' && c < 127 && c != '"' ? (char) c : '_';
+        unsigned char c = (unsigned char)text[i];
+        out[n++] = c > ' ' && c < 127 && c != '"' ? (char)c : '_';
     }
     out[n] = '\0';
 }

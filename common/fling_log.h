@@ -13,7 +13,12 @@
 #include <stdint.h>
 #include <time.h>
 
-typedef enum { FLING_LOG_DEBUG = 0, FLING_LOG_INFO, FLING_LOG_WARN, FLING_LOG_ERROR } fling_log_level_t;
+typedef enum {
+    FLING_LOG_DEBUG = 0,
+    FLING_LOG_INFO,
+    FLING_LOG_WARN,
+    FLING_LOG_ERROR
+} fling_log_level_t;
 
 /* Sets the component name printed in every line ("broker", "worker") and the threshold. */
 void fling_log_init (const char *component, fling_log_level_t level);
@@ -28,8 +33,11 @@ fling_log_level_t fling_log_level (void);
 void fling_log (fling_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
-#define fling_debug(...) \
-    do { if (fling_log_level () <= FLING_LOG_DEBUG) fling_log (FLING_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define fling_debug(...)                                                                           \
+    do {                                                                                           \
+        if (fling_log_level () <= FLING_LOG_DEBUG)                                                 \
+            fling_log (FLING_LOG_DEBUG, __VA_ARGS__);                                              \
+    } while (0)
 #define fling_info(...)  fling_log (FLING_LOG_INFO, __VA_ARGS__)
 #define fling_warn(...)  fling_log (FLING_LOG_WARN, __VA_ARGS__)
 #define fling_error(...) fling_log (FLING_LOG_ERROR, __VA_ARGS__)

@@ -4,9 +4,11 @@
     values that may hold spaces or peer text are quoted with
     fling_logfmt_quote, so the line parses without guessing. Under
     --log-format logfmt or json, fling_log turns each such line into
-        time=2026-12-07T13:20:35.123Z level=warn component=broker msg="task dead-lettered" id=9f86d081884c7d65:42 name=email.send error="always fails"
-        {"time":"2026-12-07T13:20:35.123Z","level":"warn","component":"broker","msg":"task dead-lettered","id":"9f86d081884c7d65:42","name":"email.send","error":"always fails"}
-    The message ends at the first word that looks like key=value.
+        time=2026-12-07T13:20:35.123Z level=warn component=broker msg="task dead-lettered"
+   id=9f86d081884c7d65:42 name=email.send error="always fails"
+        {"time":"2026-12-07T13:20:35.123Z","level":"warn","component":"broker","msg":"task
+   dead-lettered","id":"9f86d081884c7d65:42","name":"email.send","error":"always fails"} The message
+   ends at the first word that looks like key=value.
 */
 #ifndef FLING_LOGFMT_H_INCLUDED
 #define FLING_LOGFMT_H_INCLUDED

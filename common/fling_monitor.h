@@ -4,8 +4,8 @@
     handshake failed or succeeded, it closed) on an inproc PAIR socket.
     The socket's owner polls that PAIR in its own loop, so no extra thread
     is involved: the broker counts and limits connections with it, clients
-    tell a refused CURVE handshake from a broker that is just not there. ACCEPTED and DISCONNECTED carry the connection's file
-    descriptor; handshake failures carry a code instead (libzmq 4.3).
+    tell a refused CURVE handshake from a broker that is just not there. ACCEPTED and DISCONNECTED
+   carry the connection's file descriptor; handshake failures carry a code instead (libzmq 4.3).
 */
 #ifndef FLING_MONITOR_H_INCLUDED
 #define FLING_MONITOR_H_INCLUDED

@@ -36,8 +36,9 @@ static int check_tcp (const char *address, char *why, size_t why_size)
     bool bracketed = address[0] == '[';
     for (const char *p = address; p < colon; p++)
         if (*p <= ' ' || *p == '/' || (*p == ':' && !bracketed)) {
-            snprintf (why, why_size, *p == ':' ? "an IPv6 address goes in brackets: tcp://[::1]:5555"
-                                               : "bad character in the host");
+            snprintf (why, why_size,
+                      *p == ':' ? "an IPv6 address goes in brackets: tcp://[::1]:5555"
+                                : "bad character in the host");
             return -1;
         }
     uint64_t port;
@@ -68,7 +69,8 @@ int fling_endpoint_check (const char *endpoint, char *why, size_t why_size)
 
 static int parse_bool (const char *text, bool *out)
 {
-    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no",
+                                                                                "off"};
     for (size_t i = 0; i < 4; i++) {
         if (strcasecmp (text, yes[i]) == 0)
             return *out = true, 0;
@@ -95,8 +97,8 @@ static int store_text (const fling_option_t *option, char *field, const char *va
 }
 
 /* Stores one value. `source` names it in messages: the flag or the env. */
-static int apply (const fling_option_t *option, void *config, const char *source,
-                  const char *value, bool from_env, char *error, size_t error_size)
+static int apply (const fling_option_t *option, void *config, const char *source, const char *value,
+                  bool from_env, char *error, size_t error_size)
 {
     char *field = (char *)config + option->offset;
     char why[160] = "";
@@ -195,7 +197,8 @@ static int scan (fling_options_t *self, int argc, char *const argv[], given_t *g
             continue;
         }
         const char *equals = strchr (arg, '=');
-        const fling_option_t *option = find (self, arg, equals ? (size_t)(equals - arg) : strlen (arg));
+        const fling_option_t *option =
+            find (self, arg, equals ? (size_t)(equals - arg) : strlen (arg));
         if (!option) {
             snprintf (error, error_size, "unknown option \"%s\" (try --help)", arg);
             return -1;
@@ -264,15 +267,22 @@ static void format_default (const fling_option_t *option, const void *defaults, 
         return;
     }
     switch (option->type) {
-    case FLING_OPT_UINT: snprintf (out, size, "%u", *(const unsigned *)field); return;
-    case FLING_OPT_U64: snprintf (out, size, "%" PRIu64, *(const uint64_t *)field); return;
-    case FLING_OPT_LEVEL: snprintf (out, size, "%s", levels[*(const fling_log_level_t *)field]); return;
+    case FLING_OPT_UINT:
+        snprintf (out, size, "%u", *(const unsigned *)field);
+        return;
+    case FLING_OPT_U64:
+        snprintf (out, size, "%" PRIu64, *(const uint64_t *)field);
+        return;
+    case FLING_OPT_LEVEL:
+        snprintf (out, size, "%s", levels[*(const fling_log_level_t *)field]);
+        return;
     case FLING_OPT_TEXT:
     case FLING_OPT_ENDPOINT:
         text = option->size ? field : *(const char *const *)field;
         snprintf (out, size, "%s", text ? text : "");
         return;
-    default: return;
+    default:
+        return;
     }
 }
 

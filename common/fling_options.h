@@ -44,25 +44,25 @@ typedef int (fling_opt_parse_fn) (void *config, const char *value, bool from_env
                                   size_t why_size);
 
 typedef struct {
-    const char *flag;       /* "--max-tasks" */
-    const char *env;        /* "FLING_MAX_TASKS"; NULL: flag only */
+    const char *flag; /* "--max-tasks" */
+    const char *env;  /* "FLING_MAX_TASKS"; NULL: flag only */
     fling_opt_type_t type;
-    size_t offset;          /* of the field in the config struct */
-    size_t size;            /* FLING_OPT_TEXT/ENDPOINT: char[size]; 0 = const char * */
-    uint64_t min, max;      /* numbers; text in a const char *: max bytes (0 = any) */
+    size_t offset;     /* of the field in the config struct */
+    size_t size;       /* FLING_OPT_TEXT/ENDPOINT: char[size]; 0 = const char * */
+    uint64_t min, max; /* numbers; text in a const char *: max bytes (0 = any) */
     fling_opt_parse_fn *parse;
-    const char *value_name; /* in the help: "N", "URL"; NULL for flags */
-    const char *help;       /* one line or more ('\n'); the default is added */
+    const char *value_name;   /* in the help: "N", "URL"; NULL for flags */
+    const char *help;         /* one line or more ('\n'); the default is added */
     const char *default_text; /* shown instead of the field's value; "" = none */
 } fling_option_t;
 
 typedef struct {
-    const char *program;          /* "fling-worker", for messages */
+    const char *program; /* "fling-worker", for messages */
     const fling_option_t *options;
     size_t count;
-    const char **positional;      /* NULL: none allowed */
+    const char **positional; /* NULL: none allowed */
     size_t positional_max;
-    size_t positional_count;      /* out */
+    size_t positional_count; /* out */
 } fling_options_t;
 
 /*  Parses argv (and the environment) into `config`, which holds its

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FLING_PROM_LABELS_MAX 4
+#define FLING_PROM_LABELS_MAX   4
 #define FLING_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 typedef struct fling_prom fling_prom_t;

@@ -159,8 +159,9 @@ static zmsg_t *reencode_text (const fling_msg_t *m)
     CHECK (text);
     memcpy (text, m->text, m->text_size);
     text[m->text_size] = '\0';
-    zmsg_t *msg = m->cmd == FLING_CMD_ERROR   ? fling_msg_error (m->version, (fling_reason_t)m->reason,
-                                                                 m->refused_cmd, m->batch_seq, text)
+    zmsg_t *msg = m->cmd == FLING_CMD_ERROR
+                      ? fling_msg_error (m->version, (fling_reason_t)m->reason, m->refused_cmd,
+                                         m->batch_seq, text)
                   : m->cmd == FLING_CMD_ADMIN ? fling_msg_admin (text)
                                               : fling_msg_admin_reply (text);
     free (text);

@@ -114,7 +114,9 @@ int main (int argc, char **argv)
     rc |= write_seed (dir, "ready", ready_msg ());
     rc |= write_seed (dir, "result-2", results_msg ());
     rc |= write_seed (dir, "capacity-drain", fling_msg_capacity (capacity, NULL));
-    rc |= write_seed (dir, "error", fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "send READY"));
+    rc |= write_seed (
+        dir, "error",
+        fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "send READY"));
     rc |= write_seed (dir, "welcome", fling_msg_welcome (1000, 3000));
     rc |= write_seed (dir, "result-ack", fling_msg_result_ack (7));
     rc |= write_seed (dir, "admin", fling_msg_admin ("{\"op\":\"stats\"}"));

@@ -37,14 +37,14 @@ typedef struct {
 static const unsigned char plain[256] = {
 #define R4(x)  x, x, x, x
 #define R16(x) R4 (x), R4 (x), R4 (x), R4 (x)
-    R16 (0), R16 (0),                                 /* 0x00-0x1f */
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x20-0x2f: '"' */
-    R16 (1),                                          /* 0x30-0x3f */
-    R16 (1),                                          /* 0x40-0x4f */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,   /* 0x50-0x5f: '\\' */
-    R16 (1), R16 (1),                                 /* 0x60-0x7f */
-    R16 (0), R16 (0), R16 (0), R16 (0),               /* 0x80-0xbf */
-    R16 (0), R16 (0), R16 (0), R16 (0)                /* 0xc0-0xff */
+    R16 (0), R16 (0),                                                       /* 0x00-0x1f */
+    1,       1,       0,       1,       1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
+    R16 (1),                                                                /* 0x30-0x3f */
+    R16 (1),                                                                /* 0x40-0x4f */
+    1,       1,       1,       1,       1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\\' */
+    R16 (1), R16 (1),                                                       /* 0x60-0x7f */
+    R16 (0), R16 (0), R16 (0), R16 (0),                                     /* 0x80-0xbf */
+    R16 (0), R16 (0), R16 (0), R16 (0)                                      /* 0xc0-0xff */
 #undef R16
 #undef R4
 };
@@ -189,14 +189,30 @@ static const unsigned char *unescape (const unsigned char *p, const unsigned cha
         return NULL;
     *out_size = 1;
     switch (p[1]) {
-    case '"': case '\\': case '/': out[0] = p[1]; return p + 2;
-    case 'b': out[0] = '\b'; return p + 2;
-    case 'f': out[0] = '\f'; return p + 2;
-    case 'n': out[0] = '\n'; return p + 2;
-    case 'r': out[0] = '\r'; return p + 2;
-    case 't': out[0] = '\t'; return p + 2;
-    case 'u': break;
-    default: return NULL;
+    case '"':
+    case '\\':
+    case '/':
+        out[0] = p[1];
+        return p + 2;
+    case 'b':
+        out[0] = '\b';
+        return p + 2;
+    case 'f':
+        out[0] = '\f';
+        return p + 2;
+    case 'n':
+        out[0] = '\n';
+        return p + 2;
+    case 'r':
+        out[0] = '\r';
+        return p + 2;
+    case 't':
+        out[0] = '\t';
+        return p + 2;
+    case 'u':
+        break;
+    default:
+        return NULL;
     }
     int cp = hex4 (p + 2, end);
     if (cp < 0)
@@ -543,11 +559,22 @@ value: /* p: a value, whitespace skipped */
     case '"':
         p = scan_string (c, p + 1);
         break;
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
         p = scan_number (c, p);
         break;
-    case 't': case 'f': case 'n':
+    case 't':
+    case 'f':
+    case 'n':
         p = scan_literal (c, p);
         break;
     default:
@@ -594,8 +621,7 @@ after: /* a value just ended inside the container at `depth` */
         p++;
         goto close;
     }
-    return fail (c, p, object ? "',' or '}' expected" : "',' or ']' expected"),
-           FLING_JSON_INVALID;
+    return fail (c, p, object ? "',' or '}' expected" : "',' or ']' expected"), FLING_JSON_INVALID;
 }
 
 fling_json_verdict_t fling_json_check (const char *json, size_t size, size_t key_slots,

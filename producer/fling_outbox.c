@@ -100,7 +100,7 @@
    fresh pages to fault in: keep enough for a window of 16 and then some
    (at most 32 x 64 KiB = 2 MiB idle). */
 #define SPARE_MAX      32
-#define APPEND_SPINS   64 /* trylocks before a caller sleeps on its shard's lock */
+#define APPEND_SPINS   64          /* trylocks before a caller sleeps on its shard's lock */
 #define FIRST_CAPACITY (64 * 1024) /* below malloc's mmap threshold */
 #define SHARDS         8
 #define CREDIT_TASKS   64
@@ -111,13 +111,13 @@ struct _fling_batch_t {
     uint8_t *data;
     size_t size; /* reserved bytes */
     size_t capacity;
-    uint32_t count;          /* reserved records */
+    uint32_t count;           /* reserved records */
     _Atomic uint32_t written; /* records in place; == count once settled */
-    uint64_t first_seq; /* sequence of the first task; the others are higher */
-    int64_t opened_us;  /* when the first task went in */
+    uint64_t first_seq;       /* sequence of the first task; the others are higher */
+    int64_t opened_us;        /* when the first task went in */
     fling_batch_t *next;
-    int shard;                  /* sealed: whose it was */
-    fling_batch_t *shard_next;  /* sealed: that shard's next sealed batch */
+    int shard;                 /* sealed: whose it was */
+    fling_batch_t *shard_next; /* sealed: that shard's next sealed batch */
 };
 
 /* One per group of calling threads; its own cache lines. */
@@ -143,7 +143,7 @@ struct _fling_outbox_t {
     fling_batch_t *spare; /* freed batches, kept to avoid malloc */
     size_t spare_count;
     uint64_t open_first_seq[SHARDS]; /* each shard's open batch; 0 = none */
-    size_t budget_tasks; /* room in the bounds not given to any shard */
+    size_t budget_tasks;             /* room in the bounds not given to any shard */
     size_t budget_bytes;
     uint64_t resolved_seq; /* every task up to this one is resolved */
     /* Lock-free mirrors and counters. */
@@ -156,7 +156,7 @@ struct _fling_outbox_t {
     _Atomic size_t io_in_flight; /* fling_outbox_set_in_flight */
 };
 
-static atomic_uint s_next_shard;           /* round robin over calling threads */
+static atomic_uint s_next_shard; /* round robin over calling threads */
 /* 1 + this thread's shard, 0 until its first call. Initial-exec: the
    default model for a shared library calls __tls_get_addr on every read. */
 static _Thread_local unsigned t_shard_ref __attribute__ ((tls_model ("initial-exec")));
@@ -356,7 +356,8 @@ static void wake (fling_outbox_t *self)
 static shard_t *my_shard (fling_outbox_t *self)
 {
     if (!t_shard_ref)
-        t_shard_ref = 1 + atomic_fetch_add_explicit (&s_next_shard, 1, memory_order_relaxed) % SHARDS;
+        t_shard_ref =
+            1 + atomic_fetch_add_explicit (&s_next_shard, 1, memory_order_relaxed) % SHARDS;
     return &self->shards[t_shard_ref - 1];
 }
 
@@ -404,9 +405,11 @@ static void give_back_credit (fling_outbox_t *self, shard_t *shard)
 static int take_credit (fling_outbox_t *self, shard_t *shard, size_t record_size)
 {
     if (atomic_load_explicit (&self->budget_tasks_seen, memory_order_relaxed) +
-                shard->credit_tasks < 1 ||
+                shard->credit_tasks <
+            1 ||
         atomic_load_explicit (&self->budget_bytes_seen, memory_order_relaxed) +
-                shard->credit_bytes < record_size) {
+                shard->credit_bytes <
+            record_size) {
         atomic_store_explicit (&self->recall, true, memory_order_relaxed);
         return refuse_full (self);
     }
@@ -491,8 +494,7 @@ typedef struct {
 
 /* Opens a batch on the shard with the record's room and sequence in it.
    Called with the shard lock held. Returns 0, NEED_BATCH, or -1 + errno. */
-static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size,
-                        place_t *place)
+static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size, place_t *place)
 {
     pthread_mutex_lock (&self->lock);
     fling_batch_t *batch = batch_get (self);

@@ -33,7 +33,7 @@ struct _fling_producer_t {
     fling_producer_options_t options;
     fling_outbox_t *outbox;
     fling_sender_t *sender;
-    _Alignas (64) _Atomic uint64_t dropped;
+    _Alignas(64) _Atomic uint64_t dropped;
     _Atomic uint64_t invalid;
 };
 

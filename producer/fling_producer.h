@@ -57,19 +57,19 @@ typedef enum {
 typedef void (fling_ack_fn) (const char *task_id, fling_ack_t ack, int err, void *arg);
 
 typedef struct {
-    const char *endpoint;       /* broker's producer endpoint; default
-                                   $FLING_PRODUCER_ENDPOINT or tcp://127.0.0.1:5555 */
-    size_t outbox_max_tasks;    /* tasks held (queued + unacknowledged); default 100000 */
-    size_t outbox_max_bytes;    /* bytes held; default 64 MiB */
-    fling_overflow_t overflow;  /* default FLING_OVERFLOW_FAIL */
-    size_t batch_max_tasks;     /* tasks per SUBMIT; default 256 */
-    size_t batch_max_bytes;     /* bytes per SUBMIT; default 256 KiB */
-    unsigned batch_linger_us;   /* wait this long to fill a batch; default 200 */
-    unsigned window_batches;    /* unacknowledged batches in flight; default 16 */
-    unsigned ack_timeout_ms;    /* resend a batch not acknowledged in this; default 3000 */
-    unsigned linger_ms;         /* destroy waits this long to flush; default 5000 */
-    unsigned heartbeat_ms;      /* PING interval; default 1000 */
-    fling_ack_fn *ack_fn;       /* optional per-task outcome callback */
+    const char *endpoint;      /* broker's producer endpoint; default
+                                  $FLING_PRODUCER_ENDPOINT or tcp://127.0.0.1:5555 */
+    size_t outbox_max_tasks;   /* tasks held (queued + unacknowledged); default 100000 */
+    size_t outbox_max_bytes;   /* bytes held; default 64 MiB */
+    fling_overflow_t overflow; /* default FLING_OVERFLOW_FAIL */
+    size_t batch_max_tasks;    /* tasks per SUBMIT; default 256 */
+    size_t batch_max_bytes;    /* bytes per SUBMIT; default 256 KiB */
+    unsigned batch_linger_us;  /* wait this long to fill a batch; default 200 */
+    unsigned window_batches;   /* unacknowledged batches in flight; default 16 */
+    unsigned ack_timeout_ms;   /* resend a batch not acknowledged in this; default 3000 */
+    unsigned linger_ms;        /* destroy waits this long to flush; default 5000 */
+    unsigned heartbeat_ms;     /* PING interval; default 1000 */
+    fling_ack_fn *ack_fn;      /* optional per-task outcome callback */
     void *ack_arg;
     /* CurveZMQ (SECURITY.md): both set = CURVE on; "" = off even if the
        environment says otherwise. Read once, by fling_producer_new. */
@@ -119,13 +119,13 @@ FLING_EXPORT int fling_send_ex (fling_producer_t *self, const char *name, const 
 FLING_EXPORT int fling_producer_flush (fling_producer_t *self, unsigned timeout_ms);
 
 typedef struct {
-    uint64_t sent;       /* fling_send calls that returned 0 (dropped ones excluded) */
-    uint64_t accepted;   /* tasks the broker accepted */
-    uint64_t rejected;   /* tasks the broker refused */
-    uint64_t dropped;    /* tasks dropped by the overflow policy or at destroy */
-    uint64_t queued;     /* tasks in the outbox now, unacknowledged included */
-    uint64_t resent;     /* batches sent again after a timeout or reconnect */
-    uint64_t invalid;    /* fling_send calls refused by validation */
+    uint64_t sent;               /* fling_send calls that returned 0 (dropped ones excluded) */
+    uint64_t accepted;           /* tasks the broker accepted */
+    uint64_t rejected;           /* tasks the broker refused */
+    uint64_t dropped;            /* tasks dropped by the overflow policy or at destroy */
+    uint64_t queued;             /* tasks in the outbox now, unacknowledged included */
+    uint64_t resent;             /* batches sent again after a timeout or reconnect */
+    uint64_t invalid;            /* fling_send calls refused by validation */
     uint64_t handshake_failures; /* CURVE handshakes the broker refused (key not
                                     allowed) or that failed (wrong broker key) */
 } fling_producer_stats_t;

@@ -256,8 +256,8 @@ static void refuse_batch (fling_sender_t *self, const fling_msg_t *error)
     uint8_t statuses[FLING_BATCH_TASKS_MAX];
     uint32_t count = fling_batch_count (self->slots[i].batch);
     /* 0 and 1 would read as accepted: an ERROR is never that. */
-    memset (statuses, error->reason > FLING_REASON_DUPLICATE ? error->reason : FLING_REASON_MALFORMED,
-            count);
+    memset (statuses,
+            error->reason > FLING_REASON_DUPLICATE ? error->reason : FLING_REASON_MALFORMED, count);
     resolve (self, i, statuses);
 }
 

@@ -39,8 +39,8 @@ typedef struct {
     uint64_t rejected;
     uint64_t dropped; /* unresolved when the thread stopped */
     uint64_t resent;
-    uint64_t broker_errors; /* ERROR messages from the broker */
-    uint64_t bad_messages;  /* messages from the broker that did not decode */
+    uint64_t broker_errors;      /* ERROR messages from the broker */
+    uint64_t bad_messages;       /* messages from the broker that did not decode */
     uint64_t handshake_failures; /* CURVE handshakes refused or failed */
 } fling_sender_counts_t;
 

@@ -18,16 +18,16 @@ extern "C" {
 #define FLING_EBASE 0x464c0000 /* "FL" */
 
 enum {
-    FLING_EBADNAME = FLING_EBASE + 1,  /* task name empty, too long or bad bytes */
-    FLING_EBADJSON,                    /* payload is not one valid JSON object */
-    FLING_ETOOLARGE,                   /* payload above the size cap */
-    FLING_EQUEUEFULL,                  /* broker refused: a queue is at its limit */
-    FLING_ESTOREFULL,                  /* broker refused: its store is full */
-    FLING_EUNAVAILABLE,                /* broker refused: shutting down or store failed */
-    FLING_EPROTO,                      /* malformed or unexpected protocol message */
+    FLING_EBADNAME = FLING_EBASE + 1, /* task name empty, too long or bad bytes */
+    FLING_EBADJSON,                   /* payload is not one valid JSON object */
+    FLING_ETOOLARGE,                  /* payload above the size cap */
+    FLING_EQUEUEFULL,                 /* broker refused: a queue is at its limit */
+    FLING_ESTOREFULL,                 /* broker refused: its store is full */
+    FLING_EUNAVAILABLE,               /* broker refused: shutting down or store failed */
+    FLING_EPROTO,                     /* malformed or unexpected protocol message */
     /* FLING_EBASE + 8 is not used: a full outbox is EAGAIN (fling_send). */
-    FLING_ECLOSED = FLING_EBASE + 9,   /* producer is being destroyed */
-    FLING_EFORBIDDEN,                  /* broker refused: this key may not do that */
+    FLING_ECLOSED = FLING_EBASE + 9, /* producer is being destroyed */
+    FLING_EFORBIDDEN,                /* broker refused: this key may not do that */
     FLING_EMAX
 };
 

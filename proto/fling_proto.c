@@ -18,37 +18,37 @@
 
 static void put_u16 (uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 
 static void put_u32 (uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 
 static void put_u64 (uint8_t *p, uint64_t v)
 {
-    put_u32 (p, (uint32_t) (v >> 32));
-    put_u32 (p + 4, (uint32_t) v);
+    put_u32 (p, (uint32_t)(v >> 32));
+    put_u32 (p + 4, (uint32_t)v);
 }
 
 static uint16_t get_u16 (const uint8_t *p)
 {
-    return (uint16_t) ((p[0] << 8) | p[1]);
+    return (uint16_t)((p[0] << 8) | p[1]);
 }
 
 static uint32_t get_u32 (const uint8_t *p)
 {
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 static uint64_t get_u64 (const uint8_t *p)
 {
-    return ((uint64_t) get_u32 (p) << 32) | get_u32 (p + 4);
+    return ((uint64_t)get_u32 (p) << 32) | get_u32 (p + 4);
 }
 
 /* ---- task ids ---------------------------------------------------------- */
@@ -71,7 +71,7 @@ uint64_t fling_task_id_seq (const fling_task_id_t *id)
 
 /* The text form is "%016" PRIx64 ":%" PRIu64, written by hand: the
    worker formats one per task and snprintf costs ten times as much. */
-_Static_assert (FLING_TASK_ID_TEXT_SIZE >= 16 + 1 + 20 + 1, "id text buffer too small");
+_Static_assert(FLING_TASK_ID_TEXT_SIZE >= 16 + 1 + 20 + 1, "id text buffer too small");
 
 char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE])
 {
@@ -85,7 +85,7 @@ char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TE
     size_t n = 0;
     uint64_t seq = fling_task_id_seq (id);
     do {
-        digits[n++] = (char) ('0' + seq % 10);
+        digits[n++] = (char)('0' + seq % 10);
         seq /= 10;
     } while (seq);
     for (size_t i = 0; i < n; i++)
@@ -107,7 +107,7 @@ int fling_task_id_parse (fling_task_id_t *id, const char *text)
             digit = c - 'a' + 10;
         else
             return -1;
-        producer = (producer << 4) | (uint64_t) digit;
+        producer = (producer << 4) | (uint64_t)digit;
     }
     /* One text form per id: no empty sequence, no leading zeros. */
     if (text[16] != ':' || text[17] == '\0' || (text[17] == '0' && text[18] != '\0'))
@@ -115,7 +115,7 @@ int fling_task_id_parse (fling_task_id_t *id, const char *text)
     for (i = 17; text[i]; i++) {
         if (text[i] < '0' || text[i] > '9' || i > 17 + 19)
             return -1;
-        uint64_t next = seq * 10 + (uint64_t) (text[i] - '0');
+        uint64_t next = seq * 10 + (uint64_t)(text[i] - '0');
         if (next / 10 != seq)
             return -1;
         seq = next;
@@ -146,7 +146,7 @@ bool fling_name_valid (const char *name, size_t name_size)
         return false;
     unsigned ok = 1;
     for (size_t i = 0; i < name_size; i++)
-        ok &= name_chars[(unsigned char) name[i]];
+        ok &= name_chars[(unsigned char)name[i]];
     return ok;
 }
 
@@ -175,7 +175,7 @@ enum {
     REC_PAYLOAD = 38,      /* + N */
 };
 /* The two zero bytes after name and payload are the rest of the overhead. */
-_Static_assert (REC_PAYLOAD + 1 == FLING_RECORD_OVERHEAD, "record layout and its overhead disagree");
+_Static_assert(REC_PAYLOAD + 1 == FLING_RECORD_OVERHEAD, "record layout and its overhead disagree");
 
 size_t fling_record_size (size_t name_size, size_t payload_size)
 {
@@ -188,16 +188,16 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
                            size_t payload_size)
 {
     size_t total = fling_record_size (name_size, payload_size);
-    put_u32 (dest, (uint32_t) (total - 4));
+    put_u32 (dest, (uint32_t)(total - 4));
     memcpy (dest + REC_ID, id->bytes, FLING_TASK_ID_SIZE);
     put_u16 (dest + REC_ATTEMPT, attempt);
     put_u16 (dest + REC_MAX_ATTEMPTS, max_attempts);
     put_u32 (dest + REC_TIMEOUT, timeout_ms);
     put_u32 (dest + REC_BACKOFF, backoff_ms);
-    dest[REC_NAME_SIZE] = (uint8_t) name_size;
+    dest[REC_NAME_SIZE] = (uint8_t)name_size;
     memcpy (dest + REC_NAME, name, name_size);
     dest[REC_NAME + name_size] = 0;
-    put_u32 (dest + REC_PAYLOAD_SIZE + name_size, (uint32_t) payload_size);
+    put_u32 (dest + REC_PAYLOAD_SIZE + name_size, (uint32_t)payload_size);
     memcpy (dest + REC_PAYLOAD + name_size, payload, payload_size);
     dest[REC_PAYLOAD + name_size + payload_size] = 0;
     return total;
@@ -227,10 +227,10 @@ static int s_record_frame (const uint8_t *p, const uint8_t *end, size_t *total)
 {
     if (p == end)
         return 0;
-    size_t avail = (size_t) (end - p);
+    size_t avail = (size_t)(end - p);
     if (avail < FLING_RECORD_OVERHEAD)
         return -1;
-    *total = (size_t) get_u32 (p) + 4;
+    *total = (size_t)get_u32 (p) + 4;
     return *total >= FLING_RECORD_OVERHEAD && *total <= avail ? 1 : -1;
 }
 
@@ -255,7 +255,7 @@ static fling_reason_t s_record_content (const uint8_t *p, size_t total, bool sub
     if (p[REC_NAME + name_size] != 0 || p[REC_PAYLOAD + name_size + payload_size] != 0)
         return FLING_REASON_BAD_TASK;
     *problem = "task record: name empty, longer than 127 bytes or not [A-Za-z0-9._:-]";
-    if (!s_name_valid_cached ((const char *) p + REC_NAME, name_size, names))
+    if (!s_name_valid_cached ((const char *)p + REC_NAME, name_size, names))
         return FLING_REASON_BAD_TASK;
     if (submitted) {
         *problem = "task record: attempt must be 0 in a SUBMIT";
@@ -313,7 +313,7 @@ int fling_submit_record_next (const uint8_t **cursor, const uint8_t *end, fling_
 void fling_record_read (const uint8_t **cursor, fling_record_t *out)
 {
     const uint8_t *p = *cursor;
-    size_t total = (size_t) get_u32 (p) + 4;
+    size_t total = (size_t)get_u32 (p) + 4;
     size_t name_size = p[REC_NAME_SIZE];
     out->raw = p;
     out->raw_size = total;
@@ -322,9 +322,9 @@ void fling_record_read (const uint8_t **cursor, fling_record_t *out)
     out->max_attempts = get_u16 (p + REC_MAX_ATTEMPTS);
     out->timeout_ms = get_u32 (p + REC_TIMEOUT);
     out->backoff_ms = get_u32 (p + REC_BACKOFF);
-    out->name = (const char *) p + REC_NAME;
+    out->name = (const char *)p + REC_NAME;
     out->name_size = name_size;
-    out->payload = (const char *) p + REC_PAYLOAD + name_size;
+    out->payload = (const char *)p + REC_PAYLOAD + name_size;
     out->payload_size = get_u32 (p + REC_PAYLOAD_SIZE + name_size);
     *cursor = p + total;
 }
@@ -365,7 +365,7 @@ enum {
     RES_ERROR_SIZE = 23,
     RES_ERROR = 25,
 };
-_Static_assert (RES_ERROR == FLING_RESULT_OVERHEAD, "result layout and its overhead disagree");
+_Static_assert(RES_ERROR == FLING_RESULT_OVERHEAD, "result layout and its overhead disagree");
 
 size_t fling_result_size (size_t error_size)
 {
@@ -381,7 +381,7 @@ size_t fling_result_write (uint8_t *dest, const fling_result_t *result)
     put_u16 (dest + RES_ATTEMPT, result->attempt);
     dest[RES_OUTCOME] = result->outcome;
     put_u32 (dest + RES_RETRY_DELAY, result->retry_delay_ms);
-    put_u16 (dest + RES_ERROR_SIZE, (uint16_t) error_size);
+    put_u16 (dest + RES_ERROR_SIZE, (uint16_t)error_size);
     if (error_size)
         memcpy (dest + RES_ERROR, result->error, error_size);
     return FLING_RESULT_OVERHEAD + error_size;
@@ -394,7 +394,7 @@ int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_
     if (p == end)
         return 0;
     *reason = FLING_REASON_MALFORMED;
-    size_t avail = (size_t) (end - p);
+    size_t avail = (size_t)(end - p);
     if (avail < FLING_RESULT_OVERHEAD)
         return -1;
     size_t error_size = get_u16 (p + RES_ERROR_SIZE);
@@ -408,7 +408,7 @@ int fling_result_next (const uint8_t **cursor, const uint8_t *end, fling_result_
     out->attempt = get_u16 (p + RES_ATTEMPT);
     out->outcome = p[RES_OUTCOME];
     out->retry_delay_ms = get_u32 (p + RES_RETRY_DELAY);
-    out->error = error_size ? (const char *) p + RES_ERROR : NULL;
+    out->error = error_size ? (const char *)p + RES_ERROR : NULL;
     out->error_size = error_size;
     *cursor = p + FLING_RESULT_OVERHEAD + error_size;
     *reason = FLING_REASON_OK;
@@ -448,7 +448,7 @@ static int s_ready_name_check (const uint8_t *p, const uint8_t *end, fling_reaso
         return 0;
     *reason = FLING_REASON_MALFORMED;
     *problem = "READY names: an entry runs past the end of its frame";
-    if (end - p < 2 || (size_t) (end - p) < 2u + p[1])
+    if (end - p < 2 || (size_t)(end - p) < 2u + p[1])
         return -1;
     *reason = FLING_REASON_BAD_FIELD;
     *problem = "READY names: class must be 0 (loop) or 1 (pool)";
@@ -456,7 +456,7 @@ static int s_ready_name_check (const uint8_t *p, const uint8_t *end, fling_reaso
         return -1;
     *reason = FLING_REASON_BAD_TASK;
     *problem = "READY names: a task name is empty or not [A-Za-z0-9._:-]";
-    if (!fling_name_valid ((const char *) p + 2, p[1]))
+    if (!fling_name_valid ((const char *)p + 2, p[1]))
         return -1;
     *reason = FLING_REASON_OK;
     return 1;
@@ -471,8 +471,8 @@ int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_cla
     int rc = s_ready_name_check (p, end, &reason, &problem);
     if (rc <= 0)
         return rc;
-    *cls = (fling_class_t) p[0];
-    *name = (const char *) p + 2;
+    *cls = (fling_class_t)p[0];
+    *name = (const char *)p + 2;
     *name_size = p[1];
     *cursor = p + 2 + p[1];
     return 1;
@@ -569,11 +569,11 @@ static const struct {
     uint8_t frames;
     uint8_t fields_size;
 } shape[FLING_CMD_MAX] = {
-    [FLING_CMD_SUBMIT] = {3, 12},  [FLING_CMD_ACK] = {3, 12},       [FLING_CMD_PING] = {1, 0},
-    [FLING_CMD_PONG] = {1, 0},     [FLING_CMD_READY] = {4, 22},     [FLING_CMD_DISPATCH] = {3, 4},
-    [FLING_CMD_RESULT] = {3, 12},  [FLING_CMD_CAPACITY] = {2, 16},  [FLING_CMD_BYE] = {1, 0},
-    [FLING_CMD_ERROR] = {3, 11},   [FLING_CMD_ADMIN] = {2, 0},      [FLING_CMD_ADMIN_REPLY] = {2, 0},
-    [FLING_CMD_HOLDING] = {3, 4},  [FLING_CMD_WELCOME] = {2, 8},    [FLING_CMD_RESULT_ACK] = {2, 8},
+    [FLING_CMD_SUBMIT] = {3, 12}, [FLING_CMD_ACK] = {3, 12},      [FLING_CMD_PING] = {1, 0},
+    [FLING_CMD_PONG] = {1, 0},    [FLING_CMD_READY] = {4, 22},    [FLING_CMD_DISPATCH] = {3, 4},
+    [FLING_CMD_RESULT] = {3, 12}, [FLING_CMD_CAPACITY] = {2, 16}, [FLING_CMD_BYE] = {1, 0},
+    [FLING_CMD_ERROR] = {3, 11},  [FLING_CMD_ADMIN] = {2, 0},     [FLING_CMD_ADMIN_REPLY] = {2, 0},
+    [FLING_CMD_HOLDING] = {3, 4}, [FLING_CMD_WELCOME] = {2, 8},   [FLING_CMD_RESULT_ACK] = {2, 8},
 };
 
 static size_t fields_size_of (fling_cmd_t cmd, uint8_t version)
@@ -620,7 +620,7 @@ static bool worker_name_valid (const char *name, size_t size)
     if (size > FLING_NAME_MAX)
         return false;
     for (size_t i = 0; i < size; i++) {
-        unsigned char c = (unsigned char) name[i];
+        unsigned char c = (unsigned char)name[i];
         if (c < 0x20 || c == 0x7f)
             return false;
     }
@@ -643,7 +643,7 @@ static int decode_ready (fling_msg_t *out, const uint8_t *fields, frame_list_t *
         return fail (out, reason, FLING_REASON_BAD_FIELD, "READY: name_count must be 1 to 256");
     if (read_capacity (out, fields, 14))
         return fail (out, reason, FLING_REASON_BAD_FIELD, "READY: slots above capacity");
-    out->worker_name = (const char *) out->body;
+    out->worker_name = (const char *)out->body;
     out->worker_name_size = out->body_size;
     if (!worker_name_valid (out->worker_name, out->worker_name_size))
         return fail (out, reason, FLING_REASON_BAD_FIELD,
@@ -672,16 +672,15 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
         if (batch_count_check (out, reason))
             return -1;
         if (out->cmd == FLING_CMD_ACK)
-            return out->body_size == out->count
-                       ? 0
-                       : fail (out, reason, FLING_REASON_MALFORMED,
-                               "ACK: not one status byte per task");
+            return out->body_size == out->count ? 0
+                                                : fail (out, reason, FLING_REASON_MALFORMED,
+                                                        "ACK: not one status byte per task");
         return check_records (out, out->count, reason);
     case FLING_CMD_HOLDING:
         out->count = get_u32 (fields);
         if (batch_count_check (out, reason))
             return -1;
-        return out->body_size == (size_t) out->count * FLING_LEASE_SIZE
+        return out->body_size == (size_t)out->count * FLING_LEASE_SIZE
                    ? 0
                    : fail (out, reason, FLING_REASON_MALFORMED,
                            "HOLDING: body is not count x 18 bytes");
@@ -711,7 +710,7 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
             out->refused_cmd = fields[2];
             out->batch_seq = get_u64 (fields + 3);
         }
-        out->text = (const char *) out->body;
+        out->text = (const char *)out->body;
         out->text_size = out->body_size;
         out->body = NULL;
         out->body_size = 0;
@@ -727,7 +726,7 @@ static int decode_body (fling_msg_t *out, frame_list_t *list, fling_reason_t *re
         return 0;
     case FLING_CMD_ADMIN:
     case FLING_CMD_ADMIN_REPLY:
-        out->text = (const char *) fields;
+        out->text = (const char *)fields;
         out->text_size = fields_size;
         return 0;
     default:
@@ -769,7 +768,7 @@ int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason)
     if (header[3] == 0 || header[3] >= FLING_CMD_MAX ||
         (out->version == 1 && header[3] >= FLING_CMD_WELCOME))
         return fail (out, reason, FLING_REASON_BAD_COMMAND, "unknown command");
-    out->cmd = (fling_cmd_t) header[3];
+    out->cmd = (fling_cmd_t)header[3];
     peek_batch (out, &list);
     if (total > FLING_MSG_BYTES_MAX)
         return fail (out, reason, FLING_REASON_TOO_LARGE, "message above 8 MiB");
@@ -786,7 +785,7 @@ static zmsg_t *msg_start_version (fling_cmd_t cmd, uint8_t version)
     zmsg_t *msg = zmsg_new ();
     if (!msg)
         return NULL;
-    uint8_t header[HEADER_SIZE] = {'F', 'L', version, (uint8_t) cmd};
+    uint8_t header[HEADER_SIZE] = {'F', 'L', version, (uint8_t)cmd};
     if (zmsg_addmem (msg, header, sizeof header)) {
         zmsg_destroy (&msg);
         return NULL;
@@ -894,15 +893,15 @@ int fling_msg_send_result (void *socket, uint64_t result_seq, uint32_t count, vo
         errno = ENOMEM;
         return -1;
     }
-    uint8_t header[HEADER_SIZE] = {'F', 'L', FLING_PROTO_VERSION, (uint8_t) FLING_CMD_RESULT};
+    uint8_t header[HEADER_SIZE] = {'F', 'L', FLING_PROTO_VERSION, (uint8_t)FLING_CMD_RESULT};
     uint8_t fields[12];
     put_u64 (fields, result_seq);
     put_u32 (fields + 8, count);
     /* Only the first frame can meet the high-water mark: once it is in,
        libzmq takes the rest of the message. */
-    if (zmq_send (socket, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof header
-        || zmq_send (socket, fields, sizeof fields, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof fields
-        || zmq_msg_send (&frame, socket, ZMQ_DONTWAIT) == -1) {
+    if (zmq_send (socket, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof header ||
+        zmq_send (socket, fields, sizeof fields, ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof fields ||
+        zmq_msg_send (&frame, socket, ZMQ_DONTWAIT) == -1) {
         int saved = zmq_errno ();
         zmq_msg_close (&frame); /* calls free_fn */
         errno = saved;
@@ -919,18 +918,18 @@ zmsg_t *fling_msg_ready (const uint32_t capacity[FLING_CLASS_COUNT],
     uint8_t fields[22];
     write_capacity (fields, 14, capacity, slots);
     put_u32 (fields + 8, pid);
-    put_u16 (fields + 12, (uint16_t) name_count);
+    put_u16 (fields + 12, (uint16_t)name_count);
     size_t packed_size = 0;
     for (size_t i = 0; i < name_count; i++)
         packed_size += 2 + strlen (names[i]);
-    uint8_t *packed = (uint8_t *) malloc (packed_size ? packed_size : 1);
+    uint8_t *packed = (uint8_t *)malloc (packed_size ? packed_size : 1);
     if (!packed)
         return NULL;
     uint8_t *p = packed;
     for (size_t i = 0; i < name_count; i++) {
         size_t len = strlen (names[i]);
-        p[0] = (uint8_t) classes[i];
-        p[1] = (uint8_t) len;
+        p[0] = (uint8_t)classes[i];
+        p[1] = (uint8_t)len;
         memcpy (p + 2, names[i], len);
         p += 2 + len;
     }
@@ -953,7 +952,7 @@ zmsg_t *fling_msg_error (uint8_t version, fling_reason_t reason, uint8_t refused
                          uint64_t batch_seq, const char *text)
 {
     uint8_t fields[11];
-    put_u16 (fields, (uint16_t) reason);
+    put_u16 (fields, (uint16_t)reason);
     fields[2] = refused_cmd;
     put_u64 (fields + 3, batch_seq);
     size_t text_size = text ? strlen (text) : 0;
@@ -994,9 +993,8 @@ zmsg_t *fling_msg_admin_reply (const char *json)
 const char *fling_cmd_name (int cmd)
 {
     static const char *names[FLING_CMD_MAX] = {
-        "?",     "SUBMIT", "ACK",      "PING", "PONG",  "READY",
-        "DISPATCH", "RESULT", "CAPACITY", "BYE",  "ERROR", "ADMIN", "ADMIN_REPLY", "HOLDING",
-        "WELCOME", "RESULT_ACK",
+        "?",        "SUBMIT", "ACK",   "PING",  "PONG",        "READY",   "DISPATCH", "RESULT",
+        "CAPACITY", "BYE",    "ERROR", "ADMIN", "ADMIN_REPLY", "HOLDING", "WELCOME",  "RESULT_ACK",
     };
     return cmd > 0 && cmd < FLING_CMD_MAX ? names[cmd] : "UNKNOWN";
 }
@@ -1004,22 +1002,38 @@ const char *fling_cmd_name (int cmd)
 const char *fling_reason_name (int reason)
 {
     switch (reason) {
-    case FLING_REASON_OK: return "OK";
-    case FLING_REASON_DUPLICATE: return "DUPLICATE";
-    case FLING_REASON_QUEUE_FULL: return "QUEUE_FULL";
-    case FLING_REASON_STORE_FULL: return "STORE_FULL";
-    case FLING_REASON_UNAVAILABLE: return "UNAVAILABLE";
-    case FLING_REASON_BAD_TASK: return "BAD_TASK";
-    case FLING_REASON_TOO_LARGE: return "TOO_LARGE";
-    case FLING_REASON_BAD_SIGNATURE: return "BAD_SIGNATURE";
-    case FLING_REASON_BAD_VERSION: return "BAD_VERSION";
-    case FLING_REASON_BAD_COMMAND: return "BAD_COMMAND";
-    case FLING_REASON_MALFORMED: return "MALFORMED";
-    case FLING_REASON_BAD_FIELD: return "BAD_FIELD";
-    case FLING_REASON_BAD_STATE: return "BAD_STATE";
-    case FLING_REASON_UNKNOWN_PEER: return "UNKNOWN_PEER";
-    case FLING_REASON_FORBIDDEN: return "FORBIDDEN";
-    default: return "UNKNOWN_REASON";
+    case FLING_REASON_OK:
+        return "OK";
+    case FLING_REASON_DUPLICATE:
+        return "DUPLICATE";
+    case FLING_REASON_QUEUE_FULL:
+        return "QUEUE_FULL";
+    case FLING_REASON_STORE_FULL:
+        return "STORE_FULL";
+    case FLING_REASON_UNAVAILABLE:
+        return "UNAVAILABLE";
+    case FLING_REASON_BAD_TASK:
+        return "BAD_TASK";
+    case FLING_REASON_TOO_LARGE:
+        return "TOO_LARGE";
+    case FLING_REASON_BAD_SIGNATURE:
+        return "BAD_SIGNATURE";
+    case FLING_REASON_BAD_VERSION:
+        return "BAD_VERSION";
+    case FLING_REASON_BAD_COMMAND:
+        return "BAD_COMMAND";
+    case FLING_REASON_MALFORMED:
+        return "MALFORMED";
+    case FLING_REASON_BAD_FIELD:
+        return "BAD_FIELD";
+    case FLING_REASON_BAD_STATE:
+        return "BAD_STATE";
+    case FLING_REASON_UNKNOWN_PEER:
+        return "UNKNOWN_PEER";
+    case FLING_REASON_FORBIDDEN:
+        return "FORBIDDEN";
+    default:
+        return "UNKNOWN_REASON";
     }
 }
 
@@ -1038,13 +1052,21 @@ int fling_reason_errno (int reason)
 {
     switch (reason) {
     case FLING_REASON_OK:
-    case FLING_REASON_DUPLICATE: return 0;
-    case FLING_REASON_QUEUE_FULL: return FLING_EQUEUEFULL;
-    case FLING_REASON_STORE_FULL: return FLING_ESTOREFULL;
-    case FLING_REASON_UNAVAILABLE: return FLING_EUNAVAILABLE;
-    case FLING_REASON_BAD_TASK: return FLING_EBADNAME;
-    case FLING_REASON_TOO_LARGE: return FLING_ETOOLARGE;
-    case FLING_REASON_FORBIDDEN: return FLING_EFORBIDDEN;
-    default: return FLING_EPROTO;
+    case FLING_REASON_DUPLICATE:
+        return 0;
+    case FLING_REASON_QUEUE_FULL:
+        return FLING_EQUEUEFULL;
+    case FLING_REASON_STORE_FULL:
+        return FLING_ESTOREFULL;
+    case FLING_REASON_UNAVAILABLE:
+        return FLING_EUNAVAILABLE;
+    case FLING_REASON_BAD_TASK:
+        return FLING_EBADNAME;
+    case FLING_REASON_TOO_LARGE:
+        return FLING_ETOOLARGE;
+    case FLING_REASON_FORBIDDEN:
+        return FLING_EFORBIDDEN;
+    default:
+        return FLING_EPROTO;
     }
 }

@@ -30,14 +30,14 @@ extern "C" {
 #define FLING_PROTO_VERSION_MIN 1
 
 /*  Limits (SPEC.md §2.4). A peer that exceeds one gets FLING_REASON_*. */
-#define FLING_NAME_MAX          127           /* bytes in a task name */
-#define FLING_PAYLOAD_MAX       (1 << 20)     /* bytes in one JSON payload */
-#define FLING_BATCH_TASKS_MAX   1000          /* tasks in one SUBMIT/DISPATCH */
-#define FLING_FRAMES_MAX        16            /* frames in one message */
-#define FLING_MSG_BYTES_MAX     (8 << 20)     /* bytes in one message, all frames */
-#define FLING_ERROR_TEXT_MAX    1024          /* bytes of a RESULT's error text */
-#define FLING_NAMES_MAX         256           /* task names one worker serves */
-#define FLING_TASK_ID_SIZE      16
+#define FLING_NAME_MAX        127       /* bytes in a task name */
+#define FLING_PAYLOAD_MAX     (1 << 20) /* bytes in one JSON payload */
+#define FLING_BATCH_TASKS_MAX 1000      /* tasks in one SUBMIT/DISPATCH */
+#define FLING_FRAMES_MAX      16        /* frames in one message */
+#define FLING_MSG_BYTES_MAX   (8 << 20) /* bytes in one message, all frames */
+#define FLING_ERROR_TEXT_MAX  1024      /* bytes of a RESULT's error text */
+#define FLING_NAMES_MAX       256       /* task names one worker serves */
+#define FLING_TASK_ID_SIZE    16
 
 /*  Commands (SPEC.md §4). */
 typedef enum {
@@ -63,11 +63,11 @@ typedef enum {
     (SPEC.md §3.5). 0 is success. */
 typedef enum {
     FLING_REASON_OK = 0,
-    FLING_REASON_DUPLICATE = 1,     /* accepted earlier; stored once */
+    FLING_REASON_DUPLICATE = 1, /* accepted earlier; stored once */
     FLING_REASON_QUEUE_FULL = 2,
     FLING_REASON_STORE_FULL = 3,
-    FLING_REASON_UNAVAILABLE = 4,   /* shutting down, store failed */
-    FLING_REASON_BAD_TASK = 5,      /* record malformed or name bad */
+    FLING_REASON_UNAVAILABLE = 4, /* shutting down, store failed */
+    FLING_REASON_BAD_TASK = 5,    /* record malformed or name bad */
     FLING_REASON_TOO_LARGE = 6,
     FLING_REASON_BAD_SIGNATURE = 20,
     FLING_REASON_BAD_VERSION = 21,
@@ -82,18 +82,18 @@ typedef enum {
 
 /*  Handler classes: where a worker runs a task (SPEC.md §3.4). */
 typedef enum {
-    FLING_CLASS_LOOP = 0,   /* async handler on the worker's event loop */
-    FLING_CLASS_POOL = 1,   /* blocking handler on the thread pool */
+    FLING_CLASS_LOOP = 0, /* async handler on the worker's event loop */
+    FLING_CLASS_POOL = 1, /* blocking handler on the thread pool */
     FLING_CLASS_COUNT = 2
 } fling_class_t;
 
 /*  Task outcomes a worker reports (SPEC.md §3.2). */
 typedef enum {
     FLING_OUTCOME_DONE = 0,
-    FLING_OUTCOME_RETRY = 1,     /* handler asked for a retry */
-    FLING_OUTCOME_FAIL = 2,      /* handler failed; retried while attempts last */
-    FLING_OUTCOME_RELEASED = 3,  /* never started; give it to someone else */
-    FLING_OUTCOME_TIMEOUT = 4,   /* overran its deadline */
+    FLING_OUTCOME_RETRY = 1,    /* handler asked for a retry */
+    FLING_OUTCOME_FAIL = 2,     /* handler failed; retried while attempts last */
+    FLING_OUTCOME_RELEASED = 3, /* never started; give it to someone else */
+    FLING_OUTCOME_TIMEOUT = 4,  /* overran its deadline */
     FLING_OUTCOME_MAX
 } fling_outcome_t;
 
@@ -116,13 +116,13 @@ int fling_task_id_parse (fling_task_id_t *id, const char *text);
     Views point into the frame the record came from; name and payload are
     each followed by a zero byte on the wire, so they are C strings. */
 typedef struct {
-    const uint8_t *raw;         /* whole record, length prefix included */
+    const uint8_t *raw; /* whole record, length prefix included */
     size_t raw_size;
     fling_task_id_t id;
-    uint16_t attempt;           /* 0 from producers; 1.. from the broker */
-    uint16_t max_attempts;      /* 0 = the queue's default */
-    uint32_t timeout_ms;        /* 0 = the queue's default */
-    uint32_t backoff_ms;        /* 0 = the queue's default */
+    uint16_t attempt;      /* 0 from producers; 1.. from the broker */
+    uint16_t max_attempts; /* 0 = the queue's default */
+    uint32_t timeout_ms;   /* 0 = the queue's default */
+    uint32_t backoff_ms;   /* 0 = the queue's default */
     const char *name;
     size_t name_size;
     const char *payload;
@@ -130,7 +130,7 @@ typedef struct {
 } fling_record_t;
 
 /*  Fixed part of a record: everything but the name and payload bytes. */
-#define FLING_RECORD_OVERHEAD 39
+#define FLING_RECORD_OVERHEAD       39
 #define FLING_RECORD_OFFSET_ATTEMPT 20
 
 /*  Size in bytes of the record for a name and a payload of these sizes. */
@@ -182,9 +182,9 @@ bool fling_name_valid (const char *name, size_t name_size);
 typedef struct {
     fling_task_id_t id;
     uint16_t attempt;
-    uint8_t outcome;            /* fling_outcome_t */
-    uint32_t retry_delay_ms;    /* handler's wish for RETRY, 0 = default */
-    const char *error;          /* not NUL-terminated; error_size bytes */
+    uint8_t outcome;         /* fling_outcome_t */
+    uint32_t retry_delay_ms; /* handler's wish for RETRY, 0 = default */
+    const char *error;       /* not NUL-terminated; error_size bytes */
     size_t error_size;
 } fling_result_t;
 

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WARN_PER_SECOND 10 /* task failure lines; a poison flood is counted */
+#define WARN_PER_SECOND     10  /* task failure lines; a poison flood is counted */
 #define REFILL_MARK_TASKS   256 /* async starts per refill mark */
 #define REFILL_SAMPLE_EVERY 64  /* async completions per duration sample */
 
@@ -380,8 +380,8 @@ static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
     fling_histogram_observe (&self->run_time[FLING_CLASS_LOOP], (uint64_t)(ms > 0 ? ms : 0) * 1000);
     unsigned x16 = (unsigned)(ms < 0 ? 0 : ms > 3600000 ? 3600000 : ms) * 16;
     /* The first sample sets it; then each moves it an eighth of the way. */
-    self->async_ms_x16 = self->async_ms_x16 ? self->async_ms_x16 - self->async_ms_x16 / 8 + x16 / 8
-                                            : x16;
+    self->async_ms_x16 =
+        self->async_ms_x16 ? self->async_ms_x16 - self->async_ms_x16 / 8 + x16 / 8 : x16;
 }
 
 /* Hands the task to its handler; its time limit runs from `now`. */
@@ -445,8 +445,8 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
 {
     self->stats.dispatched++;
     fling_handler_t *handler = s_handler (self, record->name, record->name_size);
-    fling_task_t *task = fling_task_new (self, record, handler,
-                                         handler ? handler->cls : FLING_CLASS_POOL);
+    fling_task_t *task =
+        fling_task_new (self, record, handler, handler ? handler->cls : FLING_CLASS_POOL);
     if (!task) {
         fling_result_t result = {
             .id = record->id, .attempt = record->attempt, .outcome = FLING_OUTCOME_RELEASED};
@@ -477,4 +477,3 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
     else
         fling_backlog_push (backlog, task);
 }
-

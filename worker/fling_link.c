@@ -258,7 +258,7 @@ static void s_on_ready_refused (fling_worker_t *self, const fling_msg_t *msg)
 {
     int text_size = (int)(msg->text_size > 300 ? 300 : msg->text_size);
     if (msg->reason == FLING_REASON_UNAVAILABLE) {
-        fling_warn ("broker cannot register us now (%s %.*s): trying again", 
+        fling_warn ("broker cannot register us now (%s %.*s): trying again",
                     fling_reason_name (msg->reason), text_size, msg->text);
         self->reconnect_pending = true;
         return;

@@ -458,8 +458,8 @@ fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, si
     self->slots = (slot_t **)calloc (self->size, sizeof *self->slots);
     self->idle = (unsigned *)calloc (self->size, sizeof *self->idle);
     self->queue = zlistx_new ();
-    bool ok = self->slots && self->idle && self->queue && self->done_fd >= 0 &&
-              self->done_lock_ready;
+    bool ok =
+        self->slots && self->idle && self->queue && self->done_fd >= 0 && self->done_lock_ready;
     for (unsigned i = 0; ok && i < self->size; i++)
         ok = (self->slots[i] = s_slot_new (self, i)) != NULL;
     if (!ok) {

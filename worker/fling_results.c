@@ -12,8 +12,9 @@
 
 /* A full batch of results without error text fits. */
 #define FIRST_CAPACITY ((size_t)FLING_BATCH_TASKS_MAX * FLING_RESULT_OVERHEAD)
-#define SPARES_MAX     32 /* buffers kept for reuse; 16 made up front: W3 had more inside libzmq at once */
-#define SPARES_FIRST   16
+#define SPARES_MAX                                                                                 \
+    32 /* buffers kept for reuse; 16 made up front: W3 had more inside libzmq at once */
+#define SPARES_FIRST 16
 
 /* Each buffer starts with this header; the records follow it. */
 typedef struct buffer_head {
@@ -30,8 +31,8 @@ typedef struct {
     pthread_mutex_t lock;
     buffer_head_t *spares;
     size_t spare_count;
-    size_t lent;  /* inside libzmq */
-    bool closed;  /* the batch is gone: returning buffers are freed */
+    size_t lent; /* inside libzmq */
+    bool closed; /* the batch is gone: returning buffers are freed */
 } shelf_t;
 
 struct _fling_results_t {

@@ -73,7 +73,7 @@ static void drop_oldest (fling_unacked_t *self)
 }
 
 /* Where a body of `size` bytes can go without touching a live one: 1 and
-   *offset, or 0 when it cannot go anywhere now. */
+ *offset, or 0 when it cannot go anywhere now. */
 static int place (const fling_unacked_t *self, size_t size, size_t *offset)
 {
     if (self->used == 0) {
@@ -97,8 +97,8 @@ static int place (const fling_unacked_t *self, size_t size, size_t *offset)
     return end + size <= start;
 }
 
-size_t fling_unacked_add (fling_unacked_t *self, uint64_t seq, uint32_t count,
-                          const uint8_t *body, size_t size)
+size_t fling_unacked_add (fling_unacked_t *self, uint64_t seq, uint32_t count, const uint8_t *body,
+                          size_t size)
 {
     size_t forgotten = 0, offset = 0;
     if (size > self->capacity)

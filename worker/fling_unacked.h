@@ -31,8 +31,8 @@ void fling_unacked_destroy (fling_unacked_t **self_p);
     must be above every one kept. Forgets the oldest RESULTs when there is
     no room; a body larger than the ring is not kept. Returns the results
     forgotten (or not kept) by this call. */
-size_t fling_unacked_add (fling_unacked_t *self, uint64_t seq, uint32_t count,
-                          const uint8_t *body, size_t size);
+size_t fling_unacked_add (fling_unacked_t *self, uint64_t seq, uint32_t count, const uint8_t *body,
+                          size_t size);
 
 /*  The broker has every RESULT up to `seq`: forgets them. */
 void fling_unacked_ack (fling_unacked_t *self, uint64_t seq);

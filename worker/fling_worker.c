@@ -29,8 +29,8 @@
 #define CLOSE_LINGER_MS          2000 /* time for the last RESULT and BYE to leave */
 /* RESULTs kept until the broker acknowledges them (fling_unacked.h):
    160,000 results without error text; mapped as the ring is first used. */
-#define UNACKED_BYTES (4u << 20)
-#define STUCK_TASKS_LOGGED       10
+#define UNACKED_BYTES      (4u << 20)
+#define STUCK_TASKS_LOGGED 10
 /* Freed task blocks kept for the next DISPATCH: 4 MB is ~10,000 tasks of
    a 100-byte payload, what a busy async worker frees in a few ms. */
 #define TASK_BLOCKS_BYTES (4u << 20)
@@ -66,9 +66,9 @@ void fling_worker_options_init (fling_worker_options_t *options)
 static int s_load_curve (fling_worker_t *self, const fling_worker_options_t *options,
                          const fling_worker_options_t *defaults)
 {
-    fling_curve_client_t curve = {
-        options->curve_broker_key ? options->curve_broker_key : defaults->curve_broker_key,
-        options->curve_key ? options->curve_key : defaults->curve_key};
+    fling_curve_client_t curve = {options->curve_broker_key ? options->curve_broker_key
+                                                            : defaults->curve_broker_key,
+                                  options->curve_key ? options->curve_key : defaults->curve_key};
     if (!fling_curve_client_on (&curve))
         return 0;
     char error[256];
@@ -135,7 +135,8 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     self->loop_blocks = fling_blockpool_new_slabs (LOOP_SLAB_BYTES);
     self->deadline_timer = -1;
     if (self->stop_fd < 0 || !self->endpoint || !self->name || !self->handlers || !self->loop ||
-        !self->results || !self->unacked || !self->deadlines || !self->task_blocks || !self->loop_blocks) {
+        !self->results || !self->unacked || !self->deadlines || !self->task_blocks ||
+        !self->loop_blocks) {
         fling_worker_destroy (&self);
         errno = ENOMEM;
         return NULL;

@@ -87,7 +87,7 @@ typedef void (fling_async_fn) (fling_task_t *task, void *arg);
 
 /*  Pool thread hooks. start returns the thread's state (any pointer,
     readable there with fling_thread_state); stop receives it back. */
-typedef void *(fling_thread_start_fn) (unsigned thread_index, void *arg);
+typedef void *(fling_thread_start_fn)(unsigned thread_index, void *arg);
 typedef void (fling_thread_stop_fn) (unsigned thread_index, void *state, void *arg);
 
 typedef struct {
@@ -133,7 +133,7 @@ FLING_EXPORT int fling_worker_register_async (fling_worker_t *self, const char *
     ones (see Deadlines); an index is never reused. Returns the set's
     slot (>= 0) for fling_thread_state(), or -1 with errno. */
 FLING_EXPORT int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
-                                   fling_thread_stop_fn *stop, void *arg);
+                                                fling_thread_stop_fn *stop, void *arg);
 
 /*  On a pool thread: the state that hook set `slot` returned on this
     thread. NULL elsewhere. */
@@ -155,8 +155,8 @@ FLING_EXPORT void fling_worker_request_stop (fling_worker_t *self);
 FLING_EXPORT const char *fling_task_name (const fling_task_t *task);
 FLING_EXPORT const char *fling_task_payload (const fling_task_t *task); /* NUL-terminated JSON */
 FLING_EXPORT size_t fling_task_payload_size (const fling_task_t *task);
-FLING_EXPORT const char *fling_task_id (const fling_task_t *task);      /* "0123456789abcdef:42" */
-FLING_EXPORT unsigned fling_task_attempt (const fling_task_t *task);    /* 1 for the first run */
+FLING_EXPORT const char *fling_task_id (const fling_task_t *task);   /* "0123456789abcdef:42" */
+FLING_EXPORT unsigned fling_task_attempt (const fling_task_t *task); /* 1 for the first run */
 FLING_EXPORT fling_worker_t *fling_task_worker (const fling_task_t *task);
 
 /*  Attaches an error text to the task's outcome (logged, and kept by the

@@ -23,25 +23,25 @@ extern "C" {
     (WELCOME): at start and after a reconnect. */
 typedef void (fling_worker_event_fn) (fling_worker_t *worker, void *arg);
 FLING_EXPORT void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn,
-                                             void *arg);
+                                              void *arg);
 
 typedef struct {
-    uint64_t done;          /* outcome DONE */
-    uint64_t failed;        /* outcome FAIL, "no handler" included */
-    uint64_t retried;       /* outcome RETRY */
-    uint64_t released;      /* handed back unstarted (RELEASED) */
-    uint64_t dispatched;    /* tasks received */
-    uint64_t reconnects;    /* sockets replaced after a silence or UNKNOWN_PEER */
-    uint64_t bad_messages;  /* messages from the broker that did not decode */
-    uint64_t send_failures; /* messages dropped because the socket would block */
-    uint64_t timed_out;     /* outcome TIMEOUT: overran the deadline */
-    uint64_t holding_sent;  /* leases named in HOLDING after re-registering */
+    uint64_t done;              /* outcome DONE */
+    uint64_t failed;            /* outcome FAIL, "no handler" included */
+    uint64_t retried;           /* outcome RETRY */
+    uint64_t released;          /* handed back unstarted (RELEASED) */
+    uint64_t dispatched;        /* tasks received */
+    uint64_t reconnects;        /* sockets replaced after a silence or UNKNOWN_PEER */
+    uint64_t bad_messages;      /* messages from the broker that did not decode */
+    uint64_t send_failures;     /* messages dropped because the socket would block */
+    uint64_t timed_out;         /* outcome TIMEOUT: overran the deadline */
+    uint64_t holding_sent;      /* leases named in HOLDING after re-registering */
     uint64_t results_resent;    /* results sent again after re-registering */
     uint64_t results_forgotten; /* results dropped unacknowledged (no room to keep them) */
     uint64_t results_unacked;   /* results sent and not acknowledged now */
-    uint64_t running;       /* tasks in our hands now: started or waiting */
-    uint64_t waiting;       /* of those, received but not started (prefetched) */
-    uint64_t stuck_threads; /* pool threads detached, still inside an overrun handler */
+    uint64_t running;           /* tasks in our hands now: started or waiting */
+    uint64_t waiting;           /* of those, received but not started (prefetched) */
+    uint64_t stuck_threads;     /* pool threads detached, still inside an overrun handler */
 } fling_worker_stats_t;
 
 FLING_EXPORT void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats);

@@ -28,8 +28,10 @@ static void render_outcomes (fling_prom_t *prom, const fling_worker_stats_t *sta
     const struct {
         const char *outcome;
         uint64_t value;
-    } outcomes[] = {{"done", stats->done},         {"failed", stats->failed},
-                    {"retried", stats->retried},   {"timed_out", stats->timed_out},
+    } outcomes[] = {{"done", stats->done},
+                    {"failed", stats->failed},
+                    {"retried", stats->retried},
+                    {"timed_out", stats->timed_out},
                     {"released", stats->released}};
     for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
         fling_prom_sample (prom, "fling_worker_tasks_total", outcomes[i].value, "outcome",
@@ -38,8 +40,7 @@ static void render_outcomes (fling_prom_t *prom, const fling_worker_stats_t *sta
         const char *family, *help;
         uint64_t value;
     } counters[] = {
-        {"fling_worker_received_tasks_total", "Tasks received from the broker.",
-         stats->dispatched},
+        {"fling_worker_received_tasks_total", "Tasks received from the broker.", stats->dispatched},
         {"fling_worker_reconnects_total",
          "Broker connections replaced after a silence or UNKNOWN_PEER.", stats->reconnects},
         {"fling_worker_bad_messages_total", "Messages from the broker that did not decode.",
@@ -97,8 +98,8 @@ static char *render (fling_worker_t *worker, size_t *size)
     fling_prom_t *prom = fling_prom_new ();
     fling_prom_family (prom, "fling_build_info", "gauge",
                        "Always 1; the labels say which fling this is.");
-    fling_prom_sample (prom, "fling_build_info", 1, "version", FLING_VERSION, "component",
-                       "worker", NULL);
+    fling_prom_sample (prom, "fling_build_info", 1, "version", FLING_VERSION, "component", "worker",
+                       NULL);
     fling_prom_family (prom, "fling_worker_registered", "gauge",
                        "1 while the broker has confirmed this worker's registration.");
     fling_prom_sample (prom, "fling_worker_registered", metrics.registered, NULL);

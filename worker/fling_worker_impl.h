@@ -41,12 +41,12 @@ typedef struct fling_handler {
 struct _fling_worker_t {
     /* configuration, fixed once fling_worker_run starts */
     char *endpoint;
-    zcert_t *curve_cert;                        /* CURVE: our key pair; NULL = off */
-    char curve_broker[FLING_CURVE_KEY_TEXT];    /* CURVE: the broker's public key */
+    zcert_t *curve_cert;                     /* CURVE: our key pair; NULL = off */
+    char curve_broker[FLING_CURVE_KEY_TEXT]; /* CURVE: the broker's public key */
     char *name;
     unsigned pool_size;
     unsigned async_limit;
-    unsigned prefetch; /* tasks held per slot beyond those running */
+    unsigned prefetch;     /* tasks held per slot beyond those running */
     unsigned heartbeat_ms; /* ours; the one followed is heartbeat_now_ms */
     unsigned drain_timeout_ms;
     zhashx_t *handlers;            /* name -> fling_handler_t */
@@ -60,11 +60,12 @@ struct _fling_worker_t {
     /* running state */
     zloop_t *loop;
     fling_pool_t *pool;
-    int stop_fd;                    /* eventfd: fling_worker_request_stop writes it */
-    fling_results_t *results;       /* outcomes waiting for the next RESULT */
-    fling_unacked_t *unacked;       /* RESULTs sent, not acknowledged yet */
-    uint64_t result_seq;            /* of the last RESULT made */
-    fling_blockpool_t *task_blocks; /* freed blocking-task blocks (fling_task.c), loop thread only */
+    int stop_fd;              /* eventfd: fling_worker_request_stop writes it */
+    fling_results_t *results; /* outcomes waiting for the next RESULT */
+    fling_unacked_t *unacked; /* RESULTs sent, not acknowledged yet */
+    uint64_t result_seq;      /* of the last RESULT made */
+    fling_blockpool_t
+        *task_blocks; /* freed blocking-task blocks (fling_task.c), loop thread only */
     fling_blockpool_t *loop_blocks; /* async tasks' slabs (fling_task.c), loop thread only */
     fling_alarm_t *alarm;           /* wakes the loop when refill marks are due; async workers */
     fling_dlist_t running;          /* tasks in our hands, started or not; newest first */
@@ -96,8 +97,8 @@ struct _fling_worker_t {
     zsock_t *sock;
     bool registered; /* WELCOME seen since the last READY */
     bool ever_registered;
-    bool reconnect_pending; /* reconnect at the next heartbeat */
-    bool resend_pending;    /* a RESULT could not be sent: send the unacked again */
+    bool reconnect_pending;    /* reconnect at the next heartbeat */
+    bool resend_pending;       /* a RESULT could not be sent: send the unacked again */
     unsigned heartbeat_now_ms; /* ours, or the broker's (WELCOME) if shorter */
     int heartbeat_timer;       /* zloop timer id, -1 when none */
     int64_t last_recv_ms;

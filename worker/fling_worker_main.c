@@ -37,9 +37,9 @@ typedef struct {
     int log_format;                   /* fling_log_format_t */
     const char *modules[MODULES_MAX]; /* "PATH[:ARGS]" */
     size_t module_count;
-    int ready_fd;      /* -1: none */
+    int ready_fd;                           /* -1: none */
     char http_addr[FLING_HTTP_ADDRESS_MAX]; /* "" = no HTTP port */
-    char *env_modules; /* FLING_MODULES, split in place */
+    char *env_modules;                      /* FLING_MODULES, split in place */
 } config_t;
 
 static int s_parse_modules (void *config, const char *value, bool from_env, char *why,
@@ -56,8 +56,8 @@ static int s_parse_log_format (void *config, const char *value, bool from_env, c
 static const fling_option_t s_options[] = {
     {"--endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (worker.endpoint), 0, 0, 0,
      NULL, "URL", "broker's worker endpoint", NULL},
-    {"--name", "FLING_WORKER_NAME", FLING_OPT_TEXT, FIELD (worker.name), 0, 0, FLING_NAME_MAX,
-     NULL, "NAME", "worker name in logs and stats", "HOSTNAME-PID"},
+    {"--name", "FLING_WORKER_NAME", FLING_OPT_TEXT, FIELD (worker.name), 0, 0, FLING_NAME_MAX, NULL,
+     "NAME", "worker name in logs and stats", "HOSTNAME-PID"},
     {"--pool-size", "FLING_POOL_SIZE", FLING_OPT_UINT, FIELD (worker.pool_size), 0, 1, 4096, NULL,
      "N", "threads for blocking handlers", "the number of cores"},
     {"--async-limit", "FLING_ASYNC_LIMIT", FLING_OPT_UINT, FIELD (worker.async_limit), 0, 1,
@@ -71,8 +71,9 @@ static const fling_option_t s_options[] = {
      "PING interval; keep it at most a third of the broker's\n"
      "--worker-timeout-ms (3000 by default) or the broker drops the worker",
      NULL},
-    {"--drain-timeout-ms", "FLING_DRAIN_TIMEOUT_MS", FLING_OPT_UINT, FIELD (worker.drain_timeout_ms),
-     0, 1, 86400000, NULL, "N", "on stop, wait this long for running tasks", NULL},
+    {"--drain-timeout-ms", "FLING_DRAIN_TIMEOUT_MS", FLING_OPT_UINT,
+     FIELD (worker.drain_timeout_ms), 0, 1, 86400000, NULL, "N",
+     "on stop, wait this long for running tasks", NULL},
     {"--log-level", "FLING_LOG_LEVEL", FLING_OPT_LEVEL, FIELD (log_level), 0, 0, 0, NULL, "LEVEL",
      "debug, info, warn or error", NULL},
     {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT,
@@ -80,8 +81,8 @@ static const fling_option_t s_options[] = {
      "CURVE: the broker's public key (its .pub file or the Z85 text)", "off"},
     {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (worker.curve_key), 0, 0, 0, NULL,
      "FILE", "CURVE: this worker's NAME.secret file (mode 0600)", "off"},
-    {"--log-format", "FLING_LOG_FORMAT", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_log_format,
-     "FORMAT", "text (for people), logfmt or json (one object a line)", "text"},
+    {"--log-format", "FLING_LOG_FORMAT", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_log_format, "FORMAT",
+     "text (for people), logfmt or json (one object a line)", "text"},
     {"--module", "FLING_MODULES", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_modules, "PATH[:ARGS]",
      "load a handler module; ARGS go to its init function; repeatable\n"
      "(env: comma-separated)",
@@ -154,8 +155,7 @@ static int s_parse_log_format (void *arg, const char *value, bool from_env, char
 }
 
 /* One module per flag; FLING_MODULES holds a comma-separated list. */
-static int s_parse_modules (void *arg, const char *value, bool from_env, char *why,
-                            size_t why_size)
+static int s_parse_modules (void *arg, const char *value, bool from_env, char *why, size_t why_size)
 {
     config_t *config = arg;
     if (!from_env)
@@ -294,14 +294,16 @@ static void s_log_config (const config_t *config)
                  "heartbeat_ms=%u drain_timeout_ms=%u modules=%zu ready_fd=%d",
                  config->worker.endpoint, config->worker.name ? config->worker.name : "(default)",
                  config->worker.pool_size, config->worker.async_limit, config->worker.prefetch,
-                 config->worker.heartbeat_ms, config->worker.drain_timeout_ms, config->module_count, config->ready_fd);
+                 config->worker.heartbeat_ms, config->worker.drain_timeout_ms, config->module_count,
+                 config->ready_fd);
 }
 
 static int s_run (config_t *config)
 {
     s_worker = fling_worker_new (&config->worker);
     if (!s_worker) {
-        fling_error ("cannot create the worker: %s", errno == EINVAL ? fling_last_error () : fling_strerror (errno));
+        fling_error ("cannot create the worker: %s",
+                     errno == EINVAL ? fling_last_error () : fling_strerror (errno));
         return 1;
     }
     int rc = 0;

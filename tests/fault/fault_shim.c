@@ -341,9 +341,8 @@ EXPORT int posix_fallocate (int fd, off_t offset, off_t size)
 EXPORT int posix_fallocate64 (int fd, off_t offset, off_t size)
 {
     ensure_init ();
-    return do_posix_fallocate (real.posix_fallocate64 ? real.posix_fallocate64
-                                                      : real.posix_fallocate,
-                               fd, offset, size);
+    return do_posix_fallocate (
+        real.posix_fallocate64 ? real.posix_fallocate64 : real.posix_fallocate, fd, offset, size);
 }
 
 static int do_fallocate (falloc_fn fn, int fd, int mode, off_t offset, off_t size)

@@ -17,19 +17,19 @@ typedef struct {
     const char *endpoint;        /* the endpoint to attack */
     const char *worker_endpoint; /* badinput: the broker's worker endpoint too */
     fling_curve_client_t curve;
-    const char *worker_key;      /* badinput: the worker's secret, for the worker endpoint */
-    const char *plain;           /* USER:PASSWORD: a PLAIN client (wrong mechanism) */
-    const char *source;          /* connect from this local address (another "host") */
-    uint64_t count;       /* tasks or results */
-    uint64_t names;       /* distinct made-up names (0: --name) */
-    uint64_t messages;    /* READYs per connection */
+    const char *worker_key; /* badinput: the worker's secret, for the worker endpoint */
+    const char *plain;      /* USER:PASSWORD: a PLAIN client (wrong mechanism) */
+    const char *source;     /* connect from this local address (another "host") */
+    uint64_t count;         /* tasks or results */
+    uint64_t names;         /* distinct made-up names (0: --name) */
+    uint64_t messages;      /* READYs per connection */
     uint64_t connections;
-    uint64_t capacity;    /* credit a worker asks for */
-    uint64_t repeat;      /* admin requests */
-    uint64_t hold_ms;     /* how long to keep connections */
+    uint64_t capacity; /* credit a worker asks for */
+    uint64_t repeat;   /* admin requests */
+    uint64_t hold_ms;  /* how long to keep connections */
     uint64_t seq_start;
-    unsigned timeout_ms;  /* wait for one answer */
-    const char *prefix;   /* task id prefix, 16 hex digits */
+    unsigned timeout_ms; /* wait for one answer */
+    const char *prefix;  /* task id prefix, 16 hex digits */
     const char *name;
     const char *op;       /* admin request JSON */
     bool deaf;            /* worker: never read */

@@ -23,7 +23,7 @@ fixture_t *fixture_new (int wait_ms)
     strcpy (config->producer_endpoint, "tcp://127.0.0.1:*");
     strcpy (config->worker_endpoint, "tcp://127.0.0.1:*");
     config->http_addr[0] = '\0'; /* no HTTP port: tests run side by side */
-    config->heartbeat_ms = 100; /* stop within 50 ms */
+    config->heartbeat_ms = 100;  /* stop within 50 ms */
     config->worker_timeout_ms = 10000;
     config->backoff_ms = 10; /* retries come back quickly */
     return self;
@@ -128,8 +128,7 @@ json_int_t fixture_stat (fixture_t *self, const char *section, const char *key)
     return result;
 }
 
-void fixture_wait_stat (fixture_t *self, const char *section, const char *key,
-                        json_int_t expected)
+void fixture_wait_stat (fixture_t *self, const char *section, const char *key, json_int_t expected)
 {
     json_int_t value = -1;
     for (int64_t deadline = fling_clock_ms () + self->wait_ms; fling_clock_ms () < deadline;) {
@@ -222,8 +221,7 @@ void fixture_leases (const fling_msg_t *dispatch, fixture_lease_t *leases, size_
     fling_reason_t reason;
     while (fling_record_next (&cursor, end, &record, &reason) == 1) {
         assert_true (*count < max);
-        leases[(*count)++] =
-            (fixture_lease_t){record.id, record.attempt, record.timeout_ms};
+        leases[(*count)++] = (fixture_lease_t){record.id, record.attempt, record.timeout_ms};
     }
 }
 

@@ -63,8 +63,7 @@ json_int_t fixture_stat (fixture_t *self, const char *section, const char *key);
 
 /* Polls stats until stats[section][key] == expected; fails the test after
    self->wait_ms. */
-void fixture_wait_stat (fixture_t *self, const char *section, const char *key,
-                        json_int_t expected);
+void fixture_wait_stat (fixture_t *self, const char *section, const char *key, json_int_t expected);
 
 /* ---- a raw producer (self->producer) ------------------------------------- */
 

@@ -178,8 +178,9 @@ static void answer_submit (fake_broker_t *self, zframe_t *routing_id, const flin
         (mode == FAKE_DROP_FIRST && !second_time (self, msg->batch_seq)))
         return;
     if (mode == FAKE_ERROR_AND_ACK) {
-        reply (self, routing_id, fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_STATE, 0, 0,
-                                                  "test\nerror \x01text"));
+        reply (self, routing_id,
+               fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_BAD_STATE, 0, 0,
+                                "test\nerror \x01text"));
         zmsg_t *garbage = zmsg_new ();
         zmsg_addstr (garbage, "not fling");
         reply (self, routing_id, garbage);

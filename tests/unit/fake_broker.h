@@ -41,10 +41,10 @@ typedef struct {
     zframe_t *peer;
     int peers_seen; /* distinct routing ids: a new one per reconnect */
     int pings;
-    bool answer_pings; /* default true: PONG to PING, WELCOME to READY */
-    bool ack_results;  /* default true: RESULT_ACK to RESULT */
+    bool answer_pings;             /* default true: PONG to PING, WELCOME to READY */
+    bool ack_results;              /* default true: RESULT_ACK to RESULT */
     unsigned welcome_heartbeat_ms; /* announced in WELCOME; default 1000 */
-    uint64_t result_seq; /* of the last RESULT received */
+    uint64_t result_seq;           /* of the last RESULT received */
     zmsg_t *msg;
     fling_msg_t decoded;
     /* Serving producers on `thread`; `lock` guards what follows it. */

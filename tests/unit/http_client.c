@@ -65,8 +65,8 @@ void http_get (int port, const char *path, const char *host, http_reply_t *reply
     http_exchange (port, request, (size_t)size, reply);
 }
 
-void http_post (int port, const char *path, const char *type, const char *origin,
-                const char *body, http_reply_t *reply)
+void http_post (int port, const char *path, const char *type, const char *origin, const char *body,
+                http_reply_t *reply)
 {
     size_t cap = strlen (body) + 1024;
     char *request = malloc (cap);

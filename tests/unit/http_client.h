@@ -22,7 +22,7 @@ void http_exchange (int port, const char *request, size_t size, http_reply_t *re
 void http_get (int port, const char *path, const char *host, http_reply_t *reply);
 
 /*  POST `body` to `path` with a Content-Type and, when not NULL, an Origin. */
-void http_post (int port, const char *path, const char *type, const char *origin,
-                const char *body, http_reply_t *reply);
+void http_post (int port, const char *path, const char *type, const char *origin, const char *body,
+                http_reply_t *reply);
 
 #endif

@@ -34,7 +34,8 @@
 static long long metric (const char *text, const char *series)
 {
     size_t size = strlen (series);
-    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
+    for (const char *line = text; line && *line;
+         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
         if (strncmp (line, series, size) == 0 && line[size] == ' ')
             return atoll (line + size + 1);
     return -1;

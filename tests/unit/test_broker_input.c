@@ -19,8 +19,8 @@
 #include "broker_fixture.h"
 #include "fling_log.h"
 
-#define WAIT_MS     2000 /* a reply that should come comes well within this */
-#define SILENCE_MS  200  /* a reply that should not come has had this long */
+#define WAIT_MS    2000 /* a reply that should come comes well within this */
+#define SILENCE_MS 200  /* a reply that should not come has had this long */
 
 typedef fixture_t ctx_t; /* the broker under test and its producer, admin sockets */
 
@@ -73,8 +73,8 @@ static void expect_silence (zsock_t *sock)
     while ((msg = fixture_recv (sock, SILENCE_MS))) {
         fling_msg_t decoded;
         fling_reason_t reason;
-        bool receipt = fling_msg_decode (msg, &decoded, &reason) == 0 &&
-                       decoded.cmd == FLING_CMD_RESULT_ACK;
+        bool receipt =
+            fling_msg_decode (msg, &decoded, &reason) == 0 && decoded.cmd == FLING_CMD_RESULT_ACK;
         zmsg_destroy (&msg);
         if (!receipt)
             fail_msg ("unexpected reply");

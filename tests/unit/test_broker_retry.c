@@ -23,8 +23,8 @@
 #include "fling_log.h"
 #include "fling_store_check.h"
 
-#define WAIT_MS     3000
-#define SILENCE_MS  200
+#define WAIT_MS    3000
+#define SILENCE_MS 200
 
 typedef void (tune_fn) (fling_broker_config_t *);
 
@@ -701,7 +701,8 @@ static void test_store_full_then_room_again (void **state)
     }
     fixture_wait_stat (ctx, NULL, "tasks", 0);
     size_t accepted = 0;
-    for (int64_t deadline = fling_clock_ms () + WAIT_MS; !accepted && fling_clock_ms () < deadline;) {
+    for (int64_t deadline = fling_clock_ms () + WAIT_MS;
+         !accepted && fling_clock_ms () < deadline;) {
         zclock_sleep (200); /* free space is re-checked about once a second */
         submit (ctx, 100 + seq, seq, 1, "email");
         accepted = fixture_ack_count (ctx, 100 + seq, FLING_REASON_OK);

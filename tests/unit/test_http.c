@@ -261,10 +261,8 @@ int main (void)
 {
     fling_log_init ("test", FLING_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_routes_and_rules),
-        cmocka_unit_test (test_owner_too_slow),
-        cmocka_unit_test (test_many_clients),
-        cmocka_unit_test (test_destroy_while_waiting),
+        cmocka_unit_test (test_routes_and_rules), cmocka_unit_test (test_owner_too_slow),
+        cmocka_unit_test (test_many_clients),     cmocka_unit_test (test_destroy_while_waiting),
         cmocka_unit_test (test_bad_addresses),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

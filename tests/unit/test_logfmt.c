@@ -25,7 +25,8 @@ static void test_quote (void **state)
     assert_string_equal (quote ("a \"b\" \\c", 8), "\"a \\\"b\\\" \\\\c\"");
     assert_string_equal (quote ("x\ny\tz\r", 6), "\"x\\ny\\tz\\r\"");
     assert_string_equal (quote ("\x01\x1b[2J\x7f", 6), "\"\\u0001\\u001b[2J\\u007f\"");
-    assert_string_equal (quote ("J\xc3\xbcrgen \xe2\x82\xac", 11), "\"J\xc3\xbcrgen \xe2\x82\xac\"");
+    assert_string_equal (quote ("J\xc3\xbcrgen \xe2\x82\xac", 11),
+                         "\"J\xc3\xbcrgen \xe2\x82\xac\"");
     assert_string_equal (quote ("bad \xc3 \xff \xed\xa0\x80", 11),
                          "\"bad \\ufffd \\ufffd \\ufffd\\ufffd\\ufffd\"");
     assert_string_equal (quote ("nul\0in", 6), "\"nul\\u0000in\"");
@@ -42,8 +43,8 @@ static void test_lines (void **state)
     char out[1024];
     const char *body = "task dead-lettered id=9f86d081884c7d65:42 name=email.send attempts=3 "
                        "error=\"always \\\"fails\\\"\"";
-    fling_logfmt_line (out, sizeof out, FLING_LOG_FORMAT_LOGFMT, "2026-12-07T13:20:35.123Z",
-                       "warn", "broker", body);
+    fling_logfmt_line (out, sizeof out, FLING_LOG_FORMAT_LOGFMT, "2026-12-07T13:20:35.123Z", "warn",
+                       "broker", body);
     assert_string_equal (out, "time=2026-12-07T13:20:35.123Z level=warn component=broker "
                               "msg=\"task dead-lettered\" id=9f86d081884c7d65:42 name=email.send "
                               "attempts=3 error=\"always \\\"fails\\\"\"");
@@ -64,9 +65,10 @@ static void test_lines (void **state)
                               "rest=\"\\nf g=\"");
     fling_logfmt_line (out, sizeof out, FLING_LOG_FORMAT_JSON, "T", "info", "broker",
                        "n pid=42 neg=-7 big=12345678901234567890 zero=0 lead=007");
-    assert_string_equal (out, "{\"time\":\"T\",\"level\":\"info\",\"component\":\"broker\","
-                              "\"msg\":\"n\",\"pid\":42,\"neg\":-7,\"big\":\"12345678901234567890\","
-                              "\"zero\":0,\"lead\":\"007\"}");
+    assert_string_equal (out,
+                         "{\"time\":\"T\",\"level\":\"info\",\"component\":\"broker\","
+                         "\"msg\":\"n\",\"pid\":42,\"neg\":-7,\"big\":\"12345678901234567890\","
+                         "\"zero\":0,\"lead\":\"007\"}");
     char tiny[40];
     fling_logfmt_line (tiny, sizeof tiny, FLING_LOG_FORMAT_JSON, "T", "info", "b", body);
     assert_int_equal (strlen (tiny), sizeof tiny - 1); /* cut, never past the end */

@@ -35,8 +35,8 @@ static int parse_list (void *arg, const char *value, bool from_env, char *why, s
         return -1;
     }
     size_t used = strlen (config->list);
-    snprintf (config->list + used, sizeof config->list - used, "%s%s;", from_env ? "env:" : "flag:",
-              value);
+    snprintf (config->list + used, sizeof config->list - used, "%s%s;",
+              from_env ? "env:" : "flag:", value);
     return 0;
 }
 
@@ -45,14 +45,16 @@ static int parse_list (void *arg, const char *value, bool from_env, char *why, s
 static const fling_option_t options[] = {
     {"--heartbeat-ms", "T_HEARTBEAT_MS", FLING_OPT_UINT, FIELD (heartbeat_ms), 0, 10, 60000, NULL,
      "N", "ping interval", NULL},
-    {"--bytes", "T_BYTES", FLING_OPT_U64, FIELD (bytes), 0, 0, UINT64_MAX, NULL, "N", "a size", NULL},
+    {"--bytes", "T_BYTES", FLING_OPT_U64, FIELD (bytes), 0, 0, UINT64_MAX, NULL, "N", "a size",
+     NULL},
     {"--endpoint", "T_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (endpoint), 0, 0, 0, NULL, "URL",
      "where", NULL},
     {"--dir", NULL, FLING_OPT_TEXT, FIELD (dir), sizeof ((config_t *)0)->dir, 0, 0, NULL, "DIR",
      "a directory", NULL},
     {"--verbose", "T_VERBOSE", FLING_OPT_FLAG, FIELD (verbose), 0, 0, 0, NULL, NULL, "more", NULL},
     {"--ready-fd", NULL, FLING_OPT_FD, FIELD (fd), 0, 0, 1 << 20, NULL, "FD", "ready line", ""},
-    {"--log-level", "T_LEVEL", FLING_OPT_LEVEL, FIELD (level), 0, 0, 0, NULL, "LEVEL", "level", NULL},
+    {"--log-level", "T_LEVEL", FLING_OPT_LEVEL, FIELD (level), 0, 0, 0, NULL, "LEVEL", "level",
+     NULL},
     {"--item", "T_ITEMS", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_list, "X", "repeatable\nsecond line",
      ""},
 };
@@ -72,8 +74,11 @@ static char error[512];
 
 static int parse (config_t *config, fling_options_t *spec, int argc, const char **argv)
 {
-    *spec = (fling_options_t){.program = "test", .options = options, .count = 8,
-                              .positional = positional, .positional_max = 2};
+    *spec = (fling_options_t){.program = "test",
+                              .options = options,
+                              .count = 8,
+                              .positional = positional,
+                              .positional_max = 2};
     config_init (config);
     error[0] = '\0';
     return fling_options_parse (spec, config, argc, (char *const *)argv, error, sizeof error);
@@ -81,13 +86,15 @@ static int parse (config_t *config, fling_options_t *spec, int argc, const char 
 
 static void clear_env (void)
 {
-    const char *names[] = {"T_HEARTBEAT_MS", "T_BYTES", "T_ENDPOINT", "T_VERBOSE", "T_LEVEL", "T_ITEMS"};
+    const char *names[] = {"T_HEARTBEAT_MS", "T_BYTES", "T_ENDPOINT",
+                           "T_VERBOSE",      "T_LEVEL", "T_ITEMS"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv (names[i]);
 }
 
-#define PARSE(...)                                                                             \
-    parse (&config, &spec, (int)(sizeof ((const char *[]){"test", __VA_ARGS__}) / sizeof (char *)), \
+#define PARSE(...)                                                                                 \
+    parse (&config, &spec,                                                                         \
+           (int)(sizeof ((const char *[]){"test", __VA_ARGS__}) / sizeof (char *)),                \
            (const char *[]){"test", __VA_ARGS__})
 
 static void test_flag_beats_a_bad_environment (void **state)
@@ -130,15 +137,23 @@ static void test_numbers_are_checked_one_way (void **state)
 static void test_endpoints_are_checked (void **state)
 {
     char why[160];
-    const char *good[] = {"tcp://127.0.0.1:5555", "tcp://*:5555", "tcp://127.0.0.1:*",
-                          "tcp://[::1]:65535", "tcp://broker:1", "ipc:///tmp/fling.sock",
+    const char *good[] = {"tcp://127.0.0.1:5555", "tcp://*:5555",   "tcp://127.0.0.1:*",
+                          "tcp://[::1]:65535",    "tcp://broker:1", "ipc:///tmp/fling.sock",
                           "inproc://fling"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_int_equal (fling_endpoint_check (good[i], why, sizeof why), 0);
     /* tcp://127.0.0.1:99999 used to bind port 34463 (libzmq takes it mod 65536). */
-    const char *bad[] = {"tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://127.0.0.1:",
-                         "tcp://:5555", "tcp://127.0.0.1", "tcp://::1:5555", "udp://x:1",
-                         "127.0.0.1:5555", "ipc://", "tcp://a b:5555", "tcp://h:-1"};
+    const char *bad[] = {"tcp://127.0.0.1:99999",
+                         "tcp://127.0.0.1:0",
+                         "tcp://127.0.0.1:",
+                         "tcp://:5555",
+                         "tcp://127.0.0.1",
+                         "tcp://::1:5555",
+                         "udp://x:1",
+                         "127.0.0.1:5555",
+                         "ipc://",
+                         "tcp://a b:5555",
+                         "tcp://h:-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why[0] = '\0';
         assert_int_equal (fling_endpoint_check (bad[i], why, sizeof why), -1);
@@ -182,7 +197,7 @@ static void test_text_flags_levels_and_lists (void **state)
     assert_string_equal (config.dir, "1234567");
     assert_int_equal (PARSE ("--dir", "12345678"), -1); /* one byte too long: refused, not cut */
     assert_int_equal (PARSE ("--dir", ""), -1);
-    assert_int_equal (PARSE ("--verbose=1"), -1);     /* a flag takes no value */
+    assert_int_equal (PARSE ("--verbose=1"), -1); /* a flag takes no value */
     setenv ("T_VERBOSE", "yes", 1);
     assert_int_equal (PARSE ("--dir", "x"), 0);
     assert_true (config.verbose);

@@ -493,7 +493,7 @@ typedef struct {
     bool varied; /* records of 20 bytes to 20 KB, so open batches must grow or seal */
     atomic_int appenders_left;
     atomic_bool taker_failed; /* appenders stop retrying a full outbox */
-    uint8_t *seen; /* one byte per sequence number */
+    uint8_t *seen;            /* one byte per sequence number */
     uint64_t taken;
 } shared_t;
 
@@ -619,9 +619,8 @@ static void *take_as_sender (void *arg)
     while (true) {
         fling_outbox_set_in_flight (shared->outbox, held);
         fling_batch_t *batch;
-        while (held < WINDOW &&
-               (batch = fling_outbox_take (shared->outbox, fling_clock_us (), held ? 500 : 0,
-                                           NULL))) {
+        while (held < WINDOW && (batch = fling_outbox_take (shared->outbox, fling_clock_us (),
+                                                            held ? 500 : 0, NULL))) {
             shared->taken += fling_batch_count (batch);
             window[held++] = batch;
         }

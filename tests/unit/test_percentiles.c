@@ -46,11 +46,21 @@ static void s_fill (uint64_t *a, size_t n, int shape, uint64_t *rng)
 {
     for (size_t i = 0; i < n; i++) {
         switch (shape) {
-        case 0: a[i] = s_next (rng) % 3; break; /* many equal values */
-        case 1: a[i] = s_next (rng) % 1000000; break;
-        case 2: a[i] = i; break;                /* sorted */
-        case 3: a[i] = n - i; break;            /* reversed */
-        default: a[i] = 1000 + (i % 2) * (s_next (rng) % 50); break; /* a floor and a tail */
+        case 0:
+            a[i] = s_next (rng) % 3;
+            break; /* many equal values */
+        case 1:
+            a[i] = s_next (rng) % 1000000;
+            break;
+        case 2:
+            a[i] = i;
+            break; /* sorted */
+        case 3:
+            a[i] = n - i;
+            break; /* reversed */
+        default:
+            a[i] = 1000 + (i % 2) * (s_next (rng) % 50);
+            break; /* a floor and a tail */
         }
     }
 }

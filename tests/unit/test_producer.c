@@ -1,6 +1,6 @@
 /*  test_producer.c - the producer library end to end against the fake
-    broker (fake_broker.h, serving on a thread of this test): batching, ACK statuses, flush, a broker that is absent or
-    silent, resends, signal dispositions, many threads, destroy.
+    broker (fake_broker.h, serving on a thread of this test): batching, ACK statuses, flush, a
+   broker that is absent or silent, resends, signal dispositions, many threads, destroy.
 
     Every wait is bounded; ports are picked free at run time.
 */

@@ -43,7 +43,7 @@ static void test_histogram (void **state)
     fling_histogram_t histogram;
     FLING_HISTOGRAM_INIT (&histogram, bounds);
     fling_histogram_observe (&histogram, 0);
-    fling_histogram_observe (&histogram, 1000);   /* on the bound: in it (le) */
+    fling_histogram_observe (&histogram, 1000); /* on the bound: in it (le) */
     fling_histogram_observe (&histogram, 1001);
     fling_histogram_observe (&histogram, 9000000);
     fling_prom_t *prom = fling_prom_new ();

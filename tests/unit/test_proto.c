@@ -276,7 +276,8 @@ static void test_capacity_round_trip (void **state)
 
 static void test_error_round_trip (void **state)
 {
-    zmsg_t *msg = fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "send READY");
+    zmsg_t *msg =
+        fling_msg_error (FLING_PROTO_VERSION, FLING_REASON_UNKNOWN_PEER, 0, 0, "send READY");
     fling_msg_t out;
     expect_ok (msg, &out);
     assert_int_equal (out.cmd, FLING_CMD_ERROR);

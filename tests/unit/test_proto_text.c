@@ -152,13 +152,20 @@ static void test_name_valid (void **state)
 static void test_cmd_names (void **state)
 {
     const char *want[FLING_CMD_MAX] = {
-        [FLING_CMD_SUBMIT] = "SUBMIT", [FLING_CMD_ACK] = "ACK",
-        [FLING_CMD_PING] = "PING",     [FLING_CMD_PONG] = "PONG",
-        [FLING_CMD_READY] = "READY",   [FLING_CMD_DISPATCH] = "DISPATCH",
-        [FLING_CMD_RESULT] = "RESULT", [FLING_CMD_CAPACITY] = "CAPACITY",
-        [FLING_CMD_BYE] = "BYE",       [FLING_CMD_ERROR] = "ERROR",
-        [FLING_CMD_ADMIN] = "ADMIN",   [FLING_CMD_ADMIN_REPLY] = "ADMIN_REPLY",
-        [FLING_CMD_HOLDING] = "HOLDING", [FLING_CMD_WELCOME] = "WELCOME",
+        [FLING_CMD_SUBMIT] = "SUBMIT",
+        [FLING_CMD_ACK] = "ACK",
+        [FLING_CMD_PING] = "PING",
+        [FLING_CMD_PONG] = "PONG",
+        [FLING_CMD_READY] = "READY",
+        [FLING_CMD_DISPATCH] = "DISPATCH",
+        [FLING_CMD_RESULT] = "RESULT",
+        [FLING_CMD_CAPACITY] = "CAPACITY",
+        [FLING_CMD_BYE] = "BYE",
+        [FLING_CMD_ERROR] = "ERROR",
+        [FLING_CMD_ADMIN] = "ADMIN",
+        [FLING_CMD_ADMIN_REPLY] = "ADMIN_REPLY",
+        [FLING_CMD_HOLDING] = "HOLDING",
+        [FLING_CMD_WELCOME] = "WELCOME",
         [FLING_CMD_RESULT_ACK] = "RESULT_ACK",
     };
     for (int cmd = 1; cmd < FLING_CMD_MAX; cmd++)

@@ -257,10 +257,8 @@ static void test_bad_names (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_btask_copies_record),
-        cmocka_unit_test (test_btask_default_timeout),
-        cmocka_unit_test (test_pool_reuses_blocks),
-        cmocka_unit_test (test_fifo_and_head_requeue),
+        cmocka_unit_test (test_btask_copies_record), cmocka_unit_test (test_btask_default_timeout),
+        cmocka_unit_test (test_pool_reuses_blocks),  cmocka_unit_test (test_fifo_and_head_requeue),
         cmocka_unit_test (test_remove_from_middle),  cmocka_unit_test (test_tasklist_moves),
         cmocka_unit_test (test_counters_and_held),   cmocka_unit_test (test_servers),
         cmocka_unit_test (test_bad_names),

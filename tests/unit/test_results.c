@@ -125,7 +125,7 @@ static void test_body_buffer_comes_back_and_is_reused (void **state)
     fling_results_t *results = fling_results_new ();
     s_add (results, 10, "boom");
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
-    size_t spares = fling_results_spares (results); /* made up front */
+    size_t spares = fling_results_spares (results);     /* made up front */
     assert_int_equal (fling_results_lent (results), 1); /* inside libzmq, not copied */
     zmsg_t *msg = s_receive_checked (pair, 10, "boom");
     assert_int_equal (fling_results_lent (results), 1); /* the received frame is the buffer */
@@ -185,7 +185,7 @@ static void test_buffer_returned_after_destroy_is_freed (void **state)
     fling_results_t *results = fling_results_new ();
     s_add (results, 2, NULL);
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
-    s_add (results, 3, NULL); /* a second buffer, never sent */
+    s_add (results, 3, NULL);         /* a second buffer, never sent */
     fling_results_destroy (&results); /* the first is still inside libzmq */
     zmsg_t *msg = s_receive_checked (pair, 2, NULL);
     zmsg_destroy (&msg); /* comes back now: freed, with what held it */

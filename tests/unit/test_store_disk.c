@@ -293,7 +293,7 @@ static void test_state_and_dead_letters_survive (void **state)
     uint32_t seg[5];
     for (uint64_t i = 1; i <= 4; i++)
         seg[i] = put_task (store, i);
-    set_state (store, 1, 2, 1, 0, NULL, true);             /* attempt 2, one crash, in flight */
+    set_state (store, 1, 2, 1, 0, NULL, true); /* attempt 2, one crash, in flight */
     set_state (store, 2, 3, 0, FLING_DEAD_FAILED, "boom", false);
     set_state (store, 3, 3, 3, FLING_DEAD_CRASHED, "worker died while running it 3 times", false);
     set_state (store, 4, 1, 0, FLING_DEAD_TIMEOUT, "slow", false);
@@ -445,7 +445,6 @@ static void test_failed_fdatasync_never_succeeds (void **state)
     assert_true (d->table.entries[1].live); /* the committed one is there */
     fling_store_destroy (&store);
 }
-
 
 /* The disk refuses to allocate (no cap, statvfs still shows space): new
    tasks get ENOSPC, but every accepted task can still be completed, in

@@ -333,17 +333,17 @@ static void test_surrogate_escapes (void **state)
     (void)state;
     both ("{\"s\":\"\\ud83d\\ude00\"}", 0, 0);
     both ("{\"s\":\"\\uD83D\\uDE00\"}", 0, 0);
-    both ("{\"s\":\"\\udbff\\udfff\"}", 0, 0);                 /* U+10FFFF */
-    both ("{\"s\":\"\\ud800\"}", 0, FLING_EBADJSON);            /* lone high */
-    both ("{\"s\":\"\\ud800x\"}", 0, FLING_EBADJSON);           /* high, then a char */
-    both ("{\"s\":\"\\ud800\\n\"}", 0, FLING_EBADJSON);         /* high, then another escape */
-    both ("{\"s\":\"\\ud800\\ud800\"}", 0, FLING_EBADJSON);     /* high, high */
-    both ("{\"s\":\"\\ud800\\u0041\"}", 0, FLING_EBADJSON);     /* high, not a surrogate */
-    both ("{\"s\":\"\\udc00\"}", 0, FLING_EBADJSON);            /* lone low */
-    both ("{\"s\":\"\\udfff\\udc00\"}", 0, FLING_EBADJSON);     /* low, low */
-    both ("{\"s\":\"\\ude00\\ud83d\"}", 0, FLING_EBADJSON);     /* reversed pair */
-    both ("{\"\\ud800\":1}", 0, FLING_EBADJSON);                /* in a key */
-    both ("{\"s\":\"\\ud800\\u12\"}", 0, FLING_EBADJSON);       /* truncated second */
+    both ("{\"s\":\"\\udbff\\udfff\"}", 0, 0);              /* U+10FFFF */
+    both ("{\"s\":\"\\ud800\"}", 0, FLING_EBADJSON);        /* lone high */
+    both ("{\"s\":\"\\ud800x\"}", 0, FLING_EBADJSON);       /* high, then a char */
+    both ("{\"s\":\"\\ud800\\n\"}", 0, FLING_EBADJSON);     /* high, then another escape */
+    both ("{\"s\":\"\\ud800\\ud800\"}", 0, FLING_EBADJSON); /* high, high */
+    both ("{\"s\":\"\\ud800\\u0041\"}", 0, FLING_EBADJSON); /* high, not a surrogate */
+    both ("{\"s\":\"\\udc00\"}", 0, FLING_EBADJSON);        /* lone low */
+    both ("{\"s\":\"\\udfff\\udc00\"}", 0, FLING_EBADJSON); /* low, low */
+    both ("{\"s\":\"\\ude00\\ud83d\"}", 0, FLING_EBADJSON); /* reversed pair */
+    both ("{\"\\ud800\":1}", 0, FLING_EBADJSON);            /* in a key */
+    both ("{\"s\":\"\\ud800\\u12\"}", 0, FLING_EBADJSON);   /* truncated second */
     both ("{\"s\":\"\\u12\"}", 0, FLING_EBADJSON);
     both ("{\"s\":\"\\u12g4\"}", 0, FLING_EBADJSON);
     both ("{\"s\":\"\\x\"}", 0, FLING_EBADJSON);
@@ -366,8 +366,8 @@ static void test_numbers (void **state)
     both ("{\"n\":99999999999999999999}", 0, FLING_EBADJSON);
     both ("{\"n\":9223372036854775808.0}", 0, 0); /* a real: fine */
     both ("{\"n\":1e308}", 0, 0);
-    both ("{\"n\":1.7976931348623157e308}", 0, 0);   /* DBL_MAX */
-    both ("{\"n\":1.7976931348623158e308}", 0, 0);   /* rounds down to DBL_MAX */
+    both ("{\"n\":1.7976931348623157e308}", 0, 0); /* DBL_MAX */
+    both ("{\"n\":1.7976931348623158e308}", 0, 0); /* rounds down to DBL_MAX */
     both ("{\"n\":1.7976931348623159e308}", 0, FLING_EBADJSON);
     both ("{\"n\":1e309}", 0, FLING_EBADJSON);
     assert_non_null (strstr (fling_last_error (), "overflow"));
@@ -442,11 +442,11 @@ static void test_more_utf8 (void **state)
     both ("{\"s\":\"\xc1\xbf\"}", 0, FLING_EBADJSON);         /* overlong 2-byte */
     both ("{\"s\":\"\xf4\x90\x80\x80\"}", 0, FLING_EBADJSON); /* above U+10FFFF */
     both ("{\"s\":\"\xf5\x80\x80\x80\"}", 0, FLING_EBADJSON);
-    both ("{\"s\":\"\xed\xbf\xbf\"}", 0, FLING_EBADJSON);     /* encoded low surrogate */
-    both ("{\"s\":\"\xed\x9f\xbf\"}", 0, 0);                  /* U+D7FF */
+    both ("{\"s\":\"\xed\xbf\xbf\"}", 0, FLING_EBADJSON); /* encoded low surrogate */
+    both ("{\"s\":\"\xed\x9f\xbf\"}", 0, 0);              /* U+D7FF */
     both ("{\"s\":\"\x80\"}", 0, FLING_EBADJSON);
-    both ("{\"s\":\"\xe2\x82\"}", 0, FLING_EBADJSON);         /* quote as continuation */
-    both ("{\"s\":\"\xe2\x82", 0, FLING_EBADJSON);            /* truncated at the end */
+    both ("{\"s\":\"\xe2\x82\"}", 0, FLING_EBADJSON); /* quote as continuation */
+    both ("{\"s\":\"\xe2\x82", 0, FLING_EBADJSON);    /* truncated at the end */
     both ("{\"s\":\"\xf0\x9f\x98\x80\"}", 0, 0);
     both ("\xef\xbb\xbf{}", 0, FLING_EBADJSON); /* a BOM is not whitespace */
     both ("{\"s\":1\xc3\xa9}", 0, FLING_EBADJSON);
@@ -471,7 +471,8 @@ static void test_depth_exact (void **state)
     char *wide = (char *)malloc (64 * 200 + 16);
     char *p = wide + sprintf (wide, "{\"a\":[");
     for (int i = 0; i < 200; i++)
-        p += sprintf (p, "%s[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", i ? "," : "");
+        p += sprintf (p, "%s[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                      i ? "," : "");
     strcpy (p, "]}");
     both (wide, 0, 0);
     free (wide);
@@ -518,7 +519,8 @@ static const struct {
     {"{\"\\u00e9\":1,\"e\":2}", 1},
     {"{\"a\":\"x\",\"b\":\"x\"}", 1},
     {"{\"a\":1,\"b\":{\"a\":1}}", 1},
-    {"{\"i\":7,\"ms\":0,\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 1},
+    {"{\"i\":7,\"ms\":0,\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+     1},
     {"{\"a\" : 1 , \"b\" : [ 1 , { } ] }", 1},
     {"{\"a\":1e0}", 1},
     {"{\"a\":-0.0}", 1},

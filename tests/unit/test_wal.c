@@ -78,7 +78,7 @@ static void append_values (fling_wal_t *wal, uint32_t from, uint32_t count, size
         memcpy (body, &v, 4);
         int64_t segment = fling_wal_append (wal, 7, false, NULL, 0, body, 4 + pad);
         assert_true (segment > 0);
-        fling_wal_segment_live (wal, (uint32_t) segment, +1); /* else commit deletes it */
+        fling_wal_segment_live (wal, (uint32_t)segment, +1); /* else commit deletes it */
     }
 }
 
@@ -126,11 +126,11 @@ static void test_torn_tail_is_truncated (void **state)
 
     int fd = open (path, O_RDWR);
     assert_true (fd >= 0);
-    assert_int_equal (ftruncate (fd, (off_t) synced), 0);
+    assert_int_equal (ftruncate (fd, (off_t)synced), 0);
     uint8_t garbage[300];
     for (size_t i = 0; i < sizeof garbage; i++)
-        garbage[i] = (uint8_t) (i * 37 + 11);
-    assert_int_equal (pwrite (fd, garbage, sizeof garbage, (off_t) synced), (ssize_t) sizeof garbage);
+        garbage[i] = (uint8_t)(i * 37 + 11);
+    assert_int_equal (pwrite (fd, garbage, sizeof garbage, (off_t)synced), (ssize_t)sizeof garbage);
     close (fd);
 
     replayed_t r = {0};
@@ -195,7 +195,6 @@ static int failing_fdatasync (int fd)
     return fdatasync (fd);
 }
 
-
 static void test_failed_fdatasync_is_never_retried (void **state)
 {
     char *dir = store_dir_new ("wal");
@@ -259,13 +258,13 @@ static void test_cap_and_segment_removal (void **state)
     uint8_t body[1000] = {0};
     int64_t first = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
     assert_true (first > 0);
-    fling_wal_segment_live (wal, (uint32_t) first, +1);
+    fling_wal_segment_live (wal, (uint32_t)first, +1);
     int64_t rc = first;
     int appended = 1;
     while (rc >= 0 && appended < 1000) {
         rc = fling_wal_append (wal, 7, false, NULL, 0, body, sizeof body);
         if (rc >= 0) {
-            fling_wal_segment_live (wal, (uint32_t) rc, +1);
+            fling_wal_segment_live (wal, (uint32_t)rc, +1);
             appended++;
         }
     }
@@ -281,7 +280,7 @@ static void test_cap_and_segment_removal (void **state)
         end_rec = fling_wal_append (wal, 8, true, NULL, 0, body, 16);
     assert_true (end_rec > 0);
     /* the oldest segment's tasks all end: the sweep after a commit deletes it */
-    fling_wal_segment_live (wal, (uint32_t) first, -1000000);
+    fling_wal_segment_live (wal, (uint32_t)first, -1000000);
     fling_wal_stats (wal, &st);
     uint32_t before = st.segments;
     fling_wal_sweep (wal);

@@ -357,8 +357,8 @@ static void test_ready_bad_version (void **state)
     static runner_t runner;
     runner_start (&runner, worker);
     expect_ready (b, 1, 4);
-    fake_broker_send (b, fling_msg_error (1, FLING_REASON_BAD_VERSION, 0, 0,
-                                          "unsupported protocol version"));
+    fake_broker_send (
+        b, fling_msg_error (1, FLING_REASON_BAD_VERSION, 0, 0, "unsupported protocol version"));
     runner_join (&runner, WAIT_MS);
     assert_int_equal (runner.rc, -1);
     expect_quiet (b, 4 * HEARTBEAT_MS);
@@ -407,8 +407,7 @@ static void test_follows_broker_heartbeat (void **state)
     /* a PING per half interval while idle: ~20 in a second; 4 leaves room
        for a loaded machine, and 10 s would have given none */
     if (b->pings < 4)
-        fail_msg ("%d PINGs in a second: the announced 100 ms heartbeat is not followed",
-                  b->pings);
+        fail_msg ("%d PINGs in a second: the announced 100 ms heartbeat is not followed", b->pings);
     fling_worker_request_stop (worker);
     fake_broker_expect (b, FLING_CMD_CAPACITY, WAIT_MS);
     expect_bye_and_join (b, &runner);
