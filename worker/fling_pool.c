@@ -42,7 +42,7 @@ unsigned fling_pool_default_size (void)
 
 /* ---- loop thread -------------------------------------------------------- */
 
-static int s_start_job (fling_pool_t *self, slot_t *slot, void *job)
+static int start_job (fling_pool_t *self, slot_t *slot, void *job)
 {
     slot->job = job;
     atomic_store_explicit (&slot->state, FLING_SLOT_QUEUED, memory_order_release);
@@ -56,7 +56,7 @@ static int s_start_job (fling_pool_t *self, slot_t *slot, void *job)
 }
 
 /* Takes the finished job back from a slot whose 'D' was read. */
-static void *s_collect (fling_pool_t *self, slot_t *slot)
+static void *collect (fling_pool_t *self, slot_t *slot)
 {
     (void)atomic_load_explicit (&slot->state, memory_order_acquire);
     void *job = slot->job;
@@ -68,12 +68,12 @@ static void *s_collect (fling_pool_t *self, slot_t *slot)
 }
 
 /* Gives the oldest queued job to an idle thread, if both exist. */
-static void s_feed (fling_pool_t *self)
+static void feed (fling_pool_t *self)
 {
     while (self->idle_count && zlistx_size (self->queue)) {
         unsigned index = self->idle[--self->idle_count];
         void *job = zlistx_detach (self->queue, NULL);
-        if (s_start_job (self, self->slots[index], job)) {
+        if (start_job (self, self->slots[index], job)) {
             self->idle[self->idle_count++] = index;
             zlistx_add_start (self->queue, job);
             return;
@@ -81,21 +81,21 @@ static void s_feed (fling_pool_t *self)
     }
 }
 
-static void s_reap (fling_pool_t *self, slot_t *slot);
+static void reap (fling_pool_t *self, slot_t *slot);
 
-static int s_on_posted (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static int on_posted (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     fling_pool_t *self = (fling_pool_t *)arg;
     for (slot_t *slot = fling_pool_crew_take_posted (&self->crew), *next; slot; slot = next) {
         next = slot->done_next; /* read first: a reaped slot is freed */
         if (slot->done_cmd == 'X' && slot->detached) {
-            s_reap (self, slot);
+            reap (self, slot);
             continue;
         }
         if (slot->done_cmd != 'D')
             continue;
-        void *job = s_collect (self, slot);
-        s_feed (self);
+        void *job = collect (self, slot);
+        feed (self);
         if (self->done)
             self->done (job, self->done_arg);
     }
@@ -106,7 +106,7 @@ int fling_pool_submit (fling_pool_t *self, void *job)
 {
     if (self->idle_count) {
         unsigned index = self->idle[--self->idle_count];
-        if (s_start_job (self, self->slots[index], job) == 0)
+        if (start_job (self, self->slots[index], job) == 0)
             return 0;
         self->idle[self->idle_count++] = index;
     }
@@ -169,7 +169,7 @@ int fling_pool_attach (fling_pool_t *self, zloop_t *loop, fling_pool_done_fn *do
     self->done = done;
     self->done_arg = done_arg;
     zmq_pollitem_t item = {NULL, self->crew.done_fd, ZMQ_POLLIN, 0};
-    if (zloop_poller (loop, &item, s_on_posted, self))
+    if (zloop_poller (loop, &item, on_posted, self))
         return -1;
     self->loop = loop; /* set once the poller exists, so destroy removes it */
     return 0;
@@ -177,12 +177,12 @@ int fling_pool_attach (fling_pool_t *self, zloop_t *loop, fling_pool_done_fn *do
 
 /* ---- creation and destruction ------------------------------------------- */
 
-static slot_t *s_slot_new (fling_pool_t *self, unsigned index)
+static slot_t *slot_new (fling_pool_t *self, unsigned index)
 {
     return fling_pool_slot_new (&self->crew, index, self->next_thread_index++);
 }
 
-static int s_start_threads (fling_pool_t *self)
+static int start_threads (fling_pool_t *self)
 {
     for (unsigned i = 0; i < self->size; i++) {
         if (fling_pool_slot_start (self->slots[i]))
@@ -210,13 +210,13 @@ fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, si
     self->queue = zlistx_new ();
     bool ok = self->slots && self->idle && self->queue && crew_ok;
     for (unsigned i = 0; ok && i < self->size; i++)
-        ok = (self->slots[i] = s_slot_new (self, i)) != NULL;
+        ok = (self->slots[i] = slot_new (self, i)) != NULL;
     if (!ok) {
         errno = ENOMEM;
         fling_pool_destroy (&self);
         return NULL;
     }
-    if (s_start_threads (self)) {
+    if (start_threads (self)) {
         int err = errno;
         fling_pool_destroy (&self);
         errno = err;
@@ -228,9 +228,9 @@ fling_pool_t *fling_pool_new (unsigned size, const fling_pool_hooks_t *hooks, si
 /* ---- detached threads ------------------------------------------------------ */
 
 /* Starts a fresh thread in the empty slots[index] and gives it work. */
-static int s_refill (fling_pool_t *self, unsigned index)
+static int refill (fling_pool_t *self, unsigned index)
 {
-    slot_t *slot = s_slot_new (self, index);
+    slot_t *slot = slot_new (self, index);
     if (!slot)
         return -1;
     if (fling_pool_slot_start (slot)) {
@@ -239,23 +239,23 @@ static int s_refill (fling_pool_t *self, unsigned index)
     }
     self->slots[index] = slot;
     self->idle[self->idle_count++] = index;
-    s_feed (self);
+    feed (self);
     return 0;
 }
 
 /* Slots that must stay empty: one per detached thread beyond `size`. */
-static unsigned s_vacant_wanted (fling_pool_t *self)
+static unsigned vacant_wanted (fling_pool_t *self)
 {
     return self->stuck > self->size ? self->stuck - self->size : 0;
 }
 
 /* Fills empty slots while fewer must stay empty than are. */
-static void s_refill_vacant (fling_pool_t *self)
+static void refill_vacant (fling_pool_t *self)
 {
-    for (unsigned i = 0; i < self->size && self->vacant > s_vacant_wanted (self); i++) {
+    for (unsigned i = 0; i < self->size && self->vacant > vacant_wanted (self); i++) {
         if (self->slots[i])
             continue;
-        if (s_refill (self, i))
+        if (refill (self, i))
             return; /* out of threads or memory: stays empty, retried at the next reap */
         self->vacant--;
     }
@@ -282,32 +282,32 @@ int fling_pool_detach (fling_pool_t *self, const void *job)
     self->slots[slot->index] = NULL;
     self->busy_count--;
     self->vacant++;
-    s_refill_vacant (self);
+    refill_vacant (self);
     return 0;
 }
 
-static void s_unlink_detached (fling_pool_t *self, slot_t *slot)
+static void unlink_detached (fling_pool_t *self, slot_t *slot)
 {
     fling_dlist_remove (&self->detached, &slot->detached_link);
     self->stuck--;
 }
 
 /* A detached thread sent 'X': its job returned and its stop hooks ran. */
-static void s_reap (fling_pool_t *self, slot_t *slot)
+static void reap (fling_pool_t *self, slot_t *slot)
 {
     pthread_join (slot->thread, NULL);
-    s_unlink_detached (self, slot);
+    unlink_detached (self, slot);
     if (self->crew.discard)
         self->crew.discard (slot->job);
     fling_pool_slot_free (&slot);
-    s_refill_vacant (self);
+    refill_vacant (self);
     if (self->reaped)
         self->reaped (self->reaped_arg);
 }
 
 /* At destroy: a detached thread still in its job is abandoned (it frees
    itself); one already past it is joined (it is in its stop hooks). */
-static void s_settle_detached (fling_pool_t *self, slot_t *slot)
+static void settle_detached (fling_pool_t *self, slot_t *slot)
 {
     /* Copies first: once abandoned, the thread may free the slot any time. */
     zsock_t *loop_end = slot->loop_end, *thread_end = slot->thread_end;
@@ -327,9 +327,9 @@ static void s_settle_detached (fling_pool_t *self, slot_t *slot)
 /* For a slot with a job at destroy: take the job back if the thread never
    started it, abandon the thread if it is still in it. A job the thread
    has finished comes back through the done queue once the thread is
-   joined (s_drain_posted). Returns false if abandoned (the slot is gone
+   joined (drain_posted). Returns false if abandoned (the slot is gone
    then). */
-static bool s_settle (fling_pool_t *self, unsigned index)
+static bool settle (fling_pool_t *self, unsigned index)
 {
     slot_t *slot = self->slots[index];
     zsock_t *loop_end = slot->loop_end, *thread_end = slot->thread_end;
@@ -356,13 +356,13 @@ static bool s_settle (fling_pool_t *self, unsigned index)
 
 /* At destroy, every pool thread joined: the jobs they finished go back
    through `done`; posts of detached threads are left to
-   s_settle_detached. */
-static void s_drain_posted (fling_pool_t *self)
+   settle_detached. */
+static void drain_posted (fling_pool_t *self)
 {
     for (slot_t *slot = fling_pool_crew_take_posted (&self->crew); slot; slot = slot->done_next)
         if (slot->done_cmd == 'D' &&
             atomic_load_explicit (&slot->state, memory_order_acquire) == FLING_SLOT_RETURNED) {
-            void *job = s_collect (self, slot);
+            void *job = collect (self, slot);
             if (self->done)
                 self->done (job, self->done_arg);
         }
@@ -382,7 +382,7 @@ void fling_pool_destroy (fling_pool_t **self_p)
         if (!slot || !slot->started)
             continue;
         int state = atomic_load_explicit (&slot->state, memory_order_acquire);
-        if (state != FLING_SLOT_IDLE && !s_settle (self, i))
+        if (state != FLING_SLOT_IDLE && !settle (self, i))
             continue;
         fling_pool_slot_send (slot, 'S', 0);
     }
@@ -390,13 +390,13 @@ void fling_pool_destroy (fling_pool_t **self_p)
         if (self->slots[i] && self->slots[i]->started)
             pthread_join (self->slots[i]->thread, NULL);
     if (self->crew.done_lock_ready)
-        s_drain_posted (self);
+        drain_posted (self);
     for (unsigned i = 0; self->slots && i < self->size; i++)
         fling_pool_slot_free (&self->slots[i]);
     while (self->detached.head) {
         slot_t *stuck = FLING_DLIST_ITEM (self->detached.head, slot_t, detached_link);
-        s_unlink_detached (self, stuck);
-        s_settle_detached (self, stuck);
+        unlink_detached (self, stuck);
+        settle_detached (self, stuck);
     }
     void *job;
     while (self->queue && (job = zlistx_detach (self->queue, NULL)))
