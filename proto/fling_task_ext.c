@@ -103,8 +103,9 @@ static const char *ext_value (uint8_t type, const uint8_t *v, uint8_t len, fling
             return "task extension: a delay and a due time";
         return out->due_at_ms ? NULL : "task extension: due time 0";
     case EXT_PRIORITY:
+        /* 0 is said by leaving the extension out: one task, one encoding. */
         out->priority = v[0];
-        return v[0] <= FLING_PRIORITY_MAX ? NULL : "task extension: priority above 9";
+        return v[0] >= 1 && v[0] <= FLING_PRIORITY_MAX ? NULL : "task extension: priority not 1..9";
     default: /* EXT_UNIQUE */
         out->key_ttl_ms = fling_get_u32 (v);
         out->key = (const char *)v + 4;
