@@ -116,6 +116,7 @@ struct _fling_batch_t {
     uint64_t first_seq;       /* sequence of the first task; the others are higher */
     int64_t opened_us;        /* when the first task went in */
     fling_batch_t *next;
+    bool extended;             /* its tasks carry FLP/1.2 extensions (fling_outbox.h) */
     int shard;                 /* sealed: whose it was */
     fling_batch_t *shard_next; /* sealed: that shard's next sealed batch */
 };
@@ -494,7 +495,8 @@ typedef struct {
 
 /* Opens a batch on the shard with the record's room and sequence in it.
    Called with the shard lock held. Returns 0, NEED_BATCH, or -1 + errno. */
-static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size, place_t *place)
+static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size, bool extended,
+                        place_t *place)
 {
     pthread_mutex_lock (&self->lock);
     fling_batch_t *batch = batch_get (self);
@@ -512,6 +514,7 @@ static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size
         self->open_first_seq[shard_index (self, shard)] = place->seq;
         batch->first_seq = place->seq;
         batch->opened_us = fling_clock_us ();
+        batch->extended = extended;
         shard->open = batch;
     }
     pthread_mutex_unlock (&self->lock);
@@ -522,8 +525,8 @@ static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size
    shard lock held; sets *wake_needed when the I/O thread has new work to
    hear about. Returns 0, NEED_BATCH when there is no batch to reserve in
    (nothing reserved), 1 or -1 (refuse_full) when full, -1 + errno. */
-static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, place_t *place,
-                    bool *wake_needed)
+static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, bool extended,
+                    place_t *place, bool *wake_needed)
 {
     if (shard->closed) {
         errno = FLING_ECLOSED;
@@ -535,14 +538,15 @@ static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, pl
             return rc;
     }
     fling_batch_t *batch = shard->open;
-    if (batch && (batch->size + record_size > self->config.batch_max_bytes ||
-                  (batch->size + record_size > batch->capacity && !batch_quiet (batch)))) {
+    if (batch &&
+        (batch->size + record_size > self->config.batch_max_bytes || batch->extended != extended ||
+         (batch->size + record_size > batch->capacity && !batch_quiet (batch)))) {
         seal (self, shard);
         *wake_needed = true;
         batch = NULL;
     }
     if (!batch) {
-        int rc = start_batch (self, shard, record_size, place);
+        int rc = start_batch (self, shard, record_size, extended, place);
         if (rc)
             return rc;
         *wake_needed = true;
@@ -570,7 +574,8 @@ static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, pl
 
 int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, fling_task_id_t *id)
 {
-    size_t record_size = fling_record_size (task->name_size, task->payload_size);
+    size_t record_size = fling_record_size_ext (task->name_size, task->payload_size, &task->ext);
+    bool extended = fling_task_ext_size (&task->ext) > 0;
     shard_t *shard = my_shard (self);
     place_t place = {0};
     bool wake_needed = false;
@@ -578,7 +583,7 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
     int recalls = 0;
     bool recovered = true;
     lock_for_append (shard);
-    while ((rc = reserve (self, shard, record_size, &place, &wake_needed)) != 0) {
+    while ((rc = reserve (self, shard, record_size, extended, &place, &wake_needed)) != 0) {
         if (rc != NEED_BATCH) {
             /* Full, unless other shards sit on unused credit (their
                threads may have stopped sending): take it back and try
@@ -615,8 +620,9 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
     if (!id)
         id = &local_id;
     fling_task_id_make (id, self->config.producer_id, self->config.seq_base + place.seq);
-    fling_record_write (place.at, id, 0, task->max_attempts, task->timeout_ms, task->backoff_ms,
-                        task->name, task->name_size, task->payload, task->payload_size);
+    fling_record_write_ext (place.at, id, 0, task->max_attempts, task->timeout_ms, task->backoff_ms,
+                            task->name, task->name_size, task->payload, task->payload_size,
+                            &task->ext);
     /* Release: the I/O thread reads the record after it sees the count. */
     atomic_fetch_add_explicit (&place.batch->written, 1, memory_order_release);
     return 0;
@@ -802,4 +808,9 @@ uint32_t fling_batch_count (const fling_batch_t *batch)
 uint64_t fling_batch_first_seq (const fling_batch_t *batch)
 {
     return batch->first_seq;
+}
+
+bool fling_batch_extended (const fling_batch_t *batch)
+{
+    return batch->extended;
 }

@@ -308,6 +308,8 @@ int fling_reason_errno (int reason)
         return FLING_ETOOLARGE;
     case FLING_REASON_FORBIDDEN:
         return FLING_EFORBIDDEN;
+    case FLING_REASON_BAD_VERSION:
+        return FLING_EVERSION;
     default:
         return FLING_EPROTO;
     }
