@@ -15,17 +15,17 @@
     RESULT the broker did not make durable (it died, or the connection
     broke) is sent again instead of the task running again.
 */
+#include "fling_link.h"
+#include "fling_capacity.h"
 #include "fling_log.h"
 #include "fling_worker_impl.h"
 
 #include <errno.h>
 #include <unistd.h>
 
-#define SILENT_BEATS 3   /* broker gone after this many silent intervals */
-#define READ_BURST   256 /* messages per callback, so timers still get a turn */
+#define SILENT_BEATS 3 /* broker gone after this many silent intervals */
 
-static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg);
-static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
+static int s_connect (fling_worker_t *self);
 
 void fling_link_send (fling_worker_t *self, zmsg_t *msg)
 {
@@ -125,7 +125,7 @@ static void s_send_ready (fling_worker_t *self)
     }
     uint32_t capacity[FLING_CLASS_COUNT];
     uint32_t slots[FLING_CLASS_COUNT];
-    fling_worker_capacity (self, capacity, slots);
+    fling_capacity_get (self, capacity, slots);
     fling_link_send (self, fling_msg_ready (capacity, slots, (uint32_t)getpid (), self->name,
                                             self->handler_count, names, classes));
     self->announced_pool = slots[FLING_CLASS_POOL];
@@ -139,19 +139,22 @@ static int s_arm_heartbeat (fling_worker_t *self, unsigned interval_ms)
     if (self->heartbeat_timer != -1)
         zloop_timer_end (self->loop, self->heartbeat_timer);
     self->heartbeat_now_ms = interval_ms;
-    self->heartbeat_timer = zloop_timer (self->loop, interval_ms, 0, s_on_heartbeat, self);
+    self->heartbeat_timer = zloop_timer (self->loop, interval_ms, 0, self->on_heartbeat, self);
     return self->heartbeat_timer == -1 ? -1 : 0;
 }
 
-int fling_link_start (fling_worker_t *self)
+int fling_link_start (fling_worker_t *self, zloop_reader_fn *on_broker,
+                      zloop_timer_fn *on_heartbeat)
 {
+    self->on_broker = on_broker;
+    self->on_heartbeat = on_heartbeat;
     self->heartbeat_timer = -1;
     if (s_arm_heartbeat (self, self->heartbeat_ms))
         return -1;
-    return fling_link_connect (self);
+    return s_connect (self);
 }
 
-int fling_link_connect (fling_worker_t *self)
+static int s_connect (fling_worker_t *self)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock)
@@ -168,7 +171,7 @@ int fling_link_connect (fling_worker_t *self)
         errno = EINVAL;
         return -1;
     }
-    if (zloop_reader (self->loop, sock, s_on_broker, self)) {
+    if (zloop_reader (self->loop, sock, self->on_broker, self)) {
         zsock_destroy (&sock);
         errno = ENOMEM;
         return -1;
@@ -212,7 +215,7 @@ static void s_reconnect (fling_worker_t *self, const char *why)
     else
         fling_debug ("broker lost (%s), reconnecting", why);
     fling_link_close (self, 0);
-    if (fling_link_connect (self)) {
+    if (s_connect (self)) {
         fling_error ("cannot open a socket to %s: %s", self->endpoint, fling_strerror (errno));
         self->reconnect_pending = true;
     }
@@ -294,67 +297,39 @@ static void s_on_error (fling_worker_t *self, const fling_msg_t *msg)
         self->reconnect_pending = true;
 }
 
-static void s_on_dispatch (fling_worker_t *self, const fling_msg_t *msg)
-{
-    /* fling_msg_decode checked every record of the batch already. */
-    const uint8_t *cursor = msg->body;
-    fling_record_t record;
-    for (uint32_t i = 0; i < msg->count; i++) {
-        fling_record_read (&cursor, &record);
-        fling_worker_accept (self, &record);
-    }
-}
-
 /* The broker's input is checked by the codec; a message that fails is
    dropped (the spec gives workers no ERROR to send) and counted. */
-static void s_handle (fling_worker_t *self, zmsg_t *msg)
+int fling_link_handle (fling_worker_t *self, zmsg_t *msg, fling_msg_t *decoded)
 {
-    fling_msg_t decoded;
     fling_reason_t reason;
-    if (fling_msg_decode (msg, &decoded, &reason)) {
+    if (fling_msg_decode (msg, decoded, &reason)) {
         if (self->stats.bad_messages++ % 1000 == 0)
             fling_warn ("dropped a bad message from the broker: %s (%llu so far)",
                         fling_reason_name (reason), (unsigned long long)self->stats.bad_messages);
-        return;
+        return 0;
     }
-    switch (decoded.cmd) {
+    switch (decoded->cmd) {
     case FLING_CMD_PONG:
         break; /* a sign of life, as any message is */
     case FLING_CMD_WELCOME:
-        s_on_welcome (self, &decoded);
+        s_on_welcome (self, decoded);
         break;
     case FLING_CMD_RESULT_ACK:
-        fling_unacked_ack (self->unacked, decoded.batch_seq);
+        fling_unacked_ack (self->unacked, decoded->batch_seq);
         break;
     case FLING_CMD_DISPATCH:
-        s_on_dispatch (self, &decoded);
-        break;
+        return 1;
     case FLING_CMD_ERROR:
-        s_on_error (self, &decoded);
+        s_on_error (self, decoded);
         break;
     case FLING_CMD_BYE:
         s_reconnect (self, "broker said BYE");
         break;
     default:
-        fling_debug ("ignored %s from the broker", fling_cmd_name (decoded.cmd));
+        fling_debug ("ignored %s from the broker", fling_cmd_name (decoded->cmd));
         break;
     }
-}
-
-static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
-{
-    fling_worker_t *self = (fling_worker_t *)arg;
-    self->in_callback = true;
-    /* Stop when a message replaced the socket: `sock` is gone then. */
-    for (int i = 0; i < READ_BURST && self->sock == sock; i++) {
-        zmsg_t *msg = zmsg_recv (sock);
-        if (!msg)
-            break;
-        self->last_recv_ms = fling_clock_ms ();
-        s_handle (self, msg);
-        zmsg_destroy (&msg);
-    }
-    return fling_worker_after_callback (self);
+    return 0;
 }
 
 /* Every interval: reconnect after a silence, else PING if either side has
@@ -363,10 +338,8 @@ static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
    worker that only sends RESULTs to a broker with nothing to dispatch
    would hear nothing back and declare the broker gone, so a quiet broker
    is pinged too. */
-static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+void fling_link_heartbeat (fling_worker_t *self)
 {
-    fling_worker_t *self = (fling_worker_t *)arg;
-    self->in_callback = true;
     int64_t now = fling_clock_ms ();
     int64_t interval = self->heartbeat_now_ms;
     if (self->reconnect_pending)
@@ -384,5 +357,4 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
         if (now - self->last_send_ms >= interval / 2 || now - self->last_recv_ms >= interval / 2)
             fling_link_send (self, fling_msg_ping ());
     }
-    return fling_worker_after_callback (self);
 }

@@ -1,8 +1,11 @@
-/*  fling_worker.c - the worker: options, handlers, run, drain.
+/*  fling_worker.c - the worker: options, handlers, the event loop's
+    callbacks, run, drain.
 
-    The tasks themselves (intake, slots, backlog, results) are in
-    fling_flight.c. Deadlines (a record's timeout_ms) are kept by
-    fling_overrun.c.
+    The top of the worker's modules (fling_worker_impl.h): the loop's
+    callbacks for the broker's socket, the heartbeat and the stop call the
+    link (fling_link.c), hand the DISPATCHes it returns to the tasks in
+    flight (fling_flight.c) and end the turn there. Deadlines (a record's
+    timeout_ms) are handled by fling_overrun.c.
 
     Stop: CAPACITY(0, 0) so the broker sends nothing more; tasks not started
     go back as RELEASED; the tasks running finish and the broker
@@ -10,7 +13,11 @@
     fling_worker_run returns. Tasks already reported TIMEOUT are not waited
     for.
 */
+#include "fling_capacity.h"
+#include "fling_flight.h"
+#include "fling_link.h"
 #include "fling_log.h"
+#include "fling_overrun.h"
 #include "fling_worker_impl.h"
 
 #include <errno.h>
@@ -27,6 +34,7 @@
 #define DEFAULT_HEARTBEAT_MS     1000
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define CLOSE_LINGER_MS          2000 /* time for the last RESULT and BYE to leave */
+#define READ_BURST               256  /* messages per callback, so timers still get a turn */
 /* RESULTs kept until the broker acknowledges them (fling_unacked.h):
    160,000 results without error text; mapped as the ring is first used. */
 #define UNACKED_BYTES      (4u << 20)
@@ -279,7 +287,7 @@ void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn
 void fling_worker_metrics (fling_worker_t *self, fling_worker_metrics_t *metrics)
 {
     uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
-    fling_worker_capacity (self, capacity, slots);
+    fling_capacity_get (self, capacity, slots);
     metrics->registered = self->registered;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         fling_worker_class_metrics_t *m = &metrics->classes[cls];
@@ -307,15 +315,15 @@ static void s_log_stuck (fling_worker_t *self)
     int64_t now = fling_clock_ms ();
     size_t shown = 0;
     fling_warn ("drain timeout after %u ms: %zu tasks still running", self->drain_timeout_ms,
-                fling_worker_running (self));
+                fling_flight_running (self));
     for (fling_task_t *task = fling_task_of_flight (self->running.head);
          task && shown < STUCK_TASKS_LOGGED;
          task = fling_task_of_flight (task->flight_link.next), shown++)
         fling_warn ("still running: name=%s id=%s attempt=%u class=%s for %" PRId64 " ms",
                     task->name, fling_task_id (task), task->attempt, fling_class_name (task->cls),
                     now - task->started_ms);
-    if (fling_worker_running (self) > shown)
-        fling_warn ("... and %zu more", fling_worker_running (self) - shown);
+    if (fling_flight_running (self) > shown)
+        fling_warn ("... and %zu more", fling_flight_running (self) - shown);
 }
 
 static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
@@ -323,9 +331,9 @@ static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
     fling_worker_t *self = (fling_worker_t *)arg;
     if (self->finished)
         return -1;
-    fling_worker_flush (self);
+    fling_flight_flush (self);
     self->rc = 0;
-    if (fling_worker_running (self)) {
+    if (fling_flight_running (self)) {
         s_log_stuck (self);
         self->rc = -1;
     } else
@@ -346,17 +354,17 @@ static void s_start_drain (fling_worker_t *self)
     size_t queued = (self->pool ? fling_pool_queued (self->pool) : 0) +
                     self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     fling_info ("draining: %zu tasks running, %zu not started (released), timeout %u ms",
-                fling_worker_running (self) - queued, queued, self->drain_timeout_ms);
+                fling_flight_running (self) - queued, queued, self->drain_timeout_ms);
     /* Not registered yet: the WELCOME says it (fling_link.c). */
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
     if (self->registered)
         fling_link_send (self, fling_msg_capacity (none, NULL));
     fling_task_t *task;
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
-        fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
+        fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++)
         while ((task = fling_backlog_first (&self->backlog[cls])))
-            fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
+            fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
     if (zloop_timer (self->loop, self->drain_timeout_ms, 1, s_on_drain_timeout, self) == -1)
         fling_error ("cannot arm the drain timer: stopping without waiting");
 }
@@ -369,7 +377,7 @@ static int s_on_stop (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void)rc;
     self->in_callback = true;
     s_start_drain (self);
-    return fling_worker_after_callback (self);
+    return fling_flight_end_turn (self);
 }
 
 void fling_worker_request_stop (fling_worker_t *self)
@@ -382,6 +390,34 @@ void fling_worker_request_stop (fling_worker_t *self)
     ssize_t rc = write (self->stop_fd, &one, sizeof one);
     (void)rc;
     errno = saved;
+}
+
+/* ---- the broker's socket and the heartbeat ---------------------------------- */
+
+static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    self->in_callback = true;
+    /* Stop when a message replaced the socket: `sock` is gone then. */
+    for (int i = 0; i < READ_BURST && self->sock == sock; i++) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        self->last_recv_ms = fling_clock_ms ();
+        fling_msg_t decoded;
+        if (fling_link_handle (self, msg, &decoded))
+            fling_flight_accept_dispatch (self, &decoded);
+        zmsg_destroy (&msg);
+    }
+    return fling_flight_end_turn (self);
+}
+
+static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    self->in_callback = true;
+    fling_link_heartbeat (self);
+    return fling_flight_end_turn (self);
 }
 
 /* ---- run ---------------------------------------------------------------------- */
@@ -422,9 +458,9 @@ static int s_setup (fling_worker_t *self)
 {
     if (self->class_handlers[FLING_CLASS_POOL]) {
         self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count,
-                                     fling_worker_run_blocking, NULL, fling_worker_discard);
+                                     fling_flight_run_blocking, NULL, fling_flight_discard);
         if (!self->pool ||
-            fling_pool_attach (self->pool, self->loop, fling_worker_on_pool_done, self))
+            fling_pool_attach (self->pool, self->loop, fling_flight_on_pool_done, self))
             return -1;
     }
     if (self->class_handlers[FLING_CLASS_LOOP])
@@ -434,7 +470,7 @@ static int s_setup (fling_worker_t *self)
     zmq_pollitem_t stop_item = {NULL, self->stop_fd, ZMQ_POLLIN, 0};
     if (zloop_poller (self->loop, &stop_item, s_on_stop, self))
         return -1;
-    return fling_link_start (self);
+    return fling_link_start (self, s_on_broker, s_on_heartbeat);
 }
 
 /* zloop_start returns 0 when a signal interrupted its poll (the program's
@@ -453,7 +489,7 @@ static void s_run_loop (fling_worker_t *self)
             fling_warn ("a handler's callback ended the event loop: draining");
             self->in_callback = true;
             s_start_drain (self);
-            fling_worker_after_callback (self);
+            fling_flight_end_turn (self);
             continue;
         }
         fling_error ("event loop failed: %s", zmq_strerror (zmq_errno ()));
@@ -464,7 +500,7 @@ static void s_run_loop (fling_worker_t *self)
 
 static void s_teardown (fling_worker_t *self)
 {
-    fling_worker_flush (self);
+    fling_flight_flush (self);
     fling_link_close (self, CLOSE_LINGER_MS);
     /* Pool tasks leave our list now: a thread still running one at the
        drain timeout is abandoned and frees its task itself. */
@@ -472,10 +508,10 @@ static void s_teardown (fling_worker_t *self)
     for (fling_task_t *task = fling_task_of_flight (self->running.head), *next; task; task = next) {
         next = fling_task_of_flight (task->flight_link.next);
         if (task->waiting) {
-            fling_worker_untrack (self, task); /* never handed to the pool: ours to free */
+            fling_flight_untrack (self, task); /* never handed to the pool: ours to free */
             fling_task_destroy (&task);
         } else if (task->cls == FLING_CLASS_POOL)
-            fling_worker_untrack (self, task);
+            fling_flight_untrack (self, task);
     }
     fling_deadlines_destroy (&self->deadlines); /* no timer runs any more */
     fling_pool_destroy (&self->pool);

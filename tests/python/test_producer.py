@@ -99,14 +99,14 @@ def test_invalid_tasks_never_leave(cluster):
 
 def test_outbox_bounds_and_overflow_policies(cluster):
     dead_end = "tcp://127.0.0.1:%d" % free_port()  # nobody listens
-    failing = fling.Producer(dead_end, outbox=100)
+    acks = []
+    failing = fling.Producer(dead_end, outbox=100,
+                             on_ack=lambda task_id, ack, err: acks.append((ack, type(err))))
     for i in range(100):
         failing.send("test.noop", {"i": i})
     with pytest.raises(fling.OutboxFull):
         failing.send("test.noop", {"i": 100})
-    assert failing.stats().queued == 100
-    acks = []
-    failing._on_ack = lambda task_id, ack, err: acks.append((ack, type(err)))
+    assert failing.stats().queued == 100 and not acks
     failing.close(linger=0.2)
     assert failing.stats().dropped == 100
     assert acks == [(fling.Ack.DROPPED, fling.Closed)] * 100
@@ -123,10 +123,14 @@ def test_outbox_bounds_and_overflow_policies(cluster):
 
 def test_broker_refusals_are_counted_and_reported(cluster):
     cluster.start_broker("--max-tasks", "50")
-    producer = LedgerProducer(cluster)
     errors = []
-    write = producer._on_ack
-    producer._on_ack = lambda task_id, ack, err: (write(task_id, ack, err), errors.append(err))
+
+    class Recording(LedgerProducer):
+        def _write(self, task_id, ack, error):
+            super()._write(task_id, ack, error)
+            errors.append(error)
+
+    producer = Recording(cluster)
     for i in range(200):
         producer.send("test.noop", {"i": i})
     producer.flush(20)
