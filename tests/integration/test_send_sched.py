@@ -51,12 +51,10 @@ def test():
         # Exactly the plain tasks run; the refused ones were never held.
         c.start_worker()
         c.wait_done(len(accepted), timeout=60)
-        ran = set()
-        for path in c.worker_ledgers:
-            with open(path) as f:
-                ran |= {line.split()[1] for line in f if line.startswith("done ")}
-        assert ran == accepted, ("ran", ran, "accepted", accepted)
-        assert not ran & refused
+        done = c.ledger().done
+        assert set(done) == accepted, ("ran", done, "accepted", accepted)
+        assert all(n == 1 for n in done.values()), done
+        assert not set(done) & refused
 
 
 if __name__ == "__main__":
