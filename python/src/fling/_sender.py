@@ -151,7 +151,7 @@ class IoLoop:
                 self.batch_seq += 1
                 slots.append(_Slot(batch, self.batch_seq))
             self.publish()
-            listen = hurry or bool(box.sealed) or box.pressed()
+            listen = hurry or len(slots) >= self.window or bool(box.sealed) or box.pressed()
         return due, listen
 
     def publish(self) -> None:
