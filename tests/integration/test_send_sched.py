@@ -3,7 +3,8 @@
 speak FLP/1.2 (proto/SPEC.md §2.3): such tasks are refused clearly, each one
 BAD_VERSION with a message that says what to do, exit 1, and none of them
 runs; plain tasks sent beside them are unaffected. An old broker must never
-read a delayed task as one to run now.
+read a delayed task as one to run now. `fling schedule` and `fling queue
+pause` get the same plain answer; `fling schedule next` needs no broker.
 
 When fling-broker speaks FLP/1.2 this test changes side: the same commands
 must then be accepted and held (the `scheduling` label)."""
@@ -47,6 +48,19 @@ def test():
         assert rc == 2 and "--delay" in err, (rc, err)
         rc, out, err = send(c, ["--delay", "5s", "--at", "2030-01-01T00:00:00Z"], count=1)
         assert rc == 1 and out[0]["status"] == "invalid", (rc, out, err)
+
+        fling = os.path.join(c.bin_dir, "fling")
+        for argv in (["schedule", "add", "nightly", "test.noop", "--cron", "0 3 * * *", "--tz",
+                      "Europe/Berlin"], ["queue", "pause", "test.noop"]):
+            result = subprocess.run([fling, "--endpoint", c.producer_endpoint] + argv,
+                                    capture_output=True, text=True, timeout=30)
+            assert result.returncode == 1 and "FLP/1.2" in result.stderr, (argv, result)
+        result = subprocess.run([fling, "schedule", "next", "--cron", "30 2 * * *", "--tz",
+                                 "Europe/Berlin", "--count", "2"], capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode == 0 and len(result.stdout.splitlines()) == 2, result
+        assert all(line.endswith("T02:30:00 +01:00") or line.endswith("T02:30:00 +02:00")
+                   for line in result.stdout.splitlines()), result.stdout
 
         # Exactly the plain tasks run; the refused ones were never held.
         c.start_worker()
