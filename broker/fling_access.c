@@ -4,12 +4,14 @@
 
     The policies live in fling_auth.c (keys, roles) and fling_conns.c
     (connections); this file wires them into the broker's life cycle and
-    loop, and forgets a worker the moment its connection is closed.
+    loop, and tells the loop which connections it closed (a worker there
+    is gone now, not after its silence).
 */
-#include "fling_broker_private.h"
+#include "fling_access.h"
 #include "fling_fdreserve.h"
 #include "fling_log.h"
 #include "fling_ratelog.h"
+#include "fling_wire.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -124,22 +126,7 @@ int fling_access_serve (fling_broker_t *self, zsock_t *sock, fling_conns_socket_
     return fling_conns_watch (self->conns, which, sock);
 }
 
-/* A connection the table closed (idle, revoked): a worker there is gone
-   now, not after its silence. */
-static void on_closed (fling_conns_socket_t which, int fd, const uint8_t *rid, size_t rid_size,
-                       void *arg)
-{
-    fling_broker_t *self = (fling_broker_t *)arg;
-    if (which != FLING_CONNS_WORKER)
-        return;
-    fling_peer_t peer = {.size = (uint8_t)rid_size, .fd = fd};
-    memcpy (peer.bytes, rid, rid_size);
-    fling_bworker_t *worker = fling_workers_touch (self, &peer);
-    if (worker && worker->peer.fd == fd)
-        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
-}
-
-void fling_access_turn (fling_broker_t *self)
+void fling_access_turn (fling_broker_t *self, fling_conns_closed_fn *closed, void *arg)
 {
     fling_fdreserve_fill (); /* what a store open took back (fling_fdreserve.h) */
     bool hup = atomic_exchange (&self->rescan, 0) != 0;
@@ -153,7 +140,7 @@ void fling_access_turn (fling_broker_t *self)
     }
     if (self->now_ms >= self->next_tick_ms) {
         self->next_tick_ms = self->now_ms + TICK_MS;
-        fling_conns_tick (self->conns, self->now_ms, on_closed, self);
+        fling_conns_tick (self->conns, self->now_ms, closed, arg);
         if (self->owners)
             fling_owners_expire (self->owners, self->now_ms);
     }
@@ -195,7 +182,7 @@ bool fling_access_deaf (fling_broker_t *self, const fling_peer_t *peer)
     self->counters.deaf_closed++;
     FLING_LOG_LIMITED (FLING_LOG_WARN, "connection closed: %d bytes of replies left unread fd=%d",
                        unsent, peer->fd);
-    fling_broker_close_peer (self, peer);
+    fling_wire_close_peer (self, peer);
     return true;
 }
 
@@ -205,11 +192,6 @@ void fling_access_close (fling_broker_t *self)
     fling_owners_destroy (&self->owners);
     fling_conns_destroy (&self->conns);
     fling_auth_destroy (&self->auth);
-}
-
-void fling_broker_reload (fling_broker_t *self)
-{
-    atomic_store (&self->rescan, 1);
 }
 
 json_t *fling_access_security_json (fling_broker_t *self)

@@ -5,9 +5,13 @@
     (proto/SPEC.md §5.3, §8). This is the only JSON the broker parses: task
     payloads stay opaque bytes (dead_list shows their first 200 bytes).
 */
-#include "fling_broker_private.h"
+#include "fling_admin.h"
+#include "fling_access.h"
 #include "fling_log.h"
+#include "fling_lookup.h"
+#include "fling_names.h"
 #include "fling_ratelog.h"
+#include "fling_tasks.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -221,10 +225,10 @@ static json_t *queue_purge (fling_broker_t *self, json_t *request)
         return error_json ("queue_purge needs \"name\"");
     if (self->store_failed)
         return error_json ("the store failed: the broker is read-only until restarted");
-    fling_queue_t *queue = fling_broker_queue (self, name, strlen (name), FLING_QUEUE_FIND);
+    fling_queue_t *queue = fling_names_queue (self, name, strlen (name), FLING_QUEUE_FIND);
     if (!queue)
         return json_pack ("{sI sI}", "purged", (json_int_t)0, "in_flight", (json_int_t)0);
-    size_t purged = fling_broker_purge_waiting (self, queue);
+    size_t purged = fling_tasks_purge_waiting (self, queue);
     self->counters.queue_purged += purged;
     FLING_LOG_LIMITED (FLING_LOG_INFO, "queue purged name=%s tasks=%zu", name, purged);
     return json_pack ("{sI sI}", "purged", (json_int_t)purged, "in_flight",
@@ -305,12 +309,12 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
                 if (memcmp (own.bytes, id.bytes, FLING_TASK_ID_SIZE) != 0)
                     continue;
             }
-            fling_broker_unlist (self, task);
+            fling_tasks_unlist (self, task);
             changed++;
             if (!retry) {
                 fling_queue_counters (queue)->purged++;
                 FLING_EVENT_TASK (self, FLING_EVENT_PURGED, task, NULL);
-                fling_broker_finish_task (self, task);
+                fling_tasks_finish (self, task);
                 continue;
             }
             fling_btask_revive (task);
@@ -318,8 +322,8 @@ static json_t *dead_change (fling_broker_t *self, json_t *request, bool retry)
             task->crashes = 0;
             task->flags = FLING_TASK_QUEUED;
             fling_record_set_attempt (task->raw, 0);
-            fling_broker_store_state (self, task);
-            fling_broker_requeue (self, task, false);
+            fling_tasks_store_state (self, task);
+            fling_tasks_requeue (self, task, false);
             FLING_EVENT_TASK (self, FLING_EVENT_DEAD_RETRIED, task, NULL);
         }
     }

@@ -1,669 +1,35 @@
-/*  fling_broker.c - the broker's loop, sockets, shared task bookkeeping
-    and life cycle.
+/*  fling_broker.c - the broker's loop, sockets and life cycle.
 
     One thread, one loop (see fling_broker.h). A turn reads up to
-    FLING_BROKER_DRAIN_MAX messages from each socket, then once: commits the
-    store and sends the turn's ACKs (fling_producers.c), declares silent
-    workers dead (fling_workers.c) and dispatches (fling_dispatch.c).
+    FLING_BROKER_DRAIN_MAX messages from each socket and hands each to
+    intake (fling_producers.c) or the worker table (fling_workers.c), then
+    once: promotes due retries (fling_tasks.c), declares silent workers
+    dead (fling_reaper.c), dispatches (fling_dispatch.c), commits the store
+    and sends the turn's ACKs, RESULT_ACKs and DISPATCHes. The loop calls
+    out; nothing calls back into it (fling_state.h).
 */
-#include "fling_broker_private.h"
+#include "fling_broker.h"
+#include "fling_access.h"
+#include "fling_deliver.h"
+#include "fling_dispatch.h"
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_logfmt.h"
+#include "fling_names.h"
 #include "fling_ops.h"
+#include "fling_producers.h"
 #include "fling_ratelog.h"
+#include "fling_reaper.h"
+#include "fling_recover.h"
+#include "fling_tasks.h"
+#include "fling_wire.h"
+#include "fling_workers.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- sending and refusing ---------------------------------------------- */
-
-int fling_broker_send (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
-                       zmsg_t **msg_p)
-{
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (!msg) {
-        errno = ENOMEM;
-        return -1;
-    }
-    /* Raw zmq_send with DONTWAIT: a ROUTER with ROUTER_MANDATORY reports an
-       unknown peer (EHOSTUNREACH) or a full pipe (EAGAIN) on the routing
-       frame, where it would otherwise drop silently or block the loop. */
-    /* The frames themselves are handed over (zframe_send), not copied as
-       zmq_send would: a DISPATCH body is up to 256 KB. Once the routing
-       frame is accepted, the rest cannot fail for want of a peer or room:
-       a ROUTER takes a whole message or none of it. */
-    void *handle = zsock_resolve (sock);
-    int rc = zmq_send (handle, peer->bytes, peer->size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zframe_t *frame;
-    while (rc >= 0 && (frame = zmsg_pop (msg))) {
-        int more = zmsg_size (msg) ? ZFRAME_MORE : 0;
-        rc = zframe_send (&frame, handle, more | ZFRAME_DONTWAIT);
-        zframe_destroy (&frame); /* kept by some czmq versions when the send failed */
-    }
-    int err = errno;
-    zmsg_destroy (&msg);
-    if (rc >= 0)
-        return 0;
-    self->counters.router_unroutable++;
-    /* EAGAIN: its queue is at the high-water mark, so it does not read.
-       Close it: libzmq then frees what it queued for it. */
-    if (err == EAGAIN)
-        fling_broker_close_peer (self, peer);
-    errno = err;
-    return -1;
-}
-
-void fling_broker_close_peer (fling_broker_t *self, const fling_peer_t *peer)
-{
-    fling_conns_close (self->conns, peer->fd, peer->bytes, peer->size);
-}
-
-void fling_peer_hex (const fling_peer_t *peer, char out[FLING_PEER_HEX_SIZE])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < peer->size; i++) {
-        out[2 * i] = digits[peer->bytes[i] >> 4];
-        out[2 * i + 1] = digits[peer->bytes[i] & 15];
-    }
-    out[2 * peer->size] = '\0';
-}
-
-void fling_broker_count_refusal (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
-                                 const fling_msg_t *about, fling_reason_t reason, const char *why)
-{
-    int slot = reason < FLING_REASON_MAX ? (int)reason : FLING_REASON_MALFORMED;
-    self->refused[slot]++;
-    self->refused_quiet[slot]++;
-    /* A hostile peer must not be able to flood the log: one line per
-       reason per second, carrying the count of the lines it stands for. */
-    if (self->now_ms - self->refused_logged_ms[slot] >= 1000 ||
-        self->refused_logged_ms[slot] == 0) {
-        char hex[FLING_PEER_HEX_SIZE];
-        fling_peer_hex (peer, hex);
-        char quoted[256];
-        fling_warn (
-            "refused reason=%s socket=%s peer=%s command=%s count=%" PRIu64 " why=%s",
-            fling_reason_name (slot), sock == self->producer_sock ? "producer" : "worker", hex,
-            about && about->cmd ? fling_cmd_name (about->cmd) : "-", self->refused_quiet[slot],
-            fling_logfmt_quote (quoted, sizeof quoted, why ? why : "", why ? strlen (why) : 0));
-        self->refused_quiet[slot] = 0;
-        self->refused_logged_ms[slot] = self->now_ms;
-    }
-}
-
-void fling_broker_refuse (fling_broker_t *self, zsock_t *sock, const fling_peer_t *peer,
-                          const fling_msg_t *about, fling_reason_t reason, const char *why)
-{
-    fling_broker_count_refusal (self, sock, peer, about, reason, why);
-    if (reason == FLING_REASON_BAD_SIGNATURE)
-        return; /* cannot trust the framing: answer nothing (SPEC.md §7.1) */
-    /* In the peer's version; a version we do not speak gets version 1,
-       the layout every FLP peer reads. */
-    uint8_t version = about && about->version ? about->version : 1;
-    uint64_t batch_seq = about && (about->cmd == FLING_CMD_SUBMIT || about->cmd == FLING_CMD_RESULT)
-                             ? about->batch_seq
-                             : 0;
-    zmsg_t *reply =
-        fling_msg_error (version, reason, about ? (uint8_t)about->cmd : 0, batch_seq, why);
-    fling_broker_send (self, sock, peer, &reply);
-}
-
-/* ---- DISPATCH after the commit (write-ahead leases) ----------------------- */
-
-/* The last `count` leases of `worker` were never delivered: back to the
-   head of their queues in their order, the attempt not counted, the store
-   told (their lease may be committed already). */
-static void undeliver (fling_broker_t *self, fling_bworker_t *worker, uint32_t count)
-{
-    for (uint32_t i = 0; i < count; i++) {
-        fling_btask_t *task = fling_tasklist_tail (&worker->leased);
-        fling_worker_unlease (task);
-        task->attempt--;
-        fling_record_set_attempt (task->raw, task->attempt);
-        fling_broker_store_state (self, task);
-        fling_broker_requeue (self, task, true);
-    }
-    self->counters.dispatched -= count;
-    self->counters.requeued += count;
-}
-
-int fling_broker_hold_dispatch (fling_broker_t *self, fling_bworker_t *worker, zmsg_t **msg_p,
-                                uint32_t count)
-{
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    if (msg && self->held_count == self->held_alloc) {
-        size_t alloc = self->held_alloc ? 2 * self->held_alloc : 64;
-        fling_held_dispatch_t *grown =
-            (fling_held_dispatch_t *)realloc (self->held, alloc * sizeof *grown);
-        if (grown) {
-            self->held = grown;
-            self->held_alloc = alloc;
-        } else
-            zmsg_destroy (&msg);
-    }
-    if (!msg) {
-        fling_error ("out of memory: DISPATCH of %u tasks not sent", (unsigned)count);
-        undeliver (self, worker, count);
-        return -1;
-    }
-    self->held[self->held_count++] = (fling_held_dispatch_t){worker, msg, count};
-    return 0;
-}
-
-/* Held DISPATCHes to `worker` from index `from` on: never delivered. Undone
-   newest first, so its leases come off the tail of its list. */
-static void undeliver_from (fling_broker_t *self, fling_bworker_t *worker, size_t from)
-{
-    for (size_t j = self->held_count; j-- > from;) {
-        fling_held_dispatch_t *held = &self->held[j];
-        if (held->worker != worker)
-            continue;
-        undeliver (self, worker, held->count);
-        zmsg_destroy (&held->msg);
-        held->worker = NULL;
-    }
-}
-
-void fling_broker_send_dispatches (fling_broker_t *self)
-{
-    for (size_t i = 0; i < self->held_count; i++) {
-        fling_held_dispatch_t *held = &self->held[i];
-        fling_bworker_t *worker = held->worker;
-        if (!worker)
-            continue; /* undone with an earlier one to the same worker */
-        if (fling_broker_send (self, self->worker_sock, &worker->peer, &held->msg) == 0)
-            continue;
-        fling_debug ("dispatch failed worker=%s tasks=%u: %s", worker->name, (unsigned)held->count,
-                     strerror (errno));
-        undeliver_from (self, worker, i);
-        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
-    }
-    self->held_count = 0;
-}
-
-void fling_broker_cancel_dispatches (fling_broker_t *self)
-{
-    for (size_t j = self->held_count; j-- > 0;) {
-        fling_held_dispatch_t *held = &self->held[j];
-        if (!held->worker)
-            continue;
-        undeliver (self, held->worker, held->count);
-        zmsg_destroy (&held->msg);
-    }
-    self->held_count = 0;
-}
-
-/* ---- tasks and queues -------------------------------------------------- */
-
-static void settings_for (const fling_broker_config_t *config, const char *name,
-                          fling_queue_settings_t *out)
-{
-    out->max_attempts = (uint16_t)config->max_attempts;
-    out->backoff_ms = config->backoff_ms;
-    out->timeout_ms = config->task_timeout_ms;
-    out->poison_limit = (uint8_t)config->poison_limit;
-    for (size_t i = 0; i < config->queue_count; i++) { /* the last entry for a name wins */
-        const fling_queue_config_t *q = &config->queues[i];
-        if (strcmp (q->name, name) != 0)
-            continue;
-        if ((q->set & 1) && q->max_attempts)
-            out->max_attempts = (uint16_t)q->max_attempts;
-        if (q->set & 2)
-            out->backoff_ms = q->backoff_ms;
-        if (q->set & 4)
-            out->timeout_ms = q->timeout_ms;
-        if ((q->set & 8) && q->poison_limit)
-            out->poison_limit = (uint8_t)q->poison_limit;
-    }
-}
-
-static void sweep_names (fling_broker_t *self);
-
-fling_queue_t *fling_broker_queue (fling_broker_t *self, const char *name, size_t name_size,
-                                   fling_queue_use_t use)
-{
-    char key[FLING_NAME_MAX + 1];
-    if (name_size > FLING_NAME_MAX) {
-        errno = EINVAL;
-        return NULL;
-    }
-    memcpy (key, name, name_size);
-    key[name_size] = '\0';
-    fling_queue_t *queue = (fling_queue_t *)zhashx_lookup (self->queue_index, key);
-    if (queue || use == FLING_QUEUE_FIND)
-        return queue;
-    uint64_t room = self->config.max_names;
-    if (use == FLING_QUEUE_FOR_WORKER)
-        room -= room / 4;
-    /* A READY may find the table full of names that READYs of this very
-       turn gave up: sweep them now (again at once while sweeps free
-       something, else at most every 100 ms). Only here: a SUBMIT keeps a
-       queue pointer across records, a READY does not. */
-    if (use == FLING_QUEUE_FOR_WORKER && self->queue_count >= room && self->names_sweep &&
-        (self->names_swept_last || self->now_ms - self->names_swept_ms >= 100))
-        sweep_names (self);
-    if (use != FLING_QUEUE_RECOVERED && self->queue_count >= room) {
-        errno = ENOSPC;
-        return NULL;
-    }
-    if (self->queue_count == self->queue_alloc) {
-        size_t alloc = self->queue_alloc ? self->queue_alloc * 2 : 16;
-        fling_queue_t **grown = (fling_queue_t **)realloc (self->queues, alloc * sizeof *grown);
-        if (!grown) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        self->queues = grown;
-        self->queue_alloc = alloc;
-    }
-    queue = fling_queue_new (name, name_size);
-    if (!queue || zhashx_insert (self->queue_index, key, queue)) {
-        fling_queue_destroy (&queue);
-        errno = ENOMEM;
-        return NULL;
-    }
-    fling_queue_set_pool (queue, self->pool);
-    settings_for (&self->config, key, fling_queue_settings (queue));
-    self->queues[self->queue_count++] = queue;
-    return queue;
-}
-
-unsigned fling_broker_max_attempts (const fling_btask_t *task)
-{
-    unsigned own = fling_btask_max_attempts (task);
-    return own ? own : fling_queue_settings (task->queue)->max_attempts;
-}
-
-unsigned fling_broker_poison_limit (const fling_btask_t *task)
-{
-    return fling_queue_settings (task->queue)->poison_limit;
-}
-
-void fling_broker_name_refused (fling_broker_t *self, const char *name, size_t name_size,
-                                const char *why)
-{
-    char text[FLING_NAME_MAX + 1];
-    self->counters.names_refused++;
-    fling_log_printable (text, sizeof text, name, name_size);
-    if (fling_limits_log_name (self->limits, text, self->now_ms))
-        fling_warn ("task name refused name=%s reason=\"%s\" (logged once a minute per name;"
-                    " names_refused=%" PRIu64 ")",
-                    text, why, self->counters.names_refused);
-}
-
-void fling_broker_forget_task (fling_broker_t *self, fling_btask_t *task)
-{
-    fling_task_id_t id;
-    fling_btask_id (task, &id);
-    fling_idmap_remove (self->ids, &id);
-    self->bytes -= task->size;
-    if (self->auth)
-        fling_limits_producer_remove (self->limits, fling_task_id_producer (&id), task->queue,
-                                      task->size);
-    if (fling_queue_held (task->queue) <= 1)
-        self->names_sweep = true; /* this was its last task (it is still counted here) */
-    fling_btask_destroy (&task);
-}
-
-/* Forgets the names that hold no task and that no worker serves: a name
-   table filled by made-up names empties again as their peers go. A
-   name's counters in stats start from zero when it comes back. */
-static void sweep_names (fling_broker_t *self)
-{
-    self->names_sweep = false;
-    self->names_swept_ms = self->now_ms;
-    size_t kept = 0, freed = 0;
-    for (size_t i = 0; i < self->queue_count; i++) {
-        fling_queue_t *queue = self->queues[i];
-        if (fling_queue_held (queue) || fling_queue_server_count (queue)) {
-            self->queues[kept++] = queue;
-            continue;
-        }
-        zhashx_delete (self->queue_index, fling_queue_name (queue));
-        fling_queue_destroy (&queue);
-        freed++;
-    }
-    self->queue_count = kept;
-    self->counters.names_freed += freed;
-    self->names_swept_last = freed;
-    if (freed)
-        fling_debug ("task names forgotten: %zu (no task, no worker); %zu held", freed, kept);
-}
-
-void fling_broker_prefetch_id (const fling_broker_t *self, const fling_task_id_t *id)
-{
-    fling_idmap_prefetch (self->ids, id);
-    fling_dedup_prefetch (self->dedup, id);
-}
-
-void fling_broker_finish_task (fling_broker_t *self, fling_btask_t *task)
-{
-    fling_task_id_t id;
-    fling_btask_id (task, &id);
-    if (!self->store_failed) {
-        /* One clock read per turn, not per task: the time only ages the
-           duplicate window after a restart. */
-        if (!self->wall_ms)
-            self->wall_ms = fling_store_wall_ms ();
-        if (fling_store_complete (self->store, &id, task->segment, self->wall_ms))
-            fling_error ("store complete failed: %s", fling_strerror (errno));
-        self->store_dirty = true;
-    }
-    fling_dedup_add (self->dedup, &id, self->now_ms, self->now_ms);
-    fling_broker_forget_task (self, task);
-}
-
-static void store_task_of (const fling_btask_t *task, fling_store_task_t *out)
-{
-    memset (out, 0, sizeof *out);
-    out->record = task->raw;
-    out->record_size = task->size;
-    out->attempt = task->attempt;
-    out->crashes = task->crashes;
-    out->leased = fling_btask_state (task) == FLING_TASK_LEASED;
-    if (fling_btask_state (task) == FLING_TASK_DEAD) {
-        out->reason = task->dead->reason;
-        out->error = task->dead->error;
-        out->error_size = task->dead->error_size;
-    }
-}
-
-void fling_broker_store_state (fling_broker_t *self, const fling_btask_t *task)
-{
-    if (self->store_failed)
-        return;
-    fling_task_id_t id;
-    fling_store_task_t state;
-    fling_btask_id (task, &id);
-    store_task_of (task, &state);
-    if (fling_store_state (self->store, &id, &state)) {
-        if (errno == ENOSPC) /* a full store: the task may rerun after a restart, not be lost */
-            fling_debug ("store full: state record of a task not written");
-        else
-            fling_error ("store state failed: %s", fling_strerror (errno));
-    }
-    self->store_dirty = true;
-}
-
-fling_reason_t fling_broker_hold_task (fling_broker_t *self, const fling_record_t *record,
-                                       fling_queue_t *queue, uint16_t attempt, fling_btask_t **held)
-{
-    fling_btask_t *task =
-        fling_btask_new (record, queue, attempt, fling_queue_settings (queue)->timeout_ms);
-    if (!task)
-        return FLING_REASON_UNAVAILABLE;
-    uint64_t tag = fling_task_id_producer (&record->id);
-    if (self->auth && fling_limits_producer_add (self->limits, tag, queue, task->size)) {
-        fling_btask_destroy (&task);
-        return FLING_REASON_UNAVAILABLE;
-    }
-    if (fling_idmap_insert (self->ids, &record->id, task)) {
-        if (self->auth)
-            fling_limits_producer_remove (self->limits, tag, queue, task->size);
-        fling_btask_destroy (&task);
-        return FLING_REASON_UNAVAILABLE;
-    }
-    fling_broker_requeue (self, task, false);
-    self->bytes += task->size;
-    *held = task;
-    return FLING_REASON_OK;
-}
-
-/* ---- placing tasks: queued, delayed, dead -------------------------------- */
-
-void fling_broker_release (fling_broker_t *self, fling_btask_t *task)
-{
-    task->attempt--;
-    fling_broker_store_state (self, task);
-    fling_broker_requeue (self, task, true);
-    self->counters.requeued++;
-}
-
-void fling_broker_requeue (fling_broker_t *self, fling_btask_t *task, bool head)
-{
-    fling_btask_set_state (task, FLING_TASK_QUEUED);
-    if (head)
-        fling_queue_push_head (task->queue, task);
-    else
-        fling_queue_push_tail (task->queue, task);
-    self->dispatch_needed = true;
-}
-
-static bool heap_less (const fling_btask_t *a, const fling_btask_t *b)
-{
-    return (int32_t)(a->due - b->due) < 0;
-}
-
-static void heap_swap (fling_delayheap_t *heap, size_t i, size_t j)
-{
-    fling_btask_t *t = heap->items[i];
-    heap->items[i] = heap->items[j];
-    heap->items[j] = t;
-}
-
-static int heap_push (fling_delayheap_t *heap, fling_btask_t *task)
-{
-    if (heap->count == heap->alloc) {
-        size_t alloc = heap->alloc ? heap->alloc * 2 : 64;
-        fling_btask_t **grown = (fling_btask_t **)realloc (heap->items, alloc * sizeof *grown);
-        if (!grown)
-            return -1;
-        heap->items = grown;
-        heap->alloc = alloc;
-    }
-    size_t i = heap->count++;
-    heap->items[i] = task;
-    while (i > 0 && heap_less (heap->items[i], heap->items[(i - 1) / 2])) {
-        heap_swap (heap, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-    return 0;
-}
-
-static void heap_down (fling_delayheap_t *heap, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < heap->count && heap_less (heap->items[l], heap->items[m]))
-            m = l;
-        if (r < heap->count && heap_less (heap->items[r], heap->items[m]))
-            m = r;
-        if (m == i)
-            break;
-        heap_swap (heap, i, m);
-        i = m;
-    }
-}
-
-static fling_btask_t *heap_pop (fling_delayheap_t *heap)
-{
-    if (!heap->count)
-        return NULL;
-    fling_btask_t *top = heap->items[0];
-    heap->items[0] = heap->items[--heap->count];
-    heap_down (heap, 0);
-    return top;
-}
-
-void fling_broker_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms)
-{
-    if (delay_ms > FLING_DELAY_MAX_MS)
-        delay_ms = FLING_DELAY_MAX_MS;
-    task->due = fling_due_in (self->now_ms, delay_ms);
-    if (delay_ms == 0 || heap_push (&self->delayed, task)) {
-        fling_broker_requeue (self, task, false); /* no delay, or no memory for one */
-        return;
-    }
-    fling_btask_set_state (task, FLING_TASK_DELAYED);
-    fling_queue_counters (task->queue)->delayed++;
-}
-
-size_t fling_broker_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
-{
-    size_t purged = 0;
-    fling_btask_t *task;
-    while ((task = fling_queue_pop (queue))) {
-        fling_broker_finish_task (self, task);
-        purged++;
-    }
-    /* The retry heap: keep the others, heapify again (rare, admin only). */
-    size_t kept = 0;
-    for (size_t i = 0; i < self->delayed.count; i++) {
-        task = self->delayed.items[i];
-        if (task->queue != queue) {
-            self->delayed.items[kept++] = task;
-            continue;
-        }
-        fling_queue_counters (queue)->delayed--;
-        fling_broker_finish_task (self, task);
-        purged++;
-    }
-    self->delayed.count = kept;
-    for (size_t i = kept / 2; i-- > 0;)
-        heap_down (&self->delayed, i);
-    fling_btask_t *next;
-    for (task = fling_tasklist_head (&self->parked); task; task = next) {
-        next = fling_tasklist_next (task);
-        if (task->queue != queue)
-            continue;
-        fling_broker_unlist (self, task);
-        fling_broker_finish_task (self, task);
-        purged++;
-    }
-    /* Suspects waiting for a trial: the next group is taken before this
-       one empties (an emptied group is freed). */
-    for (fling_group_t *group = fling_suspects_first (self->suspects), *after; group;
-         group = after) {
-        after = fling_group_next (group);
-        if (fling_group_queue (group) != queue)
-            continue;
-        while ((task = fling_group_peek (group))) {
-            bool last = fling_group_size (group) == 1;
-            fling_broker_unlist (self, task);
-            fling_broker_finish_task (self, task);
-            purged++;
-            if (last)
-                break; /* the group is gone */
-        }
-    }
-    return purged;
-}
-
-/* Due retries go to the tail of their queues. */
-static void promote_due (fling_broker_t *self)
-{
-    while (self->delayed.count && fling_due_passed (self->delayed.items[0]->due, self->now_ms)) {
-        fling_btask_t *task = heap_pop (&self->delayed);
-        fling_queue_counters (task->queue)->delayed--;
-        fling_broker_requeue (self, task, false);
-    }
-}
-
-/* Recovered in-flight tasks not claimed by HOLDING in time: queued at the
-   head, in their order. */
-static void release_parked (fling_broker_t *self)
-{
-    if (!self->parked.count || self->now_ms < self->parked_until_ms)
-        return;
-    fling_info ("queueing %zu recovered in-flight tasks no worker claimed", self->parked.count);
-    fling_btask_t *task;
-    while ((task = fling_tasklist_tail (&self->parked))) {
-        fling_tasklist_remove (&self->parked, task);
-        fling_queue_counters (task->queue)->delayed--;
-        fling_broker_requeue (self, task, true);
-    }
-}
-
-void fling_broker_unlist (fling_broker_t *self, fling_btask_t *task)
-{
-    switch (fling_btask_state (task)) {
-    case FLING_TASK_QUEUED:
-        fling_queue_remove (task->queue, task);
-        break;
-    case FLING_TASK_PARKED:
-        fling_tasklist_remove (&self->parked, task);
-        fling_queue_counters (task->queue)->delayed--;
-        break;
-    case FLING_TASK_DEAD:
-        fling_tasklist_remove (fling_queue_dead (task->queue), task);
-        break;
-    case FLING_TASK_SUSPECT:
-        fling_suspects_remove (self->suspects, task);
-        break;
-    default:
-        break; /* LEASED and DELAYED are never unlisted this way */
-    }
-}
-
-void fling_broker_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
-                        const char *error, size_t error_size)
-{
-    char id_text[FLING_TASK_ID_TEXT_SIZE], text[512];
-    fling_task_id_t id;
-    fling_btask_id (task, &id);
-    fling_task_id_format (&id, id_text);
-    fling_logfmt_quote (text, sizeof text, error, error_size);
-    /* A worker decides how fast tasks fail: rate-limited. */
-    FLING_LOG_LIMITED (FLING_LOG_WARN,
-                       "task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u"
-                       " error=%s",
-                       id_text, fling_queue_name (task->queue), fling_dead_reason_name (reason),
-                       (unsigned)task->attempt, (unsigned)task->crashes, text);
-    fling_queue_counters (task->queue)->failed++;
-    self->counters.dead_lettered++;
-    FLING_EVENT_TASK (self, FLING_EVENT_DEAD, task, NULL);
-    /* dead_retry starts it afresh: no suspicion carried over. */
-    task->flags &= (uint8_t) ~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
-    if (reason != FLING_DEAD_CRASHED)
-        self->counters.failed++;
-    if (fling_btask_kill (task, reason, error, error_size)) {
-        fling_error ("out of memory: dead task dropped id=%s", id_text);
-        fling_broker_finish_task (self, task);
-        return;
-    }
-    fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
-    fling_broker_store_state (self, task);
-}
-
-static uint32_t backoff_ms (fling_broker_t *self, const fling_btask_t *task)
-{
-    fling_record_t record;
-    fling_btask_record (task, &record);
-    uint64_t delay =
-        record.backoff_ms ? record.backoff_ms : fling_queue_settings (task->queue)->backoff_ms;
-    unsigned doublings = task->attempt > 1 ? task->attempt - 1u : 0u;
-    for (unsigned i = 0; i < doublings && delay < self->config.backoff_max_ms; i++)
-        delay *= 2;
-    if (delay > self->config.backoff_max_ms)
-        delay = self->config.backoff_max_ms;
-    /* +-20% jitter (xorshift64*), so tasks that failed together spread out. */
-    self->rng ^= self->rng >> 12;
-    self->rng ^= self->rng << 25;
-    self->rng ^= self->rng >> 27;
-    uint64_t r = (self->rng * 0x2545F4914F6CDD1Dull) >> 11; /* 53 bits */
-    double factor = 0.8 + 0.4 * ((double)r / (double)(1ull << 53));
-    return (uint32_t)((double)delay * factor);
-}
-
-void fling_broker_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
-                              uint32_t delay_ms, const char *error, size_t error_size)
-{
-    if (task->attempt >= fling_broker_max_attempts (task)) {
-        fling_broker_kill (self, task, reason, error, error_size);
-        return;
-    }
-    fling_queue_counters (task->queue)->retried++;
-    self->counters.retried++;
-    FLING_EVENT_TASK (self, FLING_EVENT_FAILED, task, NULL);
-    fling_broker_store_state (self, task); /* not leased any more */
-    fling_broker_delay (self, task, delay_ms ? delay_ms : backoff_ms (self, task));
-}
 
 /* ---- the turn: read, commit, acknowledge, dispatch ---------------------- */
 
@@ -679,8 +45,8 @@ static int admit (fling_broker_t *self, zsock_t *sock, fling_peer_t *peer, const
     if (verdict == FLING_CONN_DROP)
         return -1;
     if (verdict == FLING_CONN_UNKNOWN_KEY) {
-        fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
-                             "key not in the broker's allowed directory");
+        fling_wire_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
+                           "key not in the broker's allowed directory");
         return -1;
     }
     peer->principal = principal;
@@ -710,8 +76,7 @@ static int authorise (fling_broker_t *self, zsock_t *sock, const fling_peer_t *p
     if (decoded && about.has_batch && !from_worker)
         fling_producers_refuse_batch (self, peer, &about, FLING_REASON_FORBIDDEN);
     else
-        fling_broker_refuse (self, sock, peer, decoded ? &about : NULL, FLING_REASON_FORBIDDEN,
-                             why);
+        fling_wire_refuse (self, sock, peer, decoded ? &about : NULL, FLING_REASON_FORBIDDEN, why);
     return -1;
 }
 
@@ -724,8 +89,8 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *p
     fling_bworker_t *worker = from_worker ? fling_workers_touch (self, peer) : NULL;
     if (worker && worker->peer.principal != peer->principal) {
         /* A routing id a client chose, once another key's: never its leases. */
-        fling_broker_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
-                             "routing id registered by another key");
+        fling_wire_refuse (self, sock, peer, NULL, FLING_REASON_FORBIDDEN,
+                           "routing id registered by another key");
         return;
     }
     fling_msg_t decoded;
@@ -737,9 +102,9 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *p
             fling_producers_refuse_batch (self, peer, &decoded, reason);
         else if (decoded.cmd == FLING_CMD_ERROR || decoded.cmd == FLING_CMD_PONG)
             /* never answered, even malformed: no ping-pong of errors */
-            fling_broker_count_refusal (self, sock, peer, &decoded, reason, decoded.problem);
+            fling_wire_count_refusal (self, sock, peer, &decoded, reason, decoded.problem);
         else
-            fling_broker_refuse (self, sock, peer, &decoded, reason, decoded.problem);
+            fling_wire_refuse (self, sock, peer, &decoded, reason, decoded.problem);
         return;
     }
     if (from_worker)
@@ -792,31 +157,19 @@ static void drain (fling_broker_t *self, zsock_t *sock)
     }
 }
 
-/* Moves the live records of the store's compaction candidate (if any) to
-   the log's head, so the old segment can go. Walks every task: rare (once
-   per segment at most) and bounded by the tasks held. */
-static void compact (fling_broker_t *self)
+/* A connection the table closed (idle, revoked): a worker there is gone
+   now, not after its silence. */
+static void worker_closed (fling_conns_socket_t which, int fd, const uint8_t *rid, size_t rid_size,
+                           void *arg)
 {
-    int64_t candidate = fling_store_compaction_candidate (self->store);
-    if (candidate < 0 || self->store_failed)
+    fling_broker_t *self = (fling_broker_t *)arg;
+    if (which != FLING_CONNS_WORKER)
         return;
-    size_t moved = 0, slots = fling_idmap_slots (self->ids);
-    for (size_t i = 0; i < slots; i++) {
-        fling_btask_t *task = (fling_btask_t *)fling_idmap_slot_value (self->ids, i);
-        if (!task || task->segment != (uint32_t)candidate)
-            continue;
-        fling_task_id_t id;
-        fling_store_task_t state;
-        fling_btask_id (task, &id);
-        store_task_of (task, &state);
-        if (fling_store_put (self->store, &id, &state, &task->segment))
-            break; /* full or failed: try again later */
-        moved++;
-    }
-    if (moved) {
-        self->store_dirty = true;
-        fling_debug ("store compaction segment=%" PRId64 " moved=%zu", candidate, moved);
-    }
+    fling_peer_t peer = {.size = (uint8_t)rid_size, .fd = fd};
+    memcpy (peer.bytes, rid, rid_size);
+    fling_bworker_t *worker = fling_workers_touch (self, &peer);
+    if (worker && worker->peer.fd == fd)
+        fling_workers_drop (self, worker, FLING_WORKER_UNREACHABLE);
 }
 
 /* The turn's duties, in the order that keeps every promise: tasks leave
@@ -825,30 +178,30 @@ static void compact (fling_broker_t *self)
    then do ACKs, RESULT_ACKs and DISPATCHes go out. */
 static void end_turn (fling_broker_t *self)
 {
-    promote_due (self);
-    release_parked (self);
+    fling_tasks_promote_due (self);
+    fling_tasks_release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
-        fling_workers_reap (self);
-        fling_workers_expire_leases (self);
+        fling_reaper_reap (self);
+        fling_reaper_expire_leases (self);
         fling_dedup_expire (self->dedup, self->now_ms);
         unsigned step = self->config.heartbeat_ms / 4;
         self->next_reap_ms = self->now_ms + (step ? step : 1);
     }
     if (self->names_sweep)
-        sweep_names (self);
-    fling_access_turn (self);
+        fling_names_sweep (self);
+    fling_access_turn (self, worker_closed, self);
     if (self->dispatch_needed) {
         self->dispatch_needed = false;
         fling_dispatch (self);
     }
     fling_producers_commit_and_ack (self);
     fling_workers_ack_results (self);
-    fling_broker_send_dispatches (self);
+    fling_deliver_send (self);
     fling_ops_tick (self);
     /* After the ACKs went out: unlinking a segment takes ~15 ms. */
     if (!self->store_failed) {
         fling_store_maintain (self->store, self->now_ms);
-        compact (self);
+        fling_tasks_compact (self);
     }
 }
 
@@ -951,11 +304,7 @@ static long poll_timeout (const fling_broker_t *self)
 {
     long timeout = self->config.heartbeat_ms / 2 > 0 ? (long)(self->config.heartbeat_ms / 2) : 1;
     int64_t now = fling_clock_ms ();
-    if (self->delayed.count) {
-        int32_t until = (int32_t)(self->delayed.items[0]->due - (uint32_t)now);
-        if (until < timeout)
-            timeout = until;
-    }
+    timeout = fling_tasks_next_due_ms (self, now, timeout);
     if (self->next_reap_ms - now < timeout)
         timeout = (long)(self->next_reap_ms - now);
     if (self->parked.count && self->parked_until_ms - now < timeout)
@@ -998,6 +347,11 @@ int fling_broker_run (fling_broker_t *self)
     return 0;
 }
 
+void fling_broker_reload (fling_broker_t *self)
+{
+    atomic_store (&self->rescan, 1);
+}
+
 void fling_broker_stop (fling_broker_t *self)
 {
     /* A flag, not a message: like zsys_interrupted it must work from a
@@ -1023,7 +377,7 @@ static zsock_t *open_router (fling_broker_t *self, const char *endpoint,
     /* Per peer, in messages. Workers: credit bounds what is queued to
        one. Producers and admin clients are owed an ACK per SUBMIT in their
        window (at most 1,024) and one reply per request: a peer past 4,096
-       does not read, and is closed at the EAGAIN (fling_broker_send). */
+       does not read, and is closed at the EAGAIN (fling_wire_send). */
     zsock_set_sndhwm (sock, kind == FLING_CONNS_WORKER ? 100000 : 4096);
     zsock_set_rcvhwm (sock, 100000);
     zsock_set_linger (sock, 0);
@@ -1045,135 +399,6 @@ static zsock_t *open_router (fling_broker_t *self, const char *endpoint,
 }
 
 /* ---- recovery: the store's events, in log order ------------------------ */
-
-/* Puts a recovered task where its state says: dead list, parked (it was in
-   flight: its worker may claim it back with HOLDING), or its queue. */
-static void recover_place (fling_broker_t *self, fling_btask_t *task, bool leased)
-{
-    if (fling_btask_state (task) == FLING_TASK_DEAD)
-        fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
-    else if (leased && task->attempt > 0) {
-        fling_btask_set_state (task, FLING_TASK_PARKED);
-        fling_tasklist_push_tail (&self->parked, task);
-        fling_queue_counters (task->queue)->delayed++;
-    } else
-        fling_broker_requeue (self, task, false);
-}
-
-static void recover_apply_state (fling_btask_t *task, const fling_store_task_t *state)
-{
-    fling_btask_revive (task);
-    task->attempt = state->attempt;
-    task->crashes = state->crashes;
-    if (state->reason != FLING_DEAD_NONE &&
-        fling_btask_kill (task, state->reason, state->error, state->error_size))
-        fling_error ("out of memory: dead task recovered as queued");
-}
-
-static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
-{
-    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
-    if (task) { /* a newer copy (compaction): it replaces the older one */
-        fling_broker_unlist (self, task);
-        fling_store_unpin (self->store, task->segment);
-    } else {
-        const uint8_t *cursor = event->task.record;
-        fling_record_t record;
-        fling_reason_t reason;
-        if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
-            return 0; /* the store checked it; cannot happen */
-        fling_queue_t *queue =
-            fling_broker_queue (self, record.name, record.name_size, FLING_QUEUE_RECOVERED);
-        if (!queue)
-            return -1;
-        task = fling_btask_new (&record, queue, 0, fling_queue_settings (queue)->timeout_ms);
-        if (!task || fling_idmap_insert (self->ids, &event->id, task)) {
-            fling_btask_destroy (&task);
-            return -1;
-        }
-        self->bytes += task->size;
-        if (self->auth && fling_limits_producer_add (
-                              self->limits, fling_task_id_producer (&event->id), queue, task->size))
-            return -1;
-    }
-    task->segment = event->segment;
-    recover_apply_state (task, &event->task);
-    recover_place (self, task, event->task.leased);
-    return 0;
-}
-
-static int recover_event (const fling_store_event_t *event, void *arg)
-{
-    fling_broker_t *self = (fling_broker_t *)arg;
-    if (event->kind == FLING_STORE_EV_TASK)
-        return recover_task (self, event);
-    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
-    if (event->kind == FLING_STORE_EV_STATE) {
-        if (task) {
-            fling_broker_unlist (self, task);
-            recover_apply_state (task, &event->task);
-            recover_place (self, task, event->task.leased);
-        }
-        return 0;
-    }
-    if (task) { /* DONE */
-        fling_broker_unlist (self, task);
-        fling_store_unpin (self->store, task->segment);
-        fling_broker_forget_task (self, task);
-    }
-    /* Refill the duplicate window: wall clock in the log, monotonic here. */
-    int64_t age = fling_store_wall_ms () - event->wall_ms;
-    fling_dedup_add (self->dedup, &event->id, self->now_ms - (age > 0 ? age : 0), self->now_ms);
-    return 0;
-}
-
-static void store_options (const fling_broker_config_t *config, fling_store_options_t *options)
-{
-    fling_store_options_init (options);
-    snprintf (options->dir, sizeof options->dir, "%s", config->store_dir);
-    options->wal.segment_bytes = (size_t)config->segment_bytes;
-    options->wal.max_bytes = config->store_max_bytes;
-    options->wal.free_floor_bytes = config->store_free_floor_bytes;
-}
-
-static int open_store (fling_broker_t *self)
-{
-    fling_store_options_t options;
-    store_options (&self->config, &options);
-    int64_t started_us = fling_clock_us ();
-    self->store = fling_store_open (self->config.store, &options);
-    if (!self->store) {
-        fling_error ("cannot open the %s store%s%s: %s", self->config.store,
-                     strcmp (self->config.store, "disk") == 0 ? " in " : "",
-                     strcmp (self->config.store, "disk") == 0 ? options.dir : "",
-                     fling_strerror (errno));
-        return -1;
-    }
-    if (fling_store_recover (self->store, recover_event, self)) {
-        fling_error ("cannot recover the %s store: %s", self->config.store, fling_strerror (errno));
-        return -1;
-    }
-    self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
-    fling_store_status_t status;
-    fling_store_status (self->store, &status);
-    size_t dead = 0;
-    for (size_t i = 0; i < self->queue_count; i++)
-        dead += fling_queue_dead (self->queues[i])->count;
-    if (fling_idmap_size (self->ids) || status.records)
-        fling_info ("recovered tasks=%zu dead=%zu in_flight=%zu bytes=%" PRIu64 " records=%" PRIu64
-                    " corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64
-                    " duplicate_window=%zu ms=%" PRId64,
-                    fling_idmap_size (self->ids), dead, self->parked.count, self->bytes,
-                    status.records, status.corrupt_records, status.torn_bytes,
-                    fling_dedup_size (self->dedup), (fling_clock_us () - started_us) / 1000);
-    if (status.corrupt_records || status.damaged_segments || status.quarantined)
-        fling_error ("store damaged: corrupt_records=%" PRIu64 " damaged_segments=%" PRIu32
-                     " quarantined=%" PRIu32 "; every intact record was recovered; the ERROR lines "
-                     "above name each place (broker/STORE.md, \"Damaged segments\")",
-                     status.corrupt_records, status.damaged_segments, status.quarantined);
-    return 0;
-}
-
 /* The id index keeps no copy of ids: each task's record holds its own. */
 static void task_key (const void *task, fling_task_id_t *id)
 {
@@ -1203,7 +428,7 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
         return NULL;
     }
     int err = 0;
-    if (fling_access_open (self) || open_store (self) ||
+    if (fling_access_open (self) || fling_recover_open_store (self) ||
         !(self->producer_sock = open_router (self, config->producer_endpoint,
                                              self->producer_endpoint, FLING_CONNS_PRODUCER)) ||
         !(self->worker_sock = open_router (self, config->worker_endpoint, self->worker_endpoint,
@@ -1228,17 +453,12 @@ void fling_broker_destroy (fling_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     fling_broker_t *self = *self_p;
-    fling_broker_cancel_dispatches (self); /* none outside a turn; before the workers go */
+    fling_deliver_cancel (self); /* none outside a turn; before the workers go */
     if (self->workers)
         fling_workers_destroy_all (self);
     fling_producers_discard_acks (self);
     free (self->held);
-    fling_btask_t *task;
-    while ((task = heap_pop (&self->delayed)))
-        fling_btask_destroy (&task);
-    free (self->delayed.items);
-    while ((task = fling_tasklist_pop_head (&self->parked)))
-        fling_btask_destroy (&task);
+    fling_tasks_destroy_waiting (self);
     fling_dedup_destroy (&self->dedup);
     fling_suspects_destroy (&self->suspects); /* before the queues: tasks use their pool */
     fling_limits_destroy (&self->limits);

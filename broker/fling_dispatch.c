@@ -20,8 +20,11 @@
     name is reserved: it gets no new work until it has drained. Without
     suspects, dispatch pays one test for all this (free_credit's).
 */
-#include "fling_broker_private.h"
+#include "fling_dispatch.h"
+#include "fling_deliver.h"
 #include "fling_log.h"
+#include "fling_tasks.h"
+#include "fling_workers.h"
 
 #include <errno.h>
 #include <string.h>
@@ -99,7 +102,7 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
     zframe_t *body = zframe_new (NULL, bytes);
     if (!body) {
         for (size_t i = count; i-- > 0;)
-            fling_broker_requeue (self, tasks[i], true);
+            fling_tasks_requeue (self, tasks[i], true);
         fling_error ("out of memory: DISPATCH of %zu tasks not built", count);
         return -1;
     }
@@ -108,13 +111,13 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
         fling_worker_lease (self, worker, tasks[i], cls, false); /* sets the record's attempt */
         memcpy (cursor, tasks[i]->raw, tasks[i]->size);
         cursor += tasks[i]->size;
-        fling_broker_store_state (self, tasks[i]);
+        fling_tasks_store_state (self, tasks[i]);
     }
     zmsg_t *msg = fling_msg_dispatch_frame ((uint32_t)count, &body);
     if (worker->version != FLING_PROTO_VERSION)
         fling_msg_set_version (msg, worker->version);
     self->counters.dispatched += count;
-    return fling_broker_hold_dispatch (self, worker, &msg, (uint32_t)count);
+    return fling_deliver_hold (self, worker, &msg, (uint32_t)count);
 }
 
 /* Leases up to `chunk` tasks of `queue` to `worker` and builds their

@@ -8,7 +8,9 @@
     are monotonic) and as "in"/"for" durations, so a reader needs no clock
     of the broker's.
 */
-#include "fling_broker_private.h"
+#include "fling_lookup.h"
+#include "fling_tasks.h"
+#include "fling_workers.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -87,7 +89,7 @@ static json_t *held_json (fling_broker_t *self, const fling_btask_t *task, const
     json_t *reply = json_pack (
         "{ss ss ss sI sI sI sI so}", "id", id_text, "name", fling_queue_name (task->queue), "state",
         state_name (state), "attempt", (json_int_t)task->attempt, "max_attempts",
-        (json_int_t)fling_broker_max_attempts (task), "crashes", (json_int_t)task->crashes,
+        (json_int_t)fling_tasks_max_attempts (task), "crashes", (json_int_t)task->crashes,
         "timeout_ms", (json_int_t)fling_btask_timeout_ms (task), "payload",
         text_json (record.payload,
                    record.payload_size < PAYLOAD_SHOWN ? record.payload_size : PAYLOAD_SHOWN));

@@ -1,6 +1,5 @@
 /*  fling_metrics.c - see fling_metrics.h. */
 #include "fling_metrics.h"
-#include "fling_ops.h"
 #include "fling_prom.h"
 
 #include <inttypes.h>
@@ -225,10 +224,9 @@ static void render_worker (fling_prom_t *prom, const char *family, const fling_b
                            fling_class_name ((fling_class_t)cls), NULL);
 }
 
-static void render_workers (fling_broker_t *self, fling_prom_t *prom)
+static void render_workers (fling_broker_t *self, fling_prom_t *prom, uint64_t producers,
+                            uint64_t workers)
 {
-    uint64_t producers = 0, workers = 0;
-    fling_ops_connections (self, &producers, &workers);
     fling_prom_family (prom, "fling_connections", "gauge",
                        "TCP connections open on the broker's sockets (producer: producers and "
                        "fling commands; worker: workers).");
@@ -265,7 +263,8 @@ static void render_workers (fling_broker_t *self, fling_prom_t *prom)
     }
 }
 
-char *fling_metrics_render (fling_broker_t *self, size_t *size)
+char *fling_metrics_render (fling_broker_t *self, uint64_t producer_connections,
+                            uint64_t worker_connections, size_t *size)
 {
     fling_prom_t *prom = fling_prom_new ();
     if (!prom)
@@ -277,6 +276,6 @@ char *fling_metrics_render (fling_broker_t *self, size_t *size)
     render_counters (self, prom);
     render_refusals (self, prom);
     render_store (self, prom);
-    render_workers (self, prom);
+    render_workers (self, prom, producer_connections, worker_connections);
     return fling_prom_take (&prom, size);
 }

@@ -9,10 +9,12 @@
 #ifndef FLING_METRICS_H_INCLUDED
 #define FLING_METRICS_H_INCLUDED
 
-#include "fling_broker_private.h"
+#include "fling_state.h"
 
 /*  The whole /metrics page, malloc'd and NUL-terminated (`*size` bytes
-    without the NUL), or NULL when out of memory. */
-char *fling_metrics_render (fling_broker_t *self, size_t *size);
+    without the NUL), or NULL when out of memory. The connection counts
+    come from the caller (fling_ops keeps them). */
+char *fling_metrics_render (fling_broker_t *self, uint64_t producer_connections,
+                            uint64_t worker_connections, size_t *size);
 
 #endif

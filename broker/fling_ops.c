@@ -1,9 +1,11 @@
 /*  fling_ops.c - see fling_ops.h. */
 #include "fling_ops.h"
+#include "fling_admin.h"
 #include "fling_dashboard.h"
 #include "fling_http.h"
 #include "fling_log.h"
 #include "fling_metrics.h"
+#include "fling_names.h"
 #include "fling_prom.h"
 
 #include <errno.h>
@@ -111,7 +113,9 @@ static void on_http (void *arg, const fling_http_request_t *request,
     bool post = strcmp (request->method, "POST") == 0;
     if (strcmp (path, "/metrics") == 0 && !post) {
         size_t size = 0;
-        char *text = fling_metrics_render (self, &size);
+        uint64_t producers = 0, workers = 0;
+        fling_ops_connections (self, &producers, &workers);
+        char *text = fling_metrics_render (self, producers, workers, &size);
         reply_text (response, 200, FLING_PROM_CONTENT_TYPE, text, size);
     } else if (strcmp (path, "/healthz") == 0 && !post)
         reply_text (response, 200, "text/plain; charset=utf-8", strdup ("ok\n"), 3);
@@ -234,7 +238,7 @@ void fling_ops_tick (fling_broker_t *self)
 
 bool fling_ops_name_known (fling_broker_t *self, const char *name, size_t name_size)
 {
-    fling_queue_t *queue = fling_broker_queue (self, name, name_size, false);
+    fling_queue_t *queue = fling_names_queue (self, name, name_size, false);
     if (queue && fling_queue_counters (queue)->registrations)
         return true;
     for (size_t i = 0; i < self->config.allow_name_count; i++)

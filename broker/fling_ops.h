@@ -11,7 +11,7 @@
 #ifndef FLING_OPS_H_INCLUDED
 #define FLING_OPS_H_INCLUDED
 
-#include "fling_broker_private.h"
+#include "fling_state.h"
 
 #include <stdbool.h>
 #include <stdint.h>

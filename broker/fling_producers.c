@@ -7,11 +7,17 @@
     the tasks (proto/SPEC.md §4.2). A failed commit turns the whole turn's
     answers into UNAVAILABLE and drops the tasks it accepted.
 */
-#include "fling_broker_private.h"
+#include "fling_producers.h"
+#include "fling_access.h"
+#include "fling_admin.h"
+#include "fling_deliver.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_names.h"
 #include "fling_ops.h"
 #include "fling_ratelog.h"
+#include "fling_tasks.h"
+#include "fling_wire.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,12 +37,12 @@ struct pending_ack {
 
 /* ---- accepting tasks ---------------------------------------------------- */
 
-/* Undoes fling_broker_hold_task for a task that was never acknowledged:
+/* Undoes fling_tasks_hold for a task that was never acknowledged:
    the store is not told, since it never confirmed the task. */
 static void drop_unacked (fling_broker_t *self, fling_btask_t *task)
 {
     fling_queue_remove (task->queue, task);
-    fling_broker_forget_task (self, task);
+    fling_tasks_forget (self, task);
 }
 
 /* The queue of a record's name. A batch's records mostly share one name:
@@ -52,16 +58,16 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
             return *last;
     }
     fling_queue_t *queue =
-        fling_broker_queue (self, record->name, record->name_size, FLING_QUEUE_FOR_TASK);
+        fling_names_queue (self, record->name, record->name_size, FLING_QUEUE_FOR_TASK);
     if (queue)
         *last = queue;
     else if (errno == ENOSPC)
-        fling_broker_name_refused (self, record->name, record->name_size,
-                                   "the name table is full (--max-names)");
+        fling_names_refused (self, record->name, record->name_size,
+                             "the name table is full (--max-names)");
     return queue;
 }
 
-/* The id lookup leaves its slot to fling_broker_hold_task's insert (see
+/* The id lookup leaves its slot to fling_tasks_hold's insert (see
    fling_idmap_lookup): one probe of the id index per new task. */
 static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
                                      fling_queue_t **last_queue, fling_btask_t **accepted)
@@ -91,7 +97,7 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     }
     if (fling_queue_held (queue) >= self->config.max_queue_tasks)
         return FLING_REASON_QUEUE_FULL;
-    fling_reason_t status = fling_broker_hold_task (self, record, queue, 0, accepted);
+    fling_reason_t status = fling_tasks_hold (self, record, queue, 0, accepted);
     if (status != FLING_REASON_OK)
         return status;
     fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
@@ -156,8 +162,8 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
 {
     struct pending_ack *ack = pending_new (self, peer, msg);
     if (!ack) {
-        fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
-                             "out of memory");
+        fling_wire_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
+                           "out of memory");
         return;
     }
     if (msg->bad_records) {
@@ -166,19 +172,19 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
     }
     size_t count = msg->count;
     /* fling_msg_decode checked every record already: read them unchecked.
-       `ahead` runs FLING_BROKER_PREFETCH_AHEAD records in front. */
+       `ahead` runs FLING_TASKS_PREFETCH_AHEAD records in front. */
     const uint8_t *cursor = msg->body, *ahead = msg->body;
     fling_record_t record, next;
     size_t read_ahead = 0;
-    for (; read_ahead < count && read_ahead < FLING_BROKER_PREFETCH_AHEAD; read_ahead++) {
+    for (; read_ahead < count && read_ahead < FLING_TASKS_PREFETCH_AHEAD; read_ahead++) {
         fling_record_read (&ahead, &next);
-        fling_broker_prefetch_id (self, &next.id);
+        fling_tasks_prefetch_id (self, &next.id);
     }
     fling_queue_t *last_queue = NULL;
     for (size_t i = 0; i < count; i++) {
         if (read_ahead < count) {
             fling_record_read (&ahead, &next);
-            fling_broker_prefetch_id (self, &next.id);
+            fling_tasks_prefetch_id (self, &next.id);
             read_ahead++;
         }
         fling_record_read (&cursor, &record);
@@ -194,10 +200,10 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
 void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *peer,
                                    const fling_msg_t *msg, fling_reason_t status)
 {
-    fling_broker_count_refusal (self, self->producer_sock, peer, msg, status, msg->problem);
+    fling_wire_count_refusal (self, self->producer_sock, peer, msg, status, msg->problem);
     struct pending_ack *ack = pending_new (self, peer, msg);
     if (!ack) {
-        fling_broker_refuse (self, self->producer_sock, peer, msg, status, msg->problem);
+        fling_wire_refuse (self, self->producer_sock, peer, msg, status, msg->problem);
         return;
     }
     /* Answered with the turn's other ACKs, in the order the SUBMITs came. */
@@ -210,14 +216,14 @@ static void handle_admin (fling_broker_t *self, const fling_peer_t *peer, const 
         return;
     char *json = fling_admin_handle (self, msg->text, msg->text_size);
     if (!json) {
-        fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
-                             "out of memory");
+        fling_wire_refuse (self, self->producer_sock, peer, msg, FLING_REASON_UNAVAILABLE,
+                           "out of memory");
         return;
     }
     zmsg_t *reply = fling_msg_admin_reply (json);
     free (json);
     fling_msg_set_version (reply, msg->version);
-    fling_broker_send (self, self->producer_sock, peer, &reply);
+    fling_wire_send (self, self->producer_sock, peer, &reply);
 }
 
 void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer, const fling_msg_t *msg)
@@ -230,7 +236,7 @@ void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer, con
     case FLING_CMD_PING:
         reply = fling_msg_pong ();
         fling_msg_set_version (reply, msg->version);
-        fling_broker_send (self, self->producer_sock, peer, &reply);
+        fling_wire_send (self, self->producer_sock, peer, &reply);
         return;
     case FLING_CMD_ADMIN:
         handle_admin (self, peer, msg);
@@ -239,8 +245,8 @@ void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer, con
     case FLING_CMD_ERROR:
         return; /* never answered: no ping-pong of errors between two peers */
     default:
-        fling_broker_refuse (self, self->producer_sock, peer, msg, FLING_REASON_BAD_STATE,
-                             "not a command of the producer endpoint");
+        fling_wire_refuse (self, self->producer_sock, peer, msg, FLING_REASON_BAD_STATE,
+                           "not a command of the producer endpoint");
     }
 }
 
@@ -280,7 +286,7 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
                          " the broker is read-only until restarted",
                          fling_strerror (errno), self->ack_count);
             self->store_failed = true;
-            fling_broker_cancel_dispatches (self); /* their tasks may be this turn's */
+            fling_deliver_cancel (self); /* their tasks may be this turn's */
             fail_turn (self);
         }
     }
@@ -305,7 +311,7 @@ void fling_producers_commit_and_ack (fling_broker_t *self)
         }
         zmsg_t *reply = fling_msg_ack (ack->batch_seq, ack->count, ack->statuses);
         fling_msg_set_version (reply, ack->version);
-        fling_broker_send (self, self->producer_sock, &ack->peer, &reply);
+        fling_wire_send (self, self->producer_sock, &ack->peer, &reply);
         free (ack);
         self->acks[a] = NULL;
     }

@@ -8,9 +8,12 @@
     (fling_workers_drop); this file only decides who is dead, and never
     is called back by it.
 */
-#include "fling_broker_private.h"
+#include "fling_reaper.h"
 #include "fling_log.h"
 #include "fling_ratelog.h"
+#include "fling_tasks.h"
+#include "fling_wire.h"
+#include "fling_workers.h"
 
 #include <errno.h>
 
@@ -31,7 +34,7 @@ static bool connection_gone (fling_broker_t *self, fling_bworker_t *worker, int6
     zmsg_t *probe = fling_msg_ping ();
     if (worker->version != FLING_PROTO_VERSION)
         fling_msg_set_version (probe, worker->version); /* an FLP/1 worker reads version 1 */
-    return fling_broker_send (self, self->worker_sock, &worker->peer, &probe) == -1 &&
+    return fling_wire_send (self, self->worker_sock, &worker->peer, &probe) == -1 &&
            errno == EHOSTUNREACH;
 }
 
@@ -50,7 +53,7 @@ static void drop_all (fling_broker_t *self, zlist_t **list, fling_drop_t why)
     zlist_destroy (list);
 }
 
-void fling_workers_reap (fling_broker_t *self)
+void fling_reaper_reap (fling_broker_t *self)
 {
     /* Collect first: dropping edits the table being walked. */
     zlist_t *silent = NULL, *gone = NULL;
@@ -66,7 +69,7 @@ void fling_workers_reap (fling_broker_t *self)
     drop_all (self, &gone, FLING_WORKER_UNREACHABLE);
 }
 
-void fling_workers_expire_leases (fling_broker_t *self)
+void fling_reaper_expire_leases (fling_broker_t *self)
 {
     for (fling_bworker_t *worker = (fling_bworker_t *)zhashx_first (self->workers); worker;
          worker = (fling_bworker_t *)zhashx_next (self->workers)) {
@@ -95,7 +98,7 @@ void fling_workers_expire_leases (fling_broker_t *self)
             fling_queue_counters (task->queue)->timed_out++;
             self->dispatch_needed = true;
             static const char error[] = "no result within the lease deadline";
-            fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);
+            fling_tasks_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, error, sizeof error - 1);
         }
     }
 }

@@ -186,21 +186,7 @@ static const fling_store_ops_t memory_ops = {
     .destroy = memory_destroy,
 };
 
-bool fling_store_kind_valid (const char *kind)
+fling_store_t *fling_store_memory_open (void)
 {
-    return kind && (strcmp (kind, "memory") == 0 || strcmp (kind, "disk") == 0);
-}
-
-fling_store_t *fling_store_open (const char *kind, const fling_store_options_t *options)
-{
-    if (!fling_store_kind_valid (kind)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (strcmp (kind, "disk") == 0) {
-        fling_store_options_t defaults;
-        fling_store_options_init (&defaults);
-        return fling_store_disk_open (options ? options : &defaults);
-    }
     return fling_store_new ("memory", &memory_ops, NULL);
 }

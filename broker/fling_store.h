@@ -137,8 +137,12 @@ void fling_store_options_init (fling_store_options_t *options);
 fling_store_t *fling_store_new (const char *kind, const fling_store_ops_t *ops, void *state);
 
 /*  Opens the store named by `kind` ("memory" or "disk"; options may be
-    NULL for the defaults). NULL + errno (EINVAL for an unknown kind). */
+    NULL for the defaults). NULL + errno (EINVAL for an unknown kind).
+    (fling_store_open.c) */
 fling_store_t *fling_store_open (const char *kind, const fling_store_options_t *options);
+
+/*  The memory store (fling_store.c): nothing survives a restart. */
+fling_store_t *fling_store_memory_open (void);
 
 /*  The disk store (fling_store_disk.c). */
 fling_store_t *fling_store_disk_open (const fling_store_options_t *options);

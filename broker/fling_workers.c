@@ -7,9 +7,13 @@
     RESULT gives one unit back. A worker's tasks sit on its lease list, so
     a dead worker's tasks go back to their queues without any search.
 */
-#include "fling_broker_private.h"
+#include "fling_workers.h"
+#include "fling_access.h"
 #include "fling_log.h"
+#include "fling_names.h"
 #include "fling_ratelog.h"
+#include "fling_tasks.h"
+#include "fling_wire.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -91,7 +95,7 @@ static void unregister_names (fling_broker_t *self, fling_bworker_t *worker)
 static const char *register_name (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
                                   const char *name, size_t name_size)
 {
-    fling_queue_t *queue = fling_broker_queue (self, name, name_size, FLING_QUEUE_FIND);
+    fling_queue_t *queue = fling_names_queue (self, name, name_size, FLING_QUEUE_FIND);
     for (size_t i = 0; queue && i < worker->reg_count; i++)
         if (worker->regs[i].queue == queue) {
             fling_queue_add_server (queue, worker, cls); /* same name twice: the last wins */
@@ -100,7 +104,7 @@ static const char *register_name (fling_broker_t *self, fling_bworker_t *worker,
         }
     if (worker->reg_count >= self->config.max_worker_names)
         return "this worker has registered --max-worker-names names";
-    if (!queue && !(queue = fling_broker_queue (self, name, name_size, FLING_QUEUE_FOR_WORKER)))
+    if (!queue && !(queue = fling_names_queue (self, name, name_size, FLING_QUEUE_FOR_WORKER)))
         return errno == ENOSPC ? "the name table is three quarters full (--max-names): the rest "
                                  "is kept for names that carry tasks"
                                : "out of memory";
@@ -155,8 +159,8 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     if (joined) {
         worker = (fling_bworker_t *)calloc (1, sizeof *worker);
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNAVAILABLE,
-                                 "out of memory");
+            fling_wire_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNAVAILABLE,
+                               "out of memory");
             return;
         }
         worker->peer = *peer;
@@ -178,7 +182,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
     while (fling_ready_name_next (&cursor, end, &cls, &name, &name_size) == 1) {
         const char *no = register_name (self, worker, cls, name, name_size);
         if (no) {
-            fling_broker_name_refused (self, name, name_size, no);
+            fling_names_refused (self, name, name_size, no);
             why = no;
             refused++;
         }
@@ -187,7 +191,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
         /* Tell the worker, once per READY, which it logs. */
         char text[256];
         snprintf (text, sizeof text, "%zu task names not registered: %s", refused, why);
-        fling_broker_refuse (self, self->worker_sock, peer, NULL, FLING_REASON_QUEUE_FULL, text);
+        fling_wire_refuse (self, self->worker_sock, peer, NULL, FLING_REASON_QUEUE_FULL, text);
     }
     char names[512];
     names_text (worker, names, sizeof names);
@@ -205,7 +209,7 @@ static void handle_ready (fling_broker_t *self, const fling_peer_t *peer, fling_
            stay registered (FLP/1 workers learn it from a PONG). */
         zmsg_t *welcome =
             fling_msg_welcome (self->config.heartbeat_ms, self->config.worker_timeout_ms);
-        fling_broker_send (self, self->worker_sock, peer, &welcome);
+        fling_wire_send (self, self->worker_sock, peer, &welcome);
     }
 }
 
@@ -228,7 +232,7 @@ static void unstick (fling_bworker_t *worker, const fling_btask_t *task)
 static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
                           const fling_result_t *result)
 {
-    /* fling_broker_finish_task's removal from the index reuses the slot
+    /* fling_tasks_finish's removal from the index reuses the slot
        this lookup found (see fling_idmap_lookup): one probe per result. */
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &result->id);
     /* Fencing: a late answer from a worker that lost the lease (or for an
@@ -259,23 +263,22 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         worker->done++;
         self->counters.done++;
         FLING_EVENT_TASK (self, FLING_EVENT_DONE, task, worker->name);
-        fling_broker_finish_task (self, task);
+        fling_tasks_finish (self, task);
         return;
     case FLING_OUTCOME_RELEASED:
-        fling_broker_release (self, task);
+        fling_tasks_release (self, task);
         return;
     case FLING_OUTCOME_TIMEOUT:
         self->counters.timed_out++;
         counters->timed_out++;
-        fling_broker_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, result->error,
-                                 result->error_size);
+        fling_tasks_run_failed (self, task, FLING_DEAD_TIMEOUT, 0, result->error,
+                                result->error_size);
         return;
     default: /* RETRY, FAIL */
         counters->run_failures++;
-        fling_broker_run_failed (self, task, FLING_DEAD_FAILED,
-                                 result->outcome == FLING_OUTCOME_RETRY ? result->retry_delay_ms
-                                                                        : 0,
-                                 result->error, result->error_size);
+        fling_tasks_run_failed (self, task, FLING_DEAD_FAILED,
+                                result->outcome == FLING_OUTCOME_RETRY ? result->retry_delay_ms : 0,
+                                result->error, result->error_size);
     }
 }
 
@@ -286,15 +289,15 @@ static void handle_result (fling_broker_t *self, fling_bworker_t *worker, const 
         self->results_to_ack = true;
     }
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
-    const uint8_t *ahead = cursor; /* FLING_BROKER_PREFETCH_AHEAD results in front */
+    const uint8_t *ahead = cursor; /* FLING_TASKS_PREFETCH_AHEAD results in front */
     fling_result_t result, next;
     fling_reason_t reason;
-    for (int i = 0; i < FLING_BROKER_PREFETCH_AHEAD; i++)
+    for (int i = 0; i < FLING_TASKS_PREFETCH_AHEAD; i++)
         if (fling_result_next (&ahead, end, &next, &reason) == 1)
-            fling_broker_prefetch_id (self, &next.id);
+            fling_tasks_prefetch_id (self, &next.id);
     while (fling_result_next (&cursor, end, &result, &reason) == 1) {
         if (fling_result_next (&ahead, end, &next, &reason) == 1)
-            fling_broker_prefetch_id (self, &next.id);
+            fling_tasks_prefetch_id (self, &next.id);
         apply_result (self, worker, &result);
     }
 }
@@ -319,9 +322,9 @@ static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t 
        that run is taken back. */
     if (state == FLING_TASK_SUSPECT && fling_group_charged (task->group) && task->crashes > 0)
         task->crashes--;
-    fling_broker_unlist (self, task);
+    fling_tasks_unlist (self, task);
     fling_worker_lease (self, worker, task, (fling_class_t)cls, true);
-    fling_broker_store_state (self, task);
+    fling_tasks_store_state (self, task);
     self->counters.holding_leased++;
     return true;
 }
@@ -365,13 +368,13 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
         return;
     case FLING_CMD_PING:
         if (!worker) {
-            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
-                                 "unknown worker: send READY");
+            fling_wire_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
+                               "unknown worker: send READY");
             return;
         }
         reply = fling_msg_pong ();
         fling_msg_set_version (reply, msg->version);
-        fling_broker_send (self, self->worker_sock, peer, &reply);
+        fling_wire_send (self, self->worker_sock, peer, &reply);
         return;
     case FLING_CMD_BYE:
         if (worker)
@@ -381,8 +384,8 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_CAPACITY:
     case FLING_CMD_HOLDING:
         if (!worker)
-            fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
-                                 "unknown worker: send READY");
+            fling_wire_refuse (self, self->worker_sock, peer, msg, FLING_REASON_UNKNOWN_PEER,
+                               "unknown worker: send READY");
         else if (msg->cmd == FLING_CMD_RESULT)
             handle_result (self, worker, msg);
         else if (msg->cmd == FLING_CMD_HOLDING)
@@ -394,8 +397,8 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
     case FLING_CMD_ERROR:
         return; /* never answer an ERROR */
     default:
-        fling_broker_refuse (self, self->worker_sock, peer, msg, FLING_REASON_BAD_STATE,
-                             "not a command of the worker endpoint");
+        fling_wire_refuse (self, self->worker_sock, peer, msg, FLING_REASON_BAD_STATE,
+                           "not a command of the worker endpoint");
     }
 }
 
@@ -411,12 +414,12 @@ static void charge_crash (fling_broker_t *self, fling_btask_t *task)
         task->crashes++;
     self->counters.crashed++;
     FLING_EVENT_TASK (self, FLING_EVENT_CRASHED, task, NULL);
-    unsigned limit = fling_broker_poison_limit (task);
+    unsigned limit = fling_tasks_poison_limit (task);
     if (task->crashes >= limit || task->attempt == UINT16_MAX) {
         char error[96];
         int size = snprintf (error, sizeof error, "worker died while running it %u times",
                              (unsigned)task->crashes);
-        fling_broker_kill (self, task, FLING_DEAD_CRASHED, error, (size_t)size);
+        fling_tasks_kill (self, task, FLING_DEAD_CRASHED, error, (size_t)size);
         return;
     }
     char id_text[FLING_TASK_ID_TEXT_SIZE];
@@ -426,12 +429,12 @@ static void charge_crash (fling_broker_t *self, fling_btask_t *task)
                 fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
                 (unsigned)task->crashes, limit);
     task->flags |= FLING_BTASK_ORPHANED | FLING_BTASK_SUSPECT;
-    fling_broker_store_state (self, task);
+    fling_tasks_store_state (self, task);
     fling_group_t *group = fling_suspects_group (self->suspects, task->queue, false, true);
     if (group)
         fling_group_push (group, task);
     else
-        fling_broker_requeue (self, task, true); /* no memory for a group: a plain retry */
+        fling_tasks_requeue (self, task, true); /* no memory for a group: a plain retry */
 }
 
 /* Tasks of `queue` on `list` (all of them suspects) go into two groups,
@@ -451,14 +454,14 @@ static void suspect_halves (fling_broker_t *self, fling_tasklist_t *list, fling_
         if (task->queue != queue)
             continue;
         fling_tasklist_remove (list, task);
-        fling_broker_store_state (self, task);
+        fling_tasks_store_state (self, task);
         fling_group_t *group = halves[placed++ < (count + 1) / 2 ? 0 : 1];
         if (group) {
             fling_group_push (group, task);
             self->counters.suspected++;
             FLING_EVENT_TASK (self, FLING_EVENT_SUSPECTED, task, NULL);
         } else
-            fling_broker_requeue (self, task, true); /* no memory for a group: a plain retry */
+            fling_tasks_requeue (self, task, true); /* no memory for a group: a plain retry */
     }
 }
 
@@ -502,8 +505,8 @@ static size_t orphan_leases (fling_broker_t *self, fling_bworker_t *worker)
     /* Oldest first at the head of their queues: pushed from the newest. */
     while ((task = fling_tasklist_tail (&back))) {
         fling_tasklist_remove (&back, task);
-        fling_broker_store_state (self, task);
-        fling_broker_requeue (self, task, true);
+        fling_tasks_store_state (self, task);
+        fling_tasks_requeue (self, task, true);
         self->counters.requeued++;
         FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
     }
@@ -530,16 +533,16 @@ static size_t hand_back_leases (fling_broker_t *self, fling_bworker_t *worker)
         fling_worker_unlease (task);
         requeued++;
         if (!started) {
-            fling_broker_release (self, task);
+            fling_tasks_release (self, task);
             continue;
         }
-        if (task->attempt >= fling_broker_max_attempts (task)) {
+        if (task->attempt >= fling_tasks_max_attempts (task)) {
             static const char error[] = "worker left while running the task";
-            fling_broker_kill (self, task, FLING_DEAD_FAILED, error, sizeof error - 1);
+            fling_tasks_kill (self, task, FLING_DEAD_FAILED, error, sizeof error - 1);
             continue;
         }
-        fling_broker_store_state (self, task);
-        fling_broker_requeue (self, task, true);
+        fling_tasks_store_state (self, task);
+        fling_tasks_requeue (self, task, true);
         self->counters.requeued++;
         FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
     }
@@ -579,7 +582,7 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
                            why == FLING_WORKER_TIMEOUT ? "timeout" : "unreachable");
         /* Close its connection too, if it is still open: libzmq then frees
            whatever the worker never read. */
-        fling_broker_close_peer (self, &worker->peer);
+        fling_wire_close_peer (self, &worker->peer);
     }
     forget (self, worker);
 }
@@ -596,7 +599,7 @@ void fling_workers_ack_results (fling_broker_t *self)
         worker->result_seq_acked = worker->result_seq_seen;
         zmsg_t *ack = fling_msg_result_ack (worker->result_seq_seen);
         /* Unroutable: it is gone, and the reap or the next dispatch says so. */
-        fling_broker_send (self, self->worker_sock, &worker->peer, &ack);
+        fling_wire_send (self, self->worker_sock, &worker->peer, &ack);
     }
 }
 

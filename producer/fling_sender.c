@@ -38,7 +38,7 @@ typedef struct {
     bool resend_now; /* the broker came back after a silence */
 } slot_t;
 
-struct _fling_sender_t {
+struct fling_sender {
     fling_sender_config_t config;
     char *endpoint;
     fling_outbox_t *outbox;

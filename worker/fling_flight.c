@@ -42,7 +42,7 @@ void fling_flight_flush (fling_worker_t *self)
     fling_link_send_results (self);
 }
 
-static int s_on_flush_timer (zloop_t *loop, int timer_id, void *arg)
+static int on_flush_timer (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->flush_armed = false;
@@ -50,9 +50,9 @@ static int s_on_flush_timer (zloop_t *loop, int timer_id, void *arg)
     return fling_flight_end_turn (self);
 }
 
-static void s_warn_window (fling_worker_t *self);
-static void s_start_waiting (fling_worker_t *self);
-static void s_sample_async (fling_worker_t *self, const fling_task_t *task);
+static void warn_window (fling_worker_t *self);
+static void start_waiting (fling_worker_t *self);
+static void sample_async (fling_worker_t *self, const fling_task_t *task);
 
 /* Called at the end of each of our loop callbacks: one RESULT per turn,
    and the end of a drain once nothing runs any more. Returns the value
@@ -64,11 +64,11 @@ int fling_flight_end_turn (fling_worker_t *self)
        and counts the crash against the tasks that were running (SPEC.md
        §6.4), not against a finished one whose RESULT died with us. */
     fling_flight_flush (self);
-    s_start_waiting (self);
+    start_waiting (self);
     self->in_callback = false;
     fling_flight_flush (self); /* what the new tasks finished at once */
     if (self->warn_suppressed) /* a flood's count, once its window is over */
-        s_warn_window (self);
+        warn_window (self);
     /* A drain ends once nothing runs and the broker has every RESULT
        (acknowledged): a RESULT lost at the end would run its task again. */
     if (self->draining && !self->finished && fling_flight_running (self) == 0 &&
@@ -82,7 +82,7 @@ int fling_flight_end_turn (fling_worker_t *self)
 
 /* Starts a new one-second window of task failure lines once the last one
    is over, saying how many the last one left out. */
-static void s_warn_window (fling_worker_t *self)
+static void warn_window (fling_worker_t *self)
 {
     int64_t now = fling_clock_ms ();
     if (now - self->warn_window_ms < 1000)
@@ -94,9 +94,9 @@ static void s_warn_window (fling_worker_t *self)
     self->warn_suppressed = 0;
 }
 
-static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, fling_outcome_t outcome)
+static void warn_outcome (fling_worker_t *self, const fling_task_t *task, fling_outcome_t outcome)
 {
-    s_warn_window (self);
+    warn_window (self);
     if (self->warn_count >= WARN_PER_SECOND) {
         self->warn_suppressed++;
         return;
@@ -108,7 +108,7 @@ static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, flin
                 task->name, fling_task_id (task), task->attempt, error);
 }
 
-static void s_count (fling_worker_t *self, fling_outcome_t outcome)
+static void count (fling_worker_t *self, fling_outcome_t outcome)
 {
     if (outcome == FLING_OUTCOME_DONE)
         self->stats.done++;
@@ -124,9 +124,9 @@ static void s_count (fling_worker_t *self, fling_outcome_t outcome)
 
 /* The 0 ms flush timer: its callback ends the turn (RESULT out, freed
    slots refilled). 0, or -1 if zloop could not arm it. */
-static int s_arm_flush_timer (fling_worker_t *self)
+static int arm_flush_timer (fling_worker_t *self)
 {
-    if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
+    if (zloop_timer (self->loop, 0, 1, on_flush_timer, self) == -1)
         return -1;
     self->flush_armed = true;
     return 0;
@@ -139,16 +139,16 @@ void fling_flight_add_result (fling_worker_t *self, const fling_result_t *result
         fling_error ("out of memory: result of %s lost (the broker reruns it)",
                      fling_task_id_format (&result->id, id));
     }
-    s_count (self, (fling_outcome_t)result->outcome);
+    count (self, (fling_outcome_t)result->outcome);
     if (fling_results_count (self->results) >= FLING_BATCH_TASKS_MAX)
         fling_flight_flush (self);
     else if (!self->in_callback && !self->flush_armed && !self->tearing_down &&
-             s_arm_flush_timer (self))
+             arm_flush_timer (self))
         fling_flight_flush (self);
 }
 
 /* Appends a task's outcome to the pending RESULT batch. */
-static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
+static void record_outcome (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
     fling_result_t result = {.id = task->id,
                              .attempt = task->attempt,
@@ -157,19 +157,19 @@ static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t 
                              .error = task->error,
                              .error_size = task->error_size};
     if (outcome == FLING_OUTCOME_FAIL || outcome == FLING_OUTCOME_RETRY)
-        s_warn_outcome (self, task, outcome);
+        warn_outcome (self, task, outcome);
     fling_flight_add_result (self, &result);
 }
 
 /* ---- tasks in flight ------------------------------------------------------ */
 
-static void s_track (fling_worker_t *self, fling_task_t *task)
+static void track (fling_worker_t *self, fling_task_t *task)
 {
     fling_dlist_push_head (&self->running, &task->flight_link);
     self->running_count[task->cls]++;
 }
 
-static void s_untrack (fling_worker_t *self, fling_task_t *task)
+static void untrack (fling_worker_t *self, fling_task_t *task)
 {
     fling_dlist_remove (&self->running, &task->flight_link);
     self->running_count[task->cls]--;
@@ -187,7 +187,7 @@ void fling_flight_untrack (fling_worker_t *self, fling_task_t *task)
        id_text next; it is formatted on demand since most tasks never need
        it, so make sure it is there. */
     fling_task_id (task);
-    s_untrack (self, task);
+    untrack (self, task);
 }
 
 void fling_flight_keep_overdue (fling_worker_t *self, fling_task_t *task)
@@ -196,7 +196,7 @@ void fling_flight_keep_overdue (fling_worker_t *self, fling_task_t *task)
     fling_dlist_push_head (&self->overdue, &task->flight_link);
 }
 
-static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
+static fling_outcome_t outcome (fling_task_t *task, fling_status_t status)
 {
     switch (status) {
     case FLING_OK:
@@ -214,8 +214,8 @@ static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
 /* A task leaves the worker: result recorded, memory freed. */
 void fling_flight_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
-    s_untrack (self, task);
-    s_record (self, task, outcome);
+    untrack (self, task);
+    record_outcome (self, task, outcome);
     fling_task_destroy (&task);
     /* Its slot, if it had one, is refilled from the backlog at the end of
        this loop callback (fling_flight_end_turn), after the RESULT. */
@@ -239,8 +239,8 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
         fling_task_destroy (&task);
         return;
     }
-    s_sample_async (task->worker, task);
-    fling_flight_finish (task->worker, task, s_outcome (task, status));
+    sample_async (task->worker, task);
+    fling_flight_finish (task->worker, task, outcome (task, status));
 }
 
 /* On a pool thread. */
@@ -268,13 +268,13 @@ void fling_flight_on_pool_done (void *job, void *arg)
     bool nested = self->in_callback;
     self->in_callback = true;
     fling_histogram_observe (&self->run_time[FLING_CLASS_POOL], task->run_us);
-    fling_flight_finish (self, task, s_outcome (task, task->status));
+    fling_flight_finish (self, task, outcome (task, task->status));
     if (nested)
         return;
     /* The drain ended: only a callback's -1 stops zloop, and the pool's
        reader returns 0, so the flush timer (which returns it) goes next. */
     if (fling_flight_end_turn (self) == -1 && !self->flush_armed)
-        s_arm_flush_timer (self);
+        arm_flush_timer (self);
 }
 
 /* Also on an abandoned pool thread, after the worker may be gone: the
@@ -310,7 +310,7 @@ void fling_flight_arm_deadline (fling_worker_t *self)
 }
 
 /* (Re)places the task's deadline at `from` + its timeout. */
-static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t from)
+static void set_deadline (fling_worker_t *self, fling_task_t *task, int64_t from)
 {
     if (!task->timeout_ms || (task->deadline_slot && task->deadline_ms == from + task->timeout_ms))
         return;
@@ -345,7 +345,7 @@ static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t fr
    less (1-3 points, bench/README.md): a clump's fire-and-refill work is
    the same, now spread among its groups instead of all at its end. */
 
-static int s_on_refill_mark (zloop_t *loop, int timer_id, void *arg)
+static int on_refill_mark (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->in_callback = true;
@@ -353,9 +353,9 @@ static int s_on_refill_mark (zloop_t *loop, int timer_id, void *arg)
 }
 
 /* A refill mark `ms` from `now`, and the alarm that wakes zloop for it. */
-static void s_mark_at (fling_worker_t *self, size_t ms, int64_t now)
+static void mark_at (fling_worker_t *self, size_t ms, int64_t now)
 {
-    zloop_timer (self->loop, ms, 1, s_on_refill_mark, self);
+    zloop_timer (self->loop, ms, 1, on_refill_mark, self);
     if (self->alarm)
         fling_alarm_at (self->alarm, now + (int64_t)ms);
 }
@@ -365,7 +365,7 @@ static void s_mark_at (fling_worker_t *self, size_t ms, int64_t now)
    average's whole ms or one less, so a mark goes at each. One that fires
    before its group finds little to do. No mark, no harm either: the
    end-of-turn flush still comes. */
-static void s_mark_refill (fling_worker_t *self)
+static void mark_refill (fling_worker_t *self)
 {
     if (++self->starts_unmarked < REFILL_MARK_TASKS || self->async_ms_x16 < 16)
         return;
@@ -373,13 +373,13 @@ static void s_mark_refill (fling_worker_t *self)
     size_t ms = self->async_ms_x16 / 16;
     int64_t now = fling_clock_ms ();
     if (ms > 1)
-        s_mark_at (self, ms - 1, now);
-    s_mark_at (self, ms, now);
+        mark_at (self, ms - 1, now);
+    mark_at (self, ms, now);
 }
 
 /* Samples how long an async task took (one in REFILL_SAMPLE_EVERY: a clock
    read per task cost 5% of an async worker). */
-static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
+static void sample_async (fling_worker_t *self, const fling_task_t *task)
 {
     if (++self->async_unsampled < REFILL_SAMPLE_EVERY)
         return;
@@ -393,14 +393,14 @@ static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
 }
 
 /* Hands the task to its handler; its time limit runs from `now`. */
-static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
+static void begin (fling_worker_t *self, fling_task_t *task, int64_t now)
 {
     self->started_count[task->cls]++;
     task->started_ms = now;
-    s_set_deadline (self, task, now);
+    set_deadline (self, task, now);
     if (task->cls == FLING_CLASS_LOOP) {
         task->handler->async (task, task->handler->arg); /* may complete it now */
-        s_mark_refill (self);
+        mark_refill (self);
         return;
     }
     if (fling_pool_submit (self->pool, task)) {
@@ -411,7 +411,7 @@ static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
 
 /* Starts waiting tasks while their class has free slots. A handler that
    completes at once frees its slot for the next turn of this loop. */
-static void s_start_waiting (fling_worker_t *self)
+static void start_waiting (fling_worker_t *self)
 {
     if (self->draining || self->tearing_down)
         return;
@@ -422,7 +422,7 @@ static void s_start_waiting (fling_worker_t *self)
                self->started_count[cls] < fling_capacity_slots (self, (fling_class_t)cls)) {
             if (!now)
                 now = fling_clock_ms (); /* once per refill, not per task */
-            s_begin (self, fling_backlog_pop (backlog), now);
+            begin (self, fling_backlog_pop (backlog), now);
         }
     }
 }
@@ -438,7 +438,7 @@ void fling_flight_release_waiting (fling_worker_t *self, fling_task_t *task)
 /* The handler for `name` (`size` bytes, NUL-terminated), or NULL. Names
    repeat from task to task: the last one found is tried first, before
    hashing, with the length known (strcmp cost 4% of an async worker). */
-static fling_handler_t *s_handler (fling_worker_t *self, const char *name, size_t size)
+static fling_handler_t *find_handler (fling_worker_t *self, const char *name, size_t size)
 {
     fling_handler_t *last = self->last_handler;
     if (last && last->name_size == size && memcmp (last->name, name, size) == 0)
@@ -451,18 +451,18 @@ static fling_handler_t *s_handler (fling_worker_t *self, const char *name, size_
 
 /* An async task's block comes from the loop's slabs; any other's is a
    malloc'd block, which an abandoned pool thread may free on its own. */
-static fling_blockpool_t *s_blocks (fling_worker_t *self, fling_class_t cls)
+static fling_blockpool_t *blocks (fling_worker_t *self, fling_class_t cls)
 {
     return cls == FLING_CLASS_LOOP ? self->loop_blocks : self->task_blocks;
 }
 
 /* A record from a DISPATCH becomes a running (or waiting) task. */
-static void s_accept (fling_worker_t *self, const fling_record_t *record)
+static void take_record (fling_worker_t *self, const fling_record_t *record)
 {
     self->stats.dispatched++;
-    fling_handler_t *handler = s_handler (self, record->name, record->name_size);
+    fling_handler_t *handler = find_handler (self, record->name, record->name_size);
     fling_class_t cls = handler ? handler->cls : FLING_CLASS_POOL;
-    fling_task_t *task = fling_task_new (self, s_blocks (self, cls), record, handler, cls);
+    fling_task_t *task = fling_task_new (self, blocks (self, cls), record, handler, cls);
     if (!task) {
         fling_result_t result = {
             .id = record->id, .attempt = record->attempt, .outcome = FLING_OUTCOME_RELEASED};
@@ -475,22 +475,22 @@ static void s_accept (fling_worker_t *self, const fling_record_t *record)
            registered: the broker should not do the latter. */
         if (!task->handler)
             fling_task_set_error (task, "no handler for %s", task->name);
-        s_record (self, task, self->draining ? FLING_OUTCOME_RELEASED : FLING_OUTCOME_FAIL);
+        record_outcome (self, task, self->draining ? FLING_OUTCOME_RELEASED : FLING_OUTCOME_FAIL);
         fling_task_destroy (&task);
         return;
     }
     /* The DISPATCH's arrival, read once per message by fling_worker.c: a
        clock read per task cost 5% of the worker. */
     task->started_ms = self->last_recv_ms ? self->last_recv_ms : fling_clock_ms ();
-    s_track (self, task);
+    track (self, task);
     /* Started or waiting, a task with a timeout has a deadline from now on:
        a waiting one must start by then (the broker's lease runs from its
        dispatch and allows two timeouts, SPEC.md §6.4). */
-    s_set_deadline (self, task, task->started_ms);
+    set_deadline (self, task, task->started_ms);
     fling_backlog_t *backlog = &self->backlog[task->cls];
     if (backlog->count == 0 &&
         self->started_count[task->cls] < fling_capacity_slots (self, task->cls))
-        s_begin (self, task, task->started_ms);
+        begin (self, task, task->started_ms);
     else
         fling_backlog_push (backlog, task);
 }
@@ -502,6 +502,6 @@ void fling_flight_accept_dispatch (fling_worker_t *self, const fling_msg_t *msg)
     fling_record_t record;
     for (uint32_t i = 0; i < msg->count; i++) {
         fling_record_read (&cursor, &record);
-        s_accept (self, &record);
+        take_record (self, &record);
     }
 }

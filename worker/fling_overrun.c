@@ -34,7 +34,7 @@
 #define DETACH_RETRY_MS 10
 
 /* Sends CAPACITY if the pool capacity changed since last announced. */
-static void s_announce (fling_worker_t *self)
+static void announce (fling_worker_t *self)
 {
     uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
     fling_capacity_get (self, capacity, slots);
@@ -46,7 +46,7 @@ static void s_announce (fling_worker_t *self)
 
 /* The TIMEOUT result and the one log line of an overrun. The task's error
    text is not read: a detached handler may be writing it right now. */
-static void s_send_timeout (fling_worker_t *self, const fling_task_t *task)
+static void send_timeout (fling_worker_t *self, const fling_task_t *task)
 {
     fling_warn ("task overran its deadline id=%s name=%s timeout_ms=%u class=%s", task->id_text,
                 task->name, (unsigned)task->timeout_ms, fling_class_name (task->cls));
@@ -61,18 +61,18 @@ static void s_send_timeout (fling_worker_t *self, const fling_task_t *task)
     fling_flight_add_result (self, &result);
 }
 
-static void s_after_detach (fling_worker_t *self)
+static void after_detach (fling_worker_t *self)
 {
     unsigned stuck = fling_pool_stuck (self->pool);
     if (stuck > self->pool_size)
         fling_warn ("%u pool threads stuck in overrun handlers, above the cap of %u: pool "
                     "capacity reduced to %u",
                     stuck, self->pool_size, fling_pool_capacity (self->pool));
-    s_announce (self);
+    announce (self);
 }
 
 /* `task` (off the heap already) is past its deadline. */
-static void s_overrun (fling_worker_t *self, fling_task_t *task)
+static void overrun (fling_worker_t *self, fling_task_t *task)
 {
     if (task->waiting) {
         /* Never started: it did not overrun, it found no slot in time. */
@@ -81,13 +81,13 @@ static void s_overrun (fling_worker_t *self, fling_task_t *task)
     }
     if (task->cls == FLING_CLASS_LOOP) {
         fling_flight_untrack (self, task);
-        s_send_timeout (self, task);
+        send_timeout (self, task);
         fling_flight_keep_overdue (self, task);
         return;
     }
     if (fling_pool_remove_queued (self->pool, task) == 0) {
         fling_flight_untrack (self, task);
-        s_send_timeout (self, task);
+        send_timeout (self, task);
         fling_task_destroy (&task);
         return;
     }
@@ -95,8 +95,8 @@ static void s_overrun (fling_worker_t *self, fling_task_t *task)
         /* The pool owns the task now and frees it when the handler returns;
            it cannot do so before this callback ends. */
         fling_flight_untrack (self, task);
-        s_send_timeout (self, task);
-        s_after_detach (self);
+        send_timeout (self, task);
+        after_detach (self);
         return;
     }
     if (errno == EAGAIN) {
@@ -106,7 +106,7 @@ static void s_overrun (fling_worker_t *self, fling_task_t *task)
     /* EALREADY: the handler returned just now; its own result follows. */
 }
 
-static int s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+static int on_deadline (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->deadline_timer = -1; /* one-shot: zloop drops it after this call */
@@ -115,18 +115,18 @@ static int s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     fling_task_t *task;
     while ((task = fling_deadlines_first (self->deadlines)) && task->deadline_ms <= now) {
         fling_deadlines_remove (self->deadlines, task);
-        s_overrun (self, task);
+        overrun (self, task);
     }
     fling_flight_arm_deadline (self);
     return fling_flight_end_turn (self);
 }
 
 /* A stuck thread's handler returned at last and its thread ended. */
-static void s_on_reaped (void *arg)
+static void on_reaped (void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     uint32_t before = self->announced_pool;
-    s_announce (self);
+    announce (self);
     if (self->announced_pool != before)
         fling_info ("a stuck pool thread ended (%u still stuck): pool capacity back to %u",
                     fling_pool_stuck (self->pool), (unsigned)self->announced_pool);
@@ -136,8 +136,8 @@ static void s_on_reaped (void *arg)
 
 int fling_overrun_setup (fling_worker_t *self)
 {
-    self->on_deadline = s_on_deadline;
+    self->on_deadline = on_deadline;
     if (self->pool)
-        fling_pool_on_reaped (self->pool, s_on_reaped, self);
+        fling_pool_on_reaped (self->pool, on_reaped, self);
     return 0;
 }

@@ -79,7 +79,7 @@ size_t fling_task_payload_size (const fling_task_t *task)
 /* The first caller formats, any later one waits for it. Atomic because
    two threads may ask first at once: a blocking handler on its pool
    thread and the loop thread logging an overrun or a drain timeout. */
-static void s_format_id (fling_task_t *self)
+static void format_id (fling_task_t *self)
 {
     unsigned char expected = ID_NONE;
     if (atomic_compare_exchange_strong_explicit (&self->id_state, &expected, ID_BUSY,
@@ -98,7 +98,7 @@ const char *fling_task_id (const fling_task_t *task)
        always heap objects, never const ones. */
     fling_task_t *self = (fling_task_t *)task;
     if (atomic_load_explicit (&self->id_state, memory_order_acquire) != ID_READY)
-        s_format_id (self);
+        format_id (self);
     return self->id_text;
 }
 
@@ -114,7 +114,7 @@ fling_worker_t *fling_task_worker (const fling_task_t *task)
 
 /* Cuts `size` back to FLING_ERROR_TEXT_MAX without splitting a UTF-8
    sequence, so the broker stores valid text. */
-static size_t s_clip_utf8 (const char *text, size_t size)
+static size_t clip_utf8 (const char *text, size_t size)
 {
     if (size <= FLING_ERROR_TEXT_MAX)
         return size;
@@ -135,6 +135,6 @@ void fling_task_set_error (fling_task_t *task, const char *format, ...)
         return; /* out of memory: keep the previous text, if any */
     free (task->error);
     task->error = text;
-    task->error_size = s_clip_utf8 (text, (size_t)size);
+    task->error_size = clip_utf8 (text, (size_t)size);
     text[task->error_size] = '\0';
 }

@@ -24,7 +24,7 @@
 
 struct fling_handler; /* the worker's handler entry (fling_worker.c) */
 
-struct _fling_task_t {
+struct fling_task {
     fling_worker_t *worker;
     fling_blockpool_t *blocks;     /* where its block came from and goes back to */
     struct fling_handler *handler; /* NULL: no handler for the name */

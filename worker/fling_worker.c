@@ -71,8 +71,8 @@ void fling_worker_options_init (fling_worker_options_t *options)
 
 /* Reads the key files once: every reconnect applies the same keys, and a
    bad file fails the constructor with its reason. */
-static int s_load_curve (fling_worker_t *self, const fling_worker_options_t *options,
-                         const fling_worker_options_t *defaults)
+static int load_curve (fling_worker_t *self, const fling_worker_options_t *options,
+                       const fling_worker_options_t *defaults)
 {
     fling_curve_client_t curve = {options->curve_broker_key ? options->curve_broker_key
                                                             : defaults->curve_broker_key,
@@ -90,7 +90,7 @@ static int s_load_curve (fling_worker_t *self, const fling_worker_options_t *opt
     return 0;
 }
 
-static char *s_default_name (void)
+static char *default_name (void)
 {
     char host[256] = "worker";
     gethostname (host, sizeof host);
@@ -101,7 +101,7 @@ static char *s_default_name (void)
 }
 
 /* The READY frame carries at most FLING_NAME_MAX bytes of name. */
-static char *s_name_copy (const char *name)
+static char *name_copy (const char *name)
 {
     return strndup (name, FLING_NAME_MAX);
 }
@@ -126,7 +126,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
         return NULL;
     self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->endpoint = strdup (options->endpoint ? options->endpoint : defaults.endpoint);
-    self->name = options->name && *options->name ? s_name_copy (options->name) : s_default_name ();
+    self->name = options->name && *options->name ? name_copy (options->name) : default_name ();
     self->pool_size = options->pool_size ? options->pool_size : defaults.pool_size;
     self->async_limit = options->async_limit ? options->async_limit : defaults.async_limit;
     self->prefetch = options->prefetch; /* 0 is a choice: no prefetch */
@@ -149,7 +149,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
         errno = ENOMEM;
         return NULL;
     }
-    if (s_load_curve (self, options, &defaults)) {
+    if (load_curve (self, options, &defaults)) {
         fling_worker_destroy (&self);
         errno = EINVAL;
         return NULL;
@@ -161,7 +161,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     return self;
 }
 
-static void s_free_tasks (fling_dlist_t *list)
+static void free_tasks (fling_dlist_t *list)
 {
     fling_task_t *task;
     while ((task = fling_task_of_flight (fling_dlist_pop_head (list))))
@@ -180,8 +180,8 @@ void fling_worker_destroy (fling_worker_t **self_p)
     /* Async tasks never completed: their timers die with the loop. */
     zloop_destroy (&self->loop);
     fling_deadlines_destroy (&self->deadlines);
-    s_free_tasks (&self->running);
-    s_free_tasks (&self->overdue);
+    free_tasks (&self->running);
+    free_tasks (&self->overdue);
     for (size_t i = 0; i < self->handler_count; i++)
         free (self->handler_list[i]);
     zhashx_destroy (&self->handlers);
@@ -200,8 +200,8 @@ void fling_worker_destroy (fling_worker_t **self_p)
 
 /* ---- registration -------------------------------------------------------- */
 
-static int s_register (fling_worker_t *self, const char *name, fling_class_t cls,
-                       fling_blocking_fn *blocking, fling_async_fn *async, void *arg)
+static int add_handler (fling_worker_t *self, const char *name, fling_class_t cls,
+                        fling_blocking_fn *blocking, fling_async_fn *async, void *arg)
 {
     if (!self || !name || (!blocking && !async)) {
         errno = EINVAL;
@@ -245,13 +245,13 @@ static int s_register (fling_worker_t *self, const char *name, fling_class_t cls
 int fling_worker_register_blocking (fling_worker_t *self, const char *name, fling_blocking_fn *fn,
                                     void *arg)
 {
-    return s_register (self, name, FLING_CLASS_POOL, fn, NULL, arg);
+    return add_handler (self, name, FLING_CLASS_POOL, fn, NULL, arg);
 }
 
 int fling_worker_register_async (fling_worker_t *self, const char *name, fling_async_fn *fn,
                                  void *arg)
 {
-    return s_register (self, name, FLING_CLASS_LOOP, NULL, fn, arg);
+    return add_handler (self, name, FLING_CLASS_LOOP, NULL, fn, arg);
 }
 
 int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
@@ -310,7 +310,7 @@ void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)
 
 /* ---- drain ----------------------------------------------------------------- */
 
-static void s_log_stuck (fling_worker_t *self)
+static void log_stuck (fling_worker_t *self)
 {
     int64_t now = fling_clock_ms ();
     size_t shown = 0;
@@ -326,7 +326,7 @@ static void s_log_stuck (fling_worker_t *self)
         fling_warn ("... and %zu more", fling_flight_running (self) - shown);
 }
 
-static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
+static int on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     if (self->finished)
@@ -334,7 +334,7 @@ static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
     fling_flight_flush (self);
     self->rc = 0;
     if (fling_flight_running (self)) {
-        s_log_stuck (self);
+        log_stuck (self);
         self->rc = -1;
     } else
         fling_warn ("drain timeout after %u ms: the broker has not acknowledged %zu results"
@@ -346,7 +346,7 @@ static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
     return -1;
 }
 
-static void s_start_drain (fling_worker_t *self)
+static void start_drain (fling_worker_t *self)
 {
     if (self->draining)
         return;
@@ -365,18 +365,18 @@ static void s_start_drain (fling_worker_t *self)
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++)
         while ((task = fling_backlog_first (&self->backlog[cls])))
             fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
-    if (zloop_timer (self->loop, self->drain_timeout_ms, 1, s_on_drain_timeout, self) == -1)
+    if (zloop_timer (self->loop, self->drain_timeout_ms, 1, on_drain_timeout, self) == -1)
         fling_error ("cannot arm the drain timer: stopping without waiting");
 }
 
-static int s_on_stop (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static int on_stop (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     uint64_t count;
     ssize_t rc = read (self->stop_fd, &count, sizeof count);
     (void)rc;
     self->in_callback = true;
-    s_start_drain (self);
+    start_drain (self);
     return fling_flight_end_turn (self);
 }
 
@@ -394,7 +394,7 @@ void fling_worker_request_stop (fling_worker_t *self)
 
 /* ---- the broker's socket and the heartbeat ---------------------------------- */
 
-static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
+static int on_broker (zloop_t *loop, zsock_t *sock, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->in_callback = true;
@@ -412,7 +412,7 @@ static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
     return fling_flight_end_turn (self);
 }
 
-static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+static int on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->in_callback = true;
@@ -422,7 +422,7 @@ static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 
 /* ---- run ---------------------------------------------------------------------- */
 
-static void s_log_started (fling_worker_t *self)
+static void log_started (fling_worker_t *self)
 {
     char names[512] = "";
     size_t used = 0;
@@ -441,7 +441,7 @@ static void s_log_started (fling_worker_t *self)
 }
 
 /* Both are optional: without them async tasks run as well, a little slower. */
-static void s_setup_async (fling_worker_t *self)
+static void setup_async (fling_worker_t *self)
 {
     uint64_t tasks = (uint64_t)self->async_limit * (1u + (uint64_t)self->prefetch);
     uint64_t bytes = tasks * LOOP_RESERVE_PER_TASK;
@@ -454,7 +454,7 @@ static void s_setup_async (fling_worker_t *self)
                     strerror (errno));
 }
 
-static int s_setup (fling_worker_t *self)
+static int setup (fling_worker_t *self)
 {
     if (self->class_handlers[FLING_CLASS_POOL]) {
         self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count,
@@ -464,19 +464,19 @@ static int s_setup (fling_worker_t *self)
             return -1;
     }
     if (self->class_handlers[FLING_CLASS_LOOP])
-        s_setup_async (self);
+        setup_async (self);
     if (fling_overrun_setup (self))
         return -1;
     zmq_pollitem_t stop_item = {NULL, self->stop_fd, ZMQ_POLLIN, 0};
-    if (zloop_poller (self->loop, &stop_item, s_on_stop, self))
+    if (zloop_poller (self->loop, &stop_item, on_stop, self))
         return -1;
-    return fling_link_start (self, s_on_broker, s_on_heartbeat);
+    return fling_link_start (self, on_broker, on_heartbeat);
 }
 
 /* zloop_start returns 0 when a signal interrupted its poll (the program's
    own SIGTERM handler, say): carry on until the drain says we are done.
    A restart re-arms zloop's timers from now, delaying them once. */
-static void s_run_loop (fling_worker_t *self)
+static void run_loop (fling_worker_t *self)
 {
     while (!self->finished) {
         int rc = zloop_start (self->loop);
@@ -488,7 +488,7 @@ static void s_run_loop (fling_worker_t *self)
             /* A handler's own timer or reader returned -1: take it as a stop. */
             fling_warn ("a handler's callback ended the event loop: draining");
             self->in_callback = true;
-            s_start_drain (self);
+            start_drain (self);
             fling_flight_end_turn (self);
             continue;
         }
@@ -498,7 +498,7 @@ static void s_run_loop (fling_worker_t *self)
     }
 }
 
-static void s_teardown (fling_worker_t *self)
+static void teardown (fling_worker_t *self)
 {
     fling_flight_flush (self);
     fling_link_close (self, CLOSE_LINGER_MS);
@@ -529,16 +529,16 @@ int fling_worker_run (fling_worker_t *self)
         return -1;
     }
     self->started = true;
-    if (s_setup (self)) {
+    if (setup (self)) {
         int err = errno;
         fling_error ("cannot start: %s", fling_strerror (err));
-        s_teardown (self);
+        teardown (self);
         errno = err;
         return -1;
     }
-    s_log_started (self);
-    s_run_loop (self);
-    s_teardown (self);
+    log_started (self);
+    run_loop (self);
+    teardown (self);
     fling_info ("stopped done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64 " released=%" PRIu64
                 " timed_out=%" PRIu64 " reconnects=%" PRIu64,
                 self->stats.done, self->stats.failed, self->stats.retried, self->stats.released,

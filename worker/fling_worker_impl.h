@@ -43,7 +43,7 @@ typedef struct fling_handler {
     void *arg;
 } fling_handler_t;
 
-struct _fling_worker_t {
+struct fling_worker {
     /* configuration, fixed once fling_worker_run starts */
     char *endpoint;
     zcert_t *curve_cert;                     /* CURVE: our key pair; NULL = off */

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "fling_auth.h"
-#include "fling_broker_private.h"
+#include "fling_access.h"
 #include "fling_curve.h"
 #include "fling_log.h"
 

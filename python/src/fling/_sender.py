@@ -4,7 +4,7 @@ the producer's outbox, sends them as SUBMIT (at most `window` waiting for
 their ACK), resolves them when the ACK comes, resends what the broker has
 not answered (same batch, same task ids: after the ack timeout, or at once
 when the broker is heard again after a silence), and sends PING when idle.
-Callers reach it only through the outbox (under the producer's lock) and its
+Callers reach it only through the outbox (fling._outbox, under its lock) and its
 wake-up fd.
 """
 from __future__ import annotations

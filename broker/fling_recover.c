@@ -1,0 +1,138 @@
+/*  fling_recover.c - see fling_recover.h. */
+#include "fling_recover.h"
+#include "fling_error.h"
+#include "fling_log.h"
+#include "fling_names.h"
+#include "fling_tasks.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+/* Puts a recovered task where its state says: dead list, parked (it was in
+   flight: its worker may claim it back with HOLDING), or its queue. */
+static void recover_place (fling_broker_t *self, fling_btask_t *task, bool leased)
+{
+    if (fling_btask_state (task) == FLING_TASK_DEAD)
+        fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
+    else if (leased && task->attempt > 0) {
+        fling_btask_set_state (task, FLING_TASK_PARKED);
+        fling_tasklist_push_tail (&self->parked, task);
+        fling_queue_counters (task->queue)->delayed++;
+    } else
+        fling_tasks_requeue (self, task, false);
+}
+
+static void recover_apply_state (fling_btask_t *task, const fling_store_task_t *state)
+{
+    fling_btask_revive (task);
+    task->attempt = state->attempt;
+    task->crashes = state->crashes;
+    if (state->reason != FLING_DEAD_NONE &&
+        fling_btask_kill (task, state->reason, state->error, state->error_size))
+        fling_error ("out of memory: dead task recovered as queued");
+}
+
+static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
+{
+    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
+    if (task) { /* a newer copy (compaction): it replaces the older one */
+        fling_tasks_unlist (self, task);
+        fling_store_unpin (self->store, task->segment);
+    } else {
+        const uint8_t *cursor = event->task.record;
+        fling_record_t record;
+        fling_reason_t reason;
+        if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
+            return 0; /* the store checked it; cannot happen */
+        fling_queue_t *queue =
+            fling_names_queue (self, record.name, record.name_size, FLING_QUEUE_RECOVERED);
+        if (!queue)
+            return -1;
+        task = fling_btask_new (&record, queue, 0, fling_queue_settings (queue)->timeout_ms);
+        if (!task || fling_idmap_insert (self->ids, &event->id, task)) {
+            fling_btask_destroy (&task);
+            return -1;
+        }
+        self->bytes += task->size;
+        if (self->auth && fling_limits_producer_add (
+                              self->limits, fling_task_id_producer (&event->id), queue, task->size))
+            return -1;
+    }
+    task->segment = event->segment;
+    recover_apply_state (task, &event->task);
+    recover_place (self, task, event->task.leased);
+    return 0;
+}
+
+static int recover_event (const fling_store_event_t *event, void *arg)
+{
+    fling_broker_t *self = (fling_broker_t *)arg;
+    if (event->kind == FLING_STORE_EV_TASK)
+        return recover_task (self, event);
+    fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
+    if (event->kind == FLING_STORE_EV_STATE) {
+        if (task) {
+            fling_tasks_unlist (self, task);
+            recover_apply_state (task, &event->task);
+            recover_place (self, task, event->task.leased);
+        }
+        return 0;
+    }
+    if (task) { /* DONE */
+        fling_tasks_unlist (self, task);
+        fling_store_unpin (self->store, task->segment);
+        fling_tasks_forget (self, task);
+    }
+    /* Refill the duplicate window: wall clock in the log, monotonic here. */
+    int64_t age = fling_store_wall_ms () - event->wall_ms;
+    fling_dedup_add (self->dedup, &event->id, self->now_ms - (age > 0 ? age : 0), self->now_ms);
+    return 0;
+}
+
+static void store_options (const fling_broker_config_t *config, fling_store_options_t *options)
+{
+    fling_store_options_init (options);
+    snprintf (options->dir, sizeof options->dir, "%s", config->store_dir);
+    options->wal.segment_bytes = (size_t)config->segment_bytes;
+    options->wal.max_bytes = config->store_max_bytes;
+    options->wal.free_floor_bytes = config->store_free_floor_bytes;
+}
+
+int fling_recover_open_store (fling_broker_t *self)
+{
+    fling_store_options_t options;
+    store_options (&self->config, &options);
+    int64_t started_us = fling_clock_us ();
+    self->store = fling_store_open (self->config.store, &options);
+    if (!self->store) {
+        fling_error ("cannot open the %s store%s%s: %s", self->config.store,
+                     strcmp (self->config.store, "disk") == 0 ? " in " : "",
+                     strcmp (self->config.store, "disk") == 0 ? options.dir : "",
+                     fling_strerror (errno));
+        return -1;
+    }
+    if (fling_store_recover (self->store, recover_event, self)) {
+        fling_error ("cannot recover the %s store: %s", self->config.store, fling_strerror (errno));
+        return -1;
+    }
+    self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
+    fling_store_status_t status;
+    fling_store_status (self->store, &status);
+    size_t dead = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        dead += fling_queue_dead (self->queues[i])->count;
+    if (fling_idmap_size (self->ids) || status.records)
+        fling_info ("recovered tasks=%zu dead=%zu in_flight=%zu bytes=%" PRIu64 " records=%" PRIu64
+                    " corrupt_records=%" PRIu64 " torn_bytes=%" PRIu64
+                    " duplicate_window=%zu ms=%" PRId64,
+                    fling_idmap_size (self->ids), dead, self->parked.count, self->bytes,
+                    status.records, status.corrupt_records, status.torn_bytes,
+                    fling_dedup_size (self->dedup), (fling_clock_us () - started_us) / 1000);
+    if (status.corrupt_records || status.damaged_segments || status.quarantined)
+        fling_error ("store damaged: corrupt_records=%" PRIu64 " damaged_segments=%" PRIu32
+                     " quarantined=%" PRIu32 "; every intact record was recovered; the ERROR lines "
+                     "above name each place (broker/STORE.md, \"Damaged segments\")",
+                     status.corrupt_records, status.damaged_segments, status.quarantined);
+    return 0;
+}

@@ -1,0 +1,410 @@
+/*  fling_tasks.c - see fling_tasks.h. */
+#include "fling_tasks.h"
+#include "fling_error.h"
+#include "fling_log.h"
+#include "fling_logfmt.h"
+#include "fling_ratelog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+unsigned fling_tasks_max_attempts (const fling_btask_t *task)
+{
+    unsigned own = fling_btask_max_attempts (task);
+    return own ? own : fling_queue_settings (task->queue)->max_attempts;
+}
+
+unsigned fling_tasks_poison_limit (const fling_btask_t *task)
+{
+    return fling_queue_settings (task->queue)->poison_limit;
+}
+
+void fling_tasks_forget (fling_broker_t *self, fling_btask_t *task)
+{
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    fling_idmap_remove (self->ids, &id);
+    self->bytes -= task->size;
+    if (self->auth)
+        fling_limits_producer_remove (self->limits, fling_task_id_producer (&id), task->queue,
+                                      task->size);
+    if (fling_queue_held (task->queue) <= 1)
+        self->names_sweep = true; /* this was its last task (it is still counted here) */
+    fling_btask_destroy (&task);
+}
+
+void fling_tasks_prefetch_id (const fling_broker_t *self, const fling_task_id_t *id)
+{
+    fling_idmap_prefetch (self->ids, id);
+    fling_dedup_prefetch (self->dedup, id);
+}
+
+void fling_tasks_finish (fling_broker_t *self, fling_btask_t *task)
+{
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    if (!self->store_failed) {
+        /* One clock read per turn, not per task: the time only ages the
+           duplicate window after a restart. */
+        if (!self->wall_ms)
+            self->wall_ms = fling_store_wall_ms ();
+        if (fling_store_complete (self->store, &id, task->segment, self->wall_ms))
+            fling_error ("store complete failed: %s", fling_strerror (errno));
+        self->store_dirty = true;
+    }
+    fling_dedup_add (self->dedup, &id, self->now_ms, self->now_ms);
+    fling_tasks_forget (self, task);
+}
+
+static void store_task_of (const fling_btask_t *task, fling_store_task_t *out)
+{
+    memset (out, 0, sizeof *out);
+    out->record = task->raw;
+    out->record_size = task->size;
+    out->attempt = task->attempt;
+    out->crashes = task->crashes;
+    out->leased = fling_btask_state (task) == FLING_TASK_LEASED;
+    if (fling_btask_state (task) == FLING_TASK_DEAD) {
+        out->reason = task->dead->reason;
+        out->error = task->dead->error;
+        out->error_size = task->dead->error_size;
+    }
+}
+
+void fling_tasks_store_state (fling_broker_t *self, const fling_btask_t *task)
+{
+    if (self->store_failed)
+        return;
+    fling_task_id_t id;
+    fling_store_task_t state;
+    fling_btask_id (task, &id);
+    store_task_of (task, &state);
+    if (fling_store_state (self->store, &id, &state)) {
+        if (errno == ENOSPC) /* a full store: the task may rerun after a restart, not be lost */
+            fling_debug ("store full: state record of a task not written");
+        else
+            fling_error ("store state failed: %s", fling_strerror (errno));
+    }
+    self->store_dirty = true;
+}
+
+fling_reason_t fling_tasks_hold (fling_broker_t *self, const fling_record_t *record,
+                                 fling_queue_t *queue, uint16_t attempt, fling_btask_t **held)
+{
+    fling_btask_t *task =
+        fling_btask_new (record, queue, attempt, fling_queue_settings (queue)->timeout_ms);
+    if (!task)
+        return FLING_REASON_UNAVAILABLE;
+    uint64_t tag = fling_task_id_producer (&record->id);
+    if (self->auth && fling_limits_producer_add (self->limits, tag, queue, task->size)) {
+        fling_btask_destroy (&task);
+        return FLING_REASON_UNAVAILABLE;
+    }
+    if (fling_idmap_insert (self->ids, &record->id, task)) {
+        if (self->auth)
+            fling_limits_producer_remove (self->limits, tag, queue, task->size);
+        fling_btask_destroy (&task);
+        return FLING_REASON_UNAVAILABLE;
+    }
+    fling_tasks_requeue (self, task, false);
+    self->bytes += task->size;
+    *held = task;
+    return FLING_REASON_OK;
+}
+
+/* ---- placing tasks: queued, delayed, dead -------------------------------- */
+
+void fling_tasks_release (fling_broker_t *self, fling_btask_t *task)
+{
+    task->attempt--;
+    fling_tasks_store_state (self, task);
+    fling_tasks_requeue (self, task, true);
+    self->counters.requeued++;
+}
+
+void fling_tasks_requeue (fling_broker_t *self, fling_btask_t *task, bool head)
+{
+    fling_btask_set_state (task, FLING_TASK_QUEUED);
+    if (head)
+        fling_queue_push_head (task->queue, task);
+    else
+        fling_queue_push_tail (task->queue, task);
+    self->dispatch_needed = true;
+}
+
+static bool heap_less (const fling_btask_t *a, const fling_btask_t *b)
+{
+    return (int32_t)(a->due - b->due) < 0;
+}
+
+static void heap_swap (fling_delayheap_t *heap, size_t i, size_t j)
+{
+    fling_btask_t *t = heap->items[i];
+    heap->items[i] = heap->items[j];
+    heap->items[j] = t;
+}
+
+static int heap_push (fling_delayheap_t *heap, fling_btask_t *task)
+{
+    if (heap->count == heap->alloc) {
+        size_t alloc = heap->alloc ? heap->alloc * 2 : 64;
+        fling_btask_t **grown = (fling_btask_t **)realloc (heap->items, alloc * sizeof *grown);
+        if (!grown)
+            return -1;
+        heap->items = grown;
+        heap->alloc = alloc;
+    }
+    size_t i = heap->count++;
+    heap->items[i] = task;
+    while (i > 0 && heap_less (heap->items[i], heap->items[(i - 1) / 2])) {
+        heap_swap (heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static void heap_down (fling_delayheap_t *heap, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < heap->count && heap_less (heap->items[l], heap->items[m]))
+            m = l;
+        if (r < heap->count && heap_less (heap->items[r], heap->items[m]))
+            m = r;
+        if (m == i)
+            break;
+        heap_swap (heap, i, m);
+        i = m;
+    }
+}
+
+static fling_btask_t *heap_pop (fling_delayheap_t *heap)
+{
+    if (!heap->count)
+        return NULL;
+    fling_btask_t *top = heap->items[0];
+    heap->items[0] = heap->items[--heap->count];
+    heap_down (heap, 0);
+    return top;
+}
+
+void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms)
+{
+    if (delay_ms > FLING_DELAY_MAX_MS)
+        delay_ms = FLING_DELAY_MAX_MS;
+    task->due = fling_due_in (self->now_ms, delay_ms);
+    if (delay_ms == 0 || heap_push (&self->delayed, task)) {
+        fling_tasks_requeue (self, task, false); /* no delay, or no memory for one */
+        return;
+    }
+    fling_btask_set_state (task, FLING_TASK_DELAYED);
+    fling_queue_counters (task->queue)->delayed++;
+}
+
+size_t fling_tasks_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
+{
+    size_t purged = 0;
+    fling_btask_t *task;
+    while ((task = fling_queue_pop (queue))) {
+        fling_tasks_finish (self, task);
+        purged++;
+    }
+    /* The retry heap: keep the others, heapify again (rare, admin only). */
+    size_t kept = 0;
+    for (size_t i = 0; i < self->delayed.count; i++) {
+        task = self->delayed.items[i];
+        if (task->queue != queue) {
+            self->delayed.items[kept++] = task;
+            continue;
+        }
+        fling_queue_counters (queue)->delayed--;
+        fling_tasks_finish (self, task);
+        purged++;
+    }
+    self->delayed.count = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        heap_down (&self->delayed, i);
+    fling_btask_t *next;
+    for (task = fling_tasklist_head (&self->parked); task; task = next) {
+        next = fling_tasklist_next (task);
+        if (task->queue != queue)
+            continue;
+        fling_tasks_unlist (self, task);
+        fling_tasks_finish (self, task);
+        purged++;
+    }
+    /* Suspects waiting for a trial: the next group is taken before this
+       one empties (an emptied group is freed). */
+    for (fling_group_t *group = fling_suspects_first (self->suspects), *after; group;
+         group = after) {
+        after = fling_group_next (group);
+        if (fling_group_queue (group) != queue)
+            continue;
+        while ((task = fling_group_peek (group))) {
+            bool last = fling_group_size (group) == 1;
+            fling_tasks_unlist (self, task);
+            fling_tasks_finish (self, task);
+            purged++;
+            if (last)
+                break; /* the group is gone */
+        }
+    }
+    return purged;
+}
+
+/* Due retries go to the tail of their queues. */
+void fling_tasks_promote_due (fling_broker_t *self)
+{
+    while (self->delayed.count && fling_due_passed (self->delayed.items[0]->due, self->now_ms)) {
+        fling_btask_t *task = heap_pop (&self->delayed);
+        fling_queue_counters (task->queue)->delayed--;
+        fling_tasks_requeue (self, task, false);
+    }
+}
+
+/* Recovered in-flight tasks not claimed by HOLDING in time: queued at the
+   head, in their order. */
+void fling_tasks_release_parked (fling_broker_t *self)
+{
+    if (!self->parked.count || self->now_ms < self->parked_until_ms)
+        return;
+    fling_info ("queueing %zu recovered in-flight tasks no worker claimed", self->parked.count);
+    fling_btask_t *task;
+    while ((task = fling_tasklist_tail (&self->parked))) {
+        fling_tasklist_remove (&self->parked, task);
+        fling_queue_counters (task->queue)->delayed--;
+        fling_tasks_requeue (self, task, true);
+    }
+}
+
+void fling_tasks_unlist (fling_broker_t *self, fling_btask_t *task)
+{
+    switch (fling_btask_state (task)) {
+    case FLING_TASK_QUEUED:
+        fling_queue_remove (task->queue, task);
+        break;
+    case FLING_TASK_PARKED:
+        fling_tasklist_remove (&self->parked, task);
+        fling_queue_counters (task->queue)->delayed--;
+        break;
+    case FLING_TASK_DEAD:
+        fling_tasklist_remove (fling_queue_dead (task->queue), task);
+        break;
+    case FLING_TASK_SUSPECT:
+        fling_suspects_remove (self->suspects, task);
+        break;
+    default:
+        break; /* LEASED and DELAYED are never unlisted this way */
+    }
+}
+
+void fling_tasks_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason, const char *error,
+                       size_t error_size)
+{
+    char id_text[FLING_TASK_ID_TEXT_SIZE], text[512];
+    fling_task_id_t id;
+    fling_btask_id (task, &id);
+    fling_task_id_format (&id, id_text);
+    fling_logfmt_quote (text, sizeof text, error, error_size);
+    /* A worker decides how fast tasks fail: rate-limited. */
+    FLING_LOG_LIMITED (FLING_LOG_WARN,
+                       "task dead-lettered id=%s name=%s reason=%s attempts=%u crashes=%u"
+                       " error=%s",
+                       id_text, fling_queue_name (task->queue), fling_dead_reason_name (reason),
+                       (unsigned)task->attempt, (unsigned)task->crashes, text);
+    fling_queue_counters (task->queue)->failed++;
+    self->counters.dead_lettered++;
+    FLING_EVENT_TASK (self, FLING_EVENT_DEAD, task, NULL);
+    /* dead_retry starts it afresh: no suspicion carried over. */
+    task->flags &= (uint8_t) ~(FLING_BTASK_SUSPECT | FLING_BTASK_ORPHANED);
+    if (reason != FLING_DEAD_CRASHED)
+        self->counters.failed++;
+    if (fling_btask_kill (task, reason, error, error_size)) {
+        fling_error ("out of memory: dead task dropped id=%s", id_text);
+        fling_tasks_finish (self, task);
+        return;
+    }
+    fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
+    fling_tasks_store_state (self, task);
+}
+
+static uint32_t backoff_ms (fling_broker_t *self, const fling_btask_t *task)
+{
+    fling_record_t record;
+    fling_btask_record (task, &record);
+    uint64_t delay =
+        record.backoff_ms ? record.backoff_ms : fling_queue_settings (task->queue)->backoff_ms;
+    unsigned doublings = task->attempt > 1 ? task->attempt - 1u : 0u;
+    for (unsigned i = 0; i < doublings && delay < self->config.backoff_max_ms; i++)
+        delay *= 2;
+    if (delay > self->config.backoff_max_ms)
+        delay = self->config.backoff_max_ms;
+    /* +-20% jitter (xorshift64*), so tasks that failed together spread out. */
+    self->rng ^= self->rng >> 12;
+    self->rng ^= self->rng << 25;
+    self->rng ^= self->rng >> 27;
+    uint64_t r = (self->rng * 0x2545F4914F6CDD1Dull) >> 11; /* 53 bits */
+    double factor = 0.8 + 0.4 * ((double)r / (double)(1ull << 53));
+    return (uint32_t)((double)delay * factor);
+}
+
+void fling_tasks_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t reason,
+                             uint32_t delay_ms, const char *error, size_t error_size)
+{
+    if (task->attempt >= fling_tasks_max_attempts (task)) {
+        fling_tasks_kill (self, task, reason, error, error_size);
+        return;
+    }
+    fling_queue_counters (task->queue)->retried++;
+    self->counters.retried++;
+    FLING_EVENT_TASK (self, FLING_EVENT_FAILED, task, NULL);
+    fling_tasks_store_state (self, task); /* not leased any more */
+    fling_tasks_delay (self, task, delay_ms ? delay_ms : backoff_ms (self, task));
+}
+
+/* Walks every task: rare (once per segment at most) and bounded by the
+   tasks held. */
+void fling_tasks_compact (fling_broker_t *self)
+{
+    int64_t candidate = fling_store_compaction_candidate (self->store);
+    if (candidate < 0 || self->store_failed)
+        return;
+    size_t moved = 0, slots = fling_idmap_slots (self->ids);
+    for (size_t i = 0; i < slots; i++) {
+        fling_btask_t *task = (fling_btask_t *)fling_idmap_slot_value (self->ids, i);
+        if (!task || task->segment != (uint32_t)candidate)
+            continue;
+        fling_task_id_t id;
+        fling_store_task_t state;
+        fling_btask_id (task, &id);
+        store_task_of (task, &state);
+        if (fling_store_put (self->store, &id, &state, &task->segment))
+            break; /* full or failed: try again later */
+        moved++;
+    }
+    if (moved) {
+        self->store_dirty = true;
+        fling_debug ("store compaction segment=%" PRId64 " moved=%zu", candidate, moved);
+    }
+}
+
+long fling_tasks_next_due_ms (const fling_broker_t *self, int64_t now_ms, long none_ms)
+{
+    if (!self->delayed.count)
+        return none_ms;
+    int32_t until = (int32_t)(self->delayed.items[0]->due - (uint32_t)now_ms);
+    return until < none_ms ? until : none_ms;
+}
+
+void fling_tasks_destroy_waiting (fling_broker_t *self)
+{
+    fling_btask_t *task;
+    while ((task = heap_pop (&self->delayed)))
+        fling_btask_destroy (&task);
+    free (self->delayed.items);
+    self->delayed = (fling_delayheap_t){0};
+    while ((task = fling_tasklist_pop_head (&self->parked)))
+        fling_btask_destroy (&task);
+}
