@@ -10,7 +10,7 @@
 
 #define DAY_MS (86400LL * 1000)
 
-struct _fling_schedule_t {
+struct fling_schedule {
     fling_cron_t *cron; /* NULL for an interval */
     int64_t every_ms;
     fling_missed_t missed;

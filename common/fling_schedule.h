@@ -35,7 +35,7 @@ typedef struct {
     fling_missed_t missed;
 } fling_schedule_def_t;
 
-typedef struct _fling_schedule_t fling_schedule_t;
+typedef struct fling_schedule fling_schedule_t;
 
 /*  NULL with errno (EINVAL with why in `error`, ENOENT for an unknown
     zone). */
