@@ -23,6 +23,12 @@ static int parse_allow_names (void *config, const char *value, bool from_env, ch
 static int parse_log_format (void *config, const char *value, bool from_env, char *why,
                              size_t why_size);
 
+/* The defaults that --help shows as text (their options parse a syntax
+   of their own, so the help cannot print the field): used by the table
+   and by fling_broker_config_init alike, so each is written once. */
+#define DEFAULT_STORE     "disk"
+#define DEFAULT_HTTP_ADDR "127.0.0.1:5557"
+
 #define FIELD(name) offsetof (fling_broker_config_t, name)
 #define TEXT(name)  FIELD (name), sizeof ((fling_broker_config_t *)0)->name
 
@@ -34,7 +40,7 @@ static const fling_option_t options[] = {
     {"--worker-endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, TEXT (worker_endpoint), 0, 0,
      NULL, "URL", "where workers connect", NULL},
     {"--store", "FLING_STORE", FLING_OPT_CUSTOM, FIELD (store), 0, 0, 0, parse_store, "KIND",
-     "task store: disk (survives restarts) or memory (nothing survives)", "disk"},
+     "task store: disk (survives restarts) or memory (nothing survives)", DEFAULT_STORE},
     {"--store-dir", "FLING_STORE_DIR", FLING_OPT_TEXT, TEXT (store_dir), 0, 0, NULL, "DIR",
      "directory of the disk store", NULL},
     {"--store-max-bytes", "FLING_STORE_MAX_BYTES", FLING_OPT_U64, FIELD (store_max_bytes), 0, 0,
@@ -125,7 +131,7 @@ static const fling_option_t options[] = {
     {"--http-addr", "FLING_HTTP_ADDR", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_http_addr, "HOST:PORT",
      "HTTP port: /metrics (Prometheus), the dashboard and its JSON;\n"
      "\"\" = none; port 0 = any free port",
-     "127.0.0.1:5557"},
+     DEFAULT_HTTP_ADDR},
     {"--orphan-warn-ms", "FLING_ORPHAN_WARN_MS", FLING_OPT_UINT, FIELD (orphan_warn_ms), 0, 1000,
      86400000, NULL, "N",
      "a name with queued tasks and no worker is logged (WARN) when\nfound, then at most this "
@@ -145,10 +151,14 @@ void fling_broker_config_init (fling_broker_config_t *config)
     memset (config, 0, sizeof *config);
     strcpy (config->producer_endpoint, "tcp://127.0.0.1:5555");
     strcpy (config->worker_endpoint, "tcp://127.0.0.1:5556");
-    strcpy (config->store, "disk");
-    strcpy (config->store_dir, "./fling-store");
-    config->store_free_floor_bytes = 256u << 20;
-    config->segment_bytes = 64u << 20;
+    strcpy (config->store, DEFAULT_STORE);
+    /* The disk store's own defaults (fling_store_options_init). */
+    fling_store_options_t store;
+    fling_store_options_init (&store);
+    snprintf (config->store_dir, sizeof config->store_dir, "%s", store.dir);
+    config->store_max_bytes = store.wal.max_bytes;
+    config->store_free_floor_bytes = store.wal.free_floor_bytes;
+    config->segment_bytes = store.wal.segment_bytes;
     config->max_tasks = 1000000;
     config->max_queue_tasks = 1000000;
     config->max_bytes = 1073741824;
@@ -163,7 +173,7 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->worker_timeout_ms = 3000;
     config->log_level = FLING_LOG_INFO;
     config->ready_fd = -1;
-    strcpy (config->http_addr, "127.0.0.1:5557");
+    strcpy (config->http_addr, DEFAULT_HTTP_ADDR);
     config->orphan_warn_ms = 60000;
     config->curve_rescan_ms = 10000;
     config->max_key_connections = 256;

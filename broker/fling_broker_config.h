@@ -3,9 +3,11 @@
     Each option has a flag and (except --ready-fd) an environment variable;
     the flag wins over the variable, the variable over the default. Both
     "--flag value" and "--flag=value" work. The table in the .c file and
-    the shared parser (common/fling_options.h) do the work; the defaults are
-    written once, in fling_broker_config_init(), and --help prints them from
-    there. tests/integration/test_config.py checks the README's table.
+    the shared parser (common/fling_options.h) do the work. Each default
+    is written once, in fling_broker_config_init() (the store's in
+    fling_store_options_init()), and --help prints them from there; the
+    field comments below do not repeat them. tests/integration/
+    test_config.py checks the README's table against --help.
 */
 #ifndef FLING_BROKER_CONFIG_H_INCLUDED
 #define FLING_BROKER_CONFIG_H_INCLUDED
@@ -38,23 +40,23 @@ typedef struct {
 } fling_queue_config_t;
 
 typedef struct {
-    char producer_endpoint[FLING_ENDPOINT_MAX]; /* tcp://127.0.0.1:5555 */
-    char worker_endpoint[FLING_ENDPOINT_MAX];   /* tcp://127.0.0.1:5556 */
-    char store[16];                             /* "disk" or "memory" */
-    char store_dir[FLING_STORE_DIR_MAX];        /* ./fling-store */
-    uint64_t store_max_bytes;                   /* 0 = no cap but the disk */
-    uint64_t store_free_floor_bytes;            /* 256 MiB */
-    uint64_t segment_bytes;                     /* 64 MiB */
-    uint64_t max_tasks;                         /* queued, delayed, in flight, dead: all queues */
-    uint64_t max_queue_tasks;                   /* the same, one queue */
-    uint64_t max_bytes;                         /* record bytes held */
-    unsigned max_attempts;                      /* per task when its record says 0 */
-    unsigned backoff_ms;                        /* first retry delay */
-    unsigned backoff_max_ms;                    /* cap of the exponential backoff */
-    unsigned task_timeout_ms;                   /* per task when its record says 0 */
-    unsigned poison_limit;                      /* worker deaths before dead-lettering */
-    uint64_t dedup_window_ms;                   /* ended ids remembered this long */
-    uint64_t dedup_max;                         /* at most this many */
+    char producer_endpoint[FLING_ENDPOINT_MAX];
+    char worker_endpoint[FLING_ENDPOINT_MAX];
+    char store[16]; /* "disk" or "memory" */
+    char store_dir[FLING_STORE_DIR_MAX];
+    uint64_t store_max_bytes; /* 0 = no cap but the disk */
+    uint64_t store_free_floor_bytes;
+    uint64_t segment_bytes;
+    uint64_t max_tasks;       /* queued, delayed, in flight, dead: all queues */
+    uint64_t max_queue_tasks; /* the same, one queue */
+    uint64_t max_bytes;       /* record bytes held */
+    unsigned max_attempts;    /* per task when its record says 0 */
+    unsigned backoff_ms;      /* first retry delay */
+    unsigned backoff_max_ms;  /* cap of the exponential backoff */
+    unsigned task_timeout_ms; /* per task when its record says 0 */
+    unsigned poison_limit;    /* worker deaths before dead-lettering */
+    uint64_t dedup_window_ms; /* ended ids remembered this long */
+    uint64_t dedup_max;       /* at most this many */
     fling_queue_config_t queues[FLING_QUEUE_SETTINGS_MAX];
     size_t queue_count;
     unsigned heartbeat_ms;
@@ -77,7 +79,7 @@ typedef struct {
     int log_format; /* fling_log_format_t: text, logfmt, json */
     int ready_fd;   /* -1 = none */
     /* operability (fling_ops.c) */
-    char http_addr[FLING_HTTP_ADDR_MAX]; /* 127.0.0.1:5557; "" = no HTTP port */
+    char http_addr[FLING_HTTP_ADDR_MAX]; /* "" = no HTTP port */
     unsigned orphan_warn_ms;             /* WARN per name with queued tasks and no worker */
     bool refuse_unknown_names;           /* BAD_TASK for names no worker registered... */
     char allow_names[FLING_ALLOW_NAMES_MAX][128]; /* ...unless listed here */

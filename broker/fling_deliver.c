@@ -1,5 +1,6 @@
 /*  fling_deliver.c - see fling_deliver.h. */
 #include "fling_deliver.h"
+#include "fling_leases.h"
 #include "fling_log.h"
 #include "fling_tasks.h"
 #include "fling_wire.h"
@@ -16,7 +17,7 @@ static void undeliver (fling_broker_t *self, fling_bworker_t *worker, uint32_t c
 {
     for (uint32_t i = 0; i < count; i++) {
         fling_btask_t *task = fling_tasklist_tail (&worker->leased);
-        fling_worker_unlease (task);
+        fling_leases_revoke (task);
         task->attempt--;
         fling_record_set_attempt (task->raw, task->attempt);
         fling_tasks_store_state (self, task);

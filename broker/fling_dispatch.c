@@ -22,9 +22,9 @@
 */
 #include "fling_dispatch.h"
 #include "fling_deliver.h"
+#include "fling_leases.h"
 #include "fling_log.h"
 #include "fling_tasks.h"
-#include "fling_workers.h"
 
 #include <errno.h>
 #include <string.h>
@@ -92,7 +92,7 @@ static size_t chunk_fit (const fling_btask_t *task, size_t max, size_t *bytes_ou
 }
 
 /* Leases `tasks` (on no list, `bytes` of records) to `worker` and builds
-   their DISPATCH, which goes out after the turn's commit (fling_broker.c).
+   their DISPATCH, which goes out after the turn's commit (fling_deliver.h).
    -1 when out of memory: the tasks are back at the head of their queue. */
 static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_class_t cls,
                        fling_btask_t **tasks, size_t count, size_t bytes)
@@ -108,7 +108,7 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
     }
     uint8_t *cursor = zframe_data (body);
     for (size_t i = 0; i < count; i++) {
-        fling_worker_lease (self, worker, tasks[i], cls, false); /* sets the record's attempt */
+        fling_leases_grant (self, worker, tasks[i], cls, false); /* sets the record's attempt */
         memcpy (cursor, tasks[i]->raw, tasks[i]->size);
         cursor += tasks[i]->size;
         fling_tasks_store_state (self, tasks[i]);

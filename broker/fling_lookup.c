@@ -9,8 +9,8 @@
     of the broker's.
 */
 #include "fling_lookup.h"
+#include "fling_leases.h"
 #include "fling_tasks.h"
-#include "fling_workers.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -44,10 +44,11 @@ static json_t *queued_json (const fling_btask_t *task)
 }
 
 /* When a leased task's lease began: `due` is that plus the lease length
-   (0 without a deadline), see fling_worker_lease. */
+   (0 without a deadline), see fling_leases_grant. */
 static int64_t lease_start (const fling_broker_t *self, const fling_btask_t *task)
 {
-    int64_t lease_ms = task->flags & FLING_BTASK_DEADLINE ? fling_worker_lease_ms (self, task) : 0;
+    int64_t lease_ms =
+        task->flags & FLING_BTASK_DEADLINE ? fling_leases_deadline_ms (self, task) : 0;
     return self->now_ms + due_in (self, task->due) - lease_ms;
 }
 

@@ -4,11 +4,12 @@
     that holds tasks is probed to find a connection that is gone, and
     leases past their deadline are taken back (proto/SPEC.md §6.1, §6.4).
 
-    What a worker's death means for its tasks is fling_workers.c's
-    (fling_workers_drop); this file only decides who is dead, and never
+    What a worker's death means for its tasks is fling_workers_drop's
+    (and fling_orphans.c's); this file only decides who is dead, and never
     is called back by it.
 */
 #include "fling_reaper.h"
+#include "fling_leases.h"
 #include "fling_log.h"
 #include "fling_ratelog.h"
 #include "fling_tasks.h"
@@ -89,7 +90,7 @@ void fling_reaper_expire_leases (fling_broker_t *self)
             /* The credit stays taken (fling_bworker_t.stuck) until a late
                RESULT shows the worker did read that DISPATCH. */
             worker->stuck[fling_btask_cls (task)]++;
-            fling_worker_unlease (task);
+            fling_leases_revoke (task);
             task->flags |= FLING_BTASK_FENCED; /* its late RESULT or HOLDING is stale */
             /* Its worker lived through the run: no longer a suspect. */
             task->flags &= (uint8_t)~FLING_BTASK_SUSPECT;

@@ -125,7 +125,7 @@ typedef struct {
 
 /*  Options of the disk store (ignored by "memory"). */
 typedef struct {
-    char dir[1024];          /* default "./fling-store" */
+    char dir[1024];
     fling_wal_options_t wal; /* segment size, cap, free floor, I/O table, read_only */
 } fling_store_options_t;
 

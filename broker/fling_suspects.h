@@ -11,7 +11,7 @@
 
     This module only keeps the groups: an ordered list of them, each with
     the tasks of one name in arrival order. Who becomes a suspect and how
-    groups split is decided where workers die (fling_workers.c); which
+    groups split is decided where workers die (fling_orphans.c); which
     worker runs which trial, in fling_dispatch.c. A task in a group is in
     state FLING_TASK_SUSPECT, counted in its queue's `suspects` counter,
     and its `group` names the group. One thread; no copies of tasks.

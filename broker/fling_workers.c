@@ -1,7 +1,8 @@
 /*  fling_workers.c - the broker's worker table: registration (READY),
-    outcomes (RESULT), capacity, and what happens to the tasks of a worker
-    that leaves or dies: crash charges and suspects (proto/SPEC.md §5.2,
-    §6.4). Who is dead is decided here (BYE) and in fling_reaper.c.
+    outcomes (RESULT, HOLDING), capacity, and forgetting a worker that
+    leaves or dies (proto/SPEC.md §5.2). Who is dead is decided here (BYE)
+    and in fling_reaper.c; what that means for its tasks (crash charges,
+    suspects) in fling_orphans.c; the lease bookkeeping in fling_leases.c.
 
     Credit: a worker holds at most capacity[class] tasks of a class; each
     RESULT gives one unit back. A worker's tasks sit on its lease list, so
@@ -9,8 +10,10 @@
 */
 #include "fling_workers.h"
 #include "fling_access.h"
+#include "fling_leases.h"
 #include "fling_log.h"
 #include "fling_names.h"
+#include "fling_orphans.h"
 #include "fling_ratelog.h"
 #include "fling_tasks.h"
 #include "fling_wire.h"
@@ -33,51 +36,6 @@ fling_bworker_t *fling_workers_touch (fling_broker_t *self, const fling_peer_t *
     if (worker)
         worker->last_seen_ms = self->now_ms;
     return worker;
-}
-
-/* ---- leases ------------------------------------------------------------ */
-
-uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task)
-{
-    uint32_t timeout_ms = fling_btask_timeout_ms (task);
-    if (!timeout_ms)
-        return 0;
-    uint64_t lease = 2ull * timeout_ms + 2ull * self->config.worker_timeout_ms;
-    return lease > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)lease;
-}
-
-void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
-                         fling_class_t cls, bool same_attempt)
-{
-    task->owner = worker;
-    task->flags = (uint8_t)((task->flags & FLING_BTASK_SUSPECT) | FLING_TASK_LEASED |
-                            (cls == FLING_CLASS_POOL ? FLING_BTASK_POOL : 0));
-    if (!same_attempt && task->attempt < UINT16_MAX)
-        task->attempt++;
-    fling_record_set_attempt (task->raw, task->attempt);
-    /* The broker's own deadline: twice the task's timeout (a worker that
-       prefetches may hold a task up to its timeout before starting it,
-       then run it up to its timeout) plus a grace of two worker timeouts.
-       The worker enforces the timeout itself and reports TIMEOUT; this
-       catches a worker that cannot. */
-    uint32_t lease_ms = fling_worker_lease_ms (self, task);
-    task->due = fling_due_in (self->now_ms, lease_ms); /* without a deadline: when leased */
-    if (lease_ms)
-        task->flags |= FLING_BTASK_DEADLINE;
-    fling_tasklist_push_tail (&worker->leased, task);
-    worker->inflight[cls]++;
-    fling_queue_counters (task->queue)->inflight++;
-    FLING_EVENT_TASK (self, FLING_EVENT_LEASED, task, worker->name);
-}
-
-void fling_worker_unlease (fling_btask_t *task)
-{
-    fling_bworker_t *worker = task->owner;
-    fling_tasklist_remove (&worker->leased, task);
-    worker->inflight[fling_btask_cls (task)]--;
-    fling_queue_counters (task->queue)->inflight--;
-    task->owner = NULL;
-    task->flags &= (uint8_t) ~(FLING_BTASK_DEADLINE | FLING_BTASK_STATE_MASK);
 }
 
 /* ---- registration ------------------------------------------------------ */
@@ -251,7 +209,7 @@ static void apply_result (fling_broker_t *self, fling_bworker_t *worker,
         unstick (worker, task); /* e.g. an expired lease's attempt, dead-lettered since */
         return;
     }
-    fling_worker_unlease (task);
+    fling_leases_revoke (task);
     self->dispatch_needed = true;
     /* A run that ended is no longer under suspicion (RELEASED: never ran). */
     if (result->outcome != FLING_OUTCOME_RELEASED)
@@ -323,7 +281,7 @@ static bool claim (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t 
     if (state == FLING_TASK_SUSPECT && fling_group_charged (task->group) && task->crashes > 0)
         task->crashes--;
     fling_tasks_unlist (self, task);
-    fling_worker_lease (self, worker, task, (fling_class_t)cls, true);
+    fling_leases_grant (self, worker, task, (fling_class_t)cls, true);
     fling_tasks_store_state (self, task);
     self->counters.holding_leased++;
     return true;
@@ -404,153 +362,6 @@ void fling_workers_handle (fling_broker_t *self, const fling_peer_t *peer, fling
 
 /* ---- leaving and dying ------------------------------------------------- */
 
-/* Its worker died holding nothing else: the crash is charged to this task
-   (SPEC.md §6.4). At poison_limit charges it is dead-lettered "crashed";
-   until then it is a suspect of its own, run alone again, so that another
-   crash is charged to it as well. */
-static void charge_crash (fling_broker_t *self, fling_btask_t *task)
-{
-    if (task->crashes < UINT8_MAX)
-        task->crashes++;
-    self->counters.crashed++;
-    FLING_EVENT_TASK (self, FLING_EVENT_CRASHED, task, NULL);
-    unsigned limit = fling_tasks_poison_limit (task);
-    if (task->crashes >= limit || task->attempt == UINT16_MAX) {
-        char error[96];
-        int size = snprintf (error, sizeof error, "worker died while running it %u times",
-                             (unsigned)task->crashes);
-        fling_tasks_kill (self, task, FLING_DEAD_CRASHED, error, (size_t)size);
-        return;
-    }
-    char id_text[FLING_TASK_ID_TEXT_SIZE];
-    fling_task_id_t id;
-    fling_btask_id (task, &id);
-    fling_warn ("task crashed its worker id=%s name=%s crashes=%u poison_limit=%u",
-                fling_task_id_format (&id, id_text), fling_queue_name (task->queue),
-                (unsigned)task->crashes, limit);
-    task->flags |= FLING_BTASK_ORPHANED | FLING_BTASK_SUSPECT;
-    fling_tasks_store_state (self, task);
-    fling_group_t *group = fling_suspects_group (self->suspects, task->queue, false, true);
-    if (group)
-        fling_group_push (group, task);
-    else
-        fling_tasks_requeue (self, task, true); /* no memory for a group: a plain retry */
-}
-
-/* Tasks of `queue` on `list` (all of them suspects) go into two groups,
-   halves in lease order, each tried apart: a half whose trial kills its
-   worker is halved again, down to tasks run alone. */
-static void suspect_halves (fling_broker_t *self, fling_tasklist_t *list, fling_queue_t *queue)
-{
-    size_t count = 0, placed = 0;
-    for (fling_btask_t *task = fling_tasklist_head (list); task; task = fling_tasklist_next (task))
-        count += task->queue == queue;
-    fling_group_t *halves[2] = {
-        fling_suspects_group (self->suspects, queue, false, false),
-        count > 1 ? fling_suspects_group (self->suspects, queue, false, false) : NULL};
-    fling_btask_t *task = fling_tasklist_head (list), *next;
-    for (; task; task = next) {
-        next = fling_tasklist_next (task);
-        if (task->queue != queue)
-            continue;
-        fling_tasklist_remove (list, task);
-        fling_tasks_store_state (self, task);
-        fling_group_t *group = halves[placed++ < (count + 1) / 2 ? 0 : 1];
-        if (group) {
-            fling_group_push (group, task);
-            self->counters.suspected++;
-            FLING_EVENT_TASK (self, FLING_EVENT_SUSPECTED, task, NULL);
-        } else
-            fling_tasks_requeue (self, task, true); /* no memory for a group: a plain retry */
-    }
-}
-
-/* A worker was declared dead (silence, unreachable) holding these leases.
-   Per class its oldest `slots` leases may have started (a worker starts
-   in arrival order); newer ones were waiting and go back as released.
-   Of those that may have started:
-   - the worker's only task is charged the crash;
-   - a task that was a suspect already (a worker died under it before, or
-     this was its trial) goes into a suspect group, to be tried apart;
-   - any other goes back to the head of its queue, marked a suspect: the
-     next worker to die under it sends it to a trial.
-   So a worker killed from outside costs its tasks a rerun, never a
-   crash, unless it held a single task. Returns the leases it held. */
-static size_t orphan_leases (fling_broker_t *self, fling_bworker_t *worker)
-{
-    fling_tasklist_t back = {0}, suspects = {0};
-    uint32_t seen[FLING_CLASS_COUNT] = {0, 0};
-    size_t held = worker->leased.count;
-    fling_btask_t *task;
-    while ((task = fling_tasklist_head (&worker->leased))) {
-        fling_class_t cls = fling_btask_cls (task);
-        bool started = seen[cls]++ < worker->slots[cls];
-        fling_worker_unlease (task);
-        if (!started) {
-            task->attempt--; /* released: that run does not count */
-            fling_tasklist_push_tail (&back, task);
-            continue;
-        }
-        fling_queue_counters (task->queue)->crashed++; /* a run ended by a death */
-        if (held == 1) {
-            charge_crash (self, task);
-            continue;
-        }
-        /* Claimable by HOLDING if the worker was only cut off. */
-        task->flags |= FLING_BTASK_ORPHANED;
-        bool again = task->flags & FLING_BTASK_SUSPECT;
-        task->flags |= FLING_BTASK_SUSPECT;
-        fling_tasklist_push_tail (again ? &suspects : &back, task);
-    }
-    /* Oldest first at the head of their queues: pushed from the newest. */
-    while ((task = fling_tasklist_tail (&back))) {
-        fling_tasklist_remove (&back, task);
-        fling_tasks_store_state (self, task);
-        fling_tasks_requeue (self, task, true);
-        self->counters.requeued++;
-        FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
-    }
-    while (suspects.count)
-        suspect_halves (self, &suspects, fling_tasklist_head (&suspects)->queue);
-    if (held)
-        self->dispatch_needed = true;
-    return held;
-}
-
-/* A worker that left (BYE) did not crash. Its waiting tasks go back as
-   released; a task it was still running counts as a failed attempt
-   (requeued at once while attempts remain), oldest first at the head of
-   their queues. Returns the leases it held. */
-static size_t hand_back_leases (fling_broker_t *self, fling_bworker_t *worker)
-{
-    size_t requeued = 0, held[FLING_CLASS_COUNT] = {0, 0};
-    fling_btask_t *task;
-    for (task = fling_tasklist_head (&worker->leased); task; task = fling_tasklist_next (task))
-        held[fling_btask_cls (task)]++;
-    while ((task = fling_tasklist_tail (&worker->leased))) {
-        fling_class_t cls = fling_btask_cls (task);
-        bool started = held[cls]-- <= worker->slots[cls];
-        fling_worker_unlease (task);
-        requeued++;
-        if (!started) {
-            fling_tasks_release (self, task);
-            continue;
-        }
-        if (task->attempt >= fling_tasks_max_attempts (task)) {
-            static const char error[] = "worker left while running the task";
-            fling_tasks_kill (self, task, FLING_DEAD_FAILED, error, sizeof error - 1);
-            continue;
-        }
-        fling_tasks_store_state (self, task);
-        fling_tasks_requeue (self, task, true);
-        self->counters.requeued++;
-        FLING_EVENT_TASK (self, FLING_EVENT_REQUEUED, task, NULL);
-    }
-    if (requeued)
-        self->dispatch_needed = true;
-    return requeued;
-}
-
 static void forget (fling_broker_t *self, fling_bworker_t *worker)
 {
     if (worker->prover)
@@ -565,7 +376,7 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
     FLING_EVENT_WORKER (
         self, why == FLING_WORKER_LEFT ? FLING_EVENT_WORKER_LEFT : FLING_EVENT_WORKER_LOST, worker);
     if (why == FLING_WORKER_LEFT) {
-        size_t requeued = hand_back_leases (self, worker);
+        size_t requeued = fling_orphans_left (self, worker);
         FLING_LOG_LIMITED (FLING_LOG_INFO, "worker left name=%s pid=%" PRIu32 " requeued=%zu",
                            worker->name, worker->pid, requeued);
     } else {
@@ -573,7 +384,7 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
         self->counters.worker_lost++;
         uint64_t crashed = self->counters.crashed, suspected = self->counters.suspected;
         uint32_t trial = worker->leased.count ? worker->trial : 0;
-        size_t held = orphan_leases (self, worker);
+        size_t held = fling_orphans_lost (self, worker);
         FLING_LOG_LIMITED (FLING_LOG_WARN,
                            "worker lost name=%s pid=%" PRIu32 " requeued=%zu crashed=%" PRIu64
                            " suspected=%" PRIu64 " trial=%" PRIu32 " reason=%s",
@@ -609,7 +420,7 @@ void fling_workers_destroy_all (fling_broker_t *self)
     while ((worker = (fling_bworker_t *)zhashx_first (self->workers))) {
         fling_btask_t *task;
         while ((task = fling_tasklist_head (&worker->leased))) {
-            fling_worker_unlease (task);
+            fling_leases_revoke (task);
             fling_btask_set_state (task, FLING_TASK_QUEUED);
             fling_queue_push_tail (task->queue, task); /* the queue frees it */
         }

@@ -30,16 +30,4 @@ void fling_workers_drop (fling_broker_t *self, fling_bworker_t *worker, fling_dr
 /*  Frees every worker, returning their tasks to the queues, without logs. */
 void fling_workers_destroy_all (fling_broker_t *self);
 
-/*  Leases a task that is on no list to a worker: attempt + 1 (unless
-    `same_attempt`: HOLDING), credit - 1, lease deadline set. unlease
-    undoes the bookkeeping (not the attempt); the caller places the task. */
-void fling_worker_lease (fling_broker_t *self, fling_bworker_t *worker, fling_btask_t *task,
-                         fling_class_t cls, bool same_attempt);
-
-/*  How long the broker lets a lease of `task` run (twice its timeout plus
-    two worker timeouts), 0 = no deadline. A leased task's `due` is its
-    lease start plus this (fling task shows the start). */
-uint32_t fling_worker_lease_ms (const fling_broker_t *self, const fling_btask_t *task);
-void fling_worker_unlease (fling_btask_t *task);
-
 #endif

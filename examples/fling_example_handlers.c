@@ -54,7 +54,7 @@
 /*  Reads the payload's "ms" member, clamped to [0, max_ms]. The payload is
     always one JSON object (producers validate it before sending), but its
     members are whatever the producer put there: check every type. */
-static long s_payload_ms (const fling_task_t *task, long fallback, long max_ms)
+static long payload_ms (const fling_task_t *task, long fallback, long max_ms)
 {
     json_error_t error;
     json_t *root =
@@ -71,9 +71,9 @@ static long s_payload_ms (const fling_task_t *task, long fallback, long max_ms)
 
 /* ---- example.sleep (blocking) ------------------------------------------------ */
 
-static fling_status_t s_sleep (fling_task_t *task, void *arg)
+static fling_status_t sleep_handler (fling_task_t *task, void *arg)
 {
-    long ms = s_payload_ms (task, DEFAULT_MS, MAX_MS);
+    long ms = payload_ms (task, DEFAULT_MS, MAX_MS);
     struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep (&left, &left) == -1 && errno == EINTR)
         ;
@@ -82,17 +82,17 @@ static fling_status_t s_sleep (fling_task_t *task, void *arg)
 
 /* ---- example.timer (async) ------------------------------------------------ */
 
-static int s_timer_fired (zloop_t *loop, int timer_id, void *arg)
+static int timer_fired (zloop_t *loop, int timer_id, void *arg)
 {
     fling_task_complete ((fling_task_t *)arg, FLING_OK); /* frees the task */
     return 0;                                            /* -1 would stop the worker's event loop */
 }
 
-static void s_timer (fling_task_t *task, void *arg)
+static void timer_handler (fling_task_t *task, void *arg)
 {
-    long ms = s_payload_ms (task, DEFAULT_MS, MAX_MS);
+    long ms = payload_ms (task, DEFAULT_MS, MAX_MS);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
-    if (zloop_timer (loop, (size_t)ms, 1, s_timer_fired, task) == -1) {
+    if (zloop_timer (loop, (size_t)ms, 1, timer_fired, task) == -1) {
         fling_task_set_error (task, "cannot arm a timer");
         fling_task_complete (task, FLING_RETRY);
     }
@@ -110,27 +110,27 @@ typedef struct {
     size_t line_size;
 } analytics_thread_t;
 
-static char s_analytics_path[PATH_MAX];
-static int s_analytics_slot = -1; /* fling_thread_state() slot of our hooks */
+static char analytics_path[PATH_MAX];
+static int analytics_slot = -1; /* fling_thread_state() slot of our hooks */
 
-static int s_analytics_open (void)
+static int analytics_open (void)
 {
     /* O_APPEND: every write(2) lands at the end of the file in one piece,
        so lines from threads and processes never interleave. */
-    return open (s_analytics_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    return open (analytics_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
 /*  Thread hooks: start runs once on each pool thread before its first
     task; what it returns is that thread's fling_thread_state(slot). */
-static void *s_analytics_thread_start (unsigned thread_index, void *arg)
+static void *analytics_thread_start (unsigned thread_index, void *arg)
 {
     analytics_thread_t *state = (analytics_thread_t *)calloc (1, sizeof *state);
     if (state)
-        state->fd = s_analytics_open (); /* may fail: retried per task */
+        state->fd = analytics_open (); /* may fail: retried per task */
     return state;
 }
 
-static void s_analytics_thread_stop (unsigned thread_index, void *arg, void *hook_arg)
+static void analytics_thread_stop (unsigned thread_index, void *arg, void *hook_arg)
 {
     analytics_thread_t *state = (analytics_thread_t *)arg;
     if (!state)
@@ -141,15 +141,15 @@ static void s_analytics_thread_stop (unsigned thread_index, void *arg, void *hoo
     free (state);
 }
 
-static fling_status_t s_analytics (fling_task_t *task, void *arg)
+static fling_status_t analytics_handler (fling_task_t *task, void *arg)
 {
-    analytics_thread_t *state = (analytics_thread_t *)fling_thread_state (s_analytics_slot);
+    analytics_thread_t *state = (analytics_thread_t *)fling_thread_state (analytics_slot);
     if (!state) {
         fling_task_set_error (task, "out of memory");
         return FLING_RETRY;
     }
-    if (state->fd < 0 && (state->fd = s_analytics_open ()) < 0) {
-        fling_task_set_error (task, "cannot open %s: %s", s_analytics_path, strerror (errno));
+    if (state->fd < 0 && (state->fd = analytics_open ()) < 0) {
+        fling_task_set_error (task, "cannot open %s: %s", analytics_path, strerror (errno));
         return FLING_RETRY; /* a full or read-only disk may come back */
     }
     size_t size = fling_task_payload_size (task);
@@ -170,7 +170,7 @@ static fling_status_t s_analytics (fling_task_t *task, void *arg)
     state->line[size] = '\n';
     ssize_t written = write (state->fd, state->line, size + 1);
     if (written != (ssize_t)(size + 1)) {
-        fling_task_set_error (task, "write to %s failed: %s", s_analytics_path,
+        fling_task_set_error (task, "write to %s failed: %s", analytics_path,
                               written < 0 ? strerror (errno) : "short write");
         return FLING_FAIL;
     }
@@ -188,19 +188,19 @@ int fling_module_init (fling_worker_t *worker, const char *args)
     if (!path || !*path)
         path = "./fling-analytics.log";
     size_t size = strlen (path);
-    if (size >= sizeof s_analytics_path) {
+    if (size >= sizeof analytics_path) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    memcpy (s_analytics_path, path, size + 1);
+    memcpy (analytics_path, path, size + 1);
 
-    s_analytics_slot = fling_worker_add_thread_hooks (worker, s_analytics_thread_start,
-                                                      s_analytics_thread_stop, NULL);
-    if (s_analytics_slot < 0)
+    analytics_slot =
+        fling_worker_add_thread_hooks (worker, analytics_thread_start, analytics_thread_stop, NULL);
+    if (analytics_slot < 0)
         return -1;
-    if (fling_worker_register_blocking (worker, "example.sleep", s_sleep, NULL) ||
-        fling_worker_register_async (worker, "example.timer", s_timer, NULL) ||
-        fling_worker_register_blocking (worker, "example.analytics", s_analytics, NULL))
+    if (fling_worker_register_blocking (worker, "example.sleep", sleep_handler, NULL) ||
+        fling_worker_register_async (worker, "example.timer", timer_handler, NULL) ||
+        fling_worker_register_blocking (worker, "example.analytics", analytics_handler, NULL))
         return -1; /* errno says why (EEXIST: a name is taken) */
     return 0;
 }

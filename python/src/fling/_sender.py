@@ -28,9 +28,6 @@ SILENT_HEARTBEATS = 3  # broker silent this many intervals = gone
 POLLIN, POLLOUT, NOBLOCK, EVENTS = (int(zmq.POLLIN), int(zmq.POLLOUT), int(zmq.NOBLOCK),
                                     int(zmq.EVENTS))
 RECV_BURST = 256       # messages read per wake-up
-# After a SUBMIT, ACKs wait this long to be read unless someone waits for them
-# (flush, a full window, a half-full outbox): one wake-up serves many batches.
-ACK_LINGER = 0.010
 DUE_SLACK = 0.00005    # a batch due this close to now goes now (poll counts in ms)
 
 
@@ -59,11 +56,13 @@ class IoLoop:
     """The I/O thread's state: only it touches the socket and the slots.
 
     Waking costs a Python service the GIL, which its requests wait for, so
-    the thread wakes as seldom as its work allows: a lone task waits up to
-    `idle_linger` for company (the caller's wake-up arrives then), and after
-    a SUBMIT the thread does not listen to the socket for ACK_LINGER unless
-    someone waits for the answers or the outbox needs the room: ACKs that
-    arrive meanwhile are read when it wakes anyway, for the next batch."""
+    the thread wakes as seldom as its work allows, once per `idle_linger`
+    when tasks come one by one: a lone task waits that long for company
+    (the caller's wake-up arrives then), and after a SUBMIT the thread does
+    not listen to the socket for as long, unless someone waits for the
+    answers (flush, close) or the window or the outbox needs the room: ACKs
+    that arrive meanwhile are read when it wakes anyway, and tasks sent
+    meanwhile leave then. 0 gives the C producer's eager behaviour."""
 
     def __init__(self, outbox: Outbox, sock: "zmq.Socket[bytes]", wake_fd: int, *, window: int,
                  linger: float, idle_linger: float, ack_timeout: float, heartbeat: float,
@@ -102,7 +101,7 @@ class IoLoop:
             due, listen = self.fill_window(now)
             self.send_due(now)
             self.heartbeat(now)
-            quiet_until = self.last_submit + ACK_LINGER
+            quiet_until = self.last_submit + self.idle_linger
             listen = listen or self.blocked or now >= quiet_until
             events = (POLLIN if listen else 0) | (
                 POLLOUT if self.blocked or self.ping_pending else 0)
@@ -151,7 +150,7 @@ class IoLoop:
                 self.batch_seq += 1
                 slots.append(_Slot(batch, self.batch_seq))
             self.publish()
-            listen = hurry or bool(box.sealed) or box.pressed()
+            listen = hurry or len(slots) >= self.window or bool(box.sealed) or box.pressed()
         return due, listen
 
     def publish(self) -> None:

@@ -78,20 +78,22 @@ class Producer:
     flight (window, 16), the ack timeout after which a batch is resent
     (3,000 ms), how long close() waits for the outbox to drain (linger_ms,
     5,000) and the PING interval (1,000 ms). One is Python's own:
-    idle_linger_us (2,000), how long a task sent while nothing is in flight
-    waits for others before its SUBMIT leaves (a full batch, flush() and
-    close() do not wait): in a web service the I/O thread then wakes (and
-    takes the GIL from the requests) once per that interval, not twice per
-    request; 0 sends each lone task at once. on_ack(task_id, Ack, error) is
-    called on the I/O thread once per task when its fate is known; it must
-    be quick and must not call back into this producer. keys: CurveKeys for
+    idle_linger_us (10,000): when tasks come one by one, the I/O thread
+    wakes at most once per this interval, for the tasks sent meanwhile and
+    the ACKs that came (a full batch, flush() and close() do not wait). In
+    a web service it then takes the GIL from the requests once per 10 ms,
+    not twice per request; a task may wait that long before it leaves. 0
+    sends each lone task at once and reads each ACK as it comes, as C does.
+    on_ack(task_id, Ack, error) is called on the I/O thread once per task
+    when its fate is known; it must be quick and must not call back into
+    this producer. keys: CurveKeys for
     a broker with CURVE (default: from the environment, see fling.keys).
     """
 
     def __init__(self, endpoint: Optional[str] = None, *, outbox: int = 100_000,
                  outbox_bytes: int = 64 << 20, overflow: str = "fail",
                  batch_max_tasks: int = 256, batch_max_bytes: int = 256 << 10,
-                 batch_linger_us: int = 200, idle_linger_us: int = 2000, window: int = 16,
+                 batch_linger_us: int = 200, idle_linger_us: int = 10_000, window: int = 16,
                  ack_timeout_ms: int = 3000, linger_ms: int = 5000, heartbeat_ms: int = 1000,
                  on_ack: Optional[OnAck] = None, keys: Optional[CurveKeys] = None):
         if overflow not in ("fail", "drop"):
