@@ -251,6 +251,11 @@ void fling_record_read (const uint8_t **cursor, fling_record_t *out)
     *cursor = p + total;
 }
 
+size_t fling_record_wire_size (const uint8_t *raw)
+{
+    return base_size (raw);
+}
+
 size_t fling_record_strip_ext (uint8_t *raw)
 {
     size_t base = base_size (raw);

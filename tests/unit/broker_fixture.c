@@ -94,7 +94,7 @@ zmsg_t *fixture_expect (zsock_t *sock, fling_cmd_t cmd, fling_msg_t *decoded, in
         if (!msg)
             break;
         fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
+        assert_int_equal (fling_msg_decode_v (msg, decoded, &reason, FLING_PROTO_VERSION_SCHED), 0);
         if (decoded->cmd == cmd)
             return msg;
         zmsg_destroy (&msg);
