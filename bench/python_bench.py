@@ -111,8 +111,11 @@ def run_send(res, sizes):
         for threads in (1, 4):
             producer = fling.Producer(cluster.producer_endpoint, outbox=n + 1,
                                       outbox_bytes=n * 400)
-            samples, seconds = (send_from_coroutine(producer, n) if threads == 1
-                                else send_from_threads(producer, n, threads))
+            cpu = None
+            if threads == 1:
+                samples, seconds, cpu = send_from_coroutine(producer, n)
+            else:
+                samples, seconds = send_from_threads(producer, n, threads)
             producer.flush(120)
             producer.close()
             stats = producer.stats()
@@ -121,6 +124,10 @@ def run_send(res, sizes):
             caller = "a coroutine" if threads == 1 else "%d threads" % threads
             add_latencies(res, "py_send", "memory", samples, seconds, threads=threads,
                           caller=caller, count=n, note="from " + caller + ", broker running")
+            if cpu is not None:  # the sender thread's CPU per loop turn: what load moves least
+                res.add("py_send", "memory", "send_cpu_per_call", round(cpu / n * 1e6, 2), "µs",
+                        threads=1, caller=caller, count=n,
+                        note="thread CPU per call, payload and timing included")
             log("  py_send %d %s: %.0f calls/s" % (threads, caller, n / seconds))
 
 
@@ -129,13 +136,13 @@ def send_from_coroutine(producer, n):
         samples = [0] * n
         clock = time.perf_counter_ns
         send = producer.send
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         for i in range(n):
             task = payload(i)
             t0 = clock()
             send("bench.py_noop", task)
             samples[i] = clock() - t0
-        return samples, time.perf_counter() - started
+        return samples, time.perf_counter() - started, time.thread_time() - cpu
 
     return asyncio.run(sender())
 
@@ -399,15 +406,18 @@ def run_web(res, sizes):
         admin.close()
         if held != n + 200:
             raise Failure("py_web: the broker holds %d tasks, %d were sent" % (held, n + 200))
-        p99 = {}
+        p50, p99 = {}, {}
         for path in ("plain", "send"):
-            p50, p99[path] = percentiles(samples[path])
+            p50[path], p99[path] = percentiles(samples[path])
             variant = "with send" if path == "send" else "without send"
             extra = dict(variant=variant, count=n,
                          note="%s: uvicorn, one keep-alive client, sequential" % variant)
-            res.add("py_fastapi", "memory", "endpoint_latency_p50", round(p50, 1), "µs", **extra)
+            res.add("py_fastapi", "memory", "endpoint_latency_p50", round(p50[path], 1), "µs",
+                    **extra)
             res.add("py_fastapi", "memory", "endpoint_latency_p99", round(p99[path], 1), "µs",
                     **extra)
+        res.add("py_fastapi", "memory", "p50_ratio_send_to_plain",
+                round(p50["send"] / p50["plain"], 3), "ratio", count=n)
         res.add("py_fastapi", "memory", "p99_ratio_send_to_plain",
                 round(p99["send"] / p99["plain"], 3), "ratio", count=n)
         log("  py_fastapi p99: plain %.0f µs, with send %.0f µs" % (p99["plain"], p99["send"]))

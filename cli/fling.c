@@ -11,6 +11,8 @@
 
 #include "fling_cli.h"
 #include "fling_options.h"
+#include "fling_proto.h"
+#include "fling_timetext.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
@@ -76,6 +78,16 @@ static void usage (FILE *out)
              "  --max-attempts N   send: attempts before the task fails (0 = queue default)\n"
              "  --task-timeout-ms N  send: run time limit per attempt (0 = queue default)\n"
              "  --backoff-ms N     send: first retry delay (0 = queue default)\n"
+             "  --delay D          send: hold the task D after the broker accepts it (250ms,\n"
+             "                     5s, 2m, 1h30m, 1d; at most 49 days)\n"
+             "  --at TIME          send: hold the task until TIME, RFC 3339 with a zone\n"
+             "                     (2026-12-07T18:00:00Z, 2026-12-07T19:00:00+01:00)\n"
+             "  --priority N       send: 0-9 within the task's name, 9 first (default 0)\n"
+             "  --key KEY          send: unique key (1-128 printable bytes, no space): while a\n"
+             "                     task with it is held, another is answered duplicate\n"
+             "  --key-ttl D        send: how long the key outlives its task (default 0)\n"
+             "                     (--delay, --at, --priority, --key need a broker that speaks\n"
+             "                     FLP/1.2; an older one refuses such tasks, exit 1)\n"
              "  --interval-ms N    top: refresh interval (default 1000); events: poll\n"
              "                     interval (default 200)\n"
              "  --count N          top: refresh N times, then exit; events: exit after N\n"
@@ -111,6 +123,42 @@ static int parse_limit (void *arg, const char *value, bool from_env, char *why, 
     return 0;
 }
 
+/* A duration that fits a uint32 of milliseconds (the wire's field). */
+static int parse_ms32 (const char *value, unsigned *out, char *why, size_t why_size)
+{
+    uint64_t ms;
+    if (fling_duration_parse (value, UINT32_MAX, &ms)) {
+        snprintf (why, why_size, "not a duration (250ms, 5s, 2m, 1h30m, 1d) up to 49 days");
+        return -1;
+    }
+    *out = (unsigned)ms;
+    return 0;
+}
+
+static int parse_delay (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+{
+    (void)from_env;
+    return parse_ms32 (value, &((parsed_t *)arg)->cli.send.delay_ms, why, why_size);
+}
+
+static int parse_key_ttl (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+{
+    (void)from_env;
+    return parse_ms32 (value, &((parsed_t *)arg)->cli.send.key_ttl_ms, why, why_size);
+}
+
+static int parse_at (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+{
+    (void)from_env;
+    int64_t ms;
+    if (fling_utc_parse (value, &ms) || ms == 0) {
+        snprintf (why, why_size, "not an RFC 3339 time with a zone (2026-12-07T18:00:00Z)");
+        return -1;
+    }
+    ((parsed_t *)arg)->cli.send.at_ms = ms;
+    return 0;
+}
+
 #define FIELD(name) offsetof (parsed_t, name)
 
 /* The options of every command; usage() describes them. */
@@ -130,6 +178,13 @@ static const fling_option_t options[] = {
      "N", "", NULL},
     {"--backoff-ms", NULL, FLING_OPT_UINT, FIELD (cli.send.backoff_ms), 0, 0, 1u << 30, NULL, "N",
      "", NULL},
+    {"--delay", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_delay, "D", "", NULL},
+    {"--at", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_at, "TIME", "", NULL},
+    {"--priority", NULL, FLING_OPT_UINT, FIELD (cli.send.priority), 0, 0, FLING_PRIORITY_MAX, NULL,
+     "N", "", NULL},
+    {"--key", NULL, FLING_OPT_TEXT, FIELD (cli.send.unique_key), 0, 0, FLING_UNIQUE_KEY_MAX, NULL,
+     "KEY", "", NULL},
+    {"--key-ttl", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_key_ttl, "D", "", NULL},
     {"--interval-ms", NULL, FLING_OPT_UINT, FIELD (cli.interval_ms), 0, 100, 3600000, NULL, "N", "",
      NULL},
     {"--count", NULL, FLING_OPT_UINT, FIELD (cli.count), 0, 1, 1000000, NULL, "N", "", NULL},

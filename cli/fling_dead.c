@@ -25,35 +25,35 @@
 
 /* ---- the request -------------------------------------------------------- */
 
-static int s_usage (const char *text)
+static int usage (const char *text)
 {
     fprintf (stderr, "fling: %s\nTry 'fling --help'.\n", text);
     return FLING_CLI_EXIT_USAGE;
 }
 
 /* Checks the selectors for `action`; 0 or an exit code. */
-static int s_check (const fling_cli_t *cli, bool list)
+static int check (const fling_cli_t *cli, bool list)
 {
     if (list) {
         if (cli->id || cli->all)
-            return s_usage ("dead list takes --name and --limit, not --id or --all");
+            return usage ("dead list takes --name and --limit, not --id or --all");
         return 0;
     }
     int selectors = (cli->id != NULL) + (cli->name != NULL) + (cli->all ? 1 : 0);
     if (selectors != 1)
-        return s_usage ("dead retry/purge: give exactly one of --id ID, --name NAME, --all");
+        return usage ("dead retry/purge: give exactly one of --id ID, --name NAME, --all");
     if (cli->limit_set)
-        return s_usage ("--limit is for dead list only");
+        return usage ("--limit is for dead list only");
     fling_task_id_t id;
     if (cli->id && fling_task_id_parse (&id, cli->id))
-        return s_usage ("--id: not a task id (16 hex digits ':' sequence)");
+        return usage ("--id: not a task id (16 hex digits ':' sequence)");
     if (cli->name && !fling_name_valid (cli->name, strlen (cli->name)))
-        return s_usage ("--name: not a valid task name");
+        return usage ("--name: not a valid task name");
     return 0;
 }
 
 /* The request as JSON text (free() it), or NULL. */
-static char *s_request (const fling_cli_t *cli, const char *op)
+static char *request_json (const fling_cli_t *cli, const char *op)
 {
     json_t *request = json_pack ("{ss}", "op", op);
     if (!request)
@@ -76,7 +76,7 @@ static char *s_request (const fling_cli_t *cli, const char *op)
 /* Copies `text` into `out` on one line (control characters become spaces),
    cut to `max` characters (UTF-8 sequences kept whole) with "..." if
    longer. */
-static void s_clip (const char *text, char *out, size_t out_size, size_t max)
+static void clip (const char *text, char *out, size_t out_size, size_t max)
 {
     size_t chars = 0, used = 0, i = 0;
     size_t cut_used = 0; /* bytes used when `max - 3` characters were copied */
@@ -104,7 +104,7 @@ static void s_clip (const char *text, char *out, size_t out_size, size_t max)
     out[used] = '\0';
 }
 
-static const char *s_text (const json_t *value, char *buf, size_t size)
+static const char *cell_text (const json_t *value, char *buf, size_t size)
 {
     if (json_is_string (value))
         snprintf (buf, size, "%s", json_string_value (value));
@@ -117,19 +117,19 @@ static const char *s_text (const json_t *value, char *buf, size_t size)
 
 enum { COL_ID, COL_NAME, COL_ATTEMPTS, COL_CRASHES, COL_REASON, COL_ERROR, COLS };
 
-static void s_row (const json_t *entry, char cells[COLS][CELL_SIZE])
+static void row (const json_t *entry, char cells[COLS][CELL_SIZE])
 {
     static const char *const keys[COLS] = {"id", "name", "attempts", "crashes", "reason", NULL};
     for (int c = 0; c < COL_ERROR; c++)
-        s_text (json_object_get (entry, keys[c]), cells[c], CELL_SIZE);
+        cell_text (json_object_get (entry, keys[c]), cells[c], CELL_SIZE);
     char error[CELL_SIZE];
-    s_clip (s_text (json_object_get (entry, "error"), error, sizeof error), cells[COL_ERROR],
-            CELL_SIZE, ERROR_SHOWN);
+    clip (cell_text (json_object_get (entry, "error"), error, sizeof error), cells[COL_ERROR],
+          CELL_SIZE, ERROR_SHOWN);
     if (!cells[COL_ERROR][0])
         snprintf (cells[COL_ERROR], CELL_SIZE, "-");
 }
 
-static void s_print_row (char cells[COLS][CELL_SIZE], const size_t *width)
+static void print_row (char cells[COLS][CELL_SIZE], const size_t *width)
 {
     for (int c = 0; c < COLS; c++) {
         bool number = c == COL_ATTEMPTS || c == COL_CRASHES;
@@ -142,7 +142,7 @@ static void s_print_row (char cells[COLS][CELL_SIZE], const size_t *width)
     }
 }
 
-static int s_print_list (const json_t *reply)
+static int print_list (const json_t *reply)
 {
     const json_t *dead = json_object_get (reply, "dead");
     if (!json_is_array (dead)) {
@@ -160,14 +160,14 @@ static int s_print_list (const json_t *reply)
     for (int c = 0; c < COLS; c++)
         snprintf (cells[0][c], CELL_SIZE, "%s", head[c]);
     for (size_t r = 0; r < rows; r++)
-        s_row (json_array_get (dead, r), cells[r + 1]);
+        row (json_array_get (dead, r), cells[r + 1]);
     for (size_t r = 0; r <= rows; r++)
         for (int c = 0; c < COLS; c++)
             if (strlen (cells[r][c]) > width[c])
                 width[c] = strlen (cells[r][c]);
     if (rows)
         for (size_t r = 0; r <= rows; r++)
-            s_print_row (cells[r], width);
+            print_row (cells[r], width);
     free (cells);
     const json_t *total = json_object_get (reply, "total");
     if (!rows && (!json_is_integer (total) || json_integer_value (total) == 0))
@@ -178,7 +178,7 @@ static int s_print_list (const json_t *reply)
     return fflush (stdout) == 0 ? FLING_CLI_EXIT_OK : FLING_CLI_EXIT_FAIL;
 }
 
-static int s_print_count (const json_t *reply, const char *key)
+static int print_count (const json_t *reply, const char *key)
 {
     const json_t *count = json_object_get (reply, key);
     if (!json_is_integer (count)) {
@@ -190,8 +190,8 @@ static int s_print_count (const json_t *reply, const char *key)
 }
 
 /* Reads the reply; an {"error":...} one fails with its text. */
-static int s_answer (const fling_cli_t *cli, bool list, const char *count_key, const char *text,
-                     size_t size)
+static int answer (const fling_cli_t *cli, bool list, const char *count_key, const char *text,
+                   size_t size)
 {
     json_error_t error;
     json_t *reply = json_loadb (text, size, 0, &error);
@@ -206,12 +206,12 @@ static int s_answer (const fling_cli_t *cli, bool list, const char *count_key, c
     if (err) {
         char buf[1024];
         fprintf (stderr, "fling: broker: %s\n",
-                 json_is_string (err) ? json_string_value (err) : s_text (err, buf, sizeof buf));
+                 json_is_string (err) ? json_string_value (err) : cell_text (err, buf, sizeof buf));
         rc = FLING_CLI_EXIT_FAIL;
     } else if (cli->json)
         rc = fling_cli_print_json (text, size);
     else
-        rc = list ? s_print_list (reply) : s_print_count (reply, count_key);
+        rc = list ? print_list (reply) : print_count (reply, count_key);
     json_decref (reply);
     return rc;
 }
@@ -226,12 +226,12 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action)
     else if (strcmp (action, "purge") == 0)
         op = "dead_purge", count_key = "purged";
     else
-        return s_usage ("usage: fling dead list|retry|purge [--name NAME] [--id ID] [--all]");
+        return usage ("usage: fling dead list|retry|purge [--name NAME] [--id ID] [--all]");
     bool list = count_key == NULL;
-    int rc = s_check (cli, list);
+    int rc = check (cli, list);
     if (rc)
         return rc;
-    char *request = s_request (cli, op);
+    char *request = request_json (cli, op);
     if (!request) {
         fprintf (stderr, "fling: out of memory\n");
         return FLING_CLI_EXIT_FAIL;
@@ -240,7 +240,7 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action)
     size_t size;
     rc = fling_cli_admin (cli, request, &reply, &size);
     if (rc == FLING_CLI_EXIT_OK)
-        rc = s_answer (cli, list, count_key, reply, size);
+        rc = answer (cli, list, count_key, reply, size);
     free (reply);
     free (request);
     return rc;
@@ -249,9 +249,9 @@ int fling_cli_dead (const fling_cli_t *cli, const char *action)
 int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name)
 {
     if (strcmp (action, "purge") != 0)
-        return s_usage ("usage: fling queue purge NAME");
+        return usage ("usage: fling queue purge NAME");
     if (!fling_name_valid (name, strlen (name)))
-        return s_usage ("queue purge: not a valid task name");
+        return usage ("queue purge: not a valid task name");
     json_t *request = json_pack ("{ss ss}", "op", "queue_purge", "name", name);
     char *text = request ? json_dumps (request, JSON_COMPACT) : NULL;
     json_decref (request);
@@ -263,7 +263,7 @@ int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *nam
     size_t size;
     int rc = fling_cli_admin (cli, text, &reply, &size);
     if (rc == FLING_CLI_EXIT_OK)
-        rc = s_answer (cli, false, "purged", reply, size);
+        rc = answer (cli, false, "purged", reply, size);
     free (reply);
     free (text);
     return rc;

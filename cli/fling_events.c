@@ -17,12 +17,12 @@
 
 #define POLL_MS 200
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t stop_requested;
 
 static void on_signal (int signum)
 {
     (void)signum;
-    s_stop = 1;
+    stop_requested = 1;
 }
 
 /* The next request: after SEQ (none yet: from now), of one name. */
@@ -80,7 +80,7 @@ int fling_cli_events (const fling_cli_t *cli, unsigned count)
     bool have_after = false, warned = false;
     unsigned printed = 0;
     int rc = FLING_CLI_EXIT_OK;
-    while (!s_stop && !(count && printed >= count)) {
+    while (!stop_requested && !(count && printed >= count)) {
         char *request = request_text (cli, after, have_after);
         char error[1200];
         size_t size;

@@ -7,11 +7,10 @@
     the same task, and counts the retries.
 
     Threads: T sender threads share the producer (fling_send is thread-safe);
-    the ack callback runs on the producer's I/O thread and is the only writer
-    of the ledger; the main thread watches (progress, periodic ledger flush)
-    and reports. Counters crossing threads are C11 atomics; the ledger FILE*
-    has a mutex because both the callback and the main thread's periodic
-    fflush touch it.
+    the ack callback (fling_load_acks.c) runs on the producer's I/O thread
+    and counts verdicts and writes the ledger; the main thread watches
+    (progress, periodic ledger flush) and reports. Counters crossing
+    threads are C11 atomics.
 */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "fling_load.h"
+#include "fling_load_acks.h"
 #include "fling_percentiles.h"
 
 #define TICK_MS             50
@@ -41,9 +41,7 @@
 typedef struct {
     fling_load_config_t cfg;
     fling_producer_t *producer;
-    FILE *ledger;
-    pthread_mutex_t ledger_lock;
-    atomic_uint_fast64_t cb_accepted, cb_rejected, cb_dropped;
+    fling_load_acks_t *acks; /* verdicts counted, and the ledger */
     atomic_uint_fast64_t retries, invalid, send_errors;
     atomic_uint threads_done;
     atomic_bool gave_up; /* outbox stayed full past the flush timeout */
@@ -87,47 +85,6 @@ static void sleep_until_ns (int64_t when)
 {
     struct timespec ts = {.tv_sec = when / 1000000000LL, .tv_nsec = when % 1000000000LL};
     clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
-/* ---- the ack callback (producer I/O thread) -------------------------------- */
-
-/* The broker's reason word for a refusal code, for the ledger. */
-static const char *reason_word (int err)
-{
-    for (int reason = FLING_REASON_QUEUE_FULL; reason <= FLING_REASON_TOO_LARGE; reason++)
-        if (fling_reason_errno (reason) == err)
-            return fling_reason_name (reason);
-    return err == FLING_EPROTO ? "PROTO" : "ERROR";
-}
-
-static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
-{
-    load_t *load = (load_t *)arg;
-    if (ack == FLING_ACK_ACCEPTED)
-        atomic_fetch_add (&load->cb_accepted, 1);
-    else if (ack == FLING_ACK_REJECTED)
-        atomic_fetch_add (&load->cb_rejected, 1);
-    else
-        atomic_fetch_add (&load->cb_dropped, 1);
-    if (!load->ledger)
-        return;
-    pthread_mutex_lock (&load->ledger_lock);
-    if (ack == FLING_ACK_ACCEPTED)
-        fprintf (load->ledger, "accepted %s\n", task_id);
-    else if (ack == FLING_ACK_REJECTED)
-        fprintf (load->ledger, "rejected %s %s\n", task_id, reason_word (err));
-    else
-        fprintf (load->ledger, "dropped %s\n", task_id);
-    pthread_mutex_unlock (&load->ledger_lock);
-}
-
-static void ledger_flush (load_t *load)
-{
-    if (!load->ledger)
-        return;
-    pthread_mutex_lock (&load->ledger_lock);
-    fflush (load->ledger);
-    pthread_mutex_unlock (&load->ledger_lock);
 }
 
 /* ---- sender threads --------------------------------------------------------- */
@@ -275,8 +232,8 @@ static int start_producer (load_t *load)
         options.outbox_max_tasks = load->cfg.outbox_max;
     options.overflow = load->cfg.overflow;
     options.linger_ms = PRODUCER_LINGER_MS;
-    options.ack_fn = on_ack;
-    options.ack_arg = load;
+    options.ack_fn = fling_load_acks_on_ack;
+    options.ack_arg = load->acks;
     load->producer = fling_producer_new (&options);
     if (!load->producer) {
         fprintf (stderr, "fling-load: cannot start the producer: %s\n", fling_last_error ());
@@ -324,7 +281,7 @@ static void watch (load_t *load, until_fn *until, void *arg)
     while (!until (load, arg)) {
         int64_t now = now_ns ();
         if (now - load->last_ledger_ns >= LEDGER_FLUSH_MS * 1000000LL) {
-            ledger_flush (load);
+            fling_load_acks_flush (load->acks);
             load->last_ledger_ns = now;
         }
         if (load->cfg.progress && now - load->last_progress_ns >= PROGRESS_MS * 1000000LL) {
@@ -528,14 +485,14 @@ static int run (load_t *load)
         fprintf (stderr, "\n");
     fling_producer_stats_t st;
     fling_producer_stats (load->producer, &st);
-    uint64_t dropped_before = atomic_load (&load->cb_dropped);
+    uint64_t dropped_before = fling_load_acks_dropped (load->acks);
     fling_producer_destroy (&load->producer);
     /* After destroy every callback has run: the verdicts are final. Tasks
        the destroy dropped show up only in the callback's count. */
     t.sent = st.sent;
-    t.accepted = atomic_load (&load->cb_accepted);
-    t.rejected = atomic_load (&load->cb_rejected);
-    t.dropped = st.dropped + (atomic_load (&load->cb_dropped) - dropped_before);
+    t.accepted = fling_load_acks_accepted (load->acks);
+    t.rejected = fling_load_acks_rejected (load->acks);
+    t.dropped = st.dropped + (fling_load_acks_dropped (load->acks) - dropped_before);
     t.resent = st.resent;
     t.handshake_failures = st.handshake_failures;
     t.overflowed = st.dropped;
@@ -549,30 +506,6 @@ static int run (load_t *load)
     return verdict (load, &t, &f);
 }
 
-static int open_ledger (load_t *load)
-{
-    if (!load->cfg.ledger_path)
-        return 0;
-    load->ledger = fopen (load->cfg.ledger_path, "w");
-    if (!load->ledger) {
-        fprintf (stderr, "fling-load: cannot open ledger %s: %s\n", load->cfg.ledger_path,
-                 strerror (errno));
-        return -1;
-    }
-    setvbuf (load->ledger, NULL, _IOFBF, 1 << 16);
-    return 0;
-}
-
-static int close_ledger (load_t *load)
-{
-    if (load->ledger && fclose (load->ledger) != 0) {
-        fprintf (stderr, "fling-load: writing ledger %s: %s\n", load->cfg.ledger_path,
-                 strerror (errno));
-        return -1;
-    }
-    return 0;
-}
-
 int main (int argc, char **argv)
 {
     static load_t load;
@@ -581,7 +514,6 @@ int main (int argc, char **argv)
         fling_load_config_fini (&load.cfg);
         return rc;
     }
-    pthread_mutex_init (&load.ledger_lock, NULL);
     if (load.cfg.latency && load.cfg.count) {
         load.samples = calloc (load.cfg.count, sizeof *load.samples);
         if (!load.samples) {
@@ -591,14 +523,14 @@ int main (int argc, char **argv)
         }
     }
     rc = 1;
-    if (open_ledger (&load) == 0 && start_producer (&load) == 0) {
+    load.acks = fling_load_acks_new (load.cfg.ledger_path);
+    if (load.acks && start_producer (&load) == 0) {
         catch_signals ();
         rc = run (&load);
     }
-    if (close_ledger (&load))
+    if (fling_load_acks_destroy (&load.acks))
         rc = 1;
     free (load.samples);
     fling_load_config_fini (&load.cfg);
-    pthread_mutex_destroy (&load.ledger_lock);
     return rc;
 }

@@ -62,6 +62,8 @@ static const char *error_code (int err)
         return "PROTOCOL";
     case FLING_ECLOSED:
         return "CLOSED";
+    case FLING_EVERSION:
+        return "BAD_VERSION";
     default:
         return "OTHER";
     }
@@ -215,7 +217,8 @@ static void print_unconfirmed (verdicts_t *v)
 
 static bool is_invalid (int err)
 {
-    return err == FLING_EBADNAME || err == FLING_EBADJSON || err == FLING_ETOOLARGE;
+    return err == FLING_EBADNAME || err == FLING_EBADJSON || err == FLING_ETOOLARGE ||
+           err == EINVAL; /* EINVAL: the task's options (fling_send_ex) */
 }
 
 static unsigned timeout_of (const fling_cli_t *cli)

@@ -26,12 +26,12 @@
 
 #define FRAME_LINES_MAX 200
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t stop_requested;
 
 static void on_signal (int signum)
 {
     (void)signum;
-    s_stop = 1;
+    stop_requested = 1;
 }
 
 static void on_winch (int signum)
@@ -111,7 +111,7 @@ static void screen_draw (screen_t *screen, char lines[][512], int count)
 static bool wait_for_quit (screen_t *screen, int ms)
 {
     int64_t until = fling_clock_ms () + ms;
-    while (!s_stop) {
+    while (!stop_requested) {
         int64_t left = until - fling_clock_ms ();
         if (left <= 0)
             return false;
@@ -317,7 +317,7 @@ int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count)
     int64_t before_ms = 0;
     unsigned frames = 0;
     char error[1200] = "";
-    while (lines && !s_stop) {
+    while (lines && !stop_requested) {
         size_t size;
         int64_t asked_ms = fling_clock_ms ();
         char *reply = fling_cli_request (sock, "{\"op\":\"stats\"}",

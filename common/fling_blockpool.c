@@ -56,7 +56,7 @@ fling_blockpool_t *fling_blockpool_new_slabs (size_t slab_bytes)
 /* A slab of at least `size` bytes becomes the one blocks are carved from;
    the rest of the last one, under 1 KB, is left unused. Slabs are mapped,
    not malloc'd, to stay out of the heap. */
-static int s_slab_add (fling_blockpool_t *self, size_t size, bool populate)
+static int slab_add (fling_blockpool_t *self, size_t size, bool populate)
 {
     slab_t *slab = (slab_t *)fling_pages_map (&size, populate);
     if (!slab)
@@ -74,7 +74,7 @@ int fling_blockpool_reserve (fling_blockpool_t *self, size_t bytes)
 {
     if (!self || !self->slab_bytes || bytes <= self->carve_left)
         return 0;
-    return s_slab_add (self, bytes + sizeof (slab_t), true);
+    return slab_add (self, bytes + sizeof (slab_t), true);
 }
 
 void fling_blockpool_destroy (fling_blockpool_t **self_p)
@@ -101,28 +101,28 @@ void fling_blockpool_destroy (fling_blockpool_t **self_p)
 
 /* The chunk class of a block of `size` bytes (8 bytes of chunk header,
    16-byte steps), and the bytes to ask malloc for. */
-static size_t s_class (size_t size)
+static size_t class(size_t size)
 {
     return (size + 8 + 15) / 16;
 }
 
-static size_t s_class_bytes (size_t k)
+static size_t class_bytes (size_t k)
 {
     return k * 16 - 8;
 }
 
 /* A block's usable bytes: a slab block has no chunk header. */
-static size_t s_block_bytes (const fling_blockpool_t *self, size_t k)
+static size_t block_bytes (const fling_blockpool_t *self, size_t k)
 {
-    return self->slab_bytes ? k * 16 : s_class_bytes (k);
+    return self->slab_bytes ? k * 16 : class_bytes (k);
 }
 
 /* A new block of class k cut from the current slab (a new one when it is
    short). */
-static void *s_carve (fling_blockpool_t *self, size_t k)
+static void *carve (fling_blockpool_t *self, size_t k)
 {
-    size_t size = s_block_bytes (self, k);
-    if (self->carve_left < size && s_slab_add (self, self->slab_bytes, false))
+    size_t size = block_bytes (self, k);
+    if (self->carve_left < size && slab_add (self, self->slab_bytes, false))
         return NULL;
     void *block = self->carve;
     self->carve += size;
@@ -133,17 +133,17 @@ static void *s_carve (fling_blockpool_t *self, size_t k)
 
 void *fling_blockpool_take (fling_blockpool_t *self, size_t size)
 {
-    size_t k = s_class (size);
+    size_t k = class(size);
     if (k >= CLASSES)
         return malloc (size);
     void *block = self ? self->free[k] : NULL;
     if (!block && self && self->slab_bytes)
-        return s_carve (self, k);
+        return carve (self, k);
     if (!block)
-        return malloc (s_class_bytes (k));
-    UNPOISON (block, s_block_bytes (self, k));
+        return malloc (class_bytes (k));
+    UNPOISON (block, block_bytes (self, k));
     self->free[k] = *(void **)block;
-    self->bytes -= s_block_bytes (self, k);
+    self->bytes -= block_bytes (self, k);
     return block;
 }
 
@@ -151,15 +151,15 @@ void fling_blockpool_give (fling_blockpool_t *self, void *block, size_t size)
 {
     if (!block)
         return;
-    size_t k = s_class (size);
-    if (!self || k >= CLASSES || self->bytes + s_block_bytes (self, k) > self->max_bytes) {
+    size_t k = class(size);
+    if (!self || k >= CLASSES || self->bytes + block_bytes (self, k) > self->max_bytes) {
         free (block);
         return;
     }
     *(void **)block = self->free[k];
     self->free[k] = block;
-    self->bytes += s_block_bytes (self, k);
-    POISON (block, s_block_bytes (self, k)); /* a use after give still trips ASan */
+    self->bytes += block_bytes (self, k);
+    POISON (block, block_bytes (self, k)); /* a use after give still trips ASan */
 }
 
 size_t fling_blockpool_held (const fling_blockpool_t *self)

@@ -58,7 +58,7 @@ static void walk_submit (const fling_msg_t *m)
     fling_record_t r;
     fling_reason_t status;
     uint32_t seen = 0, bad = 0;
-    while (fling_submit_record_next (&cursor, end, &r, &status) == 1) {
+    while (fling_submit_record_next_v (&cursor, end, &r, &status, m->version) == 1) {
         if (status == FLING_REASON_OK) {
             CHECK (r.attempt == 0 && fling_task_id_seq (&r.id) != 0);
             walk_record (m, &r);
@@ -96,9 +96,9 @@ static void walk_record (const fling_msg_t *m, const fling_record_t *rp)
         touch (r.payload, r.payload_size + 1);
         uint8_t *copy = (uint8_t *)malloc (r.raw_size);
         CHECK (copy);
-        size_t n =
-            fling_record_write (copy, &r.id, r.attempt, r.max_attempts, r.timeout_ms, r.backoff_ms,
-                                r.name, r.name_size, r.payload, r.payload_size);
+        size_t n = fling_record_write_ext (copy, &r.id, r.attempt, r.max_attempts, r.timeout_ms,
+                                           r.backoff_ms, r.name, r.name_size, r.payload,
+                                           r.payload_size, &r.ext);
         CHECK (n == r.raw_size && memcmp (copy, r.raw, n) == 0);
         free (copy);
     }
@@ -246,7 +246,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     fling_msg_t m;
     fling_reason_t reason = FLING_REASON_OK;
-    if (fling_msg_decode (msg, &m, &reason) != 0) {
+    if (fling_msg_decode_v (msg, &m, &reason, FLING_PROTO_VERSION_SCHED) != 0) {
         CHECK (reason != FLING_REASON_OK);
         CHECK (strcmp (fling_reason_name (reason), "UNKNOWN_REASON") != 0);
         zmsg_destroy (&msg);

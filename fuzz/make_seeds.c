@@ -70,6 +70,30 @@ static zmsg_t *records_msg (fling_cmd_t cmd, uint32_t count)
     return fling_msg_submit (42, count, body, size);
 }
 
+/* An FLP/1.2 SUBMIT: a delayed task, and one with a priority, a due time
+   and a unique key (SPEC.md §3.6). */
+static zmsg_t *extended_submit (void)
+{
+    uint8_t body[512];
+    size_t size = 0;
+    fling_task_id_t id;
+    fling_task_ext_t delayed = {.delay_ms = 5000};
+    fling_task_ext_t keyed = {.due_at_ms = 1796666400000ULL,
+                              .priority = 7,
+                              .key = "user:42:welcome",
+                              .key_size = 15,
+                              .key_ttl_ms = 3600000};
+    fling_task_id_make (&id, 0x5eed5eed5eed5eedULL, 1);
+    size +=
+        fling_record_write_ext (body + size, &id, 0, 0, 0, 0, "email.send", 10, "{}", 2, &delayed);
+    fling_task_id_make (&id, 0x5eed5eed5eed5eedULL, 2);
+    size += fling_record_write_ext (body + size, &id, 0, 0, 0, 0, "email.welcome", 13,
+                                    "{\"user\":42}", 11, &keyed);
+    zmsg_t *msg = fling_msg_submit (43, 2, body, size);
+    fling_msg_set_version (msg, FLING_PROTO_VERSION_SCHED);
+    return msg;
+}
+
 static zmsg_t *results_msg (void)
 {
     uint8_t body[256];
@@ -107,6 +131,7 @@ int main (int argc, char **argv)
     rc |= write_seed (dir, "submit-1", records_msg (FLING_CMD_SUBMIT, 1));
     rc |= write_seed (dir, "submit-3", records_msg (FLING_CMD_SUBMIT, 3));
     rc |= write_seed (dir, "dispatch-2", records_msg (FLING_CMD_DISPATCH, 2));
+    rc |= write_seed (dir, "submit-flp12-extensions", extended_submit ());
     rc |= write_seed (dir, "ack-3", fling_msg_ack (42, 3, statuses));
     rc |= write_seed (dir, "ping", fling_msg_ping ());
     rc |= write_seed (dir, "pong", fling_msg_pong ());

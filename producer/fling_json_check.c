@@ -4,9 +4,11 @@
     buffer. Containers open at once are at most FLING_JSON_DEPTH_MAX, so
     their kinds fit in one bit mask. Every rule below is jansson 2.14's
     (src/load.c, src/utf.c, src/strconv.c); the differential fuzzer
-    fuzz/fuzz_json.c holds the two to the same answers.
+    fuzz/fuzz_json.c holds the two to the same answers. Inside strings,
+    UTF-8 and escapes are fling_json_text.c's.
 */
 #include "fling_json_check.h"
+#include "fling_json_text.h"
 #include "fling_validate.h"
 
 #include <stdarg.h>
@@ -87,17 +89,6 @@ static inline bool is_digit (unsigned char ch)
     return ch >= '0' && ch <= '9';
 }
 
-static inline int hex_value (unsigned char ch)
-{
-    if (is_digit (ch))
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static inline const unsigned char *skip_space (const unsigned char *p, const unsigned char *end)
 {
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
@@ -107,150 +98,12 @@ static inline const unsigned char *skip_space (const unsigned char *p, const uns
 
 /* ---- strings ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. Same
-   rules as jansson's utf8_check_first + utf8_check_full. */
-static size_t utf8_length (const unsigned char *p, const unsigned char *end)
-{
-    unsigned char u = *p;
-    size_t n;
-    uint32_t value;
-    if (u >= 0xc2 && u <= 0xdf) {
-        n = 2;
-        value = u & 0x1f;
-    } else if (u >= 0xe0 && u <= 0xef) {
-        n = 3;
-        value = u & 0x0f;
-    } else if (u >= 0xf0 && u <= 0xf4) {
-        n = 4;
-        value = u & 0x07;
-    } else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-        value = (value << 6) | (p[i] & 0x3f);
-    }
-    if (value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff))
-        return 0;
-    if ((n == 3 && value < 0x800) || (n == 4 && value < 0x10000))
-        return 0;
-    return n;
-}
-
-static int hex4 (const unsigned char *p, const unsigned char *end)
-{
-    if (end - p < 4)
-        return -1;
-    int value = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hex_value (p[i]);
-        if (h < 0)
-            return -1;
-        value = value << 4 | h;
-    }
-    return value;
-}
-
-static int utf8_encode (uint32_t cp, unsigned char out[4])
-{
-    if (cp < 0x80) {
-        out[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (unsigned char)(0xc0 | cp >> 6);
-        out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (unsigned char)(0xe0 | cp >> 12);
-        out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (unsigned char)(0xf0 | cp >> 18);
-    out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-    out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-    out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* Decodes the escape at p (a backslash) into out[] (*out_size bytes) and
-   returns the byte after it; NULL with *why on an invalid escape. Both the
-   checker and the key comparison use it, so a key compares as jansson
-   stores it. */
-static const unsigned char *unescape (const unsigned char *p, const unsigned char *end,
-                                      unsigned char out[4], int *out_size, const char **why)
-{
-    *why = "invalid escape";
-    if (end - p < 2)
-        return NULL;
-    *out_size = 1;
-    switch (p[1]) {
-    case '"':
-    case '\\':
-    case '/':
-        out[0] = p[1];
-        return p + 2;
-    case 'b':
-        out[0] = '\b';
-        return p + 2;
-    case 'f':
-        out[0] = '\f';
-        return p + 2;
-    case 'n':
-        out[0] = '\n';
-        return p + 2;
-    case 'r':
-        out[0] = '\r';
-        return p + 2;
-    case 't':
-        out[0] = '\t';
-        return p + 2;
-    case 'u':
-        break;
-    default:
-        return NULL;
-    }
-    int cp = hex4 (p + 2, end);
-    if (cp < 0)
-        return NULL;
-    p += 6;
-    if (cp >= 0xdc00 && cp <= 0xdfff) {
-        *why = "lone low surrogate in a \\u escape";
-        return NULL;
-    }
-    if (cp >= 0xd800 && cp <= 0xdbff) {
-        if (end - p < 2 || p[0] != '\\' || p[1] != 'u') {
-            *why = "high surrogate \\u escape not followed by a \\u escape";
-            return NULL;
-        }
-        int low = hex4 (p + 2, end);
-        if (low < 0)
-            return NULL;
-        if (low < 0xdc00 || low > 0xdfff) {
-            *why = "high surrogate \\u escape not followed by a low one";
-            return NULL;
-        }
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-        p += 6;
-    }
-    if (cp == 0) {
-        *why = "\\u0000 (NUL) in a string";
-        return NULL;
-    }
-    *out_size = utf8_encode ((uint32_t)cp, out);
-    return p;
-}
-
 /* unescape for the checker: an invalid escape is the payload's error. */
 static const unsigned char *checked_unescape (check_t *c, const unsigned char *p,
                                               unsigned char out[4], int *out_size)
 {
     const char *why;
-    const unsigned char *next = unescape (p, c->end, out, out_size, &why);
+    const unsigned char *next = fling_json_unescape (p, c->end, out, out_size, &why);
     if (!next)
         fail (c, p, "%s", why);
     return next;
@@ -288,7 +141,7 @@ static const unsigned char *scan_string (check_t *c, const unsigned char *p)
             if (!(p = checked_unescape (c, p, out, &n)))
                 return NULL;
         } else if (*p >= 0x80) {
-            size_t n = utf8_length (p, end);
+            size_t n = fling_json_utf8_length (p, end);
             if (!n)
                 break;
             p += n;
@@ -327,7 +180,7 @@ static int key_walk_byte (key_walk_t *w)
     if (*w->p != '\\')
         return *w->p++;
     const char *why;
-    w->p = unescape (w->p, w->end, w->buf, &w->size, &why);
+    w->p = fling_json_unescape (w->p, w->end, w->buf, &w->size, &why);
     w->next = 1;
     return w->buf[0];
 }
@@ -395,7 +248,7 @@ static const unsigned char *scan_key (check_t *c, const unsigned char *p, size_t
             hash = hash_bytes (hash, out, (size_t)n);
             escaped = KEY_ESCAPED;
         } else if (*p >= 0x80) {
-            size_t n = utf8_length (p, end);
+            size_t n = fling_json_utf8_length (p, end);
             if (!n)
                 break;
             hash = hash_bytes (hash, p, n);

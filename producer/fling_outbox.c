@@ -17,8 +17,8 @@
     open batch, and credit, the room in the outbox's bounds the shard has
     taken ahead. A call touches its shard and one shared atomic, the task
     sequence. The outbox lock is taken once per batch (to start one, seal
-    one) and when a shard's credit runs out, every CREDIT_TASKS tasks or
-    CREDIT_BYTES bytes at most.
+    one) and when a shard's credit runs out, every FLING_CREDIT_TASKS tasks
+    or FLING_CREDIT_BYTES bytes at most.
 
     Under its shard's lock a caller only reserves its place (the bytes and
     the sequence number); it writes the record after letting go, and then
@@ -33,13 +33,8 @@
     Locks are taken shard first, then the outbox lock; never a shard while
     holding the outbox lock, never two shards at once.
 
-    The bounds are exact: a shard's credit counts as held, so what is
-    appended never exceeds them. Credit is taken in small pieces (a
-    sixteenth of what is left, at most CREDIT_TASKS and CREDIT_BYTES), and
-    a caller that finds none left takes back what other shards hold unused
-    (their threads may have stopped sending) before it is refused; the
-    refusal also raises `recall`, for the I/O thread to do the same on its
-    next take or resolve.
+    The bounds are exact, and how credit is given and taken back is in
+    fling_budget.h.
 
     Task sequences stay dense and increasing: one atomic counter hands them
     out. A batch registers its first sequence under the outbox lock when it
@@ -58,31 +53,22 @@
     On a VM a write that wakes a sleeping thread costs 7-15 us (an IPI),
     and one per batch start or seal was fling_send's p99.9.
 
-    Why no wake-up is lost: a caller that started or sealed a batch sets
-    `wake_pending` with an atomic exchange after writing its record, and
-    writes the eventfd only if the flag was clear. The I/O thread, woken by
-    the eventfd, first reads it, then clears the flag, then looks at the
-    outbox (and waits for the writers of what it takes). If a caller's
-    exchange ran before the clear, its batch was started or sealed before
-    the look and is seen. If it ran after, it found the flag clear (or set
-    by another caller whose write also came after the read) and the eventfd
-    holds a write the thread has not consumed yet, so the thread wakes
-    again. At most one write per I/O-thread cycle, and none while nothing
-    new needs the thread's attention.
+    How a wake-up is never lost: fling_wake.c.
 
     Other costs kept off the calling path (measured on 2 cores):
     - Appends spin briefly with trylock before sleeping on a shard lock
       (threads beyond SHARDS share one): an adaptive mutex made every
       uncontended call ~30 ns slower.
-    - A full outbox is refused without the outbox lock: `budget_*_seen`
-      mirror the room not given to any shard, so callers retrying on EAGAIN
-      do not queue up on the lock the I/O thread needs to make room.
+    - A full outbox is refused without the outbox lock (fling_budget.h).
     - Batch buffers are recycled, and a new one is allocated and its pages
       touched outside every lock: a fresh 64 KiB buffer is 16 page faults.
 */
 #include "fling_outbox.h"
 #include "fling_error.h"
 #include "fling_log.h"
+#include "fling_batch.h"
+#include "fling_budget.h"
+#include "fling_wake.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -91,9 +77,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 /* Recycled batch buffers kept. Acks free batches in bursts (up to a whole
    window at once), and each buffer given back to malloc may come back as
@@ -103,30 +87,14 @@
 #define APPEND_SPINS   64          /* trylocks before a caller sleeps on its shard's lock */
 #define FIRST_CAPACITY (64 * 1024) /* below malloc's mmap threshold */
 #define SHARDS         8
-#define CREDIT_TASKS   64
-#define CREDIT_BYTES   (64 * 1024)
 #define RECALLS_MAX    4 /* credit recalls by one refused caller */
-
-struct _fling_batch_t {
-    uint8_t *data;
-    size_t size; /* reserved bytes */
-    size_t capacity;
-    uint32_t count;           /* reserved records */
-    _Atomic uint32_t written; /* records in place; == count once settled */
-    uint64_t first_seq;       /* sequence of the first task; the others are higher */
-    int64_t opened_us;        /* when the first task went in */
-    fling_batch_t *next;
-    int shard;                 /* sealed: whose it was */
-    fling_batch_t *shard_next; /* sealed: that shard's next sealed batch */
-};
 
 /* One per group of calling threads; its own cache lines. */
 typedef struct {
     alignas (64) pthread_mutex_t lock;
-    fling_batch_t *open; /* this shard's callers append here */
-    size_t credit_tasks; /* room in the bounds taken ahead, not used yet */
-    size_t credit_bytes;
-    bool closed; /* fling_outbox_close: refuse appends */
+    fling_batch_t *open;   /* this shard's callers append here */
+    fling_credit_t credit; /* room in the bounds taken ahead, not used yet */
+    bool closed;           /* fling_outbox_close: refuse appends */
 } shard_t;
 
 struct _fling_outbox_t {
@@ -143,17 +111,12 @@ struct _fling_outbox_t {
     fling_batch_t *spare; /* freed batches, kept to avoid malloc */
     size_t spare_count;
     uint64_t open_first_seq[SHARDS]; /* each shard's open batch; 0 = none */
-    size_t budget_tasks;             /* room in the bounds not given to any shard */
-    size_t budget_bytes;
-    uint64_t resolved_seq; /* every task up to this one is resolved */
+    fling_budget_t budget;           /* room in the bounds not given to any shard */
+    uint64_t resolved_seq;           /* every task up to this one is resolved */
     /* Lock-free mirrors and counters. */
-    _Atomic size_t budget_tasks_seen, budget_bytes_seen;
-    atomic_bool recall; /* a caller was refused: shards give back unused credit */
     alignas (64) _Atomic uint64_t last_seq; /* last task sequence handed out = tasks appended */
     alignas (64) _Atomic uint64_t resolved_tasks;
-    int wake_fd;
-    atomic_bool wake_pending;
-    _Atomic size_t io_in_flight; /* fling_outbox_set_in_flight */
+    fling_wake_t *wake;
 };
 
 static atomic_uint s_next_shard; /* round robin over calling threads */
@@ -162,40 +125,6 @@ static atomic_uint s_next_shard; /* round robin over calling threads */
 static _Thread_local unsigned t_shard_ref __attribute__ ((tls_model ("initial-exec")));
 
 /* ---- batches ------------------------------------------------------------ */
-
-static void batch_free (fling_batch_t *batch)
-{
-    if (batch) {
-        free (batch->data);
-        free (batch);
-    }
-}
-
-static void batch_list_free (fling_batch_t *batch)
-{
-    while (batch) {
-        fling_batch_t *next = batch->next;
-        batch_free (batch);
-        batch = next;
-    }
-}
-
-/* A new empty batch, its pages already faulted in. Called without the lock. */
-static fling_batch_t *batch_new (const fling_outbox_config_t *config)
-{
-    fling_batch_t *batch = (fling_batch_t *)calloc (1, sizeof *batch);
-    if (!batch)
-        return NULL;
-    batch->capacity =
-        config->batch_max_bytes < FIRST_CAPACITY ? config->batch_max_bytes : FIRST_CAPACITY;
-    batch->data = (uint8_t *)malloc (batch->capacity);
-    if (!batch->data) {
-        free (batch);
-        return NULL;
-    }
-    memset (batch->data, 0, batch->capacity);
-    return batch;
-}
 
 /* A recycled batch, or NULL when there is none. Called with the lock held. */
 static fling_batch_t *batch_get (fling_outbox_t *self)
@@ -220,63 +149,19 @@ static void batch_give (fling_outbox_t *self, fling_batch_t *batch)
     self->spare_count++;
 }
 
-static int batch_reserve (fling_batch_t *batch, size_t more)
-{
-    if (batch->size + more <= batch->capacity)
-        return 0;
-    size_t capacity = batch->capacity * 2;
-    if (capacity < batch->size + more)
-        capacity = batch->size + more;
-    uint8_t *data = (uint8_t *)realloc (batch->data, capacity);
-    if (!data)
-        return -1;
-    batch->data = data;
-    batch->capacity = capacity;
-    return 0;
-}
-
 /* Keeps a few buffers of ordinary size; an outsized one (a 1 MiB task) goes. */
 static void batch_recycle (fling_outbox_t *self, fling_batch_t *batch)
 {
     size_t keep = self->config.batch_max_bytes > FIRST_CAPACITY ? self->config.batch_max_bytes
                                                                 : FIRST_CAPACITY;
     if (self->spare_count >= SPARE_MAX || batch->capacity > keep) {
-        batch_free (batch);
+        fling_batch_free (batch);
         return;
     }
     batch_give (self, batch);
 }
 
-/* Waits until every reserved record of a batch that takes no more
-   reservations (sealed, or taken) is in place. Writers are a memcpy away
-   from done unless the scheduler stopped them: spin briefly, then yield. */
-/* No writer holds a place in the batch: its records are all in place and
-   its buffer may move. For the open batch, with the lock held (no
-   reservation can start meanwhile). */
-static bool batch_quiet (fling_batch_t *batch)
-{
-    return atomic_load_explicit (&batch->written, memory_order_acquire) == batch->count;
-}
-
-/* Waits until a batch that takes no more reservations (sealed, or taken)
-   is quiet. Writers are a memcpy away from done unless the scheduler
-   stopped them: spin briefly, then yield. */
-static void batch_settle (fling_batch_t *batch)
-{
-    for (unsigned spins = 0; !batch_quiet (batch); spins++)
-        if (spins >= 64)
-            sched_yield ();
-}
-
 /* ---- outbox ------------------------------------------------------------- */
-
-/* The room not given to any shard, for readers that do not take the lock.
-   Called with the outbox lock held: one writer at a time. */
-static void publish_budget (fling_outbox_t *self)
-{
-    atomic_store_explicit (&self->budget_tasks_seen, self->budget_tasks, memory_order_relaxed);
-    atomic_store_explicit (&self->budget_bytes_seen, self->budget_bytes, memory_order_relaxed);
-}
 
 fling_outbox_t *fling_outbox_new (const fling_outbox_config_t *config)
 {
@@ -291,8 +176,8 @@ fling_outbox_t *fling_outbox_new (const fling_outbox_config_t *config)
         return NULL;
     memset (self, 0, size);
     self->config = *config;
-    self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (self->wake_fd < 0) {
+    self->wake = fling_wake_new ();
+    if (!self->wake) {
         free (self);
         return NULL;
     }
@@ -304,14 +189,9 @@ fling_outbox_t *fling_outbox_new (const fling_outbox_config_t *config)
     pthread_mutex_init (&self->lock, NULL);
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_init (&self->shards[i].lock, NULL);
-    self->budget_tasks = config->max_tasks;
-    self->budget_bytes = config->max_bytes;
-    atomic_init (&self->budget_tasks_seen, self->budget_tasks);
-    atomic_init (&self->budget_bytes_seen, self->budget_bytes);
-    atomic_init (&self->recall, false);
+    fling_budget_init (&self->budget, config->max_tasks, config->max_bytes);
     atomic_init (&self->last_seq, 0);
     atomic_init (&self->resolved_tasks, 0);
-    atomic_init (&self->wake_pending, false);
     return self;
 }
 
@@ -323,34 +203,19 @@ void fling_outbox_destroy (fling_outbox_t **self_p)
     /* A caller that reserved before fling_outbox_close may still be writing. */
     for (int i = 0; i < SHARDS; i++) {
         if (self->shards[i].open)
-            batch_settle (self->shards[i].open);
-        batch_free (self->shards[i].open);
+            fling_batch_settle (self->shards[i].open);
+        fling_batch_free (self->shards[i].open);
         pthread_mutex_destroy (&self->shards[i].lock);
     }
     for (fling_batch_t *batch = self->sealed_head; batch; batch = batch->next)
-        batch_settle (batch);
-    batch_list_free (self->sealed_head);
-    batch_list_free (self->spare);
-    close (self->wake_fd);
+        fling_batch_settle (batch);
+    fling_batch_list_free (self->sealed_head);
+    fling_batch_list_free (self->spare);
+    fling_wake_destroy (&self->wake);
     pthread_cond_destroy (&self->resolved);
     pthread_mutex_destroy (&self->lock);
     free (self);
     *self_p = NULL;
-}
-
-static void wake (fling_outbox_t *self)
-{
-    /* The I/O thread looks at the outbox again when an ACK for what it
-       holds arrives (or its timeout): no need to wake it, and waking a
-       sleeping thread is the dearest part of a call (fling_outbox.h). */
-    if (atomic_load (&self->io_in_flight) > 0)
-        return;
-    if (atomic_exchange (&self->wake_pending, true))
-        return;
-    uint64_t one = 1;
-    /* Fails only if the counter would overflow 2^64-2: never. */
-    if (write (self->wake_fd, &one, sizeof one) < 0)
-        return;
 }
 
 static shard_t *my_shard (fling_outbox_t *self)
@@ -384,53 +249,18 @@ static int refuse_full (const fling_outbox_t *self)
     return self->config.overflow == FLING_OVERFLOW_DROP ? 1 : -1;
 }
 
-static size_t min_size (size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
-/* Returns the shard's unused credit to the outbox's budget. Called with
-   the shard lock and the outbox lock held. */
-static void give_back_credit (fling_outbox_t *self, shard_t *shard)
-{
-    self->budget_tasks += shard->credit_tasks;
-    self->budget_bytes += shard->credit_bytes;
-    shard->credit_tasks = shard->credit_bytes = 0;
-}
-
 /* Gives the shard room for at least one more record of `record_size`
    bytes from the outbox's bounds. Called with the shard lock held; takes
    the outbox lock unless the lock-free look already says "full". Returns
    0, or refuse_full's value. */
 static int take_credit (fling_outbox_t *self, shard_t *shard, size_t record_size)
 {
-    if (atomic_load_explicit (&self->budget_tasks_seen, memory_order_relaxed) +
-                shard->credit_tasks <
-            1 ||
-        atomic_load_explicit (&self->budget_bytes_seen, memory_order_relaxed) +
-                shard->credit_bytes <
-            record_size) {
-        atomic_store_explicit (&self->recall, true, memory_order_relaxed);
+    if (fling_budget_looks_short (&self->budget, &shard->credit, record_size))
         return refuse_full (self);
-    }
     pthread_mutex_lock (&self->lock);
-    /* What the shard holds goes back first, so that it can all be granted. */
-    give_back_credit (self, shard);
-    int rc = 0;
-    if (self->budget_tasks < 1 || self->budget_bytes < record_size) {
-        atomic_store_explicit (&self->recall, true, memory_order_relaxed);
-        rc = refuse_full (self);
-    } else {
-        size_t tasks = min_size (CREDIT_TASKS, self->budget_tasks / (2 * SHARDS));
-        size_t bytes = min_size (CREDIT_BYTES, self->budget_bytes / (2 * SHARDS));
-        shard->credit_tasks = tasks ? tasks : 1;
-        shard->credit_bytes = bytes > record_size ? bytes : record_size;
-        self->budget_tasks -= shard->credit_tasks;
-        self->budget_bytes -= shard->credit_bytes;
-    }
-    publish_budget (self);
+    bool granted = fling_budget_grant (&self->budget, &shard->credit, record_size, SHARDS);
     pthread_mutex_unlock (&self->lock);
-    return rc;
+    return granted ? 0 : refuse_full (self);
 }
 
 /* Gives every shard's unused credit back to the outbox; true if there was
@@ -441,10 +271,9 @@ static bool take_back_credit (fling_outbox_t *self)
     for (int i = 0; i < SHARDS; i++) {
         shard_t *shard = &self->shards[i];
         pthread_mutex_lock (&shard->lock);
-        if (shard->credit_tasks || shard->credit_bytes) {
+        if (shard->credit.tasks || shard->credit.bytes) {
             pthread_mutex_lock (&self->lock);
-            give_back_credit (self, shard);
-            publish_budget (self);
+            fling_budget_take_back (&self->budget, &shard->credit);
             pthread_mutex_unlock (&self->lock);
             recovered = true;
         }
@@ -456,7 +285,7 @@ static bool take_back_credit (fling_outbox_t *self)
 /* The I/O thread's part: take_back_credit once a refusal asked for it. */
 static void recall_credit (fling_outbox_t *self)
 {
-    if (atomic_exchange_explicit (&self->recall, false, memory_order_relaxed))
+    if (fling_budget_recall_asked (&self->budget))
         take_back_credit (self);
 }
 
@@ -494,14 +323,15 @@ typedef struct {
 
 /* Opens a batch on the shard with the record's room and sequence in it.
    Called with the shard lock held. Returns 0, NEED_BATCH, or -1 + errno. */
-static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size, place_t *place)
+static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size, bool extended,
+                        place_t *place)
 {
     pthread_mutex_lock (&self->lock);
     fling_batch_t *batch = batch_get (self);
     int rc = 0;
     if (!batch)
         rc = NEED_BATCH;
-    else if (batch_reserve (batch, record_size)) { /* an outsized first record */
+    else if (fling_batch_reserve (batch, record_size)) { /* an outsized first record */
         batch_give (self, batch);
         errno = ENOMEM;
         rc = -1;
@@ -512,6 +342,7 @@ static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size
         self->open_first_seq[shard_index (self, shard)] = place->seq;
         batch->first_seq = place->seq;
         batch->opened_us = fling_clock_us ();
+        batch->extended = extended;
         shard->open = batch;
     }
     pthread_mutex_unlock (&self->lock);
@@ -522,33 +353,34 @@ static int start_batch (fling_outbox_t *self, shard_t *shard, size_t record_size
    shard lock held; sets *wake_needed when the I/O thread has new work to
    hear about. Returns 0, NEED_BATCH when there is no batch to reserve in
    (nothing reserved), 1 or -1 (refuse_full) when full, -1 + errno. */
-static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, place_t *place,
-                    bool *wake_needed)
+static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, bool extended,
+                    place_t *place, bool *wake_needed)
 {
     if (shard->closed) {
         errno = FLING_ECLOSED;
         return -1;
     }
-    if (shard->credit_tasks < 1 || shard->credit_bytes < record_size) {
+    if (shard->credit.tasks < 1 || shard->credit.bytes < record_size) {
         int rc = take_credit (self, shard, record_size);
         if (rc)
             return rc;
     }
     fling_batch_t *batch = shard->open;
-    if (batch && (batch->size + record_size > self->config.batch_max_bytes ||
-                  (batch->size + record_size > batch->capacity && !batch_quiet (batch)))) {
+    if (batch &&
+        (batch->size + record_size > self->config.batch_max_bytes || batch->extended != extended ||
+         (batch->size + record_size > batch->capacity && !fling_batch_quiet (batch)))) {
         seal (self, shard);
         *wake_needed = true;
         batch = NULL;
     }
     if (!batch) {
-        int rc = start_batch (self, shard, record_size, place);
+        int rc = start_batch (self, shard, record_size, extended, place);
         if (rc)
             return rc;
         *wake_needed = true;
         batch = shard->open;
     } else {
-        if (batch_reserve (batch, record_size)) { /* moves the buffer: only a quiet batch */
+        if (fling_batch_reserve (batch, record_size)) { /* moves the buffer: only a quiet batch */
             errno = ENOMEM;
             return -1;
         }
@@ -558,8 +390,8 @@ static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, pl
     place->at = batch->data + batch->size;
     batch->size += record_size;
     batch->count++;
-    shard->credit_tasks--;
-    shard->credit_bytes -= record_size;
+    shard->credit.tasks--;
+    shard->credit.bytes -= record_size;
     if (batch->count >= self->config.batch_max_tasks ||
         batch->size >= self->config.batch_max_bytes) {
         seal (self, shard);
@@ -570,7 +402,8 @@ static int reserve (fling_outbox_t *self, shard_t *shard, size_t record_size, pl
 
 int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, fling_task_id_t *id)
 {
-    size_t record_size = fling_record_size (task->name_size, task->payload_size);
+    size_t record_size = fling_record_size_ext (task->name_size, task->payload_size, &task->ext);
+    bool extended = fling_task_ext_size (&task->ext) > 0;
     shard_t *shard = my_shard (self);
     place_t place = {0};
     bool wake_needed = false;
@@ -578,7 +411,7 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
     int recalls = 0;
     bool recovered = true;
     lock_for_append (shard);
-    while ((rc = reserve (self, shard, record_size, &place, &wake_needed)) != 0) {
+    while ((rc = reserve (self, shard, record_size, extended, &place, &wake_needed)) != 0) {
         if (rc != NEED_BATCH) {
             /* Full, unless other shards sit on unused credit (their
                threads may have stopped sending): take it back and try
@@ -595,7 +428,9 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
         /* No spare: allocate (and fault in) a batch without holding up the
            I/O thread, then look again. */
         pthread_mutex_unlock (&shard->lock);
-        fling_batch_t *fresh = batch_new (&self->config);
+        size_t first = self->config.batch_max_bytes < FIRST_CAPACITY ? self->config.batch_max_bytes
+                                                                     : FIRST_CAPACITY;
+        fling_batch_t *fresh = fling_batch_new (first);
         lock_for_append (shard);
         if (!fresh) {
             errno = ENOMEM;
@@ -608,15 +443,16 @@ int fling_outbox_append (fling_outbox_t *self, const fling_outbox_task_t *task, 
     }
     pthread_mutex_unlock (&shard->lock);
     if (wake_needed) /* a batch sealed before a refusal still needs the thread */
-        wake (self);
+        fling_wake_signal (self->wake);
     if (rc != 0)
         return rc;
     fling_task_id_t local_id;
     if (!id)
         id = &local_id;
     fling_task_id_make (id, self->config.producer_id, self->config.seq_base + place.seq);
-    fling_record_write (place.at, id, 0, task->max_attempts, task->timeout_ms, task->backoff_ms,
-                        task->name, task->name_size, task->payload, task->payload_size);
+    fling_record_write_ext (place.at, id, 0, task->max_attempts, task->timeout_ms, task->backoff_ms,
+                            task->name, task->name_size, task->payload, task->payload_size,
+                            &task->ext);
     /* Release: the I/O thread reads the record after it sees the count. */
     atomic_fetch_add_explicit (&place.batch->written, 1, memory_order_release);
     return 0;
@@ -683,7 +519,7 @@ fling_batch_t *fling_outbox_take (fling_outbox_t *self, int64_t now_us, int64_t 
         if (open[i])
             batch = take_open (self, i, now_us, linger_us, &due);
     if (batch)
-        batch_settle (batch); /* taken: no new reservations, wait for the last writes */
+        fling_batch_settle (batch); /* taken: no new reservations, wait for the last writes */
     if (due_us)
         *due_us = batch ? -1 : due;
     return batch;
@@ -711,9 +547,7 @@ void fling_outbox_resolve (fling_outbox_t *self, fling_batch_t **batch_p,
     fling_batch_t *batch = *batch_p;
     *batch_p = NULL;
     pthread_mutex_lock (&self->lock);
-    self->budget_bytes += batch->size;
-    self->budget_tasks += batch->count;
-    publish_budget (self);
+    fling_budget_release (&self->budget, batch->count, batch->size);
     atomic_fetch_add_explicit (&self->resolved_tasks, batch->count, memory_order_relaxed);
     /* Every task is in a batch from the moment its sequence is handed out,
        and a batch's first sequence is its lowest: the lowest first
@@ -760,46 +594,20 @@ uint64_t fling_outbox_appended (fling_outbox_t *self)
 
 int fling_outbox_wake_fd (fling_outbox_t *self)
 {
-    return self->wake_fd;
+    return fling_wake_fd (self->wake);
 }
 
 void fling_outbox_wake_clear (fling_outbox_t *self)
 {
-    uint64_t value;
-    if (read (self->wake_fd, &value, sizeof value) < 0) {
-        /* EAGAIN: nothing to consume; the flag is cleared all the same. */
-    }
-    atomic_store (&self->wake_pending, false);
+    fling_wake_clear (self->wake);
 }
 
 void fling_outbox_set_in_flight (fling_outbox_t *self, size_t batches)
 {
-    atomic_store (&self->io_in_flight, batches);
+    fling_wake_set_in_flight (self->wake, batches);
 }
 
 void fling_outbox_wake_force (fling_outbox_t *self)
 {
-    uint64_t one = 1;
-    if (write (self->wake_fd, &one, sizeof one) < 0)
-        return;
-}
-
-const uint8_t *fling_batch_data (const fling_batch_t *batch)
-{
-    return batch->data;
-}
-
-size_t fling_batch_size (const fling_batch_t *batch)
-{
-    return batch->size;
-}
-
-uint32_t fling_batch_count (const fling_batch_t *batch)
-{
-    return batch->count;
-}
-
-uint64_t fling_batch_first_seq (const fling_batch_t *batch)
-{
-    return batch->first_seq;
+    fling_wake_force (self->wake);
 }

@@ -58,7 +58,12 @@ typedef struct {
     uint16_t max_attempts;
     uint32_t timeout_ms;
     uint32_t backoff_ms;
+    fling_task_ext_t ext; /* FLP/1.2 extensions, valid (fling_task_ext_problem); zero = none */
 } fling_outbox_task_t;
+
+/*  Tasks with extensions and tasks without never share a batch: a batch
+    with any goes out as an FLP/1.2 SUBMIT, which an older broker refuses
+    whole (proto/SPEC.md §2.3), and that must not take plain tasks along. */
 
 /*  Appends a task record to the calling thread's open batch and writes
     its id to *id (may be NULL). Returns 0 when queued; 1 when the outbox
@@ -122,6 +127,8 @@ const uint8_t *fling_batch_data (const fling_batch_t *batch);
 size_t fling_batch_size (const fling_batch_t *batch);
 uint32_t fling_batch_count (const fling_batch_t *batch);
 uint64_t fling_batch_first_seq (const fling_batch_t *batch);
+/*  True when the batch's tasks carry FLP/1.2 extensions (all of them do). */
+bool fling_batch_extended (const fling_batch_t *batch);
 
 #ifdef __cplusplus
 }

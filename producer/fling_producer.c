@@ -246,6 +246,30 @@ static int refuse (fling_producer_t *self, int err, const char *detail)
     return -1;
 }
 
+/* The options of one task into `task`: NULL, or what is wrong with them. */
+static const char *task_options (const fling_send_options_t *options, fling_outbox_task_t *task)
+{
+    if (options->max_attempts > UINT16_MAX)
+        return "max_attempts above 65535";
+    if (options->at_ms < 0)
+        return "at_ms before 1970";
+    task->max_attempts = (uint16_t)options->max_attempts;
+    task->timeout_ms = options->timeout_ms;
+    task->backoff_ms = options->backoff_ms;
+    fling_task_ext_t *ext = &task->ext;
+    ext->delay_ms = options->delay_ms;
+    ext->due_at_ms = (uint64_t)options->at_ms;
+    ext->priority = options->priority > UINT8_MAX ? UINT8_MAX : (uint8_t)options->priority;
+    if (options->unique_key) {
+        ext->key = options->unique_key;
+        ext->key_size = strnlen (options->unique_key, FLING_UNIQUE_KEY_MAX + 1);
+        ext->key_ttl_ms = options->key_ttl_ms;
+    } else if (options->key_ttl_ms) {
+        return "key_ttl_ms without a unique_key";
+    }
+    return fling_task_ext_problem (ext);
+}
+
 int fling_send_ex (fling_producer_t *self, const char *name, const char *json, size_t json_size,
                    const fling_send_options_t *options, char *task_id)
 {
@@ -260,13 +284,9 @@ int fling_send_ex (fling_producer_t *self, const char *name, const char *json, s
         atomic_fetch_add_explicit (&self->invalid, 1, memory_order_relaxed);
         return -1;
     }
-    if (options) {
-        if (options->max_attempts > UINT16_MAX)
-            return refuse (self, EINVAL, "max_attempts above 65535");
-        task.max_attempts = (uint16_t)options->max_attempts;
-        task.timeout_ms = options->timeout_ms;
-        task.backoff_ms = options->backoff_ms;
-    }
+    const char *problem = options ? task_options (options, &task) : NULL;
+    if (problem)
+        return refuse (self, EINVAL, problem);
     fling_task_id_t id;
     int rc = fling_outbox_append (self->outbox, &task, &id);
     if (rc == 1) {

@@ -100,11 +100,24 @@ FLING_EXPORT void fling_producer_destroy (fling_producer_t **self_p);
     FLING_ECLOSED. Never blocks on the network. */
 FLING_EXPORT int fling_send (fling_producer_t *self, const char *name, const char *json);
 
-/*  Per-task options for fling_send_ex. Zero means "the queue's default". */
+/*  Per-task options for fling_send_ex. Zero means "the queue's default".
+
+    The fields after backoff_ms (proto/SPEC.md §3.6, §6.8) need a broker
+    that speaks FLP/1.2; a task that uses any of them travels in a batch of
+    its own kind, and a broker that does not speak FLP/1.2 refuses it
+    (ack FLING_ACK_REJECTED, err FLING_EVERSION) without running it. Tasks
+    that use none of them are sent as before. */
 typedef struct {
     unsigned max_attempts;
     unsigned timeout_ms;
     unsigned backoff_ms;
+    unsigned delay_ms;      /* hold the task this long after the broker accepts it */
+    int64_t at_ms;          /* or until this UTC time, ms since the epoch (not with delay_ms) */
+    unsigned priority;      /* 0..9 within its task name, 9 served first; 0 = default */
+    const char *unique_key; /* 1-128 bytes of printable ASCII, no space: while a task with
+                               this key (and this name) is held, and key_ttl_ms after it
+                               ended, another one is answered DUPLICATE and never runs */
+    unsigned key_ttl_ms;
 } fling_send_options_t;
 
 /*  As fling_send, with per-task options (may be NULL) and the task's id

@@ -38,7 +38,7 @@ typedef struct {
     bool resend_now; /* the broker came back after a silence */
 } slot_t;
 
-struct _fling_sender_t {
+struct fling_sender {
     fling_sender_config_t config;
     char *endpoint;
     fling_outbox_t *outbox;
@@ -94,6 +94,9 @@ static int send_batch (fling_sender_t *self, const slot_t *slot)
 {
     zmsg_t *msg = fling_msg_submit (slot->batch_seq, fling_batch_count (slot->batch),
                                     fling_batch_data (slot->batch), fling_batch_size (slot->batch));
+    /* Only a batch whose tasks carry extensions needs FLP/1.2 (SPEC.md §2.3). */
+    if (fling_batch_extended (slot->batch))
+        fling_msg_set_version (msg, FLING_PROTO_VERSION_SCHED);
     return send_msg (self->dealer, &msg);
 }
 
@@ -261,6 +264,22 @@ static void refuse_batch (fling_sender_t *self, const fling_msg_t *error)
     resolve (self, i, statuses);
 }
 
+/* ERROR(BAD_VERSION) names no batch (FLP/1 layout, SPEC.md §2.3): the
+   broker does not speak FLP/1.2, so every FLP/1.2 batch sent and not
+   answered is refused, each task BAD_VERSION, and not sent again. Plain
+   batches are the broker's version and stay. */
+static void refuse_extended (fling_sender_t *self)
+{
+    uint8_t statuses[FLING_BATCH_TASKS_MAX];
+    memset (statuses, FLING_REASON_BAD_VERSION, sizeof statuses);
+    for (size_t i = 0; i < self->slot_count;) {
+        if (self->slots[i].sent_ms && fling_batch_extended (self->slots[i].batch))
+            resolve (self, i, statuses); /* moves the next slot into i */
+        else
+            i++;
+    }
+}
+
 /* Logs at most once a second: a broker that refuses everything must not
    flood the service's stderr. */
 static void on_error (fling_sender_t *self, const fling_msg_t *error, int64_t now_ms)
@@ -268,6 +287,8 @@ static void on_error (fling_sender_t *self, const fling_msg_t *error, int64_t no
     atomic_fetch_add_explicit (&self->broker_errors, 1, memory_order_relaxed);
     if (error->refused_cmd == FLING_CMD_SUBMIT && error->batch_seq)
         refuse_batch (self, error);
+    else if (error->reason == FLING_REASON_BAD_VERSION)
+        refuse_extended (self);
     if (self->error_logged_ms && now_ms - self->error_logged_ms < 1000)
         return;
     self->error_logged_ms = now_ms;
@@ -300,7 +321,7 @@ static void handle (fling_sender_t *self, zmsg_t *msg, int64_t now_ms)
     fling_msg_t decoded;
     fling_reason_t why;
     heard (self, now_ms);
-    if (fling_msg_decode (msg, &decoded, &why)) {
+    if (fling_msg_decode_v (msg, &decoded, &why, FLING_PROTO_VERSION_SCHED)) {
         atomic_fetch_add_explicit (&self->bad_messages, 1, memory_order_relaxed);
         return;
     }

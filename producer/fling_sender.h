@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-typedef struct _fling_sender_t fling_sender_t;
+typedef struct fling_sender fling_sender_t;
 
 typedef struct {
     const char *endpoint;

@@ -16,6 +16,9 @@ static const char *fling_texts[FLING_EMAX - FLING_EBASE] = {
     [FLING_EPROTO - FLING_EBASE] = "protocol error",
     [FLING_ECLOSED - FLING_EBASE] = "producer is closing",
     [FLING_EFORBIDDEN - FLING_EBASE] = "broker refused: this key may not do that (SECURITY.md)",
+    [FLING_EVERSION - FLING_EBASE] = "broker refused the task: it does not speak FLP/1.2, which "
+                                     "a delay, a due time, a priority or a unique key needs "
+                                     "(upgrade the broker)",
 };
 
 const char *fling_strerror (int err)

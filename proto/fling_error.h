@@ -28,6 +28,8 @@ enum {
     /* FLING_EBASE + 8 is not used: a full outbox is EAGAIN (fling_send). */
     FLING_ECLOSED = FLING_EBASE + 9, /* producer is being destroyed */
     FLING_EFORBIDDEN,                /* broker refused: this key may not do that */
+    FLING_EVERSION,                  /* broker refused: it does not speak FLP/1.2, which
+                                        a delay, priority or unique key needs */
     FLING_EMAX
 };
 

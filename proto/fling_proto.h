@@ -28,6 +28,10 @@ extern "C" {
     (FLP/1) peers, answering each in the version it used. */
 #define FLING_PROTO_VERSION     2
 #define FLING_PROTO_VERSION_MIN 1
+/*  FLP/1.2 (SPEC.md §2.3, §3.6): FLP/1.1 plus task extensions in SUBMIT.
+    A SUBMIT carries this version only when a record of it has extensions;
+    fling_msg_decode_v decodes it for a peer that opts in. */
+#define FLING_PROTO_VERSION_SCHED 3
 
 /*  Limits (SPEC.md §2.4). A peer that exceeds one gets FLING_REASON_*. */
 #define FLING_NAME_MAX        127       /* bytes in a task name */
@@ -38,6 +42,8 @@ extern "C" {
 #define FLING_ERROR_TEXT_MAX  1024      /* bytes of a RESULT's error text */
 #define FLING_NAMES_MAX       256       /* task names one worker serves */
 #define FLING_TASK_ID_SIZE    16
+#define FLING_PRIORITY_MAX    9   /* task priorities are 0..9, 9 served first */
+#define FLING_UNIQUE_KEY_MAX  128 /* bytes in a unique key */
 
 /*  Commands (SPEC.md §4). */
 typedef enum {
@@ -111,6 +117,27 @@ uint64_t fling_task_id_seq (const fling_task_id_t *id);
 char *fling_task_id_format (const fling_task_id_t *id, char buf[FLING_TASK_ID_TEXT_SIZE]);
 int fling_task_id_parse (fling_task_id_t *id, const char *text);
 
+/*  Task extensions (SPEC.md §3.6, FLP/1.2): what a producer asks of the
+    broker beyond FLP/1.1. All zero means none, and a record without any is
+    an FLP/1.1 record, byte for byte. */
+typedef struct {
+    uint32_t delay_ms;   /* hold it this long after the broker accepts it; 0 = none */
+    uint64_t due_at_ms;  /* or until this UTC time, ms since the epoch; 0 = none */
+    uint8_t priority;    /* 0..FLING_PRIORITY_MAX within its name; 0 = the default */
+    uint32_t key_ttl_ms; /* how long the unique key outlives its task */
+    const char *key;     /* unique key: key_size bytes of [!-~]; NULL = none */
+    size_t key_size;
+} fling_task_ext_t;
+
+/*  Bytes the extensions take in a record: 0 when `ext` is NULL or asks
+    for nothing. */
+size_t fling_task_ext_size (const fling_task_ext_t *ext);
+
+/*  NULL when `ext` (may be NULL) can be sent, else what is wrong (static
+    text): a priority above 9, both a delay and a due-at, a key that is
+    empty, too long or not printable ASCII. */
+const char *fling_task_ext_problem (const fling_task_ext_t *ext);
+
 /*  One task record as it travels in SUBMIT and DISPATCH (SPEC.md §3.1).
     The broker keeps records as opaque bytes and rewrites only `attempt`.
     Views point into the frame the record came from; name and payload are
@@ -127,6 +154,8 @@ typedef struct {
     size_t name_size;
     const char *payload;
     size_t payload_size;
+    fling_task_ext_t ext; /* FLP/1.2 extensions; `key` points into the record */
+    size_t ext_size;      /* their bytes at the record's end; 0 = none */
 } fling_record_t;
 
 /*  Fixed part of a record: everything but the name and payload bytes. */
@@ -143,10 +172,25 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
                            const char *name, size_t name_size, const char *payload,
                            size_t payload_size);
 
+/*  Size and writer of a record with extensions (`ext` may be NULL: then
+    the same as fling_record_size and fling_record_write). `ext` must be
+    valid (fling_task_ext_problem). */
+size_t fling_record_size_ext (size_t name_size, size_t payload_size, const fling_task_ext_t *ext);
+size_t fling_record_write_ext (uint8_t *dest, const fling_task_id_t *id, uint16_t attempt,
+                               uint16_t max_attempts, uint32_t timeout_ms, uint32_t backoff_ms,
+                               const char *name, size_t name_size, const char *payload,
+                               size_t payload_size, const fling_task_ext_t *ext);
+
+/*  Drops the extensions of a checked record in place (rewrites its length
+    prefix: SPEC.md §4.7, a DISPATCH never carries them). Returns the
+    record's new size. */
+size_t fling_record_strip_ext (uint8_t *raw);
+
 /*  Reads the record at *cursor (before `end`) into `out` and advances
     *cursor. Returns 1 for a record, 0 at the end, -1 for a malformed record
-    (and sets *reason). Checks lengths, zero terminators and the name's
-    characters; never looks inside the payload. */
+    (and sets *reason). Checks lengths, zero terminators, the name's
+    characters and any extensions (SPEC.md §3.6); never looks inside the
+    payload. */
 int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
                        fling_reason_t *reason);
 
@@ -158,6 +202,12 @@ int fling_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_
     attempt 0 and a task id whose sequence is not 0. */
 int fling_submit_record_next (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
                               fling_reason_t *status);
+/*  The same for a SUBMIT of header version `version`: from
+    FLING_PROTO_VERSION_SCHED on, records may carry extensions (`out->ext`);
+    before it, a record with any is BAD_TASK (fling_submit_record_next is
+    this with version FLING_PROTO_VERSION). */
+int fling_submit_record_next_v (const uint8_t **cursor, const uint8_t *end, fling_record_t *out,
+                                fling_reason_t *status, uint8_t version);
 
 /*  Reads a record that was already checked (by fling_msg_decode or
     fling_record_next) and advances *cursor. No checks: for trusted bytes
@@ -256,6 +306,11 @@ typedef struct {
     far as they could be read). `out` points into `msg`. Accepts versions
     FLING_PROTO_VERSION_MIN to FLING_PROTO_VERSION. */
 int fling_msg_decode (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason);
+/*  The same, accepting versions up to `max_version` (FLING_PROTO_VERSION or
+    FLING_PROTO_VERSION_SCHED): a peer opts in to FLP/1.2 only once it does
+    what the extensions ask (SPEC.md §2.3); until then a version-3 SUBMIT is
+    BAD_VERSION, as at an FLP/1.1 broker. */
+int fling_msg_decode_v (zmsg_t *msg, fling_msg_t *out, fling_reason_t *reason, uint8_t max_version);
 
 /*  Iterates the names of a decoded READY. Returns 1, 0 at end, -1 malformed
     (fling_msg_decode already checked them, so -1 means a codec bug). */

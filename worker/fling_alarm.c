@@ -16,7 +16,7 @@ struct fling_alarm {
     size_t count;
 };
 
-static int s_on_alarm (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+static int on_alarm (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 fling_alarm_t *fling_alarm_new (zloop_t *loop)
 {
@@ -26,7 +26,7 @@ fling_alarm_t *fling_alarm_new (zloop_t *loop)
     self->loop = loop;
     self->fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     zmq_pollitem_t item = {NULL, self->fd, ZMQ_POLLIN, 0};
-    if (self->fd < 0 || zloop_poller (loop, &item, s_on_alarm, self)) {
+    if (self->fd < 0 || zloop_poller (loop, &item, on_alarm, self)) {
         int saved = errno;
         if (self->fd >= 0)
             close (self->fd);
@@ -50,7 +50,7 @@ void fling_alarm_destroy (fling_alarm_t **self_p)
 }
 
 /* Arms the timerfd for the first pending alarm, or disarms it. */
-static void s_arm (fling_alarm_t *self)
+static void arm (fling_alarm_t *self)
 {
     struct itimerspec spec;
     memset (&spec, 0, sizeof spec);
@@ -77,7 +77,7 @@ void fling_alarm_at (fling_alarm_t *self, int64_t ms)
     self->pending[at] = ms;
     self->count++;
     if (at == 0)
-        s_arm (self);
+        arm (self);
 }
 
 size_t fling_alarm_pending (const fling_alarm_t *self)
@@ -91,7 +91,7 @@ int64_t fling_alarm_next (const fling_alarm_t *self)
 }
 
 /* The poll woke: zloop fires the timers now due on this same turn. */
-static int s_on_alarm (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static int on_alarm (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     fling_alarm_t *self = (fling_alarm_t *)arg;
     uint64_t expirations;
@@ -104,7 +104,7 @@ static int s_on_alarm (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (done) {
         memmove (&self->pending[0], &self->pending[done], (self->count - done) * sizeof (int64_t));
         self->count -= done;
-        s_arm (self);
+        arm (self);
     }
     return 0;
 }

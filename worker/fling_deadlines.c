@@ -15,12 +15,12 @@ typedef struct {
     fling_dlist_t tasks; /* earliest first */
 } lane_t;
 
-struct _fling_deadlines_t {
+struct fling_deadlines {
     lane_t lanes[FLING_DEADLINE_LANES + 1];
     size_t size;
 };
 
-static fling_task_t *s_task (fling_dlink_t *link)
+static fling_task_t *task_of (fling_dlink_t *link)
 {
     return FLING_DLIST_ITEM (link, fling_task_t, deadline_link);
 }
@@ -36,8 +36,8 @@ void fling_deadlines_destroy (fling_deadlines_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i <= SHARED_LANE; i++)
-        for (fling_task_t *task = s_task (self->lanes[i].tasks.head); task;
-             task = s_task (task->deadline_link.next))
+        for (fling_task_t *task = task_of (self->lanes[i].tasks.head); task;
+             task = task_of (task->deadline_link.next))
             task->deadline_slot = 0;
     free (self);
     *self_p = NULL;
@@ -45,7 +45,7 @@ void fling_deadlines_destroy (fling_deadlines_t **self_p)
 
 /* The lane for `period_ms`: its own, else an empty one it takes, else the
    shared one. */
-static size_t s_lane_for (fling_deadlines_t *self, uint32_t period_ms)
+static size_t lane_for (fling_deadlines_t *self, uint32_t period_ms)
 {
     size_t empty = SHARED_LANE;
     for (size_t i = 0; i < FLING_DEADLINE_LANES; i++) {
@@ -61,11 +61,11 @@ static size_t s_lane_for (fling_deadlines_t *self, uint32_t period_ms)
 
 /* Inserts after the last task due no later, searching from the tail: the
    first step almost always finds it (same period, later clock). */
-static void s_insert (lane_t *lane, fling_task_t *task)
+static void insert (lane_t *lane, fling_task_t *task)
 {
-    fling_task_t *before = s_task (lane->tasks.tail);
+    fling_task_t *before = task_of (lane->tasks.tail);
     while (before && before->deadline_ms > task->deadline_ms)
-        before = s_task (before->deadline_link.prev);
+        before = task_of (before->deadline_link.prev);
     fling_dlist_insert_after (&lane->tasks, before ? &before->deadline_link : NULL,
                               &task->deadline_link);
 }
@@ -73,8 +73,8 @@ static void s_insert (lane_t *lane, fling_task_t *task)
 void fling_deadlines_add (fling_deadlines_t *self, fling_task_t *task, uint32_t period_ms)
 {
     fling_deadlines_remove (self, task);
-    size_t index = s_lane_for (self, period_ms);
-    s_insert (&self->lanes[index], task);
+    size_t index = lane_for (self, period_ms);
+    insert (&self->lanes[index], task);
     task->deadline_slot = index + 1;
     self->size++;
 }
@@ -93,7 +93,7 @@ fling_task_t *fling_deadlines_first (fling_deadlines_t *self)
 {
     fling_task_t *first = NULL;
     for (size_t i = 0; i <= SHARED_LANE; i++) {
-        fling_task_t *head = s_task (self->lanes[i].tasks.head);
+        fling_task_t *head = task_of (self->lanes[i].tasks.head);
         if (head && (!first || head->deadline_ms < first->deadline_ms))
             first = head;
     }

@@ -23,7 +23,7 @@
 
 #define FLING_DEADLINE_LANES 16
 
-typedef struct _fling_deadlines_t fling_deadlines_t;
+typedef struct fling_deadlines fling_deadlines_t;
 
 fling_deadlines_t *fling_deadlines_new (void);
 /*  Frees the lanes, not the tasks in them. */

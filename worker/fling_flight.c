@@ -1,5 +1,5 @@
 /*  fling_flight.c - the tasks in a worker's hands: intake, slots and the
-    backlog, start, finish, and the RESULT batch (fling_worker_impl.h).
+    backlog, start, finish, and the RESULT batch (fling_flight.h).
 
     Life of a task: a DISPATCH record becomes a heap task (fling_task.c).
     If its class has a free slot (async_limit for async handlers, the
@@ -13,6 +13,9 @@
     task finished inside someone else's callback (an async handler's timer),
     or from a refill mark placed behind a group of async tasks' timers.
 */
+#include "fling_flight.h"
+#include "fling_capacity.h"
+#include "fling_link.h"
 #include "fling_log.h"
 #include "fling_logfmt.h"
 #include "fling_worker_impl.h"
@@ -29,46 +32,46 @@
 
 /* ---- results ----------------------------------------------------------- */
 
-size_t fling_worker_running (fling_worker_t *self)
+size_t fling_flight_running (fling_worker_t *self)
 {
     return self->running_count[FLING_CLASS_POOL] + self->running_count[FLING_CLASS_LOOP];
 }
 
-void fling_worker_flush (fling_worker_t *self)
+void fling_flight_flush (fling_worker_t *self)
 {
     fling_link_send_results (self);
 }
 
-static int s_on_flush_timer (zloop_t *loop, int timer_id, void *arg)
+static int on_flush_timer (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->flush_armed = false;
     self->in_callback = true;
-    return fling_worker_after_callback (self);
+    return fling_flight_end_turn (self);
 }
 
-static void s_warn_window (fling_worker_t *self);
-static void s_start_waiting (fling_worker_t *self);
-static void s_sample_async (fling_worker_t *self, const fling_task_t *task);
+static void warn_window (fling_worker_t *self);
+static void start_waiting (fling_worker_t *self);
+static void sample_async (fling_worker_t *self, const fling_task_t *task);
 
 /* Called at the end of each of our loop callbacks: one RESULT per turn,
    and the end of a drain once nothing runs any more. Returns the value
    for zloop: -1 ends fling_worker_run's loop. */
-int fling_worker_after_callback (fling_worker_t *self)
+int fling_flight_end_turn (fling_worker_t *self)
 {
     /* Results leave before waiting tasks take the freed slots: if one of
        those crashes the worker, the broker has what finished before it
        and counts the crash against the tasks that were running (SPEC.md
        §6.4), not against a finished one whose RESULT died with us. */
-    fling_worker_flush (self);
-    s_start_waiting (self);
+    fling_flight_flush (self);
+    start_waiting (self);
     self->in_callback = false;
-    fling_worker_flush (self); /* what the new tasks finished at once */
+    fling_flight_flush (self); /* what the new tasks finished at once */
     if (self->warn_suppressed) /* a flood's count, once its window is over */
-        s_warn_window (self);
+        warn_window (self);
     /* A drain ends once nothing runs and the broker has every RESULT
        (acknowledged): a RESULT lost at the end would run its task again. */
-    if (self->draining && !self->finished && fling_worker_running (self) == 0 &&
+    if (self->draining && !self->finished && fling_flight_running (self) == 0 &&
         fling_unacked_messages (self->unacked) == 0) {
         fling_link_send (self, fling_msg_bye ());
         self->finished = true;
@@ -79,7 +82,7 @@ int fling_worker_after_callback (fling_worker_t *self)
 
 /* Starts a new one-second window of task failure lines once the last one
    is over, saying how many the last one left out. */
-static void s_warn_window (fling_worker_t *self)
+static void warn_window (fling_worker_t *self)
 {
     int64_t now = fling_clock_ms ();
     if (now - self->warn_window_ms < 1000)
@@ -91,9 +94,9 @@ static void s_warn_window (fling_worker_t *self)
     self->warn_suppressed = 0;
 }
 
-static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, fling_outcome_t outcome)
+static void warn_outcome (fling_worker_t *self, const fling_task_t *task, fling_outcome_t outcome)
 {
-    s_warn_window (self);
+    warn_window (self);
     if (self->warn_count >= WARN_PER_SECOND) {
         self->warn_suppressed++;
         return;
@@ -105,7 +108,7 @@ static void s_warn_outcome (fling_worker_t *self, const fling_task_t *task, flin
                 task->name, fling_task_id (task), task->attempt, error);
 }
 
-static void s_count (fling_worker_t *self, fling_outcome_t outcome)
+static void count (fling_worker_t *self, fling_outcome_t outcome)
 {
     if (outcome == FLING_OUTCOME_DONE)
         self->stats.done++;
@@ -121,31 +124,31 @@ static void s_count (fling_worker_t *self, fling_outcome_t outcome)
 
 /* The 0 ms flush timer: its callback ends the turn (RESULT out, freed
    slots refilled). 0, or -1 if zloop could not arm it. */
-static int s_arm_flush_timer (fling_worker_t *self)
+static int arm_flush_timer (fling_worker_t *self)
 {
-    if (zloop_timer (self->loop, 0, 1, s_on_flush_timer, self) == -1)
+    if (zloop_timer (self->loop, 0, 1, on_flush_timer, self) == -1)
         return -1;
     self->flush_armed = true;
     return 0;
 }
 
-void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result)
+void fling_flight_add_result (fling_worker_t *self, const fling_result_t *result)
 {
     if (fling_results_add (self->results, result)) {
         char id[FLING_TASK_ID_TEXT_SIZE];
         fling_error ("out of memory: result of %s lost (the broker reruns it)",
                      fling_task_id_format (&result->id, id));
     }
-    s_count (self, (fling_outcome_t)result->outcome);
+    count (self, (fling_outcome_t)result->outcome);
     if (fling_results_count (self->results) >= FLING_BATCH_TASKS_MAX)
-        fling_worker_flush (self);
+        fling_flight_flush (self);
     else if (!self->in_callback && !self->flush_armed && !self->tearing_down &&
-             s_arm_flush_timer (self))
-        fling_worker_flush (self);
+             arm_flush_timer (self))
+        fling_flight_flush (self);
 }
 
 /* Appends a task's outcome to the pending RESULT batch. */
-static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
+static void record_outcome (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
     fling_result_t result = {.id = task->id,
                              .attempt = task->attempt,
@@ -154,19 +157,19 @@ static void s_record (fling_worker_t *self, fling_task_t *task, fling_outcome_t 
                              .error = task->error,
                              .error_size = task->error_size};
     if (outcome == FLING_OUTCOME_FAIL || outcome == FLING_OUTCOME_RETRY)
-        s_warn_outcome (self, task, outcome);
-    fling_worker_add_result (self, &result);
+        warn_outcome (self, task, outcome);
+    fling_flight_add_result (self, &result);
 }
 
 /* ---- tasks in flight ------------------------------------------------------ */
 
-static void s_track (fling_worker_t *self, fling_task_t *task)
+static void track (fling_worker_t *self, fling_task_t *task)
 {
     fling_dlist_push_head (&self->running, &task->flight_link);
     self->running_count[task->cls]++;
 }
 
-static void s_untrack (fling_worker_t *self, fling_task_t *task)
+static void untrack (fling_worker_t *self, fling_task_t *task)
 {
     fling_dlist_remove (&self->running, &task->flight_link);
     self->running_count[task->cls]--;
@@ -178,22 +181,22 @@ static void s_untrack (fling_worker_t *self, fling_task_t *task)
         fling_deadlines_remove (self->deadlines, task);
 }
 
-void fling_worker_untrack (fling_worker_t *self, fling_task_t *task)
+void fling_flight_untrack (fling_worker_t *self, fling_task_t *task)
 {
     /* Its callers outside this file (fling_overrun.c) log the task's
        id_text next; it is formatted on demand since most tasks never need
        it, so make sure it is there. */
     fling_task_id (task);
-    s_untrack (self, task);
+    untrack (self, task);
 }
 
-void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task)
+void fling_flight_keep_overdue (fling_worker_t *self, fling_task_t *task)
 {
     task->timed_out = true;
     fling_dlist_push_head (&self->overdue, &task->flight_link);
 }
 
-static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
+static fling_outcome_t outcome (fling_task_t *task, fling_status_t status)
 {
     switch (status) {
     case FLING_OK:
@@ -209,13 +212,13 @@ static fling_outcome_t s_outcome (fling_task_t *task, fling_status_t status)
 }
 
 /* A task leaves the worker: result recorded, memory freed. */
-void fling_worker_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
+void fling_flight_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome)
 {
-    s_untrack (self, task);
-    s_record (self, task, outcome);
+    untrack (self, task);
+    record_outcome (self, task, outcome);
     fling_task_destroy (&task);
     /* Its slot, if it had one, is refilled from the backlog at the end of
-       this loop callback (fling_worker_after_callback), after the RESULT. */
+       this loop callback (fling_flight_end_turn), after the RESULT. */
 }
 
 void fling_task_complete (fling_task_t *task, fling_status_t status)
@@ -236,12 +239,12 @@ void fling_task_complete (fling_task_t *task, fling_status_t status)
         fling_task_destroy (&task);
         return;
     }
-    s_sample_async (task->worker, task);
-    fling_worker_finish (task->worker, task, s_outcome (task, status));
+    sample_async (task->worker, task);
+    fling_flight_finish (task->worker, task, outcome (task, status));
 }
 
 /* On a pool thread. */
-void fling_worker_run_blocking (void *job, void *arg)
+void fling_flight_run_blocking (void *job, void *arg)
 {
     fling_task_t *task = (fling_task_t *)job;
     int64_t started_us = fling_clock_us ();
@@ -254,7 +257,7 @@ void fling_worker_run_blocking (void *job, void *arg)
    task) is done here, not a turn later from the flush timer. Every turn
    polls each pool thread's pipe, and 50 threads finishing together made
    50 such extra turns. */
-void fling_worker_on_pool_done (void *job, void *arg)
+void fling_flight_on_pool_done (void *job, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     fling_task_t *task = (fling_task_t *)job;
@@ -265,18 +268,18 @@ void fling_worker_on_pool_done (void *job, void *arg)
     bool nested = self->in_callback;
     self->in_callback = true;
     fling_histogram_observe (&self->run_time[FLING_CLASS_POOL], task->run_us);
-    fling_worker_finish (self, task, s_outcome (task, task->status));
+    fling_flight_finish (self, task, outcome (task, task->status));
     if (nested)
         return;
     /* The drain ended: only a callback's -1 stops zloop, and the pool's
        reader returns 0, so the flush timer (which returns it) goes next. */
-    if (fling_worker_after_callback (self) == -1 && !self->flush_armed)
-        s_arm_flush_timer (self);
+    if (fling_flight_end_turn (self) == -1 && !self->flush_armed)
+        arm_flush_timer (self);
 }
 
 /* Also on an abandoned pool thread, after the worker may be gone: the
    block goes back to malloc, not to the worker's pool. */
-void fling_worker_discard (void *job)
+void fling_flight_discard (void *job)
 {
     fling_task_t *task = (fling_task_t *)job;
     fling_task_free (&task);
@@ -284,25 +287,30 @@ void fling_worker_discard (void *job)
 
 /* ---- slots and the backlog -------------------------------------------------- */
 
-/* Tasks of a class that run at once. */
-static size_t s_slots (fling_worker_t *self, fling_class_t cls)
+/* The one deadline timer, armed for the earliest deadline; what a
+   deadline does is fling_overrun.c's (self->on_deadline). */
+void fling_flight_arm_deadline (fling_worker_t *self)
 {
-    return cls == FLING_CLASS_LOOP ? self->async_limit : fling_overrun_pool_capacity (self);
-}
-
-void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_COUNT],
-                            uint32_t slots[FLING_CLASS_COUNT])
-{
-    slots[FLING_CLASS_POOL] = fling_overrun_pool_capacity (self);
-    slots[FLING_CLASS_LOOP] = self->class_handlers[FLING_CLASS_LOOP] ? self->async_limit : 0;
-    for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
-        uint64_t credit = (uint64_t)slots[cls] * (1u + (uint64_t)self->prefetch);
-        capacity[cls] = credit > UINT32_MAX ? UINT32_MAX : (uint32_t)credit;
+    fling_task_t *first = self->deadlines ? fling_deadlines_first (self->deadlines) : NULL;
+    if (!first || self->tearing_down || !self->on_deadline)
+        return;
+    if (self->deadline_timer != -1) {
+        if (self->deadline_armed_ms <= first->deadline_ms)
+            return; /* fires early enough; it re-arms for the rest */
+        zloop_timer_end (self->loop, self->deadline_timer);
+        self->deadline_timer = -1;
     }
+    int64_t delay = first->deadline_ms - fling_clock_ms ();
+    self->deadline_timer =
+        zloop_timer (self->loop, delay > 0 ? (size_t)delay : 0, 1, self->on_deadline, self);
+    if (self->deadline_timer == -1)
+        fling_error ("cannot arm the deadline timer: deadlines wait for the next task");
+    else
+        self->deadline_armed_ms = first->deadline_ms;
 }
 
 /* (Re)places the task's deadline at `from` + its timeout. */
-static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t from)
+static void set_deadline (fling_worker_t *self, fling_task_t *task, int64_t from)
 {
     if (!task->timeout_ms || (task->deadline_slot && task->deadline_ms == from + task->timeout_ms))
         return;
@@ -311,7 +319,7 @@ static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t fr
     /* Only a deadline earlier than the armed timer needs a new one; a
        timer that fires early finds nothing due and re-arms. */
     if (self->deadline_timer == -1 || task->deadline_ms < self->deadline_armed_ms)
-        fling_overrun_arm (self);
+        fling_flight_arm_deadline (self);
 }
 
 /* ---- refill marks -------------------------------------------------------
@@ -337,17 +345,17 @@ static void s_set_deadline (fling_worker_t *self, fling_task_t *task, int64_t fr
    less (1-3 points, bench/README.md): a clump's fire-and-refill work is
    the same, now spread among its groups instead of all at its end. */
 
-static int s_on_refill_mark (zloop_t *loop, int timer_id, void *arg)
+static int on_refill_mark (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->in_callback = true;
-    return fling_worker_after_callback (self);
+    return fling_flight_end_turn (self);
 }
 
 /* A refill mark `ms` from `now`, and the alarm that wakes zloop for it. */
-static void s_mark_at (fling_worker_t *self, size_t ms, int64_t now)
+static void mark_at (fling_worker_t *self, size_t ms, int64_t now)
 {
-    zloop_timer (self->loop, ms, 1, s_on_refill_mark, self);
+    zloop_timer (self->loop, ms, 1, on_refill_mark, self);
     if (self->alarm)
         fling_alarm_at (self->alarm, now + (int64_t)ms);
 }
@@ -357,7 +365,7 @@ static void s_mark_at (fling_worker_t *self, size_t ms, int64_t now)
    average's whole ms or one less, so a mark goes at each. One that fires
    before its group finds little to do. No mark, no harm either: the
    end-of-turn flush still comes. */
-static void s_mark_refill (fling_worker_t *self)
+static void mark_refill (fling_worker_t *self)
 {
     if (++self->starts_unmarked < REFILL_MARK_TASKS || self->async_ms_x16 < 16)
         return;
@@ -365,13 +373,13 @@ static void s_mark_refill (fling_worker_t *self)
     size_t ms = self->async_ms_x16 / 16;
     int64_t now = fling_clock_ms ();
     if (ms > 1)
-        s_mark_at (self, ms - 1, now);
-    s_mark_at (self, ms, now);
+        mark_at (self, ms - 1, now);
+    mark_at (self, ms, now);
 }
 
 /* Samples how long an async task took (one in REFILL_SAMPLE_EVERY: a clock
    read per task cost 5% of an async worker). */
-static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
+static void sample_async (fling_worker_t *self, const fling_task_t *task)
 {
     if (++self->async_unsampled < REFILL_SAMPLE_EVERY)
         return;
@@ -385,51 +393,52 @@ static void s_sample_async (fling_worker_t *self, const fling_task_t *task)
 }
 
 /* Hands the task to its handler; its time limit runs from `now`. */
-static void s_begin (fling_worker_t *self, fling_task_t *task, int64_t now)
+static void begin (fling_worker_t *self, fling_task_t *task, int64_t now)
 {
     self->started_count[task->cls]++;
     task->started_ms = now;
-    s_set_deadline (self, task, now);
+    set_deadline (self, task, now);
     if (task->cls == FLING_CLASS_LOOP) {
         task->handler->async (task, task->handler->arg); /* may complete it now */
-        s_mark_refill (self);
+        mark_refill (self);
         return;
     }
     if (fling_pool_submit (self->pool, task)) {
         fling_task_set_error (task, "out of memory");
-        fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
+        fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
     }
 }
 
 /* Starts waiting tasks while their class has free slots. A handler that
    completes at once frees its slot for the next turn of this loop. */
-static void s_start_waiting (fling_worker_t *self)
+static void start_waiting (fling_worker_t *self)
 {
     if (self->draining || self->tearing_down)
         return;
     int64_t now = 0;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         fling_backlog_t *backlog = &self->backlog[cls];
-        while (backlog->count && self->started_count[cls] < s_slots (self, (fling_class_t)cls)) {
+        while (backlog->count &&
+               self->started_count[cls] < fling_capacity_slots (self, (fling_class_t)cls)) {
             if (!now)
                 now = fling_clock_ms (); /* once per refill, not per task */
-            s_begin (self, fling_backlog_pop (backlog), now);
+            begin (self, fling_backlog_pop (backlog), now);
         }
     }
 }
 
-void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task)
+void fling_flight_release_waiting (fling_worker_t *self, fling_task_t *task)
 {
     fling_debug ("task handed back unrun: no free slot within its timeout id=%s name=%s "
                  "timeout_ms=%u",
                  fling_task_id (task), task->name, (unsigned)task->timeout_ms);
-    fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
+    fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
 }
 
 /* The handler for `name` (`size` bytes, NUL-terminated), or NULL. Names
    repeat from task to task: the last one found is tried first, before
    hashing, with the length known (strcmp cost 4% of an async worker). */
-static fling_handler_t *s_handler (fling_worker_t *self, const char *name, size_t size)
+static fling_handler_t *find_handler (fling_worker_t *self, const char *name, size_t size)
 {
     fling_handler_t *last = self->last_handler;
     if (last && last->name_size == size && memcmp (last->name, name, size) == 0)
@@ -440,13 +449,20 @@ static fling_handler_t *s_handler (fling_worker_t *self, const char *name, size_
     return handler;
 }
 
+/* An async task's block comes from the loop's slabs; any other's is a
+   malloc'd block, which an abandoned pool thread may free on its own. */
+static fling_blockpool_t *blocks (fling_worker_t *self, fling_class_t cls)
+{
+    return cls == FLING_CLASS_LOOP ? self->loop_blocks : self->task_blocks;
+}
+
 /* A record from a DISPATCH becomes a running (or waiting) task. */
-void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
+static void take_record (fling_worker_t *self, const fling_record_t *record)
 {
     self->stats.dispatched++;
-    fling_handler_t *handler = s_handler (self, record->name, record->name_size);
-    fling_task_t *task =
-        fling_task_new (self, record, handler, handler ? handler->cls : FLING_CLASS_POOL);
+    fling_handler_t *handler = find_handler (self, record->name, record->name_size);
+    fling_class_t cls = handler ? handler->cls : FLING_CLASS_POOL;
+    fling_task_t *task = fling_task_new (self, blocks (self, cls), record, handler, cls);
     if (!task) {
         fling_result_t result = {
             .id = record->id, .attempt = record->attempt, .outcome = FLING_OUTCOME_RELEASED};
@@ -459,21 +475,33 @@ void fling_worker_accept (fling_worker_t *self, const fling_record_t *record)
            registered: the broker should not do the latter. */
         if (!task->handler)
             fling_task_set_error (task, "no handler for %s", task->name);
-        s_record (self, task, self->draining ? FLING_OUTCOME_RELEASED : FLING_OUTCOME_FAIL);
+        record_outcome (self, task, self->draining ? FLING_OUTCOME_RELEASED : FLING_OUTCOME_FAIL);
         fling_task_destroy (&task);
         return;
     }
-    /* The DISPATCH's arrival, read once per message by fling_link.c: a
+    /* The DISPATCH's arrival, read once per message by fling_worker.c: a
        clock read per task cost 5% of the worker. */
     task->started_ms = self->last_recv_ms ? self->last_recv_ms : fling_clock_ms ();
-    s_track (self, task);
+    track (self, task);
     /* Started or waiting, a task with a timeout has a deadline from now on:
        a waiting one must start by then (the broker's lease runs from its
        dispatch and allows two timeouts, SPEC.md §6.4). */
-    s_set_deadline (self, task, task->started_ms);
+    set_deadline (self, task, task->started_ms);
     fling_backlog_t *backlog = &self->backlog[task->cls];
-    if (backlog->count == 0 && self->started_count[task->cls] < s_slots (self, task->cls))
-        s_begin (self, task, task->started_ms);
+    if (backlog->count == 0 &&
+        self->started_count[task->cls] < fling_capacity_slots (self, task->cls))
+        begin (self, task, task->started_ms);
     else
         fling_backlog_push (backlog, task);
+}
+
+void fling_flight_accept_dispatch (fling_worker_t *self, const fling_msg_t *msg)
+{
+    /* fling_msg_decode checked every record of the batch already. */
+    const uint8_t *cursor = msg->body;
+    fling_record_t record;
+    for (uint32_t i = 0; i < msg->count; i++) {
+        fling_record_read (&cursor, &record);
+        take_record (self, &record);
+    }
 }

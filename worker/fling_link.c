@@ -15,17 +15,17 @@
     RESULT the broker did not make durable (it died, or the connection
     broke) is sent again instead of the task running again.
 */
+#include "fling_link.h"
+#include "fling_capacity.h"
 #include "fling_log.h"
 #include "fling_worker_impl.h"
 
 #include <errno.h>
 #include <unistd.h>
 
-#define SILENT_BEATS 3   /* broker gone after this many silent intervals */
-#define READ_BURST   256 /* messages per callback, so timers still get a turn */
+#define SILENT_BEATS 3 /* broker gone after this many silent intervals */
 
-static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg);
-static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg);
+static int connect_socket (fling_worker_t *self);
 
 void fling_link_send (fling_worker_t *self, zmsg_t *msg)
 {
@@ -74,7 +74,7 @@ void fling_link_send_results (fling_worker_t *self)
    not ours any more and are left out. Oldest first (the list is newest
    first): the broker leases them back in this order and counts the oldest
    as the running ones if we die. */
-static void s_send_holding (fling_worker_t *self)
+static void send_holding (fling_worker_t *self)
 {
     uint8_t leases[FLING_BATCH_TASKS_MAX * FLING_LEASE_SIZE];
     uint32_t count = 0;
@@ -91,7 +91,7 @@ static void s_send_holding (fling_worker_t *self)
         fling_link_send (self, fling_msg_holding (count, leases, (size_t)count * FLING_LEASE_SIZE));
 }
 
-static int s_resend_one (uint64_t seq, uint32_t count, const uint8_t *body, size_t size, void *arg)
+static int resend_one (uint64_t seq, uint32_t count, const uint8_t *body, size_t size, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     zmsg_t *msg = fling_msg_result (seq, count, body, size);
@@ -108,14 +108,14 @@ static int s_resend_one (uint64_t seq, uint32_t count, const uint8_t *body, size
 
 /* Every RESULT not acknowledged, oldest first, on the current socket: the
    broker applies those it still can and ignores the rest (SPEC.md). */
-static void s_resend_unacked (fling_worker_t *self)
+static void resend_unacked (fling_worker_t *self)
 {
     self->resend_pending = false;
     if (self->sock && fling_unacked_messages (self->unacked))
-        fling_unacked_each (self->unacked, s_resend_one, self);
+        fling_unacked_each (self->unacked, resend_one, self);
 }
 
-static void s_send_ready (fling_worker_t *self)
+static void send_ready (fling_worker_t *self)
 {
     const char *names[FLING_NAMES_MAX];
     fling_class_t classes[FLING_NAMES_MAX];
@@ -125,33 +125,36 @@ static void s_send_ready (fling_worker_t *self)
     }
     uint32_t capacity[FLING_CLASS_COUNT];
     uint32_t slots[FLING_CLASS_COUNT];
-    fling_worker_capacity (self, capacity, slots);
+    fling_capacity_get (self, capacity, slots);
     fling_link_send (self, fling_msg_ready (capacity, slots, (uint32_t)getpid (), self->name,
                                             self->handler_count, names, classes));
     self->announced_pool = slots[FLING_CLASS_POOL];
 }
 
 /* The heartbeat timer ticks once per interval we follow. */
-static int s_arm_heartbeat (fling_worker_t *self, unsigned interval_ms)
+static int arm_heartbeat (fling_worker_t *self, unsigned interval_ms)
 {
     if (self->heartbeat_timer != -1 && interval_ms == self->heartbeat_now_ms)
         return 0;
     if (self->heartbeat_timer != -1)
         zloop_timer_end (self->loop, self->heartbeat_timer);
     self->heartbeat_now_ms = interval_ms;
-    self->heartbeat_timer = zloop_timer (self->loop, interval_ms, 0, s_on_heartbeat, self);
+    self->heartbeat_timer = zloop_timer (self->loop, interval_ms, 0, self->on_heartbeat, self);
     return self->heartbeat_timer == -1 ? -1 : 0;
 }
 
-int fling_link_start (fling_worker_t *self)
+int fling_link_start (fling_worker_t *self, zloop_reader_fn *on_broker,
+                      zloop_timer_fn *on_heartbeat)
 {
+    self->on_broker = on_broker;
+    self->on_heartbeat = on_heartbeat;
     self->heartbeat_timer = -1;
-    if (s_arm_heartbeat (self, self->heartbeat_ms))
+    if (arm_heartbeat (self, self->heartbeat_ms))
         return -1;
-    return fling_link_connect (self);
+    return connect_socket (self);
 }
 
-int fling_link_connect (fling_worker_t *self)
+static int connect_socket (fling_worker_t *self)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock)
@@ -168,7 +171,7 @@ int fling_link_connect (fling_worker_t *self)
         errno = EINVAL;
         return -1;
     }
-    if (zloop_reader (self->loop, sock, s_on_broker, self)) {
+    if (zloop_reader (self->loop, sock, self->on_broker, self)) {
         zsock_destroy (&sock);
         errno = ENOMEM;
         return -1;
@@ -177,13 +180,13 @@ int fling_link_connect (fling_worker_t *self)
     self->registered = false;
     self->reconnect_pending = false;
     self->last_connect_ms = self->last_recv_ms = fling_clock_ms ();
-    s_send_ready (self);
+    send_ready (self);
     /* Right behind READY, not after WELCOME: the broker reads one
        connection's messages in order, so it claims these back before the
        end of the turn that registers us, when it may lease us work. Sent
        after WELCOME, a task we still run could come back to us as a new
        attempt and run twice. */
-    s_send_holding (self);
+    send_holding (self);
     return 0;
 }
 
@@ -198,7 +201,7 @@ void fling_link_close (fling_worker_t *self, int linger_ms)
     self->registered = false;
 }
 
-static void s_reconnect (fling_worker_t *self, const char *why)
+static void reconnect (fling_worker_t *self, const char *why)
 {
     self->stats.reconnects++;
     self->failed_connects++;
@@ -212,7 +215,7 @@ static void s_reconnect (fling_worker_t *self, const char *why)
     else
         fling_debug ("broker lost (%s), reconnecting", why);
     fling_link_close (self, 0);
-    if (fling_link_connect (self)) {
+    if (connect_socket (self)) {
         fling_error ("cannot open a socket to %s: %s", self->endpoint, fling_strerror (errno));
         self->reconnect_pending = true;
     }
@@ -221,13 +224,13 @@ static void s_reconnect (fling_worker_t *self, const char *why)
 /* READY accepted. The broker's heartbeat interval bounds ours: a worker
    that pinged less often than the broker expects would be declared dead
    while alive (SPEC.md §4.6). */
-static void s_on_welcome (fling_worker_t *self, const fling_msg_t *msg)
+static void on_welcome (fling_worker_t *self, const fling_msg_t *msg)
 {
     self->failed_connects = 0;
     unsigned interval = self->heartbeat_ms;
     if (msg->heartbeat_ms && msg->heartbeat_ms < interval)
         interval = msg->heartbeat_ms;
-    if (s_arm_heartbeat (self, interval))
+    if (arm_heartbeat (self, interval))
         fling_error ("cannot re-arm the heartbeat timer: keeping %u ms", self->heartbeat_now_ms);
     bool again = self->registered;
     self->registered = true;
@@ -241,7 +244,7 @@ static void s_on_welcome (fling_worker_t *self, const fling_msg_t *msg)
                 self->heartbeat_now_ms, (unsigned)msg->heartbeat_ms,
                 (unsigned)msg->worker_timeout_ms);
     self->ever_registered = true;
-    s_resend_unacked (self);
+    resend_unacked (self);
     if (self->draining) {
         /* Registered during a drain: take nothing new. */
         uint32_t none[FLING_CLASS_COUNT] = {0, 0};
@@ -254,7 +257,7 @@ static void s_on_welcome (fling_worker_t *self, const fling_msg_t *msg)
 /* A READY refused for what it says (a name, a field, our key) is refused
    again if sent again: stop, loudly, instead of re-registering in a loop.
    A refusal for want of something at the broker is tried again later. */
-static void s_on_ready_refused (fling_worker_t *self, const fling_msg_t *msg)
+static void on_ready_refused (fling_worker_t *self, const fling_msg_t *msg)
 {
     int text_size = (int)(msg->text_size > 300 ? 300 : msg->text_size);
     if (msg->reason == FLING_REASON_UNAVAILABLE) {
@@ -269,13 +272,13 @@ static void s_on_ready_refused (fling_worker_t *self, const fling_msg_t *msg)
     self->rc = -1;
 }
 
-static void s_on_error (fling_worker_t *self, const fling_msg_t *msg)
+static void on_error (fling_worker_t *self, const fling_msg_t *msg)
 {
     /* BAD_VERSION comes in the FLP/1 layout, which cannot name READY: before
        WELCOME it can only be the answer to our READY (an FLP/1 broker). */
     if (msg->refused_cmd == FLING_CMD_READY ||
         (msg->reason == FLING_REASON_BAD_VERSION && !self->registered)) {
-        s_on_ready_refused (self, msg);
+        on_ready_refused (self, msg);
         return;
     }
     if (msg->reason != FLING_REASON_UNKNOWN_PEER) {
@@ -289,72 +292,44 @@ static void s_on_error (fling_worker_t *self, const fling_msg_t *msg)
     /* At most one new socket per heartbeat interval, so a broker that keeps
        refusing us cannot make us spin. */
     if (fling_clock_ms () - self->last_connect_ms >= (int64_t)self->heartbeat_now_ms)
-        s_reconnect (self, "broker does not know us");
+        reconnect (self, "broker does not know us");
     else
         self->reconnect_pending = true;
 }
 
-static void s_on_dispatch (fling_worker_t *self, const fling_msg_t *msg)
-{
-    /* fling_msg_decode checked every record of the batch already. */
-    const uint8_t *cursor = msg->body;
-    fling_record_t record;
-    for (uint32_t i = 0; i < msg->count; i++) {
-        fling_record_read (&cursor, &record);
-        fling_worker_accept (self, &record);
-    }
-}
-
 /* The broker's input is checked by the codec; a message that fails is
    dropped (the spec gives workers no ERROR to send) and counted. */
-static void s_handle (fling_worker_t *self, zmsg_t *msg)
+int fling_link_handle (fling_worker_t *self, zmsg_t *msg, fling_msg_t *decoded)
 {
-    fling_msg_t decoded;
     fling_reason_t reason;
-    if (fling_msg_decode (msg, &decoded, &reason)) {
+    if (fling_msg_decode (msg, decoded, &reason)) {
         if (self->stats.bad_messages++ % 1000 == 0)
             fling_warn ("dropped a bad message from the broker: %s (%llu so far)",
                         fling_reason_name (reason), (unsigned long long)self->stats.bad_messages);
-        return;
+        return 0;
     }
-    switch (decoded.cmd) {
+    switch (decoded->cmd) {
     case FLING_CMD_PONG:
         break; /* a sign of life, as any message is */
     case FLING_CMD_WELCOME:
-        s_on_welcome (self, &decoded);
+        on_welcome (self, decoded);
         break;
     case FLING_CMD_RESULT_ACK:
-        fling_unacked_ack (self->unacked, decoded.batch_seq);
+        fling_unacked_ack (self->unacked, decoded->batch_seq);
         break;
     case FLING_CMD_DISPATCH:
-        s_on_dispatch (self, &decoded);
-        break;
+        return 1;
     case FLING_CMD_ERROR:
-        s_on_error (self, &decoded);
+        on_error (self, decoded);
         break;
     case FLING_CMD_BYE:
-        s_reconnect (self, "broker said BYE");
+        reconnect (self, "broker said BYE");
         break;
     default:
-        fling_debug ("ignored %s from the broker", fling_cmd_name (decoded.cmd));
+        fling_debug ("ignored %s from the broker", fling_cmd_name (decoded->cmd));
         break;
     }
-}
-
-static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
-{
-    fling_worker_t *self = (fling_worker_t *)arg;
-    self->in_callback = true;
-    /* Stop when a message replaced the socket: `sock` is gone then. */
-    for (int i = 0; i < READ_BURST && self->sock == sock; i++) {
-        zmsg_t *msg = zmsg_recv (sock);
-        if (!msg)
-            break;
-        self->last_recv_ms = fling_clock_ms ();
-        s_handle (self, msg);
-        zmsg_destroy (&msg);
-    }
-    return fling_worker_after_callback (self);
+    return 0;
 }
 
 /* Every interval: reconnect after a silence, else PING if either side has
@@ -363,26 +338,23 @@ static int s_on_broker (zloop_t *loop, zsock_t *sock, void *arg)
    worker that only sends RESULTs to a broker with nothing to dispatch
    would hear nothing back and declare the broker gone, so a quiet broker
    is pinged too. */
-static int s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+void fling_link_heartbeat (fling_worker_t *self)
 {
-    fling_worker_t *self = (fling_worker_t *)arg;
-    self->in_callback = true;
     int64_t now = fling_clock_ms ();
     int64_t interval = self->heartbeat_now_ms;
     if (self->reconnect_pending)
-        s_reconnect (self, self->registered ? "broker does not know us" : "registering again");
+        reconnect (self, self->registered ? "broker does not know us" : "registering again");
     else if (now - self->last_recv_ms >= SILENT_BEATS * interval)
-        s_reconnect (self, !self->registered ? "no WELCOME"
-                           : self->curve_cert
-                               ? "no answer for 3 heartbeats; with CURVE, also check the broker's "
-                                 "public key and that this worker's key is in its allowed "
-                                 "directory"
-                               : "no answer for 3 heartbeats");
+        reconnect (self, !self->registered ? "no WELCOME"
+                         : self->curve_cert
+                             ? "no answer for 3 heartbeats; with CURVE, also check the broker's "
+                               "public key and that this worker's key is in its allowed "
+                               "directory"
+                             : "no answer for 3 heartbeats");
     else if (self->registered) {
         if (self->resend_pending)
-            s_resend_unacked (self);
+            resend_unacked (self);
         if (now - self->last_send_ms >= interval / 2 || now - self->last_recv_ms >= interval / 2)
             fling_link_send (self, fling_msg_ping ());
     }
-    return fling_worker_after_callback (self);
 }

@@ -1,5 +1,5 @@
 /*  fling_overrun.c - task deadlines and what an overrun does
-    (fling_worker.h, "Deadlines").
+    (fling_overrun.h; the user's view in fling_worker.h, "Deadlines").
 
     Every task whose record carries a timeout_ms sits in one min-heap
     (fling_deadlines.c); one zloop timer is armed for the earliest
@@ -19,6 +19,10 @@
       replacement; past pool_size stuck threads the pool stops replacing
       them and the capacity announced to the broker drops instead.
 */
+#include "fling_overrun.h"
+#include "fling_capacity.h"
+#include "fling_flight.h"
+#include "fling_link.h"
 #include "fling_log.h"
 #include "fling_worker_impl.h"
 
@@ -29,39 +33,11 @@
    detached; look again this much later. */
 #define DETACH_RETRY_MS 10
 
-static int s_on_deadline (zloop_t *loop, int timer_id, void *arg);
-
-void fling_overrun_arm (fling_worker_t *self)
-{
-    fling_task_t *first = self->deadlines ? fling_deadlines_first (self->deadlines) : NULL;
-    if (!first || self->tearing_down)
-        return;
-    if (self->deadline_timer != -1) {
-        if (self->deadline_armed_ms <= first->deadline_ms)
-            return; /* fires early enough; it re-arms for the rest */
-        zloop_timer_end (self->loop, self->deadline_timer);
-        self->deadline_timer = -1;
-    }
-    int64_t delay = first->deadline_ms - fling_clock_ms ();
-    self->deadline_timer =
-        zloop_timer (self->loop, delay > 0 ? (size_t)delay : 0, 1, s_on_deadline, self);
-    if (self->deadline_timer == -1)
-        fling_error ("cannot arm the deadline timer: deadlines wait for the next task");
-    else
-        self->deadline_armed_ms = first->deadline_ms;
-}
-
-uint32_t fling_overrun_pool_capacity (fling_worker_t *self)
-{
-    if (!self->class_handlers[FLING_CLASS_POOL])
-        return 0;
-    return self->pool ? fling_pool_capacity (self->pool) : self->pool_size;
-}
-
-void fling_overrun_announce (fling_worker_t *self)
+/* Sends CAPACITY if the pool capacity changed since last announced. */
+static void announce (fling_worker_t *self)
 {
     uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
-    fling_worker_capacity (self, capacity, slots);
+    fling_capacity_get (self, capacity, slots);
     if (self->draining || slots[FLING_CLASS_POOL] == self->announced_pool)
         return;
     fling_link_send (self, fling_msg_capacity (capacity, slots));
@@ -70,7 +46,7 @@ void fling_overrun_announce (fling_worker_t *self)
 
 /* The TIMEOUT result and the one log line of an overrun. The task's error
    text is not read: a detached handler may be writing it right now. */
-static void s_send_timeout (fling_worker_t *self, const fling_task_t *task)
+static void send_timeout (fling_worker_t *self, const fling_task_t *task)
 {
     fling_warn ("task overran its deadline id=%s name=%s timeout_ms=%u class=%s", task->id_text,
                 task->name, (unsigned)task->timeout_ms, fling_class_name (task->cls));
@@ -82,45 +58,45 @@ static void s_send_timeout (fling_worker_t *self, const fling_task_t *task)
                              .outcome = FLING_OUTCOME_TIMEOUT,
                              .error = error,
                              .error_size = size > 0 ? (size_t)size : 0};
-    fling_worker_add_result (self, &result);
+    fling_flight_add_result (self, &result);
 }
 
-static void s_after_detach (fling_worker_t *self)
+static void after_detach (fling_worker_t *self)
 {
     unsigned stuck = fling_pool_stuck (self->pool);
     if (stuck > self->pool_size)
         fling_warn ("%u pool threads stuck in overrun handlers, above the cap of %u: pool "
                     "capacity reduced to %u",
                     stuck, self->pool_size, fling_pool_capacity (self->pool));
-    fling_overrun_announce (self);
+    announce (self);
 }
 
 /* `task` (off the heap already) is past its deadline. */
-static void s_overrun (fling_worker_t *self, fling_task_t *task)
+static void overrun (fling_worker_t *self, fling_task_t *task)
 {
     if (task->waiting) {
         /* Never started: it did not overrun, it found no slot in time. */
-        fling_worker_release_waiting (self, task);
+        fling_flight_release_waiting (self, task);
         return;
     }
     if (task->cls == FLING_CLASS_LOOP) {
-        fling_worker_untrack (self, task);
-        s_send_timeout (self, task);
-        fling_worker_keep_overdue (self, task);
+        fling_flight_untrack (self, task);
+        send_timeout (self, task);
+        fling_flight_keep_overdue (self, task);
         return;
     }
     if (fling_pool_remove_queued (self->pool, task) == 0) {
-        fling_worker_untrack (self, task);
-        s_send_timeout (self, task);
+        fling_flight_untrack (self, task);
+        send_timeout (self, task);
         fling_task_destroy (&task);
         return;
     }
     if (fling_pool_detach (self->pool, task) == 0) {
         /* The pool owns the task now and frees it when the handler returns;
            it cannot do so before this callback ends. */
-        fling_worker_untrack (self, task);
-        s_send_timeout (self, task);
-        s_after_detach (self);
+        fling_flight_untrack (self, task);
+        send_timeout (self, task);
+        after_detach (self);
         return;
     }
     if (errno == EAGAIN) {
@@ -130,7 +106,7 @@ static void s_overrun (fling_worker_t *self, fling_task_t *task)
     /* EALREADY: the handler returned just now; its own result follows. */
 }
 
-static int s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+static int on_deadline (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     self->deadline_timer = -1; /* one-shot: zloop drops it after this call */
@@ -139,18 +115,18 @@ static int s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     fling_task_t *task;
     while ((task = fling_deadlines_first (self->deadlines)) && task->deadline_ms <= now) {
         fling_deadlines_remove (self->deadlines, task);
-        s_overrun (self, task);
+        overrun (self, task);
     }
-    fling_overrun_arm (self);
-    return fling_worker_after_callback (self);
+    fling_flight_arm_deadline (self);
+    return fling_flight_end_turn (self);
 }
 
 /* A stuck thread's handler returned at last and its thread ended. */
-static void s_on_reaped (void *arg)
+static void on_reaped (void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     uint32_t before = self->announced_pool;
-    fling_overrun_announce (self);
+    announce (self);
     if (self->announced_pool != before)
         fling_info ("a stuck pool thread ended (%u still stuck): pool capacity back to %u",
                     fling_pool_stuck (self->pool), (unsigned)self->announced_pool);
@@ -160,7 +136,8 @@ static void s_on_reaped (void *arg)
 
 int fling_overrun_setup (fling_worker_t *self)
 {
+    self->on_deadline = on_deadline;
     if (self->pool)
-        fling_pool_on_reaped (self->pool, s_on_reaped, self);
+        fling_pool_on_reaped (self->pool, on_reaped, self);
     return 0;
 }

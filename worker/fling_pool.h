@@ -39,7 +39,7 @@
 
 #define FLING_POOL_HOOKS_MAX 16
 
-typedef struct _fling_pool_t fling_pool_t;
+typedef struct fling_pool fling_pool_t;
 
 typedef struct {
     fling_thread_start_fn *start; /* may be NULL */

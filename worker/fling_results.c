@@ -35,7 +35,7 @@ typedef struct {
     bool closed; /* the batch is gone: returning buffers are freed */
 } shelf_t;
 
-struct _fling_results_t {
+struct fling_results {
     uint8_t *data; /* records, after a buffer_head_t; NULL: no buffer yet */
     size_t size;
     size_t capacity;
@@ -43,7 +43,7 @@ struct _fling_results_t {
     shelf_t *shelf;
 };
 
-static buffer_head_t *s_head (uint8_t *data)
+static buffer_head_t *head_of (uint8_t *data)
 {
     return (buffer_head_t *)(void *)(data - HEAD_SIZE);
 }
@@ -52,7 +52,7 @@ static buffer_head_t *s_head (uint8_t *data)
    this large makes glibc consolidate every small free chunk of the loop
    thread's heap first (~100 us with a W3 worker's 10,000 zloop timers,
    2-21 times a run when the spares ran out). NULL + ENOMEM. */
-static buffer_head_t *s_buffer_new (size_t capacity)
+static buffer_head_t *buffer_new (size_t capacity)
 {
     size_t size = HEAD_SIZE + capacity;
     buffer_head_t *head = (buffer_head_t *)fling_pages_map (&size, true);
@@ -63,13 +63,13 @@ static buffer_head_t *s_buffer_new (size_t capacity)
     return head;
 }
 
-static void s_buffer_free (buffer_head_t *head)
+static void buffer_free (buffer_head_t *head)
 {
     if (head)
         fling_pages_unmap (head, HEAD_SIZE + head->capacity);
 }
 
-static void s_shelf_free (shelf_t *shelf)
+static void shelf_free (shelf_t *shelf)
 {
     pthread_mutex_destroy (&shelf->lock);
     free (shelf);
@@ -77,10 +77,10 @@ static void s_shelf_free (shelf_t *shelf)
 
 /* libzmq is done with a RESULT body (its I/O thread, or the loop thread
    when a send failed). */
-static void s_returned (void *data, void *hint)
+static void returned (void *data, void *hint)
 {
     shelf_t *shelf = (shelf_t *)hint;
-    buffer_head_t *head = s_head ((uint8_t *)data);
+    buffer_head_t *head = head_of ((uint8_t *)data);
     pthread_mutex_lock (&shelf->lock);
     shelf->lent--;
     if (!shelf->closed && shelf->spare_count < SPARES_MAX) {
@@ -91,9 +91,9 @@ static void s_returned (void *data, void *hint)
     }
     bool last = shelf->closed && shelf->lent == 0;
     pthread_mutex_unlock (&shelf->lock);
-    s_buffer_free (head);
+    buffer_free (head);
     if (last)
-        s_shelf_free (shelf);
+        shelf_free (shelf);
 }
 
 fling_results_t *fling_results_new (void)
@@ -108,7 +108,7 @@ fling_results_t *fling_results_new (void)
     }
     self->shelf = shelf;
     for (int i = 0; i < SPARES_FIRST; i++) {
-        buffer_head_t *head = s_buffer_new (FIRST_CAPACITY);
+        buffer_head_t *head = buffer_new (FIRST_CAPACITY);
         if (!head)
             break; /* fine: made when needed */
         head->next = shelf->spares;
@@ -124,7 +124,7 @@ void fling_results_destroy (fling_results_t **self_p)
     if (!self)
         return;
     if (self->data)
-        s_buffer_free (s_head (self->data));
+        buffer_free (head_of (self->data));
     shelf_t *shelf = self->shelf;
     pthread_mutex_lock (&shelf->lock);
     shelf->closed = true;
@@ -135,17 +135,17 @@ void fling_results_destroy (fling_results_t **self_p)
     pthread_mutex_unlock (&shelf->lock);
     while (spares) {
         buffer_head_t *next = spares->next;
-        s_buffer_free (spares);
+        buffer_free (spares);
         spares = next;
     }
     if (last)
-        s_shelf_free (shelf);
+        shelf_free (shelf);
     free (self);
     *self_p = NULL;
 }
 
 /* A spare buffer from the shelf, if one came back. */
-static void s_take_spare (fling_results_t *self)
+static void take_spare (fling_results_t *self)
 {
     pthread_mutex_lock (&self->shelf->lock);
     buffer_head_t *head = self->shelf->spares;
@@ -160,21 +160,21 @@ static void s_take_spare (fling_results_t *self)
     }
 }
 
-static int s_reserve (fling_results_t *self, size_t extra)
+static int reserve (fling_results_t *self, size_t extra)
 {
     if (!self->data)
-        s_take_spare (self);
+        take_spare (self);
     if (self->data && self->size + extra <= self->capacity)
         return 0;
     size_t capacity = FIRST_CAPACITY;
     while (capacity < self->size + extra)
         capacity *= 2;
-    buffer_head_t *head = s_buffer_new (capacity);
+    buffer_head_t *head = buffer_new (capacity);
     if (!head)
         return -1;
     if (self->data) {
         memcpy ((uint8_t *)head + HEAD_SIZE, self->data, self->size);
-        s_buffer_free (s_head (self->data));
+        buffer_free (head_of (self->data));
     }
     self->data = (uint8_t *)head + HEAD_SIZE;
     self->capacity = head->capacity;
@@ -186,7 +186,7 @@ int fling_results_add (fling_results_t *self, const fling_result_t *result)
     size_t error_size = result->error_size;
     if (error_size > FLING_ERROR_TEXT_MAX)
         error_size = FLING_ERROR_TEXT_MAX;
-    if (s_reserve (self, fling_result_size (error_size)))
+    if (reserve (self, fling_result_size (error_size)))
         return -1;
     self->size += fling_result_write (self->data + self->size, result);
     self->count++;
@@ -226,7 +226,7 @@ int fling_results_send (fling_results_t *self, void *socket, uint64_t result_seq
     pthread_mutex_lock (&self->shelf->lock);
     self->shelf->lent++;
     pthread_mutex_unlock (&self->shelf->lock);
-    return fling_msg_send_result (socket, result_seq, count, body, size, s_returned, self->shelf);
+    return fling_msg_send_result (socket, result_seq, count, body, size, returned, self->shelf);
 }
 
 size_t fling_results_lent (fling_results_t *self)

@@ -21,7 +21,7 @@
 
 #include "fling_proto.h"
 
-typedef struct _fling_results_t fling_results_t;
+typedef struct fling_results fling_results_t;
 
 /*  NULL + ENOMEM. */
 fling_results_t *fling_results_new (void);

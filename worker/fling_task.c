@@ -1,6 +1,5 @@
 /*  fling_task.c - task construction and the public task accessors. */
 #include "fling_task.h"
-#include "fling_worker_impl.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -11,22 +10,16 @@
 
 enum { ID_NONE, ID_BUSY, ID_READY }; /* id_state */
 
-/* An async task's block comes from the loop's slabs; any other's is a
-   malloc'd block, which an abandoned pool thread may free on its own. */
-static fling_blockpool_t *s_blocks (fling_worker_t *worker, fling_class_t cls)
-{
-    return cls == FLING_CLASS_LOOP ? worker->loop_blocks : worker->task_blocks;
-}
-
-fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record,
-                              struct fling_handler *handler, fling_class_t cls)
+fling_task_t *fling_task_new (fling_worker_t *worker, fling_blockpool_t *blocks,
+                              const fling_record_t *record, struct fling_handler *handler,
+                              fling_class_t cls)
 {
     if (record->raw_size > UINT32_MAX) {
         errno = EINVAL;
         return NULL;
     }
-    fling_task_t *self = (fling_task_t *)fling_blockpool_take (s_blocks (worker, cls),
-                                                               sizeof *self + record->raw_size);
+    fling_task_t *self =
+        (fling_task_t *)fling_blockpool_take (blocks, sizeof *self + record->raw_size);
     if (!self)
         return NULL;
     memset (self, 0, sizeof *self);
@@ -35,6 +28,7 @@ fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *reco
     memcpy (self->record, record->raw, record->raw_size);
     self->record_size = (uint32_t)record->raw_size;
     self->worker = worker;
+    self->blocks = blocks;
     self->id = record->id;
     self->attempt = record->attempt;
     self->timeout_ms = record->timeout_ms;
@@ -53,8 +47,7 @@ void fling_task_destroy (fling_task_t **self_p)
     if (!self)
         return;
     free (self->error);
-    fling_blockpool_give (s_blocks (self->worker, self->cls), self,
-                          sizeof *self + self->record_size);
+    fling_blockpool_give (self->blocks, self, sizeof *self + self->record_size);
     *self_p = NULL;
 }
 
@@ -86,7 +79,7 @@ size_t fling_task_payload_size (const fling_task_t *task)
 /* The first caller formats, any later one waits for it. Atomic because
    two threads may ask first at once: a blocking handler on its pool
    thread and the loop thread logging an overrun or a drain timeout. */
-static void s_format_id (fling_task_t *self)
+static void format_id (fling_task_t *self)
 {
     unsigned char expected = ID_NONE;
     if (atomic_compare_exchange_strong_explicit (&self->id_state, &expected, ID_BUSY,
@@ -105,7 +98,7 @@ const char *fling_task_id (const fling_task_t *task)
        always heap objects, never const ones. */
     fling_task_t *self = (fling_task_t *)task;
     if (atomic_load_explicit (&self->id_state, memory_order_acquire) != ID_READY)
-        s_format_id (self);
+        format_id (self);
     return self->id_text;
 }
 
@@ -121,7 +114,7 @@ fling_worker_t *fling_task_worker (const fling_task_t *task)
 
 /* Cuts `size` back to FLING_ERROR_TEXT_MAX without splitting a UTF-8
    sequence, so the broker stores valid text. */
-static size_t s_clip_utf8 (const char *text, size_t size)
+static size_t clip_utf8 (const char *text, size_t size)
 {
     if (size <= FLING_ERROR_TEXT_MAX)
         return size;
@@ -142,6 +135,6 @@ void fling_task_set_error (fling_task_t *task, const char *format, ...)
         return; /* out of memory: keep the previous text, if any */
     free (task->error);
     task->error = text;
-    task->error_size = s_clip_utf8 (text, (size_t)size);
+    task->error_size = clip_utf8 (text, (size_t)size);
     text[task->error_size] = '\0';
 }

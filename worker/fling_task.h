@@ -17,14 +17,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fling_blockpool.h"
 #include "fling_dlist.h"
 #include "fling_proto.h"
 #include "fling_worker.h"
 
 struct fling_handler; /* the worker's handler entry (fling_worker.c) */
 
-struct _fling_task_t {
+struct fling_task {
     fling_worker_t *worker;
+    fling_blockpool_t *blocks;     /* where its block came from and goes back to */
     struct fling_handler *handler; /* NULL: no handler for the name */
     fling_dlink_t flight_link;     /* on the worker's running or overdue list, loop thread only */
     fling_dlink_t wait_link;       /* in its class's backlog (fling_backlog.c) */
@@ -62,12 +64,14 @@ static inline fling_task_t *fling_task_of_flight (fling_dlink_t *link)
     return FLING_DLIST_ITEM (link, fling_task_t, flight_link);
 }
 
-/*  Copies `record` into a new task of class `cls` run by `handler` (NULL:
-    none), in a block from the worker's pools: an async task's from the
-    loop's slab pool, any other's malloc'd. Loop thread only. NULL with
-    errno on failure. */
-fling_task_t *fling_task_new (fling_worker_t *worker, const fling_record_t *record,
-                              struct fling_handler *handler, fling_class_t cls);
+/*  Copies `record` into a new task of `worker`, class `cls`, run by
+    `handler` (NULL: none), in a block taken from `blocks`: for an async
+    task the loop's slab pool, for any other a pool of malloc'd blocks
+    (an abandoned pool thread may free those on its own, fling_task_free).
+    Loop thread only. NULL with errno on failure. */
+fling_task_t *fling_task_new (fling_worker_t *worker, fling_blockpool_t *blocks,
+                              const fling_record_t *record, struct fling_handler *handler,
+                              fling_class_t cls);
 /*  Gives the task's block back to its worker's pool. Loop thread only. */
 void fling_task_destroy (fling_task_t **self_p);
 /*  Frees a blocking task without its worker (any thread, even after the

@@ -24,7 +24,7 @@ typedef struct {
     size_t offset;
 } entry_t;
 
-struct _fling_unacked_t {
+struct fling_unacked {
     uint8_t *ring;
     size_t capacity;
     entry_t entries[ENTRIES_MAX]; /* oldest at `first` */

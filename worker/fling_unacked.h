@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct _fling_unacked_t fling_unacked_t;
+typedef struct fling_unacked fling_unacked_t;
 
 /*  A ring of `bytes` (rounded up to pages, mapped as it is first used).
     NULL + ENOMEM. */

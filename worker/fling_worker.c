@@ -1,8 +1,11 @@
-/*  fling_worker.c - the worker: options, handlers, run, drain.
+/*  fling_worker.c - the worker: options, handlers, the event loop's
+    callbacks, run, drain.
 
-    The tasks themselves (intake, slots, backlog, results) are in
-    fling_flight.c. Deadlines (a record's timeout_ms) are kept by
-    fling_overrun.c.
+    The top of the worker's modules (fling_worker_impl.h): the loop's
+    callbacks for the broker's socket, the heartbeat and the stop call the
+    link (fling_link.c), hand the DISPATCHes it returns to the tasks in
+    flight (fling_flight.c) and end the turn there. Deadlines (a record's
+    timeout_ms) are handled by fling_overrun.c.
 
     Stop: CAPACITY(0, 0) so the broker sends nothing more; tasks not started
     go back as RELEASED; the tasks running finish and the broker
@@ -10,7 +13,11 @@
     fling_worker_run returns. Tasks already reported TIMEOUT are not waited
     for.
 */
+#include "fling_capacity.h"
+#include "fling_flight.h"
+#include "fling_link.h"
 #include "fling_log.h"
+#include "fling_overrun.h"
 #include "fling_worker_impl.h"
 
 #include <errno.h>
@@ -27,6 +34,7 @@
 #define DEFAULT_HEARTBEAT_MS     1000
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
 #define CLOSE_LINGER_MS          2000 /* time for the last RESULT and BYE to leave */
+#define READ_BURST               256  /* messages per callback, so timers still get a turn */
 /* RESULTs kept until the broker acknowledges them (fling_unacked.h):
    160,000 results without error text; mapped as the ring is first used. */
 #define UNACKED_BYTES      (4u << 20)
@@ -63,8 +71,8 @@ void fling_worker_options_init (fling_worker_options_t *options)
 
 /* Reads the key files once: every reconnect applies the same keys, and a
    bad file fails the constructor with its reason. */
-static int s_load_curve (fling_worker_t *self, const fling_worker_options_t *options,
-                         const fling_worker_options_t *defaults)
+static int load_curve (fling_worker_t *self, const fling_worker_options_t *options,
+                       const fling_worker_options_t *defaults)
 {
     fling_curve_client_t curve = {options->curve_broker_key ? options->curve_broker_key
                                                             : defaults->curve_broker_key,
@@ -82,7 +90,7 @@ static int s_load_curve (fling_worker_t *self, const fling_worker_options_t *opt
     return 0;
 }
 
-static char *s_default_name (void)
+static char *default_name (void)
 {
     char host[256] = "worker";
     gethostname (host, sizeof host);
@@ -93,7 +101,7 @@ static char *s_default_name (void)
 }
 
 /* The READY frame carries at most FLING_NAME_MAX bytes of name. */
-static char *s_name_copy (const char *name)
+static char *name_copy (const char *name)
 {
     return strndup (name, FLING_NAME_MAX);
 }
@@ -118,7 +126,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
         return NULL;
     self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->endpoint = strdup (options->endpoint ? options->endpoint : defaults.endpoint);
-    self->name = options->name && *options->name ? s_name_copy (options->name) : s_default_name ();
+    self->name = options->name && *options->name ? name_copy (options->name) : default_name ();
     self->pool_size = options->pool_size ? options->pool_size : defaults.pool_size;
     self->async_limit = options->async_limit ? options->async_limit : defaults.async_limit;
     self->prefetch = options->prefetch; /* 0 is a choice: no prefetch */
@@ -141,7 +149,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
         errno = ENOMEM;
         return NULL;
     }
-    if (s_load_curve (self, options, &defaults)) {
+    if (load_curve (self, options, &defaults)) {
         fling_worker_destroy (&self);
         errno = EINVAL;
         return NULL;
@@ -153,7 +161,7 @@ fling_worker_t *fling_worker_new (const fling_worker_options_t *options)
     return self;
 }
 
-static void s_free_tasks (fling_dlist_t *list)
+static void free_tasks (fling_dlist_t *list)
 {
     fling_task_t *task;
     while ((task = fling_task_of_flight (fling_dlist_pop_head (list))))
@@ -172,8 +180,8 @@ void fling_worker_destroy (fling_worker_t **self_p)
     /* Async tasks never completed: their timers die with the loop. */
     zloop_destroy (&self->loop);
     fling_deadlines_destroy (&self->deadlines);
-    s_free_tasks (&self->running);
-    s_free_tasks (&self->overdue);
+    free_tasks (&self->running);
+    free_tasks (&self->overdue);
     for (size_t i = 0; i < self->handler_count; i++)
         free (self->handler_list[i]);
     zhashx_destroy (&self->handlers);
@@ -192,8 +200,8 @@ void fling_worker_destroy (fling_worker_t **self_p)
 
 /* ---- registration -------------------------------------------------------- */
 
-static int s_register (fling_worker_t *self, const char *name, fling_class_t cls,
-                       fling_blocking_fn *blocking, fling_async_fn *async, void *arg)
+static int add_handler (fling_worker_t *self, const char *name, fling_class_t cls,
+                        fling_blocking_fn *blocking, fling_async_fn *async, void *arg)
 {
     if (!self || !name || (!blocking && !async)) {
         errno = EINVAL;
@@ -237,13 +245,13 @@ static int s_register (fling_worker_t *self, const char *name, fling_class_t cls
 int fling_worker_register_blocking (fling_worker_t *self, const char *name, fling_blocking_fn *fn,
                                     void *arg)
 {
-    return s_register (self, name, FLING_CLASS_POOL, fn, NULL, arg);
+    return add_handler (self, name, FLING_CLASS_POOL, fn, NULL, arg);
 }
 
 int fling_worker_register_async (fling_worker_t *self, const char *name, fling_async_fn *fn,
                                  void *arg)
 {
-    return s_register (self, name, FLING_CLASS_LOOP, NULL, fn, arg);
+    return add_handler (self, name, FLING_CLASS_LOOP, NULL, fn, arg);
 }
 
 int fling_worker_add_thread_hooks (fling_worker_t *self, fling_thread_start_fn *start,
@@ -279,7 +287,7 @@ void fling_worker_on_registered (fling_worker_t *self, fling_worker_event_fn *fn
 void fling_worker_metrics (fling_worker_t *self, fling_worker_metrics_t *metrics)
 {
     uint32_t capacity[FLING_CLASS_COUNT], slots[FLING_CLASS_COUNT];
-    fling_worker_capacity (self, capacity, slots);
+    fling_capacity_get (self, capacity, slots);
     metrics->registered = self->registered;
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++) {
         fling_worker_class_metrics_t *m = &metrics->classes[cls];
@@ -302,31 +310,31 @@ void fling_worker_stats (fling_worker_t *self, fling_worker_stats_t *stats)
 
 /* ---- drain ----------------------------------------------------------------- */
 
-static void s_log_stuck (fling_worker_t *self)
+static void log_stuck (fling_worker_t *self)
 {
     int64_t now = fling_clock_ms ();
     size_t shown = 0;
     fling_warn ("drain timeout after %u ms: %zu tasks still running", self->drain_timeout_ms,
-                fling_worker_running (self));
+                fling_flight_running (self));
     for (fling_task_t *task = fling_task_of_flight (self->running.head);
          task && shown < STUCK_TASKS_LOGGED;
          task = fling_task_of_flight (task->flight_link.next), shown++)
         fling_warn ("still running: name=%s id=%s attempt=%u class=%s for %" PRId64 " ms",
                     task->name, fling_task_id (task), task->attempt, fling_class_name (task->cls),
                     now - task->started_ms);
-    if (fling_worker_running (self) > shown)
-        fling_warn ("... and %zu more", fling_worker_running (self) - shown);
+    if (fling_flight_running (self) > shown)
+        fling_warn ("... and %zu more", fling_flight_running (self) - shown);
 }
 
-static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
+static int on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     if (self->finished)
         return -1;
-    fling_worker_flush (self);
+    fling_flight_flush (self);
     self->rc = 0;
-    if (fling_worker_running (self)) {
-        s_log_stuck (self);
+    if (fling_flight_running (self)) {
+        log_stuck (self);
         self->rc = -1;
     } else
         fling_warn ("drain timeout after %u ms: the broker has not acknowledged %zu results"
@@ -338,7 +346,7 @@ static int s_on_drain_timeout (zloop_t *loop, int timer_id, void *arg)
     return -1;
 }
 
-static void s_start_drain (fling_worker_t *self)
+static void start_drain (fling_worker_t *self)
 {
     if (self->draining)
         return;
@@ -346,30 +354,30 @@ static void s_start_drain (fling_worker_t *self)
     size_t queued = (self->pool ? fling_pool_queued (self->pool) : 0) +
                     self->backlog[FLING_CLASS_POOL].count + self->backlog[FLING_CLASS_LOOP].count;
     fling_info ("draining: %zu tasks running, %zu not started (released), timeout %u ms",
-                fling_worker_running (self) - queued, queued, self->drain_timeout_ms);
+                fling_flight_running (self) - queued, queued, self->drain_timeout_ms);
     /* Not registered yet: the WELCOME says it (fling_link.c). */
     uint32_t none[FLING_CLASS_COUNT] = {0, 0};
     if (self->registered)
         fling_link_send (self, fling_msg_capacity (none, NULL));
     fling_task_t *task;
     while (self->pool && (task = (fling_task_t *)fling_pool_take_queued (self->pool)))
-        fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
+        fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
     for (int cls = 0; cls < FLING_CLASS_COUNT; cls++)
         while ((task = fling_backlog_first (&self->backlog[cls])))
-            fling_worker_finish (self, task, FLING_OUTCOME_RELEASED);
-    if (zloop_timer (self->loop, self->drain_timeout_ms, 1, s_on_drain_timeout, self) == -1)
+            fling_flight_finish (self, task, FLING_OUTCOME_RELEASED);
+    if (zloop_timer (self->loop, self->drain_timeout_ms, 1, on_drain_timeout, self) == -1)
         fling_error ("cannot arm the drain timer: stopping without waiting");
 }
 
-static int s_on_stop (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+static int on_stop (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     fling_worker_t *self = (fling_worker_t *)arg;
     uint64_t count;
     ssize_t rc = read (self->stop_fd, &count, sizeof count);
     (void)rc;
     self->in_callback = true;
-    s_start_drain (self);
-    return fling_worker_after_callback (self);
+    start_drain (self);
+    return fling_flight_end_turn (self);
 }
 
 void fling_worker_request_stop (fling_worker_t *self)
@@ -384,9 +392,37 @@ void fling_worker_request_stop (fling_worker_t *self)
     errno = saved;
 }
 
+/* ---- the broker's socket and the heartbeat ---------------------------------- */
+
+static int on_broker (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    self->in_callback = true;
+    /* Stop when a message replaced the socket: `sock` is gone then. */
+    for (int i = 0; i < READ_BURST && self->sock == sock; i++) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        self->last_recv_ms = fling_clock_ms ();
+        fling_msg_t decoded;
+        if (fling_link_handle (self, msg, &decoded))
+            fling_flight_accept_dispatch (self, &decoded);
+        zmsg_destroy (&msg);
+    }
+    return fling_flight_end_turn (self);
+}
+
+static int on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    fling_worker_t *self = (fling_worker_t *)arg;
+    self->in_callback = true;
+    fling_link_heartbeat (self);
+    return fling_flight_end_turn (self);
+}
+
 /* ---- run ---------------------------------------------------------------------- */
 
-static void s_log_started (fling_worker_t *self)
+static void log_started (fling_worker_t *self)
 {
     char names[512] = "";
     size_t used = 0;
@@ -405,7 +441,7 @@ static void s_log_started (fling_worker_t *self)
 }
 
 /* Both are optional: without them async tasks run as well, a little slower. */
-static void s_setup_async (fling_worker_t *self)
+static void setup_async (fling_worker_t *self)
 {
     uint64_t tasks = (uint64_t)self->async_limit * (1u + (uint64_t)self->prefetch);
     uint64_t bytes = tasks * LOOP_RESERVE_PER_TASK;
@@ -418,29 +454,29 @@ static void s_setup_async (fling_worker_t *self)
                     strerror (errno));
 }
 
-static int s_setup (fling_worker_t *self)
+static int setup (fling_worker_t *self)
 {
     if (self->class_handlers[FLING_CLASS_POOL]) {
         self->pool = fling_pool_new (self->pool_size, self->hooks, self->hook_count,
-                                     fling_worker_run_blocking, NULL, fling_worker_discard);
+                                     fling_flight_run_blocking, NULL, fling_flight_discard);
         if (!self->pool ||
-            fling_pool_attach (self->pool, self->loop, fling_worker_on_pool_done, self))
+            fling_pool_attach (self->pool, self->loop, fling_flight_on_pool_done, self))
             return -1;
     }
     if (self->class_handlers[FLING_CLASS_LOOP])
-        s_setup_async (self);
+        setup_async (self);
     if (fling_overrun_setup (self))
         return -1;
     zmq_pollitem_t stop_item = {NULL, self->stop_fd, ZMQ_POLLIN, 0};
-    if (zloop_poller (self->loop, &stop_item, s_on_stop, self))
+    if (zloop_poller (self->loop, &stop_item, on_stop, self))
         return -1;
-    return fling_link_start (self);
+    return fling_link_start (self, on_broker, on_heartbeat);
 }
 
 /* zloop_start returns 0 when a signal interrupted its poll (the program's
    own SIGTERM handler, say): carry on until the drain says we are done.
    A restart re-arms zloop's timers from now, delaying them once. */
-static void s_run_loop (fling_worker_t *self)
+static void run_loop (fling_worker_t *self)
 {
     while (!self->finished) {
         int rc = zloop_start (self->loop);
@@ -452,8 +488,8 @@ static void s_run_loop (fling_worker_t *self)
             /* A handler's own timer or reader returned -1: take it as a stop. */
             fling_warn ("a handler's callback ended the event loop: draining");
             self->in_callback = true;
-            s_start_drain (self);
-            fling_worker_after_callback (self);
+            start_drain (self);
+            fling_flight_end_turn (self);
             continue;
         }
         fling_error ("event loop failed: %s", zmq_strerror (zmq_errno ()));
@@ -462,9 +498,9 @@ static void s_run_loop (fling_worker_t *self)
     }
 }
 
-static void s_teardown (fling_worker_t *self)
+static void teardown (fling_worker_t *self)
 {
-    fling_worker_flush (self);
+    fling_flight_flush (self);
     fling_link_close (self, CLOSE_LINGER_MS);
     /* Pool tasks leave our list now: a thread still running one at the
        drain timeout is abandoned and frees its task itself. */
@@ -472,10 +508,10 @@ static void s_teardown (fling_worker_t *self)
     for (fling_task_t *task = fling_task_of_flight (self->running.head), *next; task; task = next) {
         next = fling_task_of_flight (task->flight_link.next);
         if (task->waiting) {
-            fling_worker_untrack (self, task); /* never handed to the pool: ours to free */
+            fling_flight_untrack (self, task); /* never handed to the pool: ours to free */
             fling_task_destroy (&task);
         } else if (task->cls == FLING_CLASS_POOL)
-            fling_worker_untrack (self, task);
+            fling_flight_untrack (self, task);
     }
     fling_deadlines_destroy (&self->deadlines); /* no timer runs any more */
     fling_pool_destroy (&self->pool);
@@ -493,16 +529,16 @@ int fling_worker_run (fling_worker_t *self)
         return -1;
     }
     self->started = true;
-    if (s_setup (self)) {
+    if (setup (self)) {
         int err = errno;
         fling_error ("cannot start: %s", fling_strerror (err));
-        s_teardown (self);
+        teardown (self);
         errno = err;
         return -1;
     }
-    s_log_started (self);
-    s_run_loop (self);
-    s_teardown (self);
+    log_started (self);
+    run_loop (self);
+    teardown (self);
     fling_info ("stopped done=%" PRIu64 " failed=%" PRIu64 " retried=%" PRIu64 " released=%" PRIu64
                 " timed_out=%" PRIu64 " reconnects=%" PRIu64,
                 self->stats.done, self->stats.failed, self->stats.retried, self->stats.released,

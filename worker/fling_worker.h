@@ -72,8 +72,8 @@
 extern "C" {
 #endif
 
-typedef struct _fling_worker_t fling_worker_t;
-typedef struct _fling_task_t fling_task_t;
+typedef struct fling_worker fling_worker_t;
+typedef struct fling_task fling_task_t;
 
 /*  A handler's outcome. */
 typedef enum {

@@ -1,12 +1,17 @@
 /*  fling_worker_impl.h - the worker's state, shared by its source files
-    (internal).
+    (internal). Each module declares its functions in its own header;
+    calls go one way, from the top down:
 
-    fling_worker.c: the public API, run and the drain.
-    fling_flight.c: the tasks in our hands: intake, slots, backlog, results.
-    fling_link.c:   the broker connection: socket, READY, HOLDING,
-                    heartbeats, reconnects, incoming messages.
-    fling_overrun.c: task deadlines, TIMEOUT, stuck pool threads and the
-                    pool capacity announced to the broker.
+    fling_worker.c:   the public API, the event loop's callbacks, run and
+                      the drain.
+    fling_overrun.c:  what a deadline does: RELEASED, TIMEOUT, stuck pool
+                      threads and the pool capacity announced again.
+    fling_flight.c:   the tasks in our hands: intake, slots, backlog, the
+                      RESULT batch, the end of a loop turn.
+    fling_link.c:     the broker connection: socket, READY, HOLDING,
+                      heartbeats, reconnects; returns DISPATCHes to the loop.
+    fling_capacity.c: slots and capacity per class.
+    fling_task.c:     one task (it does not read this struct).
     Everything here runs on the loop thread.
 */
 #ifndef FLING_WORKER_IMPL_H_INCLUDED
@@ -38,7 +43,7 @@ typedef struct fling_handler {
     void *arg;
 } fling_handler_t;
 
-struct _fling_worker_t {
+struct fling_worker {
     /* configuration, fixed once fling_worker_run starts */
     char *endpoint;
     zcert_t *curve_cert;                     /* CURVE: our key pair; NULL = off */
@@ -74,14 +79,15 @@ struct _fling_worker_t {
     size_t started_count[FLING_CLASS_COUNT];    /* handed to their handlers */
     fling_dlist_t overdue; /* async tasks past their deadline, not completed yet */
 
-    /* deadlines (fling_overrun.c) */
+    /* deadlines (armed by fling_flight.c, handled by fling_overrun.c) */
     fling_deadlines_t *deadlines;
-    int deadline_timer;        /* zloop timer id, -1 when none is armed */
-    int64_t deadline_armed_ms; /* when that timer fires */
-    uint32_t announced_pool;   /* pool capacity the broker was last told */
-    bool started;              /* fling_worker_run was called */
-    bool in_callback;          /* one of our loop callbacks is on the stack */
-    bool flush_armed;          /* the 0 ms flush timer is pending */
+    zloop_timer_fn *on_deadline; /* the deadline timer's callback (fling_overrun.c) */
+    int deadline_timer;          /* zloop timer id, -1 when none is armed */
+    int64_t deadline_armed_ms;   /* when that timer fires */
+    uint32_t announced_pool;     /* pool capacity the broker was last told */
+    bool started;                /* fling_worker_run was called */
+    bool in_callback;            /* one of our loop callbacks is on the stack */
+    bool flush_armed;            /* the 0 ms flush timer is pending */
     /* Refill marks (fling_flight.c): how long async tasks take, from
        start to fling_task_complete, in 1/16 ms (a moving average of one
        completion in REFILL_SAMPLE_EVERY); async starts since the last mark. */
@@ -93,8 +99,10 @@ struct _fling_worker_t {
     bool tearing_down;
     int rc; /* what fling_worker_run returns */
 
-    /* broker link (fling_link.c) */
+    /* broker link (fling_link.c); the loop's callbacks for it (fling_worker.c) */
     zsock_t *sock;
+    zloop_reader_fn *on_broker;
+    zloop_timer_fn *on_heartbeat;
     bool registered; /* WELCOME seen since the last READY */
     bool ever_registered;
     bool reconnect_pending;    /* reconnect at the next heartbeat */
@@ -120,52 +128,5 @@ struct _fling_worker_t {
        async task costs an async worker 5%). */
     fling_histogram_t run_time[FLING_CLASS_COUNT];
 };
-
-/*  fling_link.c */
-/*  Arms the heartbeat timer (fling_worker_run) and opens the socket. */
-int fling_link_start (fling_worker_t *self);
-int fling_link_connect (fling_worker_t *self);
-void fling_link_close (fling_worker_t *self, int linger_ms);
-void fling_link_send (fling_worker_t *self, zmsg_t *msg);
-/*  Sends the pending results as one RESULT (fling_results_send). */
-void fling_link_send_results (fling_worker_t *self);
-
-/*  fling_flight.c: the tasks in our hands, for the other files */
-void fling_worker_accept (fling_worker_t *self, const fling_record_t *record);
-int fling_worker_after_callback (fling_worker_t *self);
-/*  Appends a result to the pending RESULT batch and counts it. */
-void fling_worker_add_result (fling_worker_t *self, const fling_result_t *result);
-/*  Takes a task off the in-flight list (and its deadline off the heap). */
-void fling_worker_untrack (fling_worker_t *self, fling_task_t *task);
-/*  Hands a task that waited in the backlog past its deadline back to the
-    broker unrun (RELEASED: the attempt does not count) and frees it. */
-void fling_worker_release_waiting (fling_worker_t *self, fling_task_t *task);
-/*  What to announce per class: slots (tasks run at once) and capacity
-    (slots plus the prefetch). */
-void fling_worker_capacity (fling_worker_t *self, uint32_t capacity[FLING_CLASS_COUNT],
-                            uint32_t slots[FLING_CLASS_COUNT]);
-/*  Puts a timed-out async task on the overdue list until it completes. */
-void fling_worker_keep_overdue (fling_worker_t *self, fling_task_t *task);
-/*  Tasks in our hands (started or waiting). */
-size_t fling_worker_running (fling_worker_t *self);
-/*  Sends the pending RESULT batch, if any. */
-void fling_worker_flush (fling_worker_t *self);
-/*  A task leaves the worker: untracked, its outcome recorded, freed. */
-void fling_worker_finish (fling_worker_t *self, fling_task_t *task, fling_outcome_t outcome);
-/*  The pool's job function, completion callback (loop thread) and discard
-    function for jobs it never ran (fling_pool.h). */
-void fling_worker_run_blocking (void *job, void *arg);
-void fling_worker_on_pool_done (void *job, void *arg);
-void fling_worker_discard (void *job);
-
-/*  fling_overrun.c */
-int fling_overrun_setup (fling_worker_t *self);
-/*  Re-arms the deadline timer after a task with a deadline was added. */
-void fling_overrun_arm (fling_worker_t *self);
-/*  Pool capacity to announce: pool size less the stuck threads above the
-    cap (0 without blocking handlers). */
-uint32_t fling_overrun_pool_capacity (fling_worker_t *self);
-/*  Sends CAPACITY if the pool capacity changed since last announced. */
-void fling_overrun_announce (fling_worker_t *self);
 
 #endif

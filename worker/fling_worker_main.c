@@ -42,18 +42,18 @@ typedef struct {
     char *env_modules;                      /* FLING_MODULES, split in place */
 } config_t;
 
-static int s_parse_modules (void *config, const char *value, bool from_env, char *why,
+static int parse_modules (void *config, const char *value, bool from_env, char *why,
+                          size_t why_size);
+static int parse_http_addr (void *config, const char *value, bool from_env, char *why,
                             size_t why_size);
-static int s_parse_http_addr (void *config, const char *value, bool from_env, char *why,
-                              size_t why_size);
-static int s_parse_log_format (void *config, const char *value, bool from_env, char *why,
-                               size_t why_size);
+static int parse_log_format (void *config, const char *value, bool from_env, char *why,
+                             size_t why_size);
 
 #define FIELD(name) offsetof (config_t, name)
 
-/* Every option, once. The defaults are set in s_config_init(); --help
+/* Every option, once. The defaults are set in config_init(); --help
    prints them from there. */
-static const fling_option_t s_options[] = {
+static const fling_option_t option_table[] = {
     {"--endpoint", "FLING_WORKER_ENDPOINT", FLING_OPT_ENDPOINT, FIELD (worker.endpoint), 0, 0, 0,
      NULL, "URL", "broker's worker endpoint", NULL},
     {"--name", "FLING_WORKER_NAME", FLING_OPT_TEXT, FIELD (worker.name), 0, 0, FLING_NAME_MAX, NULL,
@@ -81,9 +81,9 @@ static const fling_option_t s_options[] = {
      "CURVE: the broker's public key (its .pub file or the Z85 text)", "off"},
     {"--curve-key", "FLING_CURVE_KEY", FLING_OPT_TEXT, FIELD (worker.curve_key), 0, 0, 0, NULL,
      "FILE", "CURVE: this worker's NAME.secret file (mode 0600)", "off"},
-    {"--log-format", "FLING_LOG_FORMAT", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_log_format, "FORMAT",
+    {"--log-format", "FLING_LOG_FORMAT", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_log_format, "FORMAT",
      "text (for people), logfmt or json (one object a line)", "text"},
-    {"--module", "FLING_MODULES", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_modules, "PATH[:ARGS]",
+    {"--module", "FLING_MODULES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_modules, "PATH[:ARGS]",
      "load a handler module; ARGS go to its init function; repeatable\n"
      "(env: comma-separated)",
      ""},
@@ -91,7 +91,7 @@ static const fling_option_t s_options[] = {
      "write \"ready\\n\" (\"ready http=ADDR\\n\" with an HTTP port) to this open fd\n"
      "once registered with the broker",
      ""},
-    {"--http-addr", "FLING_WORKER_HTTP_ADDR", FLING_OPT_CUSTOM, 0, 0, 0, 0, s_parse_http_addr,
+    {"--http-addr", "FLING_WORKER_HTTP_ADDR", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_http_addr,
      "HOST:PORT", "HTTP port for /metrics (Prometheus); port 0 = any free port", "none"},
 };
 
@@ -106,19 +106,19 @@ const char *__tsan_default_suppressions (void)
 }
 #endif
 
-static fling_worker_t *s_worker;
-static fling_worker_http_t *s_http;
+static fling_worker_t *running_worker;
+static fling_worker_http_t *running_http;
 
-static void s_on_signal (int signum)
+static void on_signal (int signum)
 {
     (void)signum;
-    fling_worker_request_stop (s_worker);
+    fling_worker_request_stop (running_worker);
 }
 
-static int s_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+static int fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
 /* A configuration error: one line on stderr (logging is not set up yet). */
-static int s_fail (const char *format, ...)
+static int fail (const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -129,7 +129,7 @@ static int s_fail (const char *format, ...)
     return -1;
 }
 
-static int s_add_module (config_t *config, const char *spec, char *why, size_t why_size)
+static int add_module (config_t *config, const char *spec, char *why, size_t why_size)
 {
     if (!*spec)
         return 0;
@@ -141,25 +141,24 @@ static int s_add_module (config_t *config, const char *spec, char *why, size_t w
     return 0;
 }
 
-static int s_parse_http_addr (void *arg, const char *value, bool from_env, char *why,
-                              size_t why_size)
+static int parse_http_addr (void *arg, const char *value, bool from_env, char *why, size_t why_size)
 {
     config_t *config = arg;
     return fling_http_option (config->http_addr, sizeof config->http_addr, value, why, why_size);
 }
 
-static int s_parse_log_format (void *arg, const char *value, bool from_env, char *why,
-                               size_t why_size)
+static int parse_log_format (void *arg, const char *value, bool from_env, char *why,
+                             size_t why_size)
 {
     return fling_log_format_option (&((config_t *)arg)->log_format, value, why, why_size);
 }
 
 /* One module per flag; FLING_MODULES holds a comma-separated list. */
-static int s_parse_modules (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+static int parse_modules (void *arg, const char *value, bool from_env, char *why, size_t why_size)
 {
     config_t *config = arg;
     if (!from_env)
-        return s_add_module (config, value, why, why_size);
+        return add_module (config, value, why, why_size);
     free (config->env_modules);
     config->env_modules = strdup (value);
     if (!config->env_modules) {
@@ -169,12 +168,12 @@ static int s_parse_modules (void *arg, const char *value, bool from_env, char *w
     char *save = NULL;
     for (char *spec = strtok_r (config->env_modules, ",", &save); spec;
          spec = strtok_r (NULL, ",", &save))
-        if (s_add_module (config, spec, why, why_size))
+        if (add_module (config, spec, why, why_size))
             return -1;
     return 0;
 }
 
-static void s_config_init (config_t *config)
+static void config_init (config_t *config)
 {
     memset (config, 0, sizeof *config);
     fling_worker_options_init (&config->worker);
@@ -182,18 +181,18 @@ static void s_config_init (config_t *config)
     config->ready_fd = -1;
 }
 
-static fling_options_t s_parser (void)
+static fling_options_t parser (void)
 {
     return (fling_options_t){.program = "fling-worker",
-                             .options = s_options,
-                             .count = sizeof s_options / sizeof s_options[0]};
+                             .options = option_table,
+                             .count = sizeof option_table / sizeof option_table[0]};
 }
 
-static void s_usage (FILE *out)
+static void usage (FILE *out)
 {
     config_t defaults;
-    s_config_init (&defaults);
-    fling_options_t spec = s_parser ();
+    config_init (&defaults);
+    fling_options_t spec = parser ();
     fputs ("Usage: fling-worker --module PATH[:ARGS] [options]\n"
            "\n"
            "Runs fling task handlers from one or more modules (shared objects that\n"
@@ -212,16 +211,16 @@ static void s_usage (FILE *out)
            out);
 }
 
-static int s_check_config (const config_t *config)
+static int check_config (const config_t *config)
 {
     if (config->module_count == 0)
-        return s_fail ("no handler module given: use --module PATH[:ARGS] or FLING_MODULES");
+        return fail ("no handler module given: use --module PATH[:ARGS] or FLING_MODULES");
     return 0;
 }
 
 /* Loads one "PATH[:ARGS]" module and lets it register its handlers. The
    module stays loaded until exit: its handlers are called until then. */
-static int s_load_module (fling_worker_t *worker, const char *spec)
+static int load_module (fling_worker_t *worker, const char *spec)
 {
     char *path = strdup (spec);
     if (!path)
@@ -257,25 +256,25 @@ done:
 
 /* The harness (and systemd-style supervisors) wait for this line instead
    of sleeping. */
-static void s_on_registered (fling_worker_t *worker, void *arg)
+static void on_registered (fling_worker_t *worker, void *arg)
 {
     int *fd = (int *)arg;
     if (*fd < 0)
         return;
     char line[FLING_HTTP_ADDRESS_MAX + 16];
-    int size = snprintf (line, sizeof line, "ready%s%s\n", s_http ? " http=" : "",
-                         s_http ? fling_worker_http_address (s_http) : "");
+    int size = snprintf (line, sizeof line, "ready%s%s\n", running_http ? " http=" : "",
+                         running_http ? fling_worker_http_address (running_http) : "");
     ssize_t rc = write (*fd, line, (size_t)size);
     (void)rc;
     close (*fd);
     *fd = -1;
 }
 
-static int s_install_signals (void)
+static int install_signals (void)
 {
     struct sigaction action;
     memset (&action, 0, sizeof action);
-    action.sa_handler = s_on_signal;
+    action.sa_handler = on_signal;
     sigemptyset (&action.sa_mask);
     action.sa_flags = SA_RESTART;
     struct sigaction ignore;
@@ -288,7 +287,7 @@ static int s_install_signals (void)
     return 0;
 }
 
-static void s_log_config (const config_t *config)
+static void log_config (const config_t *config)
 {
     fling_debug ("config endpoint=%s name=%s pool_size=%u async_limit=%u prefetch=%u "
                  "heartbeat_ms=%u drain_timeout_ms=%u modules=%zu ready_fd=%d",
@@ -298,41 +297,42 @@ static void s_log_config (const config_t *config)
                  config->ready_fd);
 }
 
-static int s_run (config_t *config)
+static int run (config_t *config)
 {
-    s_worker = fling_worker_new (&config->worker);
-    if (!s_worker) {
+    running_worker = fling_worker_new (&config->worker);
+    if (!running_worker) {
         fling_error ("cannot create the worker: %s",
                      errno == EINVAL ? fling_last_error () : fling_strerror (errno));
         return 1;
     }
     int rc = 0;
     for (size_t i = 0; i < config->module_count && rc == 0; i++)
-        rc = s_load_module (s_worker, config->modules[i]);
-    fling_worker_on_registered (s_worker, s_on_registered, &config->ready_fd);
+        rc = load_module (running_worker, config->modules[i]);
+    fling_worker_on_registered (running_worker, on_registered, &config->ready_fd);
     if (rc == 0 && config->http_addr[0]) {
         char error[256];
-        s_http = fling_worker_http_new (s_worker, config->http_addr, error, sizeof error);
-        if (!s_http) {
+        running_http =
+            fling_worker_http_new (running_worker, config->http_addr, error, sizeof error);
+        if (!running_http) {
             fling_error ("cannot start the HTTP port (--http-addr): %s", error);
             rc = -1;
         } else
-            fling_info ("http port listening http=%s", fling_worker_http_address (s_http));
+            fling_info ("http port listening http=%s", fling_worker_http_address (running_http));
     }
-    if (rc == 0 && s_install_signals ()) {
+    if (rc == 0 && install_signals ()) {
         fling_error ("cannot install signal handlers: %s", strerror (errno));
         rc = -1;
     }
     if (rc == 0)
-        rc = fling_worker_run (s_worker);
+        rc = fling_worker_run (running_worker);
     fling_worker_stats_t stats;
-    fling_worker_stats (s_worker, &stats);
+    fling_worker_stats (running_worker, &stats);
     if (rc != 0 && stats.running)
         fling_error ("exiting with %llu tasks still running at the drain timeout; the broker "
                      "requeues them",
                      (unsigned long long)stats.running);
-    fling_worker_http_destroy (&s_http);
-    fling_worker_destroy (&s_worker);
+    fling_worker_http_destroy (&running_http);
+    fling_worker_destroy (&running_worker);
     return rc == 0 ? 0 : 1;
 }
 
@@ -341,27 +341,27 @@ int main (int argc, char **argv)
     /* Before czmq starts: we own SIGTERM/SIGINT, not czmq. */
     zsys_handler_set (NULL);
     config_t config;
-    s_config_init (&config);
-    fling_options_t spec = s_parser ();
+    config_init (&config);
+    fling_options_t spec = parser ();
     char error[512];
     int rc = fling_options_parse (&spec, &config, argc, argv, error, sizeof error);
     if (rc == 1) {
-        s_usage (stdout);
+        usage (stdout);
         free (config.env_modules);
         return 0;
     }
     if (rc < 0)
-        s_fail ("%s", error);
+        fail ("%s", error);
     else
-        rc = s_check_config (&config);
+        rc = check_config (&config);
     if (rc) {
         free (config.env_modules);
         return 1;
     }
     fling_log_init ("worker", config.log_level);
     fling_log_set_format (config.log_format);
-    s_log_config (&config);
-    rc = s_run (&config);
+    log_config (&config);
+    rc = run (&config);
     free (config.env_modules);
     return rc;
 }

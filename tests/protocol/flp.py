@@ -70,6 +70,13 @@ def record(producer, seq, name, payload, attempt=0, max_attempts=0, timeout_ms=0
     return struct.pack(">I", len(rest)) + rest
 
 
+def extend(rec, extensions):
+    """A record with FLP/1.2 extensions appended (SPEC.md §3.6): each a
+    (type, value bytes) pair; the length prefix grows to cover them."""
+    tail = b"".join(struct.pack(">BB", t, len(v)) + v for t, v in extensions)
+    return struct.pack(">I", len(rec) - 4 + len(tail)) + rec[4:] + tail
+
+
 def submit(batch_seq, records, version=VERSION, count=None):
     return [header("SUBMIT", version), struct.pack(">QI", batch_seq, len(records) if count is None else count),
             b"".join(records)]

@@ -99,14 +99,14 @@ def test_invalid_tasks_never_leave(cluster):
 
 def test_outbox_bounds_and_overflow_policies(cluster):
     dead_end = "tcp://127.0.0.1:%d" % free_port()  # nobody listens
-    failing = fling.Producer(dead_end, outbox=100)
+    acks = []
+    failing = fling.Producer(dead_end, outbox=100,
+                             on_ack=lambda task_id, ack, err: acks.append((ack, type(err))))
     for i in range(100):
         failing.send("test.noop", {"i": i})
     with pytest.raises(fling.OutboxFull):
         failing.send("test.noop", {"i": 100})
-    assert failing.stats().queued == 100
-    acks = []
-    failing._on_ack = lambda task_id, ack, err: acks.append((ack, type(err)))
+    assert failing.stats().queued == 100 and not acks
     failing.close(linger=0.2)
     assert failing.stats().dropped == 100
     assert acks == [(fling.Ack.DROPPED, fling.Closed)] * 100
@@ -123,10 +123,14 @@ def test_outbox_bounds_and_overflow_policies(cluster):
 
 def test_broker_refusals_are_counted_and_reported(cluster):
     cluster.start_broker("--max-tasks", "50")
-    producer = LedgerProducer(cluster)
     errors = []
-    write = producer._on_ack
-    producer._on_ack = lambda task_id, ack, err: (write(task_id, ack, err), errors.append(err))
+
+    class Recording(LedgerProducer):
+        def _write(self, task_id, ack, error):
+            super()._write(task_id, ack, error)
+            errors.append(error)
+
+    producer = Recording(cluster)
     for i in range(200):
         producer.send("test.noop", {"i": i})
     producer.flush(20)
@@ -254,3 +258,55 @@ def test_flush_inside_a_coroutine_does_not_wait_for_the_deferred_wake(cluster):
 
     seconds, accepted = asyncio.run(main())
     assert accepted == 1 and seconds < 2, "flush took %.2f s" % seconds
+
+
+def test_lone_sends_on_an_event_loop_share_submits_and_still_leave():
+    """A task sent on an event loop while nothing is in flight waits up to
+    idle_linger_us for company, and the I/O thread reads ACKs when it wakes
+    anyway: 50 sends 1 ms apart (a web service's lone sends) cost a few
+    SUBMITs, not one each (each one a wake-up of the I/O thread, which takes
+    the GIL from the requests), and are accepted without a flush. A fake
+    broker (a ROUTER answering every SUBMIT) counts them."""
+    import zmq
+    from fling import protocol
+
+    router = zmq.Context.instance().socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    submits = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            if not router.poll(50):
+                continue
+            peer, *frames = router.recv_multipart()
+            msg = protocol.decode(frames)
+            if msg.cmd == protocol.SUBMIT:
+                submits.append(msg.count)
+                router.send_multipart([peer] + protocol.ack(msg.batch_seq, bytes(msg.count)))
+            elif msg.cmd == protocol.PING:
+                router.send_multipart([peer] + protocol.pong())
+
+    async def main():
+        with fling.Producer("tcp://127.0.0.1:%d" % port) as producer:
+            await asyncio.sleep(0.3)  # connected and idle
+            for i in range(50):
+                producer.send("test.noop", {"i": i})
+                await asyncio.sleep(0.001)
+            deadline = time.monotonic() + 5
+            while producer.stats().accepted < 50 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            return producer.stats().accepted
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        accepted = asyncio.run(main())
+    finally:
+        stop.set()
+        server.join(5)
+        router.close(0)
+    assert accepted == 50
+    print("SUBMITs of %s tasks" % submits)
+    assert sum(submits) == 50 and len(submits) <= 20, "SUBMITs of %s tasks" % submits

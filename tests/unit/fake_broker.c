@@ -21,6 +21,7 @@ fake_broker_t *fake_broker_new (int port)
     self->ack_results = true;
     self->welcome_heartbeat_ms = 1000;
     self->mode = FAKE_ACK;
+    self->max_version = FLING_PROTO_VERSION;
     self->pattern[0] = FLING_REASON_OK;
     self->pattern_size = 1;
     self->router = zsock_new (ZMQ_ROUTER);
@@ -100,7 +101,7 @@ fling_msg_t *fake_broker_next (fake_broker_t *self, int timeout_ms, bool want_pi
             return NULL;
         note_peer (self);
         fling_reason_t reason;
-        if (fling_msg_decode (self->msg, &self->decoded, &reason))
+        if (fling_msg_decode_v (self->msg, &self->decoded, &reason, self->max_version))
             fail_msg ("the peer sent a bad message: %s", fling_reason_name (reason));
         /* A broker's answers a worker waits for (FLP/1.1): WELCOME to READY,
            RESULT_ACK to RESULT. */
@@ -146,7 +147,9 @@ static void record_submit (fake_broker_t *self, const fling_msg_t *submit)
             self->seen =
                 (fake_seen_t *)realloc (self->seen, self->seen_capacity * sizeof (fake_seen_t));
         }
-        self->seen[self->seen_count++] = (fake_seen_t){record.id, submit->batch_seq};
+        self->seen[self->seen_count++] = (fake_seen_t){
+            record.id,           submit->batch_seq,    submit->version,     record.ext_size,
+            record.ext.delay_ms, record.ext.due_at_ms, record.ext.priority, record.ext.key_size};
     }
     self->submits++;
     if (submit->count > self->largest_batch)
@@ -196,7 +199,11 @@ static void serve_one (fake_broker_t *self, zmsg_t *msg)
     zframe_t *routing_id = zmsg_pop (msg);
     fling_msg_t decoded;
     fling_reason_t why;
-    if (routing_id && fling_msg_decode (msg, &decoded, &why) == 0) {
+    int rc = routing_id ? fling_msg_decode_v (msg, &decoded, &why, self->max_version) : -1;
+    if (routing_id && rc != 0 && why == FLING_REASON_BAD_VERSION)
+        reply (self, routing_id,
+               fling_msg_error (FLING_PROTO_VERSION_MIN, why, 0, 0, decoded.problem));
+    if (rc == 0) {
         pthread_mutex_lock (&self->lock);
         if (decoded.cmd == FLING_CMD_SUBMIT) {
             record_submit (self, &decoded);

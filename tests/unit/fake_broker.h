@@ -30,6 +30,12 @@ typedef enum {
 typedef struct {
     fling_task_id_t id;
     uint64_t batch_seq;
+    uint8_t version;   /* of the SUBMIT that carried it */
+    size_t ext_size;   /* bytes of FLP/1.2 extensions in its record */
+    uint32_t delay_ms; /* and what they said (the key is not kept) */
+    uint64_t due_at_ms;
+    uint8_t priority;
+    size_t key_size;
 } fake_seen_t;
 
 typedef struct {
@@ -47,6 +53,11 @@ typedef struct {
     uint64_t result_seq;           /* of the last RESULT received */
     zmsg_t *msg;
     fling_msg_t decoded;
+    /* The highest version it decodes: FLING_PROTO_VERSION (default: an
+       FLP/1.1 broker, which answers a version-3 message ERROR(BAD_VERSION)
+       in the FLP/1 layout, as fling-broker does) or FLING_PROTO_VERSION_SCHED.
+       Set it before fake_broker_serve. */
+    uint8_t max_version;
     /* Serving producers on `thread`; `lock` guards what follows it. */
     pthread_t thread;
     bool serving;

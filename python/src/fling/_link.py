@@ -24,15 +24,14 @@ import collections
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, Deque, List, Optional, Tuple, cast
+from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, cast
 
 import zmq
 
 from . import protocol
+from ._stats import Stats
+from .app import App, Task
 from .keys import apply_client_keys
-
-if TYPE_CHECKING:
-    from ._worker import Engine
 
 log = logging.getLogger("fling.worker")
 
@@ -46,8 +45,28 @@ FINAL_REFUSALS = (protocol.MALFORMED, protocol.BAD_FIELD, protocol.BAD_TASK,
                   protocol.BAD_VERSION, protocol.FORBIDDEN)
 
 
+class Owner(Protocol):
+    """What the link needs of the engine that owns it (fling._worker.Engine):
+    the link is below the engine and hands it what the broker sends."""
+
+    loop: asyncio.AbstractEventLoop
+    app: App
+    stats: Stats
+    running: Dict[Task, None]
+    draining: bool
+    in_callback: bool
+
+    def capacity(self) -> Tuple[Tuple[int, int], Tuple[int, int]]: ...
+
+    def accept(self, record: protocol.Record, now: float) -> None: ...
+
+    def end_turn(self) -> None: ...
+
+    def refused(self) -> None: ...
+
+
 class Link:
-    def __init__(self, engine: "Engine", options: Any):
+    def __init__(self, engine: Owner, options: Any):
         self.e = engine
         self.o = options
         self.loop: asyncio.AbstractEventLoop = engine.loop

@@ -33,6 +33,7 @@ from typing import Any, Awaitable, Deque, Dict, List, Optional, Tuple, cast
 from . import protocol
 from ._link import Link
 from ._pool import Pool, outcome_of
+from ._stats import Stats
 from .app import App, Fail, Retry, Task
 
 log = logging.getLogger("fling.worker")
@@ -40,15 +41,6 @@ log = logging.getLogger("fling.worker")
 WARN_PER_SECOND = 10      # task failure lines; a poison flood is counted
 DEADLINE_TICKS = 10       # deadline buckets per second
 EAGER = sys.version_info >= (3, 12)  # asyncio.Task(eager_start=...) exists
-
-
-class Stats:
-    """The worker's counters (its stopped line logs them)."""
-
-    def __init__(self) -> None:
-        self.dispatched = self.done = self.failed = self.retried = self.released = 0
-        self.timed_out = self.reconnects = self.send_failures = self.bad_messages = 0
-        self.holding_sent = self.results_resent = self.results_forgotten = 0
 
 
 class Engine:

@@ -1,5 +1,7 @@
 """What a task handler module sees: App (handlers and hooks), Task, and the
-two ways out other than returning: Retry and Fail.
+two ways out other than returning: Retry and Fail. This module knows nothing
+of the worker that runs an App (fling.worker: `fling-py-worker module:app`,
+or fling.worker.run(app) from a program of your own).
 
     app = fling.App()
 
@@ -119,12 +121,6 @@ class App:
         """Runs on the event loop after the drain (reverse order of registration)."""
         self.loop_stop.append(fn)
         return fn
-
-    def run(self, **options: Any) -> int:
-        """Runs a worker for this app in this process until SIGTERM or SIGINT
-        (options as fling.worker.Options); returns the exit status."""
-        from .worker import Options, run_app
-        return run_app(self, Options(**options))
 
 
 _NO_PAYLOAD = object()

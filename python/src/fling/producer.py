@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import collections
 import logging
 import os
 import threading
@@ -20,24 +19,20 @@ import time
 import weakref
 from asyncio import _get_running_loop
 from contextlib import asynccontextmanager
-from typing import (Any, AsyncIterator, Callable, Deque, Dict, List, NamedTuple, Optional,
-                    Tuple)
+from typing import Any, AsyncIterator, Callable, Dict, NamedTuple, Optional, Tuple
 
 import zmq
 
 from . import protocol
-from ._sender import SILENT_HEARTBEATS, Ack, IoLoop, _Batch
-from .errors import Closed, FlushTimeout, FlingError, OutboxFull
+from ._outbox import Outbox
+from ._sender import SILENT_HEARTBEATS, Ack, IoLoop, OnAck
+from .errors import Closed, FlushTimeout
 from .keys import CurveKeys, apply_client_keys
-from .validate import Payload, check_name, payload_bytes
+from .validate import Payload, check_name, dict_bytes, payload_bytes
 
 log = logging.getLogger("fling.producer")
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-
-
-OnAck = Callable[[str, Ack, Optional[FlingError]], None]
-_Waiter = Tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
 class Stats(NamedTuple):
@@ -82,7 +77,12 @@ class Producer:
     others are in flight (batch_linger_us, 200), unacknowledged batches in
     flight (window, 16), the ack timeout after which a batch is resent
     (3,000 ms), how long close() waits for the outbox to drain (linger_ms,
-    5,000) and the PING interval (1,000 ms). on_ack(task_id, Ack, error) is
+    5,000) and the PING interval (1,000 ms). One is Python's own:
+    idle_linger_us (2,000), how long a task sent while nothing is in flight
+    waits for others before its SUBMIT leaves (a full batch, flush() and
+    close() do not wait): in a web service the I/O thread then wakes (and
+    takes the GIL from the requests) once per that interval, not twice per
+    request; 0 sends each lone task at once. on_ack(task_id, Ack, error) is
     called on the I/O thread once per task when its fate is known; it must
     be quick and must not call back into this producer. keys: CurveKeys for
     a broker with CURVE (default: from the environment, see fling.keys).
@@ -91,28 +91,21 @@ class Producer:
     def __init__(self, endpoint: Optional[str] = None, *, outbox: int = 100_000,
                  outbox_bytes: int = 64 << 20, overflow: str = "fail",
                  batch_max_tasks: int = 256, batch_max_bytes: int = 256 << 10,
-                 batch_linger_us: int = 200, window: int = 16, ack_timeout_ms: int = 3000,
-                 linger_ms: int = 5000, heartbeat_ms: int = 1000, on_ack: Optional[OnAck] = None,
-                 keys: Optional[CurveKeys] = None):
+                 batch_linger_us: int = 200, idle_linger_us: int = 2000, window: int = 16,
+                 ack_timeout_ms: int = 3000, linger_ms: int = 5000, heartbeat_ms: int = 1000,
+                 on_ack: Optional[OnAck] = None, keys: Optional[CurveKeys] = None):
         if overflow not in ("fail", "drop"):
             raise ValueError("overflow must be 'fail' or 'drop'")
         if not (outbox > 0 and outbox_bytes > 0 and 0 < batch_max_tasks <= protocol.BATCH_MAX
                 and 0 < batch_max_bytes <= protocol.MSG_BYTES_MAX // 2
-                and 0 <= batch_linger_us <= 1_000_000 and 0 < window <= 1024
-                and ack_timeout_ms > 0 and 0 < heartbeat_ms and linger_ms >= 0):
+                and 0 <= batch_linger_us <= 1_000_000 and 0 <= idle_linger_us <= 1_000_000
+                and 0 < window <= 1024 and ack_timeout_ms > 0 and 0 < heartbeat_ms
+                and linger_ms >= 0):
             raise ValueError("producer option out of range")
         self.endpoint = endpoint or os.environ.get("FLING_PRODUCER_ENDPOINT") or DEFAULT_ENDPOINT
-        self._max_tasks = outbox
-        self._max_bytes = outbox_bytes
-        self._drop = overflow == "drop"
-        self._batch_tasks = batch_max_tasks
-        self._batch_bytes = batch_max_bytes
-        self._linger = batch_linger_us / 1e6
-        self._window = window
-        self._ack_timeout = ack_timeout_ms / 1000.0
+        self._idle_linger = idle_linger_us / 1e6
         self._close_linger = linger_ms / 1000.0
         self._heartbeat = heartbeat_ms / 1000.0
-        self._on_ack = on_ack
         self._keys = keys if keys is not None else CurveKeys.from_env()
 
         # 8 random bytes name this producer in every task id. With CURVE the
@@ -120,39 +113,18 @@ class Producer:
         # 8 bytes), so the producers sharing a key tell their ids apart by the
         # sequence: each starts at a random point below 2^62 (as in C).
         self._producer_id = self._keys.tag if self._keys else os.urandom(8)
-        self._seq_base = int.from_bytes(os.urandom(8), "big") >> 2 if self._keys else 0
+        seq_base = int.from_bytes(os.urandom(8), "big") >> 2 if self._keys else 0
         self._id_prefix = self._producer_id.hex() + ":"
         self._writers: Dict[str, protocol.RecordWriter] = {}
-
-        # The outbox, under _lock; _cond wakes flush() callers.
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._seq = self._seq_base
-        self._open = _Batch(self._seq + 1)
-        self._open_since = 0.0
-        self._sealed: Deque[_Batch] = collections.deque()
-        self._held_tasks = 0
-        self._held_bytes = 0
-        self._closed = False
-        self._flush_waiters = 0
-        # (target seq, loop, future) of aflush() callers
-        self._async_waiters: List[_Waiter] = []
-        # The I/O thread publishes these under _lock when it looks at the
-        # outbox: appends wake it only when it would not look again soon.
-        self._in_flight = 0
-        self._wake_pending = False
-        self._unresolved_min = self._seq + 1  # lowest first seq of the batches it holds
-
-        self._invalid = 0
-        self._dropped = 0
-        self._accepted = self._rejected = self._io_dropped = self._resent = 0
-        self._bad_messages = self._broker_errors = self._unavailable = 0
-        self._heard_at = 0.0
+        self._outbox = Outbox(outbox, outbox_bytes, overflow == "drop", batch_max_tasks,
+                              batch_max_bytes, seq_base, self._wake_for)
+        self._put = self._outbox.put
 
         self._wake_read, self._wake_write = _wake_pair()
-        self._stop = False
-        self._forked = False
-        self._socket = self._open_socket()
+        self._io = IoLoop(self._outbox, self._open_socket(), self._wake_read, window=window,
+                          linger=batch_linger_us / 1e6, idle_linger=self._idle_linger,
+                          ack_timeout=ack_timeout_ms / 1000.0, heartbeat=self._heartbeat,
+                          on_ack=on_ack)
         self._thread = threading.Thread(target=self._run, name="fling-producer", daemon=True)
         self._thread.start()
         _producers.add(self)
@@ -172,55 +144,30 @@ class Producer:
         try:
             if writer is None:
                 writer = self._writer(name)
-            data = payload_bytes(payload)
+            data = dict_bytes(payload) if type(payload) is dict else payload_bytes(payload)
             if (max_attempts or timeout_ms or backoff_ms) and not (
                     0 <= max_attempts <= 0xFFFF and 0 <= timeout_ms <= 0xFFFFFFFF
                     and 0 <= backoff_ms <= 0xFFFFFFFF):
                 raise ValueError("max_attempts above 65535, or a time out of range")
         except ValueError:
-            with self._lock:
-                self._invalid += 1
+            self._outbox.refused()
             raise
-        record = writer.record
-        size = len(data) + writer.size
-        wake = False
-        with self._lock:
-            if self._closed:
-                raise Closed("created before a fork" if self._forked else "")
-            if self._held_tasks >= self._max_tasks or self._held_bytes + size > self._max_bytes:
-                if self._drop:
-                    self._dropped += 1
-                    return ""
-                raise OutboxFull("%d tasks, %d bytes held" % (self._held_tasks, self._held_bytes))
-            seq = self._seq = self._seq + 1
-            batch = self._open
-            if not batch.count:
-                self._open_since = time.monotonic()
-                # A first task wakes an idle I/O thread; while batches are in
-                # flight it looks again at their ACK (or ack timeout) anyway.
-                wake = not self._in_flight
-            batch.records.append(record(seq, max_attempts, timeout_ms, backoff_ms, data))
-            count = batch.count = batch.count + 1
-            batch.size += size
-            self._held_tasks += 1
-            self._held_bytes += size
-            if count >= self._batch_tasks or batch.size >= self._batch_bytes:
-                self._sealed.append(batch)
-                self._open = _Batch(seq + 1)
-                wake = not self._in_flight
-            if wake:
-                wake = not self._wake_pending
-                self._wake_pending = True
-        if wake:
-            # On an event loop (a request handler), the I/O thread is woken at
-            # the end of this turn of the loop, after the response went out:
-            # its work (and its hold on the GIL) is not on the request's path.
-            loop = _get_running_loop()
-            if loop is None:
-                os.write(self._wake_write, _ONE)
-            else:
-                loop.call_soon(self._wake)
-        return self._id_prefix + str(seq)
+        seq = self._put(writer, data, max_attempts, timeout_ms, backoff_ms)
+        return self._id_prefix + str(seq) if seq else ""
+
+    def _wake_for(self, urgent: bool) -> None:
+        """The outbox asks for the I/O thread. On an event loop (a request
+        handler) the wake-up waits: for the end of this turn of the loop if
+        a batch is full, else for the idle linger, so that the I/O thread's
+        work (and its hold on the GIL) is off the request's path and one
+        wake-up carries the tasks of many requests."""
+        loop = _get_running_loop()
+        if loop is None:
+            os.write(self._wake_write, _ONE)
+        elif urgent:
+            loop.call_soon(self._wake)
+        else:
+            loop.call_later(self._idle_linger, self._wake)
 
     def _wake(self) -> None:
         if self._wake_write >= 0:
@@ -238,44 +185,39 @@ class Producer:
         """Waits until the broker answered for every task sent before this call
         (accepted or refused). Raises FlushTimeout after `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._wake()  # a wake deferred to this (blocked) event loop would wait
-        with self._lock:
-            target = self._seq
-            self._flush_waiters += 1
+        box = self._outbox
+        with box.lock:
+            target = box.seq
+            box.flush_waiters += 1
+        self._wake()  # now, not after a linger: someone waits
+        with box.lock:
             try:
-                while self._min_unresolved() <= target:
+                while box.min_unresolved() <= target:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        raise FlushTimeout("%d tasks still held" % self._held_tasks)
-                    self._cond.wait(left)
+                        raise FlushTimeout("%d tasks still held" % box.held_tasks)
+                    box.cond.wait(left)
             finally:
-                self._flush_waiters -= 1
+                box.flush_waiters -= 1
 
     async def aflush(self, timeout: Optional[float] = None) -> None:
         """flush() for coroutines: waits without blocking the event loop."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        with self._lock:
-            target = self._seq
-            if self._min_unresolved() > target:
+        box = self._outbox
+        with box.lock:
+            target = box.seq
+            if box.min_unresolved() > target:
                 return
-            self._async_waiters.append((target, loop, future))
+            box.async_waiters.append((target, loop, future))
+        self._wake()
         try:
             await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            raise FlushTimeout("%d tasks still held" % self._held_tasks) from None
+            raise FlushTimeout("%d tasks still held" % box.held_tasks) from None
         finally:
-            with self._lock:
-                self._async_waiters = [w for w in self._async_waiters if w[2] is not future]
-
-    def _min_unresolved(self) -> int:
-        """Lowest task sequence not resolved yet (under _lock)."""
-        lowest = self._unresolved_min
-        if self._sealed:
-            lowest = min(lowest, self._sealed[0].first_seq)
-        if self._open.count:
-            lowest = min(lowest, self._open.first_seq)
-        return min(lowest, self._seq + 1)
+            with box.lock:
+                box.async_waiters = [w for w in box.async_waiters if w[2] is not future]
 
     # ---- life cycle --------------------------------------------------------------------
 
@@ -283,31 +225,33 @@ class Producer:
         """Waits up to `linger` seconds (default linger_ms) for the outbox to be
         accepted, stops the I/O thread and closes the socket. Tasks still not
         accepted are dropped (counted; on_ack says DROPPED). Idempotent."""
-        with self._lock:
-            if self._closed and self._stop:
+        box = self._outbox
+        with box.lock:
+            if box.closed and self._io.stop:
                 return
-            self._closed = True
-        if self._thread.is_alive() and not self._forked:
+            box.closed = True
+        if self._thread.is_alive() and not box.forked:
             try:
                 self.flush(self._close_linger if linger is None else linger)
             except FlushTimeout:
                 log.warning("closing with %d tasks not accepted by the broker: dropped",
-                            self._held_tasks)
+                            box.held_tasks)
         self._stop_thread()
 
     async def aclose(self, linger: Optional[float] = None) -> None:
         """close() for coroutines: the wait for the broker does not block the loop."""
-        with self._lock:
-            self._closed = True
+        box = self._outbox
+        with box.lock:
+            box.closed = True
         try:
             await self.aflush(self._close_linger if linger is None else linger)
         except FlushTimeout:
             log.warning("closing with %d tasks not accepted by the broker: dropped",
-                        self._held_tasks)
+                        box.held_tasks)
         self._stop_thread()
 
     def _stop_thread(self) -> None:
-        self._stop = True
+        self._io.stop = True
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             os.write(self._wake_write, _ONE)
             self._thread.join()
@@ -333,21 +277,21 @@ class Producer:
 
     def stats(self) -> Stats:
         """The counters (cheap, any thread)."""
-        return Stats(self._seq - self._seq_base, self._accepted, self._rejected,
-                     self._dropped + self._io_dropped,
-                     self._held_tasks, self._resent, self._invalid)
+        box, io = self._outbox, self._io
+        return Stats(box.seq - box.seq_base, io.accepted, io.rejected, box.dropped + io.dropped,
+                     box.held_tasks, io.resent, box.invalid)
 
     @property
     def connected(self) -> bool:
         """True when the broker was heard from within the last 3 heartbeats."""
-        return bool(self._heard_at) and (
-            time.monotonic() - self._heard_at < self._heartbeat * SILENT_HEARTBEATS)
+        heard = self._io.heard
+        return bool(heard) and time.monotonic() - heard < self._heartbeat * SILENT_HEARTBEATS
 
     def _after_fork(self) -> None:
         # The I/O thread did not come along: refuse sends (Closed) rather
         # than queue tasks nobody will ever deliver.
-        self._forked = True
-        self._closed = True
+        self._outbox.forked = True
+        self._outbox.closed = True
 
     # ---- the I/O thread ------------------------------------------------------------------
 
@@ -369,14 +313,14 @@ class Producer:
         return sock
 
     def _run(self) -> None:
-        io = IoLoop(self)
+        io = self._io
         try:
             io.run()
         except Exception:  # noqa: BLE001 - a bug must not hang close() or lose the count
             log.exception("producer I/O thread failed")
         finally:
             io.drop_all()
-            self._socket.close(0)
+            io.sock.close(0)
 
 
 # ---- the process's default producer ---------------------------------------------------

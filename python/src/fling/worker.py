@@ -19,7 +19,7 @@ import os
 import socket
 import sys
 import time
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from ._worker import Engine
 from .app import App
@@ -55,6 +55,12 @@ def run_app(app: App, options: Options) -> int:
     if not app.handlers:
         raise ValueError("the app has no task handlers")
     return asyncio.run(Engine(app, options).run())
+
+
+def run(app: App, **options: Any) -> int:
+    """Runs a worker for `app` in this process until SIGTERM or SIGINT
+    (options as Options: endpoint, pool_size...); returns the exit status."""
+    return run_app(app, Options(**options))
 
 
 # ---- the command line ------------------------------------------------------------------
