@@ -87,12 +87,10 @@ static void expect_silence (zsock_t *sock)
 static void expect_no_dispatch (zsock_t *sock)
 {
     for (int64_t end = fling_clock_ms () + SILENCE_MS; fling_clock_ms () < end;) {
-        zmsg_t *msg = fixture_recv (sock, 20);
+        fling_msg_t decoded;
+        zmsg_t *msg = fixture_recv_decoded (sock, 20, &decoded);
         if (!msg)
             continue;
-        fling_msg_t decoded;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         zmsg_destroy (&msg);
         if (decoded.cmd == FLING_CMD_DISPATCH)
             fail_msg ("unexpected DISPATCH");
