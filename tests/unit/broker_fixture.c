@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "broker_fixture.h"
+#include "fling_log.h"
+#include "store_fixture.h"
 
 fixture_t *fixture_new (int wait_ms)
 {
@@ -34,6 +36,7 @@ void fixture_destroy (fixture_t **self_p)
     fixture_t *self = *self_p;
     if (self->broker)
         fixture_halt (self);
+    free (self->scratch_dir);
     free (self);
     *self_p = NULL;
 }
@@ -61,6 +64,45 @@ void fixture_halt (fixture_t *self)
     assert_int_equal (pthread_join (self->thread, NULL), 0);
     fling_broker_destroy (&self->broker);
     assert_null (self->broker);
+    self->pending_count = 0;
+}
+
+fixture_t *fixture_start_disk (int wait_ms, void (*tune) (fling_broker_config_t *))
+{
+    fling_log_init ("broker", getenv ("TEST_LOG") ? FLING_LOG_DEBUG : FLING_LOG_ERROR);
+    fixture_t *self = fixture_new (wait_ms);
+    fling_broker_config_t *config = &self->config;
+    self->scratch_dir = store_dir_new ("broker");
+    strcpy (config->store, "disk");
+    assert_true (strlen (self->scratch_dir) < sizeof config->store_dir);
+    strcpy (config->store_dir, self->scratch_dir);
+    config->segment_bytes = 1 << 20;
+    config->store_free_floor_bytes = 0;
+    /* Tuned once: a tune may append a queue, and every restart reuses it. */
+    if (tune)
+        tune (config);
+    fixture_launch (self);
+    return self;
+}
+
+void fixture_restart (fixture_t *self)
+{
+    fixture_halt (self);
+    fixture_launch (self);
+}
+
+void fixture_finish (fixture_t **self_p, zsock_t **worker)
+{
+    fixture_t *self = *self_p;
+    if (worker)
+        zsock_destroy (worker);
+    if (self->broker)
+        fixture_halt (self);
+    if (self->scratch_dir) {
+        store_dir_remove (self->scratch_dir);
+        self->scratch_dir = NULL;
+    }
+    fixture_destroy (self_p);
 }
 
 zsock_t *fixture_dealer (fixture_t *self, const char *which)
@@ -86,15 +128,22 @@ zmsg_t *fixture_recv (zsock_t *sock, int timeout_ms)
     return msg;
 }
 
+zmsg_t *fixture_recv_decoded (zsock_t *sock, int timeout_ms, fling_msg_t *decoded)
+{
+    zmsg_t *msg = fixture_recv (sock, timeout_ms);
+    fling_reason_t reason;
+    if (msg)
+        assert_int_equal (fling_msg_decode_v (msg, decoded, &reason, FLING_PROTO_VERSION_SCHED), 0);
+    return msg;
+}
+
 zmsg_t *fixture_expect (zsock_t *sock, fling_cmd_t cmd, fling_msg_t *decoded, int wait_ms)
 {
     int64_t deadline = fling_clock_ms () + wait_ms;
     while (fling_clock_ms () < deadline) {
-        zmsg_t *msg = fixture_recv (sock, (int)(deadline - fling_clock_ms ()));
+        zmsg_t *msg = fixture_recv_decoded (sock, (int)(deadline - fling_clock_ms ()), decoded);
         if (!msg)
             break;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
         if (decoded->cmd == cmd)
             return msg;
         zmsg_destroy (&msg);
@@ -164,6 +213,13 @@ void fixture_submit (fixture_t *self, uint64_t batch_seq, uint64_t first, size_t
     fixture_send (self->producer, fling_msg_submit (batch_seq, (uint32_t)count, buf, size));
 }
 
+void fixture_submit_acked (fixture_t *self, uint64_t batch_seq, uint64_t first, size_t count,
+                           fling_reason_t status)
+{
+    fixture_submit (self, batch_seq, first, count, "email", 0);
+    assert_int_equal (fixture_ack_count (self, batch_seq, status), count);
+}
+
 size_t fixture_ack_count (fixture_t *self, uint64_t batch_seq, fling_reason_t status)
 {
     fling_msg_t ack;
@@ -190,12 +246,10 @@ zsock_t *fixture_worker (fixture_t *self, const char *name, uint32_t pool, uint3
     fixture_send (worker, fling_msg_ready (capacity, slots, 4242, name, 1, names, classes));
     /* READY is answered: WELCOME, with the broker's timings (FLP/1.1). */
     for (int64_t deadline = fling_clock_ms () + self->wait_ms; fling_clock_ms () < deadline;) {
-        zmsg_t *msg = fixture_recv (worker, 50);
+        fling_msg_t decoded;
+        zmsg_t *msg = fixture_recv_decoded (worker, 50, &decoded);
         if (!msg)
             continue;
-        fling_msg_t decoded;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         if (decoded.cmd == FLING_CMD_DISPATCH) {
             if (!early)
                 fail_msg ("a DISPATCH before the WELCOME");
@@ -245,4 +299,116 @@ void fixture_results (zsock_t *worker, const fixture_lease_t *leases, size_t cou
     static uint64_t result_seq;
     fixture_send (worker, fling_msg_result (++result_seq, (uint32_t)count, buf, size));
     free (buf);
+}
+
+/* ---- raw workers that keep what they are sent --------------------------------- */
+
+void fixture_keep_tasks (zsock_t *worker, const fling_msg_t *dispatch, void *arg)
+{
+    fixture_t *self = (fixture_t *)arg;
+    fixture_lease_t leases[FLING_BATCH_TASKS_MAX];
+    size_t count = 0;
+    fixture_leases (dispatch, leases, &count, FLING_BATCH_TASKS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        assert_true (self->pending_count < FLING_BATCH_TASKS_MAX);
+        self->pending[self->pending_count].worker = worker;
+        self->pending[self->pending_count++].lease = leases[i];
+    }
+}
+
+zsock_t *fixture_worker_ready (fixture_t *self, const char *name, const uint32_t *slots)
+{
+    return fixture_worker (self, name, 10, 10, slots, fixture_keep_tasks, self);
+}
+
+static bool take_pending (fixture_t *self, zsock_t *worker, fixture_lease_t *lease)
+{
+    for (size_t i = 0; i < self->pending_count; i++)
+        if (self->pending[i].worker == worker) {
+            *lease = self->pending[i].lease;
+            memmove (&self->pending[i], &self->pending[i + 1],
+                     (self->pending_count - i - 1) * sizeof self->pending[0]);
+            self->pending_count--;
+            return true;
+        }
+    return false;
+}
+
+/* Receives for up to `timeout_ms`, PINGing first so a short worker timeout
+   does not reap the worker; keeps a DISPATCH's tasks. True if one came. */
+static bool receive_tasks (fixture_t *self, zsock_t *worker, int timeout_ms)
+{
+    fixture_send (worker, fling_msg_ping ());
+    fling_msg_t decoded;
+    zmsg_t *msg = fixture_recv_decoded (worker, timeout_ms, &decoded);
+    if (!msg)
+        return false;
+    bool dispatch = decoded.cmd == FLING_CMD_DISPATCH;
+    if (dispatch)
+        fixture_keep_tasks (worker, &decoded, self);
+    zmsg_destroy (&msg);
+    return dispatch;
+}
+
+void fixture_next_task (fixture_t *self, zsock_t *worker, fixture_lease_t *lease)
+{
+    int64_t deadline = fling_clock_ms () + self->wait_ms;
+    while (!take_pending (self, worker, lease)) {
+        if (fling_clock_ms () >= deadline)
+            fail_msg ("no DISPATCH within %d ms", self->wait_ms);
+        receive_tasks (self, worker, 50);
+    }
+}
+
+void fixture_no_task (zsock_t *worker, int ms)
+{
+    for (int64_t end = fling_clock_ms () + ms; fling_clock_ms () < end;) {
+        fixture_send (worker, fling_msg_ping ());
+        fling_msg_t decoded;
+        zmsg_t *msg = fixture_recv_decoded (worker, 50, &decoded);
+        if (!msg)
+            continue;
+        zmsg_destroy (&msg);
+        if (decoded.cmd == FLING_CMD_DISPATCH)
+            fail_msg ("unexpected DISPATCH");
+    }
+}
+
+size_t fixture_take_all (fixture_t *self, zsock_t *worker, fixture_lease_t *leases, size_t max,
+                         int quiet_ms)
+{
+    size_t n = 0;
+    assert_true (max > 0);
+    fixture_next_task (self, worker, &leases[n++]);
+    /* Until quiet, not a fixed window from the first DISPATCH: a loaded
+       broker sends the later ones later. Bounded by wait_ms all the same. */
+    int64_t deadline = fling_clock_ms () + self->wait_ms,
+            quiet_until = fling_clock_ms () + quiet_ms;
+    while (fling_clock_ms () < quiet_until && fling_clock_ms () < deadline)
+        if (receive_tasks (self, worker, 10))
+            quiet_until = fling_clock_ms () + quiet_ms;
+    while (n < max && take_pending (self, worker, &leases[n]))
+        n++;
+    return n;
+}
+
+void fixture_worker_close (fixture_t *self, zsock_t **worker)
+{
+    fixture_lease_t lease;
+    while (take_pending (self, *worker, &lease))
+        ;
+    zsock_destroy (worker);
+}
+
+void fixture_wait_no_workers (fixture_t *self)
+{
+    for (int64_t deadline = fling_clock_ms () + self->wait_ms; fling_clock_ms () < deadline;) {
+        json_t *stats = fixture_stats (self);
+        size_t workers = json_array_size (json_object_get (stats, "workers"));
+        json_decref (stats);
+        if (workers == 0)
+            return;
+        zclock_sleep (10);
+    }
+    fail_msg ("a dead worker still registered after %d ms", self->wait_ms);
 }

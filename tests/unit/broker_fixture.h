@@ -1,7 +1,7 @@
 /*  broker_fixture.h - a real broker (broker/fling_broker.c) on a thread and
     the raw DEALER clients that drive it, a producer and workers speaking
-    FLP through the codec, shared by test_broker_input.c and
-    test_broker_retry.c. Every wait is bounded: the
+    FLP through the codec, shared by the test_broker_*.c files. Every wait
+    is bounded: the
     socket helpers take their bound, the fixture's own use its wait_ms, so
     each test keeps the bound it chose.
 */
@@ -14,6 +14,13 @@
 #include "fling_broker.h"
 #include "fling_proto.h"
 
+/* One task a raw worker was sent. */
+typedef struct {
+    fling_task_id_t id;
+    uint16_t attempt;
+    uint32_t timeout_ms;
+} fixture_lease_t;
+
 typedef struct {
     fling_broker_config_t config; /* kept, so a restart reopens the same store */
     fling_broker_t *broker;       /* NULL while halted */
@@ -21,6 +28,14 @@ typedef struct {
     zsock_t *producer; /* DEALER on the producer endpoint */
     zsock_t *admin;    /* DEALER on the producer endpoint, ADMIN only */
     int wait_ms;       /* a reply that should come comes within this */
+    char *scratch_dir; /* the disk store's directory (fixture_start_disk), or NULL */
+    /* Tasks DISPATCHed to raw workers but not handed out by
+       fixture_next_task yet, oldest first. */
+    struct {
+        zsock_t *worker;
+        fixture_lease_t lease;
+    } pending[FLING_BATCH_TASKS_MAX];
+    size_t pending_count;
 } fixture_t;
 
 /* A halted fixture whose config has the defaults both tests share (tcp on
@@ -35,8 +50,22 @@ void fixture_destroy (fixture_t **self_p);
    and admin sockets. */
 void fixture_launch (fixture_t *self);
 
-/* Closes the sockets, stops the broker, joins its thread, destroys it. */
+/* Closes the sockets, stops the broker, joins its thread, destroys it;
+   forgets the tasks pending for raw workers. */
 void fixture_halt (fixture_t *self);
+
+/* A fixture on a disk store in a new scratch directory (1 MiB segments, no
+   free-space floor), tuned by `tune` (NULL: none) once, then launched. Every
+   fixture_restart reopens the same store. Logs errors only (TEST_LOG set:
+   everything). */
+fixture_t *fixture_start_disk (int wait_ms, void (*tune) (fling_broker_config_t *));
+
+/* Halts and launches again on the same config (and store). */
+void fixture_restart (fixture_t *self);
+
+/* Halts the broker, removes the scratch store, destroys the fixture; closes
+ *worker first when `worker` is not NULL (a raw worker still connected). */
+void fixture_finish (fixture_t **self_p, zsock_t **worker);
 
 /* A new DEALER (linger 0) on the broker's `which` endpoint. */
 zsock_t *fixture_dealer (fixture_t *self, const char *which);
@@ -46,6 +75,11 @@ void fixture_send (zsock_t *sock, zmsg_t *msg);
 
 /* The next message within timeout_ms, or NULL. */
 zmsg_t *fixture_recv (zsock_t *sock, int timeout_ms);
+
+/* The next message within timeout_ms decoded into `decoded` (which points
+   into it: destroy it after use), or NULL; one that does not decode fails
+   the test. */
+zmsg_t *fixture_recv_decoded (zsock_t *sock, int timeout_ms, fling_msg_t *decoded);
 
 /* The next message of command `cmd` within wait_ms, skipping others
    (PONGs...), decoded into `decoded`; fails the test if none comes. */
@@ -84,13 +118,12 @@ void fixture_submit (fixture_t *self, uint64_t batch_seq, uint64_t first, size_t
    `status`. */
 size_t fixture_ack_count (fixture_t *self, uint64_t batch_seq, fling_reason_t status);
 
-/* ---- raw workers -------------------------------------------------------------- */
+/* Submits `count` "email" tasks from seq `first` as batch `batch_seq`: the
+   ACK must give every one of them `status`. */
+void fixture_submit_acked (fixture_t *self, uint64_t batch_seq, uint64_t first, size_t count,
+                           fling_reason_t status);
 
-typedef struct {
-    fling_task_id_t id;
-    uint16_t attempt;
-    uint32_t timeout_ms;
-} fixture_lease_t;
+/* ---- raw workers -------------------------------------------------------------- */
 
 /* Called with a DISPATCH that came before the PONG confirming a READY. */
 typedef void (fixture_dispatch_fn) (zsock_t *worker, const fling_msg_t *dispatch, void *arg);
@@ -101,6 +134,34 @@ typedef void (fixture_dispatch_fn) (zsock_t *worker, const fling_msg_t *dispatch
    the PONG goes to `early` (NULL: the test fails). */
 zsock_t *fixture_worker (fixture_t *self, const char *name, uint32_t pool, uint32_t loop,
                          const uint32_t *slots, fixture_dispatch_fn *early, void *arg);
+
+/* A fixture_dispatch_fn (arg: the fixture) that keeps a DISPATCH's tasks
+   for fixture_next_task. */
+void fixture_keep_tasks (zsock_t *worker, const fling_msg_t *dispatch, void *arg);
+
+/* A worker that holds 10 tasks of each class and runs `slots` of them at
+   once (NULL: all 10, no prefetch); what it is sent goes to
+   fixture_next_task. */
+zsock_t *fixture_worker_ready (fixture_t *self, const char *name, const uint32_t *slots);
+
+/* The next task DISPATCHed to `worker`, kept or waited for (PINGing, so a
+   short worker timeout does not reap it); fails after self->wait_ms. */
+void fixture_next_task (fixture_t *self, zsock_t *worker, fixture_lease_t *lease);
+
+/* PINGs for `ms` and fails the test if a DISPATCH arrives. */
+void fixture_no_task (zsock_t *worker, int ms);
+
+/* Every task `worker` is sent from its first DISPATCH until none has come
+   for `quiet_ms` (PINGing meanwhile), at most `max`; returns how many. */
+size_t fixture_take_all (fixture_t *self, zsock_t *worker, fixture_lease_t *leases, size_t max,
+                         int quiet_ms);
+
+/* Closes a raw worker as a dying process would (no BYE), forgetting what
+   was kept for it. */
+void fixture_worker_close (fixture_t *self, zsock_t **worker);
+
+/* Waits until the broker lists no worker (it noticed the dead ones). */
+void fixture_wait_no_workers (fixture_t *self);
 
 /* The tasks of a DISPATCH, appended to leases[*count...max). */
 void fixture_leases (const fling_msg_t *dispatch, fixture_lease_t *leases, size_t *count,

@@ -1,8 +1,8 @@
 /*  store_fixture.h - what the tests of the disk store and of its log
-    (test_store_disk.c, test_wal.c) both need: a scratch directory, and a
-    disk that fills up on demand. Built into those two executables only
-    (tests/CMakeLists.txt); its failures are cmocka failures of the test
-    that called it.
+    (test_store_disk*.c, test_wal*.c, the broker fixture) need: a scratch
+    directory, and a disk that fills up on demand. Part of the unit
+    support library; its failures are cmocka failures of the test that
+    called it.
 */
 #ifndef STORE_FIXTURE_H_INCLUDED
 #define STORE_FIXTURE_H_INCLUDED

@@ -87,12 +87,10 @@ static void expect_silence (zsock_t *sock)
 static void expect_no_dispatch (zsock_t *sock)
 {
     for (int64_t end = fling_clock_ms () + SILENCE_MS; fling_clock_ms () < end;) {
-        zmsg_t *msg = fixture_recv (sock, 20);
+        fling_msg_t decoded;
+        zmsg_t *msg = fixture_recv_decoded (sock, 20, &decoded);
         if (!msg)
             continue;
-        fling_msg_t decoded;
-        fling_reason_t reason;
-        assert_int_equal (fling_msg_decode (msg, &decoded, &reason), 0);
         zmsg_destroy (&msg);
         if (decoded.cmd == FLING_CMD_DISPATCH)
             fail_msg ("unexpected DISPATCH");
@@ -164,7 +162,7 @@ static void test_producer_socket_bad_input (void **state)
     expect_silence (p);
     send_raw (p, "XL\x01\x03", 4, 0); /* bad signature: dropped */
     expect_silence (p);
-    send_raw (p, "FL\x03\x03", 4, 0);
+    send_raw (p, "FL\x04\x03", 4, 0); /* version 4: none spoken */
     expect_error (p, FLING_REASON_BAD_VERSION);
     send_raw (p, "FL\x01\x63", 4, 0);
     expect_error (p, FLING_REASON_BAD_COMMAND);
