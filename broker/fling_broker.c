@@ -72,7 +72,8 @@ static int authorise (fling_broker_t *self, zsock_t *sock, const fling_peer_t *p
               from_worker ? "worker" : "producer");
     fling_msg_t about;
     fling_reason_t reason;
-    bool decoded = fling_msg_decode (msg, &about, &reason) == 0 || about.cmd;
+    bool decoded =
+        fling_msg_decode_v (msg, &about, &reason, FLING_PROTO_VERSION_SCHED) == 0 || about.cmd;
     if (decoded && about.has_batch && !from_worker)
         fling_producers_refuse_batch (self, peer, &about, FLING_REASON_FORBIDDEN);
     else
@@ -95,7 +96,8 @@ static void handle_message (fling_broker_t *self, zsock_t *sock, fling_peer_t *p
     }
     fling_msg_t decoded;
     fling_reason_t reason;
-    if (fling_msg_decode (msg, &decoded, &reason)) {
+    /* FLP/1.2: due times (proto/SPEC.md §3.6, §6.8); answered in its version. */
+    if (fling_msg_decode_v (msg, &decoded, &reason, FLING_PROTO_VERSION_SCHED)) {
         /* A SUBMIT whose batch can be named is answered for that batch:
            an ACK, so that any producer can tell which batch it was. */
         if (decoded.has_batch && !from_worker)

@@ -82,9 +82,10 @@ static size_t chunk_fit (const fling_btask_t *task, size_t max, size_t *bytes_ou
 {
     size_t count = 0, bytes = 0;
     for (; task && count < max; task = fling_tasklist_next (task)) {
-        if (count && bytes + task->size > FLING_DISPATCH_BYTES_MAX)
+        size_t wire = fling_record_wire_size (task->raw);
+        if (count && bytes + wire > FLING_DISPATCH_BYTES_MAX)
             break;
-        bytes += task->size;
+        bytes += wire;
         count++;
     }
     *bytes_out = bytes;
@@ -109,8 +110,12 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
     uint8_t *cursor = zframe_data (body);
     for (size_t i = 0; i < count; i++) {
         fling_leases_grant (self, worker, tasks[i], cls, false); /* sets the record's attempt */
-        memcpy (cursor, tasks[i]->raw, tasks[i]->size);
-        cursor += tasks[i]->size;
+        /* Without its extensions (a held due time): SPEC.md §4.7. */
+        size_t wire = fling_record_wire_size (tasks[i]->raw);
+        memcpy (cursor, tasks[i]->raw, wire);
+        if (wire != tasks[i]->size)
+            fling_record_strip_ext (cursor);
+        cursor += wire;
         fling_tasks_store_state (self, tasks[i]);
     }
     zmsg_t *msg = fling_msg_dispatch_frame ((uint32_t)count, &body);

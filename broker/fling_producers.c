@@ -69,6 +69,52 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
 
 /* The id lookup leaves its slot to fling_tasks_hold's insert (see
    fling_idmap_lookup): one probe of the id index per new task. */
+/* A task with a due time (proto/SPEC.md §3.6) is held with its due time
+   as a due-at extension at the end of its record: in memory, in the store
+   (so a restart and a compaction keep it) and never on the wire (the
+   DISPATCH copy leaves it out, fling_dispatch.c). A delay becomes a due-at
+   on the broker's wall clock now. `full` gets the record to hold; its
+   size is the record's without extensions plus FLING_DUE_EXT_SIZE. */
+static fling_reason_t with_due_at (fling_broker_t *self, const fling_record_t *record,
+                                   uint8_t *full, fling_record_t *out)
+{
+    /* Not implemented yet: refused rather than run in the wrong order or
+       twice (proto/SPEC.md §3.6: never ignore an extension). */
+    if (record->ext.priority || record->ext.key)
+        return FLING_REASON_BAD_TASK;
+    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms};
+    if (!due.due_at_ms)
+        due.due_at_ms = (uint64_t)fling_state_wall_ms (self) + record->ext.delay_ms;
+    fling_record_write_ext (full, &record->id, 0, record->max_attempts, record->timeout_ms,
+                            record->backoff_ms, record->name, record->name_size, record->payload,
+                            record->payload_size, &due);
+    const uint8_t *cursor = full;
+    fling_record_read (&cursor, out);
+    return FLING_REASON_OK;
+}
+
+static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
+                                     fling_queue_t **last_queue, fling_btask_t **accepted);
+
+/* accept_record for a record that may carry extensions. */
+static fling_reason_t accept_any (fling_broker_t *self, const fling_record_t *record,
+                                  fling_queue_t **last_queue, fling_btask_t **accepted)
+{
+    if (!record->ext_size)
+        return accept_record (self, record, last_queue, accepted);
+    uint8_t *full = (uint8_t *)malloc (record->raw_size + FLING_DUE_EXT_SIZE);
+    if (!full)
+        return FLING_REASON_UNAVAILABLE;
+    fling_record_t held;
+    fling_reason_t status = with_due_at (self, record, full, &held);
+    if (status == FLING_REASON_OK)
+        status = accept_record (self, &held, last_queue, accepted);
+    if (status == FLING_REASON_OK)
+        fling_tasks_hold_until_due (self, *accepted);
+    free (full);
+    return status;
+}
+
 static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
                                      fling_queue_t **last_queue, fling_btask_t **accepted)
 {
@@ -149,12 +195,11 @@ static void accept_each (fling_broker_t *self, const fling_msg_t *msg, struct pe
     fling_record_t record;
     fling_reason_t status;
     for (size_t i = 0; i < ack->count; i++) {
-        if (fling_submit_record_next (&cursor, end, &record, &status) != 1)
+        if (fling_submit_record_next_v (&cursor, end, &record, &status, msg->version) != 1)
             status = FLING_REASON_MALFORMED; /* decode checked the framing: cannot happen */
-        ack->statuses[i] =
-            (uint8_t)(status == FLING_REASON_OK
-                          ? accept_record (self, &record, &last_queue, &ack->tasks[i])
-                          : status);
+        ack->statuses[i] = (uint8_t)(status == FLING_REASON_OK
+                                         ? accept_any (self, &record, &last_queue, &ack->tasks[i])
+                                         : status);
     }
 }
 
@@ -193,7 +238,7 @@ static void handle_submit (fling_broker_t *self, const fling_peer_t *peer, const
         if (peer->principal && fling_task_id_producer (&record.id) != peer->principal->tag)
             ack->statuses[i] = FLING_REASON_FORBIDDEN;
         else
-            ack->statuses[i] = (uint8_t)accept_record (self, &record, &last_queue, &ack->tasks[i]);
+            ack->statuses[i] = (uint8_t)accept_any (self, &record, &last_queue, &ack->tasks[i]);
     }
 }
 

@@ -23,6 +23,22 @@ static void recover_place (fling_broker_t *self, fling_btask_t *task, bool lease
         fling_tasks_requeue (self, task, false);
 }
 
+/* Tasks whose due time is still ahead wait for it again (proto/SPEC.md
+   §6.8): once the whole log is read, since a later record of a task (a
+   state change, a compacted copy) moves it between lists while it is read. */
+static size_t hold_recovered_until_due (fling_broker_t *self)
+{
+    size_t held = 0, slots = fling_idmap_slots (self->ids);
+    for (size_t i = 0; i < slots; i++) {
+        fling_btask_t *task = (fling_btask_t *)fling_idmap_slot_value (self->ids, i);
+        if (!task || fling_btask_state (task) != FLING_TASK_QUEUED)
+            continue;
+        fling_tasks_hold_until_due (self, task);
+        held += fling_btask_state (task) == FLING_TASK_DELAYED;
+    }
+    return held;
+}
+
 static void recover_apply_state (fling_btask_t *task, const fling_store_task_t *state)
 {
     fling_btask_revive (task);
@@ -117,6 +133,9 @@ int fling_recover_open_store (fling_broker_t *self)
         return -1;
     }
     self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
+    size_t due_later = hold_recovered_until_due (self);
+    if (due_later)
+        fling_info ("recovered %zu tasks due later: held until their due time", due_later);
     fling_store_status_t status;
     fling_store_status (self->store, &status);
     size_t dead = 0;

@@ -203,6 +203,28 @@ void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t dela
     fling_queue_counters (task->queue)->delayed++;
 }
 
+/* Milliseconds until the task's due time, 0 when it has none or it passed. */
+static int64_t until_due_ms (fling_broker_t *self, const fling_btask_t *task)
+{
+    if (fling_record_wire_size (task->raw) == task->size)
+        return 0; /* no extension: the common case costs two field reads */
+    fling_record_t record;
+    fling_btask_record (task, &record);
+    int64_t until = (int64_t)record.ext.due_at_ms - fling_state_wall_ms (self);
+    return until > 0 ? until : 0;
+}
+
+void fling_tasks_hold_until_due (fling_broker_t *self, fling_btask_t *task)
+{
+    int64_t until = until_due_ms (self, task);
+    if (!until || fling_btask_state (task) != FLING_TASK_QUEUED)
+        return;
+    fling_queue_remove (task->queue, task);
+    /* Past the heap's reach (2^30 ms) it comes back and is held again. */
+    fling_tasks_delay (self, task,
+                       until > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)until);
+}
+
 size_t fling_tasks_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
 {
     size_t purged = 0;
@@ -261,6 +283,7 @@ void fling_tasks_promote_due (fling_broker_t *self)
         fling_btask_t *task = heap_pop (&self->delayed);
         fling_queue_counters (task->queue)->delayed--;
         fling_tasks_requeue (self, task, false);
+        fling_tasks_hold_until_due (self, task); /* a due time beyond the heap's reach */
     }
 }
 

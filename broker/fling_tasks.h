@@ -49,6 +49,15 @@ void fling_tasks_release (fling_broker_t *self, fling_btask_t *task);
     with a reason and error text (logged, counted, stored). */
 void fling_tasks_requeue (fling_broker_t *self, fling_btask_t *task, bool head);
 void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms);
+
+/*  Bytes of the due-at extension a task with a due time holds at the end
+    of its record (fling_producers.c, proto/SPEC.md §3.6). */
+#define FLING_DUE_EXT_SIZE 10
+
+/*  A queued task whose record holds a due time still ahead on the wall
+    clock goes to the delay heap until then (accepted, or recovered after a
+    restart); any other stays where it is. */
+void fling_tasks_hold_until_due (fling_broker_t *self, fling_btask_t *task);
 void fling_tasks_kill (fling_broker_t *self, fling_btask_t *task, uint8_t reason, const char *error,
                        size_t error_size);
 

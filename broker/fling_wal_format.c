@@ -105,7 +105,7 @@ static bool all_zero (const uint8_t *p, size_t size)
 }
 
 /* End of the first record-like thing acknowledged after `from`, or 0:
-   with markers (version 2), the next valid commit marker; without (version
+   with markers (version 2 and later), the next valid commit marker; without (version
    1, or a header too damaged to tell), any valid record, as older brokers
    judged. */
 static size_t committed_after (const uint8_t *data, size_t size, size_t from, uint32_t id,
@@ -118,7 +118,7 @@ static size_t committed_after (const uint8_t *data, size_t size, size_t from, ui
             at = resync (data, size, at + 1);
             continue;
         }
-        if (version != 2 || is_marker (data, at, n, id))
+        if (version < 2 || is_marker (data, at, n, id))
             return at + n;
         at += n;
     }

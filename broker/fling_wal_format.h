@@ -36,7 +36,7 @@
 #define FLING_WAL_RECORD_BODY_MAX (16u << 20)
 #define FLING_WAL_TYPE_COMMIT     255
 #define FLING_WAL_COMMIT_SIZE     (FLING_WAL_RECORD_HEADER + 12)
-#define FLING_WAL_VERSION         2
+#define FLING_WAL_VERSION         3
 
 /*  Called for each valid record of the caller's (markers are not),
     oldest first; `segment` is where it lives. */

@@ -12,6 +12,7 @@
 #include "fling_cli.h"
 #include "fling_options.h"
 #include "fling_proto.h"
+#include "fling_schedule.h"
 #include "fling_timetext.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
@@ -56,6 +57,16 @@ static void usage (FILE *out)
              "                     delete dead tasks for good; prints how many\n"
              "  queue purge NAME   remove the waiting tasks (queued, or waiting for a retry) of\n"
              "                     one name; tasks in flight finish; prints how many\n"
+             "  queue pause|resume NAME\n"
+             "                     stop / restart dispatching a name's tasks; they are still\n"
+             "                     accepted and kept (FLP/1.2 broker)\n"
+             "  schedule add NAME TASK [JSON] (--cron EXPR | --every D) [--tz ZONE]\n"
+             "           [--missed once|skip] [--priority N]\n"
+             "                     the broker sends TASK at each fire time, once per fire\n"
+             "                     time even across restarts (FLP/1.2 broker; proto/SPEC.md 6.8)\n"
+             "  schedule list | remove NAME\n"
+             "  schedule next (--cron EXPR | --every D) [--tz ZONE] [--count N]\n"
+             "                     the next fire times, computed here (no broker needed)\n"
              "  keygen --role ROLE [--dir DIR] NAME\n"
              "                     make a CURVE key pair: DIR/NAME.pub (public, with the role:\n"
              "                     producer, worker, admin or broker) and DIR/NAME.secret\n"
@@ -88,6 +99,11 @@ static void usage (FILE *out)
              "  --key-ttl D        send: how long the key outlives its task (default 0)\n"
              "                     (--delay, --at, --priority, --key need a broker that speaks\n"
              "                     FLP/1.2; an older one refuses such tasks, exit 1)\n"
+             "  --cron EXPR        schedule: minute hour day month weekday, or @hourly...\n"
+             "  --every D          schedule: an interval (5s, 1h...), aligned on the epoch\n"
+             "  --tz ZONE          schedule: IANA time zone of --cron (default UTC)\n"
+             "  --missed P         schedule: a firing missed while the broker was down:\n"
+             "                     once (default) or skip\n"
              "  --interval-ms N    top: refresh interval (default 1000); events: poll\n"
              "                     interval (default 200)\n"
              "  --count N          top: refresh N times, then exit; events: exit after N\n"
@@ -159,6 +175,29 @@ static int parse_at (void *arg, const char *value, bool from_env, char *why, siz
     return 0;
 }
 
+static int parse_every (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+{
+    (void)from_env;
+    uint64_t ms;
+    if (fling_duration_parse (value, FLING_EVERY_MS_MAX, &ms) || ms < FLING_EVERY_MS_MIN) {
+        snprintf (why, why_size, "not a duration from 1s to 24d");
+        return -1;
+    }
+    ((parsed_t *)arg)->cli.every_ms = ms;
+    return 0;
+}
+
+static int parse_missed (void *arg, const char *value, bool from_env, char *why, size_t why_size)
+{
+    (void)from_env;
+    if (strcmp (value, "once") != 0 && strcmp (value, "skip") != 0) {
+        snprintf (why, why_size, "once or skip");
+        return -1;
+    }
+    ((parsed_t *)arg)->cli.missed = value[0] == 's' ? FLING_MISSED_SKIP : FLING_MISSED_ONCE;
+    return 0;
+}
+
 #define FIELD(name) offsetof (parsed_t, name)
 
 /* The options of every command; usage() describes them. */
@@ -185,6 +224,10 @@ static const fling_option_t options[] = {
     {"--key", NULL, FLING_OPT_TEXT, FIELD (cli.send.unique_key), 0, 0, FLING_UNIQUE_KEY_MAX, NULL,
      "KEY", "", NULL},
     {"--key-ttl", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_key_ttl, "D", "", NULL},
+    {"--cron", NULL, FLING_OPT_TEXT, FIELD (cli.cron), 0, 0, 200, NULL, "EXPR", "", NULL},
+    {"--every", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_every, "D", "", NULL},
+    {"--tz", NULL, FLING_OPT_TEXT, FIELD (cli.tz), 0, 0, 200, NULL, "ZONE", "", NULL},
+    {"--missed", NULL, FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_missed, "P", "", NULL},
     {"--interval-ms", NULL, FLING_OPT_UINT, FIELD (cli.interval_ms), 0, 100, 3600000, NULL, "N", "",
      NULL},
     {"--count", NULL, FLING_OPT_UINT, FIELD (cli.count), 0, 1, 1000000, NULL, "N", "", NULL},
@@ -237,9 +280,13 @@ static int run_command (parsed_t *p, const char *const *positional, size_t count
     }
     if (strcmp (command, "queue") == 0) {
         if (args != 2)
-            return usage_error ("%s", "usage: fling queue purge NAME");
+            return usage_error ("%s", "usage: fling queue purge|pause|resume NAME");
+        if (strcmp (positional[1], "pause") == 0 || strcmp (positional[1], "resume") == 0)
+            return fling_cli_queue_pause (&p->cli, positional[1], positional[2]);
         return fling_cli_queue (&p->cli, positional[1], positional[2]);
     }
+    if (strcmp (command, "schedule") == 0)
+        return fling_cli_schedule (&p->cli, positional + 1, count - 1);
     if (strcmp (command, "keygen") == 0) {
         if (args != 1)
             return usage_error ("%s", "usage: fling keygen --role ROLE [--dir DIR] NAME");
@@ -257,12 +304,12 @@ int main (int argc, char **argv)
     parsed_t p;
     memset (&p, 0, sizeof p);
     p.cli.endpoint = DEFAULT_ENDPOINT;
-    const char *positional[4];
+    const char *positional[5];
     fling_options_t spec = {.program = "fling",
                             .options = options,
                             .count = sizeof options / sizeof options[0],
                             .positional = positional,
-                            .positional_max = 4};
+                            .positional_max = 5};
     char error[512];
     int rc = fling_options_parse (&spec, &p, argc, argv, error, sizeof error);
     if (rc == 1) {

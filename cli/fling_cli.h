@@ -37,7 +37,12 @@ typedef struct {
     const char *dir;  /* --dir (default .) */
     /* top */
     unsigned interval_ms; /* --interval-ms: between refreshes */
-    unsigned count;       /* --count: refreshes, then exit (0 = until q) */
+    unsigned count;       /* --count: refreshes, then exit (0 = until q); schedule next: times */
+    /* schedule */
+    const char *cron;  /* --cron */
+    uint64_t every_ms; /* --every */
+    const char *tz;    /* --tz (NULL = UTC) */
+    int missed;        /* --missed: fling_missed_t */
 } fling_cli_t;
 
 /*  `fling send NAME JSON`: one task; prints its id once accepted.
@@ -83,6 +88,13 @@ int fling_cli_events (const fling_cli_t *cli, unsigned count);
 int fling_cli_top (const fling_cli_t *cli, unsigned interval_ms, unsigned count);
 /*  `fling queue purge NAME`: the waiting tasks of one name, removed. */
 int fling_cli_queue (const fling_cli_t *cli, const char *action, const char *name);
+
+/*  `fling schedule add|list|remove|next ...`: `args` are the words after
+    "schedule" (fling_schedule_cli.c). */
+int fling_cli_schedule (const fling_cli_t *cli, const char *const *args, size_t count);
+
+/*  `fling queue pause|resume NAME`. */
+int fling_cli_queue_pause (const fling_cli_t *cli, const char *action, const char *name);
 
 /*  `fling keygen --role ROLE NAME`: writes DIR/NAME.pub and DIR/NAME.secret. */
 int fling_cli_keygen (const fling_cli_t *cli, const char *name);

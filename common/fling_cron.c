@@ -33,7 +33,7 @@ static const struct {
     {"month", 1, 12},  {"day of week", 0, 7},
 };
 
-struct _fling_cron_t {
+struct fling_cron {
     uint64_t bits[F_COUNT]; /* bit v set: value v matches */
     bool star[F_COUNT];     /* the field starts with '*' (Vixie's *_STAR flags) */
     fling_tz_t *tz;

@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-typedef struct _fling_cron_t fling_cron_t;
+typedef struct fling_cron fling_cron_t;
 
 /*  Parses `expression` for the zone `tz` (NULL = "UTC"). NULL with errno
     (EINVAL: a bad expression, with why in `error`; ENOENT: no such zone)

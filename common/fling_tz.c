@@ -25,7 +25,7 @@ typedef struct {
     rule_date_t start, end; /* start in standard time, end in daylight time */
 } rule_t;
 
-struct _fling_tz_t {
+struct fling_tz {
     char *name;
     int64_t *times;   /* transitions, ascending */
     int32_t *offsets; /* the offset from each transition on */

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-typedef struct _fling_tz_t fling_tz_t;
+typedef struct fling_tz fling_tz_t;
 
 /*  Reads the zone `name` ("Europe/Berlin", "UTC") from $TZDIR or
     /usr/share/zoneinfo. NULL with errno: EINVAL for a name that is not a

@@ -16,7 +16,7 @@
 
 #include "fling_outbox.h"
 
-struct _fling_batch_t {
+struct fling_batch {
     uint8_t *data;
     size_t size; /* reserved bytes */
     size_t capacity;

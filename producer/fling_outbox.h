@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 typedef struct _fling_outbox_t fling_outbox_t;
-typedef struct _fling_batch_t fling_batch_t;
+typedef struct fling_batch fling_batch_t;
 
 typedef struct {
     size_t max_tasks; /* tasks held, queued + unacknowledged */

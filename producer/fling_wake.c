@@ -21,7 +21,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-struct _fling_wake_t {
+struct fling_wake {
     int fd;
     atomic_bool pending;
     _Atomic size_t in_flight;

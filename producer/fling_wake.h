@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-typedef struct _fling_wake_t fling_wake_t;
+typedef struct fling_wake fling_wake_t;
 
 /*  NULL with errno when no eventfd could be made. */
 fling_wake_t *fling_wake_new (void);

@@ -185,6 +185,9 @@ size_t fling_record_write_ext (uint8_t *dest, const fling_task_id_t *id, uint16_
     prefix: SPEC.md §4.7, a DISPATCH never carries them). Returns the
     record's new size. */
 size_t fling_record_strip_ext (uint8_t *raw);
+/*  The size of a checked record without its extensions: what goes in a
+    DISPATCH. Two field reads: for the dispatch path. */
+size_t fling_record_wire_size (const uint8_t *raw);
 
 /*  Reads the record at *cursor (before `end`) into `out` and advances
     *cursor. Returns 1 for a record, 0 at the end, -1 for a malformed record

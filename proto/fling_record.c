@@ -136,8 +136,8 @@ static size_t base_size (const uint8_t *p)
 /* Lengths, zero bytes and extensions of a framed record (SPEC.md §3.1,
    §3.6). Extensions only with FLING_CHECK_EXTENSIONS; without, the record
    must end at its payload's zero byte, as in FLP/1.1. */
-static fling_reason_t s_record_shape (const uint8_t *p, size_t total, int checks,
-                                      const char **problem)
+static fling_reason_t record_shape (const uint8_t *p, size_t total, int checks,
+                                    const char **problem)
 {
     size_t name_size = p[REC_NAME_SIZE];
     *problem = "task record: name or payload length disagrees with the record length";
@@ -163,7 +163,7 @@ static fling_reason_t s_record_shape (const uint8_t *p, size_t total, int checks
 fling_reason_t fling_record_content (const uint8_t *p, size_t total, int checks,
                                      fling_name_cache_t *names, const char **problem)
 {
-    fling_reason_t shape = s_record_shape (p, total, checks, problem);
+    fling_reason_t shape = record_shape (p, total, checks, problem);
     if (shape != FLING_REASON_OK)
         return shape;
     *problem = "task record: name empty, longer than 127 bytes or not [A-Za-z0-9._:-]";
@@ -249,6 +249,11 @@ void fling_record_read (const uint8_t **cursor, fling_record_t *out)
     else
         memset (&out->ext, 0, sizeof out->ext);
     *cursor = p + total;
+}
+
+size_t fling_record_wire_size (const uint8_t *raw)
+{
+    return base_size (raw);
 }
 
 size_t fling_record_strip_ext (uint8_t *raw)

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""`fling send --delay/--at/--priority/--key` against a broker that does not
-speak FLP/1.2 (proto/SPEC.md §2.3): such tasks are refused clearly, each one
-BAD_VERSION with a message that says what to do, exit 1, and none of them
-runs; plain tasks sent beside them are unaffected. An old broker must never
-read a delayed task as one to run now.
-
-When fling-broker speaks FLP/1.2 this test changes side: the same commands
-must then be accepted and held (the `scheduling` label)."""
-import json, os, subprocess, sys
+"""`fling send --delay/--at/--priority/--key` and `fling schedule`, `fling
+queue pause` against today's fling-broker (proto/SPEC.md §3.6, §6.8):
+- a delay or a due time is accepted, held, and the task runs after it (the
+  `scheduling` label kills the broker meanwhile: tests/fault);
+- a priority or a unique key, not implemented by the broker yet, is refused
+  (BAD_TASK: never ignored), and none of those tasks runs;
+- schedules and paused queues get a plain "needs FLP/1.2" answer, and
+  `fling schedule next` needs no broker;
+- plain tasks are unaffected.
+"""
+import json, os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "harness"))
 from fling_harness import Cluster
 
@@ -26,20 +28,27 @@ def test():
     with Cluster("send-sched") as c:
         c.start_broker()
         refused = set()
-        for options in (["--delay", "2s"], ["--at", "2030-01-01T00:00:00Z"], ["--priority", "7"],
-                        ["--key", "user:42:welcome", "--key-ttl", "1h"]):
+        for options in (["--priority", "7"], ["--key", "user:42:welcome", "--key-ttl", "1h"]):
             rc, out, err = send(c, options)
             assert rc == 1, (options, rc, err)
             assert len(out) == LINES, (options, out)
             for entry in out:
                 assert entry["status"] == "rejected", (options, entry)
-                assert entry["error"] == "BAD_VERSION", (options, entry)
-                assert "FLP/1.2" in entry["message"], (options, entry)
+                assert entry["error"] == "BAD_NAME", (options, entry)  # BAD_TASK's errno
                 refused.add(entry["id"])
+        delayed = set()
+        sent_ms = time.time() * 1000
+        for options in (["--delay", "1500ms"], ["--at", time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))]):
+            rc, out, err = send(c, options)
+            assert rc == 0, (options, err)
+            delayed |= {e["id"] for e in out if e["status"] == "accepted"}
+        assert len(delayed) == 2 * LINES, delayed
         rc, out, err = send(c, [])
         assert rc == 0, err
         accepted = {e["id"] for e in out if e["status"] == "accepted"}
         assert len(accepted) == LINES, out
+        accepted |= delayed
 
         # Usage errors never reach the broker: exit 2 for a bad value, 1 with
         # the reason for options that contradict each other.
@@ -48,11 +57,33 @@ def test():
         rc, out, err = send(c, ["--delay", "5s", "--at", "2030-01-01T00:00:00Z"], count=1)
         assert rc == 1 and out[0]["status"] == "invalid", (rc, out, err)
 
+        fling = os.path.join(c.bin_dir, "fling")
+        for argv in (["schedule", "add", "nightly", "test.noop", "--cron", "0 3 * * *", "--tz",
+                      "Europe/Berlin"], ["queue", "pause", "test.noop"]):
+            result = subprocess.run([fling, "--endpoint", c.producer_endpoint] + argv,
+                                    capture_output=True, text=True, timeout=30)
+            assert result.returncode == 1 and "FLP/1.2" in result.stderr, (argv, result)
+        result = subprocess.run([fling, "schedule", "next", "--cron", "30 2 * * *", "--tz",
+                                 "Europe/Berlin", "--count", "2"], capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode == 0 and len(result.stdout.splitlines()) == 2, result
+        assert all(line.endswith("T02:30:00 +01:00") or line.endswith("T02:30:00 +02:00")
+                   for line in result.stdout.splitlines()), result.stdout
+
         # Exactly the plain tasks run; the refused ones were never held.
         c.start_worker()
         c.wait_done(len(accepted), timeout=60)
         done = c.ledger().done
         assert set(done) == accepted, ("ran", done, "accepted", accepted)
+        # A delayed task started no earlier than 1.5 s after its send began.
+        starts = {}
+        for path in c.worker_ledgers:
+            with open(path) as f:
+                for line in f:
+                    fields = line.split()
+                    if fields and fields[0] == "start":
+                        starts[fields[1]] = int(fields[5])
+        assert all(starts[i] >= sent_ms + 1500 - 5 for i in delayed), "a delayed task ran early"
         assert all(n == 1 for n in done.values()), done
         assert not set(done) & refused
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""FLP/1.2 task extensions meet a broker that speaks FLP/1.1 (SPEC.md §2.3,
-§3.1, §3.6), raw FLP on a DEALER as a producer written from the spec sends
-them:
-- a version-3 SUBMIT is refused whole with ERROR(BAD_VERSION) in the FLP/1
-  layout (no batch named), its text saying which versions are spoken, and
-  nothing of it is held: a delayed task is never read as one to run now;
+"""FLP/1.2 task extensions at fling-broker (SPEC.md §2.3, §3.1, §3.6), raw FLP
+on a DEALER as a producer written from the spec sends them:
+- a version-3 SUBMIT is answered by a version-3 ACK; a delay or a due time is
+  accepted (held until due); a priority or a unique key, which this broker
+  does not implement yet, is BAD_TASK (never ignored: SPEC.md §3.6);
 - in a version-2 SUBMIT a record with bytes after its payload's zero byte
-  is BAD_TASK on its own, its neighbours taken.
+  is BAD_TASK on its own, its neighbours taken;
+- a version-4 SUBMIT is ERROR(BAD_VERSION) in the FLP/1 layout.
 """
 import os
 import struct
@@ -34,18 +34,25 @@ def test():
         c.start_broker("--store", "memory")
         p = flp.Peer(c.producer_endpoint)
 
-        p.send(flp.submit(1, [delayed(1), ok(2)], version=3))
-        err = p.expect("ERROR")
-        assert err.version == 1 and err.reason == "BAD_VERSION" and err.refused is None, err
-        assert "1 and 2" in err.text, err.text
+        later = flp.extend(ok(1), [(DELAY, struct.pack(">I", 60000))])
+        at = flp.extend(ok(2), [(DUE_AT, struct.pack(">Q", 4102444800000))])  # 2100-01-01
+        p.send(flp.submit(1, [later, at, delayed(3), ok(4)], version=3))
+        ack = p.expect("ACK")
+        assert ack.version == 3 and ack.batch_seq == 1, ack
+        assert ack.statuses == ["OK", "OK", "BAD_TASK", "OK"], ack.statuses
 
-        p.send(flp.submit(2, [ok(3), delayed(4), ok(5)]))
+        p.send(flp.submit(2, [ok(5), delayed(6), ok(7)]))
         ack = p.expect("ACK")
         assert ack.version == 2 and ack.statuses == ["OK", "BAD_TASK", "OK"], ack.statuses
 
+        p.send(flp.submit(3, [ok(8)], version=4))
+        err = p.expect("ERROR")
+        assert err.version == 1 and err.reason == "BAD_VERSION" and err.refused is None, err
+        assert "1 to 3" in err.text, err.text
+
         s = flp.stats(c.producer_endpoint)
-        assert s["tasks"] == 2, s["tasks"]   # 3 and 5: nothing of the version-3 batch
-        assert s["refused"] == {"BAD_VERSION": 1}, s["refused"]
+        assert s["tasks"] == 5, s["tasks"]   # 1, 2 (held until due), 4, 5, 7
+        assert s["delayed"] == 2, s["delayed"]
         p.close()
 
 

@@ -138,7 +138,7 @@ zmsg_t *fixture_recv_decoded (zsock_t *sock, int timeout_ms, fling_msg_t *decode
     zmsg_t *msg = fixture_recv (sock, timeout_ms);
     fling_reason_t reason;
     if (msg)
-        assert_int_equal (fling_msg_decode (msg, decoded, &reason), 0);
+        assert_int_equal (fling_msg_decode_v (msg, decoded, &reason, FLING_PROTO_VERSION_SCHED), 0);
     return msg;
 }
 

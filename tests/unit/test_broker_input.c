@@ -162,7 +162,7 @@ static void test_producer_socket_bad_input (void **state)
     expect_silence (p);
     send_raw (p, "XL\x01\x03", 4, 0); /* bad signature: dropped */
     expect_silence (p);
-    send_raw (p, "FL\x03\x03", 4, 0);
+    send_raw (p, "FL\x04\x03", 4, 0); /* version 4: none spoken */
     expect_error (p, FLING_REASON_BAD_VERSION);
     send_raw (p, "FL\x01\x63", 4, 0);
     expect_error (p, FLING_REASON_BAD_COMMAND);
