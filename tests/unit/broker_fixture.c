@@ -94,8 +94,13 @@ void fixture_restart (fixture_t *self)
 void fixture_finish (fixture_t **self_p, zsock_t **worker)
 {
     fixture_t *self = *self_p;
-    if (worker)
-        zsock_destroy (worker);
+    if (worker) {
+        /* BYE hands back what it holds, so the stop has no leases to give
+           its grace (up to 2 s) to. */
+        fixture_send (*worker, fling_msg_bye ());
+        fixture_wait_no_workers (self);
+        fixture_worker_close (self, worker);
+    }
     if (self->broker)
         fixture_halt (self);
     if (self->scratch_dir) {

@@ -63,8 +63,9 @@ fixture_t *fixture_start_disk (int wait_ms, void (*tune) (fling_broker_config_t 
 /* Halts and launches again on the same config (and store). */
 void fixture_restart (fixture_t *self);
 
-/* Halts the broker, removes the scratch store, destroys the fixture; closes
- *worker first when `worker` is not NULL (a raw worker still connected). */
+/* Halts the broker, removes the scratch store, destroys the fixture. A raw
+   worker still connected (`worker` not NULL) says BYE first and is closed
+   once the broker has let it go; any other must be gone already. */
 void fixture_finish (fixture_t **self_p, zsock_t **worker);
 
 /* A new DEALER (linger 0) on the broker's `which` endpoint. */
