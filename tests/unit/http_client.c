@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 int http_port (const char *address)
@@ -24,6 +25,13 @@ void http_exchange (int port, const char *request, size_t size, http_reply_t *re
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
     inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
+    /* A server that never answers fails the request (status 0) instead of
+       hanging the test until CTest kills it. */
+    struct timeval limit = {.tv_sec = 15};
+    if (fd >= 0) {
+        setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    }
     if (fd < 0 || connect (fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         if (fd >= 0)
             close (fd);
