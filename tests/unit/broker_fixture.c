@@ -15,10 +15,15 @@
 #include "fling_log.h"
 #include "store_fixture.h"
 
+/* The fixture alive now, for fixture_teardown: a test that fails jumps
+   out before its own cleanup, leaving the broker thread running. */
+static fixture_t *live_fixture;
+
 fixture_t *fixture_new (int wait_ms)
 {
     fixture_t *self = (fixture_t *)calloc (1, sizeof *self);
     assert_non_null (self);
+    live_fixture = self;
     self->wait_ms = wait_ms;
     fling_broker_config_t *config = &self->config;
     fling_broker_config_init (config);
@@ -37,6 +42,8 @@ void fixture_destroy (fixture_t **self_p)
     if (self->broker)
         fixture_halt (self);
     free (self->scratch_dir);
+    if (live_fixture == self)
+        live_fixture = NULL;
     free (self);
     *self_p = NULL;
 }
@@ -83,6 +90,16 @@ fixture_t *fixture_start_disk (int wait_ms, void (*tune) (fling_broker_config_t 
         tune (config);
     fixture_launch (self);
     return self;
+}
+
+int fixture_teardown (void **state)
+{
+    (void)state;
+    if (live_fixture) {
+        fixture_t *self = live_fixture;
+        fixture_finish (&self, NULL);
+    }
+    return 0;
 }
 
 void fixture_restart (fixture_t *self)

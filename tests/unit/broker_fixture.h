@@ -60,6 +60,11 @@ void fixture_halt (fixture_t *self);
    everything). */
 fixture_t *fixture_start_disk (int wait_ms, void (*tune) (fling_broker_config_t *));
 
+/* A cmocka teardown: finishes the fixture a failed test left alive (its
+   broker thread still running would hang the program at exit, until
+   CTest's timeout, instead of reporting the failure). */
+int fixture_teardown (void **state);
+
 /* Halts and launches again on the same config (and store). */
 void fixture_restart (fixture_t *self);
 

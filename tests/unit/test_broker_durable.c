@@ -141,10 +141,10 @@ static void test_stop_commits_completions (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_duplicate_window_after_completion),
-        cmocka_unit_test (test_duplicate_window_expires),
-        cmocka_unit_test (test_store_full_then_room_again),
-        cmocka_unit_test (test_stop_commits_completions),
+        cmocka_unit_test_teardown (test_duplicate_window_after_completion, fixture_teardown),
+        cmocka_unit_test_teardown (test_duplicate_window_expires, fixture_teardown),
+        cmocka_unit_test_teardown (test_store_full_then_room_again, fixture_teardown),
+        cmocka_unit_test_teardown (test_stop_commits_completions, fixture_teardown),
     };
     return cmocka_run_group_tests_name ("broker_durable", tests, NULL, NULL);
 }

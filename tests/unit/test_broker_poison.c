@@ -244,11 +244,11 @@ static void test_dead_connection_found_by_probe (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_poison_task_after_three_deaths),
-        cmocka_unit_test (test_crash_spares_prefetched_tasks),
-        cmocka_unit_test (test_only_the_poison_is_charged),
-        cmocka_unit_test (test_trials_reserve_a_busy_worker),
-        cmocka_unit_test (test_dead_connection_found_by_probe),
+        cmocka_unit_test_teardown (test_poison_task_after_three_deaths, fixture_teardown),
+        cmocka_unit_test_teardown (test_crash_spares_prefetched_tasks, fixture_teardown),
+        cmocka_unit_test_teardown (test_only_the_poison_is_charged, fixture_teardown),
+        cmocka_unit_test_teardown (test_trials_reserve_a_busy_worker, fixture_teardown),
+        cmocka_unit_test_teardown (test_dead_connection_found_by_probe, fixture_teardown),
     };
     return cmocka_run_group_tests_name ("broker_poison", tests, NULL, NULL);
 }

@@ -216,10 +216,10 @@ static void test_refill_waits_for_half_the_prefetch (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_backoff_then_dead_letter),
-        cmocka_unit_test (test_lease_deadline_fences_late_result),
-        cmocka_unit_test (test_holding_after_restart),
-        cmocka_unit_test (test_refill_waits_for_half_the_prefetch),
+        cmocka_unit_test_teardown (test_backoff_then_dead_letter, fixture_teardown),
+        cmocka_unit_test_teardown (test_lease_deadline_fences_late_result, fixture_teardown),
+        cmocka_unit_test_teardown (test_holding_after_restart, fixture_teardown),
+        cmocka_unit_test_teardown (test_refill_waits_for_half_the_prefetch, fixture_teardown),
     };
     return cmocka_run_group_tests_name ("broker_retry", tests, NULL, NULL);
 }
