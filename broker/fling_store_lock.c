@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct _fling_store_lock_t {
+struct fling_store_lock {
     int fd; /* -1: a shared lock on a directory with no lock file */
     bool exclusive;
 };

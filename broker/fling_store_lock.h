@@ -31,7 +31,7 @@
 
 #define FLING_STORE_LOCK_FILE "broker.lock"
 
-typedef struct _fling_store_lock_t fling_store_lock_t;
+typedef struct fling_store_lock fling_store_lock_t;
 
 /*  Locks `dir` (exclusive, or shared when `shared`). An exclusive lock
     creates the directory and the lock file if needed; a shared one creates

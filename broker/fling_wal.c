@@ -28,7 +28,7 @@ typedef struct {
     const char *damage; /* why it could not be read in full; NULL if it could */
 } segment_t;
 
-struct _fling_wal_t {
+struct fling_wal {
     fling_wal_options_t options;
     fling_io_t io;
     char *dir;

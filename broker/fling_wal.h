@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct _fling_wal_t fling_wal_t;
+typedef struct fling_wal fling_wal_t;
 
 typedef struct {
     size_t segment_bytes;      /* default 64 MiB */

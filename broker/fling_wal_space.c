@@ -13,7 +13,7 @@
    a commit marker, and the end piece too small for one more record. */
 #define SEGMENT_SLACK 128
 
-struct _fling_wal_space_t {
+struct fling_wal_space {
     fling_wal_space_options_t options;
     int dir_fd;
     fling_wal_spares_t *spares; /* NULL unless allocate_ahead */

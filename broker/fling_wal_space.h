@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct _fling_wal_space_t fling_wal_space_t;
+typedef struct fling_wal_space fling_wal_space_t;
 
 typedef struct {
     size_t segment_bytes;

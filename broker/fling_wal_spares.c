@@ -14,7 +14,7 @@
 /* Spares are files in the directory, known by number (spare-<n>.tmp); no
    descriptor is kept open for them: a store with small segments may hold
    thousands. */
-struct _fling_wal_spares_t {
+struct fling_wal_spares {
     char *dir;
     size_t segment_bytes;
     fling_io_t io;

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-typedef struct _fling_wal_spares_t fling_wal_spares_t;
+typedef struct fling_wal_spares fling_wal_spares_t;
 
 /*  Takes back the spare files in `dir`. NULL + errno. */
 fling_wal_spares_t *fling_wal_spares_new (const char *dir, size_t segment_bytes,

@@ -97,7 +97,7 @@ typedef struct {
     bool closed;           /* fling_outbox_close: refuse appends */
 } shard_t;
 
-struct _fling_outbox_t {
+struct fling_outbox {
     shard_t shards[SHARDS];
     alignas (64) pthread_mutex_t lock; /* everything below that is not atomic */
     pthread_cond_t resolved;           /* signalled when resolved_seq moves */
@@ -119,7 +119,7 @@ struct _fling_outbox_t {
     fling_wake_t *wake;
 };
 
-static atomic_uint s_next_shard; /* round robin over calling threads */
+static atomic_uint next_shard; /* round robin over calling threads */
 /* 1 + this thread's shard, 0 until its first call. Initial-exec: the
    default model for a shared library calls __tls_get_addr on every read. */
 static _Thread_local unsigned t_shard_ref __attribute__ ((tls_model ("initial-exec")));
@@ -221,8 +221,7 @@ void fling_outbox_destroy (fling_outbox_t **self_p)
 static shard_t *my_shard (fling_outbox_t *self)
 {
     if (!t_shard_ref)
-        t_shard_ref =
-            1 + atomic_fetch_add_explicit (&s_next_shard, 1, memory_order_relaxed) % SHARDS;
+        t_shard_ref = 1 + atomic_fetch_add_explicit (&next_shard, 1, memory_order_relaxed) % SHARDS;
     return &self->shards[t_shard_ref - 1];
 }
 

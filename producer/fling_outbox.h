@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-typedef struct _fling_outbox_t fling_outbox_t;
+typedef struct fling_outbox fling_outbox_t;
 typedef struct fling_batch fling_batch_t;
 
 typedef struct {

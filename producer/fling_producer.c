@@ -29,7 +29,7 @@
    that fail or drop. They sit on a cache line of their own so that those
    writes do not take the line the other sending threads read from. The
    `sent` count is the outbox's, kept under the lock it already takes. */
-struct _fling_producer_t {
+struct fling_producer {
     fling_producer_options_t options;
     fling_outbox_t *outbox;
     fling_sender_t *sender;

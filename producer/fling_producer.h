@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-typedef struct _fling_producer_t fling_producer_t;
+typedef struct fling_producer fling_producer_t;
 
 /*  What to do when the outbox is full. */
 typedef enum {

@@ -13,8 +13,8 @@
 /* ---- READY names: u8 class, u8 length, name -------------------------------- */
 
 /* The READY name at `p`: 1, 0 at the end, -1 (with *reason, *problem). */
-static int s_ready_name_check (const uint8_t *p, const uint8_t *end, fling_reason_t *reason,
-                               const char **problem)
+static int ready_name_check (const uint8_t *p, const uint8_t *end, fling_reason_t *reason,
+                             const char **problem)
 {
     if (p == end)
         return 0;
@@ -40,7 +40,7 @@ int fling_ready_name_next (const uint8_t **cursor, const uint8_t *end, fling_cla
     const uint8_t *p = *cursor;
     fling_reason_t reason;
     const char *problem;
-    int rc = s_ready_name_check (p, end, &reason, &problem);
+    int rc = ready_name_check (p, end, &reason, &problem);
     if (rc <= 0)
         return rc;
     *cls = (fling_class_t)p[0];
@@ -126,7 +126,7 @@ static int check_names (fling_msg_t *out, fling_reason_t *reason)
     uint32_t seen = 0;
     int rc;
     const char *problem = NULL;
-    while ((rc = s_ready_name_check (cursor, end, reason, &problem)) == 1) {
+    while ((rc = ready_name_check (cursor, end, reason, &problem)) == 1) {
         cursor += 2 + cursor[1];
         seen++;
     }

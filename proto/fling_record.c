@@ -103,7 +103,7 @@ size_t fling_record_write (uint8_t *dest, const fling_task_id_t *id, uint16_t at
                                    name_size, payload, payload_size, NULL);
 }
 
-static bool s_name_valid_cached (const char *name, size_t size, fling_name_cache_t *cache)
+static bool name_valid_cached (const char *name, size_t size, fling_name_cache_t *cache)
 {
     if (cache->name && cache->size == size && memcmp (cache->name, name, size) == 0)
         return true;
@@ -167,7 +167,7 @@ fling_reason_t fling_record_content (const uint8_t *p, size_t total, int checks,
     if (shape != FLING_REASON_OK)
         return shape;
     *problem = "task record: name empty, longer than 127 bytes or not [A-Za-z0-9._:-]";
-    if (!s_name_valid_cached ((const char *)p + REC_NAME, p[REC_NAME_SIZE], names))
+    if (!name_valid_cached ((const char *)p + REC_NAME, p[REC_NAME_SIZE], names))
         return FLING_REASON_BAD_TASK;
     if (checks & FLING_CHECK_SUBMITTED) {
         *problem = "task record: attempt must be 0 in a SUBMIT";
