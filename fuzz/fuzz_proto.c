@@ -253,7 +253,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     }
     CHECK (reason == FLING_REASON_OK && m.version >= FLING_PROTO_VERSION_MIN &&
-           m.version <= FLING_PROTO_VERSION);
+           m.version <= FLING_PROTO_VERSION_SCHED);
     CHECK (m.cmd > 0 && m.cmd < FLING_CMD_MAX);
     zmsg_t *again = reencode (&m);
     if (m.cmd != FLING_CMD_ERROR)
