@@ -92,10 +92,7 @@ static void test_torn_tail_is_truncated (void **state)
 static void test_corrupt_record_in_sealed_segment (void **state)
 {
     char *dir = store_dir_new ("wal");
-    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
-    wal_append_values (wal, 1, 1000, 100);
-    assert_int_equal (fling_wal_commit (wal), 0);
-    fling_wal_destroy (&wal);
+    wal_write_closed (dir, 1, 1000, 100);
 
     char path[4096];
     snprintf (path, sizeof path, "%s/%016x.seg", dir, 1);
@@ -110,7 +107,7 @@ static void test_corrupt_record_in_sealed_segment (void **state)
 
     wal_replayed_t r = {0};
     fling_wal_replay_stats_t stats;
-    wal = wal_open (dir, NULL, 0, &r, &stats);
+    fling_wal_t *wal = wal_open (dir, NULL, 0, &r, &stats);
     assert_int_equal (r.count, 999);
     assert_int_equal (stats.corrupt_records, 1);
     fling_wal_destroy (&wal);

@@ -71,17 +71,14 @@ static off_t last_value_record (const char *path)
 static void test_damage_before_marker_is_not_torn (void **state)
 {
     char *dir = store_dir_new ("wal");
-    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
-    wal_append_values (wal, 1, 100, 20);
-    assert_int_equal (fling_wal_commit (wal), 0);
-    fling_wal_destroy (&wal);
+    wal_write_closed (dir, 1, 100, 20);
     char path[4096];
     segment_file (dir, 1, path, sizeof path);
     flip_byte (path, last_value_record (path) + 9 + 1);
 
     wal_replayed_t r = {0};
     fling_wal_replay_stats_t stats;
-    wal = wal_open (dir, NULL, 0, &r, &stats);
+    fling_wal_t *wal = wal_open (dir, NULL, 0, &r, &stats);
     assert_int_equal (r.count, 99);
     assert_int_equal (stats.corrupt_records, 1);
     assert_int_equal (stats.torn_bytes, 0);
@@ -126,10 +123,7 @@ static void test_damage_before_marker_is_not_torn (void **state)
 static void test_bad_header_recovered_and_quarantined (void **state)
 {
     char *dir = store_dir_new ("wal");
-    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
-    wal_append_values (wal, 1, 1000, 100); /* segments 1, 2 */
-    assert_int_equal (fling_wal_commit (wal), 0);
-    fling_wal_destroy (&wal);
+    wal_write_closed (dir, 1, 1000, 100); /* segments 1, 2 */
     char path[4096], moved[4200];
     segment_file (dir, 1, path, sizeof path);
     flip_byte (path, 0);
@@ -138,7 +132,7 @@ static void test_bad_header_recovered_and_quarantined (void **state)
 
     wal_replayed_t r = {0};
     fling_wal_replay_stats_t stats;
-    wal = wal_open (dir, NULL, 0, &r, &stats);
+    fling_wal_t *wal = wal_open (dir, NULL, 0, &r, &stats);
     assert_int_equal (r.count, 1000);
     assert_int_equal (stats.damaged_segments, 1);
     assert_int_equal (fling_wal_compaction_candidate (wal), 1);
@@ -178,17 +172,14 @@ static void test_bad_header_recovered_and_quarantined (void **state)
 static void test_directory_named_like_a_segment (void **state)
 {
     char *dir = store_dir_new ("wal");
-    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
-    wal_append_values (wal, 1, 10, 0);
-    assert_int_equal (fling_wal_commit (wal), 0);
-    fling_wal_destroy (&wal);
+    wal_write_closed (dir, 1, 10, 0);
     char path[4096];
     segment_file (dir, 2, path, sizeof path);
     assert_int_equal (mkdir (path, 0700), 0);
 
     wal_replayed_t r = {0};
     fling_wal_replay_stats_t stats;
-    wal = wal_open_ex (dir, NULL, 0, &r, &stats, false, true);
+    fling_wal_t *wal = wal_open_ex (dir, NULL, 0, &r, &stats, false, true);
     assert_int_equal (r.count, 10);
     assert_int_equal (stats.damaged_segments, 1);
     fling_wal_destroy (&wal);
@@ -227,10 +218,7 @@ static void set_version (const char *path, uint32_t version)
 static void test_newer_format_is_refused (void **state)
 {
     char *dir = store_dir_new ("wal");
-    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
-    wal_append_values (wal, 1, 10, 0);
-    assert_int_equal (fling_wal_commit (wal), 0);
-    fling_wal_destroy (&wal);
+    wal_write_closed (dir, 1, 10, 0);
     char path[4096];
     segment_file (dir, 1, path, sizeof path);
     set_version (path, FLING_WAL_VERSION + 1);
@@ -239,7 +227,7 @@ static void test_newer_format_is_refused (void **state)
     fling_wal_options_init (&options);
     options.segment_bytes = WAL_SEGMENT;
     options.free_floor_bytes = 0;
-    wal = fling_wal_open (dir, &options);
+    fling_wal_t *wal = fling_wal_open (dir, &options);
     assert_non_null (wal);
     wal_replayed_t r = {0};
     assert_int_equal (fling_wal_replay (wal, wal_on_record, &r, NULL), -1);
@@ -256,16 +244,13 @@ static void test_newer_format_is_refused (void **state)
 static void test_version_1_segment_is_read (void **state)
 {
     char *dir = store_dir_new ("wal");
-    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
-    wal_append_values (wal, 1, 10, 0);
-    assert_int_equal (fling_wal_commit (wal), 0);
-    fling_wal_destroy (&wal);
+    wal_write_closed (dir, 1, 10, 0);
     char path[4096];
     segment_file (dir, 1, path, sizeof path);
     set_version (path, 1);
     wal_replayed_t r = {0};
     fling_wal_replay_stats_t stats;
-    wal = wal_open (dir, NULL, 0, &r, &stats);
+    fling_wal_t *wal = wal_open (dir, NULL, 0, &r, &stats);
     assert_int_equal (r.count, 10);
     assert_int_equal (stats.damaged_segments, 0);
     fling_wal_stats_t st;

@@ -61,3 +61,11 @@ void wal_append_values (fling_wal_t *wal, uint32_t from, uint32_t count, size_t 
         fling_wal_segment_live (wal, (uint32_t)segment, +1); /* else commit deletes it */
     }
 }
+
+void wal_write_closed (const char *dir, uint32_t from, uint32_t count, size_t pad)
+{
+    fling_wal_t *wal = wal_open (dir, NULL, 0, NULL, NULL);
+    wal_append_values (wal, from, count, pad);
+    assert_int_equal (fling_wal_commit (wal), 0);
+    fling_wal_destroy (&wal);
+}

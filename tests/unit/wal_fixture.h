@@ -40,4 +40,8 @@ fling_wal_t *wal_open (const char *dir, const fling_io_t *io, uint64_t max_bytes
    padded by `pad` bytes, and counts each live. */
 void wal_append_values (fling_wal_t *wal, uint32_t from, uint32_t count, size_t pad);
 
+/* A closed log in `dir` to damage: opens it, appends values as
+   wal_append_values does, commits (asserting success) and closes it. */
+void wal_write_closed (const char *dir, uint32_t from, uint32_t count, size_t pad);
+
 #endif
