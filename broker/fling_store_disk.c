@@ -10,6 +10,9 @@
                  error_size u16, error. Dispatch, crash, dead-letter,
                  dead_retry: rides along with the next commit.
       DONE  (3): id[16], wall_ms i64. The task ended (done or purged).
+      KEY   (4), PAUSE (5): notes of the broker (fling_store.h, note());
+                 their bodies are the broker's (fling_unique.c,
+                 fling_pause.c). A pinning note keeps its segment.
     Replay hands them to the broker in log order; it keeps the state.
 */
 #include "fling_log.h"
@@ -142,6 +145,29 @@ static int disk_complete (void *state, const fling_task_id_t *id, uint32_t segme
     return 0;
 }
 
+static int disk_note (void *state, uint8_t type, const void *body, size_t size, unsigned flags,
+                      uint32_t *segment)
+{
+    disk_t *self = (disk_t *)state;
+    if (refuse_if_failed (self))
+        return -1;
+    bool essential = (flags & FLING_STORE_NOTE_ESSENTIAL) != 0;
+    if (!essential && !fling_wal_has_room (self->wal, size, 0))
+        return -1;
+    int64_t at = fling_wal_append (self->wal, type, essential, NULL, 0, body, size);
+    if (at < 0)
+        return -1;
+    if (flags & FLING_STORE_NOTE_PIN)
+        fling_wal_segment_live (self->wal, (uint32_t)at, +1);
+    *segment = (uint32_t)at;
+    return 0;
+}
+
+static void disk_release (void *state, uint32_t segment)
+{
+    fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
+}
+
 static int disk_commit (void *state)
 {
     return fling_wal_commit (((disk_t *)state)->wal);
@@ -217,6 +243,16 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
             memcpy (event.id.bytes, body, FLING_TASK_ID_SIZE);
             memcpy (&event.wall_ms, body + 16, 8);
         }
+        break;
+    case FLING_STORE_NOTE_KEY:
+    case FLING_STORE_NOTE_PAUSE:
+        event.kind = FLING_STORE_EV_NOTE;
+        event.segment = segment;
+        event.note_type = type;
+        event.note = body;
+        event.note_size = size;
+        if ((ok = size <= FLING_STORE_NOTE_MAX))
+            fling_wal_segment_live (self->wal, segment, +1); /* the broker releases what it drops */
         break;
     }
     if (!ok) {
@@ -309,6 +345,8 @@ static const fling_store_ops_t disk_ops = {
     .compaction_candidate = disk_candidate,
     .maintain = disk_maintain,
     .status = disk_status,
+    .note = disk_note,
+    .release = disk_release,
     .destroy = disk_destroy,
 };
 
