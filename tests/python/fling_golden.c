@@ -95,13 +95,13 @@ static json_t *s_record_json (const fling_record_t *r)
         (json_int_t)r->timeout_ms, "backoff_ms", (json_int_t)r->backoff_ms, "name", r->name,
         r->name_size, "payload", fling_golden_hex (r->payload, r->payload_size));
     if (r->ext_size)
-        json_object_set_new (
-            out, "ext",
-            json_pack ("{s:I,s:o,s:i,s:s%,s:I}", "delay_ms", (json_int_t)r->ext.delay_ms,
-                       "due_at_ms", json_sprintf ("%" PRIu64, r->ext.due_at_ms), "priority",
-                       (int)r->ext.priority, "key", r->ext.key ? r->ext.key : "",
-                       r->ext.key ? r->ext.key_size : 0, "key_ttl_ms",
-                       (json_int_t)r->ext.key_ttl_ms));
+        json_object_set_new (out, "ext",
+                             json_pack ("{s:I,s:o,s:i,s:s%,s:I}", "delay_ms",
+                                        (json_int_t)r->ext.delay_ms, "due_at_ms",
+                                        json_sprintf ("%" PRIu64, r->ext.due_at_ms), "priority",
+                                        (int)r->ext.priority, "key", r->ext.key ? r->ext.key : "",
+                                        r->ext.key ? r->ext.key_size : 0, "key_ttl_ms",
+                                        (json_int_t)r->ext.key_ttl_ms));
     return out;
 }
 
