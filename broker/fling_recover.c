@@ -3,6 +3,7 @@
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_names.h"
+#include "fling_schedules.h"
 #include "fling_tasks.h"
 
 #include <errno.h>
@@ -102,6 +103,8 @@ static int recover_event (const fling_store_event_t *event, void *arg)
     fling_broker_t *self = (fling_broker_t *)arg;
     if (event->kind == FLING_STORE_EV_TASK)
         return recover_task (self, event);
+    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
+        return fling_schedules_recovered (self, event);
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
     if (event->kind == FLING_STORE_EV_STATE) {
         if (task) {
