@@ -12,6 +12,8 @@
 #include "fling_names.h"
 #include "fling_pause.h"
 #include "fling_ratelog.h"
+#include "fling_schedules.h"
+#include "fling_schedules_admin.h"
 #include "fling_tasks.h"
 
 #include <jansson.h>
@@ -212,6 +214,7 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
                              json_integer ((json_int_t)fling_keys_size (self->keys)));
         json_object_set_new (stats, "workers_total",
                              json_integer ((json_int_t)zhashx_size (self->workers)));
+        json_object_set_new (stats, "schedules", fling_schedules_stats (self));
     }
     return stats;
 }
@@ -373,6 +376,8 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
     else if (strcmp (op, "events") == 0)
         reply = self->events ? fling_events_read (self->events, root, self->now_ms)
                              : error_json ("out of memory");
+    else if ((reply = fling_schedules_admin (self, op, root)))
+        ; /* schedule_add, schedule_list, schedule_remove (FLP/1.2) */
     else
         reply = error_json ("unknown op");
     json_decref (root);

@@ -27,6 +27,7 @@ static void apply_state (disk_entry_t *e, const fling_store_task_t *task)
     e->crashes = task->crashes;
     e->reason = task->reason;
     e->leased = task->leased;
+    e->due_ms = task->due_ms;
     snprintf (e->error, sizeof e->error, "%.*s", (int)task->error_size, task->error);
 }
 
@@ -35,6 +36,8 @@ static int on_event (const fling_store_event_t *event, void *arg)
     disk_table_t *t = (disk_table_t *)arg;
     if (event->kind == FLING_STORE_EV_NOTE)
         return 0; /* a pause or a key's TTL: no task */
+    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
+        return 0; /* not tasks */
     disk_entry_t *e = entry_of (t, &event->id);
     switch (event->kind) {
     case FLING_STORE_EV_TASK:
@@ -54,7 +57,7 @@ static int on_event (const fling_store_event_t *event, void *arg)
             t->live--;
         e->live = false;
         break;
-    case FLING_STORE_EV_NOTE:
+    default:
         break;
     }
     return 0;
@@ -175,5 +178,14 @@ void disk_set_state (fling_store_t *store, uint64_t seq, uint16_t attempt, uint8
                                .leased = leased,
                                .error = error,
                                .error_size = error ? strlen (error) : 0};
+    assert_int_equal (fling_store_state (store, &id, &task), 0);
+}
+
+void disk_set_due (fling_store_t *store, uint64_t seq, uint16_t attempt, uint8_t crashes,
+                   int64_t due_ms)
+{
+    fling_task_id_t id;
+    fling_task_id_make (&id, 0xabcdef, seq);
+    fling_store_task_t task = {.attempt = attempt, .crashes = crashes, .due_ms = due_ms};
     assert_int_equal (fling_store_state (store, &id, &task), 0);
 }
