@@ -117,10 +117,10 @@ static int recover_event (const fling_store_event_t *event, void *arg)
     fling_broker_t *self = (fling_broker_t *)arg;
     if (event->kind == FLING_STORE_EV_TASK)
         return recover_task (self, event);
-    if (event->kind == FLING_STORE_EV_NOTE)
-        return recover_note (self, event);
     if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
         return fling_schedules_recovered (self, event);
+    if (event->kind == FLING_STORE_EV_NOTE)
+        return recover_note (self, event);
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
     if (event->kind == FLING_STORE_EV_STATE) {
         if (task) {

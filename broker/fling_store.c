@@ -122,18 +122,6 @@ void fling_store_status (fling_store_t *self, fling_store_status_t *status)
     self->ops->status (self->state, status);
 }
 
-int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
-                      unsigned flags, uint32_t *segment)
-{
-    return self->ops->note (self->state, type, body, size, flags, segment);
-}
-
-void fling_store_release (fling_store_t *self, uint32_t segment)
-{
-    if (segment)
-        self->ops->release (self->state, segment);
-}
-
 int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t size, bool essential,
                               uint32_t *segment)
 {
@@ -149,6 +137,18 @@ int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t s
 void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment)
 {
     self->ops->schedule_unpin (self->state, segment);
+}
+
+int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
+                      unsigned flags, uint32_t *segment)
+{
+    return self->ops->note (self->state, type, body, size, flags, segment);
+}
+
+void fling_store_release (fling_store_t *self, uint32_t segment)
+{
+    if (segment)
+        self->ops->release (self->state, segment);
 }
 
 /* ---- memory: the broker's tables are the only copy ---------------------- */

@@ -208,14 +208,14 @@ void fling_store_unpin (fling_store_t *self, uint32_t segment);
 int64_t fling_store_compaction_candidate (fling_store_t *self);
 void fling_store_maintain (fling_store_t *self, int64_t now_ms);
 void fling_store_status (fling_store_t *self, fling_store_status_t *status);
-int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
-                      unsigned flags, uint32_t *segment);
-void fling_store_release (fling_store_t *self, uint32_t segment);
 int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t size, bool essential,
                               uint32_t *segment);
 int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t size,
                                  uint32_t segment);
 void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment);
+int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
+                      unsigned flags, uint32_t *segment);
+void fling_store_release (fling_store_t *self, uint32_t segment);
 
 /*  Milliseconds of CLOCK_REALTIME (completion times in the log). */
 int64_t fling_store_wall_ms (void);

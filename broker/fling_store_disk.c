@@ -10,9 +10,6 @@
                  error_size u16, error. Dispatch, crash, dead-letter,
                  dead_retry: rides along with the next commit.
       DONE  (3): id[16], wall_ms i64. The task ended (done or purged).
-      KEY   (4), PAUSE (5): notes of the broker (fling_store.h, note());
-                 their bodies are the broker's (fling_unique.c,
-                 fling_pause.c). A pinning note keeps its segment.
       SCHEDULE (6): a periodic schedule's definition and fired-up-to mark
                  (bytes of broker/fling_schedules.c). Its live record: it
                  pins its segment; the latest one of a name wins at replay.
@@ -21,6 +18,9 @@
                  of a task waiting for its retry (alive, not leased, no
                  error): due_ms is when it is due, UTC wall-clock ms, so a
                  restart holds it until then (proto/SPEC.md §6.8).
+      KEY   (4), PAUSE (5): notes of the broker (fling_store.h, note());
+                 their bodies are the broker's (fling_unique.c,
+                 fling_pause.c). A pinning note keeps its segment.
     Replay hands them to the broker in log order; it keeps the state.
 */
 #include "fling_log.h"
@@ -196,24 +196,6 @@ static int disk_schedule_put (void *state, const uint8_t *body, size_t size, boo
     return 0;
 }
 
-static int disk_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
-{
-    disk_t *self = (disk_t *)state;
-    if (refuse_if_failed (self))
-        return -1;
-    if (fling_wal_append (self->wal, REC_SCHEDULE_REMOVED, true, NULL, 0, name, size) < 0)
-        return -1;
-    if (segment)
-        fling_wal_segment_live (self->wal, segment, -1);
-    return 0;
-}
-
-static void disk_schedule_unpin (void *state, uint32_t segment)
-{
-    if (segment)
-        fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
-}
-
 static int disk_note (void *state, uint8_t type, const void *body, size_t size, unsigned flags,
                       uint32_t *segment)
 {
@@ -230,6 +212,24 @@ static int disk_note (void *state, uint8_t type, const void *body, size_t size, 
         fling_wal_segment_live (self->wal, (uint32_t)at, +1);
     *segment = (uint32_t)at;
     return 0;
+}
+
+static int disk_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
+{
+    disk_t *self = (disk_t *)state;
+    if (refuse_if_failed (self))
+        return -1;
+    if (fling_wal_append (self->wal, REC_SCHEDULE_REMOVED, true, NULL, 0, name, size) < 0)
+        return -1;
+    if (segment)
+        fling_wal_segment_live (self->wal, segment, -1);
+    return 0;
+}
+
+static void disk_schedule_unpin (void *state, uint32_t segment)
+{
+    if (segment)
+        fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
 }
 
 static void disk_release (void *state, uint32_t segment)
@@ -328,6 +328,15 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
             memcpy (&event.wall_ms, body + 16, 8);
         }
         break;
+    case REC_SCHEDULE:
+    case REC_SCHEDULE_REMOVED:
+        event.kind = type == REC_SCHEDULE ? FLING_STORE_EV_SCHEDULE : FLING_STORE_EV_UNSCHEDULE;
+        event.segment = segment;
+        event.body = body;
+        event.body_size = size;
+        if ((ok = size > 0) && type == REC_SCHEDULE)
+            fling_wal_segment_live (self->wal, segment, +1);
+        break;
     case FLING_STORE_NOTE_KEY:
     case FLING_STORE_NOTE_PAUSE:
         event.kind = FLING_STORE_EV_NOTE;
@@ -337,15 +346,6 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
         event.note_size = size;
         if ((ok = size <= FLING_STORE_NOTE_MAX))
             fling_wal_segment_live (self->wal, segment, +1); /* the broker releases what it drops */
-        break;
-    case REC_SCHEDULE:
-    case REC_SCHEDULE_REMOVED:
-        event.kind = type == REC_SCHEDULE ? FLING_STORE_EV_SCHEDULE : FLING_STORE_EV_UNSCHEDULE;
-        event.segment = segment;
-        event.body = body;
-        event.body_size = size;
-        if ((ok = size > 0) && type == REC_SCHEDULE)
-            fling_wal_segment_live (self->wal, segment, +1);
         break;
     }
     if (!ok) {
@@ -438,9 +438,9 @@ static const fling_store_ops_t disk_ops = {
     .compaction_candidate = disk_candidate,
     .maintain = disk_maintain,
     .status = disk_status,
-    .destroy = disk_destroy,
     .note = disk_note,
     .release = disk_release,
+    .destroy = disk_destroy,
     .schedule_put = disk_schedule_put,
     .schedule_remove = disk_schedule_remove,
     .schedule_unpin = disk_schedule_unpin,
