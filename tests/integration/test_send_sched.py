@@ -7,7 +7,7 @@ queue pause` against today's fling-broker (proto/SPEC.md §3.6, §6.8):
   ignored), and none of those tasks runs;
 - a unique key: the first task with it runs, a second one sent while the key
   is held is reported "duplicate" and never runs;
-- schedules get a plain "needs FLP/1.2" answer, `fling queue pause` and
+- a schedule is added (tests/fault fires them), `fling queue pause` and
   `resume` work, and `fling schedule next` needs no broker;
 - plain tasks are unaffected.
 """
