@@ -34,7 +34,7 @@ def test():
             assert len(out) == LINES, (options, out)
             for entry in out:
                 assert entry["status"] == "rejected", (options, entry)
-                assert entry["error"] == "BAD_NAME", (options, entry)  # BAD_TASK's errno
+                assert entry["error"] == "BAD_TASK", (options, entry)
                 refused.add(entry["id"])
         delayed = set()
         sent_ms = time.time() * 1000
