@@ -145,7 +145,7 @@ static void print_store (const json_t *store)
 static void print_summary (const json_t *root)
 {
     static const char *const always[] = {"tasks", "bytes", NULL};
-    static const char *const present[] = {"dead", "delayed", "dedup_ids", NULL};
+    static const char *const present[] = {"dead", "delayed", "dedup_ids", "keys", NULL};
     char text[CELL_SIZE];
     print_uptime (json_object_get (root, "uptime_ms"));
     print_store (json_object_get (root, "store"));
@@ -348,10 +348,10 @@ static void print_workers (const json_t *workers)
 
 static void print_others (const json_t *root)
 {
-    static const char *const known[] = {"uptime_ms",    "store",         "tasks",     "bytes",
-                                        "dead",         "delayed",       "dedup_ids", "counters",
-                                        "refused",      "rejected",      "queues",    "workers",
-                                        "queues_total", "workers_total", "schedules", NULL};
+    static const char *const known[] = {
+        "uptime_ms",    "store",         "tasks",     "bytes",    "dead",   "delayed",
+        "dedup_ids",    "counters",      "refused",   "rejected", "queues", "workers",
+        "queues_total", "workers_total", "schedules", "keys",     NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)
