@@ -117,6 +117,7 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
     for (size_t i = offset; queues && i < self->queue_count && i - offset < limit; i++) {
         fling_queue_t *queue = self->queues[i];
         const fling_queue_counters_t *c = fling_queue_counters (queue);
+        size_t before = json_array_size (queues);
         json_array_append_new (
             queues,
             json_pack ("{ss sI sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue),
@@ -126,6 +127,9 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
                        "done", (json_int_t)c->done, "failed", (json_int_t)c->failed, "retried",
                        (json_int_t)c->retried, "workers",
                        (json_int_t)fling_queue_server_count (queue)));
+        if (json_array_size (queues) > before) /* of "delayed": waits for a retry */
+            json_object_set_new (json_array_get (queues, before), "retrying",
+                                 json_integer ((json_int_t)c->retrying));
     }
     return queues;
 }
@@ -178,6 +182,14 @@ static size_t suspects_total (fling_broker_t *self)
     return total;
 }
 
+static size_t retrying_total (fling_broker_t *self)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        total += fling_queue_counters (self->queues[i])->retrying;
+    return total;
+}
+
 static json_t *error_json (const char *text);
 
 /* Queues and workers come a page at a time (see page_of), with their
@@ -203,6 +215,7 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         fling_access_connections_json (self));
     if (stats) {
         json_object_set_new (stats, "queues_total", json_integer ((json_int_t)self->queue_count));
+        json_object_set_new (stats, "retrying", json_integer ((json_int_t)retrying_total (self)));
         json_object_set_new (stats, "workers_total",
                              json_integer ((json_int_t)zhashx_size (self->workers)));
     }

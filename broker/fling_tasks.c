@@ -203,6 +203,14 @@ static fling_btask_t *heap_pop (fling_delayheap_t *heap)
     return top;
 }
 
+/* A task on the heap that has run waits for its retry, one that has not
+   for its due time: `attempt` does not change while it waits. */
+static void retry_count (const fling_btask_t *task, int step)
+{
+    if (task->attempt > 0)
+        fling_queue_counters (task->queue)->retrying += (uint64_t)(int64_t)step;
+}
+
 void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms)
 {
     if (delay_ms > FLING_DELAY_MAX_MS)
@@ -214,6 +222,7 @@ void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t dela
     }
     fling_btask_set_state (task, FLING_TASK_DELAYED);
     fling_queue_counters (task->queue)->delayed++;
+    retry_count (task, +1);
 }
 
 /* Milliseconds until the task's due time, 0 when it has none or it passed. */
@@ -255,6 +264,7 @@ size_t fling_tasks_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
             continue;
         }
         fling_queue_counters (queue)->delayed--;
+        retry_count (task, -1);
         fling_tasks_finish (self, task);
         purged++;
     }
@@ -295,6 +305,7 @@ void fling_tasks_promote_due (fling_broker_t *self)
     while (self->delayed.count && fling_due_passed (self->delayed.items[0]->due, self->now_ms)) {
         fling_btask_t *task = heap_pop (&self->delayed);
         fling_queue_counters (task->queue)->delayed--;
+        retry_count (task, -1);
         fling_tasks_requeue (self, task, false);
         fling_tasks_hold_until_due (self, task); /* a due time beyond the heap's reach */
     }
