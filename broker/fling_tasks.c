@@ -452,8 +452,10 @@ long fling_tasks_next_due_ms (const fling_broker_t *self, int64_t now_ms, long n
 void fling_tasks_destroy_waiting (fling_broker_t *self)
 {
     fling_btask_t *task;
-    while ((task = heap_pop (&self->delayed)))
-        fling_btask_destroy (&task);
+    /* In array order, not popped: a pop sifts (log n), and at a million
+       delayed tasks popping them all took about a second of the stop. */
+    for (size_t i = 0; i < self->delayed.count; i++)
+        fling_btask_destroy (&self->delayed.items[i]);
     free (self->delayed.items);
     self->delayed = (fling_delayheap_t){0};
     while ((task = fling_tasklist_pop_head (&self->parked)))
