@@ -225,14 +225,20 @@ void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t dela
     retry_count (task, +1);
 }
 
-/* Milliseconds until the task's due time, 0 when it has none or it passed. */
-static int64_t until_due_ms (fling_broker_t *self, const fling_btask_t *task)
+int64_t fling_tasks_record_due_ms (const fling_btask_t *task)
 {
     if (fling_record_wire_size (task->raw) == task->size)
         return 0; /* no extension: the common case costs two field reads */
     fling_record_t record;
     fling_btask_record (task, &record);
-    int64_t until = (int64_t)record.ext.due_at_ms - fling_state_wall_ms (self);
+    return (int64_t)record.ext.due_at_ms;
+}
+
+/* Milliseconds until the task's due time, 0 when it has none or it passed. */
+static int64_t until_due_ms (fling_broker_t *self, const fling_btask_t *task)
+{
+    int64_t due = fling_tasks_record_due_ms (task);
+    int64_t until = due ? due - fling_state_wall_ms (self) : 0;
     return until > 0 ? until : 0;
 }
 
