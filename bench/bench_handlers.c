@@ -21,6 +21,8 @@
       ledger=PATH    also write "start"/"done" lines in the format of
                      tests/handlers (for tools/ledger_check.py); quick mode
                      uses it to check every task id, full runs leave it off.
+      late=PATH      bench.late writes one line per task there: how many
+                     microseconds after its due time it started.
 
     bench.noop          async: DONE at once.
     bench.block         blocking: sleeps {"ms": N} (default 10), then DONE.
@@ -28,6 +30,10 @@
                         timer per task (what the README shows handlers doing).
     bench.async_ticket  async: DONE after 10 ms on a zloop ticket timer, the
                         constant-cost timers czmq recommends for thousands.
+    bench.late          async: DONE at once, after writing to late=PATH how
+                        late it started: CLOCK_REALTIME minus the payload's
+                        "due" (UTC ms, fling-load --delay-ms), in us
+                        (bench/delayed).
 
     "ms" is read with a cheap scan of fling-load's payload
     {"i":N,"ms":M,...} (a non-negative integer), not a JSON parse: a bench handler should cost as
@@ -58,6 +64,7 @@ typedef struct {
 static counters_t private; /* when no counters file was given */
 static counters_t *counters = &private;
 static int ledger_fd = -1;
+static int late_fd = -1;
 static uint64_t expect; /* expect=N, 0: stamp every completion */
 static int pid;
 
@@ -138,6 +145,37 @@ static long task_ms (const fling_task_t *task)
     return DEFAULT_MS;
 }
 
+/* The payload's "due" (fling-load puts it second), or -1. */
+static long long payload_due (const fling_task_t *task)
+{
+    const char *at = fling_task_payload (task);
+    const char *end = at + fling_task_payload_size (task);
+    const char *key = at ? memchr (at, ',', (size_t)(end - at)) : NULL;
+    if (!key || end - key < 7 || memcmp (key, ",\"due\":", 7) != 0)
+        return -1;
+    long long due = 0;
+    for (at = key + 7; at < end && *at >= '0' && *at <= '9' && due < 1000000000000000LL; at++)
+        due = due * 10 + (*at - '0');
+    return due;
+}
+
+static void handle_late (fling_task_t *task, void *arg)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    mark_started (task, true);
+    long long due = payload_due (task);
+    if (late_fd >= 0 && due >= 0) {
+        char line[32];
+        long long late_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - due * 1000;
+        int n = snprintf (line, sizeof line, "%lld\n", late_us);
+        ssize_t rc = write (late_fd, line, (size_t)n);
+        (void)rc;
+    }
+    mark_done (task, true);
+    fling_task_complete (task, FLING_OK);
+}
+
 static void handle_noop (fling_task_t *task, void *arg)
 {
     mark_started (task, true);
@@ -203,10 +241,10 @@ static int open_counters (const char *path)
     return 0;
 }
 
-static int open_ledger (const char *path)
+static int open_ledger (int *fd, const char *path)
 {
-    ledger_fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (ledger_fd >= 0)
+    *fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd >= 0)
         return 0;
     fprintf (stderr, "bench_handlers: cannot open %s: %s\n", path, strerror (errno));
     return -1;
@@ -232,7 +270,9 @@ static int parse_args (const char *args)
                 rc = -1;
             }
         } else if (strncmp (item, "ledger=", 7) == 0)
-            rc = open_ledger (item + 7);
+            rc = open_ledger (&ledger_fd, item + 7);
+        else if (strncmp (item, "late=", 5) == 0)
+            rc = open_ledger (&late_fd, item + 5);
         else {
             fprintf (stderr, "bench_handlers: unknown argument '%s'\n", item);
             rc = -1;
@@ -256,7 +296,8 @@ int fling_module_init (fling_worker_t *worker, const char *args)
     if (fling_worker_register_async (worker, "bench.noop", handle_noop, NULL) ||
         fling_worker_register_blocking (worker, "bench.block", handle_block, NULL) ||
         fling_worker_register_async (worker, "bench.async", handle_async, NULL) ||
-        fling_worker_register_async (worker, "bench.async_ticket", handle_async_ticket, NULL))
+        fling_worker_register_async (worker, "bench.async_ticket", handle_async_ticket, NULL) ||
+        fling_worker_register_async (worker, "bench.late", handle_late, NULL))
         return -1;
     return 0;
 }

@@ -133,6 +133,8 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
         json_t *entry = json_array_get (queues, json_array_size (queues) - 1);
         json_object_set_new (entry, "paused", json_boolean (fling_queue_settings (queue)->paused));
         json_object_set_new (entry, "keys", json_integer ((json_int_t)c->keys));
+        /* of "delayed": waits for a retry */
+        json_object_set_new (entry, "retrying", json_integer ((json_int_t)c->retrying));
     }
     return queues;
 }
@@ -185,6 +187,14 @@ static size_t suspects_total (fling_broker_t *self)
     return total;
 }
 
+static size_t retrying_total (fling_broker_t *self)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < self->queue_count; i++)
+        total += fling_queue_counters (self->queues[i])->retrying;
+    return total;
+}
+
 static json_t *error_json (const char *text);
 
 /* Queues and workers come a page at a time (see page_of), with their
@@ -210,6 +220,7 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         fling_access_connections_json (self));
     if (stats) {
         json_object_set_new (stats, "queues_total", json_integer ((json_int_t)self->queue_count));
+        json_object_set_new (stats, "retrying", json_integer ((json_int_t)retrying_total (self)));
         json_object_set_new (stats, "keys",
                              json_integer ((json_int_t)fling_keys_size (self->keys)));
         json_object_set_new (stats, "workers_total",

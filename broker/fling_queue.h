@@ -167,6 +167,7 @@ static inline fling_btask_t *fling_tasklist_pop_head (fling_tasklist_t *list)
 typedef struct {
     uint64_t inflight; /* tasks of this name leased to workers now */
     uint64_t delayed;  /* waiting for a retry time, or parked after recovery */
+    uint64_t retrying; /* of `delayed`, waiting for a retry's backoff (on the heap, attempt > 0) */
     uint64_t suspects; /* waiting for a trial (fling_suspects.h) */
     uint64_t done;
     uint64_t failed; /* dead-lettered, any reason */

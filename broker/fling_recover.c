@@ -14,12 +14,15 @@
 
 /* Puts a recovered task where its state says: dead list, parked (it was in
    flight: its worker may claim it back with HOLDING), waiting for its retry
-   (DELAYED but on no list until the log is read: see
-   hold_recovered_until_due), or its queue. */
+   or its record's due time (DELAYED but on no list until the log is read:
+   see hold_recovered_until_due), or its queue. */
 static void recover_place (fling_broker_t *self, fling_btask_t *task,
                            const fling_store_task_t *state)
 {
-    int64_t left = state->due_ms ? state->due_ms - fling_state_wall_ms (self) : 0;
+    int64_t due = state->due_ms;
+    if (!due && !state->leased) /* read while the record is in cache */
+        due = fling_tasks_record_due_ms (task);
+    int64_t left = due ? due - fling_state_wall_ms (self) : 0;
     if (fling_btask_state (task) == FLING_TASK_DEAD)
         fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
     else if (left > 0) {
@@ -36,13 +39,22 @@ static void recover_place (fling_broker_t *self, fling_btask_t *task,
 
 /* Tasks whose due time is still ahead wait for it again (proto/SPEC.md
    §6.8): once the whole log is read, since a later record of a task (a
-   state change, a compacted copy) moves it between lists while it is read.
-   A retry's wait (its state record's due time) left it DELAYED on no list:
-   unlisting it was a no-op; now it goes on the heap. */
+   state change, a compacted copy) replaces its state while it is read.
+   recover_place left them DELAYED on no list (unlisting one is a no-op);
+   now they go on the heap. The walk is in slot order, so each task is a
+   cache miss: the ones ahead are prefetched (a million delayed tasks took
+   ~0.3 s more without). */
+#define PREFETCH_SLOTS 16
+
 static size_t hold_recovered_until_due (fling_broker_t *self)
 {
     size_t held = 0, slots = fling_idmap_slots (self->ids);
     for (size_t i = 0; i < slots; i++) {
+        if (i + PREFETCH_SLOTS < slots) {
+            const void *ahead = fling_idmap_slot_value (self->ids, i + PREFETCH_SLOTS);
+            if (ahead)
+                __builtin_prefetch (ahead);
+        }
         fling_btask_t *task = (fling_btask_t *)fling_idmap_slot_value (self->ids, i);
         if (!task)
             continue;

@@ -58,6 +58,10 @@ int64_t fling_tasks_due_wall_ms (fling_broker_t *self, const fling_btask_t *task
     of its record (fling_producers.c, proto/SPEC.md §3.6). */
 #define FLING_DUE_EXT_SIZE 10
 
+/*  The due time in the task's record (its due-at extension), UTC ms; 0
+    when it has none. */
+int64_t fling_tasks_record_due_ms (const fling_btask_t *task);
+
 /*  A queued task whose record holds a due time still ahead on the wall
     clock goes to the delay heap until then (accepted, or recovered after a
     restart); any other stays where it is. */

@@ -48,6 +48,7 @@ typedef struct {
     uint64_t *samples;   /* --latency: ns per successful fling_send */
     char *payload_tail;  /* what follows the sequence number, the same for every task */
     size_t payload_tail_len;
+    int64_t due_base_ms; /* --delay-ms/--spread-ms: UTC ms of the start + delay; 0 = none */
     /* main thread only: when the watcher last flushed / printed */
     int64_t last_ledger_ns, last_progress_ns, progress_ns;
     uint64_t progress_sent;
@@ -104,22 +105,42 @@ static int make_payload_tail (load_t *load)
     return 0;
 }
 
-/* {"i":<seq>,"ms":<ms>,<extra>,"pad":"xxx..."} padded to about payload_bytes.
-   By hand, not snprintf: formatting was 5-8% of fling-load's CPU, taken
-   from the broker and worker it shares the cores with in a benchmark. */
-static void make_payload (sender_t *s, uint64_t seq)
+/* The decimal digits of `value` at `at`; returns the end. */
+static char *put_digits (char *at, uint64_t value)
 {
-    const load_t *load = s->load;
     char digits[20];
     size_t n = 0;
     do
-        digits[n++] = (char)('0' + seq % 10);
-    while ((seq /= 10) != 0);
-    char *at = s->buf;
-    memcpy (at, "{\"i\":", 5);
-    at += 5;
+        digits[n++] = (char)('0' + value % 10);
+    while ((value /= 10) != 0);
     while (n)
         *at++ = digits[--n];
+    return at;
+}
+
+/* When task `seq` is due (--delay-ms, --spread-ms), UTC ms; 0 = not delayed. */
+static int64_t due_of (const load_t *load, uint64_t seq)
+{
+    if (!load->due_base_ms)
+        return 0;
+    return load->due_base_ms + (int64_t)((double)load->cfg.spread_ms * (double)seq /
+                                         (double)(load->cfg.count ? load->cfg.count : 1));
+}
+
+/* {"i":<seq>[,"due":<ms>],"ms":<ms>,<extra>,"pad":"xxx..."} padded to about
+   payload_bytes. By hand, not snprintf: formatting was 5-8% of fling-load's
+   CPU, taken from the broker and worker it shares the cores with in a
+   benchmark. */
+static void make_payload (sender_t *s, uint64_t seq)
+{
+    const load_t *load = s->load;
+    char *at = s->buf;
+    memcpy (at, "{\"i\":", 5);
+    at = put_digits (at + 5, seq);
+    if (load->due_base_ms) {
+        memcpy (at, ",\"due\":", 7);
+        at = put_digits (at + 7, (uint64_t)due_of (load, seq));
+    }
     memcpy (at, load->payload_tail, load->payload_tail_len);
     at += load->payload_tail_len;
     size_t used = (size_t)(at - s->buf);
@@ -171,7 +192,12 @@ static int send_task (sender_t *s, const char *name, uint64_t seq)
     int64_t full_since = 0;
     for (unsigned tries = 0;; tries++) {
         int64_t t0 = load->samples ? now_ns () : 0;
-        int rc = fling_send (load->producer, name, s->buf);
+        int rc;
+        if (load->due_base_ms) {
+            fling_send_options_t options = {.at_ms = due_of (load, seq)};
+            rc = fling_send_ex (load->producer, name, s->buf, 0, &options, NULL);
+        } else
+            rc = fling_send (load->producer, name, s->buf);
         if (rc == 0) {
             if (load->samples)
                 load->samples[s->first + s->sample_count++] = (uint64_t)(now_ns () - t0);
@@ -332,7 +358,12 @@ static int start_senders (load_t *load, sender_t *senders)
     const fling_load_config_t *cfg = &load->cfg;
     uint64_t per = cfg->count / cfg->threads, extra = cfg->count % cfg->threads, next = 0;
     size_t buf_size =
-        cfg->payload_bytes + 64 + (cfg->payload_extra ? strlen (cfg->payload_extra) + 1 : 0);
+        cfg->payload_bytes + 96 + (cfg->payload_extra ? strlen (cfg->payload_extra) + 1 : 0);
+    if (cfg->delay_ms || cfg->spread_ms) {
+        struct timespec ts;
+        clock_gettime (CLOCK_REALTIME, &ts);
+        load->due_base_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + cfg->delay_ms;
+    }
     if (make_payload_tail (load)) {
         fprintf (stderr, "fling-load: out of memory\n");
         stop_signal = SIGTERM;

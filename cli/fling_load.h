@@ -20,6 +20,9 @@ typedef struct {
     unsigned ms;
     uint64_t payload_bytes;
     const char *payload_extra; /* JSON members added to every payload, or NULL */
+    /* --delay-ms / --spread-ms: task SEQ is due at start + delay + spread *
+       SEQ / count (UTC, sent as a due-at), its payload says when ("due"). */
+    unsigned delay_ms, spread_ms;
     double rate;
     unsigned threads;
     const char *ledger_path;

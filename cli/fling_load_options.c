@@ -37,6 +37,9 @@ static void usage (FILE *out)
              "  --overflow fail|drop  outbox overflow policy (default fail: back off, retry)\n"
              "  --json-summary        print one JSON summary line on stdout at the end\n"
              "  --payload-extra JSON  members added to every payload, e.g. '\"poison\":true'\n"
+             "  --delay-ms N          tasks due N ms after the start (a due-at, FLP/1.2 broker);\n"
+             "                        the payload gets \"due\":UTC_MS after \"i\"\n"
+             "  --spread-ms W         due times spread evenly over W ms after that, in order\n"
              "  --curve-broker-key K  CURVE: the broker's .pub file or Z85 public key\n"
              "                        (env FLING_CURVE_BROKER_KEY)\n"
              "  --curve-key FILE      CURVE: this producer's NAME.secret (env FLING_CURVE_KEY)\n"
@@ -115,6 +118,8 @@ static const fling_option_t options[] = {
     {"--json-summary", NULL, FLING_OPT_FLAG, FIELD (json_summary), 0, 0, 0, NULL, NULL, "", NULL},
     {"--payload-extra", NULL, FLING_OPT_TEXT, FIELD (payload_extra), 0, 0, 4095, NULL, "JSON", "",
      NULL},
+    {"--delay-ms", NULL, FLING_OPT_UINT, FIELD (delay_ms), 0, 0, UINT32_MAX, NULL, "N", "", NULL},
+    {"--spread-ms", NULL, FLING_OPT_UINT, FIELD (spread_ms), 0, 0, UINT32_MAX, NULL, "W", "", NULL},
     {"--version", NULL, FLING_OPT_FLAG, FIELD (version), 0, 0, 0, NULL, NULL, "", NULL},
     {"--curve-broker-key", "FLING_CURVE_BROKER_KEY", FLING_OPT_TEXT, FIELD (curve_broker_key), 0, 0,
      0, NULL, "KEY", "", NULL},

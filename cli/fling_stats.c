@@ -14,7 +14,7 @@
 #include "fling_timetext.h"
 
 #define CELL_SIZE   512
-#define COLUMNS_MAX 10
+#define COLUMNS_MAX 16
 
 /* ---- values as text -------------------------------------------------------- */
 
@@ -145,7 +145,7 @@ static void print_store (const json_t *store)
 static void print_summary (const json_t *root)
 {
     static const char *const always[] = {"tasks", "bytes", NULL};
-    static const char *const present[] = {"dead", "delayed", "dedup_ids", "keys", NULL};
+    static const char *const present[] = {"dead", "delayed", "retrying", "dedup_ids", "keys", NULL};
     char text[CELL_SIZE];
     print_uptime (json_object_get (root, "uptime_ms"));
     print_store (json_object_get (root, "store"));
@@ -244,16 +244,16 @@ static void print_queues (const json_t *queues)
 {
     /* "delayed" and "dead" come with the reliability work: columns only
        when the broker sends them. */
-    static const char *const all[] = {"name", "queued", "inflight", "delayed", "dead",
+    static const char *const all[] = {"name", "queued", "inflight", "delayed", "retrying", "dead",
                                       "done", "failed", "retried",  "workers", NULL};
-    static const char *const heads[] = {"QUEUE", "QUEUED", "INFLIGHT", "DELAYED", "DEAD",
-                                        "DONE",  "FAILED", "RETRIED",  "WORKERS"};
+    static const char *const heads[] = {"QUEUE", "QUEUED", "INFLIGHT", "DELAYED", "RETRYING",
+                                        "DEAD",  "DONE",   "FAILED",   "RETRIED", "WORKERS"};
     const char *keys[COLUMNS_MAX + 1] = {NULL};
     const char *head[COLUMNS_MAX] = {NULL};
     table_t t = {.columns = 0};
     for (size_t k = 0; all[k]; k++) {
         bool optional = strcmp (all[k], "delayed") == 0 || strcmp (all[k], "dead") == 0 ||
-                        strcmp (all[k], "workers") == 0;
+                        strcmp (all[k], "workers") == 0 || strcmp (all[k], "retrying") == 0;
         if (optional && !any_has (queues, all[k]))
             continue;
         t.right[t.columns] = k > 0;

@@ -248,6 +248,7 @@ static void test_retry_wait_kept_across_restart (void **state)
     int64_t failed_at = fling_clock_ms (), earliest = failed_at + 4000;
     fixture_results (worker, &lease, 1, FLING_OUTCOME_FAIL, "later");
     fixture_wait_stat (ctx, NULL, "delayed", 1);
+    assert_int_equal (fixture_stat (ctx, NULL, "retrying"), 1);
     char first[256], now[256];
     oldest_segment (ctx->scratch_dir, first, sizeof first);
     /* Other tasks run until the segment with the task's records is gone:
@@ -269,14 +270,17 @@ static void test_retry_wait_kept_across_restart (void **state)
     fixture_worker_close (ctx, &worker);
     for (int restart = 0; restart < 2; restart++) {
         fixture_restart (ctx);
-        if (fling_clock_ms () < earliest - 500)
+        if (fling_clock_ms () < earliest - 500) {
             assert_int_equal (fixture_stat (ctx, NULL, "delayed"), 1);
+            assert_int_equal (fixture_stat (ctx, NULL, "retrying"), 1);
+        }
     }
     worker = fixture_worker_ready (ctx, "w2", NULL);
     fixture_next_task (ctx, worker, &lease);
     assert_true (fling_clock_ms () >= earliest);
     assert_int_equal (lease.attempt, 2);
     assert_int_equal (lease.id.bytes[15], 1); /* task 1 */
+    assert_int_equal (fixture_stat (ctx, NULL, "retrying"), 0);
     fixture_finish (&ctx, &worker);
 }
 
