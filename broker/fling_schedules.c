@@ -32,6 +32,7 @@ typedef struct {
     int64_t next_ms;  /* first fire time after the mark; NEVER for none */
     int64_t retry_ms; /* wall clock: a refused firing waits until then */
     uint32_t segment; /* store locator of its live record (0 = none) */
+    bool recovered;   /* from the store: its missed times are judged at the first turn */
 } entry_t;
 
 struct fling_schedules {
@@ -142,6 +143,8 @@ static const char *member_problem (const json_t *schedule)
     const char *missed = text_member (schedule, "missed", "once");
     if (!missed || (strcmp (missed, "once") != 0 && strcmp (missed, "skip") != 0))
         return "\"missed\": \"once\" or \"skip\"";
+    if (json_object_get (schedule, "cron") && json_object_get (schedule, "every_ms"))
+        return "give a cron expression or an interval, not both";
     if (bounded (schedule, "every_ms", FLING_EVERY_MS_MAX) < 0)
         return "\"every_ms\": an integer from 1000 to 2147483648";
     if (bounded (schedule, "priority", FLING_PRIORITY_MAX) < 0)
@@ -396,6 +399,7 @@ static int recover_schedule (fling_broker_t *self, const fling_store_event_t *ev
     }
     memcpy (&e->mark_ms, event->body, 8);
     e->segment = event->segment;
+    e->recovered = true;
     entry_t *old = (entry_t *)zhashx_lookup (table->table, e->name);
     if (old) /* superseded: a later firing's mark, a replacement, a compacted copy */
         fling_store_schedule_unpin (self->store, old->segment);
@@ -517,8 +521,10 @@ void fling_schedules_fire (fling_broker_t *self, fling_schedules_accept_fn *acce
     table->earliest_ms = NEVER;
     for (entry_t *e = (entry_t *)zhashx_first (table->table); e;
          e = (entry_t *)zhashx_next (table->table)) {
+        /* Only a stored schedule has missed anything; one added since the
+           start (a new file line, an admin) begins at its mark. */
         if (wall >= e->retry_ms)
-            fire_one (self, e, wall, at_start, accept);
+            fire_one (self, e, wall, at_start && e->recovered, accept);
         set_next (table, e);
     }
 }
