@@ -16,8 +16,9 @@
       and its later completion; -1 + EMSGSIZE for a task larger than one
       segment can hold; -1 + EIO when the store failed.
     - state(id, task): the task's attempt / crash count / dead-letter state
-      / leased flag changed (task->record is ignored). Rides along with the
-      next commit; losing it re-runs a task, never loses one.
+      / leased flag / due time changed (task->record is ignored). Rides
+      along with the next commit; losing it re-runs a task (or runs a retry
+      before its wait ended), never loses one.
     - complete(id, segment, wall_ms): the task left the broker (done or
       purged). Made durable by a later commit; `wall_ms` (CLOCK_REALTIME)
       lets a restart refill the duplicate window.
@@ -82,11 +83,14 @@ typedef struct {
     bool leased;       /* in flight when this was written */
     const char *error; /* dead-letter error text, error_size bytes */
     size_t error_size;
+    /* Waiting for a retry (or a due time): when it is due, UTC wall-clock
+       ms (CLOCK_REALTIME); 0 = not waiting. state() only (put ignores it). */
+    int64_t due_ms;
 } fling_store_task_t;
 
 typedef enum {
     FLING_STORE_EV_TASK = 1,  /* task: every field; segment: where it lives */
-    FLING_STORE_EV_STATE,     /* task: attempt, crashes, reason, leased, error */
+    FLING_STORE_EV_STATE,     /* task: attempt, crashes, reason, leased, error, due_ms */
     FLING_STORE_EV_DONE,      /* the task ended at wall_ms */
     FLING_STORE_EV_SCHEDULE,  /* body: a schedule's record; segment: where it lives */
     FLING_STORE_EV_UNSCHEDULE /* body: the name of a schedule removed */
