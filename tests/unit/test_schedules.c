@@ -16,6 +16,7 @@
 
 #include "fling_schedule.h"
 #include "fling_schedules.h"
+#include "fling_schedules_json.h"
 #include "store_fixture.h"
 
 #define T0 1796000000000LL /* a whole second, in 2026 */
@@ -88,7 +89,7 @@ static json_t *parsed (const char *text, char *error, size_t size)
 {
     json_t *in = json_loads (text, 0, NULL);
     assert_non_null (in);
-    json_t *def = fling_schedules_parse (in, error, size);
+    json_t *def = fling_schedules_json_parse (in, error, size);
     json_decref (in);
     return def;
 }
