@@ -17,6 +17,7 @@
 #include "fling_ops.h"
 #include "fling_ratelog.h"
 #include "fling_tasks.h"
+#include "fling_unique.h"
 #include "fling_wire.h"
 
 #include <errno.h>
@@ -74,16 +75,22 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
    (so a restart and a compaction keep it) and never on the wire (the
    DISPATCH copy leaves it out, fling_dispatch.c). A delay becomes a due-at
    on the broker's wall clock now. `full` gets the record to hold; its
-   size is the record's without extensions plus FLING_DUE_EXT_SIZE. */
+   size is at most the record's plus FLING_DUE_EXT_SIZE (a delay becomes
+   a due-at; a unique key is kept as it came). */
 static fling_reason_t with_due_at (fling_broker_t *self, const fling_record_t *record,
                                    uint8_t *full, fling_record_t *out)
 {
     /* Not implemented yet: refused rather than run in the wrong order or
        twice (proto/SPEC.md §3.6: never ignore an extension). */
-    if (record->ext.priority || record->ext.key)
+    if (record->ext.priority)
         return FLING_REASON_BAD_TASK;
-    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms};
-    if (!due.due_at_ms)
+    /* A unique key stays in the held record, after the due-at (increasing
+       type order): a restart takes it back from the TASK record. */
+    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms,
+                            .key_ttl_ms = record->ext.key_ttl_ms,
+                            .key = record->ext.key,
+                            .key_size = record->ext.key_size};
+    if (!due.due_at_ms && record->ext.delay_ms)
         due.due_at_ms = (uint64_t)fling_state_wall_ms (self) + record->ext.delay_ms;
     fling_record_write_ext (full, &record->id, 0, record->max_attempts, record->timeout_ms,
                             record->backoff_ms, record->name, record->name_size, record->payload,
@@ -146,6 +153,12 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     fling_reason_t status = fling_tasks_hold (self, record, queue, 0, accepted);
     if (status != FLING_REASON_OK)
         return status;
+    /* After the hold, so a refusal is undone like any unacknowledged task. */
+    if (record->ext.key && (status = fling_unique_take (self, record, queue)) != FLING_REASON_OK) {
+        drop_unacked (self, *accepted);
+        *accepted = NULL;
+        return status;
+    }
     fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
     if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;

@@ -18,6 +18,7 @@
 #include "fling_dlist.h"
 #include "fling_proto.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -178,6 +179,7 @@ typedef struct {
     uint64_t crashed;       /* runs ended by the death of their worker */
     uint64_t purged;        /* dead tasks purged */
     uint64_t registrations; /* workers that registered this name, ever */
+    uint64_t keys;          /* unique keys held under this name (fling_unique.c) */
 } fling_queue_counters_t;
 
 /*  Per-name settings (the broker's defaults, or --queue NAME:...). */
@@ -186,6 +188,8 @@ typedef struct {
     uint32_t backoff_ms;
     uint32_t timeout_ms; /* 0 = no deadline */
     uint8_t poison_limit;
+    bool paused;            /* queue_pause: nothing dispatched (fling_pause.c) */
+    uint32_t pause_segment; /* store locator of its pause record (0 = none) */
 } fling_queue_settings_t;
 
 /*  Creates an empty queue for `name` (name_size bytes, already validated).

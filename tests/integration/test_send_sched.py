@@ -3,10 +3,12 @@
 queue pause` against today's fling-broker (proto/SPEC.md §3.6, §6.8):
 - a delay or a due time is accepted, held, and the task runs after it (the
   `scheduling` label kills the broker meanwhile: tests/fault);
-- a priority or a unique key, not implemented by the broker yet, is refused
-  (BAD_TASK: never ignored), and none of those tasks runs;
-- schedules and paused queues get a plain "needs FLP/1.2" answer, and
-  `fling schedule next` needs no broker;
+- a priority, not implemented by the broker yet, is refused (BAD_TASK: never
+  ignored), and none of those tasks runs;
+- a unique key: the first task with it runs, a second one sent while the key
+  is held is reported "duplicate" and never runs;
+- schedules get a plain "needs FLP/1.2" answer, `fling queue pause` and
+  `resume` work, and `fling schedule next` needs no broker;
 - plain tasks are unaffected.
 """
 import json, os, subprocess, sys, time
@@ -28,7 +30,7 @@ def test():
     with Cluster("send-sched") as c:
         c.start_broker()
         refused = set()
-        for options in (["--priority", "7"], ["--key", "user:42:welcome", "--key-ttl", "1h"]):
+        for options in (["--priority", "7"],):
             rc, out, err = send(c, options)
             assert rc == 1, (options, rc, err)
             assert len(out) == LINES, (options, out)
@@ -49,6 +51,13 @@ def test():
         accepted = {e["id"] for e in out if e["status"] == "accepted"}
         assert len(accepted) == LINES, out
         accepted |= delayed
+        keyed = ["--key", "user:42:welcome", "--key-ttl", "1h"]
+        rc, out, err = send(c, keyed, count=1)
+        assert rc == 0 and out[0]["status"] == "accepted", (out, err)
+        accepted.add(out[0]["id"])
+        rc, out, err = send(c, keyed, count=2)   # the key is held: DUPLICATE, never runs
+        assert rc == 0 and all(e["status"] == "duplicate" for e in out), (out, err)
+        refused |= {e["id"] for e in out}
 
         # Usage errors never reach the broker: exit 2 for a bad value, 1 with
         # the reason for options that contradict each other.
@@ -64,10 +73,10 @@ def test():
                                  "nightly", "test.noop", "--cron", "0 3 * * *", "--tz",
                                  "Europe/Berlin"], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0 and "schedule added" in result.stdout, result
-        for argv in (["queue", "pause", "test.noop"],):
-            result = subprocess.run([fling, "--endpoint", c.producer_endpoint] + argv,
-                                    capture_output=True, text=True, timeout=30)
-            assert result.returncode == 1 and "FLP/1.2" in result.stderr, (argv, result)
+        for action, said in (("pause", "paused"), ("resume", "resumed")):
+            result = subprocess.run([fling, "--endpoint", c.producer_endpoint, "queue", action,
+                                     "test.other"], capture_output=True, text=True, timeout=30)
+            assert result.returncode == 0 and result.stdout.startswith(said), result
         result = subprocess.run([fling, "schedule", "next", "--cron", "30 2 * * *", "--tz",
                                  "Europe/Berlin", "--count", "2"], capture_output=True, text=True,
                                 timeout=30)
