@@ -27,8 +27,17 @@ static fling_task_id_t taken[64];
 static size_t taken_count;
 static fling_reason_t intake_answer = FLING_REASON_OK;
 
+static char last_task[64], last_payload[64];
+static unsigned last_attempts, last_timeout, last_backoff;
+
 static fling_reason_t intake (fling_broker_t *self, const fling_record_t *record)
 {
+    snprintf (last_task, sizeof last_task, "%.*s", (int)record->name_size, record->name);
+    snprintf (last_payload, sizeof last_payload, "%.*s", (int)record->payload_size,
+              record->payload);
+    last_attempts = record->max_attempts;
+    last_timeout = record->timeout_ms;
+    last_backoff = record->backoff_ms;
     if (intake_answer == FLING_REASON_OK && taken_count < 64)
         taken[taken_count++] = record->id;
     return intake_answer;
@@ -189,12 +198,20 @@ static void test_add_replace_bound (void **state)
 static void test_fires_on_time_once (void **state)
 {
     fling_broker_t *self = bare_new (NULL, 10);
-    add_at (self, T0 + 500, "{\"name\":\"a\",\"task\":\"t\",\"every_ms\":1000}", true, false);
+    add_at (self, T0 + 500,
+            "{\"name\":\"a\",\"task\":\"t.run\",\"every_ms\":1000,\"payload\":{\"k\":[1]},"
+            "\"max_attempts\":5,\"timeout_ms\":700,\"backoff_ms\":50}",
+            true, false);
     fire_at (self, T0 + 999); /* first turn: nothing due yet */
     assert_int_equal (taken_count, 0);
     fire_at (self, T0 + 1000);
     assert_int_equal (taken_count, 1);
     assert_taken (0, "a", T0 + 1000);
+    assert_string_equal (last_task, "t.run");
+    assert_string_equal (last_payload, "{\"k\":[1]}");
+    assert_int_equal (last_attempts, 5);
+    assert_int_equal (last_timeout, 700);
+    assert_int_equal (last_backoff, 50);
     fire_at (self, T0 + 1500);
     assert_int_equal (taken_count, 1);
     fire_at (self, T0 + 3200); /* a stalled loop: one firing, the latest */
