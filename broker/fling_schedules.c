@@ -1,5 +1,6 @@
 /*  fling_schedules.c - see fling_schedules.h. */
 #include "fling_schedules.h"
+#include "fling_schedules_json.h"
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_ratelog.h"
@@ -17,6 +18,10 @@
 #define RETRY_MS   1000
 #define STATS_NEXT 100 /* schedules shown with their next fire time in stats */
 #define NEVER      INT64_MAX
+/* Payload bytes all schedules may hold (each holds its payload twice: the
+   definition and the text its firings copy): the table's memory stays
+   bounded whatever admins send, a few hundred MiB at most. */
+#define PAYLOAD_BYTES_MAX (64u << 20)
 
 typedef struct {
     char name[FLING_NAME_MAX + 1];
@@ -24,6 +29,7 @@ typedef struct {
     fling_schedule_t *when;
     const char *task; /* in def */
     char *payload;    /* compact JSON text */
+    size_t payload_size;
     uint16_t max_attempts;
     uint32_t timeout_ms;
     uint32_t backoff_ms;
@@ -32,13 +38,15 @@ typedef struct {
     int64_t next_ms;  /* first fire time after the mark; NEVER for none */
     int64_t retry_ms; /* wall clock: a refused firing waits until then */
     uint32_t segment; /* store locator of its live record (0 = none) */
+    bool recovered;   /* from the store: its missed times are judged at the first turn */
 } entry_t;
 
 struct fling_schedules {
     zhashx_t *table; /* name -> entry_t */
     size_t max;
-    bool started;        /* the first turn ran: later firings are not "at start" */
-    int64_t earliest_ms; /* wall clock of the earliest firing or retry, NEVER for none */
+    size_t payload_bytes; /* of every entry (PAYLOAD_BYTES_MAX) */
+    bool started;         /* the first turn ran: later firings are not "at start" */
+    int64_t earliest_ms;  /* wall clock of the earliest firing or retry, NEVER for none */
     fling_schedules_counters_t counters;
 };
 
@@ -87,149 +95,6 @@ const fling_schedules_counters_t *fling_schedules_counters (const fling_schedule
     return &self->counters;
 }
 
-/* ---- definitions ------------------------------------------------------------ */
-
-static const char *const members[] = {"name",       "task",       "payload",     "cron",
-                                      "every_ms",   "tz",         "missed",      "priority",
-                                      "timeout_ms", "backoff_ms", "max_attempts"};
-
-/* An optional integer member in [0, max]: 0 = absent; -1 = bad. */
-static int64_t bounded (const json_t *schedule, const char *key, int64_t max)
-{
-    const json_t *value = json_object_get (schedule, key);
-    if (!value)
-        return 0;
-    if (!json_is_integer (value) || json_integer_value (value) < 0 ||
-        json_integer_value (value) > max)
-        return -1;
-    return json_integer_value (value);
-}
-
-static const char *text_member (const json_t *schedule, const char *key, const char *fallback)
-{
-    const json_t *value = json_object_get (schedule, key);
-    return value ? json_string_value (value) : fallback;
-}
-
-/* Checks the members a SCHEDULE may have and their types and ranges;
-   NULL, or the problem. */
-static const char *member_problem (const json_t *schedule)
-{
-    const char *key;
-    const json_t *value;
-    json_object_foreach ((json_t *)schedule, key, value)
-    {
-        size_t i = 0;
-        while (i < sizeof members / sizeof members[0] && strcmp (key, members[i]) != 0)
-            i++;
-        if (i == sizeof members / sizeof members[0])
-            return "unknown member (known: name, task, payload, cron, every_ms, tz, missed, "
-                   "priority, max_attempts, timeout_ms, backoff_ms)";
-    }
-    const char *name = text_member (schedule, "name", NULL);
-    const char *task = text_member (schedule, "task", NULL);
-    if (!name || !fling_name_valid (name, strlen (name)))
-        return "\"name\": 1-127 bytes of [A-Za-z0-9._:-]";
-    if (!task || !fling_name_valid (task, strlen (task)))
-        return "\"task\": a task name, 1-127 bytes of [A-Za-z0-9._:-]";
-    value = json_object_get (schedule, "payload");
-    if (value && !json_is_object (value))
-        return "\"payload\": a JSON object";
-    if (json_object_get (schedule, "cron") && !text_member (schedule, "cron", NULL))
-        return "\"cron\": a text";
-    if (json_object_get (schedule, "tz") && !text_member (schedule, "tz", NULL))
-        return "\"tz\": an IANA time zone name";
-    const char *missed = text_member (schedule, "missed", "once");
-    if (!missed || (strcmp (missed, "once") != 0 && strcmp (missed, "skip") != 0))
-        return "\"missed\": \"once\" or \"skip\"";
-    if (bounded (schedule, "every_ms", FLING_EVERY_MS_MAX) < 0)
-        return "\"every_ms\": an integer from 1000 to 2147483648";
-    if (bounded (schedule, "priority", FLING_PRIORITY_MAX) < 0)
-        return "\"priority\": 0 to 9";
-    if (bounded (schedule, "max_attempts", UINT16_MAX) < 0)
-        return "\"max_attempts\": 0 to 65535";
-    if (bounded (schedule, "timeout_ms", 1 << 30) < 0 ||
-        bounded (schedule, "backoff_ms", 1 << 30) < 0)
-        return "\"timeout_ms\", \"backoff_ms\": 0 to 1073741824";
-    return NULL;
-}
-
-/* The normalised copy: every member in one order, defaults written out,
-   zero optional numbers left out (so one schedule has one form, and
-   "identical" is json_equal). */
-static json_t *normalised (const json_t *schedule, const char *payload_text)
-{
-    json_t *payload = json_loads (payload_text, 0, NULL);
-    json_t *def = json_pack ("{ss ss so}", "name", text_member (schedule, "name", ""), "task",
-                             text_member (schedule, "task", ""), "payload", payload);
-    if (!def)
-        return NULL;
-    const char *cron = text_member (schedule, "cron", NULL);
-    if (cron)
-        json_object_set_new (def, "cron", json_string (cron));
-    else
-        json_object_set_new (def, "every_ms",
-                             json_integer (bounded (schedule, "every_ms", FLING_EVERY_MS_MAX)));
-    json_object_set_new (def, "tz",
-                         json_string (cron ? text_member (schedule, "tz", "UTC") : "UTC"));
-    json_object_set_new (def, "missed", json_string (text_member (schedule, "missed", "once")));
-    static const char *const numbers[] = {"priority", "max_attempts", "timeout_ms", "backoff_ms"};
-    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
-        json_int_t n = (json_int_t)bounded (schedule, numbers[i], 1 << 30);
-        if (n > 0)
-            json_object_set_new (def, numbers[i], json_integer (n));
-    }
-    return def;
-}
-
-/* The schedule's timing, checked (cron expression, zone, interval). */
-static fling_schedule_t *timing_of (const json_t *def, char *error, size_t error_size)
-{
-    fling_schedule_def_t timing = {
-        .name = text_member (def, "name", NULL),
-        .cron = text_member (def, "cron", NULL),
-        .every_ms = (uint64_t)bounded (def, "every_ms", FLING_EVERY_MS_MAX),
-        .tz = text_member (def, "tz", NULL),
-        .missed = strcmp (text_member (def, "missed", "once"), "skip") == 0 ? FLING_MISSED_SKIP
-                                                                            : FLING_MISSED_ONCE};
-    return fling_schedule_new (&timing, error, error_size);
-}
-
-json_t *fling_schedules_parse (const json_t *schedule, char *error, size_t error_size)
-{
-    if (!json_is_object (schedule)) {
-        snprintf (error, error_size, "a schedule is a JSON object");
-        return NULL;
-    }
-    const char *problem = member_problem (schedule);
-    if (problem) {
-        snprintf (error, error_size, "%s", problem);
-        return NULL;
-    }
-    const json_t *payload = json_object_get (schedule, "payload");
-    char *text = payload ? json_dumps (payload, JSON_COMPACT) : strdup ("{}");
-    if (!text) {
-        snprintf (error, error_size, "out of memory");
-        return NULL;
-    }
-    if (strlen (text) > FLING_PAYLOAD_MAX) {
-        snprintf (error, error_size, "\"payload\": more than %d bytes", FLING_PAYLOAD_MAX);
-        free (text);
-        return NULL;
-    }
-    json_t *def = normalised (schedule, text);
-    free (text);
-    fling_schedule_t *timing = def ? timing_of (def, error, error_size) : NULL;
-    if (!def)
-        snprintf (error, error_size, "out of memory");
-    if (!timing) {
-        json_decref (def);
-        return NULL;
-    }
-    fling_schedule_destroy (&timing);
-    return def;
-}
-
 /* A table entry for a parsed definition (taken). NULL: out of memory, or
    the definition is bad (a stored one from a broker that knew more). */
 static entry_t *entry_new (json_t *def, char *error, size_t error_size)
@@ -241,14 +106,15 @@ static entry_t *entry_new (json_t *def, char *error, size_t error_size)
         return NULL;
     }
     e->def = def;
-    snprintf (e->name, sizeof e->name, "%s", text_member (def, "name", ""));
-    e->task = text_member (def, "task", "");
+    snprintf (e->name, sizeof e->name, "%s", fling_schedules_json_text (def, "name", ""));
+    e->task = fling_schedules_json_text (def, "task", "");
     e->payload = json_dumps (json_object_get (def, "payload"), JSON_COMPACT);
-    e->priority = (uint8_t)bounded (def, "priority", FLING_PRIORITY_MAX);
-    e->max_attempts = (uint16_t)bounded (def, "max_attempts", UINT16_MAX);
-    e->timeout_ms = (uint32_t)bounded (def, "timeout_ms", 1 << 30);
-    e->backoff_ms = (uint32_t)bounded (def, "backoff_ms", 1 << 30);
-    e->when = timing_of (def, error, error_size);
+    e->priority = (uint8_t)fling_schedules_json_int (def, "priority", FLING_PRIORITY_MAX);
+    e->max_attempts = (uint16_t)fling_schedules_json_int (def, "max_attempts", UINT16_MAX);
+    e->timeout_ms = (uint32_t)fling_schedules_json_int (def, "timeout_ms", 1 << 30);
+    e->backoff_ms = (uint32_t)fling_schedules_json_int (def, "backoff_ms", 1 << 30);
+    e->when = fling_schedules_json_timing (def, error, error_size);
+    e->payload_size = e->payload ? strlen (e->payload) : 0;
     if (!e->payload || !e->when) {
         void *item = e;
         entry_destroy (&item);
@@ -257,13 +123,29 @@ static entry_t *entry_new (json_t *def, char *error, size_t error_size)
     return e;
 }
 
+/* When the entry is to be looked at again: its next fire time, or later
+   while a refused firing waits. */
+static int64_t due_of (const entry_t *e)
+{
+    return e->next_ms > e->retry_ms ? e->next_ms : e->retry_ms;
+}
+
 static void set_next (fling_schedules_t *self, entry_t *e)
 {
     int64_t next = fling_schedule_next (e->when, e->mark_ms);
     e->next_ms = next < 0 ? NEVER : next;
-    int64_t due = e->next_ms > e->retry_ms ? e->next_ms : e->retry_ms;
-    if (due < self->earliest_ms)
-        self->earliest_ms = due;
+    if (due_of (e) < self->earliest_ms)
+        self->earliest_ms = due_of (e);
+}
+
+/* Puts `e` in the table in place of `old` (NULL: none), keeping the byte
+   count. */
+static void table_put (fling_schedules_t *self, entry_t *old, entry_t *e)
+{
+    self->payload_bytes += e->payload_size;
+    self->payload_bytes -= old ? old->payload_size : 0;
+    zhashx_update (self->table, e->name, e); /* destroys the old one */
+    set_next (self, e);
 }
 
 /* ---- durability ---------------------------------------------------------- */
@@ -305,7 +187,7 @@ int fling_schedules_add (fling_broker_t *self, const json_t *def, bool *added, b
                          int64_t *next_ms, char *error, size_t error_size)
 {
     fling_schedules_t *table = self->schedules;
-    const char *name = text_member (def, "name", "");
+    const char *name = fling_schedules_json_text (def, "name", "");
     entry_t *old = (entry_t *)zhashx_lookup (table->table, name);
     *added = *replaced = false;
     if (old && json_equal (old->def, (json_t *)def)) {
@@ -318,7 +200,7 @@ int fling_schedules_add (fling_broker_t *self, const json_t *def, bool *added, b
                   table->max);
         return -1;
     }
-    const char *task = text_member (def, "task", "");
+    const char *task = fling_schedules_json_text (def, "task", "");
     char *payload = json_dumps (json_object_get (def, "payload"), JSON_COMPACT);
     size_t record = payload ? fling_record_size (strlen (task), strlen (payload)) : 0;
     free (payload);
@@ -334,6 +216,14 @@ int fling_schedules_add (fling_broker_t *self, const json_t *def, bool *added, b
     entry_t *e = entry_new (json_deep_copy (def), error, error_size);
     if (!e)
         return -1;
+    if (table->payload_bytes - (old ? old->payload_size : 0) + e->payload_size >
+        PAYLOAD_BYTES_MAX) {
+        snprintf (error, error_size, "the schedules' payloads would pass %u MiB: remove some first",
+                  PAYLOAD_BYTES_MAX >> 20);
+        void *item = e;
+        entry_destroy (&item);
+        return -1;
+    }
     int64_t wall = fling_state_wall_ms (self);
     /* A new definition fires from now on: a time already passed belongs to
        the old one, or to no one. */
@@ -350,8 +240,7 @@ int fling_schedules_add (fling_broker_t *self, const json_t *def, bool *added, b
         old->segment = 0; /* the store moved its pin to the new record */
     *replaced = old != NULL;
     *added = true;
-    zhashx_update (table->table, name, e); /* destroys the old one */
-    set_next (table, e);
+    table_put (table, old, e);
     *next_ms = e->next_ms == NEVER ? -1 : e->next_ms;
     return 0;
 }
@@ -367,6 +256,7 @@ int fling_schedules_remove (fling_broker_t *self, const char *name, char *error,
         return -1;
     }
     self->store_dirty = true;
+    self->schedules->payload_bytes -= e->payload_size;
     zhashx_delete (self->schedules->table, name);
     return 1;
 }
@@ -381,7 +271,7 @@ static int recover_schedule (fling_broker_t *self, const fling_store_event_t *ev
     if (event->body_size > 8) {
         json_t *stored = json_loadb ((const char *)event->body + 8, event->body_size - 8,
                                      JSON_REJECT_DUPLICATES, NULL);
-        json_t *def = stored ? fling_schedules_parse (stored, error, sizeof error) : NULL;
+        json_t *def = stored ? fling_schedules_json_parse (stored, error, sizeof error) : NULL;
         json_decref (stored);
         if (!stored)
             snprintf (error, sizeof error, "not JSON");
@@ -396,11 +286,11 @@ static int recover_schedule (fling_broker_t *self, const fling_store_event_t *ev
     }
     memcpy (&e->mark_ms, event->body, 8);
     e->segment = event->segment;
+    e->recovered = true;
     entry_t *old = (entry_t *)zhashx_lookup (table->table, e->name);
     if (old) /* superseded: a later firing's mark, a replacement, a compacted copy */
         fling_store_schedule_unpin (self->store, old->segment);
-    zhashx_update (table->table, e->name, e);
-    set_next (table, e);
+    table_put (table, old, e);
     return 0;
 }
 
@@ -416,6 +306,7 @@ int fling_schedules_recovered (fling_broker_t *self, const fling_store_event_t *
     entry_t *e = (entry_t *)zhashx_lookup (self->schedules->table, name);
     if (e) {
         fling_store_schedule_unpin (self->store, e->segment);
+        self->schedules->payload_bytes -= e->payload_size;
         zhashx_delete (self->schedules->table, name);
     }
     return 0;
@@ -442,7 +333,7 @@ static fling_reason_t fire_task (fling_broker_t *self, const entry_t *e, int64_t
     if (fling_schedule_task_id (e->name, fire_ms, &id))
         return FLING_REASON_UNAVAILABLE;
     fling_task_ext_t ext = {.priority = e->priority};
-    size_t task_size = strlen (e->task), payload_size = strlen (e->payload);
+    size_t task_size = strlen (e->task), payload_size = e->payload_size;
     size_t size = fling_record_size_ext (task_size, payload_size, &ext);
     uint8_t *raw = (uint8_t *)malloc (size);
     if (!raw)
@@ -517,9 +408,13 @@ void fling_schedules_fire (fling_broker_t *self, fling_schedules_accept_fn *acce
     table->earliest_ms = NEVER;
     for (entry_t *e = (entry_t *)zhashx_first (table->table); e;
          e = (entry_t *)zhashx_next (table->table)) {
-        if (wall >= e->retry_ms)
-            fire_one (self, e, wall, at_start, accept);
-        set_next (table, e);
+        /* Only a stored schedule has missed anything; one added since the
+           start (a new file line, an admin) begins at its mark. */
+        if (wall >= due_of (e)) {
+            fire_one (self, e, wall, at_start && e->recovered, accept);
+            set_next (table, e);
+        } else if (due_of (e) < table->earliest_ms)
+            table->earliest_ms = due_of (e);
     }
 }
 

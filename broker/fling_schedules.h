@@ -46,12 +46,7 @@ void fling_schedules_destroy (fling_schedules_t **self_p);
 size_t fling_schedules_count (const fling_schedules_t *self);
 const fling_schedules_counters_t *fling_schedules_counters (const fling_schedules_t *self);
 
-/*  Parses and checks a SCHEDULE (§5.3) into its normalised form (defaults
-    filled in, members in one order): a new object, or NULL with why in
-    `error`. */
-json_t *fling_schedules_parse (const json_t *schedule, char *error, size_t error_size);
-
-/*  Adds a checked schedule (from fling_schedules_parse; not taken), or
+/*  Adds a checked schedule (from fling_schedules_json_parse; not taken), or
     replaces the one of its name (its mark stays, at least now: no time
     already passed fires for a changed definition). An identical one
     changes nothing. Stages its record in the store (the caller commits).

@@ -4,6 +4,7 @@
 #include "fling_log.h"
 #include "fling_ratelog.h"
 #include "fling_schedules.h"
+#include "fling_schedules_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static json_t *add (fling_broker_t *self, const json_t *request)
 {
     char error[200];
     json_t *def =
-        fling_schedules_parse (json_object_get (request, "schedule"), error, sizeof error);
+        fling_schedules_json_parse (json_object_get (request, "schedule"), error, sizeof error);
     if (!def) {
         char text[260];
         snprintf (text, sizeof text, "bad schedule: %s", error);
@@ -122,7 +123,7 @@ static int read_defs (FILE *file, const char *path, json_t *defs)
         else if (!(parsed = json_loadb (line, (size_t)size, JSON_REJECT_DUPLICATES, &json_error)))
             snprintf (error, sizeof error, "not JSON: %s", json_error.text);
         else
-            def = fling_schedules_parse (parsed, error, sizeof error);
+            def = fling_schedules_json_parse (parsed, error, sizeof error);
         json_decref (parsed);
         const char *name = def ? json_string_value (json_object_get (def, "name")) : NULL;
         for (size_t i = 0; def && i < json_array_size (defs); i++)

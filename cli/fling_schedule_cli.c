@@ -172,8 +172,17 @@ static int add (const fling_cli_t *cli, const char *name, const char *task, cons
         json_object_set_new (def, "cron", json_string (cli->cron));
     if (def && cli->every_ms)
         json_object_set_new (def, "every_ms", json_integer ((json_int_t)cli->every_ms));
-    if (def && cli->send.priority)
-        json_object_set_new (def, "priority", json_integer (cli->send.priority));
+    /* The task options of fling send, as each firing's task carries them. */
+    const struct {
+        const char *key;
+        unsigned value;
+    } numbers[] = {{"priority", cli->send.priority},
+                   {"max_attempts", cli->send.max_attempts},
+                   {"timeout_ms", cli->send.timeout_ms},
+                   {"backoff_ms", cli->send.backoff_ms}};
+    for (size_t i = 0; def && i < sizeof numbers / sizeof numbers[0]; i++)
+        if (numbers[i].value)
+            json_object_set_new (def, numbers[i].key, json_integer (numbers[i].value));
     return request_as (cli, json_pack ("{ss so}", "op", "schedule_add", "schedule", def), NULL,
                        NULL, print_added);
 }

@@ -8,6 +8,10 @@ labels `scheduling` and `fault`). A real disk-store broker and worker:
 - `fling schedule list` and `fling stats` show it, with its next fire time
   and its fired-up-to mark;
 - `--max-schedules` refuses one more with a clear error;
+- a schedule whose name's queue is full (`--max-queue-tasks`, no worker for
+  it): its firings are refused, logged (WARN) and counted, and resume once
+  `fling queue purge` made room;
+- with CURVE, a producer key may not add a schedule, an admin key may;
 - `fling schedule remove` stops it: no fire time after the removal runs;
 - a file with bad lines: the broker refuses to start and names each line.
 
@@ -19,7 +23,7 @@ time, and the run must have no gap between the first and the last firing.
 The broker's wall clock and the ledger's are the same machine's."""
 import hashlib, json, os, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fault_harness import FaultCluster, run
+from fault_harness import Cluster, FaultCluster, run
 
 CLOCK_SLACK_MS = 5   # the ledger's ms and ours are truncated differently
 
@@ -83,7 +87,19 @@ def bad_file_refused(c):
     print("bad file refused:", [l for l in text.splitlines() if "--schedules" in l][:4], flush=True)
 
 
+def admin_only():
+    """With CURVE only an admin key sends ADMIN: schedule_add included."""
+    with Cluster("sched-curve", curve=True) as c:
+        c.start_broker("--store", "memory")
+        r = c.fling("schedule", "add", "x", "test.noop", "--every", "1h", key="producer")
+        assert r.returncode != 0 and "FORBIDDEN" in (r.stderr + r.stdout).upper(), (r.returncode, r.stderr)
+        r = c.fling("schedule", "add", "x", "test.noop", "--every", "1h")
+        assert r.returncode == 0 and r.stdout.startswith("schedule added"), (r.returncode, r.stderr)
+        print("CURVE: producer key refused, admin key added", flush=True)
+
+
 def test():
+    admin_only()
     with FaultCluster("sched-periodic") as c:
         c.require_disk_store()
         bad_file_refused(c)
@@ -93,8 +109,12 @@ def test():
                                 "payload": {"from": "file"}}) + "\n")
         start_ms = now_ms()
         c.start_broker("--store", "disk", "--store-dir", c.path("store"), "--schedules", path,
-                       "--max-schedules", "2")
+                       "--max-schedules", "3", "--max-queue-tasks", "2")
         c.start_worker()
+        # Nothing serves nobody.home: its queue fills at two tasks, then
+        # firings are refused.
+        r = c.fling("schedule", "add", "full", "nobody.home", "--every", "1s")
+        assert r.returncode == 0, r.stderr
 
         # Two admins add the same schedule at the same moment.
         added_ms = now_ms()
@@ -113,9 +133,9 @@ def test():
             ["schedule added", "schedule unchanged (the broker holds the same one)"], outs
         print("two admins:", outs, flush=True)
 
-        r = c.fling("schedule", "add", "third", "test.noop", "--every", "1s")
+        r = c.fling("schedule", "add", "fourth", "test.noop", "--every", "1s")
         assert r.returncode != 0 and "--max-schedules" in r.stderr, (r.returncode, r.stderr)
-        print("third refused:", r.stderr.strip(), flush=True)
+        print("fourth refused:", r.stderr.strip(), flush=True)
 
         time.sleep(4.5)
         listing = c.fling("schedule", "list")
@@ -124,9 +144,17 @@ def test():
         assert "FIRED UP TO" in lines[0] and any(l.startswith("tick ") for l in lines) and \
             any(l.startswith("from-file ") for l in lines), listing.stdout
         print(listing.stdout, flush=True)
-        stats = c.stats()["schedules"]
-        assert stats["total"] == 2 and {s["name"] for s in stats["next"]} == {"tick", "from-file"}, stats
-        assert all(s["next_ms"] > now_ms() - 1000 for s in stats["next"]), stats
+        full = c.stats()
+        stats = full["schedules"]
+        assert stats["total"] == 3 and {s["name"] for s in stats["next"]} == \
+            {"tick", "from-file", "full"}, stats
+        # A refused schedule's next fire time is the one it still owes (past).
+        assert all(s["next_ms"] > now_ms() - 1000 for s in stats["next"] if s["name"] != "full"), stats
+        queued = {q["name"]: q["queued"] for q in full["queues"]}
+        assert queued.get("nobody.home") == 2 and stats["refused"] >= 2, (queued, stats)
+        assert "schedule full: firing at" in c.broker.log() and "refused (QUEUE_FULL)" in c.broker.log()
+        r = c.fling("queue", "purge", "nobody.home")
+        assert r.returncode == 0, r.stderr
 
         r = c.fling("schedule", "remove", "tick")
         removed_ms = now_ms()
@@ -143,10 +171,15 @@ def test():
         others = [i for i in ledger.start_events
                   if not i.startswith((producer_hex("tick"), producer_hex("from-file")))]
         assert not others, others
-        stats = c.stats()["schedules"]
-        print("ticks %d (%d..%d), file firings %d, stats %s"
-              % (len(ticks), ticks[0], ticks[-1], len(files), json.dumps(stats)), flush=True)
-        assert stats["total"] == 1 and stats["refused"] == 0, stats
+        full = c.stats()
+        stats = full["schedules"]
+        queued = {q["name"]: q["queued"] for q in full["queues"]}
+        print("ticks %d (%d..%d), file firings %d, nobody.home queued %s after the purge, stats %s"
+              % (len(ticks), ticks[0], ticks[-1], len(files), queued.get("nobody.home"),
+                 json.dumps(stats)), flush=True)
+        assert stats["total"] == 2 and queued.get("nobody.home", 0) >= 1, (stats, queued)
+        # Only nobody.home's firings were refused: none of tick's or from-file's.
+        assert stats["fired"] >= len(ticks) + len(files) + 1, stats
 
 
 run(test)
