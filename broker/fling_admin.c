@@ -111,6 +111,22 @@ static json_t *by_reason_json (const uint64_t counts[FLING_REASON_MAX])
     return object;
 }
 
+/* Scheduling members of a queue (SPEC.md §8): its waiting tasks per
+   priority level, and its rate limit with the tokens left when it has
+   one. */
+static json_t *with_scheduling (json_t *object, fling_queue_t *queue)
+{
+    json_t *levels = json_array ();
+    for (unsigned level = 0; levels && level < FLING_PRIORITY_LEVELS; level++)
+        json_array_append_new (levels,
+                               json_integer ((json_int_t)fling_queue_queued_at (queue, level)));
+    if (object)
+        json_object_set_new (object, "queued_by_priority", levels);
+    else
+        json_decref (levels);
+    return object;
+}
+
 static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
 {
     json_t *queues = json_array ();
@@ -119,13 +135,15 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
         const fling_queue_counters_t *c = fling_queue_counters (queue);
         json_array_append_new (
             queues,
-            json_pack ("{ss sI sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue),
-                       "queued", (json_int_t)fling_queue_queued (queue), "delayed",
-                       (json_int_t)c->delayed, "suspects", (json_int_t)c->suspects, "inflight",
-                       (json_int_t)c->inflight, "dead", (json_int_t)fling_queue_dead (queue)->count,
-                       "done", (json_int_t)c->done, "failed", (json_int_t)c->failed, "retried",
-                       (json_int_t)c->retried, "workers",
-                       (json_int_t)fling_queue_server_count (queue)));
+            with_scheduling (
+                json_pack ("{ss sI sI sI sI sI sI sI sI sI}", "name", fling_queue_name (queue),
+                           "queued", (json_int_t)fling_queue_queued (queue), "delayed",
+                           (json_int_t)c->delayed, "suspects", (json_int_t)c->suspects, "inflight",
+                           (json_int_t)c->inflight, "dead",
+                           (json_int_t)fling_queue_dead (queue)->count, "done", (json_int_t)c->done,
+                           "failed", (json_int_t)c->failed, "retried", (json_int_t)c->retried,
+                           "workers", (json_int_t)fling_queue_server_count (queue)),
+                queue));
     }
     return queues;
 }

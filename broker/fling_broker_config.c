@@ -67,6 +67,10 @@ static const fling_option_t options[] = {
     {"--poison-limit", "FLING_POISON_LIMIT", FLING_OPT_UINT, FIELD (poison_limit), 0, 1, 255, NULL,
      "N", "crashes charged to a task (a worker died holding it alone)\nbefore it is dead-lettered",
      NULL},
+    {"--priority-age-ms", "FLING_PRIORITY_AGE_MS", FLING_OPT_UINT, FIELD (priority_age_ms), 0, 1,
+     86400000, NULL, "N",
+     "a waiting task's priority grows by one each N ms it waits (at most\nto 9), so none starves",
+     NULL},
     {"--queue", "FLING_QUEUES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_queues, "NAME:KEY=N,...",
      "per-name settings, repeatable; keys max_attempts, backoff_ms,\n"
      "timeout_ms, poison_limit (env: entries separated by ';')",
@@ -167,6 +171,7 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->backoff_max_ms = 60000;
     config->task_timeout_ms = 300000;
     config->poison_limit = 3;
+    config->priority_age_ms = 10000;
     config->dedup_window_ms = 600000;
     config->dedup_max = 200000;
     config->heartbeat_ms = 1000;

@@ -55,6 +55,7 @@ typedef struct {
     unsigned backoff_max_ms;  /* cap of the exponential backoff */
     unsigned task_timeout_ms; /* per task when its record says 0 */
     unsigned poison_limit;    /* worker deaths before dead-lettering */
+    unsigned priority_age_ms; /* a waiting task's priority grows by one this often */
     uint64_t dedup_window_ms; /* ended ids remembered this long */
     uint64_t dedup_max;       /* at most this many */
     fling_queue_config_t queues[FLING_QUEUE_SETTINGS_MAX];

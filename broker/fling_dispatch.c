@@ -130,12 +130,19 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
 static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
                        fling_class_t cls, size_t chunk)
 {
-    size_t bytes;
+    size_t bytes = 0, count = 0;
     fling_btask_t *tasks[FLING_BATCH_TASKS_MAX];
-    chunk = chunk_fit (fling_queue_peek (queue), chunk, &bytes);
-    for (size_t i = 0; i < chunk; i++)
-        tasks[i] = fling_queue_pop (queue);
-    return send_tasks (self, worker, cls, tasks, chunk, bytes);
+    /* In the queue's order (priorities, fling_queue.h), while they fit
+       one DISPATCH; the first always goes, whatever its size. */
+    for (fling_btask_t *task; count < chunk && (task = fling_queue_peek (queue)); count++) {
+        size_t wire = fling_record_wire_size (task->raw);
+        if (count && bytes + wire > FLING_DISPATCH_BYTES_MAX)
+            break;
+        fling_queue_remove (queue, task);
+        tasks[count] = task;
+        bytes += wire;
+    }
+    return send_tasks (self, worker, cls, tasks, count, bytes);
 }
 
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)

@@ -73,6 +73,7 @@ fling_queue_t *fling_names_queue (fling_broker_t *self, const char *name, size_t
         return NULL;
     }
     fling_queue_set_pool (queue, self->pool);
+    fling_queue_set_aging (queue, &self->now_ms, self->config.priority_age_ms);
     settings_for (&self->config, key, fling_queue_settings (queue));
     self->queues[self->queue_count++] = queue;
     return queue;

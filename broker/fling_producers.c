@@ -69,21 +69,22 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
 
 /* The id lookup leaves its slot to fling_tasks_hold's insert (see
    fling_idmap_lookup): one probe of the id index per new task. */
-/* A task with a due time (proto/SPEC.md §3.6) is held with its due time
-   as a due-at extension at the end of its record: in memory, in the store
-   (so a restart and a compaction keep it) and never on the wire (the
-   DISPATCH copy leaves it out, fling_dispatch.c). A delay becomes a due-at
-   on the broker's wall clock now. `full` gets the record to hold; its
-   size is the record's without extensions plus FLING_DUE_EXT_SIZE. */
+/* A task with a due time or a priority (proto/SPEC.md §3.6) is held with
+   them as extensions at the end of its record (a due-at, then the
+   priority): in memory, in the store (so a restart and a compaction keep
+   them) and never on the wire (the DISPATCH copy leaves them out,
+   fling_dispatch.c). A delay becomes a due-at on the broker's wall clock
+   now. `full` gets the record to hold; its size is at most the record's
+   plus FLING_DUE_EXT_SIZE. */
 static fling_reason_t with_due_at (fling_broker_t *self, const fling_record_t *record,
                                    uint8_t *full, fling_record_t *out)
 {
-    /* Not implemented yet: refused rather than run in the wrong order or
-       twice (proto/SPEC.md §3.6: never ignore an extension). */
-    if (record->ext.priority || record->ext.key)
+    /* Not implemented yet: refused rather than run twice (proto/SPEC.md
+       §3.6: never ignore an extension). */
+    if (record->ext.key)
         return FLING_REASON_BAD_TASK;
-    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms};
-    if (!due.due_at_ms)
+    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms, .priority = record->ext.priority};
+    if (!due.due_at_ms && record->ext.delay_ms)
         due.due_at_ms = (uint64_t)fling_state_wall_ms (self) + record->ext.delay_ms;
     fling_record_write_ext (full, &record->id, 0, record->max_attempts, record->timeout_ms,
                             record->backoff_ms, record->name, record->name_size, record->payload,

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define FLING_PRIORITY_LEVELS (FLING_PRIORITY_MAX + 1)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -76,7 +78,8 @@ struct fling_btask {
     uint8_t crashes;  /* workers that died running it (poison count) */
     uint8_t flags;    /* state, class, FLING_BTASK_* */
     uint32_t segment; /* store locator of its live record (0 = none) */
-    uint32_t due;     /* ms, wrapping: lease deadline or retry time */
+    uint32_t due;     /* ms, wrapping: lease deadline, retry time, or (QUEUED)
+                         when it entered its queue (priority aging) */
     uint8_t raw[];    /* the record, length prefix included */
 };
 
@@ -212,14 +215,31 @@ size_t fling_queue_held (const fling_queue_t *self);
     it when destroyed. */
 fling_tasklist_t *fling_queue_dead (fling_queue_t *self);
 
-/*  Waiting tasks: new ones and retries at the tail; tasks that never ran
-    (released, undeliverable) or whose worker died at the head, so they do
-    not wait behind the whole queue again. */
+/*  Waiting tasks, one FIFO per priority level (the record's, SPEC.md
+    §3.6): new ones and retries at the tail of their level; tasks that
+    never ran (released, undeliverable) or whose worker died at the head,
+    so they do not wait behind their whole level again. pop and peek take
+    the task with the highest effective priority (SPEC.md §6.8):
+    fling_queue_effective of its level and the time since it entered its
+    queue, oldest first among equals. O(1) when every waiting task is
+    priority 0, else O(FLING_PRIORITY_LEVELS). */
 void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task);
 void fling_queue_push_head (fling_queue_t *self, fling_btask_t *task);
 fling_btask_t *fling_queue_pop (fling_queue_t *self);
 fling_btask_t *fling_queue_peek (const fling_queue_t *self);
 void fling_queue_remove (fling_queue_t *self, fling_btask_t *task);
+
+/*  Entry times are read from `now_ms` (the broker's turn clock, which
+    must outlive the queue; NULL: always 0) and a task's priority grows by
+    one each `age_ms` it waits (0: never). Set before the first task. */
+void fling_queue_set_aging (fling_queue_t *self, const int64_t *now_ms, uint32_t age_ms);
+
+/*  min(9, priority + floor(waited_ms / age_ms)); `priority` when age_ms
+    is 0. */
+unsigned fling_queue_effective (unsigned priority, uint32_t waited_ms, uint32_t age_ms);
+
+/*  Waiting tasks of one priority level (0 above FLING_PRIORITY_MAX). */
+size_t fling_queue_queued_at (const fling_queue_t *self, unsigned priority);
 
 /*  Workers that registered this name, with the class each runs it in.
     add replaces the class if the worker is already there. -1 + ENOMEM. */

@@ -3,8 +3,10 @@
 queue pause` against today's fling-broker (proto/SPEC.md §3.6, §6.8):
 - a delay or a due time is accepted, held, and the task runs after it (the
   `scheduling` label kills the broker meanwhile: tests/fault);
-- a priority or a unique key, not implemented by the broker yet, is refused
-  (BAD_TASK: never ignored), and none of those tasks runs;
+- a priority is accepted and its tasks run (their order: tests/fault
+  test_scheduling_priority.py);
+- a unique key, not implemented by the broker yet, is refused (BAD_TASK:
+  never ignored), and none of those tasks runs;
 - schedules and paused queues get a plain "needs FLP/1.2" answer, and
   `fling schedule next` needs no broker;
 - plain tasks are unaffected.
@@ -28,7 +30,7 @@ def test():
     with Cluster("send-sched") as c:
         c.start_broker()
         refused = set()
-        for options in (["--priority", "7"], ["--key", "user:42:welcome", "--key-ttl", "1h"]):
+        for options in (["--key", "user:42:welcome", "--key-ttl", "1h"],):
             rc, out, err = send(c, options)
             assert rc == 1, (options, rc, err)
             assert len(out) == LINES, (options, out)
@@ -48,6 +50,11 @@ def test():
         assert rc == 0, err
         accepted = {e["id"] for e in out if e["status"] == "accepted"}
         assert len(accepted) == LINES, out
+        rc, out, err = send(c, ["--priority", "7"])
+        assert rc == 0, err
+        prioritized = {e["id"] for e in out if e["status"] == "accepted"}
+        assert len(prioritized) == LINES, out
+        accepted |= prioritized
         accepted |= delayed
 
         # Usage errors never reach the broker: exit 2 for a bad value, 1 with

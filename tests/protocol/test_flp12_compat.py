@@ -2,7 +2,7 @@
 """FLP/1.2 task extensions at fling-broker (SPEC.md §2.3, §3.1, §3.6), raw FLP
 on a DEALER as a producer written from the spec sends them:
 - a version-3 SUBMIT is answered by a version-3 ACK; a delay or a due time is
-  accepted (held until due); a priority or a unique key, which this broker
+  accepted (held until due), a priority too; a unique key, which this broker
   does not implement yet, is BAD_TASK (never ignored: SPEC.md §3.6);
 - in a version-2 SUBMIT a record with bytes after its payload's zero byte
   is BAD_TASK on its own, its neighbours taken;
@@ -45,13 +45,18 @@ def test():
         ack = p.expect("ACK")
         assert ack.version == 2 and ack.statuses == ["OK", "BAD_TASK", "OK"], ack.statuses
 
+        # A priority alone is held (in the stored record) and served (§6.8).
+        p.send(flp.submit(4, [flp.extend(ok(9), [(PRIORITY, b"\x07")])], version=3))
+        ack = p.expect("ACK")
+        assert ack.statuses == ["OK"], ack.statuses
+
         p.send(flp.submit(3, [ok(8)], version=4))
         err = p.expect("ERROR")
         assert err.version == 1 and err.reason == "BAD_VERSION" and err.refused is None, err
         assert "1 to 3" in err.text, err.text
 
         s = flp.stats(c.producer_endpoint)
-        assert s["tasks"] == 5, s["tasks"]   # 1, 2 (held until due), 4, 5, 7
+        assert s["tasks"] == 6, s["tasks"]   # 1, 2 (held until due), 4, 5, 7, 9
         assert s["delayed"] == 2, s["delayed"]
         p.close()
 
