@@ -126,7 +126,8 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
 }
 
 /* Leases up to `chunk` tasks of `queue` to `worker` and builds their
-   DISPATCH (send_tasks). -1 when out of memory. */
+   DISPATCH (send_tasks), one token of the name's rate limit each. -1
+   when out of memory (the tokens stay spent: fewer tasks, never more). */
 static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
                        fling_class_t cls, size_t chunk)
 {
@@ -142,7 +143,22 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
         tasks[count] = task;
         bytes += wire;
     }
+    fling_bucket_take (fling_queue_bucket (queue), count);
     return send_tasks (self, worker, cls, tasks, count, bytes);
+}
+
+/* The tasks the rate limit of `queue` lets go now, at most `chunk`. With
+   none, the loop wakes when the next token is due (rate_wake_ms). */
+static size_t rate_allows (fling_broker_t *self, fling_queue_t *queue, size_t chunk)
+{
+    fling_bucket_t *bucket = fling_queue_bucket (queue);
+    uint64_t tokens = fling_bucket_tokens (bucket, self->now_ms);
+    if (tokens == 0) {
+        int64_t wake = self->now_ms + fling_bucket_wait_ms (bucket);
+        if (!self->rate_wake_ms || wake < self->rate_wake_ms)
+            self->rate_wake_ms = wake;
+    }
+    return tokens < chunk ? (size_t)tokens : chunk;
 }
 
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
@@ -160,6 +176,9 @@ static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
             chunk = credit;
         if (chunk > FLING_BATCH_TASKS_MAX)
             chunk = FLING_BATCH_TASKS_MAX;
+        chunk = rate_allows (self, queue, chunk);
+        if (chunk == 0)
+            return;
         if (send_chunk (self, queue, worker, cls, chunk))
             return; /* out of memory: the next turn tries again */
     }
@@ -306,6 +325,7 @@ static void plan_trials (fling_broker_t *self)
 
 void fling_dispatch (fling_broker_t *self)
 {
+    self->rate_wake_ms = 0; /* set again by each name still waiting for a token */
     if (self->provers || fling_suspects_first (self->suspects))
         plan_trials (self);
     size_t count = self->queue_count;

@@ -25,6 +25,7 @@ struct fling_queue {
     fling_tasklist_t dead;
     fling_queue_counters_t counters;
     fling_queue_settings_t settings;
+    fling_bucket_t bucket;
     server_t *servers;
     size_t server_count;
     size_t server_alloc;
@@ -197,6 +198,11 @@ fling_queue_counters_t *fling_queue_counters (fling_queue_t *self)
 fling_queue_settings_t *fling_queue_settings (fling_queue_t *self)
 {
     return &self->settings;
+}
+
+fling_bucket_t *fling_queue_bucket (fling_queue_t *self)
+{
+    return &self->bucket;
 }
 
 size_t fling_queue_held (const fling_queue_t *self)

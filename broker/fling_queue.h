@@ -15,6 +15,7 @@
 #define FLING_QUEUE_H_INCLUDED
 
 #include "fling_blockpool.h"
+#include "fling_bucket.h"
 #include "fling_dlist.h"
 #include "fling_proto.h"
 
@@ -189,6 +190,9 @@ typedef struct {
     uint32_t backoff_ms;
     uint32_t timeout_ms; /* 0 = no deadline */
     uint8_t poison_limit;
+    uint32_t rate; /* rate limit: tokens per rate_period_ms; 0 = none */
+    uint32_t rate_period_ms;
+    uint32_t burst;
 } fling_queue_settings_t;
 
 /*  Creates an empty queue for `name` (name_size bytes, already validated).
@@ -207,6 +211,9 @@ const char *fling_queue_name (const fling_queue_t *self);
 size_t fling_queue_queued (const fling_queue_t *self);
 fling_queue_counters_t *fling_queue_counters (fling_queue_t *self);
 fling_queue_settings_t *fling_queue_settings (fling_queue_t *self);
+
+/*  The name's rate limit (fling_bucket.h): rate 0 until set. */
+fling_bucket_t *fling_queue_bucket (fling_queue_t *self);
 
 /*  Tasks held for this name: queued, delayed, suspects, in flight and dead. */
 size_t fling_queue_held (const fling_queue_t *self);
