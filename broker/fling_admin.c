@@ -11,6 +11,8 @@
 #include "fling_lookup.h"
 #include "fling_names.h"
 #include "fling_ratelog.h"
+#include "fling_schedules.h"
+#include "fling_schedules_admin.h"
 #include "fling_tasks.h"
 
 #include <jansson.h>
@@ -231,6 +233,7 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         json_object_set_new (stats, "queues_total", json_integer ((json_int_t)self->queue_count));
         json_object_set_new (stats, "workers_total",
                              json_integer ((json_int_t)zhashx_size (self->workers)));
+        json_object_set_new (stats, "schedules", fling_schedules_stats (self));
     }
     return stats;
 }
@@ -390,6 +393,8 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
     else if (strcmp (op, "events") == 0)
         reply = self->events ? fling_events_read (self->events, root, self->now_ms)
                              : error_json ("out of memory");
+    else if ((reply = fling_schedules_admin (self, op, root)))
+        ; /* schedule_add, schedule_list, schedule_remove (FLP/1.2) */
     else
         reply = error_json ("unknown op");
     json_decref (root);

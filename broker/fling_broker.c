@@ -21,6 +21,8 @@
 #include "fling_ratelog.h"
 #include "fling_reaper.h"
 #include "fling_recover.h"
+#include "fling_schedules.h"
+#include "fling_schedules_admin.h"
 #include "fling_tasks.h"
 #include "fling_wire.h"
 #include "fling_workers.h"
@@ -180,6 +182,7 @@ static void worker_closed (fling_conns_socket_t which, int fd, const uint8_t *ri
    then do ACKs, RESULT_ACKs and DISPATCHes go out. */
 static void end_turn (fling_broker_t *self)
 {
+    fling_schedules_fire (self, fling_producers_accept);
     fling_tasks_promote_due (self);
     fling_tasks_release_parked (self);
     if (self->now_ms >= self->next_reap_ms) {
@@ -206,6 +209,7 @@ static void end_turn (fling_broker_t *self)
     if (!self->store_failed) {
         fling_store_maintain (self->store, self->now_ms);
         fling_tasks_compact (self);
+        fling_schedules_compact (self);
     }
 }
 
@@ -301,15 +305,17 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
 /* How long the next poll may sleep: never longer than half a heartbeat
    (stop requests are checked between polls), and no later than the next
    timed duty of end_turn: the earliest retry's due time, the reap tick
-   (worker liveness, lease deadlines, dedup expiry) and the release of
-   parked tasks, and the next token of a rate-limited name with tasks
-   waiting. Otherwise a 300 ms retry fires up to 500 ms late.
+   (worker liveness, lease deadlines, dedup expiry), the release of
+   parked tasks, the next firing of a schedule and the next token of a
+   rate-limited name with tasks waiting. Otherwise a 300 ms retry fires up
+   to 500 ms late.
    0 = poll without blocking. */
 static long poll_timeout (const fling_broker_t *self)
 {
     long timeout = self->config.heartbeat_ms / 2 > 0 ? (long)(self->config.heartbeat_ms / 2) : 1;
     int64_t now = fling_clock_ms ();
     timeout = fling_tasks_next_due_ms (self, now, timeout);
+    timeout = fling_schedules_timeout_ms (self, timeout);
     if (self->next_reap_ms - now < timeout)
         timeout = (long)(self->next_reap_ms - now);
     if (self->parked.count && self->parked_until_ms - now < timeout)
@@ -428,14 +434,16 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
     self->queue_index = zhashx_new ();
     self->workers = zhashx_new ();
+    self->schedules = fling_schedules_new ((size_t)config->max_schedules);
     if (!self->pool || !self->ids || !self->dedup || !self->suspects || !self->queue_index ||
-        !self->workers) {
+        !self->workers || !self->schedules) {
         fling_broker_destroy (&self);
         errno = ENOMEM;
         return NULL;
     }
     int err = 0;
     if (fling_access_open (self) || fling_recover_open_store (self) ||
+        (config->schedules_file[0] && fling_schedules_load_file (self, config->schedules_file)) ||
         !(self->producer_sock = open_router (self, config->producer_endpoint,
                                              self->producer_endpoint, FLING_CONNS_PRODUCER)) ||
         !(self->worker_sock = open_router (self, config->worker_endpoint, self->worker_endpoint,
@@ -474,6 +482,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     free (self->queues);
     zhashx_destroy (&self->queue_index);
     zhashx_destroy (&self->workers);
+    fling_schedules_destroy (&self->schedules);
     fling_idmap_destroy (&self->ids);
     fling_blockpool_destroy (&self->pool); /* after every task went back to it */
     fling_store_destroy (&self->store);

@@ -149,6 +149,12 @@ static const fling_option_t options[] = {
      ""},
     {"--allow-name", "FLING_ALLOW_NAMES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_allow_names, "NAME",
      "a name always accepted with --refuse-unknown-names; repeatable\n(env: comma-separated)", ""},
+    {"--schedules", "FLING_SCHEDULES", FLING_OPT_TEXT, TEXT (schedules_file), 0, 0, NULL, "FILE",
+     "periodic schedules to hold, one SCHEDULE JSON a line, read at start;\neach replaces "
+     "a stored one of its name; a bad line stops the start",
+     ""},
+    {"--max-schedules", "FLING_MAX_SCHEDULES", FLING_OPT_U64, FIELD (max_schedules), 0, 0, 100000,
+     NULL, "N", "periodic schedules held (schedule_add beyond it is refused)", NULL},
 };
 
 void fling_broker_config_init (fling_broker_config_t *config)
@@ -187,6 +193,7 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->max_names = 10000;
     config->max_worker_names = FLING_NAMES_MAX;
     config->max_worker_credit = 100000;
+    config->max_schedules = 1000;
 }
 
 static int parse_http_addr (void *config, const char *value, bool from_env, char *why,

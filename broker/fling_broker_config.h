@@ -91,6 +91,8 @@ typedef struct {
     bool refuse_unknown_names;           /* BAD_TASK for names no worker registered... */
     char allow_names[FLING_ALLOW_NAMES_MAX][128]; /* ...unless listed here */
     size_t allow_name_count;
+    char schedules_file[FLING_STORE_DIR_MAX]; /* --schedules: read at start; "" = none */
+    uint64_t max_schedules;                   /* periodic schedules held */
 } fling_broker_config_t;
 
 /*  Fills `config` with the defaults. */

@@ -165,6 +165,13 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     return FLING_REASON_OK;
 }
 
+fling_reason_t fling_producers_accept (fling_broker_t *self, const fling_record_t *record)
+{
+    fling_queue_t *last_queue = NULL;
+    fling_btask_t *task = NULL;
+    return accept_any (self, record, &last_queue, &task);
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static struct pending_ack *pending_new (fling_broker_t *self, const fling_peer_t *peer,

@@ -15,6 +15,12 @@ void fling_producers_handle (fling_broker_t *self, const fling_peer_t *peer,
 void fling_producers_refuse_batch (fling_broker_t *self, const fling_peer_t *peer,
                                    const fling_msg_t *msg, fling_reason_t status);
 
+/*  Takes one task record in as a SUBMIT's would be (checks, limits, the
+    store), without an ACK: OK, DUPLICATE, or why not. The firings of
+    schedules (fling_schedules_fire) come in here; the turn's commit makes
+    them durable. */
+fling_reason_t fling_producers_accept (fling_broker_t *self, const fling_record_t *record);
+
 /*  End of turn: one store commit, then the ACK of every SUBMIT of the turn. */
 void fling_producers_commit_and_ack (fling_broker_t *self);
 

@@ -3,6 +3,7 @@
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_names.h"
+#include "fling_schedules.h"
 #include "fling_tasks.h"
 
 #include <errno.h>
@@ -10,12 +11,20 @@
 #include <string.h>
 
 /* Puts a recovered task where its state says: dead list, parked (it was in
-   flight: its worker may claim it back with HOLDING), or its queue. */
-static void recover_place (fling_broker_t *self, fling_btask_t *task, bool leased)
+   flight: its worker may claim it back with HOLDING), waiting for its retry
+   (DELAYED but on no list until the log is read: see
+   hold_recovered_until_due), or its queue. */
+static void recover_place (fling_broker_t *self, fling_btask_t *task,
+                           const fling_store_task_t *state)
 {
+    int64_t left = state->due_ms ? state->due_ms - fling_state_wall_ms (self) : 0;
     if (fling_btask_state (task) == FLING_TASK_DEAD)
         fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
-    else if (leased && task->attempt > 0) {
+    else if (left > 0) {
+        fling_btask_set_state (task, FLING_TASK_DELAYED);
+        task->due = fling_due_in (self->now_ms,
+                                  left > FLING_DELAY_MAX_MS ? FLING_DELAY_MAX_MS : (uint32_t)left);
+    } else if (state->leased && task->attempt > 0) {
         fling_btask_set_state (task, FLING_TASK_PARKED);
         fling_tasklist_push_tail (&self->parked, task);
         fling_queue_counters (task->queue)->delayed++;
@@ -25,15 +34,23 @@ static void recover_place (fling_broker_t *self, fling_btask_t *task, bool lease
 
 /* Tasks whose due time is still ahead wait for it again (proto/SPEC.md
    §6.8): once the whole log is read, since a later record of a task (a
-   state change, a compacted copy) moves it between lists while it is read. */
+   state change, a compacted copy) moves it between lists while it is read.
+   A retry's wait (its state record's due time) left it DELAYED on no list:
+   unlisting it was a no-op; now it goes on the heap. */
 static size_t hold_recovered_until_due (fling_broker_t *self)
 {
     size_t held = 0, slots = fling_idmap_slots (self->ids);
     for (size_t i = 0; i < slots; i++) {
         fling_btask_t *task = (fling_btask_t *)fling_idmap_slot_value (self->ids, i);
-        if (!task || fling_btask_state (task) != FLING_TASK_QUEUED)
+        if (!task)
             continue;
-        fling_tasks_hold_until_due (self, task);
+        if (fling_btask_state (task) == FLING_TASK_QUEUED)
+            fling_tasks_hold_until_due (self, task);
+        else if (fling_btask_state (task) == FLING_TASK_DELAYED) {
+            int32_t left = (int32_t)(task->due - (uint32_t)self->now_ms);
+            fling_tasks_delay (self, task, left > 0 ? (uint32_t)left : 0);
+        } else
+            continue;
         held += fling_btask_state (task) == FLING_TASK_DELAYED;
     }
     return held;
@@ -77,7 +94,7 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
     }
     task->segment = event->segment;
     recover_apply_state (task, &event->task);
-    recover_place (self, task, event->task.leased);
+    recover_place (self, task, &event->task);
     return 0;
 }
 
@@ -86,12 +103,14 @@ static int recover_event (const fling_store_event_t *event, void *arg)
     fling_broker_t *self = (fling_broker_t *)arg;
     if (event->kind == FLING_STORE_EV_TASK)
         return recover_task (self, event);
+    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
+        return fling_schedules_recovered (self, event);
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
     if (event->kind == FLING_STORE_EV_STATE) {
         if (task) {
             fling_tasks_unlist (self, task);
             recover_apply_state (task, &event->task);
-            recover_place (self, task, event->task.leased);
+            recover_place (self, task, &event->task);
         }
         return 0;
     }
@@ -120,6 +139,10 @@ int fling_recover_open_store (fling_broker_t *self)
     fling_store_options_t options;
     store_options (&self->config, &options);
     int64_t started_us = fling_clock_us ();
+    /* Both clocks read together: due times kept as UTC instants become
+       monotonic ones (`due`) without the replay's time in between. */
+    self->now_ms = fling_clock_ms ();
+    self->wall_ms = fling_store_wall_ms ();
     self->store = fling_store_open (self->config.store, &options);
     if (!self->store) {
         fling_error ("cannot open the %s store%s%s: %s", self->config.store,
@@ -135,7 +158,8 @@ int fling_recover_open_store (fling_broker_t *self)
     self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
     size_t due_later = hold_recovered_until_due (self);
     if (due_later)
-        fling_info ("recovered %zu tasks due later: held until their due time", due_later);
+        fling_info ("recovered %zu tasks due later (due times and retry waits): held until then",
+                    due_later);
     fling_store_status_t status;
     fling_store_status (self->store, &status);
     size_t dead = 0;

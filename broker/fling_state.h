@@ -138,8 +138,9 @@ struct fling_bworker {
     } regs[FLING_NAMES_MAX]; /* names it serves */
 };
 
-struct pending_ack; /* fling_producers.c */
-struct fling_ops;   /* fling_ops.c */
+struct pending_ack;     /* fling_producers.c */
+struct fling_ops;       /* fling_ops.c */
+struct fling_schedules; /* fling_schedules.c */
 
 /*  A DISPATCH built this turn, sent once the store commit has made its
     leases durable (fling_deliver_send). */
@@ -207,6 +208,7 @@ struct fling_broker {
     struct fling_ops *ops;         /* HTTP port, connection counts, orphan queues (fling_ops.h) */
     fling_histogram_t commit_time; /* store commits (write + fdatasync), for the metrics */
     fling_events_t *events;        /* lifecycle events while someone reads them */
+    struct fling_schedules *schedules; /* periodic schedules (fling_schedules.h) */
 
     int64_t started_ms;
     int64_t now_ms;  /* clock at the start of this turn */

@@ -122,6 +122,23 @@ void fling_store_status (fling_store_t *self, fling_store_status_t *status)
     self->ops->status (self->state, status);
 }
 
+int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t size, bool essential,
+                              uint32_t *segment)
+{
+    return self->ops->schedule_put (self->state, body, size, essential, segment);
+}
+
+int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t size,
+                                 uint32_t segment)
+{
+    return self->ops->schedule_remove (self->state, name, size, segment);
+}
+
+void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment)
+{
+    self->ops->schedule_unpin (self->state, segment);
+}
+
 /* ---- memory: the broker's tables are the only copy ---------------------- */
 
 static int memory_put (void *state, const fling_task_id_t *id, const fling_store_task_t *task,
@@ -173,6 +190,22 @@ static void memory_destroy (void *state)
 {
 }
 
+static int memory_schedule_put (void *state, const uint8_t *body, size_t size, bool essential,
+                                uint32_t *segment)
+{
+    *segment = 0;
+    return 0;
+}
+
+static int memory_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
+{
+    return 0;
+}
+
+static void memory_schedule_unpin (void *state, uint32_t segment)
+{
+}
+
 static const fling_store_ops_t memory_ops = {
     .put = memory_put,
     .state = memory_state,
@@ -184,6 +217,9 @@ static const fling_store_ops_t memory_ops = {
     .maintain = memory_maintain,
     .status = memory_status,
     .destroy = memory_destroy,
+    .schedule_put = memory_schedule_put,
+    .schedule_remove = memory_schedule_remove,
+    .schedule_unpin = memory_schedule_unpin,
 };
 
 fling_store_t *fling_store_memory_open (void)

@@ -16,8 +16,9 @@
       and its later completion; -1 + EMSGSIZE for a task larger than one
       segment can hold; -1 + EIO when the store failed.
     - state(id, task): the task's attempt / crash count / dead-letter state
-      / leased flag changed (task->record is ignored). Rides along with the
-      next commit; losing it re-runs a task, never loses one.
+      / leased flag / due time changed (task->record is ignored). Rides
+      along with the next commit; losing it re-runs a task (or runs a retry
+      before its wait ended), never loses one.
     - complete(id, segment, wall_ms): the task left the broker (done or
       purged). Made durable by a later commit; `wall_ms` (CLOCK_REALTIME)
       lets a restart refill the duplicate window.
@@ -35,6 +36,13 @@
       that the segment can be deleted; -1 if none.
     - maintain(now_ms): deletes emptied segments and re-checks free space
       (about once a second). Slow-ish: the broker calls it after the ACKs.
+    - schedule_put(body, &segment, essential), schedule_remove(name,
+      segment), schedule_unpin(segment): a periodic schedule's live record
+      (proto/SPEC.md §6.8: its definition and fired-up-to mark, bytes the
+      broker's fling_schedules.c encodes), like a task's: it pins its
+      segment until a newer one or a removal supersedes it, and compaction
+      puts it again. `essential`: may use the headroom a full log keeps
+      (the mark of a firing whose task the store just took).
 
     Calls come from the broker's one thread only. Every call returns 0, or
     -1 with errno (ENOSPC for a full store, EIO for a failed one).
@@ -75,12 +83,17 @@ typedef struct {
     bool leased;       /* in flight when this was written */
     const char *error; /* dead-letter error text, error_size bytes */
     size_t error_size;
+    /* Waiting for a retry (or a due time): when it is due, UTC wall-clock
+       ms (CLOCK_REALTIME); 0 = not waiting. state() only (put ignores it). */
+    int64_t due_ms;
 } fling_store_task_t;
 
 typedef enum {
-    FLING_STORE_EV_TASK = 1, /* task: every field; segment: where it lives */
-    FLING_STORE_EV_STATE,    /* task: attempt, crashes, reason, leased, error */
-    FLING_STORE_EV_DONE      /* the task ended at wall_ms */
+    FLING_STORE_EV_TASK = 1,  /* task: every field; segment: where it lives */
+    FLING_STORE_EV_STATE,     /* task: attempt, crashes, reason, leased, error, due_ms */
+    FLING_STORE_EV_DONE,      /* the task ended at wall_ms */
+    FLING_STORE_EV_SCHEDULE,  /* body: a schedule's record; segment: where it lives */
+    FLING_STORE_EV_UNSCHEDULE /* body: the name of a schedule removed */
 } fling_store_event_kind_t;
 
 typedef struct {
@@ -89,6 +102,8 @@ typedef struct {
     fling_store_task_t task;
     uint32_t segment;
     int64_t wall_ms;
+    const uint8_t *body; /* SCHEDULE, UNSCHEDULE */
+    size_t body_size;
 } fling_store_event_t;
 
 typedef int (fling_store_recover_fn) (const fling_store_event_t *event, void *arg);
@@ -121,6 +136,10 @@ typedef struct {
     void (*maintain) (void *state, int64_t now_ms);
     void (*status) (void *state, fling_store_status_t *status);
     void (*destroy) (void *state);
+    int (*schedule_put) (void *state, const uint8_t *body, size_t size, bool essential,
+                         uint32_t *segment);
+    int (*schedule_remove) (void *state, const char *name, size_t size, uint32_t segment);
+    void (*schedule_unpin) (void *state, uint32_t segment);
 } fling_store_ops_t;
 
 /*  Options of the disk store (ignored by "memory"). */
@@ -167,6 +186,11 @@ void fling_store_unpin (fling_store_t *self, uint32_t segment);
 int64_t fling_store_compaction_candidate (fling_store_t *self);
 void fling_store_maintain (fling_store_t *self, int64_t now_ms);
 void fling_store_status (fling_store_t *self, fling_store_status_t *status);
+int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t size, bool essential,
+                              uint32_t *segment);
+int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t size,
+                                 uint32_t segment);
+void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment);
 
 /*  Milliseconds of CLOCK_REALTIME (completion times in the log). */
 int64_t fling_store_wall_ms (void);

@@ -10,6 +10,14 @@
                  error_size u16, error. Dispatch, crash, dead-letter,
                  dead_retry: rides along with the next commit.
       DONE  (3): id[16], wall_ms i64. The task ended (done or purged).
+      SCHEDULE (6): a periodic schedule's definition and fired-up-to mark
+                 (bytes of broker/fling_schedules.c). Its live record: it
+                 pins its segment; the latest one of a name wins at replay.
+      SCHEDULE_REMOVED (7): the removed schedule's name.
+      STATE_DUE (8): id[16], attempt u16, crashes u8, due_ms i64. A STATE
+                 of a task waiting for its retry (alive, not leased, no
+                 error): due_ms is when it is due, UTC wall-clock ms, so a
+                 restart holds it until then (proto/SPEC.md §6.8).
     Replay hands them to the broker in log order; it keeps the state.
 */
 #include "fling_log.h"
@@ -24,11 +32,17 @@
 #define REC_TASK  1
 #define REC_STATE 2
 #define REC_DONE  3
+/* 4-5: unique keys and paused queues (issue #20). */
+#define REC_SCHEDULE         6
+#define REC_SCHEDULE_REMOVED 7
+#define REC_STATE_DUE        8 /* a retry's wait */
 
 #define TASK_HEAD    6
 #define STATE_HEAD   23
 #define DONE_SIZE    24
 #define WAL_OVERHEAD FLING_WAL_RECORD_OVERHEAD
+
+#define STATE_DUE_SIZE 27
 /* Kept for each live task's end: its DONE record, and the commit marker
    that may follow it (a full log may end one task per commit). */
 #define DONE_RESERVE (WAL_OVERHEAD + DONE_SIZE + FLING_WAL_COMMIT_SIZE)
@@ -101,11 +115,27 @@ static int disk_put (void *state, const fling_task_id_t *id, const fling_store_t
     return 0;
 }
 
+/* A retry's wait: the short record with its due time (STATE_DUE). */
+static int disk_state_due (disk_t *self, const fling_task_id_t *id, const fling_store_task_t *task)
+{
+    uint8_t body[STATE_DUE_SIZE];
+    memcpy (body, id->bytes, FLING_TASK_ID_SIZE);
+    put_u16 (body + 16, task->attempt);
+    body[18] = task->crashes;
+    memcpy (body + 19, &task->due_ms, 8);
+    if (!fling_wal_has_room (self->wal, sizeof body, 0))
+        return -1; /* not reserved: as disk_state says */
+    return fling_wal_append (self->wal, REC_STATE_DUE, false, NULL, 0, body, sizeof body) < 0 ? -1
+                                                                                              : 0;
+}
+
 static int disk_state (void *state, const fling_task_id_t *id, const fling_store_task_t *task)
 {
     disk_t *self = (disk_t *)state;
     if (refuse_if_failed (self))
         return -1;
+    if (task->due_ms && task->reason == FLING_DEAD_NONE && !task->leased)
+        return disk_state_due (self, id, task);
     uint8_t head[STATE_HEAD];
     size_t errors = error_size (task);
     memcpy (head, id->bytes, FLING_TASK_ID_SIZE);
@@ -140,6 +170,45 @@ static int disk_complete (void *state, const fling_task_id_t *id, uint32_t segme
     if (segment)
         fling_wal_segment_live (self->wal, segment, -1);
     return 0;
+}
+
+static int disk_schedule_put (void *state, const uint8_t *body, size_t size, bool essential,
+                              uint32_t *segment)
+{
+    disk_t *self = (disk_t *)state;
+    if (refuse_if_failed (self))
+        return -1;
+    /* Not reserved, like a state record: a schedule's mark after a firing
+       is `essential` (the firing's task just proved the room), a new
+       schedule or a compacted copy must fit as any record. */
+    if (!essential && !fling_wal_has_room (self->wal, size, 0))
+        return -1;
+    int64_t at = fling_wal_append (self->wal, REC_SCHEDULE, essential, NULL, 0, body, size);
+    if (at < 0)
+        return -1;
+    if (*segment)
+        fling_wal_segment_live (self->wal, *segment, -1);
+    fling_wal_segment_live (self->wal, (uint32_t)at, +1);
+    *segment = (uint32_t)at;
+    return 0;
+}
+
+static int disk_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
+{
+    disk_t *self = (disk_t *)state;
+    if (refuse_if_failed (self))
+        return -1;
+    if (fling_wal_append (self->wal, REC_SCHEDULE_REMOVED, true, NULL, 0, name, size) < 0)
+        return -1;
+    if (segment)
+        fling_wal_segment_live (self->wal, segment, -1);
+    return 0;
+}
+
+static void disk_schedule_unpin (void *state, uint32_t segment)
+{
+    if (segment)
+        fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
 }
 
 static int disk_commit (void *state)
@@ -190,6 +259,17 @@ static bool decode_state (const uint8_t *body, size_t size, fling_store_event_t 
     return true;
 }
 
+static bool decode_state_due (const uint8_t *body, size_t size, fling_store_event_t *event)
+{
+    if (size != STATE_DUE_SIZE)
+        return false;
+    memcpy (event->id.bytes, body, FLING_TASK_ID_SIZE);
+    event->task.attempt = get_u16 (body + 16);
+    event->task.crashes = body[18];
+    memcpy (&event->task.due_ms, body + 19, 8);
+    return event->task.due_ms != 0;
+}
+
 static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t segment, void *arg)
 {
     disk_t *self = (disk_t *)arg;
@@ -211,12 +291,25 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
         event.kind = FLING_STORE_EV_STATE;
         ok = decode_state (body, size, &event);
         break;
+    case REC_STATE_DUE:
+        event.kind = FLING_STORE_EV_STATE;
+        ok = decode_state_due (body, size, &event);
+        break;
     case REC_DONE:
         event.kind = FLING_STORE_EV_DONE;
         if ((ok = size == DONE_SIZE)) {
             memcpy (event.id.bytes, body, FLING_TASK_ID_SIZE);
             memcpy (&event.wall_ms, body + 16, 8);
         }
+        break;
+    case REC_SCHEDULE:
+    case REC_SCHEDULE_REMOVED:
+        event.kind = type == REC_SCHEDULE ? FLING_STORE_EV_SCHEDULE : FLING_STORE_EV_UNSCHEDULE;
+        event.segment = segment;
+        event.body = body;
+        event.body_size = size;
+        if ((ok = size > 0) && type == REC_SCHEDULE)
+            fling_wal_segment_live (self->wal, segment, +1);
         break;
     }
     if (!ok) {
@@ -310,6 +403,9 @@ static const fling_store_ops_t disk_ops = {
     .maintain = disk_maintain,
     .status = disk_status,
     .destroy = disk_destroy,
+    .schedule_put = disk_schedule_put,
+    .schedule_remove = disk_schedule_remove,
+    .schedule_unpin = disk_schedule_unpin,
 };
 
 fling_store_t *fling_store_disk_open (const fling_store_options_t *options)

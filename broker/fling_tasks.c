@@ -58,9 +58,22 @@ void fling_tasks_finish (fling_broker_t *self, fling_btask_t *task)
     fling_tasks_forget (self, task);
 }
 
-static void store_task_of (const fling_btask_t *task, fling_store_task_t *out)
+/* When a DELAYED task is due, as the store keeps it: a UTC instant. `due`
+   is monotonic and wraps (fling_due_in), so what is left of the wait is
+   added to the turn's wall clock; that clock is read at or after `now_ms`,
+   so the instant errs late, never early. */
+int64_t fling_tasks_due_wall_ms (fling_broker_t *self, const fling_btask_t *task)
+{
+    int32_t left = (int32_t)(task->due - (uint32_t)self->now_ms);
+    int64_t due = fling_state_wall_ms (self) + left;
+    return due ? due : 1; /* 0 says "not waiting" */
+}
+
+static void store_task_of (fling_broker_t *self, const fling_btask_t *task, fling_store_task_t *out)
 {
     memset (out, 0, sizeof *out);
+    if (fling_btask_state (task) == FLING_TASK_DELAYED)
+        out->due_ms = fling_tasks_due_wall_ms (self, task);
     out->record = task->raw;
     out->record_size = task->size;
     out->attempt = task->attempt;
@@ -80,7 +93,7 @@ void fling_tasks_store_state (fling_broker_t *self, const fling_btask_t *task)
     fling_task_id_t id;
     fling_store_task_t state;
     fling_btask_id (task, &id);
-    store_task_of (task, &state);
+    store_task_of (self, task, &state);
     if (fling_store_state (self->store, &id, &state)) {
         if (errno == ENOSPC) /* a full store: the task may rerun after a restart, not be lost */
             fling_debug ("store full: state record of a task not written");
@@ -383,8 +396,8 @@ void fling_tasks_run_failed (fling_broker_t *self, fling_btask_t *task, uint8_t 
     fling_queue_counters (task->queue)->retried++;
     self->counters.retried++;
     FLING_EVENT_TASK (self, FLING_EVENT_FAILED, task, NULL);
-    fling_tasks_store_state (self, task); /* not leased any more */
     fling_tasks_delay (self, task, delay_ms ? delay_ms : backoff_ms (self, task));
+    fling_tasks_store_state (self, task); /* not leased any more; its due time if delayed */
 }
 
 /* Walks every task: rare (once per segment at most) and bounded by the
@@ -402,9 +415,13 @@ void fling_tasks_compact (fling_broker_t *self)
         fling_task_id_t id;
         fling_store_task_t state;
         fling_btask_id (task, &id);
-        store_task_of (task, &state);
+        store_task_of (self, task, &state);
         if (fling_store_put (self->store, &id, &state, &task->segment))
             break; /* full or failed: try again later */
+        /* A TASK record has no due time: the retry's goes after it again,
+           as its old state record may leave with the old segment. */
+        if (fling_btask_state (task) == FLING_TASK_DELAYED)
+            fling_tasks_store_state (self, task);
         moved++;
     }
     if (moved) {

@@ -50,6 +50,10 @@ void fling_tasks_release (fling_broker_t *self, fling_btask_t *task);
 void fling_tasks_requeue (fling_broker_t *self, fling_btask_t *task, bool head);
 void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t delay_ms);
 
+/*  When a DELAYED task is due: UTC wall-clock ms, never 0 (what the store
+    keeps of a retry's wait; proto/SPEC.md §6.8). */
+int64_t fling_tasks_due_wall_ms (fling_broker_t *self, const fling_btask_t *task);
+
 /*  Bytes of the due-at extension a task with a due time holds at the end
     of its record (fling_producers.c, proto/SPEC.md §3.6). */
 #define FLING_DUE_EXT_SIZE 10

@@ -44,9 +44,12 @@ static fling_schedule_t *checked (const fling_cli_t *cli, const char *name)
     return schedule;
 }
 
-/* Sends `request` (taken), prints the reply: its JSON with --json or when
-   `print_json`, else `done` with the reply's `key` number. */
-static int request (const fling_cli_t *cli, json_t *req, const char *done, const char *key)
+typedef void (printer_t) (const json_t *reply);
+
+/* Sends `request` (taken), prints the reply: its JSON with --json, else
+   with `print`, else `done` with the reply's `key` number. */
+static int request_as (const fling_cli_t *cli, json_t *req, const char *done, const char *key,
+                       printer_t *print)
 {
     char *text = req ? json_dumps (req, JSON_COMPACT) : NULL;
     json_decref (req);
@@ -72,8 +75,10 @@ static int request (const fling_cli_t *cli, json_t *req, const char *done, const
                      ? " (schedules and paused queues need a broker that speaks FLP/1.2)"
                      : "");
         rc = FLING_CLI_EXIT_FAIL;
-    } else if (cli->json || !done) {
+    } else if (cli->json || (!done && !print)) {
         rc = fling_cli_print_json (reply_text, size);
+    } else if (print) {
+        print (reply);
     } else {
         const json_t *value = json_object_get (reply, key);
         printf ("%s", done);
@@ -84,6 +89,69 @@ static int request (const fling_cli_t *cli, json_t *req, const char *done, const
     json_decref (reply);
     free (reply_text);
     return rc;
+}
+
+static int request (const fling_cli_t *cli, json_t *req, const char *done, const char *key)
+{
+    return request_as (cli, req, done, key, NULL);
+}
+
+static const char *utc_text (const json_t *ms, char buf[FLING_UTC_TEXT_SIZE])
+{
+    if (!json_is_integer (ms))
+        return "-";
+    return fling_utc_format ((int64_t)json_integer_value (ms), buf);
+}
+
+static void print_added (const json_t *reply)
+{
+    char next[FLING_UTC_TEXT_SIZE];
+    bool added = json_is_true (json_object_get (reply, "added"));
+    bool replaced = json_is_true (json_object_get (reply, "replaced"));
+    printf ("schedule %s, next fire %s\n",
+            replaced ? "replaced"
+            : added  ? "added"
+                     : "unchanged (the broker holds the same one)",
+            utc_text (json_object_get (reply, "next_ms"), next));
+}
+
+/* One line a schedule: name, task, when it fires, missed policy, next fire
+   time and fired-up-to mark (UTC). */
+static void print_list (const json_t *reply)
+{
+    const json_t *list = json_object_get (reply, "schedules");
+    printf ("%-24s %-20s %-28s %-6s %-24s %s\n", "NAME", "TASK", "SPEC", "MISSED", "NEXT (UTC)",
+            "FIRED UP TO (UTC)");
+    size_t i;
+    json_t *s;
+    json_array_foreach (list, i, s)
+    {
+        char spec[160], next[FLING_UTC_TEXT_SIZE], last[FLING_UTC_TEXT_SIZE];
+        const char *cron = json_string_value (json_object_get (s, "cron"));
+        if (cron)
+            snprintf (spec, sizeof spec, "%s %s", cron,
+                      json_string_value (json_object_get (s, "tz")));
+        else
+            snprintf (spec, sizeof spec, "every %" JSON_INTEGER_FORMAT " ms",
+                      json_integer_value (json_object_get (s, "every_ms")));
+        printf ("%-24s %-20s %-28s %-6s %-24s %s\n",
+                json_string_value (json_object_get (s, "name")),
+                json_string_value (json_object_get (s, "task")), spec,
+                json_string_value (json_object_get (s, "missed")),
+                utc_text (json_object_get (s, "next_ms"), next),
+                utc_text (json_object_get (s, "last_ms"), last));
+    }
+    json_int_t total = json_integer_value (json_object_get (reply, "total"));
+    if (total > (json_int_t)json_array_size (list))
+        printf ("(%zu of %" JSON_INTEGER_FORMAT " shown: --limit N shows more)\n",
+                json_array_size (list), total);
+}
+
+static void print_removed (const json_t *reply)
+{
+    printf ("%s\n", json_is_true (json_object_get (reply, "removed"))
+                        ? "schedule removed"
+                        : "no such schedule: nothing removed");
 }
 
 static int add (const fling_cli_t *cli, const char *name, const char *task, const char *payload)
@@ -106,8 +174,8 @@ static int add (const fling_cli_t *cli, const char *name, const char *task, cons
         json_object_set_new (def, "every_ms", json_integer ((json_int_t)cli->every_ms));
     if (def && cli->send.priority)
         json_object_set_new (def, "priority", json_integer (cli->send.priority));
-    return request (cli, json_pack ("{ss so}", "op", "schedule_add", "schedule", def),
-                    "schedule added", "next_ms");
+    return request_as (cli, json_pack ("{ss so}", "op", "schedule_add", "schedule", def), NULL,
+                       NULL, print_added);
 }
 
 /* The next fire times, computed here: no broker needed. */
@@ -141,11 +209,11 @@ int fling_cli_schedule (const fling_cli_t *cli, const char *const *args, size_t 
         json_t *req = json_pack ("{ss}", "op", "schedule_list");
         if (req && cli->limit_set)
             json_object_set_new (req, "limit", json_integer (cli->limit));
-        return request (cli, req, NULL, NULL);
+        return request_as (cli, req, NULL, NULL, print_list);
     }
     if (strcmp (action, "remove") == 0 && count == 2)
-        return request (cli, json_pack ("{ss ss}", "op", "schedule_remove", "name", args[1]),
-                        "schedule removed", "removed");
+        return request_as (cli, json_pack ("{ss ss}", "op", "schedule_remove", "name", args[1]),
+                           NULL, NULL, print_removed);
     if (strcmp (action, "next") == 0 && count == 1)
         return next (cli);
     return usage ("usage: fling schedule add NAME TASK [JSON] (--cron EXPR | --every D) "

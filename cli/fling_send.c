@@ -36,6 +36,7 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     uint64_t accepted, rejected, dropped;
+    uint64_t duplicates;   /* of accepted: keyed tasks whose key another task holds */
     bool print_rejections; /* stdin mode: report each one as it comes */
     int last_err;          /* single mode: why the task was rejected */
     zhashx_t *lines;       /* --json: task id -> input line number; else NULL */
@@ -64,6 +65,10 @@ static const char *error_code (int err)
         return "CLOSED";
     case FLING_EVERSION:
         return "BAD_VERSION";
+    case FLING_EFORBIDDEN:
+        return "FORBIDDEN";
+    case FLING_EBADTASK:
+        return "BAD_TASK";
     default:
         return "OTHER";
     }
@@ -91,18 +96,20 @@ static void print_verdict_line (unsigned long line, const char *id, const char *
 
 static const char *verdict_status (fling_ack_t ack)
 {
-    return ack == FLING_ACK_ACCEPTED   ? "accepted"
-           : ack == FLING_ACK_REJECTED ? "rejected"
-                                       : "dropped";
+    return ack == FLING_ACK_ACCEPTED    ? "accepted"
+           : ack == FLING_ACK_DUPLICATE ? "duplicate"
+           : ack == FLING_ACK_REJECTED  ? "rejected"
+                                        : "dropped";
 }
 
 static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
 {
     verdicts_t *v = (verdicts_t *)arg;
     pthread_mutex_lock (&v->lock);
-    if (ack == FLING_ACK_ACCEPTED)
+    if (ack == FLING_ACK_ACCEPTED || ack == FLING_ACK_DUPLICATE) {
         v->accepted++;
-    else if (ack == FLING_ACK_REJECTED) {
+        v->duplicates += ack == FLING_ACK_DUPLICATE;
+    } else if (ack == FLING_ACK_REJECTED) {
         v->rejected++;
         v->last_err = err;
         if (v->print_rejections)
@@ -113,7 +120,7 @@ static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
         unsigned long line = (unsigned long)(uintptr_t)zhashx_lookup (v->lines, task_id);
         zhashx_delete (v->lines, task_id);
         print_verdict_line (line, task_id, verdict_status (ack),
-                            ack == FLING_ACK_ACCEPTED ? 0 : err, fling_strerror (err));
+                            ack == FLING_ACK_REJECTED ? err : 0, fling_strerror (err));
     }
     pthread_cond_broadcast (&v->changed);
     pthread_mutex_unlock (&v->lock);
@@ -151,6 +158,7 @@ static void verdicts_wait (verdicts_t *v, uint64_t expected, unsigned wait_ms, v
     copy->accepted = v->accepted;
     copy->rejected = v->rejected;
     copy->dropped = v->dropped;
+    copy->duplicates = v->duplicates;
     copy->last_err = v->last_err;
     pthread_mutex_unlock (&v->lock);
 }
@@ -268,6 +276,11 @@ static int send_one (const fling_cli_t *cli, const char *name, const char *json)
     if (got.accepted) {
         if (!cli->json)
             printf ("%s\n", id);
+        if (got.duplicates)
+            fprintf (stderr,
+                     "fling: task %s not stored: another task holds its unique key (it runs "
+                     "once, as that task)\n",
+                     id);
         rc = FLING_CLI_EXIT_OK;
     } else if (got.rejected)
         fprintf (stderr, "fling: task %s rejected by the broker: %s\n", id,
@@ -355,6 +368,8 @@ static int send_lines (const fling_cli_t *cli, const char *name)
     fprintf (stderr, "sent=%llu accepted=%llu rejected=%llu invalid=%llu",
              (unsigned long long)counts.sent, (unsigned long long)got.accepted,
              (unsigned long long)got.rejected, (unsigned long long)counts.invalid);
+    if (got.duplicates)
+        fprintf (stderr, " duplicate=%llu", (unsigned long long)got.duplicates);
     if (unconfirmed)
         fprintf (stderr, " unconfirmed=%llu", (unsigned long long)unconfirmed);
     fprintf (stderr, "\n");

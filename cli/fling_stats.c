@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fling_cli.h"
+#include "fling_timetext.h"
 
 #define CELL_SIZE   512
 #define COLUMNS_MAX 10
@@ -362,7 +363,7 @@ static void print_others (const json_t *root)
     static const char *const known[] = {"uptime_ms",    "store",         "tasks",     "bytes",
                                         "dead",         "delayed",       "dedup_ids", "counters",
                                         "refused",      "rejected",      "queues",    "workers",
-                                        "queues_total", "workers_total", NULL};
+                                        "queues_total", "workers_total", "schedules", NULL};
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)root, key, value)
@@ -371,6 +372,30 @@ static void print_others (const json_t *root)
             continue;
         char text[CELL_SIZE];
         printf ("%-10s %s\n", key, value_text (value, text, sizeof text));
+    }
+}
+
+/* FLP/1.2: the schedules' counters, then each one's next fire time. */
+static void print_schedules (const json_t *schedules)
+{
+    static const char *const order[] = {"total",          "fired",   "duplicates", "missed_run",
+                                        "missed_skipped", "refused", NULL};
+    if (!json_is_object (schedules))
+        return;
+    json_t *counts = json_deep_copy (schedules);
+    json_object_del (counts, "next");
+    print_pairs ("schedules", counts, order);
+    json_decref (counts);
+    size_t i;
+    json_t *s;
+    json_array_foreach (json_object_get (schedules, "next"), i, s)
+    {
+        char name[CELL_SIZE], when[FLING_UTC_TEXT_SIZE] = "none";
+        const json_t *next = json_object_get (s, "next_ms");
+        if (json_is_integer (next))
+            fling_utc_format ((int64_t)json_integer_value (next), when);
+        printf ("%-10s  %s next %s\n", "",
+                value_text (json_object_get (s, "name"), name, sizeof name), when);
     }
 }
 
@@ -415,6 +440,7 @@ int fling_cli_print_stats (const char *json, size_t json_size)
     print_pairs ("refused", json_object_get (root, "refused"), NULL);
     print_pairs ("rejected", json_object_get (root, "rejected"), NULL);
     print_others (root);
+    print_schedules (json_object_get (root, "schedules"));
     print_queues (json_object_get (root, "queues"));
     print_shown (root, "queues");
     print_workers (json_object_get (root, "workers"));

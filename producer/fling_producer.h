@@ -47,7 +47,11 @@ typedef enum {
 typedef enum {
     FLING_ACK_ACCEPTED = 0, /* broker stored the task (or had it already) */
     FLING_ACK_REJECTED = 1, /* broker refused it; `err` says why */
-    FLING_ACK_DROPPED = 2   /* never delivered: destroyed before the broker accepted it */
+    FLING_ACK_DROPPED = 2,  /* never delivered: destroyed before the broker accepted it */
+    /* The task had a unique key (fling_send_options_t.unique_key) that another
+       task holds (proto/SPEC.md §6.8): the broker did not store this one and
+       it will not run. Counted as accepted (the key's work is held). */
+    FLING_ACK_DUPLICATE = 3
 } fling_ack_t;
 
 /*  Called on the producer's I/O thread, once per task, when its fate is

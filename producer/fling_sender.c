@@ -197,8 +197,14 @@ static void report (fling_sender_t *self, const fling_batch_t *batch, const uint
             continue;
         }
         int err = fling_reason_errno (statuses[i]);
-        self->config.ack_fn (text, err ? FLING_ACK_REJECTED : FLING_ACK_ACCEPTED, err,
-                             self->config.ack_arg);
+        /* A keyed task answered DUPLICATE: another task holds its key (a
+           resend of the one that holds it is told the same; either way
+           this send added nothing the caller can wait for). */
+        bool keyed_duplicate = statuses[i] == FLING_REASON_DUPLICATE && record.ext.key;
+        fling_ack_t ack = err               ? FLING_ACK_REJECTED
+                          : keyed_duplicate ? FLING_ACK_DUPLICATE
+                                            : FLING_ACK_ACCEPTED;
+        self->config.ack_fn (text, ack, err, self->config.ack_arg);
     }
 }
 

@@ -303,7 +303,7 @@ int fling_reason_errno (int reason)
     case FLING_REASON_UNAVAILABLE:
         return FLING_EUNAVAILABLE;
     case FLING_REASON_BAD_TASK:
-        return FLING_EBADNAME;
+        return FLING_EBADTASK;
     case FLING_REASON_TOO_LARGE:
         return FLING_ETOOLARGE;
     case FLING_REASON_FORBIDDEN:

@@ -6,8 +6,7 @@
 #include <string.h>
 
 static const char *fling_texts[FLING_EMAX - FLING_EBASE] = {
-    [FLING_EBADNAME - FLING_EBASE] = "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -), or "
-                                     "one the broker does not know (--refuse-unknown-names)",
+    [FLING_EBADNAME - FLING_EBASE] = "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -)",
     [FLING_EBADJSON - FLING_EBASE] = "payload is not a valid JSON object",
     [FLING_ETOOLARGE - FLING_EBASE] = "payload too large",
     [FLING_EQUEUEFULL - FLING_EBASE] = "broker refused the task: queue full",
@@ -19,6 +18,8 @@ static const char *fling_texts[FLING_EMAX - FLING_EBASE] = {
     [FLING_EVERSION - FLING_EBASE] = "broker refused the task: it does not speak FLP/1.2, which "
                                      "a delay, a due time, a priority or a unique key needs "
                                      "(upgrade the broker)",
+    [FLING_EBADTASK - FLING_EBASE] = "broker refused the task (BAD_TASK): a name it does not know "
+                                     "(--refuse-unknown-names) or an option it does not support",
 };
 
 const char *fling_strerror (int err)

@@ -30,6 +30,8 @@ enum {
     FLING_EFORBIDDEN,                /* broker refused: this key may not do that */
     FLING_EVERSION,                  /* broker refused: it does not speak FLP/1.2, which
                                         a delay, priority or unique key needs */
+    FLING_EBADTASK,                  /* broker refused the record itself (BAD_TASK): a name it
+                                        refuses or an extension it does not accept */
     FLING_EMAX
 };
 

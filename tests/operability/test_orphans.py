@@ -72,7 +72,7 @@ def check_refused(c):
                             "--allow-name", "allowed.two", name="strict-broker", store="memory")
     refused = c.fling("send", "nobody.home", "{}", "--json")
     verdict = json.loads(refused.stdout)
-    assert refused.returncode != 0 and verdict["error"] == "BAD_NAME", refused
+    assert refused.returncode != 0 and verdict["error"] == "BAD_TASK", refused
     assert "does not know" in c.fling("send", "nobody.home", "{}").stderr
     for name in ("allowed.one", "allowed.two"):
         assert c.fling("send", name, "{}").returncode == 0

@@ -57,10 +57,10 @@ class FakeBroker:
         self.sock.close(0)
 
 
-def send(c, endpoint, count, pause_s=0.0):
+def send(c, endpoint, count, pause_s=0.0, options=()):
     """`fling send --json` of `count` tasks; with `pause_s`, a pause between lines."""
     argv = [os.path.join(c.bin_dir, "fling"), "--endpoint", endpoint, "--timeout-ms", "15000",
-            "send", "proto.a", "--json"]
+            "send", "proto.a", "--json"] + list(options)
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = ['{"n":%d}\n' % i for i in range(count)]
@@ -127,8 +127,24 @@ def case_ack_per_task(c):
     fake.close()
     assert sum(msg.count for _, msg in fake.submits) == 3, "each task sent once"
     assert [(v["status"], v.get("error")) for v in out] == [
-        ("accepted", None), ("rejected", "BAD_NAME"), ("rejected", "TOO_LARGE")], out
+        ("accepted", None), ("rejected", "BAD_TASK"), ("rejected", "TOO_LARGE")], out
     print("  ACK per task: accepted, BAD_TASK, TOO_LARGE as sent")
+
+
+def case_duplicate(c):
+    """DUPLICATE for a task with a unique key: another task holds the key, so
+    this one will not run (`duplicate`); for a plain task it means "stored
+    earlier" (`accepted`). Both count as accepted: exit 0."""
+    for options, wanted in ((["--key", "user:42:welcome"], "duplicate"), ([], "accepted")):
+        fake = FakeBroker()
+        proc = send(c, fake.endpoint, 1, options=options)
+        rc = fake.serve(proc, lambda msg, n: [flp.header("ACK"), msg.frames[1],
+                                              statuses("DUPLICATE", msg.count)], timeout=20)
+        out = verdicts(proc)
+        fake.close()
+        assert rc == 0 and [v["status"] for v in out] == [wanted], (options, rc, out)
+        assert "error" not in out[0], out
+        print("  DUPLICATE %s: %s" % ("with a key" if options else "without a key", wanted))
 
 
 def case_unavailable_is_no_answer(c):
@@ -170,6 +186,7 @@ def test():
     with Cluster("proto-producer") as c:
         case_error_names_batch(c)
         case_ack_per_task(c)
+        case_duplicate(c)
         case_unavailable_is_no_answer(c)
 
 

@@ -85,13 +85,24 @@ static json_t *s_classes (const uint32_t values[FLING_CLASS_COUNT])
                       (json_int_t)values[FLING_CLASS_POOL]);
 }
 
+/* A record; its FLP/1.2 extensions (SPEC.md §3.6) only when it has some,
+   so FLP/1.1 vectors stay as they were. */
 static json_t *s_record_json (const fling_record_t *r)
 {
-    return json_pack ("{s:o,s:i,s:i,s:I,s:I,s:s%,s:o}", "id", fling_golden_hex (r->id.bytes, 16),
-                      "attempt", (int)r->attempt, "max_attempts", (int)r->max_attempts,
-                      "timeout_ms", (json_int_t)r->timeout_ms, "backoff_ms",
-                      (json_int_t)r->backoff_ms, "name", r->name, r->name_size, "payload",
-                      fling_golden_hex (r->payload, r->payload_size));
+    json_t *out = json_pack (
+        "{s:o,s:i,s:i,s:I,s:I,s:s%,s:o}", "id", fling_golden_hex (r->id.bytes, 16), "attempt",
+        (int)r->attempt, "max_attempts", (int)r->max_attempts, "timeout_ms",
+        (json_int_t)r->timeout_ms, "backoff_ms", (json_int_t)r->backoff_ms, "name", r->name,
+        r->name_size, "payload", fling_golden_hex (r->payload, r->payload_size));
+    if (r->ext_size)
+        json_object_set_new (out, "ext",
+                             json_pack ("{s:I,s:o,s:i,s:s%,s:I}", "delay_ms",
+                                        (json_int_t)r->ext.delay_ms, "due_at_ms",
+                                        json_sprintf ("%" PRIu64, r->ext.due_at_ms), "priority",
+                                        (int)r->ext.priority, "key", r->ext.key ? r->ext.key : "",
+                                        r->ext.key ? r->ext.key_size : 0, "key_ttl_ms",
+                                        (json_int_t)r->ext.key_ttl_ms));
+    return out;
 }
 
 /* DISPATCH: every record sound. SUBMIT: each judged on its own, a record
@@ -107,7 +118,7 @@ static json_t *s_records (const fling_msg_t *msg)
             json_array_append_new (list, s_record_json (&r));
         return list;
     }
-    while (fling_submit_record_next (&cursor, end, &r, &why) == 1)
+    while (fling_submit_record_next_v (&cursor, end, &r, &why, msg->version) == 1)
         json_array_append_new (list, why == FLING_REASON_OK ? s_record_json (&r)
                                                             : json_pack ("{s:i}", "status", why));
     return list;
@@ -244,6 +255,10 @@ void fling_golden_emit (const char *name, zmsg_t *msg)
 
 /* ---- decode, validate: lines from stdin ------------------------------------------ */
 
+/* The highest version `decode` accepts: FLP/1.1 (a producer's default), or
+   FLP/1.2 for `decode12` (a broker that speaks task extensions). */
+static uint8_t decode_version = FLING_PROTO_VERSION;
+
 static int s_decode_line (char *line)
 {
     zmsg_t *msg = zmsg_new ();
@@ -262,7 +277,7 @@ static int s_decode_line (char *line)
     }
     fling_msg_t decoded;
     fling_reason_t reason;
-    json_t *out = fling_msg_decode (msg, &decoded, &reason) == 0
+    json_t *out = fling_msg_decode_v (msg, &decoded, &reason, decode_version) == 0
                       ? json_pack ("{s:o}", "msg", s_render (&decoded))
                       : json_pack ("{s:i}", "reason", (int)reason);
     char *text = json_dumps (out, JSON_COMPACT | JSON_SORT_KEYS);
@@ -323,8 +338,12 @@ int main (int argc, char **argv)
     }
     if (argc == 2 && !strcmp (argv[1], "decode"))
         return s_each_line (s_decode_line);
+    if (argc == 2 && !strcmp (argv[1], "decode12")) {
+        decode_version = FLING_PROTO_VERSION_SCHED;
+        return s_each_line (s_decode_line);
+    }
     if (argc == 2 && !strcmp (argv[1], "validate"))
         return s_each_line (s_validate_line);
-    fprintf (stderr, "usage: fling_golden write | decode | validate\n");
+    fprintf (stderr, "usage: fling_golden write | decode | decode12 | validate\n");
     return 2;
 }

@@ -27,12 +27,15 @@ static void apply_state (disk_entry_t *e, const fling_store_task_t *task)
     e->crashes = task->crashes;
     e->reason = task->reason;
     e->leased = task->leased;
+    e->due_ms = task->due_ms;
     snprintf (e->error, sizeof e->error, "%.*s", (int)task->error_size, task->error);
 }
 
 static int on_event (const fling_store_event_t *event, void *arg)
 {
     disk_table_t *t = (disk_table_t *)arg;
+    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
+        return 0; /* not tasks */
     disk_entry_t *e = entry_of (t, &event->id);
     switch (event->kind) {
     case FLING_STORE_EV_TASK:
@@ -51,6 +54,8 @@ static int on_event (const fling_store_event_t *event, void *arg)
         if (e->live)
             t->live--;
         e->live = false;
+        break;
+    default:
         break;
     }
     return 0;
@@ -171,5 +176,14 @@ void disk_set_state (fling_store_t *store, uint64_t seq, uint16_t attempt, uint8
                                .leased = leased,
                                .error = error,
                                .error_size = error ? strlen (error) : 0};
+    assert_int_equal (fling_store_state (store, &id, &task), 0);
+}
+
+void disk_set_due (fling_store_t *store, uint64_t seq, uint16_t attempt, uint8_t crashes,
+                   int64_t due_ms)
+{
+    fling_task_id_t id;
+    fling_task_id_make (&id, 0xabcdef, seq);
+    fling_store_task_t task = {.attempt = attempt, .crashes = crashes, .due_ms = due_ms};
     assert_int_equal (fling_store_state (store, &id, &task), 0);
 }

@@ -24,6 +24,7 @@ typedef struct {
     bool leased;
     char error[64];
     uint32_t segment;
+    int64_t due_ms; /* waiting for its retry until then (0 = not) */
 } disk_entry_t;
 
 typedef struct {
@@ -78,5 +79,9 @@ void disk_complete_task (fling_store_t *store, uint64_t seq, uint32_t segment);
 /* Records a new state of task `seq`. */
 void disk_set_state (fling_store_t *store, uint64_t seq, uint16_t attempt, uint8_t crashes,
                      uint8_t reason, const char *error, bool leased);
+
+/* Records that task `seq` waits for its retry until `due_ms` (wall ms). */
+void disk_set_due (fling_store_t *store, uint64_t seq, uint16_t attempt, uint8_t crashes,
+                   int64_t due_ms);
 
 #endif

@@ -236,6 +236,51 @@ static void test_memory_store (void **state)
     assert_true (fling_store_kind_valid ("disk"));
 }
 
+/* A retry's wait is kept as a UTC due time (STATE_DUE, proto/SPEC.md
+   §6.8) and replaced by the task's next state; the checker reads it. */
+static void test_retry_due_time_survives (void **state)
+{
+    disk_t *d = *state;
+    disk_table_t *t = &d->table;
+    fling_store_t *store = disk_open_store (d, 1 << 20, 0, NULL);
+    const int64_t due = 1796000000123; /* 2026-12-10, ms */
+    for (uint64_t i = 1; i <= 3; i++)
+        disk_put_task (store, i);
+    disk_set_due (store, 1, 1, 0, due);
+    disk_set_due (store, 2, 2, 1, due + 1);
+    disk_set_state (store, 2, 3, 1, 0, NULL, true); /* due, then dispatched again */
+    disk_set_due (store, 3, 4, 2, INT64_MAX);       /* any instant round-trips */
+    assert_int_equal (fling_store_commit (store), 0);
+
+    disk_reopen_store (d, &store);
+    assert_int_equal (t->live, 3);
+    assert_int_equal (t->entries[1].due_ms, due);
+    assert_int_equal (t->entries[1].attempt, 1);
+    assert_false (t->entries[1].leased);
+    assert_int_equal (t->entries[1].reason, FLING_DEAD_NONE);
+    assert_int_equal (t->entries[2].due_ms, 0);
+    assert_int_equal (t->entries[2].attempt, 3);
+    assert_true (t->entries[2].leased);
+    assert_int_equal (t->entries[3].due_ms, INT64_MAX);
+    assert_int_equal (t->entries[3].attempt, 4);
+    assert_int_equal (t->entries[3].crashes, 2);
+    /* A dead-letter or lease state never carries a due time (it would be
+       a STATE_DUE of a task that is not waiting). */
+    fling_task_id_t id;
+    fling_task_id_make (&id, 0xabcdef, 1);
+    fling_store_task_t dead = {.attempt = 3, .reason = FLING_DEAD_FAILED, .due_ms = due};
+    assert_int_equal (fling_store_state (store, &id, &dead), 0);
+    assert_int_equal (fling_store_commit (store), 0);
+    disk_reopen_store (d, &store);
+    assert_int_equal (t->entries[1].reason, FLING_DEAD_FAILED);
+    assert_int_equal (t->entries[1].due_ms, 0);
+    fling_store_destroy (&store);
+    FILE *out = tmpfile (); /* the checker counts no record as corrupt */
+    assert_non_null (out);
+    assert_int_equal (fling_store_check (d->dir, false, out), 0);
+    fclose (out);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +288,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_crash_keeps_committed, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown (test_state_and_dead_letters_survive, disk_setup,
                                          disk_teardown),
+        cmocka_unit_test_setup_teardown (test_retry_due_time_survives, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown (test_compaction_frees_oldest_segment, disk_setup,
                                          disk_teardown),
         cmocka_unit_test_setup_teardown (test_full_store_refuses_then_recovers, disk_setup,

@@ -4,8 +4,9 @@ fling.send, fling.lifespan for FastAPI) and run them in an asyncio worker
 (proto/SPEC.md), shared with the C producer and worker.
 """
 from .app import App, Fail, Retry, Task
-from .errors import (BadJSON, BadName, Closed, FlingError, FlushTimeout, InvalidTask, OutboxFull,
-                     ProtocolError, QueueFull, Refused, StoreFull, TooLarge, Unavailable)
+from .errors import (BadJSON, BadName, BadTask, Closed, FlingError, FlushTimeout, Forbidden,
+                     InvalidTask, OutboxFull, ProtocolError, QueueFull, Refused, StoreFull,
+                     TooLarge, Unavailable, VersionTooOld)
 from .keys import CurveKeys
 from ._sender import Ack
 from .producer import (Producer, Stats, default_producer, lifespan, send,
@@ -15,8 +16,8 @@ from .validate import validate_task
 __version__ = "0.1.0"
 
 __all__ = [
-    "Ack", "App", "BadJSON", "BadName", "Closed", "CurveKeys", "Fail", "FlingError",
-    "FlushTimeout", "InvalidTask", "OutboxFull", "Producer", "ProtocolError", "QueueFull",
+    "Ack", "App", "BadJSON", "BadName", "BadTask", "Closed", "CurveKeys", "Fail", "FlingError",
+    "FlushTimeout", "Forbidden", "InvalidTask", "OutboxFull", "Producer", "ProtocolError", "QueueFull",
     "Refused", "Retry", "Stats", "StoreFull", "Task", "TooLarge", "Unavailable",
-    "default_producer", "lifespan", "send", "set_default_producer", "validate_task",
+    "VersionTooOld", "default_producer", "lifespan", "send", "set_default_producer", "validate_task",
 ]

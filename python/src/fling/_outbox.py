@@ -17,7 +17,7 @@ import asyncio
 import collections
 import threading
 import time
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Set, Tuple
 
 from . import protocol
 from .errors import Closed, OutboxFull
@@ -28,14 +28,18 @@ Waiter = Tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 class Batch:
     """Tasks that leave in one SUBMIT: their records, or once sent the body."""
 
-    __slots__ = ("records", "body", "count", "size", "first_seq")
+    __slots__ = ("records", "body", "count", "size", "first_seq", "extended", "keyed")
 
-    def __init__(self, first_seq: int):
+    def __init__(self, first_seq: int, extended: bool = False):
         self.records: List[bytes] = []
         self.body = b""
         self.count = 0
         self.size = 0
         self.first_seq = first_seq
+        # FLP/1.2: its records carry task extensions, and the SUBMIT says so
+        # (SPEC.md §2.3); tasks with and without never share a batch.
+        self.extended = extended
+        self.keyed: Optional[Set[int]] = None  # sequences of its tasks with a unique key
 
 
 class Outbox:
@@ -84,6 +88,8 @@ class Outbox:
                 return self._refuse()
             seq = self.seq = self.seq + 1
             batch = self.open
+            if batch.extended:
+                batch = self._reopen(seq, False)
             first = not batch.count
             if first:
                 self.open_since = time.monotonic()
@@ -102,6 +108,48 @@ class Outbox:
             self.wake_pending = True
         self.wake(full)
         return seq
+
+    def put_ext(self, writer: protocol.RecordWriter, data: bytes, max_attempts: int,
+                timeout_ms: int, backoff_ms: int, ext: bytes, keyed: bool) -> int:
+        """put() for a task with extensions (protocol.task_ext): it goes in an
+        FLP/1.2 batch of its own kind."""
+        size = len(data) + writer.size + len(ext)
+        with self.lock:
+            if (self.closed or self.held_tasks >= self.max_tasks
+                    or self.held_bytes + size > self.max_bytes):
+                return self._refuse()
+            seq = self.seq = self.seq + 1
+            batch = self.open
+            if not batch.extended:
+                batch = self._reopen(seq, True)
+            if not batch.count:
+                self.open_since = time.monotonic()
+            batch.records.append(writer.record(seq, max_attempts, timeout_ms, backoff_ms, data,
+                                               ext))
+            if keyed:
+                if batch.keyed is None:
+                    batch.keyed = set()
+                batch.keyed.add(seq)
+            batch.count += 1
+            batch.size += size
+            self.held_tasks += 1
+            self.held_bytes += size
+            if batch.count >= self.batch_tasks or batch.size >= self.batch_bytes:
+                self.sealed.append(batch)
+                self.open = Batch(seq + 1)
+            if self.in_flight or self.wake_pending:
+                return seq
+            self.wake_pending = True
+        self.wake(True)  # rare: no linger for company
+        return seq
+
+    def _reopen(self, seq: int, extended: bool) -> Batch:
+        """(under lock) The open batch is of the other kind: sealed if it
+        holds tasks, and a batch of this kind, first task `seq`, opens."""
+        if self.open.count:
+            self.sealed.append(self.open)
+        self.open = Batch(seq, extended)
+        return self.open
 
     def _refuse(self) -> int:
         """(under lock) Closed, or full: 0 (dropped, counted) or the error."""

@@ -36,6 +36,7 @@ class Ack(enum.IntEnum):
     ACCEPTED = 0  # the broker stored it (or had it already)
     REJECTED = 1  # the broker refused it; the error says why
     DROPPED = 2   # never delivered: closed before the broker accepted it
+    DUPLICATE = 3  # its unique key is held by another task: not stored, will not run
 
 
 OnAck = Callable[[str, Ack, Optional[FlingError]], None]
@@ -174,7 +175,8 @@ class IoLoop:
                 batch.body = b"".join(batch.records)
                 batch.records = []
             try:
-                self.sock.send_multipart(protocol.submit(slot.batch_seq, batch.count, batch.body),
+                self.sock.send_multipart(protocol.submit(slot.batch_seq, batch.count, batch.body,
+                                                         batch.extended),
                                          NOBLOCK, copy=batch.count < 16)
             except zmq.Again:
                 self.blocked = True
@@ -222,7 +224,7 @@ class IoLoop:
                 now = time.monotonic()
                 self.on_heard(now)
             try:
-                msg = protocol.decode(frames)
+                msg = protocol.decode(frames, protocol.VERSION_SCHED)
             except protocol.DecodeError:
                 self.bad_messages += 1
                 continue
@@ -261,6 +263,8 @@ class IoLoop:
         self.broker_errors += 1
         if msg.refused_cmd == protocol.SUBMIT and msg.batch_seq:
             self.refuse_batch(msg)
+        elif msg.reason == protocol.BAD_VERSION:
+            self.refuse_extended()
         if self.error_logged and now - self.error_logged < 1.0:
             return
         self.error_logged = now
@@ -284,6 +288,16 @@ class IoLoop:
         del self.slots[index]
         self.resolve(slot.batch, bytes((reason,)) * slot.batch.count)
 
+    def refuse_extended(self) -> None:
+        """ERROR(BAD_VERSION) names no batch (FLP/1 layout, SPEC.md §2.3): the
+        broker does not speak FLP/1.2, so every FLP/1.2 batch sent and not
+        answered is refused, each task BAD_VERSION, and not sent again (as
+        in C). Plain batches are the broker's version and stay."""
+        refused = [s for s in self.slots if s.sent_at and s.batch.extended]
+        for slot in refused:
+            self.slots.remove(slot)
+            self.resolve(slot.batch, bytes((protocol.BAD_VERSION,)) * slot.batch.count)
+
     # -- resolving --
 
     def resolve(self, batch: Batch, statuses: Optional[bytes]) -> None:
@@ -303,12 +317,14 @@ class IoLoop:
 
     def report(self, on_ack: OnAck, batch: Batch, statuses: Optional[bytes]) -> None:
         body = batch.body or b"".join(batch.records)
-        records = protocol.decode(protocol.dispatch(batch.count, body)).records
-        for i, record in enumerate(records):
-            task_id = protocol.task_id_text(record.id)
+        for i, record_id in enumerate(protocol.record_ids(body)):
+            task_id = protocol.task_id_text(record_id)
             try:
                 if statuses is None:
                     on_ack(task_id, Ack.DROPPED, Closed())
+                elif (statuses[i] == protocol.DUPLICATE and batch.keyed
+                      and int.from_bytes(record_id[8:], "big") in batch.keyed):
+                    on_ack(task_id, Ack.DUPLICATE, None)
                 elif statuses[i] in (protocol.OK, protocol.DUPLICATE):
                     on_ack(task_id, Ack.ACCEPTED, None)
                 else:

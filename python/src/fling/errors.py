@@ -22,10 +22,12 @@ EUNAVAILABLE = EBASE + 6
 EPROTO = EBASE + 7
 # EBASE + 8 is not used: a full outbox is EAGAIN, as in C
 ECLOSED = EBASE + 9
+EFORBIDDEN = EBASE + 10
+EVERSION = EBASE + 11
+EBADTASK = EBASE + 12
 
 _TEXTS = {
-    EBADNAME: "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -), or one the broker "
-              "does not know (--refuse-unknown-names)",
+    EBADNAME: "invalid task name (1-127 bytes of A-Z a-z 0-9 . _ : -)",
     EBADJSON: "payload is not a valid JSON object",
     ETOOLARGE: "payload too large",
     EQUEUEFULL: "broker refused the task: queue full",
@@ -33,6 +35,11 @@ _TEXTS = {
     EUNAVAILABLE: "broker refused the task: broker unavailable",
     EPROTO: "protocol error",
     ECLOSED: "producer is closing",
+    EFORBIDDEN: "broker refused: this key may not do that (SECURITY.md)",
+    EVERSION: "broker refused the task: it does not speak FLP/1.2, which a delay, a due time, "
+              "a priority or a unique key needs (upgrade the broker)",
+    EBADTASK: "broker refused the task (BAD_TASK): a name it does not know "
+              "(--refuse-unknown-names) or an option it does not support",
     _errno.EAGAIN: "resource temporarily unavailable (outbox full)",
     _errno.ETIMEDOUT: "Connection timed out",
 }
@@ -106,8 +113,21 @@ class ProtocolError(Refused):
     code = EPROTO
 
 
+class Forbidden(Refused):
+    code = EFORBIDDEN
+
+
+class VersionTooOld(Refused):
+    code = EVERSION
+
+
+class BadTask(Refused):
+    code = EBADTASK
+
+
 _BY_CODE = {cls.code: cls for cls in (BadName, BadJSON, TooLarge, QueueFull, StoreFull,
-                                      Unavailable, ProtocolError)}
+                                      Unavailable, ProtocolError, Forbidden, VersionTooOld,
+                                      BadTask)}
 
 # fling_reason_errno(): the code a broker refusal (an ACK status) maps to.
 _REASON_CODES = {
@@ -116,8 +136,10 @@ _REASON_CODES = {
     protocol.QUEUE_FULL: EQUEUEFULL,
     protocol.STORE_FULL: ESTOREFULL,
     protocol.UNAVAILABLE: EUNAVAILABLE,
-    protocol.BAD_TASK: EBADNAME,
+    protocol.BAD_TASK: EBADTASK,
     protocol.TOO_LARGE: ETOOLARGE,
+    protocol.FORBIDDEN: EFORBIDDEN,
+    protocol.BAD_VERSION: EVERSION,
 }
 
 

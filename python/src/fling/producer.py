@@ -134,14 +134,27 @@ class Producer:
     # ---- sending (any thread) ---------------------------------------------------
 
     def send(self, name: str, payload: Payload, *, max_attempts: int = 0, timeout_ms: int = 0,
-             backoff_ms: int = 0) -> str:
+             backoff_ms: int = 0, delay_ms: int = 0, at_ms: int = 0, priority: int = 0,
+             unique_key: Optional[str] = None, key_ttl_ms: int = 0) -> str:
         """Queues a task and returns its id ("9f86d081884c7d65:42"), or "" when
         the outbox is full and overflow is "drop". Raises BadName, BadJSON,
         TooLarge (the task is invalid: nothing leaves the process), OutboxFull
         (overflow "fail") or Closed. Never waits for the network.
 
         payload: a dict (serialised here) or JSON text (bytes or str). Per-task
-        options override the queue's settings; 0 means its default."""
+        options override the queue's settings; 0 means its default.
+
+        Scheduling (proto/SPEC.md §6.8; the broker must speak FLP/1.2, else
+        the task is refused with VersionTooOld): delay_ms (held that long
+        after the broker accepts it) or at_ms (held until this UTC time, ms
+        since the epoch, e.g. int(datetime.timestamp() * 1000)); priority
+        0-9 within its name (9 first); unique_key (1-128 printable ASCII
+        bytes, no space): while a task with the key is held, or for
+        key_ttl_ms after it ended, another send with it is answered
+        Ack.DUPLICATE and does not run."""
+        if delay_ms or at_ms or priority or unique_key is not None:
+            return self._send_ext(name, payload, max_attempts, timeout_ms, backoff_ms,
+                                  delay_ms, at_ms, priority, unique_key, key_ttl_ms)
         writer = self._writers.get(name)
         try:
             if writer is None:
@@ -155,6 +168,32 @@ class Producer:
             self._outbox.refused()
             raise
         seq = self._put(writer, data, max_attempts, timeout_ms, backoff_ms)
+        return self._id_prefix + str(seq) if seq else ""
+
+    def _send_ext(self, name: str, payload: Payload, max_attempts: int, timeout_ms: int,
+                  backoff_ms: int, delay_ms: int, at_ms: int, priority: int,
+                  unique_key: Optional[str], key_ttl_ms: int) -> str:
+        """send() for a task with extensions: checked like the C library's
+        (fling_task_ext_problem), then an FLP/1.2 batch of its own."""
+        try:
+            writer = self._writers.get(name) or self._writer(name)
+            data = dict_bytes(payload) if type(payload) is dict else payload_bytes(payload)
+            if not (0 <= max_attempts <= 0xFFFF and 0 <= timeout_ms <= 0xFFFFFFFF
+                    and 0 <= backoff_ms <= 0xFFFFFFFF):
+                raise ValueError("max_attempts above 65535, or a time out of range")
+            key = None
+            if unique_key is not None:
+                try:
+                    key = unique_key.encode("ascii")
+                except UnicodeEncodeError:
+                    raise ValueError("unique key empty, above 128 bytes or not printable ASCII "
+                                     "without spaces") from None
+            ext = protocol.task_ext(delay_ms, at_ms, priority, key, key_ttl_ms)
+        except ValueError:
+            self._outbox.refused()
+            raise
+        seq = self._outbox.put_ext(writer, data, max_attempts, timeout_ms, backoff_ms, ext,
+                                   key is not None)
         return self._id_prefix + str(seq) if seq else ""
 
     def _wake_for(self, urgent: bool) -> None:
@@ -343,7 +382,7 @@ def default_producer() -> Producer:
     return _default
 
 
-def send(name: str, payload: Payload, **options: int) -> str:
+def send(name: str, payload: Payload, **options: Any) -> str:
     """Sends through the default producer, from anywhere in the program (a
     helper deep in a request's call stack needs no producer passed down)."""
     producer = _default

@@ -21,6 +21,7 @@ import struct
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 VERSION = 2      # FLP/1.1, what this package sends
+VERSION_SCHED = 3  # FLP/1.2: a SUBMIT whose records carry task extensions (SPEC.md §3.6)
 VERSION_MIN = 1  # FLP/1, still decoded
 
 # Commands (SPEC.md §4).
@@ -176,6 +177,44 @@ def encode_record(task_id: bytes, attempt: int, max_attempts: int, timeout_ms: i
                      name, b"\0", _U32.pack(p), payload, b"\0"))
 
 
+# ---- task extensions (SPEC.md §3.6, FLP/1.2) ------------------------------------
+
+PRIORITY_MAX = 9
+UNIQUE_KEY_MAX = 128
+_EXT_DELAY = struct.Struct(">BBI")
+_EXT_DUE_AT = struct.Struct(">BBQ")
+_EXT_UNIQUE = struct.Struct(">BBI")
+_KEY = re.compile(rb"[!-~]{1,128}\Z")
+
+
+def task_ext(delay_ms: int = 0, due_at_ms: int = 0, priority: int = 0,
+             unique_key: Optional[bytes] = None, key_ttl_ms: int = 0) -> bytes:
+    """The extensions of one record, in the one encoding the spec allows
+    (increasing type order; a default is an absent extension): b"" for a
+    plain task. Raises ValueError with the C library's text for what
+    fling_task_ext_problem() refuses, and for values out of their field."""
+    if delay_ms and due_at_ms:
+        raise ValueError("a delay and a due time are mutually exclusive")
+    if not 0 <= priority <= PRIORITY_MAX:
+        raise ValueError("priority above 9")
+    if not (0 <= delay_ms <= 0xFFFFFFFF and 0 <= due_at_ms < 1 << 64
+            and 0 <= key_ttl_ms <= 0xFFFFFFFF):
+        raise ValueError("a delay, due time or key TTL out of range")
+    if unique_key is not None and not _KEY.match(unique_key):
+        raise ValueError("unique key empty, above 128 bytes or not printable ASCII without "
+                         "spaces")
+    parts = []
+    if delay_ms:
+        parts.append(_EXT_DELAY.pack(1, 4, delay_ms))
+    if due_at_ms:
+        parts.append(_EXT_DUE_AT.pack(2, 8, due_at_ms))
+    if priority:
+        parts.append(bytes((3, 1, priority)))
+    if unique_key is not None:
+        parts.append(_EXT_UNIQUE.pack(4, 4 + len(unique_key), key_ttl_ms) + unique_key)
+    return b"".join(parts)
+
+
 class RecordWriter:
     """Builds records for one producer id and one name: the fixed part is a
     struct of its own, so a record costs one pack and one join (the
@@ -192,11 +231,24 @@ class RecordWriter:
         self.size = RECORD_OVERHEAD + n  # a record's bytes beyond its payload
 
     def record(self, seq: int, max_attempts: int, timeout_ms: int, backoff_ms: int,
-               payload: bytes) -> bytes:
+               payload: bytes, ext: bytes = b"") -> bytes:
+        """`ext`: task_ext()'s bytes, at the record's end (FLP/1.2 only)."""
         producer_id, name, n = self._name
         p = len(payload)
-        return b"".join((self._pack(self._overhead + p, producer_id, seq, 0, max_attempts,
-                                    timeout_ms, backoff_ms, n, name, p), payload, b"\0"))
+        return b"".join((self._pack(self._overhead + p + len(ext), producer_id, seq, 0,
+                                    max_attempts, timeout_ms, backoff_ms, n, name, p),
+                         payload, b"\0", ext))
+
+
+def record_ids(body: bytes) -> List[bytes]:
+    """The task ids of records this process wrote (trusted: no checks), with
+    or without extensions: each is a length prefix, then the 16-byte id."""
+    ids = []
+    offset, end = 0, len(body)
+    while offset < end:
+        ids.append(body[offset + 4:offset + 20])
+        offset += _U32.unpack_from(body, offset)[0] + 4
+    return ids
 
 
 def _records(body: bytes, count: int, submitted: bool) -> Tuple[List[Record], List[int]]:
@@ -397,10 +449,12 @@ def _ready_names(body: bytes, count: int) -> List[Tuple[int, str]]:
     return names
 
 
-def decode(frames: Sequence[bytes]) -> Message:
+def decode(frames: Sequence[bytes], max_version: int = VERSION) -> Message:
     """Decodes one message (without a ROUTER's routing frame), FLP/1.1 or FLP/1.
     Raises DecodeError with the reason fling_msg_decode gives, checked in its
-    order."""
+    order. max_version VERSION_SCHED: also FLP/1.2, whose frames are FLP/1.1's
+    (the answers a producer gets to its FLP/1.2 SUBMITs); the records of an
+    FLP/1.2 SUBMIT are not read here (a record with extensions is BAD_TASK)."""
     if len(frames) > FRAMES_MAX:
         raise DecodeError(MALFORMED, "more than 16 frames")
     if not frames:
@@ -409,7 +463,7 @@ def decode(frames: Sequence[bytes]) -> Message:
     if len(header) != 4 or header[0] != 0x46 or header[1] != 0x4C:
         raise DecodeError(BAD_SIGNATURE)
     version, cmd = header[2], header[3]
-    if not VERSION_MIN <= version <= VERSION:
+    if not VERSION_MIN <= version <= max_version:
         raise DecodeError(BAD_VERSION, "versions 1 and 2 are spoken")
     if cmd == 0 or cmd >= _CMD_MAX or (version == 1 and cmd >= WELCOME):
         raise DecodeError(BAD_COMMAND)
@@ -492,8 +546,14 @@ def _decode_body(msg: Message, fields: bytes, frames: Sequence[bytes]) -> None:
 _HEADERS = [bytes((0x46, 0x4C, VERSION, cmd)) for cmd in range(_CMD_MAX)]
 
 
-def submit(batch_seq: int, count: int, records: bytes) -> List[bytes]:
-    return [_HEADERS[SUBMIT], _SEQ_COUNT.pack(batch_seq, count), records]
+_SUBMIT_SCHED = bytes((0x46, 0x4C, VERSION_SCHED, SUBMIT))
+
+
+def submit(batch_seq: int, count: int, records: bytes, extended: bool = False) -> List[bytes]:
+    """`extended`: the records carry task extensions, so the SUBMIT is
+    FLP/1.2 (version byte 3); a plain batch stays FLP/1.1 byte for byte."""
+    return [_SUBMIT_SCHED if extended else _HEADERS[SUBMIT], _SEQ_COUNT.pack(batch_seq, count),
+            records]
 
 
 def ack(batch_seq: int, statuses: bytes) -> List[bytes]:
