@@ -38,8 +38,7 @@ static int64_t due_in (const fling_broker_t *self, uint32_t due)
 static json_t *queued_json (const fling_btask_t *task)
 {
     size_t ahead = 0;
-    for (unsigned level = fling_record_priority (task->raw) + 1u; level < FLING_PRIORITY_LEVELS;
-         level++)
+    for (unsigned level = task->priority + 1u; level < FLING_PRIORITY_LEVELS; level++)
         ahead += fling_queue_queued_at (task->queue, level);
     const fling_dlink_t *link = task->link.prev;
     for (; link && ahead < POSITION_WALK_MAX; link = link->prev)

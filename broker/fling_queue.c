@@ -42,7 +42,7 @@ static fling_blockpool_t *pool_of (const fling_queue_t *queue)
 fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *queue,
                                 uint16_t attempt, uint32_t timeout_ms)
 {
-    if (record->raw_size > UINT32_MAX) {
+    if (record->raw_size > FLING_BTASK_SIZE_MAX) {
         errno = EINVAL;
         return NULL;
     }
@@ -54,7 +54,8 @@ fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *que
     }
     memset (self, 0, sizeof *self);
     self->queue = queue;
-    self->size = (uint32_t)record->raw_size;
+    self->size = (uint32_t)record->raw_size & FLING_BTASK_SIZE_MAX;
+    self->priority = record->ext.priority & 15u;
     self->attempt = attempt;
     memcpy (self->raw, record->raw, record->raw_size);
     if (record->timeout_ms == 0 && timeout_ms != 0)
@@ -229,7 +230,7 @@ static void level_added (fling_queue_t *self, unsigned level)
 
 void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task)
 {
-    unsigned level = fling_record_priority (task->raw);
+    unsigned level = task->priority;
     task->due = clock_now (self);
     fling_tasklist_push_tail (&self->waiting[level], task);
     level_added (self, level);
@@ -237,7 +238,7 @@ void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task)
 
 void fling_queue_push_head (fling_queue_t *self, fling_btask_t *task)
 {
-    unsigned level = fling_record_priority (task->raw);
+    unsigned level = task->priority;
     const fling_btask_t *head = fling_tasklist_head (&self->waiting[level]);
     uint32_t now = clock_now (self);
     /* Ahead of its level, and as old as its head: each list stays in the
@@ -256,11 +257,10 @@ unsigned fling_queue_effective (unsigned priority, uint32_t waited_ms, uint32_t 
 }
 
 /* The head with the highest effective priority; among equals the one
-   that entered first, then the higher level (SPEC.md §6.8). */
-static fling_btask_t *pick (const fling_queue_t *self)
+   that entered first, then the higher level (SPEC.md §6.8). Apart from
+   pick's test, so that a queue of plain tasks pays no more than that. */
+static fling_btask_t *pick_aged (const fling_queue_t *self)
 {
-    if (self->levels <= 1) /* plain tasks only, or none */
-        return fling_tasklist_head (&self->waiting[0]);
     uint32_t now = clock_now (self);
     fling_btask_t *best = NULL;
     unsigned best_effective = 0;
@@ -284,11 +284,18 @@ static fling_btask_t *pick (const fling_queue_t *self)
 
 void fling_queue_remove (fling_queue_t *self, fling_btask_t *task)
 {
-    unsigned level = fling_record_priority (task->raw);
+    unsigned level = task->priority;
     fling_tasklist_remove (&self->waiting[level], task);
     self->queued--;
     if (!self->waiting[level].count)
         self->levels &= ~(1u << level);
+}
+
+static inline fling_btask_t *pick (const fling_queue_t *self)
+{
+    if (self->levels <= 1) /* plain tasks only, or none */
+        return fling_tasklist_head (&self->waiting[0]);
+    return pick_aged (self);
 }
 
 fling_btask_t *fling_queue_pop (fling_queue_t *self)

@@ -74,14 +74,15 @@ struct fling_btask {
         fling_dead_t *dead;     /* DEAD: why */
         fling_group_t *group;   /* SUSPECT: the group it waits in */
     };
-    uint32_t size;    /* bytes in raw[] */
-    uint16_t attempt; /* runs started: 0 before the first dispatch */
-    uint8_t crashes;  /* workers that died running it (poison count) */
-    uint8_t flags;    /* state, class, FLING_BTASK_* */
-    uint32_t segment; /* store locator of its live record (0 = none) */
-    uint32_t due;     /* ms, wrapping: lease deadline, retry time, or (QUEUED)
-                         when it entered its queue (priority aging) */
-    uint8_t raw[];    /* the record, length prefix included */
+    uint32_t size : 28;    /* bytes in raw[] (a record fits a frame: < 8 MiB) */
+    uint32_t priority : 4; /* its record's (SPEC.md §3.6), copied: its waiting list */
+    uint16_t attempt;      /* runs started: 0 before the first dispatch */
+    uint8_t crashes;       /* workers that died running it (poison count) */
+    uint8_t flags;         /* state, class, FLING_BTASK_* */
+    uint32_t segment;      /* store locator of its live record (0 = none) */
+    uint32_t due;          /* ms, wrapping: lease deadline, retry time, or (QUEUED)
+                              when it entered its queue (priority aging) */
+    uint8_t raw[];         /* the record, length prefix included */
 };
 
 static inline fling_task_state_t fling_btask_state (const fling_btask_t *task)
@@ -98,6 +99,9 @@ static inline fling_class_t fling_btask_cls (const fling_btask_t *task)
 {
     return task->flags & FLING_BTASK_POOL ? FLING_CLASS_POOL : FLING_CLASS_LOOP;
 }
+
+/*  Largest record a task holds (the `size` field's bits). */
+#define FLING_BTASK_SIZE_MAX ((1u << 28) - 1)
 
 /*  Copies `record` into a new task of `queue` (not linked anywhere yet).
     attempt starts at `attempt` (0 for a new task). If the record's
