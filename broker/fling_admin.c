@@ -10,6 +10,7 @@
 #include "fling_log.h"
 #include "fling_lookup.h"
 #include "fling_names.h"
+#include "fling_pause.h"
 #include "fling_ratelog.h"
 #include "fling_schedules.h"
 #include "fling_schedules_admin.h"
@@ -83,6 +84,7 @@ static json_t *counters_json (const fling_broker_counters_t *c)
         {"credit_capped", c->credit_capped},
         {"deaf_closed", c->deaf_closed},
         {"queue_purged", c->queue_purged},
+        {"key_duplicates", c->key_duplicates},
     };
     for (size_t i = 0; counters && i < sizeof values / sizeof values[0]; i++)
         json_object_set_new (counters, values[i].name, json_integer ((json_int_t)values[i].value));
@@ -152,6 +154,9 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
                        "done", (json_int_t)c->done, "failed", (json_int_t)c->failed, "retried",
                        (json_int_t)c->retried, "workers",
                        (json_int_t)fling_queue_server_count (queue)));
+        json_t *entry = json_array_get (queues, json_array_size (queues) - 1);
+        json_object_set_new (entry, "paused", json_boolean (fling_queue_settings (queue)->paused));
+        json_object_set_new (entry, "keys", json_integer ((json_int_t)c->keys));
     }
     for (size_t n = 0; queues && n < json_array_size (queues); n++)
         with_scheduling (self, json_array_get (queues, n));
@@ -231,6 +236,8 @@ static json_t *stats_json (fling_broker_t *self, json_t *request)
         fling_access_connections_json (self));
     if (stats) {
         json_object_set_new (stats, "queues_total", json_integer ((json_int_t)self->queue_count));
+        json_object_set_new (stats, "keys",
+                             json_integer ((json_int_t)fling_keys_size (self->keys)));
         json_object_set_new (stats, "workers_total",
                              json_integer ((json_int_t)zhashx_size (self->workers)));
         json_object_set_new (stats, "schedules", fling_schedules_stats (self));
@@ -390,6 +397,8 @@ static json_t *answer (fling_broker_t *self, const char *request, size_t size)
         reply = dead_change (self, root, false);
     else if (strcmp (op, "task") == 0)
         reply = fling_lookup_task (self, root);
+    else if (strcmp (op, "queue_pause") == 0 || strcmp (op, "queue_resume") == 0)
+        reply = fling_pause_request (self, root, strcmp (op, "queue_pause") == 0);
     else if (strcmp (op, "events") == 0)
         reply = self->events ? fling_events_read (self->events, root, self->now_ms)
                              : error_json ("out of memory");

@@ -24,6 +24,7 @@
 #include "fling_schedules.h"
 #include "fling_schedules_admin.h"
 #include "fling_tasks.h"
+#include "fling_unique.h"
 #include "fling_wire.h"
 #include "fling_workers.h"
 
@@ -185,6 +186,7 @@ static void end_turn (fling_broker_t *self)
     fling_schedules_fire (self, fling_producers_accept);
     fling_tasks_promote_due (self);
     fling_tasks_release_parked (self);
+    fling_unique_expire (self);
     if (self->now_ms >= self->next_reap_ms) {
         fling_reaper_reap (self);
         fling_reaper_expire_leases (self);
@@ -431,12 +433,13 @@ fling_broker_t *fling_broker_new (const fling_broker_config_t *config)
     self->ids = fling_idmap_new (task_key, NULL);
     self->dedup = fling_dedup_new ((size_t)config->dedup_max, (int64_t)config->dedup_window_ms);
     self->suspects = fling_suspects_new ();
+    self->keys = fling_unique_table_new (self);
     self->rng = (uint64_t)fling_clock_us () * 0x9E3779B97F4A7C15ull | 1;
     self->queue_index = zhashx_new ();
     self->workers = zhashx_new ();
     self->schedules = fling_schedules_new ((size_t)config->max_schedules);
-    if (!self->pool || !self->ids || !self->dedup || !self->suspects || !self->queue_index ||
-        !self->workers || !self->schedules) {
+    if (!self->pool || !self->ids || !self->dedup || !self->suspects || !self->keys ||
+        !self->queue_index || !self->workers || !self->schedules) {
         fling_broker_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -475,6 +478,7 @@ void fling_broker_destroy (fling_broker_t **self_p)
     free (self->held);
     fling_tasks_destroy_waiting (self);
     fling_dedup_destroy (&self->dedup);
+    fling_keys_destroy (&self->keys);         /* calls nothing back */
     fling_suspects_destroy (&self->suspects); /* before the queues: tasks use their pool */
     fling_limits_destroy (&self->limits);
     for (size_t i = 0; i < self->queue_count; i++)

@@ -164,6 +164,8 @@ static size_t rate_allows (fling_broker_t *self, fling_queue_t *queue, size_t ch
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
 {
     size_t queued;
+    if (fling_queue_settings (queue)->paused) /* queue_pause: SPEC.md §6.8 */
+        return;
     while ((queued = fling_queue_queued (queue)) > 0) {
         fling_class_t cls = FLING_CLASS_LOOP;
         uint32_t credit;
@@ -202,6 +204,8 @@ static fling_group_t *group_for (const fling_broker_t *self, const fling_bworker
 {
     for (fling_group_t *group = fling_suspects_first (self->suspects); group;
          group = fling_group_next (group)) {
+        if (fling_queue_settings (fling_group_queue (group))->paused)
+            continue; /* a trial is a dispatch too */
         int c = trial_class (worker, fling_group_queue (group));
         if (c >= 0) {
             *cls = (fling_class_t)c;
@@ -274,7 +278,7 @@ static void reserve_provers (fling_broker_t *self)
     for (fling_group_t *group = fling_suspects_first (self->suspects); group;
          group = fling_group_next (group)) {
         fling_queue_t *queue = fling_group_queue (group);
-        if (queue == done || has_prover (self, queue))
+        if (queue == done || fling_queue_settings (queue)->paused || has_prover (self, queue))
             continue;
         done = queue;
         fling_bworker_t *best = NULL;

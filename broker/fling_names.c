@@ -110,7 +110,9 @@ void fling_names_sweep (fling_broker_t *self)
     size_t kept = 0, freed = 0;
     for (size_t i = 0; i < self->queue_count; i++) {
         fling_queue_t *queue = self->queues[i];
-        if (fling_queue_held (queue) || fling_queue_server_count (queue)) {
+        /* A pause, and a unique key in its TTL, hold their name too. */
+        if (fling_queue_held (queue) || fling_queue_server_count (queue) ||
+            fling_queue_settings (queue)->paused || fling_queue_counters (queue)->keys) {
             self->queues[kept++] = queue;
             continue;
         }

@@ -17,6 +17,7 @@
 #include "fling_ops.h"
 #include "fling_ratelog.h"
 #include "fling_tasks.h"
+#include "fling_unique.h"
 #include "fling_wire.h"
 
 #include <errno.h>
@@ -69,21 +70,22 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
 
 /* The id lookup leaves its slot to fling_tasks_hold's insert (see
    fling_idmap_lookup): one probe of the id index per new task. */
-/* A task with a due time or a priority (proto/SPEC.md §3.6) is held with
-   them as extensions at the end of its record (a due-at, then the
-   priority): in memory, in the store (so a restart and a compaction keep
-   them) and never on the wire (the DISPATCH copy leaves them out,
-   fling_dispatch.c). A delay becomes a due-at on the broker's wall clock
-   now. `full` gets the record to hold; its size is at most the record's
-   plus FLING_DUE_EXT_SIZE. */
+/* A task with a due time, a priority or a unique key (proto/SPEC.md §3.6)
+   is held with them as extensions at the end of its record, in increasing
+   type order (a due-at, the priority, the key): in memory, in the store (so
+   a restart and a compaction keep them) and never on the wire (the
+   DISPATCH copy leaves them out, fling_dispatch.c). A delay becomes a
+   due-at on the broker's wall clock now. `full` gets the record to hold;
+   its size is at most the record's plus FLING_DUE_EXT_SIZE (a delay becomes
+   a due-at; the priority and the key are kept as they came). */
 static fling_reason_t with_due_at (fling_broker_t *self, const fling_record_t *record,
                                    uint8_t *full, fling_record_t *out)
 {
-    /* Not implemented yet: refused rather than run twice (proto/SPEC.md
-       §3.6: never ignore an extension). */
-    if (record->ext.key)
-        return FLING_REASON_BAD_TASK;
-    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms, .priority = record->ext.priority};
+    fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms,
+                            .priority = record->ext.priority,
+                            .key_ttl_ms = record->ext.key_ttl_ms,
+                            .key = record->ext.key,
+                            .key_size = record->ext.key_size};
     if (!due.due_at_ms && record->ext.delay_ms)
         due.due_at_ms = (uint64_t)fling_state_wall_ms (self) + record->ext.delay_ms;
     fling_record_write_ext (full, &record->id, 0, record->max_attempts, record->timeout_ms,
@@ -147,6 +149,12 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
     fling_reason_t status = fling_tasks_hold (self, record, queue, 0, accepted);
     if (status != FLING_REASON_OK)
         return status;
+    /* After the hold, so a refusal is undone like any unacknowledged task. */
+    if (record->ext.key && (status = fling_unique_take (self, record, queue)) != FLING_REASON_OK) {
+        drop_unacked (self, *accepted);
+        *accepted = NULL;
+        return status;
+    }
     fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
     if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
         int err = errno;

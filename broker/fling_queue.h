@@ -19,6 +19,7 @@
 #include "fling_dlist.h"
 #include "fling_proto.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -186,6 +187,7 @@ typedef struct {
     uint64_t crashed;       /* runs ended by the death of their worker */
     uint64_t purged;        /* dead tasks purged */
     uint64_t registrations; /* workers that registered this name, ever */
+    uint64_t keys;          /* unique keys held under this name (fling_unique.c) */
 } fling_queue_counters_t;
 
 /*  Per-name settings (the broker's defaults, or --queue NAME:...). */
@@ -197,6 +199,8 @@ typedef struct {
     uint32_t rate; /* rate limit: tokens per rate_period_ms; 0 = none */
     uint32_t rate_period_ms;
     uint32_t burst;
+    bool paused;            /* queue_pause: nothing dispatched (fling_pause.c) */
+    uint32_t pause_segment; /* store locator of its pause record (0 = none) */
 } fling_queue_settings_t;
 
 /*  Creates an empty queue for `name` (name_size bytes, already validated).

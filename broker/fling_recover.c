@@ -3,8 +3,10 @@
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_names.h"
+#include "fling_pause.h"
 #include "fling_schedules.h"
 #include "fling_tasks.h"
+#include "fling_unique.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -91,10 +93,22 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
         if (self->auth && fling_limits_producer_add (
                               self->limits, fling_task_id_producer (&event->id), queue, task->size))
             return -1;
+        fling_unique_recover_task (self, task);
     }
     task->segment = event->segment;
     recover_apply_state (task, &event->task);
     recover_place (self, task, &event->task);
+    return 0;
+}
+
+/* Records of the broker's own (proto/SPEC.md §6.8): pauses, keys. */
+static int recover_note (fling_broker_t *self, const fling_store_event_t *event)
+{
+    if (event->note_type == FLING_STORE_NOTE_PAUSE)
+        return fling_pause_recover (self, event);
+    if (event->note_type == FLING_STORE_NOTE_KEY)
+        return fling_unique_recover_note (self, event);
+    fling_store_release (self->store, event->segment);
     return 0;
 }
 
@@ -105,6 +119,8 @@ static int recover_event (const fling_store_event_t *event, void *arg)
         return recover_task (self, event);
     if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
         return fling_schedules_recovered (self, event);
+    if (event->kind == FLING_STORE_EV_NOTE)
+        return recover_note (self, event);
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
     if (event->kind == FLING_STORE_EV_STATE) {
         if (task) {

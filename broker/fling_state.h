@@ -21,6 +21,7 @@
 #include "fling_events.h"
 #include "fling_histogram.h"
 #include "fling_idmap.h"
+#include "fling_keys.h"
 #include "fling_limits.h"
 #include "fling_owners.h"
 #include "fling_proto.h"
@@ -82,13 +83,14 @@ typedef struct {
     uint64_t holding_ignored; /* HOLDING leases that matched nothing */
     uint64_t dead_retried;
     uint64_t dead_purged;
-    uint64_t forbidden_ids; /* tasks refused: id prefix not the sending key's tag */
-    uint64_t producer_full; /* tasks refused QUEUE_FULL: their key holds its share */
-    uint64_t names_refused; /* names a READY or SUBMIT could not add */
-    uint64_t names_freed;   /* names forgotten: no task, no worker */
-    uint64_t credit_capped; /* READY/CAPACITY asking more than --max-worker-credit */
-    uint64_t deaf_closed;   /* peers closed for not reading what they asked for */
-    uint64_t queue_purged;  /* tasks removed by queue_purge */
+    uint64_t forbidden_ids;  /* tasks refused: id prefix not the sending key's tag */
+    uint64_t producer_full;  /* tasks refused QUEUE_FULL: their key holds its share */
+    uint64_t names_refused;  /* names a READY or SUBMIT could not add */
+    uint64_t names_freed;    /* names forgotten: no task, no worker */
+    uint64_t credit_capped;  /* READY/CAPACITY asking more than --max-worker-credit */
+    uint64_t deaf_closed;    /* peers closed for not reading what they asked for */
+    uint64_t queue_purged;   /* tasks removed by queue_purge */
+    uint64_t key_duplicates; /* tasks refused DUPLICATE: their unique key was held */
 } fling_broker_counters_t;
 
 /*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */
@@ -175,6 +177,7 @@ struct fling_broker {
     fling_tasklist_t parked;   /* recovered in-flight tasks waiting for HOLDING */
     int64_t parked_until_ms;   /* then they are queued */
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
+    fling_keys_t *keys;        /* unique keys held (fling_unique.c) */
     uint64_t rng;              /* jitter */
 
     fling_suspects_t *suspects; /* groups waiting for a trial (fling_dispatch.c) */

@@ -139,6 +139,18 @@ void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment)
     self->ops->schedule_unpin (self->state, segment);
 }
 
+int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
+                      unsigned flags, uint32_t *segment)
+{
+    return self->ops->note (self->state, type, body, size, flags, segment);
+}
+
+void fling_store_release (fling_store_t *self, uint32_t segment)
+{
+    if (segment)
+        self->ops->release (self->state, segment);
+}
+
 /* ---- memory: the broker's tables are the only copy ---------------------- */
 
 static int memory_put (void *state, const fling_task_id_t *id, const fling_store_task_t *task,
@@ -186,6 +198,17 @@ static void memory_status (void *state, fling_store_status_t *status)
 {
 }
 
+static int memory_note (void *state, uint8_t type, const void *body, size_t size, unsigned flags,
+                        uint32_t *segment)
+{
+    *segment = 0;
+    return 0;
+}
+
+static void memory_release (void *state, uint32_t segment)
+{
+}
+
 static void memory_destroy (void *state)
 {
 }
@@ -216,6 +239,8 @@ static const fling_store_ops_t memory_ops = {
     .compaction_candidate = memory_candidate,
     .maintain = memory_maintain,
     .status = memory_status,
+    .note = memory_note,
+    .release = memory_release,
     .destroy = memory_destroy,
     .schedule_put = memory_schedule_put,
     .schedule_remove = memory_schedule_remove,

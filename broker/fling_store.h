@@ -34,6 +34,14 @@
     - compaction_candidate(): a segment whose few live task records the
       broker should put() again (every task whose locator equals it), so
       that the segment can be deleted; -1 if none.
+    - note(type, body, flags, &segment): a record of the broker's own
+      (proto/SPEC.md §6.8): a paused name, a unique key kept for its TTL.
+      FLING_STORE_NOTE_PIN: it keeps its segment until release(segment)
+      (the broker puts it again when compaction names that segment);
+      FLING_STORE_NOTE_ESSENTIAL: it may use the room kept for ending
+      tasks (it ends or shrinks something). Rides with the next commit.
+      recover() gives each back as FLING_STORE_EV_NOTE, pinned: the broker
+      releases those it does not keep.
     - maintain(now_ms): deletes emptied segments and re-checks free space
       (about once a second). Slow-ish: the broker calls it after the ACKs.
     - schedule_put(body, &segment, essential), schedule_remove(name,
@@ -89,12 +97,20 @@ typedef struct {
 } fling_store_task_t;
 
 typedef enum {
-    FLING_STORE_EV_TASK = 1,  /* task: every field; segment: where it lives */
-    FLING_STORE_EV_STATE,     /* task: attempt, crashes, reason, leased, error, due_ms */
-    FLING_STORE_EV_DONE,      /* the task ended at wall_ms */
-    FLING_STORE_EV_SCHEDULE,  /* body: a schedule's record; segment: where it lives */
-    FLING_STORE_EV_UNSCHEDULE /* body: the name of a schedule removed */
+    FLING_STORE_EV_TASK = 1,   /* task: every field; segment: where it lives */
+    FLING_STORE_EV_STATE,      /* task: attempt, crashes, reason, leased, error, due_ms */
+    FLING_STORE_EV_DONE,       /* the task ended at wall_ms */
+    FLING_STORE_EV_SCHEDULE,   /* body: a schedule's record; segment: where it lives */
+    FLING_STORE_EV_UNSCHEDULE, /* body: the name of a schedule removed */
+    FLING_STORE_EV_NOTE        /* note_type, note: a note() record; segment: where it lives */
 } fling_store_event_kind_t;
+
+/*  Record types of notes (the disk store's types 4 and 5) and their flags. */
+#define FLING_STORE_NOTE_KEY       4 /* a unique key in its TTL (fling_unique.c) */
+#define FLING_STORE_NOTE_PAUSE     5 /* a name paused or resumed (fling_pause.c) */
+#define FLING_STORE_NOTE_PIN       1u
+#define FLING_STORE_NOTE_ESSENTIAL 2u
+#define FLING_STORE_NOTE_MAX       512 /* body bytes */
 
 typedef struct {
     fling_store_event_kind_t kind;
@@ -104,6 +120,9 @@ typedef struct {
     int64_t wall_ms;
     const uint8_t *body; /* SCHEDULE, UNSCHEDULE */
     size_t body_size;
+    uint8_t note_type; /* FLING_STORE_EV_NOTE */
+    const uint8_t *note;
+    size_t note_size;
 } fling_store_event_t;
 
 typedef int (fling_store_recover_fn) (const fling_store_event_t *event, void *arg);
@@ -134,6 +153,9 @@ typedef struct {
     void (*unpin) (void *state, uint32_t segment);
     int64_t (*compaction_candidate) (void *state);
     void (*maintain) (void *state, int64_t now_ms);
+    int (*note) (void *state, uint8_t type, const void *body, size_t size, unsigned flags,
+                 uint32_t *segment);
+    void (*release) (void *state, uint32_t segment);
     void (*status) (void *state, fling_store_status_t *status);
     void (*destroy) (void *state);
     int (*schedule_put) (void *state, const uint8_t *body, size_t size, bool essential,
@@ -191,6 +213,9 @@ int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t s
 int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t size,
                                  uint32_t segment);
 void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment);
+int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
+                      unsigned flags, uint32_t *segment);
+void fling_store_release (fling_store_t *self, uint32_t segment);
 
 /*  Milliseconds of CLOCK_REALTIME (completion times in the log). */
 int64_t fling_store_wall_ms (void);

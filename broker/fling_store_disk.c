@@ -18,6 +18,9 @@
                  of a task waiting for its retry (alive, not leased, no
                  error): due_ms is when it is due, UTC wall-clock ms, so a
                  restart holds it until then (proto/SPEC.md §6.8).
+      KEY   (4), PAUSE (5): notes of the broker (fling_store.h, note());
+                 their bodies are the broker's (fling_unique.c,
+                 fling_pause.c). A pinning note keeps its segment.
     Replay hands them to the broker in log order; it keeps the state.
 */
 #include "fling_log.h"
@@ -193,6 +196,24 @@ static int disk_schedule_put (void *state, const uint8_t *body, size_t size, boo
     return 0;
 }
 
+static int disk_note (void *state, uint8_t type, const void *body, size_t size, unsigned flags,
+                      uint32_t *segment)
+{
+    disk_t *self = (disk_t *)state;
+    if (refuse_if_failed (self))
+        return -1;
+    bool essential = (flags & FLING_STORE_NOTE_ESSENTIAL) != 0;
+    if (!essential && !fling_wal_has_room (self->wal, size, 0))
+        return -1;
+    int64_t at = fling_wal_append (self->wal, type, essential, NULL, 0, body, size);
+    if (at < 0)
+        return -1;
+    if (flags & FLING_STORE_NOTE_PIN)
+        fling_wal_segment_live (self->wal, (uint32_t)at, +1);
+    *segment = (uint32_t)at;
+    return 0;
+}
+
 static int disk_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
 {
     disk_t *self = (disk_t *)state;
@@ -209,6 +230,11 @@ static void disk_schedule_unpin (void *state, uint32_t segment)
 {
     if (segment)
         fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
+}
+
+static void disk_release (void *state, uint32_t segment)
+{
+    fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
 }
 
 static int disk_commit (void *state)
@@ -311,6 +337,16 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
         if ((ok = size > 0) && type == REC_SCHEDULE)
             fling_wal_segment_live (self->wal, segment, +1);
         break;
+    case FLING_STORE_NOTE_KEY:
+    case FLING_STORE_NOTE_PAUSE:
+        event.kind = FLING_STORE_EV_NOTE;
+        event.segment = segment;
+        event.note_type = type;
+        event.note = body;
+        event.note_size = size;
+        if ((ok = size <= FLING_STORE_NOTE_MAX))
+            fling_wal_segment_live (self->wal, segment, +1); /* the broker releases what it drops */
+        break;
     }
     if (!ok) {
         /* The CRC matched, so a writer of another version or a bug. */
@@ -402,6 +438,8 @@ static const fling_store_ops_t disk_ops = {
     .compaction_candidate = disk_candidate,
     .maintain = disk_maintain,
     .status = disk_status,
+    .note = disk_note,
+    .release = disk_release,
     .destroy = disk_destroy,
     .schedule_put = disk_schedule_put,
     .schedule_remove = disk_schedule_remove,

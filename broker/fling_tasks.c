@@ -3,7 +3,9 @@
 #include "fling_error.h"
 #include "fling_log.h"
 #include "fling_logfmt.h"
+#include "fling_pause.h"
 #include "fling_ratelog.h"
+#include "fling_unique.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +27,7 @@ void fling_tasks_forget (fling_broker_t *self, fling_btask_t *task)
 {
     fling_task_id_t id;
     fling_btask_id (task, &id);
+    fling_unique_drop (self, task); /* a key it still holds as a live task */
     fling_idmap_remove (self->ids, &id);
     self->bytes -= task->size;
     if (self->auth)
@@ -55,6 +58,7 @@ void fling_tasks_finish (fling_broker_t *self, fling_btask_t *task)
         self->store_dirty = true;
     }
     fling_dedup_add (self->dedup, &id, self->now_ms, self->now_ms);
+    fling_unique_end (self, task); /* its key stays for its TTL: after the DONE record */
     fling_tasks_forget (self, task);
 }
 
@@ -424,6 +428,8 @@ void fling_tasks_compact (fling_broker_t *self)
             fling_tasks_store_state (self, task);
         moved++;
     }
+    fling_pause_compact (self, (uint32_t)candidate); /* these set store_dirty themselves */
+    fling_unique_compact (self, (uint32_t)candidate);
     if (moved) {
         self->store_dirty = true;
         fling_debug ("store compaction segment=%" PRId64 " moved=%zu", candidate, moved);

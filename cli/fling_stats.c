@@ -249,6 +249,24 @@ static void scheduling_text (const json_t *q, char *buf, size_t size)
                   json_integer_value (json_object_get (rate, "tokens")));
 }
 
+/* Names paused by queue_pause (FLP/1.2): their tasks wait until resumed. */
+static void print_paused (const json_t *queues)
+{
+    size_t i;
+    json_t *q;
+    bool any = false;
+    json_array_foreach (queues, i, q)
+    {
+        if (!json_is_true (json_object_get (q, "paused")))
+            continue;
+        printf ("%s %s", any ? "," : "paused (fling queue resume NAME):",
+                json_string_value (json_object_get (q, "name")));
+        any = true;
+    }
+    if (any)
+        printf ("\n");
+}
+
 static void print_queues (const json_t *queues)
 {
     /* "delayed" and "dead" come with the reliability work: columns only
@@ -296,6 +314,7 @@ static void print_queues (const json_t *queues)
         printf ("no queues\n");
     free (t.cells);
     print_orphans (queues);
+    print_paused (queues);
 }
 
 /* "pool/loop" from an object {"pool":..,"loop":..}. */

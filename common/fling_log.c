@@ -19,17 +19,24 @@ void fling_log_set_format (int format)
 
 void fling_log_init (const char *component, fling_log_level_t level)
 {
-    snprintf (log_component, sizeof log_component, "%s", component);
+    if (component)
+        snprintf (log_component, sizeof log_component, "%s", component);
     log_threshold = level;
 }
 
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
 int fling_log_level_parse (const char *text)
 {
-    static const char *names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++)
-        if (strcmp (text, names[i]) == 0)
+        if (strcmp (text, level_names[i]) == 0)
             return i;
     return -1;
+}
+
+const char *fling_log_level_name (fling_log_level_t level)
+{
+    return level >= FLING_LOG_DEBUG && level <= FLING_LOG_ERROR ? level_names[level] : "unknown";
 }
 
 fling_log_level_t fling_log_level (void)
@@ -55,11 +62,10 @@ void fling_log (fling_log_level_t level, const char *format, ...)
     int body = vsnprintf (line + n, sizeof line - (size_t)n, format, args);
     va_end (args);
     if (log_format != FLING_LOG_FORMAT_TEXT && body >= 0) {
-        static const char *levels[] = {"debug", "info", "warn", "error"};
         char stamp[40], out[2048];
         snprintf (stamp, sizeof stamp, "%.*s", (int)strcspn (line, " "), line);
         fling_logfmt_line (out, sizeof out - 1, (fling_log_format_t)log_format, stamp,
-                           levels[level], log_component, line + n);
+                           level_names[level], log_component, line + n);
         size_t size = strlen (out);
         out[size++] = '\n';
         fwrite (out, 1, size, stderr); /* one write per line, as below */

@@ -20,7 +20,8 @@ typedef enum {
     FLING_LOG_ERROR
 } fling_log_level_t;
 
-/* Sets the component name printed in every line ("broker", "worker") and the threshold. */
+/* Sets the component name printed in every line ("broker", "worker"; NULL
+   keeps the current one, at first "fling") and the threshold. */
 void fling_log_init (const char *component, fling_log_level_t level);
 
 /* Lines as text (the default), logfmt or JSON (fling_logfmt.h: a
@@ -28,6 +29,8 @@ void fling_log_init (const char *component, fling_log_level_t level);
 void fling_log_set_format (int format);
 /* Parses "debug", "info", "warn", "error"; returns -1 if unknown. */
 int fling_log_level_parse (const char *text);
+/* The other way: "debug" for FLING_LOG_DEBUG... */
+const char *fling_log_level_name (fling_log_level_t level);
 fling_log_level_t fling_log_level (void);
 
 void fling_log (fling_log_level_t level, const char *format, ...)

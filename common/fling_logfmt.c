@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+static const char *const format_names[] = {"text", "logfmt", "json"};
+
 int fling_log_format_parse (const char *text)
 {
-    static const char *const names[] = {"text", "logfmt", "json"};
     for (int i = 0; i < 3; i++)
-        if (strcmp (text, names[i]) == 0)
+        if (strcmp (text, format_names[i]) == 0)
             return i;
     return -1;
+}
+
+const char *fling_log_format_name (int format)
+{
+    return format >= 0 && format < 3 ? format_names[format] : "unknown";
 }
 
 int fling_log_format_option (int *out, const char *value, char *why, size_t why_size)

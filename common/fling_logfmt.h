@@ -23,6 +23,8 @@ typedef enum {
 
 /*  "text", "logfmt", "json"; -1 if unknown. */
 int fling_log_format_parse (const char *text);
+/*  The other way: "logfmt" for FLING_LOG_FORMAT_LOGFMT... */
+const char *fling_log_format_name (int format);
 
 /*  For a program's --log-format option: *out = the format of `value`, 0;
     or -1 with the reason in `why`. */

@@ -258,7 +258,6 @@ int fling_options_parse (fling_options_t *self, void *config, int argc, char *co
 static void format_default (const fling_option_t *option, const void *defaults, char *out,
                             size_t size)
 {
-    static const char *const levels[] = {"debug", "info", "warn", "error"};
     const char *field = (const char *)defaults + option->offset;
     const char *text = NULL;
     out[0] = '\0';
@@ -274,7 +273,7 @@ static void format_default (const fling_option_t *option, const void *defaults, 
         snprintf (out, size, "%" PRIu64, *(const uint64_t *)field);
         return;
     case FLING_OPT_LEVEL:
-        snprintf (out, size, "%s", levels[*(const fling_log_level_t *)field]);
+        snprintf (out, size, "%s", fling_log_level_name (*(const fling_log_level_t *)field));
         return;
     case FLING_OPT_TEXT:
     case FLING_OPT_ENDPOINT:

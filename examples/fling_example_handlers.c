@@ -7,8 +7,8 @@
         fling-worker --module /usr/local/lib/fling/fling_example_handlers.so:/tmp/analytics.log
 
     (the text after ':' is handed to fling_module_init as `args`). A program
-    may also link libfling_worker and call the same registration functions
-    itself; nothing here depends on the host.
+    may also link libfling (fling::worker) and call the same registration
+    functions itself; nothing here depends on the host.
 
     Three handlers, one of each kind you will need:
 

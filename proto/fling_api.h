@@ -6,9 +6,9 @@
 #ifndef FLING_API_H_INCLUDED
 #define FLING_API_H_INCLUDED
 
-/*  Marks a function the library exports. Each library is built with hidden
-    visibility, so only what its installed header declares with this mark is
-    in its dynamic symbol table (`nm -D`); the rest stays inside it. */
+/*  Marks a function the library exports. libfling is built with hidden
+    visibility, so only what its headers declare with this mark is in its
+    dynamic symbol table (`nm -D`); the rest stays inside it. */
 #if defined(__GNUC__) || defined(__clang__)
 #define FLING_EXPORT __attribute__ ((visibility ("default")))
 #else

@@ -17,6 +17,7 @@
 #include "fling_flight.h"
 #include "fling_link.h"
 #include "fling_log.h"
+#include "fling_logfmt.h"
 #include "fling_overrun.h"
 #include "fling_worker_impl.h"
 
@@ -67,6 +68,23 @@ void fling_worker_options_init (fling_worker_options_t *options)
     options->drain_timeout_ms = DEFAULT_DRAIN_TIMEOUT_MS;
     options->curve_broker_key = getenv ("FLING_CURVE_BROKER_KEY");
     options->curve_key = getenv ("FLING_CURVE_KEY");
+}
+
+int fling_log_configure (const char *component, const char *level, const char *format)
+{
+    int threshold = level ? fling_log_level_parse (level) : (int)fling_log_level ();
+    int style = format ? fling_log_format_parse (format) : -2;
+    if (threshold < 0 || style == -1) {
+        char detail[160];
+        snprintf (detail, sizeof detail, "unknown log %s \"%.64s\"",
+                  threshold < 0 ? "level" : "format", threshold < 0 ? level : format);
+        fling_set_last_error (EINVAL, detail);
+        return -1;
+    }
+    fling_log_init (component, (fling_log_level_t)threshold);
+    if (style >= 0)
+        fling_log_set_format (style);
+    return 0;
 }
 
 /* Reads the key files once: every reconnect applies the same keys, and a

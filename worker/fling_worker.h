@@ -168,6 +168,19 @@ FLING_EXPORT void fling_task_set_error (fling_task_t *task, const char *format, 
     task; the task is freed by this call. */
 FLING_EXPORT void fling_task_complete (fling_task_t *task, fling_status_t status);
 
+/*  The library's log: one line on stderr for each event worth a look (the
+    broker lost, a task failed or overran its deadline), e.g.
+    "2026-12-07T13:20:35.123Z worker WARN task FAIL name=.. id=..". Sets, for
+    the whole process: the name in each line (`component`, cut to 31 bytes;
+    "fling" until set), the lowest level written (`level`: "debug", "info",
+    "warn" or "error"; "info" until set) and the format (`format`: "text",
+    "logfmt" (key=value pairs) or "json" (one object a line); "text" until
+    set). NULL leaves one as it is. Call it before fling_worker_new, not
+    while a worker runs. Returns 0, or -1 with errno EINVAL for an unknown
+    level or format (fling_last_error() says which), changing nothing.
+    fling-worker sets it from its --log-level and --log-format. */
+FLING_EXPORT int fling_log_configure (const char *component, const char *level, const char *format);
+
 /*  A handler module (a shared object loaded by fling-worker --module)
     exports this function. `args` is the text after ':' in
     "--module path.so:args", or "" if none. Return 0, or -1 to abort start. */

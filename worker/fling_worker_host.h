@@ -1,9 +1,9 @@
 /*  fling_worker_host.h - extras for programs that host a worker (internal).
 
     Not installed: the fling-worker program and the tests use these to learn
-    when the worker is registered and what it has done. libfling_worker
-    exports them (FLING_EXPORT) for its own host program, but they are not
-    part of the API: they may change without notice. Loop thread only.
+    when the worker is registered and what it has done. libfling exports
+    them (FLING_EXPORT) for its own host program, but they are not part of
+    the API: they may change without notice. Loop thread only.
 */
 #ifndef FLING_WORKER_HOST_H_INCLUDED
 #define FLING_WORKER_HOST_H_INCLUDED

@@ -358,8 +358,16 @@ int main (int argc, char **argv)
         free (config.env_modules);
         return 1;
     }
+    /* Two logs, set alike: this program's own lines, and libfling's (the
+       worker's lines, which the modules' handlers share). */
     fling_log_init ("worker", config.log_level);
     fling_log_set_format (config.log_format);
+    if (fling_log_configure ("worker", fling_log_level_name (config.log_level),
+                             fling_log_format_name (config.log_format)) != 0) {
+        fail ("%s", fling_last_error ());
+        free (config.env_modules);
+        return 1;
+    }
     log_config (&config);
     rc = run (&config);
     free (config.env_modules);

@@ -38,7 +38,7 @@ def send_group(c, options):
 def test():
     with FaultCluster("sched-delayed") as c:
         c.require_disk_store()
-        c.start_broker("--store", "disk")
+        c.start_broker(*c.disk_broker_args(c.path("store")))
         c.start_worker()
         due = {}   # id -> earliest time it may start, wall ms
         t0 = time.time()

@@ -1,40 +1,43 @@
 #!/usr/bin/env python3
-"""Each shared library exports its API and nothing else (`nm -D`).
+"""libfling exports its API and nothing else, and a process holds one copy of it.
 
-  check_exports.py LIB_DIR SOURCE_DIR
+  check_exports.py BUILD_DIR SOURCE_DIR
 
-libfling_producer and libfling_worker must export exactly the functions their
-headers mark FLING_EXPORT (for libfling_worker also fling_worker_host.h, the
-host's two functions); libfling_common must export fling_error.h's functions
-and nothing that does not start with fling_ (its other functions are fling's
-internal ABI, docs/versioning.md). Prints what is missing or extra."""
+- `nm -D --defined-only libfling.so` lists exactly the functions the headers
+  mark FLING_EXPORT: the installed fling_producer.h, fling_worker.h and
+  fling_error.h, and fling_worker_host.h (for fling-worker). No internal
+  function, whatever its name.
+- Its SONAME is libfling.so.FLING_SOVERSION (CMakeLists.txt).
+- No other libfling*.so is built: a second library holding fling's code would
+  hold a second copy of its state (the last error, the log).
+- No program or module that loads libfling defines one of libfling's functions
+  itself (as a static copy of fling_error.c would): its calls would reach its
+  own copy of the state instead of the library's.
+Prints what is missing or extra; exit 1 on any failure."""
 import os
 import re
 import subprocess
 import sys
 
-LIBS = {
-    "libfling_producer.so": ["producer/fling_producer.h"],
-    "libfling_worker.so": ["worker/fling_worker.h", "worker/fling_worker_host.h"],
-}
-COMMON = "libfling_common.so"
-ERROR_HEADER = "proto/fling_error.h"
+LIBRARY = "libfling.so"
+HEADERS = ["producer/fling_producer.h", "worker/fling_worker.h", "proto/fling_error.h",
+           "worker/fling_worker_host.h"]
 # Symbols a sanitizer or the toolchain adds to every shared object.
 TOOLCHAIN = re.compile(r"^(__asan|__ubsan|__tsan|__sanitizer|__odr_asan|_init$|_fini$|_edata$|_end$|__bss_start$)")
 
 
-def declared(source_dir, headers):
+def declared(source_dir):
     names = set()
-    for header in headers:
+    for header in HEADERS:
         with open(os.path.join(source_dir, header)) as f:
             text = f.read()
         names.update(re.findall(r"^FLING_EXPORT\b[^;(]*?\b(fling_\w+) \(", text, re.M))
     return names
 
 
-def exported(path):
-    out = subprocess.run(["nm", "-D", "--defined-only", path], capture_output=True, text=True,
-                         check=True).stdout
+def symbols(path, dynamic):
+    args = ["nm", "-D", "--defined-only", path] if dynamic else ["nm", "--defined-only", path]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     names = set()
     for line in out.splitlines():
         parts = line.split()
@@ -43,26 +46,65 @@ def exported(path):
     return names
 
 
-def main(lib_dir, source_dir):
+def dynamic_section(path):
+    """(SONAME or None, [NEEDED...]); None if `path` is not an ELF file."""
+    run = subprocess.run(["readelf", "-d", path], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
+    soname = re.findall(r"\(SONAME\).*\[(.*)\]", run.stdout)
+    return (soname[0] if soname else None), re.findall(r"\(NEEDED\).*\[(.*)\]", run.stdout)
+
+
+def soversion(source_dir):
+    with open(os.path.join(source_dir, "CMakeLists.txt")) as f:
+        return re.search(r"^set\(FLING_SOVERSION (\d+)\)", f.read(), re.M).group(1)
+
+
+def main(build_dir, source_dir):
     failures = []
-    for lib, headers in LIBS.items():
-        want, got = declared(source_dir, headers), exported(os.path.join(lib_dir, lib))
-        print("%s: %d exported, %d declared" % (lib, len(got), len(want)))
-        if not want:
-            failures.append("%s: no FLING_EXPORT declarations found in %s" % (lib, headers))
-        if got - want:
-            failures.append("%s exports what its headers do not declare: %s"
-                            % (lib, " ".join(sorted(got - want))))
-        if want - got:
-            failures.append("%s does not export: %s" % (lib, " ".join(sorted(want - got))))
-    got = exported(os.path.join(lib_dir, COMMON))
-    want = declared(source_dir, [ERROR_HEADER])
-    print("%s: %d exported (fling_error.h: %d)" % (COMMON, len(got), len(want)))
+    lib_dir, bin_dir = os.path.join(build_dir, "lib"), os.path.join(build_dir, "bin")
+    path = os.path.join(lib_dir, LIBRARY)
+    want, got = declared(source_dir), symbols(path, True)
+    print("%s: %d exported, %d declared FLING_EXPORT" % (LIBRARY, len(got), len(want)))
+    if len(want) < 20:
+        failures.append("only %d FLING_EXPORT declarations found in %s" % (len(want), HEADERS))
+    if got - want:
+        failures.append("%s exports what the headers do not declare: %s"
+                        % (LIBRARY, " ".join(sorted(got - want))))
     if want - got:
-        failures.append("%s does not export: %s" % (COMMON, " ".join(sorted(want - got))))
-    foreign = sorted(n for n in got if not n.startswith("fling_"))
-    if foreign:
-        failures.append("%s exports names without the fling_ prefix: %s" % (COMMON, " ".join(foreign)))
+        failures.append("%s does not export: %s" % (LIBRARY, " ".join(sorted(want - got))))
+
+    soname = dynamic_section(path)[0]
+    expected = "%s.%s" % (LIBRARY, soversion(source_dir))
+    if soname != expected:
+        failures.append("%s has SONAME %s, not %s" % (LIBRARY, soname, expected))
+
+    others = sorted(name for name in os.listdir(lib_dir)
+                    if name.startswith("libfling") and ".so" in name and not name.startswith(LIBRARY))
+    if others:
+        failures.append("shared libraries besides %s: %s" % (LIBRARY, " ".join(others)))
+
+    users, copied = 0, 0
+    for folder in (bin_dir, lib_dir):
+        for name in sorted(os.listdir(folder)):
+            file = os.path.join(folder, name)
+            if not os.path.isfile(file) or name.startswith(LIBRARY) or name.endswith(".a"):
+                continue
+            dynamic = dynamic_section(file)
+            if not dynamic or soname not in dynamic[1]:
+                continue
+            users += 1
+            copies = symbols(file, False) & want
+            if copies:
+                copied += 1
+                failures.append("%s loads %s and defines its own %s"
+                                % (name, soname, " ".join(sorted(copies))))
+    print("%d programs and modules load %s, %d of them with copies of its functions"
+          % (users, soname, copied))
+    if users < 2:  # fling-worker and the handler modules at least
+        failures.append("only %d programs or modules load %s: is %s still the one library?"
+                        % (users, soname, LIBRARY))
+
     for failure in failures:
         print("FAIL: " + failure)
     return 1 if failures else 0

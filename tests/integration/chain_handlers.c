@@ -1,7 +1,7 @@
-/*  chain_handlers.c - a handler module that sends follow-up tasks: it links
-    libfling_worker (it is a module of fling-worker) and libfling_producer
-    (its handlers call fling_send), so one process holds both libraries.
-    test_follow_up_tasks.py runs it against a real broker.
+/*  chain_handlers.c - a handler module that sends follow-up tasks: it uses
+    the worker API (it is a module of fling-worker) and the producer API
+    (its handlers call fling_send), both from libfling, which fling-worker
+    has loaded too. test_follow_up_tasks.py runs it against a real broker.
 
     Module args: the path of the worker ledger. The producer connects to
     $FLING_PRODUCER_ENDPOINT (fling_producer_options_init reads it) and
@@ -12,10 +12,10 @@
     {"depth": N}: each writes "start" to the ledger, sends one follow-up
     task with depth N - 1 while N > 0 (chain.async after chain.block and
     the other way round, so both threads send), and writes "done" when the
-    send was queued. Each run also checks that the two libraries share one
-    error state: a send of a bad payload must fail with FLING_EBADJSON, and
-    fling_last_error() (called here, resolved to whichever library the
-    dynamic linker picked) must give that failure's detail, its position.
+    send was queued. Each run also checks that the producer and the worker
+    share one error state with this module and its host: a send of a bad
+    payload must fail with FLING_EBADJSON, and fling_last_error() (called
+    here) must give that failure's detail, its position.
     If not, the task fails with the text it got, and its ledger line is
     "fail" instead of "done".
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Handlers that send follow-up tasks: a fling-worker module linking both
-libfling_worker and libfling_producer (tests/integration/chain_handlers.c).
+"""Handlers that send follow-up tasks: a fling-worker module using both the
+worker and the producer API of libfling (tests/integration/chain_handlers.c).
 fling-load sends 200 root tasks of depth 4; each run sends the next step
 from inside its handler (alternately on the pool and on the loop), so
 1,000 tasks run in all, through a real disk-store broker. Every task any
 producer saw accepted, fling-load or a handler, is done exactly once, and
-each run checked that both libraries report errors through one shared
-state (fling_last_error after a refused send)."""
+each run checked that the producer and the worker report errors through
+one shared state (fling_last_error after a refused send)."""
 import os
 import sys
 import time

@@ -5,10 +5,10 @@ queue pause` against today's fling-broker (proto/SPEC.md §3.6, §6.8):
   `scheduling` label kills the broker meanwhile: tests/fault);
 - a priority is accepted and its tasks run (their order: tests/fault
   test_scheduling_priority.py);
-- a unique key, not implemented by the broker yet, is refused (BAD_TASK:
-  never ignored), and none of those tasks runs;
-- schedules and paused queues get a plain "needs FLP/1.2" answer, and
-  `fling schedule next` needs no broker;
+- a unique key: the first task with it runs, a second one sent while the key
+  is held is reported "duplicate" and never runs;
+- schedules are served, `fling queue pause` and `resume` work, and `fling
+  schedule next` needs no broker;
 - plain tasks are unaffected.
 """
 import json, os, subprocess, sys, time
@@ -30,14 +30,6 @@ def test():
     with Cluster("send-sched") as c:
         c.start_broker()
         refused = set()
-        for options in (["--key", "user:42:welcome", "--key-ttl", "1h"],):
-            rc, out, err = send(c, options)
-            assert rc == 1, (options, rc, err)
-            assert len(out) == LINES, (options, out)
-            for entry in out:
-                assert entry["status"] == "rejected", (options, entry)
-                assert entry["error"] == "BAD_TASK", (options, entry)
-                refused.add(entry["id"])
         delayed = set()
         sent_ms = time.time() * 1000
         for options in (["--delay", "1500ms"], ["--at", time.strftime(
@@ -56,6 +48,13 @@ def test():
         assert len(prioritized) == LINES, out
         accepted |= prioritized
         accepted |= delayed
+        keyed = ["--key", "user:42:welcome", "--key-ttl", "1h"]
+        rc, out, err = send(c, keyed, count=1)
+        assert rc == 0 and out[0]["status"] == "accepted", (out, err)
+        accepted.add(out[0]["id"])
+        rc, out, err = send(c, keyed, count=2)   # the key is held: DUPLICATE, never runs
+        assert rc == 0 and all(e["status"] == "duplicate" for e in out), (out, err)
+        refused |= {e["id"] for e in out}
 
         # Usage errors never reach the broker: exit 2 for a bad value, 1 with
         # the reason for options that contradict each other.
@@ -71,10 +70,10 @@ def test():
                                  "nightly", "test.noop", "--cron", "0 3 * * *", "--tz",
                                  "Europe/Berlin"], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0 and "schedule added" in result.stdout, result
-        for argv in (["queue", "pause", "test.noop"],):
-            result = subprocess.run([fling, "--endpoint", c.producer_endpoint] + argv,
-                                    capture_output=True, text=True, timeout=30)
-            assert result.returncode == 1 and "FLP/1.2" in result.stderr, (argv, result)
+        for action, said in (("pause", "paused"), ("resume", "resumed")):
+            result = subprocess.run([fling, "--endpoint", c.producer_endpoint, "queue", action,
+                                     "test.other"], capture_output=True, text=True, timeout=30)
+            assert result.returncode == 0 and result.stdout.startswith(said), result
         result = subprocess.run([fling, "schedule", "next", "--cron", "30 2 * * *", "--tz",
                                  "Europe/Berlin", "--count", "2"], capture_output=True, text=True,
                                 timeout=30)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Logs for machines: with --log-format json every broker line is one JSON
-object, with --log-format logfmt every worker line parses as logfmt; a task
+object, with --log-format logfmt every worker line parses as logfmt (the
+program's and its library's), --log-level warn silences both; a task
 error with quotes, a newline and UTF-8 comes back exactly (not rewritten as
 always_fails), and lines about a task carry its id and name. A bad
 --log-format stops the program at start."""
@@ -37,6 +38,10 @@ def test():
         assert sent.returncode == 0, sent.stderr
         task_id = sent.stdout.strip()
         wait_until(lambda: "dead-lettered" in broker.log(), 30, what="the dead-letter line")
+        # Started at warn: registered (ready), yet no INFO line, neither the
+        # program's ("loaded module") nor libfling's ("registered with broker").
+        quiet = c.start_worker("--log-level", "warn", name="quiet")
+        c.stop(quiet)
         c.stop(worker)
         c.stop(broker)
 
@@ -53,6 +58,13 @@ def test():
         failed = [w for w in wlines if w.get("msg") == "task FAIL"]
         assert len(failed) == 1 and failed[0]["id"] == task_id and failed[0]["name"] == "test.fail"
         assert failed[0]["error"] == ERROR and failed[0]["component"] == "worker", failed
+        # The program and libfling (fling_log_configure) write one format,
+        # one component: the first line below is the program's, the second
+        # libfling's, as the "task FAIL" line above.
+        for start in ("loaded module", "registered with broker"):
+            assert any(w.get("msg", "").startswith(start) and w["level"] == "info" and
+                       w["component"] == "worker" for w in wlines), (start, wlines)
+        assert " INFO " not in quiet.log() and "loaded module" not in quiet.log(), quiet.log()
 
         bad = subprocess.run([os.path.join(c.bin_dir, "fling-broker"), "--log-format", "xml"],
                              capture_output=True, text=True, timeout=20)

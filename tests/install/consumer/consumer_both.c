@@ -1,6 +1,7 @@
-/* Links both installed libraries, as a handler module that sends follow-up
-   tasks does: an error set through one must read back through
-   fling_last_error(), whichever library the call resolves to. */
+/* Uses the producer and the worker API, as a handler module that sends
+   follow-up tasks does: an error set by one must read back through
+   fling_last_error(). Built with fling::producer and fling::worker, with
+   fling::fling and with pkg-config fling: all three are libfling. */
 #include <errno.h>
 #include <fling_producer.h>
 #include <fling_worker.h>
@@ -28,7 +29,13 @@ int main (void)
         return 4;
     if (!strstr (fling_last_error (), "line 2")) /* the detail, not just errno's text */
         return 5;
+    /* The library's log: a bad level changes nothing and says why. */
+    if (fling_log_configure (NULL, "loud", NULL) != -1 || errno != EINVAL ||
+        !strstr (fling_last_error (), "\"loud\""))
+        return 6;
+    if (fling_log_configure ("consumer", "warn", "logfmt") != 0)
+        return 7;
     fling_worker_destroy (&worker);
-    printf ("both libraries share one error state: %s\n", fling_last_error ());
+    printf ("producer and worker share one error state: %s\n", fling_last_error ());
     return 0;
 }
