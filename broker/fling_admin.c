@@ -115,6 +115,30 @@ static json_t *by_reason_json (const uint64_t counts[FLING_REASON_MAX])
     return object;
 }
 
+/* Scheduling members of a queue's object (SPEC.md §8): its waiting tasks
+   per priority level, and its rate limit with the tokens left when it has
+   one. The queue is found by the object's name. */
+static void with_scheduling (fling_broker_t *self, json_t *object)
+{
+    const char *name = json_string_value (json_object_get (object, "name"));
+    fling_queue_t *queue =
+        name ? fling_names_queue (self, name, strlen (name), FLING_QUEUE_FIND) : NULL;
+    if (!queue)
+        return;
+    fling_bucket_t *bucket = fling_queue_bucket (queue);
+    if (bucket->rate)
+        json_object_set_new (object, "rate_limit",
+                             json_pack ("{sI sI sI sI}", "rate", (json_int_t)bucket->rate, "per_ms",
+                                        (json_int_t)bucket->period_ms, "burst",
+                                        (json_int_t)bucket->burst, "tokens",
+                                        (json_int_t)fling_bucket_tokens (bucket, self->now_ms)));
+    json_t *levels = json_array ();
+    for (unsigned level = 0; levels && level < FLING_PRIORITY_LEVELS; level++)
+        json_array_append_new (levels,
+                               json_integer ((json_int_t)fling_queue_queued_at (queue, level)));
+    json_object_set_new (object, "queued_by_priority", levels);
+}
+
 static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
 {
     json_t *queues = json_array ();
@@ -136,6 +160,8 @@ static json_t *queues_json (fling_broker_t *self, size_t offset, size_t limit)
         /* of "delayed": waits for a retry */
         json_object_set_new (entry, "retrying", json_integer ((json_int_t)c->retrying));
     }
+    for (size_t n = 0; queues && n < json_array_size (queues); n++)
+        with_scheduling (self, json_array_get (queues, n));
     return queues;
 }
 

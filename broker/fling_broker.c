@@ -197,6 +197,8 @@ static void end_turn (fling_broker_t *self)
     if (self->names_sweep)
         fling_names_sweep (self);
     fling_access_turn (self, worker_closed, self);
+    if (self->rate_wake_ms && self->now_ms >= self->rate_wake_ms)
+        self->dispatch_needed = true; /* a rate-limited name has a token again */
     if (self->dispatch_needed) {
         self->dispatch_needed = false;
         fling_dispatch (self);
@@ -306,7 +308,9 @@ static void shut_down (fling_broker_t *self, zmq_pollitem_t *items)
    (stop requests are checked between polls), and no later than the next
    timed duty of end_turn: the earliest retry's due time, the reap tick
    (worker liveness, lease deadlines, dedup expiry), the release of
-   parked tasks and the next firing of a schedule. Otherwise a 300 ms retry fires up to 500 ms late.
+   parked tasks, the next firing of a schedule and the next token of a
+   rate-limited name with tasks waiting. Otherwise a 300 ms retry fires up
+   to 500 ms late.
    0 = poll without blocking. */
 static long poll_timeout (const fling_broker_t *self)
 {
@@ -318,6 +322,8 @@ static long poll_timeout (const fling_broker_t *self)
         timeout = (long)(self->next_reap_ms - now);
     if (self->parked.count && self->parked_until_ms - now < timeout)
         timeout = (long)(self->parked_until_ms - now);
+    if (self->rate_wake_ms && self->rate_wake_ms - now < timeout)
+        timeout = (long)(self->rate_wake_ms - now);
     return timeout > 0 ? timeout : 0;
 }
 

@@ -67,9 +67,14 @@ static const fling_option_t options[] = {
     {"--poison-limit", "FLING_POISON_LIMIT", FLING_OPT_UINT, FIELD (poison_limit), 0, 1, 255, NULL,
      "N", "crashes charged to a task (a worker died holding it alone)\nbefore it is dead-lettered",
      NULL},
+    {"--priority-age-ms", "FLING_PRIORITY_AGE_MS", FLING_OPT_UINT, FIELD (priority_age_ms), 0, 1,
+     86400000, NULL, "N",
+     "a waiting task's priority grows by one each N ms it waits (at most\nto 9), so none starves",
+     NULL},
     {"--queue", "FLING_QUEUES", FLING_OPT_CUSTOM, 0, 0, 0, 0, parse_queues, "NAME:KEY=N,...",
      "per-name settings, repeatable; keys max_attempts, backoff_ms,\n"
-     "timeout_ms, poison_limit (env: entries separated by ';')",
+     "timeout_ms, poison_limit, rate (N/s or N/m: a rate limit), burst\n"
+     "(env: entries separated by ';')",
      ""},
     {"--dedup-window-ms", "FLING_DEDUP_WINDOW_MS", FLING_OPT_U64, FIELD (dedup_window_ms), 0, 0,
      1ull << 40, NULL, "N", "a resent id is DUPLICATE this long after its task ended", NULL},
@@ -173,6 +178,7 @@ void fling_broker_config_init (fling_broker_config_t *config)
     config->backoff_max_ms = 60000;
     config->task_timeout_ms = 300000;
     config->poison_limit = 3;
+    config->priority_age_ms = 10000;
     config->dedup_window_ms = 600000;
     config->dedup_max = 200000;
     config->heartbeat_ms = 1000;
@@ -228,6 +234,36 @@ static int parse_allow_names (void *config, const char *value, bool from_env, ch
     return 0;
 }
 
+/* The keys of a rate limit: rate=N/s or N/m (N/s when the unit is left
+   out) and burst=N. 1 when `key` is neither, 0 when set, -1 when bad. */
+static int parse_rate_key (fling_queue_config_t *entry, const char *key, size_t key_size,
+                           char *value)
+{
+    bool rate = key_size == 4 && memcmp (key, "rate", 4) == 0;
+    if (!rate && !(key_size == 5 && memcmp (key, "burst", 5) == 0))
+        return 1;
+    unsigned period = 1000;
+    char *slash = strchr (value, '/');
+    if (slash) {
+        if (!rate || (strcmp (slash + 1, "s") != 0 && strcmp (slash + 1, "m") != 0))
+            return -1;
+        period = slash[1] == 's' ? 1000 : 60000;
+        *slash = '\0';
+    }
+    uint64_t count;
+    if (fling_number_parse (value, 1, FLING_RATE_MAX, &count))
+        return -1;
+    if (rate) {
+        entry->rate = (unsigned)count;
+        entry->rate_period_ms = period;
+        entry->set |= 16;
+    } else {
+        entry->burst = (unsigned)count;
+        entry->set |= 32;
+    }
+    return 0;
+}
+
 /* One "NAME:key=value,..." entry (`size` bytes of `text`). */
 static int parse_queue (fling_broker_config_t *config, const char *text, size_t size)
 {
@@ -250,6 +286,13 @@ static int parse_queue (fling_broker_config_t *config, const char *text, size_t 
             return -1;
         memcpy (number, eq + 1, (size_t)(stop - eq - 1));
         number[stop - eq - 1] = '\0';
+        int rate = parse_rate_key (&entry, p, (size_t)(eq - p), number);
+        if (rate < 0)
+            return -1;
+        if (rate == 0) {
+            p = comma ? comma + 1 : end;
+            continue;
+        }
         static const struct {
             const char *key;
             unsigned bit;
@@ -284,8 +327,8 @@ static int parse_queues (void *config, const char *value, bool from_env, char *w
         size_t size = semi ? (size_t)(semi - p) : strlen (p);
         if (size && parse_queue (config, p, size)) {
             snprintf (why, why_size,
-                      "want NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,poison_limit=N; at most "
-                      "%d names",
+                      "want NAME:max_attempts=N,backoff_ms=N,timeout_ms=N,poison_limit=N,"
+                      "rate=N/s|N/m,burst=N; at most %d names",
                       FLING_QUEUE_SETTINGS_MAX);
             return -1;
         }

@@ -27,16 +27,22 @@ extern "C" {
 #define FLING_QUEUE_SETTINGS_MAX 64  /* --queue entries */
 #define FLING_ALLOW_NAMES_MAX    256 /* --allow-name entries */
 #define FLING_HTTP_ADDR_MAX      300
+#define FLING_RATE_MAX           1000000 /* --queue rate=N/..., burst=N */
 
 /*  --queue NAME:max_attempts=5,backoff_ms=200,timeout_ms=1000,poison_limit=2
-    (a key left out keeps the broker's default; 0 = that default too). */
+    (a key left out keeps the broker's default; 0 = that default too), and
+    a rate limit: rate=100/s (or /m),burst=20 (burst: the rate's count). */
 typedef struct {
     char name[128];
     unsigned max_attempts;
     unsigned backoff_ms;
     unsigned timeout_ms;
     unsigned poison_limit;
-    unsigned set; /* bit per key given: 1 max_attempts, 2 backoff, 4 timeout, 8 poison */
+    unsigned rate; /* tokens per rate_period_ms */
+    unsigned rate_period_ms;
+    unsigned burst;
+    unsigned set; /* bit per key given: 1 max_attempts, 2 backoff, 4 timeout, 8 poison,
+                     16 rate, 32 burst */
 } fling_queue_config_t;
 
 typedef struct {
@@ -55,6 +61,7 @@ typedef struct {
     unsigned backoff_max_ms;  /* cap of the exponential backoff */
     unsigned task_timeout_ms; /* per task when its record says 0 */
     unsigned poison_limit;    /* worker deaths before dead-lettering */
+    unsigned priority_age_ms; /* a waiting task's priority grows by one this often */
     uint64_t dedup_window_ms; /* ended ids remembered this long */
     uint64_t dedup_max;       /* at most this many */
     fling_queue_config_t queues[FLING_QUEUE_SETTINGS_MAX];

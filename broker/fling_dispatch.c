@@ -126,16 +126,39 @@ static int send_tasks (fling_broker_t *self, fling_bworker_t *worker, fling_clas
 }
 
 /* Leases up to `chunk` tasks of `queue` to `worker` and builds their
-   DISPATCH (send_tasks). -1 when out of memory. */
+   DISPATCH (send_tasks), one token of the name's rate limit each. -1
+   when out of memory (the tokens stay spent: fewer tasks, never more). */
 static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker_t *worker,
                        fling_class_t cls, size_t chunk)
 {
-    size_t bytes;
+    size_t bytes = 0, count = 0;
     fling_btask_t *tasks[FLING_BATCH_TASKS_MAX];
-    chunk = chunk_fit (fling_queue_peek (queue), chunk, &bytes);
-    for (size_t i = 0; i < chunk; i++)
-        tasks[i] = fling_queue_pop (queue);
-    return send_tasks (self, worker, cls, tasks, chunk, bytes);
+    /* In the queue's order (priorities, fling_queue.h), while they fit
+       one DISPATCH; the first always goes, whatever its size. */
+    for (fling_btask_t *task; count < chunk && (task = fling_queue_peek (queue)); count++) {
+        size_t wire = fling_record_wire_size (task->raw);
+        if (count && bytes + wire > FLING_DISPATCH_BYTES_MAX)
+            break;
+        fling_queue_remove (queue, task);
+        tasks[count] = task;
+        bytes += wire;
+    }
+    fling_bucket_take (fling_queue_bucket (queue), count);
+    return send_tasks (self, worker, cls, tasks, count, bytes);
+}
+
+/* The tasks the rate limit of `queue` lets go now, at most `chunk`. With
+   none, the loop wakes when the next token is due (rate_wake_ms). */
+static size_t rate_allows (fling_broker_t *self, fling_queue_t *queue, size_t chunk)
+{
+    fling_bucket_t *bucket = fling_queue_bucket (queue);
+    uint64_t tokens = fling_bucket_tokens (bucket, self->now_ms);
+    if (tokens == 0) {
+        int64_t wake = self->now_ms + fling_bucket_wait_ms (bucket);
+        if (!self->rate_wake_ms || wake < self->rate_wake_ms)
+            self->rate_wake_ms = wake;
+    }
+    return tokens < chunk ? (size_t)tokens : chunk;
 }
 
 static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
@@ -155,6 +178,9 @@ static void dispatch_queue (fling_broker_t *self, fling_queue_t *queue)
             chunk = credit;
         if (chunk > FLING_BATCH_TASKS_MAX)
             chunk = FLING_BATCH_TASKS_MAX;
+        chunk = rate_allows (self, queue, chunk);
+        if (chunk == 0)
+            return;
         if (send_chunk (self, queue, worker, cls, chunk))
             return; /* out of memory: the next turn tries again */
     }
@@ -303,6 +329,7 @@ static void plan_trials (fling_broker_t *self)
 
 void fling_dispatch (fling_broker_t *self)
 {
+    self->rate_wake_ms = 0; /* set again by each name still waiting for a token */
     if (self->provers || fling_suspects_first (self->suspects))
         plan_trials (self);
     size_t count = self->queue_count;

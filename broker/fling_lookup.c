@@ -32,11 +32,14 @@ static int64_t due_in (const fling_broker_t *self, uint32_t due)
     return (int32_t)(due - (uint32_t)self->now_ms);
 }
 
-/* Tasks ahead of a queued task in its queue: a walk toward the head,
+/* Tasks ahead of a queued task in its queue: the waiting tasks of higher
+   priorities (aging aside) and a walk toward the head of its own level,
    stopped at POSITION_WALK_MAX. */
 static json_t *queued_json (const fling_btask_t *task)
 {
     size_t ahead = 0;
+    for (unsigned level = task->priority + 1u; level < FLING_PRIORITY_LEVELS; level++)
+        ahead += fling_queue_queued_at (task->queue, level);
     const fling_dlink_t *link = task->link.prev;
     for (; link && ahead < POSITION_WALK_MAX; link = link->prev)
         ahead++;

@@ -26,6 +26,13 @@ static void settings_for (const fling_broker_config_t *config, const char *name,
             out->timeout_ms = q->timeout_ms;
         if ((q->set & 8) && q->poison_limit)
             out->poison_limit = (uint8_t)q->poison_limit;
+        if (q->set & 16) { /* rate=N/s: burst defaults to one period's tokens */
+            out->rate = q->rate;
+            out->rate_period_ms = q->rate_period_ms;
+            out->burst = q->rate;
+        }
+        if (q->set & 32)
+            out->burst = q->burst;
     }
 }
 
@@ -73,7 +80,11 @@ fling_queue_t *fling_names_queue (fling_broker_t *self, const char *name, size_t
         return NULL;
     }
     fling_queue_set_pool (queue, self->pool);
-    settings_for (&self->config, key, fling_queue_settings (queue));
+    fling_queue_set_aging (queue, &self->now_ms, self->config.priority_age_ms);
+    fling_queue_settings_t *settings = fling_queue_settings (queue);
+    settings_for (&self->config, key, settings);
+    fling_bucket_init (fling_queue_bucket (queue), settings->rate, settings->rate_period_ms,
+                       settings->burst, self->now_ms);
     self->queues[self->queue_count++] = queue;
     return queue;
 }

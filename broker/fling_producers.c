@@ -70,23 +70,19 @@ static fling_queue_t *queue_of (fling_broker_t *self, const fling_record_t *reco
 
 /* The id lookup leaves its slot to fling_tasks_hold's insert (see
    fling_idmap_lookup): one probe of the id index per new task. */
-/* A task with a due time (proto/SPEC.md §3.6) is held with its due time
-   as a due-at extension at the end of its record: in memory, in the store
-   (so a restart and a compaction keep it) and never on the wire (the
-   DISPATCH copy leaves it out, fling_dispatch.c). A delay becomes a due-at
-   on the broker's wall clock now. `full` gets the record to hold; its
-   size is at most the record's plus FLING_DUE_EXT_SIZE (a delay becomes
-   a due-at; a unique key is kept as it came). */
+/* A task with a due time, a priority or a unique key (proto/SPEC.md §3.6)
+   is held with them as extensions at the end of its record, in increasing
+   type order (a due-at, the priority, the key): in memory, in the store (so
+   a restart and a compaction keep them) and never on the wire (the
+   DISPATCH copy leaves them out, fling_dispatch.c). A delay becomes a
+   due-at on the broker's wall clock now. `full` gets the record to hold;
+   its size is at most the record's plus FLING_DUE_EXT_SIZE (a delay becomes
+   a due-at; the priority and the key are kept as they came). */
 static fling_reason_t with_due_at (fling_broker_t *self, const fling_record_t *record,
                                    uint8_t *full, fling_record_t *out)
 {
-    /* Not implemented yet: refused rather than run in the wrong order or
-       twice (proto/SPEC.md §3.6: never ignore an extension). */
-    if (record->ext.priority)
-        return FLING_REASON_BAD_TASK;
-    /* A unique key stays in the held record, after the due-at (increasing
-       type order): a restart takes it back from the TASK record. */
     fling_task_ext_t due = {.due_at_ms = record->ext.due_at_ms,
+                            .priority = record->ext.priority,
                             .key_ttl_ms = record->ext.key_ttl_ms,
                             .key = record->ext.key,
                             .key_size = record->ext.key_size};

@@ -10,12 +10,22 @@ typedef struct {
     uint8_t cls;
 } server_t;
 
+/* One waiting list per priority level (SPEC.md §6.8), each in the order
+   its tasks entered it, and `levels` the bit of each level that holds a
+   task: a queue of plain tasks (level 0 alone) picks its head with one
+   test, and the aging rule looks at ten heads at most. A QUEUED task's
+   `due` holds when it entered its queue (fling_queue.h). */
 struct fling_queue {
     fling_blockpool_t *pool; /* may be NULL */
-    fling_tasklist_t waiting;
+    fling_tasklist_t waiting[FLING_PRIORITY_LEVELS];
+    size_t queued;
+    uint32_t levels;
+    uint32_t age_ms;       /* 0 = no aging */
+    const int64_t *now_ms; /* the broker's turn clock; NULL = time stands at 0 */
     fling_tasklist_t dead;
     fling_queue_counters_t counters;
     fling_queue_settings_t settings;
+    fling_bucket_t bucket;
     server_t *servers;
     size_t server_count;
     size_t server_alloc;
@@ -32,7 +42,7 @@ static fling_blockpool_t *pool_of (const fling_queue_t *queue)
 fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *queue,
                                 uint16_t attempt, uint32_t timeout_ms)
 {
-    if (record->raw_size > UINT32_MAX) {
+    if (record->raw_size > FLING_BTASK_SIZE_MAX) {
         errno = EINVAL;
         return NULL;
     }
@@ -44,7 +54,8 @@ fling_btask_t *fling_btask_new (const fling_record_t *record, fling_queue_t *que
     }
     memset (self, 0, sizeof *self);
     self->queue = queue;
-    self->size = (uint32_t)record->raw_size;
+    self->size = (uint32_t)record->raw_size & FLING_BTASK_SIZE_MAX;
+    self->priority = record->ext.priority & 15u;
     self->attempt = attempt;
     memcpy (self->raw, record->raw, record->raw_size);
     if (record->timeout_ms == 0 && timeout_ms != 0)
@@ -144,8 +155,9 @@ void fling_queue_destroy (fling_queue_t **self_p)
         return;
     fling_queue_t *self = *self_p;
     fling_btask_t *task;
-    while ((task = fling_tasklist_pop_head (&self->waiting)))
-        fling_btask_destroy (&task);
+    for (int level = 0; level < FLING_PRIORITY_LEVELS; level++)
+        while ((task = fling_tasklist_pop_head (&self->waiting[level])))
+            fling_btask_destroy (&task);
     while ((task = fling_tasklist_pop_head (&self->dead)))
         fling_btask_destroy (&task);
     free (self->servers);
@@ -163,9 +175,20 @@ const char *fling_queue_name (const fling_queue_t *self)
     return self->name;
 }
 
+void fling_queue_set_aging (fling_queue_t *self, const int64_t *now_ms, uint32_t age_ms)
+{
+    self->now_ms = now_ms;
+    self->age_ms = age_ms;
+}
+
 size_t fling_queue_queued (const fling_queue_t *self)
 {
-    return self->waiting.count;
+    return self->queued;
+}
+
+size_t fling_queue_queued_at (const fling_queue_t *self, unsigned priority)
+{
+    return priority < FLING_PRIORITY_LEVELS ? self->waiting[priority].count : 0;
 }
 
 fling_queue_counters_t *fling_queue_counters (fling_queue_t *self)
@@ -178,9 +201,14 @@ fling_queue_settings_t *fling_queue_settings (fling_queue_t *self)
     return &self->settings;
 }
 
+fling_bucket_t *fling_queue_bucket (fling_queue_t *self)
+{
+    return &self->bucket;
+}
+
 size_t fling_queue_held (const fling_queue_t *self)
 {
-    return self->waiting.count + self->dead.count + (size_t)self->counters.inflight +
+    return self->queued + self->dead.count + (size_t)self->counters.inflight +
            (size_t)self->counters.delayed + (size_t)self->counters.suspects;
 }
 
@@ -189,29 +217,98 @@ fling_tasklist_t *fling_queue_dead (fling_queue_t *self)
     return &self->dead;
 }
 
+static uint32_t clock_now (const fling_queue_t *self)
+{
+    return self->now_ms ? (uint32_t)*self->now_ms : 0;
+}
+
+static void level_added (fling_queue_t *self, unsigned level)
+{
+    self->levels |= 1u << level;
+    self->queued++;
+}
+
 void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task)
 {
-    fling_tasklist_push_tail (&self->waiting, task);
+    unsigned level = task->priority;
+    task->due = clock_now (self);
+    fling_tasklist_push_tail (&self->waiting[level], task);
+    level_added (self, level);
 }
 
 void fling_queue_push_head (fling_queue_t *self, fling_btask_t *task)
 {
-    fling_tasklist_push_head (&self->waiting, task);
+    unsigned level = task->priority;
+    const fling_btask_t *head = fling_tasklist_head (&self->waiting[level]);
+    uint32_t now = clock_now (self);
+    /* Ahead of its level, and as old as its head: each list stays in the
+       order of its entry times, so its head is its best task. */
+    task->due = head && (int32_t)(head->due - now) < 0 ? head->due : now;
+    fling_tasklist_push_head (&self->waiting[level], task);
+    level_added (self, level);
 }
 
-fling_btask_t *fling_queue_pop (fling_queue_t *self)
+unsigned fling_queue_effective (unsigned priority, uint32_t waited_ms, uint32_t age_ms)
 {
-    return fling_tasklist_pop_head (&self->waiting);
+    if (age_ms == 0 || priority >= FLING_PRIORITY_MAX)
+        return priority;
+    uint32_t steps = waited_ms / age_ms;
+    return steps >= FLING_PRIORITY_MAX - priority ? FLING_PRIORITY_MAX : priority + steps;
 }
 
-fling_btask_t *fling_queue_peek (const fling_queue_t *self)
+/* The head with the highest effective priority; among equals the one
+   that entered first, then the higher level (SPEC.md §6.8). Apart from
+   pick's test, so that a queue of plain tasks pays no more than that. */
+static fling_btask_t *pick_aged (const fling_queue_t *self)
 {
-    return fling_tasklist_head (&self->waiting);
+    uint32_t now = clock_now (self);
+    fling_btask_t *best = NULL;
+    unsigned best_effective = 0;
+    uint32_t best_waited = 0;
+    for (int level = FLING_PRIORITY_MAX; level >= 0; level--) {
+        fling_btask_t *head = fling_tasklist_head (&self->waiting[level]);
+        if (!head)
+            continue;
+        int32_t since = (int32_t)(now - head->due);
+        uint32_t waited = since > 0 ? (uint32_t)since : 0;
+        unsigned effective = fling_queue_effective ((unsigned)level, waited, self->age_ms);
+        if (!best || effective > best_effective ||
+            (effective == best_effective && waited > best_waited)) {
+            best = head;
+            best_effective = effective;
+            best_waited = waited;
+        }
+    }
+    return best;
 }
 
 void fling_queue_remove (fling_queue_t *self, fling_btask_t *task)
 {
-    fling_tasklist_remove (&self->waiting, task);
+    unsigned level = task->priority;
+    fling_tasklist_remove (&self->waiting[level], task);
+    self->queued--;
+    if (!self->waiting[level].count)
+        self->levels &= ~(1u << level);
+}
+
+static inline fling_btask_t *pick (const fling_queue_t *self)
+{
+    if (self->levels <= 1) /* plain tasks only, or none */
+        return fling_tasklist_head (&self->waiting[0]);
+    return pick_aged (self);
+}
+
+fling_btask_t *fling_queue_pop (fling_queue_t *self)
+{
+    fling_btask_t *task = pick (self);
+    if (task)
+        fling_queue_remove (self, task);
+    return task;
+}
+
+fling_btask_t *fling_queue_peek (const fling_queue_t *self)
+{
+    return pick (self);
 }
 
 /* ---- servers ----------------------------------------------------------- */

@@ -15,12 +15,15 @@
 #define FLING_QUEUE_H_INCLUDED
 
 #include "fling_blockpool.h"
+#include "fling_bucket.h"
 #include "fling_dlist.h"
 #include "fling_proto.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define FLING_PRIORITY_LEVELS (FLING_PRIORITY_MAX + 1)
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,13 +75,15 @@ struct fling_btask {
         fling_dead_t *dead;     /* DEAD: why */
         fling_group_t *group;   /* SUSPECT: the group it waits in */
     };
-    uint32_t size;    /* bytes in raw[] */
-    uint16_t attempt; /* runs started: 0 before the first dispatch */
-    uint8_t crashes;  /* workers that died running it (poison count) */
-    uint8_t flags;    /* state, class, FLING_BTASK_* */
-    uint32_t segment; /* store locator of its live record (0 = none) */
-    uint32_t due;     /* ms, wrapping: lease deadline or retry time */
-    uint8_t raw[];    /* the record, length prefix included */
+    uint32_t size : 28;    /* bytes in raw[] (a record fits a frame: < 8 MiB) */
+    uint32_t priority : 4; /* its record's (SPEC.md §3.6), copied: its waiting list */
+    uint16_t attempt;      /* runs started: 0 before the first dispatch */
+    uint8_t crashes;       /* workers that died running it (poison count) */
+    uint8_t flags;         /* state, class, FLING_BTASK_* */
+    uint32_t segment;      /* store locator of its live record (0 = none) */
+    uint32_t due;          /* ms, wrapping: lease deadline, retry time, or (QUEUED)
+                              when it entered its queue (priority aging) */
+    uint8_t raw[];         /* the record, length prefix included */
 };
 
 static inline fling_task_state_t fling_btask_state (const fling_btask_t *task)
@@ -95,6 +100,9 @@ static inline fling_class_t fling_btask_cls (const fling_btask_t *task)
 {
     return task->flags & FLING_BTASK_POOL ? FLING_CLASS_POOL : FLING_CLASS_LOOP;
 }
+
+/*  Largest record a task holds (the `size` field's bits). */
+#define FLING_BTASK_SIZE_MAX ((1u << 28) - 1)
 
 /*  Copies `record` into a new task of `queue` (not linked anywhere yet).
     attempt starts at `attempt` (0 for a new task). If the record's
@@ -189,6 +197,9 @@ typedef struct {
     uint32_t backoff_ms;
     uint32_t timeout_ms; /* 0 = no deadline */
     uint8_t poison_limit;
+    uint32_t rate; /* rate limit: tokens per rate_period_ms; 0 = none */
+    uint32_t rate_period_ms;
+    uint32_t burst;
     bool paused;            /* queue_pause: nothing dispatched (fling_pause.c) */
     uint32_t pause_segment; /* store locator of its pause record (0 = none) */
 } fling_queue_settings_t;
@@ -210,6 +221,9 @@ size_t fling_queue_queued (const fling_queue_t *self);
 fling_queue_counters_t *fling_queue_counters (fling_queue_t *self);
 fling_queue_settings_t *fling_queue_settings (fling_queue_t *self);
 
+/*  The name's rate limit (fling_bucket.h): rate 0 until set. */
+fling_bucket_t *fling_queue_bucket (fling_queue_t *self);
+
 /*  Tasks held for this name: queued, delayed, suspects, in flight and dead. */
 size_t fling_queue_held (const fling_queue_t *self);
 
@@ -217,14 +231,31 @@ size_t fling_queue_held (const fling_queue_t *self);
     it when destroyed. */
 fling_tasklist_t *fling_queue_dead (fling_queue_t *self);
 
-/*  Waiting tasks: new ones and retries at the tail; tasks that never ran
-    (released, undeliverable) or whose worker died at the head, so they do
-    not wait behind the whole queue again. */
+/*  Waiting tasks, one FIFO per priority level (the record's, SPEC.md
+    §3.6): new ones and retries at the tail of their level; tasks that
+    never ran (released, undeliverable) or whose worker died at the head,
+    so they do not wait behind their whole level again. pop and peek take
+    the task with the highest effective priority (SPEC.md §6.8):
+    fling_queue_effective of its level and the time since it entered its
+    queue, oldest first among equals. O(1) when every waiting task is
+    priority 0, else O(FLING_PRIORITY_LEVELS). */
 void fling_queue_push_tail (fling_queue_t *self, fling_btask_t *task);
 void fling_queue_push_head (fling_queue_t *self, fling_btask_t *task);
 fling_btask_t *fling_queue_pop (fling_queue_t *self);
 fling_btask_t *fling_queue_peek (const fling_queue_t *self);
 void fling_queue_remove (fling_queue_t *self, fling_btask_t *task);
+
+/*  Entry times are read from `now_ms` (the broker's turn clock, which
+    must outlive the queue; NULL: always 0) and a task's priority grows by
+    one each `age_ms` it waits (0: never). Set before the first task. */
+void fling_queue_set_aging (fling_queue_t *self, const int64_t *now_ms, uint32_t age_ms);
+
+/*  min(9, priority + floor(waited_ms / age_ms)); `priority` when age_ms
+    is 0. */
+unsigned fling_queue_effective (unsigned priority, uint32_t waited_ms, uint32_t age_ms);
+
+/*  Waiting tasks of one priority level (0 above FLING_PRIORITY_MAX). */
+size_t fling_queue_queued_at (const fling_queue_t *self, unsigned priority);
 
 /*  Workers that registered this name, with the class each runs it in.
     add replaces the class if the worker is already there. -1 + ENOMEM. */

@@ -192,6 +192,7 @@ struct fling_broker {
     size_t queue_alloc;
     size_t dispatch_cursor; /* queue dispatch starts from, rotating */
     bool dispatch_needed;   /* tasks or credit changed since the last dispatch */
+    int64_t rate_wake_ms;   /* a rate-limited name gets its next token then; 0 = none */
     bool results_to_ack;    /* a worker sent a RESULT this turn (fling_workers_ack_results) */
 
     zhashx_t *workers; /* hex routing id -> fling_bworker_t */

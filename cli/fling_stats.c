@@ -222,6 +222,33 @@ static void print_orphans (const json_t *queues)
         printf ("\n");
 }
 
+/* "priority=9:3,5:10" (queued per level, when any is above 0) and
+   "rate=50/s burst=10 tokens=3" (a rate limit), into `buf`. */
+static void scheduling_text (const json_t *q, char *buf, size_t size)
+{
+    const json_t *levels = json_object_get (q, "queued_by_priority");
+    size_t used = 0, level = json_array_size (levels);
+    bool any = false;
+    for (size_t n = 1; n < level; n++)
+        any = any || json_integer_value (json_array_get (levels, n)) > 0;
+    while (any && level-- > 0 && used + 1 < size) {
+        json_int_t count = json_integer_value (json_array_get (levels, level));
+        if (count > 0)
+            snprintf (buf + used, size - used, "%s%zu:%" JSON_INTEGER_FORMAT,
+                      used ? "," : "priority=", level, count);
+        used = strlen (buf);
+    }
+    const json_t *rate = json_object_get (q, "rate_limit");
+    json_int_t per_ms = json_integer_value (json_object_get (rate, "per_ms"));
+    if (json_is_object (rate) && used + 1 < size)
+        snprintf (buf + used, size - used,
+                  "%srate=%" JSON_INTEGER_FORMAT "/%s burst=%" JSON_INTEGER_FORMAT
+                  " tokens=%" JSON_INTEGER_FORMAT,
+                  used ? " " : "", json_integer_value (json_object_get (rate, "rate")),
+                  per_ms == 60000 ? "m" : "s", json_integer_value (json_object_get (rate, "burst")),
+                  json_integer_value (json_object_get (rate, "tokens")));
+}
+
 /* Names paused by queue_pause (FLP/1.2): their tasks wait until resumed. */
 static void print_paused (const json_t *queues)
 {
@@ -248,6 +275,10 @@ static void print_queues (const json_t *queues)
                                       "done", "failed", "retried",  "workers", NULL};
     static const char *const heads[] = {"QUEUE", "QUEUED", "INFLIGHT", "DELAYED", "RETRYING",
                                         "DEAD",  "DONE",   "FAILED",   "RETRIED", "WORKERS"};
+    static const char *const shown[] = {
+        "name", "queued", "inflight", "delayed", "retrying",           "dead",
+        "done", "failed", "retried",  "workers", "queued_by_priority", "rate_limit",
+        NULL};
     const char *keys[COLUMNS_MAX + 1] = {NULL};
     const char *head[COLUMNS_MAX] = {NULL};
     table_t t = {.columns = 0};
@@ -271,7 +302,8 @@ static void print_queues (const json_t *queues)
         const char *row[COLUMNS_MAX];
         for (size_t c = 0; c < extra; c++)
             value_text (json_object_get (q, keys[c]), cells[c], CELL_SIZE);
-        extra_fields (q, all, cells[extra], CELL_SIZE);
+        scheduling_text (q, cells[extra], CELL_SIZE);
+        extra_fields (q, shown, cells[extra], CELL_SIZE);
         for (size_t c = 0; c < t.columns; c++)
             row[c] = cells[c];
         table_add (&t, row);

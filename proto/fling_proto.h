@@ -188,6 +188,9 @@ size_t fling_record_strip_ext (uint8_t *raw);
 /*  The size of a checked record without its extensions: what goes in a
     DISPATCH. Two field reads: for the dispatch path. */
 size_t fling_record_wire_size (const uint8_t *raw);
+/*  The priority (SPEC.md §3.6) of a checked record: 0 without one. Three
+    field reads for a record without extensions. */
+uint8_t fling_record_priority (const uint8_t *raw);
 
 /*  Reads the record at *cursor (before `end`) into `out` and advances
     *cursor. Returns 1 for a record, 0 at the end, -1 for a malformed record

@@ -86,4 +86,8 @@ size_t fling_task_ext_write (uint8_t *dest, const fling_task_ext_t *ext);
    NULL, or what is wrong (static text; the record is BAD_TASK). */
 const char *fling_task_ext_parse (const uint8_t *p, size_t size, fling_task_ext_t *out);
 
+/* The priority in `size` bytes of checked extensions: 0 when none is
+   there (no parse of the others). */
+uint8_t fling_task_ext_priority (const uint8_t *p, size_t size);
+
 #endif

@@ -256,6 +256,12 @@ size_t fling_record_wire_size (const uint8_t *raw)
     return base_size (raw);
 }
 
+uint8_t fling_record_priority (const uint8_t *raw)
+{
+    size_t base = base_size (raw), total = (size_t)fling_get_u32 (raw) + 4;
+    return total == base ? 0 : fling_task_ext_priority (raw + base, total - base);
+}
+
 size_t fling_record_strip_ext (uint8_t *raw)
 {
     size_t base = base_size (raw);

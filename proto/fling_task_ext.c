@@ -132,6 +132,15 @@ static bool ext_length_ok (uint8_t type, uint8_t len)
     }
 }
 
+uint8_t fling_task_ext_priority (const uint8_t *p, size_t size)
+{
+    /* Checked extensions: in increasing type order, each fits. */
+    for (const uint8_t *end = p + size; p < end && p[0] <= EXT_PRIORITY; p += EXT_HEAD + p[1])
+        if (p[0] == EXT_PRIORITY)
+            return p[EXT_HEAD];
+    return 0;
+}
+
 const char *fling_task_ext_parse (const uint8_t *p, size_t size, fling_task_ext_t *out)
 {
     memset (out, 0, sizeof *out);

@@ -3,12 +3,12 @@
 queue pause` against today's fling-broker (proto/SPEC.md §3.6, §6.8):
 - a delay or a due time is accepted, held, and the task runs after it (the
   `scheduling` label kills the broker meanwhile: tests/fault);
-- a priority, not implemented by the broker yet, is refused (BAD_TASK: never
-  ignored), and none of those tasks runs;
+- a priority is accepted and its tasks run (their order: tests/fault
+  test_scheduling_priority.py);
 - a unique key: the first task with it runs, a second one sent while the key
   is held is reported "duplicate" and never runs;
-- a schedule is added (tests/fault fires them), `fling queue pause` and
-  `resume` work, and `fling schedule next` needs no broker;
+- schedules are served, `fling queue pause` and `resume` work, and `fling
+  schedule next` needs no broker;
 - plain tasks are unaffected.
 """
 import json, os, subprocess, sys, time
@@ -30,14 +30,6 @@ def test():
     with Cluster("send-sched") as c:
         c.start_broker()
         refused = set()
-        for options in (["--priority", "7"],):
-            rc, out, err = send(c, options)
-            assert rc == 1, (options, rc, err)
-            assert len(out) == LINES, (options, out)
-            for entry in out:
-                assert entry["status"] == "rejected", (options, entry)
-                assert entry["error"] == "BAD_TASK", (options, entry)
-                refused.add(entry["id"])
         delayed = set()
         sent_ms = time.time() * 1000
         for options in (["--delay", "1500ms"], ["--at", time.strftime(
@@ -50,6 +42,11 @@ def test():
         assert rc == 0, err
         accepted = {e["id"] for e in out if e["status"] == "accepted"}
         assert len(accepted) == LINES, out
+        rc, out, err = send(c, ["--priority", "7"])
+        assert rc == 0, err
+        prioritized = {e["id"] for e in out if e["status"] == "accepted"}
+        assert len(prioritized) == LINES, out
+        accepted |= prioritized
         accepted |= delayed
         keyed = ["--key", "user:42:welcome", "--key-ttl", "1h"]
         rc, out, err = send(c, keyed, count=1)

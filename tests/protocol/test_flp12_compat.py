@@ -2,8 +2,7 @@
 """FLP/1.2 task extensions at fling-broker (SPEC.md §2.3, §3.1, §3.6), raw FLP
 on a DEALER as a producer written from the spec sends them:
 - a version-3 SUBMIT is answered by a version-3 ACK; a delay or a due time is
-  accepted (held until due); a priority or a unique key, which this broker
-  does not implement yet, is BAD_TASK (never ignored: SPEC.md §3.6);
+  accepted (held until due), a priority and a unique key too (§6.8);
 - in a version-2 SUBMIT a record with bytes after its payload's zero byte
   is BAD_TASK on its own, its neighbours taken;
 - a version-4 SUBMIT is ERROR(BAD_VERSION) in the FLP/1 layout.
@@ -39,11 +38,16 @@ def test():
         p.send(flp.submit(1, [later, at, delayed(3), ok(4)], version=3))
         ack = p.expect("ACK")
         assert ack.version == 3 and ack.batch_seq == 1, ack
-        assert ack.statuses == ["OK", "OK", "BAD_TASK", "OK"], ack.statuses
+        assert ack.statuses == ["OK", "OK", "OK", "OK"], ack.statuses
 
         p.send(flp.submit(2, [ok(5), delayed(6), ok(7)]))
         ack = p.expect("ACK")
         assert ack.version == 2 and ack.statuses == ["OK", "BAD_TASK", "OK"], ack.statuses
+
+        # A priority alone is held (in the stored record) and served (§6.8).
+        p.send(flp.submit(4, [flp.extend(ok(9), [(PRIORITY, b"\x07")])], version=3))
+        ack = p.expect("ACK")
+        assert ack.statuses == ["OK"], ack.statuses
 
         p.send(flp.submit(3, [ok(8)], version=4))
         err = p.expect("ERROR")
@@ -51,8 +55,8 @@ def test():
         assert "1 to 3" in err.text, err.text
 
         s = flp.stats(c.producer_endpoint)
-        assert s["tasks"] == 5, s["tasks"]   # 1, 2 (held until due), 4, 5, 7
-        assert s["delayed"] == 2, s["delayed"]
+        assert s["tasks"] == 7, s["tasks"]   # 1, 2, 3 (held until due), 4, 5, 7, 9
+        assert s["delayed"] == 3, s["delayed"]
         p.close()
 
 
