@@ -166,7 +166,9 @@ static void test_pause_across_restart (void **state)
     size_t i;
     json_t *q;
     json_array_foreach (json_object_get (stats, "queues"), i, q)
+    {
         assert_false (json_is_true (json_object_get (q, "paused")));
+    }
     json_decref (stats);
     fixture_finish (&ctx, NULL);
 }
