@@ -287,6 +287,20 @@ int64_t fling_tasks_record_due_ms (const fling_btask_t *task)
     return (int64_t)record.ext.due_at_ms;
 }
 
+uint8_t *fling_tasks_record_with_due (const fling_btask_t *task, int64_t due_ms, size_t *size)
+{
+    fling_record_t r;
+    fling_btask_record (task, &r);
+    r.ext.due_at_ms = (uint64_t)due_ms;
+    uint8_t *out = (uint8_t *)malloc (fling_record_size_ext (r.name_size, r.payload_size, &r.ext));
+    if (!out)
+        return NULL;
+    *size =
+        fling_record_write_ext (out, &r.id, r.attempt, r.max_attempts, r.timeout_ms, r.backoff_ms,
+                                r.name, r.name_size, r.payload, r.payload_size, &r.ext);
+    return out;
+}
+
 /* Milliseconds until the task's due time, 0 when it has none or it passed. */
 static int64_t until_due_ms (fling_broker_t *self, const fling_btask_t *task)
 {
@@ -483,7 +497,19 @@ void fling_tasks_compact (fling_broker_t *self)
         fling_store_task_t state;
         fling_btask_id (task, &id);
         store_task_of (self, task, &state);
-        if (fling_store_put (self->store, &id, &state, &task->segment))
+        /* A new task held without its due-at (fling_producers.c): its
+           compacted copy gets it back from `due`. */
+        uint8_t *with_due = NULL;
+        if (fling_btask_state (task) == FLING_TASK_DELAYED && task->attempt == 0 &&
+            !fling_tasks_record_due_ms (task)) {
+            with_due = fling_tasks_record_with_due (task, state.due_ms, &state.record_size);
+            if (!with_due)
+                break; /* no memory: try again later */
+            state.record = with_due;
+        }
+        int failed = fling_store_put (self->store, &id, &state, &task->segment);
+        free (with_due);
+        if (failed)
             break; /* full or failed: try again later */
         /* A TASK record has no due time: the retry's goes after it again,
            as its old state record may leave with the old segment. */
