@@ -55,13 +55,13 @@ typedef struct {
     atomic_uint_fast64_t first_start_cpu_ns, last_done_cpu_ns; /* loop thread's CPU time */
 } counters_t;
 
-static counters_t s_private; /* when no counters file was given */
-static counters_t *s_counters = &s_private;
-static int s_ledger_fd = -1;
-static uint64_t s_expect; /* expect=N, 0: stamp every completion */
-static int s_pid;
+static counters_t private; /* when no counters file was given */
+static counters_t *counters = &private;
+static int ledger_fd = -1;
+static uint64_t expect; /* expect=N, 0: stamp every completion */
+static int pid;
 
-static uint64_t s_now_ns (void)
+static uint64_t now_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -70,51 +70,51 @@ static uint64_t s_now_ns (void)
 
 /* The calling thread's CPU time: read on the loop thread at the first
    start and the last completion, it is what the loop spent on the run. */
-static uint64_t s_cpu_ns (void)
+static uint64_t cpu_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void s_ledger (const char *event, const fling_task_t *task)
+static void ledger (const char *event, const fling_task_t *task)
 {
-    if (s_ledger_fd < 0)
+    if (ledger_fd < 0)
         return;
     char line[256];
     int n = snprintf (line, sizeof line, "%s %s %u %d %s\n", event, fling_task_id (task),
-                      fling_task_attempt (task), s_pid, fling_task_name (task));
+                      fling_task_attempt (task), pid, fling_task_name (task));
     if (n <= 0 || (size_t)n >= sizeof line)
         return;
-    ssize_t rc = write (s_ledger_fd, line, (size_t)n);
+    ssize_t rc = write (ledger_fd, line, (size_t)n);
     (void)rc;
 }
 
 /* on_loop: called on the worker's loop thread (an async handler). */
-static void s_started (const fling_task_t *task, bool on_loop)
+static void mark_started (const fling_task_t *task, bool on_loop)
 {
-    if (atomic_fetch_add (&s_counters->started, 1) == 0) {
-        atomic_store (&s_counters->first_start_ns, s_now_ns ());
+    if (atomic_fetch_add (&counters->started, 1) == 0) {
+        atomic_store (&counters->first_start_ns, now_ns ());
         if (on_loop)
-            atomic_store (&s_counters->first_start_cpu_ns, s_cpu_ns ());
+            atomic_store (&counters->first_start_cpu_ns, cpu_ns ());
     }
-    s_ledger ("start", task);
+    ledger ("start", task);
 }
 
 /* Pool threads finish concurrently: keep the latest instant, not the last
    writer's. */
-static void s_done (const fling_task_t *task, bool on_loop)
+static void mark_done (const fling_task_t *task, bool on_loop)
 {
-    s_ledger ("done", task);
+    ledger ("done", task);
     /* Counted first: the completion that reaches `expect` must stamp. */
-    uint64_t done = atomic_fetch_add (&s_counters->done, 1) + 1;
-    if (done < s_expect)
+    uint64_t done = atomic_fetch_add (&counters->done, 1) + 1;
+    if (done < expect)
         return;
-    if (on_loop && s_expect) /* async completions all come on the loop thread: the last stamps */
-        atomic_store (&s_counters->last_done_cpu_ns, s_cpu_ns ());
-    uint64_t now = s_now_ns ();
-    uint_fast64_t seen = atomic_load (&s_counters->last_done_ns);
-    while (seen < now && !atomic_compare_exchange_weak (&s_counters->last_done_ns, &seen, now))
+    if (on_loop && expect) /* async completions all come on the loop thread: the last stamps */
+        atomic_store (&counters->last_done_cpu_ns, cpu_ns ());
+    uint64_t now = now_ns ();
+    uint_fast64_t seen = atomic_load (&counters->last_done_ns);
+    while (seen < now && !atomic_compare_exchange_weak (&counters->last_done_ns, &seen, now))
         ;
 }
 
@@ -122,7 +122,7 @@ static void s_done (const fling_task_t *task, bool on_loop)
    quote finds it in three short memchr calls. strstr + strtol did the same
    in ~7% of an async worker's time (perf, W3), which the figures would
    have charged to fling. */
-static long s_ms (const fling_task_t *task)
+static long task_ms (const fling_task_t *task)
 {
     const char *at = fling_task_payload (task);
     const char *end = at + fling_task_payload_size (task);
@@ -138,53 +138,53 @@ static long s_ms (const fling_task_t *task)
     return DEFAULT_MS;
 }
 
-static void s_noop (fling_task_t *task, void *arg)
+static void handle_noop (fling_task_t *task, void *arg)
 {
-    s_started (task, true);
-    s_done (task, true);
+    mark_started (task, true);
+    mark_done (task, true);
     fling_task_complete (task, FLING_OK);
 }
 
-static fling_status_t s_block (fling_task_t *task, void *arg)
+static fling_status_t handle_block (fling_task_t *task, void *arg)
 {
-    s_started (task, false);
-    long ms = s_ms (task);
+    mark_started (task, false);
+    long ms = task_ms (task);
     struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
     while ((left.tv_sec || left.tv_nsec) && nanosleep (&left, &left) == -1 && errno == EINTR)
         ;
-    s_done (task, false);
+    mark_done (task, false);
     return FLING_OK;
 }
 
-static int s_fired (zloop_t *loop, int timer_id, void *arg)
+static int fired (zloop_t *loop, int timer_id, void *arg)
 {
     fling_task_t *task = (fling_task_t *)arg;
-    s_done (task, true);
+    mark_done (task, true);
     fling_task_complete (task, FLING_OK);
     return 0;
 }
 
-static void s_async (fling_task_t *task, void *arg)
+static void handle_async (fling_task_t *task, void *arg)
 {
-    s_started (task, true);
+    mark_started (task, true);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
-    if (zloop_timer (loop, (size_t)s_ms (task), 1, s_fired, task) == -1) {
+    if (zloop_timer (loop, (size_t)task_ms (task), 1, fired, task) == -1) {
         fling_task_set_error (task, "cannot arm a timer");
         fling_task_complete (task, FLING_RETRY);
     }
 }
 
-static void s_async_ticket (fling_task_t *task, void *arg)
+static void handle_async_ticket (fling_task_t *task, void *arg)
 {
-    s_started (task, true);
+    mark_started (task, true);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
-    if (!zloop_ticket (loop, s_fired, task)) {
+    if (!zloop_ticket (loop, fired, task)) {
         fling_task_set_error (task, "cannot arm a ticket");
         fling_task_complete (task, FLING_RETRY);
     }
 }
 
-static int s_open_counters (const char *path)
+static int open_counters (const char *path)
 {
     int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || ftruncate (fd, sizeof (counters_t)) != 0) {
@@ -199,20 +199,20 @@ static int s_open_counters (const char *path)
         fprintf (stderr, "bench_handlers: mmap %s: %s\n", path, strerror (errno));
         return -1;
     }
-    s_counters = (counters_t *)map;
+    counters = (counters_t *)map;
     return 0;
 }
 
-static int s_open_ledger (const char *path)
+static int open_ledger (const char *path)
 {
-    s_ledger_fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (s_ledger_fd >= 0)
+    ledger_fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (ledger_fd >= 0)
         return 0;
     fprintf (stderr, "bench_handlers: cannot open %s: %s\n", path, strerror (errno));
     return -1;
 }
 
-static int s_parse_args (const char *args)
+static int parse_args (const char *args)
 {
     char *copy = strdup (args ? args : "");
     if (!copy)
@@ -222,17 +222,17 @@ static int s_parse_args (const char *args)
     for (char *item = strtok_r (copy, ",", &save); item && rc == 0;
          item = strtok_r (NULL, ",", &save)) {
         if (strncmp (item, "counters=", 9) == 0)
-            rc = s_open_counters (item + 9);
+            rc = open_counters (item + 9);
         else if (strncmp (item, "expect=", 7) == 0) {
             char *end = NULL;
             errno = 0;
-            s_expect = strtoull (item + 7, &end, 10);
+            expect = strtoull (item + 7, &end, 10);
             if (errno || end == item + 7 || *end) {
                 fprintf (stderr, "bench_handlers: bad %s\n", item);
                 rc = -1;
             }
         } else if (strncmp (item, "ledger=", 7) == 0)
-            rc = s_open_ledger (item + 7);
+            rc = open_ledger (item + 7);
         else {
             fprintf (stderr, "bench_handlers: unknown argument '%s'\n", item);
             rc = -1;
@@ -246,17 +246,17 @@ fling_module_init_fn fling_module_init __attribute__ ((visibility ("default")));
 
 int fling_module_init (fling_worker_t *worker, const char *args)
 {
-    s_pid = (int)getpid ();
-    if (s_parse_args (args)) {
+    pid = (int)getpid ();
+    if (parse_args (args)) {
         errno = EINVAL;
         return -1;
     }
     /* No tickets exist yet: the only safe moment to set their delay. */
     zloop_set_ticket_delay (fling_worker_loop (worker), TICKET_DELAY_MS);
-    if (fling_worker_register_async (worker, "bench.noop", s_noop, NULL) ||
-        fling_worker_register_blocking (worker, "bench.block", s_block, NULL) ||
-        fling_worker_register_async (worker, "bench.async", s_async, NULL) ||
-        fling_worker_register_async (worker, "bench.async_ticket", s_async_ticket, NULL))
+    if (fling_worker_register_async (worker, "bench.noop", handle_noop, NULL) ||
+        fling_worker_register_blocking (worker, "bench.block", handle_block, NULL) ||
+        fling_worker_register_async (worker, "bench.async", handle_async, NULL) ||
+        fling_worker_register_async (worker, "bench.async_ticket", handle_async_ticket, NULL))
         return -1;
     return 0;
 }

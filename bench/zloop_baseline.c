@@ -35,58 +35,58 @@ typedef struct {
     int64_t first_cpu_ns, last_cpu_ns; /* this thread's CPU time */
 } run_t;
 
-static int64_t s_now_ns (void)
+static int64_t now_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int64_t s_cpu_ns (void)
+static int64_t cpu_ns (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int s_fired (zloop_t *loop, int timer_id, void *arg);
+static int fired (zloop_t *loop, int timer_id, void *arg);
 
-static int s_start (run_t *self)
+static int start (run_t *self)
 {
     self->started++;
     if (self->tickets)
-        return zloop_ticket (self->loop, s_fired, self) ? 0 : -1;
-    return zloop_timer (self->loop, (size_t)self->ms, 1, s_fired, self) == -1 ? -1 : 0;
+        return zloop_ticket (self->loop, fired, self) ? 0 : -1;
+    return zloop_timer (self->loop, (size_t)self->ms, 1, fired, self) == -1 ? -1 : 0;
 }
 
-static int s_fired (zloop_t *loop, int timer_id, void *arg)
+static int fired (zloop_t *loop, int timer_id, void *arg)
 {
     run_t *self = (run_t *)arg;
     self->done++;
     if (self->done == self->count) {
-        self->last_done_ns = s_now_ns ();
-        self->last_cpu_ns = s_cpu_ns ();
+        self->last_done_ns = now_ns ();
+        self->last_cpu_ns = cpu_ns ();
         return -1;
     }
-    if (self->started < self->count && s_start (self))
+    if (self->started < self->count && start (self))
         return -1;
     return 0;
 }
 
 /* Started from a timer so the first tasks run inside zloop_start, as a
    worker's do. */
-static int s_go (zloop_t *loop, int timer_id, void *arg)
+static int go (zloop_t *loop, int timer_id, void *arg)
 {
     run_t *self = (run_t *)arg;
-    self->first_start_ns = s_now_ns ();
-    self->first_cpu_ns = s_cpu_ns ();
+    self->first_start_ns = now_ns ();
+    self->first_cpu_ns = cpu_ns ();
     for (long i = 0; i < self->limit && self->started < self->count; i++)
-        if (s_start (self))
+        if (start (self))
             return -1;
     return 0;
 }
 
-static long s_arg (const char *text)
+static long parse_arg (const char *text)
 {
     char *end = NULL;
     long value = strtol (text, &end, 10);
@@ -98,9 +98,9 @@ int main (int argc, char *argv[])
     run_t run = {0};
     if (argc == 5) {
         run.tickets = strcmp (argv[1], "ticket") == 0;
-        run.count = s_arg (argv[2]);
-        run.limit = s_arg (argv[3]);
-        run.ms = s_arg (argv[4]);
+        run.count = parse_arg (argv[2]);
+        run.limit = parse_arg (argv[3]);
+        run.ms = parse_arg (argv[4]);
     }
     if (argc != 5 || (!run.tickets && strcmp (argv[1], "timer") != 0) || run.count < 0 ||
         run.limit < 0 || run.ms < 0) {
@@ -114,7 +114,7 @@ int main (int argc, char *argv[])
         return 2;
     if (run.tickets)
         zloop_set_ticket_delay (run.loop, (size_t)run.ms);
-    if (zloop_timer (run.loop, 1, 1, s_go, &run) == -1)
+    if (zloop_timer (run.loop, 1, 1, go, &run) == -1)
         return 2;
     zloop_start (run.loop);
     zloop_destroy (&run.loop);

@@ -3,6 +3,7 @@
 #include "fling_log.h"
 #include "fling_fdreserve.h"
 #include "fling_wal_dir.h"
+#include "fling_wal_segments.h"
 #include "fling_wal_space.h"
 
 #include <errno.h>
@@ -19,27 +20,18 @@
 #define MARKER             FLING_WAL_COMMIT_SIZE
 #define WRITE_BUFFER_FLUSH (1u << 20) /* write out the buffer past this, commit or not */
 
-typedef struct {
-    uint32_t id;
-    int fd;       /* open while active (or being read); -1 when sealed */
-    bool regular; /* a regular file (else: a directory or such, named like a segment) */
-    uint64_t live;
-    bool dirty;         /* written since the last fdatasync */
-    const char *damage; /* why it could not be read in full; NULL if it could */
-} segment_t;
+typedef fling_wal_segment_t segment_t;
 
 struct fling_wal {
     fling_wal_options_t options;
     fling_io_t io;
     char *dir;
     int dir_fd;
-    segment_t *segments; /* ascending ids; the last one is active */
-    size_t segment_count, segment_cap;
-    uint32_t files;           /* segments that are regular files */
-    fling_wal_space_t *space; /* cap, floor, reservations, spares */
-    uint64_t active_offset;   /* next free byte in the active segment (buffered bytes included) */
-    uint64_t buffer_offset;   /* where buf[0] goes in the active segment */
-    uint64_t synced_offset;   /* active segment durable up to here */
+    fling_wal_segments_t *segments; /* ascending ids; the last one is active */
+    fling_wal_space_t *space;       /* cap, floor, reservations, spares */
+    uint64_t active_offset; /* next free byte in the active segment (buffered bytes included) */
+    uint64_t buffer_offset; /* where buf[0] goes in the active segment */
+    uint64_t synced_offset; /* active segment durable up to here */
     uint8_t *buf;
     size_t buf_len, buf_cap;
     bool unmarked;  /* records appended since the last commit marker */
@@ -60,39 +52,19 @@ void fling_wal_options_init (fling_wal_options_t *options)
 
 static segment_t *active (fling_wal_t *self)
 {
-    return self->segment_count ? &self->segments[self->segment_count - 1] : NULL;
+    return fling_wal_segments_active (self->segments);
 }
 
-static segment_t *segment_find (fling_wal_t *self, uint32_t id)
+static size_t segment_count (fling_wal_t *self)
 {
-    size_t lo = 0, hi = self->segment_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (self->segments[mid].id == id)
-            return &self->segments[mid];
-        if (self->segments[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return fling_wal_segments_count (self->segments);
 }
 
 static int segments_push (fling_wal_t *self, uint32_t id, int fd, bool regular)
 {
-    if (self->segment_count == self->segment_cap) {
-        size_t cap = self->segment_cap ? self->segment_cap * 2 : 16;
-        segment_t *grown = realloc (self->segments, cap * sizeof *grown);
-        if (!grown) {
-            errno = ENOMEM;
-            return -1;
-        }
-        self->segments = grown;
-        self->segment_cap = cap;
-    }
-    self->segments[self->segment_count++] = (segment_t){.id = id, .fd = fd, .regular = regular};
-    self->stats.segments = (uint32_t)self->segment_count;
-    self->files += regular;
+    if (fling_wal_segments_push (self->segments, id, fd, regular) != 0)
+        return -1;
+    self->stats.segments = (uint32_t)segment_count (self);
     return 0;
 }
 
@@ -106,8 +78,8 @@ static void set_failed (fling_wal_t *self, const char *what)
 
 static fling_wal_fill_t fill_of (fling_wal_t *self)
 {
-    return (fling_wal_fill_t){.active_offset = self->segment_count ? self->active_offset : 0,
-                              .files = self->files};
+    return (fling_wal_fill_t){.active_offset = segment_count (self) ? self->active_offset : 0,
+                              .files = fling_wal_segments_files (self->segments)};
 }
 
 /* ---- space (fling_wal_space.h) ------------------------------------------- */
@@ -198,13 +170,8 @@ static int segment_remove (fling_wal_t *self, segment_t *seg)
         self->quarantined++;
     } else if (unlink (path) != 0)
         fling_warn ("store: cannot remove %s: %s", path, strerror (errno));
-    if (seg->fd >= 0)
-        close (seg->fd);
-    self->files -= seg->regular;
-    size_t index = (size_t)(seg - self->segments);
-    memmove (seg, seg + 1, (self->segment_count - index - 1) * sizeof *seg);
-    self->segment_count--;
-    self->stats.segments = (uint32_t)self->segment_count;
+    fling_wal_segments_drop (self->segments, seg);
+    self->stats.segments = (uint32_t)segment_count (self);
     self->dir_dirty = true;
     return 0;
 }
@@ -249,7 +216,7 @@ static int segment_roll (fling_wal_t *self, bool essential)
         errno = ENOSPC;
         return -1;
     }
-    uint32_t old_index = old ? (uint32_t)(old - self->segments) : 0;
+    size_t old_index = segment_count (self) - 1; /* the old active one, if any */
     if (segment_start (self, old ? old->id + 1 : 1) != 0) {
         if (errno == ENOSPC || errno == EDQUOT) {
             fling_wal_space_refused (self->space, fill_of (self));
@@ -257,7 +224,7 @@ static int segment_roll (fling_wal_t *self, bool essential)
         }
         return -1; /* the old segment stays the active one */
     }
-    old = old ? &self->segments[old_index] : NULL; /* the list may have moved */
+    old = old ? fling_wal_segments_at (self->segments, old_index) : NULL; /* the list moved */
     if (old && old->fd >= 0) { /* sealed: no descriptor kept (small segments may be many) */
         close (old->fd);
         old->fd = -1;
@@ -301,7 +268,8 @@ fling_wal_t *fling_wal_open (const char *dir, const fling_wal_options_t *options
     if (!self->dir || (!self->options.read_only && mkdir (dir, 0700) != 0 && errno != EEXIST))
         goto fail;
     self->dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (self->dir_fd < 0 || segments_load (self) != 0)
+    if (self->dir_fd < 0 || !(self->segments = fling_wal_segments_new ()) ||
+        segments_load (self) != 0)
         goto fail;
     fling_wal_space_options_t space = {
         .segment_bytes = self->options.segment_bytes,
@@ -327,13 +295,10 @@ void fling_wal_destroy (fling_wal_t **self_p)
     fling_wal_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->segment_count; i++)
-        if (self->segments[i].fd >= 0)
-            close (self->segments[i].fd);
+    fling_wal_segments_destroy (&self->segments);
     if (self->dir_fd >= 0)
         close (self->dir_fd);
     fling_wal_space_destroy (&self->space);
-    free (self->segments);
     free (self->buf);
     free (self->dir);
     free (self);
@@ -386,13 +351,15 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
     fling_wal_replay_stats_t local;
     stats = stats ? stats : &local;
     memset (stats, 0, sizeof *stats);
-    size_t newest = self->segment_count; /* the last regular file: the only one with a tail */
-    for (size_t i = 0; i < self->segment_count; i++)
-        if (self->segments[i].regular)
+    size_t count = segment_count (self);
+    size_t newest = count; /* the last regular file: the only one with a tail */
+    for (size_t i = 0; i < count; i++)
+        if (fling_wal_segments_at (self->segments, i)->regular)
             newest = i;
     fling_wal_scan_t scan, tail = {0};
-    for (size_t i = 0; i < self->segment_count; i++) {
-        if (replay_segment (self, &self->segments[i], i == newest, fn, arg, stats, &scan) != 0)
+    for (size_t i = 0; i < count; i++) {
+        segment_t *seg = fling_wal_segments_at (self->segments, i);
+        if (replay_segment (self, seg, i == newest, fn, arg, stats, &scan) != 0)
             return -1;
         if (i == newest)
             tail = scan;
@@ -406,7 +373,7 @@ int fling_wal_replay (fling_wal_t *self, fling_wal_record_fn *fn, void *arg,
        written again). Appends go on in the newest segment only if it is the
        last entry, was read in full and has this version's format; else in
        a new one, and the old tail is sealed clean. */
-    segment_t *seg = newest < self->segment_count ? &self->segments[newest] : NULL;
+    segment_t *seg = fling_wal_segments_at (self->segments, newest); /* NULL if none */
     if (seg && !seg->damage && tail.torn_bytes && truncate_tail (self, seg, tail.end) != 0) {
         set_failed (self, "truncate");
         return -1;
@@ -479,12 +446,8 @@ int64_t fling_wal_append (fling_wal_t *self, uint8_t type, bool essential, const
 
 bool fling_wal_dirty (fling_wal_t *self)
 {
-    if (self->buf_len || self->dir_dirty || self->unmarked)
-        return true;
-    for (size_t i = 0; i < self->segment_count; i++)
-        if (self->segments[i].dirty)
-            return true;
-    return false;
+    return self->buf_len || self->dir_dirty || self->unmarked ||
+           fling_wal_segments_dirty (self->segments);
 }
 
 /* The marker that makes the records before it "acknowledged" for replay
@@ -514,8 +477,8 @@ int fling_wal_commit (fling_wal_t *self)
         return 0;
     if (append_marker (self) != 0 || buffer_write (self) != 0)
         return -1;
-    for (size_t i = 0; i < self->segment_count; i++) {
-        segment_t *seg = &self->segments[i];
+    for (size_t i = 0; i < segment_count (self); i++) {
+        segment_t *seg = fling_wal_segments_at (self->segments, i);
         if (!seg->dirty || seg->fd < 0)
             continue;
         /* Never retried: after a failed fdatasync the kernel may have
@@ -542,13 +505,7 @@ int fling_wal_commit (fling_wal_t *self)
 
 void fling_wal_segment_live (fling_wal_t *self, uint32_t id, int delta)
 {
-    segment_t *seg = segment_find (self, id);
-    if (!seg)
-        return;
-    if (delta < 0 && seg->live < (uint64_t)-delta)
-        seg->live = 0;
-    else
-        seg->live += (uint64_t)(int64_t)delta;
+    fling_wal_segments_live (self->segments, id, delta);
 }
 
 /* Removes empty segments from the oldest end only: a record that ends a
@@ -562,8 +519,10 @@ void fling_wal_sweep (fling_wal_t *self)
     if (self->failed || fling_wal_dirty (self))
         return;
     bool removed = false;
-    while (self->segment_count > 1 && self->segments[0].live == 0 &&
-           segment_remove (self, &self->segments[0]) == 0)
+    segment_t *oldest;
+    while (segment_count (self) > 1 &&
+           (oldest = fling_wal_segments_at (self->segments, 0))->live == 0 &&
+           segment_remove (self, oldest) == 0)
         removed = true;
     if (removed) {
         if (fsync (self->dir_fd) == 0)
@@ -574,19 +533,11 @@ void fling_wal_sweep (fling_wal_t *self)
 
 int64_t fling_wal_compaction_candidate (fling_wal_t *self)
 {
-    if (fling_wal_space_full (self->space) || self->failed || self->segment_count < 2)
+    if (fling_wal_space_full (self->space) || self->failed)
         return -1;
-    /* A damaged segment's live tasks move out first: it may not stay the
-       only copy of them, and it can be quarantined only once empty. */
-    for (size_t i = 0; i + 1 < self->segment_count; i++)
-        if (self->segments[i].damage && self->segments[i].live)
-            return (int64_t)self->segments[i].id;
-    /* The oldest segment pins every later one (see sweep), so it is the one
-       to empty: worth it when few of its records are still live. */
-    segment_t *oldest = &self->segments[0];
-    uint64_t few = self->options.segment_bytes / 4 / 160;
-    return self->segment_count >= 3 && oldest->live > 0 && oldest->live < few ? (int64_t)oldest->id
-                                                                              : -1;
+    /* The oldest segment pins every later one (see sweep): emptying it
+       frees the log from the front. */
+    return fling_wal_segments_compaction_candidate (self->segments, self->options.segment_bytes);
 }
 
 bool fling_wal_failed (fling_wal_t *self)

@@ -74,15 +74,15 @@ static struct {
 
 /* Per-descriptor state; a lock because the broker has several threads and
    this table is shared by all of them. */
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static int8_t s_kind[FD_MAX];      /* 0 unknown, 1 tracked, -1 not ours */
-static uint64_t s_written[FD_MAX]; /* highest byte written + 1 */
-static uint64_t s_synced[FD_MAX];  /* durable up to here (last logged offset) */
-static bool s_poisoned[FD_MAX];    /* an fdatasync failed: nothing after s_synced is durable */
-static const char *s_dir, *s_sync_log, *s_eio_file, *s_enospc_file;
-static size_t s_dir_len;
-static int s_log_fd = -1;
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int8_t fd_kind[FD_MAX];      /* 0 unknown, 1 tracked, -1 not ours */
+static uint64_t fd_written[FD_MAX]; /* highest byte written + 1 */
+static uint64_t synced[FD_MAX];     /* durable up to here (last logged offset) */
+static bool poisoned[FD_MAX];       /* an fdatasync failed: nothing after synced is durable */
+static const char *dir, *sync_log, *eio_file, *enospc_file;
+static size_t dir_len;
+static int log_fd = -1;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void *next (const char *name)
 {
@@ -107,18 +107,18 @@ static void init (void)
     real.open64 = (open_fn)next ("open64");
     real.openat = (openat_fn)next ("openat");
     real.openat64 = (openat_fn)next ("openat64");
-    s_dir = getenv ("FLING_FAULT_DIR");
-    s_dir_len = s_dir ? strlen (s_dir) : 0;
-    s_sync_log = getenv ("FLING_FAULT_SYNC_LOG");
-    s_eio_file = getenv ("FLING_FAULT_FSYNC_EIO");
-    s_enospc_file = getenv ("FLING_FAULT_ENOSPC");
-    if (s_sync_log)
-        s_log_fd = real.open (s_sync_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    dir = getenv ("FLING_FAULT_DIR");
+    dir_len = dir ? strlen (dir) : 0;
+    sync_log = getenv ("FLING_FAULT_SYNC_LOG");
+    eio_file = getenv ("FLING_FAULT_FSYNC_EIO");
+    enospc_file = getenv ("FLING_FAULT_ENOSPC");
+    if (sync_log)
+        log_fd = real.open (sync_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 }
 
 static void ensure_init (void)
 {
-    pthread_once (&s_once, init);
+    pthread_once (&once, init);
 }
 
 /* ---- triggers ------------------------------------------------------------ */
@@ -129,8 +129,8 @@ typedef struct {
     bool on;
 } trigger_t;
 
-static trigger_t s_eio = {&s_eio_file, -1000, false};
-static trigger_t s_enospc = {&s_enospc_file, -1000, false};
+static trigger_t eio = {&eio_file, -1000, false};
+static trigger_t enospc = {&enospc_file, -1000, false};
 
 static int64_t coarse_ms (void)
 {
@@ -144,13 +144,13 @@ static bool trigger_on (trigger_t *t)
     if (!*t->path)
         return false;
     int64_t now = coarse_ms ();
-    pthread_mutex_lock (&s_lock);
+    pthread_mutex_lock (&lock);
     if (now - t->checked_ms >= 5) {
         t->on = access (*t->path, F_OK) == 0;
         t->checked_ms = now;
     }
     bool on = t->on;
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_unlock (&lock);
     return on;
 }
 
@@ -173,21 +173,21 @@ static bool tracked (int fd)
 {
     if (fd < 0 || fd >= FD_MAX)
         return false;
-    pthread_mutex_lock (&s_lock);
-    int8_t kind = s_kind[fd];
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_lock (&lock);
+    int8_t kind = fd_kind[fd];
+    pthread_mutex_unlock (&lock);
     if (kind)
         return kind > 0;
     struct stat st;
     char path[PATH_MAX];
     bool ours = fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && fd_path (fd, path, sizeof path) &&
-                (!s_dir || strncmp (path, s_dir, s_dir_len) == 0);
-    pthread_mutex_lock (&s_lock);
-    s_kind[fd] = ours ? 1 : -1;
-    s_written[fd] = 0;
-    s_synced[fd] = 0;
-    s_poisoned[fd] = false;
-    pthread_mutex_unlock (&s_lock);
+                (!dir || strncmp (path, dir, dir_len) == 0);
+    pthread_mutex_lock (&lock);
+    fd_kind[fd] = ours ? 1 : -1;
+    fd_written[fd] = 0;
+    synced[fd] = 0;
+    poisoned[fd] = false;
+    pthread_mutex_unlock (&lock);
     return ours;
 }
 
@@ -195,47 +195,47 @@ static void forget (int fd)
 {
     if (fd < 0 || fd >= FD_MAX)
         return;
-    pthread_mutex_lock (&s_lock);
-    s_kind[fd] = 0;
-    s_written[fd] = 0;
-    s_synced[fd] = 0;
-    s_poisoned[fd] = false;
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_lock (&lock);
+    fd_kind[fd] = 0;
+    fd_written[fd] = 0;
+    synced[fd] = 0;
+    poisoned[fd] = false;
+    pthread_mutex_unlock (&lock);
 }
 
 static void note_written (int fd, uint64_t end)
 {
-    pthread_mutex_lock (&s_lock);
-    if (end > s_written[fd])
-        s_written[fd] = end;
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_lock (&lock);
+    if (end > fd_written[fd])
+        fd_written[fd] = end;
+    pthread_mutex_unlock (&lock);
 }
 
 static void note_truncated (int fd, uint64_t length)
 {
-    pthread_mutex_lock (&s_lock);
-    s_written[fd] = length;
-    if (s_synced[fd] > length)
-        s_synced[fd] = length;
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_lock (&lock);
+    fd_written[fd] = length;
+    if (synced[fd] > length)
+        synced[fd] = length;
+    pthread_mutex_unlock (&lock);
 }
 
 /* One line per successful sync, with one write(2) on an O_APPEND file. */
 static void log_synced (int fd)
 {
-    if (s_log_fd < 0)
+    if (log_fd < 0)
         return;
     char path[PATH_MAX], line[PATH_MAX + 32];
     if (!fd_path (fd, path, sizeof path) || strstr (path, " (deleted)"))
         return;
-    pthread_mutex_lock (&s_lock);
-    if (!s_poisoned[fd])
-        s_synced[fd] = s_written[fd];
-    uint64_t written = s_synced[fd];
-    pthread_mutex_unlock (&s_lock);
+    pthread_mutex_lock (&lock);
+    if (!poisoned[fd])
+        synced[fd] = fd_written[fd];
+    uint64_t written = synced[fd];
+    pthread_mutex_unlock (&lock);
     int n = snprintf (line, sizeof line, "%s %llu\n", path, (unsigned long long)written);
     if (n > 0 && (size_t)n < sizeof line) {
-        ssize_t rc = real.write (s_log_fd, line, (size_t)n);
+        ssize_t rc = real.write (log_fd, line, (size_t)n);
         (void)rc;
     }
 }
@@ -253,7 +253,7 @@ static ssize_t do_pwrite (pwrite_fn fn, int fd, const void *buf, size_t size, of
     ensure_init ();
     if (!tracked (fd))
         return fn (fd, buf, size, offset);
-    if (trigger_on (&s_enospc) && past_end (fd, (uint64_t)offset + size)) {
+    if (trigger_on (&enospc) && past_end (fd, (uint64_t)offset + size)) {
         errno = ENOSPC;
         return -1;
     }
@@ -281,7 +281,7 @@ EXPORT ssize_t write (int fd, const void *buf, size_t size)
     if (!tracked (fd))
         return real.write (fd, buf, size);
     off_t at = lseek (fd, 0, SEEK_CUR);
-    if (trigger_on (&s_enospc) && at >= 0 && past_end (fd, (uint64_t)at + size)) {
+    if (trigger_on (&enospc) && at >= 0 && past_end (fd, (uint64_t)at + size)) {
         errno = ENOSPC;
         return -1;
     }
@@ -299,10 +299,10 @@ static int do_sync (sync_fn fn, int fd)
     ensure_init ();
     if (!tracked (fd))
         return fn (fd);
-    if (trigger_on (&s_eio)) {
-        pthread_mutex_lock (&s_lock);
-        s_poisoned[fd] = true;
-        pthread_mutex_unlock (&s_lock);
+    if (trigger_on (&eio)) {
+        pthread_mutex_lock (&lock);
+        poisoned[fd] = true;
+        pthread_mutex_unlock (&lock);
         errno = EIO;
         return -1;
     }
@@ -327,7 +327,7 @@ EXPORT int fsync (int fd)
 /* posix_fallocate returns the error number instead of setting errno. */
 static int do_posix_fallocate (palloc_fn fn, int fd, off_t offset, off_t size)
 {
-    if (tracked (fd) && trigger_on (&s_enospc))
+    if (tracked (fd) && trigger_on (&enospc))
         return ENOSPC;
     return fn (fd, offset, size);
 }
@@ -347,7 +347,7 @@ EXPORT int posix_fallocate64 (int fd, off_t offset, off_t size)
 
 static int do_fallocate (falloc_fn fn, int fd, int mode, off_t offset, off_t size)
 {
-    if (tracked (fd) && trigger_on (&s_enospc)) {
+    if (tracked (fd) && trigger_on (&enospc)) {
         errno = ENOSPC;
         return -1;
     }

@@ -44,28 +44,28 @@
 
 #include "fling_worker.h"
 
-static int s_ledger_fd = -1;
-static int s_pid;
+static int ledger_fd = -1;
+static int pid;
 
-static long long s_realtime_ms (void)
+static long long realtime_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void s_ledger (const char *event, const fling_task_t *task)
+static void ledger (const char *event, const fling_task_t *task)
 {
     char line[256];
     int n = snprintf (line, sizeof line, "%s %s %u %d %s %lld\n", event, fling_task_id (task),
-                      fling_task_attempt (task), s_pid, fling_task_name (task), s_realtime_ms ());
+                      fling_task_attempt (task), pid, fling_task_name (task), realtime_ms ());
     if (n <= 0)
         return;
     if ((size_t)n >= sizeof line) {
         n = sizeof line - 1;
         line[n - 1] = '\n';
     }
-    ssize_t rc = write (s_ledger_fd, line, (size_t)n);
+    ssize_t rc = write (ledger_fd, line, (size_t)n);
     (void)rc;
 }
 
@@ -77,7 +77,7 @@ typedef struct {
 
 #define MS_MAX 3600000L /* test.hang's default; others are capped here too */
 
-static params_t s_params (const fling_task_t *task, long default_ms, long default_fail)
+static params_t read_params (const fling_task_t *task, long default_ms, long default_fail)
 {
     params_t params = {default_ms, default_fail, false};
     json_error_t error;
@@ -100,7 +100,7 @@ static params_t s_params (const fling_task_t *task, long default_ms, long defaul
 
 /* Sleeps `ms` in steps of at most 100 ms, so a stuck handler is a loop of
    short sleeps, as real ones often are (and a debugger shows it moving). */
-static void s_sleep_ms (long ms)
+static void sleep_ms (long ms)
 {
     while (ms > 0) {
         long step = ms < 100 ? ms : 100;
@@ -111,7 +111,7 @@ static void s_sleep_ms (long ms)
     }
 }
 
-static bool s_forced_failure (fling_task_t *task, const params_t *params)
+static bool forced_failure (fling_task_t *task, const params_t *params)
 {
     if ((long)fling_task_attempt (task) > params->fail_attempts)
         return false;
@@ -120,117 +120,117 @@ static bool s_forced_failure (fling_task_t *task, const params_t *params)
     return true;
 }
 
-static void s_noop (fling_task_t *task, void *arg)
+static void handle_noop (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
-    s_ledger ("done", task);
+    ledger ("start", task);
+    ledger ("done", task);
     fling_task_complete (task, FLING_OK);
 }
 
-static int s_async_fired (zloop_t *loop, int timer_id, void *arg)
+static int async_fired (zloop_t *loop, int timer_id, void *arg)
 {
     fling_task_t *task = (fling_task_t *)arg;
-    params_t params = s_params (task, 10, 0);
-    if (s_forced_failure (task, &params)) {
+    params_t params = read_params (task, 10, 0);
+    if (forced_failure (task, &params)) {
         fling_task_complete (task, FLING_FAIL);
         return 0;
     }
-    s_ledger ("done", task);
+    ledger ("done", task);
     fling_task_complete (task, FLING_OK);
     return 0;
 }
 
-static void s_async (fling_task_t *task, void *arg)
+static void handle_async (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
-    params_t params = s_params (task, 10, 0);
+    ledger ("start", task);
+    params_t params = read_params (task, 10, 0);
     zloop_t *loop = fling_worker_loop (fling_task_worker (task));
-    if (zloop_timer (loop, (size_t)params.ms, 1, s_async_fired, task) == -1) {
+    if (zloop_timer (loop, (size_t)params.ms, 1, async_fired, task) == -1) {
         fling_task_set_error (task, "cannot arm a timer");
         fling_task_complete (task, FLING_RETRY);
     }
 }
 
-static fling_status_t s_block (fling_task_t *task, void *arg)
+static fling_status_t handle_block (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
-    params_t params = s_params (task, 0, 0);
-    s_sleep_ms (params.ms);
-    if (s_forced_failure (task, &params))
+    ledger ("start", task);
+    params_t params = read_params (task, 0, 0);
+    sleep_ms (params.ms);
+    if (forced_failure (task, &params))
         return FLING_FAIL;
-    s_ledger ("done", task);
+    ledger ("done", task);
     return FLING_OK;
 }
 
-static fling_status_t s_abort (fling_task_t *task, void *arg)
+static fling_status_t handle_abort (fling_task_t *task, void *arg)
 {
-    params_t params = s_params (task, 0, 0);
+    params_t params = read_params (task, 0, 0);
     if (!params.poison)
-        return s_block (task, arg);
-    s_ledger ("start", task);
+        return handle_block (task, arg);
+    ledger ("start", task);
     abort ();
 }
 
 /* A real crash, not abort(): SIGSEGV with its default action, as a bad
    pointer would raise it. raise() rather than a NULL store: the compiler
    may not drop it, and UBSan builds do not stop on it first. */
-static void s_segfault (void)
+static void segfault (void)
 {
     signal (SIGSEGV, SIG_DFL);
     raise (SIGSEGV);
     abort (); /* not reached */
 }
 
-static void s_segv (fling_task_t *task, void *arg)
+static void handle_segv (fling_task_t *task, void *arg)
 {
-    if (!s_params (task, 0, 0).poison) {
-        s_async (task, arg);
+    if (!read_params (task, 0, 0).poison) {
+        handle_async (task, arg);
         return;
     }
-    s_ledger ("start", task);
-    s_segfault ();
+    ledger ("start", task);
+    segfault ();
 }
 
-static fling_status_t s_segv_block (fling_task_t *task, void *arg)
+static fling_status_t handle_segv_block (fling_task_t *task, void *arg)
 {
-    if (!s_params (task, 0, 0).poison)
-        return s_block (task, arg);
-    s_ledger ("start", task);
-    s_segfault ();
+    if (!read_params (task, 0, 0).poison)
+        return handle_block (task, arg);
+    ledger ("start", task);
+    segfault ();
     return FLING_FAIL; /* not reached */
 }
 
-static fling_status_t s_flaky (fling_task_t *task, void *arg)
+static fling_status_t handle_flaky (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
-    params_t params = s_params (task, 0, 2);
-    s_sleep_ms (params.ms);
+    ledger ("start", task);
+    params_t params = read_params (task, 0, 2);
+    sleep_ms (params.ms);
     if ((long)fling_task_attempt (task) <= params.fail_attempts) {
         fling_task_set_error (task, "flaky attempt %u", fling_task_attempt (task));
-        s_ledger ("fail", task);
+        ledger ("fail", task);
         return FLING_FAIL;
     }
-    s_ledger ("done", task);
+    ledger ("done", task);
     return FLING_OK;
 }
 
-static fling_status_t s_fail (fling_task_t *task, void *arg)
+static fling_status_t handle_fail (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
+    ledger ("start", task);
     json_t *root = json_loadb (fling_task_payload (task), fling_task_payload_size (task), 0, NULL);
     const char *text = json_string_value (json_object_get (root, "error"));
     fling_task_set_error (task, "%s", text ? text : "always fails");
     json_decref (root);
-    s_ledger ("fail", task);
+    ledger ("fail", task);
     return FLING_FAIL;
 }
 
-static fling_status_t s_hang (fling_task_t *task, void *arg)
+static fling_status_t handle_hang (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
-    params_t params = s_params (task, MS_MAX, 0);
-    s_sleep_ms (params.ms);
-    s_ledger ("done", task);
+    ledger ("start", task);
+    params_t params = read_params (task, MS_MAX, 0);
+    sleep_ms (params.ms);
+    ledger ("done", task);
     return FLING_OK;
 }
 
@@ -243,21 +243,21 @@ int fling_module_init (fling_worker_t *worker, const char *args)
         errno = EINVAL;
         return -1;
     }
-    s_pid = (int)getpid ();
-    s_ledger_fd = open (args, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (s_ledger_fd < 0) {
+    pid = (int)getpid ();
+    ledger_fd = open (args, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (ledger_fd < 0) {
         fprintf (stderr, "fling_test_handlers: cannot open %s: %s\n", args, strerror (errno));
         return -1;
     }
-    if (fling_worker_register_async (worker, "test.noop", s_noop, NULL) ||
-        fling_worker_register_async (worker, "test.async", s_async, NULL) ||
-        fling_worker_register_blocking (worker, "test.block", s_block, NULL) ||
-        fling_worker_register_blocking (worker, "test.abort", s_abort, NULL) ||
-        fling_worker_register_async (worker, "test.segv", s_segv, NULL) ||
-        fling_worker_register_blocking (worker, "test.segv_block", s_segv_block, NULL) ||
-        fling_worker_register_blocking (worker, "test.flaky", s_flaky, NULL) ||
-        fling_worker_register_blocking (worker, "test.fail", s_fail, NULL) ||
-        fling_worker_register_blocking (worker, "test.hang", s_hang, NULL))
+    if (fling_worker_register_async (worker, "test.noop", handle_noop, NULL) ||
+        fling_worker_register_async (worker, "test.async", handle_async, NULL) ||
+        fling_worker_register_blocking (worker, "test.block", handle_block, NULL) ||
+        fling_worker_register_blocking (worker, "test.abort", handle_abort, NULL) ||
+        fling_worker_register_async (worker, "test.segv", handle_segv, NULL) ||
+        fling_worker_register_blocking (worker, "test.segv_block", handle_segv_block, NULL) ||
+        fling_worker_register_blocking (worker, "test.flaky", handle_flaky, NULL) ||
+        fling_worker_register_blocking (worker, "test.fail", handle_fail, NULL) ||
+        fling_worker_register_blocking (worker, "test.hang", handle_hang, NULL))
         return -1;
     return 0;
 }

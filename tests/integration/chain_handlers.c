@@ -32,49 +32,48 @@
 #include "fling_producer.h"
 #include "fling_worker.h"
 
-static int s_ledger_fd = -1;
-static int s_accepted_fd = -1;
-static fling_producer_t *s_producer;
+static int ledger_fd = -1;
+static int accepted_fd = -1;
+static fling_producer_t *producer;
 
-static void s_write_line (int fd, const char *line, int size)
+static void write_line (int fd, const char *line, int size)
 {
     if (size > 0 && write (fd, line, (size_t)size) != size)
         fprintf (stderr, "chain_handlers: ledger write failed: %s\n", strerror (errno));
 }
 
-static void s_ledger (const char *event, const fling_task_t *task)
+static void ledger (const char *event, const fling_task_t *task)
 {
     char line[256];
     int n = snprintf (line, sizeof line, "%s %s %u %d %s\n", event, fling_task_id (task),
                       fling_task_attempt (task), (int)getpid (), fling_task_name (task));
-    s_write_line (s_ledger_fd, line, n < (int)sizeof line ? n : -1);
+    write_line (ledger_fd, line, n < (int)sizeof line ? n : -1);
 }
 
 /* On the producer's I/O thread: the follow-up task's fate. */
-static void s_on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
+static void on_ack (const char *task_id, fling_ack_t ack, int err, void *arg)
 {
     char line[256];
     int n = ack == FLING_ACK_ACCEPTED
                 ? snprintf (line, sizeof line, "accepted %s\n", task_id)
                 : snprintf (line, sizeof line, "%s %s %d\n",
                             ack == FLING_ACK_REJECTED ? "rejected" : "dropped", task_id, err);
-    s_write_line (s_accepted_fd, line, n < (int)sizeof line ? n : -1);
+    write_line (accepted_fd, line, n < (int)sizeof line ? n : -1);
 }
 
-static long s_depth (const fling_task_t *task)
+static long task_depth (const fling_task_t *task)
 {
     const char *at = strstr (fling_task_payload (task), "\"depth\":");
     return at ? strtol (at + 8, NULL, 10) : 0;
 }
 
 /* The whole step; returns NULL when it went well, else what went wrong. */
-static const char *s_step (const fling_task_t *task, const char *next_name, char *why,
-                           size_t why_size)
+static const char *step (const fling_task_t *task, const char *next_name, char *why,
+                         size_t why_size)
 {
     /* errno alone would survive two copies of the error state; the
        detail (the syntax error's position) lives in that state. */
-    if (fling_send (s_producer, "chain.block", "{\"depth\":\n x}") != -1 ||
-        errno != FLING_EBADJSON) {
+    if (fling_send (producer, "chain.block", "{\"depth\":\n x}") != -1 || errno != FLING_EBADJSON) {
         snprintf (why, why_size, "a bad payload was not refused with FLING_EBADJSON");
         return why;
     }
@@ -83,42 +82,42 @@ static const char *s_step (const fling_task_t *task, const char *next_name, char
         snprintf (why, why_size, "fling_last_error() does not describe the send: '%s'", text);
         return why;
     }
-    long depth = s_depth (task);
+    long depth = task_depth (task);
     if (depth <= 0)
         return NULL;
     char payload[64];
     snprintf (payload, sizeof payload, "{\"depth\":%ld}", depth - 1);
-    if (fling_send (s_producer, next_name, payload) != 0) {
+    if (fling_send (producer, next_name, payload) != 0) {
         snprintf (why, why_size, "follow-up not queued: %s", fling_last_error ());
         return why;
     }
     return NULL;
 }
 
-static fling_status_t s_block (fling_task_t *task, void *arg)
+static fling_status_t handle_block (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
+    ledger ("start", task);
     char why[300];
-    if (s_step (task, "chain.async", why, sizeof why)) {
-        s_ledger ("fail", task);
+    if (step (task, "chain.async", why, sizeof why)) {
+        ledger ("fail", task);
         fling_task_set_error (task, "%s", why);
         return FLING_FAIL;
     }
-    s_ledger ("done", task);
+    ledger ("done", task);
     return FLING_OK;
 }
 
-static void s_async (fling_task_t *task, void *arg)
+static void handle_async (fling_task_t *task, void *arg)
 {
-    s_ledger ("start", task);
+    ledger ("start", task);
     char why[300];
-    if (s_step (task, "chain.block", why, sizeof why)) {
-        s_ledger ("fail", task);
+    if (step (task, "chain.block", why, sizeof why)) {
+        ledger ("fail", task);
         fling_task_set_error (task, "%s", why);
         fling_task_complete (task, FLING_FAIL);
         return;
     }
-    s_ledger ("done", task);
+    ledger ("done", task);
     fling_task_complete (task, FLING_OK);
 }
 
@@ -132,18 +131,18 @@ int fling_module_init (fling_worker_t *worker, const char *args)
     }
     char accepted[4096];
     snprintf (accepted, sizeof accepted, "%s.accepted", args);
-    s_ledger_fd = open (args, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    s_accepted_fd = open (accepted, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ledger_fd = open (args, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    accepted_fd = open (accepted, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     fling_producer_options_t options;
     fling_producer_options_init (&options);
-    options.ack_fn = s_on_ack;
-    s_producer = s_ledger_fd >= 0 && s_accepted_fd >= 0 ? fling_producer_new (&options) : NULL;
-    if (!s_producer) {
+    options.ack_fn = on_ack;
+    producer = ledger_fd >= 0 && accepted_fd >= 0 ? fling_producer_new (&options) : NULL;
+    if (!producer) {
         fprintf (stderr, "chain_handlers: cannot start: %s\n", fling_last_error ());
         return -1;
     }
-    if (fling_worker_register_blocking (worker, "chain.block", s_block, NULL) ||
-        fling_worker_register_async (worker, "chain.async", s_async, NULL))
+    if (fling_worker_register_blocking (worker, "chain.block", handle_block, NULL) ||
+        fling_worker_register_async (worker, "chain.async", handle_async, NULL))
         return -1;
     return 0;
 }

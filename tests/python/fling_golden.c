@@ -52,20 +52,20 @@ json_t *fling_golden_hex (const void *data, size_t size)
     return value;
 }
 
-static int s_hex_digit (char c)
+static int hex_digit (char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* Decodes `size` lowercase hex digits into a new buffer; NULL if they are not
    hex. (Not sscanf: glibc's measures the whole rest of the string per call.) */
-static uint8_t *s_unhex (const char *text, size_t size, size_t *out_size)
+static uint8_t *unhex (const char *text, size_t size, size_t *out_size)
 {
     if (size % 2)
         return NULL;
     uint8_t *out = (uint8_t *)malloc (size / 2 + 1);
     for (size_t i = 0; i < size / 2; i++) {
-        int high = s_hex_digit (text[2 * i]), low = s_hex_digit (text[2 * i + 1]);
+        int high = hex_digit (text[2 * i]), low = hex_digit (text[2 * i + 1]);
         if (high < 0 || low < 0) {
             free (out);
             return NULL;
@@ -79,7 +79,7 @@ static uint8_t *s_unhex (const char *text, size_t size, size_t *out_size)
 
 /* ---- rendering a decoded message -------------------------------------------- */
 
-static json_t *s_classes (const uint32_t values[FLING_CLASS_COUNT])
+static json_t *classes (const uint32_t values[FLING_CLASS_COUNT])
 {
     return json_pack ("{s:I,s:I}", "loop", (json_int_t)values[FLING_CLASS_LOOP], "pool",
                       (json_int_t)values[FLING_CLASS_POOL]);
@@ -87,7 +87,7 @@ static json_t *s_classes (const uint32_t values[FLING_CLASS_COUNT])
 
 /* A record; its FLP/1.2 extensions (SPEC.md §3.6) only when it has some,
    so FLP/1.1 vectors stay as they were. */
-static json_t *s_record_json (const fling_record_t *r)
+static json_t *record_json (const fling_record_t *r)
 {
     json_t *out = json_pack (
         "{s:o,s:i,s:i,s:I,s:I,s:s%,s:o}", "id", fling_golden_hex (r->id.bytes, 16), "attempt",
@@ -107,7 +107,7 @@ static json_t *s_record_json (const fling_record_t *r)
 
 /* DISPATCH: every record sound. SUBMIT: each judged on its own, a record
    refused alone shown as {"status": reason} (SPEC.md §4.1). */
-static json_t *s_records (const fling_msg_t *msg)
+static json_t *records (const fling_msg_t *msg)
 {
     json_t *list = json_array ();
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
@@ -115,16 +115,16 @@ static json_t *s_records (const fling_msg_t *msg)
     fling_reason_t why;
     if (msg->cmd == FLING_CMD_DISPATCH) {
         while (fling_record_next (&cursor, end, &r, &why) == 1)
-            json_array_append_new (list, s_record_json (&r));
+            json_array_append_new (list, record_json (&r));
         return list;
     }
     while (fling_submit_record_next_v (&cursor, end, &r, &why, msg->version) == 1)
-        json_array_append_new (list, why == FLING_REASON_OK ? s_record_json (&r)
+        json_array_append_new (list, why == FLING_REASON_OK ? record_json (&r)
                                                             : json_pack ("{s:i}", "status", why));
     return list;
 }
 
-static json_t *s_results (const fling_msg_t *msg)
+static json_t *results (const fling_msg_t *msg)
 {
     json_t *list = json_array ();
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
@@ -139,7 +139,7 @@ static json_t *s_results (const fling_msg_t *msg)
     return list;
 }
 
-static json_t *s_leases (const fling_msg_t *msg)
+static json_t *leases (const fling_msg_t *msg)
 {
     json_t *list = json_array ();
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
@@ -151,7 +151,7 @@ static json_t *s_leases (const fling_msg_t *msg)
     return list;
 }
 
-static json_t *s_names (const fling_msg_t *msg)
+static json_t *names (const fling_msg_t *msg)
 {
     json_t *list = json_array ();
     const uint8_t *cursor = msg->body, *end = msg->body + msg->body_size;
@@ -164,7 +164,7 @@ static json_t *s_names (const fling_msg_t *msg)
     return list;
 }
 
-static json_t *s_render (const fling_msg_t *msg)
+static json_t *render (const fling_msg_t *msg)
 {
     json_t *out = json_pack ("{s:i,s:i}", "cmd", (int)msg->cmd, "version", (int)msg->version);
     switch (msg->cmd) {
@@ -173,7 +173,7 @@ static json_t *s_render (const fling_msg_t *msg)
         if (msg->cmd == FLING_CMD_SUBMIT)
             json_object_set_new (out, "batch_seq", json_sprintf ("%" PRIu64, msg->batch_seq));
         json_object_set_new (out, "count", json_integer (msg->count));
-        json_object_set_new (out, "records", s_records (msg));
+        json_object_set_new (out, "records", records (msg));
         break;
     case FLING_CMD_ACK:
         json_object_set_new (out, "batch_seq", json_sprintf ("%" PRIu64, msg->batch_seq));
@@ -183,7 +183,7 @@ static json_t *s_render (const fling_msg_t *msg)
     case FLING_CMD_RESULT:
         json_object_set_new (out, "result_seq", json_sprintf ("%" PRIu64, msg->batch_seq));
         json_object_set_new (out, "count", json_integer (msg->count));
-        json_object_set_new (out, "results", s_results (msg));
+        json_object_set_new (out, "results", results (msg));
         break;
     case FLING_CMD_RESULT_ACK:
         json_object_set_new (out, "result_seq", json_sprintf ("%" PRIu64, msg->batch_seq));
@@ -194,20 +194,20 @@ static json_t *s_render (const fling_msg_t *msg)
         break;
     case FLING_CMD_HOLDING:
         json_object_set_new (out, "count", json_integer (msg->count));
-        json_object_set_new (out, "leases", s_leases (msg));
+        json_object_set_new (out, "leases", leases (msg));
         break;
     case FLING_CMD_READY:
         json_object_set_new (out, "count", json_integer (msg->count));
         json_object_set_new (out, "pid", json_integer (msg->pid));
         json_object_set_new (out, "worker_name",
                              fling_golden_hex (msg->worker_name, msg->worker_name_size));
-        json_object_set_new (out, "names", s_names (msg));
-        json_object_set_new (out, "capacity", s_classes (msg->capacity));
-        json_object_set_new (out, "slots", s_classes (msg->slots));
+        json_object_set_new (out, "names", names (msg));
+        json_object_set_new (out, "capacity", classes (msg->capacity));
+        json_object_set_new (out, "slots", classes (msg->slots));
         break;
     case FLING_CMD_CAPACITY:
-        json_object_set_new (out, "capacity", s_classes (msg->capacity));
-        json_object_set_new (out, "slots", s_classes (msg->slots));
+        json_object_set_new (out, "capacity", classes (msg->capacity));
+        json_object_set_new (out, "slots", classes (msg->slots));
         break;
     case FLING_CMD_ERROR:
         json_object_set_new (out, "reason", json_integer (msg->reason));
@@ -225,7 +225,7 @@ static json_t *s_render (const fling_msg_t *msg)
     return out;
 }
 
-static json_t *s_frames (zmsg_t *msg)
+static json_t *frames (zmsg_t *msg)
 {
     json_t *list = json_array ();
     for (zframe_t *f = zmsg_first (msg); f; f = zmsg_next (msg))
@@ -238,10 +238,10 @@ void fling_golden_emit (const char *name, zmsg_t *msg)
 {
     fling_msg_t decoded;
     fling_reason_t reason;
-    json_t *line = json_pack ("{s:s,s:o}", "name", name, "frames", s_frames (msg));
+    json_t *line = json_pack ("{s:s,s:o}", "name", name, "frames", frames (msg));
     if (fling_msg_decode (msg, &decoded, &reason) == 0) {
         json_object_set_new (line, "kind", json_string ("good"));
-        json_object_set_new (line, "msg", s_render (&decoded));
+        json_object_set_new (line, "msg", render (&decoded));
     } else {
         json_object_set_new (line, "kind", json_string ("bad"));
         json_object_set_new (line, "reason", json_integer (reason));
@@ -259,13 +259,13 @@ void fling_golden_emit (const char *name, zmsg_t *msg)
    FLP/1.2 for `decode12` (a broker that speaks task extensions). */
 static uint8_t decode_version = FLING_PROTO_VERSION;
 
-static int s_decode_line (char *line)
+static int decode_line (char *line)
 {
     zmsg_t *msg = zmsg_new ();
     for (char *word = strtok (line, " \n"); word; word = strtok (NULL, " \n")) {
         size_t size;
         /* "-" is an empty frame (a line of words cannot hold an empty one) */
-        uint8_t *data = strcmp (word, "-") ? s_unhex (word, strlen (word), &size) : calloc (1, 1);
+        uint8_t *data = strcmp (word, "-") ? unhex (word, strlen (word), &size) : calloc (1, 1);
         if (!strcmp (word, "-"))
             size = 0;
         if (!data) {
@@ -278,7 +278,7 @@ static int s_decode_line (char *line)
     fling_msg_t decoded;
     fling_reason_t reason;
     json_t *out = fling_msg_decode_v (msg, &decoded, &reason, decode_version) == 0
-                      ? json_pack ("{s:o}", "msg", s_render (&decoded))
+                      ? json_pack ("{s:o}", "msg", render (&decoded))
                       : json_pack ("{s:i}", "reason", (int)reason);
     char *text = json_dumps (out, JSON_COMPACT | JSON_SORT_KEYS);
     puts (text);
@@ -288,15 +288,15 @@ static int s_decode_line (char *line)
     return 0;
 }
 
-static int s_validate_line (char *line)
+static int validate_line (char *line)
 {
     char *name_hex = strtok (line, " \n"), *payload_hex = strtok (NULL, " \n");
     size_t name_size = 0, payload_size = 0;
     uint8_t *name = name_hex && strcmp (name_hex, "-")
-                        ? s_unhex (name_hex, strlen (name_hex), &name_size)
+                        ? unhex (name_hex, strlen (name_hex), &name_size)
                         : (uint8_t *)calloc (1, 1);
     uint8_t *payload = payload_hex && strcmp (payload_hex, "-")
-                           ? s_unhex (payload_hex, strlen (payload_hex), &payload_size)
+                           ? unhex (payload_hex, strlen (payload_hex), &payload_size)
                            : (uint8_t *)calloc (1, 1);
     if (!name || !payload) {
         free (name);
@@ -312,7 +312,7 @@ static int s_validate_line (char *line)
     return 0;
 }
 
-static int s_each_line (int (*fn) (char *line))
+static int each_line (int (*fn) (char *line))
 {
     size_t room = 0;
     char *line = NULL;
@@ -337,13 +337,13 @@ int main (int argc, char **argv)
         return 0;
     }
     if (argc == 2 && !strcmp (argv[1], "decode"))
-        return s_each_line (s_decode_line);
+        return each_line (decode_line);
     if (argc == 2 && !strcmp (argv[1], "decode12")) {
         decode_version = FLING_PROTO_VERSION_SCHED;
-        return s_each_line (s_decode_line);
+        return each_line (decode_line);
     }
     if (argc == 2 && !strcmp (argv[1], "validate"))
-        return s_each_line (s_validate_line);
+        return each_line (validate_line);
     fprintf (stderr, "usage: fling_golden write | decode | decode12 | validate\n");
     return 2;
 }

@@ -14,7 +14,7 @@
 #define emit fling_golden_emit
 
 /* A message from frames given as (pointer, size) pairs; END ends. */
-static zmsg_t *s_raw (const void *first, size_t first_size, ...)
+static zmsg_t *raw (const void *first, size_t first_size, ...)
 {
     zmsg_t *msg = zmsg_new ();
     va_list args;
@@ -31,11 +31,11 @@ static zmsg_t *s_raw (const void *first, size_t first_size, ...)
 #define H(cmd)  ((const uint8_t[]){'F', 'L', FLING_PROTO_VERSION, (cmd)})
 #define H1(cmd) ((const uint8_t[]){'F', 'L', 1, (cmd)})
 #define Z       (size_t)
-#define END     ((const void *)0) /* ends s_raw's list: a pointer, as va_arg reads it */
+#define END     ((const void *)0) /* ends raw's list: a pointer, as va_arg reads it */
 
-static size_t s_record (uint8_t *at, uint64_t seq, uint16_t attempt, const char *name,
-                        const char *payload, uint16_t max_attempts, uint32_t timeout_ms,
-                        uint32_t backoff_ms)
+static size_t record (uint8_t *at, uint64_t seq, uint16_t attempt, const char *name,
+                      const char *payload, uint16_t max_attempts, uint32_t timeout_ms,
+                      uint32_t backoff_ms)
 {
     fling_task_id_t id;
     fling_task_id_make (&id, 0x9f86d081884c7d65ull, seq);
@@ -43,29 +43,29 @@ static size_t s_record (uint8_t *at, uint64_t seq, uint16_t attempt, const char 
                                strlen (name), payload, strlen (payload));
 }
 
-static void s_tasks (void)
+static void tasks (void)
 {
     static uint8_t buf[8192];
     char long_name[FLING_NAME_MAX + 1];
     memset (long_name, 'n', FLING_NAME_MAX);
     long_name[FLING_NAME_MAX] = 0;
-    size_t size = s_record (buf, 1, 0, "email.welcome", "{\"user\":42}", 0, 0, 0);
+    size_t size = record (buf, 1, 0, "email.welcome", "{\"user\":42}", 0, 0, 0);
     emit ("submit_one", fling_msg_submit (1, 1, buf, size));
     zmsg_t *v1 = fling_msg_submit (1, 1, buf, size);
     fling_msg_set_version (v1, 1);
     emit ("submit_one_v1", v1);
-    size += s_record (buf + size, 2, 0, "analytics.page_view", "{}", 5, 1000, 200);
-    size += s_record (buf + size, UINT64_MAX, 0, long_name, "{\"a\":[1,2,{\"b\":null}]}",
-                      UINT16_MAX, UINT32_MAX, UINT32_MAX);
+    size += record (buf + size, 2, 0, "analytics.page_view", "{}", 5, 1000, 200);
+    size += record (buf + size, UINT64_MAX, 0, long_name, "{\"a\":[1,2,{\"b\":null}]}", UINT16_MAX,
+                    UINT32_MAX, UINT32_MAX);
     emit ("submit_three", fling_msg_submit (UINT64_MAX, 3, buf, size));
-    size = s_record (buf, 7, 1, "a", "{\"x\":\"\xc3\xa9\"}", 0, 300000, 0);
-    size += s_record (buf + size, 8, UINT16_MAX, "A-Z_a:z.0-9", "{}", 3, 0, 1000);
+    size = record (buf, 7, 1, "a", "{\"x\":\"\xc3\xa9\"}", 0, 300000, 0);
+    size += record (buf + size, 8, UINT16_MAX, "A-Z_a:z.0-9", "{}", 3, 0, 1000);
     emit ("dispatch_two", fling_msg_dispatch (2, buf, size));
     uint8_t statuses[] = {0, 1, 2, 3, 4, 5, 6, 23, 27, 99};
     emit ("ack_statuses", fling_msg_ack (42, sizeof statuses, statuses));
 }
 
-static void s_results (void)
+static void result_vectors (void)
 {
     static uint8_t buf[4096];
     char long_error[FLING_ERROR_TEXT_MAX + 10];
@@ -94,12 +94,12 @@ static void s_results (void)
     }
     emit ("result_five", fling_msg_result (1, 5, buf, size));
     emit ("result_seq_max", fling_msg_result (UINT64_MAX, 1, buf, FLING_RESULT_OVERHEAD));
-    emit ("result_five_v1", s_raw (H1 (FLING_CMD_RESULT), Z 4, "\0\0\0\5", Z 4, buf, size, END));
+    emit ("result_five_v1", raw (H1 (FLING_CMD_RESULT), Z 4, "\0\0\0\5", Z 4, buf, size, END));
     emit ("result_ack", fling_msg_result_ack (77));
     emit ("holding_three", fling_msg_holding (3, leases, sizeof leases));
 }
 
-static void s_control (void)
+static void control (void)
 {
     uint32_t capacity[FLING_CLASS_COUNT] = {[FLING_CLASS_LOOP] = 2000, [FLING_CLASS_POOL] = 16};
     uint32_t slots[FLING_CLASS_COUNT] = {[FLING_CLASS_LOOP] = 1000, [FLING_CLASS_POOL] = 8};
@@ -127,7 +127,7 @@ static void s_control (void)
     emit ("admin_reply", fling_msg_admin_reply ("{\"retried\":3}"));
 }
 
-static void s_bad_framing (void)
+static void bad_framing (void)
 {
     emit ("bad_empty_message", zmsg_new ());
     zmsg_t *many = zmsg_new ();
@@ -135,95 +135,95 @@ static void s_bad_framing (void)
     for (int i = 0; i < FLING_FRAMES_MAX; i++)
         zmsg_addmem (many, "", 0);
     emit ("bad_seventeen_frames", many);
-    emit ("bad_short_header", s_raw ("FL\x02", Z 3, END));
-    emit ("bad_signature", s_raw ("XL\x02\x03", Z 4, END));
-    emit ("bad_version_3", s_raw ("FL\x03\x03", Z 4, END));
-    emit ("bad_version_0", s_raw ("FL\x00\x03", Z 4, END));
-    emit ("bad_command_zero", s_raw ("FL\x02\x00", Z 4, END));
-    emit ("bad_command_16", s_raw ("FL\x02\x10", Z 4, END));
-    emit ("bad_welcome_in_v1", s_raw (H1 (FLING_CMD_WELCOME), Z 4, "12345678", Z 8, END));
-    emit ("bad_ping_two_frames", s_raw (H (FLING_CMD_PING), Z 4, "x", Z 1, END));
-    emit ("bad_submit_fields", s_raw (H (1), Z 4, "12345678901", Z 11, "", Z 0, END));
-    emit ("bad_capacity_fields", s_raw (H (FLING_CMD_CAPACITY), Z 4, "123456789012345", Z 15, END));
-    emit ("bad_error_fields_v2", s_raw (H (FLING_CMD_ERROR), Z 4, "\0\1", Z 2, "", Z 0, END));
+    emit ("bad_short_header", raw ("FL\x02", Z 3, END));
+    emit ("bad_signature", raw ("XL\x02\x03", Z 4, END));
+    emit ("bad_version_3", raw ("FL\x03\x03", Z 4, END));
+    emit ("bad_version_0", raw ("FL\x00\x03", Z 4, END));
+    emit ("bad_command_zero", raw ("FL\x02\x00", Z 4, END));
+    emit ("bad_command_16", raw ("FL\x02\x10", Z 4, END));
+    emit ("bad_welcome_in_v1", raw (H1 (FLING_CMD_WELCOME), Z 4, "12345678", Z 8, END));
+    emit ("bad_ping_two_frames", raw (H (FLING_CMD_PING), Z 4, "x", Z 1, END));
+    emit ("bad_submit_fields", raw (H (1), Z 4, "12345678901", Z 11, "", Z 0, END));
+    emit ("bad_capacity_fields", raw (H (FLING_CMD_CAPACITY), Z 4, "123456789012345", Z 15, END));
+    emit ("bad_error_fields_v2", raw (H (FLING_CMD_ERROR), Z 4, "\0\1", Z 2, "", Z 0, END));
     emit ("bad_error_fields_v1",
-          s_raw (H1 (FLING_CMD_ERROR), Z 4, "12345678901", Z 11, "", Z 0, END));
-    emit ("bad_result_fields_v2", s_raw (H (FLING_CMD_RESULT), Z 4, "\0\0\0\1", Z 4, "", Z 0, END));
-    emit ("bad_welcome_fields", s_raw (H (FLING_CMD_WELCOME), Z 4, "1234567", Z 7, END));
-    emit ("bad_result_ack_fields", s_raw (H (FLING_CMD_RESULT_ACK), Z 4, "123456789", Z 9, END));
+          raw (H1 (FLING_CMD_ERROR), Z 4, "12345678901", Z 11, "", Z 0, END));
+    emit ("bad_result_fields_v2", raw (H (FLING_CMD_RESULT), Z 4, "\0\0\0\1", Z 4, "", Z 0, END));
+    emit ("bad_welcome_fields", raw (H (FLING_CMD_WELCOME), Z 4, "1234567", Z 7, END));
+    emit ("bad_result_ack_fields", raw (H (FLING_CMD_RESULT_ACK), Z 4, "123456789", Z 9, END));
     static char text[FLING_ERROR_TEXT_MAX + 1];
     memset (text, 't', sizeof text);
     emit ("bad_error_text",
-          s_raw (H (FLING_CMD_ERROR), Z 4, "\0\1\0\0\0\0\0\0\0\0\0", Z 11, text, sizeof text, END));
+          raw (H (FLING_CMD_ERROR), Z 4, "\0\1\0\0\0\0\0\0\0\0\0", Z 11, text, sizeof text, END));
 }
 
 /* The same broken record in a SUBMIT (refused alone: a status) and in a
    DISPATCH (refused whole). */
-static void s_both (const char *name, const uint8_t *rec, size_t size)
+static void both (const char *name, const uint8_t *rec, size_t size)
 {
     const uint8_t one[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
     char label[64];
     snprintf (label, sizeof label, "submit_%s", name);
-    emit (label, s_raw (H (FLING_CMD_SUBMIT), Z 4, one, Z 12, rec, size, END));
+    emit (label, raw (H (FLING_CMD_SUBMIT), Z 4, one, Z 12, rec, size, END));
     snprintf (label, sizeof label, "dispatch_%s", name);
-    emit (label, s_raw (H (FLING_CMD_DISPATCH), Z 4, one + 8, Z 4, rec, size, END));
+    emit (label, raw (H (FLING_CMD_DISPATCH), Z 4, one + 8, Z 4, rec, size, END));
 }
 
-static void s_bad_records (void)
+static void bad_records (void)
 {
     static uint8_t rec[256];
     const uint8_t two[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2};
     const uint8_t zero[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
     const uint8_t many[12] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x03, 0xe9};
-    size_t size = s_record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
-    emit ("bad_submit_count_zero", s_raw (H (1), Z 4, zero, Z 12, rec, size, END));
-    emit ("bad_submit_count_1001", s_raw (H (1), Z 4, many, Z 12, rec, size, END));
-    emit ("bad_submit_count_two", s_raw (H (1), Z 4, two, Z 12, rec, size, END));
-    s_both ("truncated", rec, size - 1);
-    s_both ("short", rec, 38);
+    size_t size = record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
+    emit ("bad_submit_count_zero", raw (H (1), Z 4, zero, Z 12, rec, size, END));
+    emit ("bad_submit_count_1001", raw (H (1), Z 4, many, Z 12, rec, size, END));
+    emit ("bad_submit_count_two", raw (H (1), Z 4, two, Z 12, rec, size, END));
+    both ("truncated", rec, size - 1);
+    both ("short", rec, 38);
     rec[33] = ' '; /* the name's first byte */
-    s_both ("name_char", rec, size);
-    size = s_record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
+    both ("name_char", rec, size);
+    size = record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
     rec[size - 1] = 'x'; /* the payload's zero byte */
-    s_both ("no_zero", rec, size);
-    size = s_record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
+    both ("no_zero", rec, size);
+    size = record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
     rec[41] = 0, rec[42] = 0x10, rec[43] = 0, rec[44] = 1; /* P (at 34 + N) = 1 MiB + 1 */
-    s_both ("payload_size", rec, size);
-    size = s_record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
+    both ("payload_size", rec, size);
+    size = record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
     rec[3] += 1; /* L one more than the record */
-    s_both ("length", rec, size);
-    size = s_record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
+    both ("length", rec, size);
+    size = record (rec, 1, 0, "ok.name", "{}", 0, 0, 0);
     rec[32] = 0; /* N = 0 */
-    s_both ("name_empty", rec, size);
-    size = s_record (rec, 0, 0, "ok.name", "{}", 0, 0, 0); /* sequence 0 */
-    s_both ("sequence_zero", rec, size);
-    size = s_record (rec, 1, 3, "ok.name", "{}", 0, 0, 0); /* attempt 3 */
-    s_both ("attempt", rec, size);
+    both ("name_empty", rec, size);
+    size = record (rec, 0, 0, "ok.name", "{}", 0, 0, 0); /* sequence 0 */
+    both ("sequence_zero", rec, size);
+    size = record (rec, 1, 3, "ok.name", "{}", 0, 0, 0); /* attempt 3 */
+    both ("attempt", rec, size);
     /* a good record after a refused one: judged apart in a SUBMIT */
-    size = s_record (rec, 5, 2, "ok.name", "{}", 0, 0, 0);
-    size += s_record (rec + size, 6, 0, "ok.name", "{}", 0, 0, 0);
-    emit ("submit_one_refused_one_taken", s_raw (H (1), Z 4, two, Z 12, rec, size, END));
-    emit ("bad_ack_statuses", s_raw (H (FLING_CMD_ACK), Z 4, two, Z 12, "\0", Z 1, END));
+    size = record (rec, 5, 2, "ok.name", "{}", 0, 0, 0);
+    size += record (rec + size, 6, 0, "ok.name", "{}", 0, 0, 0);
+    emit ("submit_one_refused_one_taken", raw (H (1), Z 4, two, Z 12, rec, size, END));
+    emit ("bad_ack_statuses", raw (H (FLING_CMD_ACK), Z 4, two, Z 12, "\0", Z 1, END));
 }
 
-static void s_bad_worker (void)
+static void bad_worker (void)
 {
     uint8_t res[64] = {0};
     const char seq1[12] = "\0\0\0\0\0\0\0\1\0\0\0\1";
     res[18] = FLING_OUTCOME_MAX;
-    emit ("bad_result_outcome", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, END));
+    emit ("bad_result_outcome", raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, END));
     res[18] = 0, res[23] = 0x04, res[24] = 0x01; /* E = 1025 */
-    emit ("bad_result_error_size", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, END));
-    emit ("bad_result_short", s_raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 24, END));
-    emit ("bad_holding_size", s_raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\1", Z 4, res, Z 17, END));
+    emit ("bad_result_error_size", raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 25, END));
+    emit ("bad_result_short", raw (H (FLING_CMD_RESULT), Z 4, seq1, Z 12, res, Z 24, END));
+    emit ("bad_holding_size", raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\1", Z 4, res, Z 17, END));
     emit ("bad_holding_count_zero",
-          s_raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\0", Z 4, res, Z 0, END));
+          raw (H (FLING_CMD_HOLDING), Z 4, "\0\0\0\0", Z 4, res, Z 0, END));
     /* READY fields: pool cap, loop cap, pid, name count, pool slots, loop slots */
     uint8_t ready[22] = {0, 0, 0, 8, 0, 0, 0, 8, 0, 0, 0, 1, 0, 1, 0, 0, 0, 8, 0, 0, 0, 8};
     const char names[] = "\x01\x01x";
 #define READY(label, worker, worker_size, entries, entries_size)                                   \
-    emit (label, s_raw (H (FLING_CMD_READY), Z 4, ready, Z 22, worker, Z (worker_size), entries,   \
-                        Z (entries_size), END))
+    emit (label, raw (H (FLING_CMD_READY), Z 4, ready, Z 22, worker, Z (worker_size), entries,     \
+                      Z (entries_size), END))
     READY ("ready_minimal", "w", 1, names, 3);
     ready[21] = 9; /* loop slots above loop capacity */
     READY ("bad_ready_slots", "w", 1, names, 3);
@@ -240,10 +240,10 @@ static void s_bad_worker (void)
     READY ("bad_ready_name_count", "w", 1, names, 3);
 #undef READY
     uint8_t cap[16] = {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1};
-    emit ("bad_capacity_slots", s_raw (H (FLING_CMD_CAPACITY), Z 4, cap, Z 16, END));
+    emit ("bad_capacity_slots", raw (H (FLING_CMD_CAPACITY), Z 4, cap, Z 16, END));
 }
 
-static void s_print (json_t *line)
+static void print (json_t *line)
 {
     char *out = json_dumps (line, JSON_COMPACT | JSON_SORT_KEYS);
     puts (out);
@@ -251,15 +251,15 @@ static void s_print (json_t *line)
     json_decref (line);
 }
 
-static void s_ids (void)
+static void ids (void)
 {
     const uint64_t seqs[] = {0, 1, 42, 10, UINT64_MAX};
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
         fling_task_id_t id;
         char text[FLING_TASK_ID_TEXT_SIZE];
         fling_task_id_make (&id, 0x9f86d081884c7d65ull, seqs[i]);
-        s_print (json_pack ("{s:s,s:o,s:s}", "kind", "id", "id", fling_golden_hex (id.bytes, 16),
-                            "text", fling_task_id_format (&id, text)));
+        print (json_pack ("{s:s,s:o,s:s}", "kind", "id", "id", fling_golden_hex (id.bytes, 16),
+                          "text", fling_task_id_format (&id, text)));
     }
     const char *texts[] = {"9f86d081884c7d65:42",
                            "9f86d081884c7d65:0",
@@ -280,17 +280,17 @@ static void s_ids (void)
             json_pack ("{s:s,s:s,s:b}", "kind", "id_parse", "text", texts[i], "ok", rc == 0);
         if (rc == 0)
             json_object_set_new (line, "id", fling_golden_hex (id.bytes, 16));
-        s_print (line);
+        print (line);
     }
 }
 
 void fling_golden_write (void)
 {
-    s_tasks ();
-    s_results ();
-    s_control ();
-    s_bad_framing ();
-    s_bad_records ();
-    s_bad_worker ();
-    s_ids ();
+    tasks ();
+    result_vectors ();
+    control ();
+    bad_framing ();
+    bad_records ();
+    bad_worker ();
+    ids ();
 }

@@ -32,7 +32,7 @@
 #include <sys/resource.h>
 
 /* FLP/1.1: every RESULT carries the next result_seq of its sender. */
-static uint64_t s_result_seq;
+static uint64_t result_seq;
 
 static uint64_t random_u64 (void)
 {
@@ -205,7 +205,7 @@ static uint64_t take_all (zsock_t *sock, const fling_msg_t *dispatch)
         fling_result_t result = {.id = record.id, .attempt = record.attempt};
         at += fling_result_write (results + at, &result);
     }
-    zmsg_t *msg = results ? fling_msg_result (++s_result_seq, dispatch->count, results, at) : NULL;
+    zmsg_t *msg = results ? fling_msg_result (++result_seq, dispatch->count, results, at) : NULL;
     free (results);
     if (msg && zmsg_send (&msg, sock) == 0)
         return dispatch->count;
@@ -360,7 +360,7 @@ static int do_forge (const attack_t *a)
             }
         }
         zmsg_t *holding = fling_msg_holding (n, leases, ls);
-        zmsg_t *result = fling_msg_result (++s_result_seq, n, results, rs);
+        zmsg_t *result = fling_msg_result (++result_seq, n, results, rs);
         zmsg_send (&holding, sock);
         zmsg_send (&result, sock);
         zmsg_destroy (&holding);

@@ -48,7 +48,7 @@ void fixture_destroy (fixture_t **self_p)
     *self_p = NULL;
 }
 
-static void *s_run_broker (void *arg)
+static void *run_broker (void *arg)
 {
     fling_broker_run ((fling_broker_t *)arg);
     return NULL;
@@ -58,7 +58,7 @@ void fixture_launch (fixture_t *self)
 {
     self->broker = fling_broker_new (&self->config);
     assert_non_null (self->broker);
-    assert_int_equal (pthread_create (&self->thread, NULL, s_run_broker, self->broker), 0);
+    assert_int_equal (pthread_create (&self->thread, NULL, run_broker, self->broker), 0);
     self->producer = fixture_dealer (self, "producer");
     self->admin = fixture_dealer (self, "producer");
 }

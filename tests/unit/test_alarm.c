@@ -22,14 +22,14 @@
 #include "fling_alarm.h"
 #include "fling_log.h"
 
-static int64_t s_now_us (void)
+static int64_t now_us (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int s_end_loop (zloop_t *loop, int timer_id, void *arg)
+static int end_loop (zloop_t *loop, int timer_id, void *arg)
 {
     return -1;
 }
@@ -68,7 +68,7 @@ static void test_loop_wakes_and_consumes_alarms (void **state)
     fling_alarm_at (alarm, now + 20);
     fling_alarm_at (alarm, now + 10);
     fling_alarm_at (alarm, now + 500); /* after the loop ends */
-    zloop_timer (loop, 60, 1, s_end_loop, NULL);
+    zloop_timer (loop, 60, 1, end_loop, NULL);
     zloop_start (loop);
     assert_int_equal (fling_alarm_pending (alarm), 1);
     assert_int_equal (fling_alarm_next (alarm), now + 500);
@@ -81,14 +81,14 @@ typedef struct {
     int64_t late_us;
 } probe_t;
 
-static int s_fired (zloop_t *loop, int timer_id, void *arg)
+static int fired (zloop_t *loop, int timer_id, void *arg)
 {
     probe_t *probe = (probe_t *)arg;
-    probe->late_us = s_now_us () - probe->due_us;
+    probe->late_us = now_us () - probe->due_us;
     return -1;
 }
 
-static int s_cmp (const void *a, const void *b)
+static int cmp (const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
@@ -97,7 +97,7 @@ static int s_cmp (const void *a, const void *b)
 /* How late a 5 ms zloop timer fires when the loop starts 0.5-0.9 ms into a
    millisecond, with or without an alarm at its due millisecond: the median
    of 5 tries, in us. */
-static int64_t s_median_lateness (bool with_alarm)
+static int64_t median_lateness (bool with_alarm)
 {
     int64_t late[5];
     for (int i = 0; i < 5; i++) {
@@ -105,12 +105,12 @@ static int64_t s_median_lateness (bool with_alarm)
         zloop_set_nonstop (loop, true);
         fling_alarm_t *alarm = fling_alarm_new (loop);
         assert_non_null (alarm);
-        while (s_now_us () % 1000 < 500 || s_now_us () % 1000 > 900)
+        while (now_us () % 1000 < 500 || now_us () % 1000 > 900)
             ; /* bounded: a millisecond at most */
         int64_t now = fling_clock_ms ();
         probe_t probe = {(now + 5) * 1000, -1};
-        zloop_timer (loop, 5, 1, s_fired, &probe);
-        zloop_timer (loop, 1000, 1, s_end_loop, NULL); /* a bound, never reached */
+        zloop_timer (loop, 5, 1, fired, &probe);
+        zloop_timer (loop, 1000, 1, end_loop, NULL); /* a bound, never reached */
         if (with_alarm)
             fling_alarm_at (alarm, now + 5);
         zloop_start (loop);
@@ -118,14 +118,14 @@ static int64_t s_median_lateness (bool with_alarm)
         fling_alarm_destroy (&alarm);
         zloop_destroy (&loop);
     }
-    qsort (late, 5, sizeof late[0], s_cmp);
+    qsort (late, 5, sizeof late[0], cmp);
     return late[2];
 }
 
 static void test_timer_fires_at_the_start_of_its_millisecond (void **state)
 {
-    int64_t without = s_median_lateness (false);
-    int64_t with = s_median_lateness (true);
+    int64_t without = median_lateness (false);
+    int64_t with = median_lateness (true);
     print_message ("5 ms zloop timer late by %lld us without the alarm, %lld us with it\n",
                    (long long)without, (long long)with);
     /* Never early, with or without. How much earlier the alarm makes it

@@ -56,7 +56,7 @@ static void test_reuses_the_last_block_of_a_class (void **state)
 }
 
 /* Large blocks are malloc'd and freed one by one, never held. */
-static void s_assert_large_blocks_not_held (fling_blockpool_t *pool, size_t size)
+static void assert_large_blocks_not_held (fling_blockpool_t *pool, size_t size)
 {
     size_t held = fling_blockpool_held (pool);
     void *large = fling_blockpool_take (pool, size);
@@ -77,7 +77,7 @@ static void test_cap_and_large_blocks_go_to_malloc (void **state)
         fling_blockpool_give (pool, blocks[i], 200);
     assert_true (fling_blockpool_held (pool) <= 1000);
     assert_true (fling_blockpool_held (pool) > 0);
-    s_assert_large_blocks_not_held (pool, 4096);
+    assert_large_blocks_not_held (pool, 4096);
     fling_blockpool_destroy (&pool);
 }
 
@@ -96,7 +96,7 @@ static void test_null_pool_and_free_are_valid (void **state)
     fling_blockpool_destroy (&pool);
 }
 
-static int s_by_address (const void *a, const void *b)
+static int by_address (const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
     return x < y ? -1 : x > y;
@@ -116,7 +116,7 @@ static void test_slab_pool_carves_blocks_side_by_side (void **state)
     }
     /* Distinct and not overlapping; 1000 blocks of ~300 bytes in 64 KB
        slabs: most sit right after the one before. */
-    qsort (blocks, COUNT, sizeof blocks[0], s_by_address);
+    qsort (blocks, COUNT, sizeof blocks[0], by_address);
     int adjacent = 0;
     for (int i = 1; i < COUNT; i++) {
         size_t gap = (size_t)((char *)blocks[i] - (char *)blocks[i - 1]);
@@ -129,14 +129,14 @@ static void test_slab_pool_carves_blocks_side_by_side (void **state)
         fling_blockpool_give (pool, blocks[i], SIZE);
     assert_true (fling_blockpool_held (pool) >= (size_t)COUNT * SIZE);
     assert_ptr_equal (fling_blockpool_take (pool, SIZE), blocks[COUNT - 1]);
-    s_assert_large_blocks_not_held (pool, 8192);
+    assert_large_blocks_not_held (pool, 8192);
     /* Destroy frees the slabs, with the block still out (ASan: no leak). */
     fling_blockpool_destroy (&pool);
     assert_null (pool);
 }
 
 /* Pages of [addr, addr + size) in memory now. */
-static size_t s_resident_pages (void *addr, size_t size)
+static size_t resident_pages (void *addr, size_t size)
 {
     uintptr_t page = 4096, start = (uintptr_t)addr & ~(page - 1);
     size_t pages = ((uintptr_t)addr + size - start + page - 1) / page, resident = 0;
@@ -162,7 +162,7 @@ static void test_reserve_maps_a_faulted_in_slab (void **state)
     char *first = (char *)fling_blockpool_take (pool, SIZE);
     assert_non_null (first);
     /* Its pages were faulted in by the reserve, before any block was used. */
-    assert_true (s_resident_pages (first, RESERVE - 4096) >= (RESERVE - 4096) / 4096);
+    assert_true (resident_pages (first, RESERVE - 4096) >= (RESERVE - 4096) / 4096);
     /* 3,000 blocks of 320 bytes fit in it: all carved from that one map. */
     char *last = first;
     for (int i = 1; i < COUNT; i++) {

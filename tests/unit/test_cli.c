@@ -33,9 +33,9 @@
 
 #define WAIT_MS 5000
 
-static char s_fling[PATH_MAX];
-static zsock_t *s_router;
-static char s_endpoint[64];
+static char fling[PATH_MAX];
+static zsock_t *router;
+static char endpoint[64];
 
 /* ---- the child ------------------------------------------------------------- */
 
@@ -48,7 +48,7 @@ typedef struct {
 
 static void child_start (child_t *c, const char *const *args)
 {
-    const char *argv[16] = {s_fling, "--endpoint", s_endpoint, "--timeout-ms", "3000"};
+    const char *argv[16] = {fling, "--endpoint", endpoint, "--timeout-ms", "3000"};
     int argc = 5;
     for (; *args && argc < 15; args++)
         argv[argc++] = *args;
@@ -62,7 +62,7 @@ static void child_start (child_t *c, const char *const *args)
     if (c->pid == 0) {
         dup2 (out, 1);
         dup2 (err, 2);
-        execv (s_fling, (char *const *)argv);
+        execv (fling, (char *const *)argv);
         _exit (127);
     }
     close (out);
@@ -103,8 +103,8 @@ static int child_wait (child_t *c)
    routing frame goes to *peer. */
 static json_t *expect_admin (zframe_t **peer)
 {
-    zsock_set_rcvtimeo (s_router, WAIT_MS);
-    zmsg_t *msg = zmsg_recv (s_router);
+    zsock_set_rcvtimeo (router, WAIT_MS);
+    zmsg_t *msg = zmsg_recv (router);
     if (!msg)
         fail_msg ("no ADMIN from fling within %d ms", WAIT_MS);
     *peer = zmsg_pop (msg);
@@ -123,7 +123,7 @@ static void reply (zframe_t **peer, const char *json)
 {
     zmsg_t *msg = fling_msg_admin_reply (json);
     zmsg_prepend (msg, peer);
-    assert_int_equal (zmsg_send (&msg, s_router), 0);
+    assert_int_equal (zmsg_send (&msg, router), 0);
 }
 
 /* Runs `fling ARGS`, expects `request` (JSON, compared as values), answers
@@ -156,33 +156,33 @@ static int setup (void **state)
     if (n <= 0)
         return -1;
     self[n] = '\0';
-    snprintf (s_fling, sizeof s_fling, "%s/fling", dirname (self));
+    snprintf (fling, sizeof fling, "%s/fling", dirname (self));
     zsys_handler_set (NULL);
-    s_router = zsock_new (ZMQ_ROUTER);
-    if (!s_router || zmq_bind (zsock_resolve (s_router), "tcp://127.0.0.1:*"))
+    router = zsock_new (ZMQ_ROUTER);
+    if (!router || zmq_bind (zsock_resolve (router), "tcp://127.0.0.1:*"))
         return -1;
-    size_t size = sizeof s_endpoint;
-    zmq_getsockopt (zsock_resolve (s_router), ZMQ_LAST_ENDPOINT, s_endpoint, &size);
+    size_t size = sizeof endpoint;
+    zmq_getsockopt (zsock_resolve (router), ZMQ_LAST_ENDPOINT, endpoint, &size);
     return 0;
 }
 
 static int teardown (void **state)
 {
-    zsock_destroy (&s_router);
+    zsock_destroy (&router);
     return 0;
 }
 
 #define SKIP_WITHOUT_FLING()                                                                       \
     do {                                                                                           \
-        if (access (s_fling, X_OK)) {                                                              \
-            print_message ("no %s (build the fling target): skipped\n", s_fling);                  \
+        if (access (fling, X_OK)) {                                                                \
+            print_message ("no %s (build the fling target): skipped\n", fling);                    \
             skip ();                                                                               \
         }                                                                                          \
     } while (0)
 
 /* ---- tests ------------------------------------------------------------------- */
 
-static const char *s_list_reply =
+static const char *list_reply =
     "{\"dead\":[{\"id\":\"0123456789abcdef:7\",\"name\":\"t.x\",\"attempts\":3,\"crashes\":0,"
     "\"reason\":\"failed\",\"error\":\"disk\\non fire 0123456789 0123456789 0123456789 "
     "0123456789 0123456789 0123456789 END\",\"payload\":\"{}\"},"
@@ -195,8 +195,7 @@ static void test_dead_list (void **state)
     child_t c;
     const char *args[] = {"dead", "list", "--name", "t.x", "--limit", "5", NULL};
     assert_int_equal (
-        run_admin (&c, args, "{\"op\":\"dead_list\",\"name\":\"t.x\",\"limit\":5}", s_list_reply),
-        0);
+        run_admin (&c, args, "{\"op\":\"dead_list\",\"name\":\"t.x\",\"limit\":5}", list_reply), 0);
     assert_non_null (strstr (c.out, "ID"));
     assert_non_null (strstr (c.out, "REASON"));
     assert_non_null (strstr (c.out, "0123456789abcdef:7"));
@@ -211,8 +210,8 @@ static void test_dead_list (void **state)
 
     /* --json: the reply as is. No selectors: only the op. */
     const char *json_args[] = {"dead", "list", "--json", NULL};
-    assert_int_equal (run_admin (&c, json_args, "{\"op\":\"dead_list\"}", s_list_reply), 0);
-    assert_int_equal (strncmp (c.out, s_list_reply, strlen (s_list_reply)), 0);
+    assert_int_equal (run_admin (&c, json_args, "{\"op\":\"dead_list\"}", list_reply), 0);
+    assert_int_equal (strncmp (c.out, list_reply, strlen (list_reply)), 0);
 
     /* Empty. */
     const char *empty_args[] = {"dead", "list", NULL};
@@ -269,8 +268,8 @@ static void test_dead_usage (void **state)
         assert_int_equal (child_wait (&c), 2);
         assert_non_null (strstr (c.err, "fling"));
     }
-    zsock_set_rcvtimeo (s_router, 0);
-    zmsg_t *stray = zmsg_recv (s_router);
+    zsock_set_rcvtimeo (router, 0);
+    zmsg_t *stray = zmsg_recv (router);
     assert_null (stray);
 }
 

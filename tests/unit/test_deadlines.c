@@ -19,13 +19,13 @@
 
 #define TASKS 200
 
-static fling_task_t *s_tasks[TASKS];
+static fling_task_t *tasks[TASKS];
 
 static int setup (void **state)
 {
     for (int i = 0; i < TASKS; i++) {
-        s_tasks[i] = (fling_task_t *)calloc (1, sizeof (fling_task_t));
-        assert_non_null (s_tasks[i]);
+        tasks[i] = (fling_task_t *)calloc (1, sizeof (fling_task_t));
+        assert_non_null (tasks[i]);
     }
     return 0;
 }
@@ -33,14 +33,14 @@ static int setup (void **state)
 static int teardown (void **state)
 {
     for (int i = 0; i < TASKS; i++)
-        free (s_tasks[i]);
+        free (tasks[i]);
     return 0;
 }
 
 static void add (fling_deadlines_t *deadlines, int i, int64_t now, uint32_t period)
 {
-    s_tasks[i]->deadline_ms = now + period;
-    fling_deadlines_add (deadlines, s_tasks[i], period);
+    tasks[i]->deadline_ms = now + period;
+    fling_deadlines_add (deadlines, tasks[i], period);
 }
 
 /* Takes every task out in order and checks deadlines never go backwards. */
@@ -70,11 +70,11 @@ static void test_order_across_lanes (void **state)
     for (int i = 0; i < 90; i++)
         add (deadlines, i, 1000 + i, periods[i % 3]);
     assert_int_equal (fling_deadlines_size (deadlines), 90);
-    assert_ptr_equal (fling_deadlines_first (deadlines), s_tasks[1]); /* 1001 + 100 */
+    assert_ptr_equal (fling_deadlines_first (deadlines), tasks[1]); /* 1001 + 100 */
     /* Removing from the middle and the head of lanes keeps the order. */
     for (int i = 0; i < 90; i += 7)
-        fling_deadlines_remove (deadlines, s_tasks[i]);
-    fling_deadlines_remove (deadlines, s_tasks[0]); /* twice: a no-op */
+        fling_deadlines_remove (deadlines, tasks[i]);
+    fling_deadlines_remove (deadlines, tasks[0]); /* twice: a no-op */
     assert_int_equal (drain_in_order (deadlines), 90 - 13);
     fling_deadlines_destroy (&deadlines);
     assert_null (deadlines);
@@ -88,10 +88,10 @@ static void test_readd_moves_task (void **state)
     /* Re-keyed later (a prefetched task that starts): it moves behind. */
     add (deadlines, 0, 50, 1000);
     assert_int_equal (fling_deadlines_size (deadlines), 2);
-    assert_ptr_equal (fling_deadlines_first (deadlines), s_tasks[1]);
+    assert_ptr_equal (fling_deadlines_first (deadlines), tasks[1]);
     /* A reading slightly behind the tail still lands in order. */
     add (deadlines, 2, 5, 1000);
-    assert_ptr_equal (fling_deadlines_first (deadlines), s_tasks[2]);
+    assert_ptr_equal (fling_deadlines_first (deadlines), tasks[2]);
     assert_int_equal (drain_in_order (deadlines), 3);
     fling_deadlines_destroy (&deadlines);
 }
@@ -109,7 +109,7 @@ static void test_more_periods_than_lanes (void **state)
     /* Lanes freed by the drain are taken by new periods. */
     for (int i = 0; i < FLING_DEADLINE_LANES; i++)
         add (deadlines, i, 0, (uint32_t)(FLING_DEADLINE_LANES - i));
-    assert_ptr_equal (fling_deadlines_first (deadlines), s_tasks[FLING_DEADLINE_LANES - 1]);
+    assert_ptr_equal (fling_deadlines_first (deadlines), tasks[FLING_DEADLINE_LANES - 1]);
     assert_int_equal (drain_in_order (deadlines), FLING_DEADLINE_LANES);
     fling_deadlines_destroy (&deadlines);
 }
@@ -120,8 +120,8 @@ static void test_destroy_clears_slots (void **state)
     add (deadlines, 0, 0, 100);
     add (deadlines, 1, 0, 200);
     fling_deadlines_destroy (&deadlines);
-    assert_int_equal (s_tasks[0]->deadline_slot, 0);
-    assert_int_equal (s_tasks[1]->deadline_slot, 0);
+    assert_int_equal (tasks[0]->deadline_slot, 0);
+    assert_int_equal (tasks[1]->deadline_slot, 0);
     fling_deadlines_destroy (&deadlines); /* NULL: a no-op */
 }
 

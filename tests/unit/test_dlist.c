@@ -24,22 +24,22 @@ typedef struct {
     fling_dlink_t by_value;
 } item_t;
 
-static item_t *s_age (fling_dlink_t *link)
+static item_t *age (fling_dlink_t *link)
 {
     return FLING_DLIST_ITEM (link, item_t, by_age);
 }
 
 /* Walks the list both ways: the values in order, and the count. */
-static void s_assert_ages (fling_dlist_t *list, const int *values, size_t count)
+static void assert_ages (fling_dlist_t *list, const int *values, size_t count)
 {
     assert_int_equal (list->count, count);
     size_t i = 0;
-    for (item_t *item = s_age (list->head); item; item = s_age (item->by_age.next), i++) {
+    for (item_t *item = age (list->head); item; item = age (item->by_age.next), i++) {
         assert_true (i < count);
         assert_int_equal (item->value, values[i]);
     }
     assert_int_equal (i, count);
-    for (item_t *item = s_age (list->tail); item; item = s_age (item->by_age.prev)) {
+    for (item_t *item = age (list->tail); item; item = age (item->by_age.prev)) {
         assert_true (i > 0);
         assert_int_equal (item->value, values[--i]);
     }
@@ -50,16 +50,16 @@ static void test_fifo_lifo_and_pop (void **state)
 {
     item_t items[4] = {{.value = 0}, {.value = 1}, {.value = 2}, {.value = 3}};
     fling_dlist_t list = {0};
-    assert_null (s_age (fling_dlist_pop_head (&list)));
+    assert_null (age (fling_dlist_pop_head (&list)));
     fling_dlist_push_tail (&list, &items[1].by_age);
     fling_dlist_push_tail (&list, &items[2].by_age);
     fling_dlist_push_head (&list, &items[0].by_age);
     fling_dlist_push_tail (&list, &items[3].by_age);
-    s_assert_ages (&list, (const int[]){0, 1, 2, 3}, 4);
+    assert_ages (&list, (const int[]){0, 1, 2, 3}, 4);
     /* One pop per use of the macro, whatever it does with its argument. */
     assert_ptr_equal (FLING_DLIST_ITEM (fling_dlist_pop_head (&list), item_t, by_age), &items[0]);
     assert_ptr_equal (FLING_DLIST_ITEM (fling_dlist_pop_head (&list), item_t, by_age), &items[1]);
-    s_assert_ages (&list, (const int[]){2, 3}, 2);
+    assert_ages (&list, (const int[]){2, 3}, 2);
     assert_null (items[0].by_age.next);
     assert_null (items[0].by_age.prev);
 }
@@ -73,23 +73,23 @@ static void test_remove_anywhere (void **state)
         fling_dlist_push_tail (&list, &items[i].by_age);
     }
     fling_dlist_remove (&list, &items[2].by_age); /* middle */
-    s_assert_ages (&list, (const int[]){0, 1, 3, 4}, 4);
+    assert_ages (&list, (const int[]){0, 1, 3, 4}, 4);
     fling_dlist_remove (&list, &items[0].by_age); /* head */
-    s_assert_ages (&list, (const int[]){1, 3, 4}, 3);
+    assert_ages (&list, (const int[]){1, 3, 4}, 3);
     fling_dlist_remove (&list, &items[4].by_age); /* tail */
-    s_assert_ages (&list, (const int[]){1, 3}, 2);
+    assert_ages (&list, (const int[]){1, 3}, 2);
     fling_dlist_remove (&list, &items[1].by_age);
     fling_dlist_remove (&list, &items[3].by_age);
-    s_assert_ages (&list, NULL, 0);
+    assert_ages (&list, NULL, 0);
     assert_null (list.head);
     assert_null (list.tail);
     /* A removed item goes on again. */
     fling_dlist_push_head (&list, &items[2].by_age);
-    s_assert_ages (&list, (const int[]){2}, 1);
+    assert_ages (&list, (const int[]){2}, 1);
 }
 
 /* Sorted insertion from the tail, as the worker's deadline lanes do. */
-static void s_insert_sorted (fling_dlist_t *list, item_t *item)
+static void insert_sorted (fling_dlist_t *list, item_t *item)
 {
     item_t *before = FLING_DLIST_ITEM (list->tail, item_t, by_value);
     while (before && before->value > item->value)
@@ -105,9 +105,9 @@ static void test_insert_after_and_two_lists (void **state)
     for (int i = 0; i < 6; i++) {
         items[i].value = order[i];
         fling_dlist_push_tail (&by_age, &items[i].by_age);
-        s_insert_sorted (&by_value, &items[i]);
+        insert_sorted (&by_value, &items[i]);
     }
-    s_assert_ages (&by_age, order, 6);
+    assert_ages (&by_age, order, 6);
     int last = -1;
     size_t seen = 0;
     for (item_t *item = FLING_DLIST_ITEM (by_value.head, item_t, by_value); item;
@@ -121,7 +121,7 @@ static void test_insert_after_and_two_lists (void **state)
     assert_ptr_equal (items[2].by_value.next, &items[3].by_value);
     /* Off one list, still on the other. */
     fling_dlist_remove (&by_value, &items[4].by_value);
-    s_assert_ages (&by_age, order, 6);
+    assert_ages (&by_age, order, 6);
     assert_int_equal (by_value.count, 5);
 }
 

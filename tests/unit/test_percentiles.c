@@ -34,7 +34,7 @@ static uint64_t nearest_rank (const uint64_t *sorted, size_t n, double p)
 }
 
 /* xorshift64: the same arrays on every run */
-static uint64_t s_next (uint64_t *state)
+static uint64_t next (uint64_t *state)
 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
@@ -42,15 +42,15 @@ static uint64_t s_next (uint64_t *state)
     return *state;
 }
 
-static void s_fill (uint64_t *a, size_t n, int shape, uint64_t *rng)
+static void fill (uint64_t *a, size_t n, int shape, uint64_t *rng)
 {
     for (size_t i = 0; i < n; i++) {
         switch (shape) {
         case 0:
-            a[i] = s_next (rng) % 3;
+            a[i] = next (rng) % 3;
             break; /* many equal values */
         case 1:
-            a[i] = s_next (rng) % 1000000;
+            a[i] = next (rng) % 1000000;
             break;
         case 2:
             a[i] = i;
@@ -59,7 +59,7 @@ static void s_fill (uint64_t *a, size_t n, int shape, uint64_t *rng)
             a[i] = n - i;
             break; /* reversed */
         default:
-            a[i] = 1000 + (i % 2) * (s_next (rng) % 50);
+            a[i] = 1000 + (i % 2) * (next (rng) % 50);
             break; /* a floor and a tail */
         }
     }
@@ -70,13 +70,13 @@ static void test_same_as_sorting (void **state)
     static const double ps[5] = {0.0, 0.50, 0.99, 0.999, 1.0};
     uint64_t rng = 88172645463325252ull;
     for (int round = 0; round < 3000; round++) {
-        size_t n = 1 + s_next (&rng) % (round < 2500 ? 64 : 20000);
+        size_t n = 1 + next (&rng) % (round < 2500 ? 64 : 20000);
         int shape = round % 5;
         uint64_t *a = (uint64_t *)malloc (n * sizeof *a);
         uint64_t *sorted = (uint64_t *)malloc (n * sizeof *a);
         assert_non_null (a);
         assert_non_null (sorted);
-        s_fill (a, n, shape, &rng);
+        fill (a, n, shape, &rng);
         memcpy (sorted, a, n * sizeof *a);
         qsort (sorted, n, sizeof *sorted, compare_u64);
         uint64_t got[5];

@@ -86,11 +86,11 @@ static void job_done (void *job_p, void *arg)
     ctx->done++;
 }
 
-static ctx_t *s_discard_ctx;
+static ctx_t *discard_ctx;
 
 static void discard_job (void *job_p)
 {
-    atomic_fetch_add (&s_discard_ctx->discarded, 1);
+    atomic_fetch_add (&discard_ctx->discarded, 1);
 }
 
 /* Runs `loop` until ctx->done reaches ctx->target, bounded by WAIT_MS. */
@@ -120,7 +120,7 @@ static ctx_t *ctx_new (int target)
     assert_non_null (ctx);
     ctx->slot = -1;
     ctx->target = target;
-    s_discard_ctx = ctx;
+    discard_ctx = ctx;
     return ctx;
 }
 
@@ -170,15 +170,15 @@ static void test_all_run_once_at_most_size (void **state)
 
 /* ---- hooks ---- */
 
-static atomic_int s_starts[2][4];
-static atomic_int s_stops[2][4];
-static atomic_int s_stop_state_errors;
+static atomic_int starts[2][4];
+static atomic_int stops[2][4];
+static atomic_int stop_state_errors;
 
 static void *hook_start (unsigned index, void *arg)
 {
     int set = (int)(intptr_t)arg;
     if (index < 4)
-        atomic_fetch_add (&s_starts[set][index], 1);
+        atomic_fetch_add (&starts[set][index], 1);
     thread_state_t *state = (thread_state_t *)malloc (sizeof *state);
     state->index = index;
     state->thread = pthread_self ();
@@ -190,9 +190,9 @@ static void hook_stop (unsigned index, void *state_p, void *arg)
     int set = (int)(intptr_t)arg;
     thread_state_t *state = (thread_state_t *)state_p;
     if (!state || state->index != index || !pthread_equal (state->thread, pthread_self ()))
-        atomic_fetch_add (&s_stop_state_errors, 1);
+        atomic_fetch_add (&stop_state_errors, 1);
     if (index < 4)
-        atomic_fetch_add (&s_stops[set][index], 1);
+        atomic_fetch_add (&stops[set][index], 1);
     free (state);
 }
 
@@ -226,10 +226,10 @@ static void test_hooks_once_per_thread (void **state)
     fling_pool_destroy (&pool);
     for (int set = 0; set < 2; set++)
         for (int i = 0; i < 4; i++) {
-            assert_int_equal (atomic_load (&s_starts[set][i]), 1);
-            assert_int_equal (atomic_load (&s_stops[set][i]), 1);
+            assert_int_equal (atomic_load (&starts[set][i]), 1);
+            assert_int_equal (atomic_load (&stops[set][i]), 1);
         }
-    assert_int_equal (atomic_load (&s_stop_state_errors), 0);
+    assert_int_equal (atomic_load (&stop_state_errors), 0);
     zloop_destroy (&loop);
     free (ctx);
 }
@@ -357,18 +357,18 @@ static void test_destroy_cancels_unstarted_job (void **state)
 
 /* ---- detached threads: replaced up to `size`, then capacity drops ---- */
 
-static atomic_int s_detach_starts;
-static atomic_int s_detach_stops;
+static atomic_int detach_starts;
+static atomic_int detach_stops;
 
 static void *count_start (unsigned index, void *arg)
 {
-    atomic_fetch_add (&s_detach_starts, 1);
+    atomic_fetch_add (&detach_starts, 1);
     return NULL;
 }
 
 static void count_stop (unsigned index, void *state, void *arg)
 {
-    atomic_fetch_add (&s_detach_stops, 1);
+    atomic_fetch_add (&detach_stops, 1);
 }
 
 static void on_reaped (void *arg)
@@ -390,8 +390,8 @@ static void test_detach_replaces_then_caps (void **state)
     memset (jobs, 0, sizeof jobs);
     for (int i = 0; i < 5; i++)
         jobs[i].id = i;
-    atomic_store (&s_detach_starts, 0);
-    atomic_store (&s_detach_stops, 0);
+    atomic_store (&detach_starts, 0);
+    atomic_store (&detach_stops, 0);
     fling_pool_hooks_t hooks = {count_start, count_stop, NULL};
     fling_pool_t *pool = fling_pool_new (1, &hooks, 1, run_job, ctx, discard_job);
     zloop_t *loop = zloop_new ();
@@ -414,7 +414,7 @@ static void test_detach_replaces_then_caps (void **state)
     ctx->target = 1;
     run_until_done (loop, ctx);
     assert_int_equal (ctx->done_order[0], 1);
-    assert_int_equal (atomic_load (&s_detach_starts), 2);
+    assert_int_equal (atomic_load (&detach_starts), 2);
 
     /* A second stuck job is above the cap (size 1): no thread, capacity 0. */
     atomic_store (&jobs[2].hold, 1);
@@ -423,7 +423,7 @@ static void test_detach_replaces_then_caps (void **state)
     assert_int_equal (fling_pool_detach (pool, &jobs[2]), 0);
     assert_int_equal (fling_pool_stuck (pool), 2);
     assert_int_equal (fling_pool_capacity (pool), 0);
-    assert_int_equal (atomic_load (&s_detach_starts), 2);
+    assert_int_equal (atomic_load (&detach_starts), 2);
     /* A job now waits: no thread takes it. It can be taken out. */
     assert_int_equal (fling_pool_submit (pool, &jobs[3]), 0);
     assert_int_equal (fling_pool_queued (pool), 1);
@@ -442,18 +442,18 @@ static void test_detach_replaces_then_caps (void **state)
     assert_int_equal (atomic_load (&ctx->discarded), 2);
     assert_int_equal (fling_pool_stuck (pool), 0);
     assert_int_equal (fling_pool_capacity (pool), 1);
-    assert_int_equal (atomic_load (&s_detach_stops), 2);
+    assert_int_equal (atomic_load (&detach_stops), 2);
     /* The thread that came back runs its start hook on its own time. */
-    for (int i = 0; i < WAIT_MS && atomic_load (&s_detach_starts) < 3; i++)
+    for (int i = 0; i < WAIT_MS && atomic_load (&detach_starts) < 3; i++)
         zclock_sleep (1);
-    assert_int_equal (atomic_load (&s_detach_starts), 3);
+    assert_int_equal (atomic_load (&detach_starts), 3);
     assert_int_equal (fling_pool_submit (pool, &jobs[4]), 0);
     ctx->target = 2;
     run_until_done (loop, ctx);
     assert_int_equal (ctx->done_order[1], 4);
 
     fling_pool_destroy (&pool);
-    assert_int_equal (atomic_load (&s_detach_stops), 3);
+    assert_int_equal (atomic_load (&detach_stops), 3);
     for (int i = 0; i < 5; i++)
         assert_int_equal (atomic_load (&jobs[i].runs), i == 3 ? 0 : 1);
     zloop_destroy (&loop);

@@ -55,7 +55,7 @@ static int teardown (void **state)
     return 0;
 }
 
-static fling_result_t s_result (unsigned i, const char *error)
+static fling_result_t make_result (unsigned i, const char *error)
 {
     fling_result_t result = {.attempt = (uint16_t)(i % 7 + 1),
                              .outcome = (uint8_t)(error ? FLING_OUTCOME_FAIL : FLING_OUTCOME_DONE),
@@ -67,8 +67,8 @@ static fling_result_t s_result (unsigned i, const char *error)
 }
 
 /* Receives one RESULT at the router and checks it holds results 0..count-1
-   as s_result made them. Returns the message (the body is still lent). */
-static zmsg_t *s_receive_checked (pair_t *pair, unsigned count, const char *error)
+   as make_result made them. Returns the message (the body is still lent). */
+static zmsg_t *receive_checked (pair_t *pair, unsigned count, const char *error)
 {
     zmsg_t *msg = zmsg_recv (pair->router);
     assert_non_null (msg);
@@ -83,7 +83,7 @@ static zmsg_t *s_receive_checked (pair_t *pair, unsigned count, const char *erro
     fling_result_t got;
     for (unsigned i = 0; i < count; i++) {
         assert_int_equal (fling_result_next (&cursor, end, &got, &reason), 1);
-        fling_result_t want = s_result (i, error);
+        fling_result_t want = make_result (i, error);
         assert_memory_equal (got.id.bytes, want.id.bytes, sizeof want.id.bytes);
         assert_int_equal (got.attempt, want.attempt);
         assert_int_equal (got.outcome, want.outcome);
@@ -95,10 +95,10 @@ static zmsg_t *s_receive_checked (pair_t *pair, unsigned count, const char *erro
     return msg;
 }
 
-static void s_add (fling_results_t *results, unsigned count, const char *error)
+static void add (fling_results_t *results, unsigned count, const char *error)
 {
     for (unsigned i = 0; i < count; i++) {
-        fling_result_t result = s_result (i, error);
+        fling_result_t result = make_result (i, error);
         assert_int_equal (fling_results_add (results, &result), 0);
     }
     assert_int_equal (fling_results_count (results), count);
@@ -110,10 +110,10 @@ static void test_batch_leaves_as_one_result (void **state)
     fling_results_t *results = fling_results_new ();
     assert_non_null (results);
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0); /* empty */
-    s_add (results, 3, NULL);
+    add (results, 3, NULL);
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
     assert_int_equal (fling_results_count (results), 0);
-    zmsg_t *msg = s_receive_checked (pair, 3, NULL);
+    zmsg_t *msg = receive_checked (pair, 3, NULL);
     zmsg_destroy (&msg);
     fling_results_destroy (&results);
     assert_null (results);
@@ -123,16 +123,16 @@ static void test_body_buffer_comes_back_and_is_reused (void **state)
 {
     pair_t *pair = (pair_t *)*state;
     fling_results_t *results = fling_results_new ();
-    s_add (results, 10, "boom");
+    add (results, 10, "boom");
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
     size_t spares = fling_results_spares (results);     /* made up front */
     assert_int_equal (fling_results_lent (results), 1); /* inside libzmq, not copied */
-    zmsg_t *msg = s_receive_checked (pair, 10, "boom");
+    zmsg_t *msg = receive_checked (pair, 10, "boom");
     assert_int_equal (fling_results_lent (results), 1); /* the received frame is the buffer */
     zmsg_destroy (&msg);
     assert_int_equal (fling_results_lent (results), 0);
     assert_int_equal (fling_results_spares (results), spares + 1);
-    s_add (results, 1, NULL); /* the next batch fills a buffer that came back */
+    add (results, 1, NULL); /* the next batch fills a buffer that came back */
     assert_int_equal (fling_results_spares (results), spares);
     fling_results_destroy (&results);
 }
@@ -144,9 +144,9 @@ static void test_big_batch_grows_its_buffer (void **state)
     char error[FLING_ERROR_TEXT_MAX + 1];
     memset (error, 'e', sizeof error - 1);
     error[sizeof error - 1] = '\0';
-    s_add (results, FLING_BATCH_TASKS_MAX, error); /* error texts: well past the first buffer */
+    add (results, FLING_BATCH_TASKS_MAX, error); /* error texts: well past the first buffer */
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
-    zmsg_t *msg = s_receive_checked (pair, FLING_BATCH_TASKS_MAX, error);
+    zmsg_t *msg = receive_checked (pair, FLING_BATCH_TASKS_MAX, error);
     zmsg_destroy (&msg);
     fling_results_destroy (&results);
 }
@@ -154,7 +154,7 @@ static void test_big_batch_grows_its_buffer (void **state)
 static void test_no_socket_empties_the_batch (void **state)
 {
     fling_results_t *results = fling_results_new ();
-    s_add (results, 4, NULL);
+    add (results, 4, NULL);
     assert_int_equal (fling_results_send (results, NULL, 1), -1);
     assert_int_equal (errno, ENOTCONN);
     assert_int_equal (fling_results_count (results), 0);
@@ -168,7 +168,7 @@ static void test_refused_send_gives_the_buffer_back (void **state)
     zsock_t *lonely = zsock_new (ZMQ_DEALER);
     assert_non_null (lonely);
     fling_results_t *results = fling_results_new ();
-    s_add (results, 5, NULL);
+    add (results, 5, NULL);
     size_t spares = fling_results_spares (results);
     assert_int_equal (fling_results_send (results, zsock_resolve (lonely), 1), -1);
     assert_int_equal (errno, EAGAIN);
@@ -183,11 +183,11 @@ static void test_buffer_returned_after_destroy_is_freed (void **state)
 {
     pair_t *pair = (pair_t *)*state;
     fling_results_t *results = fling_results_new ();
-    s_add (results, 2, NULL);
+    add (results, 2, NULL);
     assert_int_equal (fling_results_send (results, zsock_resolve (pair->dealer), 1), 0);
-    s_add (results, 3, NULL);         /* a second buffer, never sent */
+    add (results, 3, NULL);           /* a second buffer, never sent */
     fling_results_destroy (&results); /* the first is still inside libzmq */
-    zmsg_t *msg = s_receive_checked (pair, 2, NULL);
+    zmsg_t *msg = receive_checked (pair, 2, NULL);
     zmsg_destroy (&msg); /* comes back now: freed, with what held it */
 }
 

@@ -103,8 +103,8 @@ void assert_outcomes (const results_t *r, int first, const char *expected)
 /* ---- handlers under test ------------------------------------------------ */
 
 worker_counts_t counts;
-static int s_hook_states[64]; /* static: an abandoned thread never runs its stop hook */
-static int s_slot = -1;
+static int hook_states[64]; /* static: an abandoned thread never runs its stop hook */
+static int slot = -1;
 
 static long payload_ms (const char *payload)
 {
@@ -151,7 +151,7 @@ fling_status_t handle_block (fling_task_t *task, void *arg)
             break;
     const char *payload = fling_task_payload (task);
     fling_status_t status = FLING_OK;
-    int *index = (int *)fling_thread_state (s_slot);
+    int *index = (int *)fling_thread_state (slot);
     if (!index) {
         fling_task_set_error (task, "no thread state");
         status = FLING_FAIL;
@@ -176,13 +176,13 @@ fling_status_t handle_block (fling_task_t *task, void *arg)
 void *hook_start (unsigned index, void *arg)
 {
     atomic_fetch_add (&counts.hook_starts, 1);
-    s_hook_states[index % 64] = (int)index;
-    return &s_hook_states[index % 64];
+    hook_states[index % 64] = (int)index;
+    return &hook_states[index % 64];
 }
 
 void hook_stop (unsigned index, void *state, void *arg)
 {
-    if (state != &s_hook_states[index % 64])
+    if (state != &hook_states[index % 64])
         atomic_fetch_add (&counts.handler_errors, 1);
     atomic_fetch_add (&counts.hook_stops, 1);
 }
@@ -196,7 +196,7 @@ static void on_registered (fling_worker_t *worker, void *arg)
 
 /* The runner of the test in progress, so a failed test's teardown can stop
    its worker instead of leaving it running into the next test. */
-static runner_t *s_current;
+static runner_t *current;
 
 static void *run_thread (void *arg)
 {
@@ -230,8 +230,8 @@ fling_worker_t *worker_new_ex (fake_broker_t *b, unsigned pool, unsigned async_l
     assert_non_null (worker);
     assert_int_equal (fling_worker_register_blocking (worker, "t.block", handle_block, NULL), 0);
     assert_int_equal (fling_worker_register_async (worker, "t.async", handle_async, NULL), 0);
-    s_slot = fling_worker_add_thread_hooks (worker, hook_start, hook_stop, NULL);
-    assert_int_equal (s_slot, 0);
+    slot = fling_worker_add_thread_hooks (worker, hook_start, hook_stop, NULL);
+    assert_int_equal (slot, 0);
     fling_worker_on_registered (worker, on_registered, NULL);
     return worker;
 }
@@ -250,7 +250,7 @@ void runner_start (runner_t *runner, fling_worker_t *worker)
     runner->rc = 99;
     runner->joined = false;
     assert_int_equal (pthread_create (&runner->thread, NULL, run_thread, runner), 0);
-    s_current = runner;
+    current = runner;
 }
 
 /* Bounded join: the worker must return within `timeout_ms`. */
@@ -263,27 +263,27 @@ void runner_join (runner_t *runner, int timeout_ms)
     if (rc)
         fail_msg ("fling_worker_run did not return within %d ms", timeout_ms);
     runner->joined = true;
-    s_current = NULL;
+    current = NULL;
 }
 
 /* The fake broker of the test in progress, for teardown after a failure. */
-static fake_broker_t *s_broker;
+static fake_broker_t *broker;
 
 fake_broker_t *broker_start (void)
 {
-    s_broker = fake_broker_new (0);
-    return s_broker;
+    broker = fake_broker_new (0);
+    return broker;
 }
 
 void broker_stop (void)
 {
-    fake_broker_destroy (&s_broker);
+    fake_broker_destroy (&broker);
 }
 
 int teardown_worker (void **state)
 {
-    runner_t *runner = s_current;
-    s_current = NULL;
+    runner_t *runner = current;
+    current = NULL;
     if (!runner || runner->joined) {
         broker_stop ();
         return 0;
