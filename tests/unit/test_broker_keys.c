@@ -160,7 +160,7 @@ static void test_pause_across_restart (void **state)
     fixture_results (worker, leases, 3, FLING_OUTCOME_DONE, "");
     fixture_wait_stat (ctx, NULL, "tasks", 0);
     fixture_worker_close (ctx, &worker);
-    fixture_restart (ctx); /* the resume is durable too */
+    fixture_restart (ctx);       /* the resume is durable too */
     assert_false (paused (ctx)); /* nothing held: its name is forgotten */
     fixture_finish (&ctx, NULL);
 }
