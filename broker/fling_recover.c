@@ -17,11 +17,11 @@
    or its record's due time (DELAYED but on no list until the log is read:
    see hold_recovered_until_due), or its queue. */
 static void recover_place (fling_broker_t *self, fling_btask_t *task,
-                           const fling_store_task_t *state)
+                           const fling_store_task_t *state, int64_t record_due)
 {
     int64_t due = state->due_ms;
-    if (!due && !state->leased) /* read while the record is in cache */
-        due = fling_tasks_record_due_ms (task);
+    if (!due && !state->leased)
+        due = record_due;
     int64_t left = due ? due - fling_state_wall_ms (self) : 0;
     if (fling_btask_state (task) == FLING_TASK_DEAD)
         fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
@@ -80,23 +80,46 @@ static void recover_apply_state (fling_btask_t *task, const fling_store_task_t *
         fling_error ("out of memory: dead task recovered as queued");
 }
 
+/* A record due within the delay heap's reach is held without its due-at,
+   like a new one (fling_producers.c): `lean` gets it, written at `dest`
+   (`size` bytes), or is `record` when it does not fit or is not due so. */
+static void recover_lean (fling_broker_t *self, const fling_record_t *record, uint8_t *dest,
+                          size_t size, fling_record_t *lean)
+{
+    *lean = *record;
+    int64_t until = (int64_t)record->ext.due_at_ms - fling_state_wall_ms (self);
+    if (!record->ext.due_at_ms || until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS ||
+        record->raw_size > size)
+        return;
+    fling_task_ext_t ext = record->ext;
+    ext.due_at_ms = 0;
+    fling_record_write_ext (dest, &record->id, record->attempt, record->max_attempts,
+                            record->timeout_ms, record->backoff_ms, record->name, record->name_size,
+                            record->payload, record->payload_size, &ext);
+    const uint8_t *cursor = dest;
+    fling_record_read (&cursor, lean);
+}
+
 static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
 {
+    const uint8_t *cursor = event->task.record;
+    fling_record_t record;
+    fling_reason_t reason;
+    if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
+        return 0; /* the store checked it; cannot happen */
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);
     if (task) { /* a newer copy (compaction): it replaces the older one */
         fling_tasks_unlist (self, task);
         fling_store_unpin (self->store, task->segment);
     } else {
-        const uint8_t *cursor = event->task.record;
-        fling_record_t record;
-        fling_reason_t reason;
-        if (fling_record_next (&cursor, cursor + event->task.record_size, &record, &reason) != 1)
-            return 0; /* the store checked it; cannot happen */
+        uint8_t lean_buf[1024];
+        fling_record_t lean;
+        recover_lean (self, &record, lean_buf, sizeof lean_buf, &lean);
         fling_queue_t *queue =
             fling_names_queue (self, record.name, record.name_size, FLING_QUEUE_RECOVERED);
         if (!queue)
             return -1;
-        task = fling_btask_new (&record, queue, 0, fling_queue_settings (queue)->timeout_ms);
+        task = fling_btask_new (&lean, queue, 0, fling_queue_settings (queue)->timeout_ms);
         if (!task || fling_idmap_insert (self->ids, &event->id, task)) {
             fling_btask_destroy (&task);
             return -1;
@@ -109,7 +132,7 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
     }
     task->segment = event->segment;
     recover_apply_state (task, &event->task);
-    recover_place (self, task, &event->task);
+    recover_place (self, task, &event->task, (int64_t)record.ext.due_at_ms);
     return 0;
 }
 
@@ -138,7 +161,7 @@ static int recover_event (const fling_store_event_t *event, void *arg)
         if (task) {
             fling_tasks_unlist (self, task);
             recover_apply_state (task, &event->task);
-            recover_place (self, task, &event->task);
+            recover_place (self, task, &event->task, fling_tasks_record_due_ms (task));
         }
         return 0;
     }
