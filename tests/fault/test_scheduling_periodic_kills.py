@@ -98,7 +98,7 @@ def check(ledger, name, added_ms, end_ms, kills, policy):
 def test():
     with FaultCluster("sched-kills") as c:
         c.require_disk_store()
-        c.start_broker("--store", "disk")
+        c.start_broker(*c.disk_broker_args(c.path("store")))
         c.start_worker()
         added_ms = now_ms()
         for name, policy in (("once", "once"), ("skip", "skip")):

@@ -11,6 +11,7 @@ import pytest
 import fling
 from conftest import LedgerProducer
 from fling import protocol as p
+from fling.task_ext import task_ext
 from fling_harness import wait_until
 from test_flp11 import ScriptedBroker
 
@@ -146,7 +147,7 @@ def test_c_decodes_python_task_extensions_as_python_meant_them():
         prio = rng.randrange(10)
         key = rng.choice((None, b"k", b"user:42:welcome", b"!" * 128))
         ttl = rng.randrange(1 << 32) if key else 0
-        record = writer.record(seq, 0, 0, 0, b"{}", p.task_ext(delay, due, prio, key, ttl))
+        record = writer.record(seq, 0, 0, 0, b"{}", task_ext(delay, due, prio, key, ttl))
         lines.append(frames_line(p.submit(seq, 1, record, extended=True)))
         plain = not (delay or due or prio or key)
         wanted.append(None if plain else {"delay_ms": delay, "due_at_ms": str(due),

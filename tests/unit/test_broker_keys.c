@@ -122,14 +122,13 @@ static json_t *queue_of (fixture_t *ctx, const char *name)
             queue = json_incref (q);
     }
     json_decref (stats);
-    assert_non_null (queue);
-    return queue;
+    return queue; /* NULL: the broker holds nothing of that name */
 }
 
 static bool paused (fixture_t *ctx)
 {
     json_t *queue = queue_of (ctx, "email");
-    bool is = json_is_true (json_object_get (queue, "paused"));
+    bool is = queue && json_is_true (json_object_get (queue, "paused"));
     json_decref (queue);
     return is;
 }
@@ -161,15 +160,8 @@ static void test_pause_across_restart (void **state)
     fixture_results (worker, leases, 3, FLING_OUTCOME_DONE, "");
     fixture_wait_stat (ctx, NULL, "tasks", 0);
     fixture_worker_close (ctx, &worker);
-    fixture_restart (ctx); /* the resume is durable too */
-    json_t *stats = fixture_stats (ctx);
-    size_t i;
-    json_t *q;
-    json_array_foreach (json_object_get (stats, "queues"), i, q)
-    {
-        assert_false (json_is_true (json_object_get (q, "paused")));
-    }
-    json_decref (stats);
+    fixture_restart (ctx);       /* the resume is durable too */
+    assert_false (paused (ctx)); /* nothing held: its name is forgotten */
     fixture_finish (&ctx, NULL);
 }
 

@@ -28,6 +28,7 @@ from ._outbox import Outbox
 from ._sender import SILENT_HEARTBEATS, Ack, IoLoop, OnAck
 from .errors import Closed, FlushTimeout
 from .keys import CurveKeys, apply_client_keys
+from .task_ext import task_ext
 from .validate import Payload, check_name, dict_bytes, payload_bytes
 
 log = logging.getLogger("fling.producer")
@@ -188,7 +189,7 @@ class Producer:
                 except UnicodeEncodeError:
                     raise ValueError("unique key empty, above 128 bytes or not printable ASCII "
                                      "without spaces") from None
-            ext = protocol.task_ext(delay_ms, at_ms, priority, key, key_ttl_ms)
+            ext = task_ext(delay_ms, at_ms, priority, key, key_ttl_ms)
         except ValueError:
             self._outbox.refused()
             raise
