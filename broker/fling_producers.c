@@ -97,29 +97,62 @@ static fling_reason_t with_due_at (fling_broker_t *self, const fling_record_t *r
 }
 
 static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
-                                     fling_queue_t **last_queue, fling_btask_t **accepted);
+                                     int64_t due_ms, fling_queue_t **last_queue,
+                                     fling_btask_t **accepted);
+
+/* `record` (with its due-at) into `lean`, written at `dest`: the same
+   without the due-at, when the delay heap can hold the due time in the
+   task's `due` (within FLING_DELAY_MAX_MS). Returns the due time it left
+   out (UTC ms) or 0 (then `lean` is `record`). At a million delayed tasks
+   the 10 bytes cost 16 a task (the next block size). */
+static int64_t without_due_at (fling_broker_t *self, const fling_record_t *record, uint8_t *dest,
+                               fling_record_t *lean)
+{
+    *lean = *record;
+    int64_t due = (int64_t)record->ext.due_at_ms;
+    int64_t until = due ? due - fling_state_wall_ms (self) : 0;
+    if (until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS)
+        return 0;
+    fling_task_ext_t ext = record->ext;
+    ext.due_at_ms = 0;
+    fling_record_write_ext (dest, &record->id, record->attempt, record->max_attempts,
+                            record->timeout_ms, record->backoff_ms, record->name, record->name_size,
+                            record->payload, record->payload_size, &ext);
+    const uint8_t *cursor = dest;
+    fling_record_read (&cursor, lean);
+    return due;
+}
 
 /* accept_record for a record that may carry extensions. */
 static fling_reason_t accept_any (fling_broker_t *self, const fling_record_t *record,
                                   fling_queue_t **last_queue, fling_btask_t **accepted)
 {
     if (!record->ext_size)
-        return accept_record (self, record, last_queue, accepted);
-    uint8_t *full = (uint8_t *)malloc (record->raw_size + FLING_DUE_EXT_SIZE);
+        return accept_record (self, record, 0, last_queue, accepted);
+    size_t room = record->raw_size + FLING_DUE_EXT_SIZE;
+    uint8_t *full = (uint8_t *)malloc (2 * room);
     if (!full)
         return FLING_REASON_UNAVAILABLE;
-    fling_record_t held;
+    fling_record_t held, lean;
     fling_reason_t status = with_due_at (self, record, full, &held);
+    int64_t due = without_due_at (self, &held, full + room, &lean);
     if (status == FLING_REASON_OK)
-        status = accept_record (self, &held, last_queue, accepted);
-    if (status == FLING_REASON_OK)
+        status = accept_record (self, &lean, due, last_queue, accepted);
+    if (status == FLING_REASON_OK && due) {
+        int64_t until = due - fling_state_wall_ms (self);
+        fling_queue_remove ((*accepted)->queue, *accepted);
+        fling_tasks_delay (self, *accepted, until > 0 ? (uint32_t)until : 0);
+    } else if (status == FLING_REASON_OK)
         fling_tasks_hold_until_due (self, *accepted);
     free (full);
     return status;
 }
 
+/* due_ms: the due time (UTC ms) the held record left out, which the
+   store's copy carries; 0 = the store keeps the held record as it is. */
 static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t *record,
-                                     fling_queue_t **last_queue, fling_btask_t **accepted)
+                                     int64_t due_ms, fling_queue_t **last_queue,
+                                     fling_btask_t **accepted)
 {
     if (fling_idmap_lookup (self->ids, &record->id) ||
         fling_dedup_contains (self->dedup, &record->id, self->now_ms))
@@ -156,7 +189,15 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
         return status;
     }
     fling_store_task_t state = {.record = (*accepted)->raw, .record_size = (*accepted)->size};
-    if (fling_store_put (self->store, &record->id, &state, &(*accepted)->segment)) {
+    uint8_t *with_due =
+        due_ms ? fling_tasks_record_with_due (*accepted, due_ms, &state.record_size) : NULL;
+    if (with_due)
+        state.record = with_due;
+    int failed = due_ms && !with_due
+                     ? (errno = ENOMEM, -1)
+                     : fling_store_put (self->store, &record->id, &state, &(*accepted)->segment);
+    free (with_due);
+    if (failed) {
         int err = errno;
         if (err != ENOSPC && err != EMSGSIZE) /* a full store logs its own state changes */
             FLING_LOG_LIMITED (FLING_LOG_ERROR, "store append failed: %s", fling_strerror (err));

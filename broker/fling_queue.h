@@ -38,7 +38,7 @@ typedef struct fling_group fling_group_t; /* suspects tried together (fling_susp
 typedef enum {
     FLING_TASK_QUEUED = 0, /* on its queue's waiting list */
     FLING_TASK_LEASED,     /* on its owner's lease list */
-    FLING_TASK_DELAYED,    /* in the broker's retry heap (backoff) */
+    FLING_TASK_DELAYED,    /* in the broker's delay heap (due time or backoff) */
     FLING_TASK_PARKED,     /* recovered in flight: waits for HOLDING a while */
     FLING_TASK_DEAD,       /* on its queue's dead-letter list */
     FLING_TASK_SUSPECT     /* in a suspect group, waiting for a trial (fling_suspects.h) */
@@ -68,7 +68,8 @@ typedef struct {
     tasks every header byte counts, and a second per-task index would cost
     more than the whole header. */
 struct fling_btask {
-    fling_dlink_t link;   /* in the queue, lease, parked or dead list */
+    fling_dlink_t link;   /* in the queue, lease, parked or dead list; DELAYED: the
+                             delay heap's first child (prev) and sibling (next) */
     fling_queue_t *queue; /* the queue of its name; outlives the task */
     union {
         fling_bworker_t *owner; /* LEASED: worker holding the lease */

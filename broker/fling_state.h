@@ -93,11 +93,11 @@ typedef struct {
     uint64_t key_duplicates; /* tasks refused DUPLICATE: their unique key was held */
 } fling_broker_counters_t;
 
-/*  The retry set: a binary min-heap of DELAYED tasks keyed on `due`. */
+/*  The retry set: a pairing min-heap of DELAYED tasks keyed on `due`,
+    threaded through their links (fling_tasks.c). */
 typedef struct {
-    fling_btask_t **items;
+    fling_btask_t *root;
     size_t count;
-    size_t alloc;
 } fling_delayheap_t;
 
 /*  A registered worker, keyed by its routing id. */

@@ -156,55 +156,103 @@ static bool heap_less (const fling_btask_t *a, const fling_btask_t *b)
     return (int32_t)(a->due - b->due) < 0;
 }
 
-static void heap_swap (fling_delayheap_t *heap, size_t i, size_t j)
+/* The delay heap is a pairing heap threaded through the tasks' own links
+   (unused while DELAYED): link.prev is a task's first child, link.next its
+   next sibling. No array beside the tasks: at a million delayed tasks a
+   pointer array cost 8 bytes a task (issue #20's memory figure). */
+static fling_btask_t *heap_child (const fling_btask_t *task)
 {
-    fling_btask_t *t = heap->items[i];
-    heap->items[i] = heap->items[j];
-    heap->items[j] = t;
+    return FLING_DLIST_ITEM (task->link.prev, fling_btask_t, link);
 }
 
-static int heap_push (fling_delayheap_t *heap, fling_btask_t *task)
+static fling_btask_t *heap_sibling (const fling_btask_t *task)
 {
-    if (heap->count == heap->alloc) {
-        size_t alloc = heap->alloc ? heap->alloc * 2 : 64;
-        fling_btask_t **grown = (fling_btask_t **)realloc (heap->items, alloc * sizeof *grown);
-        if (!grown)
-            return -1;
-        heap->items = grown;
-        heap->alloc = alloc;
-    }
-    size_t i = heap->count++;
-    heap->items[i] = task;
-    while (i > 0 && heap_less (heap->items[i], heap->items[(i - 1) / 2])) {
-        heap_swap (heap, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-    return 0;
+    return FLING_DLIST_ITEM (task->link.next, fling_btask_t, link);
 }
 
-static void heap_down (fling_delayheap_t *heap, size_t i)
+static void heap_set (fling_btask_t *task, fling_btask_t *child, fling_btask_t *sibling)
 {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < heap->count && heap_less (heap->items[l], heap->items[m]))
-            m = l;
-        if (r < heap->count && heap_less (heap->items[r], heap->items[m]))
-            m = r;
-        if (m == i)
-            break;
-        heap_swap (heap, i, m);
-        i = m;
+    task->link.prev = child ? &child->link : NULL;
+    task->link.next = sibling ? &sibling->link : NULL;
+}
+
+/* Two roots (siblings ignored) into one; `a` stays on top on a tie. The
+   result has no sibling. */
+static fling_btask_t *heap_meld (fling_btask_t *a, fling_btask_t *b)
+{
+    if (!a || !b) {
+        fling_btask_t *one = a ? a : b;
+        if (one)
+            one->link.next = NULL;
+        return one;
     }
+    if (heap_less (b, a)) {
+        fling_btask_t *t = a;
+        a = b;
+        b = t;
+    }
+    heap_set (b, heap_child (b), heap_child (a));
+    heap_set (a, b, NULL);
+    return a;
+}
+
+/* The children of a removed root into one heap: the two-pass pairing
+   (pairs left to right, then melded right to left), without recursion. */
+static fling_btask_t *heap_pairs (fling_btask_t *first)
+{
+    fling_btask_t *pairs = NULL; /* melded pairs, last first, through link.next */
+    while (first) {
+        fling_btask_t *a = first, *b = heap_sibling (a);
+        first = b ? heap_sibling (b) : NULL;
+        fling_btask_t *m = heap_meld (a, b);
+        m->link.next = pairs ? &pairs->link : NULL;
+        pairs = m;
+    }
+    fling_btask_t *root = NULL;
+    while (pairs) {
+        fling_btask_t *next = heap_sibling (pairs);
+        root = heap_meld (pairs, root);
+        pairs = next;
+    }
+    return root;
+}
+
+static void heap_push (fling_delayheap_t *heap, fling_btask_t *task)
+{
+    heap_set (task, NULL, NULL);
+    heap->root = heap_meld (heap->root, task);
+    heap->count++;
 }
 
 static fling_btask_t *heap_pop (fling_delayheap_t *heap)
 {
-    if (!heap->count)
+    fling_btask_t *top = heap->root;
+    if (!top)
         return NULL;
-    fling_btask_t *top = heap->items[0];
-    heap->items[0] = heap->items[--heap->count];
-    heap_down (heap, 0);
+    heap->root = heap_pairs (heap_child (top));
+    heap->count--;
+    heap_set (top, NULL, NULL);
     return top;
+}
+
+/* Takes every task off the heap, in no order, through `work` (linked by
+   link.next): O(n), no memory. Returns the next one or NULL. */
+static fling_btask_t *heap_take_any (fling_btask_t **work)
+{
+    fling_btask_t *task = *work;
+    if (!task)
+        return NULL;
+    *work = heap_sibling (task);
+    fling_btask_t *child = heap_child (task);
+    if (child) { /* its children go in front of the rest */
+        fling_btask_t *last = child;
+        while (heap_sibling (last))
+            last = heap_sibling (last);
+        last->link.next = *work ? &(*work)->link : NULL;
+        *work = child;
+    }
+    heap_set (task, NULL, NULL);
+    return task;
 }
 
 /* A task on the heap that has run waits for its retry, one that has not
@@ -220,10 +268,11 @@ void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t dela
     if (delay_ms > FLING_DELAY_MAX_MS)
         delay_ms = FLING_DELAY_MAX_MS;
     task->due = fling_due_in (self->now_ms, delay_ms);
-    if (delay_ms == 0 || heap_push (&self->delayed, task)) {
-        fling_tasks_requeue (self, task, false); /* no delay, or no memory for one */
+    if (delay_ms == 0) {
+        fling_tasks_requeue (self, task, false);
         return;
     }
+    heap_push (&self->delayed, task);
     fling_btask_set_state (task, FLING_TASK_DELAYED);
     fling_queue_counters (task->queue)->delayed++;
     retry_count (task, +1);
@@ -236,6 +285,20 @@ int64_t fling_tasks_record_due_ms (const fling_btask_t *task)
     fling_record_t record;
     fling_btask_record (task, &record);
     return (int64_t)record.ext.due_at_ms;
+}
+
+uint8_t *fling_tasks_record_with_due (const fling_btask_t *task, int64_t due_ms, size_t *size)
+{
+    fling_record_t r;
+    fling_btask_record (task, &r);
+    r.ext.due_at_ms = (uint64_t)due_ms;
+    uint8_t *out = (uint8_t *)malloc (fling_record_size_ext (r.name_size, r.payload_size, &r.ext));
+    if (!out)
+        return NULL;
+    *size =
+        fling_record_write_ext (out, &r.id, r.attempt, r.max_attempts, r.timeout_ms, r.backoff_ms,
+                                r.name, r.name_size, r.payload, r.payload_size, &r.ext);
+    return out;
 }
 
 /* Milliseconds until the task's due time, 0 when it has none or it passed. */
@@ -265,12 +328,12 @@ size_t fling_tasks_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
         fling_tasks_finish (self, task);
         purged++;
     }
-    /* The retry heap: keep the others, heapify again (rare, admin only). */
-    size_t kept = 0;
-    for (size_t i = 0; i < self->delayed.count; i++) {
-        task = self->delayed.items[i];
+    /* The retry heap: keep the others, meld them again (rare, admin only). */
+    fling_btask_t *work = self->delayed.root;
+    self->delayed = (fling_delayheap_t){0};
+    while ((task = heap_take_any (&work))) {
         if (task->queue != queue) {
-            self->delayed.items[kept++] = task;
+            heap_push (&self->delayed, task);
             continue;
         }
         fling_queue_counters (queue)->delayed--;
@@ -278,9 +341,6 @@ size_t fling_tasks_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
         fling_tasks_finish (self, task);
         purged++;
     }
-    self->delayed.count = kept;
-    for (size_t i = kept / 2; i-- > 0;)
-        heap_down (&self->delayed, i);
     fling_btask_t *next;
     for (task = fling_tasklist_head (&self->parked); task; task = next) {
         next = fling_tasklist_next (task);
@@ -312,7 +372,7 @@ size_t fling_tasks_purge_waiting (fling_broker_t *self, fling_queue_t *queue)
 /* Due retries go to the tail of their queues. */
 void fling_tasks_promote_due (fling_broker_t *self)
 {
-    while (self->delayed.count && fling_due_passed (self->delayed.items[0]->due, self->now_ms)) {
+    while (self->delayed.root && fling_due_passed (self->delayed.root->due, self->now_ms)) {
         fling_btask_t *task = heap_pop (&self->delayed);
         fling_queue_counters (task->queue)->delayed--;
         retry_count (task, -1);
@@ -437,7 +497,19 @@ void fling_tasks_compact (fling_broker_t *self)
         fling_store_task_t state;
         fling_btask_id (task, &id);
         store_task_of (self, task, &state);
-        if (fling_store_put (self->store, &id, &state, &task->segment))
+        /* A new task held without its due-at (fling_producers.c): its
+           compacted copy gets it back from `due`. */
+        uint8_t *with_due = NULL;
+        if (fling_btask_state (task) == FLING_TASK_DELAYED && task->attempt == 0 &&
+            !fling_tasks_record_due_ms (task)) {
+            with_due = fling_tasks_record_with_due (task, state.due_ms, &state.record_size);
+            if (!with_due)
+                break; /* no memory: try again later */
+            state.record = with_due;
+        }
+        int failed = fling_store_put (self->store, &id, &state, &task->segment);
+        free (with_due);
+        if (failed)
             break; /* full or failed: try again later */
         /* A TASK record has no due time: the retry's goes after it again,
            as its old state record may leave with the old segment. */
@@ -455,21 +527,21 @@ void fling_tasks_compact (fling_broker_t *self)
 
 long fling_tasks_next_due_ms (const fling_broker_t *self, int64_t now_ms, long none_ms)
 {
-    if (!self->delayed.count)
+    if (!self->delayed.root)
         return none_ms;
-    int32_t until = (int32_t)(self->delayed.items[0]->due - (uint32_t)now_ms);
+    int32_t until = (int32_t)(self->delayed.root->due - (uint32_t)now_ms);
     return until < none_ms ? until : none_ms;
 }
 
 void fling_tasks_destroy_waiting (fling_broker_t *self)
 {
     fling_btask_t *task;
-    /* In array order, not popped: a pop sifts (log n), and at a million
-       delayed tasks popping them all took about a second of the stop. */
-    for (size_t i = 0; i < self->delayed.count; i++)
-        fling_btask_destroy (&self->delayed.items[i]);
-    free (self->delayed.items);
+    /* Taken apart, not popped: a pop pairs the root's children, and at a
+       million delayed tasks popping them all took about a second. */
+    fling_btask_t *work = self->delayed.root;
     self->delayed = (fling_delayheap_t){0};
+    while ((task = heap_take_any (&work)))
+        fling_btask_destroy (&task);
     while ((task = fling_tasklist_pop_head (&self->parked)))
         fling_btask_destroy (&task);
 }

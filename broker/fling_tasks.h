@@ -62,6 +62,12 @@ int64_t fling_tasks_due_wall_ms (fling_broker_t *self, const fling_btask_t *task
     when it has none. */
 int64_t fling_tasks_record_due_ms (const fling_btask_t *task);
 
+/*  The task's record with a due-at extension of `due_ms` (UTC ms) added,
+    in a new buffer of *size bytes that the caller frees: what the store
+    keeps of a task held without its due-at (the delay heap has it in
+    `due`). NULL + ENOMEM. */
+uint8_t *fling_tasks_record_with_due (const fling_btask_t *task, int64_t due_ms, size_t *size);
+
 /*  A queued task whose record holds a due time still ahead on the wall
     clock goes to the delay heap until then (accepted, or recovered after a
     restart); any other stays where it is. */

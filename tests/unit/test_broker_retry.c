@@ -284,6 +284,56 @@ static void test_retry_wait_kept_across_restart (void **state)
     fixture_finish (&ctx, &worker);
 }
 
+/* A new delayed task is held without its due-at (the heap keeps the time):
+   its TASK record still carries it, also the copy a compaction writes, so
+   the task comes back no earlier than its due time after restarts. */
+static void test_delay_kept_across_compaction (void **state)
+{
+    fixture_t *ctx = fixture_start_disk (WAIT_MS, long_backoff);
+    zsock_t *worker = fixture_worker_ready (ctx, "w", NULL);
+    uint8_t buf[512];
+    fling_task_id_t id;
+    fling_task_id_make (&id, FIXTURE_PRODUCER_ID, 1);
+    fling_task_ext_t ext = {.delay_ms = 5000};
+    size_t size = fling_record_write_ext (buf, &id, 0, 0, 0, 0, "email", 5, FIXTURE_PAYLOAD,
+                                          strlen (FIXTURE_PAYLOAD), &ext);
+    int64_t earliest = fling_clock_ms () + 5000;
+    zmsg_t *msg = fling_msg_submit (1, 1, buf, size);
+    fling_msg_set_version (msg, FLING_PROTO_VERSION_SCHED);
+    fixture_send (ctx->producer, msg);
+    assert_int_equal (fixture_ack_count (ctx, 1, FLING_REASON_OK), 1);
+    fixture_wait_stat (ctx, NULL, "delayed", 1);
+    char first[256], now[256];
+    oldest_segment (ctx->scratch_dir, first, sizeof first);
+    fixture_lease_t leases[10];
+    uint64_t seq = 2;
+    for (int round = 0; round < 80; round++) {
+        oldest_segment (ctx->scratch_dir, now, sizeof now);
+        if (strcmp (now, first) != 0)
+            break;
+        fixture_submit_acked (ctx, (uint64_t)round + 2, seq, 10, FLING_REASON_OK);
+        seq += 10;
+        for (int i = 0; i < 10; i++)
+            fixture_next_task (ctx, worker, &leases[i]);
+        fixture_results (worker, leases, 10, FLING_OUTCOME_DONE, "");
+        fixture_wait_stat (ctx, NULL, "tasks", 1);
+    }
+    assert_string_not_equal (now, first);
+    fixture_worker_close (ctx, &worker);
+    for (int restart = 0; restart < 2; restart++) {
+        fixture_restart (ctx);
+        if (fling_clock_ms () < earliest - 500)
+            assert_int_equal (fixture_stat (ctx, NULL, "delayed"), 1);
+    }
+    worker = fixture_worker_ready (ctx, "w2", NULL);
+    fixture_lease_t lease;
+    fixture_next_task (ctx, worker, &lease);
+    assert_true (fling_clock_ms () >= earliest);
+    assert_int_equal (lease.attempt, 1);
+    assert_int_equal (lease.id.bytes[15], 1); /* task 1 */
+    fixture_finish (&ctx, &worker);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +342,7 @@ int main (void)
         cmocka_unit_test_teardown (test_holding_after_restart, fixture_teardown),
         cmocka_unit_test_teardown (test_refill_waits_for_half_the_prefetch, fixture_teardown),
         cmocka_unit_test_teardown (test_retry_wait_kept_across_restart, fixture_teardown),
+        cmocka_unit_test_teardown (test_delay_kept_across_compaction, fixture_teardown),
     };
     return cmocka_run_group_tests_name ("broker_retry", tests, NULL, NULL);
 }
