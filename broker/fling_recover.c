@@ -136,13 +136,17 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
     return 0;
 }
 
-/* Records of the broker's own (proto/SPEC.md §6.8): pauses, keys. */
+/* Records of the broker's own (proto/SPEC.md §6.8): pauses, keys,
+   schedules. */
 static int recover_note (fling_broker_t *self, const fling_store_event_t *event)
 {
     if (event->note_type == FLING_STORE_NOTE_PAUSE)
         return fling_pause_recover (self, event);
     if (event->note_type == FLING_STORE_NOTE_KEY)
         return fling_unique_recover_note (self, event);
+    if (event->note_type == FLING_STORE_NOTE_SCHEDULE ||
+        event->note_type == FLING_STORE_NOTE_SCHEDULE_REMOVED)
+        return fling_schedules_recovered (self, event);
     fling_store_release (self->store, event->segment);
     return 0;
 }
@@ -152,8 +156,6 @@ static int recover_event (const fling_store_event_t *event, void *arg)
     fling_broker_t *self = (fling_broker_t *)arg;
     if (event->kind == FLING_STORE_EV_TASK)
         return recover_task (self, event);
-    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
-        return fling_schedules_recovered (self, event);
     if (event->kind == FLING_STORE_EV_NOTE)
         return recover_note (self, event);
     fling_btask_t *task = (fling_btask_t *)fling_idmap_lookup (self->ids, &event->id);

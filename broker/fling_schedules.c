@@ -150,8 +150,11 @@ static void table_put (fling_schedules_t *self, entry_t *old, entry_t *e)
 
 /* ---- durability ---------------------------------------------------------- */
 
-/* A schedule's record: its mark (i64, little-endian) then its definition
-   as compact JSON. */
+/* A schedule's record, a pinned SCHEDULE note: its mark (i64,
+   little-endian) then its definition as compact JSON. The new note is
+   written before the old one's pin ends, so a failure keeps the old one.
+   `essential`: the mark of a firing whose task the store just took (it
+   may use the room a full log keeps). */
 static int put_record (fling_broker_t *self, entry_t *e, bool essential)
 {
     char *json = json_dumps (e->def, JSON_COMPACT);
@@ -165,11 +168,17 @@ static int put_record (fling_broker_t *self, entry_t *e, bool essential)
     memcpy (body, &e->mark_ms, 8);
     memcpy (body + 8, json, size);
     free (json);
-    int rc = fling_store_schedule_put (self->store, body, 8 + size, essential, &e->segment);
+    unsigned flags = FLING_STORE_NOTE_PIN | (essential ? FLING_STORE_NOTE_ESSENTIAL : 0u);
+    uint32_t segment = 0;
+    int rc =
+        fling_store_note (self->store, FLING_STORE_NOTE_SCHEDULE, body, 8 + size, flags, &segment);
     int err = errno;
     free (body);
-    if (rc == 0)
+    if (rc == 0) {
+        fling_store_release (self->store, e->segment);
+        e->segment = segment;
         self->store_dirty = true;
+    }
     errno = err;
     return rc;
 }
@@ -250,11 +259,16 @@ int fling_schedules_remove (fling_broker_t *self, const char *name, char *error,
     entry_t *e = (entry_t *)zhashx_lookup (self->schedules->table, name);
     if (!e)
         return 0;
+    /* Essential and unpinned: it only ends something (the schedule's own
+       note, released here). */
+    uint32_t segment;
     if (self->store_failed ||
-        fling_store_schedule_remove (self->store, e->name, strlen (e->name), e->segment)) {
+        fling_store_note (self->store, FLING_STORE_NOTE_SCHEDULE_REMOVED, e->name, strlen (e->name),
+                          FLING_STORE_NOTE_ESSENTIAL, &segment)) {
         snprintf (error, error_size, "%s", store_problem (self->store_failed ? EIO : errno));
         return -1;
     }
+    fling_store_release (self->store, e->segment);
     self->store_dirty = true;
     self->schedules->payload_bytes -= e->payload_size;
     zhashx_delete (self->schedules->table, name);
@@ -268,8 +282,8 @@ static int recover_schedule (fling_broker_t *self, const fling_store_event_t *ev
     fling_schedules_t *table = self->schedules;
     char error[160] = "its mark is cut off";
     entry_t *e = NULL;
-    if (event->body_size > 8) {
-        json_t *stored = json_loadb ((const char *)event->body + 8, event->body_size - 8,
+    if (event->note_size > 8) {
+        json_t *stored = json_loadb ((const char *)event->note + 8, event->note_size - 8,
                                      JSON_REJECT_DUPLICATES, NULL);
         json_t *def = stored ? fling_schedules_json_parse (stored, error, sizeof error) : NULL;
         json_decref (stored);
@@ -281,31 +295,33 @@ static int recover_schedule (fling_broker_t *self, const fling_store_event_t *ev
         /* The CRC held: a broker that knew more wrote it, or a bug. */
         fling_error ("store: schedule record in segment %u unreadable (%s): skipped",
                      (unsigned)event->segment, error);
-        fling_store_schedule_unpin (self->store, event->segment);
+        fling_store_release (self->store, event->segment);
         return 0;
     }
-    memcpy (&e->mark_ms, event->body, 8);
+    memcpy (&e->mark_ms, event->note, 8);
     e->segment = event->segment;
     e->recovered = true;
     entry_t *old = (entry_t *)zhashx_lookup (table->table, e->name);
     if (old) /* superseded: a later firing's mark, a replacement, a compacted copy */
-        fling_store_schedule_unpin (self->store, old->segment);
+        fling_store_release (self->store, old->segment);
     table_put (table, old, e);
     return 0;
 }
 
 int fling_schedules_recovered (fling_broker_t *self, const fling_store_event_t *event)
 {
-    if (event->kind == FLING_STORE_EV_SCHEDULE)
+    if (event->note_type == FLING_STORE_NOTE_SCHEDULE)
         return recover_schedule (self, event);
+    /* SCHEDULE_REMOVED: replay pinned it, but it keeps nothing alive. */
+    fling_store_release (self->store, event->segment);
     char name[FLING_NAME_MAX + 1];
-    if (event->body_size >= sizeof name)
+    if (event->note_size >= sizeof name)
         return 0;
-    memcpy (name, event->body, event->body_size);
-    name[event->body_size] = '\0';
+    memcpy (name, event->note, event->note_size);
+    name[event->note_size] = '\0';
     entry_t *e = (entry_t *)zhashx_lookup (self->schedules->table, name);
     if (e) {
-        fling_store_schedule_unpin (self->store, e->segment);
+        fling_store_release (self->store, e->segment);
         self->schedules->payload_bytes -= e->payload_size;
         zhashx_delete (self->schedules->table, name);
     }

@@ -65,8 +65,9 @@ json_t *fling_schedules_list (fling_broker_t *self, size_t limit);
 /*  The `schedules` object of stats (§8). */
 json_t *fling_schedules_stats (fling_broker_t *self);
 
-/*  Recovery: a SCHEDULE or UNSCHEDULE event of the store (the latest
-    record of a name wins). 0, or -1 out of memory. */
+/*  Recovery: a SCHEDULE or SCHEDULE_REMOVED note of the store
+    (FLING_STORE_EV_NOTE; the latest record of a name wins; a note it does
+    not keep is released). 0, or -1 out of memory. */
 int fling_schedules_recovered (fling_broker_t *self, const fling_store_event_t *event);
 
 /*  End of turn: fires what is due by the wall clock, each firing's task

@@ -122,26 +122,29 @@ void fling_store_status (fling_store_t *self, fling_store_status_t *status)
     self->ops->status (self->state, status);
 }
 
-int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t size, bool essential,
-                              uint32_t *segment)
+size_t fling_store_note_max (uint8_t type)
 {
-    return self->ops->schedule_put (self->state, body, size, essential, segment);
-}
-
-int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t size,
-                                 uint32_t segment)
-{
-    return self->ops->schedule_remove (self->state, name, size, segment);
-}
-
-void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment)
-{
-    self->ops->schedule_unpin (self->state, segment);
+    switch (type) {
+    case FLING_STORE_NOTE_SCHEDULE:
+        return SIZE_MAX; /* a definition with its payload: bounded by the segment */
+    case FLING_STORE_NOTE_KEY:
+    case FLING_STORE_NOTE_PAUSE:
+    case FLING_STORE_NOTE_SCHEDULE_REMOVED:
+        return FLING_STORE_NOTE_MAX;
+    default:
+        return 0;
+    }
 }
 
 int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
                       unsigned flags, uint32_t *segment)
 {
+    /* Checked here for every store: replay refuses what is larger, so a
+       note written must be one replay reads back. */
+    if (size > fling_store_note_max (type)) {
+        errno = EMSGSIZE;
+        return -1;
+    }
     return self->ops->note (self->state, type, body, size, flags, segment);
 }
 
@@ -213,22 +216,6 @@ static void memory_destroy (void *state)
 {
 }
 
-static int memory_schedule_put (void *state, const uint8_t *body, size_t size, bool essential,
-                                uint32_t *segment)
-{
-    *segment = 0;
-    return 0;
-}
-
-static int memory_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
-{
-    return 0;
-}
-
-static void memory_schedule_unpin (void *state, uint32_t segment)
-{
-}
-
 static const fling_store_ops_t memory_ops = {
     .put = memory_put,
     .state = memory_state,
@@ -242,9 +229,6 @@ static const fling_store_ops_t memory_ops = {
     .note = memory_note,
     .release = memory_release,
     .destroy = memory_destroy,
-    .schedule_put = memory_schedule_put,
-    .schedule_remove = memory_schedule_remove,
-    .schedule_unpin = memory_schedule_unpin,
 };
 
 fling_store_t *fling_store_memory_open (void)

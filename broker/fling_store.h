@@ -35,22 +35,21 @@
       broker should put() again (every task whose locator equals it), so
       that the segment can be deleted; -1 if none.
     - note(type, body, flags, &segment): a record of the broker's own
-      (proto/SPEC.md §6.8): a paused name, a unique key kept for its TTL.
-      FLING_STORE_NOTE_PIN: it keeps its segment until release(segment)
-      (the broker puts it again when compaction names that segment);
-      FLING_STORE_NOTE_ESSENTIAL: it may use the room kept for ending
-      tasks (it ends or shrinks something). Rides with the next commit.
-      recover() gives each back as FLING_STORE_EV_NOTE, pinned: the broker
-      releases those it does not keep.
+      (proto/SPEC.md §6.8): a unique key kept for its TTL, a paused name,
+      a periodic schedule's definition and mark, a schedule's removal.
+      *segment gets the note's locator. FLING_STORE_NOTE_PIN: it keeps its
+      segment until release(segment) (the broker puts it again when
+      compaction names that segment; a note that supersedes a pinned one
+      is written first, then the old one released); FLING_STORE_NOTE_ESSENTIAL:
+      it may use the room kept for ending tasks (it ends or shrinks
+      something, or records what a just-accepted task proved room for).
+      -1 + EMSGSIZE for a body over its type's limit (note_max below).
+      Rides with the next commit. recover() gives each back as
+      FLING_STORE_EV_NOTE, pinned: the broker releases those it does not
+      keep.
+    - release(segment): ends a note's pin (0: none).
     - maintain(now_ms): deletes emptied segments and re-checks free space
       (about once a second). Slow-ish: the broker calls it after the ACKs.
-    - schedule_put(body, &segment, essential), schedule_remove(name,
-      segment), schedule_unpin(segment): a periodic schedule's live record
-      (proto/SPEC.md §6.8: its definition and fired-up-to mark, bytes the
-      broker's fling_schedules.c encodes), like a task's: it pins its
-      segment until a newer one or a removal supersedes it, and compaction
-      puts it again. `essential`: may use the headroom a full log keeps
-      (the mark of a firing whose task the store just took).
 
     Calls come from the broker's one thread only. Every call returns 0, or
     -1 with errno (ENOSPC for a full store, EIO for a failed one).
@@ -97,20 +96,28 @@ typedef struct {
 } fling_store_task_t;
 
 typedef enum {
-    FLING_STORE_EV_TASK = 1,   /* task: every field; segment: where it lives */
-    FLING_STORE_EV_STATE,      /* task: attempt, crashes, reason, leased, error, due_ms */
-    FLING_STORE_EV_DONE,       /* the task ended at wall_ms */
-    FLING_STORE_EV_SCHEDULE,   /* body: a schedule's record; segment: where it lives */
-    FLING_STORE_EV_UNSCHEDULE, /* body: the name of a schedule removed */
-    FLING_STORE_EV_NOTE        /* note_type, note: a note() record; segment: where it lives */
+    FLING_STORE_EV_TASK = 1, /* task: every field; segment: where it lives */
+    FLING_STORE_EV_STATE,    /* task: attempt, crashes, reason, leased, error, due_ms */
+    FLING_STORE_EV_DONE,     /* the task ended at wall_ms */
+    FLING_STORE_EV_NOTE      /* note_type, note: a note() record; segment: where it lives */
 } fling_store_event_kind_t;
 
-/*  Record types of notes (the disk store's types 4 and 5) and their flags. */
-#define FLING_STORE_NOTE_KEY       4 /* a unique key in its TTL (fling_unique.c) */
-#define FLING_STORE_NOTE_PAUSE     5 /* a name paused or resumed (fling_pause.c) */
-#define FLING_STORE_NOTE_PIN       1u
-#define FLING_STORE_NOTE_ESSENTIAL 2u
-#define FLING_STORE_NOTE_MAX       512 /* body bytes */
+/*  Record types of notes (the disk store's types 4 to 7; the bodies are
+    the broker's) and their flags. */
+#define FLING_STORE_NOTE_KEY              4 /* a unique key in its TTL (fling_unique.c) */
+#define FLING_STORE_NOTE_PAUSE            5 /* a name paused or resumed (fling_pause.c) */
+#define FLING_STORE_NOTE_SCHEDULE         6 /* a schedule's mark + definition (fling_schedules.c) */
+#define FLING_STORE_NOTE_SCHEDULE_REMOVED 7 /* the name of a schedule removed */
+#define FLING_STORE_NOTE_PIN              1u
+#define FLING_STORE_NOTE_ESSENTIAL        2u
+#define FLING_STORE_NOTE_MAX              512 /* body bytes of a small note (all but SCHEDULE) */
+
+/*  The largest body a note of `type` may have, for note() and replay
+    alike: FLING_STORE_NOTE_MAX, except SCHEDULE, whose definition carries
+    a payload of up to FLING_PAYLOAD_MAX (1 MiB) and an unbounded cron or
+    tz text: SIZE_MAX there (a record still has to fit in one segment:
+    EMSGSIZE). 0 for a type that is no note. */
+size_t fling_store_note_max (uint8_t type);
 
 typedef struct {
     fling_store_event_kind_t kind;
@@ -118,8 +125,6 @@ typedef struct {
     fling_store_task_t task;
     uint32_t segment;
     int64_t wall_ms;
-    const uint8_t *body; /* SCHEDULE, UNSCHEDULE */
-    size_t body_size;
     uint8_t note_type; /* FLING_STORE_EV_NOTE */
     const uint8_t *note;
     size_t note_size;
@@ -158,10 +163,6 @@ typedef struct {
     void (*release) (void *state, uint32_t segment);
     void (*status) (void *state, fling_store_status_t *status);
     void (*destroy) (void *state);
-    int (*schedule_put) (void *state, const uint8_t *body, size_t size, bool essential,
-                         uint32_t *segment);
-    int (*schedule_remove) (void *state, const char *name, size_t size, uint32_t segment);
-    void (*schedule_unpin) (void *state, uint32_t segment);
 } fling_store_ops_t;
 
 /*  Options of the disk store (ignored by "memory"). */
@@ -208,11 +209,6 @@ void fling_store_unpin (fling_store_t *self, uint32_t segment);
 int64_t fling_store_compaction_candidate (fling_store_t *self);
 void fling_store_maintain (fling_store_t *self, int64_t now_ms);
 void fling_store_status (fling_store_t *self, fling_store_status_t *status);
-int fling_store_schedule_put (fling_store_t *self, const uint8_t *body, size_t size, bool essential,
-                              uint32_t *segment);
-int fling_store_schedule_remove (fling_store_t *self, const char *name, size_t size,
-                                 uint32_t segment);
-void fling_store_schedule_unpin (fling_store_t *self, uint32_t segment);
 int fling_store_note (fling_store_t *self, uint8_t type, const void *body, size_t size,
                       unsigned flags, uint32_t *segment);
 void fling_store_release (fling_store_t *self, uint32_t segment);

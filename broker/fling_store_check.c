@@ -58,11 +58,8 @@ static int on_event (const fling_store_event_t *event, void *arg)
         if (entry)
             free (fling_idmap_remove (check->live, &event->id));
         return 0;
-    case FLING_STORE_EV_SCHEDULE: /* schedules: not tasks (fling_schedules.c) */
-    case FLING_STORE_EV_UNSCHEDULE:
-        return 0;
     case FLING_STORE_EV_NOTE:
-        return 0; /* a pause or a key's TTL: no task */
+        return 0; /* a pause, a key's TTL, a schedule: no task */
     }
     return 0;
 }

@@ -10,17 +10,14 @@
                  error_size u16, error. Dispatch, crash, dead-letter,
                  dead_retry: rides along with the next commit.
       DONE  (3): id[16], wall_ms i64. The task ended (done or purged).
-      SCHEDULE (6): a periodic schedule's definition and fired-up-to mark
-                 (bytes of broker/fling_schedules.c). Its live record: it
-                 pins its segment; the latest one of a name wins at replay.
-      SCHEDULE_REMOVED (7): the removed schedule's name.
       STATE_DUE (8): id[16], attempt u16, crashes u8, due_ms i64. A STATE
                  of a task waiting for its retry (alive, not leased, no
                  error): due_ms is when it is due, UTC wall-clock ms, so a
                  restart holds it until then (proto/SPEC.md §6.8).
-      KEY   (4), PAUSE (5): notes of the broker (fling_store.h, note());
-                 their bodies are the broker's (fling_unique.c,
-                 fling_pause.c). A pinning note keeps its segment.
+      KEY (4), PAUSE (5), SCHEDULE (6), SCHEDULE_REMOVED (7): notes of
+                 the broker (fling_store.h, note()); their bodies are the
+                 broker's (fling_unique.c, fling_pause.c,
+                 fling_schedules.c). A pinning note keeps its segment.
     Replay hands them to the broker in log order; it keeps the state.
 */
 #include "fling_log.h"
@@ -35,10 +32,8 @@
 #define REC_TASK  1
 #define REC_STATE 2
 #define REC_DONE  3
-/* 4-5: unique keys and paused queues (issue #20). */
-#define REC_SCHEDULE         6
-#define REC_SCHEDULE_REMOVED 7
-#define REC_STATE_DUE        8 /* a retry's wait */
+/* 4-7: notes (FLING_STORE_NOTE_*): unique keys, paused queues, schedules. */
+#define REC_STATE_DUE 8 /* a retry's wait */
 
 #define TASK_HEAD    6
 #define STATE_HEAD   23
@@ -175,27 +170,6 @@ static int disk_complete (void *state, const fling_task_id_t *id, uint32_t segme
     return 0;
 }
 
-static int disk_schedule_put (void *state, const uint8_t *body, size_t size, bool essential,
-                              uint32_t *segment)
-{
-    disk_t *self = (disk_t *)state;
-    if (refuse_if_failed (self))
-        return -1;
-    /* Not reserved, like a state record: a schedule's mark after a firing
-       is `essential` (the firing's task just proved the room), a new
-       schedule or a compacted copy must fit as any record. */
-    if (!essential && !fling_wal_has_room (self->wal, size, 0))
-        return -1;
-    int64_t at = fling_wal_append (self->wal, REC_SCHEDULE, essential, NULL, 0, body, size);
-    if (at < 0)
-        return -1;
-    if (*segment)
-        fling_wal_segment_live (self->wal, *segment, -1);
-    fling_wal_segment_live (self->wal, (uint32_t)at, +1);
-    *segment = (uint32_t)at;
-    return 0;
-}
-
 static int disk_note (void *state, uint8_t type, const void *body, size_t size, unsigned flags,
                       uint32_t *segment)
 {
@@ -212,24 +186,6 @@ static int disk_note (void *state, uint8_t type, const void *body, size_t size, 
         fling_wal_segment_live (self->wal, (uint32_t)at, +1);
     *segment = (uint32_t)at;
     return 0;
-}
-
-static int disk_schedule_remove (void *state, const char *name, size_t size, uint32_t segment)
-{
-    disk_t *self = (disk_t *)state;
-    if (refuse_if_failed (self))
-        return -1;
-    if (fling_wal_append (self->wal, REC_SCHEDULE_REMOVED, true, NULL, 0, name, size) < 0)
-        return -1;
-    if (segment)
-        fling_wal_segment_live (self->wal, segment, -1);
-    return 0;
-}
-
-static void disk_schedule_unpin (void *state, uint32_t segment)
-{
-    if (segment)
-        fling_wal_segment_live (((disk_t *)state)->wal, segment, -1);
 }
 
 static void disk_release (void *state, uint32_t segment)
@@ -328,23 +284,18 @@ static void on_record (uint8_t type, const uint8_t *body, size_t size, uint32_t 
             memcpy (&event.wall_ms, body + 16, 8);
         }
         break;
-    case REC_SCHEDULE:
-    case REC_SCHEDULE_REMOVED:
-        event.kind = type == REC_SCHEDULE ? FLING_STORE_EV_SCHEDULE : FLING_STORE_EV_UNSCHEDULE;
-        event.segment = segment;
-        event.body = body;
-        event.body_size = size;
-        if ((ok = size > 0) && type == REC_SCHEDULE)
-            fling_wal_segment_live (self->wal, segment, +1);
-        break;
     case FLING_STORE_NOTE_KEY:
     case FLING_STORE_NOTE_PAUSE:
+    case FLING_STORE_NOTE_SCHEDULE:
+    case FLING_STORE_NOTE_SCHEDULE_REMOVED:
         event.kind = FLING_STORE_EV_NOTE;
         event.segment = segment;
         event.note_type = type;
         event.note = body;
         event.note_size = size;
-        if ((ok = size <= FLING_STORE_NOTE_MAX))
+        /* A schedule's notes are never empty (a mark, a name). */
+        ok = size <= fling_store_note_max (type) && (size > 0 || type < FLING_STORE_NOTE_SCHEDULE);
+        if (ok)
             fling_wal_segment_live (self->wal, segment, +1); /* the broker releases what it drops */
         break;
     }
@@ -441,9 +392,6 @@ static const fling_store_ops_t disk_ops = {
     .note = disk_note,
     .release = disk_release,
     .destroy = disk_destroy,
-    .schedule_put = disk_schedule_put,
-    .schedule_remove = disk_schedule_remove,
-    .schedule_unpin = disk_schedule_unpin,
 };
 
 fling_store_t *fling_store_disk_open (const fling_store_options_t *options)

@@ -34,8 +34,7 @@ static void apply_state (disk_entry_t *e, const fling_store_task_t *task)
 static int on_event (const fling_store_event_t *event, void *arg)
 {
     disk_table_t *t = (disk_table_t *)arg;
-    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE ||
-        event->kind == FLING_STORE_EV_NOTE)
+    if (event->kind == FLING_STORE_EV_NOTE)
         return 0; /* not tasks: schedules, a pause or a key's TTL */
     disk_entry_t *e = entry_of (t, &event->id);
     switch (event->kind) {

@@ -4,13 +4,15 @@
     by a recording intake at a wall clock the test sets (never early, each
     fire time once, the deterministic id), and the disk store's records
     across a "restart": the mark survives, missed once runs the latest
-    missed time once, missed skip none, a removal stays removed. */
+    missed time once, missed skip none, a removal stays removed (and pins
+    no segment), a 1 MiB payload comes back whole. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +47,7 @@ static fling_reason_t intake (fling_broker_t *self, const fling_record_t *record
 
 static int on_event (const fling_store_event_t *event, void *arg)
 {
-    if (event->kind == FLING_STORE_EV_SCHEDULE || event->kind == FLING_STORE_EV_UNSCHEDULE)
+    if (event->kind == FLING_STORE_EV_NOTE)
         return fling_schedules_recovered ((fling_broker_t *)arg, event);
     return 0;
 }
@@ -305,6 +307,80 @@ static void test_compaction (void **state)
     store_dir_remove (dir);
 }
 
+/* A schedule's note carries its whole definition: one with the largest
+   payload (1 MiB, far over a small note's 512 bytes) is written and read
+   back at a restart as it was, nothing counted as damage; a small note
+   over its limit is refused when written, never dropped at replay. */
+static void test_large_restart (void **state)
+{
+    char *dir = store_dir_new ("schedules-large");
+    fling_broker_t *self = bare_new (dir, 10);
+    size_t n = FLING_PAYLOAD_MAX - 8; /* {"x":"..."} is FLING_PAYLOAD_MAX bytes */
+    char *text = (char *)malloc (n + 100);
+    assert_non_null (text);
+    int head = snprintf (text, 100,
+                         "{\"name\":\"big\",\"task\":\"t\",\"every_ms\":1000,"
+                         "\"payload\":{\"x\":\"");
+    memset (text + head, 'a', n);
+    strcpy (text + head + n, "\"}}");
+    add_at (self, T0 + 500, text, true, false);
+    free (text);
+    assert_int_equal (fling_store_commit (self->store), 0);
+    uint8_t small[FLING_STORE_NOTE_MAX + 1] = {0};
+    uint32_t segment = 0;
+    assert_int_equal (
+        fling_store_note (self->store, FLING_STORE_NOTE_KEY, small, sizeof small, 0, &segment), -1);
+    assert_int_equal (errno, EMSGSIZE);
+
+    self = bare_restart (self, dir);
+    fling_store_status_t status;
+    fling_store_status (self->store, &status);
+    assert_int_equal (status.corrupt_records, 0);
+    assert_int_equal (fling_schedules_count (self->schedules), 1);
+    json_t *list = fling_schedules_list (self, 10);
+    json_t *def = json_array_get (json_object_get (list, "schedules"), 0);
+    const char *x = json_string_value (json_object_get (json_object_get (def, "payload"), "x"));
+    assert_non_null (x);
+    assert_int_equal (strlen (x), n);
+    json_decref (list);
+    fire_at (self, T0 + 1000);
+    assert_int_equal (taken_count, 1);
+    bare_destroy (self);
+    store_dir_remove (dir);
+}
+
+/* A removal's note pins nothing once read back: after a restart the
+   segment holding a removed schedule's notes still empties, and the log
+   stays short while another schedule fires. */
+static void test_removed_restart_compacts (void **state)
+{
+    char *dir = store_dir_new ("schedules-removed");
+    segment_bytes = 65536;
+    fling_broker_t *self = bare_new (dir, 10);
+    add_at (self, T0 + 500, "{\"name\":\"gone\",\"task\":\"t\",\"every_ms\":1000}", true, false);
+    add_at (self, T0 + 500, "{\"name\":\"busy\",\"task\":\"t\",\"every_ms\":1000}", true, false);
+    char error[200];
+    assert_int_equal (fling_schedules_remove (self, "gone", error, sizeof error), 1);
+    assert_int_equal (fling_store_commit (self->store), 0);
+    self = bare_restart (self, dir);
+    assert_int_equal (fling_schedules_count (self->schedules), 1);
+    fling_store_status_t status;
+    uint64_t most = 0;
+    for (int64_t i = 1; i <= 3000; i++) {
+        fire_at (self, T0 + i * 1000);
+        assert_int_equal (fling_store_commit (self->store), 0);
+        fling_schedules_compact (self);
+        assert_int_equal (fling_store_commit (self->store), 0);
+        fling_store_maintain (self->store, i * 1000);
+        fling_store_status (self->store, &status);
+        most = status.segments > most ? status.segments : most;
+    }
+    segment_bytes = 0;
+    assert_true (most <= 4);
+    bare_destroy (self);
+    store_dir_remove (dir);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +389,8 @@ int main (void)
         cmocka_unit_test (test_fires_on_time_once),
         cmocka_unit_test (test_restart),
         cmocka_unit_test (test_compaction),
+        cmocka_unit_test (test_large_restart),
+        cmocka_unit_test (test_removed_restart_compacts),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
