@@ -111,7 +111,7 @@ static int64_t without_due_at (fling_broker_t *self, const fling_record_t *recor
     *lean = *record;
     int64_t due = (int64_t)record->ext.due_at_ms;
     int64_t until = due ? due - fling_state_wall_ms (self) : 0;
-    if (until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS)
+    if (until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS - 1000) /* room for the rounding */
         return 0;
     fling_task_ext_t ext = record->ext;
     ext.due_at_ms = 0;
@@ -139,9 +139,9 @@ static fling_reason_t accept_any (fling_broker_t *self, const fling_record_t *re
     if (status == FLING_REASON_OK)
         status = accept_record (self, &lean, due, last_queue, accepted);
     if (status == FLING_REASON_OK && due) {
-        int64_t until = due - fling_state_wall_ms (self);
+        int64_t until = fling_tasks_wait_ms (self, due);
         fling_queue_remove ((*accepted)->queue, *accepted);
-        fling_tasks_delay (self, *accepted, until > 0 ? (uint32_t)until : 0);
+        fling_tasks_delay (self, *accepted, (uint32_t)until); /* < FLING_DELAY_MAX_MS */
     } else if (status == FLING_REASON_OK)
         fling_tasks_hold_until_due (self, *accepted);
     free (full);

@@ -22,7 +22,7 @@ static void recover_place (fling_broker_t *self, fling_btask_t *task,
     int64_t due = state->due_ms;
     if (!due && !state->leased)
         due = record_due;
-    int64_t left = due ? due - fling_state_wall_ms (self) : 0;
+    int64_t left = due ? fling_tasks_wait_ms (self, due) : 0;
     if (fling_btask_state (task) == FLING_TASK_DEAD)
         fling_tasklist_push_tail (fling_queue_dead (task->queue), task);
     else if (left > 0) {

@@ -53,6 +53,11 @@ void fling_tasks_delay (fling_broker_t *self, fling_btask_t *task, uint32_t dela
 /*  When a DELAYED task is due: UTC wall-clock ms, never 0 (what the store
     keeps of a retry's wait; proto/SPEC.md §6.8). */
 int64_t fling_tasks_due_wall_ms (fling_broker_t *self, const fling_btask_t *task);
+/*  Milliseconds from the turn's `now_ms` (the delay heap's clock) until
+    the UTC instant `due_wall_ms`; 0 when it has come. Rounded up, so that
+    a task held this long never starts before its due time on the wall
+    clock (proto/SPEC.md §6.8). */
+int64_t fling_tasks_wait_ms (fling_broker_t *self, int64_t due_wall_ms);
 
 /*  Bytes of the due-at extension a task with a due time holds at the end
     of its record (fling_producers.c, proto/SPEC.md §3.6). */
