@@ -135,11 +135,14 @@ static int send_chunk (fling_broker_t *self, fling_queue_t *queue, fling_bworker
     fling_btask_t *tasks[FLING_BATCH_TASKS_MAX];
     /* In the queue's order (priorities, fling_queue.h), while they fit
        one DISPATCH; the first always goes, whatever its size. */
-    for (fling_btask_t *task; count < chunk && (task = fling_queue_peek (queue)); count++) {
-        size_t wire = fling_record_wire_size (task->raw);
-        if (count && bytes + wire > FLING_DISPATCH_BYTES_MAX)
+    for (; count < chunk; count++) {
+        size_t room = !count                             ? SIZE_MAX
+                      : bytes < FLING_DISPATCH_BYTES_MAX ? FLING_DISPATCH_BYTES_MAX - bytes
+                                                         : 0;
+        size_t wire;
+        fling_btask_t *task = fling_queue_pop_within (queue, room, &wire);
+        if (!task)
             break;
-        fling_queue_remove (queue, task);
         tasks[count] = task;
         bytes += wire;
     }

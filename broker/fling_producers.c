@@ -100,29 +100,6 @@ static fling_reason_t accept_record (fling_broker_t *self, const fling_record_t 
                                      int64_t due_ms, fling_queue_t **last_queue,
                                      fling_btask_t **accepted);
 
-/* `record` (with its due-at) into `lean`, written at `dest`: the same
-   without the due-at, when the delay heap can hold the due time in the
-   task's `due` (within FLING_DELAY_MAX_MS). Returns the due time it left
-   out (UTC ms) or 0 (then `lean` is `record`). At a million delayed tasks
-   the 10 bytes cost 16 a task (the next block size). */
-static int64_t without_due_at (fling_broker_t *self, const fling_record_t *record, uint8_t *dest,
-                               fling_record_t *lean)
-{
-    *lean = *record;
-    int64_t due = (int64_t)record->ext.due_at_ms;
-    int64_t until = due ? due - fling_state_wall_ms (self) : 0;
-    if (until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS - 1000) /* room for the rounding */
-        return 0;
-    fling_task_ext_t ext = record->ext;
-    ext.due_at_ms = 0;
-    fling_record_write_ext (dest, &record->id, record->attempt, record->max_attempts,
-                            record->timeout_ms, record->backoff_ms, record->name, record->name_size,
-                            record->payload, record->payload_size, &ext);
-    const uint8_t *cursor = dest;
-    fling_record_read (&cursor, lean);
-    return due;
-}
-
 /* accept_record for a record that may carry extensions. */
 static fling_reason_t accept_any (fling_broker_t *self, const fling_record_t *record,
                                   fling_queue_t **last_queue, fling_btask_t **accepted)
@@ -135,7 +112,7 @@ static fling_reason_t accept_any (fling_broker_t *self, const fling_record_t *re
         return FLING_REASON_UNAVAILABLE;
     fling_record_t held, lean;
     fling_reason_t status = with_due_at (self, record, full, &held);
-    int64_t due = without_due_at (self, &held, full + room, &lean);
+    int64_t due = fling_tasks_lean_record (self, &held, full + room, room, &lean);
     if (status == FLING_REASON_OK)
         status = accept_record (self, &lean, due, last_queue, accepted);
     if (status == FLING_REASON_OK && due) {

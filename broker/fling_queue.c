@@ -306,6 +306,27 @@ fling_btask_t *fling_queue_pop (fling_queue_t *self)
     return task;
 }
 
+fling_btask_t *fling_queue_pop_within (fling_queue_t *self, size_t room, size_t *wire)
+{
+    fling_btask_t *task = pick (self);
+    if (!task)
+        return NULL;
+    *wire = fling_record_wire_size (task->raw);
+    if (*wire > room)
+        return NULL;
+    if (self->levels > 1) {
+        fling_queue_remove (self, task);
+        return task;
+    }
+    /* Plain tasks only: the head of level 0, as fling_queue_pop took it
+       before there were priorities. */
+    fling_tasklist_pop_head (&self->waiting[0]);
+    self->queued--;
+    if (!self->waiting[0].count)
+        self->levels = 0;
+    return task;
+}
+
 fling_btask_t *fling_queue_peek (const fling_queue_t *self)
 {
     return pick (self);

@@ -245,6 +245,11 @@ void fling_queue_push_head (fling_queue_t *self, fling_btask_t *task);
 fling_btask_t *fling_queue_pop (fling_queue_t *self);
 fling_btask_t *fling_queue_peek (const fling_queue_t *self);
 void fling_queue_remove (fling_queue_t *self, fling_btask_t *task);
+/*  Pops the next task when its record's wire size (what a DISPATCH
+    carries: fling_record_wire_size) is at most `room`, and sets *wire to
+    it; NULL when the queue is empty or the next task does not fit. One
+    call per task on the dispatch path. */
+fling_btask_t *fling_queue_pop_within (fling_queue_t *self, size_t room, size_t *wire);
 
 /*  Entry times are read from `now_ms` (the broker's turn clock, which
     must outlive the queue; NULL: always 0) and a task's priority grows by

@@ -80,26 +80,6 @@ static void recover_apply_state (fling_btask_t *task, const fling_store_task_t *
         fling_error ("out of memory: dead task recovered as queued");
 }
 
-/* A record due within the delay heap's reach is held without its due-at,
-   like a new one (fling_producers.c): `lean` gets it, written at `dest`
-   (`size` bytes), or is `record` when it does not fit or is not due so. */
-static void recover_lean (fling_broker_t *self, const fling_record_t *record, uint8_t *dest,
-                          size_t size, fling_record_t *lean)
-{
-    *lean = *record;
-    int64_t until = (int64_t)record->ext.due_at_ms - fling_state_wall_ms (self);
-    if (!record->ext.due_at_ms || until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS ||
-        record->raw_size > size)
-        return;
-    fling_task_ext_t ext = record->ext;
-    ext.due_at_ms = 0;
-    fling_record_write_ext (dest, &record->id, record->attempt, record->max_attempts,
-                            record->timeout_ms, record->backoff_ms, record->name, record->name_size,
-                            record->payload, record->payload_size, &ext);
-    const uint8_t *cursor = dest;
-    fling_record_read (&cursor, lean);
-}
-
 static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
 {
     const uint8_t *cursor = event->task.record;
@@ -114,7 +94,7 @@ static int recover_task (fling_broker_t *self, const fling_store_event_t *event)
     } else {
         uint8_t lean_buf[1024];
         fling_record_t lean;
-        recover_lean (self, &record, lean_buf, sizeof lean_buf, &lean);
+        fling_tasks_lean_record (self, &record, lean_buf, sizeof lean_buf, &lean);
         fling_queue_t *queue =
             fling_names_queue (self, record.name, record.name_size, FLING_QUEUE_RECOVERED);
         if (!queue)

@@ -178,6 +178,7 @@ struct fling_broker {
     int64_t parked_until_ms;   /* then they are queued */
     fling_dedup_t *dedup;      /* ids of tasks that ended recently */
     fling_keys_t *keys;        /* unique keys held (fling_unique.c) */
+    bool keys_used;            /* a key was ever held: tasks' ends look them up */
     uint64_t rng;              /* jitter */
 
     fling_suspects_t *suspects; /* groups waiting for a trial (fling_dispatch.c) */

@@ -73,17 +73,18 @@ int64_t fling_tasks_due_wall_ms (fling_broker_t *self, const fling_btask_t *task
     return due ? due : 1; /* 0 says "not waiting" */
 }
 
-static void store_task_of (fling_broker_t *self, const fling_btask_t *task, fling_store_task_t *out)
+static inline void store_task_of (fling_broker_t *self, const fling_btask_t *task,
+                                  fling_store_task_t *out)
 {
-    memset (out, 0, sizeof *out);
-    if (fling_btask_state (task) == FLING_TASK_DELAYED)
+    fling_task_state_t where = fling_btask_state (task);
+    *out = (fling_store_task_t){.record = task->raw,
+                                .record_size = task->size,
+                                .attempt = task->attempt,
+                                .crashes = task->crashes,
+                                .leased = where == FLING_TASK_LEASED};
+    if (where == FLING_TASK_DELAYED)
         out->due_ms = fling_tasks_due_wall_ms (self, task);
-    out->record = task->raw;
-    out->record_size = task->size;
-    out->attempt = task->attempt;
-    out->crashes = task->crashes;
-    out->leased = fling_btask_state (task) == FLING_TASK_LEASED;
-    if (fling_btask_state (task) == FLING_TASK_DEAD) {
+    if (where == FLING_TASK_DEAD) {
         out->reason = task->dead->reason;
         out->error = task->dead->error;
         out->error_size = task->dead->error_size;
@@ -299,6 +300,27 @@ uint8_t *fling_tasks_record_with_due (const fling_btask_t *task, int64_t due_ms,
         fling_record_write_ext (out, &r.id, r.attempt, r.max_attempts, r.timeout_ms, r.backoff_ms,
                                 r.name, r.name_size, r.payload, r.payload_size, &r.ext);
     return out;
+}
+
+int64_t fling_tasks_lean_record (fling_broker_t *self, const fling_record_t *record, uint8_t *dest,
+                                 size_t size, fling_record_t *lean)
+{
+    *lean = *record;
+    int64_t due = (int64_t)record->ext.due_at_ms;
+    int64_t until = due ? due - fling_state_wall_ms (self) : 0;
+    /* The wait fling_tasks_wait_ms gives may exceed `until` by the gap
+       between the clocks and the rounding: the margin keeps it within
+       FLING_DELAY_MAX_MS, which the heap's `due` holds. */
+    if (until <= 0 || until > (int64_t)FLING_DELAY_MAX_MS - 1000 || record->raw_size > size)
+        return 0;
+    fling_task_ext_t ext = record->ext;
+    ext.due_at_ms = 0;
+    fling_record_write_ext (dest, &record->id, record->attempt, record->max_attempts,
+                            record->timeout_ms, record->backoff_ms, record->name, record->name_size,
+                            record->payload, record->payload_size, &ext);
+    const uint8_t *cursor = dest;
+    fling_record_read (&cursor, lean);
+    return due;
 }
 
 int64_t fling_tasks_wait_ms (fling_broker_t *self, int64_t due_wall_ms)

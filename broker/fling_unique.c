@@ -45,6 +45,15 @@ static void ref_of (const fling_broker_t *self, const fling_record_t *record, fl
     ref->key_size = record->ext.key_size;
 }
 
+/* Every key enters the table here: from then on tasks' ends look theirs
+   up (fling_unique_end). */
+static fling_key_t *add_key (fling_broker_t *self, const fling_key_ref_t *ref,
+                             const fling_task_id_t *holder, fling_queue_t *queue, bool limit)
+{
+    self->keys_used = true;
+    return fling_keys_add (self->keys, ref, holder, queue, limit);
+}
+
 fling_reason_t fling_unique_take (fling_broker_t *self, const fling_record_t *record,
                                   fling_queue_t *queue)
 {
@@ -54,7 +63,7 @@ fling_reason_t fling_unique_take (fling_broker_t *self, const fling_record_t *re
         self->counters.key_duplicates++;
         return FLING_REASON_DUPLICATE;
     }
-    if (!fling_keys_add (self->keys, &ref, &record->id, queue, true)) {
+    if (!add_key (self, &ref, &record->id, queue, true)) {
         if (errno != ENOSPC)
             return FLING_REASON_UNAVAILABLE;
         FLING_LOG_LIMITED (FLING_LOG_WARN,
@@ -104,7 +113,7 @@ static int write_note (fling_broker_t *self, const fling_key_t *key, unsigned fl
     return 0;
 }
 
-void fling_unique_end (fling_broker_t *self, const fling_btask_t *task)
+void fling_unique_end_held (fling_broker_t *self, const fling_btask_t *task)
 {
     fling_record_t record;
     fling_key_t *key = key_held_by (self, task, &record);
@@ -127,7 +136,7 @@ void fling_unique_end (fling_broker_t *self, const fling_btask_t *task)
     fling_key_set_segment (key, segment);
 }
 
-void fling_unique_drop (fling_broker_t *self, const fling_btask_t *task)
+void fling_unique_drop_held (fling_broker_t *self, const fling_btask_t *task)
 {
     fling_record_t record;
     fling_key_t *key = key_held_by (self, task, &record);
@@ -150,7 +159,7 @@ void fling_unique_recover_task (fling_broker_t *self, const fling_btask_t *task)
         fling_keys_remove (self->keys, key);
         key = NULL;
     }
-    if (!key && fling_keys_add (self->keys, &ref, &record.id, task->queue, false)) {
+    if (!key && add_key (self, &ref, &record.id, task->queue, false)) {
         fling_queue_counters (task->queue)->keys++;
         return;
     }
@@ -189,7 +198,7 @@ int fling_unique_recover_note (fling_broker_t *self, const fling_store_event_t *
             fling_store_release (self->store, fling_key_segment (key)); /* an older copy */
         else if (key)
             key = NULL; /* held by a live task: it stays with it */
-        else if ((key = fling_keys_add (self->keys, &ref, &id, queue, false)))
+        else if ((key = add_key (self, &ref, &id, queue, false)))
             fling_queue_counters (queue)->keys++;
     }
     if (key)

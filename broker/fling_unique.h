@@ -27,13 +27,26 @@ fling_keys_t *fling_unique_table_new (fling_broker_t *self);
 fling_reason_t fling_unique_take (fling_broker_t *self, const fling_record_t *record,
                                   fling_queue_t *queue);
 
+void fling_unique_end_held (fling_broker_t *self, const fling_btask_t *task);
+void fling_unique_drop_held (fling_broker_t *self, const fling_btask_t *task);
+
 /*  `task` left the broker for good: its key (if it holds one) stays for
-    its TTL, with a store note, or goes now. */
-void fling_unique_end (fling_broker_t *self, const fling_btask_t *task);
+    its TTL, with a store note, or goes now. Inline: while no task ever
+    held a key, every task's end pays one test (issue 20: unused features
+    cost nothing). */
+static inline void fling_unique_end (fling_broker_t *self, const fling_btask_t *task)
+{
+    if (self->keys_used)
+        fling_unique_end_held (self, task);
+}
 
 /*  `task` is forgotten without ending (never acknowledged, or replayed
     out): its key (if it holds one) goes, no TTL. */
-void fling_unique_drop (fling_broker_t *self, const fling_btask_t *task);
+static inline void fling_unique_drop (fling_broker_t *self, const fling_btask_t *task)
+{
+    if (self->keys_used)
+        fling_unique_drop_held (self, task);
+}
 
 /*  Recovery: a task read back from the store takes its key again; a key
     note brings a key in its TTL back (or is released when it ended). */

@@ -28,10 +28,14 @@ struct fling_wal {
     char *dir;
     int dir_fd;
     fling_wal_segments_t *segments; /* ascending ids; the last one is active */
-    fling_wal_space_t *space;       /* cap, floor, reservations, spares */
-    uint64_t active_offset; /* next free byte in the active segment (buffered bytes included) */
-    uint64_t buffer_offset; /* where buf[0] goes in the active segment */
-    uint64_t synced_offset; /* active segment durable up to here */
+    /* Read per record: kept here, set again whenever the list changes
+       (segments_changed), rather than asked of the list each time. */
+    segment_t *active;
+    uint32_t files;
+    fling_wal_space_t *space; /* cap, floor, reservations, spares */
+    uint64_t active_offset;   /* next free byte in the active segment (buffered bytes included) */
+    uint64_t buffer_offset;   /* where buf[0] goes in the active segment */
+    uint64_t synced_offset;   /* active segment durable up to here */
     uint8_t *buf;
     size_t buf_len, buf_cap;
     bool unmarked;  /* records appended since the last commit marker */
@@ -52,20 +56,27 @@ void fling_wal_options_init (fling_wal_options_t *options)
 
 static segment_t *active (fling_wal_t *self)
 {
-    return fling_wal_segments_active (self->segments);
+    return self->active;
 }
 
 static size_t segment_count (fling_wal_t *self)
 {
-    return fling_wal_segments_count (self->segments);
+    return self->stats.segments;
+}
+
+/* After every push and drop: the list may have moved. */
+static void segments_changed (fling_wal_t *self)
+{
+    self->active = fling_wal_segments_active (self->segments);
+    self->files = fling_wal_segments_files (self->segments);
+    self->stats.segments = (uint32_t)fling_wal_segments_count (self->segments);
 }
 
 static int segments_push (fling_wal_t *self, uint32_t id, int fd, bool regular)
 {
-    if (fling_wal_segments_push (self->segments, id, fd, regular) != 0)
-        return -1;
-    self->stats.segments = (uint32_t)segment_count (self);
-    return 0;
+    int rc = fling_wal_segments_push (self->segments, id, fd, regular);
+    segments_changed (self);
+    return rc;
 }
 
 static void set_failed (fling_wal_t *self, const char *what)
@@ -79,7 +90,7 @@ static void set_failed (fling_wal_t *self, const char *what)
 static fling_wal_fill_t fill_of (fling_wal_t *self)
 {
     return (fling_wal_fill_t){.active_offset = segment_count (self) ? self->active_offset : 0,
-                              .files = fling_wal_segments_files (self->segments)};
+                              .files = self->files};
 }
 
 /* ---- space (fling_wal_space.h) ------------------------------------------- */
@@ -171,7 +182,7 @@ static int segment_remove (fling_wal_t *self, segment_t *seg)
     } else if (unlink (path) != 0)
         fling_warn ("store: cannot remove %s: %s", path, strerror (errno));
     fling_wal_segments_drop (self->segments, seg);
-    self->stats.segments = (uint32_t)segment_count (self);
+    segments_changed (self);
     self->dir_dirty = true;
     return 0;
 }

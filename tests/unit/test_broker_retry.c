@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "broker_fixture.h"
+#include "fling_state.h"
+#include "fling_tasks.h"
 
 /* A reply or task that should come comes within this. Generous on
    purpose: a loaded 2-core CI machine (fsync behind other builds, the
@@ -334,9 +336,54 @@ static void test_delay_kept_across_compaction (void **state)
     fixture_finish (&ctx, &worker);
 }
 
+/* One rule for a new task and a recovered one: a record loses its due-at
+   (the delay heap's `due` has it) only when due within FLING_DELAY_MAX_MS
+   less a margin for the rounding; recovery had no margin, so a task due
+   about 12 days out could be released a millisecond early. */
+static void lean_case (fling_broker_t *broker, int64_t due_in_ms, size_t room, bool expect_lean)
+{
+    fling_task_id_t id = {{0}};
+    fling_task_ext_t ext = {0};
+    ext.due_at_ms = (uint64_t)(broker->wall_ms + due_in_ms);
+    uint8_t raw[256], dest[256];
+    size_t size = fling_record_write_ext (raw, &id, 0, 0, 0, 0, "t.due", 5, "{}", 2, &ext);
+    const uint8_t *cursor = raw;
+    fling_record_t record, lean;
+    fling_reason_t reason;
+    assert_int_equal (fling_record_next (&cursor, raw + size, &record, &reason), 1);
+    int64_t due = fling_tasks_lean_record (broker, &record, dest, room, &lean);
+    if (expect_lean) {
+        assert_int_equal (due, (int64_t)ext.due_at_ms);
+        assert_int_equal (lean.ext.due_at_ms, 0);
+        assert_int_equal (lean.raw_size, size - FLING_DUE_EXT_SIZE);
+        assert_memory_equal (lean.payload, "{}", 2);
+    } else {
+        assert_int_equal (due, 0);
+        assert_ptr_equal (lean.raw, record.raw);
+        assert_int_equal (lean.ext.due_at_ms, ext.due_at_ms);
+    }
+}
+
+static void test_lean_record_margin (void **state)
+{
+    (void)state;
+    fling_broker_t *broker = (fling_broker_t *)calloc (1, sizeof *broker);
+    assert_non_null (broker);
+    broker->wall_ms = 1800000000000; /* the turn's wall clock, read once */
+    lean_case (broker, 60000, 256, true);
+    lean_case (broker, (int64_t)FLING_DELAY_MAX_MS - 1001, 256, true);
+    lean_case (broker, (int64_t)FLING_DELAY_MAX_MS - 500, 256, false); /* in the margin */
+    lean_case (broker, (int64_t)FLING_DELAY_MAX_MS + 5000, 256, false);
+    lean_case (broker, 0, 256, false);   /* due now */
+    lean_case (broker, -5, 256, false);  /* past */
+    lean_case (broker, 60000, 8, false); /* no room to write the lean copy */
+    free (broker);
+}
+
 int main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_lean_record_margin),
         cmocka_unit_test_teardown (test_backoff_then_dead_letter, fixture_teardown),
         cmocka_unit_test_teardown (test_lease_deadline_fences_late_result, fixture_teardown),
         cmocka_unit_test_teardown (test_holding_after_restart, fixture_teardown),
