@@ -28,6 +28,11 @@ uint64_t fling_bucket_tokens (fling_bucket_t *self, int64_t now_ms)
     return self->units / self->period_ms;
 }
 
+bool fling_bucket_full (fling_bucket_t *self, int64_t now_ms)
+{
+    return !self->rate || fling_bucket_tokens (self, now_ms) >= self->burst;
+}
+
 void fling_bucket_take (fling_bucket_t *self, uint64_t count)
 {
     if (!self->rate)

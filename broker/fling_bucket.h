@@ -13,6 +13,7 @@
 #ifndef FLING_BUCKET_H_INCLUDED
 #define FLING_BUCKET_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -31,6 +32,11 @@ void fling_bucket_init (fling_bucket_t *self, uint32_t rate, uint32_t period_ms,
     UINT64_MAX without a limit. `now_ms` never goes back (a monotonic
     clock); an earlier one refills nothing. */
 uint64_t fling_bucket_tokens (fling_bucket_t *self, int64_t now_ms);
+
+/*  True when the bucket holds all it can at `now_ms` (always without a
+    limit): only then may it be forgotten and made again full, as the
+    broker does with a name it no longer holds (fling_names_sweep). */
+bool fling_bucket_full (fling_bucket_t *self, int64_t now_ms);
 
 /*  Takes `count` tokens, at most what fling_bucket_tokens said. */
 void fling_bucket_take (fling_bucket_t *self, uint64_t count);

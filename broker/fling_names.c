@@ -110,9 +110,12 @@ void fling_names_sweep (fling_broker_t *self)
     size_t kept = 0, freed = 0;
     for (size_t i = 0; i < self->queue_count; i++) {
         fling_queue_t *queue = self->queues[i];
-        /* A pause, and a unique key in its TTL, hold their name too. */
+        /* A pause, a unique key in its TTL and a rate limit's spent
+           tokens hold their name too: made again, its bucket would be
+           full, and every worker leaving would grant a new burst. */
         if (fling_queue_held (queue) || fling_queue_server_count (queue) ||
-            fling_queue_settings (queue)->paused || fling_queue_counters (queue)->keys) {
+            fling_queue_settings (queue)->paused || fling_queue_counters (queue)->keys ||
+            !fling_bucket_full (fling_queue_bucket (queue), self->now_ms)) {
             self->queues[kept++] = queue;
             continue;
         }

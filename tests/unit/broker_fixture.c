@@ -33,6 +33,10 @@ fixture_t *fixture_new (int wait_ms)
     config->heartbeat_ms = 100;  /* stop within 50 ms */
     config->worker_timeout_ms = 10000;
     config->backoff_ms = 10; /* retries come back quickly */
+    /* Not the broker's default disk store in ./fling-store, which would be
+       shared by every test and kept between runs: fixture_start_disk gives
+       a store of the test's own. */
+    strcpy (config->store, "memory");
     return self;
 }
 

@@ -38,9 +38,9 @@ typedef struct {
     size_t pending_count;
 } fixture_t;
 
-/* A halted fixture whose config has the defaults both tests share (tcp on
-   127.0.0.1, a 100 ms heartbeat, quick retries); tune self->config, then
-   fixture_launch. Fails the test on error. */
+/* A halted fixture whose config has the defaults the tests share (tcp on
+   127.0.0.1, a 100 ms heartbeat, quick retries, the memory store); tune
+   self->config, then fixture_launch. Fails the test on error. */
 fixture_t *fixture_new (int wait_ms);
 
 /* Halts the broker if it runs, frees the fixture and nulls *self_p. */

@@ -78,7 +78,6 @@ static void *scrape_run (void *arg)
 static void test_scrapes_under_load (void **state)
 {
     fixture_t *f = fixture_new (30000);
-    strcpy (f->config.store, "memory");
     strcpy (f->config.http_addr, "127.0.0.1:0");
     fixture_launch (f);
     const char *address = fling_broker_endpoint (f->broker, "http");
@@ -119,7 +118,6 @@ static void test_scrapes_under_load (void **state)
 static void test_dead_letter_endpoints (void **state)
 {
     fixture_t *f = fixture_new (5000);
-    strcpy (f->config.store, "memory");
     strcpy (f->config.http_addr, "127.0.0.1:0");
     fixture_launch (f);
     int port = http_port (fling_broker_endpoint (f->broker, "http"));

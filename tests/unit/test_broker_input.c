@@ -29,7 +29,6 @@ typedef fixture_t ctx_t; /* the broker under test and its producer, admin socket
 static ctx_t *start_broker (void (*tune) (fling_broker_config_t *))
 {
     ctx_t *ctx = fixture_new (WAIT_MS);
-    strcpy (ctx->config.store, "memory"); /* test_broker_retry.c runs the disk store */
     if (tune)
         tune (&ctx->config);
     fling_log_init ("broker", FLING_LOG_ERROR); /* refusals are expected here */

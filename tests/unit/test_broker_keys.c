@@ -57,7 +57,6 @@ static uint8_t submit_one (fixture_t *ctx, uint64_t seq, const char *key, uint32
 static void test_dead_then_purged (void **state)
 {
     fixture_t *ctx = fixture_new (WAIT_MS);
-    strcpy (ctx->config.store, "memory"); /* else ./fling-store, kept between runs */
     fixture_launch (ctx);
     zsock_t *worker = fixture_worker_ready (ctx, "w", NULL);
     assert_int_equal (submit_one (ctx, 1, "user:42", 300, 1), FLING_REASON_OK);

@@ -40,6 +40,21 @@ static void test_burst_then_rate (void **state)
     assert_int_equal (fling_bucket_tokens (&bucket, 100), 0);
 }
 
+/* Full only when it holds the whole burst again: before that the broker
+   keeps the name (and this bucket) even with no task and no worker. */
+static void test_full (void **state)
+{
+    fling_bucket_t bucket;
+    fling_bucket_init (&bucket, 0, 1000, 0, 0);
+    assert_true (fling_bucket_full (&bucket, 0)); /* no limit */
+    fling_bucket_init (&bucket, 50, 1000, 10, 5000);
+    assert_true (fling_bucket_full (&bucket, 5000));
+    fling_bucket_take (&bucket, 1);
+    assert_false (fling_bucket_full (&bucket, 5000));
+    assert_false (fling_bucket_full (&bucket, 5019));
+    assert_true (fling_bucket_full (&bucket, 5020));
+}
+
 /* Taken as they come, one read every `step` ms over 60 s: exactly
    burst + rate * T tokens while a read comes before the bucket could
    overflow (3 tokens at 7/s: within 285 ms of holding less than one);
@@ -81,9 +96,8 @@ static void test_per_minute (void **state)
 int main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_no_limit),
-        cmocka_unit_test (test_burst_then_rate),
-        cmocka_unit_test (test_exact_over_time),
+        cmocka_unit_test (test_no_limit),   cmocka_unit_test (test_burst_then_rate),
+        cmocka_unit_test (test_full),       cmocka_unit_test (test_exact_over_time),
         cmocka_unit_test (test_per_minute),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
