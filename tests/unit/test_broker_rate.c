@@ -31,6 +31,7 @@ static fixture_t *start_rate_limited (void)
     queue->burst = 1;
     queue->set = 16 | 32;
     ctx->config.queue_count = 1;
+    ctx->config.worker_timeout_ms = 500; /* a closed worker is noticed soon */
     fixture_launch (ctx);
     return ctx;
 }
@@ -62,6 +63,7 @@ static void test_plain_name_is_swept (void **state)
 {
     fixture_t *ctx = fixture_new (WAIT_MS);
     *state = ctx;
+    ctx->config.worker_timeout_ms = 500;
     fixture_launch (ctx);
     zsock_t *worker = fixture_worker_ready (ctx, "email", NULL);
     fixture_submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
