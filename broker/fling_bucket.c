@@ -11,6 +11,12 @@ void fling_bucket_init (fling_bucket_t *self, uint32_t rate, uint32_t period_ms,
     self->refilled_ms = now_ms;
 }
 
+void fling_bucket_empty_since (fling_bucket_t *self, int64_t since_ms)
+{
+    self->units = 0;
+    self->refilled_ms = since_ms;
+}
+
 uint64_t fling_bucket_tokens (fling_bucket_t *self, int64_t now_ms)
 {
     if (!self->rate)

@@ -28,6 +28,12 @@ typedef struct {
 void fling_bucket_init (fling_bucket_t *self, uint32_t rate, uint32_t period_ms, uint32_t burst,
                         int64_t now_ms);
 
+/*  Empty at `since_ms` and refilled at the rate from then on: what a
+    broker restarting on its store assumes of a rate limit's bucket, whose
+    tokens the last run may have spent just before it stopped (the bucket
+    is not stored). */
+void fling_bucket_empty_since (fling_bucket_t *self, int64_t since_ms);
+
 /*  Whole tokens held at `now_ms` (after the refill since the last call);
     UINT64_MAX without a limit. `now_ms` never goes back (a monotonic
     clock); an earlier one refills nothing. */

@@ -85,6 +85,8 @@ fling_queue_t *fling_names_queue (fling_broker_t *self, const char *name, size_t
     settings_for (&self->config, key, settings);
     fling_bucket_init (fling_queue_bucket (queue), settings->rate, settings->rate_period_ms,
                        settings->burst, self->now_ms);
+    if (self->store_had_records) /* exact across a restart: SPEC.md §6.8 */
+        fling_bucket_empty_since (fling_queue_bucket (queue), self->started_ms);
     self->queues[self->queue_count++] = queue;
     return queue;
 }

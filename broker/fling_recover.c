@@ -134,6 +134,7 @@ static int recover_note (fling_broker_t *self, const fling_store_event_t *event)
 static int recover_event (const fling_store_event_t *event, void *arg)
 {
     fling_broker_t *self = (fling_broker_t *)arg;
+    self->store_had_records = true; /* before the first name is made again */
     if (event->kind == FLING_STORE_EV_TASK)
         return recover_task (self, event);
     if (event->kind == FLING_STORE_EV_NOTE)

@@ -215,8 +215,9 @@ struct fling_broker {
     struct fling_schedules *schedules; /* periodic schedules (fling_schedules.h) */
 
     int64_t started_ms;
-    int64_t now_ms;  /* clock at the start of this turn */
-    int64_t wall_ms; /* wall clock of this turn for the store; 0 = not read yet */
+    bool store_had_records; /* a restart: the last run may have spent rate tokens */
+    int64_t now_ms;         /* clock at the start of this turn */
+    int64_t wall_ms;        /* wall clock of this turn for the store; 0 = not read yet */
     int64_t next_reap_ms;
     atomic_int stopping; /* set by fling_broker_stop, any thread */
 };

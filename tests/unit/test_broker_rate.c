@@ -3,7 +3,8 @@
     any time T at most burst + rate x T tasks of the name are dispatched,
     whichever workers come and go. Here every worker of the name goes, with
     its bucket spent and no task left: the name must not be forgotten (and
-    come back with a full bucket) until its bucket has refilled.
+    come back with a full bucket) until its bucket has refilled; and a
+    restart must not hand out a new burst either.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,32 +21,44 @@
 
 /* "email" at one task a minute, burst 1: after the first task, none
    before a minute has passed. */
-static fixture_t *start_rate_limited (void)
+static void rate_limited (fling_broker_config_t *config)
 {
-    fixture_t *ctx = fixture_new (WAIT_MS);
-    fling_queue_config_t *queue = &ctx->config.queues[0];
+    fling_queue_config_t *queue = &config->queues[0];
     memset (queue, 0, sizeof *queue);
     strcpy (queue->name, "email");
     queue->rate = 1;
     queue->rate_period_ms = 60000;
     queue->burst = 1;
     queue->set = 16 | 32;
-    ctx->config.queue_count = 1;
-    ctx->config.worker_timeout_ms = 500; /* a closed worker is noticed soon */
+    config->queue_count = 1;
+    config->worker_timeout_ms = 500; /* a closed worker is noticed soon */
+}
+
+static fixture_t *start_rate_limited (void)
+{
+    fixture_t *ctx = fixture_new (WAIT_MS);
+    rate_limited (&ctx->config);
     fixture_launch (ctx);
     return ctx;
+}
+
+/* One "email" task dispatched to a new worker and done: the one token. */
+static void spend_the_token (fixture_t *ctx, uint64_t seq, zsock_t **worker)
+{
+    *worker = fixture_worker_ready (ctx, "email", NULL);
+    fixture_submit_acked (ctx, seq, seq, 1, FLING_REASON_OK);
+    fixture_lease_t lease;
+    fixture_next_task (ctx, *worker, &lease);
+    fixture_results (*worker, &lease, 1, FLING_OUTCOME_DONE, "");
+    fixture_wait_stat (ctx, "counters", "done", 1);
 }
 
 static void test_spent_bucket_outlives_its_workers (void **state)
 {
     fixture_t *ctx = start_rate_limited ();
     *state = ctx;
-    zsock_t *worker = fixture_worker_ready (ctx, "email", NULL);
-    fixture_submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
-    fixture_lease_t lease;
-    fixture_next_task (ctx, worker, &lease); /* the one token */
-    fixture_results (worker, &lease, 1, FLING_OUTCOME_DONE, "");
-    fixture_wait_stat (ctx, "counters", "done", 1);
+    zsock_t *worker;
+    spend_the_token (ctx, 1, &worker);
 
     /* No task, no worker: the name is swept unless its bucket holds it. */
     fixture_worker_close (ctx, &worker);
@@ -54,6 +67,24 @@ static void test_spent_bucket_outlives_its_workers (void **state)
     worker = fixture_worker_ready (ctx, "email", NULL);
     fixture_no_task (worker, 1500); /* a full bucket would send it at once */
     assert_int_equal (fixture_stat (ctx, "counters", "names_freed"), 0);
+    fixture_finish (&ctx, &worker);
+    *state = NULL;
+}
+
+/* The bucket is not stored: a broker restarting on its store cannot know
+   what the last run spent, so it starts the bucket empty (refilling from
+   its start). A full one would run a second task within the minute. */
+static void test_restart_starts_the_bucket_empty (void **state)
+{
+    fixture_t *ctx = fixture_start_disk (WAIT_MS, rate_limited);
+    *state = ctx;
+    zsock_t *worker;
+    spend_the_token (ctx, 1, &worker);
+    fixture_worker_close (ctx, &worker);
+    fixture_restart (ctx);
+    fixture_submit_acked (ctx, 2, 2, 1, FLING_REASON_OK);
+    worker = fixture_worker_ready (ctx, "email", NULL);
+    fixture_no_task (worker, 1500);
     fixture_finish (&ctx, &worker);
     *state = NULL;
 }
@@ -82,6 +113,7 @@ int main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_spent_bucket_outlives_its_workers, fixture_teardown),
+        cmocka_unit_test_teardown (test_restart_starts_the_bucket_empty, fixture_teardown),
         cmocka_unit_test_teardown (test_plain_name_is_swept, fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

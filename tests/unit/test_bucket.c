@@ -53,6 +53,11 @@ static void test_full (void **state)
     assert_false (fling_bucket_full (&bucket, 5000));
     assert_false (fling_bucket_full (&bucket, 5019));
     assert_true (fling_bucket_full (&bucket, 5020));
+    /* A restart: empty at the start, refilled since (1 token per 20 ms). */
+    fling_bucket_empty_since (&bucket, 9000);
+    assert_int_equal (fling_bucket_tokens (&bucket, 9000), 0);
+    assert_int_equal (fling_bucket_tokens (&bucket, 9100), 5);
+    assert_int_equal (fling_bucket_tokens (&bucket, 99000), 10);
 }
 
 /* Taken as they come, one read every `step` ms over 60 s: exactly
