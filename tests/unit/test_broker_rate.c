@@ -53,6 +53,16 @@ static void spend_the_token (fixture_t *ctx, uint64_t seq, zsock_t **worker)
     fixture_wait_stat (ctx, "counters", "done", 1);
 }
 
+/* A second "email" task, and a new worker that must not get it within
+   1.5 s (a full bucket would send it at once). */
+static zsock_t *no_second_task (fixture_t *ctx)
+{
+    fixture_submit_acked (ctx, 2, 2, 1, FLING_REASON_OK);
+    zsock_t *worker = fixture_worker_ready (ctx, "email", NULL);
+    fixture_no_task (worker, 1500);
+    return worker;
+}
+
 static void test_spent_bucket_outlives_its_workers (void **state)
 {
     fixture_t *ctx = start_rate_limited ();
@@ -63,9 +73,7 @@ static void test_spent_bucket_outlives_its_workers (void **state)
     /* No task, no worker: the name is swept unless its bucket holds it. */
     fixture_worker_close (ctx, &worker);
     fixture_wait_no_workers (ctx);
-    fixture_submit_acked (ctx, 2, 2, 1, FLING_REASON_OK);
-    worker = fixture_worker_ready (ctx, "email", NULL);
-    fixture_no_task (worker, 1500); /* a full bucket would send it at once */
+    worker = no_second_task (ctx);
     assert_int_equal (fixture_stat (ctx, "counters", "names_freed"), 0);
     fixture_finish (&ctx, &worker);
     *state = NULL;
@@ -82,9 +90,7 @@ static void test_restart_starts_the_bucket_empty (void **state)
     spend_the_token (ctx, 1, &worker);
     fixture_worker_close (ctx, &worker);
     fixture_restart (ctx);
-    fixture_submit_acked (ctx, 2, 2, 1, FLING_REASON_OK);
-    worker = fixture_worker_ready (ctx, "email", NULL);
-    fixture_no_task (worker, 1500);
+    worker = no_second_task (ctx);
     fixture_finish (&ctx, &worker);
     *state = NULL;
 }
