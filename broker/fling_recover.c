@@ -191,6 +191,7 @@ int fling_recover_open_store (fling_broker_t *self)
     }
     self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
     size_t due_later = hold_recovered_until_due (self);
+    fling_tasks_settle_delayed (self);
     if (due_later)
         fling_info ("recovered %zu tasks due later (due times and retry waits): held until then",
                     due_later);

@@ -110,6 +110,11 @@ unsigned fling_tasks_poison_limit (const fling_btask_t *task);
 /*  End of turn: due retries go to the tail of their queues; recovered
     in-flight tasks nobody claimed in time (parked) to the head. */
 void fling_tasks_promote_due (fling_broker_t *self);
+/*  After many tasks entered the delay heap at once (recovery): its root
+    holds them all as children, and the first pop would pair them all,
+    stalling the loop (a million: ~0.1 s, when the first one comes due). Done
+    now, before the broker serves, and balanced. */
+void fling_tasks_settle_delayed (fling_broker_t *self);
 void fling_tasks_release_parked (fling_broker_t *self);
 
 /*  Milliseconds until the earliest retry is due (<= 0: due now), or
