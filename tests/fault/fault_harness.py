@@ -4,8 +4,8 @@ multi-process harness (tests/harness/fling_harness.py).
 Adds to Cluster: broker restarts on the same ports and store directory, the
 LD_PRELOAD I/O fault shim (fault_shim.c), faketime, workers started under a
 prefix (ip netns exec), fault events (which pid was killed/stopped when),
-broker RSS sampling, tasks sent one by one with `fling send` (recorded in a
-producer ledger of their own), the dead-letter list, a power-cut helper for
+broker RSS sampling, tasks sent with `fling send`, one by one or a batch
+of JSON lines (recorded in a producer ledger of their own), the dead-letter list, a power-cut helper for
 store segments, and the verdict with the universal pass criterion: lost = 0,
 unexpected = 0, rejected_ran = 0, duplicates within the bound and explained
 by a fault, daemons alive, broker RSS under its cap. Every count is printed,
@@ -312,6 +312,26 @@ class FaultCluster(Cluster):
                 f.write("accepted %s\n" % task_id)
                 return 0, task_id
         return r.returncode, (r.stderr.strip() or r.stdout.strip())
+
+    def send_accepted(self, name, payloads, *opts, timeout=30):
+        """One `fling send NAME --json OPTS...` of a task per payload (JSON
+        lines on stdin); fails the test unless it exits 0 with every task
+        accepted. Records them in cli.ledger as send_task does; returns their
+        ids in the order of their lines, the order the broker accepted them
+        (the library sends in order and the broker accepts in the order read)."""
+        text = "".join(json.dumps(p) + "\n" for p in payloads)
+        argv = [os.path.join(self.bin_dir, "fling"), "--endpoint", self.producer_endpoint, "send",
+                name, "--json"] + list(opts)
+        r = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=timeout)
+        assert r.returncode == 0, (name, opts, r.stderr)
+        verdicts = [json.loads(line) for line in r.stdout.splitlines()]
+        assert len(verdicts) == len(payloads) and all(v["status"] == "accepted" for v in verdicts), \
+            verdicts
+        if self.cli_ledger not in self.producer_ledgers:
+            self.producer_ledgers.append(self.cli_ledger)
+        with open(self.cli_ledger, "a") as f:
+            f.writelines("accepted %s\n" % v["id"] for v in verdicts)
+        return [v["id"] for v in sorted(verdicts, key=lambda v: v["line"])]
 
     def dead_list(self):
         r = self.fling("dead", "list", "--json", timeout=15)

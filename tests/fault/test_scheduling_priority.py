@@ -17,7 +17,7 @@ priority 0, then AGE_WAIT_S later tasks of priority 2 (LATE) and 6 (HIGH). The
 worker must run HIGH, then OLD (an effective 3 or more by then, above LATE's
 2), then LATE: a low task that waited long enough runs before later higher
 ones, without overtaking a task far above it."""
-import json, os, random, signal, subprocess, sys, time
+import os, random, signal, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fault_harness import FaultCluster, run, scaled
 
@@ -30,20 +30,11 @@ LEASED_AT_KILL = 1  # one slot, no prefetch
 
 
 def send_batch(c, priority, count, name="test.block"):
-    """One fling send of `count` tasks; returns their ids in acceptance order."""
-    text = "".join(json.dumps({"ms": 1, "n": n}) + "\n" for n in range(count))
-    argv = [os.path.join(c.bin_dir, "fling"), "--endpoint", c.producer_endpoint, "send",
-            name, "--json"] + (["--priority", str(priority)] if priority else [])
-    r = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, (priority, r.stderr)
-    verdicts = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(verdicts) == count and all(v["status"] == "accepted" for v in verdicts), verdicts
-    if c.cli_ledger not in c.producer_ledgers:
-        c.producer_ledgers.append(c.cli_ledger)
-    with open(c.cli_ledger, "a") as f:
-        f.writelines("accepted %s\n" % v["id"] for v in verdicts)
-    # The library sends in order and the broker accepts in the order read.
-    return [v["id"] for v in sorted(verdicts, key=lambda v: v["line"])]
+    """One fling send of `count` tasks, every one accepted; returns their ids
+    in acceptance order."""
+    options = ["--priority", str(priority)] if priority else []
+    return c.send_accepted(name, [{"ms": 1, "n": n} for n in range(count)], *options,
+                           timeout=60)
 
 
 def first_starts(c, ledger_path):

@@ -366,6 +366,18 @@ class Cluster:
                     total += sum(1 for line in f if line.startswith(b"done "))
         return total
 
+    def event_ms(self, kind):
+        """Task id -> the wall-clock ms of its last `kind` line ("start" or
+        "done") in the worker ledgers ("<kind> <id> <attempt> <pid> <name> <ms>")."""
+        out = {}
+        for path in self.worker_ledgers:
+            with open(path) as f:
+                for line in f:
+                    words = line.split()
+                    if words and words[0] == kind:
+                        out[words[1]] = int(words[5])
+        return out
+
     def wait_done(self, count, timeout, progress=True):
         """Waits until the worker ledgers hold `count` done lines."""
         deadline = time.monotonic() + timeout

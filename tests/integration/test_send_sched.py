@@ -87,13 +87,7 @@ def test():
         done = c.ledger().done
         assert set(done) == accepted, ("ran", done, "accepted", accepted)
         # A delayed task started no earlier than 1.5 s after its send began.
-        starts = {}
-        for path in c.worker_ledgers:
-            with open(path) as f:
-                for line in f:
-                    fields = line.split()
-                    if fields and fields[0] == "start":
-                        starts[fields[1]] = int(fields[5])
+        starts = c.event_ms("start")
         assert all(starts[i] >= sent_ms + 1500 - 5 for i in delayed), "a delayed task ran early"
         assert all(n == 1 for n in done.values()), done
         assert not set(done) & refused

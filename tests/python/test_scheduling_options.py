@@ -16,19 +16,6 @@ from fling_harness import wait_until
 from test_flp11 import ScriptedBroker
 
 
-def done_ms(cluster):
-    """Task id -> the wall-clock ms its worker ran it (worker ledgers:
-    "done <id> <attempt> <pid> <name> <ms>")."""
-    out = {}
-    for path in cluster.worker_ledgers:
-        with open(path) as f:
-            for line in f:
-                words = line.split()
-                if words and words[0] == "done":
-                    out[words[1]] = int(words[5])
-    return out
-
-
 def test_delayed_tasks_wait_and_plain_ones_do_not(cluster):
     cluster.start_broker()
     cluster.start_worker(name="cworker")
@@ -42,7 +29,7 @@ def test_delayed_tasks_wait_and_plain_ones_do_not(cluster):
     producer.flush(20)
     producer.close()
     cluster.wait_done(90, timeout=30)
-    ran = done_ms(cluster)
+    ran = cluster.event_ms("done")
     assert all(ran[t] - sent_ms < 1400 for t in plain), "a plain task waited"
     early = [ran[t] - sent_ms for t in delayed if ran[t] - sent_ms < 1500]
     assert not early, "delayed tasks ran early: %s ms after sending" % early[:5]

@@ -327,6 +327,17 @@ void fixture_results (zsock_t *worker, const fixture_lease_t *leases, size_t cou
     free (buf);
 }
 
+void fixture_run_done (fixture_t *self, zsock_t *worker, size_t count)
+{
+    assert_true (count <= FLING_BATCH_TASKS_MAX);
+    fixture_lease_t *leases = (fixture_lease_t *)calloc (count ? count : 1, sizeof *leases);
+    assert_non_null (leases);
+    for (size_t i = 0; i < count; i++)
+        fixture_next_task (self, worker, &leases[i]);
+    fixture_results (worker, leases, count, FLING_OUTCOME_DONE, "");
+    free (leases);
+}
+
 /* ---- raw workers that keep what they are sent --------------------------------- */
 
 void fixture_keep_tasks (zsock_t *worker, const fling_msg_t *dispatch, void *arg)

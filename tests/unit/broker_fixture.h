@@ -177,4 +177,8 @@ void fixture_leases (const fling_msg_t *dispatch, fixture_lease_t *leases, size_
 void fixture_results (zsock_t *worker, const fixture_lease_t *leases, size_t count,
                       fling_outcome_t outcome, const char *error);
 
+/* Takes the next `count` tasks sent to `worker` (fixture_next_task; at
+   most FLING_BATCH_TASKS_MAX) and reports them all DONE in one RESULT. */
+void fixture_run_done (fixture_t *self, zsock_t *worker, size_t count);
+
 #endif

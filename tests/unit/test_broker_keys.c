@@ -97,10 +97,7 @@ static void test_batch_and_restart (void **state)
     /* The task that holds "a" runs; its key outlives it (60 s), also
        across another restart. */
     zsock_t *worker = fixture_worker_ready (ctx, "w", NULL);
-    fixture_lease_t leases[3];
-    for (int i = 0; i < 3; i++)
-        fixture_next_task (ctx, worker, &leases[i]);
-    fixture_results (worker, leases, 3, FLING_OUTCOME_DONE, "");
+    fixture_run_done (ctx, worker, 3);
     fixture_wait_stat (ctx, NULL, "tasks", 0);
     fixture_worker_close (ctx, &worker);
     fixture_restart (ctx);
@@ -153,10 +150,7 @@ static void test_pause_across_restart (void **state)
     assert_false (json_is_true (json_object_get (reply, "paused")));
     assert_int_equal (json_integer_value (json_object_get (reply, "queued")), 3);
     json_decref (reply);
-    fixture_lease_t leases[3];
-    for (int i = 0; i < 3; i++)
-        fixture_next_task (ctx, worker, &leases[i]);
-    fixture_results (worker, leases, 3, FLING_OUTCOME_DONE, "");
+    fixture_run_done (ctx, worker, 3);
     fixture_wait_stat (ctx, NULL, "tasks", 0);
     fixture_worker_close (ctx, &worker);
     fixture_restart (ctx);       /* the resume is durable too */

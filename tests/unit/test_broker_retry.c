@@ -236,6 +236,25 @@ static void oldest_segment (const char *dir, char *name, size_t size)
     closedir (d);
 }
 
+/* Runs rounds of 10 other tasks (what the worker holds at once; batches
+   and seqs from 2, the one task the test keeps is seq 1) until the oldest
+   segment of the store is no longer `first`, 80 rounds at most; `now` gets
+   the oldest segment when it stops. */
+static void run_until_compacted (fixture_t *ctx, zsock_t *worker, const char *first, char *now,
+                                 size_t size)
+{
+    uint64_t seq = 2;
+    for (int round = 0; round < 80; round++) {
+        oldest_segment (ctx->scratch_dir, now, size);
+        if (strcmp (now, first) != 0)
+            break;
+        fixture_submit_acked (ctx, (uint64_t)round + 2, seq, 10, FLING_REASON_OK);
+        seq += 10;
+        fixture_run_done (ctx, worker, 10);
+        fixture_wait_stat (ctx, NULL, "tasks", 1);
+    }
+}
+
 /* A retry's wait is kept across restarts and a compaction that moves its
    task (proto/SPEC.md §6.8): the task comes back no earlier than 80 % of
    its backoff after the FAIL. The restart checks are skipped when the
@@ -255,19 +274,7 @@ static void test_retry_wait_kept_across_restart (void **state)
     oldest_segment (ctx->scratch_dir, first, sizeof first);
     /* Other tasks run until the segment with the task's records is gone:
        compaction moved its TASK record, and its wait with it. */
-    fixture_lease_t leases[10];
-    uint64_t seq = 2;
-    for (int round = 0; round < 80; round++) {
-        oldest_segment (ctx->scratch_dir, now, sizeof now);
-        if (strcmp (now, first) != 0)
-            break;
-        fixture_submit_acked (ctx, (uint64_t)round + 2, seq, 10, FLING_REASON_OK);
-        seq += 10;
-        for (int i = 0; i < 10; i++) /* what the worker holds at once */
-            fixture_next_task (ctx, worker, &leases[i]);
-        fixture_results (worker, leases, 10, FLING_OUTCOME_DONE, "");
-        fixture_wait_stat (ctx, NULL, "tasks", 1);
-    }
+    run_until_compacted (ctx, worker, first, now, sizeof now);
     assert_string_not_equal (now, first);
     fixture_worker_close (ctx, &worker);
     for (int restart = 0; restart < 2; restart++) {
@@ -307,19 +314,7 @@ static void test_delay_kept_across_compaction (void **state)
     fixture_wait_stat (ctx, NULL, "delayed", 1);
     char first[256], now[256];
     oldest_segment (ctx->scratch_dir, first, sizeof first);
-    fixture_lease_t leases[10];
-    uint64_t seq = 2;
-    for (int round = 0; round < 80; round++) {
-        oldest_segment (ctx->scratch_dir, now, sizeof now);
-        if (strcmp (now, first) != 0)
-            break;
-        fixture_submit_acked (ctx, (uint64_t)round + 2, seq, 10, FLING_REASON_OK);
-        seq += 10;
-        for (int i = 0; i < 10; i++)
-            fixture_next_task (ctx, worker, &leases[i]);
-        fixture_results (worker, leases, 10, FLING_OUTCOME_DONE, "");
-        fixture_wait_stat (ctx, NULL, "tasks", 1);
-    }
+    run_until_compacted (ctx, worker, first, now, sizeof now);
     assert_string_not_equal (now, first);
     fixture_worker_close (ctx, &worker);
     for (int restart = 0; restart < 2; restart++) {

@@ -127,6 +127,25 @@ static void fire_at (fling_broker_t *self, int64_t wall)
     fling_schedules_fire (self, intake);
 }
 
+/* Fires once a second from T0 + 1 s for `seconds` seconds as the broker's
+   turns do: commit, compact the schedules, commit, maintain the store.
+   Returns the most segments the store held at once. */
+static uint64_t fire_compacting (fling_broker_t *self, int64_t seconds)
+{
+    fling_store_status_t status;
+    uint64_t most = 0;
+    for (int64_t i = 1; i <= seconds; i++) {
+        fire_at (self, T0 + i * 1000);
+        assert_int_equal (fling_store_commit (self->store), 0);
+        fling_schedules_compact (self);
+        assert_int_equal (fling_store_commit (self->store), 0);
+        fling_store_maintain (self->store, i * 1000);
+        fling_store_status (self->store, &status);
+        most = status.segments > most ? status.segments : most;
+    }
+    return most;
+}
+
 static void assert_taken (size_t i, const char *name, int64_t fire_ms)
 {
     fling_task_id_t want;
@@ -283,17 +302,7 @@ static void test_compaction (void **state)
     add_at (self, T0 + 500, "{\"name\":\"rare\",\"task\":\"t\",\"cron\":\"0 3 1 1 *\"}", true,
             false);
     add_at (self, T0 + 500, "{\"name\":\"busy\",\"task\":\"t\",\"every_ms\":1000}", true, false);
-    fling_store_status_t status;
-    uint64_t most = 0;
-    for (int64_t i = 1; i <= 3000; i++) {
-        fire_at (self, T0 + i * 1000);
-        assert_int_equal (fling_store_commit (self->store), 0);
-        fling_schedules_compact (self);
-        assert_int_equal (fling_store_commit (self->store), 0);
-        fling_store_maintain (self->store, i * 1000);
-        fling_store_status (self->store, &status);
-        most = status.segments > most ? status.segments : most;
-    }
+    uint64_t most = fire_compacting (self, 3000);
     assert_true (most <= 4);
     self = bare_restart (self, dir);
     segment_bytes = 0;
@@ -364,17 +373,7 @@ static void test_removed_restart_compacts (void **state)
     assert_int_equal (fling_store_commit (self->store), 0);
     self = bare_restart (self, dir);
     assert_int_equal (fling_schedules_count (self->schedules), 1);
-    fling_store_status_t status;
-    uint64_t most = 0;
-    for (int64_t i = 1; i <= 3000; i++) {
-        fire_at (self, T0 + i * 1000);
-        assert_int_equal (fling_store_commit (self->store), 0);
-        fling_schedules_compact (self);
-        assert_int_equal (fling_store_commit (self->store), 0);
-        fling_store_maintain (self->store, i * 1000);
-        fling_store_status (self->store, &status);
-        most = status.segments > most ? status.segments : most;
-    }
+    uint64_t most = fire_compacting (self, 3000);
     segment_bytes = 0;
     assert_true (most <= 4);
     bare_destroy (self);
