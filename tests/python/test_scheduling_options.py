@@ -20,12 +20,15 @@ def test_delayed_tasks_wait_and_plain_ones_do_not(cluster):
     cluster.start_broker()
     cluster.start_worker(name="cworker")
     producer = LedgerProducer(cluster)
-    sent_ms = time.time() * 1000
+    # The ledgers' times are whole ms (truncated): a task that starts in
+    # the very ms it is due reads as that ms, so compare whole ms too.
+    sent_ms = int(time.time() * 1000)
+    at_ms = sent_ms + 2500
     plain, delayed, at = [], [], []
     for i in range(30):  # interleaved: the kinds never share a batch
         plain.append(producer.send("test.noop", {"i": i}))
         delayed.append(producer.send("test.noop", {"i": i}, delay_ms=1500))
-        at.append(producer.send("test.noop", {"i": i}, at_ms=int(sent_ms) + 2500))
+        at.append(producer.send("test.noop", {"i": i}, at_ms=at_ms))
     producer.flush(20)
     producer.close()
     cluster.wait_done(90, timeout=30)
@@ -33,7 +36,7 @@ def test_delayed_tasks_wait_and_plain_ones_do_not(cluster):
     assert all(ran[t] - sent_ms < 1400 for t in plain), "a plain task waited"
     early = [ran[t] - sent_ms for t in delayed if ran[t] - sent_ms < 1500]
     assert not early, "delayed tasks ran early: %s ms after sending" % early[:5]
-    assert not [t for t in at if ran[t] < sent_ms + 2500], "a task ran before its at_ms"
+    assert not [t for t in at if ran[t] < at_ms], "a task ran before its at_ms"
     cluster.check(max_duplicates=0, expect_accepted=90)
 
 
