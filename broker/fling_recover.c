@@ -190,8 +190,9 @@ int fling_recover_open_store (fling_broker_t *self)
         return -1;
     }
     self->parked_until_ms = self->now_ms + self->config.worker_timeout_ms;
+    fling_tasks_bulk_begin (self);
     size_t due_later = hold_recovered_until_due (self);
-    fling_tasks_settle_delayed (self);
+    fling_tasks_bulk_end (self);
     if (due_later)
         fling_info ("recovered %zu tasks due later (due times and retry waits): held until then",
                     due_later);

@@ -98,6 +98,11 @@ typedef struct {
 typedef struct {
     fling_btask_t *root;
     size_t count;
+    /* While many tasks enter at once (recovery, fling_tasks_bulk_begin):
+       trees of 2^i tasks, melded like a binary counter, so the heap is
+       balanced when they join it and no pop has to pair them all. */
+    fling_btask_t *ranks[64];
+    bool bulk;
 } fling_delayheap_t;
 
 /*  A registered worker, keyed by its routing id. */

@@ -218,43 +218,38 @@ static fling_btask_t *heap_pairs (fling_btask_t *first)
     return root;
 }
 
-/* A list of roots (through link.next) into one heap by rounds of pairs
-   until one is left: the same O(n) melds as heap_pairs, but the tree it
-   builds is balanced (the root keeps about log2(n) children), so the pops
-   that follow are cheap from the first. */
-static fling_btask_t *heap_rounds (fling_btask_t *first)
-{
-    while (first && heap_sibling (first)) {
-        fling_btask_t *round = NULL, *last = NULL; /* this round's results, in order */
-        while (first) {
-            fling_btask_t *a = first, *b = heap_sibling (a);
-            first = b ? heap_sibling (b) : NULL;
-            fling_btask_t *m = heap_meld (a, b);
-            if (last)
-                last->link.next = &m->link;
-            else
-                round = m;
-            last = m;
-        }
-        first = round;
-    }
-    return first;
-}
-
-void fling_tasks_settle_delayed (fling_broker_t *self)
-{
-    fling_btask_t *root = self->delayed.root;
-    if (!root || !heap_child (root))
-        return;
-    fling_btask_t *rest = heap_rounds (heap_child (root));
-    heap_set (root, rest, NULL);
-}
-
 static void heap_push (fling_delayheap_t *heap, fling_btask_t *task)
 {
     heap_set (task, NULL, NULL);
-    heap->root = heap_meld (heap->root, task);
     heap->count++;
+    if (!heap->bulk) {
+        heap->root = heap_meld (heap->root, task);
+        return;
+    }
+    /* Each meld joins two roots touched moments ago (the new task and a
+       recent tree): no cache miss, where pairing a million children of
+       one root later costs one each. */
+    size_t rank = 0;
+    for (; heap->ranks[rank] && rank + 1 < sizeof heap->ranks / sizeof heap->ranks[0]; rank++) {
+        task = heap_meld (heap->ranks[rank], task);
+        heap->ranks[rank] = NULL;
+    }
+    heap->ranks[rank] = heap_meld (heap->ranks[rank], task);
+}
+
+void fling_tasks_bulk_begin (fling_broker_t *self)
+{
+    self->delayed.bulk = true;
+}
+
+void fling_tasks_bulk_end (fling_broker_t *self)
+{
+    fling_delayheap_t *heap = &self->delayed;
+    for (size_t rank = 0; rank < sizeof heap->ranks / sizeof heap->ranks[0]; rank++) {
+        heap->root = heap_meld (heap->root, heap->ranks[rank]);
+        heap->ranks[rank] = NULL;
+    }
+    heap->bulk = false;
 }
 
 static fling_btask_t *heap_pop (fling_delayheap_t *heap)

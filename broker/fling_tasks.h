@@ -110,11 +110,13 @@ unsigned fling_tasks_poison_limit (const fling_btask_t *task);
 /*  End of turn: due retries go to the tail of their queues; recovered
     in-flight tasks nobody claimed in time (parked) to the head. */
 void fling_tasks_promote_due (fling_broker_t *self);
-/*  After many tasks entered the delay heap at once (recovery): its root
-    holds them all as children, and the first pop would pair them all,
-    stalling the loop (a million: ~0.1 s, when the first one comes due). Done
-    now, before the broker serves, and balanced. */
-void fling_tasks_settle_delayed (fling_broker_t *self);
+/*  Between these, tasks delayed (fling_tasks_delay) enter the delay heap
+    as a balanced tree, not as children of its root, whom the first pop
+    would pair all at once (a million after a recovery: a stall of 0.07-0.4
+    s when the first comes due). For recovery only: the heap is not
+    complete until fling_tasks_bulk_end. */
+void fling_tasks_bulk_begin (fling_broker_t *self);
+void fling_tasks_bulk_end (fling_broker_t *self);
 void fling_tasks_release_parked (fling_broker_t *self);
 
 /*  Milliseconds until the earliest retry is due (<= 0: due now), or

@@ -375,11 +375,10 @@ static void test_lean_record_margin (void **state)
     free (broker);
 }
 
-/* The delay heap after a bulk load (recovery pushes every delayed task,
-   then settles the heap before serving): 5,000 tasks due at random
-   times come out each exactly when due, none early, none late, none
-   lost, whether settled or not. */
-static void heap_run (bool settle)
+/* The delay heap: 5,000 tasks due at random times come out each exactly
+   when due, none early, none late, none lost, whether they entered one
+   by one or in bulk (recovery: fling_tasks_bulk_begin/end). */
+static void heap_run (bool bulk)
 {
     fling_broker_t *broker = (fling_broker_t *)calloc (1, sizeof *broker);
     fling_queue_t *queue = fling_queue_new ("t.due", 5);
@@ -388,6 +387,8 @@ static void heap_run (bool settle)
     enum { N = 5000, SPAN = 20000 };
     static uint32_t due[N];
     uint64_t rng = 0x9E3779B97F4A7C15ull;
+    if (bulk)
+        fling_tasks_bulk_begin (broker);
     for (uint64_t i = 0; i < N; i++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         due[i] = 1 + (uint32_t)(rng % SPAN);
@@ -401,8 +402,8 @@ static void heap_run (bool settle)
         assert_int_equal (fling_record_next (&cursor, raw + size, &record, &reason), 1);
         fling_tasks_delay (broker, fling_btask_new (&record, queue, 0, 0), due[i]);
     }
-    if (settle)
-        fling_tasks_settle_delayed (broker);
+    if (bulk)
+        fling_tasks_bulk_end (broker);
     size_t out = 0;
     for (broker->now_ms = 0; broker->now_ms <= SPAN; broker->now_ms++) {
         fling_tasks_promote_due (broker);
