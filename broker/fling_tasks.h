@@ -82,6 +82,14 @@ uint8_t *fling_tasks_record_with_due (const fling_btask_t *task, int64_t due_ms,
 int64_t fling_tasks_lean_record (fling_broker_t *self, const fling_record_t *record, uint8_t *dest,
                                  size_t size, fling_record_t *lean);
 
+/*  Between these, tasks delayed (fling_tasks_delay) enter the delay heap
+    as a balanced tree, not as children of its root, whom the first pop
+    would pair all at once (a million after a recovery: 70-120 ms in one
+    turn when the first comes due, bench/delay_heap.c). For recovery only:
+    the heap is not complete until fling_tasks_bulk_end. */
+void fling_tasks_bulk_begin (fling_broker_t *self);
+void fling_tasks_bulk_end (fling_broker_t *self);
+
 /*  A queued task whose record holds a due time still ahead on the wall
     clock goes to the delay heap until then (accepted, or recovered after a
     restart); any other stays where it is. */
@@ -110,13 +118,6 @@ unsigned fling_tasks_poison_limit (const fling_btask_t *task);
 /*  End of turn: due retries go to the tail of their queues; recovered
     in-flight tasks nobody claimed in time (parked) to the head. */
 void fling_tasks_promote_due (fling_broker_t *self);
-/*  Between these, tasks delayed (fling_tasks_delay) enter the delay heap
-    as a balanced tree, not as children of its root, whom the first pop
-    would pair all at once (a million after a recovery: a stall of 0.07-0.4
-    s when the first comes due). For recovery only: the heap is not
-    complete until fling_tasks_bulk_end. */
-void fling_tasks_bulk_begin (fling_broker_t *self);
-void fling_tasks_bulk_end (fling_broker_t *self);
 void fling_tasks_release_parked (fling_broker_t *self);
 
 /*  Milliseconds until the earliest retry is due (<= 0: due now), or

@@ -42,14 +42,13 @@ static fixture_t *start_rate_limited (void)
     return ctx;
 }
 
-/* One "email" task dispatched to a new worker and done: the one token. */
+/* One "email" task dispatched to a new worker and done: with the limit
+   above, the one token. */
 static void spend_the_token (fixture_t *ctx, uint64_t seq, zsock_t **worker)
 {
     *worker = fixture_worker_ready (ctx, "email", NULL);
     fixture_submit_acked (ctx, seq, seq, 1, FLING_REASON_OK);
-    fixture_lease_t lease;
-    fixture_next_task (ctx, *worker, &lease);
-    fixture_results (*worker, &lease, 1, FLING_OUTCOME_DONE, "");
+    fixture_run_done (ctx, *worker, 1);
     fixture_wait_stat (ctx, "counters", "done", 1);
 }
 
@@ -102,12 +101,8 @@ static void test_plain_name_is_swept (void **state)
     *state = ctx;
     ctx->config.worker_timeout_ms = 500;
     fixture_launch (ctx);
-    zsock_t *worker = fixture_worker_ready (ctx, "email", NULL);
-    fixture_submit_acked (ctx, 1, 1, 1, FLING_REASON_OK);
-    fixture_lease_t lease;
-    fixture_next_task (ctx, worker, &lease);
-    fixture_results (worker, &lease, 1, FLING_OUTCOME_DONE, "");
-    fixture_wait_stat (ctx, "counters", "done", 1);
+    zsock_t *worker;
+    spend_the_token (ctx, 1, &worker); /* no limit here: just one task run */
     fixture_worker_close (ctx, &worker);
     fixture_wait_no_workers (ctx);
     fixture_wait_stat (ctx, "counters", "names_freed", 1);
